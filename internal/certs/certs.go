@@ -214,6 +214,9 @@ func (ca *CA) DynamicServerTLS(fallbackHosts ...string) (*tls.Config, error) {
 	cache := map[string]*tls.Certificate{}
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
+		// Certificates also serves clients without SNI, and keeps
+		// httptest.StartTLS from installing its own certificate.
+		Certificates: []tls.Certificate{fallback},
 		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 			name := strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))
 			if name == "" {

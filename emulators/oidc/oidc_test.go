@@ -1,0 +1,224 @@
+package oidc_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/idlab/idlab/emulators/oidc"
+	"github.com/idlab/idlab/internal/certs"
+	"github.com/idlab/idlab/internal/jwtverify"
+)
+
+const eksIssuer = "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+
+func newServer(t *testing.T) *oidc.Server {
+	t.Helper()
+	ca, err := certs.NewCA("test")
+	require.NoError(t, err)
+	srv, err := oidc.NewServer(oidc.Options{CA: ca})
+	require.NoError(t, err)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func getJSON(t *testing.T, c *http.Client, url string) (int, http.Header, map[string]any) {
+	t.Helper()
+	resp, err := c.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var m map[string]any
+	if resp.StatusCode == http.StatusOK {
+		require.NoError(t, json.Unmarshal(b, &m), string(b))
+	}
+	return resp.StatusCode, resp.Header, m
+}
+
+func TestKeyIDMatchesKubeAPIServer(t *testing.T) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKIXPublicKey(k.Public())
+	require.NoError(t, err)
+	sum := sha256.Sum256(der)
+	kid, err := oidc.KeyID(k.Public())
+	require.NoError(t, err)
+	require.Equal(t, base64.RawURLEncoding.EncodeToString(sum[:]), kid)
+	require.Len(t, kid, 43)
+}
+
+func TestDiscoveryAndJWKSByHostAndByPath(t *testing.T) {
+	srv := newServer(t)
+	iss, err := srv.Handler().AddIssuer(eksIssuer)
+	require.NoError(t, err)
+	k, err := iss.AddKey("RS256")
+	require.NoError(t, err)
+	gke, err := srv.Handler().AddIssuer("https://container.googleapis.com/v1/projects/p/locations/l/clusters/c", oidc.WithJWKSPath("/jwks"))
+	require.NoError(t, err)
+	_, err = gke.AddKey("ES256")
+	require.NoError(t, err)
+
+	c := srv.Client()
+	status, hdr, doc := getJSON(t, c, eksIssuer+"/.well-known/openid-configuration")
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "application/json", hdr.Get("Content-Type"))
+	require.Equal(t, "public, max-age=3600", hdr.Get("Cache-Control"))
+	require.Equal(t, map[string]any{
+		"issuer": eksIssuer, "jwks_uri": eksIssuer + "/keys",
+		"response_types_supported": []any{"id_token"}, "subject_types_supported": []any{"public"},
+		"id_token_signing_alg_values_supported": []any{"RS256"},
+	}, doc)
+
+	status, hdr, jwks := getJSON(t, c, eksIssuer+"/keys")
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "application/jwk-set+json", hdr.Get("Content-Type"))
+	keys := jwks["keys"].([]any)
+	require.Len(t, keys, 1)
+	require.Equal(t, k.ID, keys[0].(map[string]any)["kid"])
+	require.Equal(t, "sig", keys[0].(map[string]any)["use"])
+
+	// The GKE issuer is told apart by host; its JWKS lives at the custom path.
+	status, _, doc = getJSON(t, c, gke.URL()+"/.well-known/openid-configuration")
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, gke.URL()+"/jwks", doc["jwks_uri"])
+	require.Equal(t, []any{"ES256"}, doc["id_token_signing_alg_values_supported"])
+
+	// On the loopback address the issuer is chosen by path alone.
+	status, _, doc = getJSON(t, c, srv.URL()+"/id/EXAMPLED539D4633E53DE1B71EXAMPLE/.well-known/openid-configuration")
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, eksIssuer, doc["issuer"])
+
+	for _, u := range []string{
+		"https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE/keys", // other host
+		eksIssuer + "X/keys", // other path
+		eksIssuer + "/nothing",
+	} {
+		status, _, _ = getJSON(t, c, u)
+		require.Equal(t, http.StatusNotFound, status, u)
+	}
+}
+
+func TestMintedTokenHasKubeAPIServerClaimsAndVerifies(t *testing.T) {
+	srv := newServer(t)
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	iss, err := srv.Handler().AddIssuer(eksIssuer)
+	require.NoError(t, err)
+	_, err = iss.AddKey("RS256")
+	require.NoError(t, err)
+
+	tok, err := iss.MintServiceAccountToken(oidc.TokenRequest{
+		Namespace: "team-a", ServiceAccount: "app", ServiceAccountUID: "sa-uid",
+		Audiences: []string{"sts.amazonaws.com"}, ExpirationSeconds: 600, IssuedAt: now,
+		Pod: &oidc.ObjectRef{Name: "p", UID: "pod-uid"}, Node: &oidc.ObjectRef{Name: "n", UID: "node-uid"},
+	})
+	require.NoError(t, err)
+	v := jwtverify.Verifier{Keys: &jwtverify.DiscoveryKeys{Client: srv.Client()}, Now: func() time.Time { return now.Add(time.Minute) }}
+	got, err := v.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	require.Equal(t, "system:serviceaccount:team-a:app", got.Claims.Subject)
+	require.Equal(t, []string{"sts.amazonaws.com"}, got.Claims.Audience)
+	require.Equal(t, now.Add(600*time.Second).Unix(), got.Claims.Expiry.Unix())
+	require.Equal(t, now.Unix(), got.Claims.NotBefore.Unix())
+	require.NotEmpty(t, got.Claims.String("jti"))
+	require.Equal(t, "RS256", got.Header.Alg)
+	k8s := got.Claims.Raw["kubernetes.io"].(map[string]any)
+	require.Equal(t, "team-a", k8s["namespace"])
+	require.Equal(t, map[string]any{"name": "app", "uid": "sa-uid"}, k8s["serviceaccount"])
+	require.Equal(t, map[string]any{"name": "p", "uid": "pod-uid"}, k8s["pod"])
+	require.Equal(t, map[string]any{"name": "n", "uid": "node-uid"}, k8s["node"])
+
+	_, err = iss.MintServiceAccountToken(oidc.TokenRequest{Namespace: "a", ServiceAccount: "b", Audiences: []string{"x"}, ExpirationSeconds: 599})
+	require.ErrorContains(t, err, "600")
+	_, err = iss.MintServiceAccountToken(oidc.TokenRequest{Namespace: "a", ServiceAccount: "b"})
+	require.Error(t, err)
+}
+
+func TestSigningKeyRotation(t *testing.T) {
+	srv := newServer(t)
+	iss, err := srv.Handler().AddIssuer(eksIssuer)
+	require.NoError(t, err)
+	oldKey, err := iss.AddKey("RS256")
+	require.NoError(t, err)
+	req := oidc.TokenRequest{Namespace: "a", ServiceAccount: "app", Audiences: []string{"sts.amazonaws.com"}}
+	oldTok, err := iss.MintServiceAccountToken(req)
+	require.NoError(t, err)
+	newKey, err := iss.AddKey("RS256")
+	require.NoError(t, err)
+	require.NoError(t, iss.SetSigningKey(newKey.ID))
+	newTok, err := iss.MintServiceAccountToken(req)
+	require.NoError(t, err)
+
+	verify := func(tok string) error {
+		v := jwtverify.Verifier{Keys: &jwtverify.DiscoveryKeys{Client: srv.Client()}} // fresh cache each time
+		_, err := v.Verify(context.Background(), tok)
+		return err
+	}
+	require.NoError(t, verify(oldTok), "old tokens verify while both keys are published")
+	require.NoError(t, verify(newTok))
+	require.NoError(t, iss.RemoveKey(oldKey.ID))
+	err = verify(oldTok)
+	var e *jwtverify.Error
+	require.True(t, errors.As(err, &e))
+	require.Equal(t, jwtverify.CodeKeyNotFound, e.Code)
+	require.NoError(t, verify(newTok))
+}
+
+func TestDiscoveryIssuerMismatchIsRejected(t *testing.T) {
+	srv := newServer(t)
+	iss, err := srv.Handler().AddIssuer(eksIssuer)
+	require.NoError(t, err)
+	_, err = iss.AddKey("RS256")
+	require.NoError(t, err)
+	// A token claiming the issuer with a trailing slash is a different issuer:
+	// discovery at .../EXAMPLE/ names .../EXAMPLE, so keys must not be trusted.
+	tok, err := iss.Sign(map[string]any{"iss": eksIssuer + "/", "sub": "x", "aud": "sts.amazonaws.com", "exp": time.Now().Add(time.Hour).Unix()})
+	require.NoError(t, err)
+	v := jwtverify.Verifier{Keys: &jwtverify.DiscoveryKeys{Client: srv.Client()}}
+	_, err = v.Verify(context.Background(), tok)
+	var e *jwtverify.Error
+	require.True(t, errors.As(err, &e), "%v", err)
+	require.Equal(t, jwtverify.CodeKeyFetch, e.Code)
+	require.Contains(t, e.Error(), "names issuer")
+}
+
+func TestAdminAPI(t *testing.T) {
+	srv := newServer(t)
+	c := srv.Client()
+	post := func(path, body string) (int, map[string]any) {
+		resp, err := c.Post(srv.URL()+path, "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	status, _ := post("/_idlab/oidc/issuers", `{"url":"`+eksIssuer+`"}`)
+	require.Equal(t, http.StatusCreated, status)
+	status, m := post("/_idlab/oidc/issuers/keys?issuer="+eksIssuer, ``)
+	require.Equal(t, http.StatusCreated, status)
+	require.NotEmpty(t, m["kid"])
+	status, m = post("/_idlab/oidc/token", `{"issuer":"`+eksIssuer+`","namespace":"a","serviceAccount":"b","audiences":["sts.amazonaws.com"]}`)
+	require.Equal(t, http.StatusOK, status)
+	require.Len(t, strings.Split(m["token"].(string), "."), 3)
+	status, m = post("/_idlab/oidc/issuers", `{"url":"http://insecure"}`)
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Equal(t, "InvalidIssuer", m["error"])
+	status, _ = post("/_idlab/oidc/token", `{"issuer":"https://nope"}`)
+	require.Equal(t, http.StatusNotFound, status)
+	status, m = post("/_idlab/oidc/issuers", `{"url":"https://x","extra":1}`)
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Equal(t, "MalformedJSON", m["error"])
+}

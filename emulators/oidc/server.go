@@ -1,0 +1,59 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"time"
+)
+
+// Server is a Handler listening on 127.0.0.1:0 over HTTPS with a certificate
+// from Options.CA for whatever host name a client asks for.
+type Server struct {
+	h   *Handler
+	srv *httptest.Server
+	opt Options
+}
+
+// NewServer starts a server; Close stops it.
+func NewServer(opts Options) (*Server, error) {
+	if opts.CA == nil {
+		return nil, errors.New("oidc: NewServer needs Options.CA")
+	}
+	h, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	tlsCfg, err := opts.CA.DynamicServerTLS("127.0.0.1", "localhost")
+	if err != nil {
+		return nil, err
+	}
+	s := httptest.NewUnstartedServer(h)
+	s.TLS = tlsCfg
+	s.StartTLS()
+	return &Server{h: h, srv: s, opt: opts}, nil
+}
+
+// URL is https://127.0.0.1:PORT.
+func (s *Server) URL() string { return s.srv.URL }
+
+// Handler is the issuers' handler, to add issuers and keys.
+func (s *Server) Handler() *Handler { return s.h }
+
+// Client trusts the CA and dials this server for every host name, so
+// issuer URLs such as https://oidc.eks.us-west-2.amazonaws.com/id/X resolve here.
+func (s *Server) Client() *http.Client {
+	addr := s.srv.Listener.Addr().String()
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: s.opt.CA.ClientTLS(),
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, addr)
+		},
+	}}
+}
+
+// Close shuts the server down.
+func (s *Server) Close() { s.srv.Close() }
