@@ -113,13 +113,13 @@ type MatchedStatement struct {
 
 // Decision is one recorded authorization result.
 type Decision struct {
-	ID        string    `json:"id"`
-	Time      time.Time `json:"time"`
-	RequestID string    `json:"requestId,omitempty"`
-	Effect    Effect    `json:"effect"`
-	Principal string    `json:"principal"`
-	Action    string    `json:"action"`
-	Resource  string    `json:"resource"`
+	ID        string             `json:"id"`
+	Time      time.Time          `json:"time"`
+	RequestID string             `json:"requestId,omitempty"`
+	Effect    Effect             `json:"effect"`
+	Principal string             `json:"principal"`
+	Action    string             `json:"action"`
+	Resource  string             `json:"resource"`
 	Matched   []MatchedStatement `json:"matched,omitempty"`
 	// Reason is one sentence in words, e.g. "no statement in the trust policy
 	// of arn:aws:iam::111122223333:role/app-a allows it: condition

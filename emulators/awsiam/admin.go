@@ -1,0 +1,95 @@
+package awsiam
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// AdminPrefix is where AdminHandler answers.
+const AdminPrefix = "/_idlab/iam/"
+
+// decisionJSON is a Decision with its explanation, as the admin API serves it.
+type decisionJSON struct {
+	Decision
+	Explanation string `json:"explanation"`
+}
+
+// AdminHandler serves the test-facing API under /_idlab/iam/:
+//
+//	GET    decisions?principal=&action=&effect=&requestId=&since=ID
+//	DELETE decisions
+//	POST   users/{account}/{name}/access-keys
+//	POST   fixtures            (YAML body)
+//	GET    roles
+func (i *IAM) AdminHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := strings.TrimPrefix(r.URL.Path, AdminPrefix)
+		q := r.URL.Query()
+		switch {
+		case p == "decisions" && r.Method == http.MethodGet:
+			since, _ := strconv.ParseInt(q.Get("since"), 10, 64)
+			ds := i.Decisions(DecisionFilter{Principal: q.Get("principal"), Action: q.Get("action"),
+				Effect: Effect(q.Get("effect")), RequestID: q.Get("requestId"), SinceID: since})
+			out := make([]decisionJSON, 0, len(ds))
+			for _, d := range ds {
+				out = append(out, decisionJSON{Decision: d, Explanation: d.Explain()})
+			}
+			writeAdmin(w, http.StatusOK, out)
+		case p == "decisions" && r.Method == http.MethodDelete:
+			i.ResetDecisions()
+			w.WriteHeader(http.StatusNoContent)
+		case p == "roles" && r.Method == http.MethodGet:
+			type roleJSON struct {
+				ARN    string `json:"arn"`
+				RoleID string `json:"roleId"`
+			}
+			var out []roleJSON
+			for _, role := range i.Roles() {
+				out = append(out, roleJSON{role.ARN, role.RoleID})
+			}
+			writeAdmin(w, http.StatusOK, out)
+		case p == "fixtures" && r.Method == http.MethodPost:
+			raw, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+			if err != nil {
+				adminErr(w, http.StatusBadRequest, "InvalidInput", err.Error())
+				return
+			}
+			if err := i.LoadFixtureYAML("request body", raw); err != nil {
+				adminErr(w, http.StatusBadRequest, "MalformedFixture", err.Error())
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+		case strings.HasPrefix(p, "users/") && strings.HasSuffix(p, "/access-keys") && r.Method == http.MethodPost:
+			parts := strings.Split(p, "/")
+			if len(parts) != 4 {
+				adminErr(w, http.StatusNotFound, "NotFound", "want users/{account}/{name}/access-keys")
+				return
+			}
+			creds, err := i.CreateAccessKey(parts[1], parts[2])
+			if errors.Is(err, ErrNoSuchEntity) {
+				adminErr(w, http.StatusNotFound, "NoSuchEntity", err.Error())
+				return
+			} else if err != nil {
+				adminErr(w, http.StatusInternalServerError, "ServiceFailure", err.Error())
+				return
+			}
+			writeAdmin(w, http.StatusCreated, map[string]string{"AccessKeyId": creds.AccessKeyID, "SecretAccessKey": creds.SecretAccessKey})
+		default:
+			adminErr(w, http.StatusNotFound, "NotFound", "no IAM admin endpoint "+r.Method+" "+r.URL.Path)
+		}
+	})
+}
+
+func writeAdmin(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func adminErr(w http.ResponseWriter, status int, code, msg string) {
+	writeAdmin(w, status, map[string]string{"error": code, "message": msg})
+}

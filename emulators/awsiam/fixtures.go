@@ -1,0 +1,346 @@
+package awsiam
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// FixtureError is a bad fixture, located at file:line.
+type FixtureError struct {
+	File string
+	Line int
+	Msg  string
+	Err  error
+}
+
+func (e *FixtureError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+func (e *FixtureError) Unwrap() error { return e.Err }
+
+// LoadFixtures loads a YAML file, or every *.yaml / *.yml in a directory in
+// name order.
+func (i *IAM) LoadFixtures(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return fmt.Errorf("fixtures: %w", err)
+	}
+	if !st.IsDir() {
+		return i.LoadFixturesFS(os.DirFS(filepath.Dir(p)), filepath.Base(p))
+	}
+	return i.LoadFixturesFS(os.DirFS(p), ".")
+}
+
+// LoadFixturesFS loads fixtures from fsys: name is a file or a directory.
+func (i *IAM) LoadFixturesFS(fsys fs.FS, name string) error {
+	st, err := fs.Stat(fsys, name)
+	if err != nil {
+		return fmt.Errorf("fixtures: %w", err)
+	}
+	files := []string{name}
+	if st.IsDir() {
+		entries, err := fs.ReadDir(fsys, name)
+		if err != nil {
+			return fmt.Errorf("fixtures: %w", err)
+		}
+		files = files[:0]
+		for _, e := range entries {
+			if !e.IsDir() && (strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
+				files = append(files, path.Join(name, e.Name()))
+			}
+		}
+		sort.Strings(files)
+	}
+	for _, f := range files {
+		raw, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			return fmt.Errorf("fixtures: %w", err)
+		}
+		if err := i.LoadFixtureYAML(f, raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fixture document shapes; yaml.Node fields keep line numbers.
+type fixtureDoc struct {
+	Accounts []accountFixture `yaml:"accounts"`
+}
+
+type accountFixture struct {
+	ID            string            `yaml:"id"`
+	Alias         string            `yaml:"alias"`
+	OIDCProviders []providerFixture `yaml:"oidcProviders"`
+	Policies      []policyFixture   `yaml:"policies"`
+	Roles         []roleFixture     `yaml:"roles"`
+	Users         []userFixture     `yaml:"users"`
+	line          int
+}
+
+type providerFixture struct {
+	URL         string   `yaml:"url"`
+	ClientIDs   []string `yaml:"clientIDs"`
+	Thumbprints []string `yaml:"thumbprints"`
+	line        int
+}
+
+type policyFixture struct {
+	Name     string    `yaml:"name"`
+	Path     string    `yaml:"path"`
+	Document yaml.Node `yaml:"document"`
+	line     int
+}
+
+type roleFixture struct {
+	Name               string               `yaml:"name"`
+	Path               string               `yaml:"path"`
+	MaxSessionDuration string               `yaml:"maxSessionDuration"`
+	TrustPolicy        yaml.Node            `yaml:"trustPolicy"`
+	InlinePolicies     map[string]yaml.Node `yaml:"inlinePolicies"`
+	ManagedPolicies    []string             `yaml:"managedPolicies"`
+	Tags               map[string]string    `yaml:"tags"`
+	line               int
+}
+
+type userFixture struct {
+	Name            string               `yaml:"name"`
+	Path            string               `yaml:"path"`
+	InlinePolicies  map[string]yaml.Node `yaml:"inlinePolicies"`
+	ManagedPolicies []string             `yaml:"managedPolicies"`
+	Tags            map[string]string    `yaml:"tags"`
+	line            int
+}
+
+// The Unmarshal hooks record each item's line.
+func (a *accountFixture) UnmarshalYAML(n *yaml.Node) error {
+	type plain accountFixture
+	if err := decodeStrict(n, (*plain)(a)); err != nil {
+		return err
+	}
+	a.line = n.Line
+	return nil
+}
+
+func (p *providerFixture) UnmarshalYAML(n *yaml.Node) error {
+	type plain providerFixture
+	if err := decodeStrict(n, (*plain)(p)); err != nil {
+		return err
+	}
+	p.line = n.Line
+	return nil
+}
+
+func (p *policyFixture) UnmarshalYAML(n *yaml.Node) error {
+	type plain policyFixture
+	if err := decodeStrict(n, (*plain)(p)); err != nil {
+		return err
+	}
+	p.line = n.Line
+	return nil
+}
+
+func (r *roleFixture) UnmarshalYAML(n *yaml.Node) error {
+	type plain roleFixture
+	if err := decodeStrict(n, (*plain)(r)); err != nil {
+		return err
+	}
+	r.line = n.Line
+	return nil
+}
+
+func (u *userFixture) UnmarshalYAML(n *yaml.Node) error {
+	type plain userFixture
+	if err := decodeStrict(n, (*plain)(u)); err != nil {
+		return err
+	}
+	u.line = n.Line
+	return nil
+}
+
+// decodeStrict rejects unknown fields, naming the line of the field.
+func decodeStrict(n *yaml.Node, v any) error {
+	if n.Kind == yaml.MappingNode {
+		allowed := yamlFields(v)
+		for k := 0; k+1 < len(n.Content); k += 2 {
+			key := n.Content[k]
+			if !allowed[key.Value] {
+				return &FixtureError{Line: key.Line, Msg: fmt.Sprintf("unknown field %q", key.Value)}
+			}
+		}
+	}
+	return n.Decode(v)
+}
+
+func yamlFields(v any) map[string]bool {
+	m := map[string]bool{}
+	for _, f := range fieldTags(v) {
+		m[f] = true
+	}
+	return m
+}
+
+// LoadFixtureYAML loads one fixture document; name labels errors.
+func (i *IAM) LoadFixtureYAML(name string, raw []byte) error {
+	var doc fixtureDoc
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return &FixtureError{File: name, Line: yamlErrLine(err), Msg: err.Error(), Err: err}
+	}
+	if len(root.Content) == 0 {
+		return nil
+	}
+	if err := decodeStrict(root.Content[0], &doc); err != nil {
+		return locate(name, err)
+	}
+	for _, a := range doc.Accounts {
+		if err := i.loadAccount(name, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func locate(file string, err error) error {
+	var fe *FixtureError
+	if errors.As(err, &fe) {
+		fe.File = file
+		return fe
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		return &FixtureError{File: file, Line: yamlErrLine(errors.New(te.Errors[0])), Msg: te.Errors[0], Err: err}
+	}
+	return &FixtureError{File: file, Line: yamlErrLine(err), Msg: err.Error(), Err: err}
+}
+
+// yamlErrLine pulls "line N" out of a yaml.v3 error message.
+func yamlErrLine(err error) int {
+	s := err.Error()
+	if k := strings.Index(s, "line "); k >= 0 {
+		rest := s[k+5:]
+		end := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+		if end < 0 {
+			end = len(rest)
+		}
+		n, _ := strconv.Atoi(rest[:end])
+		return n
+	}
+	return 0
+}
+
+func (i *IAM) loadAccount(file string, a accountFixture) error {
+	at := func(line int, format string, args ...any) error {
+		return &FixtureError{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}
+	}
+	if !accountRe.MatchString(a.ID) {
+		return at(a.line, "account id %q must be 12 digits (quote it in YAML)", a.ID)
+	}
+	if err := i.AddAccount(a.ID, a.Alias); err != nil {
+		return at(a.line, "%v", err)
+	}
+	for _, p := range a.OIDCProviders {
+		if err := i.AddOIDCProvider(OIDCProvider{Account: a.ID, URL: p.URL, ClientIDs: p.ClientIDs, Thumbprints: p.Thumbprints}); err != nil {
+			return at(p.line, "oidc provider: %v", err)
+		}
+	}
+	for _, p := range a.Policies {
+		doc, err := policyFromNode(&p.Document)
+		if err != nil {
+			return at(nodeLine(&p.Document, p.line), "policy %q: %v", p.Name, err)
+		}
+		if _, err := i.AddManagedPolicy(a.ID, p.Name, p.Path, doc); err != nil {
+			return at(p.line, "policy %q: %v", p.Name, err)
+		}
+	}
+	for _, u := range a.Users {
+		inline, err := inlineFromNodes(u.InlinePolicies, u.line, at)
+		if err != nil {
+			return err
+		}
+		if err := i.AddUser(User{Account: a.ID, Name: u.Name, Path: u.Path, InlinePolicies: inline, ManagedPolicyARNs: u.ManagedPolicies, Tags: u.Tags}); err != nil {
+			return at(u.line, "user %q: %v", u.Name, err)
+		}
+	}
+	for _, r := range a.Roles {
+		if r.TrustPolicy.Kind == 0 {
+			return at(r.line, "role %q: trustPolicy is required", r.Name)
+		}
+		trust, err := policyFromNode(&r.TrustPolicy)
+		if err != nil {
+			return at(nodeLine(&r.TrustPolicy, r.line), "role %q trust policy: %v", r.Name, err)
+		}
+		inline, err := inlineFromNodes(r.InlinePolicies, r.line, at)
+		if err != nil {
+			return err
+		}
+		var maxDur time.Duration
+		if r.MaxSessionDuration != "" {
+			if maxDur, err = parseDuration(r.MaxSessionDuration); err != nil {
+				return at(r.line, "role %q: maxSessionDuration %q: want seconds or a duration such as 2h", r.Name, r.MaxSessionDuration)
+			}
+		}
+		if err := i.AddRole(Role{Account: a.ID, Name: r.Name, Path: r.Path, TrustPolicy: trust, InlinePolicies: inline,
+			ManagedPolicyARNs: r.ManagedPolicies, MaxSessionDuration: maxDur, Tags: r.Tags}); err != nil {
+			return at(r.line, "role %q: %v", r.Name, err)
+		}
+	}
+	return nil
+}
+
+func inlineFromNodes(nodes map[string]yaml.Node, line int, at func(int, string, ...any) error) (map[string]*Policy, error) {
+	out := map[string]*Policy{}
+	names := make([]string, 0, len(nodes))
+	for n := range nodes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		node := nodes[n]
+		p, err := policyFromNode(&node)
+		if err != nil {
+			return nil, at(nodeLine(&node, line), "inline policy %q: %v", n, err)
+		}
+		out[n] = p
+	}
+	return out, nil
+}
+
+func nodeLine(n *yaml.Node, fallback int) int {
+	if n.Line > 0 {
+		return n.Line
+	}
+	return fallback
+}
+
+// policyFromNode accepts a YAML mapping or a JSON string holding the policy.
+func policyFromNode(n *yaml.Node) (*Policy, error) {
+	if n.Kind == yaml.ScalarNode {
+		return ParsePolicy([]byte(n.Value))
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("policy is not JSON-compatible: %w", err)
+	}
+	return ParsePolicy(raw)
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	return time.ParseDuration(s)
+}

@@ -1,0 +1,697 @@
+package awsiam
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Sentinel errors callers branch on.
+var (
+	ErrNoSuchEntity        = errors.New("NoSuchEntity")
+	ErrEntityAlreadyExists = errors.New("EntityAlreadyExists")
+	ErrUnknownAccessKey    = errors.New("the security token included in the request is invalid")
+	ErrInvalidInput        = errors.New("InvalidInput")
+)
+
+// maxDecisions bounds the decision log (oldest dropped first).
+const maxDecisions = 10000
+
+// Options configure the IAM store.
+type Options struct {
+	Now     func() time.Time // Defaults to time.Now.
+	Logger  *slog.Logger     // Defaults to discarding.
+	DataDir string           // If set, access keys and sessions persist here.
+	Rand    io.Reader        // Defaults to crypto/rand.
+}
+
+// Role is an IAM role.
+type Role struct {
+	Account            string
+	Name               string
+	Path               string
+	ARN                string
+	RoleID             string
+	TrustPolicy        *Policy
+	InlinePolicies     map[string]*Policy
+	ManagedPolicyARNs  []string
+	MaxSessionDuration time.Duration
+	Tags               map[string]string
+}
+
+// User is an IAM user.
+type User struct {
+	Account           string
+	Name              string
+	Path              string
+	ARN               string
+	UserID            string
+	InlinePolicies    map[string]*Policy
+	ManagedPolicyARNs []string
+	Tags              map[string]string
+}
+
+// OIDCProvider is an IAM OpenID Connect provider.
+type OIDCProvider struct {
+	Account     string
+	URL         string // host/path, without https:// as IAM stores it
+	ARN         string
+	ClientIDs   []string
+	Thumbprints []string
+}
+
+// ManagedPolicy is a customer managed policy.
+type ManagedPolicy struct {
+	ARN      string
+	Name     string
+	Document *Policy
+}
+
+// accessKey is a key pair and who it belongs to.
+type accessKey struct {
+	Credentials Credentials `json:"credentials"`
+	Principal   Principal   `json:"principal"`
+	IssuedAt    time.Time   `json:"issuedAt"`
+}
+
+// IAM is the store of accounts, roles, users, providers, keys and decisions.
+// It is safe for concurrent use.
+type IAM struct {
+	now     func() time.Time
+	log     *slog.Logger
+	rand    io.Reader
+	dataDir string
+
+	mu        sync.RWMutex
+	accounts  map[string]string // id -> alias
+	roles     map[string]*Role
+	users     map[string]*User
+	providers map[string]*OIDCProvider // by ARN
+	managed   map[string]*ManagedPolicy
+	keys      map[string]*accessKey
+
+	dmu       sync.Mutex
+	decisions []Decision
+	nextID    int64
+	persistMu sync.Mutex
+}
+
+// New returns an empty store, loading persisted keys from DataDir.
+func New(opts Options) (*IAM, error) {
+	i := &IAM{now: opts.Now, log: opts.Logger, rand: opts.Rand, dataDir: opts.DataDir,
+		accounts: map[string]string{}, roles: map[string]*Role{}, users: map[string]*User{},
+		providers: map[string]*OIDCProvider{}, managed: map[string]*ManagedPolicy{}, keys: map[string]*accessKey{}}
+	if i.now == nil {
+		i.now = time.Now
+	}
+	if i.log == nil {
+		i.log = slog.New(slog.DiscardHandler)
+	}
+	if i.rand == nil {
+		i.rand = rand.Reader
+	}
+	if err := i.loadKeys(); err != nil {
+		return nil, err
+	}
+	return i, nil
+}
+
+// Now is the store's clock.
+func (i *IAM) Now() time.Time { return i.now() }
+
+var accountRe = regexp.MustCompile(`^[0-9]{12}$`)
+
+// AddAccount registers an account ID with an optional alias.
+func (i *IAM) AddAccount(id, alias string) error {
+	if !accountRe.MatchString(id) {
+		return fmt.Errorf("%w: account ID %q must be 12 digits", ErrInvalidInput, id)
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.accounts[id] = alias
+	return nil
+}
+
+var roleNameRe = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+
+// normPath defaults and checks an IAM path (/ or /a/b/).
+func normPath(p string) (string, error) {
+	if p == "" {
+		return "/", nil
+	}
+	if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") || len(p) > 512 {
+		return "", fmt.Errorf("%w: path %q must begin and end with /", ErrInvalidInput, p)
+	}
+	return p, nil
+}
+
+// AddRole adds a role; ARN and RoleID are derived when empty.
+func (i *IAM) AddRole(r Role) error {
+	if !accountRe.MatchString(r.Account) {
+		return fmt.Errorf("%w: role %q: account %q must be 12 digits", ErrInvalidInput, r.Name, r.Account)
+	}
+	if !roleNameRe.MatchString(r.Name) {
+		return fmt.Errorf("%w: role name %q must be 1-64 characters of [\\w+=,.@-]", ErrInvalidInput, r.Name)
+	}
+	var err error
+	if r.Path, err = normPath(r.Path); err != nil {
+		return err
+	}
+	if r.TrustPolicy == nil {
+		return fmt.Errorf("%w: role %q needs a trust policy", ErrInvalidInput, r.Name)
+	}
+	if err := r.TrustPolicy.ValidateFor(TrustPolicy); err != nil {
+		return fmt.Errorf("role %q trust policy: %w", r.Name, err)
+	}
+	for name, p := range r.InlinePolicies {
+		if err := p.ValidateFor(IdentityPolicy); err != nil {
+			return fmt.Errorf("role %q inline policy %q: %w", r.Name, name, err)
+		}
+	}
+	if r.MaxSessionDuration == 0 {
+		r.MaxSessionDuration = time.Hour
+	}
+	if r.MaxSessionDuration < time.Hour || r.MaxSessionDuration > 12*time.Hour {
+		return fmt.Errorf("%w: role %q: maxSessionDuration must be between 1h and 12h", ErrInvalidInput, r.Name)
+	}
+	r.ARN = "arn:aws:iam::" + r.Account + ":role" + r.Path + r.Name
+	if r.RoleID == "" {
+		r.RoleID = stableID("AROA", r.ARN)
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for _, a := range r.ManagedPolicyARNs {
+		if _, ok := i.managed[a]; !ok {
+			return fmt.Errorf("%w: role %q attaches %s, which does not exist", ErrNoSuchEntity, r.Name, a)
+		}
+	}
+	for _, old := range i.roles {
+		if old.Account == r.Account && strings.EqualFold(old.Name, r.Name) {
+			return fmt.Errorf("%w: role with name %s already exists", ErrEntityAlreadyExists, r.Name)
+		}
+	}
+	if _, ok := i.accounts[r.Account]; !ok {
+		i.accounts[r.Account] = ""
+	}
+	rc := r
+	i.roles[r.ARN] = &rc
+	return nil
+}
+
+// AddUser adds an IAM user.
+func (i *IAM) AddUser(u User) error {
+	if !accountRe.MatchString(u.Account) || !roleNameRe.MatchString(u.Name) {
+		return fmt.Errorf("%w: user %q in account %q", ErrInvalidInput, u.Name, u.Account)
+	}
+	var err error
+	if u.Path, err = normPath(u.Path); err != nil {
+		return err
+	}
+	for name, p := range u.InlinePolicies {
+		if err := p.ValidateFor(IdentityPolicy); err != nil {
+			return fmt.Errorf("user %q inline policy %q: %w", u.Name, name, err)
+		}
+	}
+	u.ARN = "arn:aws:iam::" + u.Account + ":user" + u.Path + u.Name
+	u.UserID = stableID("AIDA", u.ARN)
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for _, a := range u.ManagedPolicyARNs {
+		if _, ok := i.managed[a]; !ok {
+			return fmt.Errorf("%w: user %q attaches %s, which does not exist", ErrNoSuchEntity, u.Name, a)
+		}
+	}
+	for _, old := range i.users {
+		if old.Account == u.Account && strings.EqualFold(old.Name, u.Name) {
+			return fmt.Errorf("%w: user with name %s already exists", ErrEntityAlreadyExists, u.Name)
+		}
+	}
+	if _, ok := i.accounts[u.Account]; !ok {
+		i.accounts[u.Account] = ""
+	}
+	uc := u
+	i.users[u.ARN] = &uc
+	return nil
+}
+
+// AddManagedPolicy adds a customer managed policy in account.
+func (i *IAM) AddManagedPolicy(account, name, path string, doc *Policy) (*ManagedPolicy, error) {
+	if !accountRe.MatchString(account) || !roleNameRe.MatchString(name) {
+		return nil, fmt.Errorf("%w: policy %q in account %q", ErrInvalidInput, name, account)
+	}
+	p, err := normPath(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := doc.ValidateFor(IdentityPolicy); err != nil {
+		return nil, fmt.Errorf("managed policy %q: %w", name, err)
+	}
+	mp := &ManagedPolicy{ARN: "arn:aws:iam::" + account + ":policy" + p + name, Name: name, Document: doc}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if _, ok := i.managed[mp.ARN]; ok {
+		return nil, fmt.Errorf("%w: a policy called %s already exists", ErrEntityAlreadyExists, name)
+	}
+	i.managed[mp.ARN] = mp
+	return mp, nil
+}
+
+// AddOIDCProvider registers an OIDC provider; URL may carry https://.
+func (i *IAM) AddOIDCProvider(p OIDCProvider) error {
+	if !accountRe.MatchString(p.Account) {
+		return fmt.Errorf("%w: OIDC provider account %q", ErrInvalidInput, p.Account)
+	}
+	u := strings.TrimPrefix(p.URL, "https://")
+	if u == "" || strings.Contains(u, "://") || strings.ContainsAny(u, "?#") {
+		return fmt.Errorf("%w: OIDC provider URL %q must be https://host[/path]", ErrInvalidInput, p.URL)
+	}
+	if len(p.ClientIDs) == 0 {
+		return fmt.Errorf("%w: OIDC provider %s needs at least one client ID", ErrInvalidInput, p.URL)
+	}
+	p.URL = u
+	p.ARN = "arn:aws:iam::" + p.Account + ":oidc-provider/" + u
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if _, ok := i.providers[p.ARN]; ok {
+		return fmt.Errorf("%w: provider with url https://%s already exists", ErrEntityAlreadyExists, u)
+	}
+	pc := p
+	i.providers[p.ARN] = &pc
+	return nil
+}
+
+// Role returns the role with this ARN.
+func (i *IAM) Role(arn string) (*Role, error) {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	r, ok := i.roles[arn]
+	if !ok {
+		return nil, fmt.Errorf("%w: the role %s cannot be found", ErrNoSuchEntity, arn)
+	}
+	c := *r
+	return &c, nil
+}
+
+// Roles lists every role, sorted by ARN.
+func (i *IAM) Roles() []Role {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	out := make([]Role, 0, len(i.roles))
+	for _, r := range i.roles {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].ARN < out[b].ARN })
+	return out
+}
+
+// ManagedPolicy returns a managed policy by ARN.
+func (i *IAM) ManagedPolicy(arn string) (*ManagedPolicy, error) {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	p, ok := i.managed[arn]
+	if !ok {
+		return nil, fmt.Errorf("%w: policy %s does not exist or is not attachable", ErrNoSuchEntity, arn)
+	}
+	return p, nil
+}
+
+// OIDCProvider finds the provider registered in account for a token's iss:
+// the issuer URL must equal the provider URL exactly (after https://).
+func (i *IAM) OIDCProvider(account, issuerURL string) (*OIDCProvider, error) {
+	u, ok := strings.CutPrefix(issuerURL, "https://")
+	if !ok {
+		return nil, fmt.Errorf("%w: issuer %q is not an https URL", ErrNoSuchEntity, issuerURL)
+	}
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	p, found := i.providers["arn:aws:iam::"+account+":oidc-provider/"+u]
+	if !found {
+		return nil, fmt.Errorf("%w: no OpenIDConnect provider found in account %s for %s", ErrNoSuchEntity, account, issuerURL)
+	}
+	c := *p
+	return &c, nil
+}
+
+// stableID derives an IAM unique ID (prefix + 17 chars) from name, so IDs
+// survive restarts as real IDs survive in AWS.
+func stableID(prefix, name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return prefix + base32Upper(sum[:])[:17]
+}
+
+const b32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+func base32Upper(b []byte) string {
+	var sb strings.Builder
+	for _, c := range b {
+		sb.WriteByte(b32[int(c)%32])
+	}
+	return sb.String()
+}
+
+func (i *IAM) randomString(n int, alphabet string) (string, error) {
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(i.rand, buf); err != nil {
+		return "", fmt.Errorf("random: %w", err)
+	}
+	for k := range buf {
+		buf[k] = alphabet[int(buf[k])%len(alphabet)]
+	}
+	return string(buf), nil
+}
+
+const secretAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+func (i *IAM) newKeyPair(prefix string) (Credentials, error) {
+	id, err := i.randomString(16, b32)
+	if err != nil {
+		return Credentials{}, err
+	}
+	secret, err := i.randomString(40, secretAlphabet)
+	if err != nil {
+		return Credentials{}, err
+	}
+	return Credentials{AccessKeyID: prefix + id, SecretAccessKey: secret}, nil
+}
+
+// CreateAccessKey makes long-term AKIA keys for an existing user.
+func (i *IAM) CreateAccessKey(account, userName string) (Credentials, error) {
+	i.mu.RLock()
+	var user *User
+	for _, u := range i.users {
+		if u.Account == account && u.Name == userName {
+			user = u
+		}
+	}
+	i.mu.RUnlock()
+	if user == nil {
+		return Credentials{}, fmt.Errorf("%w: the user with name %s cannot be found", ErrNoSuchEntity, userName)
+	}
+	creds, err := i.newKeyPair("AKIA")
+	if err != nil {
+		return Credentials{}, err
+	}
+	p := Principal{Type: PrincipalUser, Account: account, ARN: user.ARN, UserID: user.UserID, Tags: user.Tags}
+	i.storeKey(&accessKey{Credentials: creds, Principal: p, IssuedAt: i.now()})
+	return creds, nil
+}
+
+// IssueSession makes temporary ASIA credentials acting as spec.Principal.
+func (i *IAM) IssueSession(spec SessionSpec) (*Session, error) {
+	if spec.Duration <= 0 {
+		return nil, fmt.Errorf("%w: session duration must be positive", ErrInvalidInput)
+	}
+	creds, err := i.newKeyPair("ASIA")
+	if err != nil {
+		return nil, err
+	}
+	tokenBytes := make([]byte, 264)
+	if _, err := io.ReadFull(i.rand, tokenBytes); err != nil {
+		return nil, fmt.Errorf("random: %w", err)
+	}
+	// Real session tokens are long opaque base64 strings starting "IQoJb3JpZ2lu".
+	creds.SessionToken = "IQoJb3JpZ2luX2VjE" + base64.StdEncoding.EncodeToString(tokenBytes)
+	now := i.now()
+	creds.Expiration = now.Add(spec.Duration).UTC().Truncate(time.Second)
+	k := &accessKey{Credentials: creds, Principal: spec.Principal, IssuedAt: now}
+	i.storeKey(k)
+	return &Session{Credentials: creds, Principal: spec.Principal, IssuedAt: now}, nil
+}
+
+func (i *IAM) storeKey(k *accessKey) {
+	i.mu.Lock()
+	i.keys[k.Credentials.AccessKeyID] = k
+	i.mu.Unlock()
+	if err := i.persistKeys(); err != nil {
+		i.log.Error("persist access keys", "err", err)
+	}
+}
+
+// LookupAccessKey returns the credentials and principal behind an access key
+// ID. Expiry is the caller's to check against its clock.
+func (i *IAM) LookupAccessKey(accessKeyID string) (Credentials, Principal, error) {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	k, ok := i.keys[accessKeyID]
+	if !ok {
+		return Credentials{}, Principal{}, ErrUnknownAccessKey
+	}
+	return k.Credentials, k.Principal, nil
+}
+
+const keysFile = "access-keys.json"
+
+// persistKeys writes unexpired keys atomically (temp file + rename).
+func (i *IAM) persistKeys() error {
+	if i.dataDir == "" {
+		return nil
+	}
+	i.persistMu.Lock()
+	defer i.persistMu.Unlock()
+	now := i.now()
+	i.mu.RLock()
+	live := make([]*accessKey, 0, len(i.keys))
+	for _, k := range i.keys {
+		if k.Credentials.Expiration.IsZero() || k.Credentials.Expiration.After(now) {
+			live = append(live, k)
+		}
+	}
+	i.mu.RUnlock()
+	sort.Slice(live, func(a, b int) bool { return live[a].Credentials.AccessKeyID < live[b].Credentials.AccessKeyID })
+	raw, err := json.Marshal(live)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(i.dataDir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(i.dataDir, keysFile+".*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(raw); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(i.dataDir, keysFile))
+}
+
+func (i *IAM) loadKeys() error {
+	if i.dataDir == "" {
+		return nil
+	}
+	raw, err := os.ReadFile(filepath.Join(i.dataDir, keysFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read persisted access keys: %w", err)
+	}
+	var keys []*accessKey
+	if err := json.Unmarshal(raw, &keys); err != nil {
+		return fmt.Errorf("parse persisted access keys %s: %w", filepath.Join(i.dataDir, keysFile), err)
+	}
+	for _, k := range keys {
+		i.keys[k.Credentials.AccessKeyID] = k
+	}
+	return nil
+}
+
+// identityPolicies gathers the principal's identity and session policies.
+func (i *IAM) identityPolicies(p Principal) (identity, session []NamedPolicy, root bool, tags map[string]string) {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	tags = map[string]string{}
+	add := func(owner string, inline map[string]*Policy, managed []string) {
+		names := make([]string, 0, len(inline))
+		for n := range inline {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			identity = append(identity, NamedPolicy{Name: owner + " inline policy " + n, Policy: inline[n]})
+		}
+		for _, a := range managed {
+			if mp, ok := i.managed[a]; ok {
+				identity = append(identity, NamedPolicy{Name: a, Policy: mp.Document})
+			}
+		}
+	}
+	switch p.Type {
+	case PrincipalAccount:
+		root = true
+	case PrincipalUser:
+		if u, ok := i.users[p.ARN]; ok {
+			add(u.ARN, u.InlinePolicies, u.ManagedPolicyARNs)
+			for k, v := range u.Tags {
+				tags[k] = v
+			}
+		}
+	case PrincipalAssumedRole:
+		if r, ok := i.roles[p.RoleARN]; ok {
+			add(r.ARN, r.InlinePolicies, r.ManagedPolicyARNs)
+			for k, v := range r.Tags {
+				tags[k] = v
+			}
+		}
+	}
+	if p.SessionPolicy != nil {
+		session = append(session, NamedPolicy{Name: "session policy of " + p.ARN, Policy: p.SessionPolicy})
+	}
+	for _, a := range p.SessionPolicyARNs {
+		if mp, ok := i.managed[a]; ok {
+			session = append(session, NamedPolicy{Name: "session policy " + a, Policy: mp.Document})
+		}
+	}
+	for k, v := range p.Tags { // session tags override role/user tags
+		tags[k] = v
+	}
+	return identity, session, root, tags
+}
+
+// Authorize evaluates req with the principal's policies and the global
+// condition keys, records the decision and logs it.
+func (i *IAM) Authorize(ctx context.Context, req Request) Decision {
+	p := req.Principal
+	identity, session, root, tags := i.identityPolicies(p)
+	now := i.now()
+	cctx := map[string][]string{}
+	for k, v := range req.Context {
+		cctx[k] = v
+	}
+	set := func(k, v string) {
+		if _, ok := cctx[k]; !ok && v != "" {
+			cctx[k] = []string{v}
+		}
+	}
+	principalARN := p.ARN
+	if p.Type == PrincipalAssumedRole && p.RoleARN != "" {
+		principalARN = p.RoleARN
+	}
+	if p.Type != PrincipalWebIdentity && p.Type != PrincipalService && p.Type != PrincipalAnonymous {
+		set("aws:PrincipalArn", principalARN)
+		set("aws:PrincipalAccount", p.Account)
+		set("aws:PrincipalType", string(p.Type))
+		set("aws:userid", p.UserID)
+		if p.Type == PrincipalUser {
+			set("aws:username", p.ARN[strings.LastIndex(p.ARN, "/")+1:])
+		}
+		for k, v := range tags {
+			set("aws:PrincipalTag/"+k, v)
+		}
+	}
+	if p.Type == PrincipalService {
+		set("aws:PrincipalServiceName", p.ARN)
+	}
+	if p.SourceIdentity != "" {
+		set("aws:SourceIdentity", p.SourceIdentity)
+	}
+	set("aws:CurrentTime", now.UTC().Format(time.RFC3339))
+	set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
+	req.Context = cctx
+
+	resAcct := req.ResourceAccount
+	if resAcct == "" {
+		resAcct = p.Account
+	}
+	req.ResourceAccount = resAcct
+	in := EvalInput{Request: req, Identity: identity, IdentityIsRoot: root, Session: session, HasSession: len(session) > 0}
+	switch p.Type {
+	case PrincipalWebIdentity, PrincipalService, PrincipalAnonymous, "":
+		in.ResourceOnly = true
+	default:
+		in.CrossAccount = resAcct != p.Account
+	}
+	d := Evaluate(in)
+	d.Time = now
+	i.record(&d)
+	level := slog.LevelInfo
+	i.log.Log(ctx, level, "iam decision", "decision", string(d.Effect), "principal", d.Principal, "action", d.Action,
+		"resource", d.Resource, "reason", d.Reason, "request_id", d.RequestID)
+	return d
+}
+
+func (i *IAM) record(d *Decision) {
+	i.dmu.Lock()
+	defer i.dmu.Unlock()
+	i.nextID++
+	d.ID = strconv.FormatInt(i.nextID, 10)
+	i.decisions = append(i.decisions, *d)
+	if len(i.decisions) > maxDecisions {
+		i.decisions = append([]Decision(nil), i.decisions[len(i.decisions)-maxDecisions:]...)
+	}
+}
+
+// DecisionFilter selects decisions; empty fields match everything.
+type DecisionFilter struct {
+	Principal string // substring of the principal ARN
+	Action    string // exact, case-insensitive
+	Effect    Effect
+	RequestID string
+	SinceID   int64 // only decisions with a larger ID
+}
+
+// Decisions returns recorded decisions matching f, oldest first.
+func (i *IAM) Decisions(f DecisionFilter) []Decision {
+	i.dmu.Lock()
+	defer i.dmu.Unlock()
+	var out []Decision
+	for _, d := range i.decisions {
+		id, _ := strconv.ParseInt(d.ID, 10, 64)
+		switch {
+		case f.Principal != "" && !strings.Contains(d.Principal, f.Principal),
+			f.Action != "" && !strings.EqualFold(d.Action, f.Action),
+			f.Effect != "" && d.Effect != f.Effect,
+			f.RequestID != "" && d.RequestID != f.RequestID,
+			f.SinceID > 0 && id <= f.SinceID:
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// ResetDecisions clears the decision log.
+func (i *IAM) ResetDecisions() {
+	i.dmu.Lock()
+	i.decisions = nil
+	i.dmu.Unlock()
+}
+
+// Explain renders the decision in several lines of plain words.
+func (d Decision) Explain() string {
+	var b strings.Builder
+	verdict := map[Effect]string{Allow: "ALLOWED", ExplicitDeny: "DENIED (explicit deny)", ImplicitDeny: "DENIED (implicit deny)"}[d.Effect]
+	fmt.Fprintf(&b, "%s: %s may not %s on %s\n", verdict, d.Principal, d.Action, d.Resource)
+	if d.Effect == Allow {
+		b.Reset()
+		fmt.Fprintf(&b, "%s: %s may %s on %s\n", verdict, d.Principal, d.Action, d.Resource)
+	}
+	fmt.Fprintf(&b, "  reason: %s\n", d.Reason)
+	for _, m := range d.Matched {
+		fmt.Fprintf(&b, "  matched: %s statement %s (%s)\n", m.Policy, stmtLabel(m), m.Effect)
+	}
+	if d.RequestID != "" {
+		fmt.Fprintf(&b, "  request: %s\n", d.RequestID)
+	}
+	return b.String()
+}
