@@ -177,8 +177,8 @@ func compare(base, g, w string) bool {
 	case "Bool":
 		return strings.EqualFold(g, w) && (strings.EqualFold(w, "true") || strings.EqualFold(w, "false"))
 	case "BinaryEquals":
-		a, err1 := base64.StdEncoding.DecodeString(g)
-		b, err2 := base64.StdEncoding.DecodeString(w)
+		a, err1 := base64.StdEncoding.Strict().DecodeString(g)
+		b, err2 := base64.StdEncoding.Strict().DecodeString(w)
 		return err1 == nil && err2 == nil && bytes.Equal(a, b)
 	case "IpAddress":
 		return ipMatch(g, w)

@@ -88,7 +88,13 @@ func ParsePolicy(doc []byte) (*Policy, error) {
 		return nil, perr("Syntax errors in policy.")
 	}
 	p := &Policy{Raw: append([]byte(nil), doc...)}
-	for k, v := range top {
+	keys := make([]string, 0, len(top))
+	for k := range top {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(a, b int) bool { return keyOrder(keys[a]) < keyOrder(keys[b]) })
+	for _, k := range keys {
+		v := top[k]
 		switch k {
 		case "Version":
 			if err := json.Unmarshal(v, &p.Version); err != nil || !validVersions[p.Version] {
@@ -115,6 +121,19 @@ func ParsePolicy(doc []byte) (*Policy, error) {
 		p.Version = "2008-10-17" // IAM's default when Version is omitted: no policy variables
 	}
 	return p, nil
+}
+
+// keyOrder checks Version first so its error wins, as IAM reports it.
+func keyOrder(k string) int {
+	switch k {
+	case "Version":
+		return 0
+	case "Id":
+		return 1
+	case "Statement":
+		return 2
+	}
+	return 3
 }
 
 // MustParsePolicy parses a policy known to be valid (tests, examples).
