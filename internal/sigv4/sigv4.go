@@ -1,0 +1,388 @@
+package sigv4
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Algorithm is the only signing algorithm SigV4 defines.
+const Algorithm = "AWS4-HMAC-SHA256"
+
+// Payload hash markers a client may send in x-amz-content-sha256.
+const (
+	UnsignedPayload  = "UNSIGNED-PAYLOAD"
+	StreamingPayload = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+)
+
+// MaxSkew is how far a request's date may be from the server clock.
+const MaxSkew = 15 * time.Minute
+
+// MaxPresignExpiry is the longest X-Amz-Expires AWS accepts (7 days).
+const MaxPresignExpiry = 7 * 24 * time.Hour
+
+// TimeFormat is the X-Amz-Date layout.
+const TimeFormat = "20060102T150405Z"
+
+// Error codes (AWS's own names).
+const (
+	CodeMissingAuthenticationToken        = "MissingAuthenticationToken"
+	CodeIncompleteSignature               = "IncompleteSignature"
+	CodeSignatureDoesNotMatch             = "SignatureDoesNotMatch"
+	CodeRequestExpired                    = "RequestExpired" // skew (STS/query APIs report SignatureDoesNotMatch "Signature expired"); S3 maps to RequestTimeTooSkewed
+	CodeAuthorizationQueryParametersError = "AuthorizationQueryParametersError"
+	CodePresignExpired                    = "PresignExpired" // S3: AccessDenied "Request has expired"
+)
+
+// Error is a verification failure.
+type Error struct {
+	Code string
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Msg }
+
+func fail(code, format string, args ...any) *Error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Signature is a parsed SigV4 signature and its credential scope.
+type Signature struct {
+	AccessKeyID   string
+	Date          string // YYYYMMDD of the scope
+	Region        string
+	Service       string
+	SignedHeaders []string
+	Signature     string
+	AmzDate       string    // X-Amz-Date as sent
+	Time          time.Time // AmzDate parsed
+	Presigned     bool
+	Expires       time.Duration // presigned only
+	SecurityToken string        // X-Amz-Security-Token (header or query)
+	PayloadHash   string        // x-amz-content-sha256 header if sent
+}
+
+// Scope is DATE/REGION/SERVICE/aws4_request.
+func (s *Signature) Scope() string {
+	return s.Date + "/" + s.Region + "/" + s.Service + "/aws4_request"
+}
+
+var (
+	hexSig   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	dateOnly = regexp.MustCompile(`^[0-9]{8}$`)
+)
+
+// Present reports whether r carries any SigV4 material.
+func Present(r *http.Request) bool {
+	return r.Header.Get("Authorization") != "" || r.URL.Query().Get("X-Amz-Algorithm") != "" || r.URL.Query().Get("X-Amz-Signature") != ""
+}
+
+// Parse extracts the signature from the Authorization header or the
+// presigned query parameters.
+func Parse(r *http.Request) (*Signature, error) {
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		return parseHeader(r, auth)
+	}
+	q := r.URL.Query()
+	if q.Get("X-Amz-Algorithm") != "" || q.Get("X-Amz-Signature") != "" || q.Get("X-Amz-Credential") != "" {
+		return parsePresigned(q)
+	}
+	return nil, fail(CodeMissingAuthenticationToken, "Request is missing Authentication Token")
+}
+
+// ParseAuthorization parses an Authorization header value.
+func ParseAuthorization(auth string) (*Signature, error) {
+	rest, ok := strings.CutPrefix(auth, Algorithm+" ")
+	if !ok {
+		alg, _, _ := strings.Cut(auth, " ")
+		return nil, fail(CodeIncompleteSignature, "Unsupported AWS 'algorithm': '%s'", alg)
+	}
+	s := &Signature{}
+	var cred, signed string
+	seen := map[string]bool{}
+	for _, part := range strings.Split(rest, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || seen[k] {
+			return nil, fail(CodeIncompleteSignature, "Authorization header requires each of 'Credential', 'SignedHeaders', 'Signature' exactly once. Authorization=%s", auth)
+		}
+		seen[k] = true
+		switch k {
+		case "Credential":
+			cred = v
+		case "SignedHeaders":
+			signed = v
+		case "Signature":
+			s.Signature = v
+		default:
+			return nil, fail(CodeIncompleteSignature, "Authorization header has an unknown element %q", k)
+		}
+	}
+	if cred == "" || signed == "" || s.Signature == "" {
+		return nil, fail(CodeIncompleteSignature, "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters. Authorization=%s", auth)
+	}
+	if err := s.setCredential(cred); err != nil {
+		return nil, err
+	}
+	if err := s.setSignedHeaders(signed); err != nil {
+		return nil, err
+	}
+	if !hexSig.MatchString(s.Signature) {
+		return nil, fail(CodeIncompleteSignature, "Signature must be 64 lowercase hex characters")
+	}
+	return s, nil
+}
+
+func parseHeader(r *http.Request, auth string) (*Signature, error) {
+	s, err := ParseAuthorization(auth)
+	if err != nil {
+		return nil, err
+	}
+	s.AmzDate = r.Header.Get("X-Amz-Date")
+	if s.AmzDate == "" {
+		return nil, fail(CodeIncompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+	}
+	if s.Time, err = time.Parse(TimeFormat, s.AmzDate); err != nil {
+		return nil, fail(CodeIncompleteSignature, "X-Amz-Date %q must be in the form YYYYMMDDTHHMMSSZ", s.AmzDate)
+	}
+	s.SecurityToken = r.Header.Get("X-Amz-Security-Token")
+	s.PayloadHash = r.Header.Get("X-Amz-Content-Sha256")
+	return s, nil
+}
+
+func parsePresigned(q url.Values) (*Signature, error) {
+	missing := []string{}
+	for _, k := range []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Expires"} {
+		if q.Get(k) == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fail(CodeAuthorizationQueryParametersError, "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters (missing %s).", strings.Join(missing, ", "))
+	}
+	if q.Get("X-Amz-Algorithm") != Algorithm {
+		return nil, fail(CodeAuthorizationQueryParametersError, "X-Amz-Algorithm only supports \"%s\"", Algorithm)
+	}
+	s := &Signature{Presigned: true, Signature: q.Get("X-Amz-Signature"), AmzDate: q.Get("X-Amz-Date"), SecurityToken: q.Get("X-Amz-Security-Token")}
+	if err := s.setCredential(q.Get("X-Amz-Credential")); err != nil {
+		return nil, err
+	}
+	if err := s.setSignedHeaders(q.Get("X-Amz-SignedHeaders")); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.Time, err = time.Parse(TimeFormat, s.AmzDate); err != nil {
+		return nil, fail(CodeAuthorizationQueryParametersError, "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
+	}
+	n, err := strconv.ParseInt(q.Get("X-Amz-Expires"), 10, 64)
+	if err != nil || n < 0 {
+		return nil, fail(CodeAuthorizationQueryParametersError, "X-Amz-Expires should be a number")
+	}
+	if n < 1 || time.Duration(n)*time.Second > MaxPresignExpiry {
+		return nil, fail(CodeAuthorizationQueryParametersError, "X-Amz-Expires must be less than a week (in seconds) that is 604800")
+	}
+	s.Expires = time.Duration(n) * time.Second
+	if !hexSig.MatchString(s.Signature) {
+		return nil, fail(CodeAuthorizationQueryParametersError, "X-Amz-Signature must be 64 lowercase hex characters")
+	}
+	return s, nil
+}
+
+func (s *Signature) setCredential(cred string) error {
+	f := strings.Split(cred, "/")
+	if len(f) != 5 || f[4] != "aws4_request" || f[0] == "" || f[2] == "" || f[3] == "" || !dateOnly.MatchString(f[1]) {
+		return fail(CodeIncompleteSignature, "Credential should be scoped to a valid region, service and date: %s", cred)
+	}
+	s.AccessKeyID, s.Date, s.Region, s.Service = f[0], f[1], f[2], f[3]
+	return nil
+}
+
+func (s *Signature) setSignedHeaders(v string) error {
+	hs := strings.Split(v, ";")
+	for _, h := range hs {
+		if h == "" || h != strings.ToLower(h) {
+			return fail(CodeIncompleteSignature, "SignedHeaders must be a ;-separated list of lowercase header names: %s", v)
+		}
+	}
+	if !sort.StringsAreSorted(hs) {
+		return fail(CodeIncompleteSignature, "SignedHeaders must be sorted: %s", v)
+	}
+	if !containsStr(hs, "host") {
+		return fail(CodeSignatureDoesNotMatch, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+	}
+	s.SignedHeaders = hs
+	return nil
+}
+
+func containsStr(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Options control Verify.
+type Options struct {
+	// S3 uses S3's rules: the path is signed as sent (no second
+	// URI-encoding) and the payload hash comes from x-amz-content-sha256.
+	S3 bool
+	// Body is the request body the client signed (form-encoded query APIs);
+	// ignored when the payload hash is taken from x-amz-content-sha256.
+	Body []byte
+}
+
+// Verify checks s against r with the secret key at time now.
+func Verify(r *http.Request, s *Signature, secret string, now time.Time, opt Options) error {
+	if s.Time.Format("20060102") != s.Date {
+		return fail(CodeSignatureDoesNotMatch, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", s.Date, s.Time.Format("20060102"), s.AmzDate)
+	}
+	if s.Presigned {
+		if now.After(s.Time.Add(s.Expires)) {
+			return fail(CodePresignExpired, "Request has expired")
+		}
+		if s.Time.After(now.Add(MaxSkew)) {
+			return fail(CodeRequestExpired, "Request is not yet valid")
+		}
+	} else if d := now.Sub(s.Time); d > MaxSkew || d < -MaxSkew {
+		return fail(CodeRequestExpired, "Signature expired: %s is now earlier than %s (%s - 15 min.)", s.AmzDate,
+			now.Add(-MaxSkew).UTC().Format(TimeFormat), now.UTC().Format(TimeFormat))
+	}
+	creq, err := CanonicalRequest(r, s, opt)
+	if err != nil {
+		return err
+	}
+	want := signature(secret, s, creq)
+	if !hmac.Equal([]byte(want), []byte(s.Signature)) {
+		return fail(CodeSignatureDoesNotMatch, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
+	}
+	return nil
+}
+
+// StringToSign builds the string that is HMAC-signed.
+func StringToSign(s *Signature, canonicalRequest string) string {
+	sum := sha256.Sum256([]byte(canonicalRequest))
+	return Algorithm + "\n" + s.AmzDate + "\n" + s.Scope() + "\n" + hex.EncodeToString(sum[:])
+}
+
+func signature(secret string, s *Signature, creq string) string {
+	k := hmacSHA256([]byte("AWS4"+secret), s.Date)
+	k = hmacSHA256(k, s.Region)
+	k = hmacSHA256(k, s.Service)
+	k = hmacSHA256(k, "aws4_request")
+	return hex.EncodeToString(hmacSHA256(k, StringToSign(s, creq)))
+}
+
+func hmacSHA256(key []byte, data string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}
+
+// CanonicalRequest builds the canonical request for r as the signer saw it.
+func CanonicalRequest(r *http.Request, s *Signature, opt Options) (string, error) {
+	path := r.URL.EscapedPath()
+	if r.URL.RawPath == "" && r.URL.Opaque == "" {
+		path = escapePath(r.URL.Path)
+	}
+	if path == "" {
+		path = "/"
+	}
+	if !opt.S3 {
+		path = escapePath(path)
+	}
+	var headers strings.Builder
+	for _, h := range s.SignedHeaders {
+		var vals []string
+		if h == "host" {
+			vals = []string{r.Host}
+		} else {
+			vals = r.Header.Values(h)
+			if h == "content-length" && len(vals) == 0 && r.ContentLength >= 0 {
+				vals = []string{strconv.FormatInt(r.ContentLength, 10)}
+			}
+		}
+		if len(vals) == 0 {
+			return "", fail(CodeSignatureDoesNotMatch, "The request signature we calculated does not match the signature you provided: signed header %q is missing", h)
+		}
+		for i := range vals {
+			vals[i] = strings.Join(strings.Fields(vals[i]), " ")
+		}
+		headers.WriteString(h + ":" + strings.Join(vals, ",") + "\n")
+	}
+	payload := s.PayloadHash
+	switch {
+	case s.Presigned && payload == "":
+		payload = UnsignedPayload
+	case payload == "":
+		sum := sha256.Sum256(opt.Body)
+		payload = hex.EncodeToString(sum[:])
+	}
+	return r.Method + "\n" + path + "\n" + canonicalQuery(r.URL.RawQuery, s.Presigned) + "\n" +
+		headers.String() + "\n" + strings.Join(s.SignedHeaders, ";") + "\n" + payload, nil
+}
+
+// canonicalQuery sorts and re-encodes the query, dropping X-Amz-Signature
+// from presigned URLs.
+func canonicalQuery(raw string, presigned bool) string {
+	type kv struct{ k, v string }
+	var pairs []kv
+	for _, part := range strings.Split(raw, "&") {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		dk, err1 := url.QueryUnescape(k)
+		dv, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil {
+			dk, dv = k, v
+		}
+		if presigned && dk == "X-Amz-Signature" {
+			continue
+		}
+		pairs = append(pairs, kv{uriEncode(dk, true), uriEncode(dv, true)})
+	}
+	sort.Slice(pairs, func(i, j int) bool {
+		if pairs[i].k != pairs[j].k {
+			return pairs[i].k < pairs[j].k
+		}
+		return pairs[i].v < pairs[j].v
+	})
+	out := make([]string, len(pairs))
+	for i, p := range pairs {
+		out[i] = p.k + "=" + p.v
+	}
+	return strings.Join(out, "&")
+}
+
+// escapePath URI-encodes a path, leaving '/'.
+func escapePath(p string) string { return uriEncode(p, false) }
+
+// uriEncode encodes everything but RFC 3986 unreserved characters (and '/'
+// unless encodeSlash).
+func uriEncode(s string, encodeSlash bool) string {
+	const hexd = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_', c == '.', c == '~':
+			b.WriteByte(c)
+		case c == '/' && !encodeSlash:
+			b.WriteByte(c)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hexd[c>>4])
+			b.WriteByte(hexd[c&15])
+		}
+	}
+	return b.String()
+}
