@@ -97,7 +97,7 @@ type lab struct {
 	tempDir string
 }
 
-func newLab(t *testing.T) *lab {
+func newLab(t testing.TB) *lab {
 	t.Helper()
 	ca, err := certs.NewCA("test lab")
 	require.NoError(t, err)
@@ -155,7 +155,7 @@ func (l *lab) sdkEnv(t *testing.T, token, roleARN string) {
 	}
 }
 
-func (l *lab) mint(t *testing.T, ns, sa string, aud ...string) string {
+func (l *lab) mint(t testing.TB, ns, sa string, aud ...string) string {
 	t.Helper()
 	tok, err := l.issuer.MintServiceAccountToken(oidc.TokenRequest{Namespace: ns, ServiceAccount: sa, Audiences: aud})
 	require.NoError(t, err)

@@ -1,0 +1,50 @@
+package sigv4
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+)
+
+func FuzzParseAuthorization(f *testing.F) {
+	f.Add("AWS4-HMAC-SHA256 Credential=AKIA/20261122/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date, Signature=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+	f.Add("AWS4-HMAC-SHA256 Credential=//////, SignedHeaders=;;, Signature=")
+	f.Add("AWS AKIA:x")
+	f.Fuzz(func(t *testing.T, auth string) {
+		s, err := ParseAuthorization(auth)
+		if err != nil {
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("error %T is not *Error", err)
+			}
+			return
+		}
+		if s.AccessKeyID == "" || len(s.Signature) != 64 || len(s.SignedHeaders) == 0 {
+			t.Fatalf("accepted an incomplete signature: %+v", s)
+		}
+		// Verifying arbitrary accepted headers must not panic either.
+		r := httptest.NewRequest(http.MethodGet, "https://sts.amazonaws.com/", nil)
+		r.Header.Set("Authorization", auth)
+		r.Header.Set("X-Amz-Date", "20261122T120000Z")
+		if ps, err := Parse(r); err == nil {
+			_ = Verify(r, ps, "secret", ps.Time, Options{})
+		}
+	})
+}
+
+func FuzzParsePresigned(f *testing.F) {
+	f.Add("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20261122%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261122T120000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+	f.Add("X-Amz-Signature=&&&==%zz")
+	f.Fuzz(func(t *testing.T, rawQuery string) {
+		u := &url.URL{Scheme: "https", Host: "b.s3.amazonaws.com", Path: "/k", RawQuery: rawQuery}
+		r := httptest.NewRequest(http.MethodGet, u.String(), nil)
+		s, err := Parse(r)
+		if err != nil {
+			return
+		}
+		if s.Presigned && (s.Expires <= 0 || s.Expires > MaxPresignExpiry) {
+			t.Fatalf("accepted X-Amz-Expires %v", s.Expires)
+		}
+		_ = Verify(r, s, "secret", s.Time, Options{S3: true})
+	})
+}

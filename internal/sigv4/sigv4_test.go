@@ -1,0 +1,173 @@
+package sigv4
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	signTime = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	creds    = aws.Credentials{AccessKeyID: "AKIAEXAMPLEEXAMPLE12", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", SessionToken: "tok"}
+)
+
+func hashHex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// signed builds a request the way aws-sdk-go-v2 signs an STS query call.
+func signed(t *testing.T, body string, mutate func(*http.Request)) *http.Request {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, "https://sts.us-west-2.amazonaws.com/", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if mutate != nil {
+		mutate(r)
+	}
+	require.NoError(t, v4.NewSigner().SignHTTP(context.Background(), creds, r, hashHex([]byte(body)), "sts", "us-west-2", signTime))
+	return r
+}
+
+func expectCode(t *testing.T, err error, code string) {
+	t.Helper()
+	var e *Error
+	require.True(t, errors.As(err, &e), "want *Error, got %v", err)
+	require.Equal(t, code, e.Code, e.Msg)
+}
+
+func TestVerifySDKSignedRequests(t *testing.T) {
+	body := "Action=GetCallerIdentity&Version=2011-06-15"
+	r := signed(t, body, nil)
+	sig, err := Parse(r)
+	require.NoError(t, err)
+	require.Equal(t, creds.AccessKeyID, sig.AccessKeyID)
+	require.Equal(t, "us-west-2", sig.Region)
+	require.Equal(t, "sts", sig.Service)
+	require.Equal(t, "tok", sig.SecurityToken)
+	require.Contains(t, sig.SignedHeaders, "host")
+	require.NoError(t, Verify(r, sig, creds.SecretAccessKey, signTime.Add(time.Minute), Options{Body: []byte(body)}))
+
+	withQuery := httptest.NewRequest(http.MethodGet, "https://s3.amazonaws.com/bucket/a%20key/x?list-type=2&prefix=a%2Fb&max-keys=5", nil)
+	withQuery.Header.Set("X-Amz-Content-Sha256", UnsignedPayload)
+	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	require.NoError(t, signer.SignHTTP(context.Background(), creds, withQuery, UnsignedPayload, "s3", "us-east-1", signTime))
+	sig, err = Parse(withQuery)
+	require.NoError(t, err)
+	require.NoError(t, Verify(withQuery, sig, creds.SecretAccessKey, signTime, Options{S3: true}))
+}
+
+func TestVerifyPresigned(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "https://bucket.s3.amazonaws.com/key.txt", nil)
+	u, _, err := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).PresignHTTP(context.Background(), creds, withExpires(r, 900), UnsignedPayload, "s3", "us-east-1", signTime)
+	require.NoError(t, err)
+	pr := httptest.NewRequest(http.MethodGet, u, nil)
+	sig, err := Parse(pr)
+	require.NoError(t, err)
+	require.True(t, sig.Presigned)
+	require.Equal(t, 900*time.Second, sig.Expires)
+	require.NoError(t, Verify(pr, sig, creds.SecretAccessKey, signTime.Add(10*time.Minute), Options{S3: true}))
+	expectCode(t, Verify(pr, sig, creds.SecretAccessKey, signTime.Add(16*time.Minute), Options{S3: true}), CodePresignExpired)
+}
+
+func withExpires(r *http.Request, secs int) *http.Request {
+	q := r.URL.Query()
+	q.Set("X-Amz-Expires", "900")
+	r.URL.RawQuery = q.Encode()
+	return r
+}
+
+func TestVerifyRejects(t *testing.T) {
+	body := "Action=GetCallerIdentity&Version=2011-06-15"
+	tests := []struct {
+		name string
+		req  func() *http.Request
+		now  time.Time
+		code string
+		body string
+	}{
+		{"tampered body", func() *http.Request { return signed(t, body, nil) }, signTime, CodeSignatureDoesNotMatch, body + "&x=1"},
+		{"tampered signed header", func() *http.Request {
+			r := signed(t, body, nil)
+			r.Header.Set("Content-Type", "text/plain")
+			return r
+		}, signTime, CodeSignatureDoesNotMatch, body},
+		{"tampered host", func() *http.Request {
+			r := signed(t, body, nil)
+			r.Host = "sts.amazonaws.com"
+			return r
+		}, signTime, CodeSignatureDoesNotMatch, body},
+		{"tampered signature", func() *http.Request {
+			r := signed(t, body, nil)
+			a := r.Header.Get("Authorization")
+			r.Header.Set("Authorization", a[:len(a)-4]+"0000")
+			return r
+		}, signTime, CodeSignatureDoesNotMatch, body},
+		{"scope date differs from X-Amz-Date", func() *http.Request {
+			r := signed(t, body, nil)
+			r.Header.Set("X-Amz-Date", "20261123T120000Z")
+			return r
+		}, signTime.Add(24 * time.Hour), CodeSignatureDoesNotMatch, body},
+		{"clock skew beyond 15 minutes", func() *http.Request { return signed(t, body, nil) }, signTime.Add(16 * time.Minute), CodeRequestExpired, body},
+		{"request from the future", func() *http.Request { return signed(t, body, nil) }, signTime.Add(-16 * time.Minute), CodeRequestExpired, body},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.req()
+			sig, err := Parse(r)
+			require.NoError(t, err)
+			expectCode(t, Verify(r, sig, creds.SecretAccessKey, tc.now, Options{Body: []byte(tc.body)}), tc.code)
+		})
+	}
+	r := signed(t, body, nil)
+	sig, err := Parse(r)
+	require.NoError(t, err)
+	expectCode(t, Verify(r, sig, "wrong-secret", signTime, Options{Body: []byte(body)}), CodeSignatureDoesNotMatch)
+}
+
+func TestParseRejects(t *testing.T) {
+	good := "AWS4-HMAC-SHA256 Credential=AKIA/20261122/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + strings.Repeat("a", 64)
+	tests := []struct{ name, auth, code string }{
+		{"other algorithm", "AWS4-HMAC-SHA512 Credential=x", CodeIncompleteSignature},
+		{"sigv2", "AWS AKIA:sig", CodeIncompleteSignature},
+		{"missing signature", "AWS4-HMAC-SHA256 Credential=AKIA/20261122/us-east-1/sts/aws4_request, SignedHeaders=host", CodeIncompleteSignature},
+		{"duplicate element", good + ", Signature=" + strings.Repeat("b", 64), CodeIncompleteSignature},
+		{"short scope", strings.Replace(good, "/us-east-1/sts/aws4_request", "/sts/aws4_request", 1), CodeIncompleteSignature},
+		{"bad scope date", strings.Replace(good, "20261122", "2026112", 1), CodeIncompleteSignature},
+		{"bad terminator", strings.Replace(good, "aws4_request", "aws5_request", 1), CodeIncompleteSignature},
+		{"host not signed", strings.Replace(good, "host;x-amz-date", "x-amz-date", 1), CodeSignatureDoesNotMatch},
+		{"unsorted signed headers", strings.Replace(good, "host;x-amz-date", "x-amz-date;host", 1), CodeIncompleteSignature},
+		{"uppercase signed header", strings.Replace(good, "host;x-amz-date", "Host;x-amz-date", 1), CodeIncompleteSignature},
+		{"signature not hex", strings.Replace(good, strings.Repeat("a", 64), strings.Repeat("z", 64), 1), CodeIncompleteSignature},
+		{"unknown element", good + ", Foo=bar", CodeIncompleteSignature},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseAuthorization(tc.auth)
+			expectCode(t, err, tc.code)
+		})
+	}
+	r := httptest.NewRequest(http.MethodGet, "https://sts.amazonaws.com/", nil)
+	_, err := Parse(r)
+	expectCode(t, err, CodeMissingAuthenticationToken)
+	r.Header.Set("Authorization", good)
+	_, err = Parse(r)
+	expectCode(t, err, CodeIncompleteSignature) // no X-Amz-Date
+	for _, q := range []string{
+		"X-Amz-Algorithm=AWS4-HMAC-SHA256",
+		"X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20261122%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261122T120000Z&X-Amz-Expires=604801&X-Amz-SignedHeaders=host&X-Amz-Signature=" + strings.Repeat("a", 64),
+		"X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20261122%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261122T120000Z&X-Amz-Expires=abc&X-Amz-SignedHeaders=host&X-Amz-Signature=" + strings.Repeat("a", 64),
+	} {
+		_, err := Parse(httptest.NewRequest(http.MethodGet, "https://b.s3.amazonaws.com/k?"+q, nil))
+		expectCode(t, err, CodeAuthorizationQueryParametersError)
+	}
+}
