@@ -36,6 +36,7 @@ var errUsage = errors.New("usage")
 func commands() []command {
 	return []command{
 		serveCommand(),
+		nodeImageCommand(),
 	}
 }
 

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/idlab/idlab/harness/nodeimage"
+)
+
+func nodeImageCommand() command {
+	return command{
+		name:    "node-image",
+		summary: "make sure a kind node image exists (kindest/node, else built offline)",
+		run:     runNodeImage,
+	}
+}
+
+func runNodeImage(ctx context.Context, env *cliEnv, args []string) error {
+	fs := flag.NewFlagSet("node-image", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	opts := nodeimage.Options{Progress: env.stderr, Log: env.log}
+	fs.StringVar(&opts.KubernetesVersion, "k8s-version", nodeimage.DefaultKubernetesVersion, "Kubernetes version (must match build/k8s/go.mod)")
+	fs.StringVar(&opts.Image, "image", "", "name for the built image (default idlab/node:<version>-<inputs hash>)")
+	fs.StringVar(&opts.BinDir, "bin-dir", "", "dir with the binaries from hack/build-k8s.sh (default: run it)")
+	fs.StringVar(&opts.Mirror, "mirror", "", "Debian mirror (default $IDLAB_DEBIAN_MIRROR, else the host's apt sources)")
+	fs.StringVar(&opts.WorkDir, "work-dir", "", "keep the build's rootfs, tarballs and logs here (default a temp dir)")
+	fs.BoolVar(&opts.NoUpstream, "no-upstream", false, "do not look for kindest/node; always use or build an idlab image")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	res, err := nodeimage.Ensure(ctx, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stderr, "node image ready in %.1fs (built: %t, disableDefaultCNI: %t)\n", res.Duration.Seconds(), res.Built, res.DisableDefaultCNI)
+	// stdout carries only the image name, for scripts.
+	fmt.Fprintln(env.stdout, res.Image)
+	return nil
+}

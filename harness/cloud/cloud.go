@@ -1,0 +1,324 @@
+package cloud
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/idlab/idlab/emulators/awsiam"
+	"github.com/idlab/idlab/emulators/awssts"
+	"github.com/idlab/idlab/emulators/oidc"
+	"github.com/idlab/idlab/internal/certs"
+	"github.com/idlab/idlab/internal/clock"
+)
+
+// Cloud is the composed emulator service.
+type Cloud struct {
+	cfg    Config
+	log    *slog.Logger
+	CA     *certs.CA
+	Clock  *clock.Clock
+	IAM    *awsiam.IAM
+	OIDC   *oidc.Handler
+	STS    *awssts.Handler
+	router router
+
+	mu       sync.RWMutex
+	issuers  []issuerRoute
+	listener net.Listener
+	server   *http.Server
+}
+
+// issuerRoute is where an issuer is served: host and path prefix.
+type issuerRoute struct{ host, path string }
+
+// New builds the emulators from cfg: the lab CA, the IAM store with its
+// fixtures, the OIDC issuers with their keys, and STS.
+func New(cfg Config) (*Cloud, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("cloud: DataDir is required")
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1"
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ca, err := certs.LoadOrCreate(cfg.DataDir, "idlab lab CA")
+	if err != nil {
+		return nil, fmt.Errorf("lab CA: %w", err)
+	}
+	c := &Cloud{cfg: cfg, log: log, CA: ca, Clock: clock.New(nil)}
+	c.router = router{isIssuer: c.isIssuer}
+
+	c.IAM, err = awsiam.New(awsiam.Options{Now: c.Clock.Now, Logger: log.With("emulator", "iam"), DataDir: filepath.Join(cfg.DataDir, "iam")})
+	if err != nil {
+		return nil, fmt.Errorf("iam: %w", err)
+	}
+	if cfg.FixturesDir != "" {
+		if err := c.IAM.LoadFixtures(cfg.FixturesDir); err != nil {
+			return nil, fmt.Errorf("iam fixtures: %w", err)
+		}
+	}
+	c.OIDC, err = oidc.New(oidc.Options{CA: ca, Now: c.Clock.Now, Logger: log.With("emulator", "oidc")})
+	if err != nil {
+		return nil, fmt.Errorf("oidc: %w", err)
+	}
+	if cfg.IssuersFile != "" {
+		issuers, err := LoadIssuers(cfg.IssuersFile)
+		if err != nil {
+			return nil, err
+		}
+		for _, li := range issuers {
+			if err := c.addIssuer(li); err != nil {
+				return nil, err
+			}
+		}
+	}
+	c.STS, err = awssts.New(awssts.Options{
+		IAM:        c.IAM,
+		Now:        c.Clock.Now,
+		Logger:     log.With("emulator", "sts"),
+		HTTPClient: c.loopbackClient(),
+		Region:     cfg.Region,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sts: %w", err)
+	}
+	return c, nil
+}
+
+// addIssuer hosts one issuer and publishes its keys.
+func (c *Cloud) addIssuer(li LoadedIssuer) error {
+	u, err := url.Parse(li.URL)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("issuer %q: want an https URL with a host", li.URL)
+	}
+	var opts []oidc.IssuerOption
+	if li.JWKSPath != "" {
+		opts = append(opts, oidc.WithJWKSPath(li.JWKSPath))
+	}
+	iss, err := c.OIDC.AddIssuer(li.URL, opts...)
+	if err != nil {
+		return fmt.Errorf("issuer %s: %w", li.URL, err)
+	}
+	for _, pub := range li.PublicKeys {
+		if _, err := iss.AddPublicKey(pub); err != nil {
+			return fmt.Errorf("issuer %s: %w", li.URL, err)
+		}
+	}
+	c.mu.Lock()
+	c.issuers = append(c.issuers, issuerRoute{host: strings.ToLower(u.Hostname()), path: strings.TrimSuffix(u.Path, "/")})
+	c.mu.Unlock()
+	return nil
+}
+
+// isIssuer reports whether host+path addresses a hosted issuer. Requests to
+// an IP or localhost (tests on the host) match on the path alone.
+func (c *Cloud) isIssuer(host, path string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	loopback := host == "localhost" || net.ParseIP(host) != nil
+	for _, ir := range c.issuers {
+		if !loopback && ir.host != strings.ToLower(host) {
+			continue
+		}
+		if ir.path == "" || path == ir.path || strings.HasPrefix(path, ir.path+"/") {
+			if loopback && ir.path == "" {
+				continue // a host-only issuer cannot be told apart by path
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// ServeHTTP routes a request to its emulator.
+func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch c.router.serviceFor(r) {
+	case ServiceAdmin:
+		c.serveAdmin(w, r)
+	case ServiceOIDC:
+		c.OIDC.ServeHTTP(w, r)
+	case ServiceSTS:
+		c.STS.ServeHTTP(w, r)
+	default:
+		c.log.Info("no emulator for request", "host", r.Host, "method", r.Method, "path", r.URL.Path)
+		http.Error(w, fmt.Sprintf("idlab: no emulator answers host %q path %q", r.Host, r.URL.Path), http.StatusNotFound)
+	}
+}
+
+// serveAdmin answers /_idlab/: the clock and endpoints here, IAM and OIDC in
+// their own admin handlers.
+func (c *Cloud) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	switch p := r.URL.Path; {
+	case strings.HasPrefix(p, "/_idlab/iam/"):
+		c.IAM.AdminHandler().ServeHTTP(w, r)
+	case strings.HasPrefix(p, "/_idlab/oidc/"):
+		c.OIDC.ServeHTTP(w, r)
+	case p == "/_idlab/clock":
+		c.serveClock(w, r)
+	case p == "/_idlab/healthz":
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	default:
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "NotFound", "message": "no admin endpoint " + p})
+	}
+}
+
+// serveClock: GET reads the lab time; POST ?advance=90s (or seconds=N) moves it.
+func (c *Cloud) serveClock(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodPost:
+		d, err := parseAdvance(r.URL.Query())
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "InvalidParameter", "message": err.Error()})
+			return
+		}
+		c.Clock.Advance(d)
+		c.log.Info("clock advanced", "by", d, "offset", c.Clock.Offset())
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "MethodNotAllowed"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"now": c.Clock.Now().UTC().Format(time.RFC3339), "offsetSeconds": int64(c.Clock.Offset() / time.Second)})
+}
+
+func parseAdvance(q url.Values) (time.Duration, error) {
+	if s := q.Get("advance"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return 0, fmt.Errorf("advance %q: want a positive Go duration such as 90m", s)
+		}
+		return d, nil
+	}
+	if s := q.Get("seconds"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("seconds %q: want a positive integer", s)
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	return 0, errors.New("give advance=DURATION or seconds=N")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Start listens and serves HTTPS in the background.
+func (c *Cloud) Start() error {
+	tlsCfg, err := c.CA.DynamicServerTLS("127.0.0.1", "localhost", "::1")
+	if err != nil {
+		return fmt.Errorf("server certificate: %w", err)
+	}
+	addr := net.JoinHostPort(c.cfg.Listen, strconv.Itoa(c.cfg.HTTPSPort))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: c, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelDebug)}
+	c.mu.Lock()
+	c.listener, c.server = ln, srv
+	c.mu.Unlock()
+	go func() {
+		if err := srv.Serve(tls.NewListener(ln, tlsCfg)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			c.log.Error("serve", "err", err)
+		}
+	}()
+	return nil
+}
+
+// URL is https://ADDR of the running server.
+func (c *Cloud) URL() string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.listener == nil {
+		return ""
+	}
+	return "https://" + c.listener.Addr().String()
+}
+
+// Client returns an HTTP client that trusts the lab CA and sends every
+// request, whatever its host name, to this server: the view a pod has through
+// cluster DNS.
+func (c *Cloud) Client() *http.Client { return c.loopbackClient() }
+
+// loopbackClient dials this server for any host. Until Start it fails.
+func (c *Cloud) loopbackClient() *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Client{
+		Timeout: 15 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig: c.CA.ClientTLS(),
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				c.mu.RLock()
+				ln := c.listener
+				c.mu.RUnlock()
+				if ln == nil {
+					return nil, errors.New("cloud: server not started")
+				}
+				return dialer.DialContext(ctx, network, loopbackAddr(ln.Addr()))
+			},
+		},
+	}
+}
+
+// loopbackAddr turns a wildcard listen address into one we can dial.
+func loopbackAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	ip := tcp.IP
+	if ip == nil || ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port))
+}
+
+// Close stops the server.
+func (c *Cloud) Close(ctx context.Context) error {
+	c.mu.RLock()
+	srv := c.server
+	c.mu.RUnlock()
+	if srv == nil {
+		return nil
+	}
+	return srv.Shutdown(ctx)
+}
+
+// Endpoints describes what the server offers, for `idlab serve` to print.
+func (c *Cloud) Endpoints() map[string]string {
+	u := c.URL()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	eps := map[string]string{
+		"url":       u,
+		"sts":       u + " (AWS_ENDPOINT_URL_STS), or https://sts.amazonaws.com and https://sts." + c.cfg.Region + ".amazonaws.com through lab DNS",
+		"admin":     u + "/_idlab/",
+		"ca_bundle": filepath.Join(c.cfg.DataDir, certs.CertFile),
+	}
+	for i, ir := range c.issuers {
+		eps["issuer."+strconv.Itoa(i)] = "https://" + ir.host + ir.path
+	}
+	return eps
+}

@@ -1,0 +1,158 @@
+package cloud
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/idlab/idlab/emulators/oidc"
+)
+
+const (
+	testIssuer = "https://oidc.eks.us-west-2.amazonaws.com/id/CLOUDTEST"
+	testHost   = "oidc.eks.us-west-2.amazonaws.com/id/CLOUDTEST"
+)
+
+const testFixture = `accounts:
+  - id: "111111111111"
+    oidcProviders:
+      - url: ` + testIssuer + `
+        clientIDs: [sts.amazonaws.com]
+    roles:
+      - name: app-a
+        trustPolicy:
+          Version: "2012-10-17"
+          Statement:
+            - Effect: Allow
+              Principal: {Federated: "arn:aws:iam::111111111111:oidc-provider/` + testHost + `"}
+              Action: sts:AssumeRoleWithWebIdentity
+              Condition: {StringEquals: {"` + testHost + `:sub": "system:serviceaccount:a:app-a"}}
+`
+
+// startCloud writes what the lab writes (a cluster's public SA key, the
+// issuers file, IAM fixtures) and starts the composed service. It returns a
+// minter holding the private key, standing in for kube-apiserver.
+func startCloud(t *testing.T) (*Cloud, *oidc.Issuer) {
+	t.Helper()
+	dir := t.TempDir()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKIXPublicKey(key.Public())
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "sa.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644))
+	require.NoError(t, WriteIssuers(filepath.Join(dir, "issuers.yaml"), IssuersFile{Issuers: []IssuerConfig{{URL: testIssuer, PublicKeyFiles: []string{"sa.pub"}}}}))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "fixtures"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "fixtures", "iam.yaml"), []byte(testFixture), 0o644))
+
+	c, err := New(Config{DataDir: filepath.Join(dir, "data"), FixturesDir: filepath.Join(dir, "fixtures"), IssuersFile: filepath.Join(dir, "issuers.yaml")})
+	require.NoError(t, err)
+	require.NoError(t, c.Start())
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+
+	minterH, err := oidc.New(oidc.Options{})
+	require.NoError(t, err)
+	minter, err := minterH.AddIssuer(testIssuer)
+	require.NoError(t, err)
+	_, err = minter.AddSigner(key)
+	require.NoError(t, err)
+	return c, minter
+}
+
+func webIdentity(t *testing.T, c *Cloud, base, token string) (int, string) {
+	t.Helper()
+	form := url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {"2011-06-15"}, "RoleArn": {"arn:aws:iam::111111111111:role/app-a"},
+		"RoleSessionName": {"s1"}, "WebIdentityToken": {token}}
+	resp, err := c.Client().Post(base+"/", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+func TestCloudServesTheChainByHostAndOnLoopback(t *testing.T) {
+	c, minter := startCloud(t)
+	good, err := minter.MintServiceAccountToken(oidc.TokenRequest{Namespace: "a", ServiceAccount: "app-a", Audiences: []string{"sts.amazonaws.com"}})
+	require.NoError(t, err)
+	other, err := minter.MintServiceAccountToken(oidc.TokenRequest{Namespace: "a", ServiceAccount: "app-b", Audiences: []string{"sts.amazonaws.com"}})
+	require.NoError(t, err)
+
+	// As a pod sees it: the real host names, resolved to the emulator.
+	for _, base := range []string{"https://sts.us-west-2.amazonaws.com", "https://sts.amazonaws.com", c.URL()} {
+		status, body := webIdentity(t, c, base, good)
+		require.Equal(t, http.StatusOK, status, body)
+		require.Contains(t, body, "assumed-role/app-a/s1")
+		status, body = webIdentity(t, c, base, other)
+		require.Equal(t, http.StatusForbidden, status)
+		require.Contains(t, body, "<Code>AccessDenied</Code>")
+	}
+
+	// The issuer's discovery is served under its real host name too.
+	resp, err := c.Client().Get(testIssuer + "/.well-known/openid-configuration")
+	require.NoError(t, err)
+	var doc map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&doc))
+	resp.Body.Close()
+	require.Equal(t, testIssuer, doc["issuer"])
+
+	// Denies are in the decision log, with the reason.
+	resp, err = c.Client().Get(c.URL() + "/_idlab/iam/decisions?effect=ImplicitDeny")
+	require.NoError(t, err)
+	var ds []map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ds))
+	resp.Body.Close()
+	require.Len(t, ds, 3)
+	require.Contains(t, ds[0]["reason"], "system:serviceaccount:a:app-b")
+
+	// Unknown hosts get a clear 404.
+	resp, err = c.Client().Get("https://unknown.example.com/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+func TestCloudClockExpiresTokens(t *testing.T) {
+	c, minter := startCloud(t)
+	tok, err := minter.MintServiceAccountToken(oidc.TokenRequest{Namespace: "a", ServiceAccount: "app-a", Audiences: []string{"sts.amazonaws.com"}, ExpirationSeconds: 600})
+	require.NoError(t, err)
+	status, _ := webIdentity(t, c, c.URL(), tok)
+	require.Equal(t, http.StatusOK, status)
+
+	for _, bad := range []string{"advance=-5m", "advance=soon", "seconds=0", ""} {
+		resp, err := c.Client().Post(c.URL()+"/_idlab/clock?"+bad, "", nil)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, bad)
+	}
+	resp, err := c.Client().Post(c.URL()+"/_idlab/clock?advance=20m", "", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, 20*time.Minute, c.Clock.Offset())
+
+	status, body := webIdentity(t, c, c.URL(), tok)
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Contains(t, body, "<Code>ExpiredTokenException</Code>")
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	_, err := New(Config{})
+	require.ErrorContains(t, err, "DataDir is required")
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("accounts:\n  - id: 12\n"), 0o644))
+	_, err = New(Config{DataDir: dir, FixturesDir: filepath.Join(dir, "bad.yaml")})
+	require.ErrorContains(t, err, "bad.yaml:2")
+}

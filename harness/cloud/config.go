@@ -1,0 +1,124 @@
+package cloud
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config says what the emulator process serves. The zero value plus DataDir
+// works: a CA is created there, no issuers, no IAM fixtures.
+type Config struct {
+	// DataDir holds the lab CA (ca.pem, ca-key.pem) and state that survives a
+	// restart. Required.
+	DataDir string
+	// FixturesDir holds IAM fixtures (YAML); empty means none.
+	FixturesDir string
+	// IssuersFile lists OIDC issuers and their public keys (see IssuersFile).
+	IssuersFile string
+	// Listen is the address to listen on. Defaults to 127.0.0.1: the lab never
+	// listens beyond loopback on the host; inside its container it listens on
+	// the container's own interfaces.
+	Listen string
+	// HTTPSPort is the port; 0 picks a free one.
+	HTTPSPort int
+	// Region is the default AWS region. Defaults to us-east-1.
+	Region string
+	// Logger receives decision and request logs. Defaults to discard.
+	Logger *slog.Logger
+}
+
+// IssuersFile is the YAML document behind Config.IssuersFile.
+type IssuersFile struct {
+	Issuers []IssuerConfig `yaml:"issuers"`
+}
+
+// IssuerConfig is one OIDC issuer the lab hosts, e.g. a cluster's
+// service-account issuer.
+type IssuerConfig struct {
+	// URL is the issuer, e.g. https://oidc.eks.us-west-2.amazonaws.com/id/ABC.
+	URL string `yaml:"url"`
+	// PublicKeyFiles are PEM public keys (PKIX) published in the JWKS,
+	// relative to the issuers file. Several keys are published at once during
+	// signing-key rotation.
+	PublicKeyFiles []string `yaml:"publicKeyFiles"`
+	// JWKSPath overrides where the JWKS is served, relative to the issuer.
+	JWKSPath string `yaml:"jwksPath,omitempty"`
+}
+
+// LoadIssuers reads an issuers file and the public keys it names.
+func LoadIssuers(path string) ([]LoadedIssuer, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read issuers file: %w", err)
+	}
+	var f IssuersFile
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("parse issuers file %s: %w", path, err)
+	}
+	var out []LoadedIssuer
+	for i, ic := range f.Issuers {
+		if ic.URL == "" {
+			return nil, fmt.Errorf("%s: issuers[%d]: url is required", path, i)
+		}
+		li := LoadedIssuer{IssuerConfig: ic}
+		for _, kf := range ic.PublicKeyFiles {
+			if !filepath.IsAbs(kf) {
+				kf = filepath.Join(filepath.Dir(path), kf)
+			}
+			pub, err := readPublicKey(kf)
+			if err != nil {
+				return nil, fmt.Errorf("%s: issuer %s: %w", path, ic.URL, err)
+			}
+			li.PublicKeys = append(li.PublicKeys, pub)
+		}
+		out = append(out, li)
+	}
+	return out, nil
+}
+
+// LoadedIssuer is an issuer with its keys read.
+type LoadedIssuer struct {
+	IssuerConfig
+	PublicKeys []crypto.PublicKey
+}
+
+// WriteIssuers writes an issuers file (used by the lab for `idlab serve`).
+func WriteIssuers(path string, f IssuersFile) error {
+	raw, err := yaml.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("marshal issuers: %w", err)
+	}
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		return fmt.Errorf("write issuers file: %w", err)
+	}
+	return nil
+}
+
+func readPublicKey(path string) (crypto.PublicKey, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read public key: %w", err)
+	}
+	block, _ := pem.Decode(raw)
+	if block == nil {
+		return nil, fmt.Errorf("public key %s: no PEM block", path)
+	}
+	switch block.Type {
+	case "PUBLIC KEY":
+		return x509.ParsePKIXPublicKey(block.Bytes)
+	case "RSA PUBLIC KEY":
+		return x509.ParsePKCS1PublicKey(block.Bytes)
+	}
+	return nil, errors.New("public key " + path + ": unsupported PEM type " + block.Type)
+}

@@ -1,0 +1,11 @@
+// Package cloud composes the lab's emulators into one HTTPS service: the
+// process `idlab serve` runs. Requests are routed to an emulator by the real
+// cloud host name they address (sts.us-west-2.amazonaws.com, the OIDC issuer
+// hosts, ...) as they arrive from pods through cluster DNS, or, for requests
+// to a loopback address from the host, by the service named in the SigV4
+// credential scope, the issuer path, or the STS action.
+//
+// One adjustable clock, one lab CA and one IAM store are shared by every
+// emulator, so credentials STS issues are accepted everywhere and moving the
+// clock expires them everywhere.
+package cloud

@@ -1,0 +1,73 @@
+package cloud
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestRouterServiceFor(t *testing.T) {
+	rt := router{isIssuer: func(host, path string) bool {
+		return (host == "oidc.eks.us-west-2.amazonaws.com" || host == "127.0.0.1") && strings.HasPrefix(path, "/id/ABC/")
+	}}
+	form := "application/x-www-form-urlencoded"
+	tests := []struct {
+		name   string
+		method string
+		url    string
+		ctype  string
+		body   string
+		auth   string
+		want   Service
+	}{
+		{"global sts host", "POST", "https://sts.amazonaws.com/", form, "Action=Anything", "", ServiceSTS},
+		{"regional sts host", "POST", "https://sts.us-west-2.amazonaws.com/", form, "", "", ServiceSTS},
+		{"fips sts host", "POST", "https://sts-fips.us-east-1.amazonaws.com/", form, "", "", ServiceSTS},
+		{"issuer host discovery", "GET", "https://oidc.eks.us-west-2.amazonaws.com/id/ABC/.well-known/openid-configuration", "", "", "", ServiceOIDC},
+		{"issuer by path on loopback", "GET", "https://127.0.0.1:8443/id/ABC/keys", "", "", "", ServiceOIDC},
+		{"admin on any host", "GET", "https://sts.amazonaws.com/_idlab/iam/decisions", "", "", "", ServiceAdmin},
+		{"loopback signed sts", "POST", "https://127.0.0.1:8443/", form, "Action=GetCallerIdentity",
+			"AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=00", ServiceSTS},
+		{"loopback presigned sts", "GET", "https://127.0.0.1:8443/?X-Amz-Credential=AKIA%2F20260101%2Fus-east-1%2Fsts%2Faws4_request", "", "", "", ServiceSTS},
+		{"loopback unsigned web identity", "POST", "https://127.0.0.1:8443/", form, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15", "", ServiceSTS},
+		{"loopback query action", "GET", "https://127.0.0.1:8443/?Action=AssumeRoleWithWebIdentity", "", "", "", ServiceSTS},
+		{"loopback unknown action", "POST", "https://127.0.0.1:8443/", form, "Action=ListBuckets", "", ServiceNone},
+		{"malformed credential scope", "POST", "https://127.0.0.1:8443/", "", "", "AWS4-HMAC-SHA256 Credential=junk", ServiceNone},
+		{"unknown host", "GET", "https://example.com/", "", "", "", ServiceNone},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(tc.method, tc.url, strings.NewReader(tc.body))
+			if tc.ctype != "" {
+				r.Header.Set("Content-Type", tc.ctype)
+			}
+			if tc.auth != "" {
+				r.Header.Set("Authorization", tc.auth)
+			}
+			require.Equal(t, tc.want, rt.serviceFor(r))
+			rest, err := io.ReadAll(r.Body)
+			require.NoError(t, err)
+			require.Equal(t, tc.body, string(rest), "the router must leave the body for the emulator")
+		})
+	}
+}
+
+func TestRouterOversizedBodyIsNotSniffed(t *testing.T) {
+	body := "Action=AssumeRoleWithWebIdentity&x=" + strings.Repeat("a", maxSniffBody)
+	r := httptest.NewRequest(http.MethodPost, "https://127.0.0.1/", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	require.Equal(t, ServiceNone, router{}.serviceFor(r))
+	rest, err := io.ReadAll(r.Body)
+	require.NoError(t, err)
+	require.Equal(t, body, string(rest))
+}
+
+func TestHostOnly(t *testing.T) {
+	require.Equal(t, "127.0.0.1", hostOnly("127.0.0.1:8443"))
+	require.Equal(t, "::1", hostOnly("[::1]:8443"))
+	require.Equal(t, "sts.amazonaws.com", hostOnly("sts.amazonaws.com"))
+}

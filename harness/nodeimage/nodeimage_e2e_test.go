@@ -1,0 +1,71 @@
+//go:build e2e
+
+package nodeimage_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/idlab/idlab/harness/nodeimage"
+)
+
+// TestEnsure builds (or finds) the node image and checks what kind relies on.
+// Needs root, Docker and debootstrap (hack/setup-host.sh).
+func TestEnsure(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+	opts := nodeimage.Options{Progress: testWriter{t}}
+	res, err := nodeimage.Ensure(ctx, opts)
+	require.NoError(t, err)
+	t.Logf("image %s in %s (built %t)", res.Image, res.Duration, res.Built)
+	if res.Upstream {
+		t.Skip("kindest/node is available; nothing of ours to check")
+	}
+	require.True(t, res.DisableDefaultCNI)
+	require.Regexp(t, `^idlab/node:v1\.34\.\d+-[0-9a-f]{12}$`, res.Image)
+
+	cat := func(path string) string {
+		t.Helper()
+		out, err := exec.CommandContext(ctx, "docker", "run", "--rm", "--entrypoint", "cat", res.Image, path).CombinedOutput()
+		require.NoError(t, err, string(out))
+		return string(out)
+	}
+	require.Equal(t, nodeimage.DefaultKubernetesVersion, cat("/kind/version"))
+	require.Contains(t, cat("/etc/containerd/config.toml"), "restrict_oom_score_adj = true")
+	require.JSONEq(t, nodeimage.CNIConfig(), cat(nodeimage.CNIConfigPath))
+
+	out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Config.StopSignal}} {{json .Config.Entrypoint}}", res.Image).CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Equal(t, `SIGRTMIN+3 ["/usr/local/bin/entrypoint","/sbin/init"]`, strings.TrimSpace(string(out)))
+
+	// A second run finds the image.
+	again, err := nodeimage.Ensure(ctx, opts)
+	require.NoError(t, err)
+	require.Equal(t, res.Image, again.Image)
+	require.False(t, again.Built)
+	t.Logf("warm: %s", again.Duration)
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func TestMain(m *testing.M) {
+	if os.Geteuid() != 0 {
+		// Building needs root; an existing image would still be found, but
+		// keep the suite honest about its requirements.
+		os.Stderr.WriteString("nodeimage e2e: not root, skipping\n")
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
