@@ -36,6 +36,9 @@ var errUsage = errors.New("usage")
 func commands() []command {
 	return []command{
 		serveCommand(),
+		upCommand(),
+		downCommand(),
+		statusCommand(),
 		nodeImageCommand(),
 	}
 }

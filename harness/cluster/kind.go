@@ -1,0 +1,211 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
+	"sigs.k8s.io/yaml"
+)
+
+// Kind is the Provider for kind clusters on the local Docker daemon.
+type Kind struct {
+	// Template is the kind cluster config every cluster starts from
+	// (kind-config.yaml). Defaults to one control-plane node.
+	Template *v1alpha4.Cluster
+	// WaitForReady bounds kind's wait for the control plane. Defaults to 3m.
+	WaitForReady time.Duration
+	// KubeconfigDir receives kind's kubeconfig-NAME files, keeping the
+	// user's ~/.kube/config untouched. Defaults to the temp dir.
+	KubeconfigDir string
+	p             *kindcluster.Provider
+}
+
+// NewKind returns a kind provider with the given template.
+func NewKind(template *v1alpha4.Cluster) *Kind {
+	return &Kind{Template: template, p: kindcluster.NewProvider(kindcluster.ProviderWithDocker())}
+}
+
+// LoadTemplate reads a kind v1alpha4 Cluster config (kind-config.yaml).
+func LoadTemplate(path string) (*v1alpha4.Cluster, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read kind config: %w", err)
+	}
+	var c v1alpha4.Cluster
+	if err := yaml.UnmarshalStrict(raw, &c); err != nil {
+		return nil, fmt.Errorf("parse kind config %s: %w", path, err)
+	}
+	if c.Kind != "Cluster" || c.APIVersion != "kind.x-k8s.io/v1alpha4" {
+		return nil, fmt.Errorf("kind config %s: want kind: Cluster, apiVersion: kind.x-k8s.io/v1alpha4", path)
+	}
+	return &c, nil
+}
+
+// Config builds the typed kind config for spec from the template: the lab's
+// SA keys mounted over kubeadm's, and the issuer flags added to kube-apiserver.
+func (k *Kind) Config(spec Spec) *v1alpha4.Cluster {
+	var c v1alpha4.Cluster
+	if k.Template != nil {
+		c = *k.Template.DeepCopy()
+	}
+	c.Kind, c.APIVersion = "Cluster", "kind.x-k8s.io/v1alpha4"
+	c.Name = spec.Name
+	if len(c.Nodes) == 0 {
+		c.Nodes = []v1alpha4.Node{{Role: v1alpha4.ControlPlaneRole}}
+	}
+	if spec.DisableDefaultCNI {
+		c.Networking.DisableDefaultCNI = true
+	}
+	for i := range c.Nodes {
+		c.Nodes[i].Image = spec.NodeImage
+		if c.Nodes[i].Role == v1alpha4.ControlPlaneRole {
+			c.Nodes[i].ExtraMounts = append(c.Nodes[i].ExtraMounts,
+				v1alpha4.Mount{HostPath: spec.SigningKeyFile, ContainerPath: "/etc/kubernetes/pki/sa.key", Readonly: true},
+				v1alpha4.Mount{HostPath: spec.PublicKeysFile, ContainerPath: "/etc/kubernetes/pki/sa.pub", Readonly: true},
+			)
+		}
+	}
+	c.KubeadmConfigPatchesJSON6902 = append(c.KubeadmConfigPatchesJSON6902, v1alpha4.PatchJSON6902{
+		Group: "kubeadm.k8s.io", Version: "v1beta4", Kind: "ClusterConfiguration",
+		Patch: fmt.Sprintf(`- op: add
+  path: /apiServer/extraArgs/-
+  value: {name: service-account-issuer, value: %q}
+- op: add
+  path: /apiServer/extraArgs/-
+  value: {name: service-account-jwks-uri, value: %q}
+`, spec.IssuerURL, spec.JWKSURL),
+	})
+	return &c
+}
+
+// Create makes the cluster with kind and waits for the control plane.
+func (k *Kind) Create(ctx context.Context, spec Spec) error {
+	wait := k.WaitForReady
+	if wait == 0 {
+		wait = 3 * time.Minute
+	}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- k.p.Create(spec.Name,
+			kindcluster.CreateWithV1Alpha4Config(k.Config(spec)),
+			kindcluster.CreateWithNodeImage(spec.NodeImage),
+			kindcluster.CreateWithWaitForReady(wait),
+			kindcluster.CreateWithKubeconfigPath(k.kubeconfigPath(spec.Name)),
+			kindcluster.CreateWithDisplayUsage(false),
+			kindcluster.CreateWithDisplaySalutation(false))
+	}()
+	select {
+	case err := <-errc:
+		if err != nil {
+			return fmt.Errorf("create cluster %q: %w", spec.Name, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("create cluster %q: %w", spec.Name, ctx.Err())
+	}
+}
+
+func (k *Kind) kubeconfigPath(name string) string {
+	dir := k.KubeconfigDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "kubeconfig-"+name)
+}
+
+// Delete removes the cluster's containers.
+func (k *Kind) Delete(_ context.Context, name string) error {
+	if err := k.p.Delete(name, k.kubeconfigPath(name)); err != nil {
+		return fmt.Errorf("delete cluster %q: %w", name, err)
+	}
+	return nil
+}
+
+// List names existing kind clusters.
+func (k *Kind) List(_ context.Context) ([]string, error) {
+	names, err := k.p.List()
+	if err != nil {
+		return nil, fmt.Errorf("list clusters: %w", err)
+	}
+	return names, nil
+}
+
+// Exists reports whether a cluster of that name exists.
+func (k *Kind) Exists(ctx context.Context, name string) (bool, error) {
+	names, err := k.List(ctx)
+	return slices.Contains(names, name), err
+}
+
+// Kubeconfig returns the external (host) kubeconfig.
+func (k *Kind) Kubeconfig(_ context.Context, name string) ([]byte, error) {
+	cfg, err := k.p.KubeConfig(name, false)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig of %q: %w", name, err)
+	}
+	return []byte(cfg), nil
+}
+
+// LoadImages streams `docker save` of the images into every node's
+// containerd, as `kind load docker-image` does.
+func (k *Kind) LoadImages(ctx context.Context, name string, images ...string) error {
+	nodes, err := k.p.ListInternalNodes(name)
+	if err != nil {
+		return fmt.Errorf("nodes of %q: %w", name, err)
+	}
+	if len(nodes) == 0 {
+		return fmt.Errorf("load images into %q: %w", name, errors.New("cluster has no nodes"))
+	}
+	for _, n := range nodes {
+		cmd := exec.CommandContext(ctx, "docker", append([]string{"save"}, images...)...)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return err
+		}
+		var stderr limitedBuffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("docker save: %w", err)
+		}
+		loadErr := nodeutils.LoadImageArchive(n, out)
+		_, _ = io.Copy(io.Discard, out)
+		waitErr := cmd.Wait()
+		if waitErr != nil {
+			return fmt.Errorf("docker save %v: %w: %s", images, waitErr, stderr.String())
+		}
+		if loadErr != nil {
+			return fmt.Errorf("load %v into node %s: %w", images, n.String(), loadErr)
+		}
+	}
+	return nil
+}
+
+// CollectLogs exports kind's logs for the cluster.
+func (k *Kind) CollectLogs(_ context.Context, name, dir string) error {
+	if err := k.p.CollectLogs(name, dir); err != nil {
+		return fmt.Errorf("collect logs of %q: %w", name, err)
+	}
+	return nil
+}
+
+// limitedBuffer keeps the last 4 KiB written, for error messages.
+type limitedBuffer struct{ b []byte }
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	l.b = append(l.b, p...)
+	if len(l.b) > 4096 {
+		l.b = l.b[len(l.b)-4096:]
+	}
+	return len(p), nil
+}
+
+func (l *limitedBuffer) String() string { return string(l.b) }

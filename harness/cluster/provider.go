@@ -1,0 +1,46 @@
+// Package cluster creates and deletes the lab's Kubernetes clusters behind one
+// Provider interface; the kind implementation drives sigs.k8s.io/kind as a
+// library with a typed v1alpha4 config.
+package cluster
+
+import (
+	"context"
+	"io"
+)
+
+// Spec is one cluster to create.
+type Spec struct {
+	Name string
+	// NodeImage is the kind node image.
+	NodeImage string
+	// IssuerURL is the service-account issuer kube-apiserver puts in tokens.
+	IssuerURL string
+	// JWKSURL is published as --service-account-jwks-uri.
+	JWKSURL string
+	// SigningKeyFile and PublicKeysFile are mounted over kubeadm's
+	// /etc/kubernetes/pki/sa.key and sa.pub, so kube-apiserver signs with the
+	// lab's key and verifies with every key in PublicKeysFile (rotation).
+	SigningKeyFile string
+	PublicKeysFile string
+	// DisableDefaultCNI is set for node images that carry a static CNI config.
+	DisableDefaultCNI bool
+}
+
+// Provider manages clusters. Every method that does I/O takes a context.
+type Provider interface {
+	// Create makes the cluster and waits until its control plane is ready.
+	Create(ctx context.Context, spec Spec) error
+	// Delete removes the cluster; deleting a missing cluster is not an error.
+	Delete(ctx context.Context, name string) error
+	// List names the clusters that exist.
+	List(ctx context.Context) ([]string, error)
+	// Kubeconfig returns a kubeconfig reaching the cluster from the host.
+	Kubeconfig(ctx context.Context, name string) ([]byte, error)
+	// LoadImages copies images from the local Docker daemon into the nodes.
+	LoadImages(ctx context.Context, name string, images ...string) error
+	// CollectLogs exports node and pod logs to dir.
+	CollectLogs(ctx context.Context, name, dir string) error
+}
+
+// Progress receives one line per step; nil discards.
+type Progress = io.Writer

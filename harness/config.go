@@ -1,0 +1,118 @@
+package harness
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// ClusterConfig names one lab cluster and its issuer.
+type ClusterConfig struct {
+	Name      string
+	IssuerURL string
+	Region    string
+}
+
+// Config configures the lab. Environment (read by ConfigFromEnv):
+//
+//	IDLAB_STATE_DIR  where keys, the CA and lab.json live. Defaults to .idlab
+//	IDLAB_PORT       host port of the emulator on 127.0.0.1. Defaults to 8443
+//	IDLAB_CLUSTERS   comma-separated cluster names. Defaults to eks,gke
+type Config struct {
+	StateDir    string
+	Clusters    []ClusterConfig
+	KindConfig  string // Defaults to kind-config.yaml.
+	FixturesDir string // Defaults to fixtures/aws.
+	HostPort    int    // Defaults to 8443.
+	// IdlabBinary is the static idlab binary put in the emulator image.
+	// Defaults to this executable, which must be statically linked.
+	IdlabBinary string
+	// ProbeBinary is the static SDK probe put in the probe image; empty skips it.
+	ProbeBinary string
+	Progress    io.Writer    // one line per step; Defaults to discard.
+	Log         *slog.Logger // Defaults to discard.
+}
+
+// Names of the lab's Docker objects.
+const (
+	EmulatorContainer = "idlab-emulator"
+	KindNetwork       = "kind"
+)
+
+// IssuerID derives the EKS-style issuer ID of a cluster: 32 upper-case hex
+// characters, stable per cluster name so fixtures can name the issuer.
+func IssuerID(cluster string) string {
+	sum := sha256.Sum256([]byte("idlab/" + cluster))
+	return strings.ToUpper(hex.EncodeToString(sum[:16]))
+}
+
+// DefaultCluster returns the lab's configuration for a known cluster name:
+// EKS-style issuers for eks*, GKE-style for gke*, Azure-style for aks*.
+func DefaultCluster(name string) ClusterConfig {
+	switch {
+	case strings.HasPrefix(name, "gke"):
+		return ClusterConfig{Name: name, Region: "us-central1",
+			IssuerURL: "https://container.googleapis.com/v1/projects/idlab/locations/us-central1/clusters/" + name}
+	case strings.HasPrefix(name, "aks"):
+		return ClusterConfig{Name: name, Region: "westus2",
+			IssuerURL: "https://westus2.oic.prod-aks.azure.com/00000000-0000-0000-0000-000000000000/" + IssuerID(name) + "/"}
+	}
+	return ClusterConfig{Name: name, Region: "us-west-2", IssuerURL: "https://oidc.eks.us-west-2.amazonaws.com/id/" + IssuerID(name)}
+}
+
+// ConfigFromEnv fills a Config from the environment and defaults.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{StateDir: getenv("IDLAB_STATE_DIR"), HostPort: 8443}
+	if c.StateDir == "" {
+		c.StateDir = ".idlab"
+	}
+	if p := getenv("IDLAB_PORT"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return c, fmt.Errorf("IDLAB_PORT %q: want a port number", p)
+		}
+		c.HostPort = n
+	}
+	names := getenv("IDLAB_CLUSTERS")
+	if names == "" {
+		names = "eks,gke"
+	}
+	for _, n := range strings.Split(names, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			c.Clusters = append(c.Clusters, DefaultCluster(n))
+		}
+	}
+	return c, nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.StateDir == "" {
+		c.StateDir = ".idlab"
+	}
+	if c.KindConfig == "" {
+		c.KindConfig = "kind-config.yaml"
+	}
+	if c.FixturesDir == "" {
+		c.FixturesDir = "fixtures/aws"
+	}
+	if c.HostPort == 0 {
+		c.HostPort = 8443
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.IdlabBinary == "" {
+		if exe, err := os.Executable(); err == nil {
+			c.IdlabBinary = exe
+		}
+	}
+	return c
+}

@@ -1,0 +1,53 @@
+package harness
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestIssuerIDIsStableAndMatchesFixtures(t *testing.T) {
+	id := IssuerID("eks")
+	require.Regexp(t, `^[0-9A-F]{32}$`, id)
+	require.Equal(t, id, IssuerID("eks"))
+	require.NotEqual(t, id, IssuerID("eks2"))
+	raw, err := os.ReadFile("../fixtures/aws/lab.yaml")
+	require.NoError(t, err)
+	require.True(t, strings.Contains(string(raw), DefaultCluster("eks").IssuerURL), "fixtures/aws/lab.yaml must trust the eks cluster's issuer %s", DefaultCluster("eks").IssuerURL)
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	env := map[string]string{}
+	get := func(k string) string { return env[k] }
+	c, err := ConfigFromEnv(get)
+	require.NoError(t, err)
+	require.Equal(t, ".idlab", c.StateDir)
+	require.Equal(t, 8443, c.HostPort)
+	require.Len(t, c.Clusters, 2)
+	require.Equal(t, "https://container.googleapis.com/v1/projects/idlab/locations/us-central1/clusters/gke", c.Clusters[1].IssuerURL)
+	env["IDLAB_PORT"] = "nope"
+	_, err = ConfigFromEnv(get)
+	require.ErrorContains(t, err, "IDLAB_PORT")
+	env["IDLAB_PORT"], env["IDLAB_CLUSTERS"] = "9443", "eks"
+	c, err = ConfigFromEnv(get)
+	require.NoError(t, err)
+	require.Equal(t, 9443, c.HostPort)
+	require.Len(t, c.Clusters, 1)
+}
+
+func TestCorefileWithEmulator(t *testing.T) {
+	orig := ".:53 {\n    errors\n    health\n    forward . /etc/resolv.conf\n}\n"
+	got, err := corefileWithEmulator(orig, "172.18.0.9")
+	require.NoError(t, err)
+	require.Contains(t, got, `answer "{{ .Name }} 60 IN A 172.18.0.9"`)
+	require.Contains(t, got, "template IN AAAA amazonaws.com googleapis.com")
+	again, err := corefileWithEmulator(got, "172.18.0.10")
+	require.NoError(t, err)
+	require.Equal(t, 1, strings.Count(again, corednsBegin), "patching is idempotent")
+	require.Contains(t, again, "172.18.0.10")
+	require.NotContains(t, again, "172.18.0.9")
+	_, err = corefileWithEmulator("example.org {\n}\n", "1.2.3.4")
+	require.Error(t, err)
+}

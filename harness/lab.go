@@ -1,0 +1,421 @@
+package harness
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/idlab/idlab/harness/cloud"
+	"github.com/idlab/idlab/harness/cluster"
+	"github.com/idlab/idlab/harness/nodeimage"
+	"github.com/idlab/idlab/internal/certs"
+)
+
+// Lab brings the lab up and down.
+type Lab struct {
+	cfg  Config
+	kind *cluster.Kind
+	// NodeImage overrides nodeimage.Ensure (tests, or a preset image).
+	NodeImage func(ctx context.Context) (nodeimage.Result, error)
+}
+
+// New validates cfg and returns a Lab.
+func New(cfg Config) (*Lab, error) {
+	cfg = cfg.withDefaults()
+	if len(cfg.Clusters) == 0 {
+		return nil, errors.New("lab: no clusters configured")
+	}
+	seen := map[string]bool{}
+	for _, c := range cfg.Clusters {
+		if c.Name == "" || c.IssuerURL == "" || seen[c.Name] {
+			return nil, fmt.Errorf("lab: cluster %q: needs a unique name and an issuer URL", c.Name)
+		}
+		seen[c.Name] = true
+	}
+	abs, err := filepath.Abs(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.StateDir = abs
+	tmpl, err := cluster.LoadTemplate(cfg.KindConfig)
+	if err != nil {
+		return nil, err
+	}
+	k := cluster.NewKind(tmpl)
+	k.KubeconfigDir = abs
+	l := &Lab{cfg: cfg, kind: k}
+	l.NodeImage = func(ctx context.Context) (nodeimage.Result, error) {
+		return nodeimage.Ensure(ctx, nodeimage.Options{Progress: cfg.Progress, Log: cfg.Log})
+	}
+	return l, nil
+}
+
+// step prints a progress line with the time a step took.
+func (l *Lab) step(name string) func(err *error) {
+	start := time.Now()
+	fmt.Fprintf(l.cfg.Progress, "idlab: %s ...\n", name)
+	return func(err *error) {
+		status := "done"
+		if *err != nil {
+			status = "FAILED"
+		}
+		fmt.Fprintf(l.cfg.Progress, "idlab: %s %s in %.1fs\n", name, status, time.Since(start).Seconds())
+	}
+}
+
+func (l *Lab) serveDir() string        { return filepath.Join(l.cfg.StateDir, "serve-root") }
+func (l *Lab) keyDir(name string) string { return filepath.Join(l.serveDir(), "keys", name) }
+
+// Up brings the lab up, reusing healthy clusters and images, and writes the
+// state file scenarios open.
+func (l *Lab) Up(ctx context.Context) (st *State, err error) {
+	defer l.step("up")(&err)
+	if err := checkDocker(ctx); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(l.serveDir(), 0o755); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	if _, err := certs.LoadOrCreate(filepath.Join(l.serveDir(), "serve"), "idlab lab CA"); err != nil {
+		return nil, fmt.Errorf("lab CA: %w", err)
+	}
+	if err := l.checkPort(ctx); err != nil {
+		return nil, err
+	}
+	var node nodeimage.Result
+	if err := l.run("node image", func() error { node, err = l.NodeImage(ctx); return err }); err != nil {
+		return nil, err
+	}
+	var emuImage, probeImage string
+	if err := l.run("emulator and probe images", func() error {
+		if emuImage, err = scratchImage(ctx, "idlab/emulator", l.cfg.IdlabBinary, "idlab"); err != nil {
+			return err
+		}
+		if l.cfg.ProbeBinary != "" {
+			probeImage, err = scratchImage(ctx, "idlab/probe", l.cfg.ProbeBinary, "probe")
+		}
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := l.run("signing keys and issuers", l.writeKeysAndIssuers); err != nil {
+		return nil, err
+	}
+	if err := l.run("fixtures", l.copyFixtures); err != nil {
+		return nil, err
+	}
+	if err := l.run(fmt.Sprintf("clusters %s", l.names()), func() error { return l.createClusters(ctx, node) }); err != nil {
+		return nil, err
+	}
+	var ip string
+	if err := l.run("emulator container", func() error { ip, err = l.startEmulator(ctx, emuImage); return err }); err != nil {
+		return nil, err
+	}
+	st = &State{EmulatorURL: "https://127.0.0.1:" + strconv.Itoa(l.cfg.HostPort), EmulatorIP: ip,
+		CAFile: filepath.Join(l.serveDir(), "serve", certs.CertFile), ProbeImage: probeImage, Clusters: map[string]ClusterState{}}
+	if err := l.run("emulator ready", func() error { return waitHealthy(ctx, st) }); err != nil {
+		return nil, err
+	}
+	if err := l.run("cluster DNS and images", func() error { return l.wireClusters(ctx, st, ip, probeImage) }); err != nil {
+		return nil, err
+	}
+	if err := st.write(l.cfg.StateDir); err != nil {
+		return nil, err
+	}
+	st.Dir = l.cfg.StateDir
+	return st, nil
+}
+
+func (l *Lab) run(name string, f func() error) (err error) {
+	defer l.step(name)(&err)
+	return f()
+}
+
+func (l *Lab) names() string {
+	var n []string
+	for _, c := range l.cfg.Clusters {
+		n = append(n, c.Name)
+	}
+	return strings.Join(n, ",")
+}
+
+// checkPort fails early when the host port is taken by something other than
+// our emulator container.
+func (l *Lab) checkPort(ctx context.Context) error {
+	if out, err := docker(ctx, nil, "ps", "-q", "--filter", "name=^"+EmulatorContainer+"$"); err == nil && out != "" {
+		return nil // ours; it is replaced or reused below
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(l.cfg.HostPort)))
+	if err != nil {
+		return fmt.Errorf("port 127.0.0.1:%d is in use (set IDLAB_PORT to another port): %w", l.cfg.HostPort, err)
+	}
+	return ln.Close()
+}
+
+// writeKeysAndIssuers makes each cluster's SA key pair once (kept across
+// runs so a reused cluster keeps verifying) and the issuers file.
+func (l *Lab) writeKeysAndIssuers() error {
+	var f cloud.IssuersFile
+	for _, c := range l.cfg.Clusters {
+		dir := l.keyDir(c.Name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		keyFile, pubFile := filepath.Join(dir, "sa.key"), filepath.Join(dir, "sa.pub")
+		if _, err := os.Stat(keyFile); errors.Is(err, os.ErrNotExist) {
+			key, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				return fmt.Errorf("generate SA key for %s: %w", c.Name, err)
+			}
+			der, err := x509.MarshalPKIXPublicKey(key.Public())
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
+				return err
+			}
+			if err := os.WriteFile(pubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+				return err
+			}
+		}
+		f.Issuers = append(f.Issuers, cloud.IssuerConfig{URL: c.IssuerURL, PublicKeyFiles: []string{filepath.Join("keys", c.Name, "sa.pub")}})
+	}
+	return cloud.WriteIssuers(filepath.Join(l.serveDir(), "issuers.yaml"), f)
+}
+
+// copyFixtures puts the IAM fixtures where the container sees them.
+func (l *Lab) copyFixtures() error {
+	dst := filepath.Join(l.serveDir(), "fixtures")
+	if err := os.RemoveAll(dst); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	return filepath.WalkDir(l.cfg.FixturesDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !(strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+			return err
+		}
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(l.cfg.FixturesDir, p)
+		return os.WriteFile(filepath.Join(dst, strings.ReplaceAll(rel, string(filepath.Separator), "_")), raw, 0o644)
+	})
+}
+
+// createClusters creates missing clusters in parallel; a cluster that exists
+// but does not answer is deleted and made again.
+func (l *Lab) createClusters(ctx context.Context, node nodeimage.Result) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(l.cfg.Clusters))
+	for i, c := range l.cfg.Clusters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = l.ensureCluster(ctx, c, node)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (l *Lab) ensureCluster(ctx context.Context, c ClusterConfig, node nodeimage.Result) (err error) {
+	defer l.step("cluster " + c.Name)(&err)
+	exists, err := l.kind.Exists(ctx, c.Name)
+	if err != nil {
+		return err
+	}
+	if exists {
+		if cs, err := l.clientset(ctx, c.Name); err == nil {
+			if _, err := cs.Discovery().ServerVersion(); err == nil {
+				fmt.Fprintf(l.cfg.Progress, "idlab: cluster %s exists and answers; reusing it\n", c.Name)
+				return nil
+			}
+		}
+		fmt.Fprintf(l.cfg.Progress, "idlab: cluster %s exists but does not answer (half-created?); recreating it\n", c.Name)
+		if err := l.kind.Delete(ctx, c.Name); err != nil {
+			return err
+		}
+	}
+	dir := l.keyDir(c.Name)
+	return l.kind.Create(ctx, cluster.Spec{
+		Name: c.Name, NodeImage: node.Image, IssuerURL: c.IssuerURL, JWKSURL: strings.TrimSuffix(c.IssuerURL, "/") + "/keys",
+		SigningKeyFile: filepath.Join(dir, "sa.key"), PublicKeysFile: filepath.Join(dir, "sa.pub"),
+		DisableDefaultCNI: node.DisableDefaultCNI,
+	})
+}
+
+func (l *Lab) kubeconfigFile(name string) string {
+	return filepath.Join(l.cfg.StateDir, "kubeconfig-"+name+".yaml")
+}
+
+// clientset writes the cluster's host kubeconfig and returns a client.
+func (l *Lab) clientset(ctx context.Context, name string) (*kubernetes.Clientset, error) {
+	raw, err := l.kind.Kubeconfig(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(l.kubeconfigFile(name), raw, 0o600); err != nil {
+		return nil, err
+	}
+	rc, err := clientcmd.RESTConfigFromKubeConfig(raw)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig of %s: %w", name, err)
+	}
+	rc.Timeout = 15 * time.Second
+	return kubernetes.NewForConfig(rc)
+}
+
+// startEmulator (re)starts the emulator container on kind's network and
+// returns its IP there.
+func (l *Lab) startEmulator(ctx context.Context, image string) (string, error) {
+	running, _ := docker(ctx, nil, "inspect", "--format", "{{.Config.Image}} {{.State.Running}}", EmulatorContainer)
+	if running != image+" true" {
+		_, _ = docker(ctx, nil, "rm", "-f", EmulatorContainer)
+		if _, err := docker(ctx, nil, "run", "-d", "--name", EmulatorContainer, "--network", KindNetwork,
+			"--restart", "unless-stopped",
+			"-p", fmt.Sprintf("127.0.0.1:%d:443", l.cfg.HostPort),
+			"-v", l.serveDir()+":/data",
+			image, "serve", "--data-dir", "/data/serve", "--fixtures", "/data/fixtures", "--issuers", "/data/issuers.yaml",
+			"--listen", "0.0.0.0", "--https-port", "443", "--region", "us-west-2"); err != nil {
+			return "", err
+		}
+	} else {
+		// Same image: restart so it reloads fixtures and issuers.
+		if _, err := docker(ctx, nil, "restart", EmulatorContainer); err != nil {
+			return "", err
+		}
+	}
+	ip, err := docker(ctx, nil, "inspect", "--format", "{{(index .NetworkSettings.Networks \""+KindNetwork+"\").IPAddress}}", EmulatorContainer)
+	if err != nil || net.ParseIP(ip) == nil {
+		return "", fmt.Errorf("emulator IP on network %s: %q: %v", KindNetwork, ip, err)
+	}
+	return ip, nil
+}
+
+func waitHealthy(ctx context.Context, st *State) error {
+	c, err := st.HTTPClient()
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var last error
+	for time.Now().Before(deadline) {
+		resp, err := c.Get(st.EmulatorURL + "/_idlab/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+			err = fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	logs, _ := docker(ctx, nil, "logs", "--tail", "30", EmulatorContainer)
+	return fmt.Errorf("emulator did not become healthy at %s: %v\n%s", st.EmulatorURL, last, logs)
+}
+
+// wireClusters points each cluster's DNS at the emulator and loads images.
+func (l *Lab) wireClusters(ctx context.Context, st *State, ip, probeImage string) error {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make([]error, len(l.cfg.Clusters))
+	for i, c := range l.cfg.Clusters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cs, err := l.clientset(ctx, c.Name)
+			if err == nil {
+				err = pointDNSAtEmulator(ctx, cs, ip)
+			}
+			if err == nil && probeImage != "" {
+				err = l.kind.LoadImages(ctx, c.Name, probeImage)
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("cluster %s: %w", c.Name, err)
+				return
+			}
+			mu.Lock()
+			st.Clusters[c.Name] = ClusterState{Name: c.Name, IssuerURL: c.IssuerURL, Kubeconfig: l.kubeconfigFile(c.Name), Region: c.Region}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Down deletes the clusters and the emulator container and the state file;
+// cached images stay so the next Up is fast.
+func (l *Lab) Down(ctx context.Context) (err error) {
+	defer l.step("down")(&err)
+	if err := checkDocker(ctx); err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range l.cfg.Clusters {
+		if err := l.kind.Delete(ctx, c.Name); err != nil {
+			errs = append(errs, err)
+		}
+		_ = os.Remove(l.kubeconfigFile(c.Name))
+	}
+	if _, err := docker(ctx, nil, "rm", "-f", EmulatorContainer); err != nil && !strings.Contains(err.Error(), "No such container") {
+		errs = append(errs, err)
+	}
+	// kind's network goes too when nothing else uses it.
+	if out, err := docker(ctx, nil, "network", "inspect", "--format", "{{len .Containers}}", KindNetwork); err == nil && out == "0" {
+		if _, err := docker(ctx, nil, "network", "rm", KindNetwork); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	_ = os.Remove(filepath.Join(l.cfg.StateDir, StateFile))
+	_ = os.RemoveAll(l.serveDir())
+	return errors.Join(errs...)
+}
+
+// Status reports each cluster and the emulator.
+func (l *Lab) Status(ctx context.Context) ([]string, error) {
+	if err := checkDocker(ctx); err != nil {
+		return nil, err
+	}
+	var lines []string
+	for _, c := range l.cfg.Clusters {
+		state := "absent"
+		if ok, _ := l.kind.Exists(ctx, c.Name); ok {
+			state = "exists, API not answering"
+			if cs, err := l.clientset(ctx, c.Name); err == nil {
+				if v, err := cs.Discovery().ServerVersion(); err == nil {
+					state = "ready, Kubernetes " + v.GitVersion
+				}
+			}
+		}
+		lines = append(lines, fmt.Sprintf("cluster %-6s %s (issuer %s)", c.Name, state, c.IssuerURL))
+	}
+	emu := "absent"
+	if out, err := docker(ctx, nil, "inspect", "--format", "{{.State.Status}} {{.Config.Image}}", EmulatorContainer); err == nil {
+		emu = out
+	}
+	lines = append(lines, fmt.Sprintf("emulator %s (https://127.0.0.1:%d)", emu, l.cfg.HostPort))
+	return lines, nil
+}

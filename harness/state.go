@@ -1,0 +1,139 @@
+package harness
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// StateFile is the name of the lab description inside the state dir.
+const StateFile = "lab.json"
+
+// ErrNoLab means no lab is up in the state dir.
+var ErrNoLab = errors.New("no lab is up (run `idlab up` or `make e2e`)")
+
+// State describes a running lab; `idlab up` writes it, scenarios read it.
+type State struct {
+	Dir string `json:"-"`
+	// EmulatorURL reaches `idlab serve` from the host (https://127.0.0.1:PORT).
+	EmulatorURL string `json:"emulatorURL"`
+	// EmulatorIP is the emulator's address on kind's Docker network, where
+	// cluster DNS sends the cloud host names.
+	EmulatorIP string `json:"emulatorIP"`
+	// CAFile is the lab CA bundle (PEM) every client must trust.
+	CAFile string `json:"caFile"`
+	// ProbeImage is the SDK probe image loaded into every cluster.
+	ProbeImage string `json:"probeImage,omitempty"`
+	// Clusters by name.
+	Clusters map[string]ClusterState `json:"clusters"`
+}
+
+// ClusterState is one lab cluster.
+type ClusterState struct {
+	Name       string `json:"name"`
+	IssuerURL  string `json:"issuerURL"`
+	Kubeconfig string `json:"kubeconfig"`
+	Region     string `json:"region"`
+}
+
+// Open reads the state of the lab in dir.
+func Open(dir string) (*State, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", dir, ErrNoLab)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read lab state: %w", err)
+	}
+	var s State
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, fmt.Errorf("parse lab state %s: %w", filepath.Join(dir, StateFile), err)
+	}
+	s.Dir = dir
+	return &s, nil
+}
+
+func (s *State) write(dir string) error {
+	raw, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, StateFile+".tmp")
+	if err := os.WriteFile(tmp, raw, 0o644); err != nil {
+		return fmt.Errorf("write lab state: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(dir, StateFile))
+}
+
+// CAPEM returns the lab CA bundle.
+func (s *State) CAPEM() ([]byte, error) {
+	b, err := os.ReadFile(s.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("read lab CA: %w", err)
+	}
+	return b, nil
+}
+
+// HTTPClient trusts the lab CA; for the emulator's admin API from the host.
+func (s *State) HTTPClient() (*http.Client, error) {
+	pem, err := s.CAPEM()
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errors.New("lab CA file holds no certificate")
+	}
+	return &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}, nil
+}
+
+// Decision is an IAM decision as the emulator's admin API reports it.
+type Decision struct {
+	ID          string `json:"id"`
+	RequestID   string `json:"requestId"`
+	Effect      string `json:"effect"`
+	Principal   string `json:"principal"`
+	Action      string `json:"action"`
+	Resource    string `json:"resource"`
+	Reason      string `json:"reason"`
+	Explanation string `json:"explanation"`
+}
+
+// Decisions reads the emulator's IAM decision log; filter keys are the
+// admin API's query parameters (principal, action, effect, requestId, since).
+func (s *State) Decisions(ctx context.Context, filter url.Values) ([]Decision, error) {
+	c, err := s.HTTPClient()
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.EmulatorURL+"/_idlab/iam/decisions?"+filter.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("read decisions: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read decisions: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("read decisions: HTTP %d: %s", resp.StatusCode, body)
+	}
+	var ds []Decision
+	if err := json.Unmarshal(body, &ds); err != nil {
+		return nil, fmt.Errorf("parse decisions: %w", err)
+	}
+	return ds, nil
+}

@@ -1,0 +1,17 @@
+package probe
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestParse(t *testing.T) {
+	r, err := Parse("some log line\n{\"ok\":false,\"errorCode\":\"AccessDenied\"}\n")
+	require.NoError(t, err)
+	require.Equal(t, Result{ErrorCode: "AccessDenied"}, r)
+	_, err = Parse("panic: boom\n")
+	require.Error(t, err)
+	p := IRSAPod("p", "app-a", "idlab/probe:x", "arn:aws:iam::1:role/r", "us-west-2")
+	require.Equal(t, "sts.amazonaws.com", p.Spec.Volumes[0].Projected.Sources[0].ServiceAccountToken.Audience)
+}
