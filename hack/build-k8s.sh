@@ -15,6 +15,8 @@
 # Environment:
 #   IDLAB_CACHE_DIR    cache root. Defaults to ${XDG_CACHE_HOME:-$HOME/.cache}/idlab.
 #   IDLAB_K8S_VERSION  if set, fail unless build/k8s pins this Kubernetes version.
+#   IDLAB_BUILD_CHECK_ONLY=1  only report: print the dir and exit 0 when it is
+#                      complete, exit 3 when a build is needed.
 #   GOFLAGS, GOPROXY are honoured by go as usual.
 set -o errexit -o nounset -o pipefail
 
@@ -53,6 +55,10 @@ if [[ -f $OUT/.complete ]]; then
   log "cached: $OUT"
   echo "$OUT"
   exit 0
+fi
+if [[ ${IDLAB_BUILD_CHECK_ONLY:-0} == 1 ]]; then
+  log "not built yet: $OUT"
+  exit 3
 fi
 mkdir -p "$OUT"
 LOG=$OUT/build.log

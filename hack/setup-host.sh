@@ -157,14 +157,46 @@ start_dockerd() {
   log "dockerd ready (pid $pid, server $(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'))"
 }
 
+# check_runtime warns when a running dockerd lacks the capability wrapper on a
+# host that needs it (privileged containers would fail to start).
+check_runtime() {
+  local caps rt
+  mapfile -t caps < <(missing_caps)
+  (( ${#caps[@]} )) || return 0
+  rt=$(docker info --format '{{.DefaultRuntime}}' 2>/dev/null || true)
+  if [[ $rt != idlab-runc ]]; then
+    log "WARNING: this host lacks ${caps[*]} and dockerd's default runtime is '$rt', not a wrapper"
+    log "WARNING: --privileged containers (kind nodes) may fail with 'unable to apply caps';"
+    log "WARNING: stop that dockerd and rerun this script to start one with the wrapper"
+  fi
+}
+
+# stop_packaged_dockerd stops a dockerd the package's init scripts started
+# (no policy-rc.d), so ours can start with the right runtime.
+stop_packaged_dockerd() {
+  pgrep -x dockerd >/dev/null || return 0
+  log "stopping the dockerd started by the docker.io package"
+  if [[ -d /run/systemd/system ]]; then
+    systemctl stop docker.service docker.socket >/dev/null 2>&1 || true
+  else
+    service docker stop >/dev/null 2>&1 || invoke-rc.d docker stop >/dev/null 2>&1 || true
+  fi
+  local deadline=$((SECONDS + 20))
+  while pgrep -x dockerd >/dev/null; do
+    ((SECONDS < deadline)) || die "a dockerd is running that this script did not start; stop it and rerun"
+    sleep 0.5
+  done
+}
+
 main() {
   mkdir -p "$STATE_DIR"
   if docker_ok; then
-    log "docker daemon already answers; nothing to do"
+    log "docker daemon already answers; leaving it as it is"
+    check_runtime
     if ! command -v debootstrap >/dev/null; then
       if [[ $(id -u) == 0 ]] && is_debian_like && [[ ${IDLAB_SKIP_APT:-0} != 1 ]]; then
         mapfile -t APT_PACKAGES < <(missing_packages | grep -v -x -e docker.io -e runc -e iptables)
-        install_packages
+        (( ${#APT_PACKAGES[@]} == 0 )) || install_packages
       else
         log "note: debootstrap missing (needed only to build the node image offline)"
       fi
@@ -175,10 +207,13 @@ main() {
   if (( ${#APT_PACKAGES[@]} )); then
     log "missing: ${APT_PACKAGES[*]}"
     install_packages
+    if [[ " ${APT_PACKAGES[*]} " == *" docker.io "* ]]; then
+      stop_packaged_dockerd
+    fi
   fi
   command -v dockerd >/dev/null || die "dockerd still not found after install"
   command -v docker >/dev/null || die "docker CLI not found"
-  if [[ -S /var/run/docker.sock ]] && pgrep -x dockerd >/dev/null; then
+  if pgrep -x dockerd >/dev/null; then
     die "a dockerd is running but 'docker info' fails: $(docker info 2>&1 | tail -1)"
   fi
   start_dockerd

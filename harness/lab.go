@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -78,7 +80,7 @@ func (l *Lab) step(name string) func(err *error) {
 	}
 }
 
-func (l *Lab) serveDir() string        { return filepath.Join(l.cfg.StateDir, "serve-root") }
+func (l *Lab) serveDir() string          { return filepath.Join(l.cfg.StateDir, "serve-root") }
 func (l *Lab) keyDir(name string) string { return filepath.Join(l.serveDir(), "keys", name) }
 
 // Up brings the lab up, reusing healthy clusters and images, and writes the
@@ -243,13 +245,16 @@ func (l *Lab) ensureCluster(ctx context.Context, c ClusterConfig, node nodeimage
 		return err
 	}
 	if exists {
-		if cs, err := l.clientset(ctx, c.Name); err == nil {
-			if _, err := cs.Discovery().ServerVersion(); err == nil {
-				fmt.Fprintf(l.cfg.Progress, "idlab: cluster %s exists and answers; reusing it\n", c.Name)
-				return nil
-			}
+		iss, err := l.clusterIssuer(ctx, c.Name)
+		switch {
+		case err == nil && iss == c.IssuerURL:
+			fmt.Fprintf(l.cfg.Progress, "idlab: cluster %s exists and answers; reusing it\n", c.Name)
+			return nil
+		case err == nil:
+			fmt.Fprintf(l.cfg.Progress, "idlab: cluster %s signs tokens as %s, not %s; recreating it\n", c.Name, iss, c.IssuerURL)
+		default:
+			fmt.Fprintf(l.cfg.Progress, "idlab: cluster %s exists but does not answer (half-created?): %v; recreating it\n", c.Name, err)
 		}
-		fmt.Fprintf(l.cfg.Progress, "idlab: cluster %s exists but does not answer (half-created?); recreating it\n", c.Name)
 		if err := l.kind.Delete(ctx, c.Name); err != nil {
 			return err
 		}
@@ -260,6 +265,26 @@ func (l *Lab) ensureCluster(ctx context.Context, c ClusterConfig, node nodeimage
 		SigningKeyFile: filepath.Join(dir, "sa.key"), PublicKeysFile: filepath.Join(dir, "sa.pub"),
 		DisableDefaultCNI: node.DisableDefaultCNI,
 	})
+}
+
+// clusterIssuer reads the issuer kube-apiserver puts in its tokens from its
+// own OIDC discovery document.
+func (l *Lab) clusterIssuer(ctx context.Context, name string) (string, error) {
+	cs, err := l.clientset(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	raw, err := cs.Discovery().RESTClient().Get().AbsPath("/.well-known/openid-configuration").DoRaw(ctx)
+	if err != nil {
+		return "", fmt.Errorf("read issuer of %s: %w", name, err)
+	}
+	var doc struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return "", fmt.Errorf("issuer of %s: %w", name, err)
+	}
+	return doc.Issuer, nil
 }
 
 func (l *Lab) kubeconfigFile(name string) string {
@@ -418,4 +443,29 @@ func (l *Lab) Status(ctx context.Context) ([]string, error) {
 	}
 	lines = append(lines, fmt.Sprintf("emulator %s (https://127.0.0.1:%d)", emu, l.cfg.HostPort))
 	return lines, nil
+}
+
+// ExportLogs writes every cluster's node and pod logs and the emulator's log
+// under dir, for a failed run.
+func (l *Lab) ExportLogs(ctx context.Context, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range l.cfg.Clusters {
+		if ok, _ := l.kind.Exists(ctx, c.Name); ok {
+			if err := l.kind.CollectLogs(ctx, c.Name, filepath.Join(dir, c.Name)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	cmd := exec.CommandContext(ctx, "docker", "logs", EmulatorContainer)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, "emulator.log"), out, 0o644)
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("emulator log: %w", err))
+	}
+	return errors.Join(errs...)
 }

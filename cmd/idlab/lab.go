@@ -44,6 +44,32 @@ func labFlags(name string, env *cliEnv, args []string) (harness.Config, error) {
 	return cfg, nil
 }
 
+func logsCommand() command {
+	return command{name: "logs", summary: "export cluster and emulator logs to a directory", run: runLogs}
+}
+
+func runLogs(ctx context.Context, env *cliEnv, args []string) error {
+	dir := "artifacts/logs"
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		if args[i] == "--dir" && i+1 < len(args) {
+			dir = args[i+1]
+			i++
+			continue
+		}
+		rest = append(rest, args[i])
+	}
+	cfg, err := labFlags("logs", env, rest)
+	if err != nil {
+		return err
+	}
+	lab, err := harness.New(cfg)
+	if err != nil {
+		return err
+	}
+	return lab.ExportLogs(ctx, dir)
+}
+
 func runUp(ctx context.Context, env *cliEnv, args []string) error {
 	cfg, err := labFlags("up", env, args)
 	if err != nil {

@@ -39,6 +39,7 @@ func commands() []command {
 		upCommand(),
 		downCommand(),
 		statusCommand(),
+		logsCommand(),
 		nodeImageCommand(),
 	}
 }

@@ -91,5 +91,5 @@ func writeAdmin(w http.ResponseWriter, status int, v any) {
 }
 
 func adminErr(w http.ResponseWriter, status int, code, msg string) {
-	writeAdmin(w, status, map[string]string{"error": code, "message": msg})
+	writeAdmin(w, status, map[string]string{"error": code, "code": code, "message": msg})
 }

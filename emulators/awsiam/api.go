@@ -105,10 +105,10 @@ type Request struct {
 
 // MatchedStatement names a statement that decided (or contributed to) a result.
 type MatchedStatement struct {
-	Policy string // policy name or ARN, e.g. "role/app-a inline read-bucket" or "trust policy of arn:..."
-	Sid    string
-	Index  int // 0-based statement index within the policy
-	Effect string
+	Policy string `json:"policy"` // policy name or ARN, e.g. "role/app-a inline read-bucket" or "trust policy of arn:..."
+	Sid    string `json:"sid,omitempty"`
+	Index  int    `json:"index"` // 0-based statement index within the policy
+	Effect string `json:"effect"`
 }
 
 // Decision is one recorded authorization result.

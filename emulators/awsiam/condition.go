@@ -155,9 +155,9 @@ func substitutes(base string) bool {
 func compare(base, g, w string) bool {
 	switch base {
 	case "StringEquals":
-		return g == w
+		return g == unliteral(w)
 	case "StringEqualsIgnoreCase":
-		return strings.EqualFold(g, w)
+		return strings.EqualFold(g, unliteral(w))
 	case "StringLike":
 		return globMatch(w, g, false)
 	case "NumericEquals", "NumericLessThan", "NumericLessThanEquals", "NumericGreaterThan", "NumericGreaterThanEquals":
@@ -268,6 +268,15 @@ func globMatch(pattern, s string, fold bool) bool {
 		pi++
 	}
 	return pi == len(p)
+}
+
+// unliteral turns the ${*} / ${?} placeholders back into plain characters
+// for operators without wildcards.
+func unliteral(s string) string {
+	if !strings.ContainsAny(s, string([]rune{litStar, litQuestion})) {
+		return s
+	}
+	return strings.Map(literal, s)
 }
 
 func literal(r rune) rune {

@@ -36,6 +36,46 @@
 //	      - name: alice
 //	        inlinePolicies: {...}
 //
+// Policy documents are YAML mappings (scalars are kept as written, so an
+// unquoted Version: 2012-10-17 stays a string) or JSON strings. They are
+// validated for where they are attached (identity, trust) with IAM's
+// MalformedPolicyDocument messages. Managed policies must be declared before
+// (or in an earlier file than) the roles and users that attach them. Errors
+// name file:line of the offending item, e.g.
+//
+//	roles.yaml:12: role "app-a": maxSessionDuration "forever": want seconds or a duration such as 2h
+//	roles.yaml:14: role "app-a" trust policy: Missing required field Principal
+//	roles.yaml:3: unknown field "trust"
+//
+// # Evaluation
+//
+// Evaluate follows IAM's documented order: an explicit Deny in any identity,
+// session or resource policy wins; otherwise, in the principal's account, an
+// Allow from the identity policies (intersected with session policies when
+// the session has any) or from a resource policy that names the principal
+// allows; a resource policy that names only the account delegates to the
+// identity policies; one that names the role ARN is still limited by session
+// policies, one that names the session ARN is not. Across accounts both the
+// identity side and the resource policy must allow. Role trust policies are
+// the role's resource policy; for web-identity and service callers they
+// decide alone. NotPrincipal exempts a session only when its session ARN,
+// role ARN and account are all listed (a user: its ARN and account), as AWS
+// documents. Authorize adds the global keys aws:PrincipalArn,
+// aws:PrincipalAccount, aws:PrincipalType, aws:userid, aws:username,
+// aws:PrincipalTag/*, aws:FederatedProvider, aws:SourceIdentity,
+// aws:CurrentTime and aws:EpochTime to Request.Context.
+//
+// # Admin API
+//
+// AdminHandler answers under /_idlab/iam/ (JSON; errors are
+// {"error": CODE, "code": CODE, "message": ...}):
+//
+//	GET    /_idlab/iam/decisions?principal=&action=&effect=&requestId=&since=ID
+//	DELETE /_idlab/iam/decisions
+//	POST   /_idlab/iam/users/{account}/{name}/access-keys  -> {"AccessKeyId","SecretAccessKey"}; 404 NoSuchEntity
+//	POST   /_idlab/iam/fixtures                             (YAML body, same format)
+//	GET    /_idlab/iam/roles                                -> [{"arn","roleId"}]
+//
 // Access keys are never in fixtures: CreateAccessKey (or POST
 // /_idlab/iam/users/{account}/{name}/access-keys) makes them at run time.
 package awsiam

@@ -324,7 +324,7 @@ func resourceMatches(s Statement, resource string, ctx *evalContext, vars, isRes
 // principalMatches applies Principal / NotPrincipal to the caller.
 func principalMatches(s Statement, p Principal) principalMatch {
 	if s.NotPrincipal != nil {
-		if namedIn(s.NotPrincipal, p) != noMatch {
+		if notPrincipalExcludes(s.NotPrincipal, p) {
 			return noMatch
 		}
 		return matchSession
@@ -333,6 +333,44 @@ func principalMatches(s Statement, p Principal) principalMatch {
 		return noMatch
 	}
 	return namedIn(s.Principal, p)
+}
+
+// notPrincipalExcludes reports whether NotPrincipal lists every identity the
+// caller acts as. IAM checks the session, the role (or user) and the account
+// separately: a session is exempt only when its session ARN, its role ARN and
+// its account are all listed, which is why AWS tells Deny+NotPrincipal
+// authors to name all three.
+func notPrincipalExcludes(ps *Principals, p Principal) bool {
+	if ps.Wildcard {
+		return true
+	}
+	listed := func(typ string, want ...string) bool {
+		for _, v := range ps.Values[typ] {
+			if v == "*" {
+				return true
+			}
+			for _, w := range want {
+				if w != "" && v == w {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	account := func() bool { return listed("AWS", p.Account, "arn:aws:iam::"+p.Account+":root") }
+	switch p.Type {
+	case PrincipalAccount:
+		return account()
+	case PrincipalUser:
+		return listed("AWS", p.ARN) && account()
+	case PrincipalAssumedRole:
+		return listed("AWS", p.ARN) && listed("AWS", p.RoleARN) && account()
+	case PrincipalWebIdentity:
+		return listed("Federated", p.ARN, p.FederatedProvider)
+	case PrincipalService:
+		return listed("Service", p.ARN)
+	}
+	return false
 }
 
 // namedIn finds the strongest way ps names p.
@@ -348,9 +386,12 @@ func namedIn(ps *Principals, p Principal) principalMatch {
 	}
 	for _, v := range ps.Values["AWS"] {
 		switch {
+		case p.Type == PrincipalWebIdentity || p.Type == PrincipalService:
+			// {"AWS": ...} names IAM identities; federated callers and
+			// services match only Federated / Service (or "Principal": "*").
 		case v == "*":
 			up(matchSession)
-		case p.Type == PrincipalWebIdentity || p.Type == PrincipalService || p.Type == PrincipalAnonymous:
+		case p.Type == PrincipalAnonymous:
 		case v == p.Account || v == "arn:aws:iam::"+p.Account+":root":
 			if p.Type == PrincipalAccount {
 				up(matchSession)

@@ -1,6 +1,7 @@
 package awsiam
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -90,11 +91,71 @@ func TestEvaluateRules(t *testing.T) {
 			r.ResourcePolicy = MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + acctB + `"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket-a/*"}]}`)
 			return r
 		}(), Identity: pol(allowGet), CrossAccount: true}, Allow},
-		{"NotPrincipal excludes the named principal", EvalInput{Request: func() Request {
+		{"NotPrincipal excludes a session named with its role and account", EvalInput{Request: func() Request {
+			r := get(sA, "arn:aws:s3:::bucket-a/k")
+			r.ResourcePolicy = MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":["` + sessionA + `","` + roleA + `","arn:aws:iam::` + acctA + `:root"]},"Action":"s3:*","Resource":"*"}]}`)
+			return r
+		}(), Identity: pol(allowGet)}, Allow},
+		{"NotPrincipal naming only the session still denies it (role and account not listed)", EvalInput{Request: func() Request {
 			r := get(sA, "arn:aws:s3:::bucket-a/k")
 			r.ResourcePolicy = MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"` + sessionA + `"},"Action":"s3:*","Resource":"*"}]}`)
 			return r
+		}(), Identity: pol(allowGet)}, ExplicitDeny},
+		{"NotPrincipal excludes a user named with its account", EvalInput{Request: func() Request {
+			r := get(Principal{Type: PrincipalUser, Account: acctA, ARN: userA}, "arn:aws:s3:::bucket-a/k")
+			r.ResourcePolicy = MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":["` + userA + `","` + acctA + `"]},"Action":"s3:*","Resource":"*"}]}`)
+			return r
 		}(), Identity: pol(allowGet)}, Allow},
+		{"NotPrincipal with Allow grants everyone else", EvalInput{Request: func() Request {
+			r := get(sA, "arn:aws:s3:::bucket-a/k")
+			r.ResourcePolicy = MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"` + userA + `"},"Action":"s3:GetObject","Resource":"*"}]}`)
+			return r
+		}()}, Allow},
+		{"resource policy naming the account allows with an identity allow", EvalInput{Request: func() Request {
+			r := get(sA, "arn:aws:s3:::bucket-a/k")
+			r.ResourcePolicy = MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + acctA + `"},"Action":"s3:*","Resource":"*"}]}`)
+			return r
+		}(), Identity: pol(allowGet)}, Allow},
+		{"resource policy naming the user allows same-account user", EvalInput{Request: func() Request {
+			r := get(Principal{Type: PrincipalUser, Account: acctA, ARN: userA}, "arn:aws:s3:::bucket-a/k")
+			r.ResourcePolicy = MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + userA + `"},"Action":"s3:GetObject","Resource":"*"}]}`)
+			return r
+		}()}, Allow},
+		{"resource policy naming another role does not allow", EvalInput{Request: func() Request {
+			r := get(sA, "arn:aws:s3:::bucket-a/k")
+			r.ResourcePolicy = MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acctA + `:role/other"},"Action":"s3:GetObject","Resource":"*"}]}`)
+			return r
+		}()}, ImplicitDeny},
+		{"cross-account: explicit deny in resource policy beats both allows", EvalInput{Request: func() Request {
+			r := get(sB, "arn:aws:s3:::bucket-a/k")
+			r.ResourcePolicy = MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + acctB + `"},"Action":"s3:GetObject","Resource":"*"},{"Effect":"Deny","Principal":{"AWS":"*"},"Action":"s3:GetObject","Resource":"*","Condition":{"StringNotEquals":{"aws:PrincipalAccount":"` + acctA + `"}}}]}`)
+			r.Context = map[string][]string{"aws:PrincipalAccount": {acctB}}
+			return r
+		}(), Identity: pol(allowGet), CrossAccount: true}, ExplicitDeny},
+		{"cross-account: session policy still limits", EvalInput{Request: func() Request {
+			r := get(sB, "arn:aws:s3:::bucket-a/k")
+			r.ResourcePolicy = MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + acctB + `"},"Action":"s3:GetObject","Resource":"*"}]}`)
+			return r
+		}(), Identity: pol(allowGet), Session: pol(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sns:*","Resource":"*"}]}`), HasSession: true, CrossAccount: true}, ImplicitDeny},
+		{"root of another account needs the resource policy", EvalInput{Request: get(Principal{Type: PrincipalAccount, Account: acctB, ARN: "arn:aws:iam::" + acctB + ":root"}, "arn:aws:s3:::x/y"), IdentityIsRoot: true, CrossAccount: true}, ImplicitDeny},
+		{"root of another account allowed by resource policy naming its account", EvalInput{Request: func() Request {
+			r := get(Principal{Type: PrincipalAccount, Account: acctB, ARN: "arn:aws:iam::" + acctB + ":root"}, "arn:aws:s3:::x/y")
+			r.ResourcePolicy = MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + acctB + `"},"Action":"s3:GetObject","Resource":"*"}]}`)
+			return r
+		}(), IdentityIsRoot: true, CrossAccount: true}, Allow},
+		{"root in own account is still bound by a resource policy deny", EvalInput{Request: func() Request {
+			r := get(Principal{Type: PrincipalAccount, Account: acctA, ARN: "arn:aws:iam::" + acctA + ":root"}, "arn:aws:s3:::x/y")
+			r.ResourcePolicy = MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*"}]}`)
+			return r
+		}(), IdentityIsRoot: true}, ExplicitDeny},
+		{"${*} in a StringEquals value is a literal star", EvalInput{Request: Request{Principal: sA, Action: "s3:GetObject", Resource: "x", Context: map[string][]string{"s3:prefix": {"a*"}}},
+			Identity: pol(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringEquals":{"s3:prefix":"a${*}"}}}]}`)}, Allow},
+		{"variable in condition value", EvalInput{Request: Request{Principal: sA, Action: "s3:ListBucket", Resource: "x", Context: map[string][]string{"s3:prefix": {"home/AROAEXAMPLE:s1/"}, "aws:userid": {"AROAEXAMPLE:s1"}}},
+			Identity: pol(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"StringLike":{"s3:prefix":"home/${aws:userid}/*"}}}]}`)}, Allow},
+		{"variable default in condition value", EvalInput{Request: Request{Principal: sA, Action: "s3:ListBucket", Resource: "x", Context: map[string][]string{"s3:prefix": {"none"}}},
+			Identity: pol(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"StringEquals":{"s3:prefix":"${aws:PrincipalTag/team, 'none'}"}}}]}`)}, Allow},
+		{"principal tag variable picks the tag value", EvalInput{Request: Request{Principal: sA, Action: "s3:GetObject", Resource: "arn:aws:s3:::b/team-a/x", Context: map[string][]string{"aws:PrincipalTag/team": {"team-a"}}},
+			Identity: pol(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/${aws:PrincipalTag/team, 'none'}/*"}]}`)}, Allow},
 		{"NotPrincipal denies everyone else", EvalInput{Request: func() Request {
 			r := get(sessionPrincipal(acctA, "app-a", "other"), "arn:aws:s3:::bucket-a/k")
 			r.ResourcePolicy = MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"` + sessionA + `"},"Action":"s3:*","Resource":"*"}]}`)
@@ -164,6 +225,17 @@ func TestEvaluateTrustPolicies(t *testing.T) {
 			Principal{Type: PrincipalService, ARN: "pods.eks.amazonaws.com"}, nil, Allow, ""},
 		{"other service principal", MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
 			Principal{Type: PrincipalService, ARN: "ec2.amazonaws.com"}, nil, ImplicitDeny, ""},
+		{`{"AWS":"*"} does not admit a web identity`, MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRoleWithWebIdentity"}]}`),
+			web, ctx("system:serviceaccount:team-a:app-a", "sts.amazonaws.com"), ImplicitDeny, ""},
+		{`"Principal":"*" admits a web identity`, MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRoleWithWebIdentity"}]}`),
+			web, ctx("system:serviceaccount:team-a:app-a", "sts.amazonaws.com"), Allow, ""},
+		{"explicit deny in trust policy beats its allow", MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"` + provider + `"},"Action":"sts:AssumeRoleWithWebIdentity"},{"Sid":"NoTeamB","Effect":"Deny","Principal":"*","Action":"sts:*","Condition":{"StringLike":{"` + host + `:sub":"system:serviceaccount:team-b:*"}}}]}`),
+			web, ctx("system:serviceaccount:team-b:app", "sts.amazonaws.com"), ExplicitDeny, "NoTeamB"},
+		{"ForAnyValue on a multi-valued aud", trust(`{"ForAnyValue:StringEquals":{"` + host + `:aud":["sts.amazonaws.com"]}}`), web,
+			map[string][]string{host + ":aud": {"other", "sts.amazonaws.com"}}, Allow, ""},
+		{"StringLike ? matches one character", trust(`{"StringLike":{"` + host + `:sub":"system:serviceaccount:team-?:app"}}`), web,
+			ctx("system:serviceaccount:team-a:app", "sts.amazonaws.com"), Allow, ""},
+		{"missing sub claim fails StringEquals", trust(`{"StringEquals":{"` + host + `:sub":"x"}}`), web, map[string][]string{}, ImplicitDeny, "has no"},
 		{"google federation", MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"accounts.google.com:sub":"1234"}}}]}`),
 			Principal{Type: PrincipalWebIdentity, ARN: "accounts.google.com", FederatedProvider: "accounts.google.com"}, map[string][]string{"accounts.google.com:sub": {"1234"}}, Allow, ""},
 	}
@@ -271,6 +343,15 @@ func TestConditionOperators(t *testing.T) {
 func TestParsePolicyErrors(t *testing.T) {
 	tests := []struct{ doc, want string }{
 		{`not json`, "Syntax errors in policy."},
+		{`{"Statement":[{"Effect":"Allow","Action":"*"}]}]`, "Syntax errors in policy."},
+		{`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}} {}`, "Syntax errors in policy."},
+		{`{"Version":"2012-10-17","Bogus":1,"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}`, "Syntax errors in policy."},
+		{`{"Version":"2012-10-17","Statement":{"Sid":"a","Effect":"Allow","Action":[],"Resource":"*"}}`, "Syntax errors in policy."},
+		{`{"Version":"2012-10-17","Statement":[{"Sid":"a","Effect":"Allow","Action":"s3:*","Resource":"*"},{"Sid":"a","Effect":"Deny","Action":"s3:*","Resource":"*"}]}`, "must be unique"},
+		{`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"me","Action":"s3:*","Resource":"*"}}`, "Invalid principal"},
+		{`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Bogus":"x"},"Action":"s3:*","Resource":"*"}}`, "Invalid principal"},
+		{`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"StringEquals":{"nokeyvendor":"c"}}}}`, "prefaced by a vendor"},
+		{`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"StringEquals":{"a:b":{"x":1}}}}}`, "Syntax errors"},
 		{`{"Version":"2012-10-17"}`, "Syntax errors in policy."},
 		{`{"Version":"2019-01-01","Statement":[]}`, "valid version"},
 		{`{"Version":"2012-10-17","Statement":[]}`, "Syntax errors"},
@@ -311,4 +392,28 @@ func TestValidateFor(t *testing.T) {
 	require.ErrorContains(t, trustWithS3.ValidateFor(TrustPolicy), "only supports sts actions")
 	noResource := MustParsePolicy(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*"}}`)
 	require.ErrorContains(t, noResource.ValidateFor(IdentityPolicy), "must contain resources")
+
+	// Size quotas count the packed document, whitespace excluded.
+	big := func(n int) *Policy {
+		return MustParsePolicy(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::` + strings.Repeat("a", n) + `"}}`)
+	}
+	require.NoError(t, big(1900).ValidateFor(SessionPolicy))
+	require.ErrorContains(t, big(2100).ValidateFor(SessionPolicy), "Cannot exceed quota for PolicySize: 2048")
+	require.NoError(t, big(2100).ValidateFor(IdentityPolicy))
+	require.ErrorContains(t, big(10300).ValidateFor(IdentityPolicy), "Cannot exceed quota for PolicySize: 10240")
+	spaced := MustParsePolicy("{ \"Version\" : \"2012-10-17\",\n\n   \"Statement\": {\"Effect\": \"Allow\", \"Action\": \"s3:GetObject\", \"Resource\": \"arn:aws:s3:::" + strings.Repeat("a", 1900) + "\"}" + strings.Repeat(" ", 500) + "}")
+	require.NoError(t, spaced.ValidateFor(SessionPolicy), "whitespace does not count")
+
+	i, err := New(Options{})
+	require.NoError(t, err)
+	_, err = i.AddManagedPolicy(acctA, "big", "", big(6200))
+	require.ErrorContains(t, err, "Cannot exceed quota for PolicySize: 6144")
+	err = i.AddUser(User{Account: acctA, Name: "u", InlinePolicies: map[string]*Policy{"a": big(1000), "b": big(1000)}})
+	require.ErrorContains(t, err, "Cannot exceed quota for PolicySize: 2048")
+	trust := MustParsePolicy(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}}`)
+	require.NoError(t, i.AddRole(Role{Account: acctA, Name: "r", TrustPolicy: trust, InlinePolicies: map[string]*Policy{"a": big(4000), "b": big(4000)}}))
+	err = i.AddRole(Role{Account: acctA, Name: "r2", TrustPolicy: trust, InlinePolicies: map[string]*Policy{"a": big(6000), "b": big(6000)}})
+	require.ErrorContains(t, err, "Cannot exceed quota for PolicySize: 10240")
+	err = i.AddRole(Role{Account: acctA, Name: "R", TrustPolicy: trust})
+	require.ErrorIs(t, err, ErrEntityAlreadyExists, "role names are unique case-insensitively")
 }

@@ -28,16 +28,40 @@ func (e *FixtureError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, 
 func (e *FixtureError) Unwrap() error { return e.Err }
 
 // LoadFixtures loads a YAML file, or every *.yaml / *.yml in a directory in
-// name order.
+// name order. Errors name the file as given (dir/file.yaml:LINE).
 func (i *IAM) LoadFixtures(p string) error {
 	st, err := os.Stat(p)
 	if err != nil {
 		return fmt.Errorf("fixtures: %w", err)
 	}
-	if !st.IsDir() {
-		return i.LoadFixturesFS(os.DirFS(filepath.Dir(p)), filepath.Base(p))
+	files := []string{p}
+	if st.IsDir() {
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			return fmt.Errorf("fixtures: %w", err)
+		}
+		files = files[:0]
+		for _, e := range entries {
+			if !e.IsDir() && isFixtureName(e.Name()) {
+				files = append(files, filepath.Join(p, e.Name()))
+			}
+		}
+		sort.Strings(files)
 	}
-	return i.LoadFixturesFS(os.DirFS(p), ".")
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("fixtures: %w", err)
+		}
+		if err := i.LoadFixtureYAML(f, raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isFixtureName(n string) bool {
+	return strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")
 }
 
 // LoadFixturesFS loads fixtures from fsys: name is a file or a directory.
@@ -54,7 +78,7 @@ func (i *IAM) LoadFixturesFS(fsys fs.FS, name string) error {
 		}
 		files = files[:0]
 		for _, e := range entries {
-			if !e.IsDir() && (strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
+			if !e.IsDir() && isFixtureName(e.Name()) {
 				files = append(files, path.Join(name, e.Name()))
 			}
 		}
@@ -255,6 +279,9 @@ func (i *IAM) loadAccount(file string, a accountFixture) error {
 	}
 	for _, p := range a.Policies {
 		doc, err := policyFromNode(&p.Document)
+		if err == nil {
+			err = doc.ValidateFor(IdentityPolicy)
+		}
 		if err != nil {
 			return at(nodeLine(&p.Document, p.line), "policy %q: %v", p.Name, err)
 		}
@@ -276,6 +303,9 @@ func (i *IAM) loadAccount(file string, a accountFixture) error {
 			return at(r.line, "role %q: trustPolicy is required", r.Name)
 		}
 		trust, err := policyFromNode(&r.TrustPolicy)
+		if err == nil {
+			err = trust.ValidateFor(TrustPolicy)
+		}
 		if err != nil {
 			return at(nodeLine(&r.TrustPolicy, r.line), "role %q trust policy: %v", r.Name, err)
 		}
@@ -307,6 +337,9 @@ func inlineFromNodes(nodes map[string]yaml.Node, line int, at func(int, string, 
 	for _, n := range names {
 		node := nodes[n]
 		p, err := policyFromNode(&node)
+		if err == nil {
+			err = p.ValidateFor(IdentityPolicy)
+		}
 		if err != nil {
 			return nil, at(nodeLine(&node, line), "inline policy %q: %v", n, err)
 		}
@@ -327,8 +360,9 @@ func policyFromNode(n *yaml.Node) (*Policy, error) {
 	if n.Kind == yaml.ScalarNode {
 		return ParsePolicy([]byte(n.Value))
 	}
-	var v any
-	if err := n.Decode(&v); err != nil {
+	budget := 100000 // nodes, so alias expansion cannot blow up
+	v, err := nodeJSON(n, 0, &budget)
+	if err != nil {
 		return nil, err
 	}
 	raw, err := json.Marshal(v)
@@ -336,6 +370,59 @@ func policyFromNode(n *yaml.Node) (*Policy, error) {
 		return nil, fmt.Errorf("policy is not JSON-compatible: %w", err)
 	}
 	return ParsePolicy(raw)
+}
+
+// nodeJSON converts YAML to JSON values keeping scalars as written, so an
+// unquoted Version: 2012-10-17 stays that string rather than a timestamp.
+func nodeJSON(n *yaml.Node, depth int, budget *int) (any, error) {
+	*budget--
+	if depth > 64 || *budget < 0 {
+		return nil, fmt.Errorf("line %d: policy nests too deeply or is too large", n.Line)
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		return nodeJSON(n.Alias, depth+1, budget)
+	case yaml.DocumentNode:
+		if len(n.Content) == 1 {
+			return nodeJSON(n.Content[0], depth+1, budget)
+		}
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for k := 0; k+1 < len(n.Content); k += 2 {
+			v, err := nodeJSON(n.Content[k+1], depth+1, budget)
+			if err != nil {
+				return nil, err
+			}
+			m[n.Content[k].Value] = v
+		}
+		return m, nil
+	case yaml.SequenceNode:
+		a := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := nodeJSON(c, depth+1, budget)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+		}
+		return a, nil
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return nil, nil
+		case "!!bool":
+			var b bool
+			if err := n.Decode(&b); err == nil {
+				return b, nil
+			}
+		case "!!int", "!!float":
+			if json.Valid([]byte(n.Value)) {
+				return json.Number(n.Value), nil
+			}
+		}
+		return n.Value, nil
+	}
+	return nil, fmt.Errorf("line %d: unsupported YAML in policy", n.Line)
 }
 
 func parseDuration(s string) (time.Duration, error) {

@@ -1,6 +1,9 @@
 package awsiam
 
 import (
+	"encoding/json"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -19,6 +22,18 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 		for _, k := range []PolicyKind{IdentityPolicy, ResourcePolicy, TrustPolicy, SessionPolicy} {
 			_ = p.ValidateFor(k)
+		}
+		// parse -> marshal -> parse is stable.
+		out, err := json.Marshal(p)
+		if err != nil {
+			t.Fatalf("marshal: %v", err)
+		}
+		q, err := ParsePolicy(out)
+		if err != nil {
+			t.Fatalf("re-parse of %s: %v", out, err)
+		}
+		if p.Version != q.Version || p.ID != q.ID || !reflect.DeepEqual(p.Statements, q.Statements) {
+			t.Fatalf("round trip changed the policy:\n%s\n%s", doc, out)
 		}
 		for _, s := range p.Statements {
 			if s.Effect != "Allow" && s.Effect != "Deny" {
@@ -49,6 +64,23 @@ func FuzzEvaluate(f *testing.F) {
 		d := Evaluate(EvalInput{Request: req, Identity: []NamedPolicy{{Name: "p", Policy: p}, {Name: "deny", Policy: deny}}})
 		if d.Allowed() {
 			t.Fatalf("allowed despite an explicit deny-all: %s", d.Reason)
+		}
+	})
+}
+
+// FuzzLoadFixtureYAML: arbitrary YAML never panics the loader, and every
+// error it returns names the file.
+func FuzzLoadFixtureYAML(f *testing.F) {
+	f.Add([]byte(sampleFixture))
+	f.Add([]byte("accounts:\n  - id: \"111111111111\"\n    roles:\n      - name: r\n        maxSessionDuration: 7200\n        trustPolicy: {Version: 2012-10-17, Statement: {Effect: Allow, Principal: \"*\", Action: \"sts:AssumeRole\"}}\n"))
+	f.Add([]byte("accounts: [{id: &a \"111111111111\", users: [{name: *a}]}]\n"))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		i, err := New(Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := i.LoadFixtureYAML("f.yaml", doc); err != nil && !strings.HasPrefix(err.Error(), "f.yaml:") {
+			t.Fatalf("error does not name the file: %v", err)
 		}
 	})
 }

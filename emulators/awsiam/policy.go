@@ -27,7 +27,27 @@ const (
 	MaxTrustPolicySize    = 2048
 	MaxSessionPolicySize  = 2048
 	MaxResourcePolicySize = 20480
+	// MaxManagedPolicySize bounds one customer managed policy document.
+	MaxManagedPolicySize = 6144
+	// MaxUserInlineTotal and MaxRoleInlineTotal bound the sum of a user's or
+	// role's inline policies, as IAM's quotas do.
+	MaxUserInlineTotal = 2048
+	MaxRoleInlineTotal = 10240
 )
+
+// inlineTotal sums the packed sizes of inline policies against an IAM quota.
+func inlineTotal(ps map[string]*Policy, limit int) error {
+	n := 0
+	for _, p := range ps {
+		if p != nil {
+			n += len(compact(p.Raw))
+		}
+	}
+	if n > limit {
+		return perr("Cannot exceed quota for PolicySize: %d", limit)
+	}
+	return nil
+}
 
 // Policy is a parsed IAM policy document.
 type Policy struct {
@@ -136,6 +156,28 @@ func keyOrder(k string) int {
 	return 3
 }
 
+// MarshalJSON renders the policy as its compact JSON document, so a Policy
+// survives persistence (session policies in DataDir) and the admin API.
+func (p *Policy) MarshalJSON() ([]byte, error) {
+	if p == nil {
+		return []byte("null"), nil
+	}
+	if len(p.Raw) == 0 {
+		return nil, fmt.Errorf("policy has no document")
+	}
+	return compact(p.Raw), nil
+}
+
+// UnmarshalJSON parses a policy document with ParsePolicy.
+func (p *Policy) UnmarshalJSON(b []byte) error {
+	q, err := ParsePolicy(b)
+	if err != nil {
+		return err
+	}
+	*p = *q
+	return nil
+}
+
 // MustParsePolicy parses a policy known to be valid (tests, examples).
 func MustParsePolicy(doc string) *Policy {
 	p, err := ParsePolicy([]byte(doc))
@@ -151,8 +193,8 @@ func strictDecode(b []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
-	if dec.More() {
-		return fmt.Errorf("trailing data")
+	if len(bytes.TrimSpace(b[dec.InputOffset():])) > 0 {
+		return fmt.Errorf("trailing data after the JSON value")
 	}
 	return nil
 }

@@ -182,6 +182,9 @@ func (i *IAM) AddRole(r Role) error {
 			return fmt.Errorf("role %q inline policy %q: %w", r.Name, name, err)
 		}
 	}
+	if err := inlineTotal(r.InlinePolicies, MaxRoleInlineTotal); err != nil {
+		return fmt.Errorf("role %q inline policies: %w", r.Name, err)
+	}
 	if r.MaxSessionDuration == 0 {
 		r.MaxSessionDuration = time.Hour
 	}
@@ -226,6 +229,9 @@ func (i *IAM) AddUser(u User) error {
 			return fmt.Errorf("user %q inline policy %q: %w", u.Name, name, err)
 		}
 	}
+	if err := inlineTotal(u.InlinePolicies, MaxUserInlineTotal); err != nil {
+		return fmt.Errorf("user %q inline policies: %w", u.Name, err)
+	}
 	u.ARN = "arn:aws:iam::" + u.Account + ":user" + u.Path + u.Name
 	u.UserID = stableID("AIDA", u.ARN)
 	i.mu.Lock()
@@ -257,8 +263,14 @@ func (i *IAM) AddManagedPolicy(account, name, path string, doc *Policy) (*Manage
 	if err != nil {
 		return nil, err
 	}
+	if doc == nil {
+		return nil, fmt.Errorf("%w: managed policy %q needs a document", ErrInvalidInput, name)
+	}
 	if err := doc.ValidateFor(IdentityPolicy); err != nil {
 		return nil, fmt.Errorf("managed policy %q: %w", name, err)
+	}
+	if n := len(compact(doc.Raw)); n > MaxManagedPolicySize {
+		return nil, fmt.Errorf("managed policy %q: %w", name, perr("Cannot exceed quota for PolicySize: %d", MaxManagedPolicySize))
 	}
 	mp := &ManagedPolicy{ARN: "arn:aws:iam::" + account + ":policy" + p + name, Name: name, Document: doc}
 	i.mu.Lock()
@@ -332,8 +344,8 @@ func (i *IAM) ManagedPolicy(arn string) (*ManagedPolicy, error) {
 // OIDCProvider finds the provider registered in account for a token's iss:
 // the issuer URL must equal the provider URL exactly (after https://).
 func (i *IAM) OIDCProvider(account, issuerURL string) (*OIDCProvider, error) {
-	u, ok := strings.CutPrefix(issuerURL, "https://")
-	if !ok {
+	u := strings.TrimPrefix(issuerURL, "https://") // accounts.google.com tokens carry iss without a scheme
+	if u == "" || strings.Contains(u, "://") {
 		return nil, fmt.Errorf("%w: issuer %q is not an https URL", ErrNoSuchEntity, issuerURL)
 	}
 	i.mu.RLock()
@@ -602,6 +614,9 @@ func (i *IAM) Authorize(ctx context.Context, req Request) Decision {
 	if p.Type == PrincipalService {
 		set("aws:PrincipalServiceName", p.ARN)
 	}
+	if p.FederatedProvider != "" {
+		set("aws:FederatedProvider", p.FederatedProvider)
+	}
 	if p.SourceIdentity != "" {
 		set("aws:SourceIdentity", p.SourceIdentity)
 	}
@@ -614,7 +629,10 @@ func (i *IAM) Authorize(ctx context.Context, req Request) Decision {
 		resAcct = p.Account
 	}
 	req.ResourceAccount = resAcct
-	in := EvalInput{Request: req, Identity: identity, IdentityIsRoot: root, Session: session, HasSession: len(session) > 0}
+	// A session policy that names a managed policy we do not hold still
+	// narrows the session: to nothing, rather than to everything.
+	hasSession := p.SessionPolicy != nil || len(p.SessionPolicyARNs) > 0
+	in := EvalInput{Request: req, Identity: identity, IdentityIsRoot: root, Session: session, HasSession: hasSession}
 	switch p.Type {
 	case PrincipalWebIdentity, PrincipalService, PrincipalAnonymous, "":
 		in.ResourceOnly = true
@@ -635,10 +653,10 @@ func (i *IAM) record(d *Decision) {
 	defer i.dmu.Unlock()
 	i.nextID++
 	d.ID = strconv.FormatInt(i.nextID, 10)
-	i.decisions = append(i.decisions, *d)
-	if len(i.decisions) > maxDecisions {
-		i.decisions = append([]Decision(nil), i.decisions[len(i.decisions)-maxDecisions:]...)
+	if len(i.decisions) >= maxDecisions {
+		i.decisions = i.decisions[len(i.decisions)-maxDecisions+1:] // ring: drop the oldest
 	}
+	i.decisions = append(i.decisions, *d)
 }
 
 // DecisionFilter selects decisions; empty fields match everything.

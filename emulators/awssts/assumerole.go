@@ -3,9 +3,9 @@ package awssts
 import (
 	"context"
 	"encoding/xml"
-	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/idlab/idlab/emulators/awsiam"
@@ -30,7 +30,7 @@ type assumeRoleResult struct {
 	SourceIdentity  string          `xml:"SourceIdentity,omitempty"`
 }
 
-func (h *Handler) assumeRole(ctx context.Context, caller awsiam.Principal, p url.Values, reqID string) (any, error) {
+func (h *Handler) assumeRole(ctx context.Context, caller awsiam.Principal, callerKey string, p url.Values, reqID string) (any, error) {
 	c, err := h.parseCommon(p, "AssumeRole")
 	if err != nil {
 		return nil, err
@@ -39,25 +39,51 @@ func (h *Handler) assumeRole(ctx context.Context, caller awsiam.Principal, p url
 		return nil, awsxml.Errorf(403, "AccessDenied", "MultiFactorAuthentication failed with invalid MFA one time pass code.")
 	}
 	cond := map[string][]string{}
-	if ext := p.Get("ExternalId"); ext != "" {
-		if len(ext) < 2 || len(ext) > 1224 || !externalIDRe.MatchString(ext) {
+	if ext := p.Get("ExternalId"); p.Has("ExternalId") {
+		if len(ext) < 2 || len(ext) > 1224 {
+			return nil, validation("1 validation error detected: Value '%s' at 'externalId' failed to satisfy constraint: Member must have length between 2 and 1224", ext)
+		}
+		if !externalIDRe.MatchString(ext) {
 			return nil, validation("1 validation error detected: Value '%s' at 'externalId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@:\\/-]*", ext)
 		}
 		cond["sts:ExternalId"] = []string{ext}
 	}
-	if si := p.Get("SourceIdentity"); si != "" {
-		cond["sts:SourceIdentity"] = []string{si}
+	attrs, err := parseSessionParams(p)
+	if err != nil {
+		return nil, err
 	}
-	tags := map[string]string{}
-	for n := 1; ; n++ {
-		k := p.Get(fmt.Sprintf("Tags.member.%d.Key", n))
-		if k == "" {
-			break
+	// The trust policy sees the requested tags; inherited transitive tags are
+	// the caller's aws:PrincipalTag values instead.
+	attrs.condition(cond)
+	requestedTags := len(attrs.tagKeys) > 0
+	// Role chaining: transitive session tags and the source identity of the
+	// calling session carry over and cannot be changed.
+	if caller.Type == awsiam.PrincipalAssumedRole {
+		for _, k := range h.transitiveKeys(callerKey) {
+			v, ok := caller.Tags[k]
+			if !ok {
+				continue
+			}
+			if old, set := attrs.tags[k]; set && old != v {
+				return nil, awsInvalidParameter("One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session.")
+			}
+			if _, set := attrs.tags[k]; !set {
+				attrs.tags[k] = v
+				attrs.tagKeys = append(attrs.tagKeys, k)
+			}
+			if !slices.Contains(attrs.transitive, k) {
+				attrs.transitive = append(attrs.transitive, k)
+			}
 		}
-		tags[k] = p.Get(fmt.Sprintf("Tags.member.%d.Value", n))
-		cond["aws:RequestTag/"+k] = []string{tags[k]}
-		cond["aws:TagKeys"] = append(cond["aws:TagKeys"], k)
+		if caller.SourceIdentity != "" {
+			if attrs.sourceIdentity != "" && attrs.sourceIdentity != caller.SourceIdentity {
+				return nil, awsxml.Errorf(403, "AccessDenied", "User: %s is not authorized to perform: sts:SetSourceIdentity on resource: %s because the source identity of the session cannot be changed", caller.ARN, c.roleARN)
+			}
+			attrs.sourceIdentity = caller.SourceIdentity
+			cond["sts:SourceIdentity"] = []string{caller.SourceIdentity}
+		}
 	}
+	tags := attrs.tags
 	chained := caller.Type == awsiam.PrincipalAssumedRole
 	if chained && c.duration > chainLimit {
 		return nil, validation("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
@@ -66,23 +92,42 @@ func (h *Handler) assumeRole(ctx context.Context, caller awsiam.Principal, p url
 	if c.role == nil {
 		return nil, denied
 	}
+	trustName := "trust policy of " + c.role.ARN
 	authorize := func(action string) bool {
-		return h.iam.Authorize(ctx, awsiam.Request{
+		d := h.iam.Authorize(ctx, awsiam.Request{
 			Principal: caller, Action: action, Resource: c.role.ARN, ResourceAccount: c.role.Account,
-			ResourcePolicy: c.role.TrustPolicy, ResourcePolicyName: "trust policy of " + c.role.ARN,
+			ResourcePolicy: c.role.TrustPolicy, ResourcePolicyName: trustName,
 			Context: cond, RequestID: reqID,
-		}).Allowed()
+		})
+		// A role's trust policy must always allow, even in the role's own
+		// account where an identity policy alone would do for other
+		// resources. awsiam.Authorize allows same-account calls on identity
+		// policies alone, so require a trust policy statement among the
+		// statements that allowed.
+		if d.Allowed() && !slices.ContainsFunc(d.Matched, func(m awsiam.MatchedStatement) bool { return m.Policy == trustName }) {
+			h.log.Info("sts deny", "decision", "ImplicitDeny", "principal", caller.ARN, "action", action, "resource", c.role.ARN,
+				"reason", "the trust policy of the role does not allow this principal (identity policies alone cannot assume a role)", "request_id", reqID)
+			return false
+		}
+		return d.Allowed()
 	}
 	if !authorize("sts:AssumeRole") {
 		return nil, denied
 	}
-	if len(tags) > 0 && !authorize("sts:TagSession") {
+	if requestedTags && !authorize("sts:TagSession") {
 		return nil, awsxml.Errorf(403, "AccessDenied", "User: %s is not authorized to perform: sts:TagSession on resource: %s", caller.ARN, c.roleARN)
 	}
-	s, err := h.issue(c, awsiam.Principal{Chained: chained, Tags: tags, SourceIdentity: p.Get("SourceIdentity")})
+	if p.Get("SourceIdentity") != "" && !authorize("sts:SetSourceIdentity") {
+		return nil, awsxml.Errorf(403, "AccessDenied", "User: %s is not authorized to perform: sts:SetSourceIdentity on resource: %s", caller.ARN, c.roleARN)
+	}
+	if len(tags) == 0 {
+		tags = nil
+	}
+	s, err := h.issue(c, awsiam.Principal{Chained: chained, Tags: tags, SourceIdentity: attrs.sourceIdentity})
 	if err != nil {
 		return nil, err
 	}
+	h.rememberTransitive(s.Credentials.AccessKeyID, attrs.transitive)
 	return assumeRoleResponse{Xmlns: Namespace, Meta: awsxml.ResponseMetadata{RequestID: reqID}, Result: assumeRoleResult{
 		Credentials:     credsXML(s),
 		AssumedRoleUser: assumedRoleUser{AssumedRoleID: s.Principal.UserID, Arn: s.Principal.ARN},

@@ -99,6 +99,13 @@ type lab struct {
 
 func newLab(t testing.TB) *lab {
 	t.Helper()
+	return newLabWith(t, fixture, true)
+}
+
+// newLabWith loads fix into IAM; with shareClock false STS gets no Now and
+// its Server owns the clock (IAM reads real time).
+func newLabWith(t testing.TB, fix string, shareClock bool) *lab {
+	t.Helper()
 	ca, err := certs.NewCA("test lab")
 	require.NoError(t, err)
 	clk := clock.New(nil)
@@ -120,8 +127,12 @@ func newLab(t testing.TB) *lab {
 
 	iam, err := awsiam.New(awsiam.Options{Now: clk.Now})
 	require.NoError(t, err)
-	require.NoError(t, iam.LoadFixtureYAML("fixture.yaml", []byte(fixture)))
-	srv, err := awssts.NewServer(awssts.Options{IAM: iam, CA: ca, Now: clk.Now, HTTPClient: issuers.Client()})
+	require.NoError(t, iam.LoadFixtureYAML("fixture.yaml", []byte(fix)))
+	opts := awssts.Options{IAM: iam, CA: ca, Now: clk.Now, HTTPClient: issuers.Client()}
+	if !shareClock {
+		opts.Now = nil
+	}
+	srv, err := awssts.NewServer(opts)
 	require.NoError(t, err)
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()

@@ -1,35 +1,96 @@
 package awssts
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/idlab/idlab/internal/clock"
 )
 
-// Server is the STS handler on 127.0.0.1:0 over HTTPS.
+// ClockPrefix is where a Server that owns its clock answers: GET reads the
+// time, POST /_idlab/clock/advance?seconds=N moves it forward.
+const ClockPrefix = "/_idlab/clock"
+
+// Server is the STS handler on 127.0.0.1:0 over HTTPS, like httptest.
 type Server struct {
-	h   *Handler
-	srv *httptest.Server
-	opt Options
+	h     *Handler
+	srv   *httptest.Server
+	opt   Options
+	clock *clock.Clock // nil when Options.Now was given: the owner moves time
 }
 
 // NewServer starts STS over HTTPS with a certificate from Options.CA.
+//
+// When Options.Now is nil the Server owns a clock.Clock reading IAM.Now and
+// serves the clock admin API; when Options.Now is set (idlab serve shares one
+// clock across emulators) the owner of that clock moves it and the admin API
+// answers 409. Session expirations are stamped by IAM's own clock, so a test
+// that moves time should give IAM and STS the same Now.
 func NewServer(opts Options) (*Server, error) {
 	if opts.CA == nil {
 		return nil, errors.New("awssts: NewServer needs Options.CA")
+	}
+	if opts.IAM == nil {
+		return nil, errors.New("awssts: Options.IAM is required")
+	}
+	s := &Server{opt: opts}
+	if opts.Now == nil {
+		s.clock = clock.New(opts.IAM.Now)
+		opts.Now = s.clock.Now
 	}
 	h, err := New(opts)
 	if err != nil {
 		return nil, err
 	}
+	s.h = h
 	tlsCfg, err := opts.CA.DynamicServerTLS("127.0.0.1", "localhost")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("awssts: server certificate: %w", err)
 	}
-	s := httptest.NewUnstartedServer(h)
-	s.TLS = tlsCfg
-	s.StartTLS()
-	return &Server{h: h, srv: s, opt: opts}, nil
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	s.srv.TLS = tlsCfg
+	s.srv.StartTLS()
+	return s, nil
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.Path; p == ClockPrefix || strings.HasPrefix(p, ClockPrefix+"/") {
+		s.serveClock(w, r)
+		return
+	}
+	s.h.ServeHTTP(w, r)
+}
+
+func (s *Server) serveClock(w http.ResponseWriter, r *http.Request) {
+	writeJSON := func(status int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	if s.clock == nil {
+		writeJSON(http.StatusConflict, map[string]string{"error": "ClockShared", "message": "this server reads a clock it does not own (Options.Now); advance it where it is owned"})
+		return
+	}
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == ClockPrefix:
+	case r.Method == http.MethodPost && r.URL.Path == ClockPrefix+"/advance":
+		n, err := strconv.ParseInt(r.URL.Query().Get("seconds"), 10, 64)
+		if err != nil || n < 0 {
+			writeJSON(http.StatusBadRequest, map[string]string{"error": "InvalidParameter", "message": "seconds must be a non-negative integer"})
+			return
+		}
+		s.clock.Advance(time.Duration(n) * time.Second)
+	default:
+		writeJSON(http.StatusNotFound, map[string]string{"error": "NotFound", "message": "GET " + ClockPrefix + " or POST " + ClockPrefix + "/advance?seconds=N"})
+		return
+	}
+	writeJSON(http.StatusOK, map[string]any{"now": s.clock.Now().UTC().Format(time.RFC3339), "offsetSeconds": int64(s.clock.Offset() / time.Second)})
 }
 
 // URL is https://127.0.0.1:PORT: set it as AWS_ENDPOINT_URL(_STS).
@@ -37,6 +98,9 @@ func (s *Server) URL() string { return s.srv.URL }
 
 // Handler is the STS handler.
 func (s *Server) Handler() *Handler { return s.h }
+
+// Clock is the clock the Server owns, or nil when Options.Now was given.
+func (s *Server) Clock() *clock.Clock { return s.clock }
 
 // Client is an HTTP client trusting the server's CA.
 func (s *Server) Client() *http.Client {

@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/idlab/idlab/emulators/awsiam"
@@ -57,6 +59,25 @@ type Handler struct {
 	log    *slog.Logger
 	region string
 	keys   *jwtverify.DiscoveryKeys
+	// transitive holds the transitive session tag keys of the sessions this
+	// handler issued, by access key ID (awsiam.Principal has no field).
+	transitive sync.Map
+}
+
+func (h *Handler) rememberTransitive(akid string, keys []string) {
+	if len(keys) > 0 {
+		h.transitive.Store(akid, slices.Clone(keys))
+	}
+}
+
+func (h *Handler) transitiveKeys(akid string) []string {
+	v, _ := h.transitive.Load(akid)
+	keys, _ := v.([]string)
+	return keys
+}
+
+func awsInvalidParameter(msg string) error {
+	return awsxml.Errorf(400, "InvalidParameterValue", "%s", msg)
 }
 
 // New returns the STS handler.
@@ -154,13 +175,13 @@ func (h *Handler) dispatch(ctx context.Context, r *http.Request, body []byte, p 
 	case "AssumeRoleWithWebIdentity":
 		return h.assumeRoleWithWebIdentity(ctx, p, reqID)
 	case "AssumeRole":
-		caller, err := h.authenticate(r, body)
+		caller, akid, err := h.authenticate(r, body)
 		if err != nil {
 			return nil, err
 		}
-		return h.assumeRole(ctx, caller, p, reqID)
+		return h.assumeRole(ctx, caller, akid, p, reqID)
 	case "GetCallerIdentity":
-		caller, err := h.authenticate(r, body)
+		caller, _, err := h.authenticate(r, body)
 		if err != nil {
 			return nil, err
 		}
@@ -170,29 +191,29 @@ func (h *Handler) dispatch(ctx context.Context, r *http.Request, body []byte, p 
 	return nil, awsxml.Errorf(400, "InvalidAction", "Could not find operation %s for version %s", action, APIVersion)
 }
 
-// authenticate verifies SigV4 and returns the caller.
-func (h *Handler) authenticate(r *http.Request, body []byte) (awsiam.Principal, error) {
+// authenticate verifies SigV4 and returns the caller and its access key ID.
+func (h *Handler) authenticate(r *http.Request, body []byte) (awsiam.Principal, string, error) {
 	sig, err := sigv4.Parse(r)
 	if err != nil {
-		return awsiam.Principal{}, sigError(err)
+		return awsiam.Principal{}, "", sigError(err)
 	}
 	if sig.Service != "sts" {
-		return awsiam.Principal{}, awsxml.Errorf(403, "SignatureDoesNotMatch", "Credential should be scoped to correct service: 'sts'. ")
+		return awsiam.Principal{}, "", awsxml.Errorf(403, "SignatureDoesNotMatch", "Credential should be scoped to correct service: 'sts'. ")
 	}
 	creds, who, err := h.iam.LookupAccessKey(sig.AccessKeyID)
 	if err != nil {
-		return awsiam.Principal{}, awsxml.Errorf(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
+		return awsiam.Principal{}, "", awsxml.Errorf(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
 	}
 	if creds.SessionToken != "" && sig.SecurityToken != creds.SessionToken {
-		return awsiam.Principal{}, awsxml.Errorf(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
+		return awsiam.Principal{}, "", awsxml.Errorf(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
 	}
 	if err := sigv4.Verify(r, sig, creds.SecretAccessKey, h.now(), sigv4.Options{Body: body}); err != nil {
-		return awsiam.Principal{}, sigError(err)
+		return awsiam.Principal{}, "", sigError(err)
 	}
 	if !creds.Expiration.IsZero() && !h.now().Before(creds.Expiration) {
-		return awsiam.Principal{}, awsxml.Errorf(403, "ExpiredToken", "The security token included in the request is expired")
+		return awsiam.Principal{}, "", awsxml.Errorf(403, "ExpiredToken", "The security token included in the request is expired")
 	}
-	return who, nil
+	return who, sig.AccessKeyID, nil
 }
 
 // sigError maps sigv4 failures to STS's codes.
@@ -214,6 +235,7 @@ func sigError(err error) error {
 
 var (
 	sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]*$`)
+	anyARNRe      = regexp.MustCompile(`^arn:[^:]+:[^:]*:[^:]*:[^:]*:.+$`)
 	roleARNRe     = regexp.MustCompile(`^arn:aws:iam::([0-9]{12}):role/(?:[\x21-\x7e]*/)?([\w+=,.@-]{1,64})$`)
 )
 
@@ -291,8 +313,13 @@ func (h *Handler) parseCommon(p url.Values, action string) (*common, error) {
 	if len(c.policyARNs) > 10 {
 		return nil, validation("1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to 10")
 	}
+	if !anyARNRe.MatchString(c.roleARN) {
+		return c, validation("Request ARN is invalid")
+	}
 	if !roleARNRe.MatchString(c.roleARN) {
-		return c, awsxml.Errorf(400, "ValidationError", "%s is invalid", c.roleARN)
+		// An ARN but not a role's (arn:aws:iam:1111...:role/x with one colon):
+		// AWS answers as for a role it cannot find.
+		return c, nil
 	}
 	role, err := h.iam.Role(c.roleARN)
 	if err != nil {

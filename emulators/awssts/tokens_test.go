@@ -165,6 +165,11 @@ func TestParameterValidation(t *testing.T) {
 			v.Set("Policy", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::`+strings.Repeat("b", 2100)+`"}}`)
 		}, "PackedPolicyTooLarge", "Packed policy"},
 		{"unknown managed session policy", func(v url.Values) { v.Set("PolicyArns.member.1.arn", "arn:aws:iam::111111111111:policy/nope") }, "MalformedPolicyDocument", "does not exist"},
+		{"role ARN not an ARN", func(v url.Values) { v.Set("RoleArn", "role/app-a-but-not-an-arn") }, "ValidationError", "Request ARN is invalid"},
+		{"duration over 12 hours", func(v url.Values) { v.Set("DurationSeconds", "43201") }, "ValidationError", "Member must have value less than or equal to 43200"},
+		{"duration not a number", func(v url.Values) { v.Set("DurationSeconds", "1h") }, "ValidationError", "Value '1h' at 'durationSeconds'"},
+		{"session name too long", func(v url.Values) { v.Set("RoleSessionName", strings.Repeat("s", 65)) }, "ValidationError", "Member must have length between 2 and 64"},
+		{"two errors at once", func(v url.Values) { v.Set("RoleSessionName", "a"); v.Set("DurationSeconds", "1") }, "ValidationError", "2 validation errors detected: "},
 		{"wrong version", func(v url.Values) { v.Set("Version", "2010-01-01") }, "InvalidAction", "Could not find operation"},
 		{"unknown action", func(v url.Values) { v.Set("Action", "GetSessionToken2") }, "InvalidAction", "Could not find operation"},
 	}
@@ -176,6 +181,37 @@ func TestParameterValidation(t *testing.T) {
 			require.Equal(t, http.StatusBadRequest, status)
 			require.Equal(t, tc.code, e.Error.Code)
 			require.Contains(t, e.Error.Message, tc.msg)
+		})
+	}
+}
+
+// Messages exactly as AWS words them.
+func TestExactMessages(t *testing.T) {
+	l := newLab(t)
+	tok := l.mint(t, "team-a", "app-a", "sts.amazonaws.com")
+	tests := []struct {
+		name   string
+		mutate func(url.Values)
+		code   string
+		msg    string
+	}{
+		{"session name pattern", func(v url.Values) { v.Set("RoleSessionName", "a b") }, "ValidationError",
+			`1 validation error detected: Value 'a b' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]*`},
+		{"unknown issuer", func(v url.Values) {
+			tok, err := l.issuer.Sign(map[string]any{"iss": "https://issuer.example/x", "sub": "s", "aud": "sts.amazonaws.com", "exp": time.Now().Add(time.Hour).Unix()})
+			require.NoError(t, err)
+			v.Set("WebIdentityToken", tok)
+		}, "InvalidIdentityToken", "No OpenIDConnect provider found in your account for https://issuer.example/x"},
+		{"audience", func(v url.Values) { v.Set("WebIdentityToken", l.mint(t, "team-a", "app-a", "other")) }, "InvalidIdentityToken", "Incorrect token audience"},
+		{"trust policy", func(v url.Values) { v.Set("WebIdentityToken", l.mint(t, "team-a", "app-b", "sts.amazonaws.com")) }, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			form := webIdentityForm(tok, roleAppA)
+			tc.mutate(form)
+			_, e, body := postWebIdentity(t, l, form)
+			require.Equal(t, tc.code, e.Error.Code, body)
+			require.Equal(t, tc.msg, e.Error.Message)
 		})
 	}
 }

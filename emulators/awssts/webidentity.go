@@ -136,27 +136,48 @@ func (h *Handler) assumeRoleWithWebIdentity(ctx context.Context, p url.Values, r
 			cond[googleProvider+":email"] = []string{email}
 		}
 	}
-	if c.role == nil {
-		return nil, awsxml.Errorf(403, "AccessDenied", "%s", msgNotAuthorizedWebIdentity)
-	}
-	d := h.iam.Authorize(ctx, awsiam.Request{
-		Principal: principal, Action: "sts:AssumeRoleWithWebIdentity", Resource: c.role.ARN,
-		ResourceAccount: c.role.Account, ResourcePolicy: c.role.TrustPolicy, ResourcePolicyName: "trust policy of " + c.role.ARN,
-		Context: cond, RequestID: reqID,
-	})
-	if !d.Allowed() {
-		return nil, awsxml.Errorf(403, "AccessDenied", "%s", msgNotAuthorizedWebIdentity)
-	}
-	s, err := h.issue(c, awsiam.Principal{FederatedProvider: providerHost})
+	// Session tags and source identity come from the token's
+	// https://aws.amazon.com/tags and .../source_identity claims.
+	attrs, err := tokenSessionAttrs(tok.Claims.Raw)
 	if err != nil {
 		return nil, err
 	}
+	attrs.condition(cond)
+	if c.role == nil {
+		return nil, awsxml.Errorf(403, "AccessDenied", "%s", msgNotAuthorizedWebIdentity)
+	}
+	authorize := func(action string) bool {
+		return h.iam.Authorize(ctx, awsiam.Request{
+			Principal: principal, Action: action, Resource: c.role.ARN,
+			ResourceAccount: c.role.Account, ResourcePolicy: c.role.TrustPolicy, ResourcePolicyName: "trust policy of " + c.role.ARN,
+			Context: cond, RequestID: reqID,
+		}).Allowed()
+	}
+	if !authorize("sts:AssumeRoleWithWebIdentity") {
+		return nil, awsxml.Errorf(403, "AccessDenied", "%s", msgNotAuthorizedWebIdentity)
+	}
+	if len(attrs.tagKeys) > 0 && !authorize("sts:TagSession") {
+		return nil, awsxml.Errorf(403, "AccessDenied", "Not authorized to perform sts:TagSession")
+	}
+	if attrs.sourceIdentity != "" && !authorize("sts:SetSourceIdentity") {
+		return nil, awsxml.Errorf(403, "AccessDenied", "Not authorized to perform sts:SetSourceIdentity")
+	}
+	var tags map[string]string
+	if len(attrs.tagKeys) > 0 {
+		tags = attrs.tags
+	}
+	s, err := h.issue(c, awsiam.Principal{FederatedProvider: providerHost, Tags: tags, SourceIdentity: attrs.sourceIdentity})
+	if err != nil {
+		return nil, err
+	}
+	h.rememberTransitive(s.Credentials.AccessKeyID, attrs.transitive)
 	return webIdentityResponse{Xmlns: Namespace, Meta: awsxml.ResponseMetadata{RequestID: reqID}, Result: webIdentityResult{
 		Credentials:                 credsXML(s),
 		SubjectFromWebIdentityToken: tok.Claims.Subject,
 		AssumedRoleUser:             assumedRoleUser{AssumedRoleID: s.Principal.UserID, Arn: s.Principal.ARN},
 		Provider:                    principal.ARN,
 		Audience:                    matchedAud,
+		SourceIdentity:              attrs.sourceIdentity,
 	}}, nil
 }
 

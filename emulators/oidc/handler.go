@@ -85,7 +85,7 @@ func (h *Handler) Issuers() []*Issuer {
 // Match finds the issuer a request addresses: by host and path prefix, or by
 // path alone when the host is an IP address or localhost (tests on the host).
 func (h *Handler) Match(host, path string) (*Issuer, bool) {
-	host = strings.ToLower(host)
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
 	loopback := host == "localhost" || net.ParseIP(strings.Trim(host, "[]")) != nil
 	h.mu.RLock()
 	defer h.mu.RUnlock()
@@ -168,26 +168,35 @@ type tokenRequestJSON struct {
 	Issuer            string     `json:"issuer"`
 	Namespace         string     `json:"namespace"`
 	ServiceAccount    string     `json:"serviceAccount"`
+	ServiceAccountUID string     `json:"serviceAccountUID,omitempty"`
 	Audiences         []string   `json:"audiences"`
 	ExpirationSeconds int64      `json:"expirationSeconds"`
 	Pod               *ObjectRef `json:"pod,omitempty"`
 	Node              *ObjectRef `json:"node,omitempty"`
+	Secret            *ObjectRef `json:"secret,omitempty"`
 }
 
-// serveAdmin: GET issuers; POST issuers {"url"}; POST issuers/keys?issuer=&alg=;
-// DELETE issuers/keys/{kid}?issuer=; POST token.
+// serveAdmin answers the test API under /_idlab/oidc/:
+//
+//	GET    issuers                        -> [{"url","jwksUri","keys":[kid...],"signingKey"}]
+//	POST   issuers {"url","jwksPath"}     -> 201 {"url","jwksUri"}
+//	POST   issuers/keys?issuer=URL[&alg=] -> 201 {"kid","alg"} (body {"alg"} also accepted; RS256 default)
+//	DELETE issuers/keys/{kid}?issuer=URL  -> 204
+//	POST   token {"issuer","namespace","serviceAccount","serviceAccountUID","audiences",
+//	              "expirationSeconds","pod","node","secret"} -> {"token"}
 func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	p := strings.TrimPrefix(r.URL.Path, "/_idlab/oidc/")
 	switch {
 	case p == "issuers" && r.Method == http.MethodGet:
 		type out struct {
-			URL     string   `json:"url"`
-			JWKSURI string   `json:"jwksUri"`
-			Keys    []string `json:"keys"`
+			URL        string   `json:"url"`
+			JWKSURI    string   `json:"jwksUri"`
+			Keys       []string `json:"keys"`
+			SigningKey string   `json:"signingKey,omitempty"`
 		}
-		var list []out
+		list := []out{}
 		for _, i := range h.Issuers() {
-			o := out{URL: i.url, JWKSURI: i.JWKSURL(), Keys: []string{}}
+			o := out{URL: i.url, JWKSURI: i.JWKSURL(), Keys: []string{}, SigningKey: i.SigningKeyID()}
 			for _, k := range i.Keys() {
 				o.Keys = append(o.Keys, k.ID)
 			}
@@ -196,12 +205,17 @@ func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		adminJSON(w, http.StatusOK, list)
 	case p == "issuers" && r.Method == http.MethodPost:
 		var in struct {
-			URL string `json:"url"`
+			URL      string `json:"url"`
+			JWKSPath string `json:"jwksPath,omitempty"`
 		}
 		if !readJSON(w, r, &in) {
 			return
 		}
-		iss, err := h.AddIssuer(in.URL)
+		var opts []IssuerOption
+		if in.JWKSPath != "" {
+			opts = append(opts, WithJWKSPath(in.JWKSPath))
+		}
+		iss, err := h.AddIssuer(in.URL, opts...)
 		if err != nil {
 			adminError(w, http.StatusBadRequest, "InvalidIssuer", err.Error())
 			return
@@ -213,7 +227,17 @@ func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			adminError(w, http.StatusNotFound, "NoSuchIssuer", "no issuer "+r.URL.Query().Get("issuer"))
 			return
 		}
-		k, err := iss.AddKey(r.URL.Query().Get("alg"))
+		alg := r.URL.Query().Get("alg")
+		if r.ContentLength > 0 && alg == "" {
+			var in struct {
+				Alg string `json:"alg"`
+			}
+			if !readJSON(w, r, &in) {
+				return
+			}
+			alg = in.Alg
+		}
+		k, err := iss.AddKey(alg)
 		if err != nil {
 			adminError(w, http.StatusBadRequest, "InvalidKey", err.Error())
 			return
@@ -241,13 +265,15 @@ func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		tok, err := iss.MintServiceAccountToken(TokenRequest{
-			Namespace: in.Namespace, ServiceAccount: in.ServiceAccount, Audiences: in.Audiences,
-			ExpirationSeconds: in.ExpirationSeconds, Pod: in.Pod, Node: in.Node,
+			Namespace: in.Namespace, ServiceAccount: in.ServiceAccount, ServiceAccountUID: in.ServiceAccountUID,
+			Audiences: in.Audiences, ExpirationSeconds: in.ExpirationSeconds,
+			Pod: in.Pod, Node: in.Node, Secret: in.Secret,
 		})
 		if err != nil {
 			adminError(w, http.StatusBadRequest, "InvalidTokenRequest", err.Error())
 			return
 		}
+		h.log.Info("token minted", "issuer", iss.url, "sub", "system:serviceaccount:"+in.Namespace+":"+in.ServiceAccount, "aud", in.Audiences)
 		adminJSON(w, http.StatusOK, map[string]string{"token": tok})
 	default:
 		adminError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no admin endpoint %s %s", r.Method, r.URL.Path))

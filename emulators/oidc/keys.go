@@ -52,23 +52,34 @@ func algFor(pub crypto.PublicKey) (string, error) {
 	case *rsa.PublicKey:
 		return "RS256", nil
 	case *ecdsa.PublicKey:
-		if k.Curve == elliptic.P256() {
+		// As kube-apiserver's algorithmFromPublicKey: the curve picks alg.
+		switch k.Curve {
+		case elliptic.P256():
 			return "ES256", nil
+		case elliptic.P384():
+			return "ES384", nil
+		case elliptic.P521():
+			return "ES512", nil
 		}
-		return "", fmt.Errorf("unsupported ECDSA curve %s", k.Curve.Params().Name)
+		return "", fmt.Errorf("unsupported ECDSA curve %s (P-256, P-384 or P-521)", k.Curve.Params().Name)
 	}
 	return "", fmt.Errorf("unsupported key type %T", pub)
 }
 
-// generate makes a fresh key for alg ("RS256" or "ES256").
+// generate makes a fresh key for alg: RS256 (RSA-2048, also for ""), ES256
+// (P-256), ES384 (P-384) or ES512 (P-521) - what kube-apiserver can sign with.
 func generate(alg string) (crypto.Signer, error) {
 	switch alg {
 	case "", "RS256":
 		return rsa.GenerateKey(rand.Reader, 2048)
 	case "ES256":
 		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "ES384":
+		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case "ES512":
+		return ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
 	}
-	return nil, fmt.Errorf("unsupported algorithm %q (RS256 or ES256)", alg)
+	return nil, fmt.Errorf("unsupported algorithm %q (RS256, ES256, ES384 or ES512)", alg)
 }
 
 // jwk is the key as published in the JWKS (use "sig", as kube-apiserver).

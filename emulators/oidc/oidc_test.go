@@ -141,9 +141,10 @@ func TestMintedTokenHasKubeAPIServerClaimsAndVerifies(t *testing.T) {
 	require.Equal(t, map[string]any{"name": "n", "uid": "node-uid"}, k8s["node"])
 
 	_, err = iss.MintServiceAccountToken(oidc.TokenRequest{Namespace: "a", ServiceAccount: "b", Audiences: []string{"x"}, ExpirationSeconds: 599})
+	require.ErrorIs(t, err, oidc.ErrInvalidTokenRequest)
 	require.ErrorContains(t, err, "600")
-	_, err = iss.MintServiceAccountToken(oidc.TokenRequest{Namespace: "a", ServiceAccount: "b"})
-	require.Error(t, err)
+	_, err = iss.MintServiceAccountToken(oidc.TokenRequest{Namespace: "a"})
+	require.ErrorIs(t, err, oidc.ErrInvalidTokenRequest)
 }
 
 func TestSigningKeyRotation(t *testing.T) {
@@ -221,4 +222,173 @@ func TestAdminAPI(t *testing.T) {
 	status, m = post("/_idlab/oidc/issuers", `{"url":"https://x","extra":1}`)
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Equal(t, "MalformedJSON", m["error"])
+}
+
+func TestRoutingByHostAndPath(t *testing.T) {
+	srv := newServer(t)
+	h := srv.Handler()
+	west, err := h.AddIssuer("https://oidc.eks.us-west-2.amazonaws.com/id/AAAA")
+	require.NoError(t, err)
+	east, err := h.AddIssuer("https://oidc.eks.us-east-1.amazonaws.com/id/AAAA")
+	require.NoError(t, err)
+	west2, err := h.AddIssuer("https://oidc.eks.us-west-2.amazonaws.com/id/BBBB")
+	require.NoError(t, err)
+	again, err := h.AddIssuer("https://oidc.eks.us-west-2.amazonaws.com/id/AAAA")
+	require.NoError(t, err)
+	require.Same(t, west, again, "adding an issuer twice returns the hosted one")
+	kw, err := west.AddKey("RS256")
+	require.NoError(t, err)
+	ke, err := east.AddKey("ES256")
+	require.NoError(t, err)
+	kw2, err := west2.AddKey("RS256")
+	require.NoError(t, err)
+
+	c := srv.Client()
+	for _, tc := range []struct {
+		url, kid string
+	}{
+		{"https://oidc.eks.us-west-2.amazonaws.com/id/AAAA/keys", kw.ID},
+		{"https://oidc.eks.us-east-1.amazonaws.com/id/AAAA/keys", ke.ID},
+		{"https://oidc.eks.us-west-2.amazonaws.com/id/BBBB/keys", kw2.ID},
+		{srv.URL() + "/id/BBBB/keys", kw2.ID},
+		// On the loopback address paths alone cannot tell west from east:
+		// the issuer added first wins.
+		{srv.URL() + "/id/AAAA/keys", kw.ID},
+	} {
+		status, _, jwks := getJSON(t, c, tc.url)
+		require.Equal(t, http.StatusOK, status, tc.url)
+		require.Equal(t, tc.kid, jwks["keys"].([]any)[0].(map[string]any)["kid"], tc.url)
+	}
+	iss, ok := h.Match("oidc.eks.us-east-1.amazonaws.com", "/id/AAAA/.well-known/openid-configuration")
+	require.True(t, ok)
+	require.Equal(t, east.URL(), iss.URL())
+	_, ok = h.Match("oidc.eks.us-east-1.amazonaws.com", "/id/BBBB/keys")
+	require.False(t, ok)
+	_, ok = h.Match("localhost", "/id/AAAAB/keys")
+	require.False(t, ok)
+
+	req, err := http.NewRequest(http.MethodHead, "https://oidc.eks.us-west-2.amazonaws.com/id/AAAA/.well-known/openid-configuration", nil)
+	require.NoError(t, err)
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+
+	_, err = h.AddIssuer("http://oidc.example/id/x")
+	require.Error(t, err)
+	_, err = h.AddIssuer("https://oidc.example/id/x?q=1")
+	require.Error(t, err)
+}
+
+func TestES384KeyRoundTrip(t *testing.T) {
+	srv := newServer(t)
+	iss, err := srv.Handler().AddIssuer(eksIssuer)
+	require.NoError(t, err)
+	_, err = iss.AddKey("ES384")
+	require.NoError(t, err)
+	tok, err := iss.MintServiceAccountToken(oidc.TokenRequest{Namespace: "a", ServiceAccount: "b", Audiences: []string{"sts.amazonaws.com"}})
+	require.NoError(t, err)
+	keys := &jwtverify.DiscoveryKeys{Client: srv.Client()}
+	_, err = (&jwtverify.Verifier{Keys: keys}).Verify(context.Background(), tok)
+	var e *jwtverify.Error
+	require.True(t, errors.As(err, &e))
+	require.Equal(t, jwtverify.CodeUnsupportedAlg, e.Code, "ES384 is off by default, as in AWS STS")
+	got, err := (&jwtverify.Verifier{Keys: keys, Algorithms: []string{"ES384"}}).Verify(context.Background(), tok)
+	require.NoError(t, err)
+	require.Equal(t, "ES384", got.Header.Alg)
+	_, _, doc := getJSON(t, srv.Client(), eksIssuer+"/.well-known/openid-configuration")
+	require.Equal(t, []any{"ES384"}, doc["id_token_signing_alg_values_supported"])
+}
+
+func TestVerificationOnlyKeysAndSigner(t *testing.T) {
+	h, err := oidc.New(oidc.Options{})
+	require.NoError(t, err)
+	iss, err := h.AddIssuer(eksIssuer)
+	require.NoError(t, err)
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	pub, err := iss.AddPublicKey(k.Public())
+	require.NoError(t, err)
+	require.Nil(t, pub.Signer)
+	require.Empty(t, iss.SigningKeyID())
+	require.Error(t, iss.SetSigningKey(pub.ID), "a verification-only key cannot sign")
+	_, err = iss.Sign(map[string]any{"a": 1})
+	require.ErrorIs(t, err, oidc.ErrNoSigningKey)
+
+	// The lab mounts the same key pair into kube-apiserver: adding its
+	// private half upgrades the published key instead of duplicating it.
+	withSigner, err := iss.AddSigner(k)
+	require.NoError(t, err)
+	require.Equal(t, pub.ID, withSigner.ID)
+	require.Len(t, iss.Keys(), 1)
+	require.Equal(t, pub.ID, iss.SigningKeyID())
+	require.Error(t, iss.RemoveKey("nope"))
+	require.Error(t, iss.SetSigningKey("nope"))
+	require.NoError(t, iss.RemoveKey(pub.ID))
+	require.Empty(t, iss.Keys())
+	require.Empty(t, iss.SigningKeyID())
+	_, err = iss.AddKey("HS256")
+	require.Error(t, err)
+}
+
+func TestAdminAPIKeysAndListing(t *testing.T) {
+	srv := newServer(t)
+	c := srv.Client()
+	do := func(method, path, body string) (int, []byte) {
+		req, err := http.NewRequest(method, srv.URL()+path, strings.NewReader(body))
+		require.NoError(t, err)
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, b
+	}
+	status, _ := do("POST", "/_idlab/oidc/issuers", `{"url":"`+gkeIssuer+`","jwksPath":"/jwks"}`)
+	require.Equal(t, http.StatusCreated, status)
+	status, body := do("POST", "/_idlab/oidc/issuers/keys?issuer="+gkeIssuer, `{"alg":"ES256"}`)
+	require.Equal(t, http.StatusCreated, status)
+	var key map[string]string
+	require.NoError(t, json.Unmarshal(body, &key))
+	require.Equal(t, "ES256", key["alg"])
+	status, _ = do("POST", "/_idlab/oidc/issuers/keys?issuer="+gkeIssuer+"&alg=RS256", ``)
+	require.Equal(t, http.StatusCreated, status)
+	status, _ = do("POST", "/_idlab/oidc/issuers/keys?issuer="+gkeIssuer+"&alg=HS256", ``)
+	require.Equal(t, http.StatusBadRequest, status)
+
+	status, body = do("GET", "/_idlab/oidc/issuers", ``)
+	require.Equal(t, http.StatusOK, status)
+	var list []struct {
+		URL        string
+		JWKSURI    string `json:"jwksUri"`
+		Keys       []string
+		SigningKey string
+	}
+	require.NoError(t, json.Unmarshal(body, &list))
+	require.Len(t, list, 1)
+	require.Equal(t, gkeIssuer+"/jwks", list[0].JWKSURI)
+	require.Len(t, list[0].Keys, 2)
+	require.Equal(t, key["kid"], list[0].SigningKey)
+
+	status, body = do("POST", "/_idlab/oidc/token", `{"issuer":"`+gkeIssuer+`","namespace":"ns","serviceAccount":"sa","serviceAccountUID":"u1","secret":{"name":"s","uid":"su"}}`)
+	require.Equal(t, http.StatusOK, status, string(body))
+	var tok map[string]string
+	require.NoError(t, json.Unmarshal(body, &tok))
+	got, err := jwtverify.ParseUnverified(tok["token"])
+	require.NoError(t, err)
+	require.Equal(t, []string{gkeIssuer}, got.Claims.Audience)
+	require.Equal(t, map[string]any{"name": "s", "uid": "su"}, got.Claims.Raw["kubernetes.io"].(map[string]any)["secret"])
+	status, _ = do("POST", "/_idlab/oidc/token", `{"issuer":"`+gkeIssuer+`","namespace":"ns","serviceAccount":"sa","expirationSeconds":60}`)
+	require.Equal(t, http.StatusBadRequest, status)
+
+	status, _ = do("DELETE", "/_idlab/oidc/issuers/keys/"+key["kid"]+"?issuer="+gkeIssuer, ``)
+	require.Equal(t, http.StatusNoContent, status)
+	status, _ = do("DELETE", "/_idlab/oidc/issuers/keys/"+key["kid"]+"?issuer="+gkeIssuer, ``)
+	require.Equal(t, http.StatusNotFound, status)
+	status, _ = do("DELETE", "/_idlab/oidc/issuers/keys/x?issuer=https://nope", ``)
+	require.Equal(t, http.StatusNotFound, status)
+	status, body = do("GET", "/_idlab/oidc/nothing", ``)
+	require.Equal(t, http.StatusNotFound, status)
+	require.Contains(t, string(body), `"error":"NotFound"`)
 }

@@ -12,9 +12,9 @@ import (
 // Server is a Handler listening on 127.0.0.1:0 over HTTPS with a certificate
 // from Options.CA for whatever host name a client asks for.
 type Server struct {
-	h   *Handler
-	srv *httptest.Server
-	opt Options
+	h      *Handler
+	srv    *httptest.Server
+	client *http.Client
 }
 
 // NewServer starts a server; Close stops it.
@@ -33,7 +33,16 @@ func NewServer(opts Options) (*Server, error) {
 	s := httptest.NewUnstartedServer(h)
 	s.TLS = tlsCfg
 	s.StartTLS()
-	return &Server{h: h, srv: s, opt: opts}, nil
+	addr := s.Listener.Addr().String()
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: opts.CA.ClientTLS(),
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, addr)
+		},
+		ForceAttemptHTTP2: true,
+	}}
+	return &Server{h: h, srv: s, client: client}, nil
 }
 
 // URL is https://127.0.0.1:PORT.
@@ -43,17 +52,12 @@ func (s *Server) URL() string { return s.srv.URL }
 func (s *Server) Handler() *Handler { return s.h }
 
 // Client trusts the CA and dials this server for every host name, so
-// issuer URLs such as https://oidc.eks.us-west-2.amazonaws.com/id/X resolve here.
-func (s *Server) Client() *http.Client {
-	addr := s.srv.Listener.Addr().String()
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: s.opt.CA.ClientTLS(),
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, network, addr)
-		},
-	}}
-}
+// issuer URLs such as https://oidc.eks.us-west-2.amazonaws.com/id/X reach it
+// (like fake-gcs-server's client). The same client is returned each time.
+func (s *Server) Client() *http.Client { return s.client }
 
 // Close shuts the server down.
-func (s *Server) Close() { s.srv.Close() }
+func (s *Server) Close() {
+	s.client.CloseIdleConnections()
+	s.srv.Close()
+}

@@ -75,16 +75,26 @@ func (k *Kind) Config(spec Spec) *v1alpha4.Cluster {
 			)
 		}
 	}
-	c.KubeadmConfigPatchesJSON6902 = append(c.KubeadmConfigPatchesJSON6902, v1alpha4.PatchJSON6902{
-		Group: "kubeadm.k8s.io", Version: "v1beta4", Kind: "ClusterConfiguration",
-		Patch: fmt.Sprintf(`- op: add
+	// kind renders kubeadm v1beta3 (extraArgs as a map) below Kubernetes
+	// 1.36 and v1beta4 (a list of name/value) from it; each patch applies
+	// only to its own version, so the template works for both.
+	c.KubeadmConfigPatchesJSON6902 = append(c.KubeadmConfigPatchesJSON6902,
+		v1alpha4.PatchJSON6902{Group: "kubeadm.k8s.io", Version: "v1beta3", Kind: "ClusterConfiguration",
+			Patch: fmt.Sprintf(`- op: add
+  path: /apiServer/extraArgs/service-account-issuer
+  value: %q
+- op: add
+  path: /apiServer/extraArgs/service-account-jwks-uri
+  value: %q
+`, spec.IssuerURL, spec.JWKSURL)},
+		v1alpha4.PatchJSON6902{Group: "kubeadm.k8s.io", Version: "v1beta4", Kind: "ClusterConfiguration",
+			Patch: fmt.Sprintf(`- op: add
   path: /apiServer/extraArgs/-
   value: {name: service-account-issuer, value: %q}
 - op: add
   path: /apiServer/extraArgs/-
   value: {name: service-account-jwks-uri, value: %q}
-`, spec.IssuerURL, spec.JWKSURL),
-	})
+`, spec.IssuerURL, spec.JWKSURL)})
 	return &c
 }
 

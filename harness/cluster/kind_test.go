@@ -22,11 +22,13 @@ func TestConfigAddsIssuerAndKeys(t *testing.T) {
 	require.Equal(t, "idlab/node:v1.34.4-abc", c.Nodes[0].Image)
 	require.Contains(t, c.Nodes[0].ExtraMounts, v1alpha4.Mount{HostPath: "/s/sa.key", ContainerPath: "/etc/kubernetes/pki/sa.key", Readonly: true})
 	require.Contains(t, c.Nodes[0].ExtraMounts, v1alpha4.Mount{HostPath: "/s/sa.pub", ContainerPath: "/etc/kubernetes/pki/sa.pub", Readonly: true})
-	require.Len(t, c.KubeadmConfigPatchesJSON6902, 1)
-	p := c.KubeadmConfigPatchesJSON6902[0]
-	require.Equal(t, "v1beta4", p.Version)
-	require.Contains(t, p.Patch, `value: {name: service-account-issuer, value: "https://oidc.eks.us-west-2.amazonaws.com/id/X"}`)
-	require.Contains(t, p.Patch, `service-account-jwks-uri, value: "https://oidc.eks.us-west-2.amazonaws.com/id/X/keys"`)
+	require.Len(t, c.KubeadmConfigPatchesJSON6902, 2)
+	v3, v4 := c.KubeadmConfigPatchesJSON6902[0], c.KubeadmConfigPatchesJSON6902[1]
+	require.Equal(t, "v1beta3", v3.Version)
+	require.Contains(t, v3.Patch, "path: /apiServer/extraArgs/service-account-issuer\n  value: \"https://oidc.eks.us-west-2.amazonaws.com/id/X\"")
+	require.Equal(t, "v1beta4", v4.Version)
+	require.Contains(t, v4.Patch, `value: {name: service-account-issuer, value: "https://oidc.eks.us-west-2.amazonaws.com/id/X"}`)
+	require.Contains(t, v4.Patch, `service-account-jwks-uri, value: "https://oidc.eks.us-west-2.amazonaws.com/id/X/keys"`)
 	// The template is not modified.
 	require.Empty(t, tmpl.Nodes[0].ExtraMounts)
 }

@@ -89,15 +89,18 @@ func CommitArgs(container, image string) []string {
 		container, image}
 }
 
-// NodeFixupScript sets owners and modes of the copied files and writes
-// /kind/version, which kind reads to pick its kubeadm config.
-func NodeFixupScript(kubernetesVersion string) string {
+// NodeFixupScript sets owners and modes of the copied files, points
+// containerd at the pause image kubeadm expects and writes /kind/version,
+// which kind reads to pick its kubeadm config.
+func NodeFixupScript(kubernetesVersion, pauseImage string) string {
 	return fmt.Sprintf(`set -e
 chown root:root /usr/bin/kubeadm /usr/bin/kubelet /usr/bin/kubectl /usr/local/bin/crictl %[1]s
 chmod 0755 /usr/bin/kubeadm /usr/bin/kubelet /usr/bin/kubectl /usr/local/bin/crictl
 chmod 0644 %[1]s
+sed -i 's#sandbox_image = ".*"#sandbox_image = "%[3]s"#' /etc/containerd/config.toml
+grep -q 'sandbox_image = "%[3]s"' /etc/containerd/config.toml
 printf %%s %[2]s > /kind/version
-`, CNIConfigPath, shellQuote(kubernetesVersion))
+`, CNIConfigPath, shellQuote(kubernetesVersion), pauseImage)
 }
 
 const buildContainerdLog = "/var/log/idlab-build-containerd.log"

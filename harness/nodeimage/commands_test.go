@@ -90,15 +90,15 @@ func TestDockerArgs(t *testing.T) {
 }
 
 func TestNodeFixupScript(t *testing.T) {
-	s := NodeFixupScript("v1.34.4")
+	s := NodeFixupScript("v1.34.4", "registry.k8s.io/pause:3.10.1")
 	require.Contains(t, s, "printf %s 'v1.34.4' > /kind/version")
 	require.Contains(t, s, CNIConfigPath)
+	require.Contains(t, s, `s#sandbox_image = ".*"#sandbox_image = "registry.k8s.io/pause:3.10.1"#`)
 }
 
 func TestRecipeAssets(t *testing.T) {
 	// The containerd adaptations the host needs are in the base script.
 	require.Contains(t, baseScript, "restrict_oom_score_adj = true")
-	require.Contains(t, baseScript, "sandbox_image")
 	require.Contains(t, baseScript, "set -o errexit -o nounset -o pipefail")
 	require.Contains(t, CNIConfig(), `"type": "bridge"`)
 }

@@ -9,8 +9,8 @@
 //     IDLAB_DEBIAN_MIRROR, else the host's apt sources, else deb.debian.org)
 //     with systemd, containerd, runc, iptables and the CNI plugins;
 //   - kind's images/base/files from the sigs.k8s.io/kind module, with
-//     containerd told to use the pause tag kubeadm expects and to clamp
-//     oom_score_adj (hosts without CAP_SYS_RESOURCE);
+//     containerd told to clamp oom_score_adj (hosts without CAP_SYS_RESOURCE)
+//     and to use the pause tag kubeadm expects;
 //   - Kubernetes, etcd, CoreDNS, pause and a small crictl built from the Go
 //     module proxy by hack/build-k8s.sh;
 //   - the control-plane images kubeadm asks for, made FROM scratch (kube-proxy
@@ -21,7 +21,9 @@
 //
 // Built images are named idlab/node:<k8s version>-<hash of every input>, so a
 // second run finds the image and returns in seconds; the debootstrap+kind base
-// is cached as idlab/node-base:<hash> so new binaries skip debootstrap.
+// is cached as idlab/node-base:<hash> so new binaries skip debootstrap. When
+// the binaries are not built yet, hack/build-k8s.sh runs while debootstrap
+// does. Steps print as "[2/8] debootstrap bookworm ... 48.2s".
 //
 // The package only orchestrates: it drives the docker CLI, debootstrap and
 // bash (root is needed for debootstrap and chroot). Every command's output is

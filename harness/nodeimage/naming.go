@@ -26,21 +26,17 @@ type Inputs struct {
 	Binaries map[string]string
 	// Images are the component image references kubeadm expects.
 	Images []string
-	// Recipe is the text of the build scripts and config we add, so any
-	// change to them changes the name.
-	Recipe string
+	// BaseRecipe is the text of the base image script and Recipe that of the
+	// node-level scripts and config, so any change to them changes the name.
+	BaseRecipe string
+	Recipe     string
 }
 
 // BaseInputs are the inputs of the base layer (debootstrap + kind base files),
 // which is cached as its own image so rebuilding with new binaries skips
 // debootstrap.
 func (in Inputs) BaseInputs() Inputs {
-	base := Inputs{Suite: in.Suite, Packages: in.Packages, KindFiles: in.KindFiles, Recipe: in.Recipe}
-	// The base's containerd config names the sandbox (pause) image.
-	if p := findImage(in.Images, "pause"); p != "" {
-		base.Images = []string{p}
-	}
-	return base
+	return Inputs{Suite: in.Suite, Packages: in.Packages, KindFiles: in.KindFiles, BaseRecipe: in.BaseRecipe}
 }
 
 // Hash returns a hex SHA-256 over a canonical rendering of the inputs.
@@ -56,6 +52,7 @@ func (in Inputs) Hash() string {
 	imgs := append([]string(nil), in.Images...)
 	sort.Strings(imgs)
 	fmt.Fprintf(h, "images %s\n", strings.Join(imgs, ","))
+	fmt.Fprintf(h, "base recipe %d\n%s\n", len(in.BaseRecipe), in.BaseRecipe)
 	fmt.Fprintf(h, "recipe %d\n%s\n", len(in.Recipe), in.Recipe)
 	return hex.EncodeToString(h.Sum(nil))
 }

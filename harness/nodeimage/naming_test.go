@@ -17,6 +17,7 @@ func testInputs() Inputs {
 		KindFiles:         map[string]string{"usr/local/bin/entrypoint": "755 aa"},
 		Binaries:          map[string]string{"kubelet": "bb", "kubeadm": "cc"},
 		Images:            []string{"registry.k8s.io/pause:3.10.1", "registry.k8s.io/etcd:3.6.5-0"},
+		BaseRecipe:        "base",
 		Recipe:            "recipe",
 	}
 }
@@ -41,6 +42,7 @@ func TestInputsHash(t *testing.T) {
 		"binary":  func(in *Inputs) { in.Binaries = map[string]string{"kubelet": "bb", "kubeadm": "cd"} },
 		"image":   func(in *Inputs) { in.Images = in.Images[:1] },
 		"recipe":  func(in *Inputs) { in.Recipe = "recipe2" },
+		"base":    func(in *Inputs) { in.BaseRecipe = "base2" },
 	}
 	for name, change := range changes {
 		t.Run(name, func(t *testing.T) {
@@ -55,12 +57,13 @@ func TestBaseInputsIgnoreBinaries(t *testing.T) {
 	a, b := testInputs(), testInputs()
 	b.Binaries = map[string]string{"kubelet": "other"}
 	b.KubernetesVersion = "v1.34.3"
-	b.Images = b.Images[:1]
+	b.Images = nil
+	b.Recipe = "node-level change"
 	require.Equal(t, a.BaseInputs().Hash(), b.BaseInputs().Hash())
-	b.Images = []string{"registry.k8s.io/pause:3.10"}
-	require.NotEqual(t, a.BaseInputs().Hash(), b.BaseInputs().Hash(), "pause tag is in the base")
-	b.Images = a.Images
-	b.Recipe = "changed"
+	b.BaseRecipe = "changed"
+	require.NotEqual(t, a.BaseInputs().Hash(), b.BaseInputs().Hash())
+	b = testInputs()
+	b.Packages = append(b.Packages, "vim")
 	require.NotEqual(t, a.BaseInputs().Hash(), b.BaseInputs().Hash())
 }
 

@@ -170,7 +170,7 @@ func Ensure(ctx context.Context, opts Options) (Result, error) {
 	if err := o.validate(); err != nil {
 		return Result{}, err
 	}
-	b := &builder{o: o, progress: newProgress(o.Progress, 7)}
+	b := &builder{o: o, progress: newProgress(o.Progress, 8)}
 	res, err := b.ensure(ctx)
 	res.Duration = time.Since(start)
 	if err != nil {
@@ -233,41 +233,42 @@ func (b *builder) ensure(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
-func (b *builder) build(ctx context.Context, work string) (Result, error) {
+func (b *builder) build(ctx context.Context, work string) (res Result, err error) {
 	o := b.o
 	p := b.progress
 
-	// [1] inputs: binaries, kind files, component image list, hashes.
+	// [1] inputs. The base image depends only on the Debian side and kind's
+	// files; the node image also on the binaries, which are resolved here
+	// when hack/build-k8s.sh has them cached.
 	var image, baseImage string
-	var images []string
-	if err := p.step("resolve inputs (binaries, kind base files)", func() (string, error) {
-		bins, err := b.binDir(ctx)
-		if err != nil {
-			return "", err
-		}
+	if err := p.step("resolve inputs (kind base files, cached binaries)", func() (string, error) {
 		kind, err := b.kindFiles(ctx)
 		if err != nil {
 			return "", err
 		}
-		images, err = b.componentImages(ctx, bins)
+		files, err := hashTree(kind)
 		if err != nil {
 			return "", err
 		}
-		in, err := collectInputs(o, bins, kind, images)
-		if err != nil {
+		if len(files) == 0 {
+			return "", fmt.Errorf("kind base files %s: empty", kind)
+		}
+		b.kind = kind
+		b.in = Inputs{KubernetesVersion: o.KubernetesVersion, Suite: o.Suite, Packages: Packages(), KindFiles: files, BaseRecipe: baseScript}
+		baseImage = BaseImageName(b.in.BaseInputs().Hash())
+		dir, ok, err := b.cachedBinDir(ctx)
+		if err != nil || !ok {
+			return "binaries not built yet", err
+		}
+		if err := b.resolveBinaries(ctx, dir); err != nil {
 			return "", err
 		}
-		b.bins, b.kind, b.in = bins, kind, in
-		image = o.Image
-		if image == "" {
-			image = ImageName(o.KubernetesVersion, in.Hash())
-		}
-		baseImage = BaseImageName(in.BaseInputs().Hash())
+		image = b.image()
 		return image, nil
 	}); err != nil {
 		return Result{}, err
 	}
-	if b.imageExists(ctx, image) {
+	if image != "" && b.imageExists(ctx, image) {
 		p.skipRest("image present")
 		return Result{Image: image, DisableDefaultCNI: true}, nil
 	}
@@ -280,10 +281,33 @@ func (b *builder) build(ctx context.Context, work string) (Result, error) {
 		return Result{}, err
 	}
 	defer unlock()
-	if b.imageExists(ctx, image) {
+	if image != "" && b.imageExists(ctx, image) {
 		p.skipRest("built meanwhile by another process")
 		return Result{Image: image, DisableDefaultCNI: true}, nil
 	}
+
+	// Binaries build in the background while debootstrap runs.
+	bctx, cancel := context.WithCancel(ctx)
+	binsDone := make(chan error, 1)
+	cachedBins := image != ""
+	if cachedBins {
+		binsDone <- nil
+	} else {
+		go func() {
+			dir, err := b.binDir(bctx)
+			if err == nil {
+				err = b.resolveBinaries(bctx, dir)
+			}
+			binsDone <- err
+		}()
+	}
+	binsWaited := false
+	defer func() {
+		cancel()
+		if !binsWaited {
+			<-binsDone
+		}
+	}()
 
 	// [2,3] base image: debootstrap + kind base files, cached by its own hash.
 	haveBase := b.imageExists(ctx, baseImage)
@@ -297,7 +321,6 @@ func (b *builder) build(ctx context.Context, work string) (Result, error) {
 	}); err != nil {
 		return Result{}, err
 	}
-	pause := findImage(images, "pause")
 	if err := p.step("kind base files, containerd config, import "+baseImage, func() (string, error) {
 		if haveBase {
 			return "cached", nil
@@ -307,8 +330,7 @@ func (b *builder) build(ctx context.Context, work string) (Result, error) {
 			return "", err
 		}
 		_, err := b.r.runEnv(ctx, "base", []string{
-			"ROOTFS=" + rootfs, "KIND_FILES=" + b.kind, "PAUSE_IMAGE=" + pause,
-			"BASE_IMAGE=" + baseImage, "DOCKER=" + o.Docker,
+			"ROOTFS=" + rootfs, "KIND_FILES=" + b.kind, "BASE_IMAGE=" + baseImage, "DOCKER=" + o.Docker,
 		}, nil, "bash", script)
 		if err != nil {
 			return "", err
@@ -319,15 +341,32 @@ func (b *builder) build(ctx context.Context, work string) (Result, error) {
 		return Result{}, err
 	}
 
-	// [4] component images in Docker, saved to one tarball.
+	// [4] binaries (hack/build-k8s.sh), started in the background above.
+	if err := p.step("Kubernetes, etcd, CoreDNS binaries (hack/build-k8s.sh)", func() (string, error) {
+		err := <-binsDone
+		binsWaited = true
+		if cachedBins {
+			return "cached", err
+		}
+		return "", err
+	}); err != nil {
+		return Result{}, err
+	}
+	image = b.image()
+	if b.imageExists(ctx, image) {
+		p.skipRest("image present")
+		return Result{Image: image, DisableDefaultCNI: true}, nil
+	}
+
+	// [5] component images in Docker, saved to one tarball.
 	imagesTar := filepath.Join(work, "images.tar")
-	if err := p.step(fmt.Sprintf("component images (%d)", len(images)), func() (string, error) {
-		return "", b.componentImagesTar(ctx, work, baseImage, images, imagesTar)
+	if err := p.step(fmt.Sprintf("component images (%d)", len(b.in.Images)), func() (string, error) {
+		return "", b.componentImagesTar(ctx, work, baseImage, b.in.Images, imagesTar)
 	}); err != nil {
 		return Result{}, err
 	}
 
-	// [5,6] node container: binaries, CNI config, images in containerd; commit.
+	// [6,7] node container: binaries, CNI config, images in containerd; commit.
 	container := "idlab-nodeimage-build-" + b.in.Hash()[:12]
 	defer func() {
 		// Best effort; the container is only a build scratchpad.
@@ -344,14 +383,47 @@ func (b *builder) build(ctx context.Context, work string) (Result, error) {
 	}); err != nil {
 		return Result{}, err
 	}
+	// [8] the component images live on in the node image; drop Docker's copies.
 	if err := p.step("clean up", func() (string, error) {
-		// The component images live on in the node image; drop the Docker copies.
-		_, _ = b.r.run(ctx, "cleanup", nil, o.Docker, append([]string{"rmi"}, images...)...)
+		_, _ = b.r.run(ctx, "cleanup", nil, o.Docker, append([]string{"rmi"}, b.in.Images...)...)
 		return "", nil
 	}); err != nil {
 		return Result{}, err
 	}
 	return Result{Image: image, Built: true, DisableDefaultCNI: true}, nil
+}
+
+// image is the node image name for the resolved inputs.
+func (b *builder) image() string {
+	if b.o.Image != "" {
+		return b.o.Image
+	}
+	return ImageName(b.o.KubernetesVersion, b.in.Hash())
+}
+
+// resolveBinaries checks the binaries in dir, asks their kubeadm for the
+// component images and completes b.in.
+func (b *builder) resolveBinaries(ctx context.Context, dir string) error {
+	if err := b.checkBinDir(ctx, dir); err != nil {
+		return err
+	}
+	images, err := b.componentImages(ctx, dir)
+	if err != nil {
+		return err
+	}
+	bins := map[string]string{}
+	for _, bin := range Binaries() {
+		sum, err := hashFile(filepath.Join(dir, bin))
+		if err != nil {
+			return err
+		}
+		bins[bin] = sum
+	}
+	b.bins = dir
+	b.in.Binaries = bins
+	b.in.Images = images
+	b.in.Recipe = cniConfig + "\n" + NodeFixupScript(b.o.KubernetesVersion, findImage(images, "pause")) + startContainerdScript + stopContainerdScript
+	return nil
 }
 
 // componentImagesTar makes the control-plane images in Docker (binary FROM
@@ -424,7 +496,7 @@ func (b *builder) assemble(ctx context.Context, work, baseImage, container, imag
 	if err := d("cp", cni, container+":"+CNIConfigPath); err != nil {
 		return err
 	}
-	if err := d("exec", container, "sh", "-c", NodeFixupScript(o.KubernetesVersion)); err != nil {
+	if err := d("exec", container, "sh", "-c", NodeFixupScript(o.KubernetesVersion, findImage(b.in.Images, "pause"))); err != nil {
 		return err
 	}
 	if err := d("exec", container, "sh", "-c", startContainerdScript); err != nil {
@@ -458,40 +530,79 @@ func (b *builder) tryPull(ctx context.Context, ref string) bool {
 	return true
 }
 
+// buildScript is the script that builds the binaries.
+func (b *builder) buildScript() (string, error) {
+	if b.o.BuildScript != "" {
+		return b.o.BuildScript, nil
+	}
+	root, err := findRepoRoot()
+	if err != nil {
+		return "", fmt.Errorf("no BinDir and %w", err)
+	}
+	return filepath.Join(root, "hack", "build-k8s.sh"), nil
+}
+
+// cachedBinDir returns BinDir, or the build script's dir when its binaries are
+// already built (IDLAB_BUILD_CHECK_ONLY=1 exits 3 when they are not).
+func (b *builder) cachedBinDir(ctx context.Context) (string, bool, error) {
+	if b.o.BinDir != "" {
+		return b.o.BinDir, true, nil
+	}
+	script, err := b.buildScript()
+	if err != nil {
+		return "", false, err
+	}
+	out, err := b.r.runEnv(ctx, "build-k8s", []string{"IDLAB_K8S_VERSION=" + b.o.KubernetesVersion, "IDLAB_BUILD_CHECK_ONLY=1"}, nil, "bash", script)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 3 {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return lastLine(out), true, nil
+}
+
+// binDir returns BinDir, or runs the build script (its progress goes to
+// Progress) and returns the dir it prints.
 func (b *builder) binDir(ctx context.Context) (string, error) {
-	dir := b.o.BinDir
-	if dir == "" {
-		script := b.o.BuildScript
-		if script == "" {
-			root, err := findRepoRoot()
-			if err != nil {
-				return "", fmt.Errorf("no BinDir and %w", err)
-			}
-			script = filepath.Join(root, "hack", "build-k8s.sh")
-		}
-		tee := *b.r
-		tee.tee = b.o.Progress
-		out, err := tee.runEnv(ctx, "build-k8s", []string{"IDLAB_K8S_VERSION=" + b.o.KubernetesVersion}, nil, "bash", script)
-		if err != nil {
-			return "", err
-		}
-		lines := strings.Split(strings.TrimSpace(out), "\n")
-		dir = strings.TrimSpace(lines[len(lines)-1])
+	if b.o.BinDir != "" {
+		return b.o.BinDir, nil
 	}
-	for _, bin := range Binaries() {
-		if _, err := os.Stat(filepath.Join(dir, bin)); err != nil {
-			return "", fmt.Errorf("binary dir %s: %w", dir, err)
-		}
-	}
-	// kubeadm must be the release asked for: it decides image tags.
-	out, err := b.r.run(ctx, "build-k8s", nil, filepath.Join(dir, "kubeadm"), "version", "-o", "short")
+	script, err := b.buildScript()
 	if err != nil {
 		return "", err
 	}
-	if got := strings.TrimSpace(out); got != b.o.KubernetesVersion {
-		return "", fmt.Errorf("binaries in %s are Kubernetes %s, want %s (pin it in build/k8s/go.mod)", dir, got, b.o.KubernetesVersion)
+	tee := *b.r
+	tee.tee = b.o.Progress
+	out, err := tee.runEnv(ctx, "build-k8s", []string{"IDLAB_K8S_VERSION=" + b.o.KubernetesVersion}, nil, "bash", script)
+	if err != nil {
+		return "", err
 	}
-	return dir, nil
+	return lastLine(out), nil
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// checkBinDir makes sure dir has every binary and its kubeadm is the release
+// asked for (kubeadm decides the image tags).
+func (b *builder) checkBinDir(ctx context.Context, dir string) error {
+	for _, bin := range Binaries() {
+		if _, err := os.Stat(filepath.Join(dir, bin)); err != nil {
+			return fmt.Errorf("binary dir %s: %w", dir, err)
+		}
+	}
+	out, err := b.r.run(ctx, "build-k8s", nil, filepath.Join(dir, "kubeadm"), "version", "-o", "short")
+	if err != nil {
+		return err
+	}
+	if got := strings.TrimSpace(out); got != b.o.KubernetesVersion {
+		return fmt.Errorf("binaries in %s are Kubernetes %s, want %s (pin it in build/k8s/go.mod)", dir, got, b.o.KubernetesVersion)
+	}
+	return nil
 }
 
 func (b *builder) kindFiles(ctx context.Context) (string, error) {
@@ -517,33 +628,6 @@ func (b *builder) componentImages(ctx context.Context, bins string) ([]string, e
 		return nil, err
 	}
 	return ParseImageList(out)
-}
-
-func collectInputs(o Options, bins, kind string, images []string) (Inputs, error) {
-	in := Inputs{
-		KubernetesVersion: o.KubernetesVersion,
-		Suite:             o.Suite,
-		Packages:          Packages(),
-		Binaries:          map[string]string{},
-		Images:            images,
-		Recipe:            baseScript + "\n" + cniConfig + "\n" + NodeFixupScript(o.KubernetesVersion) + startContainerdScript + stopContainerdScript,
-	}
-	for _, bin := range Binaries() {
-		sum, err := hashFile(filepath.Join(bins, bin))
-		if err != nil {
-			return Inputs{}, err
-		}
-		in.Binaries[bin] = sum
-	}
-	files, err := hashTree(kind)
-	if err != nil {
-		return Inputs{}, err
-	}
-	if len(files) == 0 {
-		return Inputs{}, fmt.Errorf("kind base files %s: empty", kind)
-	}
-	in.KindFiles = files
-	return in, nil
 }
 
 func requireRoot() error {

@@ -17,8 +17,43 @@ import (
 type Error struct {
 	Code    string
 	Message string
-	Status  int    // HTTP status; Defaults to 400.
-	Type    string // "Sender" or "Receiver"; Defaults to Sender.
+	Status  int    // HTTP status; Defaults to StatusFor(Code).
+	Type    string // "Sender" or "Receiver"; Defaults to Sender below 500.
+}
+
+// statuses are the HTTP statuses AWS's query APIs (STS, IAM, SNS) answer
+// with for their error codes; codes not listed are 400.
+var statuses = map[string]int{
+	"AccessDenied":               http.StatusForbidden,
+	"AuthorizationError":         http.StatusForbidden, // SNS
+	"ExpiredToken":               http.StatusForbidden,
+	"IDPRejectedClaim":           http.StatusForbidden,
+	"IncompleteSignature":        http.StatusBadRequest,
+	"InternalFailure":            http.StatusInternalServerError,
+	"InvalidClientTokenId":       http.StatusForbidden,
+	"MissingAuthenticationToken": http.StatusForbidden,
+	"NoSuchEntity":               http.StatusNotFound, // IAM
+	"NotFound":                   http.StatusNotFound, // SNS
+	"OptInRequired":              http.StatusForbidden,
+	"RegionDisabledException":    http.StatusForbidden,
+	"RequestEntityTooLarge":      http.StatusRequestEntityTooLarge,
+	"ServiceUnavailable":         http.StatusServiceUnavailable,
+	"SignatureDoesNotMatch":      http.StatusForbidden,
+	"Throttling":                 http.StatusBadRequest,
+}
+
+// StatusFor is the HTTP status AWS answers code with: 403 for the
+// authentication and authorization codes, 400 for the other client errors.
+func StatusFor(code string) int {
+	if s, ok := statuses[code]; ok {
+		return s
+	}
+	return http.StatusBadRequest
+}
+
+// New builds an *Error with the status AWS uses for code.
+func New(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Status: StatusFor(code)}
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -60,7 +95,7 @@ func WriteError(w http.ResponseWriter, xmlns, requestID string, err error) {
 	}
 	status, typ := e.Status, e.Type
 	if status == 0 {
-		status = http.StatusBadRequest
+		status = StatusFor(e.Code)
 	}
 	if typ == "" {
 		typ = "Sender"

@@ -18,14 +18,21 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 )
 
-// DefaultLeeway is the clock skew tolerated on exp, nbf and iat. AWS STS does
-// not document its tolerance; five minutes is what common OIDC relying
-// parties allow and keeps "expired" meaning expired.
+// DefaultLeeway is the clock skew tolerated on exp, nbf and iat. AWS does
+// not publish the skew STS tolerates for web-identity tokens (its API
+// reference only says an expired token gets ExpiredTokenException); five
+// minutes is the customary OIDC relying-party allowance (RFC 7519 4.1.4 "no
+// more than a few minutes"), the Kerberos/SigV4-era norm, and what
+// go-oidc-style verifiers use. Set Verifier.Leeway to change it.
 const DefaultLeeway = 5 * time.Minute
 
-// DefaultAlgorithms are the signature algorithms accepted: what AWS STS
-// accepts for OIDC federation (RS256, ES256) and nothing symmetric.
+// DefaultAlgorithms are the signature algorithms accepted by default: what
+// AWS STS accepts for OIDC federation (RS256, ES256) and nothing symmetric.
 var DefaultAlgorithms = []string{"RS256", "ES256"}
+
+// SupportedAlgorithms are all algorithms Verifier can check; Verifier.Algorithms
+// entries outside this list (none, HS256, ...) are never accepted.
+var SupportedAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
 
 // MinRSABits is the smallest RSA modulus accepted.
 const MinRSABits = 2048
@@ -33,6 +40,13 @@ const MinRSABits = 2048
 // KeySet finds the published keys of an issuer.
 type KeySet interface {
 	Keys(ctx context.Context, issuer string) (*jose.JSONWebKeySet, error)
+}
+
+// Refresher is implemented by key sets that can refetch an issuer's keys
+// when a token names a kid they do not hold (DiscoveryKeys does, rate
+// limited). Verifier uses it once per token.
+type Refresher interface {
+	Refresh(ctx context.Context, issuer string) (*jose.JSONWebKeySet, error)
 }
 
 // StaticKeys maps issuer URLs to fixed key sets; for tests.
@@ -50,12 +64,17 @@ func (s StaticKeys) Keys(_ context.Context, issuer string) (*jose.JSONWebKeySet,
 // Verifier checks signatures and time claims. The zero value with Keys set
 // uses the defaults above.
 type Verifier struct {
-	Keys       KeySet
-	Now        func() time.Time // Defaults to time.Now.
-	Leeway     time.Duration    // Defaults to DefaultLeeway.
-	Algorithms []string         // Defaults to DefaultAlgorithms.
-	// RequireExpiry rejects tokens without exp (AWS requires exp).
-	// Defaults to true through the zero value of AllowNoExpiry.
+	Keys KeySet
+	Now  func() time.Time // Defaults to time.Now.
+	// Leeway is the clock skew allowed on exp, nbf and iat. Defaults to
+	// DefaultLeeway (5 minutes); negative means none.
+	Leeway time.Duration
+	// Algorithms is the alg allow-list. Defaults to DefaultAlgorithms
+	// (RS256, ES256); "none", HS* and anything outside SupportedAlgorithms
+	// are refused even when listed.
+	Algorithms []string
+	// AllowNoExpiry accepts tokens without exp. By default they fail with
+	// CodeMissingClaim, as AWS STS requires exp.
 	AllowNoExpiry bool
 }
 
@@ -78,7 +97,7 @@ func (v *Verifier) VerifyToken(ctx context.Context, t *Token) error {
 	if len(algs) == 0 {
 		algs = DefaultAlgorithms
 	}
-	if !slices.Contains(algs, t.Header.Alg) || t.Header.Alg == "none" || isHMAC(t.Header.Alg) {
+	if !slices.Contains(algs, t.Header.Alg) || !slices.Contains(SupportedAlgorithms, t.Header.Alg) {
 		return fail(CodeUnsupportedAlg, "signing algorithm %q is not accepted (accepted: %v)", t.Header.Alg, algs)
 	}
 	if len(t.Header.Crit) > 0 {
@@ -98,7 +117,16 @@ func (v *Verifier) VerifyToken(ctx context.Context, t *Token) error {
 		}
 		return &Error{Code: CodeKeyFetch, Msg: "fetch keys for " + t.Claims.Issuer, Err: err}
 	}
+	if ks == nil {
+		ks = &jose.JSONWebKeySet{}
+	}
 	key, err := pickKey(ks, t.Header)
+	if r, ok := v.Keys.(Refresher); ok && t.Header.Kid != "" && isCode(err, CodeKeyNotFound) && ks.Key(t.Header.Kid) == nil {
+		// The kid is unknown: the issuer may have rotated since we cached.
+		if ks, rerr := r.Refresh(ctx, t.Claims.Issuer); rerr == nil && ks != nil {
+			key, err = pickKey(ks, t.Header)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -108,7 +136,10 @@ func (v *Verifier) VerifyToken(ctx context.Context, t *Token) error {
 	return v.checkTimes(t)
 }
 
-func isHMAC(alg string) bool { return len(alg) >= 2 && (alg[:2] == "HS" || alg[:2] == "hs") }
+func isCode(err error, c Code) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == c
+}
 
 // pickKey selects the JWK for the header: by kid, or the only signing key of
 // the right type when the token has no kid.
@@ -227,8 +258,11 @@ func (v *Verifier) checkTimes(t *Token) error {
 	}
 	n := now()
 	leeway := v.Leeway
-	if leeway == 0 {
+	switch {
+	case leeway == 0:
 		leeway = DefaultLeeway
+	case leeway < 0:
+		leeway = 0
 	}
 	c := t.Claims
 	if c.Expiry == nil {

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -187,6 +188,19 @@ func TestVerifyRejectsCraftedTokens(t *testing.T) {
 		{"RS256 header with EC key kid", signRS(t, f.rsa, js(t, map[string]string{"alg": "RS256", "kid": "ec1"}), js(t, goodClaims())), CodeKeyNotFound},
 		{"ES256 header with RSA key kid", signES(t, f.ec, js(t, map[string]string{"alg": "ES256", "kid": "rsa1"}), js(t, goodClaims())), CodeKeyNotFound},
 		{"jku header is not followed", signRS(t, f.stray, js(t, map[string]string{"alg": "RS256", "kid": "rsa1", "jku": "https://evil.example/jwks"}), js(t, goodClaims())), CodeBadSignature},
+		{"x5u header is not followed", signRS(t, f.stray, js(t, map[string]string{"alg": "RS256", "kid": "rsa1", "x5u": "https://evil.example/cert.pem"}), js(t, goodClaims())), CodeBadSignature},
+		{"embedded jwk header is not trusted", signRS(t, f.stray, js(t, map[string]any{"alg": "RS256", "kid": "rsa1", "jwk": map[string]string{"kty": "RSA", "n": "AQAB", "e": "AQAB"}}), js(t, goodClaims())), CodeBadSignature},
+		{"kid not a string", signRS(t, f.rsa, js(t, map[string]any{"alg": "RS256", "kid": 1}), js(t, goodClaims())), CodeMalformed},
+		{"crit not an array", signRS(t, f.rsa, js(t, map[string]any{"alg": "RS256", "kid": "rsa1", "crit": "b64"}), js(t, goodClaims())), CodeMalformed},
+		{"payload JSON null", signRS(t, f.rsa, rsHdr, []byte(`null`)), CodeMalformed},
+		{"aud null", signRS(t, f.rsa, rsHdr, []byte(`{"iss":"`+testIssuer+`","aud":null,"exp":`+itoa(now.Add(time.Hour).Unix())+`}`)), CodeMalformed},
+		{"nbf as bool", signRS(t, f.rsa, rsHdr, js(t, with(goodClaims(), "nbf", true))), CodeMalformed},
+		{"exp absurdly far", signRS(t, f.rsa, rsHdr, js(t, with(goodClaims(), "exp", 1e300))), CodeMalformed},
+		{"lowercase alg rs256", signRS(t, f.rsa, js(t, map[string]string{"alg": "rs256", "kid": "rsa1"}), js(t, goodClaims())), CodeUnsupportedAlg},
+		{"PS256 not allowed by default", signRS(t, f.rsa, js(t, map[string]string{"alg": "PS256", "kid": "rsa1"}), js(t, goodClaims())), CodeUnsupportedAlg},
+		{"ES256 signature in DER form", esDER(t, f.ec, js(t, map[string]string{"alg": "ES256", "kid": "ec1"}), js(t, goodClaims())), CodeBadSignature},
+		{"signature over other header", parts[0] + "." + parts[1] + "." + b64(mustDecode(t, strings.Split(signRS(t, f.rsa, js(t, map[string]string{"alg": "RS256"}), js(t, goodClaims())), ".")[2])), CodeBadSignature},
+		{"nbf beyond leeway", signRS(t, f.rsa, rsHdr, js(t, with(goodClaims(), "nbf", now.Add(DefaultLeeway+time.Second).Unix()))), CodeNotYetValid},
 		{"expired", signRS(t, f.rsa, rsHdr, js(t, with(goodClaims(), "exp", now.Add(-time.Hour).Unix()))), CodeExpired},
 		{"missing exp", signRS(t, f.rsa, rsHdr, js(t, with(goodClaims(), "exp", nil))), CodeMissingClaim},
 		{"nbf in the future", signRS(t, f.rsa, rsHdr, js(t, with(goodClaims(), "nbf", now.Add(time.Hour).Unix()))), CodeNotYetValid},
@@ -225,6 +239,73 @@ func TestParseUnverifiedDates(t *testing.T) {
 	_ = big.NewInt
 }
 
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// esDER signs with ECDSA but encodes the signature as ASN.1 DER (as JCA
+// does) instead of the JWS r||s form.
+func esDER(t *testing.T, k *ecdsa.PrivateKey, header, payload []byte) string {
+	t.Helper()
+	in := b64(header) + "." + b64(payload)
+	d := sha256.Sum256([]byte(in))
+	sig, err := ecdsa.SignASN1(rand.Reader, k, d[:])
+	require.NoError(t, err)
+	return in + "." + b64(sig)
+}
+
+func TestVerifyNeverAcceptsNoneOrHMACEvenWhenListed(t *testing.T) {
+	f := newFixture(t)
+	v := &Verifier{Keys: f.keys, Now: func() time.Time { return now }, Algorithms: []string{"none", "HS256", "RS256"}}
+	good := signRS(t, f.rsa, js(t, map[string]string{"alg": "RS256", "kid": "rsa1"}), js(t, goodClaims()))
+	payload := strings.Split(good, ".")[1]
+	_, err := v.Verify(context.Background(), b64(js(t, map[string]string{"alg": "none"}))+"."+payload+".")
+	require.Equal(t, CodeUnsupportedAlg, codeOf(t, err))
+	_, err = v.Verify(context.Background(), b64(js(t, map[string]string{"alg": "HS256", "kid": "rsa1"}))+"."+payload+".c2ln")
+	require.Equal(t, CodeUnsupportedAlg, codeOf(t, err))
+	_, err = v.Verify(context.Background(), good)
+	require.NoError(t, err)
+}
+
+func TestVerifyLeeway(t *testing.T) {
+	f := newFixture(t)
+	tok := signRS(t, f.rsa, js(t, map[string]string{"alg": "RS256", "kid": "rsa1"}), js(t, with(goodClaims(), "exp", now.Add(-time.Minute).Unix())))
+	for _, tc := range []struct {
+		leeway time.Duration
+		want   Code
+	}{{0, ""}, {-1, CodeExpired}, {30 * time.Second, CodeExpired}, {2 * time.Minute, ""}} {
+		v := &Verifier{Keys: f.keys, Now: func() time.Time { return now }, Leeway: tc.leeway}
+		_, err := v.Verify(context.Background(), tok)
+		if tc.want == "" {
+			require.NoError(t, err, "leeway %v", tc.leeway)
+		} else {
+			require.Equal(t, tc.want, codeOf(t, err), "leeway %v", tc.leeway)
+		}
+	}
+}
+
+func TestVerifyPS256AndES384WhenAllowed(t *testing.T) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	ec, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	require.NoError(t, err)
+	keys := StaticKeys{testIssuer: &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: k.Public(), KeyID: "ps"}, {Key: ec.Public(), KeyID: "es"}}}}
+	v := &Verifier{Keys: keys, Now: func() time.Time { return now }, Algorithms: []string{"PS256", "ES384"}}
+	for _, tc := range []struct {
+		alg jose.SignatureAlgorithm
+		key any
+		kid string
+	}{{jose.PS256, k, "ps"}, {jose.ES384, ec, "es"}} {
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: tc.alg, Key: tc.key}, (&jose.SignerOptions{}).WithHeader("kid", tc.kid))
+		require.NoError(t, err)
+		obj, err := s.Sign(js(t, goodClaims()))
+		require.NoError(t, err)
+		raw, err := obj.CompactSerialize()
+		require.NoError(t, err)
+		got, err := v.Verify(context.Background(), raw)
+		require.NoError(t, err, string(tc.alg))
+		require.Equal(t, string(tc.alg), got.Header.Alg)
+	}
+}
+
 func mustDecode(t *testing.T, s string) []byte {
 	t.Helper()
 	b, err := base64.RawURLEncoding.DecodeString(s)
@@ -235,4 +316,16 @@ func mustDecode(t *testing.T, s string) []byte {
 func rsaSign(k *rsa.PrivateKey, in string) ([]byte, error) {
 	d := sha256.Sum256([]byte(in))
 	return rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, d[:])
+}
+
+func TestVerifyNilKeySetAndMissingSource(t *testing.T) {
+	f := newFixture(t)
+	tok := signRS(t, f.rsa, js(t, map[string]string{"alg": "RS256", "kid": "rsa1"}), js(t, goodClaims()))
+	_, err := (&Verifier{Keys: StaticKeys{testIssuer: nil}, Now: func() time.Time { return now }}).Verify(context.Background(), tok)
+	require.Equal(t, CodeKeyNotFound, codeOf(t, err))
+	_, err = (&Verifier{Now: func() time.Time { return now }}).Verify(context.Background(), tok)
+	require.Equal(t, CodeKeyFetch, codeOf(t, err))
+	noExp := signRS(t, f.rsa, js(t, map[string]string{"alg": "RS256", "kid": "rsa1"}), js(t, with(goodClaims(), "exp", nil)))
+	_, err = (&Verifier{Keys: f.keys, Now: func() time.Time { return now }, AllowNoExpiry: true}).Verify(context.Background(), noExp)
+	require.NoError(t, err)
 }

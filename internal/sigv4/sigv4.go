@@ -39,7 +39,21 @@ const (
 	CodeSignatureDoesNotMatch             = "SignatureDoesNotMatch"
 	CodeRequestExpired                    = "RequestExpired" // skew (STS/query APIs report SignatureDoesNotMatch "Signature expired"); S3 maps to RequestTimeTooSkewed
 	CodeAuthorizationQueryParametersError = "AuthorizationQueryParametersError"
-	CodePresignExpired                    = "PresignExpired" // S3: AccessDenied "Request has expired"
+	CodePresignExpired                    = "PresignExpired"  // S3: AccessDenied "Request has expired"
+	CodeInvalidArgument                   = "InvalidArgument" // bad x-amz-content-sha256 (S3's code)
+)
+
+// Codes this package never returns but that callers map its errors to, named
+// here so every emulator spells them alike: S3 reports CodeRequestExpired as
+// RequestTimeTooSkewed and a bad Credential scope as
+// AuthorizationHeaderMalformed; an unknown access key (found after Parse, by
+// the caller's key lookup) is InvalidClientTokenId for the query APIs and
+// InvalidAccessKeyId for S3.
+const (
+	CodeRequestTimeTooSkewed         = "RequestTimeTooSkewed"
+	CodeAuthorizationHeaderMalformed = "AuthorizationHeaderMalformed"
+	CodeInvalidClientTokenID         = "InvalidClientTokenId"
+	CodeInvalidAccessKeyID           = "InvalidAccessKeyId"
 )
 
 // Error is a verification failure.
@@ -65,10 +79,15 @@ type Signature struct {
 	AmzDate       string    // X-Amz-Date as sent
 	Time          time.Time // AmzDate parsed
 	Presigned     bool
-	Expires       time.Duration // presigned only
+	Expires       time.Duration // X-Amz-Expires; Verify honours it for S3 only
 	SecurityToken string        // X-Amz-Security-Token (header or query)
 	PayloadHash   string        // x-amz-content-sha256 header if sent
 }
+
+// Streaming reports whether the body is aws-chunked (x-amz-content-sha256
+// STREAMING-*): the seed signature covers the headers, the chunks carry
+// their own signatures, which Verify does not check.
+func (s *Signature) Streaming() bool { return strings.HasPrefix(s.PayloadHash, "STREAMING-") }
 
 // Scope is DATE/REGION/SERVICE/aws4_request.
 func (s *Signature) Scope() string {
@@ -147,20 +166,39 @@ func parseHeader(r *http.Request, auth string) (*Signature, error) {
 	}
 	s.AmzDate = r.Header.Get("X-Amz-Date")
 	if s.AmzDate == "" {
-		return nil, fail(CodeIncompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+		// The spec allows the Date header instead; the string to sign then
+		// carries that time in the ISO 8601 basic form.
+		d := r.Header.Get("Date")
+		if d == "" {
+			return nil, fail(CodeIncompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=%s", auth)
+		}
+		t, perr := time.Parse(TimeFormat, d)
+		if perr != nil {
+			if t, perr = http.ParseTime(d); perr != nil {
+				return nil, fail(CodeIncompleteSignature, "Date header %q is neither ISO 8601 basic nor an HTTP date", d)
+			}
+		}
+		s.AmzDate = t.UTC().Format(TimeFormat)
 	}
 	if s.Time, err = time.Parse(TimeFormat, s.AmzDate); err != nil {
 		return nil, fail(CodeIncompleteSignature, "X-Amz-Date %q must be in the form YYYYMMDDTHHMMSSZ", s.AmzDate)
 	}
 	s.SecurityToken = r.Header.Get("X-Amz-Security-Token")
 	s.PayloadHash = r.Header.Get("X-Amz-Content-Sha256")
+	if h := s.PayloadHash; h != "" && h != UnsignedPayload && !strings.HasPrefix(h, "STREAMING-") && !hexSig.MatchString(h) {
+		return nil, fail(CodeInvalidArgument, "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER or a valid sha256 value.")
+	}
 	return s, nil
 }
 
 func parsePresigned(q url.Values) (*Signature, error) {
+	// X-Amz-Expires is required by S3 only; the query APIs (an STS
+	// GetCallerIdentity URL presigned by aws-sdk-go-v2) may omit it, and the
+	// request then lives within the 15-minute skew window.
+	s3 := strings.Contains(q.Get("X-Amz-Credential"), "/s3/")
 	missing := []string{}
 	for _, k := range []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Expires"} {
-		if q.Get(k) == "" {
+		if q.Get(k) == "" && (k != "X-Amz-Expires" || s3) {
 			missing = append(missing, k)
 		}
 	}
@@ -181,14 +219,16 @@ func parsePresigned(q url.Values) (*Signature, error) {
 	if s.Time, err = time.Parse(TimeFormat, s.AmzDate); err != nil {
 		return nil, fail(CodeAuthorizationQueryParametersError, "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
 	}
-	n, err := strconv.ParseInt(q.Get("X-Amz-Expires"), 10, 64)
-	if err != nil || n < 0 {
-		return nil, fail(CodeAuthorizationQueryParametersError, "X-Amz-Expires should be a number")
+	if q.Has("X-Amz-Expires") || s3 {
+		n, err := strconv.ParseInt(q.Get("X-Amz-Expires"), 10, 64)
+		if err != nil || n < 0 {
+			return nil, fail(CodeAuthorizationQueryParametersError, "X-Amz-Expires should be a number")
+		}
+		if n < 1 || time.Duration(n)*time.Second > MaxPresignExpiry {
+			return nil, fail(CodeAuthorizationQueryParametersError, "X-Amz-Expires must be less than a week (in seconds) that is 604800")
+		}
+		s.Expires = time.Duration(n) * time.Second
 	}
-	if n < 1 || time.Duration(n)*time.Second > MaxPresignExpiry {
-		return nil, fail(CodeAuthorizationQueryParametersError, "X-Amz-Expires must be less than a week (in seconds) that is 604800")
-	}
-	s.Expires = time.Duration(n) * time.Second
 	if !hexSig.MatchString(s.Signature) {
 		return nil, fail(CodeAuthorizationQueryParametersError, "X-Amz-Signature must be 64 lowercase hex characters")
 	}
@@ -236,7 +276,9 @@ type Options struct {
 	// URI-encoding) and the payload hash comes from x-amz-content-sha256.
 	S3 bool
 	// Body is the request body the client signed (form-encoded query APIs);
-	// ignored when the payload hash is taken from x-amz-content-sha256.
+	// ignored when the payload hash is taken from x-amz-content-sha256, which
+	// may also be UNSIGNED-PAYLOAD or STREAMING-* (whose chunk signatures the
+	// caller checks while decoding the body).
 	Body []byte
 }
 
@@ -245,16 +287,21 @@ func Verify(r *http.Request, s *Signature, secret string, now time.Time, opt Opt
 	if s.Time.Format("20060102") != s.Date {
 		return fail(CodeSignatureDoesNotMatch, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", s.Date, s.Time.Format("20060102"), s.AmzDate)
 	}
-	if s.Presigned {
+	// S3 honours X-Amz-Expires; the query APIs ignore it and give presigned
+	// URLs the same 15-minute window as signed headers (aws-sdk-go#2167).
+	if s.Presigned && s.Expires > 0 && opt.S3 {
 		if now.After(s.Time.Add(s.Expires)) {
 			return fail(CodePresignExpired, "Request has expired")
 		}
 		if s.Time.After(now.Add(MaxSkew)) {
 			return fail(CodeRequestExpired, "Request is not yet valid")
 		}
-	} else if d := now.Sub(s.Time); d > MaxSkew || d < -MaxSkew {
+	} else if d := now.Sub(s.Time); d > MaxSkew {
 		return fail(CodeRequestExpired, "Signature expired: %s is now earlier than %s (%s - 15 min.)", s.AmzDate,
 			now.Add(-MaxSkew).UTC().Format(TimeFormat), now.UTC().Format(TimeFormat))
+	} else if d < -MaxSkew {
+		return fail(CodeRequestExpired, "Signature not yet current: %s is still later than %s (%s + 15 min.)", s.AmzDate,
+			now.Add(MaxSkew).UTC().Format(TimeFormat), now.UTC().Format(TimeFormat))
 	}
 	creq, err := CanonicalRequest(r, s, opt)
 	if err != nil {
@@ -320,7 +367,9 @@ func CanonicalRequest(r *http.Request, s *Signature, opt Options) (string, error
 	}
 	payload := s.PayloadHash
 	switch {
-	case s.Presigned && payload == "":
+	case s.Presigned && payload == "" && opt.S3:
+		// S3 presigned URLs sign no payload; the other services' presigners
+		// (STS GetCallerIdentity for EKS tokens) hash the (empty) body.
 		payload = UnsignedPayload
 	case payload == "":
 		sum := sha256.Sum256(opt.Body)

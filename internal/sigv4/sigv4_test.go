@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -170,4 +171,149 @@ func TestParseRejects(t *testing.T) {
 		_, err := Parse(httptest.NewRequest(http.MethodGet, "https://b.s3.amazonaws.com/k?"+q, nil))
 		expectCode(t, err, CodeAuthorizationQueryParametersError)
 	}
+}
+
+func TestVerifyDateHeaderInsteadOfXAmzDate(t *testing.T) {
+	body := "Action=GetCallerIdentity&Version=2011-06-15"
+	for _, layout := range []string{http.TimeFormat, TimeFormat} {
+		t.Run(layout, func(t *testing.T) {
+			r := signed(t, body, nil)
+			// Re-sign by hand with the Date header carrying the time.
+			r.Header.Del("X-Amz-Date")
+			r.Header.Set("Date", signTime.Format(layout))
+			sig, err := ParseAuthorization(r.Header.Get("Authorization"))
+			require.NoError(t, err)
+			sig.SignedHeaders = []string{"content-type", "date", "host"}
+			sig.AmzDate, sig.Time = signTime.Format(TimeFormat), signTime
+			creq, err := CanonicalRequest(r, sig, Options{Body: []byte(body)})
+			require.NoError(t, err)
+			sig.Signature = signature(creds.SecretAccessKey, sig, creq)
+			r.Header.Set("Authorization", Algorithm+" Credential="+creds.AccessKeyID+"/"+sig.Scope()+", SignedHeaders=content-type;date;host, Signature="+sig.Signature)
+
+			got, err := Parse(r)
+			require.NoError(t, err)
+			require.Equal(t, signTime, got.Time)
+			require.NoError(t, Verify(r, got, creds.SecretAccessKey, signTime, Options{Body: []byte(body)}))
+		})
+	}
+	r := signed(t, body, nil)
+	r.Header.Del("X-Amz-Date")
+	_, err := Parse(r)
+	expectCode(t, err, CodeIncompleteSignature)
+}
+
+// STS presigned GetCallerIdentity (the EKS aws-iam-authenticator token)
+// signs the hash of the empty body, not UNSIGNED-PAYLOAD.
+func TestVerifyPresignedQueryAPI(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "https://sts.us-west-2.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15", nil)
+	r.Header.Set("x-k8s-aws-id", "my-cluster")
+	q := r.URL.Query()
+	q.Set("X-Amz-Expires", "60")
+	r.URL.RawQuery = q.Encode()
+	u, hdr, err := v4.NewSigner().PresignHTTP(context.Background(), creds, r, hashHex(nil), "sts", "us-west-2", signTime)
+	require.NoError(t, err)
+	pr := httptest.NewRequest(http.MethodGet, u, nil)
+	for k, v := range hdr {
+		pr.Header[k] = v
+	}
+	sig, err := Parse(pr)
+	require.NoError(t, err)
+	require.True(t, sig.Presigned)
+	require.Equal(t, "tok", sig.SecurityToken)
+	require.Contains(t, sig.SignedHeaders, "x-k8s-aws-id")
+	require.NoError(t, Verify(pr, sig, creds.SecretAccessKey, signTime.Add(30*time.Second), Options{}))
+	// STS ignores X-Amz-Expires: the URL lives in the 15-minute window.
+	require.NoError(t, Verify(pr, sig, creds.SecretAccessKey, signTime.Add(61*time.Second), Options{}))
+	expectCode(t, Verify(pr, sig, creds.SecretAccessKey, signTime.Add(16*time.Minute), Options{}), CodeRequestExpired)
+	pr.Header.Set("x-k8s-aws-id", "other-cluster")
+	expectCode(t, Verify(pr, sig, creds.SecretAccessKey, signTime, Options{}), CodeSignatureDoesNotMatch)
+}
+
+func TestParsePresignedRejects(t *testing.T) {
+	good := url.Values{
+		"X-Amz-Algorithm":     {Algorithm},
+		"X-Amz-Credential":    {"AKIAEXAMPLE/20261122/us-east-1/s3/aws4_request"},
+		"X-Amz-Date":          {"20261122T120000Z"},
+		"X-Amz-Expires":       {"60"},
+		"X-Amz-SignedHeaders": {"host"},
+		"X-Amz-Signature":     {strings.Repeat("a", 64)},
+	}
+	tests := []struct {
+		name   string
+		mutate func(url.Values)
+	}{
+		{"missing expires", func(v url.Values) { v.Del("X-Amz-Expires") }},
+		{"expires zero", func(v url.Values) { v.Set("X-Amz-Expires", "0") }},
+		{"expires over a week", func(v url.Values) { v.Set("X-Amz-Expires", "604801") }},
+		{"expires negative", func(v url.Values) { v.Set("X-Amz-Expires", "-1") }},
+		{"expires not a number", func(v url.Values) { v.Set("X-Amz-Expires", "1h") }},
+		{"other algorithm", func(v url.Values) { v.Set("X-Amz-Algorithm", "AWS4-HMAC-SHA1") }},
+		{"bad date", func(v url.Values) { v.Set("X-Amz-Date", "2026-11-22T12:00:00Z") }},
+		{"missing signature", func(v url.Values) { v.Del("X-Amz-Signature") }},
+		{"short signature", func(v url.Values) { v.Set("X-Amz-Signature", "abc") }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := url.Values{}
+			for k, vs := range good {
+				v[k] = append([]string(nil), vs...)
+			}
+			tc.mutate(v)
+			_, err := Parse(httptest.NewRequest(http.MethodGet, "https://b.s3.amazonaws.com/k?"+v.Encode(), nil))
+			var e *Error
+			require.True(t, errors.As(err, &e), "want *Error, got %v", err)
+			require.Contains(t, []string{CodeAuthorizationQueryParametersError, CodeIncompleteSignature}, e.Code)
+		})
+	}
+	v := url.Values{}
+	for k, vs := range good {
+		v[k] = vs
+	}
+	v.Set("X-Amz-Expires", "604800")
+	s, err := Parse(httptest.NewRequest(http.MethodGet, "https://b.s3.amazonaws.com/k?"+v.Encode(), nil))
+	require.NoError(t, err)
+	require.Equal(t, MaxPresignExpiry, s.Expires)
+}
+
+func TestPayloadHashHeader(t *testing.T) {
+	auth := "AWS4-HMAC-SHA256 Credential=AKIA/20261122/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=" + strings.Repeat("a", 64)
+	tests := []struct {
+		hash      string
+		streaming bool
+		code      string
+	}{
+		{UnsignedPayload, false, ""},
+		{StreamingPayload, true, ""},
+		{"STREAMING-UNSIGNED-PAYLOAD-TRAILER", true, ""},
+		{hashHex([]byte("x")), false, ""},
+		{"not-a-hash", false, CodeInvalidArgument},
+		{strings.ToUpper(hashHex(nil)), false, CodeInvalidArgument},
+	}
+	for _, tc := range tests {
+		t.Run(tc.hash, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPut, "https://b.s3.amazonaws.com/k", nil)
+			r.Header.Set("Authorization", auth)
+			r.Header.Set("X-Amz-Date", "20261122T120000Z")
+			r.Header.Set("X-Amz-Content-Sha256", tc.hash)
+			s, err := Parse(r)
+			if tc.code != "" {
+				expectCode(t, err, tc.code)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.streaming, s.Streaming())
+		})
+	}
+}
+
+func TestSkewMessages(t *testing.T) {
+	body := "Action=GetCallerIdentity&Version=2011-06-15"
+	r := signed(t, body, nil)
+	sig, err := Parse(r)
+	require.NoError(t, err)
+	err = Verify(r, sig, creds.SecretAccessKey, signTime.Add(20*time.Minute), Options{Body: []byte(body)})
+	require.EqualError(t, err, "RequestExpired: Signature expired: 20261122T120000Z is now earlier than 20261122T120500Z (20261122T122000Z - 15 min.)")
+	err = Verify(r, sig, creds.SecretAccessKey, signTime.Add(-20*time.Minute), Options{Body: []byte(body)})
+	require.EqualError(t, err, "RequestExpired: Signature not yet current: 20261122T120000Z is still later than 20261122T115500Z (20261122T114000Z + 15 min.)")
+	require.NoError(t, Verify(r, sig, creds.SecretAccessKey, signTime.Add(15*time.Minute), Options{Body: []byte(body)}))
 }

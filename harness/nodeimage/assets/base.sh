@@ -6,7 +6,6 @@
 # Run by harness/nodeimage as root with:
 #   ROOTFS      the debootstrapped rootfs (modified in place)
 #   KIND_FILES  kind's images/base/files (from the sigs.k8s.io/kind module)
-#   PAUSE_IMAGE the sandbox image kubeadm expects (registry.k8s.io/pause:X)
 #   BASE_IMAGE  the Docker image name to import as
 #   DOCKER      the docker CLI
 set -o errexit -o nounset -o pipefail
@@ -42,11 +41,10 @@ chroot "$R" systemctl mask systemd-binfmt.service >/dev/null 2>&1
 chroot "$R" sh -c 'ctr oci spec | jq ".hooks.createContainer[.hooks.createContainer | length] |= . + {\"path\": \"/kind/bin/mount-product-files.sh\"}" | jq "del(.process.rlimits)" > /etc/containerd/cri-base.json'
 [ -s "$R/etc/containerd/cri-base.json" ] || { echo "cri-base.json is empty" >&2; exit 1; }
 
-# containerd: the sandbox image kubeadm expects; clamp oom_score_adj instead
-# of failing where the host lacks CAP_SYS_RESOURCE.
-sed -i "s#sandbox_image = \".*\"#sandbox_image = \"${PAUSE_IMAGE:?}\"#; s/restrict_oom_score_adj = false/restrict_oom_score_adj = true/" \
-  "$R/etc/containerd/config.toml"
-grep -q "sandbox_image = \"$PAUSE_IMAGE\"" "$R/etc/containerd/config.toml"
+# containerd: clamp oom_score_adj instead of failing where the host lacks
+# CAP_SYS_RESOURCE. (The sandbox image is set per node image: it depends on
+# the Kubernetes release.)
+sed -i "s/restrict_oom_score_adj = false/restrict_oom_score_adj = true/" "$R/etc/containerd/config.toml"
 grep -q "restrict_oom_score_adj = true" "$R/etc/containerd/config.toml"
 
 rm -rf "$R"/var/cache/apt/archives/*.deb "$R"/var/lib/apt/lists/* "$R"/var/log/*.log
