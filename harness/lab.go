@@ -404,6 +404,8 @@ func (l *Lab) Down(ctx context.Context) (err error) {
 			errs = append(errs, err)
 		}
 		_ = os.Remove(l.kubeconfigFile(c.Name))
+		_ = os.Remove(filepath.Join(l.cfg.StateDir, "kubeconfig-"+c.Name)) // kind's own
+		_ = os.Remove(filepath.Join(l.cfg.StateDir, "kubeconfig-"+c.Name+".lock"))
 	}
 	if _, err := docker(ctx, nil, "rm", "-f", EmulatorContainer); err != nil && !strings.Contains(err.Error(), "No such container") {
 		errs = append(errs, err)

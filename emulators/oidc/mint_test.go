@@ -53,11 +53,11 @@ func TestMintServiceAccountTokenMatchesKubeAPIServer(t *testing.T) {
 	require.NoError(t, err)
 	iss, err := h.AddIssuer(eksIssuer)
 	require.NoError(t, err)
-	_, err = iss.AddSigner(loadSigner(t, "rsa.pem"))
+	_, err = iss.AddSigner(loadSigner(t, "rsa"))
 	require.NoError(t, err)
 	capped, err := h.AddIssuer(gkeIssuer, oidc.WithMaxTokenExpiration(2*time.Hour), oidc.WithAPIAudiences("https://kubernetes.default.svc"))
 	require.NoError(t, err)
-	_, err = capped.AddSigner(loadSigner(t, "ec.pem"))
+	_, err = capped.AddSigner(loadSigner(t, "ec"))
 	require.NoError(t, err)
 
 	pod := &oidc.ObjectRef{Name: "app-7d9f", UID: "pod-uid"}
