@@ -21,7 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/idlab/idlab/harness"
-	"github.com/idlab/idlab/scenarios/internal/probe"
+	"github.com/idlab/idlab/scenarios/internal/podrun"
 )
 
 const (
@@ -56,7 +56,7 @@ func TestIRSASmoke(t *testing.T) {
 	t.Cleanup(func() { _ = deleteNamespace(context.Background(), cs, namespace) })
 	ca, err := lab.CAPEM()
 	require.NoError(t, err)
-	_, err = cs.CoreV1().ConfigMaps(namespace).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: probe.CAConfigMap}, Data: map[string]string{"ca.pem": string(ca)}}, metav1.CreateOptions{})
+	_, err = cs.CoreV1().ConfigMaps(namespace).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: podrun.CAConfigMap}, Data: map[string]string{"ca.pem": string(ca)}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	for _, sa := range []string{"app-a", "app-b"} {
 		_, err = cs.CoreV1().ServiceAccounts(namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{})
@@ -74,7 +74,7 @@ func TestIRSASmoke(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.pod, func(t *testing.T) {
 			since := lastDecisionID(ctx, t, lab)
-			res, err := probe.Run(ctx, cs, namespace, probe.IRSAPod(tc.pod, tc.sa, lab.ProbeImage, roleARN, eks.Region))
+			res, err := podrun.Run(ctx, cs, namespace, podrun.IRSAPod(tc.pod, tc.sa, lab.ProbeImage, roleARN, eks.Region))
 			require.NoError(t, err)
 			subject := "system:serviceaccount:" + namespace + ":" + tc.sa
 			ds, err := lab.Decisions(ctx, url.Values{"action": {"sts:AssumeRoleWithWebIdentity"}, "since": {since}})

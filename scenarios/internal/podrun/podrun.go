@@ -1,0 +1,101 @@
+// Package podrun runs the SDK probe in scenario pods: pod specs as the
+// pod-identity webhooks would mutate them, and a runner that waits for the
+// pod and parses its result.
+package podrun
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/idlab/idlab/scenarios/internal/probe"
+)
+
+// CAConfigMap holds the lab CA in every scenario namespace.
+const CAConfigMap = "idlab-ca"
+
+// IRSAPod is a pod as the EKS pod identity webhook would mutate it: a
+// projected token with audience sts.amazonaws.com at the IRSA path, and the
+// AWS SDK environment, trusting the lab CA.
+func IRSAPod(name, serviceAccount, image, roleARN, region string) *corev1.Pod {
+	exp := int64(3600)
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/part-of": "idlab-scenarios"}},
+		Spec: corev1.PodSpec{
+			ServiceAccountName: serviceAccount,
+			RestartPolicy:      corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{
+				Name: "probe", Image: image, ImagePullPolicy: corev1.PullNever,
+				Env: []corev1.EnvVar{
+					{Name: "AWS_ROLE_ARN", Value: roleARN},
+					{Name: "AWS_WEB_IDENTITY_TOKEN_FILE", Value: "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"},
+					{Name: "AWS_REGION", Value: region},
+					{Name: "AWS_DEFAULT_REGION", Value: region},
+					{Name: "AWS_STS_REGIONAL_ENDPOINTS", Value: "regional"},
+					{Name: "AWS_CA_BUNDLE", Value: "/etc/idlab/ca.pem"},
+					{Name: "SSL_CERT_FILE", Value: "/etc/idlab/ca.pem"},
+					{Name: "AWS_EC2_METADATA_DISABLED", Value: "true"},
+				},
+				VolumeMounts: []corev1.VolumeMount{
+					{Name: "aws-iam-token", MountPath: "/var/run/secrets/eks.amazonaws.com/serviceaccount", ReadOnly: true},
+					{Name: "idlab-ca", MountPath: "/etc/idlab", ReadOnly: true},
+				},
+			}},
+			Volumes: []corev1.Volume{
+				{Name: "aws-iam-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{{
+					ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: "sts.amazonaws.com", ExpirationSeconds: &exp, Path: "token"},
+				}}}}},
+				{Name: "idlab-ca", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: CAConfigMap}}}},
+			},
+		},
+	}
+}
+
+// Run creates the pod, waits for it to finish and parses the probe's output.
+func Run(ctx context.Context, cs kubernetes.Interface, ns string, pod *corev1.Pod) (probe.Result, error) {
+	pods := cs.CoreV1().Pods(ns)
+	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		return probe.Result{}, fmt.Errorf("create pod %s/%s: %w", ns, pod.Name, err)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		p, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			return probe.Result{}, fmt.Errorf("get pod %s/%s: %w", ns, pod.Name, err)
+		}
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			break
+		}
+		if time.Now().After(deadline) {
+			return probe.Result{}, fmt.Errorf("pod %s/%s still %s after 3m: %s", ns, pod.Name, p.Status.Phase, describe(p))
+		}
+		select {
+		case <-ctx.Done():
+			return probe.Result{}, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	raw, err := pods.GetLogs(pod.Name, &corev1.PodLogOptions{Container: "probe"}).DoRaw(ctx)
+	if err != nil {
+		return probe.Result{}, fmt.Errorf("logs of %s/%s: %w", ns, pod.Name, err)
+	}
+	return probe.Parse(string(raw))
+}
+
+func describe(p *corev1.Pod) string {
+	var b strings.Builder
+	for _, c := range p.Status.Conditions {
+		fmt.Fprintf(&b, "%s=%s(%s) ", c.Type, c.Status, c.Message)
+	}
+	for _, s := range p.Status.ContainerStatuses {
+		if s.State.Waiting != nil {
+			fmt.Fprintf(&b, "%s waiting: %s %s ", s.Name, s.State.Waiting.Reason, s.State.Waiting.Message)
+		}
+	}
+	return b.String()
+}
