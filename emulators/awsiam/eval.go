@@ -46,6 +46,9 @@ type EvalInput struct {
 	// ResourceOnly: the caller has no identity policies of its own (web
 	// identity, service, anonymous); the resource policy alone decides.
 	ResourceOnly bool
+	// ResourceRequired: the resource policy must allow whatever the identity
+	// policies say, as a role's trust policy must for every AssumeRole.
+	ResourceRequired bool
 }
 
 // principalMatch says how a resource-policy statement named the caller.
@@ -158,7 +161,7 @@ func Evaluate(in EvalInput) Decision {
 			return allow("allowed by "+describe(resSpecific[0].ms)+", which names this session", resSpecific)
 		case len(resRole) > 0 && sessionOK:
 			return allow("allowed by "+describe(resRole[0].ms), resRole, sesAllow)
-		case identityOK && sessionOK:
+		case identityOK && sessionOK && (!in.ResourceRequired || len(resAccount) > 0):
 			return allow("allowed by "+identityDesc(in, idAllow), idAllow, sesAllow, resAccount)
 		}
 	}
@@ -214,6 +217,8 @@ func implicitReason(in EvalInput, identityOK, sessionOK, resourceOK bool, near [
 		why = fmt.Sprintf("the resource belongs to account %s and %s does not allow this principal", in.Request.ResourceAccount, resourceName(in.Request))
 	case in.CrossAccount && !identityOK:
 		why = fmt.Sprintf("the resource policy allows it, but no identity policy in account %s does", in.Request.Principal.Account)
+	case in.ResourceRequired && !resourceOK:
+		why = "no statement of " + resourceName(in.Request) + " allows this principal, and it must"
 	case identityOK && !sessionOK:
 		why = "an identity policy allows it, but the session policy does not"
 	default:

@@ -150,6 +150,12 @@ func TestEvaluateRules(t *testing.T) {
 		}(), IdentityIsRoot: true}, ExplicitDeny},
 		{"${*} in a StringEquals value is a literal star", EvalInput{Request: Request{Principal: sA, Action: "s3:GetObject", Resource: "x", Context: map[string][]string{"s3:prefix": {"a*"}}},
 			Identity: pol(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringEquals":{"s3:prefix":"a${*}"}}}]}`)}, Allow},
+		{"condition operators AND together: one fails", EvalInput{Request: Request{Principal: sA, Action: "s3:GetObject", Resource: "x", Context: map[string][]string{"aws:SourceIp": {"10.0.0.1"}, "aws:SecureTransport": {"false"}}},
+			Identity: pol(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"},"Bool":{"aws:SecureTransport":"true"}}}]}`)}, ImplicitDeny},
+		{"condition operators AND together: both hold", EvalInput{Request: Request{Principal: sA, Action: "s3:GetObject", Resource: "x", Context: map[string][]string{"aws:SourceIp": {"10.0.0.1"}, "aws:SecureTransport": {"true"}}},
+			Identity: pol(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"},"Bool":{"aws:SecureTransport":"true"}}}]}`)}, Allow},
+		{"deny with a negated condition on a missing key applies", EvalInput{Request: Request{Principal: sA, Action: "s3:GetObject", Resource: "x"},
+			Identity: pol(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Effect":"Deny","Action":"s3:*","Resource":"*","Condition":{"StringNotEquals":{"aws:RequestedRegion":"us-west-2"}}}]}`)}, ExplicitDeny},
 		{"variable in condition value", EvalInput{Request: Request{Principal: sA, Action: "s3:ListBucket", Resource: "x", Context: map[string][]string{"s3:prefix": {"home/AROAEXAMPLE:s1/"}, "aws:userid": {"AROAEXAMPLE:s1"}}},
 			Identity: pol(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"StringLike":{"s3:prefix":"home/${aws:userid}/*"}}}]}`)}, Allow},
 		{"variable default in condition value", EvalInput{Request: Request{Principal: sA, Action: "s3:ListBucket", Resource: "x", Context: map[string][]string{"s3:prefix": {"none"}}},
@@ -324,6 +330,40 @@ func TestConditionOperators(t *testing.T) {
 		{"ForAllValues:StringNotEquals", k, `["a"]`, []string{"b", "a"}, false},
 		{"ForAllValues:StringLike", k, `["team-*"]`, []string{"team-a", "team-b"}, true},
 		{"StringEquals", "TEST:KEY", `"a"`, []string{"a"}, true}, // keys are case-insensitive
+		{"StringNotEqualsIfExists", k, `"a"`, nil, true},
+		{"StringNotEqualsIfExists", k, `"a"`, []string{"a"}, false},
+		{"StringLikeIfExists", k, `"a*"`, []string{"abc"}, true},
+		{"StringLikeIfExists", k, `"a*"`, []string{"b"}, false},
+		{"DateGreaterThanIfExists", k, `"2026-01-01T00:00:00Z"`, nil, true},
+		{"DateGreaterThanIfExists", k, `"2026-01-01T00:00:00Z"`, []string{"2025-01-01T00:00:00Z"}, false},
+		{"BoolIfExists", k, `"false"`, nil, true},
+		{"BoolIfExists", k, `"false"`, []string{"true"}, false},
+		{"IpAddressIfExists", k, `"10.0.0.0/8"`, nil, true},
+		{"IpAddressIfExists", k, `"10.0.0.0/8"`, []string{"11.0.0.1"}, false},
+		{"ArnLikeIfExists", k, `"arn:aws:iam::*:role/*"`, nil, true},
+		{"ArnNotLikeIfExists", k, `"arn:aws:iam::*:role/*"`, []string{"arn:aws:iam::1:role/x"}, false},
+		{"NumericGreaterThanEqualsIfExists", k, `3`, []string{"3"}, true},
+		{"BinaryEqualsIfExists", k, `"aGVsbG8="`, nil, true},
+		{"NotIpAddress", k, `"10.0.0.0/8"`, nil, true},
+		{"IpAddress", k, `"10.0.0.0/8"`, []string{"not-an-ip"}, false},
+		{"IpAddress", k, `"::ffff:10.0.0.0/104"`, []string{"10.1.1.1"}, true},
+		{"DateLessThan", k, `1767225600`, []string{"2025-12-31T23:59:59Z"}, true},
+		{"DateEquals", k, `"not a date"`, []string{"2026-01-01T00:00:00Z"}, false},
+		{"Bool", k, `"true"`, []string{"TRUE"}, true},
+		{"Bool", k, `true`, nil, false},
+		{"ArnNotEquals", k, `"arn:aws:iam::1:role/x"`, nil, true},
+		{"ForAnyValue:StringNotEquals", k, `["a"]`, nil, false},
+		{"ForAllValues:StringNotEquals", k, `["a"]`, nil, true},
+		{"ForAllValues:StringNotLike", k, `["x*"]`, []string{"a", "b"}, true},
+		{"ForAllValues:StringNotLike", k, `["x*"]`, []string{"a", "xb"}, false},
+		{"ForAnyValue:StringLike", k, `["team-*"]`, []string{"other", "team-x"}, true},
+		{"ForAnyValue:StringEqualsIgnoreCase", k, `["ABC"]`, []string{"x", "abc"}, true},
+		{"ForAllValues:StringEqualsIfExists", k, `["a"]`, nil, true},
+		{"ForAnyValue:StringEqualsIfExists", k, `["a"]`, nil, true},
+		{"ForAllValues:NumericLessThan", k, `10`, []string{"1", "9"}, true},
+		{"ForAllValues:NumericLessThan", k, `10`, []string{"1", "19"}, false},
+		{"StringEquals", k, `"a"`, []string{"b", "a"}, true}, // a single-valued operator matches any request value
+		{"StringNotEquals", k, `"a"`, []string{"b", "a"}, false},
 	}
 	for _, r := range rows {
 		t.Run(r.op+" "+r.want+" vs "+quoteList(r.got), func(t *testing.T) {
@@ -416,4 +456,24 @@ func TestValidateFor(t *testing.T) {
 	require.ErrorContains(t, err, "Cannot exceed quota for PolicySize: 10240")
 	err = i.AddRole(Role{Account: acctA, Name: "R", TrustPolicy: trust})
 	require.ErrorIs(t, err, ErrEntityAlreadyExists, "role names are unique case-insensitively")
+}
+
+func TestExplain(t *testing.T) {
+	d := Evaluate(EvalInput{Request: Request{Principal: sessionPrincipal(acctA, "app-a", "s1"), Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k", RequestID: "req-1"},
+		Identity: []NamedPolicy{{Name: "role/app-a inline deny", Policy: MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Sid":"NoGet","Effect":"Deny","Action":"s3:Get*","Resource":"*"}]}`)}}})
+	require.Equal(t, ExplicitDeny, d.Effect)
+	require.Equal(t, []MatchedStatement{{Policy: "role/app-a inline deny", Sid: "NoGet", Index: 1, Effect: "Deny"}}, d.Matched)
+	require.Equal(t, `explicitly denied by statement "NoGet" of role/app-a inline deny`, d.Reason)
+	lines := strings.Split(strings.TrimSpace(d.Explain()), "\n")
+	require.Len(t, lines, 4)
+	require.Equal(t, "DENIED (explicit deny): arn:aws:sts::111111111111:assumed-role/app-a/s1 may not s3:GetObject on arn:aws:s3:::b/k", lines[0])
+	require.Contains(t, lines[2], `matched: role/app-a inline deny statement "NoGet" (Deny)`)
+	require.Contains(t, lines[3], "req-1")
+
+	// A near miss names the failing condition, the wanted and the seen value.
+	d = Evaluate(EvalInput{Request: Request{Principal: sessionPrincipal(acctA, "app-a", "s1"), Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k",
+		Context: map[string][]string{"aws:SourceIp": {"192.0.2.1"}}},
+		Identity: pol(`{"Version":"2012-10-17","Statement":[{"Sid":"Office","Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}`)})
+	require.Equal(t, ImplicitDeny, d.Effect)
+	require.Equal(t, `implicitly denied: statement "Office" of p would allow it, but condition IpAddress aws:SourceIp wants "10.0.0.0/8", got "192.0.2.1"`, d.Reason)
 }

@@ -639,6 +639,7 @@ func (i *IAM) Authorize(ctx context.Context, req Request) Decision {
 	default:
 		in.CrossAccount = resAcct != p.Account
 	}
+	in.ResourceRequired = isRoleAssumption(req.Action, req.Resource)
 	d := Evaluate(in)
 	d.Time = now
 	i.record(&d)
@@ -712,4 +713,15 @@ func (d Decision) Explain() string {
 		fmt.Fprintf(&b, "  request: %s\n", d.RequestID)
 	}
 	return b.String()
+}
+
+// isRoleAssumption reports a request on a role that its trust policy must
+// allow, whatever the caller's identity policies say.
+func isRoleAssumption(action, resource string) bool {
+	a := strings.ToLower(action)
+	switch a {
+	case "sts:assumerole", "sts:assumerolewithwebidentity", "sts:assumerolewithsaml", "sts:tagsession", "sts:setsourceidentity":
+		return strings.HasPrefix(resource, "arn:aws:iam::") && strings.Contains(resource, ":role/")
+	}
+	return false
 }

@@ -404,3 +404,44 @@ func TestFixtureAliasBomb(t *testing.T) {
 	require.Error(t, err)
 	require.Less(t, time.Since(start), 5*time.Second)
 }
+
+// A role's trust policy must allow AssumeRole even when an identity policy in
+// the same account does (IAM's rule for roles).
+func TestSameAccountAssumeRoleNeedsTrust(t *testing.T) {
+	i, err := New(Options{})
+	require.NoError(t, err)
+	require.NoError(t, i.LoadFixtureYAML("t.yaml", []byte(`accounts:
+  - id: "111111111111"
+    users:
+      - name: alice
+        inlinePolicies:
+          assume: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "sts:AssumeRole", Resource: "*"}]}
+    roles:
+      - name: trusts-account
+        trustPolicy: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {AWS: "arn:aws:iam::111111111111:root"}, Action: "sts:AssumeRole"}]}
+      - name: trusts-other
+        trustPolicy: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {AWS: "arn:aws:iam::222222222222:root"}, Action: "sts:AssumeRole"}]}
+      - name: trusts-bob
+        trustPolicy: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {AWS: "arn:aws:iam::111111111111:user/bob"}, Action: "sts:AssumeRole"}]}
+      - name: bob-only
+        trustPolicy: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {AWS: "arn:aws:iam::111111111111:user/bob"}, Action: "sts:AssumeRole"}]}
+`)))
+	alice := Principal{Type: PrincipalUser, Account: "111111111111", ARN: "arn:aws:iam::111111111111:user/alice"}
+	bob := Principal{Type: PrincipalUser, Account: "111111111111", ARN: "arn:aws:iam::111111111111:user/bob"}
+	tests := []struct {
+		who  Principal
+		role string
+		want Effect
+	}{
+		{alice, "trusts-account", Allow},      // trust delegates to the account, identity allows
+		{alice, "trusts-other", ImplicitDeny}, // identity allows, trust does not: denied
+		{bob, "trusts-bob", Allow},            // trust names bob: no identity policy needed
+		{alice, "bob-only", ImplicitDeny},
+	}
+	for _, tc := range tests {
+		r, err := i.Role("arn:aws:iam::111111111111:role/" + tc.role)
+		require.NoError(t, err)
+		d := i.Authorize(context.Background(), Request{Principal: tc.who, Action: "sts:AssumeRole", Resource: r.ARN, ResourcePolicy: r.TrustPolicy})
+		require.Equal(t, tc.want, d.Effect, "%s -> %s: %s", tc.who.ARN, tc.role, d.Reason)
+	}
+}
