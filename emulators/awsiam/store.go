@@ -197,22 +197,37 @@ func (i *IAM) AddRole(r Role) error {
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	for _, a := range r.ManagedPolicyARNs {
-		if _, ok := i.managed[a]; !ok {
-			return fmt.Errorf("%w: role %q attaches %s, which does not exist", ErrNoSuchEntity, r.Name, a)
-		}
+	if a, missing := i.missingManaged(r.ManagedPolicyARNs); missing {
+		return fmt.Errorf("%w: role %q attaches %s, which does not exist", ErrNoSuchEntity, r.Name, a)
 	}
 	for _, old := range i.roles {
 		if old.Account == r.Account && strings.EqualFold(old.Name, r.Name) {
 			return fmt.Errorf("%w: role with name %s already exists", ErrEntityAlreadyExists, r.Name)
 		}
 	}
-	if _, ok := i.accounts[r.Account]; !ok {
-		i.accounts[r.Account] = ""
-	}
+	i.knowAccount(r.Account)
 	rc := r
 	i.roles[r.ARN] = &rc
 	return nil
+}
+
+// missingManaged returns the first attached policy ARN the store does not
+// hold. i.mu must be held.
+func (i *IAM) missingManaged(arns []string) (string, bool) {
+	for _, a := range arns {
+		if _, ok := i.managed[a]; !ok {
+			return a, true
+		}
+	}
+	return "", false
+}
+
+// knowAccount registers an account first seen through one of its entities.
+// i.mu must be held.
+func (i *IAM) knowAccount(id string) {
+	if _, ok := i.accounts[id]; !ok {
+		i.accounts[id] = ""
+	}
 }
 
 // AddUser adds an IAM user.
@@ -236,19 +251,15 @@ func (i *IAM) AddUser(u User) error {
 	u.UserID = stableID("AIDA", u.ARN)
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	for _, a := range u.ManagedPolicyARNs {
-		if _, ok := i.managed[a]; !ok {
-			return fmt.Errorf("%w: user %q attaches %s, which does not exist", ErrNoSuchEntity, u.Name, a)
-		}
+	if a, missing := i.missingManaged(u.ManagedPolicyARNs); missing {
+		return fmt.Errorf("%w: user %q attaches %s, which does not exist", ErrNoSuchEntity, u.Name, a)
 	}
 	for _, old := range i.users {
 		if old.Account == u.Account && strings.EqualFold(old.Name, u.Name) {
 			return fmt.Errorf("%w: user with name %s already exists", ErrEntityAlreadyExists, u.Name)
 		}
 	}
-	if _, ok := i.accounts[u.Account]; !ok {
-		i.accounts[u.Account] = ""
-	}
+	i.knowAccount(u.Account)
 	uc := u
 	i.users[u.ARN] = &uc
 	return nil
