@@ -35,13 +35,9 @@ type Cloud struct {
 	router router
 
 	mu       sync.RWMutex
-	issuers  []issuerRoute
 	listener net.Listener
 	server   *http.Server
 }
-
-// issuerRoute is where an issuer is served: host and path prefix.
-type issuerRoute struct{ host, path string }
 
 // New builds the emulators from cfg: the lab CA, the IAM store with its
 // fixtures, the OIDC issuers with their keys, and STS.
@@ -105,10 +101,6 @@ func New(cfg Config) (*Cloud, error) {
 
 // addIssuer hosts one issuer and publishes its keys.
 func (c *Cloud) addIssuer(li LoadedIssuer) error {
-	u, err := url.Parse(li.URL)
-	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return fmt.Errorf("issuer %q: want an https URL with a host", li.URL)
-	}
 	var opts []oidc.IssuerOption
 	if li.JWKSPath != "" {
 		opts = append(opts, oidc.WithJWKSPath(li.JWKSPath))
@@ -122,30 +114,14 @@ func (c *Cloud) addIssuer(li LoadedIssuer) error {
 			return fmt.Errorf("issuer %s: %w", li.URL, err)
 		}
 	}
-	c.mu.Lock()
-	c.issuers = append(c.issuers, issuerRoute{host: strings.ToLower(u.Hostname()), path: strings.TrimSuffix(u.Path, "/")})
-	c.mu.Unlock()
 	return nil
 }
 
-// isIssuer reports whether host+path addresses a hosted issuer. Requests to
-// an IP or localhost (tests on the host) match on the path alone.
+// isIssuer reports whether host+path addresses a hosted issuer; the OIDC
+// handler decides, by host and path, or by path alone on loopback.
 func (c *Cloud) isIssuer(host, path string) bool {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	loopback := host == "localhost" || net.ParseIP(host) != nil
-	for _, ir := range c.issuers {
-		if !loopback && ir.host != strings.ToLower(host) {
-			continue
-		}
-		if ir.path == "" || path == ir.path || strings.HasPrefix(path, ir.path+"/") {
-			if loopback && ir.path == "" {
-				continue // a host-only issuer cannot be told apart by path
-			}
-			return true
-		}
-	}
-	return false
+	_, ok := c.OIDC.Match(host, path)
+	return ok
 }
 
 // ServeHTTP routes a request to its emulator.
@@ -317,8 +293,8 @@ func (c *Cloud) Endpoints() map[string]string {
 		"admin":     u + "/_idlab/",
 		"ca_bundle": filepath.Join(c.cfg.DataDir, certs.CertFile),
 	}
-	for i, ir := range c.issuers {
-		eps["issuer."+strconv.Itoa(i)] = "https://" + ir.host + ir.path
+	for i, iss := range c.OIDC.Issuers() {
+		eps["issuer."+strconv.Itoa(i)] = iss.URL()
 	}
 	return eps
 }
