@@ -7,8 +7,9 @@ GO ?= go
 help: ## list targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
-build: ## build bin/idlab (static)
+build: ## build bin/idlab and the SDK probe bin/probe (static, for FROM scratch images)
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/idlab ./cmd/idlab
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/probe ./scenarios/internal/probe/cmd/probe
 
 test: ## vet (also with -tags e2e) and unit tests with -race; no Docker needed
 	hack/test.sh
@@ -22,8 +23,8 @@ bench: ## run the benchmarks (STS over HTTPS, S3 ...)
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	hack/fuzz.sh
 
-up: build ## bring up the lab clusters and emulators
-	bin/idlab up
+up: build ## bring up the lab clusters and emulators (IDLAB_KEEP-style: stays up)
+	bin/idlab up --probe bin/probe
 
 down: build ## tear the lab down
 	bin/idlab down
