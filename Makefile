@@ -23,7 +23,7 @@ bench: ## run the benchmarks (STS over HTTPS, S3 ...)
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	hack/fuzz.sh
 
-up: build ## bring up the lab clusters and emulators (IDLAB_KEEP-style: stays up)
+up: build ## bring up the lab clusters and emulators; it stays up until make down
 	bin/idlab up --probe bin/probe
 
 down: build ## tear the lab down
