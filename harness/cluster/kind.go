@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
+	kindexec "sigs.k8s.io/kind/pkg/exec"
 	"sigs.k8s.io/yaml"
 )
 
@@ -117,7 +118,7 @@ func (k *Kind) Create(ctx context.Context, spec Spec) error {
 	select {
 	case err := <-errc:
 		if err != nil {
-			return fmt.Errorf("create cluster %q: %w", spec.Name, err)
+			return fmt.Errorf("create cluster %q: %w%s", spec.Name, err, commandOutput(err))
 		}
 		return nil
 	case <-ctx.Done():
@@ -219,3 +220,16 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 }
 
 func (l *limitedBuffer) String() string { return string(l.b) }
+
+// commandOutput is the captured output of the command behind a kind error
+// (docker's own message for an exit 125, say), which kind's error text omits.
+func commandOutput(err error) string {
+	if re := kindexec.RunErrorForError(err); re != nil && len(re.Output) > 0 {
+		out := re.Output
+		if len(out) > 2048 {
+			out = out[len(out)-2048:]
+		}
+		return ": " + string(out)
+	}
+	return ""
+}
