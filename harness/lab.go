@@ -412,7 +412,8 @@ func (l *Lab) Down(ctx context.Context) (err error) {
 	}
 	// kind's network goes too when nothing else uses it.
 	if out, err := docker(ctx, nil, "network", "inspect", "--format", "{{len .Containers}}", KindNetwork); err == nil && out == "0" {
-		if _, err := docker(ctx, nil, "network", "rm", KindNetwork); err != nil {
+		// Another down may have removed it since the inspect: that is done, not failed.
+		if _, err := docker(ctx, nil, "network", "rm", KindNetwork); err != nil && !strings.Contains(err.Error(), "not found") {
 			errs = append(errs, err)
 		}
 	}
