@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/idlab/idlab/emulators/awsauth"
 	"github.com/idlab/idlab/emulators/awsiam"
 	"github.com/idlab/idlab/internal/awsxml"
 	"github.com/idlab/idlab/internal/certs"
@@ -193,41 +194,27 @@ func (h *Handler) dispatch(ctx context.Context, r *http.Request, body []byte, p 
 
 // authenticate verifies SigV4 and returns the caller and its access key ID.
 func (h *Handler) authenticate(r *http.Request, body []byte) (awsiam.Principal, string, error) {
-	sig, err := sigv4.Parse(r)
+	res, err := awsauth.Authenticate(r, h.iam, "sts", h.now(), sigv4.Options{Body: body})
 	if err != nil {
-		return awsiam.Principal{}, "", sigError(err)
+		return awsiam.Principal{}, "", authError(err)
 	}
-	if sig.Service != "sts" {
-		return awsiam.Principal{}, "", awsxml.Errorf(403, "SignatureDoesNotMatch", "Credential should be scoped to correct service: 'sts'. ")
-	}
-	creds, who, err := h.iam.LookupAccessKey(sig.AccessKeyID)
-	if err != nil {
-		return awsiam.Principal{}, "", awsxml.Errorf(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
-	}
-	if creds.SessionToken != "" && sig.SecurityToken != creds.SessionToken {
-		return awsiam.Principal{}, "", awsxml.Errorf(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
-	}
-	if err := sigv4.Verify(r, sig, creds.SecretAccessKey, h.now(), sigv4.Options{Body: body}); err != nil {
-		return awsiam.Principal{}, "", sigError(err)
-	}
-	if !creds.Expiration.IsZero() && !h.now().Before(creds.Expiration) {
-		return awsiam.Principal{}, "", awsxml.Errorf(403, "ExpiredToken", "The security token included in the request is expired")
-	}
-	return who, sig.AccessKeyID, nil
+	return res.Principal, res.Signature.AccessKeyID, nil
 }
 
-// sigError maps sigv4 failures to STS's codes.
-func sigError(err error) error {
-	var e *sigv4.Error
+// authError spells authentication failures in STS's codes.
+func authError(err error) error {
+	var e *awsauth.Error
 	if !errors.As(err, &e) {
 		return err
 	}
-	switch e.Code {
-	case sigv4.CodeMissingAuthenticationToken:
+	switch e.Kind {
+	case awsauth.Missing:
 		return awsxml.Errorf(403, "MissingAuthenticationToken", "%s", e.Msg)
-	case sigv4.CodeIncompleteSignature, sigv4.CodeAuthorizationQueryParametersError:
+	case awsauth.Malformed:
 		return awsxml.Errorf(400, "IncompleteSignature", "%s", e.Msg)
-	case sigv4.CodePresignExpired:
+	case awsauth.UnknownKey, awsauth.BadToken:
+		return awsxml.Errorf(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
+	case awsauth.PresignExpired, awsauth.Expired:
 		return awsxml.Errorf(403, "ExpiredToken", "%s", e.Msg)
 	}
 	return awsxml.Errorf(403, "SignatureDoesNotMatch", "%s", e.Msg)
