@@ -16,6 +16,8 @@ type Service string
 const (
 	ServiceNone  Service = ""
 	ServiceSTS   Service = "sts"
+	ServiceS3    Service = "s3"
+	ServiceSNS   Service = "sns"
 	ServiceOIDC  Service = "oidc"
 	ServiceAdmin Service = "admin"
 )
@@ -46,8 +48,16 @@ func (rt router) serviceFor(r *http.Request) Service {
 	if s := serviceFromSigV4(r); s != ServiceNone {
 		return s
 	}
-	if isSTSAction(r) {
+	switch formAction(r) {
+	case ServiceSTS:
 		return ServiceSTS
+	case ServiceSNS:
+		return ServiceSNS
+	}
+	// What is left on a loopback address is S3 (path-style, possibly
+	// anonymous): the one AWS API addressed by path rather than by action.
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return ServiceS3
 	}
 	return ServiceNone
 }
@@ -55,11 +65,27 @@ func (rt router) serviceFor(r *http.Request) Service {
 // serviceForHost maps AWS/GCP/Azure host names to a service.
 func serviceForHost(host string) Service {
 	host = strings.ToLower(host)
-	switch {
-	case host == "sts.amazonaws.com",
-		strings.HasPrefix(host, "sts.") && strings.HasSuffix(host, ".amazonaws.com"),
-		strings.HasPrefix(host, "sts-fips.") && strings.HasSuffix(host, ".amazonaws.com"):
-		return ServiceSTS
+	rest, ok := strings.CutSuffix(host, ".amazonaws.com")
+	if !ok {
+		return ServiceNone
+	}
+	labels := strings.Split(rest, ".")
+	switch labels[0] {
+	case "sts", "sts-fips":
+		if len(labels) <= 2 {
+			return ServiceSTS
+		}
+	case "sns", "sns-fips":
+		if len(labels) == 2 {
+			return ServiceSNS
+		}
+	}
+	// S3: s3.amazonaws.com, s3.REGION..., s3-REGION..., s3.dualstack.REGION...,
+	// and virtual-hosted BUCKET.s3... where the bucket may itself hold dots.
+	for i, l := range labels {
+		if l == "s3" || l == "s3-fips" || l == "s3-external-1" || strings.HasPrefix(l, "s3-") && i == len(labels)-1 {
+			return ServiceS3
+		}
 	}
 	return ServiceNone
 }
@@ -85,35 +111,61 @@ func serviceFromSigV4(r *http.Request) Service {
 	switch fields[3] {
 	case "sts":
 		return ServiceSTS
+	case "s3":
+		return ServiceS3
+	case "sns":
+		return ServiceSNS
 	}
 	return ServiceNone
 }
 
-// stsActions are the actions the STS emulator implements; an unsigned form
-// naming one of them goes to STS.
-var stsActions = map[string]bool{
-	"AssumeRoleWithWebIdentity": true,
-	"AssumeRole":                true,
-	"GetCallerIdentity":         true,
-}
+// stsActions and snsActions name the actions of the query-protocol
+// emulators; an unsigned request naming one goes to that emulator, which
+// then answers with its own MissingAuthenticationToken (or, for
+// AssumeRoleWithWebIdentity, serves it: that call is unsigned by design).
+var (
+	stsActions = map[string]bool{
+		"AssumeRoleWithWebIdentity": true,
+		"AssumeRole":                true,
+		"GetCallerIdentity":         true,
+	}
+	snsActions = map[string]bool{
+		"CreateTopic": true, "DeleteTopic": true, "ListTopics": true, "GetTopicAttributes": true,
+		"SetTopicAttributes": true, "Subscribe": true, "ConfirmSubscription": true, "Unsubscribe": true,
+		"ListSubscriptions": true, "ListSubscriptionsByTopic": true, "Publish": true, "PublishBatch": true,
+	}
+)
 
-// isSTSAction looks for Action=<STS action> in the query or a small form body,
-// restoring the body for the handler.
-func isSTSAction(r *http.Request) bool {
-	if stsActions[r.URL.Query().Get("Action")] {
-		return true
+// formAction looks for Action=<STS or SNS action> in the query or a small
+// form body, restoring the body for the handler.
+func formAction(r *http.Request) Service {
+	if s := actionService(r.URL.Query().Get("Action")); s != ServiceNone {
+		return s
 	}
 	if r.Method != http.MethodPost || r.Body == nil ||
 		!strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		return false
+		return ServiceNone
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxSniffBody+1))
 	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
 	if err != nil || len(body) > maxSniffBody {
-		return false
+		return ServiceNone
 	}
 	form, err := url.ParseQuery(string(body))
-	return err == nil && stsActions[form.Get("Action")]
+	if err != nil {
+		return ServiceNone
+	}
+	return actionService(form.Get("Action"))
+}
+
+func actionService(action string) Service {
+	switch {
+	case stsActions[action]:
+		return ServiceSTS
+	case snsActions[action]:
+		return ServiceSNS
+	}
+	return ServiceNone
 }
 
 // hostOnly strips the port from a Host header value.

@@ -35,9 +35,25 @@ func TestRouterServiceFor(t *testing.T) {
 		{"loopback presigned sts", "GET", "https://127.0.0.1:8443/?X-Amz-Credential=AKIA%2F20260101%2Fus-east-1%2Fsts%2Faws4_request", "", "", "", ServiceSTS},
 		{"loopback unsigned web identity", "POST", "https://127.0.0.1:8443/", form, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15", "", ServiceSTS},
 		{"loopback query action", "GET", "https://127.0.0.1:8443/?Action=AssumeRoleWithWebIdentity", "", "", "", ServiceSTS},
-		{"loopback unknown action", "POST", "https://127.0.0.1:8443/", form, "Action=ListBuckets", "", ServiceNone},
-		{"malformed credential scope", "POST", "https://127.0.0.1:8443/", "", "", "AWS4-HMAC-SHA256 Credential=junk", ServiceNone},
+		{"loopback unknown action falls to s3", "POST", "https://127.0.0.1:8443/", form, "Action=ListBuckets", "", ServiceS3},
+		{"loopback anonymous object", "GET", "https://127.0.0.1:8443/bucket/key", "", "", "", ServiceS3},
+		{"malformed credential scope on loopback", "POST", "https://127.0.0.1:8443/", "", "", "AWS4-HMAC-SHA256 Credential=junk", ServiceS3},
+		{"malformed credential scope on a name", "POST", "https://idlab.example/", "", "", "AWS4-HMAC-SHA256 Credential=junk", ServiceNone},
 		{"unknown host", "GET", "https://example.com/", "", "", "", ServiceNone},
+		{"unknown amazonaws host", "GET", "https://ec2.us-west-2.amazonaws.com/", "", "", "", ServiceNone},
+		{"s3 global", "GET", "https://s3.amazonaws.com/", "", "", "", ServiceS3},
+		{"s3 regional", "PUT", "https://s3.us-west-2.amazonaws.com/b/k", "", "x", "", ServiceS3},
+		{"s3 dash region", "GET", "https://s3-us-west-2.amazonaws.com/b", "", "", "", ServiceS3},
+		{"s3 dualstack", "GET", "https://s3.dualstack.us-west-2.amazonaws.com/b", "", "", "", ServiceS3},
+		{"s3 virtual host", "GET", "https://my-bucket.s3.us-west-2.amazonaws.com/k", "", "", "", ServiceS3},
+		{"s3 virtual host dotted bucket", "GET", "https://my.dotted.bucket.s3.amazonaws.com/k", "", "", "", ServiceS3},
+		{"bucket named like sts", "GET", "https://sts.s3.us-west-2.amazonaws.com/k", "", "", "", ServiceS3},
+		{"sns regional", "POST", "https://sns.us-west-2.amazonaws.com/", form, "Action=Publish", "", ServiceSNS},
+		{"loopback signed s3", "GET", "https://127.0.0.1:8443/b", "", "",
+			"AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00", ServiceS3},
+		{"loopback signed sns", "POST", "https://127.0.0.1:8443/", form, "Action=Publish",
+			"AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20260101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=00", ServiceSNS},
+		{"loopback unsigned sns action", "POST", "https://127.0.0.1:8443/", form, "Action=ListTopics&Version=2010-03-31", "", ServiceSNS},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,7 +74,7 @@ func TestRouterServiceFor(t *testing.T) {
 
 func TestRouterOversizedBodyIsNotSniffed(t *testing.T) {
 	body := "Action=AssumeRoleWithWebIdentity&x=" + strings.Repeat("a", maxSniffBody)
-	r := httptest.NewRequest(http.MethodPost, "https://127.0.0.1/", strings.NewReader(body))
+	r := httptest.NewRequest(http.MethodPost, "https://idlab.example/", strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	require.Equal(t, ServiceNone, router{}.serviceFor(r))
 	rest, err := io.ReadAll(r.Body)
