@@ -97,7 +97,10 @@ step "crictl, pause" "$BUILD/k8s" -ldflags "-s -w" -o "$OUT/" ./cmd/crictl ./cmd
 step "etcd $ETCD_VERSION" "$BUILD/etcd" -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=idlab" -o "$OUT/etcd" go.etcd.io/etcd/server/v3
 step "coredns $COREDNS_VERSION" "$BUILD/coredns" -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=idlab" -o "$OUT/coredns" github.com/coredns/coredns
 
-"$OUT/kubectl" version --client 2>/dev/null | grep -q "$K8S_VERSION" || die "kubectl does not report $K8S_VERSION; ldflags not applied?"
+# Capture first: `kubectl ... | grep -q` under pipefail fails at random when
+# grep exits before kubectl's last line and kubectl dies of SIGPIPE.
+kubectl_version=$("$OUT/kubectl" version --client 2>&1) || die "kubectl version --client failed: $kubectl_version"
+[[ $kubectl_version == *"$K8S_VERSION"* ]] || die "kubectl does not report $K8S_VERSION (got: $kubectl_version); ldflags not applied?"
 cat >"$OUT/versions.env" <<EOF
 K8S_VERSION=$K8S_VERSION
 ETCD_VERSION=$ETCD_VERSION

@@ -47,6 +47,12 @@ const testFixture = `accounts:
 // minter holding the private key, standing in for kube-apiserver.
 func startCloud(t *testing.T) (*Cloud, *oidc.Issuer) {
 	t.Helper()
+	return startCloudWith(t, testFixture)
+}
+
+// startCloudWith is startCloud with another IAM fixture.
+func startCloudWith(t *testing.T, fixture string) (*Cloud, *oidc.Issuer) {
+	t.Helper()
 	dir := t.TempDir()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
@@ -55,7 +61,7 @@ func startCloud(t *testing.T) (*Cloud, *oidc.Issuer) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "sa.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644))
 	require.NoError(t, WriteIssuers(filepath.Join(dir, "issuers.yaml"), IssuersFile{Issuers: []IssuerConfig{{URL: testIssuer, PublicKeyFiles: []string{"sa.pub"}}}}))
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "fixtures"), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "fixtures", "iam.yaml"), []byte(testFixture), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "fixtures", "iam.yaml"), []byte(fixture), 0o644))
 
 	c, err := New(Config{DataDir: filepath.Join(dir, "data"), FixturesDir: filepath.Join(dir, "fixtures"), IssuersFile: filepath.Join(dir, "issuers.yaml")})
 	require.NoError(t, err)
