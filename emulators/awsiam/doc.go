@@ -35,6 +35,8 @@
 //	    users:
 //	      - name: alice
 //	        inlinePolicies: {...}
+//	    buckets: [...]                  # S3 and SNS resources: accepted here,
+//	    topics: [...]                   # loaded by harness/cloud (LoadResources)
 //
 // Policy documents are YAML mappings (scalars are kept as written, so an
 // unquoted Version: 2012-10-17 stays a string) or JSON strings. They are

@@ -30,23 +30,9 @@ func (e *FixtureError) Unwrap() error { return e.Err }
 // LoadFixtures loads a YAML file, or every *.yaml / *.yml in a directory in
 // name order. Errors name the file as given (dir/file.yaml:LINE).
 func (i *IAM) LoadFixtures(p string) error {
-	st, err := os.Stat(p)
+	files, err := FixtureFiles(p)
 	if err != nil {
-		return fmt.Errorf("fixtures: %w", err)
-	}
-	files := []string{p}
-	if st.IsDir() {
-		entries, err := os.ReadDir(p)
-		if err != nil {
-			return fmt.Errorf("fixtures: %w", err)
-		}
-		files = files[:0]
-		for _, e := range entries {
-			if !e.IsDir() && isFixtureName(e.Name()) {
-				files = append(files, filepath.Join(p, e.Name()))
-			}
-		}
-		sort.Strings(files)
+		return err
 	}
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
@@ -58,6 +44,30 @@ func (i *IAM) LoadFixtures(p string) error {
 		}
 	}
 	return nil
+}
+
+// FixtureFiles lists the fixture files at p: p itself, or the *.yaml and
+// *.yml files of a directory in name order, the order LoadFixtures uses.
+func FixtureFiles(p string) ([]string, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("fixtures: %w", err)
+	}
+	if !st.IsDir() {
+		return []string{p}, nil
+	}
+	entries, err := os.ReadDir(p)
+	if err != nil {
+		return nil, fmt.Errorf("fixtures: %w", err)
+	}
+	var files []string
+	for _, e := range entries {
+		if !e.IsDir() && isFixtureName(e.Name()) {
+			files = append(files, filepath.Join(p, e.Name()))
+		}
+	}
+	sort.Strings(files)
+	return files, nil
 }
 
 func isFixtureName(n string) bool {
@@ -108,7 +118,11 @@ type accountFixture struct {
 	Policies      []policyFixture   `yaml:"policies"`
 	Roles         []roleFixture     `yaml:"roles"`
 	Users         []userFixture     `yaml:"users"`
-	line          int
+	// Buckets and Topics belong to the S3 and SNS emulators; IAM accepts
+	// them so one file describes an account, and harness/cloud loads them.
+	Buckets []yaml.Node `yaml:"buckets"`
+	Topics  []yaml.Node `yaml:"topics"`
+	line    int
 }
 
 type providerFixture struct {
@@ -278,7 +292,7 @@ func (i *IAM) loadAccount(file string, a accountFixture) error {
 		}
 	}
 	for _, p := range a.Policies {
-		doc, err := policyFromNode(&p.Document)
+		doc, err := PolicyFromYAML(&p.Document)
 		if err == nil {
 			err = doc.ValidateFor(IdentityPolicy)
 		}
@@ -302,7 +316,7 @@ func (i *IAM) loadAccount(file string, a accountFixture) error {
 		if r.TrustPolicy.Kind == 0 {
 			return at(r.line, "role %q: trustPolicy is required", r.Name)
 		}
-		trust, err := policyFromNode(&r.TrustPolicy)
+		trust, err := PolicyFromYAML(&r.TrustPolicy)
 		if err == nil {
 			err = trust.ValidateFor(TrustPolicy)
 		}
@@ -336,7 +350,7 @@ func inlineFromNodes(nodes map[string]yaml.Node, line int, at func(int, string, 
 	sort.Strings(names)
 	for _, n := range names {
 		node := nodes[n]
-		p, err := policyFromNode(&node)
+		p, err := PolicyFromYAML(&node)
 		if err == nil {
 			err = p.ValidateFor(IdentityPolicy)
 		}
@@ -356,7 +370,7 @@ func nodeLine(n *yaml.Node, fallback int) int {
 }
 
 // policyFromNode accepts a YAML mapping or a JSON string holding the policy.
-func policyFromNode(n *yaml.Node) (*Policy, error) {
+func PolicyFromYAML(n *yaml.Node) (*Policy, error) {
 	if n.Kind == yaml.ScalarNode {
 		return ParsePolicy([]byte(n.Value))
 	}
