@@ -79,3 +79,19 @@ func TestLoadResourcesErrors(t *testing.T) {
 		})
 	}
 }
+
+// The fixtures the lab ships load in both readers.
+func TestShippedFixtures(t *testing.T) {
+	dir := filepath.Join("..", "..", "fixtures", "aws")
+	iam, err := awsiam.New(awsiam.Options{})
+	require.NoError(t, err)
+	require.NoError(t, iam.LoadFixtures(dir))
+	res, err := LoadResources(dir, "us-west-2")
+	require.NoError(t, err)
+	var names []string
+	for _, b := range res.Buckets {
+		names = append(names, b.Name)
+	}
+	require.Contains(t, names, "app-a-data")
+	require.Contains(t, names, "app-b-data")
+}

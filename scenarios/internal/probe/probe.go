@@ -16,6 +16,7 @@ type Result struct {
 	Arn          string `json:"arn,omitempty"`
 	Account      string `json:"account,omitempty"`
 	UserID       string `json:"userId,omitempty"`
+	Output       string `json:"output,omitempty"` // the call's payload: object text, message ID
 	ErrorCode    string `json:"errorCode,omitempty"`
 	ErrorMessage string `json:"errorMessage,omitempty"`
 }

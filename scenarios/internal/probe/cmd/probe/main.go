@@ -1,19 +1,29 @@
 // Command probe runs inside a scenario pod: it builds AWS credentials from
 // the default chain, exactly as an unmodified application would (web
-// identity token file, container credentials, IMDS ...), calls
-// sts:GetCallerIdentity and prints one JSON line with the outcome. It always
-// exits 0 so the scenario reads the result from the log.
+// identity token file, container credentials, IMDS ...), makes one call and
+// prints one JSON line with the outcome. It always exits 0 so the scenario
+// reads the result from the log.
+//
+//	probe                          sts:GetCallerIdentity
+//	probe s3-get BUCKET KEY        s3:GetObject, the object's text in output
+//	probe s3-put BUCKET KEY TEXT   s3:PutObject
+//	probe sns-publish TOPICARN MSG sns:Publish, the MessageId in output
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
@@ -32,7 +42,33 @@ func run(ctx context.Context) probe.Result {
 	if err != nil {
 		return probe.Result{ErrorCode: "ConfigError", ErrorMessage: err.Error()}
 	}
-	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	args := os.Args[1:]
+	want := func(n int) bool { return len(args) == n+1 }
+	var res probe.Result
+	switch {
+	case len(args) == 0:
+		var out *sts.GetCallerIdentityOutput
+		if out, err = sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err == nil {
+			res = probe.Result{Arn: aws.ToString(out.Arn), Account: aws.ToString(out.Account), UserID: aws.ToString(out.UserId)}
+		}
+	case args[0] == "s3-get" && want(2):
+		var out *s3.GetObjectOutput
+		if out, err = s3.NewFromConfig(cfg).GetObject(ctx, &s3.GetObjectInput{Bucket: &args[1], Key: &args[2]}); err == nil {
+			var b []byte
+			b, err = io.ReadAll(io.LimitReader(out.Body, 1<<20))
+			_ = out.Body.Close()
+			res.Output = string(b)
+		}
+	case args[0] == "s3-put" && want(3):
+		_, err = s3.NewFromConfig(cfg).PutObject(ctx, &s3.PutObjectInput{Bucket: &args[1], Key: &args[2], Body: strings.NewReader(args[3])})
+	case args[0] == "sns-publish" && want(2):
+		var out *sns.PublishOutput
+		if out, err = sns.NewFromConfig(cfg).Publish(ctx, &sns.PublishInput{TopicArn: &args[1], Message: &args[2]}); err == nil {
+			res.Output = aws.ToString(out.MessageId)
+		}
+	default:
+		return probe.Result{ErrorCode: "UsageError", ErrorMessage: fmt.Sprintf("unknown call %q", args)}
+	}
 	if err != nil {
 		r := probe.Result{ErrorCode: "ClientError", ErrorMessage: err.Error()}
 		var ae smithy.APIError
@@ -41,5 +77,6 @@ func run(ctx context.Context) probe.Result {
 		}
 		return r
 	}
-	return probe.Result{OK: true, Arn: aws.ToString(out.Arn), Account: aws.ToString(out.Account), UserID: aws.ToString(out.UserId)}
+	res.OK = true
+	return res
 }
