@@ -1,0 +1,186 @@
+package awss3
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/idlab/idlab/emulators/awsauth"
+	"github.com/idlab/idlab/emulators/awsiam"
+	"github.com/idlab/idlab/internal/sigv4"
+)
+
+// anonymous is the principal of unsigned requests; only a bucket policy
+// naming "*" can allow it anything.
+var anonymous = awsiam.Principal{Type: awsiam.PrincipalAnonymous, ARN: "anonymous"}
+
+// authenticate verifies SigV4 with the one step every AWS emulator uses.
+// A request without any SigV4 material is anonymous.
+func (rc *reqCtx) authenticate() error {
+	res, err := awsauth.Authenticate(rc.r, rc.h.iam, "s3", rc.now, sigv4Opts)
+	if err != nil {
+		var ae *awsauth.Error
+		if errors.As(err, &ae) && ae.Kind == awsauth.Missing {
+			rc.principal = anonymous
+			return nil
+		}
+		return rc.authError(err)
+	}
+	rc.auth, rc.principal = res, res.Principal
+	if sig := res.Signature; sig.Region != "" && parseHostRegion(rc.r.Host) == "" {
+		// Loopback endpoints: the region the client signed for is the
+		// region it believes the endpoint serves.
+		rc.region = sig.Region
+	}
+	return nil
+}
+
+func parseHostRegion(host string) string {
+	_, region, _ := parseHost(host)
+	return region
+}
+
+// authError spells an authentication failure in S3's codes, with the extra
+// elements S3 adds to help debugging.
+func (rc *reqCtx) authError(err error) error {
+	var e *awsauth.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	msg := e.Msg
+	if e.SigV4 != nil {
+		msg = e.SigV4.Msg
+	}
+	sig, _ := sigv4.Parse(rc.r)
+	akid, token := "", ""
+	if sig != nil {
+		akid, token = sig.AccessKeyID, sig.SecurityToken
+	}
+	presigned := sig != nil && sig.Presigned || rc.r.Header.Get("Authorization") == ""
+	switch e.Kind {
+	case awsauth.UnknownKey:
+		return newError(http.StatusForbidden, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.").
+			with("AWSAccessKeyId", akid)
+	case awsauth.BadToken:
+		return newError(http.StatusBadRequest, "InvalidToken", "The provided token is malformed or otherwise invalid.").with("Token-0", token)
+	case awsauth.Expired:
+		return newError(http.StatusBadRequest, "ExpiredToken", "The provided token has expired.").with("Token-0", token)
+	case awsauth.Skewed:
+		out := newError(http.StatusForbidden, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.")
+		if sig != nil {
+			out.with("RequestTime", sig.AmzDate)
+		}
+		return out.with("ServerTime", rc.now.UTC().Format(time.RFC3339)).with("MaxAllowedSkewMilliseconds", "900000")
+	case awsauth.PresignExpired:
+		out := newError(http.StatusForbidden, "AccessDenied", "Request has expired")
+		if sig != nil {
+			out.with("X-Amz-Expires", strconv.FormatInt(int64(sig.Expires/time.Second), 10)).
+				with("Expires", sig.Time.Add(sig.Expires).UTC().Format(time.RFC3339))
+		}
+		return out.with("ServerTime", rc.now.UTC().Format(time.RFC3339))
+	case awsauth.WrongService:
+		service := ""
+		if sig != nil {
+			service = sig.Service
+		}
+		return newError(http.StatusBadRequest, "AuthorizationHeaderMalformed",
+			"The authorization header is malformed; incorrect service \"%s\". This endpoint belongs to \"s3\".", service)
+	case awsauth.Malformed:
+		if e.SigV4 != nil && e.SigV4.Code == sigv4.CodeInvalidArgument {
+			return newError(http.StatusBadRequest, "InvalidArgument", "%s", msg).
+				with("ArgumentName", "x-amz-content-sha256").with("ArgumentValue", rc.r.Header.Get("x-amz-content-sha256"))
+		}
+		if presigned {
+			if strings.HasPrefix(msg, "X-Amz-Expires must be less than a week") {
+				msg = "X-Amz-Expires must be less than a week (in seconds) that is; 604800"
+			}
+			return newError(http.StatusBadRequest, "AuthorizationQueryParametersError", "%s", msg)
+		}
+		return newError(http.StatusBadRequest, "AuthorizationHeaderMalformed", "%s", msg)
+	case awsauth.BadSignature:
+		out := newError(http.StatusForbidden, "SignatureDoesNotMatch",
+			"The request signature we calculated does not match the signature you provided. Check your key and signing method.").
+			with("AWSAccessKeyId", akid)
+		if sig != nil {
+			if creq, err := sigv4.CanonicalRequest(rc.r, sig, sigv4Opts); err == nil {
+				sts := sigv4.StringToSign(sig, creq)
+				out.with("StringToSign", sts).with("SignatureProvided", sig.Signature).
+					with("StringToSignBytes", spacedHex(sts)).with("CanonicalRequest", creq).
+					with("CanonicalRequestBytes", spacedHex(creq))
+			}
+		}
+		return out
+	}
+	return newError(http.StatusForbidden, "AccessDenied", "Access Denied")
+}
+
+// spacedHex renders s as S3 does in *Bytes elements: "41 57 53 ...".
+func spacedHex(s string) string {
+	h := hex.EncodeToString([]byte(s))
+	var b strings.Builder
+	for i := 0; i < len(h); i += 2 {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(h[i : i+2])
+	}
+	return b.String()
+}
+
+// arn returns the S3 ARN of a bucket or of an object in it.
+func arn(bucket, key string) string {
+	if key == "" {
+		return "arn:aws:s3:::" + bucket
+	}
+	return "arn:aws:s3:::" + bucket + "/" + key
+}
+
+// authorize asks IAM whether the caller may do action on resource of
+// bucket b (nil for ListAllMyBuckets and CreateBucket, which have no
+// bucket policy yet). extra adds S3 condition keys.
+func (rc *reqCtx) authorize(ctx context.Context, action, resource string, b *Bucket, extra map[string][]string) error {
+	if !rc.allowed(ctx, action, resource, b, extra) {
+		return errAccessDenied()
+	}
+	return nil
+}
+
+func (rc *reqCtx) allowed(ctx context.Context, action, resource string, b *Bucket, extra map[string][]string) bool {
+	cond := map[string][]string{"aws:SecureTransport": {"true"}}
+	if host, _, err := net.SplitHostPort(rc.r.RemoteAddr); err == nil {
+		cond["aws:SourceIp"] = []string{host}
+	}
+	if rc.auth != nil {
+		cond["s3:signatureversion"] = []string{"AWS4-HMAC-SHA256"}
+		cond["s3:authType"] = []string{"REST-HEADER"}
+		if rc.auth.Signature.Presigned {
+			cond["s3:authType"] = []string{"REST-QUERY-STRING"}
+		}
+		if ph := rc.auth.Signature.PayloadHash; ph != "" {
+			cond["s3:x-amz-content-sha256"] = []string{ph}
+		}
+	}
+	for k, v := range extra {
+		cond[k] = v
+	}
+	req := awsiam.Request{Principal: rc.principal, Action: action, Resource: resource, Context: cond, RequestID: rc.id}
+	if b != nil {
+		req.ResourceAccount = b.Owner
+		req.ResourcePolicyName = "bucket policy of " + b.Name
+		if len(b.Policy) > 0 {
+			p, err := awsiam.ParsePolicy(b.Policy)
+			if err != nil {
+				rc.h.log.Error("stored bucket policy does not parse", "bucket", b.Name, "err", err)
+			} else {
+				req.ResourcePolicy = p
+			}
+		}
+	}
+	d := rc.h.iam.Authorize(ctx, req)
+	return d.Allowed()
+}

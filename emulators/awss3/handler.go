@@ -1,0 +1,290 @@
+package awss3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/idlab/idlab/emulators/awsauth"
+	"github.com/idlab/idlab/emulators/awsiam"
+	"github.com/idlab/idlab/internal/certs"
+	"github.com/idlab/idlab/internal/sigv4"
+)
+
+// Options configure the S3 emulator.
+type Options struct {
+	// IAM holds access keys (awsauth.Keys) and evaluates policies. Required.
+	IAM *awsiam.IAM
+	// Now is the clock. Defaults to IAM.Now.
+	Now func() time.Time
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// DataDir is where objects persist; "" keeps everything in memory.
+	DataDir string
+	// Region is the region of loopback endpoints when the request names
+	// none. Defaults to us-east-1.
+	Region string
+	// CA issues the certificate of NewServer. Required by NewServer only.
+	CA *certs.CA
+}
+
+// Handler serves the S3 REST API.
+type Handler struct {
+	iam    *awsiam.IAM
+	now    func() time.Time
+	log    *slog.Logger
+	region string
+	store  Store
+}
+
+// New returns the S3 handler, opening the store under DataDir if set.
+func New(opts Options) (*Handler, error) {
+	if opts.IAM == nil {
+		return nil, errors.New("awss3: Options.IAM is required")
+	}
+	h := &Handler{iam: opts.IAM, now: opts.Now, log: opts.Logger, region: opts.Region}
+	if h.now == nil {
+		h.now = opts.IAM.Now
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.region == "" {
+		h.region = "us-east-1"
+	}
+	if opts.DataDir == "" {
+		h.store = NewMemoryStore()
+	} else {
+		s, err := NewDiskStore(context.Background(), opts.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("awss3: %w", err)
+		}
+		h.store = s
+	}
+	return h, nil
+}
+
+// reqCtx is one request being served: where it is addressed and who sent it.
+type reqCtx struct {
+	h       *Handler
+	r       *http.Request
+	id, id2 string
+	now     time.Time
+	bucket  string
+	key     string
+	query   url.Values
+	region  string // region of the endpoint the request was sent to
+	virtual bool
+
+	auth      *awsauth.Result // nil for anonymous requests
+	principal awsiam.Principal
+}
+
+// ServeHTTP authenticates the request, routes it to an operation and
+// renders the operation's error once.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rc := h.newReqCtx(r)
+	if !rc.virtual && strings.HasPrefix(r.URL.Path, AdminPrefix+"/") {
+		h.AdminHandler().ServeHTTP(w, r)
+		return
+	}
+	if err := h.serve(rc, w); err != nil {
+		h.log.Info("s3 error", "request_id", rc.id, "method", r.Method, "bucket", rc.bucket, "key", rc.key,
+			"principal", rc.principal.ARN, "err", err)
+		rc.writeError(w, err)
+	}
+}
+
+func (h *Handler) newReqCtx(r *http.Request) *reqCtx {
+	rc := &reqCtx{h: h, r: r, now: h.now(), query: r.URL.Query(), region: h.region}
+	rc.id, rc.id2 = newRequestID()
+	bucket, region, virtual := parseHost(r.Host)
+	rc.virtual = virtual
+	if region != "" {
+		rc.region = region
+	}
+	path := r.URL.Path
+	if virtual {
+		rc.bucket, rc.key = bucket, strings.TrimPrefix(path, "/")
+	} else {
+		rc.bucket, rc.key, _ = strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	}
+	return rc
+}
+
+// parseHost finds the bucket of a virtual-hosted S3 host name
+// (BUCKET.s3[.dualstack][.REGION].amazonaws.com, BUCKET.s3-REGION...) and
+// the region an S3 host names. Other hosts (loopback) are path-style.
+func parseHost(hostport string) (bucket, region string, virtual bool) {
+	host := strings.ToLower(hostport)
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(host, ".")
+	rest, ok := strings.CutSuffix(host, ".amazonaws.com")
+	if !ok {
+		return "", "", false
+	}
+	labels := strings.Split(rest, ".")
+	n := len(labels)
+	i := -1
+	switch {
+	case n >= 1 && (labels[n-1] == "s3" || strings.HasPrefix(labels[n-1], "s3-")):
+		i = n - 1
+		if r, ok := strings.CutPrefix(labels[n-1], "s3-"); ok {
+			region = r
+			if r == "external-1" {
+				region = "us-east-1"
+			}
+		}
+	case n >= 2 && labels[n-2] == "s3":
+		i, region = n-2, labels[n-1]
+	case n >= 3 && labels[n-3] == "s3" && labels[n-2] == "dualstack":
+		i, region = n-3, labels[n-1]
+	default:
+		return "", "", false
+	}
+	if region == "" {
+		region = "us-east-1"
+	}
+	if i == 0 {
+		return "", region, false
+	}
+	return strings.Join(labels[:i], "."), region, true
+}
+
+// op is one S3 operation handler.
+type op func(ctx context.Context, rc *reqCtx, w http.ResponseWriter) error
+
+func (h *Handler) serve(rc *reqCtx, w http.ResponseWriter) error {
+	if err := rc.authenticate(); err != nil {
+		return err
+	}
+	f, err := rc.route()
+	if err != nil {
+		return err
+	}
+	return f(rc.r.Context(), rc, w)
+}
+
+// unsupported are S3 subresources this emulator does not implement; a
+// request naming one gets NotImplemented rather than a wrong answer.
+var unsupported = []string{"acl", "accelerate", "analytics", "attributes", "cors", "encryption", "intelligent-tiering",
+	"inventory", "legal-hold", "lifecycle", "logging", "metrics", "notification", "object-lock", "ownershipControls",
+	"policyStatus", "publicAccessBlock", "replication", "requestPayment", "restore", "retention", "select", "tagging",
+	"torrent", "versioning", "versions", "website", "session", "metadataTable", "renameObject"}
+
+// route picks the operation from the method, the addressing and the
+// subresource in the query string.
+func (rc *reqCtx) route() (op, error) {
+	q := rc.query
+	for _, s := range unsupported {
+		if q.Has(s) {
+			return nil, errNotImplemented()
+		}
+	}
+	m := rc.r.Method
+	switch {
+	case rc.bucket == "":
+		if m == http.MethodGet {
+			return listBuckets, nil
+		}
+		return nil, errMethodNotAllowed(m, "SERVICE")
+	case rc.key == "":
+		switch m {
+		case http.MethodGet:
+			switch {
+			case q.Has("policy"):
+				return getBucketPolicy, nil
+			case q.Has("location"):
+				return getBucketLocation, nil
+			case q.Has("uploads"):
+				return listMultipartUploads, nil
+			case q.Get("list-type") == "2":
+				return listObjectsV2, nil
+			}
+			return listObjectsV1, nil
+		case http.MethodHead:
+			return headBucket, nil
+		case http.MethodPut:
+			if q.Has("policy") {
+				return putBucketPolicy, nil
+			}
+			return createBucket, nil
+		case http.MethodDelete:
+			if q.Has("policy") {
+				return deleteBucketPolicy, nil
+			}
+			return deleteBucket, nil
+		case http.MethodPost:
+			if q.Has("delete") {
+				return deleteObjects, nil
+			}
+		}
+		return nil, errMethodNotAllowed(m, "BUCKET")
+	}
+	switch m {
+	case http.MethodGet:
+		if q.Has("uploadId") {
+			return listParts, nil
+		}
+		return getObject, nil
+	case http.MethodHead:
+		return getObject, nil
+	case http.MethodPut:
+		if q.Has("uploadId") || q.Has("partNumber") {
+			if rc.r.Header.Get("x-amz-copy-source") != "" {
+				return nil, errNotImplemented() // UploadPartCopy
+			}
+			return uploadPart, nil
+		}
+		if rc.r.Header.Get("x-amz-copy-source") != "" {
+			return copyObject, nil
+		}
+		return putObject, nil
+	case http.MethodDelete:
+		if q.Has("uploadId") {
+			return abortMultipartUpload, nil
+		}
+		return deleteObject, nil
+	case http.MethodPost:
+		if q.Has("uploads") {
+			return createMultipartUpload, nil
+		}
+		if q.Has("uploadId") {
+			return completeMultipartUpload, nil
+		}
+	}
+	return nil, errMethodNotAllowed(m, "OBJECT")
+}
+
+// setCommonHeaders adds the headers every S3 response carries.
+func (rc *reqCtx) setCommonHeaders(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("x-amz-request-id", rc.id)
+	hd.Set("x-amz-id-2", rc.id2)
+	hd.Set("Date", rc.now.UTC().Format(http.TimeFormat))
+	hd.Set("Server", "AmazonS3")
+}
+
+// lookupBucket finds the addressed bucket; NoSuchBucket comes before
+// authorization, as in S3.
+func (rc *reqCtx) lookupBucket(ctx context.Context, name string) (Bucket, error) {
+	b, err := rc.h.store.Bucket(ctx, name)
+	if errors.Is(err, ErrNoSuchBucket) {
+		return Bucket{}, errNoSuchBucket(name)
+	}
+	if err != nil {
+		return Bucket{}, fmt.Errorf("bucket %q: %w", name, err)
+	}
+	return b, nil
+}
+
+// sigv4Opts are the SigV4 options S3 verifies with.
+var sigv4Opts = sigv4.Options{S3: true}

@@ -1,0 +1,360 @@
+package awss3
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// diskStore persists buckets, objects and uploads under a directory:
+//
+//	buckets/<sha256(name)>/bucket.json
+//	buckets/<sha256(name)>/objects/<h[:2]>/<h>.json        h = sha256(key)
+//	buckets/<sha256(name)>/objects/<h[:2]>/<h>.<rand>.data
+//	buckets/<sha256(name)>/uploads/<uploadID>/upload.json
+//	buckets/<sha256(name)>/uploads/<uploadID>/part-<n>.<rand>.data
+//
+// Every file is written to a temp file, fsynced and renamed, and an
+// object's bytes go to a fresh file before the metadata naming it, so a
+// crash leaves either the old object or the new one, never half of one.
+// Metadata is indexed in memory (a memStore with nil data) at open.
+type diskStore struct {
+	*memStore
+	dir string
+	mu  sync.Mutex // serializes writers
+}
+
+// NewDiskStore opens (creating if needed) a Store under dir and loads what
+// an earlier run left there.
+func NewDiskStore(ctx context.Context, dir string) (Store, error) {
+	d := &diskStore{memStore: newMemStore(), dir: dir}
+	if err := os.MkdirAll(filepath.Join(dir, "buckets"), 0o755); err != nil {
+		return nil, fmt.Errorf("s3 store: %w", err)
+	}
+	if err := d.load(ctx); err != nil {
+		return nil, fmt.Errorf("s3 store %s: %w", dir, err)
+	}
+	return d, nil
+}
+
+func hashName(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func randSuffix() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (d *diskStore) bucketDir(name string) string {
+	return filepath.Join(d.dir, "buckets", hashName(name))
+}
+
+func (d *diskStore) objectDir(bucket, key string) (dir, base string) {
+	h := hashName(key)
+	return filepath.Join(d.bucketDir(bucket), "objects", h[:2]), h
+}
+
+func (d *diskStore) uploadDir(bucket, id string) string {
+	return filepath.Join(d.bucketDir(bucket), "uploads", id)
+}
+
+// writeAtomic writes data to path via a temp file, fsync and rename, then
+// fsyncs the directory so the rename itself is durable.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if df, err := os.Open(dir); err == nil {
+		_ = df.Sync()
+		_ = df.Close()
+	}
+	return nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", path, err)
+	}
+	return writeAtomic(path, b)
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrCorruptDataStore, path, err)
+	}
+	return nil
+}
+
+func (d *diskStore) load(ctx context.Context) error {
+	entries, err := os.ReadDir(filepath.Join(d.dir, "buckets"))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		bdir := filepath.Join(d.dir, "buckets", e.Name())
+		var b Bucket
+		if err := readJSON(filepath.Join(bdir, "bucket.json"), &b); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				// A delete that crashed half-way: finish it.
+				_ = os.RemoveAll(bdir)
+				continue
+			}
+			return err
+		}
+		if err := d.memStore.CreateBucket(ctx, b); err != nil {
+			return err
+		}
+		if err := d.loadObjects(ctx, b.Name, filepath.Join(bdir, "objects")); err != nil {
+			return err
+		}
+		if err := d.loadUploads(ctx, b.Name, filepath.Join(bdir, "uploads")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *diskStore) loadObjects(ctx context.Context, bucket, dir string) error {
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".json") || strings.HasPrefix(name, ".tmp-") {
+			return nil
+		}
+		var o Object
+		if err := readJSON(p, &o); err != nil {
+			return err
+		}
+		if _, err := os.Stat(filepath.Join(filepath.Dir(p), o.DataFile)); err != nil {
+			return fmt.Errorf("%w: %s names missing data %s", ErrCorruptDataStore, p, o.DataFile)
+		}
+		return d.memStore.PutObject(ctx, bucket, o, nil)
+	})
+	return err
+}
+
+func (d *diskStore) loadUploads(ctx context.Context, bucket, dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		udir := filepath.Join(dir, e.Name())
+		var u Upload
+		if err := readJSON(filepath.Join(udir, "upload.json"), &u); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				_ = os.RemoveAll(udir)
+				continue
+			}
+			return err
+		}
+		if err := d.memStore.CreateUpload(ctx, u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *diskStore) CreateBucket(ctx context.Context, b Bucket) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.memStore.Bucket(ctx, b.Name); err == nil {
+		return ErrBucketExists
+	}
+	if err := writeJSON(filepath.Join(d.bucketDir(b.Name), "bucket.json"), b); err != nil {
+		return err
+	}
+	return d.memStore.CreateBucket(ctx, b)
+}
+
+func (d *diskStore) DeleteBucket(ctx context.Context, name string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.memStore.mu.RLock()
+	err := d.memStore.emptyLocked(name)
+	d.memStore.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	dir := d.bucketDir(name)
+	if err := os.Remove(filepath.Join(dir, "bucket.json")); err != nil {
+		return fmt.Errorf("delete bucket %q: %w", name, err)
+	}
+	_ = os.RemoveAll(dir)
+	return d.memStore.DeleteBucket(ctx, name)
+}
+
+func (d *diskStore) SetBucketPolicy(ctx context.Context, name string, policy []byte) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b, err := d.memStore.Bucket(ctx, name)
+	if err != nil {
+		return err
+	}
+	b.Policy = policy
+	if err := writeJSON(filepath.Join(d.bucketDir(name), "bucket.json"), b); err != nil {
+		return err
+	}
+	return d.memStore.SetBucketPolicy(ctx, name, policy)
+}
+
+func (d *diskStore) PutObject(ctx context.Context, bucket string, o Object, data []byte) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.memStore.Bucket(ctx, bucket); err != nil {
+		return err
+	}
+	dir, base := d.objectDir(bucket, o.Key)
+	o.DataFile = base + "." + randSuffix() + ".data"
+	if err := writeAtomic(filepath.Join(dir, o.DataFile), data); err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(dir, base+".json"), o); err != nil {
+		_ = os.Remove(filepath.Join(dir, o.DataFile))
+		return err
+	}
+	if old, err := d.memStore.Object(ctx, bucket, o.Key); err == nil && old.DataFile != o.DataFile {
+		_ = os.Remove(filepath.Join(dir, old.DataFile))
+	}
+	return d.memStore.PutObject(ctx, bucket, o, nil)
+}
+
+func (d *diskStore) ObjectData(_ context.Context, bucket string, o Object) ([]byte, error) {
+	dir, _ := d.objectDir(bucket, o.Key)
+	b, err := os.ReadFile(filepath.Join(dir, o.DataFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNoSuchKey // replaced or deleted since o was read
+	}
+	return b, err
+}
+
+func (d *diskStore) DeleteObject(ctx context.Context, bucket, key string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	o, err := d.memStore.Object(ctx, bucket, key)
+	if errors.Is(err, ErrNoSuchKey) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	dir, base := d.objectDir(bucket, key)
+	if err := os.Remove(filepath.Join(dir, base+".json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete object %q: %w", key, err)
+	}
+	_ = os.Remove(filepath.Join(dir, o.DataFile))
+	return d.memStore.DeleteObject(ctx, bucket, key)
+}
+
+func (d *diskStore) CreateUpload(ctx context.Context, u Upload) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.memStore.Bucket(ctx, u.Bucket); err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(d.uploadDir(u.Bucket, u.ID), "upload.json"), u); err != nil {
+		return err
+	}
+	return d.memStore.CreateUpload(ctx, u)
+}
+
+func (d *diskStore) PutPart(ctx context.Context, bucket, id string, p Part, data []byte) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	u, err := d.memStore.Upload(ctx, bucket, id)
+	if err != nil {
+		return err
+	}
+	dir := d.uploadDir(bucket, id)
+	p.DataFile = "part-" + strconv.Itoa(p.Number) + "." + randSuffix() + ".data"
+	if err := writeAtomic(filepath.Join(dir, p.DataFile), data); err != nil {
+		return err
+	}
+	old, hadOld := u.Parts[p.Number]
+	if u.Parts == nil {
+		u.Parts = map[int]Part{}
+	}
+	u.Parts[p.Number] = p
+	if err := writeJSON(filepath.Join(dir, "upload.json"), u); err != nil {
+		_ = os.Remove(filepath.Join(dir, p.DataFile))
+		return err
+	}
+	if hadOld {
+		_ = os.Remove(filepath.Join(dir, old.DataFile))
+	}
+	return d.memStore.PutPart(ctx, bucket, id, p, nil)
+}
+
+func (d *diskStore) PartData(ctx context.Context, bucket, id string, p Part) ([]byte, error) {
+	if _, err := d.memStore.Upload(ctx, bucket, id); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(d.uploadDir(bucket, id), p.DataFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNoSuchPart
+	}
+	return b, err
+}
+
+func (d *diskStore) DeleteUpload(ctx context.Context, bucket, id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.memStore.Upload(ctx, bucket, id); err != nil {
+		return err
+	}
+	dir := d.uploadDir(bucket, id)
+	if err := os.Remove(filepath.Join(dir, "upload.json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete upload %q: %w", id, err)
+	}
+	_ = os.RemoveAll(dir)
+	return d.memStore.DeleteUpload(ctx, bucket, id)
+}
