@@ -30,7 +30,7 @@ const chunkRegion = "us-east-1"
 // chunkSeed signs a PutObject request with the SDK's v4 signer, the payload
 // hash being the streaming mode, and returns the seed signature after
 // checking it with Verify as the S3 emulator will.
-func chunkSeed(t *testing.T, mode string, decodedLen int, trailer string) *Signature {
+func chunkSeed(t testing.TB, mode string, decodedLen int, trailer string) *Signature {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodPut, "https://s3.us-east-1.amazonaws.com/bucket/key", nil)
 	r.Header.Set("X-Amz-Content-Sha256", mode)
@@ -50,7 +50,7 @@ func chunkSeed(t *testing.T, mode string, decodedLen int, trailer string) *Signa
 // SDK's StreamSigner (whose string to sign with empty headers is the S3
 // chunk string to sign). With trailer set it stops after the final chunk
 // header for appendSignedTrailer.
-func signedBody(t *testing.T, seed *Signature, data []byte, chunk int, trailer bool) []byte {
+func signedBody(t testing.TB, seed *Signature, data []byte, chunk int, trailer bool) []byte {
 	t.Helper()
 	seedRaw, err := hex.DecodeString(seed.Signature)
 	require.NoError(t, err)
@@ -100,7 +100,7 @@ func b64sum(v uint32) string {
 
 // decodeAll reads r through a one-byte-at-a-time input to exercise the
 // state machine at every boundary when slow is set.
-func decodeAll(t *testing.T, body []byte, opt ChunkedOptions, slow bool) ([]byte, http.Header, error) {
+func decodeAll(t testing.TB, body []byte, opt ChunkedOptions, slow bool) ([]byte, http.Header, error) {
 	t.Helper()
 	var in io.Reader = bytes.NewReader(body)
 	if slow {
@@ -200,7 +200,7 @@ type sdkPut struct {
 	body   []byte
 }
 
-func capturePut(t *testing.T, body io.Reader, alg s3types.ChecksumAlgorithm) sdkPut {
+func capturePut(t testing.TB, body io.Reader, alg s3types.ChecksumAlgorithm) sdkPut {
 	t.Helper()
 	var (
 		mu  sync.Mutex
@@ -236,7 +236,7 @@ func capturePut(t *testing.T, body io.Reader, alg s3types.ChecksumAlgorithm) sdk
 
 // unsignedOptions builds ChunkedOptions from the captured headers the way the
 // S3 emulator does.
-func unsignedOptions(t *testing.T, h http.Header) ChunkedOptions {
+func unsignedOptions(t testing.TB, h http.Header) ChunkedOptions {
 	t.Helper()
 	opt := ChunkedOptions{Mode: h.Get("X-Amz-Content-Sha256"), DecodedLength: -1}
 	if v := h.Get("X-Amz-Decoded-Content-Length"); v != "" {
