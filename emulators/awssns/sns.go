@@ -272,7 +272,7 @@ func (h *Handler) authorize(c *call, action, resource, owner string, policy *aws
 		why = "with an explicit deny in a resource-based policy"
 	case d.Effect == awsiam.ExplicitDeny:
 		why = "with an explicit deny in an identity-based policy"
-	case owner != "" && owner != c.caller.Account && strings.Contains(d.Reason, "does not allow this principal"):
+	case owner != "" && owner != c.caller.Account && !strings.Contains(d.Reason, "no identity policy"):
 		why = "because no resource-based policy allows the " + act + " action"
 	}
 	return awsxml.Errorf(403, "AuthorizationError", "User: %s is not authorized to perform: %s on resource: %s %s", c.caller.ARN, act, resource, why)
