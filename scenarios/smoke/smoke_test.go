@@ -36,9 +36,16 @@ func stateDir() string {
 	return "../../.idlab"
 }
 
-func TestIRSASmoke(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
+// env is one scenario namespace in the eks cluster with the lab CA and the
+// two service accounts the lab fixture knows.
+type env struct {
+	lab    *harness.State
+	cs     kubernetes.Interface
+	region string
+}
+
+func setup(ctx context.Context, t *testing.T) *env {
+	t.Helper()
 	lab, err := harness.Open(stateDir())
 	require.NoError(t, err)
 	eks, ok := lab.Clusters["eks"]
@@ -62,6 +69,14 @@ func TestIRSASmoke(t *testing.T) {
 		_, err = cs.CoreV1().ServiceAccounts(namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{})
 		require.NoError(t, err)
 	}
+	return &env{lab: lab, cs: cs, region: eks.Region}
+}
+
+func TestIRSASmoke(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	e := setup(ctx, t)
+	lab, cs := e.lab, e.cs
 
 	tests := []struct {
 		pod, sa  string
@@ -74,7 +89,7 @@ func TestIRSASmoke(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.pod, func(t *testing.T) {
 			since := lastDecisionID(ctx, t, lab)
-			res, err := podrun.Run(ctx, cs, namespace, podrun.IRSAPod(tc.pod, tc.sa, lab.ProbeImage, roleARN, eks.Region))
+			res, err := podrun.Run(ctx, cs, namespace, podrun.IRSAPod(tc.pod, tc.sa, lab.ProbeImage, roleARN, e.region))
 			require.NoError(t, err)
 			subject := "system:serviceaccount:" + namespace + ":" + tc.sa
 			ds, err := lab.Decisions(ctx, url.Values{"action": {"sts:AssumeRoleWithWebIdentity"}, "since": {since}})
@@ -93,6 +108,58 @@ func TestIRSASmoke(t *testing.T) {
 			require.Equal(t, "ImplicitDeny", d.Effect)
 			require.Equal(t, roleARN, d.Resource)
 			require.Contains(t, d.Reason, subject, "the log says which subject was refused")
+			t.Logf("emulator decision: %s", d.Explanation)
+		})
+	}
+}
+
+// TestIRSAToS3AndSNS: app-a's pod, with the credentials STS gave it, reads
+// its own bucket and announces on its own topic, and is refused app-b's
+// bucket by the S3 emulator's IAM check (not by STS).
+func TestIRSAToS3AndSNS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	e := setup(ctx, t)
+	topic := "arn:aws:sns:" + e.region + ":123456789012:app-a-events"
+	tests := []struct {
+		pod        string
+		args       []string
+		wantOutput string // for allowed calls
+		wantCode   string // for denied calls
+		action     string
+		resource   string
+	}{
+		{"s3-own-bucket", []string{"s3-get", "app-a-data", "hello.txt"}, "hello from app-a-data", "", "s3:GetObject", "arn:aws:s3:::app-a-data/hello.txt"},
+		{"s3-other-bucket", []string{"s3-get", "app-b-data", "secret.txt"}, "", "AccessDenied", "s3:GetObject", "arn:aws:s3:::app-b-data/secret.txt"},
+		{"s3-write-other-bucket", []string{"s3-put", "app-b-data", "planted.txt", "x"}, "", "AccessDenied", "s3:PutObject", "arn:aws:s3:::app-b-data/planted.txt"},
+		{"sns-own-topic", []string{"sns-publish", topic, "uploaded hello.txt"}, "", "", "sns:Publish", topic},
+	}
+	for _, tc := range tests {
+		t.Run(tc.pod, func(t *testing.T) {
+			since := lastDecisionID(ctx, t, e.lab)
+			pod := podrun.IRSAPod(tc.pod, "app-a", e.lab.ProbeImage, roleARN, e.region)
+			pod.Spec.Containers[0].Args = tc.args
+			res, err := podrun.Run(ctx, e.cs, namespace, pod)
+			require.NoError(t, err)
+			ds, err := e.lab.Decisions(ctx, url.Values{"action": {tc.action}, "since": {since}})
+			require.NoError(t, err)
+			require.NotEmpty(t, ds, "the emulator must have decided %s", tc.action)
+			d := ds[len(ds)-1]
+			require.Equal(t, tc.resource, d.Resource)
+			require.True(t, strings.HasPrefix(d.Principal, "arn:aws:sts::123456789012:assumed-role/app-a/"), d.Principal)
+			if tc.wantCode == "" {
+				require.True(t, res.OK, "probe failed: %s: %s", res.ErrorCode, res.ErrorMessage)
+				if tc.wantOutput != "" {
+					require.Equal(t, tc.wantOutput, res.Output)
+				} else {
+					require.NotEmpty(t, res.Output, "the call returned no ID")
+				}
+				require.Equal(t, "Allow", d.Effect)
+				return
+			}
+			require.False(t, res.OK, "pod %s must be denied, got %q", tc.pod, res.Output)
+			require.Equal(t, tc.wantCode, res.ErrorCode, res.ErrorMessage)
+			require.Equal(t, "ImplicitDeny", d.Effect)
 			t.Logf("emulator decision: %s", d.Explanation)
 		})
 	}
