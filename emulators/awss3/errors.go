@@ -69,18 +69,20 @@ func errMethodNotAllowed(method, resource string) *Error {
 		with("Method", method).with("ResourceType", resource)
 }
 
-type errorDoc struct {
-	XMLName xml.Name `xml:"Error"`
-	Code    string   `xml:"Code"`
-	Message string   `xml:"Message"`
-	Extra   []extraElem
-	ReqID   string `xml:"RequestId"`
-	HostID  string `xml:"HostId"`
-}
+// xmlText escapes character data as S3 does: markup characters only, so
+// the newlines of CanonicalRequest and StringToSign stay readable.
+var xmlText = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;", "\r", "&#13;")
 
-type extraElem struct {
-	XMLName xml.Name
-	Value   string `xml:",chardata"`
+// errorBody renders the <Error> document.
+func errorBody(e *Error, reqID, hostID string) []byte {
+	var b strings.Builder
+	b.WriteString(xml.Header)
+	b.WriteString("<Error><Code>" + xmlText.Replace(e.Code) + "</Code><Message>" + xmlText.Replace(e.Message) + "</Message>")
+	for _, f := range e.Fields {
+		b.WriteString("<" + f.name + ">" + xmlText.Replace(f.value) + "</" + f.name + ">")
+	}
+	b.WriteString("<RequestId>" + reqID + "</RequestId><HostId>" + hostID + "</HostId></Error>")
+	return []byte(b.String())
 }
 
 // newRequestID returns S3-shaped request IDs: 16 upper-case hex characters
@@ -99,12 +101,7 @@ func (rc *reqCtx) writeError(w http.ResponseWriter, err error) {
 		rc.h.log.Error("s3 internal error", "request_id", rc.id, "err", err)
 		e = newError(http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
 	}
-	doc := errorDoc{Code: e.Code, Message: e.Message, ReqID: rc.id, HostID: rc.id2}
-	for _, f := range e.Fields {
-		doc.Extra = append(doc.Extra, extraElem{XMLName: xml.Name{Local: f.name}, Value: f.value})
-	}
-	body, _ := xml.Marshal(doc)
-	body = append([]byte(xml.Header), body...)
+	body := errorBody(e, rc.id, rc.id2)
 	rc.setCommonHeaders(w)
 	if rc.r.Method == http.MethodHead {
 		w.WriteHeader(e.Status)

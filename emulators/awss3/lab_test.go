@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/require"
 
@@ -156,3 +157,8 @@ func apiCode(t testing.TB, err error) string {
 	require.True(t, errors.As(err, &ae), "want an AWS API error, got %v", err)
 	return ae.ErrorCode()
 }
+
+type (
+	typesDelete   = types.Delete
+	typesObjectID = types.ObjectIdentifier
+)

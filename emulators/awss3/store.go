@@ -47,7 +47,7 @@ type Object struct {
 	ETag         string            `json:"etag"` // quoted
 	LastModified time.Time         `json:"lastModified"`
 	ContentType  string            `json:"contentType,omitempty"`
-	Headers      map[string]string `json:"headers,omitempty"` // Cache-Control, Content-Disposition, ...
+	Headers      map[string]string `json:"headers,omitempty"`  // Cache-Control, Content-Disposition, ...
 	Metadata     map[string]string `json:"metadata,omitempty"` // x-amz-meta-* without the prefix, lower-cased
 	Checksum     *Checksum         `json:"checksum,omitempty"`
 	Parts        int               `json:"parts,omitempty"` // part count of a multipart object
