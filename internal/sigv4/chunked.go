@@ -77,6 +77,8 @@ const (
 // "123456789": 0xAE8B14860A799888.
 const crc64NVME = 0x9a6c9329ac4bc9b5
 
+var crc64NVMETable = crc64.MakeTable(crc64NVME)
+
 // checksumAlgorithms maps a checksum trailer name to S3's algorithm name and
 // a hash constructor.
 var checksumAlgorithms = map[string]struct {
@@ -85,7 +87,7 @@ var checksumAlgorithms = map[string]struct {
 }{
 	"x-amz-checksum-crc32":     {"CRC32", func() hash.Hash { return crc32.NewIEEE() }},
 	"x-amz-checksum-crc32c":    {"CRC32C", func() hash.Hash { return crc32.New(crc32.MakeTable(crc32.Castagnoli)) }},
-	"x-amz-checksum-crc64nvme": {"CRC64NVME", func() hash.Hash { return crc64.New(crc64.MakeTable(crc64NVME)) }},
+	"x-amz-checksum-crc64nvme": {"CRC64NVME", func() hash.Hash { return crc64.New(crc64NVMETable) }},
 	"x-amz-checksum-sha1":      {"SHA1", sha1.New},
 	"x-amz-checksum-sha256":    {"SHA256", sha256.New},
 }
@@ -99,8 +101,8 @@ type ChunkedOptions struct {
 	Seed *Signature
 	// Secret is the caller's secret access key. Required for the signed modes.
 	Secret string
-	// DecodedLength is x-amz-decoded-content-length, or -1 when absent; a
-	// decoded total that differs is IncompleteBody.
+	// DecodedLength is x-amz-decoded-content-length, or -1 (any negative)
+	// when absent; a decoded total that differs is IncompleteBody.
 	DecodedLength int64
 	// Trailers are the names announced in x-amz-trailer, lower-cased, e.g.
 	// ["x-amz-checksum-crc32"]. Only checksum trailers are supported, at most
@@ -263,7 +265,7 @@ func (c *ChunkedReader) hash(b []byte) {
 
 // readErr maps an underlying read error: EOF is a truncated body.
 func readErr(err error, where string) error {
-	if errors.Is(err, io.EOF) {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return incomplete("body ends %s", where)
 	}
 	return err

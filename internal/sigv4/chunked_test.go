@@ -385,6 +385,8 @@ func TestChunkedErrors(t *testing.T) {
 		{"signed: missing final CRLF", signed[:len(signed)-2], sOpt, CodeIncompleteBody},
 		{"signed: truncated mid-chunk", signed[:dataAt+1000], sOpt, CodeIncompleteBody},
 		{"signed: truncated in header", signed[:5], sOpt, CodeIncompleteBody},
+		{"signed: truncated inside CRLF", signed[:dataAt+65536+1], sOpt, CodeIncompleteBody},
+		{"unsigned: truncated inside CRLF", unsigned[:bytes.Index(unsigned, []byte("\r\n0\r\n"))+1], uOpt, CodeIncompleteBody},
 		{"signed: empty body", nil, sOpt, CodeIncompleteBody},
 		{"signed: extra bytes after end", append(bytes.Clone(signed), 'x'), sOpt, CodeIncompleteBody},
 		{"signed: extra CRLF after end", append(bytes.Clone(signed), "\r\n"...), sOpt, CodeIncompleteBody},
@@ -478,4 +480,23 @@ func TestChunkedBodyError(t *testing.T) {
 	require.NoError(t, err)
 	_, err = io.ReadAll(c)
 	require.ErrorIs(t, err, boom)
+}
+
+func ExampleNewChunkedReader() {
+	// What aws-sdk-go-v2 PutObject sends over HTTPS for "hello":
+	// x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER,
+	// x-amz-trailer: x-amz-checksum-crc32, x-amz-decoded-content-length: 5.
+	body := strings.NewReader("5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n")
+	c, err := NewChunkedReader(body, ChunkedOptions{
+		Mode:          StreamingUnsignedTrailer,
+		DecodedLength: 5,
+		Trailers:      []string{"x-amz-checksum-crc32"},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	data, err := io.ReadAll(c) // store data only once err is nil
+	fmt.Println(string(data), err, c.Trailer().Get("x-amz-checksum-crc32"))
+	// Output: hello <nil> NhCmhg==
 }
