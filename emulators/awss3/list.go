@@ -26,7 +26,7 @@ func listObjects(objs []Object, prefix, delimiter, marker string, maxKeys int) l
 	count := 0
 	lastPrefix := ""
 	for _, o := range objs {
-		if o.Key <= marker {
+		if o.Key <= marker || !strings.HasPrefix(o.Key, prefix) {
 			continue
 		}
 		cp := ""
