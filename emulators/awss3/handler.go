@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -132,6 +133,9 @@ func parseHost(hostport string) (bucket, region string, virtual bool) {
 		return "", "", false
 	}
 	labels := strings.Split(rest, ".")
+	if slices.Contains(labels, "") {
+		return "", "", false
+	}
 	n := len(labels)
 	i := -1
 	switch {
