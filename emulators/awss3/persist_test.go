@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -95,5 +94,4 @@ func TestRestartKeepsEverything(t *testing.T) {
 	// Seeding is idempotent for the owner, refused for another.
 	require.NoError(t, h.CreateBucket(ctx, awss3.BucketSpec{Name: "bucket-a", Owner: acctA}))
 	require.ErrorIs(t, h.CreateBucket(ctx, awss3.BucketSpec{Name: "bucket-a", Owner: acctB}), awss3.ErrBucketExists)
-	_ = time.Second
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -313,6 +311,4 @@ func TestSDKUnknownSubresource(t *testing.T) {
 	a := l.roleClient(t, acctA, "app-a")
 	_, err := a.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String("bucket-a")})
 	require.Equal(t, "NotImplemented", apiCode(t, err))
-	_ = fmt.Sprint
-	_ = errors.New
 }
