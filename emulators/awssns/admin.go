@@ -2,6 +2,7 @@ package awssns
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -86,11 +87,11 @@ func (h *Handler) topicsJSON() []topicJSON {
 	out := []topicJSON{}
 	h.store.view(func(st *state) {
 		for _, t := range st.sortedTopics() {
-			tj := topicJSON{ARN: t.ARN, Account: t.Account, Region: t.Region, Name: t.Name, Attributes: t.Attributes,
+			tj := topicJSON{ARN: t.ARN, Account: t.Account, Region: t.Region, Name: t.Name, Attributes: maps.Clone(t.Attributes),
 				Policy: compactJSON(t.Policy.Raw), Subscriptions: []subscriptionJSON{}}
 			for _, s := range st.sortedSubscriptions(t.ARN) {
 				tj.Subscriptions = append(tj.Subscriptions, subscriptionJSON{ARN: s.ARN, Protocol: s.Protocol, Endpoint: s.Endpoint,
-					Owner: s.Owner, Confirmed: s.Confirmed, Attributes: s.Attributes})
+					Owner: s.Owner, Confirmed: s.Confirmed, Attributes: maps.Clone(s.Attributes)})
 			}
 			out = append(out, tj)
 		}

@@ -79,7 +79,14 @@ func (h *Handler) queueMessage(topicARN string, sub *subscription, snsID, body s
 // post delivers body to an http/https subscription in the background,
 // retrying after each of Options.RetryDelays while the answer is not 2xx.
 func (h *Handler) post(sub subscription, msgType, msgID string, body string, raw bool) {
+	h.closeMu.Lock()
+	if h.closed {
+		h.closeMu.Unlock()
+		h.log.Warn("sns delivery dropped: handler closed", "type", msgType, "message_id", msgID, "subscription", sub.ARN)
+		return
+	}
 	h.deliveries.Add(1)
+	h.closeMu.Unlock()
 	go func() {
 		defer h.deliveries.Done()
 		for attempt := 0; ; attempt++ {

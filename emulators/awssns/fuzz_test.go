@@ -43,4 +43,3 @@ func FuzzQueryParams(f *testing.F) {
 		}
 	})
 }
-

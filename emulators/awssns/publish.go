@@ -3,6 +3,7 @@ package awssns
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"strings"
 	"time"
@@ -201,7 +202,9 @@ func (h *Handler) fanOut(c *call, t *topicView, o *outgoing) (string, string, er
 		}
 		for _, s := range st.sortedSubscriptions(t.ARN) {
 			if s.Confirmed {
-				subs = append(subs, *s)
+				cp := *s
+				cp.Attributes = maps.Clone(s.Attributes)
+				subs = append(subs, cp)
 			}
 		}
 		return nil

@@ -23,7 +23,7 @@ import (
 
 // keyFile holds the signing key under DataDir, so messages persisted in
 // queues still verify after a restart.
-const keyFile = "signing-key.pem"
+const keyFile = "sns-signing-key.pem"
 
 // signer signs notification envelopes the way SNS does and holds the
 // certificate subscribers fetch from SigningCertURL.

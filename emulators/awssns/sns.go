@@ -70,6 +70,8 @@ type Handler struct {
 	deliveries sync.WaitGroup
 	stop       context.Context
 	cancel     context.CancelFunc
+	closeMu    sync.Mutex
+	closed     bool
 }
 
 // New returns the SNS handler, loading DataDir when set.
@@ -110,7 +112,10 @@ func New(opts Options) (*Handler, error) {
 // Close cancels pending HTTP delivery retries and waits for deliveries in
 // flight to end.
 func (h *Handler) Close() {
+	h.closeMu.Lock()
+	h.closed = true
 	h.cancel()
+	h.closeMu.Unlock()
 	h.deliveries.Wait()
 }
 
