@@ -17,12 +17,13 @@ import (
 // fuzzTrailers are the x-amz-trailer announcements a fuzz input picks from.
 var fuzzTrailers = [][]string{nil, {"x-amz-checksum-crc32"}, {"x-amz-checksum-crc32c"}, {"x-amz-checksum-crc64nvme"}, {"x-amz-checksum-sha1"}, {"x-amz-checksum-sha256"}}
 
-// readChunked drains c in small, uneven reads.
+// readChunked drains c in uneven reads.
 func readChunked(c *ChunkedReader) ([]byte, error) {
 	var out []byte
-	buf := make([]byte, 7)
+	sizes := []int{1, 7, 61, 4096}
+	buf := make([]byte, 4096)
 	for i := 0; ; i++ {
-		n, err := c.Read(buf[:1+i%len(buf)])
+		n, err := c.Read(buf[:sizes[i%len(sizes)]])
 		out = append(out, buf[:n]...)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
