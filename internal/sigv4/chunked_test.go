@@ -144,6 +144,24 @@ func TestChunkedAWSDocumentationExample(t *testing.T) {
 	require.Equal(t, data, out)
 }
 
+// The AWS documentation example with a trailer (sigv4-streaming-trailers):
+// the same 65 KiB of 'a', a CRC32C trailer, signatures as published.
+func TestChunkedAWSDocumentationTrailerExample(t *testing.T) {
+	seed := &Signature{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", Date: "20130524", Region: "us-east-1", Service: "s3",
+		AmzDate: "20130524T000000Z", Signature: "106e2a8a18243abcf37539882f36619c00e2dfc72633413f02d3b74544bfeb8e"}
+	data := bytes.Repeat([]byte("a"), 65*1024)
+	body := "10000;chunk-signature=b474d8862b1487a5145d686f57f013e54db672cee1c953b3010fb58501ef5aa2\r\n" + string(data[:65536]) + "\r\n" +
+		"400;chunk-signature=1c1344b170168f8e65b41376b44b20fe354e373826ccbbe2c1d40a8cae51e5c7\r\n" + string(data[65536:]) + "\r\n" +
+		"0;chunk-signature=2ca2aba2005185cf7159c6277faf83795951dd77a3a99e6e65d5c9f85863f992\r\n" +
+		"x-amz-checksum-crc32c:sOO8/Q==\r\n" +
+		"x-amz-trailer-signature:d81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435\r\n\r\n"
+	out, tr, err := decodeAll(t, []byte(body), ChunkedOptions{Mode: StreamingPayloadTrailer, Seed: seed, Secret: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+		DecodedLength: 66560, Trailers: []string{"x-amz-checksum-crc32c"}}, false)
+	require.NoError(t, err)
+	require.Equal(t, data, out)
+	require.Equal(t, "sOO8/Q==", tr.Get("x-amz-checksum-crc32c"))
+}
+
 func TestCRC64NVMEVector(t *testing.T) {
 	// CRC-64/NVME check value (the catalogue's "123456789" vector).
 	require.Equal(t, uint64(0xAE8B14860A799888), crc64.Checksum([]byte("123456789"), crc64.MakeTable(crc64NVME)))
