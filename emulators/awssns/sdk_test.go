@@ -559,3 +559,24 @@ func TestPersistence(t *testing.T) {
 	env := l2.verifyEnvelope(t, strings.Replace(msgs[0].Body, strings.TrimPrefix(l.srv.URL(), "https://"), strings.TrimPrefix(l2.srv.URL(), "https://"), 1))
 	require.Equal(t, "persisted", env["Message"])
 }
+
+func TestSDKSetTopicPolicyGrantsCrossAccount(t *testing.T) {
+	l := newLab(t, "")
+	ctx := context.Background()
+	owner := l.client(t, acctA, "publisher")
+	arn := createTopic(ctx, t, owner, "app-grant")
+	partner := l.client(t, acctB, "partner")
+	_, err := partner.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(arn), Message: aws.String("before")})
+	require.Equal(t, "AuthorizationError", apiCode(t, err))
+
+	policy := `{"Version":"2012-10-17","Id":"grant","Statement":[{"Sid":"partner","Effect":"Allow","Principal":{"AWS":"222222222222"},"Action":["SNS:Publish"],"Resource":"` + arn + `"}]}`
+	_, err = owner.SetTopicAttributes(ctx, &sns.SetTopicAttributesInput{TopicArn: aws.String(arn), AttributeName: aws.String("Policy"), AttributeValue: aws.String(policy)})
+	require.NoError(t, err)
+	got, err := owner.GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: aws.String(arn)})
+	require.NoError(t, err)
+	require.JSONEq(t, policy, got.Attributes["Policy"])
+	_, err = partner.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(arn), Message: aws.String("after")})
+	require.NoError(t, err)
+	_, err = partner.GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: aws.String(arn)})
+	require.Equal(t, "AuthorizationError", apiCode(t, err), "the grant names Publish only")
+}
