@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/idlab/idlab/emulators/awsiam"
+	"github.com/idlab/idlab/emulators/awss3"
+	"github.com/idlab/idlab/emulators/awssns"
 	"github.com/idlab/idlab/emulators/awssts"
 	"github.com/idlab/idlab/emulators/oidc"
 	"github.com/idlab/idlab/internal/certs"
@@ -32,6 +34,8 @@ type Cloud struct {
 	IAM    *awsiam.IAM
 	OIDC   *oidc.Handler
 	STS    *awssts.Handler
+	S3     *awss3.Handler
+	SNS    *awssns.Handler
 	router router
 
 	mu       sync.RWMutex
@@ -40,7 +44,8 @@ type Cloud struct {
 }
 
 // New builds the emulators from cfg: the lab CA, the IAM store with its
-// fixtures, the OIDC issuers with their keys, and STS.
+// fixtures, the OIDC issuers with their keys, STS, and S3 and SNS with the
+// buckets and topics the fixtures declare.
 func New(cfg Config) (*Cloud, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("cloud: DataDir is required")
@@ -96,7 +101,45 @@ func New(cfg Config) (*Cloud, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sts: %w", err)
 	}
+	c.S3, err = awss3.New(awss3.Options{IAM: c.IAM, Now: c.Clock.Now, Logger: log.With("emulator", "s3"), DataDir: filepath.Join(cfg.DataDir, "s3"), Region: cfg.Region})
+	if err != nil {
+		return nil, fmt.Errorf("s3: %w", err)
+	}
+	c.SNS, err = awssns.New(awssns.Options{IAM: c.IAM, Now: c.Clock.Now, Logger: log.With("emulator", "sns"), DataDir: filepath.Join(cfg.DataDir, "sns"), Region: cfg.Region})
+	if err != nil {
+		return nil, fmt.Errorf("sns: %w", err)
+	}
+	if cfg.FixturesDir != "" {
+		if err := c.seed(context.Background(), cfg.FixturesDir); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// seed creates the buckets, objects and topics the fixtures declare. It is
+// idempotent, so a restart over the same DataDir keeps what clients wrote.
+func (c *Cloud) seed(ctx context.Context, fixtures string) error {
+	res, err := LoadResources(fixtures, c.cfg.Region)
+	if err != nil {
+		return err
+	}
+	for _, b := range res.Buckets {
+		if err := c.S3.CreateBucket(ctx, awss3.BucketSpec{Name: b.Name, Owner: b.Account, Region: b.Region, Policy: b.Policy}); err != nil {
+			return fmt.Errorf("fixture bucket %s: %w", b.Name, err)
+		}
+		for key, text := range b.Objects {
+			if err := c.S3.PutObject(ctx, b.Name, key, []byte(text), "text/plain"); err != nil {
+				return fmt.Errorf("fixture object s3://%s/%s: %w", b.Name, key, err)
+			}
+		}
+	}
+	for _, t := range res.Topics {
+		if _, err := c.SNS.CreateTopic(ctx, t.Account, t.Region, t.Name, t.Policy); err != nil {
+			return fmt.Errorf("fixture topic %s: %w", t.Name, err)
+		}
+	}
+	return nil
 }
 
 // addIssuer hosts one issuer and publishes its keys.
@@ -133,20 +176,28 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.OIDC.ServeHTTP(w, r)
 	case ServiceSTS:
 		c.STS.ServeHTTP(w, r)
+	case ServiceS3:
+		c.S3.ServeHTTP(w, r)
+	case ServiceSNS:
+		c.SNS.ServeHTTP(w, r)
 	default:
 		c.log.Info("no emulator for request", "host", r.Host, "method", r.Method, "path", r.URL.Path)
 		http.Error(w, fmt.Sprintf("idlab: no emulator answers host %q path %q", r.Host, r.URL.Path), http.StatusNotFound)
 	}
 }
 
-// serveAdmin answers /_idlab/: the clock and endpoints here, IAM and OIDC in
-// their own admin handlers.
+// serveAdmin answers /_idlab/: the clock and health here, the emulators'
+// own state in their admin handlers.
 func (c *Cloud) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	switch p := r.URL.Path; {
 	case strings.HasPrefix(p, "/_idlab/iam/"):
 		c.IAM.AdminHandler().ServeHTTP(w, r)
 	case strings.HasPrefix(p, "/_idlab/oidc/"):
 		c.OIDC.ServeHTTP(w, r)
+	case strings.HasPrefix(p, "/_idlab/s3/"):
+		c.S3.AdminHandler().ServeHTTP(w, r)
+	case strings.HasPrefix(p, "/_idlab/sns/"):
+		c.SNS.ServeHTTP(w, r)
 	case p == "/_idlab/clock":
 		c.serveClock(w, r)
 	case p == "/_idlab/healthz":
@@ -276,10 +327,12 @@ func (c *Cloud) Close(ctx context.Context) error {
 	c.mu.RLock()
 	srv := c.server
 	c.mu.RUnlock()
-	if srv == nil {
-		return nil
+	var err error
+	if srv != nil {
+		err = srv.Shutdown(ctx)
 	}
-	return srv.Shutdown(ctx)
+	c.SNS.Close() // stops pending HTTP deliveries
+	return err
 }
 
 // Endpoints describes what the server offers, for `idlab serve` to print.
@@ -290,6 +343,8 @@ func (c *Cloud) Endpoints() map[string]string {
 	eps := map[string]string{
 		"url":       u,
 		"sts":       u + " (AWS_ENDPOINT_URL_STS), or https://sts.amazonaws.com and https://sts." + c.cfg.Region + ".amazonaws.com through lab DNS",
+		"s3":        u + " (AWS_ENDPOINT_URL_S3, path-style), or https://s3." + c.cfg.Region + ".amazonaws.com and BUCKET.s3.REGION.amazonaws.com through lab DNS",
+		"sns":       u + " (AWS_ENDPOINT_URL_SNS), or https://sns." + c.cfg.Region + ".amazonaws.com through lab DNS",
 		"admin":     u + "/_idlab/",
 		"ca_bundle": filepath.Join(c.cfg.DataDir, certs.CertFile),
 	}
