@@ -3,6 +3,8 @@ package awssns
 import (
 	"net/http"
 	"testing"
+
+	"github.com/idlab/idlab/internal/awsxml"
 )
 
 // FuzzParseForm runs every form parser of the package over arbitrary
@@ -15,7 +17,7 @@ func FuzzParseForm(f *testing.F) {
 	f.Add("Message=%7B%22default%22%3A%22x%22%7D&MessageStructure=json&MessageAttributes.entry.2.Name=x&MessageAttributes.entry.2.Value.DataType=Number&MessageAttributes.entry.2.Value.StringValue=1e3", `{"x":[1000,{"anything-but":["a"]}]}`)
 	f.Add("MessageAttributes.entry.99999999999999999999.Name=x&MessageAttributes.entry.01.Name=y&MessageGroupId=g", `{"x":[{"prefix":"a"}]}`)
 	f.Fuzz(func(t *testing.T, body, filter string) {
-		p, err := ParseParams("", http.MethodPost, "", []byte(body))
+		p, err := awsxml.ParseParams("", http.MethodPost, "", []byte(body))
 		if err != nil {
 			return
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -113,58 +112,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.iam.AdminHandler().ServeHTTP(w, r)
 		return
 	}
-	reqID := awsxml.NewRequestID()
-	body, params, err := readParams(r)
-	if err == nil {
-		var v any
-		v, err = h.dispatch(r.Context(), r, body, params, reqID)
-		if err == nil {
-			err = awsxml.WriteResult(w, reqID, v)
-		}
-	}
-	if err != nil {
-		h.log.Info("sts error", "request_id", reqID, "action", params.Get("Action"), "err", err)
-		awsxml.WriteError(w, Namespace, reqID, err)
-	}
-}
-
-// readParams reads the form body (POST) or query (GET) into values.
-func readParams(r *http.Request) ([]byte, url.Values, error) {
-	var body []byte
-	if r.Body != nil {
-		var err error
-		body, err = io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-		if err != nil {
-			return nil, url.Values{}, awsxml.Errorf(400, "InvalidRequest", "could not read the request body")
-		}
-		if len(body) > maxBody {
-			return nil, url.Values{}, awsxml.Errorf(413, "RequestEntityTooLarge", "Request body is larger than %d bytes", maxBody)
-		}
-	}
-	params, err := ParseParams(r.URL.RawQuery, r.Method, r.Header.Get("Content-Type"), body)
-	return body, params, err
-}
-
-// ParseParams merges the query string and a form-encoded body as the query
-// protocol does.
-func ParseParams(rawQuery, method, contentType string, body []byte) (url.Values, error) {
-	params, err := url.ParseQuery(rawQuery)
-	if err != nil {
-		return url.Values{}, awsxml.Errorf(400, "MalformedQueryString", "The query string is malformed")
-	}
-	if method == http.MethodPost && len(body) > 0 {
-		if ct := strings.ToLower(contentType); ct != "" && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-			return params, awsxml.Errorf(400, "InvalidRequest", "Content-Type %q is not supported; use application/x-www-form-urlencoded", contentType)
-		}
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			return params, awsxml.Errorf(400, "MalformedQueryString", "The request body is not form-encoded")
-		}
-		for k, v := range form {
-			params[k] = append(params[k], v...)
-		}
-	}
-	return params, nil
+	awsxml.Serve(w, r, Namespace, maxBody, h.log, h.dispatch)
 }
 
 func (h *Handler) dispatch(ctx context.Context, r *http.Request, body []byte, p url.Values, reqID string) (any, error) {

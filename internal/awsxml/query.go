@@ -1,0 +1,72 @@
+package awsxml
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Action runs one query-API request: params merge the query string and the
+// form body; body is the raw form, which SigV4 verification needs.
+type Action func(ctx context.Context, r *http.Request, body []byte, params url.Values, requestID string) (any, error)
+
+// Serve is the query protocol's request loop shared by STS and SNS: read at
+// most maxBody bytes of parameters, run the action, and write its result or
+// its error as ErrorResponse in namespace xmlns.
+func Serve(w http.ResponseWriter, r *http.Request, xmlns string, maxBody int64, log *slog.Logger, action Action) {
+	reqID := NewRequestID()
+	body, params, err := ReadParams(r, maxBody)
+	if err == nil {
+		var v any
+		v, err = action(r.Context(), r, body, params, reqID)
+		if err == nil {
+			err = WriteResult(w, reqID, v)
+		}
+	}
+	if err != nil {
+		log.Info("request failed", "request_id", reqID, "action", params.Get("Action"), "err", err)
+		WriteError(w, xmlns, reqID, err)
+	}
+}
+
+// ReadParams reads the form body (POST) or query (GET) into values.
+func ReadParams(r *http.Request, maxBody int64) ([]byte, url.Values, error) {
+	var body []byte
+	if r.Body != nil {
+		var err error
+		body, err = io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		if err != nil {
+			return nil, url.Values{}, Errorf(400, "InvalidRequest", "could not read the request body")
+		}
+		if int64(len(body)) > maxBody {
+			return nil, url.Values{}, Errorf(413, "RequestEntityTooLarge", "Request body is larger than %d bytes", maxBody)
+		}
+	}
+	params, err := ParseParams(r.URL.RawQuery, r.Method, r.Header.Get("Content-Type"), body)
+	return body, params, err
+}
+
+// ParseParams merges the query string and a form-encoded body as the query
+// protocol does.
+func ParseParams(rawQuery, method, contentType string, body []byte) (url.Values, error) {
+	params, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return url.Values{}, Errorf(400, "MalformedQueryString", "The query string is malformed")
+	}
+	if method == http.MethodPost && len(body) > 0 {
+		if ct := strings.ToLower(contentType); ct != "" && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+			return params, Errorf(400, "InvalidRequest", "Content-Type %q is not supported; use application/x-www-form-urlencoded", contentType)
+		}
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return params, Errorf(400, "MalformedQueryString", "The request body is not form-encoded")
+		}
+		for k, v := range form {
+			params[k] = append(params[k], v...)
+		}
+	}
+	return params, nil
+}
