@@ -23,16 +23,12 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	tlsCfg, err := opts.CA.DynamicServerTLS("127.0.0.1", "localhost")
+	srv, err := opts.CA.StartServer(h)
 	if err != nil {
 		h.Close()
-		return nil, fmt.Errorf("awssns: server certificate: %w", err)
+		return nil, fmt.Errorf("awssns: %w", err)
 	}
-	s := &Server{h: h, opt: opts}
-	s.srv = httptest.NewUnstartedServer(h)
-	s.srv.TLS = tlsCfg
-	s.srv.StartTLS()
-	return s, nil
+	return &Server{h: h, srv: srv, opt: opts}, nil
 }
 
 // URL is https://127.0.0.1:PORT: set it as AWS_ENDPOINT_URL_SNS.
@@ -43,7 +39,7 @@ func (s *Server) Handler() *Handler { return s.h }
 
 // Client is an HTTP client trusting the server's CA.
 func (s *Server) Client() *http.Client {
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: s.opt.CA.ClientTLS()}}
+	return s.opt.CA.Client()
 }
 
 // Close stops deliveries, then the server.

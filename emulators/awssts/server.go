@@ -49,13 +49,9 @@ func NewServer(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.h = h
-	tlsCfg, err := opts.CA.DynamicServerTLS("127.0.0.1", "localhost")
-	if err != nil {
-		return nil, fmt.Errorf("awssts: server certificate: %w", err)
+	if s.srv, err = opts.CA.StartServer(http.HandlerFunc(s.serveHTTP)); err != nil {
+		return nil, fmt.Errorf("awssts: %w", err)
 	}
-	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
-	s.srv.TLS = tlsCfg
-	s.srv.StartTLS()
 	return s, nil
 }
 
@@ -104,7 +100,7 @@ func (s *Server) Clock() *clock.Clock { return s.clock }
 
 // Client is an HTTP client trusting the server's CA.
 func (s *Server) Client() *http.Client {
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: s.opt.CA.ClientTLS()}}
+	return s.opt.CA.Client()
 }
 
 // Close stops the server.

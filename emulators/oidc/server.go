@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -26,13 +27,10 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	tlsCfg, err := opts.CA.DynamicServerTLS("127.0.0.1", "localhost")
+	s, err := opts.CA.StartServer(h)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("oidc: %w", err)
 	}
-	s := httptest.NewUnstartedServer(h)
-	s.TLS = tlsCfg
-	s.StartTLS()
 	addr := s.Listener.Addr().String()
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
