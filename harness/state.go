@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/idlab/idlab/internal/atomicfile"
 )
 
 // StateFile is the name of the lab description inside the state dir.
@@ -67,11 +69,10 @@ func (s *State) write(dir string) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, StateFile+".tmp")
-	if err := os.WriteFile(tmp, raw, 0o644); err != nil {
-		return fmt.Errorf("write lab state: %w", err)
+	if err := atomicfile.Write(filepath.Join(dir, StateFile), raw, 0o644); err != nil {
+		return fmt.Errorf("lab state: %w", err)
 	}
-	return os.Rename(tmp, filepath.Join(dir, StateFile))
+	return nil
 }
 
 // CAPEM returns the lab CA bundle.

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/idlab/idlab/internal/atomicfile"
 )
 
 // Sentinel errors callers branch on.
@@ -499,23 +501,7 @@ func (i *IAM) persistKeys() error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(i.dataDir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(i.dataDir, keysFile+".*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(raw); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), filepath.Join(i.dataDir, keysFile))
+	return atomicfile.Write(filepath.Join(i.dataDir, keysFile), raw, 0o600)
 }
 
 func (i *IAM) loadKeys() error {

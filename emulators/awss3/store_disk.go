@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/idlab/idlab/internal/atomicfile"
 )
 
 // diskStore persists buckets, objects and uploads under a directory:
@@ -71,45 +73,12 @@ func (d *diskStore) uploadDir(bucket, id string) string {
 	return filepath.Join(d.bucketDir(bucket), "uploads", id)
 }
 
-// writeAtomic writes data to path via a temp file, fsync and rename, then
-// fsyncs the directory so the rename itself is durable.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if df, err := os.Open(dir); err == nil {
-		_ = df.Sync()
-		_ = df.Close()
-	}
-	return nil
-}
-
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	return writeAtomic(path, b)
+	return atomicfile.Write(path, b, 0o644)
 }
 
 func readJSON(path string, v any) error {
@@ -255,7 +224,7 @@ func (d *diskStore) PutObject(ctx context.Context, bucket string, o Object, data
 	}
 	dir, base := d.objectDir(bucket, o.Key)
 	o.DataFile = base + "." + randSuffix() + ".data"
-	if err := writeAtomic(filepath.Join(dir, o.DataFile), data); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, o.DataFile), data, 0o644); err != nil {
 		return err
 	}
 	if err := writeJSON(filepath.Join(dir, base+".json"), o); err != nil {
@@ -316,7 +285,7 @@ func (d *diskStore) PutPart(ctx context.Context, bucket, id string, p Part, data
 	}
 	dir := d.uploadDir(bucket, id)
 	p.DataFile = "part-" + strconv.Itoa(p.Number) + "." + randSuffix() + ".data"
-	if err := writeAtomic(filepath.Join(dir, p.DataFile), data); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, p.DataFile), data, 0o644); err != nil {
 		return err
 	}
 	old, hadOld := u.Parts[p.Number]

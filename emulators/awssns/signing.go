@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/idlab/idlab/internal/atomicfile"
 )
 
 // keyFile holds the signing key under DataDir, so messages persisted in
@@ -61,7 +63,7 @@ func loadOrCreateSigner(dir string, now time.Time) (*signer, error) {
 		}
 		if dir != "" {
 			b := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-			if err := writeAtomic(filepath.Join(dir, keyFile), b, 0o600); err != nil {
+			if err := atomicfile.Write(filepath.Join(dir, keyFile), b, 0o600); err != nil {
 				return nil, err
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/idlab/idlab/emulators/awsiam"
+	"github.com/idlab/idlab/internal/atomicfile"
 )
 
 // stateFile is the JSON document under DataDir holding the whole state.
@@ -144,35 +145,7 @@ func (s *store) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("marshal state: %w", err)
 	}
-	return writeAtomic(filepath.Join(s.dir, stateFile), b, 0o600)
-}
-
-// writeAtomic writes b to a temporary file beside path and renames it over
-// path, so a crash leaves the old or the new document, never half of one.
-func writeAtomic(path string, b []byte, perm os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(b)
-	if werr == nil {
-		werr = f.Chmod(perm)
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, werr)
-	}
-	return nil
+	return atomicfile.Write(filepath.Join(s.dir, stateFile), b, 0o600)
 }
 
 // sortedTopics lists topics ordered by ARN.
