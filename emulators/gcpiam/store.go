@@ -1,0 +1,122 @@
+package gcpiam
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// StateFile is the file under Options.DataDir holding the handler's state.
+const StateFile = "gcpiam.json"
+
+// state is everything that survives a restart.
+type state struct {
+	Projects map[string]*Project           `json:"projects"`
+	Accounts map[string]*ServiceAccount    `json:"accounts"`
+	Bindings map[string]map[string][]string `json:"bindings"` // resource -> role -> members
+	Pools    []*Pool                        `json:"pools"`
+	Tokens   map[string]*accessToken        `json:"tokens"`
+	// SigningKey is the accounts.google.com key (PKCS#8 PEM); SAKeys the
+	// service accounts' own keys used by signJwt and signBlob.
+	SigningKey string            `json:"signingKey"`
+	SAKeys     map[string]string `json:"saKeys"`
+}
+
+func newState() *state {
+	return &state{
+		Projects: map[string]*Project{},
+		Accounts: map[string]*ServiceAccount{},
+		Bindings: map[string]map[string][]string{},
+		Tokens:   map[string]*accessToken{},
+		SAKeys:   map[string]string{},
+	}
+}
+
+// load reads DataDir's state (when any) and makes sure a signing key exists.
+func (h *Handler) load() error {
+	h.st = newState()
+	if h.dir != "" {
+		raw, err := os.ReadFile(filepath.Join(h.dir, StateFile))
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return fmt.Errorf("read state: %w", err)
+		default:
+			st := newState()
+			if err := json.Unmarshal(raw, st); err != nil {
+				return fmt.Errorf("parse state %s: %w", filepath.Join(h.dir, StateFile), err)
+			}
+			if st.Projects == nil {
+				st.Projects = map[string]*Project{}
+			}
+			if st.Accounts == nil {
+				st.Accounts = map[string]*ServiceAccount{}
+			}
+			if st.Bindings == nil {
+				st.Bindings = map[string]map[string][]string{}
+			}
+			if st.Tokens == nil {
+				st.Tokens = map[string]*accessToken{}
+			}
+			if st.SAKeys == nil {
+				st.SAKeys = map[string]string{}
+			}
+			h.st = st
+		}
+	}
+	if h.st.SigningKey != "" {
+		k, err := parseSigningKey(h.st.SigningKey)
+		if err != nil {
+			return fmt.Errorf("signing key: %w", err)
+		}
+		h.signer = k
+		return nil
+	}
+	k, pemKey, err := generateSigningKey()
+	if err != nil {
+		return err
+	}
+	h.signer, h.st.SigningKey = k, pemKey
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.saveLocked()
+}
+
+// saveLocked writes the state atomically (temp file + rename), 0600 since
+// it holds keys and live tokens. Expired tokens are dropped first.
+func (h *Handler) saveLocked() error {
+	if h.dir == "" {
+		return nil
+	}
+	now := h.now()
+	for t, at := range h.st.Tokens {
+		if !now.Before(at.Expiry) {
+			delete(h.st.Tokens, t)
+		}
+	}
+	raw, err := json.MarshalIndent(h.st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("gcpiam: encode state: %w", err)
+	}
+	if err := os.MkdirAll(h.dir, 0o700); err != nil {
+		return fmt.Errorf("gcpiam: create data dir: %w", err)
+	}
+	tmp, err := os.CreateTemp(h.dir, StateFile+".*")
+	if err != nil {
+		return fmt.Errorf("gcpiam: save state: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(raw); err != nil {
+		tmp.Close()
+		return fmt.Errorf("gcpiam: save state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("gcpiam: save state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(h.dir, StateFile)); err != nil {
+		return fmt.Errorf("gcpiam: save state: %w", err)
+	}
+	return nil
+}
