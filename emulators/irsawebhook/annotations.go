@@ -1,0 +1,113 @@
+package irsawebhook
+
+import (
+	"encoding/csv"
+	"regexp"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Annotation keys, upstream's pkg/annotations under the eks.amazonaws.com
+// domain.
+const (
+	AnnotationRoleARN         = "eks.amazonaws.com/role-arn"
+	AnnotationAudience        = "eks.amazonaws.com/audience"
+	AnnotationRegionalSTS     = "eks.amazonaws.com/sts-regional-endpoints"
+	AnnotationTokenExpiration = "eks.amazonaws.com/token-expiration"
+	AnnotationSkipContainers  = "eks.amazonaws.com/skip-containers"
+	// LabelSkipWebhook on a pod keeps the API server from calling the
+	// webhook at all (Config's objectSelector).
+	LabelSkipWebhook = "eks.amazonaws.com/skip-pod-identity-webhook"
+)
+
+// Token lifetime bounds: 600 s is kube-apiserver's minimum for a projected
+// token (upstream PR #207), 86400 s the most EKS allows.
+const (
+	MinTokenExpiration = int64(600)
+	MaxTokenExpiration = int64(86400)
+)
+
+// roleARNPattern is upstream's sanity check; a mismatch is only logged.
+var roleARNPattern = regexp.MustCompile(`^arn:aws[a-z0-9-]*:iam::\d{12}:role/[\w/.@+=,-]+$`)
+
+// serviceAccountConfig is what a ServiceAccount's annotations ask for, with
+// the webhook's defaults filled in (the upstream cache's CacheResponse).
+type serviceAccountConfig struct {
+	RoleARN         string
+	Audience        string
+	RegionalSTS     bool
+	TokenExpiration int64
+}
+
+// parseServiceAccount reads sa's eks.amazonaws.com annotations over opts'
+// defaults. Unparsable values fall back to the default, as upstream.
+func parseServiceAccount(sa *corev1.ServiceAccount, opts Options) serviceAccountConfig {
+	c := serviceAccountConfig{
+		RoleARN:         sa.Annotations[AnnotationRoleARN],
+		Audience:        opts.DefaultAudience,
+		RegionalSTS:     opts.RegionalSTS,
+		TokenExpiration: opts.DefaultTokenExpiration,
+	}
+	if aud, ok := sa.Annotations[AnnotationAudience]; ok {
+		c.Audience = aud
+	}
+	if v, ok := sa.Annotations[AnnotationRegionalSTS]; ok {
+		if b, err := strconv.ParseBool(v); err == nil {
+			c.RegionalSTS = b
+		}
+	}
+	if v, ok := sa.Annotations[AnnotationTokenExpiration]; ok {
+		if exp, ok := parseTokenExpiration(v); ok {
+			c.TokenExpiration = exp
+		}
+	}
+	return c
+}
+
+// parseTokenExpiration parses a token-expiration annotation value and clamps
+// it to MinTokenExpiration..MaxTokenExpiration; ok is false when v is not a
+// base-10 integer.
+func parseTokenExpiration(v string) (int64, bool) {
+	exp, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return min(max(exp, MinTokenExpiration), MaxTokenExpiration), true
+}
+
+// podAnnotations is what a pod's own annotations change.
+type podAnnotations struct {
+	// TokenExpiration overrides the ServiceAccount's when set.
+	TokenExpiration *int64
+	// SkipContainers holds container names to leave alone.
+	SkipContainers map[string]bool
+	// SkipErr is why skip-containers could not be read (then nothing is
+	// skipped, as upstream).
+	SkipErr error
+}
+
+// parsePodAnnotations reads the pod-level eks.amazonaws.com annotations.
+func parsePodAnnotations(pod *corev1.Pod) podAnnotations {
+	var a podAnnotations
+	if v, ok := pod.Annotations[AnnotationTokenExpiration]; ok {
+		if exp, ok := parseTokenExpiration(v); ok {
+			a.TokenExpiration = &exp
+		}
+	}
+	if v, ok := pod.Annotations[AnnotationSkipContainers]; ok {
+		// Upstream reads one CSV record: no trimming, quotes allowed, a
+		// malformed or empty value skips nothing.
+		names, err := csv.NewReader(strings.NewReader(v)).Read()
+		if err != nil {
+			a.SkipErr = err
+		} else {
+			a.SkipContainers = make(map[string]bool, len(names))
+			for _, n := range names {
+				a.SkipContainers[n] = true
+			}
+		}
+	}
+	return a
+}

@@ -1,0 +1,169 @@
+package irsawebhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Handler is the webhook: an http.Handler for POST /mutate (and GET
+// /healthz), backed by a ServiceAccount cache.
+type Handler struct {
+	opts    Options
+	log     *slog.Logger
+	cache   *saCache
+	sources []credentialSource
+	mux     *http.ServeMux
+	stop    func()
+}
+
+// New lists the ServiceAccounts, starts watching them and
+// returns the Handler. The watch runs until ctx ends or Close is called.
+func New(ctx context.Context, opts Options) (*Handler, error) {
+	opts, err := opts.normalize()
+	if err != nil {
+		return nil, err
+	}
+	c := newSACache(opts)
+	stop, err := c.start(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("irsawebhook: start service account cache: %w", err)
+	}
+	h := &Handler{
+		opts:    opts,
+		log:     opts.Logger,
+		cache:   c,
+		sources: []credentialSource{irsaSource{cache: c, region: opts.Region}},
+		stop:    stop,
+	}
+	h.mux = http.NewServeMux()
+	h.mux.HandleFunc("POST /mutate", h.serveMutate)
+	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok"))
+	})
+	return h, nil
+}
+
+// Close stops the watch. It is safe to call more than once.
+func (h *Handler) Close() {
+	if h.stop != nil {
+		h.stop()
+	}
+}
+
+// ServeHTTP serves POST /mutate and GET /healthz.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// Mutate answers one admission request: always allowed, with a JSONPatch
+// when the pod's ServiceAccount asks for credentials. Requests it cannot read
+// get a Result saying why.
+func (h *Handler) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	if req == nil {
+		return errorResponse("", http.StatusBadRequest, "bad content: no request")
+	}
+	if req.Kind.Kind != "" && (req.Kind.Group != "" || req.Kind.Kind != "Pod") {
+		h.decision(req, nil, "", "skipped", "not a pod: "+req.Kind.String())
+		return &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
+	}
+	var pod corev1.Pod
+	if len(req.Object.Raw) == 0 {
+		return errorResponse(req.UID, http.StatusBadRequest, "bad content: no object")
+	}
+	if err := json.Unmarshal(req.Object.Raw, &pod); err != nil {
+		h.log.Error("decode pod", "request_id", req.UID, "err", err)
+		return errorResponse(req.UID, http.StatusBadRequest, fmt.Sprintf("decode pod: %v", err))
+	}
+	// The request's namespace is authoritative (a pod created with
+	// generateName in a namespaced URL often has none of its own).
+	namespace := req.Namespace
+	if namespace == "" {
+		namespace = pod.Namespace
+	}
+	pod.Namespace = namespace
+	sa := pod.Spec.ServiceAccountName
+	if sa == "" {
+		sa = "default"
+	}
+
+	allowed := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
+	var cfg *PatchConfig
+	var source string
+	for _, s := range h.sources {
+		c, err := s.patchConfig(ctx, &pod, namespace, sa)
+		if err != nil {
+			h.decision(req, &pod, sa, "skipped", fmt.Sprintf("%s: %v", s.name(), err))
+			return allowed
+		}
+		if c != nil {
+			cfg, source = c, s.name()
+			break
+		}
+	}
+	if cfg == nil {
+		h.decision(req, &pod, sa, "skipped", "service account has no role-arn annotation or does not exist")
+		return allowed
+	}
+	if pa := parsePodAnnotations(&pod); pa.SkipErr != nil {
+		h.log.Info("could not parse skip-containers annotation, skipping none", "request_id", req.UID, "err", pa.SkipErr)
+	}
+	ops := MutatePod(&pod, *cfg)
+	if ops == nil {
+		h.decision(req, &pod, sa, "skipped", "pod already has a foreign "+cfg.VolumeName+" volume")
+		return allowed
+	}
+	patch, err := json.Marshal(ops)
+	if err != nil {
+		h.log.Error("encode patch", "request_id", req.UID, "err", err)
+		return errorResponse(req.UID, http.StatusInternalServerError, fmt.Sprintf("encode patch: %v", err))
+	}
+	pt := admissionv1.PatchTypeJSONPatch
+	allowed.Patch, allowed.PatchType = patch, &pt
+	h.decision(req, &pod, sa, "mutated", source)
+	return allowed
+}
+
+// decision logs one admission outcome with the fields every lab decision
+// log carries.
+func (h *Handler) decision(req *admissionv1.AdmissionRequest, pod *corev1.Pod, sa, decision, reason string) {
+	resource, principal := req.Namespace+"/"+req.Name, ""
+	if pod != nil {
+		name := pod.Name
+		if name == "" {
+			name = pod.GenerateName
+		}
+		resource = pod.Namespace + "/" + name
+		principal = "system:serviceaccount:" + pod.Namespace + ":" + sa
+	}
+	h.log.Info("admission", "decision", decision, "principal", principal, "action", "pods.create",
+		"resource", resource, "reason", reason, "request_id", req.UID)
+}
+
+// errorResponse is an allowed response carrying a failure status: the
+// webhook never blocks a pod, but says why it could not look at it.
+func errorResponse(uid types.UID, code int32, msg string) *admissionv1.AdmissionResponse {
+	return &admissionv1.AdmissionResponse{
+		UID:     uid,
+		Allowed: true,
+		Result: &metav1.Status{
+			Status:  metav1.StatusFailure,
+			Code:    code,
+			Reason:  reasonFor(code),
+			Message: msg,
+		},
+	}
+}
+
+func reasonFor(code int32) metav1.StatusReason {
+	if code == http.StatusBadRequest {
+		return metav1.StatusReasonBadRequest
+	}
+	return metav1.StatusReasonInternalError
+}

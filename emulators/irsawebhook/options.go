@@ -1,0 +1,72 @@
+package irsawebhook
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+)
+
+// Defaults of Options, as upstream's flags default them.
+const (
+	DefaultAudience        = "sts.amazonaws.com"
+	DefaultTokenExpiration = int64(86400)
+	// DefaultLookupTimeout bounds the API lookup of a ServiceAccount missing
+	// from the cache; well under the webhook's 10 s timeoutSeconds.
+	DefaultLookupTimeout = 3 * time.Second
+)
+
+// Options configures a Handler. The zero value with a Client works.
+type Options struct {
+	// Region, when set, is injected as AWS_REGION and AWS_DEFAULT_REGION
+	// (upstream's --aws-default-region). Defaults to none.
+	Region string
+	// DefaultAudience is the token audience for ServiceAccounts without an
+	// eks.amazonaws.com/audience annotation. Defaults to "sts.amazonaws.com".
+	DefaultAudience string
+	// DefaultTokenExpiration is the token lifetime in seconds when neither
+	// the ServiceAccount nor the pod sets one. Defaults to 86400; must lie in
+	// 600..86400.
+	DefaultTokenExpiration int64
+	// RegionalSTS injects AWS_STS_REGIONAL_ENDPOINTS=regional for
+	// ServiceAccounts without an eks.amazonaws.com/sts-regional-endpoints
+	// annotation (upstream's --sts-regional-endpoint). Defaults to false.
+	RegionalSTS bool
+	// Client reads ServiceAccounts (list/watch for the cache, get for the
+	// lookup). Required.
+	Client kubernetes.Interface
+	// Logger receives one line per admission decision. Defaults to discard.
+	Logger *slog.Logger
+	// LookupTimeout bounds the wait for a ServiceAccount missing from the
+	// cache (API GET or watch, whichever answers first). Defaults to
+	// DefaultLookupTimeout.
+	LookupTimeout time.Duration
+}
+
+// ErrNoClient is returned by New when Options.Client is nil.
+var ErrNoClient = errors.New("irsawebhook: Options.Client is required")
+
+// normalize fills defaults and validates; the one place options are checked.
+func (o Options) normalize() (Options, error) {
+	if o.Client == nil {
+		return o, ErrNoClient
+	}
+	if o.DefaultAudience == "" {
+		o.DefaultAudience = DefaultAudience
+	}
+	if o.DefaultTokenExpiration == 0 {
+		o.DefaultTokenExpiration = DefaultTokenExpiration
+	}
+	if o.DefaultTokenExpiration < MinTokenExpiration || o.DefaultTokenExpiration > MaxTokenExpiration {
+		return o, fmt.Errorf("irsawebhook: DefaultTokenExpiration %d outside %d..%d", o.DefaultTokenExpiration, MinTokenExpiration, MaxTokenExpiration)
+	}
+	if o.LookupTimeout <= 0 {
+		o.LookupTimeout = DefaultLookupTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}
