@@ -36,6 +36,11 @@ cleanup() {
     say "tearing the lab down"
     bin/idlab down || rc=$?
   fi
+  if [[ $rc -ne 0 && -s $ARTIFACTS/e2e.log ]]; then
+    # CI shows the end of the output: put why it failed there.
+    say "failures (from $ARTIFACTS/e2e.log):"
+    grep -E -A12 -- '--- FAIL|^panic:|Error Trace:' "$ARTIFACTS/e2e.log" | tail -60 || true
+  fi
   say "done (exit $rc)"
   exit $rc
 }
