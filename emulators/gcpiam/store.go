@@ -13,8 +13,8 @@ const StateFile = "gcpiam.json"
 
 // state is everything that survives a restart.
 type state struct {
-	Projects map[string]*Project           `json:"projects"`
-	Accounts map[string]*ServiceAccount    `json:"accounts"`
+	Projects map[string]*Project            `json:"projects"`
+	Accounts map[string]*ServiceAccount     `json:"accounts"`
 	Bindings map[string]map[string][]string `json:"bindings"` // resource -> role -> members
 	Pools    []*Pool                        `json:"pools"`
 	Tokens   map[string]*accessToken        `json:"tokens"`
