@@ -81,6 +81,11 @@ const (
 	Allow        Effect = "Allow"
 	ExplicitDeny Effect = "ExplicitDeny"
 	ImplicitDeny Effect = "ImplicitDeny"
+	// Rejected: refused before any policy was evaluated, because the
+	// caller's token or signature did not verify or the resource does not
+	// exist. Recorded so the decision log accounts for every refusal, not
+	// only the policy ones.
+	Rejected Effect = "Rejected"
 )
 
 // Request is one authorization question: may Principal do Action on Resource?

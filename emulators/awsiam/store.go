@@ -686,6 +686,19 @@ func (i *IAM) Decisions(f DecisionFilter) []Decision {
 	return out
 }
 
+// RecordRejection logs a request refused before policy evaluation (an
+// invalid web identity token, say) with the error code the caller got, so
+// scenarios find every refusal in one log. principal is whatever the request
+// claimed to be (issuer and subject of a token).
+func (i *IAM) RecordRejection(ctx context.Context, principal, action, resource, code, reason, requestID string) Decision {
+	d := Decision{Effect: Rejected, Principal: principal, Action: action, Resource: resource,
+		Reason: code + ": " + reason, RequestID: requestID, Time: i.now()}
+	i.record(&d)
+	i.log.Log(ctx, slog.LevelInfo, "iam decision", "decision", string(d.Effect), "principal", d.Principal, "action", d.Action,
+		"resource", d.Resource, "reason", d.Reason, "request_id", d.RequestID)
+	return d
+}
+
 // ResetDecisions clears the decision log.
 func (i *IAM) ResetDecisions() {
 	i.dmu.Lock()
@@ -696,7 +709,7 @@ func (i *IAM) ResetDecisions() {
 // Explain renders the decision in several lines of plain words.
 func (d Decision) Explain() string {
 	var b strings.Builder
-	verdict := map[Effect]string{Allow: "ALLOWED", ExplicitDeny: "DENIED (explicit deny)", ImplicitDeny: "DENIED (implicit deny)"}[d.Effect]
+	verdict := map[Effect]string{Allow: "ALLOWED", ExplicitDeny: "DENIED (explicit deny)", ImplicitDeny: "DENIED (implicit deny)", Rejected: "REJECTED"}[d.Effect]
 	fmt.Fprintf(&b, "%s: %s may not %s on %s\n", verdict, d.Principal, d.Action, d.Resource)
 	if d.Effect == Allow {
 		b.Reset()

@@ -122,7 +122,9 @@ func (h *Handler) dispatch(ctx context.Context, r *http.Request, body []byte, p 
 	}
 	switch action {
 	case "AssumeRoleWithWebIdentity":
-		return h.assumeRoleWithWebIdentity(ctx, p, reqID)
+		v, err := h.assumeRoleWithWebIdentity(ctx, p, reqID)
+		h.recordTokenRejection(ctx, p, reqID, err)
+		return v, err
 	case "AssumeRole":
 		caller, akid, err := h.authenticate(r, body)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/idlab/idlab/emulators/awsiam"
 	"github.com/idlab/idlab/emulators/oidc"
 )
 
@@ -128,10 +129,27 @@ func TestNegativeTokens(t *testing.T) {
 	require.GreaterOrEqual(t, len(tests), 30)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			before := len(l.iam.Decisions(awsiam.DecisionFilter{}))
 			status, e, body := postWebIdentity(t, l, webIdentityForm(tc.token, roleAppA))
 			require.NotEqual(t, http.StatusOK, status, "token accepted: %s", body)
 			require.Equal(t, tc.code, e.Error.Code, e.Error.Message)
 			require.Equal(t, "Sender", e.Error.Type)
+			// Every refusal is in the decision log: token faults as
+			// Rejected with the code, trust-policy ones as ImplicitDeny.
+			ds := l.iam.Decisions(awsiam.DecisionFilter{})
+			switch tc.code {
+			case "ValidationError":
+				require.Len(t, ds, before, "a malformed request is not a decision")
+			case "AccessDenied":
+				require.Greater(t, len(ds), before)
+				require.Equal(t, awsiam.ImplicitDeny, ds[len(ds)-1].Effect)
+			default:
+				require.Len(t, ds, before+1)
+				d := ds[len(ds)-1]
+				require.Equal(t, awsiam.Rejected, d.Effect)
+				require.Equal(t, roleAppA, d.Resource)
+				require.True(t, strings.HasPrefix(d.Reason, tc.code+": "), d.Reason)
+			}
 		})
 	}
 	status, _, body := postWebIdentity(t, l, webIdentityForm(valid, roleAppA))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 
@@ -44,6 +45,29 @@ type webIdentityResult struct {
 }
 
 func invalidToken(msg string) error { return awsxml.Errorf(400, "InvalidIdentityToken", "%s", msg) }
+
+// tokenErrors are the codes of a web identity token refused before the trust
+// policy is evaluated.
+var tokenErrors = map[string]bool{"InvalidIdentityToken": true, "ExpiredTokenException": true, "IDPRejectedClaim": true, "IDPCommunicationError": true}
+
+// recordTokenRejection puts a refused token in IAM's decision log beside the
+// policy decisions, naming the subject and issuer the token claimed.
+func (h *Handler) recordTokenRejection(ctx context.Context, p url.Values, reqID string, err error) {
+	var ae *awsxml.Error
+	if !errors.As(err, &ae) || !tokenErrors[ae.Code] {
+		return
+	}
+	who := "unparsable web identity token"
+	if tok, perr := jwtverify.ParseUnverified(p.Get("WebIdentityToken")); perr == nil {
+		who = webIdentityName(tok)
+	}
+	h.iam.RecordRejection(ctx, who, "sts:AssumeRoleWithWebIdentity", p.Get("RoleArn"), ae.Code, ae.Message, reqID)
+}
+
+// webIdentityName names a token's claimed identity in the decision log.
+func webIdentityName(tok *jwtverify.Token) string {
+	return fmt.Sprintf("web identity %q of issuer %q", tok.Claims.Subject, tok.Claims.Issuer)
+}
 
 // assumeRoleWithWebIdentity verifies the token as AWS does, then the trust
 // policy, then issues the session.
@@ -144,6 +168,7 @@ func (h *Handler) assumeRoleWithWebIdentity(ctx context.Context, p url.Values, r
 	}
 	attrs.condition(cond)
 	if c.role == nil {
+		h.iam.RecordRejection(ctx, webIdentityName(tok), "sts:AssumeRoleWithWebIdentity", c.roleARN, "AccessDenied", "the role does not exist", reqID)
 		return nil, awsxml.Errorf(403, "AccessDenied", "%s", msgNotAuthorizedWebIdentity)
 	}
 	authorize := func(action string) bool {
