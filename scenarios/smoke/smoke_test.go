@@ -8,19 +8,14 @@ package smoke
 import (
 	"context"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/idlab/idlab/harness"
+	"github.com/idlab/idlab/scenarios/internal/labenv"
 	"github.com/idlab/idlab/scenarios/internal/podrun"
 )
 
@@ -29,47 +24,20 @@ const (
 	roleARN   = "arn:aws:iam::123456789012:role/app-a"
 )
 
-func stateDir() string {
-	if d := os.Getenv("IDLAB_STATE_DIR"); d != "" {
-		return d
-	}
-	return "../../.idlab"
-}
-
-// env is one scenario namespace in the eks cluster with the lab CA and the
-// two service accounts the lab fixture knows.
+// env is the smoke namespace in the eks cluster with the two service
+// accounts the lab fixture knows.
 type env struct {
-	lab    *harness.State
+	lab    *labenv.Lab
 	cs     kubernetes.Interface
 	region string
 }
 
 func setup(ctx context.Context, t *testing.T) *env {
 	t.Helper()
-	lab, err := harness.Open(stateDir())
-	require.NoError(t, err)
-	eks, ok := lab.Clusters["eks"]
-	require.True(t, ok, "the lab has no eks cluster")
-	require.NotEmpty(t, lab.ProbeImage, "the lab was brought up without the probe image")
-	rc, err := clientcmd.BuildConfigFromFlags("", eks.Kubeconfig)
-	require.NoError(t, err)
-	cs, err := kubernetes.NewForConfig(rc)
-	require.NoError(t, err)
-
-	// A fresh namespace with two service accounts and the lab CA.
-	require.NoError(t, deleteNamespace(ctx, cs, namespace))
-	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = deleteNamespace(context.Background(), cs, namespace) })
-	ca, err := lab.CAPEM()
-	require.NoError(t, err)
-	_, err = cs.CoreV1().ConfigMaps(namespace).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: podrun.CAConfigMap}, Data: map[string]string{"ca.pem": string(ca)}}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	for _, sa := range []string{"app-a", "app-b"} {
-		_, err = cs.CoreV1().ServiceAccounts(namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{})
-		require.NoError(t, err)
-	}
-	return &env{lab: lab, cs: cs, region: eks.Region}
+	lab := labenv.Open(t)
+	eks := lab.Cluster(t, "eks")
+	lab.Namespace(ctx, t, eks, namespace, "app-a", "app-b")
+	return &env{lab: lab, cs: eks.CS, region: eks.Region}
 }
 
 func TestIRSASmoke(t *testing.T) {
@@ -88,7 +56,7 @@ func TestIRSASmoke(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.pod, func(t *testing.T) {
-			since := lastDecisionID(ctx, t, lab)
+			since := lab.LastDecisionID(ctx, t)
 			res, err := podrun.Run(ctx, cs, namespace, podrun.IRSAPod(tc.pod, tc.sa, lab.ProbeImage, roleARN, e.region))
 			require.NoError(t, err)
 			subject := "system:serviceaccount:" + namespace + ":" + tc.sa
@@ -136,7 +104,7 @@ func TestIRSAToS3AndSNS(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.pod, func(t *testing.T) {
-			since := lastDecisionID(ctx, t, e.lab)
+			since := e.lab.LastDecisionID(ctx, t)
 			pod := podrun.IRSAPod(tc.pod, "app-a", e.lab.ProbeImage, roleARN, e.region)
 			pod.Spec.Containers[0].Args = tc.args
 			res, err := podrun.Run(ctx, e.cs, namespace, pod)
@@ -162,37 +130,5 @@ func TestIRSAToS3AndSNS(t *testing.T) {
 			require.Equal(t, "ImplicitDeny", d.Effect)
 			t.Logf("emulator decision: %s", d.Explanation)
 		})
-	}
-}
-
-// lastDecisionID returns the newest decision ID so a subtest reads only its own.
-func lastDecisionID(ctx context.Context, t *testing.T, lab *harness.State) string {
-	t.Helper()
-	ds, err := lab.Decisions(ctx, url.Values{})
-	require.NoError(t, err)
-	if len(ds) == 0 {
-		return "0"
-	}
-	return ds[len(ds)-1].ID
-}
-
-func deleteNamespace(ctx context.Context, cs kubernetes.Interface, ns string) error {
-	err := cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for {
-		_, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
 	}
 }

@@ -99,3 +99,26 @@ func describe(p *corev1.Pod) string {
 	}
 	return b.String()
 }
+
+// WithAudience changes the audience of the pod's projected IRSA token, as a
+// mistyped eks.amazonaws.com/audience annotation would.
+func WithAudience(p *corev1.Pod, audience string) *corev1.Pod {
+	for _, v := range p.Spec.Volumes {
+		if v.Projected == nil {
+			continue
+		}
+		for _, s := range v.Projected.Sources {
+			if s.ServiceAccountToken != nil {
+				s.ServiceAccountToken.Audience = audience
+			}
+		}
+	}
+	return p
+}
+
+// WithArgs makes the probe call something other than GetCallerIdentity
+// (see the probe command: s3-get, s3-put, sns-publish).
+func WithArgs(p *corev1.Pod, args ...string) *corev1.Pod {
+	p.Spec.Containers[0].Args = args
+	return p
+}

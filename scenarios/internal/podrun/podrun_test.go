@@ -19,3 +19,9 @@ func TestIRSAPod(t *testing.T) {
 	require.Equal(t, "arn:aws:iam::1:role/r", env["AWS_ROLE_ARN"])
 	require.Equal(t, "/etc/idlab/ca.pem", env["AWS_CA_BUNDLE"])
 }
+
+func TestWithAudienceAndArgs(t *testing.T) {
+	p := WithArgs(WithAudience(IRSAPod("p", "app-a", "idlab/probe:x", "arn:aws:iam::1:role/r", "us-west-2"), "sts.amazonaws.co"), "s3-get", "b", "k")
+	require.Equal(t, "sts.amazonaws.co", p.Spec.Volumes[0].Projected.Sources[0].ServiceAccountToken.Audience)
+	require.Equal(t, []string{"s3-get", "b", "k"}, p.Spec.Containers[0].Args)
+}

@@ -1,0 +1,124 @@
+// Package labenv opens the running lab for a scenario and prepares its
+// namespaces: fresh, holding the lab CA and the service accounts the
+// fixtures name, deleted when the test ends.
+package labenv
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/idlab/idlab/harness"
+	"github.com/idlab/idlab/scenarios/internal/podrun"
+)
+
+// Lab is the running lab as a scenario sees it.
+type Lab struct {
+	*harness.State
+}
+
+// StateDir is where `idlab up` left the lab: IDLAB_STATE_DIR or the
+// repository's .idlab (scenarios run from scenarios/<suite>).
+func StateDir() string {
+	if d := os.Getenv("IDLAB_STATE_DIR"); d != "" {
+		return d
+	}
+	return "../../.idlab"
+}
+
+// Open reads the lab state and checks the probe image is there.
+func Open(t *testing.T) *Lab {
+	t.Helper()
+	st, err := harness.Open(StateDir())
+	require.NoError(t, err, "is the lab up? (make up, or make e2e)")
+	require.NotEmpty(t, st.ProbeImage, "the lab was brought up without the probe image")
+	return &Lab{State: st}
+}
+
+// Cluster is one cluster of the lab with a client.
+type Cluster struct {
+	Name   string
+	Region string
+	CS     kubernetes.Interface
+}
+
+// Cluster returns a client for the named cluster.
+func (l *Lab) Cluster(t *testing.T, name string) *Cluster {
+	t.Helper()
+	c, ok := l.Clusters[name]
+	require.True(t, ok, "the lab has no %s cluster", name)
+	rc, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	require.NoError(t, err)
+	cs, err := kubernetes.NewForConfig(rc)
+	require.NoError(t, err)
+	return &Cluster{Name: name, Region: c.Region, CS: cs}
+}
+
+// Namespace makes ns afresh in c with the lab CA config map and the given
+// service accounts, and deletes it when t ends.
+func (l *Lab) Namespace(ctx context.Context, t *testing.T, c *Cluster, ns string, serviceAccounts ...string) {
+	t.Helper()
+	require.NoError(t, DeleteNamespace(ctx, c.CS, ns))
+	_, err := c.CS.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = DeleteNamespace(context.Background(), c.CS, ns) })
+	ca, err := l.CAPEM()
+	require.NoError(t, err)
+	_, err = c.CS.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: podrun.CAConfigMap}, Data: map[string]string{"ca.pem": string(ca)}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	for _, sa := range serviceAccounts {
+		_, err = c.CS.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+}
+
+// LastDecisionID is the newest decision's ID, so a step reads only the
+// decisions it caused ("0" when the log is empty).
+func (l *Lab) LastDecisionID(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	ds, err := l.Decisions(ctx, url.Values{})
+	require.NoError(t, err)
+	if len(ds) == 0 {
+		return "0"
+	}
+	return ds[len(ds)-1].ID
+}
+
+// DecisionsSince returns the decisions on action recorded after since.
+func (l *Lab) DecisionsSince(ctx context.Context, t *testing.T, since, action string) []harness.Decision {
+	t.Helper()
+	ds, err := l.Decisions(ctx, url.Values{"action": {action}, "since": {since}})
+	require.NoError(t, err)
+	return ds
+}
+
+// DeleteNamespace deletes ns and waits until it is gone.
+func DeleteNamespace(ctx context.Context, cs kubernetes.Interface, ns string) error {
+	err := cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for {
+		_, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
