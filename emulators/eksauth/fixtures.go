@@ -1,0 +1,146 @@
+package eksauth
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// FixtureError is a bad fixture, located at file:line.
+type FixtureError struct {
+	File string
+	Line int
+	Msg  string
+	Err  error
+}
+
+func (e *FixtureError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+func (e *FixtureError) Unwrap() error { return e.Err }
+
+// LoadFixtures loads clusters and pod identity associations from a YAML file:
+//
+//	clusters:
+//	  - name: lab
+//	    account: "111111111111"
+//	    region: us-west-2            # defaults to Options.Region
+//	    issuerURL: https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE
+//	podIdentityAssociations:
+//	  - clusterName: lab
+//	    namespace: team-a
+//	    serviceAccount: app
+//	    roleArn: arn:aws:iam::111111111111:role/app
+//	    targetRoleArn: arn:aws:iam::222222222222:role/x   # optional
+//	    externalId: ...                                   # optional
+//	    disableSessionTags: false                         # optional
+//	    id: a-0123456789abcdefg                           # optional
+//
+// Errors name file:line; unknown fields are errors.
+func (h *Handler) LoadFixtures(path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("eks-auth fixtures: %w", err)
+	}
+	return h.LoadFixtureYAML(path, raw)
+}
+
+type fixtureDoc struct {
+	Clusters     []yaml.Node `yaml:"clusters"`
+	Associations []yaml.Node `yaml:"podIdentityAssociations"`
+}
+
+var (
+	clusterFields = map[string]bool{"name": true, "account": true, "region": true, "issuerURL": true}
+	assocFields   = map[string]bool{"id": true, "clusterName": true, "namespace": true, "serviceAccount": true,
+		"roleArn": true, "targetRoleArn": true, "externalId": true, "disableSessionTags": true}
+	docFields = map[string]bool{"clusters": true, "podIdentityAssociations": true}
+)
+
+// LoadFixtureYAML loads one fixture document; name labels errors.
+func (h *Handler) LoadFixtureYAML(name string, raw []byte) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return &FixtureError{File: name, Line: yamlErrLine(err), Msg: err.Error(), Err: err}
+	}
+	if len(root.Content) == 0 {
+		return nil
+	}
+	at := func(line int, err error) error {
+		return &FixtureError{File: name, Line: line, Msg: err.Error(), Err: err}
+	}
+	var doc fixtureDoc
+	if err := decodeStrict(root.Content[0], docFields, &doc); err != nil {
+		return at(lineOf(err, root.Content[0].Line), err)
+	}
+	for i := range doc.Clusters {
+		n := &doc.Clusters[i]
+		var c Cluster
+		if err := decodeStrict(n, clusterFields, &c); err != nil {
+			return at(lineOf(err, n.Line), err)
+		}
+		if err := h.AddCluster(c); err != nil {
+			return at(n.Line, err)
+		}
+	}
+	for i := range doc.Associations {
+		n := &doc.Associations[i]
+		var a Association
+		if err := decodeStrict(n, assocFields, &a); err != nil {
+			return at(lineOf(err, n.Line), err)
+		}
+		if _, err := h.AddAssociation(a); err != nil {
+			return at(n.Line, err)
+		}
+	}
+	return nil
+}
+
+// lineError carries the line of the offending key.
+type lineError struct {
+	line int
+	msg  string
+}
+
+func (e *lineError) Error() string { return e.msg }
+
+func decodeStrict(n *yaml.Node, allowed map[string]bool, v any) error {
+	if n.Kind != yaml.MappingNode {
+		return &lineError{line: n.Line, msg: "want a mapping"}
+	}
+	for k := 0; k+1 < len(n.Content); k += 2 {
+		if key := n.Content[k]; !allowed[key.Value] {
+			return &lineError{line: key.Line, msg: fmt.Sprintf("unknown field %q", key.Value)}
+		}
+	}
+	return n.Decode(v)
+}
+
+func lineOf(err error, fallback int) int {
+	var le *lineError
+	if errors.As(err, &le) {
+		return le.line
+	}
+	if l := yamlErrLine(err); l > 0 {
+		return l
+	}
+	return fallback
+}
+
+// yamlErrLine pulls "line N" out of a yaml.v3 error message.
+func yamlErrLine(err error) int {
+	s := err.Error()
+	k := strings.Index(s, "line ")
+	if k < 0 {
+		return 0
+	}
+	rest := s[k+5:]
+	end := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+	if end < 0 {
+		end = len(rest)
+	}
+	n, _ := strconv.Atoi(rest[:end])
+	return n
+}
