@@ -32,7 +32,7 @@ func (i *IAM) AdminHandler() http.Handler {
 		switch {
 		case p == "decisions" && r.Method == http.MethodGet:
 			since, _ := strconv.ParseInt(q.Get("since"), 10, 64)
-			ds := i.Decisions(DecisionFilter{Principal: q.Get("principal"), Action: q.Get("action"),
+			ds := i.Decisions(DecisionFilter{Principal: q.Get("principal"), Action: q.Get("action"), Resource: q.Get("resource"),
 				Effect: Effect(q.Get("effect")), RequestID: q.Get("requestId"), SinceID: since})
 			out := make([]decisionJSON, 0, len(ds))
 			for _, d := range ds {

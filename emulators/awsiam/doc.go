@@ -72,7 +72,7 @@
 // AdminHandler answers under /_idlab/iam/ (JSON; errors are
 // {"error": CODE, "code": CODE, "message": ...}):
 //
-//	GET    /_idlab/iam/decisions?principal=&action=&effect=&requestId=&since=ID
+//	GET    /_idlab/iam/decisions?principal=&action=&resource=&effect=&requestId=&since=ID
 //	DELETE /_idlab/iam/decisions
 //	POST   /_idlab/iam/users/{account}/{name}/access-keys  -> {"AccessKeyId","SecretAccessKey"}; 404 NoSuchEntity
 //	POST   /_idlab/iam/fixtures                             (YAML body, same format)

@@ -661,6 +661,7 @@ func (i *IAM) record(d *Decision) {
 type DecisionFilter struct {
 	Principal string // substring of the principal ARN
 	Action    string // exact, case-insensitive
+	Resource  string // exact
 	Effect    Effect
 	RequestID string
 	SinceID   int64 // only decisions with a larger ID
@@ -676,6 +677,7 @@ func (i *IAM) Decisions(f DecisionFilter) []Decision {
 		switch {
 		case f.Principal != "" && !strings.Contains(d.Principal, f.Principal),
 			f.Action != "" && !strings.EqualFold(d.Action, f.Action),
+			f.Resource != "" && d.Resource != f.Resource,
 			f.Effect != "" && d.Effect != f.Effect,
 			f.RequestID != "" && d.RequestID != f.RequestID,
 			f.SinceID > 0 && id <= f.SinceID:

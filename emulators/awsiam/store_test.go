@@ -253,6 +253,8 @@ func TestAdminAPI(t *testing.T) {
 	}{
 		{"roles", "GET", "/_idlab/iam/roles", "", 200, `"roleId":"AROA`},
 		{"decisions by principal", "GET", "/_idlab/iam/decisions?principal=anonymous&action=s3:getobject", "", 200, `"requestId":"q1"`},
+		{"decisions by resource", "GET", "/_idlab/iam/decisions?resource=arn:aws:s3:::b/k", "", 200, `"requestId":"q1"`},
+		{"decisions of another resource", "GET", "/_idlab/iam/decisions?resource=arn:aws:s3:::b/other", "", 200, `[]`},
 		{"decisions since the last", "GET", "/_idlab/iam/decisions?since=1", "", 200, `[]`},
 		{"access key for a user", "POST", "/_idlab/iam/users/111111111111/alice/access-keys", "", 201, `"AccessKeyId":"AKIA`},
 		{"access key for a missing user", "POST", "/_idlab/iam/users/111111111111/nobody/access-keys", "", 404, `"code":"NoSuchEntity"`},

@@ -75,7 +75,7 @@ func TestIRSAIsolation(t *testing.T) {
 			}
 			res, err := podrun.Run(ctx, tc.cluster.CS, tc.namespace, pod)
 			require.NoError(t, err)
-			ds := lab.DecisionsSince(ctx, t, since, stsAction)
+			ds := lab.DecisionsSince(ctx, t, since, stsAction, tc.role)
 			require.NotEmpty(t, ds, "the emulator must have logged a decision")
 			d := ds[len(ds)-1]
 			require.Equal(t, tc.role, d.Resource)

@@ -7,7 +7,6 @@ package smoke
 
 import (
 	"context"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -60,8 +59,7 @@ func TestIRSASmoke(t *testing.T) {
 			res, err := podrun.Run(ctx, cs, namespace, podrun.IRSAPod(tc.pod, tc.sa, lab.ProbeImage, roleARN, e.region))
 			require.NoError(t, err)
 			subject := "system:serviceaccount:" + namespace + ":" + tc.sa
-			ds, err := lab.Decisions(ctx, url.Values{"action": {"sts:AssumeRoleWithWebIdentity"}, "since": {since}})
-			require.NoError(t, err)
+			ds := lab.DecisionsSince(ctx, t, since, "sts:AssumeRoleWithWebIdentity", roleARN)
 			if tc.wantCode == "" {
 				require.True(t, res.OK, "probe failed: %s: %s", res.ErrorCode, res.ErrorMessage)
 				require.True(t, strings.HasPrefix(res.Arn, tc.wantARN), res.Arn)
@@ -109,8 +107,7 @@ func TestIRSAToS3AndSNS(t *testing.T) {
 			pod.Spec.Containers[0].Args = tc.args
 			res, err := podrun.Run(ctx, e.cs, namespace, pod)
 			require.NoError(t, err)
-			ds, err := e.lab.Decisions(ctx, url.Values{"action": {tc.action}, "since": {since}})
-			require.NoError(t, err)
+			ds := e.lab.DecisionsSince(ctx, t, since, tc.action, tc.resource)
 			require.NotEmpty(t, ds, "the emulator must have decided %s", tc.action)
 			d := ds[len(ds)-1]
 			require.Equal(t, tc.resource, d.Resource)

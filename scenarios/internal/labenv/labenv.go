@@ -93,10 +93,12 @@ func (l *Lab) LastDecisionID(ctx context.Context, t *testing.T) string {
 	return ds[len(ds)-1].ID
 }
 
-// DecisionsSince returns the decisions on action recorded after since.
-func (l *Lab) DecisionsSince(ctx context.Context, t *testing.T, since, action string) []harness.Decision {
+// DecisionsSince returns the decisions on action and resource recorded
+// after since. Suites run in parallel, so a step filters on its own
+// resource rather than taking whatever was logged last.
+func (l *Lab) DecisionsSince(ctx context.Context, t *testing.T, since, action, resource string) []harness.Decision {
 	t.Helper()
-	ds, err := l.Decisions(ctx, url.Values{"action": {action}, "since": {since}})
+	ds, err := l.Decisions(ctx, url.Values{"action": {action}, "resource": {resource}, "since": {since}})
 	require.NoError(t, err)
 	return ds
 }
