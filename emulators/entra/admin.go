@@ -1,0 +1,50 @@
+package entra
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+)
+
+// serveAdmin answers the test API under /_idlab/entra/:
+//
+//	GET    decisions -> [Decision...]
+//	DELETE decisions -> 204
+//	GET    apps      -> [App...]
+//	POST   apps      App -> 201 App (normalized)
+func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	ids := requestIDs{}
+	switch p := r.URL.Path[len(AdminPrefix):]; {
+	case p == "decisions" && r.Method == http.MethodGet:
+		d := h.Decisions()
+		if d == nil {
+			d = []Decision{}
+		}
+		writeJSON(w, http.StatusOK, ids, d)
+	case p == "decisions" && r.Method == http.MethodDelete:
+		h.ResetDecisions()
+		w.WriteHeader(http.StatusNoContent)
+	case p == "apps" && r.Method == http.MethodGet:
+		a := h.Apps()
+		if a == nil {
+			a = []App{}
+		}
+		writeJSON(w, http.StatusOK, ids, a)
+	case p == "apps" && r.Method == http.MethodPost:
+		var app App
+		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&app); err != nil {
+			writeJSON(w, http.StatusBadRequest, ids, map[string]string{"error": "InvalidRequest", "message": err.Error()})
+			return
+		}
+		if err := h.AddApp(app); err != nil {
+			writeJSON(w, http.StatusBadRequest, ids, map[string]string{"error": "InvalidApp", "message": err.Error()})
+			return
+		}
+		norm, _ := app.normalize()
+		writeJSON(w, http.StatusCreated, ids, norm)
+	default:
+		writeJSON(w, http.StatusNotFound, ids, map[string]string{"error": "NotFound", "message": "GET/DELETE " + AdminPrefix + "decisions, GET/POST " + AdminPrefix + "apps"})
+	}
+}

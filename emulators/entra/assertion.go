@@ -1,0 +1,97 @@
+package entra
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/idlab/idlab/internal/jwtverify"
+)
+
+// verifyAssertion checks a client assertion against the app's federated
+// credentials and returns the one that matched. Matching runs on the
+// unverified claims first (issuer, then subject, then audience, each exact
+// and case-sensitive), so a token from a stranger is refused without
+// fetching its issuer's keys; then the signature and times are checked with
+// the keys from the issuer's OIDC discovery.
+func (h *Handler) verifyAssertion(ctx context.Context, app App, raw string, now time.Time, d *Decision) (FederatedCredential, *aadError) {
+	tok, err := jwtverify.ParseUnverified(raw)
+	if err != nil {
+		return FederatedCredential{}, errMalformedAssertion()
+	}
+	c := tok.Claims
+	d.Issuer, d.Subject, d.Audience = c.Issuer, c.Subject, c.Audience
+	if c.Issuer == "" || c.Subject == "" || len(c.Audience) == 0 {
+		return FederatedCredential{}, errMalformedAssertion()
+	}
+	fic, aerr := matchCredential(app.FederatedCredentials, c.Issuer, c.Subject, c.Audience)
+	if aerr != nil {
+		return FederatedCredential{}, aerr
+	}
+	if err := h.verifier.VerifyToken(ctx, tok); err != nil {
+		return FederatedCredential{}, assertionError(err, tok, now)
+	}
+	return fic, nil
+}
+
+// matchCredential finds the federated credential for iss, sub and aud.
+func matchCredential(fics []FederatedCredential, iss, sub string, aud []string) (FederatedCredential, *aadError) {
+	var byIssuer, bySubject []FederatedCredential
+	for _, f := range fics {
+		if f.Issuer == iss {
+			byIssuer = append(byIssuer, f)
+		}
+	}
+	if len(byIssuer) == 0 {
+		return FederatedCredential{}, errNoIssuerMatch(iss)
+	}
+	for _, f := range byIssuer {
+		if f.Subject == sub {
+			bySubject = append(bySubject, f)
+		}
+	}
+	if len(bySubject) == 0 {
+		return FederatedCredential{}, errNoSubjectMatch(sub)
+	}
+	for _, f := range bySubject {
+		for _, a := range aud {
+			if slices.Contains(f.Audiences, a) {
+				return f, nil
+			}
+		}
+	}
+	return FederatedCredential{}, errNoAudienceMatch(strings.Join(aud, ","))
+}
+
+// assertionError maps a jwtverify failure to Entra's error for it.
+func assertionError(err error, tok *jwtverify.Token, now time.Time) *aadError {
+	var e *jwtverify.Error
+	if !errors.As(err, &e) {
+		return errIssuerUnreachable(tok.Claims.Issuer)
+	}
+	c := tok.Claims
+	switch e.Code {
+	case jwtverify.CodeExpired, jwtverify.CodeNotYetValid, jwtverify.CodeIssuedInFuture:
+		return errTimeRange(now, firstTime(c.NotBefore, c.IssuedAt), c.Expiry)
+	case jwtverify.CodeKeyFetch:
+		return errIssuerUnreachable(c.Issuer)
+	case jwtverify.CodeKeyNotFound:
+		return errKeyNotFound(tok.Header.Kid, c.Issuer)
+	case jwtverify.CodeBadSignature:
+		return errBadSignature("The provided signature value did not match the expected signature value.")
+	case jwtverify.CodeUnsupportedAlg, jwtverify.CodeInvalidKey, jwtverify.CodeUnsupportedCrit:
+		return errBadSignature(e.Msg)
+	}
+	return errMalformedAssertion()
+}
+
+func firstTime(ts ...*time.Time) *time.Time {
+	for _, t := range ts {
+		if t != nil {
+			return t
+		}
+	}
+	return nil
+}

@@ -1,0 +1,214 @@
+package entra
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// FixtureError is a bad fixture, located at file:line.
+type FixtureError struct {
+	File string
+	Line int
+	Msg  string
+	Err  error
+}
+
+func (e *FixtureError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+func (e *FixtureError) Unwrap() error { return e.Err }
+
+// Fixture document:
+//
+//	tenants:
+//	- id: 11111111-2222-3333-4444-555555555555
+//	  name: lab            # optional display name
+//	  domains: [lab.onmicrosoft.com]
+//	  apps:
+//	  - clientId: aaaaaaaa-...
+//	    name: blob-reader
+//	    federatedCredentials:
+//	    - name: aks-reader  # optional
+//	      issuer: https://oidc.prod-aks.azure.com/X/
+//	      subject: system:serviceaccount:ns:sa
+//	      audiences: [api://AzureADTokenExchange]   # the default
+//	    roles:
+//	      https://storage.azure.com: [Storage.Blob.Read]
+type fixtureDoc struct {
+	Tenants []tenantFixture `yaml:"tenants"`
+}
+
+type tenantFixture struct {
+	ID      string       `yaml:"id"`
+	Name    string       `yaml:"name"`
+	Domains []string     `yaml:"domains"`
+	Apps    []appFixture `yaml:"apps"`
+	line    int
+}
+
+type appFixture struct {
+	ClientID string              `yaml:"clientId"`
+	Name     string              `yaml:"name"`
+	FICs     []ficFixture        `yaml:"federatedCredentials"`
+	Roles    map[string][]string `yaml:"roles"`
+	line     int
+}
+
+type ficFixture struct {
+	Name      string   `yaml:"name"`
+	Issuer    string   `yaml:"issuer"`
+	Subject   string   `yaml:"subject"`
+	Audiences []string `yaml:"audiences"`
+	line      int
+}
+
+func (t *tenantFixture) UnmarshalYAML(n *yaml.Node) error {
+	type plain tenantFixture
+	t.line = n.Line
+	return decodeStrict(n, (*plain)(t))
+}
+
+func (a *appFixture) UnmarshalYAML(n *yaml.Node) error {
+	type plain appFixture
+	a.line = n.Line
+	return decodeStrict(n, (*plain)(a))
+}
+
+func (f *ficFixture) UnmarshalYAML(n *yaml.Node) error {
+	type plain ficFixture
+	f.line = n.Line
+	return decodeStrict(n, (*plain)(f))
+}
+
+// decodeStrict refuses unknown keys (with their line) before decoding.
+func decodeStrict(n *yaml.Node, v any) error {
+	if n.Kind == yaml.MappingNode {
+		allowed := map[string]bool{}
+		t := reflect.TypeOf(v).Elem()
+		for i := 0; i < t.NumField(); i++ {
+			if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); tag != "" {
+				allowed[tag] = true
+			}
+		}
+		for k := 0; k+1 < len(n.Content); k += 2 {
+			if key := n.Content[k]; !allowed[key.Value] {
+				return &FixtureError{Line: key.Line, Msg: fmt.Sprintf("unknown field %q", key.Value)}
+			}
+		}
+	} else if n.Kind != 0 && n.Tag != "!!null" {
+		return &FixtureError{Line: n.Line, Msg: "want a mapping"}
+	}
+	return n.Decode(v)
+}
+
+// LoadFixtures reads a fixture file and applies it.
+func (h *Handler) LoadFixtures(path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("entra fixtures: %w", err)
+	}
+	return h.LoadFixtureYAML(path, raw)
+}
+
+// parseFixtures decodes and checks a fixture document without applying it;
+// every App it returns is valid for AddApp.
+func parseFixtures(name string, raw []byte) ([]Tenant, []App, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return nil, nil, &FixtureError{File: name, Line: yamlErrLine(err), Msg: err.Error(), Err: err}
+	}
+	doc := &fixtureDoc{}
+	if len(root.Content) > 0 {
+		if err := decodeStrict(root.Content[0], doc); err != nil {
+			return nil, nil, locate(name, err)
+		}
+	}
+	at := func(line int, err error) error {
+		return &FixtureError{File: name, Line: line, Msg: err.Error(), Err: err}
+	}
+	var tenants []Tenant
+	var apps []App
+	seen := map[string]int{}
+	for _, t := range doc.Tenants {
+		if t.ID == "" || strings.ContainsAny(t.ID, "/?#") || reserved(t.ID) {
+			return nil, nil, at(t.line, fmt.Errorf("tenant: %w: id %q must be one non-reserved path segment", ErrInvalid, t.ID))
+		}
+		if l, dup := seen["t/"+t.ID]; dup {
+			return nil, nil, at(t.line, fmt.Errorf("tenant %q: %w: also defined at line %d", t.ID, ErrInvalid, l))
+		}
+		seen["t/"+t.ID] = t.line
+		tenants = append(tenants, Tenant{ID: t.ID, DisplayName: t.Name, Domains: t.Domains})
+		for _, a := range t.Apps {
+			app := App{Tenant: t.ID, ClientID: a.ClientID, DisplayName: a.Name, Roles: a.Roles}
+			for _, f := range a.FICs {
+				if f.Issuer == "" || f.Subject == "" {
+					return nil, nil, at(f.line, fmt.Errorf("federated credential: %w: issuer and subject are required", ErrInvalid))
+				}
+				app.FederatedCredentials = append(app.FederatedCredentials, FederatedCredential{Name: f.Name, Issuer: f.Issuer, Subject: f.Subject, Audiences: f.Audiences})
+			}
+			norm, err := app.normalize()
+			if err != nil {
+				return nil, nil, at(a.line, err)
+			}
+			key := "a/" + t.ID + "/" + a.ClientID
+			if l, dup := seen[key]; dup {
+				return nil, nil, at(a.line, fmt.Errorf("app %q: %w: also defined at line %d", a.ClientID, ErrInvalid, l))
+			}
+			seen[key] = a.line
+			apps = append(apps, norm)
+		}
+	}
+	return tenants, apps, nil
+}
+
+// LoadFixtureYAML applies one fixture document; name labels errors. Nothing
+// is applied when the document has an error.
+func (h *Handler) LoadFixtureYAML(name string, raw []byte) error {
+	tenants, apps, err := parseFixtures(name, raw)
+	if err != nil {
+		return err
+	}
+	for _, t := range tenants {
+		if err := h.AddTenant(t); err != nil {
+			return fmt.Errorf("entra fixtures %s: %w", name, err)
+		}
+	}
+	for _, a := range apps {
+		if err := h.AddApp(a); err != nil {
+			return fmt.Errorf("entra fixtures %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func locate(file string, err error) error {
+	var fe *FixtureError
+	if errors.As(err, &fe) {
+		fe.File = file
+		return fe
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		return &FixtureError{File: file, Line: yamlErrLine(errors.New(te.Errors[0])), Msg: te.Errors[0], Err: err}
+	}
+	return &FixtureError{File: file, Line: yamlErrLine(err), Msg: err.Error(), Err: err}
+}
+
+// yamlErrLine pulls "line N" out of a yaml.v3 error message.
+func yamlErrLine(err error) int {
+	s := err.Error()
+	if k := strings.Index(s, "line "); k >= 0 {
+		rest := s[k+5:]
+		end := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+		if end < 0 {
+			end = len(rest)
+		}
+		n, _ := strconv.Atoi(rest[:end])
+		return n
+	}
+	return 0
+}
