@@ -337,3 +337,15 @@ func (h *Handler) ResetDecisions() {
 	h.decisions = nil
 	h.mu.Unlock()
 }
+
+// RecordDecision appends a decision made outside IAM's own checks (an
+// emulator refusing an invalid token, say), so every denial is in one log.
+// A zero Time is stamped with the handler's clock.
+func (h *Handler) RecordDecision(d Decision) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if d.Time.IsZero() {
+		d.Time = h.now()
+	}
+	h.recordLocked(d)
+}
