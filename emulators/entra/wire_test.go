@@ -65,7 +65,9 @@ func TestTokenEndpointWire(t *testing.T) {
 		{"password grant", v2, func(v url.Values) { v.Set("grant_type", "password") }, 400, "unsupported_grant_type", 70003},
 		{"missing scope", v2, func(v url.Values) { v.Del("scope") }, 400, "invalid_request", 900144},
 		{"scope without .default", v2, func(v url.Values) { v.Set("scope", "https://storage.azure.com/user_impersonation") }, 400, "invalid_scope", 1002012},
-		{"two resources", v2, func(v url.Values) { v.Set("scope", "https://storage.azure.com/.default https://vault.azure.net/.default") }, 400, "invalid_scope", 70011},
+		{"two resources", v2, func(v url.Values) {
+			v.Set("scope", "https://storage.azure.com/.default https://vault.azure.net/.default")
+		}, 400, "invalid_scope", 70011},
 		{"unknown resource", v2, func(v url.Values) { v.Set("scope", "https://nothing.example/.default") }, 400, "invalid_resource", 500011},
 		{"no credential", v2, func(v url.Values) { v.Del("client_assertion") }, 401, "invalid_client", 7000218},
 		{"client secret", v2, func(v url.Values) { v.Del("client_assertion"); v.Set("client_secret", "s3cret") }, 401, "invalid_client", 7000215},
