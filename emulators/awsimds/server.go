@@ -1,0 +1,34 @@
+package awsimds
+
+import (
+	"net/http"
+	"net/http/httptest"
+)
+
+// Server is the handler on http://127.0.0.1:0 (IMDS is plain HTTP), like
+// httptest; the lab's proxy or AWS_EC2_METADATA_SERVICE_ENDPOINT points at it.
+type Server struct {
+	h   *Handler
+	srv *httptest.Server
+}
+
+// NewServer starts the metadata service.
+func NewServer(opts Options) (*Server, error) {
+	h, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{h: h, srv: httptest.NewServer(h)}, nil
+}
+
+// URL is http://127.0.0.1:PORT.
+func (s *Server) URL() string { return s.srv.URL }
+
+// Handler is the metadata handler.
+func (s *Server) Handler() *Handler { return s.h }
+
+// Client is a plain HTTP client for the server.
+func (s *Server) Client() *http.Client { return s.srv.Client() }
+
+// Close stops the server.
+func (s *Server) Close() { s.srv.Close() }
