@@ -6,6 +6,7 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -233,4 +234,30 @@ func TestPersistence(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	require.Equal(t, 200, rec.Code, rec.Body.String())
 	require.Equal(t, "kept", rec.Body.String())
+}
+
+// TestResumableUpload: a writer with a small ChunkSize uses a resumable
+// session; the session PUTs are authorized as storage.objects.create too.
+func TestResumableUpload(t *testing.T) {
+	l := newLab(t, "")
+	data := strings.Repeat("0123456789abcdef", 40<<10) // 640 KiB
+	for _, tc := range []struct {
+		email string
+		code  int
+	}{{admin, 0}, {reader, 403}} {
+		w := l.client(t, tc.email).Bucket("team-a-data").Object("big.bin").NewWriter(context.Background())
+		w.ChunkSize = 256 << 10
+		_, err := io.WriteString(w, data)
+		if err == nil {
+			err = w.Close()
+		}
+		if tc.code != 0 {
+			requireAPIError(t, err, tc.code, "storage.objects.create")
+			continue
+		}
+		require.NoError(t, err)
+	}
+	got, err := read(l.client(t, reader), "team-a-data", "big.bin")
+	require.NoError(t, err)
+	require.Equal(t, len(data), len(got))
 }
