@@ -1,0 +1,119 @@
+package azurewebhook
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.patch.json from the current output")
+
+// TestGolden runs every testdata/NAME.yaml through Mutate, compares the
+// JSON Patch with testdata/NAME.patch.json, applies it and checks the pod.
+func TestGolden(t *testing.T) {
+	for _, path := range fixtures(t) {
+		name := strings.TrimSuffix(filepath.Base(path), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			f := loadFixture(t, path)
+			h, _ := newTestHandler(t, f.sas...)
+			req := podRequest("uid-"+name, f.pod.Namespace, f.raw)
+			resp := h.Mutate(t.Context(), req)
+			require.True(t, resp.Allowed, "%v", resp.Result)
+			require.Equal(t, req.UID, resp.UID)
+
+			got := []byte("null\n")
+			if resp.Patch != nil {
+				require.Equal(t, admissionv1.PatchTypeJSONPatch, *resp.PatchType)
+				var buf bytes.Buffer
+				require.NoError(t, json.Indent(&buf, resp.Patch, "", "  "))
+				buf.WriteByte('\n')
+				got = buf.Bytes()
+			} else {
+				require.Nil(t, resp.PatchType)
+			}
+			golden := filepath.Join("testdata", name+".patch.json")
+			if *update {
+				require.NoError(t, os.WriteFile(golden, got, 0o644))
+			}
+			want, err := os.ReadFile(golden)
+			require.NoError(t, err, "run go test -update to create %s", golden)
+			require.Equal(t, string(want), string(got))
+			if resp.Patch != nil {
+				checkPatchedPod(t, h, f, resp.Patch)
+			}
+		})
+	}
+}
+
+// checkPatchedPod applies the patch and checks the result: the token
+// volume, every container not skipped with the four variables (existing
+// ones untouched) and the mount, skipped ones unchanged, and a second
+// invocation changing nothing.
+func checkPatchedPod(t *testing.T, h *Handler, f fixture, patch []byte) {
+	t.Helper()
+	p, err := jsonpatch.DecodePatch(patch)
+	require.NoError(t, err)
+	out, err := p.Apply(f.raw)
+	require.NoError(t, err)
+	var pod corev1.Pod
+	require.NoError(t, json.Unmarshal(out, &pod))
+
+	var tokenVols int
+	for _, v := range pod.Spec.Volumes {
+		if v.Name == TokenVolumeName {
+			tokenVols++
+			s := v.Projected.Sources[0].ServiceAccountToken
+			require.Equal(t, Audience, s.Audience)
+			require.Equal(t, TokenPath, s.Path)
+			want, _ := tokenExpiration(f.pod, saOf(f))
+			require.Equal(t, want, *s.ExpirationSeconds)
+		}
+	}
+	require.Equal(t, 1, tokenVols)
+
+	skip := skipContainers(f.pod)
+	all := append(append([]corev1.Container(nil), pod.Spec.InitContainers...), pod.Spec.Containers...)
+	orig := append(append([]corev1.Container(nil), f.pod.Spec.InitContainers...), f.pod.Spec.Containers...)
+	for i, c := range all {
+		if skip[c.Name] {
+			require.Equal(t, orig[i], c, "skipped container %s changed", c.Name)
+			continue
+		}
+		env := map[string]corev1.EnvVar{}
+		for _, e := range c.Env {
+			_, dup := env[e.Name]
+			require.False(t, dup, "duplicate env %s", e.Name)
+			env[e.Name] = e
+		}
+		for _, e := range orig[i].Env {
+			require.Equal(t, e, env[e.Name], "existing env %s overridden", e.Name)
+		}
+		require.Contains(t, env, TenantIDEnv)
+		require.Contains(t, env, AuthorityHostEnv)
+		require.Equal(t, TokenFile, env[FederatedTokenFileEnv].Value)
+		if id := saOf(f).Annotations[ClientIDAnnotation]; id != "" {
+			require.Contains(t, env, ClientIDEnv)
+		} else {
+			require.NotContains(t, env, ClientIDEnv)
+		}
+		require.Contains(t, c.VolumeMounts, corev1.VolumeMount{Name: TokenVolumeName, MountPath: TokenMountPath, ReadOnly: true})
+	}
+
+	again := h.Mutate(t.Context(), podRequest("again", f.pod.Namespace, out))
+	require.True(t, again.Allowed)
+	require.Nil(t, again.Patch, "second invocation patched: %s", again.Patch)
+}
+
+func saOf(f fixture) *corev1.ServiceAccount {
+	sa := f.sas[0].(*corev1.ServiceAccount)
+	return sa
+}
