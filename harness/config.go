@@ -16,6 +16,10 @@ type ClusterConfig struct {
 	Name      string
 	IssuerURL string
 	Region    string
+	// Components are the pod-identity components the lab deploys into the
+	// cluster (ComponentIRSAWebhook ...), as the managed service would run
+	// them.
+	Components []string
 }
 
 // Config configures the lab. Environment (read by ConfigFromEnv):
@@ -62,7 +66,8 @@ func DefaultCluster(name string) ClusterConfig {
 		return ClusterConfig{Name: name, Region: "westus2",
 			IssuerURL: "https://westus2.oic.prod-aks.azure.com/00000000-0000-0000-0000-000000000000/" + IssuerID(name) + "/"}
 	}
-	return ClusterConfig{Name: name, Region: "us-west-2", IssuerURL: "https://oidc.eks.us-west-2.amazonaws.com/id/" + IssuerID(name)}
+	return ClusterConfig{Name: name, Region: "us-west-2", IssuerURL: "https://oidc.eks.us-west-2.amazonaws.com/id/" + IssuerID(name),
+		Components: []string{ComponentIRSAWebhook}}
 }
 
 // ConfigFromEnv fills a Config from the environment and defaults.

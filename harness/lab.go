@@ -93,7 +93,8 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 	if err := os.MkdirAll(l.serveDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	if _, err := certs.LoadOrCreate(filepath.Join(l.serveDir(), "serve"), "idlab lab CA"); err != nil {
+	ca, err := certs.LoadOrCreate(filepath.Join(l.serveDir(), "serve"), "idlab lab CA")
+	if err != nil {
 		return nil, fmt.Errorf("lab CA: %w", err)
 	}
 	if err := l.checkPort(ctx); err != nil {
@@ -134,6 +135,9 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 		return nil, err
 	}
 	if err := l.run("cluster DNS and images", func() error { return l.wireClusters(ctx, st, ip, probeImage) }); err != nil {
+		return nil, err
+	}
+	if err := l.run("pod identity components", func() error { return l.deployComponents(ctx, ca, emuImage) }); err != nil {
 		return nil, err
 	}
 	if err := st.write(l.cfg.StateDir); err != nil {

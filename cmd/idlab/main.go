@@ -41,6 +41,7 @@ func commands() []command {
 		statusCommand(),
 		logsCommand(),
 		nodeImageCommand(),
+		irsaWebhookCommand(),
 	}
 }
 

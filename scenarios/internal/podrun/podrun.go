@@ -19,11 +19,10 @@ import (
 // CAConfigMap holds the lab CA in every scenario namespace.
 const CAConfigMap = "idlab-ca"
 
-// IRSAPod is a pod as the EKS pod identity webhook would mutate it: a
-// projected token with audience sts.amazonaws.com at the IRSA path, and the
-// AWS SDK environment, trusting the lab CA.
-func IRSAPod(name, serviceAccount, image, roleARN, region string) *corev1.Pod {
-	exp := int64(3600)
+// PlainPod runs the probe as an application would be deployed, before any
+// pod-identity webhook touches it: it trusts the lab CA and has no AWS
+// credential settings. IMDS is off so a pod without credentials fails fast.
+func PlainPod(name, serviceAccount, image string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/part-of": "idlab-scenarios"}},
 		Spec: corev1.PodSpec{
@@ -32,28 +31,39 @@ func IRSAPod(name, serviceAccount, image, roleARN, region string) *corev1.Pod {
 			Containers: []corev1.Container{{
 				Name: "probe", Image: image, ImagePullPolicy: corev1.PullNever,
 				Env: []corev1.EnvVar{
-					{Name: "AWS_ROLE_ARN", Value: roleARN},
-					{Name: "AWS_WEB_IDENTITY_TOKEN_FILE", Value: "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"},
-					{Name: "AWS_REGION", Value: region},
-					{Name: "AWS_DEFAULT_REGION", Value: region},
-					{Name: "AWS_STS_REGIONAL_ENDPOINTS", Value: "regional"},
 					{Name: "AWS_CA_BUNDLE", Value: "/etc/idlab/ca.pem"},
 					{Name: "SSL_CERT_FILE", Value: "/etc/idlab/ca.pem"},
 					{Name: "AWS_EC2_METADATA_DISABLED", Value: "true"},
 				},
-				VolumeMounts: []corev1.VolumeMount{
-					{Name: "aws-iam-token", MountPath: "/var/run/secrets/eks.amazonaws.com/serviceaccount", ReadOnly: true},
-					{Name: "idlab-ca", MountPath: "/etc/idlab", ReadOnly: true},
-				},
+				VolumeMounts: []corev1.VolumeMount{{Name: "idlab-ca", MountPath: "/etc/idlab", ReadOnly: true}},
 			}},
 			Volumes: []corev1.Volume{
-				{Name: "aws-iam-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{{
-					ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: "sts.amazonaws.com", ExpirationSeconds: &exp, Path: "token"},
-				}}}}},
 				{Name: "idlab-ca", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: CAConfigMap}}}},
 			},
 		},
 	}
+}
+
+// IRSAPod is a pod as the EKS pod identity webhook would mutate it: a
+// projected token with audience sts.amazonaws.com at the IRSA path, and the
+// AWS SDK environment, trusting the lab CA. Scenarios of the webhook itself
+// use PlainPod and let the real webhook do this.
+func IRSAPod(name, serviceAccount, image, roleARN, region string) *corev1.Pod {
+	exp := int64(3600)
+	p := PlainPod(name, serviceAccount, image)
+	c := &p.Spec.Containers[0]
+	c.Env = append(c.Env,
+		corev1.EnvVar{Name: "AWS_ROLE_ARN", Value: roleARN},
+		corev1.EnvVar{Name: "AWS_WEB_IDENTITY_TOKEN_FILE", Value: "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"},
+		corev1.EnvVar{Name: "AWS_REGION", Value: region},
+		corev1.EnvVar{Name: "AWS_DEFAULT_REGION", Value: region},
+		corev1.EnvVar{Name: "AWS_STS_REGIONAL_ENDPOINTS", Value: "regional"},
+	)
+	c.VolumeMounts = append([]corev1.VolumeMount{{Name: "aws-iam-token", MountPath: "/var/run/secrets/eks.amazonaws.com/serviceaccount", ReadOnly: true}}, c.VolumeMounts...)
+	p.Spec.Volumes = append([]corev1.Volume{{Name: "aws-iam-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{{
+		ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: "sts.amazonaws.com", ExpirationSeconds: &exp, Path: "token"},
+	}}}}}}, p.Spec.Volumes...)
+	return p
 }
 
 // Run creates the pod, waits for it to finish and parses the probe's output.

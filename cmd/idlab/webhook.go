@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"path/filepath"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/idlab/idlab/emulators/irsawebhook"
+)
+
+func irsaWebhookCommand() command {
+	return command{
+		name:    "irsa-webhook",
+		summary: "run the IRSA mutating webhook in a cluster (the lab deploys it in eks)",
+		run:     runIRSAWebhook,
+	}
+}
+
+// runIRSAWebhook serves the webhook with the in-cluster API credentials
+// and the certificate the lab mounts, until the pod is stopped.
+func runIRSAWebhook(ctx context.Context, env *cliEnv, args []string) error {
+	fs := flag.NewFlagSet("irsa-webhook", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	addr := fs.String("addr", fmt.Sprintf(":%d", irsawebhook.ContainerPort), "listen address")
+	certDir := fs.String("cert-dir", irsawebhook.CertDir, "directory holding tls.crt and tls.key")
+	region := fs.String("aws-default-region", "", "inject AWS_REGION and AWS_DEFAULT_REGION (upstream's flag)")
+	regional := fs.Bool("sts-regional-endpoint", false, "inject AWS_STS_REGIONAL_ENDPOINTS=regional (upstream's flag)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	cert, err := tls.LoadX509KeyPair(filepath.Join(*certDir, corev1.TLSCertKey), filepath.Join(*certDir, corev1.TLSPrivateKeyKey))
+	if err != nil {
+		return fmt.Errorf("serving certificate: %w", err)
+	}
+	rc, err := rest.InClusterConfig()
+	if err != nil {
+		return fmt.Errorf("in-cluster config: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	srv, err := irsawebhook.NewServer(ctx, irsawebhook.ServerOptions{
+		Addr:        *addr,
+		Certificate: &cert,
+		Handler:     irsawebhook.Options{Client: cs, Logger: env.log, Region: *region, RegionalSTS: *regional},
+	})
+	if err != nil {
+		return err
+	}
+	env.log.Info("irsa webhook serving", "addr", *addr, "region", *region)
+	<-ctx.Done()
+	return srv.Close()
+}

@@ -1,0 +1,177 @@
+package harness
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/idlab/idlab/emulators/irsawebhook"
+	"github.com/idlab/idlab/internal/certs"
+)
+
+// Pod-identity components the lab can deploy into a cluster.
+const (
+	ComponentIRSAWebhook = "irsa-webhook"
+)
+
+// SystemNamespace holds the lab's in-cluster components.
+const SystemNamespace = "idlab-system"
+
+// deployComponents loads the idlab image into every cluster that runs an
+// in-cluster component and deploys those components, waiting until they
+// serve: a webhook with failurePolicy Ignore that is not yet ready would let
+// pods through unmutated, and scenarios would fail for the wrong reason.
+func (l *Lab) deployComponents(ctx context.Context, ca *certs.CA, image string) error {
+	for _, c := range l.cfg.Clusters {
+		if len(c.Components) == 0 {
+			continue
+		}
+		if err := l.kind.LoadImages(ctx, c.Name, image); err != nil {
+			return fmt.Errorf("cluster %s: load %s: %w", c.Name, image, err)
+		}
+		cs, err := l.clientset(ctx, c.Name)
+		if err != nil {
+			return fmt.Errorf("cluster %s: %w", c.Name, err)
+		}
+		if slices.Contains(c.Components, ComponentIRSAWebhook) {
+			if err := deployIRSAWebhook(ctx, cs, ca, image, c.Region); err != nil {
+				return fmt.Errorf("cluster %s: irsa webhook: %w", c.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// deployIRSAWebhook runs `idlab irsa-webhook` as EKS runs the pod identity
+// webhook: with the cluster's region and regional STS endpoints.
+func deployIRSAWebhook(ctx context.Context, cs kubernetes.Interface, ca *certs.CA, image, region string) error {
+	if err := apply(ctx, cs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}); err != nil {
+		return err
+	}
+	cert, err := ca.Issue(irsawebhook.ServiceHosts(irsawebhook.Name, SystemNamespace)...)
+	if err != nil {
+		return fmt.Errorf("serving certificate: %w", err)
+	}
+	secret, err := irsawebhook.TLSSecret(SystemNamespace, cert)
+	if err != nil {
+		return err
+	}
+	if err := apply(ctx, cs, secret); err != nil {
+		return err
+	}
+	caSum := sha256.Sum256(ca.Cert.Raw)
+	for _, obj := range irsawebhook.Manifests(image, SystemNamespace, ca.PEM) {
+		if d, ok := obj.(*appsv1.Deployment); ok {
+			ctr := &d.Spec.Template.Spec.Containers[0]
+			ctr.Args = append(ctr.Args, "--aws-default-region="+region, "--sts-regional-endpoint=true")
+			// A new lab CA must restart the pod; a new leaf of the same CA
+			// need not, as the old one stays valid.
+			d.Spec.Template.Annotations = map[string]string{"idlab.dev/lab-ca": hex.EncodeToString(caSum[:8])}
+		}
+		if err := apply(ctx, cs, obj); err != nil {
+			return err
+		}
+	}
+	return waitDeployment(ctx, cs, SystemNamespace, irsawebhook.Name, 2*time.Minute)
+}
+
+// apply creates obj, or replaces it when it exists: the lab owns these
+// objects, so its version wins.
+func apply(ctx context.Context, cs kubernetes.Interface, obj runtime.Object) error {
+	var err error
+	switch o := obj.(type) {
+	case *corev1.Namespace:
+		_, err = cs.CoreV1().Namespaces().Create(ctx, o, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+	case *corev1.Secret:
+		err = upsert(ctx, o, cs.CoreV1().Secrets(o.Namespace))
+	case *corev1.ServiceAccount:
+		err = upsert(ctx, o, cs.CoreV1().ServiceAccounts(o.Namespace))
+	case *corev1.Service:
+		err = upsert(ctx, o, cs.CoreV1().Services(o.Namespace))
+	case *rbacv1.ClusterRole:
+		err = upsert(ctx, o, cs.RbacV1().ClusterRoles())
+	case *rbacv1.ClusterRoleBinding:
+		err = upsert(ctx, o, cs.RbacV1().ClusterRoleBindings())
+	case *appsv1.Deployment:
+		err = upsert(ctx, o, cs.AppsV1().Deployments(o.Namespace))
+	case *admissionregistrationv1.MutatingWebhookConfiguration:
+		err = upsert(ctx, o, cs.AdmissionregistrationV1().MutatingWebhookConfigurations())
+	default:
+		return fmt.Errorf("apply: unsupported object %T", obj)
+	}
+	if err != nil {
+		return fmt.Errorf("apply %T: %w", obj, err)
+	}
+	return nil
+}
+
+// object is what upsert needs of a typed Kubernetes object.
+type object interface {
+	metav1.Object
+	runtime.Object
+}
+
+// client is the slice of a typed client-go interface upsert uses.
+type client[T object] interface {
+	Create(context.Context, T, metav1.CreateOptions) (T, error)
+	Update(context.Context, T, metav1.UpdateOptions) (T, error)
+	Get(context.Context, string, metav1.GetOptions) (T, error)
+}
+
+// upsert creates o or updates the existing object over its resource version.
+func upsert[T object](ctx context.Context, o T, c client[T]) error {
+	_, err := c.Create(ctx, o, metav1.CreateOptions{})
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	cur, err := c.Get(ctx, o.GetName(), metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	o.SetResourceVersion(cur.GetResourceVersion())
+	_, err = c.Update(ctx, o, metav1.UpdateOptions{})
+	return err
+}
+
+// waitDeployment waits until the deployment's current generation has all
+// its replicas updated and available.
+func waitDeployment(ctx context.Context, cs kubernetes.Interface, ns, name string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		d, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		if err == nil && d.Status.ObservedGeneration >= d.Generation && d.Spec.Replicas != nil &&
+			d.Status.UpdatedReplicas == *d.Spec.Replicas && d.Status.AvailableReplicas == *d.Spec.Replicas && d.Status.Replicas == *d.Spec.Replicas {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("deployment %s/%s not available after %s (last error: %v, status %+v)", ns, name, timeout, err, statusOf(d))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func statusOf(d *appsv1.Deployment) any {
+	if d == nil {
+		return nil
+	}
+	return d.Status
+}
