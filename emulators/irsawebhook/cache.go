@@ -242,8 +242,11 @@ func (c *saCache) get(ctx context.Context, namespace, name string, f *fetch) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.LookupTimeout)
 	defer cancel()
 	sa, err := c.client.CoreV1().ServiceAccounts(namespace).Get(ctx, name, metav1.GetOptions{})
-	if err == nil {
+	switch {
+	case err == nil:
 		f.cfg = parseServiceAccount(sa, c.opts)
+	case errors.Is(err, context.DeadlineExceeded):
+		err = fmt.Errorf("%w: %w", errLookupTimeout, err)
 	}
 	f.err = err
 
