@@ -2,7 +2,6 @@ package irsawebhook
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -127,4 +126,5 @@ func fixtures(t *testing.T) []string {
 	return paths
 }
 
-func ctxOf(t *testing.T) context.Context { return t.Context() }
+
+func fakeClient() *fake.Clientset { return fake.NewClientset() }
