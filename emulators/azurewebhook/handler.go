@@ -12,6 +12,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kjson "sigs.k8s.io/json"
 )
 
 // maxReviewBytes bounds an AdmissionReview body (the API server sends at
@@ -60,8 +61,10 @@ func (h *Handler) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest)
 	if req.Kind.Kind != "Pod" || req.Operation != admissionv1.Create {
 		return resp
 	}
+	// Decoded case-sensitively as the API server does, so the patch paths
+	// name members the raw object really has.
 	var pod corev1.Pod
-	if err := json.Unmarshal(req.Object.Raw, &pod); err != nil {
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(req.Object.Raw, &pod); err != nil {
 		return h.refuse(resp, "", "", fmt.Errorf("decode pod: %w", err))
 	}
 	name := pod.Name
@@ -75,6 +78,11 @@ func (h *Handler) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest)
 	log := h.log.With("pod", name, "namespace", req.Namespace, "service_account", saName, "request_id", string(req.UID))
 	if pod.Labels[UseLabel] != "true" {
 		log.Debug("admission", "decision", "skip", "reason", "pod is not labelled "+UseLabel+"=true")
+		return resp
+	}
+	if len(pod.Spec.Containers) == 0 {
+		// Not a pod the API server would accept; nothing to give it.
+		log.Debug("admission", "decision", "skip", "reason", "pod has no containers")
 		return resp
 	}
 	sa, err := h.cache.get(ctx, req.Namespace, saName)

@@ -10,25 +10,25 @@ import (
 
 // Labels, annotations, names and limits of the upstream webhook.
 const (
-	UseLabel                       = "azure.workload.identity/use"
-	ClientIDAnnotation             = "azure.workload.identity/client-id"
-	TenantIDAnnotation             = "azure.workload.identity/tenant-id"
-	TokenExpirationAnnotation      = "azure.workload.identity/service-account-token-expiration"
-	SkipContainersAnnotation       = "azure.workload.identity/skip-containers"
-	InjectProxySidecarAnnotation   = "azure.workload.identity/inject-proxy-sidecar"
-	ClientIDEnv                    = "AZURE_CLIENT_ID"
-	TenantIDEnv                    = "AZURE_TENANT_ID"
-	FederatedTokenFileEnv          = "AZURE_FEDERATED_TOKEN_FILE"
-	AuthorityHostEnv               = "AZURE_AUTHORITY_HOST"
-	TokenVolumeName                = "azure-identity-token"
-	TokenPath                      = "azure-identity-token"
-	TokenMountPath                 = "/var/run/secrets/azure/tokens"
-	TokenFile                      = TokenMountPath + "/" + TokenPath
-	Audience                       = "api://AzureADTokenExchange"
-	DefaultAuthorityHost           = "https://login.microsoftonline.com/"
-	DefaultTokenExpiration   int64 = 3600
-	MinTokenExpiration       int64 = 3600
-	MaxTokenExpiration       int64 = 86400
+	UseLabel                           = "azure.workload.identity/use"
+	ClientIDAnnotation                 = "azure.workload.identity/client-id"
+	TenantIDAnnotation                 = "azure.workload.identity/tenant-id"
+	TokenExpirationAnnotation          = "azure.workload.identity/service-account-token-expiration"
+	SkipContainersAnnotation           = "azure.workload.identity/skip-containers"
+	InjectProxySidecarAnnotation       = "azure.workload.identity/inject-proxy-sidecar"
+	ClientIDEnv                        = "AZURE_CLIENT_ID"
+	TenantIDEnv                        = "AZURE_TENANT_ID"
+	FederatedTokenFileEnv              = "AZURE_FEDERATED_TOKEN_FILE"
+	AuthorityHostEnv                   = "AZURE_AUTHORITY_HOST"
+	TokenVolumeName                    = "azure-identity-token"
+	TokenPath                          = "azure-identity-token"
+	TokenMountPath                     = "/var/run/secrets/azure/tokens"
+	TokenFile                          = TokenMountPath + "/" + TokenPath
+	Audience                           = "api://AzureADTokenExchange"
+	DefaultAuthorityHost               = "https://login.microsoftonline.com/"
+	DefaultTokenExpiration       int64 = 3600
+	MinTokenExpiration           int64 = 3600
+	MaxTokenExpiration           int64 = 86400
 	// DefaultLookupTimeout bounds the API GET of a ServiceAccount missing
 	// from the cache.
 	DefaultLookupTimeout = 3 * time.Second
