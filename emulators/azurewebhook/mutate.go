@@ -13,8 +13,8 @@ import (
 // an integer in MinTokenExpiration..MaxTokenExpiration.
 var ErrInvalidExpiration = errors.New("invalid service account token expiration")
 
-// patchOp is one RFC 6902 operation.
-type patchOp struct {
+// PatchOp is one RFC 6902 JSON Patch operation of a mutation.
+type PatchOp struct {
 	Op    string `json:"op"`
 	Path  string `json:"path"`
 	Value any    `json:"value,omitempty"`
@@ -31,6 +31,9 @@ func identityFor(sa *corev1.ServiceAccount, opts Options) identity {
 	id := identity{ClientID: sa.Annotations[ClientIDAnnotation], TenantID: opts.TenantID, AuthorityHost: opts.AuthorityHost}
 	if t, ok := sa.Annotations[TenantIDAnnotation]; ok {
 		id.TenantID = t
+	}
+	if id.AuthorityHost == "" {
+		id.AuthorityHost = DefaultAuthorityHost
 	}
 	return id
 }
@@ -72,7 +75,7 @@ func skipContainers(pod *corev1.Pod) map[string]bool {
 // MutatePod returns the JSON Patch operations that give pod the workload
 // identity of sa, and the mutated pod. It does not look at the use label
 // (Mutate does) and never changes its arguments.
-func MutatePod(pod *corev1.Pod, sa *corev1.ServiceAccount, opts Options) ([]patchOp, *corev1.Pod, error) {
+func MutatePod(pod *corev1.Pod, sa *corev1.ServiceAccount, opts Options) ([]PatchOp, *corev1.Pod, error) {
 	exp, err := tokenExpiration(pod, sa)
 	if err != nil {
 		return nil, nil, err
@@ -80,7 +83,7 @@ func MutatePod(pod *corev1.Pod, sa *corev1.ServiceAccount, opts Options) ([]patc
 	id := identityFor(sa, opts)
 	skip := skipContainers(pod)
 	out := pod.DeepCopy()
-	var ops []patchOp
+	var ops []PatchOp
 	ops = append(ops, mutateContainers("/spec/initContainers", out.Spec.InitContainers, id, skip)...)
 	ops = append(ops, mutateContainers("/spec/containers", out.Spec.Containers, id, skip)...)
 	if op, ok := addVolume(out, exp); ok {
@@ -91,8 +94,8 @@ func MutatePod(pod *corev1.Pod, sa *corev1.ServiceAccount, opts Options) ([]patc
 
 // mutateContainers adds env and mount to each container not skipped,
 // editing cs in place and returning the operations that do the same.
-func mutateContainers(base string, cs []corev1.Container, id identity, skip map[string]bool) []patchOp {
-	var ops []patchOp
+func mutateContainers(base string, cs []corev1.Container, id identity, skip map[string]bool) []PatchOp {
+	var ops []PatchOp
 	for i := range cs {
 		c := &cs[i]
 		if skip[c.Name] {
@@ -132,24 +135,24 @@ func mutateContainers(base string, cs []corev1.Container, id identity, skip map[
 }
 
 // appendOp appends v to the list at path, creating the list when empty.
-func appendOp(path string, empty bool, v any) patchOp {
+func appendOp(path string, empty bool, v any) PatchOp {
 	if empty {
-		return patchOp{Op: "add", Path: path, Value: []any{v}}
+		return PatchOp{Op: "add", Path: path, Value: []any{v}}
 	}
-	return patchOp{Op: "add", Path: path + "/-", Value: v}
+	return PatchOp{Op: "add", Path: path + "/-", Value: v}
 }
 
 // addVolume adds the projected token volume unless a projected volume
 // already holds a service-account token at its path (a reinvocation, or a
 // pod that brings its own).
-func addVolume(pod *corev1.Pod, exp int64) (patchOp, bool) {
+func addVolume(pod *corev1.Pod, exp int64) (PatchOp, bool) {
 	for _, v := range pod.Spec.Volumes {
 		if v.Projected == nil {
 			continue
 		}
 		for _, s := range v.Projected.Sources {
 			if s.ServiceAccountToken != nil && s.ServiceAccountToken.Path == TokenPath {
-				return patchOp{}, false
+				return PatchOp{}, false
 			}
 		}
 	}
