@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -30,7 +31,10 @@ type lab struct {
 	entra    *entra.Server
 }
 
-func newLab(t *testing.T) *lab {
+func newLab(t *testing.T) *lab { t.Helper(); return newLabAt(t, nil) }
+
+// newLabAt is newLab with the Entra server reading now (nil: real time).
+func newLabAt(t *testing.T, now func() time.Time) *lab {
 	t.Helper()
 	ca, err := certs.NewCA("entra-test")
 	require.NoError(t, err)
@@ -46,7 +50,7 @@ func newLab(t *testing.T) *lab {
 	_, err = str.AddKey("RS256")
 	require.NoError(t, err)
 
-	e, err := entra.NewServer(entra.Options{CA: ca, HTTPClient: o.Client()})
+	e, err := entra.NewServer(entra.Options{CA: ca, HTTPClient: o.Client(), Now: now})
 	require.NoError(t, err)
 	t.Cleanup(e.Close)
 	require.NoError(t, e.Handler().AddApp(entra.App{
