@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -84,6 +85,7 @@ func NewServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 			Handler:           h,
 			TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelDebug),
 		},
 	}
 	go func() { s.done <- s.srv.ServeTLS(ln, "", "") }()
