@@ -99,6 +99,9 @@ func (h *Handler) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest)
 	for _, s := range h.sources {
 		c, err := s.patchConfig(ctx, &pod, namespace, sa)
 		if err != nil {
+			// failurePolicy Ignore semantics from our side: the pod goes
+			// ahead unmutated, and the log says why.
+			h.log.Warn("credential source failed, pod not mutated", "source", s.name(), "request_id", req.UID, "err", err)
 			h.decision(req, &pod, sa, "skipped", fmt.Sprintf("%s: %v", s.name(), err))
 			return allowed
 		}
