@@ -42,7 +42,7 @@ func TestCorefileWithEmulator(t *testing.T) {
 	got, err := corefileWithEmulator(orig, "172.18.0.9")
 	require.NoError(t, err)
 	require.Contains(t, got, `answer "{{ .Name }} 60 IN A 172.18.0.9"`)
-	require.Contains(t, got, "template IN AAAA amazonaws.com googleapis.com")
+	require.Contains(t, got, "template IN AAAA amazonaws.com api.aws googleapis.com accounts.google.com")
 	again, err := corefileWithEmulator(got, "172.18.0.10")
 	require.NoError(t, err)
 	require.Equal(t, 1, strings.Count(again, corednsBegin), "patching is idempotent")

@@ -13,7 +13,7 @@ import (
 
 // Zones whose names cluster DNS sends to the emulator: every AWS, Google and
 // Azure identity/API host the lab emulates, and the issuer hosts under them.
-var cloudZones = []string{"amazonaws.com", "googleapis.com", "microsoftonline.com", "azure.com", "metadata.google.internal"}
+var cloudZones = []string{"amazonaws.com", "api.aws", "googleapis.com", "accounts.google.com", "microsoftonline.com", "login.microsoft.com", "azure.com", "metadata.google.internal"}
 
 const (
 	corednsBegin = "# idlab begin: cloud host names go to the lab emulator"

@@ -204,16 +204,45 @@ func (l *Lab) writeKeysAndIssuers() error {
 	return cloud.WriteIssuers(filepath.Join(l.serveDir(), "issuers.yaml"), f)
 }
 
-// copyFixtures puts the IAM fixtures where the container sees them.
+// otherClouds are the fixture directories beside the AWS ones (fixtures/aws)
+// and the serve flag that reads each.
+var otherClouds = []struct{ dir, flag string }{
+	{"gcp", "--gcp-fixtures"}, {"eks", "--eks-fixtures"}, {"azure", "--azure-fixtures"},
+}
+
+// copyFixtures puts the fixtures where the container sees them: the AWS
+// fixtures in /data/fixtures, and gcp/, eks/, azure/ beside FixturesDir
+// (when present) in /data/fixtures-gcp and so on.
 func (l *Lab) copyFixtures() error {
-	dst := filepath.Join(l.serveDir(), "fixtures")
+	if err := copyYAML(l.cfg.FixturesDir, filepath.Join(l.serveDir(), "fixtures")); err != nil {
+		return err
+	}
+	for _, oc := range otherClouds {
+		src := filepath.Join(filepath.Dir(filepath.Clean(l.cfg.FixturesDir)), oc.dir)
+		dst := filepath.Join(l.serveDir(), "fixtures-"+oc.dir)
+		if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
+			src = "" // an empty directory: no fixtures
+		}
+		if err := copyYAML(src, dst); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyYAML replaces dst with the YAML files under src (flattened); an empty
+// src leaves dst empty.
+func copyYAML(src, dst string) error {
 	if err := os.RemoveAll(dst); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return err
 	}
-	return filepath.WalkDir(l.cfg.FixturesDir, func(p string, d fs.DirEntry, err error) error {
+	if src == "" {
+		return nil
+	}
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !(strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
 			return err
 		}
@@ -221,9 +250,18 @@ func (l *Lab) copyFixtures() error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(l.cfg.FixturesDir, p)
+		rel, _ := filepath.Rel(src, p)
 		return os.WriteFile(filepath.Join(dst, strings.ReplaceAll(rel, string(filepath.Separator), "_")), raw, 0o644)
 	})
+}
+
+// otherCloudFlags points serve at the other clouds' fixture copies.
+func otherCloudFlags() []string {
+	var out []string
+	for _, oc := range otherClouds {
+		out = append(out, oc.flag, "/data/fixtures-"+oc.dir)
+	}
+	return out
 }
 
 // createClusters creates missing clusters in parallel; a cluster that exists
@@ -318,12 +356,13 @@ func (l *Lab) startEmulator(ctx context.Context, image string) (string, error) {
 	running, _ := docker(ctx, nil, "inspect", "--format", "{{.Config.Image}} {{.State.Running}}", EmulatorContainer)
 	if running != image+" true" {
 		_, _ = docker(ctx, nil, "rm", "-f", EmulatorContainer)
-		if _, err := docker(ctx, nil, "run", "-d", "--name", EmulatorContainer, "--network", KindNetwork,
+		args := []string{"run", "-d", "--name", EmulatorContainer, "--network", KindNetwork,
 			"--restart", "unless-stopped",
 			"-p", fmt.Sprintf("127.0.0.1:%d:443", l.cfg.HostPort),
-			"-v", l.serveDir()+":/data",
+			"-v", l.serveDir() + ":/data",
 			image, "serve", "--data-dir", "/data/serve", "--fixtures", "/data/fixtures", "--issuers", "/data/issuers.yaml",
-			"--listen", "0.0.0.0", "--https-port", "443", "--region", "us-west-2"); err != nil {
+			"--listen", "0.0.0.0", "--https-port", "443", "--region", "us-west-2"}
+		if _, err := docker(ctx, nil, append(args, otherCloudFlags()...)...); err != nil {
 			return "", err
 		}
 	} else {

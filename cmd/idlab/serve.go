@@ -23,7 +23,10 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs.SetOutput(env.stderr)
 	cfg := cloud.Config{Logger: env.log}
 	fs.StringVar(&cfg.DataDir, "data-dir", ".idlab/serve", "directory for the lab CA and persisted state")
-	fs.StringVar(&cfg.FixturesDir, "fixtures", "", "IAM fixtures: a YAML file or a directory of them")
+	fs.StringVar(&cfg.FixturesDir, "fixtures", "", "AWS fixtures (IAM, buckets, topics): a YAML file or a directory of them")
+	fs.StringVar(&cfg.GCPFixtures, "gcp-fixtures", "", "Google fixtures (projects, service accounts, pools, bindings, GCS buckets)")
+	fs.StringVar(&cfg.EKSFixtures, "eks-fixtures", "", "EKS Auth fixtures (clusters, pod identity associations)")
+	fs.StringVar(&cfg.AzureFixtures, "azure-fixtures", "", "Entra fixtures (tenants, apps, federated credentials)")
 	fs.StringVar(&cfg.IssuersFile, "issuers", "", "YAML file listing OIDC issuers and their public keys")
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1", "address to listen on")
 	fs.IntVar(&cfg.HTTPSPort, "https-port", 8443, "HTTPS port (0 picks a free one)")

@@ -20,6 +20,10 @@ import (
 	"github.com/idlab/idlab/emulators/awss3"
 	"github.com/idlab/idlab/emulators/awssns"
 	"github.com/idlab/idlab/emulators/awssts"
+	"github.com/idlab/idlab/emulators/eksauth"
+	"github.com/idlab/idlab/emulators/entra"
+	"github.com/idlab/idlab/emulators/gcpiam"
+	"github.com/idlab/idlab/emulators/gcs"
 	"github.com/idlab/idlab/emulators/oidc"
 	"github.com/idlab/idlab/internal/certs"
 	"github.com/idlab/idlab/internal/clock"
@@ -36,6 +40,10 @@ type Cloud struct {
 	STS    *awssts.Handler
 	S3     *awss3.Handler
 	SNS    *awssns.Handler
+	EKS    *eksauth.Handler
+	Google *gcpiam.Handler
+	GCS    *gcs.Handler
+	Entra  *entra.Handler
 	router router
 
 	mu       sync.RWMutex
@@ -114,7 +122,69 @@ func New(cfg Config) (*Cloud, error) {
 			return nil, err
 		}
 	}
+	if err := c.newOtherClouds(); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// newOtherClouds builds EKS Auth, Google's identity plane with Cloud
+// Storage, and Entra, each with its fixtures. Issuer discovery goes through
+// loopbackClient, so tokens of the lab's own issuers verify.
+func (c *Cloud) newOtherClouds() error {
+	cfg, log := c.cfg, c.log
+	var err error
+	c.EKS, err = eksauth.New(eksauth.Options{IAM: c.IAM, Now: c.Clock.Now, Logger: log.With("emulator", "eks-auth"),
+		HTTPClient: c.loopbackClient(), Region: cfg.Region, DataDir: filepath.Join(cfg.DataDir, "eksauth")})
+	if err != nil {
+		return fmt.Errorf("eks auth: %w", err)
+	}
+	c.Google, err = gcpiam.New(gcpiam.Options{Now: c.Clock.Now, Logger: log.With("emulator", "gcpiam"),
+		DataDir: filepath.Join(cfg.DataDir, "gcpiam"), HTTPClient: c.loopbackClient()})
+	if err != nil {
+		return fmt.Errorf("google iam: %w", err)
+	}
+	c.GCS, err = gcs.New(gcs.Options{IAM: c.Google, Now: c.Clock.Now, Logger: log.With("emulator", "gcs"),
+		DataDir: filepath.Join(cfg.DataDir, "gcs")})
+	if err != nil {
+		return fmt.Errorf("cloud storage: %w", err)
+	}
+	c.Entra, err = entra.New(entra.Options{Now: c.Clock.Now, Logger: log.With("emulator", "entra"),
+		DataDir: filepath.Join(cfg.DataDir, "entra"), HTTPClient: c.loopbackClient()})
+	if err != nil {
+		return fmt.Errorf("entra: %w", err)
+	}
+	if cfg.EKSFixtures != "" {
+		if err := c.EKS.LoadFixtures(cfg.EKSFixtures); err != nil {
+			return fmt.Errorf("eks auth fixtures: %w", err)
+		}
+	}
+	if cfg.AzureFixtures != "" {
+		if err := c.Entra.LoadFixtures(cfg.AzureFixtures); err != nil {
+			return fmt.Errorf("entra fixtures: %w", err)
+		}
+	}
+	if cfg.GCPFixtures != "" {
+		if err := c.Google.LoadFixtures(cfg.GCPFixtures); err != nil {
+			return fmt.Errorf("google fixtures: %w", err)
+		}
+		buckets, err := LoadGCSBuckets(cfg.GCPFixtures)
+		if err != nil {
+			return err
+		}
+		ctx := context.Background()
+		for _, b := range buckets {
+			if err := c.GCS.CreateBucket(ctx, b.Project, b.Name); err != nil {
+				return fmt.Errorf("fixture bucket gs://%s: %w", b.Name, err)
+			}
+			for name, text := range b.Objects {
+				if err := c.GCS.PutObject(ctx, b.Name, name, []byte(text), "text/plain"); err != nil {
+					return fmt.Errorf("fixture object gs://%s/%s: %w", b.Name, name, err)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // seed creates the buckets, objects and topics the fixtures declare. It is
@@ -180,6 +250,14 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.S3.ServeHTTP(w, r)
 	case ServiceSNS:
 		c.SNS.ServeHTTP(w, r)
+	case ServiceEKSAuth:
+		c.EKS.ServeHTTP(w, r)
+	case ServiceGoogleIAM:
+		c.Google.ServeHTTP(w, r)
+	case ServiceGCS:
+		c.GCS.ServeHTTP(w, r)
+	case ServiceEntra:
+		c.Entra.ServeHTTP(w, r)
 	default:
 		c.log.Info("no emulator for request", "host", r.Host, "method", r.Method, "path", r.URL.Path)
 		http.Error(w, fmt.Sprintf("idlab: no emulator answers host %q path %q", r.Host, r.URL.Path), http.StatusNotFound)
@@ -198,6 +276,8 @@ func (c *Cloud) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		c.S3.AdminHandler().ServeHTTP(w, r)
 	case strings.HasPrefix(p, "/_idlab/sns/"):
 		c.SNS.ServeHTTP(w, r)
+	case strings.HasPrefix(p, entra.AdminPrefix):
+		c.Entra.ServeHTTP(w, r)
 	case p == "/_idlab/clock":
 		c.serveClock(w, r)
 	case p == "/_idlab/healthz":
@@ -345,6 +425,9 @@ func (c *Cloud) Endpoints() map[string]string {
 		"sts":       u + " (AWS_ENDPOINT_URL_STS), or https://sts.amazonaws.com and https://sts." + c.cfg.Region + ".amazonaws.com through lab DNS",
 		"s3":        u + " (AWS_ENDPOINT_URL_S3, path-style), or https://s3." + c.cfg.Region + ".amazonaws.com and BUCKET.s3.REGION.amazonaws.com through lab DNS",
 		"sns":       u + " (AWS_ENDPOINT_URL_SNS), or https://sns." + c.cfg.Region + ".amazonaws.com through lab DNS",
+		"eks-auth":  "https://eks-auth." + c.cfg.Region + ".api.aws through lab DNS",
+		"google":    "https://accounts.google.com, https://{sts,iamcredentials,oauth2,www}.googleapis.com and https://storage.googleapis.com through lab DNS",
+		"entra":     "https://login.microsoftonline.com through lab DNS",
 		"admin":     u + "/_idlab/",
 		"ca_bundle": filepath.Join(c.cfg.DataDir, certs.CertFile),
 	}

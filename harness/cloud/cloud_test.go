@@ -53,24 +53,35 @@ func startCloud(t *testing.T) (*Cloud, *oidc.Issuer) {
 // startCloudWith is startCloud with another IAM fixture.
 func startCloudWith(t *testing.T, fixture string) (*Cloud, *oidc.Issuer) {
 	t.Helper()
+	return startCloudFor(t, testIssuer, fixture, nil)
+}
+
+// startCloudFor hosts issuerURL (a cluster's issuer) with the AWS fixture;
+// more changes the config before the cloud starts (other clouds' fixtures).
+func startCloudFor(t *testing.T, issuerURL, fixture string, more func(*Config)) (*Cloud, *oidc.Issuer) {
+	t.Helper()
 	dir := t.TempDir()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	der, err := x509.MarshalPKIXPublicKey(key.Public())
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "sa.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644))
-	require.NoError(t, WriteIssuers(filepath.Join(dir, "issuers.yaml"), IssuersFile{Issuers: []IssuerConfig{{URL: testIssuer, PublicKeyFiles: []string{"sa.pub"}}}}))
+	require.NoError(t, WriteIssuers(filepath.Join(dir, "issuers.yaml"), IssuersFile{Issuers: []IssuerConfig{{URL: issuerURL, PublicKeyFiles: []string{"sa.pub"}}}}))
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "fixtures"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "fixtures", "iam.yaml"), []byte(fixture), 0o644))
 
-	c, err := New(Config{DataDir: filepath.Join(dir, "data"), FixturesDir: filepath.Join(dir, "fixtures"), IssuersFile: filepath.Join(dir, "issuers.yaml")})
+	cfg := Config{DataDir: filepath.Join(dir, "data"), FixturesDir: filepath.Join(dir, "fixtures"), IssuersFile: filepath.Join(dir, "issuers.yaml")}
+	if more != nil {
+		more(&cfg)
+	}
+	c, err := New(cfg)
 	require.NoError(t, err)
 	require.NoError(t, c.Start())
 	t.Cleanup(func() { _ = c.Close(context.Background()) })
 
 	minterH, err := oidc.New(oidc.Options{})
 	require.NoError(t, err)
-	minter, err := minterH.AddIssuer(testIssuer)
+	minter, err := minterH.AddIssuer(issuerURL)
 	require.NoError(t, err)
 	_, err = minter.AddSigner(key)
 	require.NoError(t, err)

@@ -20,8 +20,16 @@ type Config struct {
 	// DataDir holds the lab CA (ca.pem, ca-key.pem) and state that survives a
 	// restart. Required.
 	DataDir string
-	// FixturesDir holds IAM fixtures (YAML); empty means none.
+	// FixturesDir holds AWS fixtures (YAML: IAM, buckets, topics); empty
+	// means none.
 	FixturesDir string
+	// GCPFixtures holds Google fixtures (projects, service accounts, pools,
+	// bindings, GCS buckets); EKSFixtures EKS Auth clusters and pod identity
+	// associations; AzureFixtures Entra tenants and apps. A file or a
+	// directory each; empty means none.
+	GCPFixtures   string
+	EKSFixtures   string
+	AzureFixtures string
 	// IssuersFile lists OIDC issuers and their public keys (see IssuersFile).
 	IssuersFile string
 	// Listen is the address to listen on. Defaults to 127.0.0.1: the lab never

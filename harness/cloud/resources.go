@@ -189,3 +189,57 @@ func decodeKnown(n *yaml.Node, v any, known ...string) error {
 	}
 	return n.Decode(v)
 }
+
+// GCSBucketFixture is a Cloud Storage bucket a Google fixture declares
+// under its project:
+//
+//	projects:
+//	  - id: idlab
+//	    buckets:
+//	      - {name: team-a-data, objects: {hello.txt: hi}}
+type GCSBucketFixture struct {
+	Project string
+	Name    string
+	Objects map[string]string
+}
+
+// LoadGCSBuckets reads the buckets of the Google fixture file or directory
+// at path; gcpiam reads the rest of the same files.
+func LoadGCSBuckets(path string) ([]GCSBucketFixture, error) {
+	files, err := awsiam.FixtureFiles(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []GCSBucketFixture
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("fixtures: %w", err)
+		}
+		var doc struct {
+			Projects []struct {
+				ID      string      `yaml:"id"`
+				Buckets []yaml.Node `yaml:"buckets"`
+			} `yaml:"projects"`
+		}
+		if err := yaml.Unmarshal(raw, &doc); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		for _, p := range doc.Projects {
+			for _, n := range p.Buckets {
+				var b struct {
+					Name    string            `yaml:"name"`
+					Objects map[string]string `yaml:"objects"`
+				}
+				if err := decodeKnown(&n, &b, "name", "objects"); err != nil {
+					return nil, &awsiam.FixtureError{File: f, Line: errLine(err, n.Line), Msg: "bucket: " + msgOf(err)}
+				}
+				if !bucketName.MatchString(b.Name) {
+					return nil, &awsiam.FixtureError{File: f, Line: n.Line, Msg: fmt.Sprintf("bucket name %q: want 3-63 lower-case letters, digits, dots, hyphens and underscores", b.Name)}
+				}
+				out = append(out, GCSBucketFixture{Project: p.ID, Name: b.Name, Objects: b.Objects})
+			}
+		}
+	}
+	return out, nil
+}

@@ -14,12 +14,20 @@ type Service string
 
 // Services the router knows.
 const (
-	ServiceNone  Service = ""
-	ServiceSTS   Service = "sts"
-	ServiceS3    Service = "s3"
-	ServiceSNS   Service = "sns"
-	ServiceOIDC  Service = "oidc"
-	ServiceAdmin Service = "admin"
+	ServiceNone Service = ""
+	ServiceSTS  Service = "sts"
+	ServiceS3   Service = "s3"
+	ServiceSNS  Service = "sns"
+	// Google: the identity plane (accounts.google.com, IAM Credentials, STS,
+	// tokeninfo, JWKS) and Cloud Storage.
+	ServiceGoogleIAM Service = "gcpiam"
+	ServiceGCS       Service = "gcs"
+	// ServiceEntra is the Microsoft Entra token endpoint.
+	ServiceEntra Service = "entra"
+	// ServiceEKSAuth is EKS Auth (AssumeRoleForPodIdentity).
+	ServiceEKSAuth Service = "eks-auth"
+	ServiceOIDC    Service = "oidc"
+	ServiceAdmin   Service = "admin"
 )
 
 // maxSniffBody bounds how much of an unsigned form body the router reads to
@@ -62,9 +70,30 @@ func (rt router) serviceFor(r *http.Request) Service {
 	return ServiceNone
 }
 
+// googleIdentityHosts are the googleapis.com hosts of Google's identity
+// plane, all answered by gcpiam.
+var googleIdentityHosts = map[string]bool{"iamcredentials": true, "sts": true, "oauth2": true, "www": true, "iam": true}
+
 // serviceForHost maps AWS/GCP/Azure host names to a service.
 func serviceForHost(host string) Service {
 	host = strings.ToLower(host)
+	switch {
+	case host == "accounts.google.com":
+		return ServiceGoogleIAM
+	case host == "storage.googleapis.com":
+		return ServiceGCS
+	case host == "login.microsoftonline.com" || host == "login.microsoft.com":
+		return ServiceEntra
+	}
+	if name, ok := strings.CutSuffix(host, ".googleapis.com"); ok && googleIdentityHosts[name] {
+		return ServiceGoogleIAM
+	}
+	if rest, ok := strings.CutSuffix(host, ".api.aws"); ok {
+		if region, ok := strings.CutPrefix(rest, "eks-auth."); ok && !strings.Contains(region, ".") {
+			return ServiceEKSAuth
+		}
+		return ServiceNone
+	}
 	rest, ok := strings.CutSuffix(host, ".amazonaws.com")
 	if !ok {
 		return ServiceNone

@@ -25,6 +25,15 @@ func TestRouterServiceFor(t *testing.T) {
 		want   Service
 	}{
 		{"global sts host", "POST", "https://sts.amazonaws.com/", form, "Action=Anything", "", ServiceSTS},
+		{"google discovery", "GET", "https://accounts.google.com/.well-known/openid-configuration", "", "", "", ServiceGoogleIAM},
+		{"google jwks", "GET", "https://www.googleapis.com/oauth2/v3/certs", "", "", "", ServiceGoogleIAM},
+		{"google sts is not aws sts", "POST", "https://sts.googleapis.com/v1/token", form, "grant_type=x", "", ServiceGoogleIAM},
+		{"iam credentials", "POST", "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/a@p.iam.gserviceaccount.com:generateAccessToken", "", "", "", ServiceGoogleIAM},
+		{"cloud storage", "GET", "https://storage.googleapis.com/storage/v1/b/bucket/o", "", "", "", ServiceGCS},
+		{"other googleapis host", "GET", "https://pubsub.googleapis.com/v1/x", "", "", "", ServiceNone},
+		{"entra", "POST", "https://login.microsoftonline.com/tenant/oauth2/v2.0/token", form, "", "", ServiceEntra},
+		{"eks auth", "POST", "https://eks-auth.us-west-2.api.aws/clusters/eks/assume-role-for-pod-identity", "", "", "", ServiceEKSAuth},
+		{"other api.aws host", "POST", "https://eks-auth.us-west-2.x.api.aws/", "", "", "", ServiceNone},
 		{"regional sts host", "POST", "https://sts.us-west-2.amazonaws.com/", form, "", "", ServiceSTS},
 		{"fips sts host", "POST", "https://sts-fips.us-east-1.amazonaws.com/", form, "", "", ServiceSTS},
 		{"issuer host discovery", "GET", "https://oidc.eks.us-west-2.amazonaws.com/id/ABC/.well-known/openid-configuration", "", "", "", ServiceOIDC},
