@@ -47,7 +47,9 @@ func TestGKEWorkloadIdentityThroughTheCloud(t *testing.T) {
 			"subject_token": {tok}, "subject_token_type": {"urn:ietf:params:oauth:token-type:jwt"}}
 		status, body := do("POST", "https://sts.googleapis.com/v1/token", "application/x-www-form-urlencoded", form.Encode(), "")
 		require.Equal(t, http.StatusOK, status, body)
-		var out struct{ AccessToken string `json:"access_token"` }
+		var out struct {
+			AccessToken string `json:"access_token"`
+		}
 		require.NoError(t, json.Unmarshal([]byte(body), &out))
 		return out.AccessToken
 	}
