@@ -1,0 +1,298 @@
+package gkemetadata
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/compute/metadata"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2/google"
+
+	"github.com/idlab/idlab/internal/jwtverify"
+)
+
+// metadataClient is the unmodified compute/metadata client of a pod at ip.
+func (l *lab) metadataClient(t *testing.T, ip string) *metadata.Client {
+	t.Helper()
+	u, err := url.Parse(l.srv.URL)
+	require.NoError(t, err)
+	t.Setenv("GCE_METADATA_HOST", u.Host)
+	return metadata.NewWithOptions(&metadata.Options{Client: l.podClient(ip)})
+}
+
+// TestSDKBoundKSA drives cloud.google.com/go/compute/metadata as a pod
+// whose KSA is annotated with a GSA it is bound to.
+func TestSDKBoundKSA(t *testing.T) {
+	l := newLab(t, nil)
+	ctx := context.Background()
+	c := l.metadataClient(t, ipApp)
+
+	id, err := c.ProjectIDWithContext(ctx)
+	require.NoError(t, err)
+	require.Equal(t, project, id)
+	num, err := c.NumericProjectIDWithContext(ctx)
+	require.NoError(t, err)
+	require.Equal(t, projNum, num)
+	zone, err := c.ZoneWithContext(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "us-central1", zone)
+	name, err := c.InstanceAttributeValueWithContext(ctx, "cluster-name")
+	require.NoError(t, err)
+	require.Equal(t, "gke", name)
+	email, err := c.EmailWithContext(ctx, "")
+	require.NoError(t, err)
+	require.Equal(t, reader, email)
+	scopes, err := c.ScopesWithContext(ctx, "default")
+	require.NoError(t, err)
+	require.Contains(t, scopes, scopeCloudPlatform)
+	accts, err := c.GetWithContext(ctx, "instance/service-accounts/")
+	require.NoError(t, err)
+	require.Equal(t, "default/\n"+reader+"/\n", accts)
+
+	for _, acct := range []string{"default", reader} {
+		raw, err := c.GetWithContext(ctx, "instance/service-accounts/"+acct+"/token")
+		require.NoError(t, err)
+		var tok tokenAnswer
+		require.NoError(t, json.Unmarshal([]byte(raw), &tok))
+		require.Equal(t, "Bearer", tok.TokenType)
+		require.InDelta(t, 3600, tok.ExpiresIn, 2)
+		info, err := l.iam.Handler().VerifyAccessToken(tok.AccessToken)
+		require.NoError(t, err)
+		require.Equal(t, reader, info.Email)
+		require.False(t, info.Federated)
+	}
+	require.EqualValues(t, 1, l.tokenReqs.Load(), "the second token comes from the cache")
+
+	// ?scopes= asks for other scopes.
+	raw, err := c.GetWithContext(ctx, "instance/service-accounts/default/token?scopes="+url.QueryEscape("https://www.googleapis.com/auth/devstorage.read_only"))
+	require.NoError(t, err)
+	var tok tokenAnswer
+	require.NoError(t, json.Unmarshal([]byte(raw), &tok))
+	info, err := l.iam.Handler().VerifyAccessToken(tok.AccessToken)
+	require.NoError(t, err)
+	require.Equal(t, []string{"https://www.googleapis.com/auth/devstorage.read_only"}, info.Scopes)
+
+	// Recursive JSON of the account.
+	raw, err = c.GetWithContext(ctx, "instance/service-accounts/default/?recursive=true")
+	require.NoError(t, err)
+	var rec struct {
+		Email   string   `json:"email"`
+		Aliases []string `json:"aliases"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(raw), &rec))
+	require.Equal(t, reader, rec.Email)
+	require.Equal(t, []string{"default"}, rec.Aliases)
+}
+
+// TestIdentityToken checks ID tokens against gcpiam's published keys.
+func TestIdentityToken(t *testing.T) {
+	l := newLab(t, nil)
+	ctx := context.Background()
+	c := l.metadataClient(t, ipApp)
+	v := jwtverify.Verifier{Keys: &jwtverify.DiscoveryKeys{Client: l.iam.Client(), Now: l.clk.Now}, Now: l.clk.Now}
+	sa, err := l.iam.Handler().ServiceAccount(reader)
+	require.NoError(t, err)
+
+	tests := []struct {
+		name  string
+		query string
+		aud   string
+		email string
+	}{
+		{name: "standard", query: "?audience=https://app.example.com", aud: "https://app.example.com"},
+		{name: "full", query: "?audience=https://app.example.com&format=full", aud: "https://app.example.com", email: reader},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			raw, err := c.GetWithContext(ctx, "instance/service-accounts/default/identity"+tc.query)
+			require.NoError(t, err)
+			tok, err := v.Verify(ctx, raw)
+			require.NoError(t, err)
+			require.Equal(t, "https://accounts.google.com", tok.Claims.Issuer)
+			require.Equal(t, []string{tc.aud}, tok.Claims.Audience)
+			require.Equal(t, sa.UniqueID, tok.Claims.Subject)
+			require.Equal(t, tc.email, tok.Claims.String("email"))
+		})
+	}
+}
+
+// TestComputeTokenSource drives golang.org/x/oauth2/google's metadata
+// token source, which uses the package-level metadata client.
+func TestComputeTokenSource(t *testing.T) {
+	l := newLab(t, nil)
+	l.metadataClient(t, ipApp) // sets GCE_METADATA_HOST
+	l.defaultIP.Store(ipApp)
+	tok, err := google.ComputeTokenSource("", scopeCloudPlatform).Token()
+	require.NoError(t, err)
+	info, err := l.iam.Handler().VerifyAccessToken(tok.AccessToken)
+	require.NoError(t, err)
+	require.Equal(t, reader, info.Email)
+	require.WithinDuration(t, time.Now().Add(time.Hour), tok.Expiry, time.Minute)
+}
+
+// TestUnannotatedKSA: GKE hands a KSA without iam.gke.io/gcp-service-account
+// the federated token of its workload identity, email PROJECT.svc.id.goog,
+// and no ID tokens.
+func TestUnannotatedKSA(t *testing.T) {
+	l := newLab(t, nil)
+	ctx := context.Background()
+	c := l.metadataClient(t, ipPlain)
+	email, err := c.EmailWithContext(ctx, "")
+	require.NoError(t, err)
+	require.Equal(t, pool, email)
+	accts, err := c.GetWithContext(ctx, "instance/service-accounts/")
+	require.NoError(t, err)
+	require.Equal(t, "default/\n"+pool+"/\n", accts)
+	raw, err := c.GetWithContext(ctx, "instance/service-accounts/default/token")
+	require.NoError(t, err)
+	var tok tokenAnswer
+	require.NoError(t, json.Unmarshal([]byte(raw), &tok))
+	info, err := l.iam.Handler().VerifyAccessToken(tok.AccessToken)
+	require.NoError(t, err)
+	require.True(t, info.Federated)
+	require.Equal(t, "serviceAccount:"+pool+"[team-a/plain]", info.Member())
+
+	_, err = c.GetWithContext(ctx, "instance/service-accounts/default/identity?audience=x")
+	var nd metadata.NotDefinedError
+	require.ErrorAs(t, err, &nd)
+}
+
+// TestTokenCacheRefresh: tokens are reused until five minutes before they
+// expire, then minted again.
+func TestTokenCacheRefresh(t *testing.T) {
+	l := newLab(t, nil)
+	token := func() tokenAnswer {
+		t.Helper()
+		resp, body := l.get(t, ipApp, "/computeMetadata/v1/instance/service-accounts/default/token", nil)
+		require.Equal(t, 200, resp.StatusCode, body)
+		var tok tokenAnswer
+		require.NoError(t, json.Unmarshal([]byte(body), &tok))
+		return tok
+	}
+	first := token()
+	l.clk.Advance(54 * time.Minute)
+	again := token()
+	require.Equal(t, first.AccessToken, again.AccessToken)
+	require.InDelta(t, 6*60, again.ExpiresIn, 2, "expires_in counts down")
+	require.EqualValues(t, 1, l.tokenReqs.Load())
+	l.clk.Advance(2 * time.Minute)
+	fresh := token()
+	require.NotEqual(t, first.AccessToken, fresh.AccessToken)
+	require.EqualValues(t, 2, l.tokenReqs.Load())
+}
+
+// TestDeny is the table of refusals, each with GKE's status and body.
+func TestDeny(t *testing.T) {
+	l := newLab(t, nil)
+	const tokenPath = "/computeMetadata/v1/instance/service-accounts/default/token"
+	tests := []struct {
+		name   string
+		ip     string
+		path   string
+		hdr    map[string]string
+		status int
+		body   string // prefix
+	}{
+		{name: "missing Metadata-Flavor", ip: ipApp, path: tokenPath, hdr: map[string]string{"Metadata-Flavor": ""},
+			status: 403, body: "Missing required header \"Metadata-Flavor\": \"Google\"\n"},
+		{name: "wrong Metadata-Flavor", ip: ipApp, path: "/computeMetadata/v1/project/project-id", hdr: map[string]string{"Metadata-Flavor": "Emulator"},
+			status: 403, body: "Missing required header"},
+		{name: "legacy header only", ip: ipApp, path: tokenPath, hdr: map[string]string{"Metadata-Flavor": "", "X-Google-Metadata-Request": "True"},
+			status: 403, body: "Missing required header"},
+		{name: "X-Forwarded-For", ip: ipApp, path: tokenPath, hdr: map[string]string{"X-Forwarded-For": "10.0.0.1"}, status: 403, body: msgForwarded},
+		{name: "binding missing", ip: ipUnbound, path: tokenPath, status: 403,
+			body: "Unable to generate access token; IAM returned 403 Forbidden: Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).\nThis error could be caused by a missing IAM policy binding on the target IAM service account.\n"},
+		{name: "binding missing, identity", ip: ipUnbound, path: "/computeMetadata/v1/instance/service-accounts/default/identity?audience=a", status: 403,
+			body: "Unable to generate ID token; IAM returned 403 Forbidden: Permission 'iam.serviceAccounts.getOpenIdToken' denied"},
+		{name: "unannotated identity", ip: ipPlain, path: "/computeMetadata/v1/instance/service-accounts/default/identity?audience=a", status: 404,
+			body: "Your Kubernetes service account (team-a/plain) is not annotated with a target Google service account"},
+		{name: "identity without audience", ip: ipApp, path: "/computeMetadata/v1/instance/service-accounts/default/identity", status: 400,
+			body: "non-empty audience parameter required\n"},
+		{name: "unknown pod IP", ip: ipUnknown, path: tokenPath, status: 404, body: "Unable to find a pod with IP address 10.244.0.99 on node gke-node-1.\n"},
+		{name: "pod on another node", ip: ipElsewhere, path: tokenPath, status: 404, body: "Unable to find a pod with IP address 10.244.1.10"},
+		{name: "hostNetwork without NodeToken", ip: ipHostNet, path: tokenPath, status: 404, body: "The node's service account has no token source"},
+		{name: "other account's email", ip: ipApp, path: "/computeMetadata/v1/instance/service-accounts/" + unbound + "/token", status: 404, body: "Not Found"},
+		{name: "unknown path", ip: ipApp, path: "/computeMetadata/v1/instance/nope", status: 404, body: "Not Found"},
+		{name: "other version", ip: ipApp, path: "/computeMetadata/v1beta1/project/project-id", status: 404},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := l.get(t, tc.ip, tc.path, tc.hdr)
+			require.Equal(t, tc.status, resp.StatusCode, body)
+			require.True(t, strings.HasPrefix(body, tc.body), body)
+			require.Equal(t, "Google", resp.Header.Get("Metadata-Flavor"))
+			require.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"))
+		})
+	}
+}
+
+// TestDenyFromSDK: the SDK sees the binding error as GKE's 403.
+func TestDenyFromSDK(t *testing.T) {
+	l := newLab(t, nil)
+	c := l.metadataClient(t, ipUnbound)
+	email, err := c.EmailWithContext(context.Background(), "")
+	require.NoError(t, err)
+	require.Equal(t, unbound, email, "the email is the annotation's even without a binding")
+	_, err = c.GetWithContext(context.Background(), "instance/service-accounts/default/token")
+	var me *metadata.Error
+	require.ErrorAs(t, err, &me)
+	require.Equal(t, 403, me.Code)
+	require.Contains(t, me.Message, "Permission 'iam.serviceAccounts.getAccessToken' denied")
+	d := l.iam.Handler().Decisions()
+	last := d[len(d)-1]
+	require.False(t, last.Allowed)
+	require.Equal(t, "serviceAccount:"+pool+"[team-b/app]", last.Member)
+}
+
+// TestStatic covers the values that do not depend on the caller.
+func TestStatic(t *testing.T) {
+	l := newLab(t, nil)
+	tests := []struct{ path, body, ctype string }{
+		{"/", "computeMetadata/\n", "application/text"},
+		{"/computeMetadata/v1/", "instance/\nproject/\n", "application/text"},
+		{"/computeMetadata/v1", "instance/\nproject/\n", "application/text"},
+		{"/computeMetadata/v1/project/project-id", project, "application/text"},
+		{"/computeMetadata/v1/project/numeric-project-id", projNum, "application/text"},
+		{"/computeMetadata/v1/instance/zone", "projects/" + projNum + "/zones/us-central1", "application/text"},
+		{"/computeMetadata/v1/instance/attributes/cluster-location", "us-central1", "application/text"},
+		{"/computeMetadata/v1/instance/attributes/", "cluster-location\ncluster-name\n", "application/text"},
+		{"/computeMetadata/v1/instance/attributes/?recursive=true", `{"cluster-location":"us-central1","cluster-name":"gke"}` + "\n", "application/json"},
+		{"/computeMetadata/v1/universe/universe-domain", "googleapis.com", "application/text"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			resp, body := l.get(t, ipUnknown, tc.path, nil)
+			require.Equal(t, 200, resp.StatusCode, body)
+			require.Equal(t, tc.body, body)
+			require.Equal(t, tc.ctype, resp.Header.Get("Content-Type"))
+			require.Equal(t, "GKE Metadata Server", resp.Header.Get("Server"))
+		})
+	}
+}
+
+// TestNodeIdentity: hostNetwork callers get the node's account.
+func TestNodeIdentity(t *testing.T) {
+	exp := time.Now().Add(30 * time.Minute)
+	l := newLab(t, func(o *Options) {
+		o.NodeToken = func(context.Context) (string, time.Time, error) { return "ya29.node", exp, nil }
+	})
+	_, email := l.get(t, ipHostNet, "/computeMetadata/v1/instance/service-accounts/default/email", nil)
+	require.Equal(t, projNum+"-compute@developer.gserviceaccount.com", email)
+	resp, body := l.get(t, ipHostNet, "/computeMetadata/v1/instance/service-accounts/default/token", nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	var tok tokenAnswer
+	require.NoError(t, json.Unmarshal([]byte(body), &tok))
+	require.Equal(t, "ya29.node", tok.AccessToken)
+}
+
+func TestNewValidates(t *testing.T) {
+	_, err := New(Options{})
+	require.ErrorIs(t, err, ErrInvalidOptions)
+	require.ErrorContains(t, err, "Client")
+	require.ErrorContains(t, err, "IssuerURL")
+}
