@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 )
 
@@ -27,6 +28,17 @@ func docker(ctx context.Context, stdin io.Reader, args ...string) (string, error
 		return "", fmt.Errorf("docker %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
 	}
 	return strings.TrimSpace(out.String()), nil
+}
+
+// containerLogs is the tail of a container's stdout and stderr together:
+// `idlab serve` reports a fatal error on stderr, and a crash-looping
+// emulator says why only there.
+func containerLogs(ctx context.Context, name string, tail int) string {
+	out, err := exec.CommandContext(ctx, "docker", "logs", "--tail", strconv.Itoa(tail), name).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("(docker logs %s: %v) %s", name, err, out)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 func checkDocker(ctx context.Context) error {

@@ -401,8 +401,7 @@ func waitHealthy(ctx context.Context, st *State) error {
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
-	logs, _ := docker(ctx, nil, "logs", "--tail", "30", EmulatorContainer)
-	return fmt.Errorf("emulator did not become healthy at %s: %v\n%s", st.EmulatorURL, last, logs)
+	return fmt.Errorf("emulator did not become healthy at %s: %v\nlast lines of its log:\n%s", st.EmulatorURL, last, containerLogs(ctx, EmulatorContainer, 15))
 }
 
 // wireClusters points each cluster's DNS at the emulator and loads images.

@@ -92,3 +92,15 @@ func TestGKEWorkloadIdentityThroughTheCloud(t *testing.T) {
 	status, body = do("POST", "https://eks-auth.us-west-2.api.aws/clusters/eks/assume-role-for-pod-identity", "application/json", `{"token":"a.b.c"}`, "")
 	require.Equal(t, http.StatusForbidden, status, body)
 }
+
+// The lab passes a directory for every cloud, empty when it has no
+// fixtures; a directory must load like a file (a crash-looping emulator in
+// the lab once said "read /data/fixtures-eks: is a directory").
+func TestOtherCloudFixtureDirs(t *testing.T) {
+	empty := t.TempDir()
+	c, _ := startCloudFor(t, gkeIssuer, "accounts: []\n", func(cfg *Config) {
+		cfg.GCPFixtures, cfg.EKSFixtures, cfg.AzureFixtures = "../../fixtures/gcp", empty, empty
+	})
+	_, err := c.Google.ServiceAccount("team-a-reader@idlab.iam.gserviceaccount.com")
+	require.NoError(t, err)
+}
