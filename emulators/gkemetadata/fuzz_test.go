@@ -21,7 +21,7 @@ func FuzzParseRequest(f *testing.F) {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, path, query string) {
-		r, ok := ParseRequest(path, query)
+		r, ok := parseRequest(path, query)
 		if !ok {
 			if r != nil {
 				t.Fatalf("not ok but request %+v", r)

@@ -72,7 +72,7 @@ func (h *Handler) serve(r *http.Request, ip string, log *slog.Logger) (*answer, 
 	if r.URL.Path == "/" {
 		return &answer{text: "computeMetadata/\n"}, nil
 	}
-	req, ok := ParseRequest(r.URL.Path, r.URL.RawQuery)
+	req, ok := parseRequest(r.URL.Path, r.URL.RawQuery)
 	if !ok {
 		return nil, notFound(r.URL.Path)
 	}

@@ -1,11 +1,14 @@
 package gkemetadata
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -295,4 +298,52 @@ func TestNewValidates(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidOptions)
 	require.ErrorContains(t, err, "Client")
 	require.ErrorContains(t, err, "IssuerURL")
+}
+
+// TestDecisionLog: allows and denies are logged with decision, principal,
+// action, reason and request_id.
+func TestDecisionLog(t *testing.T) {
+	var buf safeBuffer
+	l := newLab(t, func(o *Options) { o.Logger = slog.New(slog.NewJSONHandler(&buf, nil)) })
+	l.get(t, ipApp, "/computeMetadata/v1/instance/service-accounts/default/token", nil)
+	l.get(t, ipUnbound, "/computeMetadata/v1/instance/service-accounts/default/token", nil)
+	l.get(t, ipUnknown, "/computeMetadata/v1/instance/service-accounts/default/email", nil)
+	var entries []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &m))
+		entries = append(entries, m)
+	}
+	require.Len(t, entries, 3)
+	want := []struct{ decision, principal, action, reason string }{
+		{"allow", "serviceAccount:team-a/app", "token", "pod on this node"},
+		{"deny", "serviceAccount:team-b/app", "token", "IAM returned 403 Forbidden: Permission 'iam.serviceAccounts.getAccessToken' denied"},
+		{"deny", "ip:" + ipUnknown, "metadata:instance/service-accounts/default/email", "no pod with this IP on the node"},
+	}
+	for i, w := range want {
+		e := entries[i]
+		require.Equal(t, w.decision, e["decision"], e)
+		require.Equal(t, w.principal, e["principal"], e)
+		require.Equal(t, w.action, e["action"], e)
+		require.Contains(t, e["reason"], w.reason, e)
+		require.NotEmpty(t, e["request_id"], e)
+	}
+}
+
+// safeBuffer is a bytes.Buffer safe for the server's goroutines.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

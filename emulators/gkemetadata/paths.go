@@ -77,10 +77,10 @@ type mdRequest struct {
 // needsIdentity reports whether answering needs the caller's identity.
 func (r *mdRequest) needsIdentity() bool { return r.Kind >= routeAccountsDir }
 
-// ParseRequest maps a metadata URL path and query to what it asks for; ok
+// parseRequest maps a metadata URL path and query to what it asks for; ok
 // is false for paths the server does not know (404). Directory paths may
 // omit the trailing slash, as the clients' suffixes sometimes do.
-func ParseRequest(path, rawQuery string) (r *mdRequest, ok bool) {
+func parseRequest(path, rawQuery string) (r *mdRequest, ok bool) {
 	suffix, found := strings.CutPrefix(path, MetadataPrefix)
 	if !found {
 		if path != strings.TrimSuffix(MetadataPrefix, "/") {
