@@ -21,8 +21,8 @@ bash hack/setup-host.sh
 
 say "build idlab and the probe (static)"
 mkdir -p bin "$ARTIFACTS"
-CGO_ENABLED=0 $GO build -trimpath -o bin/idlab ./cmd/idlab
-CGO_ENABLED=0 $GO build -trimpath -o bin/probe ./scenarios/internal/probe/cmd/probe
+CGO_ENABLED=0 $GO build -trimpath -ldflags="-s -w" -o bin/idlab ./cmd/idlab
+CGO_ENABLED=0 $GO build -trimpath -ldflags="-s -w" -o bin/probe ./scenarios/internal/probe/cmd/probe
 
 cleanup() {
   rc=$?

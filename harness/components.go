@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/idlab/idlab/emulators/gkemetadata"
 	"github.com/idlab/idlab/emulators/irsawebhook"
 	"github.com/idlab/idlab/internal/certs"
 )
@@ -24,7 +25,12 @@ import (
 // Pod-identity components the lab can deploy into a cluster.
 const (
 	ComponentIRSAWebhook = "irsa-webhook"
+	ComponentGKEMetadata = "gke-metadata"
 )
+
+// labCAConfigMap holds the lab CA in SystemNamespace for components that
+// call the emulated clouds.
+const labCAConfigMap = "idlab-ca"
 
 // SystemNamespace holds the lab's in-cluster components.
 const SystemNamespace = "idlab-system"
@@ -48,6 +54,11 @@ func (l *Lab) deployComponents(ctx context.Context, ca *certs.CA, image string) 
 		if slices.Contains(c.Components, ComponentIRSAWebhook) {
 			if err := deployIRSAWebhook(ctx, cs, ca, image, c.Region); err != nil {
 				return fmt.Errorf("cluster %s: irsa webhook: %w", c.Name, err)
+			}
+		}
+		if slices.Contains(c.Components, ComponentGKEMetadata) {
+			if err := deployGKEMetadata(ctx, cs, ca, image, c); err != nil {
+				return fmt.Errorf("cluster %s: gke metadata server: %w", c.Name, err)
 			}
 		}
 	}
@@ -87,6 +98,32 @@ func deployIRSAWebhook(ctx context.Context, cs kubernetes.Interface, ca *certs.C
 	return waitDeployment(ctx, cs, SystemNamespace, irsawebhook.Name, 2*time.Minute)
 }
 
+// deployGKEMetadata runs the GKE metadata server on every node of c, with
+// the DNAT that sends pods' 169.254.169.254 traffic to it, as GKE does for
+// Workload Identity node pools. The Google project is the lab's "idlab".
+func deployGKEMetadata(ctx context.Context, cs kubernetes.Interface, ca *certs.CA, image string, c ClusterConfig) error {
+	if err := apply(ctx, cs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}); err != nil {
+		return err
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: labCAConfigMap, Namespace: SystemNamespace},
+		Data: map[string]string{gkemetadata.CAKey: string(ca.PEM)}}
+	if err := apply(ctx, cs, cm); err != nil {
+		return err
+	}
+	caSum := sha256.Sum256(ca.Cert.Raw)
+	opts := gkemetadata.ManifestOptions{ProjectID: GoogleProject, ProjectNumber: GoogleProjectNumber,
+		ClusterName: c.Name, ClusterLocation: c.Region, IssuerURL: c.IssuerURL, CAConfigMap: labCAConfigMap}
+	for _, obj := range gkemetadata.Manifests(image, SystemNamespace, opts) {
+		if ds, ok := obj.(*appsv1.DaemonSet); ok {
+			ds.Spec.Template.Annotations = map[string]string{"idlab.dev/lab-ca": hex.EncodeToString(caSum[:8])}
+		}
+		if err := apply(ctx, cs, obj); err != nil {
+			return err
+		}
+	}
+	return waitDaemonSet(ctx, cs, SystemNamespace, gkemetadata.Name, 2*time.Minute)
+}
+
 // apply creates obj, or replaces it when it exists: the lab owns these
 // objects, so its version wins.
 func apply(ctx context.Context, cs kubernetes.Interface, obj runtime.Object) error {
@@ -109,6 +146,10 @@ func apply(ctx context.Context, cs kubernetes.Interface, obj runtime.Object) err
 		err = upsert(ctx, o, cs.RbacV1().ClusterRoleBindings())
 	case *appsv1.Deployment:
 		err = upsert(ctx, o, cs.AppsV1().Deployments(o.Namespace))
+	case *appsv1.DaemonSet:
+		err = upsert(ctx, o, cs.AppsV1().DaemonSets(o.Namespace))
+	case *corev1.ConfigMap:
+		err = upsert(ctx, o, cs.CoreV1().ConfigMaps(o.Namespace))
 	case *admissionregistrationv1.MutatingWebhookConfiguration:
 		err = upsert(ctx, o, cs.AdmissionregistrationV1().MutatingWebhookConfigurations())
 	default:
@@ -160,6 +201,31 @@ func waitDeployment(ctx context.Context, cs kubernetes.Interface, ns, name strin
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("deployment %s/%s not available after %s (last error: %v, status %+v)", ns, name, timeout, err, statusOf(d))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// waitDaemonSet waits until every scheduled pod of the daemon set's
+// current generation is updated and ready.
+func waitDaemonSet(ctx context.Context, cs kubernetes.Interface, ns, name string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		d, err := cs.AppsV1().DaemonSets(ns).Get(ctx, name, metav1.GetOptions{})
+		if err == nil && d.Status.ObservedGeneration >= d.Generation && d.Status.DesiredNumberScheduled > 0 &&
+			d.Status.UpdatedNumberScheduled == d.Status.DesiredNumberScheduled && d.Status.NumberReady == d.Status.DesiredNumberScheduled {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			var st any
+			if d != nil {
+				st = d.Status
+			}
+			return fmt.Errorf("daemon set %s/%s not ready after %s (last error: %v, status %+v)", ns, name, timeout, err, st)
 		}
 		select {
 		case <-ctx.Done():

@@ -48,6 +48,13 @@ const (
 	KindNetwork       = "kind"
 )
 
+// The lab's Google project (fixtures/gcp names it; its workload identity
+// pool is GoogleProject.svc.id.goog).
+const (
+	GoogleProject       = "idlab"
+	GoogleProjectNumber = "123456789012"
+)
+
 // IssuerID derives the EKS-style issuer ID of a cluster: 32 upper-case hex
 // characters, stable per cluster name so fixtures can name the issuer.
 func IssuerID(cluster string) string {
@@ -61,7 +68,8 @@ func DefaultCluster(name string) ClusterConfig {
 	switch {
 	case strings.HasPrefix(name, "gke"):
 		return ClusterConfig{Name: name, Region: "us-central1",
-			IssuerURL: "https://container.googleapis.com/v1/projects/idlab/locations/us-central1/clusters/" + name}
+			IssuerURL:  "https://container.googleapis.com/v1/projects/" + GoogleProject + "/locations/us-central1/clusters/" + name,
+			Components: []string{ComponentGKEMetadata}}
 	case strings.HasPrefix(name, "aks"):
 		return ClusterConfig{Name: name, Region: "westus2",
 			IssuerURL: "https://westus2.oic.prod-aks.azure.com/00000000-0000-0000-0000-000000000000/" + IssuerID(name) + "/"}

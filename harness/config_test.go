@@ -43,6 +43,7 @@ func TestCorefileWithEmulator(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, got, `answer "{{ .Name }} 60 IN A 172.18.0.9"`)
 	require.Contains(t, got, "template IN AAAA amazonaws.com api.aws googleapis.com accounts.google.com")
+	require.Contains(t, got, "template IN A metadata.google.internal {\n        answer \"{{ .Name }} 60 IN A 169.254.169.254\"")
 	again, err := corefileWithEmulator(got, "172.18.0.10")
 	require.NoError(t, err)
 	require.Equal(t, 1, strings.Count(again, corednsBegin), "patching is idempotent")

@@ -13,7 +13,14 @@ import (
 
 // Zones whose names cluster DNS sends to the emulator: every AWS, Google and
 // Azure identity/API host the lab emulates, and the issuer hosts under them.
-var cloudZones = []string{"amazonaws.com", "api.aws", "googleapis.com", "accounts.google.com", "microsoftonline.com", "login.microsoft.com", "azure.com", "metadata.google.internal"}
+var cloudZones = []string{"amazonaws.com", "api.aws", "googleapis.com", "accounts.google.com", "microsoftonline.com", "login.microsoft.com", "azure.com"}
+
+// metadataHost resolves to the link-local metadata address, as on GKE; the
+// node's DNAT sends that to the GKE metadata server.
+const (
+	metadataHost = "metadata.google.internal"
+	metadataIP   = "169.254.169.254"
+)
 
 const (
 	corednsBegin = "# idlab begin: cloud host names go to the lab emulator"
@@ -43,10 +50,13 @@ func corefileWithEmulator(corefile, ip string) (string, error) {
     template IN A %s {
         answer "{{ .Name }} 60 IN A %s"
     }
-    template IN AAAA %s {
+    template IN A %s {
+        answer "{{ .Name }} 60 IN A %s"
+    }
+    template IN AAAA %s %s {
         rcode NOERROR
     }
-    %s`, corednsBegin, zones, ip, zones, corednsEnd)
+    %s`, corednsBegin, zones, ip, metadataHost, metadataIP, zones, metadataHost, corednsEnd)
 	at := i + len(anchor)
 	return corefile[:at] + block + corefile[at:], nil
 }

@@ -110,31 +110,67 @@ type Decision struct {
 }
 
 // Decisions reads the emulator's IAM decision log; filter keys are the
-// admin API's query parameters (principal, action, effect, requestId, since).
+// admin API's query parameters (principal, action, resource, effect,
+// requestId, since).
 func (s *State) Decisions(ctx context.Context, filter url.Values) ([]Decision, error) {
-	c, err := s.HTTPClient()
-	if err != nil {
+	var ds []Decision
+	if err := s.getJSON(ctx, "/_idlab/iam/decisions?"+filter.Encode(), &ds); err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.EmulatorURL+"/_idlab/iam/decisions?"+filter.Encode(), nil)
-	if err != nil {
+	return ds, nil
+}
+
+// GoogleDecision is one entry of the Google IAM decision log.
+type GoogleDecision struct {
+	Member     string `json:"member"`
+	Resource   string `json:"resource"`
+	Permission string `json:"permission"`
+	Role       string `json:"role"`
+	Allowed    bool   `json:"allowed"`
+	Reason     string `json:"reason"`
+}
+
+// GoogleDecisions reads Google IAM's decision log, filtered exactly by
+// resource and member when they are set.
+func (s *State) GoogleDecisions(ctx context.Context, resource, member string) ([]GoogleDecision, error) {
+	var ds []GoogleDecision
+	q := url.Values{}
+	if resource != "" {
+		q.Set("resource", resource)
+	}
+	if member != "" {
+		q.Set("member", member)
+	}
+	if err := s.getJSON(ctx, "/_idlab/google/decisions?"+q.Encode(), &ds); err != nil {
 		return nil, err
+	}
+	return ds, nil
+}
+
+// getJSON GETs an admin path of the emulator into v.
+func (s *State) getJSON(ctx context.Context, path string, v any) error {
+	c, err := s.HTTPClient()
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.EmulatorURL+path, nil)
+	if err != nil {
+		return err
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("read decisions: %w", err)
+		return fmt.Errorf("GET %s: %w", path, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, fmt.Errorf("read decisions: %w", err)
+		return fmt.Errorf("GET %s: %w", path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("read decisions: HTTP %d: %s", resp.StatusCode, body)
+		return fmt.Errorf("GET %s: HTTP %d: %s", path, resp.StatusCode, body)
 	}
-	var ds []Decision
-	if err := json.Unmarshal(body, &ds); err != nil {
-		return nil, fmt.Errorf("parse decisions: %w", err)
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
 	}
-	return ds, nil
+	return nil
 }

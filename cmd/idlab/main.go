@@ -42,6 +42,7 @@ func commands() []command {
 		logsCommand(),
 		nodeImageCommand(),
 		irsaWebhookCommand(),
+		gkeMetadataCommand(),
 	}
 }
 

@@ -293,6 +293,16 @@ func (c *Cloud) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		c.SNS.ServeHTTP(w, r)
 	case strings.HasPrefix(p, entra.AdminPrefix):
 		c.Entra.ServeHTTP(w, r)
+	case p == "/_idlab/google/decisions" && r.Method == http.MethodGet:
+		// Google IAM's decision log; resource= and member= filter exactly.
+		q := r.URL.Query()
+		out := []gcpiam.Decision{}
+		for _, d := range c.Google.Decisions() {
+			if (q.Get("resource") == "" || d.Resource == q.Get("resource")) && (q.Get("member") == "" || d.Member == q.Get("member")) {
+				out = append(out, d)
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
 	case p == "/_idlab/clock":
 		c.serveClock(w, r)
 	case p == "/_idlab/healthz":

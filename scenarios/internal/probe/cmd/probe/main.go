@@ -8,6 +8,8 @@
 //	probe s3-get BUCKET KEY        s3:GetObject, the object's text in output
 //	probe s3-put BUCKET KEY TEXT   s3:PutObject
 //	probe sns-publish TOPICARN MSG sns:Publish, the MessageId in output
+//	probe gcp-email                the Google service account the metadata server names
+//	probe gcs-get BUCKET OBJECT    Cloud Storage read with Application Default Credentials
 package main
 
 import (
@@ -38,6 +40,9 @@ func main() {
 }
 
 func run(ctx context.Context) probe.Result {
+	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "gc") {
+		return runGoogle(ctx, os.Args[1:])
+	}
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return probe.Result{ErrorCode: "ConfigError", ErrorMessage: err.Error()}

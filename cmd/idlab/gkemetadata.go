@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/idlab/idlab/emulators/gkemetadata"
+)
+
+func gkeMetadataCommand() command {
+	return command{
+		name:    "gke-metadata",
+		summary: "run the GKE metadata server on a node (serve) or install its DNAT (install-dnat); the lab deploys both in gke",
+		run:     runGKEMetadata,
+	}
+}
+
+func runGKEMetadata(ctx context.Context, env *cliEnv, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: gke-metadata serve|install-dnat [flags]", errUsage)
+	}
+	switch args[0] {
+	case "serve":
+		return runGKEMetadataServe(ctx, env, args[1:])
+	case "install-dnat":
+		fs := flag.NewFlagSet("gke-metadata install-dnat", flag.ContinueOnError)
+		fs.SetOutput(env.stderr)
+		hostRoot := fs.String("host-root", gkemetadata.HostRoot, "the node's / as mounted in the container")
+		nodeIP := fs.String("node-ip", "", "the node's IP, where the metadata server listens")
+		port := fs.Int("port", gkemetadata.Port, "the metadata server's port")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if net.ParseIP(*nodeIP) == nil {
+			return fmt.Errorf("%w: --node-ip %q is not an IP address", errUsage, *nodeIP)
+		}
+		if err := gkemetadata.InstallDNAT(ctx, *hostRoot, *nodeIP, *port); err != nil {
+			return err
+		}
+		env.log.Info("metadata DNAT installed", "to", net.JoinHostPort(*nodeIP, fmt.Sprint(*port)))
+		return nil
+	}
+	return fmt.Errorf("%w: gke-metadata serve|install-dnat, not %q", errUsage, args[0])
+}
+
+// runGKEMetadataServe serves the metadata API on the node for the pods
+// scheduled there, with the in-cluster API credentials.
+func runGKEMetadataServe(ctx context.Context, env *cliEnv, args []string) error {
+	fs := flag.NewFlagSet("gke-metadata serve", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	addr := fs.String("addr", fmt.Sprintf(":%d", gkemetadata.Port), "listen address")
+	var o gkemetadata.Options
+	fs.StringVar(&o.NodeName, "node-name", "", "the node this server answers for")
+	fs.StringVar(&o.NodeIP, "node-ip", "", "the node's IP (hostNetwork callers get the node's identity)")
+	fs.StringVar(&o.ProjectID, "project-id", "", "Google project ID")
+	fs.StringVar(&o.ProjectNumber, "project-number", "", "Google project number")
+	fs.StringVar(&o.ClusterName, "cluster-name", "", "cluster name")
+	fs.StringVar(&o.ClusterLocation, "cluster-location", "", "cluster location")
+	fs.StringVar(&o.IssuerURL, "issuer-url", "", "the cluster's service-account issuer")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rc, err := rest.InClusterConfig()
+	if err != nil {
+		return fmt.Errorf("in-cluster config: %w", err)
+	}
+	if o.Client, err = kubernetes.NewForConfig(rc); err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	o.Logger = env.log
+	h, err := gkemetadata.New(o)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: *addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	env.log.Info("gke metadata server serving", "addr", *addr, "node", o.NodeName)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}

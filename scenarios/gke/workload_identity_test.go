@@ -1,0 +1,105 @@
+//go:build e2e
+
+// Package gke is the GKE Workload Identity suite: pods in the lab's gke
+// cluster get Google credentials from the GKE metadata server the lab runs
+// on the node (169.254.169.254, DNAT), with the unmodified Google client
+// libraries, and Cloud Storage enforces the bound service account's access.
+package gke
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/idlab/idlab/scenarios/internal/labenv"
+	"github.com/idlab/idlab/scenarios/internal/podrun"
+)
+
+const (
+	ns      = "idlab-gke"
+	readerA = "team-a-reader@idlab.iam.gserviceaccount.com"
+	readerB = "team-b-reader@idlab.iam.gserviceaccount.com"
+	gsaAnno = "iam.gke.io/gcp-service-account"
+)
+
+func TestGKEWorkloadIdentity(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	lab := labenv.Open(t)
+	gke := lab.Cluster(t, "gke")
+	lab.Namespace(ctx, t, gke, ns)
+	for name, gsa := range map[string]string{
+		"app-a":    readerA, // bound: fixtures/gcp grants idlab.svc.id.goog[idlab-gke/app-a] workloadIdentityUser on it
+		"app-b":    readerB,
+		"intruder": readerA, // annotated, but no binding lets it act as team-a-reader
+		"plain":    "",      // no annotation
+	} {
+		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if gsa != "" {
+			sa.Annotations = map[string]string{gsaAnno: gsa}
+		}
+		_, err := gke.CS.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+
+	tests := []struct {
+		name       string
+		ksa        string
+		args       []string
+		wantOutput string
+		wantCode   string // probe error code: HTTP<status> from Cloud Storage, Metadata<status> from the metadata server
+		// The Google IAM decision the row must leave (resource, member, allowed).
+		resource, member string
+		allowed          bool
+	}{
+		{name: "email-of-bound-ksa", ksa: "app-a", args: []string{"gcp-email"}, wantOutput: readerA},
+		{name: "own-bucket", ksa: "app-a", args: []string{"gcs-get", "team-a-data", "hello.txt"}, wantOutput: "hello from team-a-data",
+			resource: "projects/_/buckets/team-a-data", member: "serviceAccount:" + readerA, allowed: true},
+		{name: "other-bucket", ksa: "app-a", args: []string{"gcs-get", "team-b-data", "secret.txt"}, wantCode: "HTTP403",
+			resource: "projects/_/buckets/team-b-data", member: "serviceAccount:" + readerA},
+		{name: "other-ksa-own-bucket", ksa: "app-b", args: []string{"gcs-get", "team-b-data", "secret.txt"}, wantOutput: "team b only",
+			resource: "projects/_/buckets/team-b-data", member: "serviceAccount:" + readerB, allowed: true},
+		// The annotation alone is not enough: without the workloadIdentityUser
+		// binding the metadata server cannot get a token for the GSA.
+		{name: "annotated-but-unbound", ksa: "intruder", args: []string{"gcs-get", "team-a-data", "hello.txt"}, wantCode: "Metadata403",
+			resource: "projects/idlab/serviceAccounts/" + readerA, member: "serviceAccount:idlab.svc.id.goog[" + ns + "/intruder]"},
+		// Without an annotation the pod acts as the workload pool itself,
+		// which no bucket grants.
+		{name: "unannotated-email", ksa: "plain", args: []string{"gcp-email"}, wantOutput: "idlab.svc.id.goog"},
+		{name: "unannotated-bucket", ksa: "plain", args: []string{"gcs-get", "team-a-data", "hello.txt"}, wantCode: "HTTP403",
+			resource: "projects/_/buckets/team-a-data", member: "serviceAccount:idlab.svc.id.goog[" + ns + "/plain]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var before int
+			if tc.resource != "" {
+				ds, err := lab.GoogleDecisions(ctx, tc.resource, tc.member)
+				require.NoError(t, err)
+				before = len(ds)
+			}
+			pod := podrun.WithArgs(podrun.PlainPod(tc.name, tc.ksa, lab.ProbeImage), tc.args...)
+			res, err := podrun.Run(ctx, gke.CS, ns, pod)
+			require.NoError(t, err)
+			if tc.wantCode == "" {
+				require.True(t, res.OK, "probe failed: %s: %s", res.ErrorCode, res.ErrorMessage)
+				require.Equal(t, tc.wantOutput, res.Output)
+			} else {
+				require.False(t, res.OK, "%s must be refused, got %q", tc.name, res.Output)
+				require.Equal(t, tc.wantCode, res.ErrorCode, res.ErrorMessage)
+				t.Logf("%s: %s", res.ErrorCode, res.ErrorMessage)
+			}
+			if tc.resource == "" {
+				return
+			}
+			ds, err := lab.GoogleDecisions(ctx, tc.resource, tc.member)
+			require.NoError(t, err)
+			require.Greater(t, len(ds), before, "Google IAM must have decided for %s on %s", tc.member, tc.resource)
+			d := ds[len(ds)-1]
+			require.Equal(t, tc.allowed, d.Allowed, d.Reason)
+		})
+	}
+}
