@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -51,6 +52,33 @@ func (h *Handler) identify(ctx context.Context, ip string) (*caller, *mdError) {
 	if h.opts.NodeIP != "" && ip == h.opts.NodeIP {
 		return &caller{Node: true}, nil
 	}
+	// A pod's first call can come before the kubelet has reported its IP
+	// to the API server; wait for it a little, as a container's first
+	// request at start is the common case, not an attack.
+	deadline := time.Now().Add(h.opts.PodLookupWait)
+	for {
+		pod, mdErr := h.findPod(ctx, ip)
+		if mdErr != nil || pod != nil || !time.Now().Before(deadline) {
+			if pod == nil && mdErr == nil {
+				mdErr = &mdError{Status: http.StatusNotFound,
+					Body:   fmt.Sprintf("Unable to find a pod with IP address %s on node %s.\n", ip, h.opts.NodeName),
+					Reason: "no pod with this IP on the node"}
+			}
+			if mdErr != nil {
+				return nil, mdErr
+			}
+			return h.callerOf(ctx, pod)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, internalError(ctx.Err().Error())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// findPod returns the live pod on this node with IP ip, or nil.
+func (h *Handler) findPod(ctx context.Context, ip string) (*corev1.Pod, *mdError) {
 	sel := fields.AndSelectors(fields.OneTermEqualSelector("status.podIP", ip),
 		fields.OneTermEqualSelector("spec.nodeName", h.opts.NodeName)).String()
 	pods, err := h.opts.Client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{FieldSelector: sel})
@@ -70,11 +98,12 @@ func (h *Handler) identify(ctx context.Context, ip string) (*caller, *mdError) {
 			pod = p
 		}
 	}
-	if pod == nil {
-		return nil, &mdError{Status: http.StatusNotFound,
-			Body:   fmt.Sprintf("Unable to find a pod with IP address %s on node %s.\n", ip, h.opts.NodeName),
-			Reason: "no pod with this IP on the node"}
-	}
+	return pod, nil
+}
+
+// callerOf names the identity pod acts as: its KSA and the GSA the KSA's
+// annotation names, or the node for hostNetwork pods.
+func (h *Handler) callerOf(ctx context.Context, pod *corev1.Pod) (*caller, *mdError) {
 	if pod.Spec.HostNetwork {
 		return &caller{Node: true}, nil
 	}

@@ -15,6 +15,7 @@ import (
 	"cloud.google.com/go/compute/metadata"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2/google"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/idlab/idlab/internal/jwtverify"
 )
@@ -346,4 +347,32 @@ func (s *safeBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestPodPublishedLate: a container's first call can come before the
+// kubelet has published the pod's IP; with PodLookupWait the server waits
+// for it, without it the caller is unknown (seen in the lab: every first
+// call of a probe pod failed).
+func TestPodPublishedLate(t *testing.T) {
+	const ipLate = "10.244.0.50"
+	for _, tc := range []struct {
+		name string
+		wait time.Duration
+		ok   bool
+	}{{"waits for the pod", 3 * time.Second, true}, {"no wait", 0, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLab(t, func(o *Options) { o.PodLookupWait = tc.wait })
+			go func() {
+				time.Sleep(400 * time.Millisecond)
+				_, _ = l.client.CoreV1().Pods("team-a").Create(context.Background(), pod("team-a", "late", "app", ipLate, nodeName, false), metav1.CreateOptions{})
+			}()
+			resp, body := l.get(t, ipLate, "/computeMetadata/v1/instance/service-accounts/default/email", map[string]string{"Metadata-Flavor": "Google"})
+			if tc.ok {
+				require.Equal(t, http.StatusOK, resp.StatusCode, body)
+				require.Equal(t, reader, body)
+				return
+			}
+			require.Equal(t, http.StatusNotFound, resp.StatusCode, body)
+		})
+	}
 }

@@ -68,6 +68,11 @@ type Options struct {
 	RemoteIP func(r *http.Request) string
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// PodLookupWait is how long a request from an IP with no known pod
+	// waits for the pod to show up: a container's first call can beat the
+	// kubelet's status update that publishes its IP. Zero does not wait;
+	// `idlab gke-metadata serve` waits 5s.
+	PodLookupWait time.Duration
 	// Logger defaults to discarding.
 	Logger *slog.Logger
 }

@@ -126,5 +126,4 @@ func fixtures(t *testing.T) []string {
 	return paths
 }
 
-
 func fakeClient() *fake.Clientset { return fake.NewClientset() }
