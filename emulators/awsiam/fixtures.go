@@ -2,30 +2,22 @@ package awsiam
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/idlab/idlab/internal/fixtureyaml"
 )
 
 // FixtureError is a bad fixture, located at file:line.
-type FixtureError struct {
-	File string
-	Line int
-	Msg  string
-	Err  error
-}
-
-func (e *FixtureError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
-func (e *FixtureError) Unwrap() error { return e.Err }
+type FixtureError = fixtureyaml.Error
 
 // LoadFixtures loads a YAML file, or every *.yaml / *.yml in a directory in
 // name order. Errors name the file as given (dir/file.yaml:LINE).
@@ -48,27 +40,7 @@ func (i *IAM) LoadFixtures(p string) error {
 
 // FixtureFiles lists the fixture files at p: p itself, or the *.yaml and
 // *.yml files of a directory in name order, the order LoadFixtures uses.
-func FixtureFiles(p string) ([]string, error) {
-	st, err := os.Stat(p)
-	if err != nil {
-		return nil, fmt.Errorf("fixtures: %w", err)
-	}
-	if !st.IsDir() {
-		return []string{p}, nil
-	}
-	entries, err := os.ReadDir(p)
-	if err != nil {
-		return nil, fmt.Errorf("fixtures: %w", err)
-	}
-	var files []string
-	for _, e := range entries {
-		if !e.IsDir() && isFixtureName(e.Name()) {
-			files = append(files, filepath.Join(p, e.Name()))
-		}
-	}
-	sort.Strings(files)
-	return files, nil
-}
+func FixtureFiles(p string) ([]string, error) { return fixtureyaml.Files(p) }
 
 func isFixtureName(n string) bool {
 	return strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")
@@ -162,7 +134,7 @@ type userFixture struct {
 // The Unmarshal hooks record each item's line.
 func (a *accountFixture) UnmarshalYAML(n *yaml.Node) error {
 	type plain accountFixture
-	if err := decodeStrict(n, (*plain)(a)); err != nil {
+	if err := fixtureyaml.DecodeStrict(n, (*plain)(a)); err != nil {
 		return err
 	}
 	a.line = n.Line
@@ -171,7 +143,7 @@ func (a *accountFixture) UnmarshalYAML(n *yaml.Node) error {
 
 func (p *providerFixture) UnmarshalYAML(n *yaml.Node) error {
 	type plain providerFixture
-	if err := decodeStrict(n, (*plain)(p)); err != nil {
+	if err := fixtureyaml.DecodeStrict(n, (*plain)(p)); err != nil {
 		return err
 	}
 	p.line = n.Line
@@ -180,7 +152,7 @@ func (p *providerFixture) UnmarshalYAML(n *yaml.Node) error {
 
 func (p *policyFixture) UnmarshalYAML(n *yaml.Node) error {
 	type plain policyFixture
-	if err := decodeStrict(n, (*plain)(p)); err != nil {
+	if err := fixtureyaml.DecodeStrict(n, (*plain)(p)); err != nil {
 		return err
 	}
 	p.line = n.Line
@@ -189,7 +161,7 @@ func (p *policyFixture) UnmarshalYAML(n *yaml.Node) error {
 
 func (r *roleFixture) UnmarshalYAML(n *yaml.Node) error {
 	type plain roleFixture
-	if err := decodeStrict(n, (*plain)(r)); err != nil {
+	if err := fixtureyaml.DecodeStrict(n, (*plain)(r)); err != nil {
 		return err
 	}
 	r.line = n.Line
@@ -198,33 +170,11 @@ func (r *roleFixture) UnmarshalYAML(n *yaml.Node) error {
 
 func (u *userFixture) UnmarshalYAML(n *yaml.Node) error {
 	type plain userFixture
-	if err := decodeStrict(n, (*plain)(u)); err != nil {
+	if err := fixtureyaml.DecodeStrict(n, (*plain)(u)); err != nil {
 		return err
 	}
 	u.line = n.Line
 	return nil
-}
-
-// decodeStrict rejects unknown fields, naming the line of the field.
-func decodeStrict(n *yaml.Node, v any) error {
-	if n.Kind == yaml.MappingNode {
-		allowed := yamlFields(v)
-		for k := 0; k+1 < len(n.Content); k += 2 {
-			key := n.Content[k]
-			if !allowed[key.Value] {
-				return &FixtureError{Line: key.Line, Msg: fmt.Sprintf("unknown field %q", key.Value)}
-			}
-		}
-	}
-	return n.Decode(v)
-}
-
-func yamlFields(v any) map[string]bool {
-	m := map[string]bool{}
-	for _, f := range fieldTags(v) {
-		m[f] = true
-	}
-	return m
 }
 
 // LoadFixtureYAML loads one fixture document; name labels errors.
@@ -232,13 +182,13 @@ func (i *IAM) LoadFixtureYAML(name string, raw []byte) error {
 	var doc fixtureDoc
 	var root yaml.Node
 	if err := yaml.Unmarshal(raw, &root); err != nil {
-		return &FixtureError{File: name, Line: yamlErrLine(err), Msg: err.Error(), Err: err}
+		return &FixtureError{File: name, Line: fixtureyaml.ErrLine(err), Msg: err.Error(), Err: err}
 	}
 	if len(root.Content) == 0 {
 		return nil
 	}
-	if err := decodeStrict(root.Content[0], &doc); err != nil {
-		return locate(name, err)
+	if err := fixtureyaml.DecodeStrict(root.Content[0], &doc); err != nil {
+		return fixtureyaml.Locate(name, err)
 	}
 	for _, a := range doc.Accounts {
 		if err := i.loadAccount(name, a); err != nil {
@@ -246,34 +196,6 @@ func (i *IAM) LoadFixtureYAML(name string, raw []byte) error {
 		}
 	}
 	return nil
-}
-
-func locate(file string, err error) error {
-	var fe *FixtureError
-	if errors.As(err, &fe) {
-		fe.File = file
-		return fe
-	}
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		return &FixtureError{File: file, Line: yamlErrLine(errors.New(te.Errors[0])), Msg: te.Errors[0], Err: err}
-	}
-	return &FixtureError{File: file, Line: yamlErrLine(err), Msg: err.Error(), Err: err}
-}
-
-// yamlErrLine pulls "line N" out of a yaml.v3 error message.
-func yamlErrLine(err error) int {
-	s := err.Error()
-	if k := strings.Index(s, "line "); k >= 0 {
-		rest := s[k+5:]
-		end := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
-		if end < 0 {
-			end = len(rest)
-		}
-		n, _ := strconv.Atoi(rest[:end])
-		return n
-	}
-	return 0
 }
 
 func (i *IAM) loadAccount(file string, a accountFixture) error {

@@ -4,24 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/idlab/idlab/internal/fixtureyaml"
 )
 
 // FixtureError is a bad fixture, located at file:line.
-type FixtureError struct {
-	File string
-	Line int
-	Msg  string
-	Err  error
-}
+type FixtureError = fixtureyaml.Error
 
-func (e *FixtureError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
-func (e *FixtureError) Unwrap() error { return e.Err }
-
-// LoadFixtures loads clusters and pod identity associations from a YAML file:
+// LoadFixtures loads clusters and pod identity associations from a YAML
+// file, or every *.yaml / *.yml of a directory in name order:
 //
 //	clusters:
 //	  - name: lab
@@ -40,11 +33,20 @@ func (e *FixtureError) Unwrap() error { return e.Err }
 //
 // Errors name file:line; unknown fields are errors.
 func (h *Handler) LoadFixtures(path string) error {
-	raw, err := os.ReadFile(path)
+	files, err := fixtureyaml.Files(path)
 	if err != nil {
-		return fmt.Errorf("eks-auth fixtures: %w", err)
+		return fmt.Errorf("eks-auth: %w", err)
 	}
-	return h.LoadFixtureYAML(path, raw)
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("eks-auth fixtures: %w", err)
+		}
+		if err := h.LoadFixtureYAML(f, raw); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type fixtureDoc struct {
@@ -63,7 +65,7 @@ var (
 func (h *Handler) LoadFixtureYAML(name string, raw []byte) error {
 	var root yaml.Node
 	if err := yaml.Unmarshal(raw, &root); err != nil {
-		return &FixtureError{File: name, Line: yamlErrLine(err), Msg: err.Error(), Err: err}
+		return &FixtureError{File: name, Line: fixtureyaml.ErrLine(err), Msg: err.Error(), Err: err}
 	}
 	if len(root.Content) == 0 {
 		return nil
@@ -123,24 +125,8 @@ func lineOf(err error, fallback int) int {
 	if errors.As(err, &le) {
 		return le.line
 	}
-	if l := yamlErrLine(err); l > 0 {
+	if l := fixtureyaml.ErrLine(err); l > 0 {
 		return l
 	}
 	return fallback
-}
-
-// yamlErrLine pulls "line N" out of a yaml.v3 error message.
-func yamlErrLine(err error) int {
-	s := err.Error()
-	k := strings.Index(s, "line ")
-	if k < 0 {
-		return 0
-	}
-	rest := s[k+5:]
-	end := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
-	if end < 0 {
-		end = len(rest)
-	}
-	n, _ := strconv.Atoi(rest[:end])
-	return n
 }

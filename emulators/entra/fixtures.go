@@ -1,26 +1,17 @@
 package entra
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"reflect"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/idlab/idlab/internal/fixtureyaml"
 )
 
 // FixtureError is a bad fixture, located at file:line.
-type FixtureError struct {
-	File string
-	Line int
-	Msg  string
-	Err  error
-}
-
-func (e *FixtureError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
-func (e *FixtureError) Unwrap() error { return e.Err }
+type FixtureError = fixtureyaml.Error
 
 // Fixture document:
 //
@@ -69,49 +60,38 @@ type ficFixture struct {
 func (t *tenantFixture) UnmarshalYAML(n *yaml.Node) error {
 	type plain tenantFixture
 	t.line = n.Line
-	return decodeStrict(n, (*plain)(t))
+	return fixtureyaml.DecodeStrict(n, (*plain)(t))
 }
 
 func (a *appFixture) UnmarshalYAML(n *yaml.Node) error {
 	type plain appFixture
 	a.line = n.Line
-	return decodeStrict(n, (*plain)(a))
+	return fixtureyaml.DecodeStrict(n, (*plain)(a))
 }
 
 func (f *ficFixture) UnmarshalYAML(n *yaml.Node) error {
 	type plain ficFixture
 	f.line = n.Line
-	return decodeStrict(n, (*plain)(f))
+	return fixtureyaml.DecodeStrict(n, (*plain)(f))
 }
 
-// decodeStrict refuses unknown keys (with their line) before decoding.
-func decodeStrict(n *yaml.Node, v any) error {
-	if n.Kind == yaml.MappingNode {
-		allowed := map[string]bool{}
-		t := reflect.TypeOf(v).Elem()
-		for i := 0; i < t.NumField(); i++ {
-			if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); tag != "" {
-				allowed[tag] = true
-			}
-		}
-		for k := 0; k+1 < len(n.Content); k += 2 {
-			if key := n.Content[k]; !allowed[key.Value] {
-				return &FixtureError{Line: key.Line, Msg: fmt.Sprintf("unknown field %q", key.Value)}
-			}
-		}
-	} else if n.Kind != 0 && n.Tag != "!!null" {
-		return &FixtureError{Line: n.Line, Msg: "want a mapping"}
-	}
-	return n.Decode(v)
-}
-
-// LoadFixtures reads a fixture file and applies it.
+// LoadFixtures reads a fixture file, or every *.yaml / *.yml of a
+// directory in name order, and applies it.
 func (h *Handler) LoadFixtures(path string) error {
-	raw, err := os.ReadFile(path)
+	files, err := fixtureyaml.Files(path)
 	if err != nil {
-		return fmt.Errorf("entra fixtures: %w", err)
+		return fmt.Errorf("entra: %w", err)
 	}
-	return h.LoadFixtureYAML(path, raw)
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("entra fixtures: %w", err)
+		}
+		if err := h.LoadFixtureYAML(f, raw); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // parseFixtures decodes and checks a fixture document without applying it;
@@ -119,12 +99,12 @@ func (h *Handler) LoadFixtures(path string) error {
 func parseFixtures(name string, raw []byte) ([]Tenant, []App, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(raw, &root); err != nil {
-		return nil, nil, &FixtureError{File: name, Line: yamlErrLine(err), Msg: err.Error(), Err: err}
+		return nil, nil, &FixtureError{File: name, Line: fixtureyaml.ErrLine(err), Msg: err.Error(), Err: err}
 	}
 	doc := &fixtureDoc{}
 	if len(root.Content) > 0 {
-		if err := decodeStrict(root.Content[0], doc); err != nil {
-			return nil, nil, locate(name, err)
+		if err := fixtureyaml.DecodeStrict(root.Content[0], doc); err != nil {
+			return nil, nil, fixtureyaml.Locate(name, err)
 		}
 	}
 	at := func(line int, err error) error {
@@ -183,32 +163,4 @@ func (h *Handler) LoadFixtureYAML(name string, raw []byte) error {
 		}
 	}
 	return nil
-}
-
-func locate(file string, err error) error {
-	var fe *FixtureError
-	if errors.As(err, &fe) {
-		fe.File = file
-		return fe
-	}
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		return &FixtureError{File: file, Line: yamlErrLine(errors.New(te.Errors[0])), Msg: te.Errors[0], Err: err}
-	}
-	return &FixtureError{File: file, Line: yamlErrLine(err), Msg: err.Error(), Err: err}
-}
-
-// yamlErrLine pulls "line N" out of a yaml.v3 error message.
-func yamlErrLine(err error) int {
-	s := err.Error()
-	if k := strings.Index(s, "line "); k >= 0 {
-		rest := s[k+5:]
-		end := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
-		if end < 0 {
-			end = len(rest)
-		}
-		n, _ := strconv.Atoi(rest[:end])
-		return n
-	}
-	return 0
 }

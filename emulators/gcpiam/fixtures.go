@@ -1,28 +1,16 @@
 package gcpiam
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"reflect"
-	"sort"
-	"strconv"
-	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/idlab/idlab/internal/fixtureyaml"
 )
 
 // FixtureError is a bad fixture, located at file:line.
-type FixtureError struct {
-	File string
-	Line int
-	Msg  string
-	Err  error
-}
-
-func (e *FixtureError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
-func (e *FixtureError) Unwrap() error { return e.Err }
+type FixtureError = fixtureyaml.Error
 
 // Fixture document shapes (see the package documentation).
 type fixtureDoc struct {
@@ -65,68 +53,33 @@ type bindingFixture struct {
 func (p *projectFixture) UnmarshalYAML(n *yaml.Node) error {
 	type plain projectFixture
 	p.line = n.Line
-	return decodeStrict(n, (*plain)(p))
+	return fixtureyaml.DecodeStrict(n, (*plain)(p))
 }
 
 func (s *saFixture) UnmarshalYAML(n *yaml.Node) error {
 	type plain saFixture
 	s.line = n.Line
-	return decodeStrict(n, (*plain)(s))
+	return fixtureyaml.DecodeStrict(n, (*plain)(s))
 }
 
 func (p *poolFixture) UnmarshalYAML(n *yaml.Node) error {
 	type plain poolFixture
 	p.line = n.Line
-	return decodeStrict(n, (*plain)(p))
+	return fixtureyaml.DecodeStrict(n, (*plain)(p))
 }
 
 func (b *bindingFixture) UnmarshalYAML(n *yaml.Node) error {
 	type plain bindingFixture
 	b.line = n.Line
-	return decodeStrict(n, (*plain)(b))
-}
-
-// decodeStrict refuses unknown keys (with their line) before decoding.
-func decodeStrict(n *yaml.Node, v any) error {
-	if n.Kind == yaml.MappingNode {
-		allowed := map[string]bool{}
-		t := reflect.TypeOf(v).Elem()
-		for i := 0; i < t.NumField(); i++ {
-			if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); tag != "" {
-				allowed[tag] = true
-			}
-		}
-		for k := 0; k+1 < len(n.Content); k += 2 {
-			if key := n.Content[k]; !allowed[key.Value] {
-				return &FixtureError{Line: key.Line, Msg: fmt.Sprintf("unknown field %q", key.Value)}
-			}
-		}
-	} else if n.Kind != 0 && n.Tag != "!!null" {
-		return &FixtureError{Line: n.Line, Msg: "want a mapping"}
-	}
-	return n.Decode(v)
+	return fixtureyaml.DecodeStrict(n, (*plain)(b))
 }
 
 // LoadFixtures loads a YAML file, or every *.yaml / *.yml in a directory
 // in name order.
 func (h *Handler) LoadFixtures(path string) error {
-	st, err := os.Stat(path)
+	files, err := fixtureyaml.Files(path)
 	if err != nil {
-		return fmt.Errorf("gcpiam fixtures: %w", err)
-	}
-	files := []string{path}
-	if st.IsDir() {
-		entries, err := os.ReadDir(path)
-		if err != nil {
-			return fmt.Errorf("gcpiam fixtures: %w", err)
-		}
-		files = files[:0]
-		for _, e := range entries {
-			if n := e.Name(); !e.IsDir() && (strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) {
-				files = append(files, filepath.Join(path, n))
-			}
-		}
-		sort.Strings(files)
+		return fmt.Errorf("gcpiam: %w", err)
 	}
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
@@ -144,14 +97,14 @@ func (h *Handler) LoadFixtures(path string) error {
 func ParseFixtures(name string, raw []byte) (*fixtureDoc, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(raw, &root); err != nil {
-		return nil, &FixtureError{File: name, Line: yamlErrLine(err), Msg: err.Error(), Err: err}
+		return nil, &FixtureError{File: name, Line: fixtureyaml.ErrLine(err), Msg: err.Error(), Err: err}
 	}
 	doc := &fixtureDoc{}
 	if len(root.Content) == 0 {
 		return doc, nil
 	}
-	if err := decodeStrict(root.Content[0], doc); err != nil {
-		return nil, locate(name, err)
+	if err := fixtureyaml.DecodeStrict(root.Content[0], doc); err != nil {
+		return nil, fixtureyaml.Locate(name, err)
 	}
 	return doc, nil
 }
@@ -193,32 +146,4 @@ func (h *Handler) LoadFixtureYAML(name string, raw []byte) error {
 		}
 	}
 	return nil
-}
-
-func locate(file string, err error) error {
-	var fe *FixtureError
-	if errors.As(err, &fe) {
-		fe.File = file
-		return fe
-	}
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		return &FixtureError{File: file, Line: yamlErrLine(errors.New(te.Errors[0])), Msg: te.Errors[0], Err: err}
-	}
-	return &FixtureError{File: file, Line: yamlErrLine(err), Msg: err.Error(), Err: err}
-}
-
-// yamlErrLine pulls "line N" out of a yaml.v3 error message.
-func yamlErrLine(err error) int {
-	s := err.Error()
-	if k := strings.Index(s, "line "); k >= 0 {
-		rest := s[k+5:]
-		end := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
-		if end < 0 {
-			end = len(rest)
-		}
-		n, _ := strconv.Atoi(rest[:end])
-		return n
-	}
-	return 0
 }

@@ -128,21 +128,6 @@ func New(cfg Config) (*Cloud, error) {
 	return c, nil
 }
 
-// eachFixture loads every fixture file at path (a file, or a directory's
-// *.yaml in name order) with load, so every emulator takes a directory.
-func eachFixture(path string, load func(string) error) error {
-	files, err := awsiam.FixtureFiles(path)
-	if err != nil {
-		return err
-	}
-	for _, f := range files {
-		if err := load(f); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // newOtherClouds builds EKS Auth, Google's identity plane with Cloud
 // Storage, and Entra, each with its fixtures. Issuer discovery goes through
 // loopbackClient, so tokens of the lab's own issuers verify.
@@ -170,17 +155,17 @@ func (c *Cloud) newOtherClouds() error {
 		return fmt.Errorf("entra: %w", err)
 	}
 	if cfg.EKSFixtures != "" {
-		if err := eachFixture(cfg.EKSFixtures, c.EKS.LoadFixtures); err != nil {
+		if err := c.EKS.LoadFixtures(cfg.EKSFixtures); err != nil {
 			return fmt.Errorf("eks auth fixtures: %w", err)
 		}
 	}
 	if cfg.AzureFixtures != "" {
-		if err := eachFixture(cfg.AzureFixtures, c.Entra.LoadFixtures); err != nil {
+		if err := c.Entra.LoadFixtures(cfg.AzureFixtures); err != nil {
 			return fmt.Errorf("entra fixtures: %w", err)
 		}
 	}
 	if cfg.GCPFixtures != "" {
-		if err := eachFixture(cfg.GCPFixtures, c.Google.LoadFixtures); err != nil {
+		if err := c.Google.LoadFixtures(cfg.GCPFixtures); err != nil {
 			return fmt.Errorf("google fixtures: %w", err)
 		}
 		buckets, err := LoadGCSBuckets(cfg.GCPFixtures)
