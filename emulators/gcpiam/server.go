@@ -1,13 +1,10 @@
 package gcpiam
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"time"
 )
 
 // Server is the Handler on 127.0.0.1:0 over HTTPS, with a certificate from
@@ -27,22 +24,11 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	tlsCfg, err := opts.CA.DynamicServerTLS("127.0.0.1", "localhost")
+	s, err := opts.CA.StartServer(h)
 	if err != nil {
-		return nil, fmt.Errorf("gcpiam: server certificate: %w", err)
+		return nil, fmt.Errorf("gcpiam: %w", err)
 	}
-	s := httptest.NewUnstartedServer(h)
-	s.TLS = tlsCfg
-	s.StartTLS()
-	addr := s.Listener.Addr().String()
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: opts.CA.ClientTLS(),
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, network, addr)
-		},
-		ForceAttemptHTTP2: true,
-	}}
+	client := opts.CA.PinnedClient(s.Listener.Addr().String())
 	return &Server{h: h, srv: s, client: client}, nil
 }
 

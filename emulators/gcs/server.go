@@ -1,10 +1,8 @@
 package gcs
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -41,15 +39,8 @@ func NewServer(opts Options) (*Server, error) {
 	s.h = h
 	s.srv.TLS = tlsCfg
 	s.srv.StartTLS()
-	addr := s.srv.Listener.Addr().String()
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	s.client = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: opts.CA.ClientTLS(),
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, network, addr)
-		},
-		ForceAttemptHTTP2: true,
-	}}
+	s.client = opts.CA.PinnedClient(s.srv.Listener.Addr().String())
+	s.client.Timeout = 60 * time.Second // resumable uploads of large objects
 	return s, nil
 }
 

@@ -1,13 +1,10 @@
 package oidc
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"time"
 )
 
 // Server is a Handler listening on 127.0.0.1:0 over HTTPS with a certificate
@@ -31,15 +28,7 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oidc: %w", err)
 	}
-	addr := s.Listener.Addr().String()
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: opts.CA.ClientTLS(),
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, network, addr)
-		},
-		ForceAttemptHTTP2: true,
-	}}
+	client := opts.CA.PinnedClient(s.Listener.Addr().String())
 	return &Server{h: h, srv: s, client: client}, nil
 }
 

@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -257,4 +258,19 @@ func (ca *CA) StartServer(h http.Handler) (*httptest.Server, error) {
 // Client is an HTTP client trusting only ca.
 func (ca *CA) Client() *http.Client {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: ca.ClientTLS()}}
+}
+
+// PinnedClient trusts only ca and dials addr whatever host a request names,
+// the way a pod reaches an emulator through cluster DNS: an embedded
+// emulator's client can then use real cloud host names
+// (https://login.microsoftonline.com, https://sts.googleapis.com).
+func (ca *CA) PinnedClient(addr string) *http.Client {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: ca.ClientTLS(),
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, addr)
+		},
+		ForceAttemptHTTP2: true,
+	}}
 }

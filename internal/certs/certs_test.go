@@ -2,6 +2,7 @@ package certs
 
 import (
 	"crypto/tls"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -49,4 +50,27 @@ func TestLoadOrCreateReusesCA(t *testing.T) {
 	require.Error(t, err)
 	_, err = Parse(a.PEM, []byte("junk"))
 	require.Error(t, err)
+}
+
+// StartServer answers any host name a PinnedClient sends it to, with a
+// certificate for that name; a client that does not trust the CA refuses it.
+func TestStartServerAndPinnedClient(t *testing.T) {
+	ca, err := NewCA("pinned test")
+	require.NoError(t, err)
+	srv, err := ca.StartServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(r.Host + " " + r.TLS.ServerName))
+	}))
+	require.NoError(t, err)
+	defer srv.Close()
+	resp, err := ca.PinnedClient(srv.Listener.Addr().String()).Get("https://login.microsoftonline.com/x")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, "login.microsoftonline.com login.microsoftonline.com", string(body))
+
+	other, err := NewCA("someone else")
+	require.NoError(t, err)
+	_, err = other.PinnedClient(srv.Listener.Addr().String()).Get("https://login.microsoftonline.com/x")
+	require.ErrorContains(t, err, "certificate signed by unknown authority")
 }
