@@ -51,4 +51,9 @@ bin/idlab node-image
 say "lab up"
 bin/idlab up --probe bin/probe
 say "scenarios"
-$GO test -tags e2e -count=1 -v -timeout 40m ./scenarios/... 2>&1 | tee "$ARTIFACTS/e2e.log"
+# go test -json keeps every event (e2e.json); idlab report echoes the plain
+# output (e2e.log) and writes junit.xml, matrix.md and matrix.html.
+$GO test -tags e2e -count=1 -json -timeout 40m ./scenarios/... | tee "$ARTIFACTS/e2e.json" |
+  bin/idlab report --out "$ARTIFACTS" | tee "$ARTIFACTS/e2e.log"
+say "conformance matrix ($ARTIFACTS/matrix.md, matrix.html, junit.xml):"
+cat "$ARTIFACTS/matrix.md"

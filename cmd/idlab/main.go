@@ -43,6 +43,7 @@ func commands() []command {
 		nodeImageCommand(),
 		irsaWebhookCommand(),
 		gkeMetadataCommand(),
+		reportCommand(),
 	}
 }
 

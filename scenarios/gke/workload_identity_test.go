@@ -84,6 +84,12 @@ func TestGKEWorkloadIdentity(t *testing.T) {
 			pod := podrun.WithArgs(podrun.PlainPod(tc.name, tc.ksa, lab.ProbeImage), tc.args...)
 			res, err := podrun.Run(ctx, gke.CS, ns, pod)
 			require.NoError(t, err)
+			want := "allow"
+			if tc.wantCode != "" {
+				want = tc.wantCode
+			}
+			labenv.Row(t, labenv.Outcome{Suite: "gke", Scenario: tc.name, Mechanism: "GKE Workload Identity",
+				Expected: want, Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: res.ErrorMessage})
 			if tc.wantCode == "" {
 				require.True(t, res.OK, "probe failed: %s: %s", res.ErrorCode, res.ErrorMessage)
 				require.Equal(t, tc.wantOutput, res.Output)

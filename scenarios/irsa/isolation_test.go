@@ -28,6 +28,9 @@ const (
 	stsAction = "sts:AssumeRoleWithWebIdentity"
 )
 
+// expected names a row's expected outcome: "allow" or the error code.
+func expected(code string) string { return labenv.Observed(code == "", code) }
+
 func TestIRSAIsolation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -78,6 +81,8 @@ func TestIRSAIsolation(t *testing.T) {
 			ds := lab.DecisionsSince(ctx, t, since, stsAction, tc.role)
 			require.NotEmpty(t, ds, "the emulator must have logged a decision")
 			d := ds[len(ds)-1]
+			labenv.Row(t, labenv.Outcome{Suite: "irsa isolation", Scenario: tc.name, Mechanism: "IRSA (" + tc.cluster.Name + ")",
+				Expected: expected(tc.wantCode), Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: d.Effect + ": " + d.Reason})
 			require.Equal(t, tc.role, d.Resource)
 			require.Equal(t, tc.wantLog, d.Effect, d.Explanation)
 			if tc.wantCode == "" {

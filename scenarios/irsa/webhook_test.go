@@ -85,6 +85,8 @@ func TestIRSAWebhook(t *testing.T) {
 				require.Equal(t, "regional", env["AWS_STS_REGIONAL_ENDPOINTS"])
 			}
 
+			labenv.Row(t, labenv.Outcome{Suite: "irsa webhook", Scenario: tc.name, Mechanism: "IRSA webhook",
+				Expected: expected(tc.wantCode), Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: res.ErrorMessage})
 			if tc.wantCode == "" {
 				require.True(t, res.OK, "probe failed: %s: %s", res.ErrorCode, res.ErrorMessage)
 				require.True(t, strings.HasPrefix(res.Arn, tc.wantRole), res.Arn)
@@ -102,4 +104,3 @@ func TestIRSAWebhook(t *testing.T) {
 		})
 	}
 }
-

@@ -58,6 +58,8 @@ func TestIRSASmoke(t *testing.T) {
 			since := lab.LastDecisionID(ctx, t)
 			res, err := podrun.Run(ctx, cs, namespace, podrun.IRSAPod(tc.pod, tc.sa, lab.ProbeImage, roleARN, e.region))
 			require.NoError(t, err)
+			labenv.Row(t, labenv.Outcome{Suite: "smoke", Scenario: tc.pod, Mechanism: "IRSA",
+				Expected: labenv.Observed(tc.wantCode == "", tc.wantCode), Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: res.ErrorMessage})
 			subject := "system:serviceaccount:" + namespace + ":" + tc.sa
 			ds := lab.DecisionsSince(ctx, t, since, "sts:AssumeRoleWithWebIdentity", roleARN)
 			if tc.wantCode == "" {
@@ -110,6 +112,8 @@ func TestIRSAToS3AndSNS(t *testing.T) {
 			ds := e.lab.DecisionsSince(ctx, t, since, tc.action, tc.resource)
 			require.NotEmpty(t, ds, "the emulator must have decided %s", tc.action)
 			d := ds[len(ds)-1]
+			labenv.Row(t, labenv.Outcome{Suite: "smoke", Scenario: tc.pod, Mechanism: "IRSA to " + strings.SplitN(tc.action, ":", 2)[0],
+				Expected: labenv.Observed(tc.wantCode == "", tc.wantCode), Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: d.Effect + ": " + d.Reason})
 			require.Equal(t, tc.resource, d.Resource)
 			require.True(t, strings.HasPrefix(d.Principal, "arn:aws:sts::123456789012:assumed-role/app-a/"), d.Principal)
 			if tc.wantCode == "" {

@@ -5,6 +5,7 @@ package labenv
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"os"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/idlab/idlab/harness"
+	"github.com/idlab/idlab/harness/report"
 	"github.com/idlab/idlab/scenarios/internal/podrun"
 )
 
@@ -123,4 +125,26 @@ func DeleteNamespace(ctx context.Context, cs kubernetes.Interface, ns string) er
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// Outcome is one row of the conformance matrix (report.Row without the
+// fields the report fills in).
+type Outcome = report.Row
+
+// Row logs a matrix row for `idlab report`. Call it once the outcome is
+// observed and before asserting on it, so a row that went wrong is in the
+// matrix as "NOT as expected" rather than missing.
+func Row(t *testing.T, o Outcome) {
+	t.Helper()
+	raw, err := json.Marshal(o)
+	require.NoError(t, err)
+	t.Log(report.RowPrefix + string(raw))
+}
+
+// Observed is what a probe result shows: "allow" or its error code.
+func Observed(ok bool, code string) string {
+	if ok {
+		return "allow"
+	}
+	return code
 }

@@ -1,0 +1,154 @@
+// Package report turns the scenario suites' `go test -json` stream into
+// what CI and people read: the plain test output, JUnit XML, and the
+// conformance matrix (scenario x mechanism, expected vs observed, with the
+// reason the emulator gave) as Markdown and HTML.
+//
+// Scenarios put one row in the matrix by logging RowPrefix followed by a
+// Row as JSON (labenv.Row does this).
+package report
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+)
+
+// RowPrefix marks a matrix row in a test's output.
+const RowPrefix = "IDLAB-ROW "
+
+// Row is one scenario outcome in the conformance matrix.
+type Row struct {
+	Suite     string `json:"suite"`
+	Scenario  string `json:"scenario"`
+	Mechanism string `json:"mechanism"` // IRSA, IRSA webhook, GKE Workload Identity ...
+	Expected  string `json:"expected"`  // "allow" or the exact error code
+	Observed  string `json:"observed"`
+	Reason    string `json:"reason,omitempty"` // the emulator's decision, for refusals
+	Test      string `json:"test,omitempty"`   // filled from the event: package/Test/sub
+	Passed    bool   `json:"passed"`           // filled from the test's result
+}
+
+// Test is one test or subtest's result.
+type Test struct {
+	Package string
+	Name    string
+	Action  string // pass, fail or skip
+	Elapsed time.Duration
+	Output  []string
+}
+
+// Result is a whole run.
+type Result struct {
+	Tests []*Test
+	Rows  []Row
+}
+
+// event is one line of `go test -json` (cmd/test2json).
+type event struct {
+	Action  string
+	Package string
+	Test    string
+	Elapsed float64
+	Output  string
+}
+
+// Read consumes a `go test -json` stream, copying the tests' text output to
+// echo (nil for none) as it comes, and returns the results. Lines that are
+// not JSON (build errors before test2json starts) are echoed and kept as
+// output of a synthetic "build" test that fails.
+func Read(r io.Reader, echo io.Writer) (*Result, error) {
+	res := &Result{}
+	tests := map[string]*Test{}
+	get := func(pkg, name string) *Test {
+		k := pkg + "\x00" + name
+		t, ok := tests[k]
+		if !ok {
+			t = &Test{Package: pkg, Name: name}
+			tests[k] = t
+			res.Tests = append(res.Tests, t)
+		}
+		return t
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		var ev event
+		if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &ev) != nil {
+			if echo != nil {
+				fmt.Fprintf(echo, "%s\n", line)
+			}
+			b := get("(build)", "build")
+			b.Action = "fail"
+			b.Output = append(b.Output, string(line))
+			continue
+		}
+		if ev.Action == "output" {
+			if echo != nil {
+				io.WriteString(echo, ev.Output)
+			}
+			if ev.Test == "" {
+				continue
+			}
+			t := get(ev.Package, ev.Test)
+			t.Output = append(t.Output, ev.Output)
+			if i := strings.Index(ev.Output, RowPrefix); i >= 0 {
+				var row Row
+				if err := json.Unmarshal([]byte(strings.TrimSpace(ev.Output[i+len(RowPrefix):])), &row); err == nil {
+					row.Test = ev.Package + "/" + ev.Test
+					res.Rows = append(res.Rows, row)
+				}
+			}
+			continue
+		}
+		if ev.Test == "" || (ev.Action != "pass" && ev.Action != "fail" && ev.Action != "skip") {
+			continue
+		}
+		t := get(ev.Package, ev.Test)
+		t.Action = ev.Action
+		t.Elapsed = time.Duration(ev.Elapsed * float64(time.Second))
+	}
+	if err := sc.Err(); err != nil {
+		return res, fmt.Errorf("read test events: %w", err)
+	}
+	for i := range res.Rows {
+		res.Rows[i].Passed = tests[pkgOf(res.Rows[i].Test)+"\x00"+nameOf(res.Rows[i].Test)].Action == "pass"
+	}
+	sort.SliceStable(res.Rows, func(i, j int) bool {
+		a, b := res.Rows[i], res.Rows[j]
+		if a.Suite != b.Suite {
+			return a.Suite < b.Suite
+		}
+		return a.Mechanism < b.Mechanism
+	})
+	return res, nil
+}
+
+// pkgOf and nameOf split Row.Test (package/Test/sub) at the test name.
+func pkgOf(test string) string {
+	if i := strings.Index(test, "/Test"); i >= 0 {
+		return test[:i]
+	}
+	return ""
+}
+
+func nameOf(test string) string {
+	if i := strings.Index(test, "/Test"); i >= 0 {
+		return test[i+1:]
+	}
+	return test
+}
+
+// Failed reports whether any test failed.
+func (r *Result) Failed() bool {
+	for _, t := range r.Tests {
+		if t.Action == "fail" {
+			return true
+		}
+	}
+	return false
+}

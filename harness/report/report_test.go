@@ -1,0 +1,89 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// stream builds a `go test -json` stream as cmd/test2json writes it.
+func stream(t *testing.T, events ...event) string {
+	t.Helper()
+	var b strings.Builder
+	for _, e := range events {
+		raw, err := json.Marshal(e)
+		require.NoError(t, err)
+		b.Write(raw)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func row(t *testing.T, r Row) string {
+	t.Helper()
+	raw, err := json.Marshal(r)
+	require.NoError(t, err)
+	return "    x_test.go:9: " + RowPrefix + string(raw) + "\n"
+}
+
+func TestReadAndWrite(t *testing.T) {
+	const pkg = "github.com/idlab/idlab/scenarios/irsa"
+	in := stream(t,
+		event{Action: "run", Package: pkg, Test: "TestIRSA"},
+		event{Action: "output", Package: pkg, Test: "TestIRSA/own", Output: row(t, Row{Suite: "irsa", Scenario: "own", Mechanism: "IRSA", Expected: "allow", Observed: "allow"})},
+		event{Action: "pass", Package: pkg, Test: "TestIRSA/own", Elapsed: 3.1},
+		event{Action: "output", Package: pkg, Test: "TestIRSA/other", Output: row(t, Row{Suite: "irsa", Scenario: "other", Mechanism: "IRSA", Expected: "AccessDenied", Observed: "allow", Reason: `a <b>|c</b> "quoted"`})},
+		event{Action: "output", Package: pkg, Test: "TestIRSA/other", Output: "    x_test.go:12: must be denied\n"},
+		event{Action: "fail", Package: pkg, Test: "TestIRSA/other", Elapsed: 2},
+		event{Action: "fail", Package: pkg, Test: "TestIRSA", Elapsed: 5.1},
+		event{Action: "skip", Package: pkg, Test: "TestSkipped"},
+	) + "# a build error line\n"
+	var echo bytes.Buffer
+	res, err := Read(strings.NewReader(in), &echo)
+	require.NoError(t, err)
+	require.Contains(t, echo.String(), "must be denied")
+	require.Contains(t, echo.String(), "# a build error line")
+	require.True(t, res.Failed())
+	require.Len(t, res.Rows, 2)
+	require.True(t, res.Rows[0].Passed, "own passed")
+	require.False(t, res.Rows[1].Passed, "other failed, so its row is not as expected")
+	require.Equal(t, pkg+"/TestIRSA/other", res.Rows[1].Test)
+
+	var junit bytes.Buffer
+	require.NoError(t, res.JUnit(&junit))
+	var parsed struct {
+		Suites []struct {
+			Name     string `xml:"name,attr"`
+			Tests    int    `xml:"tests,attr"`
+			Failures int    `xml:"failures,attr"`
+			Skipped  int    `xml:"skipped,attr"`
+		} `xml:"testsuite"`
+	}
+	require.NoError(t, xml.Unmarshal(junit.Bytes(), &parsed))
+	require.Equal(t, pkg, parsed.Suites[0].Name)
+	require.Equal(t, 4, parsed.Suites[0].Tests)
+	require.Equal(t, 2, parsed.Suites[0].Failures)
+	require.Equal(t, 1, parsed.Suites[0].Skipped)
+	require.Equal(t, "(build)", parsed.Suites[1].Name, "non-JSON lines become a failed build test")
+	require.Equal(t, 1, parsed.Suites[1].Failures)
+	require.Contains(t, junit.String(), "must be denied")
+
+	var md bytes.Buffer
+	require.NoError(t, res.Markdown(&md, "Conformance", 90*time.Second))
+	require.Contains(t, md.String(), "2 rows: 1 as expected, 1 not; suites wall time 1m30s.")
+	require.Contains(t, md.String(), `| irsa | other | IRSA | AccessDenied | allow | **NOT as expected** | a <b>\|c</b> "quoted" |`)
+
+	var page bytes.Buffer
+	require.NoError(t, res.HTML(&page, "Conformance", 90*time.Second))
+	require.Contains(t, page.String(), `<tr class="bad">`)
+	require.Contains(t, page.String(), "a &lt;b&gt;|c&lt;/b&gt; &#34;quoted&#34;", "reasons are escaped")
+	require.NotContains(t, page.String(), "<b>|c</b>")
+
+	dir := t.TempDir()
+	require.NoError(t, res.WriteFiles(dir, "Conformance", time.Minute))
+}
