@@ -1,0 +1,50 @@
+// Package tlsserver is the NewServer every embeddable emulator offers: its
+// handler over HTTPS on 127.0.0.1:0 with a certificate from the lab CA for
+// whatever host name a client asks, like httptest.NewTLSServer, and a client
+// that reaches it by real cloud host names.
+package tlsserver
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/idlab/idlab/internal/certs"
+)
+
+// Server serves an emulator's handler H.
+type Server[H http.Handler] struct {
+	h      H
+	srv    *httptest.Server
+	client *http.Client
+}
+
+// Start serves h over HTTPS with certificates from ca.
+func Start[H http.Handler](ca *certs.CA, h H) (*Server[H], error) {
+	srv, err := ca.StartServer(h)
+	if err != nil {
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	return &Server[H]{h: h, srv: srv, client: ca.PinnedClient(srv.Listener.Addr().String())}, nil
+}
+
+// URL is https://127.0.0.1:PORT: the endpoint to give an SDK.
+func (s *Server[H]) URL() string { return s.srv.URL }
+
+// Handler is the emulator, for seeding state and reading decisions.
+func (s *Server[H]) Handler() H { return s.h }
+
+// Client trusts the lab CA and dials this server whatever host a request
+// names, so an SDK may use the cloud's real host names. The same client is
+// returned each time.
+func (s *Server[H]) Client() *http.Client { return s.client }
+
+// Close stops the server, then the handler's background work when it has
+// any (a Close method).
+func (s *Server[H]) Close() {
+	s.client.CloseIdleConnections()
+	s.srv.Close()
+	if c, ok := any(s.h).(interface{ Close() }); ok {
+		c.Close()
+	}
+}

@@ -1,0 +1,36 @@
+package tlsserver
+
+import (
+	"io"
+	"net/http"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/idlab/idlab/internal/certs"
+)
+
+type handler struct{ closed atomic.Bool }
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, r.Host) }
+func (h *handler) Close()                                          { h.closed.Store(true) }
+
+func TestStart(t *testing.T) {
+	ca, err := certs.NewCA("tlsserver test")
+	require.NoError(t, err)
+	h := &handler{}
+	s, err := Start(ca, h)
+	require.NoError(t, err)
+	require.Same(t, h, s.Handler())
+	for _, u := range []string{s.URL() + "/", "https://sts.us-west-2.amazonaws.com/"} {
+		resp, err := s.Client().Get(u)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.NotEmpty(t, body)
+	}
+	s.Close()
+	require.True(t, h.closed.Load(), "Close stops the handler's own work too")
+}
