@@ -21,6 +21,7 @@ bash hack/setup-host.sh
 
 say "build idlab and the probe (static)"
 mkdir -p bin "$ARTIFACTS"
+rm -f "$ARTIFACTS"/e2e.log "$ARTIFACTS"/e2e.json # a failure must not quote an earlier run
 CGO_ENABLED=0 $GO build -trimpath -ldflags="-s -w" -o bin/idlab ./cmd/idlab
 CGO_ENABLED=0 $GO build -trimpath -ldflags="-s -w" -o bin/probe ./scenarios/internal/probe/cmd/probe
 
