@@ -18,6 +18,7 @@ say() { echo "e2e: [$(( $(date +%s) - start ))s] $*"; }
 
 say "host setup"
 bash hack/setup-host.sh
+bash hack/setup-test-tools.sh chromium # the conformance page is checked in a browser
 
 say "build idlab and the probe (static)"
 mkdir -p bin "$ARTIFACTS"
@@ -58,3 +59,6 @@ $GO test -tags e2e -count=1 -json -timeout 40m ./scenarios/... | tee "$ARTIFACTS
   bin/idlab report --out "$ARTIFACTS" | tee "$ARTIFACTS/e2e.log"
 say "conformance matrix ($ARTIFACTS/matrix.md, matrix.html, junit.xml):"
 cat "$ARTIFACTS/matrix.md"
+say "the matrix page as headless Chromium renders it"
+IDLAB_REQUIRE_CHROMIUM=$([[ -x /usr/bin/chromium ]] && echo 1 || echo 0) IDLAB_MATRIX_HTML="$ARTIFACTS/matrix.html" \
+  $GO test -count=1 -run '^TestMatrixInChromium$' ./harness/report
