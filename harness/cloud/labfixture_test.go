@@ -1,0 +1,145 @@
+package cloud
+
+import (
+	"context"
+	"encoding/xml"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idlab/idlab/emulators/oidc"
+)
+
+// eksIssuer is the lab's eks issuer (harness.IssuerID("eks"); harness's
+// config test checks fixtures/aws/lab.yaml trusts it).
+const eksIssuer = "https://oidc.eks.us-west-2.amazonaws.com/id/72384992066C61667C0CF6C50CD43852"
+
+// subCondition matches the trust policies' exact-subject conditions.
+var subCondition = regexp.MustCompile(`(?m)^(\s+)StringEquals:(\n\s+\S+:sub: )system:serviceaccount:\S+`)
+
+// TestLabTrustDenialsRestOnTheirConditions is the test of the scenarios'
+// deny rows: with the fixture the lab ships, the IRSA rows the suites expect
+// refused are refused; with the same fixture whose subject conditions are
+// widened to any service account, every one of them is allowed. So a
+// scenario row that says "denied" fails the day the condition it rests on
+// goes away.
+func TestLabTrustDenialsRestOnTheirConditions(t *testing.T) {
+	raw, err := os.ReadFile("../../fixtures/aws/lab.yaml")
+	require.NoError(t, err)
+	shipped := string(raw)
+	widened := subCondition.ReplaceAllString(shipped, `${1}StringLike:${2}"system:serviceaccount:*"`)
+	require.NotEqual(t, shipped, widened, "the flip must change the fixture")
+
+	rows := []struct {
+		name, ns, sa, role string
+		allowed            bool // with the shipped fixture
+	}{
+		{"smoke right-sa", "idlab-smoke", "app-a", "app-a", true},
+		{"smoke other-sa", "idlab-smoke", "app-b", "app-a", false},
+		{"irsa own-role", "idlab-irsa", "app", "irsa-app", true},
+		{"irsa other-sa-same-namespace", "idlab-irsa", "other", "irsa-app", false},
+		{"irsa same-sa-other-namespace", "idlab-irsa-other", "app", "irsa-app", false},
+		{"irsa wildcard-trust-too-wide", "idlab-irsa-other", "app", "irsa-wide", true},
+		{"webhook audience typo's SA", "idlab-irsa", "typo", "irsa-app", false},
+	}
+	for _, fx := range []struct {
+		name    string
+		fixture string
+		widened bool
+	}{{"shipped", shipped, false}, {"widened", widened, true}} {
+		t.Run(fx.name, func(t *testing.T) {
+			c, minter := startCloudFor(t, eksIssuer, fx.fixture, nil)
+			for _, r := range rows {
+				tok, err := minter.MintServiceAccountToken(oidc.TokenRequest{Namespace: r.ns, ServiceAccount: r.sa, Audiences: []string{"sts.amazonaws.com"}})
+				require.NoError(t, err)
+				form := url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {"2011-06-15"}, "RoleSessionName": {"fixture-check"},
+					"RoleArn": {"arn:aws:iam::123456789012:role/" + r.role}, "WebIdentityToken": {tok}}
+				resp, err := c.Client().Post("https://sts.us-west-2.amazonaws.com/", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+				require.NoError(t, err)
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				want := http.StatusForbidden
+				if r.allowed || fx.widened {
+					want = http.StatusOK
+				}
+				require.Equal(t, want, resp.StatusCode, "%s with the %s fixture: %s", r.name, fx.name, body)
+			}
+		})
+	}
+}
+
+// TestLabS3DenialsRestOnThePolicy does the same for the smoke suite's S3
+// rows: app-a is refused app-b's bucket because its policy names only its
+// own bucket; widened to every resource, the same requests succeed.
+func TestLabS3DenialsRestOnThePolicy(t *testing.T) {
+	raw, err := os.ReadFile("../../fixtures/aws/lab.yaml")
+	require.NoError(t, err)
+	shipped := string(raw)
+	const own = "Resource: [arn:aws:s3:::app-a-data, arn:aws:s3:::app-a-data/*]"
+	require.Contains(t, shipped, own)
+	widened := strings.Replace(shipped, own, `Resource: "*"`, 1)
+
+	for _, fx := range []struct {
+		name    string
+		fixture string
+		widened bool
+	}{{"shipped", shipped, false}, {"widened", widened, true}} {
+		t.Run(fx.name, func(t *testing.T) {
+			c, minter := startCloudFor(t, eksIssuer, fx.fixture, nil)
+			tok, err := minter.MintServiceAccountToken(oidc.TokenRequest{Namespace: "idlab-smoke", ServiceAccount: "app-a", Audiences: []string{"sts.amazonaws.com"}})
+			require.NoError(t, err)
+			creds := assumeWithWebIdentity(t, c, "arn:aws:iam::123456789012:role/app-a", tok)
+			s3c := s3.NewFromConfig(aws.Config{Region: "us-west-2", HTTPClient: c.Client(),
+				Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)},
+				func(o *s3.Options) { o.RetryMaxAttempts = 1 })
+			ctx := context.Background()
+			_, err = s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("app-a-data"), Key: aws.String("hello.txt")})
+			require.NoError(t, err, "own bucket")
+			_, err = s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("app-b-data"), Key: aws.String("secret.txt")})
+			_, putErr := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("app-b-data"), Key: aws.String("planted.txt"), Body: strings.NewReader("x")})
+			if fx.widened {
+				require.NoError(t, err, "GetObject on app-b-data once the policy allows it")
+				require.NoError(t, putErr, "PutObject on app-b-data once the policy allows it")
+				return
+			}
+			for _, e := range []error{err, putErr} {
+				var ae smithy.APIError
+				require.ErrorAs(t, e, &ae)
+				require.Equal(t, "AccessDenied", ae.ErrorCode())
+			}
+		})
+	}
+}
+
+// assumeWithWebIdentity trades token for role credentials at the cloud's STS.
+func assumeWithWebIdentity(t *testing.T, c *Cloud, role, token string) (creds struct{ AccessKeyID, SecretAccessKey, SessionToken string }) {
+	t.Helper()
+	form := url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {"2011-06-15"}, "RoleSessionName": {"fixture-check"},
+		"RoleArn": {role}, "WebIdentityToken": {token}}
+	resp, err := c.Client().Post("https://sts.us-west-2.amazonaws.com/", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out struct {
+		Result struct {
+			Credentials struct {
+				AccessKeyId, SecretAccessKey, SessionToken string
+			}
+		} `xml:"AssumeRoleWithWebIdentityResult"`
+	}
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.NoError(t, xml.NewDecoder(resp.Body).Decode(&out))
+	cr := out.Result.Credentials
+	creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken = cr.AccessKeyId, cr.SecretAccessKey, cr.SessionToken
+	require.NotEmpty(t, creds.AccessKeyID)
+	return creds
+}
