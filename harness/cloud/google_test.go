@@ -83,11 +83,7 @@ func TestLabGoogleDenialsRestOnTheirBindings(t *testing.T) {
 		`members: ["serviceAccount:idlab.svc.id.goog[idlab-gke/app-a]", "serviceAccount:idlab.svc.id.goog[idlab-gke/intruder]"]`, 1)
 	require.NotEqual(t, shipped, widened)
 
-	for _, fx := range []struct {
-		name    string
-		fixture string
-		widened bool
-	}{{"shipped", shipped, false}, {"widened", widened, true}} {
+	for _, fx := range variants(shipped, widened) {
 		t.Run(fx.name, func(t *testing.T) {
 			dir := t.TempDir()
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "lab.yaml"), []byte(fx.fixture), 0o600))

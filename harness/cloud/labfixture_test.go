@@ -24,6 +24,18 @@ import (
 // config test checks fixtures/aws/lab.yaml trusts it).
 const eksIssuer = "https://oidc.eks.us-west-2.amazonaws.com/id/72384992066C61667C0CF6C50CD43852"
 
+// fixtureVariant is a fixture as shipped or with a denial's condition
+// widened away.
+type fixtureVariant struct {
+	name    string
+	fixture string
+	widened bool
+}
+
+func variants(shipped, widened string) []fixtureVariant {
+	return []fixtureVariant{{"shipped", shipped, false}, {"widened", widened, true}}
+}
+
 // subCondition matches the trust policies' exact-subject conditions.
 var subCondition = regexp.MustCompile(`(?m)^(\s+)StringEquals:(\n\s+\S+:sub: )system:serviceaccount:\S+`)
 
@@ -52,11 +64,7 @@ func TestLabTrustDenialsRestOnTheirConditions(t *testing.T) {
 		{"irsa wildcard-trust-too-wide", "idlab-irsa-other", "app", "irsa-wide", true},
 		{"webhook audience typo's SA", "idlab-irsa", "typo", "irsa-app", false},
 	}
-	for _, fx := range []struct {
-		name    string
-		fixture string
-		widened bool
-	}{{"shipped", shipped, false}, {"widened", widened, true}} {
+	for _, fx := range variants(shipped, widened) {
 		t.Run(fx.name, func(t *testing.T) {
 			c, minter := startCloudFor(t, eksIssuer, fx.fixture, nil)
 			for _, r := range rows {
@@ -89,11 +97,7 @@ func TestLabS3DenialsRestOnThePolicy(t *testing.T) {
 	require.Contains(t, shipped, own)
 	widened := strings.Replace(shipped, own, `Resource: "*"`, 1)
 
-	for _, fx := range []struct {
-		name    string
-		fixture string
-		widened bool
-	}{{"shipped", shipped, false}, {"widened", widened, true}} {
+	for _, fx := range variants(shipped, widened) {
 		t.Run(fx.name, func(t *testing.T) {
 			c, minter := startCloudFor(t, eksIssuer, fx.fixture, nil)
 			tok, err := minter.MintServiceAccountToken(oidc.TokenRequest{Namespace: "idlab-smoke", ServiceAccount: "app-a", Audiences: []string{"sts.amazonaws.com"}})
