@@ -147,3 +147,40 @@ func assumeWithWebIdentity(t *testing.T, c *Cloud, role, token string) (creds st
 	require.NotEmpty(t, creds.AccessKeyID)
 	return creds
 }
+
+// TestLabGoogleToAWSDenialRestsOnTheSubject: gke-reader trusts only
+// team-a-reader's Google unique ID; team-b-reader's ID token is refused as
+// shipped and accepted once the :sub condition is widened.
+func TestLabGoogleToAWSDenialRestsOnTheSubject(t *testing.T) {
+	raw, err := os.ReadFile("../../fixtures/aws/lab.yaml")
+	require.NoError(t, err)
+	shipped := string(raw)
+	const exact = "StringEquals:\n                  accounts.google.com:sub: \"120787639386929670157\""
+	require.Contains(t, shipped, exact)
+	widened := strings.Replace(shipped, exact, "StringLike:\n                  accounts.google.com:sub: \"*\"", 1)
+	require.NotContains(t, widened, exact)
+
+	for _, fx := range variants(shipped, widened) {
+		t.Run(fx.name, func(t *testing.T) {
+			c, _ := startCloudFor(t, eksIssuer, fx.fixture, func(cfg *Config) { cfg.GCPFixtures = "../../fixtures/gcp" })
+			for _, r := range []struct {
+				gsa     string
+				allowed bool
+			}{{"team-a-reader@idlab.iam.gserviceaccount.com", true}, {"team-b-reader@idlab.iam.gserviceaccount.com", false}} {
+				tok, err := c.Google.MintIDToken(context.Background(), r.gsa, "sts.amazonaws.com", true)
+				require.NoError(t, err)
+				form := url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {"2011-06-15"}, "RoleSessionName": {"gke-pod"},
+					"RoleArn": {"arn:aws:iam::123456789012:role/gke-reader"}, "WebIdentityToken": {tok}}
+				resp, err := c.Client().Post("https://sts.us-west-2.amazonaws.com/", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+				require.NoError(t, err)
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				want := http.StatusForbidden
+				if r.allowed || fx.widened {
+					want = http.StatusOK
+				}
+				require.Equal(t, want, resp.StatusCode, "%s with the %s fixture: %s", r.gsa, fx.name, body)
+			}
+		})
+	}
+}

@@ -24,6 +24,8 @@ const (
 	readerA = "team-a-reader@idlab.iam.gserviceaccount.com"
 	readerB = "team-b-reader@idlab.iam.gserviceaccount.com"
 	gsaAnno = "iam.gke.io/gcp-service-account"
+	// gkeReader is the AWS role GKE pods reach with their Google identity.
+	gkeReader = "arn:aws:iam::123456789012:role/gke-reader"
 )
 
 func TestGKEWorkloadIdentity(t *testing.T) {
@@ -55,6 +57,8 @@ func TestGKEWorkloadIdentity(t *testing.T) {
 		// The Google IAM decision the row must leave (resource, member, allowed).
 		resource, member string
 		allowed          bool
+		// For the GKE-to-AWS rows: the AWS role and the decision STS must log.
+		awsRole, awsEffect string
 	}{
 		{name: "email-of-bound-ksa", ksa: "app-a", args: []string{"gcp-email"}, wantOutput: readerA},
 		{name: "own-bucket", ksa: "app-a", args: []string{"gcs-get", "team-a-data", "hello.txt"}, wantOutput: "hello from team-a-data",
@@ -72,6 +76,12 @@ func TestGKEWorkloadIdentity(t *testing.T) {
 		{name: "unannotated-email", ksa: "plain", args: []string{"gcp-email"}, wantOutput: "idlab.svc.id.goog"},
 		{name: "unannotated-bucket", ksa: "plain", args: []string{"gcs-get", "team-a-data", "hello.txt"}, wantCode: "HTTP403",
 			resource: "projects/_/buckets/team-a-data", member: "serviceAccount:idlab.svc.id.goog[" + ns + "/plain]"},
+		// Cross-cloud, as gtoken wires it: the pod's Google ID token is its
+		// AWS web identity; gke-reader trusts only team-a-reader's :sub.
+		{name: "gke-to-aws-bound-gsa", ksa: "app-a", args: []string{"gcp-to-aws", gkeReader, "app-a-data", "hello.txt"},
+			wantOutput: "hello from app-a-data", awsRole: gkeReader, awsEffect: "Allow"},
+		{name: "gke-to-aws-other-gsa", ksa: "app-b", args: []string{"gcp-to-aws", gkeReader, "app-a-data", "hello.txt"},
+			wantCode: "AccessDenied", awsRole: gkeReader, awsEffect: "ImplicitDeny"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,6 +91,7 @@ func TestGKEWorkloadIdentity(t *testing.T) {
 				require.NoError(t, err)
 				before = len(ds)
 			}
+			since := lab.LastDecisionID(ctx, t)
 			pod := podrun.WithArgs(podrun.PlainPod(tc.name, tc.ksa, lab.ProbeImage), tc.args...)
 			res, err := podrun.Run(ctx, gke.CS, ns, pod)
 			require.NoError(t, err)
@@ -88,7 +99,11 @@ func TestGKEWorkloadIdentity(t *testing.T) {
 			if tc.wantCode != "" {
 				want = tc.wantCode
 			}
-			labenv.Row(t, labenv.Outcome{Suite: "gke", Scenario: tc.name, Mechanism: "GKE Workload Identity",
+			mechanism := "GKE Workload Identity"
+			if tc.awsRole != "" {
+				mechanism = "GKE to AWS (Google ID token as web identity)"
+			}
+			labenv.Row(t, labenv.Outcome{Suite: "gke", Scenario: tc.name, Mechanism: mechanism,
 				Expected: want, Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: res.ErrorMessage})
 			if tc.wantCode == "" {
 				require.True(t, res.OK, "probe failed: %s: %s", res.ErrorCode, res.ErrorMessage)
@@ -97,6 +112,11 @@ func TestGKEWorkloadIdentity(t *testing.T) {
 				require.False(t, res.OK, "%s must be refused, got %q", tc.name, res.Output)
 				require.Equal(t, tc.wantCode, res.ErrorCode, res.ErrorMessage)
 				t.Logf("%s: %s", res.ErrorCode, res.ErrorMessage)
+			}
+			if tc.awsRole != "" {
+				ds := lab.DecisionsSince(ctx, t, since, "sts:AssumeRoleWithWebIdentity", tc.awsRole)
+				require.NotEmpty(t, ds, "STS must have decided on %s", tc.awsRole)
+				require.Equal(t, tc.awsEffect, ds[len(ds)-1].Effect, ds[len(ds)-1].Explanation)
 			}
 			if tc.resource == "" {
 				return

@@ -10,6 +10,7 @@
 //	probe sns-publish TOPICARN MSG sns:Publish, the MessageId in output
 //	probe gcp-email                the Google service account the metadata server names
 //	probe gcs-get BUCKET OBJECT    Cloud Storage read with Application Default Credentials
+//	probe gcp-to-aws ROLE BUCKET KEY  a Google ID token as AWS web identity, then s3:GetObject
 package main
 
 import (
@@ -40,6 +41,9 @@ func main() {
 }
 
 func run(ctx context.Context) probe.Result {
+	if len(os.Args) == 5 && os.Args[1] == "gcp-to-aws" {
+		return awsResult(gcpToAWS(ctx, os.Args[2], os.Args[3], os.Args[4]))
+	}
 	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "gc") {
 		return runGoogle(ctx, os.Args[1:])
 	}
@@ -75,13 +79,26 @@ func run(ctx context.Context) probe.Result {
 		return probe.Result{ErrorCode: "UsageError", ErrorMessage: fmt.Sprintf("unknown call %q", args)}
 	}
 	if err != nil {
-		r := probe.Result{ErrorCode: "ClientError", ErrorMessage: err.Error()}
-		var ae smithy.APIError
-		if errors.As(err, &ae) {
-			r.ErrorCode, r.ErrorMessage = ae.ErrorCode(), ae.ErrorMessage()
-		}
-		return r
+		return awsError(err)
 	}
 	res.OK = true
 	return res
+}
+
+// awsError reports an AWS API error by its code, anything else as ClientError.
+func awsError(err error) probe.Result {
+	r := probe.Result{ErrorCode: "ClientError", ErrorMessage: err.Error()}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		r.ErrorCode, r.ErrorMessage = ae.ErrorCode(), ae.ErrorMessage()
+	}
+	return r
+}
+
+// awsResult turns a call's output and error into a result.
+func awsResult(out string, err error) probe.Result {
+	if err != nil {
+		return awsError(err)
+	}
+	return probe.Result{OK: true, Output: out}
 }
