@@ -28,7 +28,8 @@ const (
 )
 
 // corefileWithEmulator returns corefile with the lab block (re)placed in the
-// default server block: A queries for the cloud zones answer with ip, AAAA
+// default server block: A queries for the cloud zones answer with ip,
+// metadata.google.internal answers 169.254.169.254 as on GKE, and AAAA
 // queries answer empty at once so resolvers do not wait on the missing
 // upstream.
 func corefileWithEmulator(corefile, ip string) (string, error) {
