@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -40,26 +42,41 @@ const SystemNamespace = "idlab-system"
 // serve: a webhook with failurePolicy Ignore that is not yet ready would let
 // pods through unmutated, and scenarios would fail for the wrong reason.
 func (l *Lab) deployComponents(ctx context.Context, ca *certs.CA, image string) error {
-	for _, c := range l.cfg.Clusters {
+	errs := make([]error, len(l.cfg.Clusters))
+	var wg sync.WaitGroup
+	for i, c := range l.cfg.Clusters {
 		if len(c.Components) == 0 {
 			continue
 		}
-		if err := l.kind.LoadImages(ctx, c.Name, image); err != nil {
-			return fmt.Errorf("cluster %s: load %s: %w", c.Name, image, err)
-		}
-		cs, err := l.clientset(ctx, c.Name)
-		if err != nil {
-			return fmt.Errorf("cluster %s: %w", c.Name, err)
-		}
-		if slices.Contains(c.Components, ComponentIRSAWebhook) {
-			if err := deployIRSAWebhook(ctx, cs, ca, image, c.Region); err != nil {
-				return fmt.Errorf("cluster %s: irsa webhook: %w", c.Name, err)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.deployClusterComponents(ctx, ca, image, c); err != nil {
+				errs[i] = fmt.Errorf("cluster %s: %w", c.Name, err)
 			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// deployClusterComponents loads the image into c and deploys c's components.
+func (l *Lab) deployClusterComponents(ctx context.Context, ca *certs.CA, image string, c ClusterConfig) error {
+	if err := l.kind.LoadImages(ctx, c.Name, image); err != nil {
+		return fmt.Errorf("load %s: %w", image, err)
+	}
+	cs, err := l.clientset(ctx, c.Name)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(c.Components, ComponentIRSAWebhook) {
+		if err := deployIRSAWebhook(ctx, cs, ca, image, c.Region); err != nil {
+			return fmt.Errorf("irsa webhook: %w", err)
 		}
-		if slices.Contains(c.Components, ComponentGKEMetadata) {
-			if err := deployGKEMetadata(ctx, cs, ca, image, c); err != nil {
-				return fmt.Errorf("cluster %s: gke metadata server: %w", c.Name, err)
-			}
+	}
+	if slices.Contains(c.Components, ComponentGKEMetadata) {
+		if err := deployGKEMetadata(ctx, cs, ca, image, c); err != nil {
+			return fmt.Errorf("gke metadata server: %w", err)
 		}
 	}
 	return nil
