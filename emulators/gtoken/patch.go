@@ -84,7 +84,8 @@ func MutatePod(pod *corev1.Pod, roleARN string, opts Options) []PatchOperation {
 		gtokenContainer(SidecarContainerName, image, true))
 
 	var ops []PatchOperation
-	if pod.Spec.Volumes == nil {
+	// "add" of the whole list also replaces an empty one, present or not.
+	if len(pod.Spec.Volumes) == 0 {
 		ops = append(ops, PatchOperation{Op: "add", Path: "/spec/volumes", Value: []corev1.Volume{tokenVolume()}})
 	} else {
 		ops = append(ops, PatchOperation{Op: "add", Path: "/spec/volumes/-", Value: tokenVolume()})
