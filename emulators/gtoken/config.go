@@ -33,9 +33,7 @@ func Config(caBundle []byte, service, namespace string) *admissionregistrationv1
 	timeout := int32(10)
 	return &admissionregistrationv1.MutatingWebhookConfiguration{
 		TypeMeta: metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "MutatingWebhookConfiguration"},
-		ObjectMeta: metav1.ObjectMeta{Name: Name, Labels: map[string]string{
-			"app": Name, "app.kubernetes.io/managed-by": "idlab",
-		}},
+		ObjectMeta: metav1.ObjectMeta{Name: Name, Labels: labels()},
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
 			Name: WebhookName,
 			ClientConfig: admissionregistrationv1.WebhookClientConfig{
