@@ -32,7 +32,7 @@ func Config(caBundle []byte, service, namespace string) *admissionregistrationv1
 	scope := admissionregistrationv1.NamespacedScope
 	timeout := int32(10)
 	return &admissionregistrationv1.MutatingWebhookConfiguration{
-		TypeMeta: metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "MutatingWebhookConfiguration"},
+		TypeMeta:   metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "MutatingWebhookConfiguration"},
 		ObjectMeta: metav1.ObjectMeta{Name: Name, Labels: labels()},
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
 			Name: WebhookName,

@@ -81,7 +81,9 @@ func TestServeHTTP(t *testing.T) {
 		{name: "malformed json", body: func(*testing.T) []byte { return []byte(`{"apiVersion":`) },
 			wantHTTP: 200, wantCode: 400},
 		{name: "empty body", body: func(*testing.T) []byte { return nil }, wantHTTP: 200, wantCode: 400},
-		{name: "no request", body: func(*testing.T) []byte { return []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`) },
+		{name: "no request", body: func(*testing.T) []byte {
+			return []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`)
+		},
 			wantHTTP: 200, wantCode: 400},
 		{name: "wrong version", body: func(*testing.T) []byte {
 			return []byte(`{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"u4"}}`)
