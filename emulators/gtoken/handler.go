@@ -13,7 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -168,18 +167,4 @@ func (h *Handler) decision(req *admissionv1.AdmissionRequest, pod *corev1.Pod, s
 	}
 	h.log.Info("admission", "decision", decision, "principal", principal, "action", "pods.create",
 		"resource", resource, "reason", reason, "request_id", req.UID)
-}
-
-// errorResponse is an allowed response carrying a failure status: the
-// webhook never blocks a pod, but says why it could not look at it.
-func errorResponse(uid types.UID, code int32, msg string) *admissionv1.AdmissionResponse {
-	reason := metav1.StatusReasonInternalError
-	if code == http.StatusBadRequest {
-		reason = metav1.StatusReasonBadRequest
-	}
-	return &admissionv1.AdmissionResponse{
-		UID:     uid,
-		Allowed: true,
-		Result:  &metav1.Status{Status: metav1.StatusFailure, Code: code, Reason: reason, Message: msg},
-	}
 }

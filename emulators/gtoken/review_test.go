@@ -19,6 +19,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/idlab/idlab/internal/admission"
 )
 
 func appPod() *corev1.Pod {
@@ -53,7 +55,7 @@ func TestServeHTTP(t *testing.T) {
 
 	review := func(t *testing.T, req *admissionv1.AdmissionRequest) []byte {
 		t.Helper()
-		b, err := json.Marshal(admissionv1.AdmissionReview{TypeMeta: reviewTypeMeta, Request: req})
+		b, err := json.Marshal(admissionv1.AdmissionReview{TypeMeta: admission.ReviewTypeMeta, Request: req})
 		require.NoError(t, err)
 		return b
 	}
@@ -149,7 +151,7 @@ func TestServeHTTP(t *testing.T) {
 		require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 	})
 	t.Run("too large", func(t *testing.T) {
-		resp, _ := post(t, srv.URL+MutatePath, "application/json", []byte(`"`+strings.Repeat("a", maxReviewBytes)+`"`))
+		resp, _ := post(t, srv.URL+MutatePath, "application/json", []byte(`"`+strings.Repeat("a", admission.MaxReviewBytes)+`"`))
 		require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
 	})
 }

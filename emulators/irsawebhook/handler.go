@@ -9,8 +9,6 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 )
 
 // Handler is the webhook: an http.Handler for POST /mutate (and GET
@@ -147,26 +145,4 @@ func (h *Handler) decision(req *admissionv1.AdmissionRequest, pod *corev1.Pod, s
 	}
 	h.log.Info("admission", "decision", decision, "principal", principal, "action", "pods.create",
 		"resource", resource, "reason", reason, "request_id", req.UID)
-}
-
-// errorResponse is an allowed response carrying a failure status: the
-// webhook never blocks a pod, but says why it could not look at it.
-func errorResponse(uid types.UID, code int32, msg string) *admissionv1.AdmissionResponse {
-	return &admissionv1.AdmissionResponse{
-		UID:     uid,
-		Allowed: true,
-		Result: &metav1.Status{
-			Status:  metav1.StatusFailure,
-			Code:    code,
-			Reason:  reasonFor(code),
-			Message: msg,
-		},
-	}
-}
-
-func reasonFor(code int32) metav1.StatusReason {
-	if code == http.StatusBadRequest {
-		return metav1.StatusReasonBadRequest
-	}
-	return metav1.StatusReasonInternalError
 }

@@ -13,12 +13,14 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/idlab/idlab/internal/admission"
 )
 
 // reviewBody wraps req in an admission.k8s.io/v1 AdmissionReview.
 func reviewBody(t *testing.T, req *admissionv1.AdmissionRequest) string {
 	t.Helper()
-	b, err := json.Marshal(admissionv1.AdmissionReview{TypeMeta: reviewTypeMeta, Request: req})
+	b, err := json.Marshal(admissionv1.AdmissionReview{TypeMeta: admission.ReviewTypeMeta, Request: req})
 	require.NoError(t, err)
 	return string(b)
 }

@@ -14,7 +14,7 @@ import (
 type handler struct{ closed atomic.Bool }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, r.Host) }
-func (h *handler) Close()                                          { h.closed.Store(true) }
+func (h *handler) Close()                                           { h.closed.Store(true) }
 
 func TestStart(t *testing.T) {
 	ca, err := certs.NewCA("tlsserver test")
