@@ -2,7 +2,8 @@ package gtoken
 
 import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/idlab/idlab/internal/admission"
 )
 
 // Names of the webhook's Kubernetes objects, upstream's.
@@ -23,43 +24,7 @@ const (
 // opt out with the label LabelSkipWebhook. reinvocationPolicy is Never: the
 // patch adds containers, and a second pass would find them and do nothing.
 func Config(caBundle []byte, service, namespace string) *admissionregistrationv1.MutatingWebhookConfiguration {
-	path := MutatePath
-	port := int32(443)
-	fail := admissionregistrationv1.Ignore
-	side := admissionregistrationv1.SideEffectClassNone
-	match := admissionregistrationv1.Equivalent
-	reinvoke := admissionregistrationv1.NeverReinvocationPolicy
-	scope := admissionregistrationv1.NamespacedScope
-	timeout := int32(10)
-	return &admissionregistrationv1.MutatingWebhookConfiguration{
-		TypeMeta:   metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "MutatingWebhookConfiguration"},
-		ObjectMeta: metav1.ObjectMeta{Name: Name, Labels: labels()},
-		Webhooks: []admissionregistrationv1.MutatingWebhook{{
-			Name: WebhookName,
-			ClientConfig: admissionregistrationv1.WebhookClientConfig{
-				Service:  &admissionregistrationv1.ServiceReference{Namespace: namespace, Name: service, Path: &path, Port: &port},
-				CABundle: caBundle,
-			},
-			Rules: []admissionregistrationv1.RuleWithOperations{{
-				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
-				Rule: admissionregistrationv1.Rule{
-					APIGroups:   []string{""},
-					APIVersions: []string{"v1"},
-					Resources:   []string{"pods"},
-					Scope:       &scope,
-				},
-			}},
-			FailurePolicy:     &fail,
-			MatchPolicy:       &match,
-			NamespaceSelector: &metav1.LabelSelector{},
-			ObjectSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-				Key:      LabelSkipWebhook,
-				Operator: metav1.LabelSelectorOpDoesNotExist,
-			}}},
-			SideEffects:             &side,
-			TimeoutSeconds:          &timeout,
-			AdmissionReviewVersions: []string{"v1"},
-			ReinvocationPolicy:      &reinvoke,
-		}},
-	}
+	return admission.PodWebhook{Name: Name, WebhookName: WebhookName, Labels: labels(), Service: service, Namespace: namespace,
+		Path: MutatePath, CABundle: caBundle, SkipLabel: LabelSkipWebhook,
+		Reinvocation: admissionregistrationv1.NeverReinvocationPolicy, Scope: admissionregistrationv1.NamespacedScope}.Config()
 }
