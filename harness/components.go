@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/idlab/idlab/emulators/gkemetadata"
+	"github.com/idlab/idlab/emulators/gtoken"
 	"github.com/idlab/idlab/emulators/irsawebhook"
 	"github.com/idlab/idlab/internal/certs"
 )
@@ -28,6 +29,7 @@ import (
 const (
 	ComponentIRSAWebhook = "irsa-webhook"
 	ComponentGKEMetadata = "gke-metadata"
+	ComponentGToken      = "gtoken"
 )
 
 // labCAConfigMap holds the lab CA in SystemNamespace for components that
@@ -79,7 +81,49 @@ func (l *Lab) deployClusterComponents(ctx context.Context, ca *certs.CA, image s
 			return fmt.Errorf("gke metadata server: %w", err)
 		}
 	}
+	if slices.Contains(c.Components, ComponentGToken) {
+		if err := deployGToken(ctx, cs, ca, image, l.cfg.IdlabBinary, c.Name, l.kind); err != nil {
+			return fmt.Errorf("gtoken webhook: %w", err)
+		}
+	}
 	return nil
+}
+
+// deployGToken runs the gtoken webhook; the token writer it injects is the
+// idlab binary installed as /gtoken in an image of its own.
+func deployGToken(ctx context.Context, cs kubernetes.Interface, ca *certs.CA, image, idlabBinary, cluster string, kind imageLoader) error {
+	writer, err := scratchImage(ctx, "idlab/gtoken", idlabBinary, "gtoken")
+	if err != nil {
+		return err
+	}
+	if err := kind.LoadImages(ctx, cluster, writer); err != nil {
+		return fmt.Errorf("load %s: %w", writer, err)
+	}
+	if err := apply(ctx, cs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}); err != nil {
+		return err
+	}
+	cert, err := ca.Issue(gtoken.ServiceHosts(SystemNamespace)...)
+	if err != nil {
+		return fmt.Errorf("serving certificate: %w", err)
+	}
+	secret, err := gtoken.TLSSecret(SystemNamespace, cert)
+	if err != nil {
+		return err
+	}
+	if err := apply(ctx, cs, secret); err != nil {
+		return err
+	}
+	for _, obj := range gtoken.Manifests(image, writer, SystemNamespace, ca.PEM) {
+		if err := apply(ctx, cs, obj); err != nil {
+			return err
+		}
+	}
+	return waitDeployment(ctx, cs, SystemNamespace, gtoken.Name, 2*time.Minute)
+}
+
+// imageLoader loads local images into a cluster (the kind provider).
+type imageLoader interface {
+	LoadImages(ctx context.Context, cluster string, images ...string) error
 }
 
 // deployIRSAWebhook runs `idlab irsa-webhook` as EKS runs the pod identity

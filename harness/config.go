@@ -69,7 +69,7 @@ func DefaultCluster(name string) ClusterConfig {
 	case strings.HasPrefix(name, "gke"):
 		return ClusterConfig{Name: name, Region: "us-central1",
 			IssuerURL:  "https://container.googleapis.com/v1/projects/" + GoogleProject + "/locations/us-central1/clusters/" + name,
-			Components: []string{ComponentGKEMetadata}}
+			Components: []string{ComponentGKEMetadata, ComponentGToken}}
 	case strings.HasPrefix(name, "aks"):
 		return ClusterConfig{Name: name, Region: "westus2",
 			IssuerURL: "https://westus2.oic.prod-aks.azure.com/00000000-0000-0000-0000-000000000000/" + IssuerID(name) + "/"}

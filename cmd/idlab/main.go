@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"syscall"
 )
@@ -44,13 +45,21 @@ func commands() []command {
 		irsaWebhookCommand(),
 		gkeMetadataCommand(),
 		reportCommand(),
+		gtokenWebhookCommand(),
+		{name: "gtoken", summary: "write a Google ID token for the pod to a file (what the gtoken webhook injects)", run: runGTokenWriter},
 	}
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	args := os.Args[1:]
+	// Installed as /gtoken (the lab's gtoken image), this binary is gtoken's
+	// token writer, which the gtoken webhook injects by that path.
+	if filepath.Base(os.Args[0]) == "gtoken" {
+		args = append([]string{"gtoken"}, args...)
+	}
+	os.Exit(run(ctx, args, os.Stdout, os.Stderr))
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -79,8 +79,8 @@ func TestLabGoogleDenialsRestOnTheirBindings(t *testing.T) {
 	shipped := string(raw)
 	widened := strings.Replace(shipped, `members: ["serviceAccount:team-b-reader@idlab.iam.gserviceaccount.com"]`,
 		`members: ["serviceAccount:team-b-reader@idlab.iam.gserviceaccount.com", "serviceAccount:team-a-reader@idlab.iam.gserviceaccount.com"]`, 1)
-	widened = strings.Replace(widened, `members: ["serviceAccount:idlab.svc.id.goog[idlab-gke/app-a]"]`,
-		`members: ["serviceAccount:idlab.svc.id.goog[idlab-gke/app-a]", "serviceAccount:idlab.svc.id.goog[idlab-gke/intruder]"]`, 1)
+	widened = strings.Replace(widened, `members: ["serviceAccount:idlab.svc.id.goog[idlab-gke/app-a]",`,
+		`members: ["serviceAccount:idlab.svc.id.goog[idlab-gke/app-a]", "serviceAccount:idlab.svc.id.goog[idlab-gke/intruder]",`, 1)
 	require.NotEqual(t, shipped, widened)
 
 	for _, fx := range variants(shipped, widened) {

@@ -8,6 +8,7 @@ package gke
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,8 @@ const (
 	readerA = "team-a-reader@idlab.iam.gserviceaccount.com"
 	readerB = "team-b-reader@idlab.iam.gserviceaccount.com"
 	gsaAnno = "iam.gke.io/gcp-service-account"
+	// roleAnno is gtoken's service account annotation.
+	roleAnno = "amazonaws.com/role-arn"
 	// gkeReader is the AWS role GKE pods reach with their Google identity.
 	gkeReader = "arn:aws:iam::123456789012:role/gke-reader"
 )
@@ -39,10 +42,17 @@ func TestGKEWorkloadIdentity(t *testing.T) {
 		"app-b":    readerB,
 		"intruder": readerA, // annotated, but no binding lets it act as team-a-reader
 		"plain":    "",      // no annotation
+		// Also annotated with the AWS role, so the gtoken webhook mutates
+		// their pods; both are bound (fixtures/gcp) to their GSA.
+		"aws-app":   readerA,
+		"aws-other": readerB,
 	} {
 		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		if gsa != "" {
 			sa.Annotations = map[string]string{gsaAnno: gsa}
+		}
+		if strings.HasPrefix(name, "aws-") {
+			sa.Annotations[roleAnno] = gkeReader
 		}
 		_, err := gke.CS.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{})
 		require.NoError(t, err)
@@ -82,6 +92,13 @@ func TestGKEWorkloadIdentity(t *testing.T) {
 			wantOutput: "hello from app-a-data", awsRole: gkeReader, awsEffect: "Allow"},
 		{name: "gke-to-aws-other-gsa", ksa: "app-b", args: []string{"gcp-to-aws", gkeReader, "app-a-data", "hello.txt"},
 			wantCode: "AccessDenied", awsRole: gkeReader, awsEffect: "ImplicitDeny"},
+		// The same through the gtoken webhook the lab runs in gke: an
+		// unmodified AWS SDK default chain reads the token file gtoken's
+		// init container wrote.
+		{name: "gtoken-bound-gsa", ksa: "aws-app", args: []string{"s3-get", "app-a-data", "hello.txt"},
+			wantOutput: "hello from app-a-data", awsRole: gkeReader, awsEffect: "Allow"},
+		{name: "gtoken-other-gsa", ksa: "aws-other", args: []string{"s3-get", "app-a-data", "hello.txt"},
+			wantCode: "AccessDenied", awsRole: gkeReader, awsEffect: "ImplicitDeny"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,6 +110,8 @@ func TestGKEWorkloadIdentity(t *testing.T) {
 			}
 			since := lab.LastDecisionID(ctx, t)
 			pod := podrun.WithArgs(podrun.PlainPod(tc.name, tc.ksa, lab.ProbeImage), tc.args...)
+			// gtoken sets no region; the application does.
+			pod.Spec.Containers[0].Env = append(pod.Spec.Containers[0].Env, corev1.EnvVar{Name: "AWS_REGION", Value: "us-west-2"})
 			res, err := podrun.Run(ctx, gke.CS, ns, pod)
 			require.NoError(t, err)
 			want := "allow"
@@ -102,6 +121,9 @@ func TestGKEWorkloadIdentity(t *testing.T) {
 			mechanism := "GKE Workload Identity"
 			if tc.awsRole != "" {
 				mechanism = "GKE to AWS (Google ID token as web identity)"
+			}
+			if strings.HasPrefix(tc.name, "gtoken-") {
+				mechanism = "gtoken webhook (GKE to AWS)"
 			}
 			labenv.Row(t, labenv.Outcome{Suite: "gke", Scenario: tc.name, Mechanism: mechanism,
 				Expected: want, Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: res.ErrorMessage})

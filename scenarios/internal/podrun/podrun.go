@@ -78,7 +78,7 @@ func Run(ctx context.Context, cs kubernetes.Interface, ns string, pod *corev1.Po
 		if err != nil {
 			return probe.Result{}, fmt.Errorf("get pod %s/%s: %w", ns, pod.Name, err)
 		}
-		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || probeDone(p) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -95,6 +95,17 @@ func Run(ctx context.Context, cs kubernetes.Interface, ns string, pod *corev1.Po
 		return probe.Result{}, fmt.Errorf("logs of %s/%s: %w", ns, pod.Name, err)
 	}
 	return probe.Parse(string(raw))
+}
+
+// probeDone reports that the probe container has exited, though the pod
+// may run on: a webhook may have added a sidecar (gtoken's token refresher).
+func probeDone(p *corev1.Pod) bool {
+	for _, s := range p.Status.ContainerStatuses {
+		if s.Name == "probe" && s.State.Terminated != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func describe(p *corev1.Pod) string {

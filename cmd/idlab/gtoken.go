@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"cloud.google.com/go/compute/metadata"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/idlab/idlab/emulators/gtoken"
+)
+
+func gtokenWebhookCommand() command {
+	return command{
+		name:    "gtoken-webhook",
+		summary: "run the gtoken-style webhook in a GKE cluster (the lab deploys it in gke)",
+		run:     runGTokenWebhook,
+	}
+}
+
+// runGTokenWebhook serves the webhook with the in-cluster API credentials
+// and the certificate the lab mounts.
+func runGTokenWebhook(ctx context.Context, env *cliEnv, args []string) error {
+	fs := flag.NewFlagSet("gtoken-webhook", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	addr := fs.String("addr", fmt.Sprintf(":%d", gtoken.ContainerPort), "listen address")
+	certDir := fs.String("cert-dir", gtoken.CertDir, "directory holding tls.crt and tls.key")
+	image := fs.String("image", gtoken.DefaultImage, "image of the injected token writer")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cert, err := tls.LoadX509KeyPair(filepath.Join(*certDir, corev1.TLSCertKey), filepath.Join(*certDir, corev1.TLSPrivateKeyKey))
+	if err != nil {
+		return fmt.Errorf("serving certificate: %w", err)
+	}
+	rc, err := rest.InClusterConfig()
+	if err != nil {
+		return fmt.Errorf("in-cluster config: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	h, err := gtoken.New(ctx, gtoken.Options{Image: *image, Client: cs, Logger: env.log})
+	if err != nil {
+		return err
+	}
+	return serveTLS(ctx, env, *addr, cert, h)
+}
+
+// runGTokenWriter is gtoken's token writer, which the webhook injects as
+// /gtoken: a Google ID token for the pod's service account from the
+// metadata server, written atomically to --file, once or (--refresh) again
+// before it expires.
+func runGTokenWriter(ctx context.Context, env *cliEnv, args []string) error {
+	fs := flag.NewFlagSet("gtoken", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	file := fs.String("file", gtoken.TokenFile, "where to write the token")
+	refresh := fs.Bool("refresh", false, "keep refreshing the token")
+	audience := fs.String("audience", "sts.amazonaws.com", "audience of the ID token")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	for {
+		tok, err := metadata.GetWithContext(ctx, "instance/service-accounts/default/identity?audience="+*audience+"&format=full")
+		if err != nil {
+			return fmt.Errorf("google id token: %w", err)
+		}
+		tmp := *file + ".tmp"
+		if err := os.WriteFile(tmp, []byte(tok), 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, *file); err != nil {
+			return err
+		}
+		env.log.Info("google id token written", "file", *file)
+		if !*refresh {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(30 * time.Minute): // ID tokens live an hour
+		}
+	}
+}
+
+// serveTLS serves h with cert on addr until ctx ends.
+func serveTLS(ctx context.Context, env *cliEnv, addr string, cert tls.Certificate, h http.Handler) error {
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServeTLS("", "") }()
+	env.log.Info("serving", "addr", addr)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
