@@ -177,6 +177,10 @@ func deployGKEMetadata(ctx context.Context, cs kubernetes.Interface, ca *certs.C
 	for _, obj := range gkemetadata.Manifests(image, SystemNamespace, opts) {
 		if ds, ok := obj.(*appsv1.DaemonSet); ok {
 			ds.Spec.Template.Annotations = map[string]string{"idlab.dev/lab-ca": hex.EncodeToString(caSum[:8])}
+			// The node's Google identity: the metadata server's own KSA,
+			// bound in fixtures/gcp to GoogleNodeServiceAccount.
+			ctr := &ds.Spec.Template.Spec.Containers[0]
+			ctr.Args = append(ctr.Args, "--node-ksa="+SystemNamespace+"/"+gkemetadata.Name, "--node-service-account="+GoogleNodeServiceAccount)
 		}
 		if err := apply(ctx, cs, obj); err != nil {
 			return err

@@ -53,6 +53,9 @@ const (
 const (
 	GoogleProject       = "idlab"
 	GoogleProjectNumber = "123456789012"
+	// GoogleNodeServiceAccount is the gke node's identity, what hostNetwork
+	// pods get from the metadata server.
+	GoogleNodeServiceAccount = "gke-node@" + GoogleProject + ".iam.gserviceaccount.com"
 )
 
 // IssuerID derives the EKS-style issuer ID of a cluster: 32 upper-case hex

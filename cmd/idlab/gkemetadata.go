@@ -64,6 +64,8 @@ func runGKEMetadataServe(ctx context.Context, env *cliEnv, args []string) error 
 	fs.StringVar(&o.ClusterName, "cluster-name", "", "cluster name")
 	fs.StringVar(&o.ClusterLocation, "cluster-location", "", "cluster location")
 	fs.StringVar(&o.IssuerURL, "issuer-url", "", "the cluster's service-account issuer")
+	fs.StringVar(&o.NodeKSA, "node-ksa", "", "namespace/name of a KSA whose workload identity is the node's (hostNetwork callers)")
+	fs.StringVar(&o.NodeServiceAccount, "node-service-account", "", "the node's Google service account email")
 	fs.DurationVar(&o.PodLookupWait, "pod-lookup-wait", 5*time.Second, "how long a caller's IP may wait for its pod to appear in the API")
 	if err := fs.Parse(args); err != nil {
 		return err

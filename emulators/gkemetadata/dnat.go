@@ -60,8 +60,8 @@ func osDNATEnv() dnatEnv {
 //
 //	iptables -w -t nat -C PREROUTING -d 169.254.169.254/32 -p tcp --dport 80 -j DNAT --to-destination NODE_IP:PORT
 //
-// and, when that check finds no rule, the same with -I. Running it again
-// changes nothing.
+// and, when that check finds no rule, the same with -I; then the same in the
+// OUTPUT chain, for hostNetwork pods. Running it again changes nothing.
 func InstallDNAT(ctx context.Context, hostRoot, nodeIP string, port int) error {
 	return installDNAT(ctx, osDNATEnv(), hostRoot, nodeIP, port)
 }
@@ -93,7 +93,12 @@ func installDNAT(ctx context.Context, env dnatEnv, hostRoot, nodeIP string, port
 			continue
 		}
 		found = true
-		err := ensureRule(ctx, env, bin, dnatRule(nodeIP, port))
+		// PREROUTING catches pods' traffic; OUTPUT the node's own processes,
+		// hostNetwork pods among them, which get the node's identity.
+		err := ensureRule(ctx, env, bin, "PREROUTING", dnatRule(nodeIP, port))
+		if err == nil {
+			err = ensureRule(ctx, env, bin, "OUTPUT", dnatRule(nodeIP, port))
+		}
 		if err == nil {
 			return nil
 		}
@@ -116,9 +121,9 @@ func findBinary(env dnatEnv, name string) string {
 
 // ensureRule checks for the rule (-C) and inserts it (-I) when absent:
 // iptables -C exits 1 when the rule does not exist.
-func ensureRule(ctx context.Context, env dnatEnv, bin string, rule []string) error {
+func ensureRule(ctx context.Context, env dnatEnv, bin, chain string, rule []string) error {
 	argv := func(op string) []string {
-		return append([]string{bin, "-w", "-t", "nat", op, "PREROUTING"}, rule...)
+		return append([]string{bin, "-w", "-t", "nat", op, chain}, rule...)
 	}
 	out, err := env.run(ctx, argv("-C"))
 	if err == nil {

@@ -37,7 +37,8 @@ func (f *fakeDNATEnv) env() dnatEnv {
 }
 
 func TestInstallDNAT(t *testing.T) {
-	const rule = "PREROUTING -d 169.254.169.254/32 -p tcp --dport 80 -j DNAT --to-destination 172.18.0.2:988"
+	const spec = " -d 169.254.169.254/32 -p tcp --dport 80 -j DNAT --to-destination 172.18.0.2:988"
+	pre, out := "PREROUTING"+spec, "OUTPUT"+spec
 	tests := []struct {
 		name     string
 		hostRoot string
@@ -46,21 +47,23 @@ func TestInstallDNAT(t *testing.T) {
 		ran      []string
 		err      string
 	}{
-		{name: "rule absent: inserted", hostRoot: "/host", bins: []string{"/usr/sbin/iptables"},
+		{name: "rules absent: inserted in both chains", hostRoot: "/host", bins: []string{"/usr/sbin/iptables"},
 			results: map[string]error{"/usr/sbin/iptables -C": exitErr(1)},
-			ran:     []string{"/usr/sbin/iptables -w -t nat -C " + rule, "/usr/sbin/iptables -w -t nat -I " + rule}},
-		{name: "rule present: nothing to do", hostRoot: "/host", bins: []string{"/usr/sbin/iptables"},
-			ran: []string{"/usr/sbin/iptables -w -t nat -C " + rule}},
+			ran: []string{"/usr/sbin/iptables -w -t nat -C " + pre, "/usr/sbin/iptables -w -t nat -I " + pre,
+				"/usr/sbin/iptables -w -t nat -C " + out, "/usr/sbin/iptables -w -t nat -I " + out}},
+		{name: "rules present: nothing to do", hostRoot: "/host", bins: []string{"/usr/sbin/iptables"},
+			ran: []string{"/usr/sbin/iptables -w -t nat -C " + pre, "/usr/sbin/iptables -w -t nat -C " + out}},
 		{name: "only iptables-legacy", hostRoot: "/", bins: []string{"/sbin/iptables-legacy"},
 			results: map[string]error{"/sbin/iptables-legacy -C": exitErr(1)},
-			ran:     []string{"/sbin/iptables-legacy -w -t nat -C " + rule, "/sbin/iptables-legacy -w -t nat -I " + rule}},
+			ran: []string{"/sbin/iptables-legacy -w -t nat -C " + pre, "/sbin/iptables-legacy -w -t nat -I " + pre,
+				"/sbin/iptables-legacy -w -t nat -C " + out, "/sbin/iptables-legacy -w -t nat -I " + out}},
 		{name: "iptables broken: falls back to iptables-nft", hostRoot: "/host", bins: []string{"/usr/sbin/iptables", "/usr/sbin/iptables-nft"},
 			results: map[string]error{"/usr/sbin/iptables -C": exitErr(3), "/usr/sbin/iptables-nft -C": exitErr(1)},
-			ran: []string{"/usr/sbin/iptables -w -t nat -C " + rule, "/usr/sbin/iptables-nft -w -t nat -C " + rule,
-				"/usr/sbin/iptables-nft -w -t nat -I " + rule}},
+			ran: []string{"/usr/sbin/iptables -w -t nat -C " + pre, "/usr/sbin/iptables-nft -w -t nat -C " + pre,
+				"/usr/sbin/iptables-nft -w -t nat -I " + pre, "/usr/sbin/iptables-nft -w -t nat -C " + out, "/usr/sbin/iptables-nft -w -t nat -I " + out}},
 		{name: "insert fails", hostRoot: "/host", bins: []string{"/usr/sbin/iptables"},
 			results: map[string]error{"/usr/sbin/iptables -C": exitErr(1), "/usr/sbin/iptables -I": exitErr(4)},
-			ran:     []string{"/usr/sbin/iptables -w -t nat -C " + rule, "/usr/sbin/iptables -w -t nat -I " + rule},
+			ran:     []string{"/usr/sbin/iptables -w -t nat -C " + pre, "/usr/sbin/iptables -w -t nat -I " + pre},
 			err:     "/usr/sbin/iptables -I: exit status 4: out"},
 		{name: "no iptables", hostRoot: "/host", err: "none of iptables, iptables-legacy, iptables-nft found"},
 	}

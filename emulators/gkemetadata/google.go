@@ -37,8 +37,10 @@ func (h *Handler) ksaToken(ctx context.Context, c *caller) (string, error) {
 	tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
 		Audiences:         []string{h.opts.WorkloadPool()},
 		ExpirationSeconds: &exp,
-		BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: c.Pod.Name, UID: c.Pod.UID},
 	}}
+	if c.Pod != nil { // the node's own KSA (Options.NodeKSA) has no pod to bind to
+		tr.Spec.BoundObjectRef = &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: c.Pod.Name, UID: c.Pod.UID}
+	}
 	ns, name, _ := strings.Cut(c.KSA, "/")
 	res, err := h.opts.Client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, tr, metav1.CreateOptions{})
 	if err != nil {

@@ -376,3 +376,32 @@ func TestPodPublishedLate(t *testing.T) {
 		})
 	}
 }
+
+// TestNodeIdentityFromKSA: with NodeKSA the node's token is that KSA's,
+// exchanged at STS, impersonating the node's GSA, and a missing binding is
+// IAM's 403 as for pods.
+func TestNodeIdentityFromKSA(t *testing.T) {
+	const nodeSA = "reader@idlab.iam.gserviceaccount.com" // reuse the lab's GSA as the node's
+	for _, tc := range []struct {
+		name   string
+		ksa    string
+		status int
+	}{{"bound", "team-a/app", http.StatusOK}, {"unbound", "kube-system/gke-metadata-server", http.StatusForbidden}} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLab(t, func(o *Options) { o.NodeKSA, o.NodeServiceAccount = tc.ksa, nodeSA })
+			_, email := l.get(t, ipHostNet, "/computeMetadata/v1/instance/service-accounts/default/email", map[string]string{"Metadata-Flavor": "Google"})
+			require.Equal(t, nodeSA, email)
+			resp, body := l.get(t, ipHostNet, "/computeMetadata/v1/instance/service-accounts/default/token", map[string]string{"Metadata-Flavor": "Google"})
+			require.Equal(t, tc.status, resp.StatusCode, body)
+			if tc.status != http.StatusOK {
+				require.Contains(t, body, "iam.serviceAccounts.getAccessToken")
+				return
+			}
+			var tok tokenAnswer
+			require.NoError(t, json.Unmarshal([]byte(body), &tok))
+			info, err := l.iam.Handler().VerifyAccessToken(tok.AccessToken)
+			require.NoError(t, err)
+			require.Equal(t, nodeSA, info.Email)
+		})
+	}
+}

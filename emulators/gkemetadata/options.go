@@ -59,6 +59,13 @@ type Options struct {
 	// default account. Defaults to PROJECT_NUMBER-compute@developer.gserviceaccount.com,
 	// the Compute Engine default service account GKE nodes run as.
 	NodeServiceAccount string
+	// NodeKSA ("namespace/name") gives the node its identity the way a pod
+	// gets one: when set and NodeToken is nil, the node's token is this
+	// KSA's token exchanged at STS and then NodeServiceAccount impersonated,
+	// which needs roles/iam.workloadIdentityUser for the KSA on it. The lab
+	// names the metadata server's own service account; on GKE the node's
+	// identity comes from the VM instead.
+	NodeKSA string
 	// NodeToken returns the node's access token and its expiry. nil (the
 	// default) answers hostNetwork callers' token requests with 404.
 	NodeToken func(ctx context.Context) (string, time.Time, error)

@@ -97,6 +97,23 @@ func (h *Handler) idToken(ctx context.Context, c *caller, audience string, full 
 
 // nodeToken is the node's own token (hostNetwork callers).
 func (h *Handler) nodeToken(ctx context.Context) (string, time.Time, *mdError) {
+	if h.opts.NodeToken == nil && h.opts.NodeKSA != "" {
+		key := "node|" + h.opts.NodeKSA + "|" + h.opts.NodeServiceAccount
+		now := h.opts.Now()
+		if t, ok := h.cache.get(key, now); ok {
+			return t.token, t.expiry, nil
+		}
+		fed, _, err := h.federatedToken(ctx, &caller{KSA: h.opts.NodeKSA}, defaultScopes)
+		if err != nil {
+			return "", time.Time{}, iamFailure("access token", err)
+		}
+		tok, exp, err := h.generateAccessToken(ctx, fed, h.opts.NodeServiceAccount, defaultScopes)
+		if err != nil {
+			return "", time.Time{}, iamFailure("access token", err)
+		}
+		h.cache.put(key, tok, exp, now)
+		return tok, exp, nil
+	}
 	if h.opts.NodeToken == nil {
 		return "", time.Time{}, &mdError{Status: http.StatusNotFound, Body: "The node's service account has no token source in this lab.\n", Reason: "Options.NodeToken is nil"}
 	}

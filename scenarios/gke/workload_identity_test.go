@@ -27,6 +27,8 @@ const (
 	gsaAnno = "iam.gke.io/gcp-service-account"
 	// roleAnno is gtoken's service account annotation.
 	roleAnno = "amazonaws.com/role-arn"
+	// nodeGSA is the gke node's identity (harness.GoogleNodeServiceAccount).
+	nodeGSA = "gke-node@idlab.iam.gserviceaccount.com"
 	// gkeReader is the AWS role GKE pods reach with their Google identity.
 	gkeReader = "arn:aws:iam::123456789012:role/gke-reader"
 )
@@ -69,6 +71,7 @@ func TestGKEWorkloadIdentity(t *testing.T) {
 		allowed          bool
 		// For the GKE-to-AWS rows: the AWS role and the decision STS must log.
 		awsRole, awsEffect string
+		hostNetwork        bool
 	}{
 		{name: "email-of-bound-ksa", ksa: "app-a", args: []string{"gcp-email"}, wantOutput: readerA},
 		{name: "own-bucket", ksa: "app-a", args: []string{"gcs-get", "team-a-data", "hello.txt"}, wantOutput: "hello from team-a-data",
@@ -86,6 +89,11 @@ func TestGKEWorkloadIdentity(t *testing.T) {
 		{name: "unannotated-email", ksa: "plain", args: []string{"gcp-email"}, wantOutput: "idlab.svc.id.goog"},
 		{name: "unannotated-bucket", ksa: "plain", args: []string{"gcs-get", "team-a-data", "hello.txt"}, wantCode: "HTTP403",
 			resource: "projects/_/buckets/team-a-data", member: "serviceAccount:idlab.svc.id.goog[" + ns + "/plain]"},
+		// hostNetwork pods are the node: they get its identity, whatever
+		// their KSA, and the node's GSA has no bucket.
+		{name: "hostnetwork-email", ksa: "app-a", hostNetwork: true, args: []string{"gcp-email"}, wantOutput: nodeGSA},
+		{name: "hostnetwork-bucket", ksa: "app-a", hostNetwork: true, args: []string{"gcs-get", "team-a-data", "hello.txt"}, wantCode: "HTTP403",
+			resource: "projects/_/buckets/team-a-data", member: "serviceAccount:" + nodeGSA},
 		// Cross-cloud, as gtoken wires it: the pod's Google ID token is its
 		// AWS web identity; gke-reader trusts only team-a-reader's :sub.
 		{name: "gke-to-aws-bound-gsa", ksa: "app-a", args: []string{"gcp-to-aws", gkeReader, "app-a-data", "hello.txt"},
@@ -110,6 +118,10 @@ func TestGKEWorkloadIdentity(t *testing.T) {
 			}
 			since := lab.LastDecisionID(ctx, t)
 			pod := podrun.WithArgs(podrun.PlainPod(tc.name, tc.ksa, lab.ProbeImage), tc.args...)
+			if tc.hostNetwork {
+				pod.Spec.HostNetwork = true
+				pod.Spec.DNSPolicy = corev1.DNSClusterFirstWithHostNet
+			}
 			// gtoken sets no region; the application does.
 			pod.Spec.Containers[0].Env = append(pod.Spec.Containers[0].Env, corev1.EnvVar{Name: "AWS_REGION", Value: "us-west-2"})
 			res, err := podrun.Run(ctx, gke.CS, ns, pod)
