@@ -67,8 +67,10 @@
 //     this node: 404 (the SDKs' NotDefinedError); STS failures and API
 //     server errors: 500. These texts are the lab's.
 //
-// The node's own identity (hostNetwork callers) is Options.NodeServiceAccount
-// with tokens from Options.NodeToken; without NodeToken its token requests
+// The node's own identity (hostNetwork callers, which the OUTPUT-chain DNAT
+// sends here) is Options.NodeServiceAccount with tokens from
+// Options.NodeToken, or else from Options.NodeKSA's workload identity (the
+// lab's model of a node's VM identity); with neither its token requests
 // answer 404.
 //
 // Every allow and deny is logged with decision, principal, action,
