@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -99,26 +100,8 @@ func deployGToken(ctx context.Context, cs kubernetes.Interface, ca *certs.CA, im
 	if err := kind.LoadImages(ctx, cluster, writer); err != nil {
 		return fmt.Errorf("load %s: %w", writer, err)
 	}
-	if err := apply(ctx, cs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}); err != nil {
-		return err
-	}
-	cert, err := ca.Issue(gtoken.ServiceHosts(SystemNamespace)...)
-	if err != nil {
-		return fmt.Errorf("serving certificate: %w", err)
-	}
-	secret, err := gtoken.TLSSecret(SystemNamespace, cert)
-	if err != nil {
-		return err
-	}
-	if err := apply(ctx, cs, secret); err != nil {
-		return err
-	}
-	for _, obj := range gtoken.Manifests(image, writer, SystemNamespace, ca.PEM) {
-		if err := apply(ctx, cs, obj); err != nil {
-			return err
-		}
-	}
-	return waitDeployment(ctx, cs, SystemNamespace, gtoken.Name, 2*time.Minute)
+	return deployWebhookServer(ctx, cs, ca, gtoken.Name, gtoken.ServiceHosts(SystemNamespace),
+		gtoken.TLSSecret, gtoken.Manifests(image, writer, SystemNamespace, ca.PEM))
 }
 
 // imageLoader loads local images into a cluster (the kind provider).
@@ -129,34 +112,49 @@ type imageLoader interface {
 // deployIRSAWebhook runs `idlab irsa-webhook` as EKS runs the pod identity
 // webhook: with the cluster's region and regional STS endpoints.
 func deployIRSAWebhook(ctx context.Context, cs kubernetes.Interface, ca *certs.CA, image, region string) error {
+	return deployWebhookServer(ctx, cs, ca, irsawebhook.Name, irsawebhook.ServiceHosts(irsawebhook.Name, SystemNamespace),
+		irsawebhook.TLSSecret, irsawebhook.Manifests(image, SystemNamespace, ca.PEM),
+		"--aws-default-region="+region, "--sts-regional-endpoint=true")
+}
+
+// deployWebhookServer applies the webhook's serving certificate (for hosts,
+// packed by secret) and its objects, with extraArgs for its container, and
+// waits until its Deployment is available.
+func deployWebhookServer(ctx context.Context, cs kubernetes.Interface, ca *certs.CA, name string, hosts []string,
+	secret func(string, tls.Certificate) (*corev1.Secret, error), objs []runtime.Object, extraArgs ...string) error {
 	if err := apply(ctx, cs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}); err != nil {
 		return err
 	}
-	cert, err := ca.Issue(irsawebhook.ServiceHosts(irsawebhook.Name, SystemNamespace)...)
+	cert, err := ca.Issue(hosts...)
 	if err != nil {
 		return fmt.Errorf("serving certificate: %w", err)
 	}
-	secret, err := irsawebhook.TLSSecret(SystemNamespace, cert)
+	sec, err := secret(SystemNamespace, cert)
 	if err != nil {
 		return err
 	}
-	if err := apply(ctx, cs, secret); err != nil {
+	if err := apply(ctx, cs, sec); err != nil {
 		return err
 	}
-	caSum := sha256.Sum256(ca.Cert.Raw)
-	for _, obj := range irsawebhook.Manifests(image, SystemNamespace, ca.PEM) {
+	for _, obj := range objs {
 		if d, ok := obj.(*appsv1.Deployment); ok {
 			ctr := &d.Spec.Template.Spec.Containers[0]
-			ctr.Args = append(ctr.Args, "--aws-default-region="+region, "--sts-regional-endpoint=true")
-			// A new lab CA must restart the pod; a new leaf of the same CA
-			// need not, as the old one stays valid.
-			d.Spec.Template.Annotations = map[string]string{"idlab.dev/lab-ca": hex.EncodeToString(caSum[:8])}
+			ctr.Args = append(ctr.Args, extraArgs...)
+			d.Spec.Template.Annotations = labCAStamp(ca)
 		}
 		if err := apply(ctx, cs, obj); err != nil {
 			return err
 		}
 	}
-	return waitDeployment(ctx, cs, SystemNamespace, irsawebhook.Name, 2*time.Minute)
+	return waitDeployment(ctx, cs, SystemNamespace, name, 2*time.Minute)
+}
+
+// labCAStamp annotates a component's pods with the lab CA, so a new CA
+// restarts them; a new leaf of the same CA need not, as the old one stays
+// valid.
+func labCAStamp(ca *certs.CA) map[string]string {
+	sum := sha256.Sum256(ca.Cert.Raw)
+	return map[string]string{"idlab.dev/lab-ca": hex.EncodeToString(sum[:8])}
 }
 
 // deployGKEMetadata runs the GKE metadata server on every node of c, with
@@ -171,12 +169,11 @@ func deployGKEMetadata(ctx context.Context, cs kubernetes.Interface, ca *certs.C
 	if err := apply(ctx, cs, cm); err != nil {
 		return err
 	}
-	caSum := sha256.Sum256(ca.Cert.Raw)
 	opts := gkemetadata.ManifestOptions{ProjectID: GoogleProject, ProjectNumber: GoogleProjectNumber,
 		ClusterName: c.Name, ClusterLocation: c.Region, IssuerURL: c.IssuerURL, CAConfigMap: labCAConfigMap}
 	for _, obj := range gkemetadata.Manifests(image, SystemNamespace, opts) {
 		if ds, ok := obj.(*appsv1.DaemonSet); ok {
-			ds.Spec.Template.Annotations = map[string]string{"idlab.dev/lab-ca": hex.EncodeToString(caSum[:8])}
+			ds.Spec.Template.Annotations = labCAStamp(ca)
 			// The node's Google identity: the metadata server's own KSA,
 			// bound in fixtures/gcp to GoogleNodeServiceAccount.
 			ctr := &ds.Spec.Template.Spec.Containers[0]
