@@ -31,6 +31,13 @@ func runIRSAWebhook(ctx context.Context, env *cliEnv, args []string) error {
 	certDir := fs.String("cert-dir", irsawebhook.CertDir, "directory holding tls.crt and tls.key")
 	region := fs.String("aws-default-region", "", "inject AWS_REGION and AWS_DEFAULT_REGION (upstream's flag)")
 	regional := fs.Bool("sts-regional-endpoint", false, "inject AWS_STS_REGIONAL_ENDPOINTS=regional (upstream's flag)")
+	var cc irsawebhook.ContainerCredentialsOptions
+	fs.StringVar(&cc.ConfigFile, "watch-container-credentials-config", "", "the EKS Pod Identity identities file to watch (upstream's flag); empty: no container credentials")
+	fs.StringVar(&cc.Audience, "container-credentials-audience", irsawebhook.DefaultContainerCredentialsAudience, "token audience for container credentials")
+	fs.StringVar(&cc.MountPath, "container-credentials-token-mount-path", irsawebhook.DefaultContainerCredentialsMountPath, "where the container credentials token is mounted")
+	fs.StringVar(&cc.VolumeName, "container-credentials-token-volume-name", irsawebhook.DefaultContainerCredentialsVolumeName, "the container credentials token volume")
+	fs.StringVar(&cc.TokenPath, "container-credentials-token-path", irsawebhook.DefaultContainerCredentialsTokenPath, "the token's file name in its volume")
+	fs.StringVar(&cc.FullURI, "container-credentials-full-uri", irsawebhook.DefaultContainerCredentialsFullURI, "AWS_CONTAINER_CREDENTIALS_FULL_URI for mutated containers")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,12 +59,12 @@ func runIRSAWebhook(ctx context.Context, env *cliEnv, args []string) error {
 	srv, err := irsawebhook.NewServer(ctx, irsawebhook.ServerOptions{
 		Addr:        *addr,
 		Certificate: &cert,
-		Handler:     irsawebhook.Options{Client: cs, Logger: env.log, Region: *region, RegionalSTS: *regional},
+		Handler:     irsawebhook.Options{Client: cs, Logger: env.log, Region: *region, RegionalSTS: *regional, ContainerCredentials: cc},
 	})
 	if err != nil {
 		return err
 	}
-	env.log.Info("irsa webhook serving", "addr", *addr, "region", *region)
+	env.log.Info("irsa webhook serving", "addr", *addr, "region", *region, "container_credentials_config", cc.ConfigFile)
 	<-ctx.Done()
 	return srv.Close()
 }

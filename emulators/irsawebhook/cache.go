@@ -185,6 +185,15 @@ func (c *saCache) set(sa *corev1.ServiceAccount) {
 	}
 }
 
+// peek returns the cached configuration of namespace/name without waiting
+// for the watch or asking the API.
+func (c *saCache) peek(namespace, name string) (serviceAccountConfig, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cfg, ok := c.entries[cacheKey(namespace, name)]
+	return cfg, ok
+}
+
 // lookup returns the configuration of ServiceAccount namespace/name. found is
 // false when the ServiceAccount does not exist. When the cache does not hold
 // it, lookup waits up to Options.LookupTimeout for the watch or an API GET,

@@ -113,7 +113,7 @@ func TestLookupMissingFromCache(t *testing.T) {
 				return nil
 			},
 			timeout: time.Second,
-			wantLog: "has no role-arn annotation or does not exist",
+			wantLog: "no role-arn annotation, or does not exist",
 		},
 	}
 	for _, tt := range tests {

@@ -42,6 +42,26 @@
 //     resolved with a GET against the API server within Options.LookupTimeout,
 //     as upstream does since aws/amazon-eks-pod-identity-webhook#252 (which
 //     built on the grace period of #236 for issue #174).
+//   - EKS Pod Identity (upstream pkg/containercredentials, the managed
+//     webhook's container-credentials mode): with
+//     Options.ContainerCredentials.ConfigFile (upstream's
+//     --watch-container-credentials-config), a JSON file
+//     {"identities":[{"namespace":..,"serviceAccount":..}]} listing the
+//     service accounts that have a pod identity association, re-read as it
+//     changes. Such a pod's containers get
+//     AWS_CONTAINER_CREDENTIALS_FULL_URI=http://169.254.170.23/v1/credentials
+//     (the EKS Pod Identity Agent) and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
+//     pointing at a projected token "eks-pod-identity-token" with audience
+//     pods.eks.amazonaws.com mounted at
+//     /var/run/secrets/pods.eks.amazonaws.com/serviceaccount, and the pod the
+//     label eks.amazonaws.com/pod-identity=enabled. Container credentials
+//     take precedence over IRSA: an associated service account's role-arn
+//     and audience annotations are ignored, while its sts-regional-endpoints
+//     and token-expiration annotations still apply (read from the cache
+//     without waiting; absent: no regional STS, 86400 s). A default 86400 s
+//     lifetime is jittered into 79200..86400 s. Region, skip-containers, the
+//     Windows path and the "any variable of the group set" rules are as for
+//     IRSA, with the two container credentials variables as the group.
 //   - Admission: POST /mutate takes and returns admission.k8s.io/v1
 //     AdmissionReview, response uid echoed, JSONPatch.
 //
@@ -55,10 +75,12 @@
 //     so yields a pod the API server rejects for a duplicate mountPath).
 //   - An empty spec.serviceAccountName means "default" (upstream relies on
 //     the ServiceAccount admission plugin having set it).
-//   - No default-expiration jitter, no ConfigMap-configured roles, no
-//     composed role ARNs, no EKS Pod Identity (container credentials) mode
-//     yet. The last is designed for: a second credentialSource feeding
-//     PatchConfig, consulted before IRSA as upstream does.
+//   - No default-expiration jitter for IRSA (upstream jitters container
+//     credentials only in the version modelled), no ConfigMap-configured
+//     roles, no composed role ARNs.
+//   - The container credentials file is polled (Options.ContainerCredentials
+//     .PollInterval) rather than watched with fsnotify, which also catches a
+//     ConfigMap volume's symlink swap.
 //
 // Deployment: Config builds the MutatingWebhookConfiguration (the
 // objectSelector and policies of the EKS-managed webhook), Manifests the

@@ -78,7 +78,18 @@ func checkPatchedPod(t *testing.T, f fixture, patch []byte) {
 		vols = append(vols, v.Name)
 	}
 	requireUnique(t, vols, "volume names")
-	require.Contains(t, vols, VolumeName)
+	credEnv, volume, mountPath := []string{EnvRoleARN, EnvWebIdentityTokenFile}, VolumeName, MountPath
+	if f.containerCredentials(t) {
+		credEnv = []string{EnvContainerCredentialsFullURI, EnvContainerAuthorizationTokenFile}
+		volume, mountPath = DefaultContainerCredentialsVolumeName, DefaultContainerCredentialsMountPath
+		require.Equal(t, "enabled", pod.Labels[LabelPodIdentity])
+		for k, v := range f.pod.Labels {
+			require.Equal(t, v, pod.Labels[k], "the pod's own labels stay")
+		}
+	} else {
+		require.NotContains(t, pod.Labels, LabelPodIdentity)
+	}
+	require.Contains(t, vols, volume)
 
 	skipped := parsePodAnnotations(f.pod).SkipContainers
 	before := slices.Concat(f.pod.Spec.InitContainers, f.pod.Spec.Containers)
@@ -94,13 +105,13 @@ func checkPatchedPod(t *testing.T, f fixture, patch []byte) {
 		}
 		requireUnique(t, envs, c.Name+" env")
 		requireUnique(t, mounts, c.Name+" mount paths")
-		if skipped[c.Name] || setsAllGroups(before[i]) {
+		if skipped[c.Name] || setsAllGroups(before[i], credEnv) {
 			require.Equal(t, before[i].Env, c.Env, c.Name)
 			require.Equal(t, before[i].VolumeMounts, c.VolumeMounts, c.Name)
 			continue
 		}
-		require.True(t, slices.Contains(envs, EnvRoleARN) || slices.Contains(envs, EnvWebIdentityTokenFile), c.Name)
-		require.Contains(t, mounts, MountPath, c.Name)
+		require.True(t, slices.Contains(envs, credEnv[0]) || slices.Contains(envs, credEnv[1]), c.Name)
+		require.Contains(t, mounts, mountPath, c.Name)
 	}
 
 	// Reinvocation: the mutated pod mutates to itself.
@@ -116,13 +127,13 @@ func checkPatchedPod(t *testing.T, f fixture, patch []byte) {
 	require.JSONEq(t, string(out), string(out2), "second invocation changed the pod")
 }
 
-// setsAllGroups reports whether c already sets a credential, a region and
+// setsAllGroups reports whether c already sets a credential (of credEnv), a region and
 // the STS variable: upstream leaves such a container alone.
-func setsAllGroups(c corev1.Container) bool {
+func setsAllGroups(c corev1.Container, credEnv []string) bool {
 	has := func(names ...string) bool {
 		return slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return slices.Contains(names, e.Name) })
 	}
-	return has(EnvRoleARN, EnvWebIdentityTokenFile) && has(EnvRegion, EnvDefaultRegion) && has(EnvSTSRegionalEndpoints)
+	return has(credEnv...) && has(EnvRegion, EnvDefaultRegion) && has(EnvSTSRegionalEndpoints)
 }
 
 func requireUnique(t *testing.T, xs []string, what string) {

@@ -34,11 +34,25 @@ func New(ctx context.Context, opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("irsawebhook: start service account cache: %w", err)
 	}
+	sources := []credentialSource{irsaSource{cache: c, region: opts.Region}}
+	if cc := opts.ContainerCredentials; cc.ConfigFile != "" {
+		ids := &identities{path: cc.ConfigFile, log: opts.Logger}
+		if err := ids.load(); err != nil {
+			// Upstream retries a file it cannot load; so does the watch.
+			opts.Logger.Error("load container credentials config", "file", cc.ConfigFile, "err", err)
+		}
+		stopWatch := ids.watch(ctx, cc.PollInterval)
+		stopCache := stop
+		stop = func() { stopWatch(); stopCache() }
+		// EKS Pod Identity first: an associated service account's IRSA
+		// annotation is ignored.
+		sources = append([]credentialSource{containerCredentialsSource{ids: ids, cache: c, opts: cc, region: opts.Region}}, sources...)
+	}
 	h := &Handler{
 		opts:    opts,
 		log:     opts.Logger,
 		cache:   c,
-		sources: []credentialSource{irsaSource{cache: c, region: opts.Region}},
+		sources: sources,
 		stop:    stop,
 	}
 	h.mux = http.NewServeMux()
@@ -109,7 +123,7 @@ func (h *Handler) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest)
 		}
 	}
 	if cfg == nil {
-		h.decision(req, &pod, sa, "skipped", "service account has no role-arn annotation or does not exist")
+		h.decision(req, &pod, sa, "skipped", "service account has no pod identity association and no role-arn annotation, or does not exist")
 		return allowed
 	}
 	if pa := parsePodAnnotations(&pod); pa.SkipErr != nil {

@@ -28,6 +28,9 @@ func newTestHandler(t *testing.T, opts Options, objs ...runtime.Object) (*Handle
 	if opts.Client == nil {
 		opts.Client = client
 	}
+	if opts.ContainerCredentials.Rand == nil {
+		opts.ContainerCredentials.Rand = halfJitter
+	}
 	h, err := New(t.Context(), opts)
 	require.NoError(t, err)
 	t.Cleanup(h.Close)
@@ -57,7 +60,26 @@ type fixture struct {
 	raw  []byte // the pod as JSON, exactly as the fixture has it
 	opts Options
 	ns   string // the AdmissionRequest's namespace
+	// podIdentity is the container credentials config, if any.
+	podIdentity string
 }
+
+// containerCredentials reports whether f's pod gets EKS Pod Identity: its
+// service account is listed in the fixture's container credentials config.
+func (f fixture) containerCredentials(t *testing.T) bool {
+	t.Helper()
+	set, err := parseIdentities([]byte(f.podIdentity))
+	require.NoError(t, err)
+	sa := f.pod.Spec.ServiceAccountName
+	if sa == "" {
+		sa = "default"
+	}
+	return set[identity{Namespace: f.ns, ServiceAccount: sa}]
+}
+
+// halfJitter draws the middle of the jitter range, so golden files are
+// stable: 79200 + 3600.
+func halfJitter(n int64) int64 { return n / 2 }
 
 // Test-only pod annotations that set up the case.
 const (
@@ -78,6 +100,13 @@ func loadFixture(t *testing.T, path string) fixture {
 			var sa corev1.ServiceAccount
 			require.NoError(t, yaml.Unmarshal([]byte(doc), &sa))
 			f.sas = append(f.sas, &sa)
+		case "ConfigMap":
+			// The container credentials config file, as EKS writes it.
+			var cm corev1.ConfigMap
+			require.NoError(t, yaml.Unmarshal([]byte(doc), &cm))
+			f.opts.ContainerCredentials.ConfigFile = filepath.Join(t.TempDir(), "config.json")
+			require.NoError(t, os.WriteFile(f.opts.ContainerCredentials.ConfigFile, []byte(cm.Data["config.json"]), 0o600))
+			f.podIdentity = cm.Data["config.json"]
 		case "Pod":
 			f.raw, err = yaml.YAMLToJSON([]byte(doc))
 			require.NoError(t, err)

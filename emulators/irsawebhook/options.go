@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -43,6 +44,9 @@ type Options struct {
 	// cache (API GET or watch, whichever answers first). Defaults to
 	// DefaultLookupTimeout.
 	LookupTimeout time.Duration
+	// ContainerCredentials configures the EKS Pod Identity mode; off unless
+	// its ConfigFile is set.
+	ContainerCredentials ContainerCredentialsOptions
 }
 
 // ErrNoClient is returned by New when Options.Client is nil.
@@ -67,6 +71,23 @@ func (o Options) normalize() (Options, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	cc := &o.ContainerCredentials
+	for _, d := range []struct {
+		v   *string
+		def string
+	}{{&cc.Audience, DefaultContainerCredentialsAudience}, {&cc.MountPath, DefaultContainerCredentialsMountPath},
+		{&cc.VolumeName, DefaultContainerCredentialsVolumeName}, {&cc.TokenPath, DefaultContainerCredentialsTokenPath},
+		{&cc.FullURI, DefaultContainerCredentialsFullURI}} {
+		if *d.v == "" {
+			*d.v = d.def
+		}
+	}
+	if cc.PollInterval <= 0 {
+		cc.PollInterval = DefaultConfigPollInterval
+	}
+	if cc.Rand == nil {
+		cc.Rand = rand.Int64N
 	}
 	return o, nil
 }

@@ -47,9 +47,18 @@ type PatchConfig struct {
 	// SkipContainers names containers and init containers left alone.
 	SkipContainers map[string]bool
 	// WebIdentity is the IRSA credential: AWS_ROLE_ARN and
-	// AWS_WEB_IDENTITY_TOKEN_FILE. (EKS Pod Identity would add a
-	// ContainerCredentials field beside it.)
+	// AWS_WEB_IDENTITY_TOKEN_FILE.
 	WebIdentity *WebIdentity
+	// ContainerCredentials is the EKS Pod Identity credential:
+	// AWS_CONTAINER_CREDENTIALS_FULL_URI and
+	// AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, and the pod-identity label.
+	ContainerCredentials *ContainerCredentials
+}
+
+// ContainerCredentials is where the pod's SDK fetches credentials with its
+// token: the EKS Pod Identity Agent on the node.
+type ContainerCredentials struct {
+	FullURI string
 }
 
 // WebIdentity is the role the pod assumes with its token.
@@ -60,6 +69,12 @@ type WebIdentity struct {
 // credentialEnv returns the credential variables for a container, in
 // upstream's order; upstream skips the whole group when any one is set.
 func (c PatchConfig) credentialEnv(tokenFile string) []corev1.EnvVar {
+	if c.ContainerCredentials != nil {
+		return []corev1.EnvVar{
+			{Name: EnvContainerCredentialsFullURI, Value: c.ContainerCredentials.FullURI},
+			{Name: EnvContainerAuthorizationTokenFile, Value: tokenFile},
+		}
+	}
 	if c.WebIdentity == nil {
 		return nil
 	}
@@ -95,6 +110,14 @@ func MutatePod(pod *corev1.Pod, cfg PatchConfig) []PatchOperation {
 	initContainers := mutateContainers(pod.Spec.InitContainers, cfg, tokenFile)
 
 	var ops []PatchOperation
+	if cfg.ContainerCredentials != nil {
+		// Upstream labels container-credentials pods first.
+		if pod.Labels == nil {
+			ops = append(ops, PatchOperation{Op: "add", Path: "/metadata/labels", Value: map[string]string{LabelPodIdentity: "enabled"}})
+		} else {
+			ops = append(ops, PatchOperation{Op: "add", Path: "/metadata/labels/" + strings.ReplaceAll(LabelPodIdentity, "/", "~1"), Value: "enabled"})
+		}
+	}
 	if !volExists {
 		vol := tokenVolume(cfg)
 		if pod.Spec.Volumes == nil {
