@@ -22,43 +22,22 @@ bash hack/setup-test-tools.sh chromium # the conformance page is checked in a br
 
 say "build idlab and the probe (static)"
 mkdir -p bin "$ARTIFACTS"
-rm -f "$ARTIFACTS"/e2e.log "$ARTIFACTS"/e2e.json # a failure must not quote an earlier run
+rm -f "$ARTIFACTS"/{e2e.log,e2e.json,junit.xml,matrix.md,matrix.html} # a failure must not quote an earlier run
 CGO_ENABLED=0 $GO build -trimpath -ldflags="-s -w" -o bin/idlab ./cmd/idlab
 CGO_ENABLED=0 $GO build -trimpath -ldflags="-s -w" -o bin/probe ./scenarios/internal/probe/cmd/probe
 
-cleanup() {
-  rc=$?
-  if [[ $rc -ne 0 ]]; then
-    say "failed (exit $rc): exporting logs to $ARTIFACTS/logs"
-    bin/idlab logs --dir "$ARTIFACTS/logs" || true
-  fi
-  if [[ ${IDLAB_KEEP:-0} == 1 ]]; then
-    say "IDLAB_KEEP=1: leaving the lab up (bin/idlab down to remove it)"
-  else
-    say "tearing the lab down"
-    bin/idlab down || rc=$?
-  fi
-  if [[ $rc -ne 0 && -s $ARTIFACTS/e2e.log ]]; then
-    # CI shows the end of the output: put why it failed there.
-    say "failures (from $ARTIFACTS/e2e.log):"
-    grep -E -A12 -- '--- FAIL|^panic:|Error Trace:' "$ARTIFACTS/e2e.log" | tail -60 || true
-  fi
-  say "done (exit $rc)"
-  exit $rc
-}
-trap cleanup EXIT
-
-say "node image"
-bin/idlab node-image
-say "lab up"
-bin/idlab up --probe bin/probe
-say "scenarios"
-# go test -json keeps every event (e2e.json); idlab report echoes the plain
-# output (e2e.log) and writes junit.xml, matrix.md and matrix.html.
-$GO test -tags e2e -count=1 -json -timeout 40m ./scenarios/... | tee "$ARTIFACTS/e2e.json" |
-  bin/idlab report --out "$ARTIFACTS" | tee "$ARTIFACTS/e2e.log"
-say "conformance matrix ($ARTIFACTS/matrix.md, matrix.html, junit.xml):"
-cat "$ARTIFACTS/matrix.md"
+say "lab up, scenario suites in parallel, report, lab down (bin/idlab e2e)"
+# idlab e2e exports the lab's logs to $ARTIFACTS/logs on failure, tears the
+# lab down unless IDLAB_KEEP=1, and ends a failed run with the failing tests'
+# output after the matrix, so CI's tail says why.
+rc=0
+bin/idlab e2e --probe bin/probe --out "$ARTIFACTS" || rc=$?
+if [[ ! -s $ARTIFACTS/matrix.md ]]; then
+  say "no matrix was written (exit $rc)"
+  exit $(( rc == 0 ? 1 : rc ))
+fi
 say "the matrix page as headless Chromium renders it"
 IDLAB_REQUIRE_CHROMIUM=$([[ -x /usr/bin/chromium ]] && echo 1 || echo 0) IDLAB_MATRIX_HTML="$ARTIFACTS/matrix.html" \
   $GO test -count=1 -run '^TestMatrixInChromium$' ./harness/report
+say "done (exit $rc)"
+exit $rc

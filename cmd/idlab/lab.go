@@ -23,25 +23,36 @@ func statusCommand() command {
 
 // labFlags parses the flags every lab command shares over ConfigFromEnv.
 func labFlags(name string, env *cliEnv, args []string) (harness.Config, error) {
-	cfg, err := harness.ConfigFromEnv(os.Getenv)
+	fs, cfg, err := labFlagSet(name, env)
 	if err != nil {
-		return cfg, fmt.Errorf("%w: %v", errUsage, err)
+		return harness.Config{}, err
 	}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	if err := fs.Parse(args); err != nil {
+		return *cfg, err
+	}
+	if fs.NArg() > 0 {
+		return *cfg, fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	return *cfg, nil
+}
+
+// labFlagSet is labFlags' flag set, for commands that add flags of their
+// own; cfg is filled when fs is parsed.
+func labFlagSet(name string, env *cliEnv) (fs *flag.FlagSet, cfg *harness.Config, err error) {
+	c, err := harness.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	cfg = &c
+	fs = flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "lab state directory (IDLAB_STATE_DIR)")
 	fs.IntVar(&cfg.HostPort, "port", cfg.HostPort, "emulator port on 127.0.0.1 (IDLAB_PORT)")
 	fs.StringVar(&cfg.KindConfig, "kind-config", "kind-config.yaml", "kind cluster template")
 	fs.StringVar(&cfg.FixturesDir, "fixtures", "fixtures/aws", "IAM fixtures directory")
 	fs.StringVar(&cfg.ProbeBinary, "probe", "", "static SDK probe binary to load into the clusters")
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
-	}
 	cfg.Progress, cfg.Log = env.stderr, env.log
-	return cfg, nil
+	return fs, cfg, nil
 }
 
 func logsCommand() command {

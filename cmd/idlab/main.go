@@ -45,6 +45,7 @@ func commands() []command {
 		irsaWebhookCommand(),
 		gkeMetadataCommand(),
 		reportCommand(),
+		e2eCommand(),
 		gtokenWebhookCommand(),
 		{name: "gtoken", summary: "write a Google ID token for the pod to a file (what the gtoken webhook injects)", run: runGTokenWriter},
 	}

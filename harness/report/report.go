@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -49,20 +50,30 @@ type Result struct {
 
 // event is one line of `go test -json` (cmd/test2json).
 type event struct {
-	Action  string
-	Package string
-	Test    string
-	Elapsed float64
-	Output  string
+	Action     string
+	Package    string
+	ImportPath string // build-output and build-fail events (Go 1.24+)
+	Test       string
+	Elapsed    float64
+	Output     string
 }
+
+// PackageTest names the synthetic test that carries a package's failure
+// when none of its tests failed: a build failure, a panic outside a test,
+// a timeout.
+const PackageTest = "(package)"
 
 // Read consumes a `go test -json` stream, copying the tests' text output to
 // echo (nil for none) as it comes, and returns the results. Lines that are
 // not JSON (build errors before test2json starts) are echoed and kept as
-// output of a synthetic "build" test that fails.
+// output of a synthetic "build" test that fails. A package that fails while
+// none of its tests did (it does not build, or panics or times out outside a
+// test) gets a failing PackageTest holding the package's own output.
 func Read(r io.Reader, echo io.Writer) (*Result, error) {
 	res := &Result{}
 	tests := map[string]*Test{}
+	pkgOutput := map[string][]string{} // output outside any test, by package
+	var failedPkgs []string
 	get := func(pkg, name string) *Test {
 		k := pkg + "\x00" + name
 		t, ok := tests[k]
@@ -87,11 +98,20 @@ func Read(r io.Reader, echo io.Writer) (*Result, error) {
 			b.Output = append(b.Output, string(line))
 			continue
 		}
+		if ev.Action == "build-output" {
+			if echo != nil {
+				io.WriteString(echo, ev.Output)
+			}
+			pkg, _, _ := strings.Cut(ev.ImportPath, " ")
+			pkgOutput[pkg] = append(pkgOutput[pkg], ev.Output)
+			continue
+		}
 		if ev.Action == "output" {
 			if echo != nil {
 				io.WriteString(echo, ev.Output)
 			}
 			if ev.Test == "" {
+				pkgOutput[ev.Package] = append(pkgOutput[ev.Package], ev.Output)
 				continue
 			}
 			t := get(ev.Package, ev.Test)
@@ -105,6 +125,10 @@ func Read(r io.Reader, echo io.Writer) (*Result, error) {
 			}
 			continue
 		}
+		if ev.Test == "" && ev.Action == "fail" {
+			failedPkgs = append(failedPkgs, ev.Package)
+			continue
+		}
 		if ev.Test == "" || (ev.Action != "pass" && ev.Action != "fail" && ev.Action != "skip") {
 			continue
 		}
@@ -114,6 +138,12 @@ func Read(r io.Reader, echo io.Writer) (*Result, error) {
 	}
 	if err := sc.Err(); err != nil {
 		return res, fmt.Errorf("read test events: %w", err)
+	}
+	for _, pkg := range failedPkgs {
+		if !slices.ContainsFunc(res.Tests, func(t *Test) bool { return t.Package == pkg && t.Action == "fail" }) {
+			t := get(pkg, PackageTest)
+			t.Action, t.Output = "fail", pkgOutput[pkg]
+		}
 	}
 	for i := range res.Rows {
 		res.Rows[i].Passed = tests[pkgOf(res.Rows[i].Test)+"\x00"+nameOf(res.Rows[i].Test)].Action == "pass"

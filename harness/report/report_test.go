@@ -87,3 +87,42 @@ func TestReadAndWrite(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, res.WriteFiles(dir, "Conformance", time.Minute))
 }
+
+func TestReadPackageFailures(t *testing.T) {
+	const built, broken, timedOut = "example.com/s/ok", "example.com/s/broken", "example.com/s/slow"
+	in := stream(t,
+		event{Action: "pass", Package: built, Test: "TestOK"},
+		event{Action: "pass", Package: built},
+		event{Action: "build-output", ImportPath: broken + " [" + broken + ".test]", Output: "b_test.go:5:15: undefined: testing\n"},
+		event{Action: "build-fail", ImportPath: broken + " [" + broken + ".test]"},
+		event{Action: "output", Package: broken, Output: "FAIL\t" + broken + " [build failed]\n"},
+		event{Action: "fail", Package: broken},
+		// A timeout panics outside the test: the test has no result of its own.
+		event{Action: "run", Package: timedOut, Test: "TestWait"},
+		event{Action: "output", Package: timedOut, Output: "panic: test timed out after 1m0s\n"},
+		event{Action: "fail", Package: timedOut, Elapsed: 60},
+	)
+	var echo bytes.Buffer
+	res, err := Read(strings.NewReader(in), &echo)
+	require.NoError(t, err)
+	require.True(t, res.Failed())
+	require.Contains(t, echo.String(), "undefined: testing")
+	byPkg := map[string]*Test{}
+	for _, tc := range res.Tests {
+		if tc.Name == PackageTest {
+			byPkg[tc.Package] = tc
+		}
+	}
+	require.Len(t, byPkg, 2, "only the failed packages get a package test")
+	require.Equal(t, "fail", byPkg[broken].Action)
+	require.Contains(t, strings.Join(byPkg[broken].Output, ""), "undefined: testing")
+	require.Contains(t, strings.Join(byPkg[timedOut].Output, ""), "test timed out")
+
+	// A package whose failure is already a failed test gets no extra entry.
+	res, err = Read(strings.NewReader(stream(t,
+		event{Action: "fail", Package: built, Test: "TestX"},
+		event{Action: "fail", Package: built},
+	)), nil)
+	require.NoError(t, err)
+	require.Len(t, res.Tests, 1)
+}

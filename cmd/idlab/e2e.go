@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/idlab/idlab/harness"
+	"github.com/idlab/idlab/harness/report"
+	"github.com/idlab/idlab/harness/suites"
+)
+
+func e2eCommand() command {
+	return command{
+		name:    "e2e",
+		summary: "bring the lab up, run the scenario suites in parallel, write the report (go test output, junit.xml, matrix md/html), tear down",
+		run:     runE2E,
+	}
+}
+
+// e2eTail is how many lines of a failed test's output the summary repeats.
+const e2eTail = 25
+
+func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
+	fs, cfg, err := labFlagSet("e2e", env)
+	if err != nil {
+		return err
+	}
+	out := fs.String("out", "artifacts", "directory for e2e.json, e2e.log, junit.xml, matrix.md, matrix.html and, on failure, logs/")
+	keep := fs.Bool("keep", os.Getenv("IDLAB_KEEP") == "1", "leave the lab up afterwards (IDLAB_KEEP=1)")
+	runRE := fs.String("run", "", "only tests matching this regexp (go test -run)")
+	timeout := fs.Duration("timeout", 40*time.Minute, "timeout of each suite")
+	goCmd := fs.String("go", envOr("GO", "go"), "go command that runs the suites ($GO)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	patterns := fs.Args() // default ./scenarios/...
+	start := time.Now()
+	say := func(format string, a ...any) {
+		fmt.Fprintf(env.stderr, "e2e: [%s] "+format+"\n", append([]any{time.Since(start).Round(time.Second)}, a...)...)
+	}
+	stateDir, err := filepath.Abs(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	lab, err := harness.New(*cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			say("failed: exporting the lab's logs to %s", filepath.Join(*out, "logs"))
+			if lerr := lab.ExportLogs(context.WithoutCancel(ctx), filepath.Join(*out, "logs")); lerr != nil {
+				say("log export: %v", lerr)
+			}
+		}
+		if *keep {
+			say("--keep: the lab stays up (idlab down removes it)")
+			return
+		}
+		say("tearing the lab down")
+		if derr := lab.Down(context.WithoutCancel(ctx)); derr != nil {
+			err = errors.Join(err, fmt.Errorf("down: %w", derr))
+		}
+	}()
+
+	say("lab up")
+	if _, err := lab.Up(ctx); err != nil {
+		return err
+	}
+	opts := suites.Options{Go: *goCmd, Patterns: patterns, Run: *runRE, Timeout: *timeout, Progress: env.stderr,
+		Env: append(os.Environ(), "IDLAB_STATE_DIR="+stateDir)}
+	pkgs, err := suites.List(ctx, opts)
+	if err != nil {
+		return err
+	}
+	res, runErr := runSuites(ctx, opts, pkgs, *out)
+	if res == nil {
+		return runErr
+	}
+	wall := time.Since(start)
+	if err := res.WriteFiles(*out, "idlab conformance matrix", wall); err != nil {
+		return errors.Join(runErr, err)
+	}
+	summarize(env.stdout, res, *out, wall)
+	if runErr != nil || res.Failed() {
+		return errors.Join(runErr, errTestsFailed)
+	}
+	return nil
+}
+
+// runSuites runs the suites, keeping the raw events in dir/e2e.json and the
+// plain output in dir/e2e.log, and reads the report from the same stream.
+func runSuites(ctx context.Context, opts suites.Options, pkgs []string, dir string) (*report.Result, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	jsonFile, err := os.Create(filepath.Join(dir, "e2e.json"))
+	if err != nil {
+		return nil, err
+	}
+	defer jsonFile.Close()
+	logFile, err := os.Create(filepath.Join(dir, "e2e.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	pr, pw := io.Pipe()
+	type readResult struct {
+		res *report.Result
+		err error
+	}
+	read := make(chan readResult, 1)
+	go func() {
+		res, err := report.Read(pr, logFile)
+		_, _ = io.Copy(io.Discard, pr) // never block the suites on a reader that stopped
+		read <- readResult{res, err}
+	}()
+	runErr := suites.Run(ctx, opts, pkgs, io.MultiWriter(jsonFile, pw))
+	pw.Close()
+	r := <-read
+	if r.err != nil {
+		return r.res, errors.Join(runErr, r.err)
+	}
+	return r.res, runErr
+}
+
+// summarize prints the matrix and, last, for every failed test, the end of
+// its output: what CI's tail shows when the run is red.
+func summarize(w io.Writer, res *report.Result, dir string, wall time.Duration) {
+	if md, err := os.ReadFile(filepath.Join(dir, "matrix.md")); err == nil {
+		fmt.Fprintf(w, "%s\n", md)
+	}
+	as := 0
+	for _, r := range res.Rows {
+		if r.Passed {
+			as++
+		}
+	}
+	fmt.Fprintf(w, "e2e: %d matrix rows, %d as expected, %d not; %d tests; wall time %s\n",
+		len(res.Rows), as, len(res.Rows)-as, len(res.Tests), wall.Round(time.Second))
+	fmt.Fprintf(w, "e2e: report in %s (e2e.log, e2e.json, junit.xml, matrix.md, matrix.html)\n", dir)
+	for _, t := range res.Tests {
+		if t.Action != "fail" || hasFailedChild(res, t) {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(strings.Join(t.Output, ""), "\n"), "\n")
+		if len(lines) > e2eTail {
+			lines = lines[len(lines)-e2eTail:]
+		}
+		fmt.Fprintf(w, "--- FAIL: %s %s\n%s\n", t.Package, t.Name, strings.Join(lines, "\n"))
+	}
+}
+
+// hasFailedChild reports whether a subtest of t failed too; only the
+// innermost failures are repeated.
+func hasFailedChild(res *report.Result, t *report.Test) bool {
+	for _, c := range res.Tests {
+		if c.Package == t.Package && c.Action == "fail" && strings.HasPrefix(c.Name, t.Name+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/idlab/idlab/harness/report"
+)
+
+func TestSummarizeEndsWithTheInnermostFailures(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "matrix.md"), []byte("| the matrix |"), 0o644))
+	var long []string
+	for i := range 40 {
+		long = append(long, fmt.Sprintf("line %d\n", i))
+	}
+	res := &report.Result{
+		Tests: []*report.Test{
+			{Package: "p", Name: "TestA", Action: "fail", Output: []string{"parent output\n"}},
+			{Package: "p", Name: "TestA/denied", Action: "fail", Output: long},
+			{Package: "p", Name: "TestB", Action: "pass", Output: []string{"fine\n"}},
+		},
+		Rows: []report.Row{{Passed: true}, {Passed: false}},
+	}
+	var out bytes.Buffer
+	summarize(&out, res, dir, 90*time.Second)
+	s := out.String()
+	require.Contains(t, s, "2 matrix rows, 1 as expected, 1 not; 3 tests; wall time 1m30s")
+	require.Less(t, strings.Index(s, "| the matrix |"), strings.Index(s, "--- FAIL: p TestA/denied"), "failures come last")
+	require.Contains(t, s, "line 39")
+	require.NotContains(t, s, "line 14\n", "only the last lines of a long output")
+	require.NotContains(t, s, "parent output", "a parent whose subtest failed is not repeated")
+	require.NotContains(t, s, "fine")
+}

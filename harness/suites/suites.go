@@ -1,0 +1,273 @@
+// Package suites runs the scenario suites: every Go package under the
+// scenarios tree that has tests becomes its own `go test -json` process, all
+// started at once, so a long suite (token rotation waits for the kubelet) runs
+// beside the short ones instead of in front of them. Their event streams are
+// merged line by line into one stream, which is what harness/report reads,
+// and a progress line is printed when a suite or one of its top-level tests
+// ends, and every minute while suites are still running.
+//
+// One process per package rather than one `go test ./scenarios/...`: the go
+// command prints a package's events only once the packages before it have
+// finished, which leaves a long run silent for minutes.
+package suites
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options say which suites to run and how.
+type Options struct {
+	// Go is the go command. Defaults to "go".
+	Go string
+	// Dir is the module root the patterns are relative to. Defaults to ".".
+	Dir string
+	// Patterns are the package patterns. Defaults to ./scenarios/... .
+	Patterns []string
+	// Tags are the build tags. Defaults to "e2e".
+	Tags string
+	// Run, when set, is passed as -run.
+	Run string
+	// Timeout is each package's -timeout. Defaults to 40m.
+	Timeout time.Duration
+	// Env, when set, replaces the go command's environment.
+	Env []string
+	// Progress receives one line per finished suite and top-level test, and a
+	// heartbeat every Heartbeat. Defaults to discard.
+	Progress io.Writer
+	// Heartbeat is the interval of "still running" lines. Defaults to 1m.
+	Heartbeat time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Go == "" {
+		o.Go = "go"
+	}
+	if o.Dir == "" {
+		o.Dir = "."
+	}
+	if len(o.Patterns) == 0 {
+		o.Patterns = []string{"./scenarios/..."}
+	}
+	if o.Tags == "" {
+		o.Tags = "e2e"
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 40 * time.Minute
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.Heartbeat == 0 {
+		o.Heartbeat = time.Minute
+	}
+	return o
+}
+
+// ErrFailed reports that at least one suite's go test exited non-zero.
+var ErrFailed = errors.New("scenario suites failed")
+
+// List returns the suites under the patterns: the packages with test files
+// that only build with the options' tags. Packages whose tests build without
+// them (the scenario helpers' unit tests) are not suites.
+func List(ctx context.Context, opts Options) ([]string, error) {
+	opts = opts.withDefaults()
+	tagged, err := testFiles(ctx, opts, opts.Tags)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := testFiles(ctx, opts, "")
+	if err != nil {
+		return nil, err
+	}
+	var pkgs []string
+	for pkg, files := range tagged {
+		if files != plain[pkg] {
+			pkgs = append(pkgs, pkg)
+		}
+	}
+	sort.Strings(pkgs)
+	if len(pkgs) == 0 {
+		return nil, fmt.Errorf("no packages with tests under %v (tags %q)", opts.Patterns, opts.Tags)
+	}
+	return pkgs, nil
+}
+
+// testFiles maps each package under the patterns to its test files with tags.
+func testFiles(ctx context.Context, opts Options, tags string) (map[string]string, error) {
+	args := append([]string{"list", "-tags", tags,
+		"-f", `{{.ImportPath}} {{join .TestGoFiles ","}},{{join .XTestGoFiles ","}}`}, opts.Patterns...)
+	cmd := exec.CommandContext(ctx, opts.Go, args...)
+	cmd.Dir, cmd.Env = opts.Dir, opts.Env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list %v: %w: %s", opts.Patterns, err, strings.TrimSpace(stderr.String()))
+	}
+	files := map[string]string{}
+	for _, l := range strings.Split(string(out), "\n") {
+		if pkg, list, ok := strings.Cut(strings.TrimSpace(l), " "); ok && list != "," {
+			files[pkg] = list
+		}
+	}
+	return files, nil
+}
+
+// Run runs every package in its own `go test -json` at once and writes the
+// merged events to events, whole lines at a time. Lines a go command prints
+// that are not JSON (a build failure) are passed on as they are. It returns
+// ErrFailed (wrapped, naming the suites) when any go test fails.
+func Run(ctx context.Context, opts Options, pkgs []string, events io.Writer) error {
+	opts = opts.withDefaults()
+	start := time.Now()
+	var (
+		mu      sync.Mutex // guards events, Progress and running
+		running = map[string]time.Time{}
+		failed  []string
+		wg      sync.WaitGroup
+	)
+	emit := func(line []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		events.Write(append(line, '\n'))
+	}
+	say := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(opts.Progress, "suites: [%s] "+format+"\n", append([]any{elapsed(start)}, args...)...)
+	}
+	say("running %d suites in parallel: %s", len(pkgs), strings.Join(shortNames(pkgs), ", "))
+	for _, pkg := range pkgs {
+		running[pkg] = time.Now()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := runOne(ctx, opts, pkg, emit, say)
+			mu.Lock()
+			delete(running, pkg)
+			if err != nil {
+				failed = append(failed, short(pkg))
+			}
+			mu.Unlock()
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	tick := time.NewTicker(opts.Heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			if len(failed) > 0 {
+				sort.Strings(failed)
+				return fmt.Errorf("%w: %s", ErrFailed, strings.Join(failed, ", "))
+			}
+			return nil
+		case <-tick.C:
+			mu.Lock()
+			var names []string
+			for p, t := range running {
+				names = append(names, fmt.Sprintf("%s (%s)", short(p), elapsed(t)))
+			}
+			mu.Unlock()
+			sort.Strings(names)
+			say("still running: %s", strings.Join(names, ", "))
+		}
+	}
+}
+
+// event is the part of a test2json event the progress lines need.
+type event struct {
+	Action  string
+	Package string
+	Test    string
+	Elapsed float64
+}
+
+// runOne runs one package's go test -json, passing its lines to emit and
+// its suite and top-level test results to say.
+func runOne(ctx context.Context, opts Options, pkg string, emit func([]byte), say func(string, ...any)) error {
+	args := []string{"test", "-tags", opts.Tags, "-count=1", "-json", "-timeout", opts.Timeout.String()}
+	if opts.Run != "" {
+		args = append(args, "-run", opts.Run)
+	}
+	cmd := exec.CommandContext(ctx, opts.Go, append(args, pkg)...)
+	cmd.Dir, cmd.Env = opts.Dir, opts.Env
+	// go test writes build failures to stderr; they belong in the stream.
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("go test %s: %w", pkg, err)
+	}
+	waitErr := make(chan error, 1)
+	go func() { err := cmd.Wait(); pw.Close(); waitErr <- err }()
+	sc := bufio.NewScanner(pr)
+	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	passed, total := 0, 0
+	for sc.Scan() {
+		line := sc.Bytes()
+		emit(line)
+		var ev event
+		if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &ev) != nil {
+			continue
+		}
+		switch {
+		case ev.Action != "pass" && ev.Action != "fail" && ev.Action != "skip":
+		case ev.Test == "":
+			say("suite %s %s in %.0fs (%d/%d top-level tests passed)", short(pkg), verdict(ev.Action), ev.Elapsed, passed, total)
+		case !strings.Contains(ev.Test, "/"):
+			total++
+			if ev.Action != "fail" {
+				passed++
+			}
+			say("  %s %s %s (%.1fs)", short(pkg), verdict(ev.Action), ev.Test, ev.Elapsed)
+		}
+	}
+	// Drain so the go command never blocks on a full pipe.
+	_, _ = io.Copy(io.Discard, pr)
+	if err := <-waitErr; err != nil {
+		return fmt.Errorf("go test %s: %w", pkg, err)
+	}
+	return nil
+}
+
+func verdict(action string) string {
+	switch action {
+	case "pass":
+		return "ok"
+	case "skip":
+		return "skipped"
+	}
+	return "FAILED"
+}
+
+// short names a scenario package by its path below scenarios/.
+func short(pkg string) string {
+	if i := strings.Index(pkg, "/scenarios/"); i >= 0 {
+		return pkg[i+len("/scenarios/"):]
+	}
+	return pkg
+}
+
+func shortNames(pkgs []string) []string {
+	out := make([]string, len(pkgs))
+	for i, p := range pkgs {
+		out[i] = short(p)
+	}
+	return out
+}
+
+func elapsed(since time.Time) string {
+	return time.Since(since).Round(time.Second).String()
+}

@@ -1,0 +1,121 @@
+package suites
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/idlab/idlab/harness/report"
+)
+
+// writeModule makes a module with scenario packages: ok passes, bad fails
+// one of two tests, broken does not compile, and untagged has tests only
+// without the e2e tag (so List must skip it).
+func writeModule(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod": "module example.com/lab\n\ngo 1.22\n",
+		"scenarios/ok/ok_test.go": `//go:build e2e
+
+package ok
+
+import "testing"
+
+func TestOK(t *testing.T) { t.Log("IDLAB-ROW {\"suite\":\"ok\",\"scenario\":\"fine\",\"expected\":\"allow\",\"observed\":\"allow\"}") }
+`,
+		"scenarios/bad/bad_test.go": `//go:build e2e
+
+package bad
+
+import "testing"
+
+func TestGood(t *testing.T) {}
+func TestBad(t *testing.T)  { t.Fatal("denial went away") }
+`,
+		"scenarios/untagged/u_test.go": "package untagged\n\nimport \"testing\"\n\nfunc TestU(t *testing.T) {}\n",
+		"scenarios/nolib/lib.go":       "package nolib\n",
+	}
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+	}
+	return dir
+}
+
+func TestListAndRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	dir := writeModule(t)
+	ctx := context.Background()
+	var progress bytes.Buffer
+	opts := Options{Dir: dir, Progress: &progress, Env: append(os.Environ(), "GOFLAGS=", "GOTOOLCHAIN=local")}
+
+	pkgs, err := List(ctx, opts)
+	require.NoError(t, err)
+	require.Equal(t, []string{"example.com/lab/scenarios/bad", "example.com/lab/scenarios/ok"}, pkgs)
+
+	var events bytes.Buffer
+	err = Run(ctx, opts, pkgs, &events)
+	require.ErrorIs(t, err, ErrFailed)
+	require.Contains(t, err.Error(), "bad")
+	require.NotContains(t, err.Error(), "ok")
+
+	// The merged stream is what the report reads: both suites, the row, the failure.
+	res, err := report.Read(&events, nil)
+	require.NoError(t, err)
+	require.True(t, res.Failed())
+	actions := map[string]string{}
+	for _, tc := range res.Tests {
+		actions[tc.Name] = tc.Action
+	}
+	require.Equal(t, map[string]string{"TestOK": "pass", "TestGood": "pass", "TestBad": "fail"}, actions)
+	require.Len(t, res.Rows, 1)
+	require.True(t, res.Rows[0].Passed)
+
+	p := progress.String()
+	require.Contains(t, p, "running 2 suites in parallel: bad, ok")
+	require.Contains(t, p, "bad FAILED TestBad")
+	require.Contains(t, p, "suite ok ok in")
+	require.Contains(t, p, "suite bad FAILED in")
+	require.Contains(t, p, "(1/2 top-level tests passed)")
+}
+
+func TestRunBuildFailureIsAFailure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	dir := writeModule(t)
+	p := filepath.Join(dir, "scenarios/broken/b_test.go")
+	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+	require.NoError(t, os.WriteFile(p, []byte("//go:build e2e\n\npackage broken\n\nfunc TestX(t *testing.T) { undefined() }\n"), 0o644))
+	opts := Options{Dir: dir, Env: append(os.Environ(), "GOFLAGS=", "GOTOOLCHAIN=local"), Heartbeat: 10 * time.Millisecond}
+	var events, progress bytes.Buffer
+	opts.Progress = &progress
+	err := Run(context.Background(), opts, []string{"example.com/lab/scenarios/broken"}, &events)
+	require.ErrorIs(t, err, ErrFailed)
+	stream := events.String()
+	require.Contains(t, stream, "undefined: testing")
+	res, err := report.Read(strings.NewReader(stream), nil)
+	require.NoError(t, err)
+	require.True(t, res.Failed(), "a suite that does not build must fail the report:\n%s", stream)
+	require.Contains(t, progress.String(), "suite broken FAILED")
+}
+
+func TestListNoPackages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	dir := writeModule(t)
+	_, err := List(context.Background(), Options{Dir: dir, Patterns: []string{"./scenarios/untagged/..."}, Tags: "e2e",
+		Env: append(os.Environ(), "GOFLAGS=", "GOTOOLCHAIN=local")})
+	require.ErrorContains(t, err, "no packages with tests")
+}
