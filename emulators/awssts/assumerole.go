@@ -12,8 +12,12 @@ import (
 	"github.com/idlab/idlab/internal/awsxml"
 )
 
-// chainLimit caps sessions made from role sessions (role chaining).
-const chainLimit = time.Hour
+// chainLimit caps sessions made from role sessions (role chaining), and
+// msgChainLimit is AWS's refusal of a longer DurationSeconds.
+const (
+	chainLimit    = time.Hour
+	msgChainLimit = "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
+)
 
 var externalIDRe = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
 
@@ -86,7 +90,10 @@ func (h *Handler) assumeRole(ctx context.Context, caller awsiam.Principal, calle
 	tags := attrs.tags
 	chained := caller.Type == awsiam.PrincipalAssumedRole
 	if chained && c.duration > chainLimit {
-		return nil, validation("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+		// Logged beside the policy decisions, so a refused chain shows in
+		// the decision log as a refused web identity token does.
+		h.iam.RecordRejection(ctx, caller.ARN, "sts:AssumeRole", c.roleARN, "ValidationError", msgChainLimit, reqID)
+		return nil, validation("%s", msgChainLimit)
 	}
 	denied := awsxml.Errorf(403, "AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.ARN, c.roleARN)
 	if c.role == nil {

@@ -90,6 +90,7 @@ const fixture = `accounts:
 // lab is the embedded chain: an EKS-style issuer, IAM and STS.
 type lab struct {
 	clock   *clock.Clock
+	issuers *oidc.Server // serves issuer; tests may add more
 	issuer  *oidc.Issuer
 	stray   *oidc.Issuer // signs with a key the real issuer never published
 	iam     *awsiam.IAM
@@ -139,7 +140,7 @@ func newLabWith(t testing.TB, fix string, shareClock bool) *lab {
 	dir := t.TempDir()
 	caFile := filepath.Join(dir, "ca.pem")
 	require.NoError(t, os.WriteFile(caFile, ca.PEM, 0o644))
-	return &lab{clock: clk, issuer: iss, stray: stray, iam: iam, sts: srv, caFile: caFile, tempDir: dir}
+	return &lab{clock: clk, issuers: issuers, issuer: iss, stray: stray, iam: iam, sts: srv, caFile: caFile, tempDir: dir}
 }
 
 // sdkEnv points the default credential chain at the lab, as IRSA's webhook

@@ -11,6 +11,9 @@
 //	probe gcp-email                the Google service account the metadata server names
 //	probe gcs-get BUCKET OBJECT    Cloud Storage read with Application Default Credentials
 //	probe gcp-to-aws ROLE BUCKET KEY  a Google ID token as AWS web identity, then s3:GetObject
+//	probe assume-role ROLE [EXTID [SECONDS]] [-- CALL...]  sts:AssumeRole from the default chain's session, then CALL
+//	probe token-file [CALL...]     the web identity token file's mode and owner as this process sees them, then CALL
+//	probe sts-hosts [CALL...]      CALL, with the hosts the SDK sent requests to (STS included) in output
 package main
 
 import (
@@ -47,13 +50,24 @@ func run(ctx context.Context) probe.Result {
 	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "gc") {
 		return runGoogle(ctx, os.Args[1:])
 	}
+	if len(os.Args) > 1 {
+		if f, ok := wrappers[os.Args[1]]; ok {
+			return f(ctx, os.Args[2:])
+		}
+	}
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return probe.Result{ErrorCode: "ConfigError", ErrorMessage: err.Error()}
 	}
-	args := os.Args[1:]
+	return call(ctx, cfg, os.Args[1:])
+}
+
+// call makes one AWS call with cfg's credentials (no args:
+// sts:GetCallerIdentity).
+func call(ctx context.Context, cfg aws.Config, args []string) probe.Result {
 	want := func(n int) bool { return len(args) == n+1 }
 	var res probe.Result
+	var err error
 	switch {
 	case len(args) == 0:
 		var out *sts.GetCallerIdentityOutput
