@@ -90,9 +90,15 @@ func Run(ctx context.Context, cs kubernetes.Interface, ns string, pod *corev1.Po
 		case <-time.After(time.Second):
 		}
 	}
-	raw, err := pods.GetLogs(pod.Name, &corev1.PodLogOptions{Container: "probe"}).DoRaw(ctx)
+	return Result(ctx, cs, ns, pod.Name, "probe")
+}
+
+// Result parses the probe's output in one container of a pod that ran,
+// such as an init container beside the probe container Run waited for.
+func Result(ctx context.Context, cs kubernetes.Interface, ns, pod, container string) (probe.Result, error) {
+	raw, err := cs.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: container}).DoRaw(ctx)
 	if err != nil {
-		return probe.Result{}, fmt.Errorf("logs of %s/%s: %w", ns, pod.Name, err)
+		return probe.Result{}, fmt.Errorf("logs of %s/%s container %s: %w", ns, pod, container, err)
 	}
 	return probe.Parse(string(raw))
 }
