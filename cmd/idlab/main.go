@@ -47,6 +47,7 @@ func commands() []command {
 		reportCommand(),
 		e2eCommand(),
 		gtokenWebhookCommand(),
+		eksAgentCommand(),
 		{name: "gtoken", summary: "write a Google ID token for the pod to a file (what the gtoken webhook injects)", run: runGTokenWriter},
 	}
 }

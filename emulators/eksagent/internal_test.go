@@ -1,0 +1,128 @@
+package eksagent
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// fakeHost records what SetupLink runs; failing lists command prefixes
+// that fail.
+type fakeHost struct {
+	ran     []string
+	chroot  string
+	files   map[string]bool
+	failing []string
+}
+
+func (f *fakeHost) env() hostEnv {
+	return hostEnv{
+		chroot: func(dir string) error { f.chroot = dir; return nil },
+		exists: func(p string) bool { return f.files[p] },
+		run: func(_ context.Context, argv []string) ([]byte, error) {
+			line := strings.Join(argv, " ")
+			f.ran = append(f.ran, line)
+			for _, p := range f.failing {
+				if strings.HasPrefix(line, p) {
+					return []byte("boom"), &exec.ExitError{}
+				}
+			}
+			return nil, nil
+		},
+	}
+}
+
+func TestSetupLink(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		files    map[string]bool
+		failing  []string
+		hostRoot string
+		want     []string
+		wantErr  string
+	}{
+		{name: "new link, IPv4 only", hostRoot: "/host", files: map[string]bool{"/usr/sbin/ip": true},
+			failing: []string{"/usr/sbin/ip link show"},
+			want: []string{"/usr/sbin/ip link show dev pod-id-link0", "/usr/sbin/ip link add pod-id-link0 type dummy",
+				"/usr/sbin/ip link set dev pod-id-link0 up", "/usr/sbin/ip address replace 169.254.170.23/32 dev pod-id-link0",
+				"/usr/sbin/ip route replace 169.254.170.23/32 dev pod-id-link0"}},
+		{name: "existing link with IPv6", files: map[string]bool{"/sbin/ip": true, "/proc/sys/net/ipv6/conf/pod-id-link0": true},
+			want: []string{"/sbin/ip link show dev pod-id-link0", "/sbin/ip link set dev pod-id-link0 up",
+				"/sbin/ip address replace 169.254.170.23/32 dev pod-id-link0", "/sbin/ip route replace 169.254.170.23/32 dev pod-id-link0",
+				"/sbin/ip -6 address replace fd00:ec2::23/128 dev pod-id-link0", "/sbin/ip -6 route replace fd00:ec2::23/128 dev pod-id-link0"}},
+		{name: "IPv6 failure is not fatal", files: map[string]bool{"/sbin/ip": true, "/proc/sys/net/ipv6/conf/pod-id-link0": true},
+			failing: []string{"/sbin/ip -6"},
+			want: []string{"/sbin/ip link show dev pod-id-link0", "/sbin/ip link set dev pod-id-link0 up",
+				"/sbin/ip address replace 169.254.170.23/32 dev pod-id-link0", "/sbin/ip route replace 169.254.170.23/32 dev pod-id-link0",
+				"/sbin/ip -6 address replace fd00:ec2::23/128 dev pod-id-link0"}},
+		{name: "no ip", files: map[string]bool{}, wantErr: "no ip command on the host"},
+		{name: "address fails", files: map[string]bool{"/bin/ip": true}, failing: []string{"/bin/ip address"},
+			wantErr: "setup link: ip address replace 169.254.170.23/32 dev pod-id-link0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeHost{files: tc.files, failing: tc.failing}
+			err := setupLink(t.Context(), f.env(), tc.hostRoot)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, f.ran)
+			require.Equal(t, tc.hostRoot, f.chroot)
+		})
+	}
+	f := &fakeHost{}
+	env := f.env()
+	env.chroot = func(string) error { return errors.New("not permitted") }
+	require.ErrorContains(t, setupLink(t.Context(), env, "/host"), "chroot /host: not permitted")
+}
+
+func TestManifests(t *testing.T) {
+	objs := Manifests("idlab/emulator:x", "idlab-system", ManifestOptions{ClusterName: "eks", Region: "us-west-2", CAConfigMap: "idlab-ca"})
+	require.Len(t, objs, 2)
+	ds, ok := objs[1].(*appsv1.DaemonSet)
+	require.True(t, ok)
+	spec := ds.Spec.Template.Spec
+	require.True(t, spec.HostNetwork)
+	require.Equal(t, corev1.DNSClusterFirstWithHostNet, spec.DNSPolicy)
+	require.Equal(t, InitArgs, spec.InitContainers[0].Args)
+	require.True(t, *spec.InitContainers[0].SecurityContext.Privileged)
+	c := spec.Containers[0]
+	require.Equal(t, []string{"eks-pod-identity-agent", "server", "--cluster-name=eks", "--region=us-west-2", "--bind-hosts=169.254.170.23", "--port=80"}, c.Args)
+	require.Equal(t, IPv4Address, c.ReadinessProbe.HTTPGet.Host)
+	require.Contains(t, c.Env, corev1.EnvVar{Name: "AWS_CA_BUNDLE", Value: "/etc/idlab/ca/ca.crt"})
+	require.Nil(t, c.SecurityContext.Privileged, "only the init container is privileged")
+}
+
+// FuzzValidateToken: any Authorization header is refused with a status or
+// accepted; never a panic, and acceptance means the claims decoded.
+func FuzzValidateToken(f *testing.F) {
+	f.Add("eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjE5MDAwMDAwMDAsImt1YmVybmV0ZXMuaW8iOnsicG9kIjp7InVpZCI6InUifX19.c2ln")
+	f.Add("a.b.c")
+	f.Add("..")
+	f.Add("")
+	f.Add("e30.bnVsbA.x")
+	now := time.Unix(1_800_000_000, 0)
+	f.Fuzz(func(t *testing.T, raw string) {
+		c, err := validateToken(raw, now)
+		if err != nil {
+			var re *requestError
+			require.ErrorAs(t, err, &re)
+			require.Equal(t, 400, re.status)
+			return
+		}
+		if c.exp != nil {
+			require.True(t, now.Before(*c.exp))
+		}
+		if c.podErr == "" {
+			require.NotPanics(t, func() { _ = c.podUID })
+		}
+	})
+}

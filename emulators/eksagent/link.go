@@ -1,0 +1,96 @@
+package eksagent
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"strings"
+	"syscall"
+)
+
+// LinkName is the dummy interface holding the agent's addresses (upstream
+// configuration.AgentLinkName).
+const LinkName = "pod-id-link0"
+
+// hostEnv is what SetupLink does to the system, apart so tests can record
+// the command lines.
+type hostEnv struct {
+	chroot func(dir string) error
+	exists func(path string) bool
+	// run executes argv and returns its combined output.
+	run func(ctx context.Context, argv []string) ([]byte, error)
+}
+
+func osHostEnv() hostEnv {
+	return hostEnv{
+		chroot: func(dir string) error {
+			if err := syscall.Chroot(dir); err != nil {
+				return err
+			}
+			return os.Chdir("/")
+		},
+		exists: func(p string) bool { _, err := os.Stat(p); return err == nil },
+		run: func(ctx context.Context, argv []string) ([]byte, error) {
+			return exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+		},
+	}
+}
+
+// SetupLink does on the node what upstream's "initialize" does with
+// netlink: the dummy interface LinkName, up, holding 169.254.170.23/32 and
+// (when the node has IPv6) fd00:ec2::23/128, with routes to both through
+// it. It chroots into the host's / mounted at hostRoot ("" or "/" for
+// none; the chroot is process-wide, so this is for the DaemonSet's one-shot
+// init container) and runs the host's ip(8). Running it again changes
+// nothing.
+func SetupLink(ctx context.Context, hostRoot string) error {
+	return setupLink(ctx, osHostEnv(), hostRoot)
+}
+
+func setupLink(ctx context.Context, env hostEnv, hostRoot string) error {
+	if hostRoot != "" && path.Clean(hostRoot) != "/" {
+		if err := env.chroot(hostRoot); err != nil {
+			return fmt.Errorf("setup link: chroot %s: %w", hostRoot, err)
+		}
+	}
+	ip := ""
+	for _, p := range []string{"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"} {
+		if env.exists(p) {
+			ip = p
+			break
+		}
+	}
+	if ip == "" {
+		return fmt.Errorf("setup link: no ip command on the host")
+	}
+	run := func(args ...string) error {
+		out, err := env.run(ctx, append([]string{ip}, args...))
+		if err != nil {
+			return fmt.Errorf("setup link: ip %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
+	if _, err := env.run(ctx, []string{ip, "link", "show", "dev", LinkName}); err != nil {
+		if err := run("link", "add", LinkName, "type", "dummy"); err != nil {
+			return err
+		}
+	}
+	if err := run("link", "set", "dev", LinkName, "up"); err != nil {
+		return err
+	}
+	if err := run("address", "replace", IPv4Address+"/32", "dev", LinkName); err != nil {
+		return err
+	}
+	if err := run("route", "replace", IPv4Address+"/32", "dev", LinkName); err != nil {
+		return err
+	}
+	// IPv6 is optional, as upstream: a node without it keeps IPv4 only.
+	if env.exists("/proc/sys/net/ipv6/conf/" + LinkName) {
+		if run("-6", "address", "replace", IPv6Address+"/128", "dev", LinkName) == nil {
+			_ = run("-6", "route", "replace", IPv6Address+"/128", "dev", LinkName)
+		}
+	}
+	return nil
+}
