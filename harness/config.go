@@ -20,6 +20,10 @@ type ClusterConfig struct {
 	// cluster (ComponentIRSAWebhook ...), as the managed service would run
 	// them.
 	Components []string
+	// NodeRoleARN makes the cluster's nodes EC2 instances with this
+	// instance profile role: the lab serves their instance metadata at
+	// 169.254.169.254 (see nodeimds.go). Empty: no instance metadata.
+	NodeRoleARN string
 }
 
 // Config configures the lab. Environment (read by ConfigFromEnv):
@@ -78,7 +82,7 @@ func DefaultCluster(name string) ClusterConfig {
 			IssuerURL: "https://westus2.oic.prod-aks.azure.com/00000000-0000-0000-0000-000000000000/" + IssuerID(name) + "/"}
 	}
 	return ClusterConfig{Name: name, Region: "us-west-2", IssuerURL: "https://oidc.eks.us-west-2.amazonaws.com/id/" + IssuerID(name),
-		Components: []string{ComponentIRSAWebhook}}
+		Components: []string{ComponentIRSAWebhook}, NodeRoleARN: NodeRole}
 }
 
 // ConfigFromEnv fills a Config from the environment and defaults.

@@ -362,7 +362,8 @@ func (l *Lab) startEmulator(ctx context.Context, image string) (string, error) {
 			"-v", l.serveDir() + ":/data",
 			image, "serve", "--data-dir", "/data/serve", "--fixtures", "/data/fixtures", "--issuers", "/data/issuers.yaml",
 			"--listen", "0.0.0.0", "--https-port", "443", "--region", "us-west-2"}
-		if _, err := docker(ctx, nil, append(args, otherCloudFlags()...)...); err != nil {
+		args = append(append(args, otherCloudFlags()...), l.imdsServeFlags()...)
+		if _, err := docker(ctx, nil, args...); err != nil {
 			return "", err
 		}
 	} else {
@@ -416,6 +417,9 @@ func (l *Lab) wireClusters(ctx context.Context, st *State, ip, probeImage string
 			cs, err := l.clientset(ctx, c.Name)
 			if err == nil {
 				err = pointDNSAtEmulator(ctx, cs, ip)
+			}
+			if err == nil {
+				err = l.installNodeIMDS(ctx, c, ip)
 			}
 			if err == nil && probeImage != "" {
 				err = l.kind.LoadImages(ctx, c.Name, probeImage)

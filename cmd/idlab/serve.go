@@ -31,6 +31,11 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1", "address to listen on")
 	fs.IntVar(&cfg.HTTPSPort, "https-port", 8443, "HTTPS port (0 picks a free one)")
 	fs.StringVar(&cfg.Region, "region", "us-east-1", "default AWS region")
+	fs.Func("imds", "a node's EC2 instance metadata on plain HTTP (repeatable): name=N,port=P,bridge-port=B,role=ARN,instance-id=I,region=R,hop-limit=H,http-tokens=required|optional", func(s string) error {
+		ic, err := cloud.ParseIMDSFlag(s)
+		cfg.IMDS = append(cfg.IMDS, ic)
+		return err
+	})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -60,6 +60,8 @@ type Handler struct {
 	key  []byte // HMAC key of session tokens
 	boot time.Time
 
+	optMu sync.RWMutex // guards opt.RequireV2 and opt.HopLimit (SetMetadataOptions)
+
 	mu      sync.Mutex
 	session *awsiam.Session
 	issued  time.Time
@@ -133,7 +135,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeStatus(w, http.StatusUnauthorized)
 			return
 		}
-	case h.opt.RequireV2:
+	case h.MetadataOptions().RequireV2:
 		h.log.Info("imds deny", "decision", "Deny", "path", r.URL.Path, "reason", "IMDSv1 request while HttpTokens=required", "remote", r.RemoteAddr)
 		writeStatus(w, http.StatusUnauthorized)
 		return

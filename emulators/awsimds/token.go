@@ -28,9 +28,9 @@ func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusBadRequest)
 		return
 	}
-	if hops := hopsOf(r); hops > h.opt.HopLimit {
+	if hops, limit := hopsOf(r), h.MetadataOptions().HopLimit; hops > limit {
 		h.log.Info("imds deny", "decision", "Deny", "path", tokenPath, "reason",
-			"token response would exceed the hop limit", "hops", hops, "hop_limit", h.opt.HopLimit, "remote", r.RemoteAddr)
+			"token response would exceed the hop limit", "hops", hops, "hop_limit", limit, "remote", r.RemoteAddr)
 		dropResponse(w)
 		return
 	}

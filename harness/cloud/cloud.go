@@ -45,6 +45,7 @@ type Cloud struct {
 	GCS    *gcs.Handler
 	Entra  *entra.Handler
 	router router
+	imds   map[string]*imdsNode // node name -> its instance metadata
 
 	mu       sync.RWMutex
 	listener net.Listener
@@ -123,6 +124,9 @@ func New(cfg Config) (*Cloud, error) {
 		}
 	}
 	if err := c.newOtherClouds(); err != nil {
+		return nil, err
+	}
+	if err := c.newIMDS(); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -288,6 +292,8 @@ func (c *Cloud) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		writeJSON(w, http.StatusOK, out)
+	case strings.HasPrefix(p, IMDSAdminPrefix):
+		c.serveIMDSAdmin(w, r)
 	case p == "/_idlab/clock":
 		c.serveClock(w, r)
 	case p == "/_idlab/healthz":
@@ -361,7 +367,7 @@ func (c *Cloud) Start() error {
 			c.log.Error("serve", "err", err)
 		}
 	}()
-	return nil
+	return c.startIMDS()
 }
 
 // URL is https://ADDR of the running server.
@@ -422,7 +428,7 @@ func (c *Cloud) Close(ctx context.Context) error {
 		err = srv.Shutdown(ctx)
 	}
 	c.SNS.Close() // stops pending HTTP deliveries
-	return err
+	return errors.Join(err, c.closeIMDS(ctx))
 }
 
 // Endpoints describes what the server offers, for `idlab serve` to print.

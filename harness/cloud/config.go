@@ -40,6 +40,9 @@ type Config struct {
 	HTTPSPort int
 	// Region is the default AWS region. Defaults to us-east-1.
 	Region string
+	// IMDS are the EC2 instance metadata services of the lab's nodes, each
+	// on its own plain-HTTP ports (see IMDSConfig).
+	IMDS []IMDSConfig
 	// Logger receives decision and request logs. Defaults to discard.
 	Logger *slog.Logger
 }

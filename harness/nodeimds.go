@@ -1,0 +1,120 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/idlab/idlab/harness/cloud"
+)
+
+// EC2 instance metadata of the EKS-style clusters' nodes. Each such node is
+// an "instance" whose instance profile is the cluster's NodeRoleARN; the
+// emulator serves its metadata on two plain-HTTP ports of the kind network,
+// and the node's iptables send 169.254.169.254:80 there, as EC2's network
+// answers that address for every process of the instance:
+//
+//   - the node's own processes and hostNetwork pods (nat OUTPUT) reach
+//     IMDSPort: one hop;
+//   - pods behind the node's cni0 bridge (nat PREROUTING) reach
+//     IMDSPort+1, which counts one hop more, so HttpPutResponseHopLimit
+//     applies to them as on EC2.
+//
+// Both rules are appended: they stand for the instance's network, the last
+// resort, so a metadata proxy (kube2iam) inserted before them wins.
+const (
+	// NodeRole is the eks nodes' instance profile role (fixtures/aws/lab.yaml).
+	NodeRole = "arn:aws:iam::123456789012:role/eks-node"
+	// IMDSBasePort is the first emulator port for node metadata; cluster i
+	// of the lab uses IMDSBasePort+2i and +2i+1.
+	IMDSBasePort = 18100
+	// NodeHopLimit and NodeRequireV2 are the EKS-optimized Amazon Linux 2023
+	// AMI's defaults (imds-support v2.0): IMDSv2 only, hop limit 2, so pods
+	// reach the node's role unless something blocks them
+	// (https://docs.aws.amazon.com/linux/al2023/ug/imdsv2.html).
+	NodeHopLimit  = 2
+	NodeRequireV2 = true
+)
+
+// imdsConfigs are the node metadata services the emulator serves, one per
+// cluster with a NodeRoleARN.
+func (l *Lab) imdsConfigs() []cloud.IMDSConfig {
+	var out []cloud.IMDSConfig
+	for i, c := range l.cfg.Clusters {
+		if c.NodeRoleARN == "" {
+			continue
+		}
+		port := IMDSBasePort + 2*i
+		out = append(out, cloud.IMDSConfig{Name: c.Name, Port: port, BridgePort: port + 1, RoleARN: c.NodeRoleARN,
+			InstanceID: instanceID(c.Name), Region: c.Region, HopLimit: NodeHopLimit, RequireV2: NodeRequireV2})
+	}
+	return out
+}
+
+// instanceID is a stable i-... ID for the cluster's node.
+func instanceID(cluster string) string {
+	return "i-0" + strings.ToLower(IssuerID(cluster+"/node"))[:16]
+}
+
+// imdsServeFlags are the serve flags for imdsConfigs.
+func (l *Lab) imdsServeFlags() []string {
+	var out []string
+	for _, ic := range l.imdsConfigs() {
+		out = append(out, "--imds", ic.String())
+	}
+	return out
+}
+
+// installNodeIMDS points the nodes of cluster c at their metadata service
+// on the emulator at emulatorIP (nothing to do without a NodeRoleARN).
+func (l *Lab) installNodeIMDS(ctx context.Context, c ClusterConfig, emulatorIP string) error {
+	var ic *cloud.IMDSConfig
+	for _, x := range l.imdsConfigs() {
+		if x.Name == c.Name {
+			ic = &x
+		}
+	}
+	if ic == nil {
+		return nil
+	}
+	out, err := docker(ctx, nil, "ps", "-q", "--filter", "label=io.x-k8s.kind.cluster="+c.Name)
+	if err != nil {
+		return err
+	}
+	nodes := strings.Fields(out)
+	if len(nodes) == 0 {
+		return fmt.Errorf("node imds: no node containers of cluster %s", c.Name)
+	}
+	var errs []error
+	for _, node := range nodes {
+		for _, r := range nodeIMDSRules(emulatorIP, ic.Port, ic.BridgePort) {
+			if err := ensureNodeRule(ctx, node, r); err != nil {
+				errs = append(errs, fmt.Errorf("node imds on %s: %w", node, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// nodeIMDSRules are the nat rules (chain first) of a node's instance metadata.
+func nodeIMDSRules(emulatorIP string, port, bridgePort int) [][]string {
+	rule := func(chain string, p int, what string) []string {
+		return []string{chain, "-d", "169.254.169.254/32", "-p", "tcp", "--dport", "80",
+			"-m", "comment", "--comment", "idlab: EC2 instance metadata (" + what + ")",
+			"-j", "DNAT", "--to-destination", net.JoinHostPort(emulatorIP, strconv.Itoa(p))}
+	}
+	return [][]string{rule("OUTPUT", port, "node"), rule("PREROUTING", bridgePort, "pods behind the bridge")}
+}
+
+// ensureNodeRule appends rule to the node's nat table unless it is there.
+func ensureNodeRule(ctx context.Context, node string, rule []string) error {
+	base := []string{"exec", node, "iptables", "-w", "-t", "nat"}
+	if _, err := docker(ctx, nil, append(append(base, "-C"), rule...)...); err == nil {
+		return nil
+	}
+	_, err := docker(ctx, nil, append(append(base, "-A"), rule...)...)
+	return err
+}
