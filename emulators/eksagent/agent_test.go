@@ -355,7 +355,9 @@ func TestEKSAuthUnreachable(t *testing.T) {
 	l := newLab(t)
 	// The emulator's own client dials the emulator whatever the URL; a
 	// plain one does not.
-	s := l.agent(t, "node", func(o *eksagent.Options) { o.Endpoint, o.HTTPClient = "https://127.0.0.1:1", &http.Client{Timeout: time.Second} })
+	s := l.agent(t, "node", func(o *eksagent.Options) {
+		o.Endpoint, o.HTTPClient = "https://127.0.0.1:1", &http.Client{Timeout: time.Second}
+	})
 	status, _, body := get(t, s, eksagent.IPv4Address, l.podToken(t, l.issuer, "team-a", "app", "u-5"))
 	require.Equal(t, 500, status, body)
 	require.True(t, strings.HasPrefix(body, "error getting credentials to cache: unable to fetch credentials from EKS Auth: "), body)
