@@ -234,17 +234,20 @@ func TestSDKRefusals(t *testing.T) {
 		status int
 		// message is the whole text, with REQID for EKS Auth's request ID.
 		message string
+		// effect and action of the refusal in IAM's decision log.
+		effect awsiam.Effect
+		action string
 	}{
 		{name: "no association", node: "node", token: l.podToken(t, l.issuer, "team-a", "other", uid), status: 404,
-			message: "[REQID]: (ResourceNotFoundException): No Pod Identity Association found for service account other in namespace team-a of cluster lab., fault: client"},
+			message: "[REQID]: (ResourceNotFoundException): No Pod Identity Association found for service account other in namespace team-a of cluster lab., fault: client", effect: awsiam.Rejected, action: eksauth.Action},
 		{name: "same name other namespace", node: "node", token: l.podToken(t, l.issuer, "team-b", "app", uid), status: 404,
-			message: "[REQID]: (ResourceNotFoundException): No Pod Identity Association found for service account app in namespace team-b of cluster lab., fault: client"},
+			message: "[REQID]: (ResourceNotFoundException): No Pod Identity Association found for service account app in namespace team-b of cluster lab., fault: client", effect: awsiam.Rejected, action: eksauth.Action},
 		{name: "role does not trust pods.eks.amazonaws.com", node: "node", token: l.podToken(t, l.issuer, "team-a", "untrusted", uid), status: 400,
-			message: "[REQID]: (AccessDeniedException): EKS Pod Identity cannot assume role arn:aws:iam::111111111111:role/ec2-only: its trust policy does not allow pods.eks.amazonaws.com to perform sts:AssumeRole., fault: client"},
+			message: "[REQID]: (AccessDeniedException): EKS Pod Identity cannot assume role arn:aws:iam::111111111111:role/ec2-only: its trust policy does not allow pods.eks.amazonaws.com to perform sts:AssumeRole., fault: client", effect: awsiam.ImplicitDeny, action: "sts:AssumeRole"},
 		{name: "node role not allowed", node: "bare-node", token: l.podToken(t, l.issuer, "team-a", "app", uid), status: 400,
-			message: "[REQID]: (AccessDeniedException): User: arn:aws:sts::111111111111:assumed-role/bare-node/i-0123456789abcdef0 is not authorized to perform: eks-auth:AssumeRoleForPodIdentity on resource: arn:aws:eks:us-west-2:111111111111:cluster/lab, fault: client"},
+			message: "[REQID]: (AccessDeniedException): User: arn:aws:sts::111111111111:assumed-role/bare-node/i-0123456789abcdef0 is not authorized to perform: eks-auth:AssumeRoleForPodIdentity on resource: arn:aws:eks:us-west-2:111111111111:cluster/lab, fault: client", effect: awsiam.ImplicitDeny, action: eksauth.Action},
 		{name: "token signed by an unknown key", node: "node", token: l.podToken(t, l.stray, "team-a", "app", uid), status: 400,
-			message: "[REQID]: (InvalidTokenException): The service account token signature could not be verified., fault: client"},
+			message: "[REQID]: (InvalidTokenException): The service account token signature could not be verified., fault: client", effect: awsiam.Rejected, action: eksauth.Action},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -256,6 +259,12 @@ func TestSDKRefusals(t *testing.T) {
 			require.Len(t, reqID, 36, body)
 			want := strings.Replace(tc.message, "REQID", reqID, 1)
 			require.Equal(t, want+"\n", body)
+			ds := l.iam.Decisions(awsiam.DecisionFilter{})
+			require.NotEmpty(t, ds)
+			last := ds[len(ds)-1]
+			require.Equal(t, tc.effect, last.Effect, last.Reason)
+			require.Equal(t, tc.action, last.Action)
+			require.Equal(t, reqID, last.RequestID)
 
 			cfg := l.sdkConfig(t, s, tc.token)
 			_, err := l.callerIdentity(t, cfg)
@@ -311,7 +320,17 @@ func TestRequestValidation(t *testing.T) {
 // EKS Auth again. Refusals are not cached.
 func TestCache(t *testing.T) {
 	l := newLab(t)
-	calls := func() int { return len(l.iam.Decisions(awsiam.DecisionFilter{Action: eksauth.Action})) }
+	// One authorization of the node per call to EKS Auth (refusals add a
+	// rejection beside it, not counted).
+	calls := func() int {
+		n := 0
+		for _, d := range l.iam.Decisions(awsiam.DecisionFilter{Action: eksauth.Action}) {
+			if d.Effect != awsiam.Rejected {
+				n++
+			}
+		}
+		return n
+	}
 	uid := "3f1e2d4c-0000-4000-8000-000000000004"
 	tok := l.podToken(t, l.issuer, "team-a", "app", uid)
 

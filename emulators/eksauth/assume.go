@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/idlab/idlab/emulators/awsauth"
@@ -101,15 +102,21 @@ func (h *Handler) assumeRoleForPodIdentity(r *http.Request, body []byte, in Requ
 	}, nil
 }
 
-// deny logs a refusal that IAM did not already record, and returns err.
+// deny logs a refusal and returns err. Refusals no policy decided (no
+// association, a bad token, a missing role) also go into IAM's decision
+// log as rejections, so scenarios find every refusal there; the
+// AccessDenied ones a policy decided are in it already.
 func (h *Handler) deny(ctx context.Context, err error, who awsiam.Principal, resource, reqID string) (*Response, error) {
 	var ae *APIError
-	code := "InternalError"
+	code, msg := "InternalError", err.Error()
 	if errors.As(err, &ae) {
-		code = ae.Code
+		code, msg = ae.Code, ae.Message
 	}
 	h.log.Log(ctx, slog.LevelInfo, "eks-auth deny", "decision", "Deny", "code", code, "principal", who.ARN, "action", Action,
 		"resource", resource, "reason", err.Error(), "request_id", reqID)
+	if code != CodeAccessDenied || strings.Contains(msg, "the role does not exist") {
+		h.iam.RecordRejection(ctx, who.ARN, Action, resource, code, msg, reqID)
+	}
 	return nil, err
 }
 
