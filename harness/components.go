@@ -77,6 +77,11 @@ func (l *Lab) deployClusterComponents(ctx context.Context, ca *certs.CA, image s
 			return fmt.Errorf("irsa webhook: %w", err)
 		}
 	}
+	if slices.Contains(c.Components, ComponentPodIdentity) {
+		if err := l.deployPodIdentity(ctx, cs, ca, image, c); err != nil {
+			return fmt.Errorf("eks pod identity: %w", err)
+		}
+	}
 	if slices.Contains(c.Components, ComponentGKEMetadata) {
 		if err := deployGKEMetadata(ctx, cs, ca, image, c); err != nil {
 			return fmt.Errorf("gke metadata server: %w", err)

@@ -1,0 +1,144 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/idlab/idlab/emulators/awsiam"
+	"github.com/idlab/idlab/emulators/eksagent"
+	"github.com/idlab/idlab/emulators/eksauth"
+	"github.com/idlab/idlab/emulators/irsawebhook"
+	"github.com/idlab/idlab/internal/certs"
+)
+
+// ComponentPodIdentity is EKS Pod Identity: the pod identity webhook's
+// container-credentials mode (on top of ComponentIRSAWebhook) and the EKS
+// Pod Identity Agent on every node.
+const ComponentPodIdentity = "eks-pod-identity"
+
+// The webhook's container-credentials config: a ConfigMap the lab writes
+// from the cluster's pod identity associations (the eks fixtures EKS Auth
+// serves), mounted into the webhook, as EKS gives its managed webhook a
+// file of the associated service accounts.
+const (
+	podIdentityConfigMap = "eks-pod-identity-webhook-config"
+	podIdentityConfigKey = "config.json"
+	podIdentityConfigDir = "/etc/eks/pod-identity"
+)
+
+// eksAuthTimeout replaces the agent's 1 s EKS Auth timeout in the lab: the
+// emulator's first token check of a cluster fetches its issuer's keys.
+const eksAuthTimeout = 10 * time.Second
+
+// eksFixturesDir is where the eks fixtures are, beside FixturesDir (as
+// copyFixtures finds them).
+func (l *Lab) eksFixturesDir() string {
+	return filepath.Join(filepath.Dir(filepath.Clean(l.cfg.FixturesDir)), "eks")
+}
+
+// deployPodIdentity writes the associated service accounts of cluster c
+// into the webhook's container-credentials config, turns that mode on in
+// the IRSA webhook, and runs the agent DaemonSet, waiting for both.
+func (l *Lab) deployPodIdentity(ctx context.Context, cs kubernetes.Interface, ca *certs.CA, image string, c ClusterConfig) error {
+	if !slices.Contains(c.Components, ComponentIRSAWebhook) {
+		return fmt.Errorf("%s needs %s, whose webhook injects the container credentials", ComponentPodIdentity, ComponentIRSAWebhook)
+	}
+	cfg, err := podIdentityConfig(l.eksFixturesDir(), c.Name)
+	if err != nil {
+		return err
+	}
+	for _, obj := range []*corev1.ConfigMap{
+		{ObjectMeta: metav1.ObjectMeta{Name: podIdentityConfigMap, Namespace: SystemNamespace}, Data: map[string]string{podIdentityConfigKey: string(cfg)}},
+		{ObjectMeta: metav1.ObjectMeta{Name: labCAConfigMap, Namespace: SystemNamespace}, Data: map[string]string{eksagent.CAKey: string(ca.PEM)}},
+	} {
+		if err := apply(ctx, cs, obj); err != nil {
+			return err
+		}
+	}
+	if err := enableContainerCredentials(ctx, cs); err != nil {
+		return err
+	}
+	opts := eksagent.ManifestOptions{ClusterName: c.Name, Region: c.Region, CAConfigMap: labCAConfigMap}
+	for _, obj := range eksagent.Manifests(image, SystemNamespace, opts) {
+		if ds, ok := obj.(*appsv1.DaemonSet); ok {
+			ds.Spec.Template.Annotations = labCAStamp(ca)
+			ctr := &ds.Spec.Template.Spec.Containers[0]
+			ctr.Args = append(ctr.Args, "--eks-auth-timeout="+eksAuthTimeout.String())
+		}
+		if err := apply(ctx, cs, obj); err != nil {
+			return err
+		}
+	}
+	return waitDaemonSet(ctx, cs, SystemNamespace, eksagent.Name, 2*time.Minute)
+}
+
+// podIdentityConfig is the webhook's identities file for cluster: every
+// (namespace, service account) with an association in the eks fixtures.
+func podIdentityConfig(dir, cluster string) ([]byte, error) {
+	iam, err := awsiam.New(awsiam.Options{})
+	if err != nil {
+		return nil, err
+	}
+	h, err := eksauth.New(eksauth.Options{IAM: iam})
+	if err != nil {
+		return nil, err
+	}
+	if err := h.LoadFixtures(dir); err != nil {
+		return nil, fmt.Errorf("pod identity associations: %w", err)
+	}
+	type identity struct {
+		Namespace      string `json:"namespace"`
+		ServiceAccount string `json:"serviceAccount"`
+	}
+	ids := []identity{}
+	for _, a := range h.Associations() {
+		if a.ClusterName == cluster {
+			ids = append(ids, identity{Namespace: a.Namespace, ServiceAccount: a.ServiceAccount})
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		if ids[i].Namespace != ids[j].Namespace {
+			return ids[i].Namespace < ids[j].Namespace
+		}
+		return ids[i].ServiceAccount < ids[j].ServiceAccount
+	})
+	return json.Marshal(map[string]any{"identities": ids})
+}
+
+// enableContainerCredentials mounts the config into the IRSA webhook's
+// Deployment and points --watch-container-credentials-config at it, then
+// waits for the rollout. The webhook keeps serving meanwhile.
+func enableContainerCredentials(ctx context.Context, cs kubernetes.Interface) error {
+	deps := cs.AppsV1().Deployments(SystemNamespace)
+	d, err := deps.Get(ctx, irsawebhook.Name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("webhook deployment: %w", err)
+	}
+	spec := &d.Spec.Template.Spec
+	ctr := &spec.Containers[0]
+	arg := "--watch-container-credentials-config=" + podIdentityConfigDir + "/" + podIdentityConfigKey
+	if !slices.Contains(ctr.Args, arg) {
+		ctr.Args = append(ctr.Args, arg)
+	}
+	if !slices.ContainsFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == podIdentityConfigMap }) {
+		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: podIdentityConfigMap, VolumeSource: corev1.VolumeSource{
+			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: podIdentityConfigMap}}}})
+	}
+	if !slices.ContainsFunc(ctr.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == podIdentityConfigMap }) {
+		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: podIdentityConfigMap, MountPath: podIdentityConfigDir, ReadOnly: true})
+	}
+	if _, err := deps.Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("webhook deployment: %w", err)
+	}
+	return waitDeployment(ctx, cs, SystemNamespace, irsawebhook.Name, 2*time.Minute)
+}
