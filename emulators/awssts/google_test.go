@@ -75,7 +75,7 @@ func TestGoogleFederation(t *testing.T) {
 		{"other subject", idToken(func(c map[string]any) { c["sub"] = "999" }), "AccessDenied", "accounts.google.com:sub"},
 		{"other azp", idToken(func(c map[string]any) { c["azp"] = "other-client" }), "AccessDenied", "accounts.google.com:aud"},
 		{"other aud", idToken(func(c map[string]any) { c["aud"] = "other-aud" }), "AccessDenied", "accounts.google.com:oaud"},
-		{"expired", idToken(func(c map[string]any) { c["exp"] = now.Add(-10 * time.Minute).Unix() /* beyond the 5-minute leeway */ }), "ExpiredTokenException", ""},
+		{"expired", idToken(func(c map[string]any) { c["exp"] = now.Add(-10 * time.Minute).Unix() }), "ExpiredTokenException", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -230,6 +231,39 @@ func TestExactMessages(t *testing.T) {
 			_, e, body := postWebIdentity(t, l, form)
 			require.Equal(t, tc.code, e.Error.Code, body)
 			require.Equal(t, tc.msg, e.Error.Message)
+		})
+	}
+}
+
+// TestTokenExpiryHasNoLeeway: STS refuses a token from its exp on, as AWS
+// refuses one minutes past exp; one second before exp it is accepted.
+func TestTokenExpiryHasNoLeeway(t *testing.T) {
+	l := newLab(t)
+	now := l.clock.Now()
+	tests := []struct {
+		name string
+		exp  time.Time
+		code string
+	}{
+		{"one second left", now.Add(2 * time.Second), ""},
+		{"at exp", now, "ExpiredTokenException"},
+		{"one second past exp", now.Add(-time.Second), "ExpiredTokenException"},
+		{"198 seconds past exp", now.Add(-198 * time.Second), "ExpiredTokenException"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, err := l.issuer.Sign(map[string]any{"iss": issuerURL, "sub": "system:serviceaccount:team-a:app-a", "aud": []string{"sts.amazonaws.com"},
+				"exp": tc.exp.Unix(), "iat": now.Add(-10 * time.Minute).Unix(), "nbf": now.Add(-10 * time.Minute).Unix(), "jti": "x"})
+			require.NoError(t, err)
+			status, e, body := postWebIdentity(t, l, webIdentityForm(tok, roleAppA))
+			if tc.code == "" {
+				require.Equal(t, http.StatusOK, status, body)
+				return
+			}
+			require.Equal(t, http.StatusBadRequest, status, body)
+			require.Equal(t, tc.code, e.Error.Code)
+			require.Regexp(t, `^Token expired: current date/time \d+ must be before the expiration date/time \d+$`, e.Error.Message)
+			require.Contains(t, e.Error.Message, "expiration date/time "+strconv.FormatInt(tc.exp.Unix(), 10))
 		})
 	}
 }

@@ -28,6 +28,15 @@ const (
 	msgNotValidated             = "The web identity token that was passed could not be validated by AWS. Get a new identity token from the identity provider and then retry the request."
 )
 
+// tokenLeeway is the clock skew allowed on a web identity token's exp, nbf
+// and iat: none (jwtverify reads a negative leeway as none). AWS publishes
+// no figure, and its STS refuses a token 198 s past exp with
+// ExpiredTokenException ("Token expired: current date/time 1624482533 must
+// be before the expiration date/time1624482335",
+// awslabs/aws-orbit-workbench#707), so the customary five minutes would let
+// a caching client go on where AWS stops it.
+const tokenLeeway = -1
+
 type webIdentityResponse struct {
 	XMLName xml.Name                `xml:"AssumeRoleWithWebIdentityResponse"`
 	Xmlns   string                  `xml:"xmlns,attr"`
@@ -129,7 +138,7 @@ func (h *Handler) assumeRoleWithWebIdentity(ctx context.Context, p url.Values, r
 		principal = awsiam.Principal{Type: awsiam.PrincipalWebIdentity, ARN: prov.ARN, FederatedProvider: prov.URL}
 	}
 
-	v := jwtverify.Verifier{Keys: h.keys, Now: h.now}
+	v := jwtverify.Verifier{Keys: h.keys, Now: h.now, Leeway: tokenLeeway}
 	if err := v.VerifyToken(ctx, tok); err != nil {
 		return nil, webIdentityError(err)
 	}

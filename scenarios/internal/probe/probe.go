@@ -5,9 +5,13 @@ package probe
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Result is the probe's one line of output.
@@ -38,4 +42,79 @@ func Parse(out string) (Result, error) {
 		return Result{}, fmt.Errorf("probe result %q: %w", last, err)
 	}
 	return r, nil
+}
+
+// CallPrefix starts each line the long-running probe modes (rotate,
+// rotate-cached) print per AWS call, before their final Result line.
+const CallPrefix = "call "
+
+// Call is one AWS call a long-running probe made, as the SDK made it.
+type Call struct {
+	At time.Time `json:"at"`
+	// Op is the API operation: AssumeRoleWithWebIdentity (the SDK's
+	// credential provider refreshing) or GetCallerIdentity (the app's call).
+	Op        string `json:"op"`
+	RequestID string `json:"requestId,omitempty"`
+	// Token is the web identity token AssumeRoleWithWebIdentity presented.
+	Token *TokenInfo `json:"token,omitempty"`
+	// FileToken is the token in the token file when GetCallerIdentity ran.
+	FileToken *TokenInfo `json:"fileToken,omitempty"`
+	// AccessKeyID signed GetCallerIdentity: a new one means new STS credentials.
+	AccessKeyID  string `json:"accessKeyId,omitempty"`
+	OK           bool   `json:"ok"`
+	ErrorCode    string `json:"errorCode,omitempty"`
+	ErrorMessage string `json:"errorMessage,omitempty"`
+}
+
+// TokenInfo names a service-account token without revealing it: its iat and
+// exp, and a hash of its jti.
+type TokenInfo struct {
+	IssuedAt int64  `json:"iat"`
+	Expiry   int64  `json:"exp"`
+	ID       string `json:"id"` // first 12 hex digits of sha256(jti)
+}
+
+// ParseToken reads the claims of a JWT without verifying it (the probe only
+// names the token it saw; STS verifies).
+func ParseToken(raw string) (TokenInfo, error) {
+	parts := strings.Split(strings.TrimSpace(raw), ".")
+	if len(parts) != 3 {
+		return TokenInfo{}, fmt.Errorf("token has %d parts, want 3", len(parts))
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return TokenInfo{}, fmt.Errorf("token payload: %w", err)
+	}
+	var c struct {
+		IssuedAt int64  `json:"iat"`
+		Expiry   int64  `json:"exp"`
+		ID       string `json:"jti"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return TokenInfo{}, fmt.Errorf("token claims: %w", err)
+	}
+	if c.ID == "" || c.IssuedAt == 0 || c.Expiry == 0 {
+		return TokenInfo{}, fmt.Errorf("token lacks jti, iat or exp")
+	}
+	sum := sha256.Sum256([]byte(c.ID))
+	return TokenInfo{IssuedAt: c.IssuedAt, Expiry: c.Expiry, ID: hex.EncodeToString(sum[:6])}, nil
+}
+
+// ParseCalls reads the call lines of a long-running probe's output.
+func ParseCalls(out string) ([]Call, error) {
+	var calls []Call
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		l, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), CallPrefix)
+		if !ok {
+			continue
+		}
+		var c Call
+		if err := json.Unmarshal([]byte(l), &c); err != nil {
+			return nil, fmt.Errorf("probe call line %q: %w", l, err)
+		}
+		calls = append(calls, c)
+	}
+	return calls, sc.Err()
 }

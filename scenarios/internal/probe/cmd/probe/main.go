@@ -14,6 +14,9 @@
 //	probe assume-role ROLE [EXTID [SECONDS]] [-- CALL...]  sts:AssumeRole from the default chain's session, then CALL
 //	probe token-file [CALL...]     the web identity token file's mode and owner as this process sees them, then CALL
 //	probe sts-hosts [CALL...]      CALL, with the hosts the SDK sent requests to (STS included) in output
+//	probe rotate [SECONDS [INTERVAL]]         GetCallerIdentity every INTERVAL s for up to SECONDS,
+//	                                          re-reading the token file at each refresh (rotate.go)
+//	probe rotate-cached [SECONDS [INTERVAL]]  the same, presenting the token read once at start
 package main
 
 import (
@@ -37,6 +40,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "rotate") {
+		_ = json.NewEncoder(os.Stdout).Encode(runRotation(os.Args[1:]))
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	res := run(ctx)
