@@ -466,6 +466,34 @@ func (i *IAM) storeKey(k *accessKey) {
 	}
 }
 
+// AgeSessions moves time forward by d for the temporary credentials already
+// issued to sessions of roleARN, and for nothing else: their issue time and
+// expiry come d sooner, as if the lab clock had advanced for them alone.
+// The lab uses it to expire one role's STS credentials without moving the
+// clock every emulator shares (which would expire other tests' tokens and
+// skew every SigV4 signature). It returns how many sessions were aged.
+func (i *IAM) AgeSessions(roleARN string, d time.Duration) int {
+	if d <= 0 || roleARN == "" {
+		return 0
+	}
+	n := 0
+	i.mu.Lock()
+	for _, k := range i.keys {
+		if k.Principal.RoleARN == roleARN && !k.Credentials.Expiration.IsZero() {
+			k.Credentials.Expiration = k.Credentials.Expiration.Add(-d)
+			k.IssuedAt = k.IssuedAt.Add(-d)
+			n++
+		}
+	}
+	i.mu.Unlock()
+	if n > 0 {
+		if err := i.persistKeys(); err != nil {
+			i.log.Error("persist access keys", "err", err)
+		}
+	}
+	return n
+}
+
 // LookupAccessKey returns the credentials and principal behind an access key
 // ID. Expiry is the caller's to check against its clock.
 func (i *IAM) LookupAccessKey(accessKeyID string) (Credentials, Principal, error) {

@@ -447,3 +447,48 @@ func TestSameAccountAssumeRoleNeedsTrust(t *testing.T) {
 		require.Equal(t, tc.want, d.Effect, "%s -> %s: %s", tc.who.ARN, tc.role, d.Reason)
 	}
 }
+
+// TestAgeSessions: only the sessions of the named role age; users' keys,
+// other roles' sessions and non-positive durations are left alone.
+func TestAgeSessions(t *testing.T) {
+	i, err := New(Options{DataDir: t.TempDir()})
+	require.NoError(t, err)
+	const roleA, roleB = "arn:aws:iam::111111111111:role/a", "arn:aws:iam::111111111111:role/b"
+	issue := func(role string) Credentials {
+		s, err := i.IssueSession(SessionSpec{Duration: 15 * time.Minute, Principal: Principal{Type: PrincipalAssumedRole, Account: "111111111111", RoleARN: role}})
+		require.NoError(t, err)
+		return s.Credentials
+	}
+	a1, a2, b := issue(roleA), issue(roleA), issue(roleB)
+	tests := []struct {
+		name  string
+		role  string
+		by    time.Duration
+		aged  int
+		moved map[string]time.Duration // access key ID -> total shift so far
+	}{
+		{"zero duration", roleA, 0, 0, map[string]time.Duration{a1.AccessKeyID: 0, a2.AccessKeyID: 0, b.AccessKeyID: 0}},
+		{"negative duration", roleA, -time.Minute, 0, map[string]time.Duration{a1.AccessKeyID: 0, b.AccessKeyID: 0}},
+		{"unknown role", "arn:aws:iam::111111111111:role/none", time.Minute, 0, map[string]time.Duration{a1.AccessKeyID: 0, b.AccessKeyID: 0}},
+		{"empty role", "", time.Minute, 0, map[string]time.Duration{a1.AccessKeyID: 0}},
+		{"role a", roleA, 15 * time.Minute, 2, map[string]time.Duration{a1.AccessKeyID: 15 * time.Minute, a2.AccessKeyID: 15 * time.Minute, b.AccessKeyID: 0}},
+		{"role b", roleB, time.Minute, 1, map[string]time.Duration{a1.AccessKeyID: 15 * time.Minute, b.AccessKeyID: time.Minute}},
+	}
+	orig := map[string]time.Time{a1.AccessKeyID: a1.Expiration, a2.AccessKeyID: a2.Expiration, b.AccessKeyID: b.Expiration}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.aged, i.AgeSessions(tc.role, tc.by))
+			for id, shift := range tc.moved {
+				c, _, err := i.LookupAccessKey(id)
+				require.NoError(t, err)
+				require.Equal(t, orig[id].Add(-shift), c.Expiration, id)
+			}
+		})
+	}
+	// Aged expiry survives a restart over the same data dir.
+	j, err := New(Options{DataDir: i.dataDir})
+	require.NoError(t, err)
+	c, _, err := j.LookupAccessKey(b.AccessKeyID)
+	require.NoError(t, err)
+	require.Equal(t, b.Expiration.Add(-time.Minute), c.Expiration)
+}

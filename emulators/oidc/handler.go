@@ -180,7 +180,9 @@ type tokenRequestJSON struct {
 //
 //	GET    issuers                        -> [{"url","jwksUri","keys":[kid...],"signingKey"}]
 //	POST   issuers {"url","jwksPath"}     -> 201 {"url","jwksUri"}
-//	POST   issuers/keys?issuer=URL[&alg=] -> 201 {"kid","alg"} (body {"alg"} also accepted; RS256 default)
+//	POST   issuers/keys?issuer=URL[&alg=][&signing=true] -> 201 {"kid","alg","signingKey"}
+//	                                      (body {"alg","signing"} also accepted; RS256 default;
+//	                                      signing=true makes the new key the signing key: a rotation)
 //	DELETE issuers/keys/{kid}?issuer=URL  -> 204
 //	POST   token {"issuer","namespace","serviceAccount","serviceAccountUID","audiences",
 //	              "expirationSeconds","pod","node","secret"} -> {"token"}
@@ -228,21 +230,28 @@ func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		alg := r.URL.Query().Get("alg")
+		signing := r.URL.Query().Get("signing") == "true"
 		if r.ContentLength > 0 && alg == "" {
 			var in struct {
-				Alg string `json:"alg"`
+				Alg     string `json:"alg"`
+				Signing bool   `json:"signing"`
 			}
 			if !readJSON(w, r, &in) {
 				return
 			}
-			alg = in.Alg
+			alg, signing = in.Alg, signing || in.Signing
 		}
 		k, err := iss.AddKey(alg)
+		if err == nil && signing {
+			// Rotation: the new key signs from now on, the old ones stay
+			// published for the tokens they signed.
+			err = iss.SetSigningKey(k.ID)
+		}
 		if err != nil {
 			adminError(w, http.StatusBadRequest, "InvalidKey", err.Error())
 			return
 		}
-		adminJSON(w, http.StatusCreated, map[string]string{"kid": k.ID, "alg": k.Algorithm})
+		adminJSON(w, http.StatusCreated, map[string]string{"kid": k.ID, "alg": k.Algorithm, "signingKey": iss.SigningKeyID()})
 	case strings.HasPrefix(p, "issuers/keys/") && r.Method == http.MethodDelete:
 		iss, ok := h.Issuer(r.URL.Query().Get("issuer"))
 		if !ok {

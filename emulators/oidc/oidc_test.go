@@ -391,4 +391,24 @@ func TestAdminAPIKeysAndListing(t *testing.T) {
 	status, body = do("GET", "/_idlab/oidc/nothing", ``)
 	require.Equal(t, http.StatusNotFound, status)
 	require.Contains(t, string(body), `"error":"NotFound"`)
+
+	// Rotation: a key added with signing=true (query or body) signs from
+	// then on; without it the signing key stays.
+	for _, tc := range []struct{ query, body string }{{"&signing=true", ``}, {"", `{"alg":"RS256","signing":true}`}} {
+		status, body = do("POST", "/_idlab/oidc/issuers/keys?issuer="+gkeIssuer+tc.query, tc.body)
+		require.Equal(t, http.StatusCreated, status, string(body))
+		require.NoError(t, json.Unmarshal(body, &key))
+		require.Equal(t, key["kid"], key["signingKey"])
+		status, body = do("POST", "/_idlab/oidc/token", `{"issuer":"`+gkeIssuer+`","namespace":"ns","serviceAccount":"sa"}`)
+		require.Equal(t, http.StatusOK, status, string(body))
+		require.NoError(t, json.Unmarshal(body, &tok))
+		got, err = jwtverify.ParseUnverified(tok["token"])
+		require.NoError(t, err)
+		require.Equal(t, key["kid"], got.Header.Kid)
+	}
+	signing := key["kid"]
+	status, body = do("POST", "/_idlab/oidc/issuers/keys?issuer="+gkeIssuer, ``)
+	require.Equal(t, http.StatusCreated, status)
+	require.NoError(t, json.Unmarshal(body, &key))
+	require.Equal(t, signing, key["signingKey"], "a key added without signing=true does not sign")
 }

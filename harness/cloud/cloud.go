@@ -303,7 +303,11 @@ func (c *Cloud) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// serveClock: GET reads the lab time; POST ?advance=90s (or seconds=N) moves it.
+// serveClock: GET reads the lab time; POST ?advance=90s (or seconds=N) moves
+// it for every emulator. POST ?advance=D&role=ARN moves time for that role's
+// STS sessions only (awsiam.AgeSessions): the credentials already issued to
+// it expire D sooner, while tokens, signatures and every other credential
+// keep lab time, so a suite can expire its own sessions while others run.
 func (c *Cloud) serveClock(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
@@ -311,6 +315,16 @@ func (c *Cloud) serveClock(w http.ResponseWriter, r *http.Request) {
 		d, err := parseAdvance(r.URL.Query())
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "InvalidParameter", "message": err.Error()})
+			return
+		}
+		if role := r.URL.Query().Get("role"); role != "" {
+			if _, err := c.IAM.Role(role); err != nil {
+				writeJSON(w, http.StatusNotFound, map[string]string{"error": "NoSuchEntity", "message": "no role " + role})
+				return
+			}
+			n := c.IAM.AgeSessions(role, d)
+			c.log.Info("clock advanced for one role's sessions", "role", role, "by", d, "sessions", n)
+			writeJSON(w, http.StatusOK, map[string]any{"role": role, "advancedSeconds": int64(d / time.Second), "sessionsAged": n})
 			return
 		}
 		c.Clock.Advance(d)
