@@ -68,7 +68,7 @@ func webIdentityAs(t *testing.T, c *Cloud, role, token string) (int, string) {
 }
 
 // TestLabRotationExpiredTokenDenialRestsOnExp is the test of the rotation
-// suite's caching-SDK row: the idlab-rotation/app token is refused with
+// suite's caching-SDK row: the idlab-rotation/cached token is refused with
 // ExpiredTokenException once past its exp, and the same service account's
 // token within its lifetime is allowed by the same trust policy, so the
 // refusal rests on the expiry alone.
@@ -83,7 +83,7 @@ func TestLabRotationExpiredTokenDenialRestsOnExp(t *testing.T) {
 		{"flipped: within its lifetime", time.Now().Add(-590 * time.Second), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tok, err := minter.MintServiceAccountToken(oidc.TokenRequest{Namespace: "idlab-rotation", ServiceAccount: "app",
+			tok, err := minter.MintServiceAccountToken(oidc.TokenRequest{Namespace: "idlab-rotation", ServiceAccount: "cached",
 				Audiences: []string{"sts.amazonaws.com"}, ExpirationSeconds: 600, IssuedAt: tc.issuedAt})
 			require.NoError(t, err)
 			require.Equal(t, tc.code, stsCode(t, c, rotationRole+"cached", tok))

@@ -68,29 +68,50 @@ func IRSAPod(name, serviceAccount, image, roleARN, region string) *corev1.Pod {
 
 // Run creates the pod, waits for it to finish and parses the probe's output.
 func Run(ctx context.Context, cs kubernetes.Interface, ns string, pod *corev1.Pod) (probe.Result, error) {
+	if err := wait(ctx, cs, ns, pod, 3*time.Minute); err != nil {
+		return probe.Result{}, err
+	}
+	return Result(ctx, cs, ns, pod.Name, "probe")
+}
+
+// RunWithin is Run for a probe that runs long (the rotation modes): it waits
+// up to within for the probe to finish and also returns its whole log.
+func RunWithin(ctx context.Context, cs kubernetes.Interface, ns string, pod *corev1.Pod, within time.Duration) (probe.Result, string, error) {
+	if err := wait(ctx, cs, ns, pod, within); err != nil {
+		return probe.Result{}, "", err
+	}
+	raw, err := cs.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{Container: "probe"}).DoRaw(ctx)
+	if err != nil {
+		return probe.Result{}, "", fmt.Errorf("logs of %s/%s: %w", ns, pod.Name, err)
+	}
+	res, err := probe.Parse(string(raw))
+	return res, string(raw), err
+}
+
+// wait creates the pod and waits up to within for its probe to finish.
+func wait(ctx context.Context, cs kubernetes.Interface, ns string, pod *corev1.Pod, within time.Duration) error {
 	pods := cs.CoreV1().Pods(ns)
 	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-		return probe.Result{}, fmt.Errorf("create pod %s/%s: %w", ns, pod.Name, err)
+		return fmt.Errorf("create pod %s/%s: %w", ns, pod.Name, err)
 	}
-	deadline := time.Now().Add(3 * time.Minute)
+	deadline := time.Now().Add(within)
 	for {
 		p, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
 		if err != nil {
-			return probe.Result{}, fmt.Errorf("get pod %s/%s: %w", ns, pod.Name, err)
+			return fmt.Errorf("get pod %s/%s: %w", ns, pod.Name, err)
 		}
 		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || probeDone(p) {
-			break
+			return nil
 		}
 		if time.Now().After(deadline) {
-			return probe.Result{}, fmt.Errorf("pod %s/%s still %s after 3m: %s", ns, pod.Name, p.Status.Phase, describe(p))
+			return fmt.Errorf("pod %s/%s still %s after %s: %s", ns, pod.Name, p.Status.Phase, within, describe(p))
 		}
 		select {
 		case <-ctx.Done():
-			return probe.Result{}, ctx.Err()
+			return ctx.Err()
 		case <-time.After(time.Second):
 		}
 	}
-	return Result(ctx, cs, ns, pod.Name, "probe")
 }
 
 // Result parses the probe's output in one container of a pod that ran,

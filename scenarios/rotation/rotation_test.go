@@ -1,0 +1,120 @@
+//go:build e2e
+
+// Package rotation is the token rotation suite, in the eks cluster with the
+// IRSA webhook: what happens to pod identity as time passes and keys change.
+//
+//   - kubelet rotation (kubelet_test.go): the webhook gives the pod a
+//     projected token of 600 s (eks.amazonaws.com/token-expiration); the
+//     kubelet's token manager renews it once it is within 20% of its TTL of
+//     expiring (minus up to 10 s of jitter: pkg/kubelet/token,
+//     requiresRefresh), i.e. ~480 s after iat, and the projected volume's
+//     next resync writes it. The probe calls STS for ~10 minutes through the
+//     unmodified SDK, which re-assumes the role every minute (STS
+//     DurationSeconds 900 and a 14-minute credentials-cache ExpiryWindow),
+//     and must trade both tokens without one failure.
+//   - the caching SDK (same file): an application that read the token file
+//     once (aws/aws-sdk-js-v3#2297) fails with ExpiredTokenException the
+//     first time it goes back to STS after the token's exp, in real time.
+//   - STS credentials expire (expiry_test.go): the SDK's 15-minute session
+//     is expired at the emulator with the clock, then the SDK re-assumes.
+//   - signing-key rotation (keys_test.go): old tokens work while both keys
+//     are published, fail once the old key is removed.
+//   - a deleted pod's token (deletedpod_test.go) still works at STS, which
+//     never asks the cluster whether the pod exists.
+//
+// The clock. POST /_idlab/clock?advance=D moves time for every emulator,
+// and this suite runs beside the others in `make e2e`: moving it 15 minutes
+// would put every other client's SigV4 signatures out of the 15-minute skew
+// window and, past an hour, expire every token the other suites' pods
+// present. So the expiry row advances the clock for its own role only
+// (?advance=15m&role=ARN, awsiam.AgeSessions): the STS sessions already
+// issued to rotation-expiry expire 15 minutes sooner, and nothing else moves
+// (harness/cloud TestLabRotationExpiryDenialRestsOnTheRoleClock checks the
+// lab clock stays put). The caching row needs no clock: the emulator's STS
+// allows no leeway past exp (awssts tokenLeeway), so it fails at 600 s.
+//
+// Every row is one matrix row with its real duration in the reason; the deny
+// rows are checked from the SDK's error and the emulator's decision log, and
+// harness/cloud's TestLabRotation* are their tests of the tests.
+package rotation
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/idlab/idlab/scenarios/internal/labenv"
+)
+
+const (
+	account   = "123456789012"
+	region    = "us-west-2"
+	ns        = "idlab-rotation"
+	rolePfx   = "arn:aws:iam::" + account + ":role/rotation-"
+	stsAction = "sts:AssumeRoleWithWebIdentity"
+	suiteName = "token rotation"
+	// tokenSeconds is the projected token's lifetime the webhook asks for.
+	tokenSeconds = 600
+)
+
+// env is what every row shares.
+type env struct {
+	lab  *labenv.Lab
+	eks  *labenv.Cluster
+	http *http.Client // trusts the lab CA; the host reaches the emulator on EmulatorURL
+}
+
+func TestTokenRotation(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 16*time.Minute)
+	defer cancel()
+	lab := labenv.Open(t)
+	e := &env{lab: lab, eks: lab.Cluster(t, "eks")}
+	var err error
+	e.http, err = lab.HTTPClient()
+	require.NoError(t, err)
+	lab.Namespace(ctx, t, e.eks, ns, "worker")
+	for sa, role := range map[string]string{"app": rolePfx + "kubelet", "cached": rolePfx + "cached"} {
+		_, err := e.eks.CS.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa,
+			Annotations: map[string]string{"eks.amazonaws.com/role-arn": role, "eks.amazonaws.com/token-expiration": fmt.Sprint(tokenSeconds)}}}, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+
+	t.Run("group", func(t *testing.T) {
+		t.Run("kubelet-rotation", func(t *testing.T) { t.Parallel(); e.kubeletRotation(ctx, t) })
+		t.Run("caching-sdk-after-expiry", func(t *testing.T) { t.Parallel(); e.cachingSDK(ctx, t) })
+		t.Run("sts-credentials-expire", func(t *testing.T) { t.Parallel(); e.credentialsExpire(ctx, t) })
+		t.Run("signing-key-rotation", func(t *testing.T) { t.Parallel(); e.keyRotation(ctx, t) })
+		t.Run("deleted-pod-token", func(t *testing.T) { t.Parallel(); e.deletedPod(ctx, t) })
+	})
+}
+
+// stsClient is aws-sdk-go-v2's STS client from the host, at the emulator.
+func (e *env) stsClient(creds aws.CredentialsProvider) *sts.Client {
+	return sts.New(sts.Options{Region: region, BaseEndpoint: aws.String(e.lab.EmulatorURL), HTTPClient: e.http,
+		Credentials: creds, RetryMaxAttempts: 1})
+}
+
+// decision returns the decision the emulator logged for a request ID.
+func (e *env) decision(ctx context.Context, t *testing.T, role, requestID string) labDecision {
+	t.Helper()
+	ds, err := e.lab.Decisions(ctx, map[string][]string{"action": {stsAction}, "resource": {role}, "requestId": {requestID}})
+	require.NoError(t, err)
+	require.Len(t, ds, 1, "one decision for request %s on %s", requestID, role)
+	return labDecision{Effect: ds[0].Effect, Reason: ds[0].Reason, Explanation: ds[0].Explanation}
+}
+
+type labDecision struct{ Effect, Reason, Explanation string }
+
+// expected names a row's expected outcome: "allow" or the error code.
+func expected(code string) string { return labenv.Observed(code == "", code) }
+
+// took formats a row's real duration.
+func took(start time.Time) string { return time.Since(start).Round(time.Second).String() }
