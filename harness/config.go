@@ -82,7 +82,7 @@ func DefaultCluster(name string) ClusterConfig {
 			IssuerURL: "https://westus2.oic.prod-aks.azure.com/00000000-0000-0000-0000-000000000000/" + IssuerID(name) + "/"}
 	}
 	return ClusterConfig{Name: name, Region: "us-west-2", IssuerURL: "https://oidc.eks.us-west-2.amazonaws.com/id/" + IssuerID(name),
-		Components: []string{ComponentIRSAWebhook, ComponentPodIdentity}, NodeRoleARN: NodeRole}
+		Components: []string{ComponentIRSAWebhook}, NodeRoleARN: NodeRole}
 }
 
 // ConfigFromEnv fills a Config from the environment and defaults.
