@@ -117,9 +117,47 @@ type imageLoader interface {
 // deployIRSAWebhook runs `idlab irsa-webhook` as EKS runs the pod identity
 // webhook: with the cluster's region and regional STS endpoints.
 func deployIRSAWebhook(ctx context.Context, cs kubernetes.Interface, ca *certs.CA, image, region string) error {
-	return deployWebhookServer(ctx, cs, ca, irsawebhook.Name, irsawebhook.ServiceHosts(irsawebhook.Name, SystemNamespace),
+	if err := deployWebhookServer(ctx, cs, ca, irsawebhook.Name, irsawebhook.ServiceHosts(irsawebhook.Name, SystemNamespace),
 		irsawebhook.TLSSecret, irsawebhook.Manifests(image, SystemNamespace, ca.PEM),
-		"--aws-default-region="+region, "--sts-regional-endpoint=true")
+		"--aws-default-region="+region, "--sts-regional-endpoint=true"); err != nil {
+		return err
+	}
+	return waitIRSAMutates(ctx, cs, time.Minute, time.Second)
+}
+
+// webhookReady names the ServiceAccount and dry-run pod waitIRSAMutates uses.
+const webhookReady = "idlab-webhook-ready"
+
+// waitIRSAMutates waits until the API server really calls the IRSA webhook.
+// An available Deployment is not enough: the Service's endpoints reach the
+// node's proxy a moment later, and until then the webhook fails open
+// (failurePolicy Ignore), so a pod created right after `idlab up` was
+// admitted unmutated (the irsabugs suite's first pod once had no
+// credentials). It creates a pod for an annotated ServiceAccount in dry-run
+// (admission runs, nothing is stored) until one comes back mutated.
+func waitIRSAMutates(ctx context.Context, cs kubernetes.Interface, timeout, every time.Duration) error {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: webhookReady, Namespace: SystemNamespace,
+		Annotations: map[string]string{irsawebhook.AnnotationRoleARN: "arn:aws:iam::000000000000:role/" + webhookReady}}}
+	if err := apply(ctx, cs, sa); err != nil {
+		return err
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: webhookReady, Namespace: SystemNamespace},
+		Spec: corev1.PodSpec{ServiceAccountName: webhookReady, Containers: []corev1.Container{{Name: "c", Image: webhookReady}}}}
+	deadline := time.Now().Add(timeout)
+	for {
+		got, err := cs.CoreV1().Pods(SystemNamespace).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err == nil && slices.ContainsFunc(got.Spec.Containers[0].Env, func(e corev1.EnvVar) bool { return e.Name == irsawebhook.EnvRoleARN }) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the IRSA webhook did not mutate a dry-run pod within %s (last error: %v)", timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(every):
+		}
+	}
 }
 
 // deployWebhookServer applies the webhook's serving certificate (for hosts,

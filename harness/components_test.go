@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -10,7 +11,11 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/idlab/idlab/emulators/irsawebhook"
 )
 
 func TestApplyCreatesThenReplaces(t *testing.T) {
@@ -45,4 +50,56 @@ func TestWaitDeployment(t *testing.T) {
 	_, err = cs.AppsV1().Deployments("n").UpdateStatus(ctx, d, metav1.UpdateOptions{})
 	require.NoError(t, err)
 	require.NoError(t, waitDeployment(ctx, cs, "n", "w", 5*time.Second))
+}
+
+// fakeAdmission answers pod creates as an API server whose IRSA webhook
+// starts mutating after failOpen calls (fail-open until then); dry-run
+// creates are not stored.
+func fakeAdmission(failOpen int) (*fake.Clientset, *int) {
+	cs := fake.NewClientset()
+	calls := 0
+	cs.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		ca := a.(k8stesting.CreateActionImpl)
+		pod := ca.GetObject().(*corev1.Pod).DeepCopy()
+		if len(ca.GetCreateOptions().DryRun) == 0 {
+			return true, nil, errors.New("not a dry run")
+		}
+		calls++
+		if calls > failOpen {
+			pod.Spec.Containers[0].Env = append(pod.Spec.Containers[0].Env, corev1.EnvVar{Name: irsawebhook.EnvRoleARN, Value: "x"})
+		}
+		return true, pod, nil
+	})
+	return cs, &calls
+}
+
+func TestWaitIRSAMutates(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name      string
+		failOpen  int
+		wantErr   string
+		wantCalls int
+	}{
+		{"mutating from the start", 0, "", 1},
+		{"unmutated until the endpoints settle", 3, "", 4},
+		{"never mutated", 1000, "the IRSA webhook did not mutate a dry-run pod", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cs, calls := fakeAdmission(tc.failOpen)
+			err := waitIRSAMutates(ctx, cs, 300*time.Millisecond, 10*time.Millisecond)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.wantCalls, *calls)
+			sa, err := cs.CoreV1().ServiceAccounts(SystemNamespace).Get(ctx, webhookReady, metav1.GetOptions{})
+			require.NoError(t, err)
+			require.Contains(t, sa.Annotations[irsawebhook.AnnotationRoleARN], ":role/"+webhookReady)
+			_, err = cs.CoreV1().Pods(SystemNamespace).Get(ctx, webhookReady, metav1.GetOptions{})
+			require.Error(t, err, "dry-run pods are not stored")
+		})
+	}
 }
