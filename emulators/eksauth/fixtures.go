@@ -83,6 +83,9 @@ func (h *Handler) LoadFixtureYAML(name string, raw []byte) error {
 		if err := decodeStrict(n, clusterFields, &c); err != nil {
 			return at(lineOf(err, n.Line), err)
 		}
+		if h.hasCluster(c) {
+			continue // restored from DataDir: loading the fixtures again is no change
+		}
 		if err := h.AddCluster(c); err != nil {
 			return at(n.Line, err)
 		}
@@ -93,11 +96,33 @@ func (h *Handler) LoadFixtureYAML(name string, raw []byte) error {
 		if err := decodeStrict(n, assocFields, &a); err != nil {
 			return at(lineOf(err, n.Line), err)
 		}
+		if h.hasAssociation(a) {
+			continue
+		}
 		if _, err := h.AddAssociation(a); err != nil {
 			return at(n.Line, err)
 		}
 	}
 	return nil
+}
+
+// hasCluster reports whether c is registered already, as is (the emulator
+// restarted over its DataDir with the same fixtures).
+func (h *Handler) hasCluster(c Cluster) bool {
+	if c.Region == "" {
+		c.Region = h.region
+	}
+	old, ok := h.cluster(c.Name)
+	return ok && old == c
+}
+
+// hasAssociation reports whether a is registered already: same service
+// account, roles and tag setting, and the same ID when the fixture names
+// one (a generated ID differs run to run).
+func (h *Handler) hasAssociation(a Association) bool {
+	old, ok := h.association(a.ClusterName, a.Namespace, a.ServiceAccount)
+	return ok && old.RoleARN == a.RoleARN && old.TargetRoleARN == a.TargetRoleARN && old.DisableSessionTags == a.DisableSessionTags &&
+		(a.ID == "" || a.ID == old.ID) && (a.ExternalID == "" || a.ExternalID == old.ExternalID)
 }
 
 // lineError carries the line of the offending key.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -74,4 +75,33 @@ func TestStatePersists(t *testing.T) {
 	require.Equal(t, h.Clusters(), again.Clusters())
 	require.Equal(t, h.Associations(), again.Associations())
 	require.Len(t, again.Associations(), 6)
+}
+
+// TestFixturesReloadOverDataDir: an emulator restarted over its DataDir
+// loads the same fixtures again without a conflict, and a changed one is
+// still refused.
+func TestFixturesReloadOverDataDir(t *testing.T) {
+	iam, err := awsiam.New(awsiam.Options{})
+	require.NoError(t, err)
+	dir := t.TempDir()
+	const fx = `clusters:
+  - {name: lab, account: "111111111111", issuerURL: "https://oidc.example/id/1"}
+podIdentityAssociations:
+  - {clusterName: lab, namespace: a, serviceAccount: app, roleArn: "arn:aws:iam::111111111111:role/app"}
+  - {clusterName: lab, namespace: a, serviceAccount: fixed, roleArn: "arn:aws:iam::111111111111:role/app", id: a-0123456789abcdefg}
+`
+	h, err := eksauth.New(eksauth.Options{IAM: iam, DataDir: dir, Region: "us-west-2"})
+	require.NoError(t, err)
+	require.NoError(t, h.LoadFixtureYAML("f.yaml", []byte(fx)))
+	first := h.Associations()
+
+	h2, err := eksauth.New(eksauth.Options{IAM: iam, DataDir: dir, Region: "us-west-2"})
+	require.NoError(t, err)
+	require.NoError(t, h2.LoadFixtureYAML("f.yaml", []byte(fx)))
+	require.Equal(t, first, h2.Associations())
+
+	h3, err := eksauth.New(eksauth.Options{IAM: iam, DataDir: dir, Region: "us-west-2"})
+	require.NoError(t, err)
+	changed := strings.Replace(fx, "role/app\", id:", "role/other\", id:", 1)
+	require.ErrorIs(t, h3.LoadFixtureYAML("f.yaml", []byte(changed)), eksauth.ErrConflict)
 }
