@@ -29,6 +29,7 @@ type FixtureError = fixtureyaml.Error
 //	      audiences: [api://AzureADTokenExchange]   # the default
 //	    roles:
 //	      https://storage.azure.com: [Storage.Blob.Read]
+//	  storageAccounts: [...]   # read by emulators/azureblob
 type fixtureDoc struct {
 	Tenants []tenantFixture `yaml:"tenants"`
 }
@@ -38,7 +39,10 @@ type tenantFixture struct {
 	Name    string       `yaml:"name"`
 	Domains []string     `yaml:"domains"`
 	Apps    []appFixture `yaml:"apps"`
-	line    int
+	// StorageAccounts belong to the blob emulator (emulators/azureblob);
+	// accepted so one file describes a tenant.
+	StorageAccounts []yaml.Node `yaml:"storageAccounts"`
+	line            int
 }
 
 type appFixture struct {

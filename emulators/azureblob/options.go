@@ -1,0 +1,46 @@
+package azureblob
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/idlab/idlab/emulators/entra"
+	"github.com/idlab/idlab/internal/certs"
+)
+
+// TokenVerifier verifies Entra access tokens; *entra.Handler is one.
+type TokenVerifier interface {
+	VerifyAccessToken(token string) (*entra.Claims, error)
+}
+
+// Options configure the handler and the server.
+type Options struct {
+	// Tokens verifies bearer tokens (the lab's Entra emulator). Required.
+	Tokens TokenVerifier
+	// Now is the clock Last-Modified and decisions use. Defaults to time.Now.
+	Now func() time.Time
+	// Logger receives one line per decision. Defaults to discarding.
+	Logger *slog.Logger
+	// DataDir keeps containers and blobs across restarts (file
+	// azureblob-state.json). Defaults to "" (memory only).
+	DataDir string
+	// CA issues the server certificate; required by NewServer.
+	CA *certs.CA
+}
+
+// ErrNoVerifier is returned by New without Options.Tokens.
+var ErrNoVerifier = errors.New("azureblob: Options.Tokens is required")
+
+func (o Options) normalize() (Options, error) {
+	if o.Tokens == nil {
+		return o, ErrNoVerifier
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}
