@@ -42,8 +42,11 @@ type Config struct {
 	IdlabBinary string
 	// ProbeBinary is the static SDK probe put in the probe image; empty skips it.
 	ProbeBinary string
-	Progress    io.Writer    // one line per step; Defaults to discard.
-	Log         *slog.Logger // Defaults to discard.
+	// PyClient builds (once per machine) and loads PyClientImage into the
+	// AWS clusters.
+	PyClient bool
+	Progress io.Writer    // one line per step; Defaults to discard.
+	Log      *slog.Logger // Defaults to discard.
 }
 
 // Names of the lab's Docker objects.

@@ -34,6 +34,8 @@ type Lab struct {
 	kind *cluster.Kind
 	// NodeImage overrides nodeimage.Ensure (tests, or a preset image).
 	NodeImage func(ctx context.Context) (nodeimage.Result, error)
+	// PyClientImage overrides EnsurePyClientImage (tests).
+	PyClientImage func(ctx context.Context) (nodeimage.Result, error)
 }
 
 // New validates cfg and returns a Lab.
@@ -64,6 +66,7 @@ func New(cfg Config) (*Lab, error) {
 	l.NodeImage = func(ctx context.Context) (nodeimage.Result, error) {
 		return nodeimage.Ensure(ctx, nodeimage.Options{Progress: cfg.Progress, Log: cfg.Log})
 	}
+	l.PyClientImage = func(ctx context.Context) (nodeimage.Result, error) { return EnsurePyClientImage(ctx, cfg) }
 	return l, nil
 }
 
@@ -104,6 +107,12 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 	if err := l.run("node image", func() error { node, err = l.NodeImage(ctx); return err }); err != nil {
 		return nil, err
 	}
+	var py nodeimage.Result
+	if l.cfg.PyClient {
+		if err := l.run("python client image", func() error { py, err = l.PyClientImage(ctx); return err }); err != nil {
+			return nil, err
+		}
+	}
 	var emuImage, probeImage string
 	if err := l.run("emulator and probe images", func() error {
 		if emuImage, err = scratchImage(ctx, "idlab/emulator", l.cfg.IdlabBinary, "idlab"); err != nil {
@@ -130,11 +139,11 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 		return nil, err
 	}
 	st = &State{EmulatorURL: "https://127.0.0.1:" + strconv.Itoa(l.cfg.HostPort), EmulatorIP: ip,
-		CAFile: filepath.Join(l.serveDir(), "serve", certs.CertFile), ProbeImage: probeImage, Clusters: map[string]ClusterState{}}
+		CAFile: filepath.Join(l.serveDir(), "serve", certs.CertFile), ProbeImage: probeImage, PyClientImage: py.Image, Clusters: map[string]ClusterState{}}
 	if err := l.run("emulator ready", func() error { return waitHealthy(ctx, st) }); err != nil {
 		return nil, err
 	}
-	if err := l.run("cluster DNS and images", func() error { return l.wireClusters(ctx, st, ip, probeImage) }); err != nil {
+	if err := l.run("cluster DNS and images", func() error { return l.wireClusters(ctx, st, ip, probeImage, py.Image) }); err != nil {
 		return nil, err
 	}
 	if err := l.run("pod identity components", func() error { return l.deployComponents(ctx, ca, emuImage) }); err != nil {
@@ -405,8 +414,9 @@ func waitHealthy(ctx context.Context, st *State) error {
 	return fmt.Errorf("emulator did not become healthy at %s: %v\nlast lines of its log:\n%s", st.EmulatorURL, last, containerLogs(ctx, EmulatorContainer, 15))
 }
 
-// wireClusters points each cluster's DNS at the emulator and loads images.
-func (l *Lab) wireClusters(ctx context.Context, st *State, ip, probeImage string) error {
+// wireClusters points each cluster's DNS at the emulator and loads images:
+// the probe everywhere, the Python clients into the AWS clusters.
+func (l *Lab) wireClusters(ctx context.Context, st *State, ip, probeImage, pyImage string) error {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	errs := make([]error, len(l.cfg.Clusters))
@@ -421,8 +431,15 @@ func (l *Lab) wireClusters(ctx context.Context, st *State, ip, probeImage string
 			if err == nil {
 				err = l.installNodeIMDS(ctx, c, ip)
 			}
-			if err == nil && probeImage != "" {
-				err = l.kind.LoadImages(ctx, c.Name, probeImage)
+			var images []string
+			if probeImage != "" {
+				images = append(images, probeImage)
+			}
+			if pyImage != "" && awsCluster(c) {
+				images = append(images, pyImage)
+			}
+			if err == nil && len(images) > 0 {
+				err = l.kind.LoadImages(ctx, c.Name, images...)
 			}
 			if err != nil {
 				errs[i] = fmt.Errorf("cluster %s: %w", c.Name, err)

@@ -36,6 +36,10 @@ type State struct {
 	CAFile string `json:"caFile"`
 	// ProbeImage is the SDK probe image loaded into every cluster.
 	ProbeImage string `json:"probeImage,omitempty"`
+	// PyClientImage is the image of Debian's awscli and boto3
+	// (PyClientImage), loaded into the AWS clusters; empty unless the lab
+	// was brought up with it.
+	PyClientImage string `json:"pyclientImage,omitempty"`
 	// Clusters by name.
 	Clusters map[string]ClusterState `json:"clusters"`
 }

@@ -51,6 +51,7 @@ func labFlagSet(name string, env *cliEnv) (fs *flag.FlagSet, cfg *harness.Config
 	fs.StringVar(&cfg.KindConfig, "kind-config", "kind-config.yaml", "kind cluster template")
 	fs.StringVar(&cfg.FixturesDir, "fixtures", "fixtures/aws", "IAM fixtures directory")
 	fs.StringVar(&cfg.ProbeBinary, "probe", "", "static SDK probe binary to load into the clusters")
+	fs.BoolVar(&cfg.PyClient, "pyclient", false, "build (once) and load the image of Debian's awscli and boto3 into the AWS clusters")
 	cfg.Progress, cfg.Log = env.stderr, env.log
 	return fs, cfg, nil
 }

@@ -42,6 +42,7 @@ func commands() []command {
 		statusCommand(),
 		logsCommand(),
 		nodeImageCommand(),
+		pyClientImageCommand(),
 		irsaWebhookCommand(),
 		gkeMetadataCommand(),
 		reportCommand(),

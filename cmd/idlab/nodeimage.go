@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/idlab/idlab/harness"
 	"github.com/idlab/idlab/harness/nodeimage"
 )
 
@@ -38,6 +39,34 @@ func runNodeImage(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(env.stderr, "node image ready in %.1fs (built: %t, disableDefaultCNI: %t)\n", res.Duration.Seconds(), res.Built, res.DisableDefaultCNI)
 	// stdout carries only the image name, for scripts.
+	fmt.Fprintln(env.stdout, res.Image)
+	return nil
+}
+
+func pyClientImageCommand() command {
+	return command{
+		name:    "pyclient-image",
+		summary: "make sure the image of Debian's awscli and boto3 exists (built once from a Debian mirror)",
+		run:     runPyClientImage,
+	}
+}
+
+// runPyClientImage builds what `idlab up --pyclient` would, so make e2e can
+// build it while the node image builds.
+func runPyClientImage(ctx context.Context, env *cliEnv, args []string) error {
+	fs := flag.NewFlagSet("pyclient-image", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	res, err := harness.EnsurePyClientImage(ctx, harness.Config{Progress: env.stderr, Log: env.log})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stderr, "python client image ready in %.1fs (built: %t)\n", res.Duration.Seconds(), res.Built)
 	fmt.Fprintln(env.stdout, res.Image)
 	return nil
 }
