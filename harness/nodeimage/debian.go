@@ -47,7 +47,7 @@ tar -C "$R" -c . | "$DOCKER" import "$@" - "$IMAGE"
 // recipe renders everything but the suite and packages that decides the
 // image's content, for the hash.
 func (d DebianImage) recipe() string {
-	return fmt.Sprintf("debian image %s\nenv %q\ncheck %q\n%s%s", d.Repository, d.Env, d.Check, debianTrimScript, debianImportScript)
+	return fmt.Sprintf("debian image %s\nchanges %q\ncheck %q\n%s%s", d.Repository, d.ImportChanges(), d.Check, debianTrimScript, debianImportScript)
 }
 
 // Name is the image's name for suite: Repository:<12 hex of the inputs hash>.
@@ -56,9 +56,10 @@ func (d DebianImage) Name(suite string) string {
 	return d.Repository + ":" + h[:12]
 }
 
-// ImportChanges are the docker import --change arguments for the image.
+// ImportChanges are the docker import --change arguments for the image: a
+// PATH (an imported image has none), Env, and bash as the command.
 func (d DebianImage) ImportChanges() []string {
-	var out []string
+	out := []string{"--change", "ENV PATH=" + imagePath}
 	for _, e := range d.Env {
 		out = append(out, "--change", "ENV "+e)
 	}

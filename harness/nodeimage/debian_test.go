@@ -36,7 +36,7 @@ func TestDebianImageName(t *testing.T) {
 
 func TestDebianImageImportChanges(t *testing.T) {
 	d := DebianImage{Env: []string{"AWS_PAGER=", "LANG=C.UTF-8"}}
-	require.Equal(t, []string{"--change", "ENV AWS_PAGER=", "--change", "ENV LANG=C.UTF-8", "--change", `CMD ["/bin/bash"]`}, d.ImportChanges())
+	require.Equal(t, []string{"--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "--change", "ENV AWS_PAGER=", "--change", "ENV LANG=C.UTF-8", "--change", `CMD ["/bin/bash"]`}, d.ImportChanges())
 }
 
 func TestEnsureDebianImageNeedsPackages(t *testing.T) {

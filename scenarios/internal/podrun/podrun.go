@@ -1,6 +1,7 @@
 // Package podrun runs the SDK probe in scenario pods: pod specs as the
 // pod-identity webhooks would mutate them, and a runner that waits for the
-// pod and parses its result.
+// pod and parses its result. The pods name their image, so the same specs
+// run the Python probe (scenarios/internal/pyprobe) in the pyclient image.
 package podrun
 
 import (

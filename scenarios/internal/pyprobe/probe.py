@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""idlab's Python probe: what Debian's boto3 and awscli do with a pod's identity.
+
+It runs in the idlab/pyclient image (harness.PyClientImage: Debian's awscli
+and python3-boto3, nothing else); scenarios mount it from a ConfigMap
+(scenarios/internal/pyprobe). Credentials come from each client's own
+default chain (AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE as the IRSA
+webhook sets them, ...) and TLS trust from AWS_CA_BUNDLE, as for any
+unmodified application: the probe configures nothing itself.
+
+Usage:
+    probe.py [--client boto3|awscli] [CALL]
+    probe.py [--client boto3|awscli] loop --interval SECONDS --duration SECONDS [CALL]
+
+CALL (default sts):
+    sts                 sts:GetCallerIdentity
+                        boto3:  session.client("sts").get_caller_identity()
+                        awscli: aws sts get-caller-identity --output json
+    s3-get BUCKET KEY   s3:GetObject, the object's text in "output"
+                        boto3:  session.client("s3").get_object(...)
+                        awscli: aws s3 cp s3://BUCKET/KEY -   (awscli asks
+                        HeadObject first, whose 403 has no body: the code
+                        it reports for a refusal is "403", as with real S3)
+
+Output: one JSON line with the fields of the Go probe's probe.Result (ok,
+arn, account, userId, output, errorCode, errorMessage); the process always
+exits 0, the outcome is in the line.
+    boto3:  errorCode is botocore's ClientError code (response Error.Code);
+            a failure without one (no credentials, no connection) gives the
+            exception's class name (NoCredentialsError ...).
+    awscli: errorCode is CODE from awscli's stderr "An error occurred (CODE)
+            when calling the OP operation: MESSAGE", else "ExitStatusN";
+            exitStatus is aws's exit status.
+
+Loop mode (token rotation): the call is made every --interval seconds until
+--duration has passed; boto3 keeps one session, as a long-running app does,
+awscli runs a new process each time. Every call prints one line: the fields
+above plus
+    seq           call number from 1
+    elapsed       seconds since the loop started
+    tokenSha256   first 16 hex of the SHA-256 of the token file (AWS_WEB_IDENTITY_TOKEN_FILE)
+    tokenIat, tokenExp   the token's iat and exp claims (not verified)
+    tokenChanged  true when the token file differs from the previous call's
+    accessKeyId   boto3: the access key of the session's credentials after the call
+and the last line is a summary (probe.Parse reads the last line):
+    summary: true, ok: every call succeeded, calls, failures, tokens (distinct
+    token files seen), accessKeys (distinct boto3 access keys), arn (the
+    last), errorCode/errorMessage (the first failure), output (in words).
+"""
+
+import base64
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+AWSCLI_ERROR = re.compile(
+    r"An error occurred \(([^)]+)\) when calling the (\w+) operation(?: \(reached max retries: \d+\))?: ?(.*)")
+
+
+def result(ok=False, **fields):
+    out = {"ok": ok}
+    out.update({k: v for k, v in fields.items() if v not in (None, "")})
+    return out
+
+
+class Boto3Client:
+    """One boto3 session for the probe's life, like an application."""
+
+    def __init__(self):
+        import boto3  # imported here so awscli runs do not pay for it
+        self.session = boto3.session.Session()
+        self.clients = {}
+
+    def client(self, service):
+        if service not in self.clients:
+            self.clients[service] = self.session.client(service)
+        return self.clients[service]
+
+    def call(self, call, args):
+        from botocore.exceptions import ClientError
+        try:
+            if call == "sts":
+                out = self.client("sts").get_caller_identity()
+                return result(True, arn=out.get("Arn"), account=out.get("Account"), userId=out.get("UserId"))
+            if call == "s3-get":
+                out = self.client("s3").get_object(Bucket=args[0], Key=args[1])
+                return result(True, output=out["Body"].read(1 << 20).decode("utf-8", "replace"))
+        except ClientError as e:
+            err = e.response.get("Error", {})
+            return result(errorCode=err.get("Code") or type(e).__name__, errorMessage=err.get("Message") or str(e))
+        except Exception as e:  # no credentials, no connection ...
+            return result(errorCode=type(e).__name__, errorMessage=str(e))
+        raise AssertionError(call)
+
+    def access_key(self):
+        creds = self.session.get_credentials()
+        if creds is None:
+            return None
+        return creds.get_frozen_credentials().access_key
+
+
+class AWSCLIClient:
+    """A new aws process per call, as a shell script runs it."""
+
+    def call(self, call, args):
+        if call == "sts":
+            cmd = ["aws", "sts", "get-caller-identity", "--output", "json"]
+        else:
+            cmd = ["aws", "s3", "cp", "s3://%s/%s" % (args[0], args[1]), "-"]
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        except Exception as e:
+            return result(errorCode=type(e).__name__, errorMessage=str(e))
+        if p.returncode != 0:
+            return awscli_error(p.returncode, p.stderr)
+        if call == "s3-get":
+            return result(True, output=p.stdout, exitStatus=0)
+        try:
+            out = json.loads(p.stdout)
+        except ValueError as e:
+            return result(errorCode="BadOutput", errorMessage="%s: %r" % (e, p.stdout[:200]))
+        return result(True, arn=out.get("Arn"), account=out.get("Account"), userId=out.get("UserId"), exitStatus=0)
+
+    def access_key(self):
+        return None  # every call is a new process with its own session
+
+
+def awscli_error(status, stderr):
+    """The error code and message awscli printed, or its exit status."""
+    m = AWSCLI_ERROR.search(stderr)
+    if m:
+        return result(errorCode=m.group(1), errorMessage=m.group(3).strip(), exitStatus=status)
+    lines = [l for l in stderr.strip().splitlines() if l.strip()]
+    return result(errorCode="ExitStatus%d" % status, errorMessage=lines[-1] if lines else "", exitStatus=status)
+
+
+def token_info():
+    """Hash and iat/exp of the web identity token file, if there is one."""
+    path = os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE")
+    if not path:
+        return {}
+    try:
+        with open(path, "rb") as f:
+            raw = f.read().strip()
+    except OSError as e:
+        return {"tokenError": str(e)}
+    info = {"tokenSha256": hashlib.sha256(raw).hexdigest()[:16]}
+    try:
+        payload = raw.split(b".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
+        info["tokenIat"], info["tokenExp"] = claims.get("iat"), claims.get("exp")
+    except (IndexError, ValueError):
+        pass
+    return info
+
+
+def loop(client, call, args, interval, duration, emit):
+    start = time.monotonic()
+    calls = failures = 0
+    tokens, keys = [], []
+    first_error, last = None, {}
+    while True:
+        calls += 1
+        res = client.call(call, args)
+        info = token_info()
+        sha = info.get("tokenSha256")
+        res.update(info)
+        res["seq"], res["elapsed"] = calls, round(time.monotonic() - start, 1)
+        res["tokenChanged"] = bool(tokens) and sha is not None and sha != tokens[-1]
+        if sha is not None and sha not in tokens:
+            tokens.append(sha)
+        key = client.access_key() if res["ok"] else None
+        if key:
+            res["accessKeyId"] = key
+            if key not in keys:
+                keys.append(key)
+        if not res["ok"]:
+            failures += 1
+            first_error = first_error or res
+        last = res
+        emit(res)
+        if time.monotonic() - start + interval > duration:
+            break
+        time.sleep(interval)
+    summary = result(failures == 0, summary=True, calls=calls, failures=failures, tokens=len(tokens),
+                     accessKeys=len(keys), arn=last.get("arn"),
+                     output="%d calls, %d failed, %d tokens, %d access keys" % (calls, failures, len(tokens), len(keys)))
+    if first_error:
+        summary["errorCode"], summary["errorMessage"] = first_error.get("errorCode"), first_error.get("errorMessage")
+    emit(summary)
+
+
+def parse(argv):
+    """(client, call, args, loop) from the command line; raises ValueError."""
+    argv = list(argv)
+    client, loop_opts = "boto3", None
+    if argv[:1] == ["--client"]:
+        if len(argv) < 2 or argv[1] not in ("boto3", "awscli"):
+            raise ValueError("--client takes boto3 or awscli")
+        client, argv = argv[1], argv[2:]
+    if argv[:1] == ["loop"]:
+        argv, loop_opts = argv[1:], {}
+        while argv[:1] in (["--interval"], ["--duration"]):
+            if len(argv) < 2:
+                raise ValueError("%s needs seconds" % argv[0])
+            loop_opts[argv[0][2:]] = float(argv[1])
+            argv = argv[2:]
+        if set(loop_opts) != {"interval", "duration"} or loop_opts["interval"] <= 0:
+            raise ValueError("loop needs --interval (> 0) and --duration")
+    call, args = (argv[0], argv[1:]) if argv else ("sts", [])
+    if (call, len(args)) not in (("sts", 0), ("s3-get", 2)):
+        raise ValueError("unknown call %r" % argv)
+    return client, call, args, loop_opts
+
+
+def main(argv, emit):
+    try:
+        client_name, call, args, loop_opts = parse(argv)
+    except ValueError as e:
+        emit(result(errorCode="UsageError", errorMessage=str(e)))
+        return
+    try:
+        client = Boto3Client() if client_name == "boto3" else AWSCLIClient()
+    except Exception as e:
+        emit(result(errorCode=type(e).__name__, errorMessage=str(e)))
+        return
+    if loop_opts is None:
+        emit(client.call(call, args))
+        return
+    loop(client, call, args, loop_opts["interval"], loop_opts["duration"], emit)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:], lambda r: print(json.dumps(r, sort_keys=True), flush=True))

@@ -1,0 +1,161 @@
+// Package pyprobe runs the Python probe (probe.py) in scenario pods: Debian's
+// boto3 and awscli, from the lab's idlab/pyclient image, making the same
+// calls as the Go probe and printing the same one-line result (probe.Result),
+// so rows can compare clients call for call. The script is mounted from a
+// ConfigMap, so changing it does not rebuild the image.
+//
+// Interface (see probe.py's docstring for every field):
+//
+//	python3 probe.py [--client boto3|awscli] [sts | s3-get BUCKET KEY]
+//	python3 probe.py [--client ...] loop --interval S --duration S [CALL]
+//
+// Loop mode, for token rotation, prints one line per call (Call: the result
+// plus the token file's hash, iat and exp, whether it changed, boto3's
+// access key) and a summary last (Summary); ParseLoop reads them.
+package pyprobe
+
+import (
+	"bufio"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/idlab/idlab/scenarios/internal/probe"
+)
+
+// Script is probe.py.
+//
+//go:embed probe.py
+var Script string
+
+// The clients the probe drives.
+const (
+	Boto3  = "boto3"
+	AWSCLI = "awscli"
+)
+
+const (
+	// ConfigMap holds probe.py in a scenario namespace (Install).
+	ConfigMap = "idlab-pyprobe"
+	// MountPath is where pods see it.
+	MountPath = "/opt/idlab-pyprobe"
+	volume    = "idlab-pyprobe"
+)
+
+// Install puts probe.py into ns, for the pods Use makes.
+func Install(ctx context.Context, cs kubernetes.Interface, ns string) error {
+	_, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: ConfigMap},
+		Data:       map[string]string{"probe.py": Script},
+	}, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("python probe config map in %s: %w", ns, err)
+	}
+	return nil
+}
+
+// Use turns a probe pod (podrun.PlainPod, podrun.IRSAPod ... made with the
+// pyclient image) into one that runs probe.py with client and args:
+// `python3 probe.py --client CLIENT ARGS...`.
+func Use(p *corev1.Pod, client string, args ...string) *corev1.Pod {
+	c := &p.Spec.Containers[0]
+	c.Command = []string{"python3", MountPath + "/probe.py"}
+	c.Args = append([]string{"--client", client}, args...)
+	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: volume, MountPath: MountPath, ReadOnly: true})
+	p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: volume, VolumeSource: corev1.VolumeSource{
+		ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMap}}}})
+	return p
+}
+
+// LoopArgs are the arguments of loop mode: call (nothing for sts) every
+// interval for duration.
+func LoopArgs(interval, duration time.Duration, call ...string) []string {
+	secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
+	return append([]string{"loop", "--interval", secs(interval), "--duration", secs(duration)}, call...)
+}
+
+// Call is one call of loop mode.
+type Call struct {
+	probe.Result
+	Seq          int     `json:"seq"`
+	Elapsed      float64 `json:"elapsed"`
+	TokenSha256  string  `json:"tokenSha256"`
+	TokenIat     int64   `json:"tokenIat"`
+	TokenExp     int64   `json:"tokenExp"`
+	TokenChanged bool    `json:"tokenChanged"`
+	AccessKeyID  string  `json:"accessKeyId"`
+}
+
+// Summary is loop mode's last line; its Result is what probe.Parse returns.
+type Summary struct {
+	probe.Result
+	Calls      int `json:"calls"`
+	Failures   int `json:"failures"`
+	Tokens     int `json:"tokens"`
+	AccessKeys int `json:"accessKeys"`
+}
+
+// ParseLoop reads loop mode's output: every call line in order and the
+// summary, which must come last.
+func ParseLoop(out string) ([]Call, Summary, error) {
+	var calls []Call
+	var sum Summary
+	seen := false
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if !strings.HasPrefix(l, "{") {
+			continue
+		}
+		var kind struct {
+			Summary bool `json:"summary"`
+			Seq     int  `json:"seq"`
+		}
+		if err := json.Unmarshal([]byte(l), &kind); err != nil {
+			return nil, Summary{}, fmt.Errorf("python probe line %q: %w", l, err)
+		}
+		if seen {
+			return nil, Summary{}, fmt.Errorf("python probe printed %q after its summary", l)
+		}
+		switch {
+		case kind.Summary:
+			seen = true
+			if err := json.Unmarshal([]byte(l), &sum); err != nil {
+				return nil, Summary{}, fmt.Errorf("python probe summary %q: %w", l, err)
+			}
+		case kind.Seq > 0:
+			var c Call
+			if err := json.Unmarshal([]byte(l), &c); err != nil {
+				return nil, Summary{}, fmt.Errorf("python probe call %q: %w", l, err)
+			}
+			calls = append(calls, c)
+		default:
+			// A plain result: the probe refused the arguments.
+			var r probe.Result
+			if err := json.Unmarshal([]byte(l), &r); err != nil {
+				return nil, Summary{}, err
+			}
+			return nil, Summary{}, fmt.Errorf("python probe did not loop: %s: %s", r.ErrorCode, r.ErrorMessage)
+		}
+	}
+	if !seen {
+		return nil, Summary{}, fmt.Errorf("python probe printed no loop summary: %q", out)
+	}
+	if sum.Calls != len(calls) {
+		return nil, Summary{}, fmt.Errorf("python probe summary counts %d calls, printed %d", sum.Calls, len(calls))
+	}
+	return calls, sum, nil
+}
