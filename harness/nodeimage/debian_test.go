@@ -20,11 +20,14 @@ func TestDebianImageName(t *testing.T) {
 	require.Equal(t, name, reordered.Name("bookworm"), "package order does not matter")
 
 	changes := map[string]func(*DebianImage) string{
-		"suite":      func(d *DebianImage) string { return d.Name("trixie") },
-		"package":    func(d *DebianImage) string { d.Packages = append(d.Packages, "jq"); return d.Name("bookworm") },
-		"env":        func(d *DebianImage) string { d.Env = nil; return d.Name("bookworm") },
-		"check":      func(d *DebianImage) string { d.Check = []string{"true"}; return d.Name("bookworm") },
-		"repository": func(d *DebianImage) string { d.Repository = "idlab/other"; return d.Name("bookworm")[len("idlab/other:"):] },
+		"suite":   func(d *DebianImage) string { return d.Name("trixie") },
+		"package": func(d *DebianImage) string { d.Packages = append(d.Packages, "jq"); return d.Name("bookworm") },
+		"env":     func(d *DebianImage) string { d.Env = nil; return d.Name("bookworm") },
+		"check":   func(d *DebianImage) string { d.Check = []string{"true"}; return d.Name("bookworm") },
+		"repository": func(d *DebianImage) string {
+			d.Repository = "idlab/other"
+			return d.Name("bookworm")[len("idlab/other:"):]
+		},
 	}
 	for what, change := range changes {
 		d := img()
