@@ -24,7 +24,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	hack/fuzz.sh
 
 up: build ## bring up the lab clusters and emulators; it stays up until make down
-	bin/idlab up --probe bin/probe
+	bin/idlab up --probe bin/probe --pyclient
 
 down: build ## tear the lab down
 	bin/idlab down

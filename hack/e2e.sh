@@ -31,7 +31,7 @@ say "lab up, scenario suites in parallel, report, lab down (bin/idlab e2e)"
 # lab down unless IDLAB_KEEP=1, and ends a failed run with the failing tests'
 # output after the matrix, so CI's tail says why.
 rc=0
-bin/idlab e2e --probe bin/probe --out "$ARTIFACTS" || rc=$?
+bin/idlab e2e --probe bin/probe --pyclient --out "$ARTIFACTS" || rc=$?
 if [[ ! -s $ARTIFACTS/matrix.md ]]; then
   say "no matrix was written (exit $rc)"
   exit $(( rc == 0 ? 1 : rc ))

@@ -103,15 +103,25 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 	if err := l.checkPort(ctx); err != nil {
 		return nil, err
 	}
+	// The Python client image builds meanwhile: its debootstrap waits on
+	// the mirror and dpkg while a cold node image compiles.
+	var py nodeimage.Result
+	pyDone := make(chan error, 1)
+	if l.cfg.PyClient {
+		go func() {
+			var err error
+			py, err = l.PyClientImage(ctx)
+			pyDone <- err
+		}()
+	} else {
+		pyDone <- nil
+	}
 	var node nodeimage.Result
 	if err := l.run("node image", func() error { node, err = l.NodeImage(ctx); return err }); err != nil {
 		return nil, err
 	}
-	var py nodeimage.Result
-	if l.cfg.PyClient {
-		if err := l.run("python client image", func() error { py, err = l.PyClientImage(ctx); return err }); err != nil {
-			return nil, err
-		}
+	if err := l.run("python client image", func() error { return <-pyDone }); err != nil {
+		return nil, err
 	}
 	var emuImage, probeImage string
 	if err := l.run("emulator and probe images", func() error {

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"io"
 	"slices"
 
 	"github.com/idlab/idlab/harness/nodeimage"
@@ -31,7 +32,22 @@ func PyClientImage() nodeimage.DebianImage {
 // its name.
 func EnsurePyClientImage(ctx context.Context, cfg Config) (nodeimage.Result, error) {
 	cfg = cfg.withDefaults()
-	return nodeimage.EnsureDebianImage(ctx, PyClientImage(), nodeimage.Options{Progress: cfg.Progress, Log: cfg.Log})
+	return nodeimage.EnsureDebianImage(ctx, PyClientImage(), nodeimage.Options{Progress: linePrefix{"pyclient: ", cfg.Progress}, Log: cfg.Log})
+}
+
+// linePrefix prefixes each write (a progress line) so the Python client
+// image's steps read apart from the node image's, which build at the same
+// time.
+type linePrefix struct {
+	prefix string
+	w      io.Writer
+}
+
+func (p linePrefix) Write(b []byte) (int, error) {
+	if _, err := p.w.Write(append([]byte(p.prefix), b...)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // awsCluster reports whether AWS identities live in c (the IRSA webhook

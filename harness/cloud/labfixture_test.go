@@ -63,6 +63,9 @@ func TestLabTrustDenialsRestOnTheirConditions(t *testing.T) {
 		{"irsa same-sa-other-namespace", "idlab-irsa-other", "app", "irsa-app", false},
 		{"irsa wildcard-trust-too-wide", "idlab-irsa-other", "app", "irsa-wide", true},
 		{"webhook audience typo's SA", "idlab-irsa", "typo", "irsa-app", false},
+		{"pyclients own-role", "idlab-pyclients", "app", "py-app", true},
+		{"pyclients other-sa-same-namespace", "idlab-pyclients", "other", "py-app", false},
+		{"pyclients same-sa-other-namespace", "idlab-pyclients-other", "app", "py-app", false},
 	}
 	for _, fx := range variants(shipped, widened) {
 		t.Run(fx.name, func(t *testing.T) {
@@ -86,40 +89,87 @@ func TestLabTrustDenialsRestOnTheirConditions(t *testing.T) {
 	}
 }
 
-// TestLabS3DenialsRestOnThePolicy does the same for the smoke suite's S3
-// rows: app-a is refused app-b's bucket because its policy names only its
-// own bucket; widened to every resource, the same requests succeed.
+// TestLabS3DenialsRestOnThePolicy does the same for the S3 rows of the
+// smoke and Python clients suites: app-a and py-app are refused app-b's
+// bucket because their policies name only app-a-data; widened to every
+// resource, the same requests succeed.
 func TestLabS3DenialsRestOnThePolicy(t *testing.T) {
 	raw, err := os.ReadFile("../../fixtures/aws/lab.yaml")
 	require.NoError(t, err)
 	shipped := string(raw)
-	const own = "Resource: [arn:aws:s3:::app-a-data, arn:aws:s3:::app-a-data/*]"
-	require.Contains(t, shipped, own)
-	widened := strings.Replace(shipped, own, `Resource: "*"`, 1)
+	for _, tc := range []struct {
+		name, ns, sa, role, own string
+		put                     bool // the suite also checks PutObject
+	}{
+		{"smoke", "idlab-smoke", "app-a", "app-a", "Resource: [arn:aws:s3:::app-a-data, arn:aws:s3:::app-a-data/*]", true},
+		{"pyclients", "idlab-pyclients", "app", "py-app", "Sid: PyAppReadsAppAData\n                Effect: Allow\n                Action: s3:GetObject\n                Resource: arn:aws:s3:::app-a-data/*", false},
+	} {
+		require.Equal(t, 1, strings.Count(shipped, tc.own), tc.name)
+		widened := strings.Replace(shipped, tc.own, tc.own[:strings.LastIndex(tc.own, "Resource:")]+`Resource: "*"`, 1)
+		for _, fx := range variants(shipped, widened) {
+			t.Run(tc.name+"/"+fx.name, func(t *testing.T) {
+				c, minter := startCloudFor(t, eksIssuer, fx.fixture, nil)
+				tok, err := minter.MintServiceAccountToken(oidc.TokenRequest{Namespace: tc.ns, ServiceAccount: tc.sa, Audiences: []string{"sts.amazonaws.com"}})
+				require.NoError(t, err)
+				creds := assumeWithWebIdentity(t, c, "arn:aws:iam::123456789012:role/"+tc.role, tok)
+				s3c := s3.NewFromConfig(aws.Config{Region: "us-west-2", HTTPClient: c.Client(),
+					Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)},
+					func(o *s3.Options) { o.RetryMaxAttempts = 1 })
+				ctx := context.Background()
+				_, err = s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("app-a-data"), Key: aws.String("hello.txt")})
+				require.NoError(t, err, "own bucket")
+				errs := []error{}
+				_, err = s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("app-b-data"), Key: aws.String("secret.txt")})
+				errs = append(errs, err)
+				if tc.put {
+					_, err = s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("app-b-data"), Key: aws.String("planted.txt"), Body: strings.NewReader("x")})
+					errs = append(errs, err)
+				}
+				for _, e := range errs {
+					if fx.widened {
+						require.NoError(t, e, "app-b-data once the policy allows it")
+						continue
+					}
+					var ae smithy.APIError
+					require.ErrorAs(t, e, &ae)
+					require.Equal(t, "AccessDenied", ae.ErrorCode())
+				}
+			})
+		}
+	}
+}
 
+// TestLabAudienceDenialRestsOnTheClientIDs: a token whose audience is
+// mistyped (sts.amazonaws.co, the audience-typo rows) is refused with
+// InvalidIdentityToken because the OIDC provider's client IDs do not list
+// it; with the typo added to them, STS no longer rejects the token (the
+// trust policy's aud condition then refuses it with AccessDenied instead).
+func TestLabAudienceDenialRestsOnTheClientIDs(t *testing.T) {
+	raw, err := os.ReadFile("../../fixtures/aws/lab.yaml")
+	require.NoError(t, err)
+	shipped := string(raw)
+	const ids = "clientIDs: [sts.amazonaws.com]"
+	require.Equal(t, 1, strings.Count(shipped, ids))
+	widened := strings.Replace(shipped, ids, "clientIDs: [sts.amazonaws.com, sts.amazonaws.co]", 1)
 	for _, fx := range variants(shipped, widened) {
 		t.Run(fx.name, func(t *testing.T) {
 			c, minter := startCloudFor(t, eksIssuer, fx.fixture, nil)
-			tok, err := minter.MintServiceAccountToken(oidc.TokenRequest{Namespace: "idlab-smoke", ServiceAccount: "app-a", Audiences: []string{"sts.amazonaws.com"}})
-			require.NoError(t, err)
-			creds := assumeWithWebIdentity(t, c, "arn:aws:iam::123456789012:role/app-a", tok)
-			s3c := s3.NewFromConfig(aws.Config{Region: "us-west-2", HTTPClient: c.Client(),
-				Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)},
-				func(o *s3.Options) { o.RetryMaxAttempts = 1 })
-			ctx := context.Background()
-			_, err = s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("app-a-data"), Key: aws.String("hello.txt")})
-			require.NoError(t, err, "own bucket")
-			_, err = s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("app-b-data"), Key: aws.String("secret.txt")})
-			_, putErr := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("app-b-data"), Key: aws.String("planted.txt"), Body: strings.NewReader("x")})
-			if fx.widened {
-				require.NoError(t, err, "GetObject on app-b-data once the policy allows it")
-				require.NoError(t, putErr, "PutObject on app-b-data once the policy allows it")
-				return
-			}
-			for _, e := range []error{err, putErr} {
-				var ae smithy.APIError
-				require.ErrorAs(t, e, &ae)
-				require.Equal(t, "AccessDenied", ae.ErrorCode())
+			for _, r := range []struct{ ns, role string }{{"idlab-irsa", "irsa-app"}, {"idlab-pyclients", "py-app"}} {
+				tok, err := minter.MintServiceAccountToken(oidc.TokenRequest{Namespace: r.ns, ServiceAccount: "app", Audiences: []string{"sts.amazonaws.co"}})
+				require.NoError(t, err)
+				form := url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {"2011-06-15"}, "RoleSessionName": {"fixture-check"},
+					"RoleArn": {"arn:aws:iam::123456789012:role/" + r.role}, "WebIdentityToken": {tok}}
+				resp, err := c.Client().Post("https://sts.us-west-2.amazonaws.com/", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+				require.NoError(t, err)
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if fx.widened {
+					require.NotContains(t, string(body), "<Code>InvalidIdentityToken</Code>", r.role)
+					require.Contains(t, string(body), "<Code>AccessDenied</Code>", r.role)
+					continue
+				}
+				require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s: %s", r.role, body)
+				require.Contains(t, string(body), "<Code>InvalidIdentityToken</Code>", r.role)
 			}
 		})
 	}
