@@ -148,9 +148,10 @@ func TestLabAudienceDenialRestsOnTheClientIDs(t *testing.T) {
 	raw, err := os.ReadFile("../../fixtures/aws/lab.yaml")
 	require.NoError(t, err)
 	shipped := string(raw)
-	const ids = "clientIDs: [sts.amazonaws.com]"
+	// The eks issuer's provider in account 123456789012.
+	const ids = "url: " + eksIssuer + "\n        clientIDs: [sts.amazonaws.com]"
 	require.Equal(t, 1, strings.Count(shipped, ids))
-	widened := strings.Replace(shipped, ids, "clientIDs: [sts.amazonaws.com, sts.amazonaws.co]", 1)
+	widened := strings.Replace(shipped, ids, "url: "+eksIssuer+"\n        clientIDs: [sts.amazonaws.com, sts.amazonaws.co]", 1)
 	for _, fx := range variants(shipped, widened) {
 		t.Run(fx.name, func(t *testing.T) {
 			c, minter := startCloudFor(t, eksIssuer, fx.fixture, nil)
