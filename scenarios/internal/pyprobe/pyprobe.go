@@ -11,7 +11,8 @@
 //
 // Loop mode, for token rotation, prints one line per call (Call: the result
 // plus the token file's hash, iat and exp, whether it changed, boto3's
-// access key) and a summary last (Summary); ParseLoop reads them.
+// access key) and a summary last (Summary): run it with podrun.RunWithin,
+// whose log ParseLoop reads.
 package pyprobe
 
 import (
