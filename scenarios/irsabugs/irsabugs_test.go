@@ -107,9 +107,16 @@ func run(ctx context.Context, t *testing.T, lab *labenv.Lab, eks *labenv.Cluster
 	return got, res, lab.DecisionsSince(ctx, t, since, stsAction, role)
 }
 
-func row(t *testing.T, scenario, issue, expected string, res probe.Result, reason string) {
+// mechanism names how a row's pod got its token: through the lab's IRSA
+// webhook, or a hand-made projected volume (podrun.IRSAPod).
+const (
+	viaWebhook = "IRSA webhook (eks)"
+	byHand     = "IRSA (eks)"
+)
+
+func row(t *testing.T, mechanism, scenario, issue, expected string, res probe.Result, reason string) {
 	t.Helper()
-	labenv.Row(t, labenv.Outcome{Suite: "irsa bugs", Scenario: scenario, Mechanism: "IRSA webhook (eks)",
+	labenv.Row(t, labenv.Outcome{Suite: "irsa bugs", Scenario: scenario, Mechanism: mechanism,
 		Expected: expected, Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: strings.TrimSpace(reason + " [" + issue + "]")})
 }
 
@@ -170,7 +177,7 @@ func TestInitContainers(t *testing.T) {
 			require.True(t, strings.HasPrefix(res.Arn, appARN), res.Arn)
 			initEnv := env(container(got, initName))
 			expected := labenv.Observed(tc.initCreds, "ClientError")
-			row(t, tc.name, tc.issue, expected, initRes, "init container: AWS_ROLE_ARN="+initEnv["AWS_ROLE_ARN"]+" "+initRes.ErrorMessage)
+			row(t, viaWebhook, tc.name, tc.issue, expected, initRes, "init container: AWS_ROLE_ARN="+initEnv["AWS_ROLE_ARN"]+" "+initRes.ErrorMessage)
 			if tc.initCreds {
 				require.Equal(t, appRole, initEnv["AWS_ROLE_ARN"])
 				require.Equal(t, tokenPath, initEnv["AWS_WEB_IDENTITY_TOKEN_FILE"])
@@ -236,7 +243,7 @@ func TestNonRootToken(t *testing.T) {
 			}
 			_, res, ds := run(ctx, t, lab, eks, pod, appRole)
 			require.NotEmpty(t, ds)
-			row(t, tc.name, "aws/amazon-eks-pod-identity-webhook#8", "allow", res, res.Output)
+			row(t, viaWebhook, tc.name, "aws/amazon-eks-pod-identity-webhook#8", "allow", res, res.Output)
 			t.Logf("token file as the process sees it: %s", res.Output)
 			require.Regexp(t, tc.want, res.Output)
 			require.True(t, res.OK, "probe failed: %s: %s (%s)", res.ErrorCode, res.ErrorMessage, res.Output)
@@ -265,7 +272,7 @@ func TestIssuerTrailingSlash(t *testing.T) {
 	_, res, ds := run(ctx, t, lab, eks, pod, slashRole)
 	require.NotEmpty(t, ds, "the rejection must be in the decision log")
 	d := ds[len(ds)-1]
-	row(t, "issuer-trailing-slash", "aws/aws-sam-cli#7432", "InvalidIdentityToken", res, d.Effect+": "+d.Reason)
+	row(t, byHand, "issuer-trailing-slash", "aws/aws-sam-cli#7432", "InvalidIdentityToken", res, d.Effect+": "+d.Reason)
 	const msg = "No OpenIDConnect provider found in your account for " + eksIssuer
 	require.False(t, res.OK, "must be refused, got %s", res.Arn)
 	require.Equal(t, "InvalidIdentityToken", res.ErrorCode, res.ErrorMessage)
@@ -330,7 +337,7 @@ func TestSTSEndpoints(t *testing.T) {
 			if tc.wantCode != "" {
 				reason += ": " + res.ErrorMessage
 			}
-			row(t, tc.name, tc.issue, labenv.Observed(tc.wantCode == "", tc.wantCode), res, reason)
+			row(t, viaWebhook, tc.name, tc.issue, labenv.Observed(tc.wantCode == "", tc.wantCode), res, reason)
 			require.Equal(t, appRole, e["AWS_ROLE_ARN"], "the webhook mutated the pod")
 			require.Equal(t, tc.wantEnv, e["AWS_STS_REGIONAL_ENDPOINTS"])
 			require.Equal(t, "hosts="+tc.wantHosts, strings.Fields(res.Output)[0], "the hosts the SDK sent requests to")
