@@ -87,6 +87,11 @@ func (l *Lab) deployClusterComponents(ctx context.Context, ca *certs.CA, image s
 			return fmt.Errorf("gke metadata server: %w", err)
 		}
 	}
+	if slices.Contains(c.Components, ComponentAzureWebhook) {
+		if err := deployAzureWebhook(ctx, cs, ca, image); err != nil {
+			return fmt.Errorf("azure workload identity webhook: %w", err)
+		}
+	}
 	if slices.Contains(c.Components, ComponentGToken) {
 		if err := deployGToken(ctx, cs, ca, image, l.cfg.IdlabBinary, c.Name, l.kind); err != nil {
 			return fmt.Errorf("gtoken webhook: %w", err)

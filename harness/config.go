@@ -30,7 +30,7 @@ type ClusterConfig struct {
 //
 //	IDLAB_STATE_DIR  where keys, the CA and lab.json live. Defaults to .idlab
 //	IDLAB_PORT       host port of the emulator on 127.0.0.1. Defaults to 8443
-//	IDLAB_CLUSTERS   comma-separated cluster names. Defaults to eks,gke
+//	IDLAB_CLUSTERS   comma-separated cluster names. Defaults to eks,gke,aks
 type Config struct {
 	StateDir    string
 	Clusters    []ClusterConfig
@@ -65,6 +65,13 @@ const (
 	GoogleNodeServiceAccount = "gke-node@" + GoogleProject + ".iam.gserviceaccount.com"
 )
 
+// The lab's Entra tenant and storage account (fixtures/azure names them);
+// the aks cluster's issuer lives under the tenant, as AKS issuers do.
+const (
+	AzureTenantID       = "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+	AzureStorageAccount = "idlab"
+)
+
 // IssuerID derives the EKS-style issuer ID of a cluster: 32 upper-case hex
 // characters, stable per cluster name so fixtures can name the issuer.
 func IssuerID(cluster string) string {
@@ -82,7 +89,8 @@ func DefaultCluster(name string) ClusterConfig {
 			Components: []string{ComponentGKEMetadata, ComponentGToken}}
 	case strings.HasPrefix(name, "aks"):
 		return ClusterConfig{Name: name, Region: "westus2",
-			IssuerURL: "https://westus2.oic.prod-aks.azure.com/00000000-0000-0000-0000-000000000000/" + IssuerID(name) + "/"}
+			IssuerURL:  "https://westus2.oic.prod-aks.azure.com/" + AzureTenantID + "/" + IssuerID(name) + "/",
+			Components: []string{ComponentAzureWebhook}}
 	}
 	return ClusterConfig{Name: name, Region: "us-west-2", IssuerURL: "https://oidc.eks.us-west-2.amazonaws.com/id/" + IssuerID(name),
 		Components: []string{ComponentIRSAWebhook}, NodeRoleARN: NodeRole}
@@ -103,7 +111,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	names := getenv("IDLAB_CLUSTERS")
 	if names == "" {
-		names = "eks,gke"
+		names = "eks,gke,aks"
 	}
 	for _, n := range strings.Split(names, ",") {
 		if n = strings.TrimSpace(n); n != "" {

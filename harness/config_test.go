@@ -16,6 +16,11 @@ func TestIssuerIDIsStableAndMatchesFixtures(t *testing.T) {
 	raw, err := os.ReadFile("../fixtures/aws/lab.yaml")
 	require.NoError(t, err)
 	require.True(t, strings.Contains(string(raw), DefaultCluster("eks").IssuerURL), "fixtures/aws/lab.yaml must trust the eks cluster's issuer %s", DefaultCluster("eks").IssuerURL)
+	raw, err = os.ReadFile("../fixtures/azure/lab.yaml")
+	require.NoError(t, err)
+	require.Contains(t, string(raw), DefaultCluster("aks").IssuerURL, "fixtures/azure/lab.yaml must federate the aks cluster's issuer")
+	require.Contains(t, string(raw), "- id: "+AzureTenantID)
+	require.Contains(t, string(raw), "- name: "+AzureStorageAccount)
 }
 
 func TestConfigFromEnv(t *testing.T) {
@@ -25,8 +30,10 @@ func TestConfigFromEnv(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, ".idlab", c.StateDir)
 	require.Equal(t, 8443, c.HostPort)
-	require.Len(t, c.Clusters, 2)
+	require.Len(t, c.Clusters, 3)
 	require.Equal(t, "https://container.googleapis.com/v1/projects/idlab/locations/us-central1/clusters/gke", c.Clusters[1].IssuerURL)
+	require.Equal(t, "aks", c.Clusters[2].Name)
+	require.Equal(t, []string{ComponentAzureWebhook}, c.Clusters[2].Components)
 	env["IDLAB_PORT"] = "nope"
 	_, err = ConfigFromEnv(get)
 	require.ErrorContains(t, err, "IDLAB_PORT")

@@ -13,7 +13,7 @@ import (
 
 // Zones whose names cluster DNS sends to the emulator: every AWS, Google and
 // Azure identity/API host the lab emulates, and the issuer hosts under them.
-var cloudZones = []string{"amazonaws.com", "api.aws", "googleapis.com", "accounts.google.com", "microsoftonline.com", "login.microsoft.com", "azure.com"}
+var cloudZones = []string{"amazonaws.com", "api.aws", "googleapis.com", "accounts.google.com", "microsoftonline.com", "login.microsoft.com", "azure.com", "blob.core.windows.net"}
 
 // metadataHost resolves to the link-local metadata address, as on GKE; the
 // node's DNAT sends that to the GKE metadata server.

@@ -49,6 +49,7 @@ func commands() []command {
 		e2eCommand(),
 		gtokenWebhookCommand(),
 		eksAgentCommand(),
+		azureWebhookCommand(),
 		{name: "gtoken", summary: "write a Google ID token for the pod to a file (what the gtoken webhook injects)", run: runGTokenWriter},
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/idlab/idlab/emulators/awss3"
 	"github.com/idlab/idlab/emulators/awssns"
 	"github.com/idlab/idlab/emulators/awssts"
+	"github.com/idlab/idlab/emulators/azureblob"
 	"github.com/idlab/idlab/emulators/eksauth"
 	"github.com/idlab/idlab/emulators/entra"
 	"github.com/idlab/idlab/emulators/gcpiam"
@@ -44,6 +45,7 @@ type Cloud struct {
 	Google *gcpiam.Handler
 	GCS    *gcs.Handler
 	Entra  *entra.Handler
+	Blob   *azureblob.Handler
 	router router
 	imds   map[string]*imdsNode // node name -> its instance metadata
 
@@ -158,6 +160,11 @@ func (c *Cloud) newOtherClouds() error {
 	if err != nil {
 		return fmt.Errorf("entra: %w", err)
 	}
+	c.Blob, err = azureblob.New(azureblob.Options{Tokens: c.Entra, Now: c.Clock.Now, Logger: log.With("emulator", "azureblob"),
+		DataDir: filepath.Join(cfg.DataDir, "azureblob")})
+	if err != nil {
+		return fmt.Errorf("azure blob: %w", err)
+	}
 	if cfg.EKSFixtures != "" {
 		if err := c.EKS.LoadFixtures(cfg.EKSFixtures); err != nil {
 			return fmt.Errorf("eks auth fixtures: %w", err)
@@ -166,6 +173,9 @@ func (c *Cloud) newOtherClouds() error {
 	if cfg.AzureFixtures != "" {
 		if err := c.Entra.LoadFixtures(cfg.AzureFixtures); err != nil {
 			return fmt.Errorf("entra fixtures: %w", err)
+		}
+		if err := c.Blob.LoadFixtures(cfg.AzureFixtures); err != nil {
+			return fmt.Errorf("azure blob fixtures: %w", err)
 		}
 	}
 	if cfg.GCPFixtures != "" {
@@ -262,6 +272,8 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.GCS.ServeHTTP(w, r)
 	case ServiceEntra:
 		c.Entra.ServeHTTP(w, r)
+	case ServiceAzureBlob:
+		c.Blob.ServeHTTP(w, r)
 	default:
 		c.log.Info("no emulator for request", "host", r.Host, "method", r.Method, "path", r.URL.Path)
 		http.Error(w, fmt.Sprintf("idlab: no emulator answers host %q path %q", r.Host, r.URL.Path), http.StatusNotFound)
@@ -282,6 +294,8 @@ func (c *Cloud) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		c.SNS.ServeHTTP(w, r)
 	case strings.HasPrefix(p, entra.AdminPrefix):
 		c.Entra.ServeHTTP(w, r)
+	case strings.HasPrefix(p, azureblob.AdminPrefix):
+		c.Blob.ServeHTTP(w, r)
 	case p == "/_idlab/google/decisions" && r.Method == http.MethodGet:
 		// Google IAM's decision log; resource= and member= filter exactly.
 		q := r.URL.Query()
@@ -458,6 +472,7 @@ func (c *Cloud) Endpoints() map[string]string {
 		"eks-auth":  "https://eks-auth." + c.cfg.Region + ".api.aws through lab DNS",
 		"google":    "https://accounts.google.com, https://{sts,iamcredentials,oauth2,www}.googleapis.com and https://storage.googleapis.com through lab DNS",
 		"entra":     "https://login.microsoftonline.com through lab DNS",
+		"azureblob": "https://ACCOUNT.blob.core.windows.net through lab DNS",
 		"admin":     u + "/_idlab/",
 		"ca_bundle": filepath.Join(c.cfg.DataDir, certs.CertFile),
 	}

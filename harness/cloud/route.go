@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/idlab/idlab/emulators/azureblob"
 )
 
 // Service names an emulated endpoint family.
@@ -24,6 +26,8 @@ const (
 	ServiceGCS       Service = "gcs"
 	// ServiceEntra is the Microsoft Entra token endpoint.
 	ServiceEntra Service = "entra"
+	// ServiceAzureBlob is Azure Blob Storage (ACCOUNT.blob.core.windows.net).
+	ServiceAzureBlob Service = "azureblob"
 	// ServiceEKSAuth is EKS Auth (AssumeRoleForPodIdentity).
 	ServiceEKSAuth Service = "eks-auth"
 	ServiceOIDC    Service = "oidc"
@@ -84,6 +88,8 @@ func serviceForHost(host string) Service {
 		return ServiceGCS
 	case host == "login.microsoftonline.com" || host == "login.microsoft.com":
 		return ServiceEntra
+	case strings.HasSuffix(host, azureblob.BlobHostSuffix) && !strings.Contains(strings.TrimSuffix(host, azureblob.BlobHostSuffix), "."):
+		return ServiceAzureBlob
 	}
 	if name, ok := strings.CutSuffix(host, ".googleapis.com"); ok && googleIdentityHosts[name] {
 		return ServiceGoogleIAM

@@ -32,6 +32,8 @@ func TestRouterServiceFor(t *testing.T) {
 		{"cloud storage", "GET", "https://storage.googleapis.com/storage/v1/b/bucket/o", "", "", "", ServiceGCS},
 		{"other googleapis host", "GET", "https://pubsub.googleapis.com/v1/x", "", "", "", ServiceNone},
 		{"entra", "POST", "https://login.microsoftonline.com/tenant/oauth2/v2.0/token", form, "", "", ServiceEntra},
+		{"azure blob", "GET", "https://idlab.blob.core.windows.net/team-a-data/hello.txt", "", "", "", ServiceAzureBlob},
+		{"not a blob account", "GET", "https://a.b.blob.core.windows.net/c", "", "", "", ServiceNone},
 		{"eks auth", "POST", "https://eks-auth.us-west-2.api.aws/clusters/eks/assume-role-for-pod-identity", "", "", "", ServiceEKSAuth},
 		{"other api.aws host", "POST", "https://eks-auth.us-west-2.x.api.aws/", "", "", "", ServiceNone},
 		{"regional sts host", "POST", "https://sts.us-west-2.amazonaws.com/", form, "", "", ServiceSTS},

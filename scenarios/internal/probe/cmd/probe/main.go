@@ -17,6 +17,8 @@
 //	probe rotate [SECONDS [INTERVAL]]         GetCallerIdentity every INTERVAL s for up to SECONDS,
 //	                                          re-reading the token file at each refresh (rotate.go)
 //	probe rotate-cached [SECONDS [INTERVAL]]  the same, presenting the token read once at start
+//	probe az-token SCOPE           an Entra access token with azidentity's WorkloadIdentityCredential
+//	probe az-blob-get ACCOUNT CONTAINER BLOB  Azure Get Blob with that credential
 package main
 
 import (
@@ -53,6 +55,9 @@ func main() {
 func run(ctx context.Context) probe.Result {
 	if len(os.Args) == 5 && os.Args[1] == "gcp-to-aws" {
 		return awsResult(gcpToAWS(ctx, os.Args[2], os.Args[3], os.Args[4]))
+	}
+	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "az-") {
+		return runAzure(ctx, os.Args[1:])
 	}
 	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "gc") {
 		return runGoogle(ctx, os.Args[1:])

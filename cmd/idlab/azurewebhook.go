@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"net/http"
+	"path/filepath"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/idlab/idlab/emulators/azurewebhook"
+)
+
+func azureWebhookCommand() command {
+	return command{
+		name:    "azure-webhook",
+		summary: "run the Azure Workload Identity mutating webhook in a cluster (the lab deploys it in aks)",
+		run:     runAzureWebhook,
+	}
+}
+
+// runAzureWebhook serves the webhook with the in-cluster API credentials
+// and the certificate the lab mounts, until the pod is stopped.
+func runAzureWebhook(ctx context.Context, env *cliEnv, args []string) error {
+	fs := flag.NewFlagSet("azure-webhook", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	addr := fs.String("addr", fmt.Sprintf(":%d", azurewebhook.ContainerPort), "listen address")
+	certDir := fs.String("cert-dir", azurewebhook.CertDir, "directory holding tls.crt and tls.key")
+	tenant := fs.String("tenant-id", "", "AZURE_TENANT_ID injected for service accounts without a tenant-id annotation (upstream's AZURE_TENANT_ID)")
+	authority := fs.String("authority-host", azurewebhook.DefaultAuthorityHost, "AZURE_AUTHORITY_HOST injected into pods")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	cert, err := tls.LoadX509KeyPair(filepath.Join(*certDir, corev1.TLSCertKey), filepath.Join(*certDir, corev1.TLSPrivateKeyKey))
+	if err != nil {
+		return fmt.Errorf("serving certificate: %w", err)
+	}
+	rc, err := rest.InClusterConfig()
+	if err != nil {
+		return fmt.Errorf("in-cluster config: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	h, err := azurewebhook.New(ctx, azurewebhook.Options{TenantID: *tenant, AuthorityHost: *authority, Client: cs, Logger: env.log})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	env.log.Info("azure workload identity webhook", "tenant", *tenant, "authority", *authority)
+	return serveTLS(ctx, env, *addr, cert, mux)
+}

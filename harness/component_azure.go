@@ -1,0 +1,24 @@
+package harness
+
+import (
+	"context"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/idlab/idlab/emulators/azurewebhook"
+	"github.com/idlab/idlab/internal/certs"
+)
+
+// ComponentAzureWebhook is the Azure Workload Identity webhook.
+const ComponentAzureWebhook = "azure-wi-webhook"
+
+// deployAzureWebhook runs `idlab azure-webhook` as AKS runs the workload
+// identity webhook: pods labelled azure.workload.identity/use=true get the
+// lab tenant's AZURE_TENANT_ID (unless their service account names
+// another), AZURE_AUTHORITY_HOST=https://login.microsoftonline.com/ (which
+// cluster DNS sends to the emulator) and the projected token.
+func deployAzureWebhook(ctx context.Context, cs kubernetes.Interface, ca *certs.CA, image string) error {
+	return deployWebhookServer(ctx, cs, ca, azurewebhook.Name, azurewebhook.ServiceHosts(SystemNamespace),
+		azurewebhook.TLSSecret, azurewebhook.Manifests(image, SystemNamespace, ca.PEM),
+		"--tenant-id="+AzureTenantID)
+}
