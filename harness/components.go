@@ -92,6 +92,11 @@ func (l *Lab) deployClusterComponents(ctx context.Context, ca *certs.CA, image s
 			return fmt.Errorf("azure workload identity webhook: %w", err)
 		}
 	}
+	if slices.Contains(c.Components, ComponentKube2iam) {
+		if err := deployKube2iam(ctx, cs, ca, image, c); err != nil {
+			return fmt.Errorf("kube2iam: %w", err)
+		}
+	}
 	if slices.Contains(c.Components, ComponentGToken) {
 		if err := deployGToken(ctx, cs, ca, image, l.cfg.IdlabBinary, c.Name, l.kind); err != nil {
 			return fmt.Errorf("gtoken webhook: %w", err)

@@ -56,7 +56,7 @@ func (l *Lab) imdsConfigs() []cloud.IMDSConfig {
 
 // instanceID is a stable i-... ID for the cluster's node.
 func instanceID(cluster string) string {
-	return "i-0" + strings.ToLower(IssuerID(cluster+"/node"))[:16]
+	return "i-0" + strings.ToLower(IssuerID(cluster + "/node"))[:16]
 }
 
 // imdsServeFlags are the serve flags for imdsConfigs.

@@ -50,6 +50,7 @@ func commands() []command {
 		gtokenWebhookCommand(),
 		eksAgentCommand(),
 		azureWebhookCommand(),
+		kube2iamCommand(),
 		{name: "gtoken", summary: "write a Google ID token for the pod to a file (what the gtoken webhook injects)", run: runGTokenWriter},
 	}
 }

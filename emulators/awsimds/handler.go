@@ -137,6 +137,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case h.MetadataOptions().RequireV2:
 		h.log.Info("imds deny", "decision", "Deny", "path", r.URL.Path, "reason", "IMDSv1 request while HttpTokens=required", "remote", r.RemoteAddr)
+		h.reject(r, ActionGetMetadata, "Unauthorized", "IMDSv1 request (no session token) while HttpTokens=required: 401")
 		writeStatus(w, http.StatusUnauthorized)
 		return
 	}

@@ -44,3 +44,25 @@ func AddHop(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// Actions under which the instance's refusals go into IAM's decision log
+// (IMDS has no IAM actions; these name the two refusals IMDS makes).
+const (
+	ActionPutToken    = "imds:PutToken"
+	ActionGetMetadata = "imds:GetMetadata"
+)
+
+// InstanceARN is the instance's ARN, the resource of its refusals in the
+// decision log.
+func (h *Handler) InstanceARN() string {
+	return "arn:aws:ec2:" + h.opt.Region + ":" + h.opt.Account + ":instance/" + h.opt.InstanceID
+}
+
+// reject records a refusal in IAM's decision log (when the instance has
+// IAM), so scenarios read IMDS's refusals where they read the others.
+func (h *Handler) reject(r *http.Request, action, code, reason string) {
+	if h.opt.IAM == nil {
+		return
+	}
+	h.opt.IAM.RecordRejection(r.Context(), "remote "+r.RemoteAddr, action, h.InstanceARN(), code, reason, "imds-"+h.opt.InstanceID)
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -31,6 +32,7 @@ func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request) {
 	if hops, limit := hopsOf(r), h.MetadataOptions().HopLimit; hops > limit {
 		h.log.Info("imds deny", "decision", "Deny", "path", tokenPath, "reason",
 			"token response would exceed the hop limit", "hops", hops, "hop_limit", limit, "remote", r.RemoteAddr)
+		h.reject(r, ActionPutToken, "HopLimitExceeded", fmt.Sprintf("the token response would cross %d hops, over HttpPutResponseHopLimit %d; no response", hops, limit))
 		dropResponse(w)
 		return
 	}

@@ -73,7 +73,12 @@ func New(opts Options) (*Handler, error) {
 		opts.NodeCredentials = ec2rolecreds.New(func(o *ec2rolecreds.Options) { o.Client = client })
 	}
 	h := &Handler{opts: opts, cache: map[string]cachedCreds{}}
-	h.sts = sts.New(sts.Options{Region: opts.Region, BaseEndpoint: aws.String(opts.STSEndpoint), HTTPClient: opts.STSClient,
+	// The global endpoint signs for us-east-1, as the SDK does.
+	region := "us-east-1"
+	if opts.UseRegionalSTS && opts.Region != "" {
+		region = opts.Region
+	}
+	h.sts = sts.New(sts.Options{Region: region, BaseEndpoint: aws.String(opts.STSEndpoint), HTTPClient: opts.STSClient,
 		Credentials: aws.NewCredentialsCache(opts.NodeCredentials)})
 	h.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {

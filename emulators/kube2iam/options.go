@@ -118,9 +118,6 @@ func (o *Options) normalize() error {
 			o.STSEndpoint = "https://sts." + o.Region + ".amazonaws.com"
 		}
 	}
-	if o.Region == "" {
-		o.Region = "us-east-1"
-	}
 	if o.STSClient == nil {
 		o.STSClient = http.DefaultClient
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idlab/idlab/emulators/awsiam"
 	"github.com/idlab/idlab/emulators/awsimds"
 )
 
@@ -78,6 +79,11 @@ func TestNodeIMDSHopLimitThroughAdmin(t *testing.T) {
 	require.Equal(t, awsimds.MetadataOptions{RequireV2: true, HopLimit: 1}, o)
 	_, err := nodeCredentials(bridge)
 	require.Error(t, err, "two hops over a limit of one, IMDSv1 refused")
+	for _, action := range []string{awsimds.ActionPutToken, awsimds.ActionGetMetadata} {
+		ds := c.IAM.Decisions(awsiam.DecisionFilter{Action: action, Resource: "arn:aws:ec2:us-west-2:123456789012:instance/i-0eks"})
+		require.NotEmpty(t, ds, "the refusal %s is in the decision log", action)
+		require.Equal(t, awsiam.Rejected, ds[len(ds)-1].Effect)
+	}
 	_, err = nodeCredentials(node)
 	require.NoError(t, err)
 

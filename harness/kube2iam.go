@@ -1,0 +1,56 @@
+package harness
+
+import (
+	"context"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/idlab/idlab/emulators/kube2iam"
+	"github.com/idlab/idlab/internal/certs"
+)
+
+// ComponentKube2iam is the kube2iam-style metadata proxy on every node.
+const ComponentKube2iam = "kube2iam"
+
+// Kube2iamBridge is the pods' bridge on the lab's nodes (the static bridge
+// CNI's cni0), kube2iam's --host-interface.
+const Kube2iamBridge = "cni0"
+
+// deployKube2iam runs the proxy on every node of c as kube2iam is commonly
+// deployed: --iptables on the pods' bridge, --namespace-restrictions, the
+// account's roles as --base-role-arn, no default role. Its node credentials
+// are the node's instance profile (c.NodeRoleARN) from the node's metadata.
+func deployKube2iam(ctx context.Context, cs kubernetes.Interface, ca *certs.CA, image string, c ClusterConfig) error {
+	if err := apply(ctx, cs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}); err != nil {
+		return err
+	}
+	const caMap = "idlab-kube2iam-ca"
+	if err := apply(ctx, cs, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: caMap, Namespace: SystemNamespace},
+		Data: map[string]string{kube2iam.CAKey: string(ca.PEM)}}); err != nil {
+		return err
+	}
+	opts := kube2iam.ManifestOptions{HostInterface: Kube2iamBridge, BaseRoleARN: "arn:aws:iam::" + accountOf(c.NodeRoleARN) + ":role/",
+		NamespaceRestriction: true, Region: c.Region, CAConfigMap: caMap}
+	for _, obj := range kube2iam.Manifests(image, SystemNamespace, opts) {
+		if ds, ok := obj.(*appsv1.DaemonSet); ok {
+			ds.Spec.Template.Annotations = labCAStamp(ca)
+		}
+		if err := apply(ctx, cs, obj); err != nil {
+			return err
+		}
+	}
+	return waitDaemonSet(ctx, cs, SystemNamespace, kube2iam.Name, 2*time.Minute)
+}
+
+// accountOf is the account of an IAM ARN (arn:aws:iam::ACCOUNT:...).
+func accountOf(arn string) string {
+	const prefix = "arn:aws:iam::"
+	if len(arn) < len(prefix)+12 {
+		return ""
+	}
+	return arn[len(prefix) : len(prefix)+12]
+}
