@@ -10,6 +10,7 @@
 //	probe sns-publish TOPICARN MSG sns:Publish, the MessageId in output
 //	probe gcp-email                the Google service account the metadata server names
 //	probe gcs-get BUCKET OBJECT    Cloud Storage read with Application Default Credentials
+//	probe imds-creds               GetCallerIdentity; on failure, the metadata endpoint's own answer
 //	probe gcp-to-aws ROLE BUCKET KEY  a Google ID token as AWS web identity, then s3:GetObject
 //	probe assume-role ROLE [EXTID [SECONDS]] [-- CALL...]  sts:AssumeRole from the default chain's session, then CALL
 //	probe token-file [CALL...]     the web identity token file's mode and owner as this process sees them, then CALL
@@ -53,6 +54,9 @@ func main() {
 }
 
 func run(ctx context.Context) probe.Result {
+	if len(os.Args) == 2 && os.Args[1] == "imds-creds" {
+		return imdsCreds(ctx)
+	}
 	if len(os.Args) == 5 && os.Args[1] == "gcp-to-aws" {
 		return awsResult(gcpToAWS(ctx, os.Args[2], os.Args[3], os.Args[4]))
 	}
