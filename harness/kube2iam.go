@@ -2,6 +2,8 @@ package harness
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -53,4 +55,34 @@ func accountOf(arn string) string {
 		return ""
 	}
 	return arn[len(prefix) : len(prefix)+12]
+}
+
+// DropKube2iamRule removes the proxy's DNAT from every node of cluster, as
+// a node reboot does (nat rules live in memory) until kube2iam's init
+// container runs again: the window of jtblin/kube2iam#170. It returns how
+// many rules it removed.
+func DropKube2iamRule(ctx context.Context, cluster string) (int, error) {
+	out, err := docker(ctx, nil, "ps", "-q", "--filter", "label=io.x-k8s.kind.cluster="+cluster)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, node := range strings.Fields(out) {
+		rules, err := docker(ctx, nil, "exec", node, "iptables", "-w", "-t", "nat", "-S", "PREROUTING")
+		if err != nil {
+			return n, err
+		}
+		for _, line := range strings.Split(rules, "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 || f[0] != "-A" || !strings.Contains(line, "-i "+Kube2iamBridge+" ") ||
+				!strings.Contains(line, fmt.Sprintf(":%d", kube2iam.DefaultAppPort)) || !strings.Contains(line, kube2iam.DefaultMetadataAddress) {
+				continue
+			}
+			if _, err := docker(ctx, nil, append([]string{"exec", node, "iptables", "-w", "-t", "nat", "-D"}, f[1:]...)...); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
 }

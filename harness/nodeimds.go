@@ -49,13 +49,13 @@ func (l *Lab) imdsConfigs() []cloud.IMDSConfig {
 		}
 		port := IMDSBasePort + 2*i
 		out = append(out, cloud.IMDSConfig{Name: c.Name, Port: port, BridgePort: port + 1, RoleARN: c.NodeRoleARN,
-			InstanceID: instanceID(c.Name), Region: c.Region, HopLimit: NodeHopLimit, RequireV2: NodeRequireV2})
+			InstanceID: InstanceID(c.Name), Region: c.Region, HopLimit: NodeHopLimit, RequireV2: NodeRequireV2})
 	}
 	return out
 }
 
-// instanceID is a stable i-... ID for the cluster's node.
-func instanceID(cluster string) string {
+// InstanceID is a stable i-... ID for the cluster's node.
+func InstanceID(cluster string) string {
 	return "i-0" + strings.ToLower(IssuerID(cluster + "/node"))[:16]
 }
 

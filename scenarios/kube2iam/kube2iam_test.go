@@ -1,0 +1,319 @@
+//go:build e2e
+
+// Package kube2iam is the kube2iam-style proxy suite: pods on the eks node
+// reach 169.254.169.254, kube2iam (emulators/kube2iam, DaemonSet with
+// --iptables on cni0 and --namespace-restrictions) answers with the role of
+// their iam.amazonaws.com/role annotation when their namespace's
+// iam.amazonaws.com/allowed-roles allows it, assumed with the node's
+// instance-profile credentials. Each refusal is checked from the pod (the
+// SDK's error and the proxy's own status and text) and from the decision
+// logs (kube2iam's, and IAM's, where the node never asked STS for the
+// refused role). Then two identity bugs: a pod started while kube2iam is
+// not running gets the node's role (jtblin/kube2iam#170), and the IMDSv2
+// hop limit (HttpPutResponseHopLimit=1 starves a pod on the bridge,
+// kubernetes-sigs/aws-load-balancer-controller#3358; not behind kube2iam,
+// whose requests start on the node).
+package kube2iam
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/idlab/idlab/harness"
+	"github.com/idlab/idlab/scenarios/internal/labenv"
+	"github.com/idlab/idlab/scenarios/internal/podrun"
+	"github.com/idlab/idlab/scenarios/internal/probe"
+)
+
+const (
+	account   = "123456789012"
+	region    = "us-west-2"
+	base      = "arn:aws:iam::" + account + ":role/"
+	appRole   = base + "kube2iam-app"
+	otherRole = base + "kube2iam-other"
+	ns        = "idlab-kube2iam"
+	otherNS   = "idlab-kube2iam-other"
+	suite     = "kube2iam"
+	mechanism = "kube2iam-style proxy"
+	roleKey   = "iam.amazonaws.com/role"
+	allowKey  = "iam.amazonaws.com/allowed-roles"
+)
+
+// env is what a row needs.
+type env struct {
+	lab *labenv.Lab
+	eks *labenv.Cluster
+}
+
+func TestKube2iam(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	lab := labenv.Open(t)
+	e := &env{lab: lab, eks: lab.Cluster(t, "eks")}
+	lab.Namespace(ctx, t, e.eks, ns, "app")
+	lab.Namespace(ctx, t, e.eks, otherNS, "app")
+	e.allow(ctx, t, ns, `["kube2iam-app"]`)
+	e.allow(ctx, t, otherNS, `["kube2iam-other"]`)
+
+	t.Run("isolation", func(t *testing.T) { e.isolation(ctx, t) })
+	t.Run("identity-bugs", func(t *testing.T) { e.identityBugs(ctx, t) })
+}
+
+// allow sets a namespace's allowed-roles annotation.
+func (e *env) allow(ctx context.Context, t *testing.T, name, roles string) {
+	t.Helper()
+	n, err := e.eks.CS.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	require.NoError(t, err)
+	if n.Annotations == nil {
+		n.Annotations = map[string]string{}
+	}
+	n.Annotations[allowKey] = roles
+	_, err = e.eks.CS.CoreV1().Namespaces().Update(ctx, n, metav1.UpdateOptions{})
+	require.NoError(t, err)
+}
+
+// run starts a probe pod as an application on the node would run: IMDS
+// on (the default), the role annotation when role is set; it returns the
+// probe's result and the pod's IP.
+func (e *env) run(ctx context.Context, t *testing.T, namespace, name, role string) (probe.Result, string) {
+	t.Helper()
+	p := podrun.WithArgs(podrun.PlainPod(name, "app", e.lab.ProbeImage), "imds-creds")
+	c := &p.Spec.Containers[0]
+	var envs []corev1.EnvVar
+	for _, v := range c.Env {
+		if v.Name != "AWS_EC2_METADATA_DISABLED" {
+			envs = append(envs, v)
+		}
+	}
+	c.Env = append(envs, corev1.EnvVar{Name: "AWS_REGION", Value: region})
+	if role != "" {
+		p.Annotations = map[string]string{roleKey: role}
+	}
+	res, err := podrun.Run(ctx, e.eks.CS, namespace, p)
+	require.NoError(t, err)
+	got, err := e.eks.CS.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+	require.NoError(t, err)
+	return res, got.Status.PodIP
+}
+
+// decision is one line of kube2iam's decision log.
+type decision struct {
+	Msg      string `json:"msg"`
+	Decision string `json:"decision"`
+	RemoteIP string `json:"remote_ip"`
+	Path     string `json:"path"`
+	Pod      string `json:"pod"`
+	Role     string `json:"role"`
+	Status   int    `json:"status"`
+	Error    string `json:"error"`
+	Reason   string `json:"reason"`
+}
+
+// proxyDecisions are kube2iam's decisions about ip since start, from the
+// proxy pods' logs.
+func (e *env) proxyDecisions(ctx context.Context, t *testing.T, ip string, since time.Time) []decision {
+	t.Helper()
+	pods, err := e.eks.CS.CoreV1().Pods(harness.SystemNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=kube2iam"})
+	require.NoError(t, err)
+	st := metav1.NewTime(since.Add(-time.Second))
+	var out []decision
+	for _, p := range pods.Items {
+		raw, err := e.eks.CS.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: "kube2iam", SinceTime: &st}).DoRaw(ctx)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(bytes.NewReader(raw))
+		for sc.Scan() {
+			var d decision
+			if json.Unmarshal(sc.Bytes(), &d) == nil && d.Msg == "kube2iam decision" && d.RemoteIP == ip {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+// status is the HTTP status the probe saw at the metadata endpoint.
+func status(res probe.Result) string {
+	if res.OK {
+		return "allow"
+	}
+	s, _, _ := strings.Cut(res.Output, " ")
+	return s
+}
+
+func (e *env) isolation(ctx context.Context, t *testing.T) {
+	notValid := func(role, namespace string) string {
+		return "role requested " + role + " not valid for namespace of pod at %s with namespace " + namespace
+	}
+	tests := []struct {
+		name, namespace, role string
+		wantRole              string // assumed role when allowed
+		status                int    // kube2iam's refusal
+		text                  string // its text, %s the pod IP
+	}{
+		{name: "own-role", namespace: ns, role: "kube2iam-app", wantRole: "kube2iam-app"},
+		{name: "role-outside-allowed-roles", namespace: ns, role: "kube2iam-other", status: 404, text: notValid(otherRole, ns)},
+		{name: "other-namespaces-role", namespace: otherNS, role: "kube2iam-app", status: 404, text: notValid(appRole, otherNS)},
+		{name: "unannotated", namespace: ns, status: 404, text: "unable to find role for IP %s"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			since, start := e.lab.LastDecisionID(ctx, t), time.Now()
+			res, ip := e.run(ctx, t, tc.namespace, tc.name, tc.role)
+			ds := e.proxyDecisions(ctx, t, ip, start)
+			require.NotEmpty(t, ds, "kube2iam must have logged a decision for %s", ip)
+			d := ds[len(ds)-1]
+			stsDs := e.lab.DecisionsSince(ctx, t, since, "sts:AssumeRole", roleARN(tc.role))
+			expected := "allow"
+			if tc.wantRole == "" {
+				expected = fmt.Sprint(tc.status)
+			}
+			labenv.Row(t, labenv.Outcome{Suite: suite, Scenario: tc.name, Mechanism: mechanism, Expected: expected, Observed: status(res),
+				Reason: "kube2iam " + d.Decision + ": " + d.Reason + " " + d.Error})
+			if tc.wantRole != "" {
+				require.True(t, res.OK, "%s: %s (%s)", res.ErrorCode, res.ErrorMessage, res.Output)
+				require.True(t, strings.HasPrefix(res.Arn, "arn:aws:sts::"+account+":assumed-role/"+tc.wantRole+"/"), res.Arn)
+				require.Equal(t, "Allow", d.Decision)
+				require.NotEmpty(t, stsDs, "the node assumed the role at STS")
+				require.Equal(t, "Allow", stsDs[len(stsDs)-1].Effect)
+				return
+			}
+			require.False(t, res.OK, "%s must be refused, got %s", tc.name, res.Arn)
+			require.Equal(t, "ClientError", res.ErrorCode)
+			require.Contains(t, res.ErrorMessage, fmt.Sprintf("StatusCode: %d", tc.status), "the SDK saw the proxy's refusal")
+			want := fmt.Sprintf(tc.text, ip)
+			require.Equal(t, fmt.Sprintf("%d %s", tc.status, want), res.Output, "the proxy's status and text in the pod")
+			require.Equal(t, "Deny", d.Decision)
+			require.Equal(t, tc.status, d.Status)
+			require.Equal(t, want, d.Error)
+			require.Empty(t, stsDs, "the node never asked STS for a refused role")
+		})
+	}
+
+	// The test of the test: the namespace rows are refused because of the
+	// annotation; widen it and the same pod gets the role.
+	t.Run("role-outside-allowed-roles-widened", func(t *testing.T) {
+		e.allow(ctx, t, ns, `["kube2iam-*"]`)
+		defer e.allow(ctx, t, ns, `["kube2iam-app"]`)
+		res, _ := e.run(ctx, t, ns, "widened", "kube2iam-other")
+		require.True(t, res.OK, "with allowed-roles widened the refused row is allowed: %s %s", res.ErrorMessage, res.Output)
+		require.Contains(t, res.Arn, "assumed-role/kube2iam-other/")
+	})
+}
+
+func roleARN(role string) string {
+	if role == "" {
+		return base + "(none)"
+	}
+	return base + role
+}
+
+// identityBugs stops kube2iam (a node just rebooted: no DNAT, no proxy),
+// runs pods that reach the node's metadata directly, then restores it.
+func (e *env) identityBugs(ctx context.Context, t *testing.T) {
+	nodeARN := "arn:aws:sts::" + account + ":assumed-role/eks-node/" + harness.InstanceID("eks")
+	instance := "arn:aws:ec2:" + region + ":" + account + ":instance/" + harness.InstanceID("eks")
+	setHopLimit := func(n int) {
+		require.NoError(t, e.lab.Admin(ctx, http.MethodPost, fmt.Sprintf("/_idlab/imds/eks?hop-limit=%d", n), nil, nil))
+	}
+	t.Cleanup(func() { setHopLimit(harness.NodeHopLimit) })
+
+	e.stopKube2iam(ctx, t)
+	restored := false
+	t.Cleanup(func() {
+		if !restored {
+			e.startKube2iam(context.Background(), t)
+		}
+	})
+	dropped, err := harness.DropKube2iamRule(ctx, "eks")
+	require.NoError(t, err)
+	require.Equal(t, 1, dropped, "the proxy's DNAT was there to drop")
+
+	t.Run("metadata-proxy-not-ready-at-pod-start", func(t *testing.T) {
+		res, _ := e.run(ctx, t, ns, "race", "kube2iam-app")
+		labenv.Row(t, labenv.Outcome{Suite: suite, Scenario: "metadata proxy not ready at pod start (jtblin/kube2iam#170)", Mechanism: mechanism,
+			Expected: "allow (the node's role)", Observed: labenv.Observed(res.OK, res.ErrorCode) + " " + res.Arn,
+			Reason: "no kube2iam DNAT yet: the pod reached the node's IMDS (hop limit 2) and got the instance profile"})
+		require.True(t, res.OK, "%s: %s (%s)", res.ErrorCode, res.ErrorMessage, res.Output)
+		require.Equal(t, nodeARN, res.Arn, "the annotated pod got the NODE's role, not kube2iam-app")
+	})
+
+	t.Run("imdsv2-hop-limit-1-on-the-bridge", func(t *testing.T) {
+		setHopLimit(1)
+		since := e.lab.LastDecisionID(ctx, t)
+		res, _ := e.run(ctx, t, ns, "hop-limit", "kube2iam-app")
+		put := e.lab.DecisionsSince(ctx, t, since, "imds:PutToken", instance)
+		get := e.lab.DecisionsSince(ctx, t, since, "imds:GetMetadata", instance)
+		reason := ""
+		if len(put) > 0 {
+			reason = put[len(put)-1].Reason
+		}
+		labenv.Row(t, labenv.Outcome{Suite: suite, Scenario: "IMDSv2 hop limit 1, pod on the bridge (aws-load-balancer-controller#3358)", Mechanism: mechanism,
+			Expected: "ClientError", Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: reason})
+		require.False(t, res.OK, "two hops over a limit of one must get nothing, got %s", res.Arn)
+		require.Equal(t, "ClientError", res.ErrorCode)
+		require.Contains(t, res.ErrorMessage, "StatusCode: 401", "the SDK fell back to IMDSv1, which HttpTokens=required refuses")
+		require.NotEmpty(t, put, "IMDS dropped the token response")
+		require.Contains(t, put[len(put)-1].Reason, "HopLimitExceeded")
+		require.NotEmpty(t, get, "IMDS refused the IMDSv1 fallback")
+		require.Contains(t, get[len(get)-1].Reason, "Unauthorized")
+	})
+
+	e.startKube2iam(ctx, t)
+	restored = true
+
+	t.Run("imdsv2-hop-limit-1-behind-kube2iam", func(t *testing.T) {
+		setHopLimit(1)
+		res, _ := e.run(ctx, t, ns, "hop-limit-proxied", "kube2iam-app")
+		labenv.Row(t, labenv.Outcome{Suite: suite, Scenario: "IMDSv2 hop limit 1 behind kube2iam", Mechanism: mechanism,
+			Expected: "allow", Observed: labenv.Observed(res.OK, res.ErrorCode),
+			Reason: "the proxy's requests to IMDS start on the node: one hop"})
+		require.True(t, res.OK, "%s: %s (%s)", res.ErrorCode, res.ErrorMessage, res.Output)
+		require.Contains(t, res.Arn, "assumed-role/kube2iam-app/")
+	})
+}
+
+// stopKube2iam takes the proxy off the node (a nodeSelector nothing
+// matches) and waits until its pods are gone.
+func (e *env) stopKube2iam(ctx context.Context, t *testing.T) {
+	t.Helper()
+	ds := e.eks.CS.AppsV1().DaemonSets(harness.SystemNamespace)
+	d, err := ds.Get(ctx, "kube2iam", metav1.GetOptions{})
+	require.NoError(t, err)
+	d.Spec.Template.Spec.NodeSelector = map[string]string{"idlab.dev/kube2iam": "off"}
+	_, err = ds.Update(ctx, d, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		pods, err := e.eks.CS.CoreV1().Pods(harness.SystemNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=kube2iam"})
+		return err == nil && len(pods.Items) == 0
+	}, 2*time.Minute, time.Second, "kube2iam pods must be gone")
+}
+
+// startKube2iam puts the proxy back and waits until it is ready (its init
+// container has installed the DNAT again).
+func (e *env) startKube2iam(ctx context.Context, t *testing.T) {
+	t.Helper()
+	ds := e.eks.CS.AppsV1().DaemonSets(harness.SystemNamespace)
+	d, err := ds.Get(ctx, "kube2iam", metav1.GetOptions{})
+	require.NoError(t, err)
+	d.Spec.Template.Spec.NodeSelector = nil
+	_, err = ds.Update(ctx, d, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		d, err := ds.Get(ctx, "kube2iam", metav1.GetOptions{})
+		return err == nil && d.Status.ObservedGeneration >= d.Generation && d.Status.DesiredNumberScheduled > 0 &&
+			d.Status.UpdatedNumberScheduled == d.Status.DesiredNumberScheduled && d.Status.NumberReady == d.Status.DesiredNumberScheduled
+	}, 2*time.Minute, time.Second, "kube2iam must be ready again")
+}
