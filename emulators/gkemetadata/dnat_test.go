@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/idlab/idlab/internal/hostnat"
 )
 
 type exitErr int
@@ -24,11 +26,11 @@ type fakeDNATEnv struct {
 	ran      []string
 }
 
-func (f *fakeDNATEnv) env() dnatEnv {
-	return dnatEnv{
-		chroot: func(dir string) error { f.chrooted = append(f.chrooted, dir); return nil },
-		exists: func(p string) bool { return f.bins[p] },
-		run: func(_ context.Context, argv []string) ([]byte, error) {
+func (f *fakeDNATEnv) env() hostnat.Env {
+	return hostnat.Env{
+		Chroot: func(dir string) error { f.chrooted = append(f.chrooted, dir); return nil },
+		Exists: func(p string) bool { return f.bins[p] },
+		Run: func(_ context.Context, argv []string) ([]byte, error) {
 			line := strings.Join(argv, " ")
 			f.ran = append(f.ran, line)
 			return []byte("out"), f.results[argv[0]+" "+argv[4]]
@@ -64,7 +66,7 @@ func TestInstallDNAT(t *testing.T) {
 		{name: "insert fails", hostRoot: "/host", bins: []string{"/usr/sbin/iptables"},
 			results: map[string]error{"/usr/sbin/iptables -C": exitErr(1), "/usr/sbin/iptables -I": exitErr(4)},
 			ran:     []string{"/usr/sbin/iptables -w -t nat -C " + pre, "/usr/sbin/iptables -w -t nat -I " + pre},
-			err:     "/usr/sbin/iptables -I: exit status 4: out"},
+			err:     "/usr/sbin/iptables -I PREROUTING: exit status 4: out"},
 		{name: "no iptables", hostRoot: "/host", err: "none of iptables, iptables-legacy, iptables-nft found"},
 	}
 	for _, tc := range tests {
@@ -94,7 +96,7 @@ func TestInstallDNATValidates(t *testing.T) {
 	require.ErrorContains(t, installDNAT(context.Background(), f.env(), "/host", "fe80::1", Port), "IPv4")
 	require.ErrorContains(t, installDNAT(context.Background(), f.env(), "/host", "10.0.0.1", 0), "port")
 	env := f.env()
-	env.chroot = func(string) error { return errors.New("operation not permitted") }
+	env.Chroot = func(string) error { return errors.New("operation not permitted") }
 	require.ErrorContains(t, installDNAT(context.Background(), env, "/host", "10.0.0.1", Port), "chroot /host: operation not permitted")
 	require.Empty(t, f.ran)
 }
