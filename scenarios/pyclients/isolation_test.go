@@ -90,7 +90,46 @@ func TestPythonClientsIRSAIsolation(t *testing.T) {
 				runRow(ctx, t, lab, eks, client, tc)
 			})
 		}
+		t.Run(client+"/repeated-calls", func(t *testing.T) { repeatedCalls(ctx, t, lab, eks, client) })
 	}
+}
+
+// repeatedCalls runs the probe's loop mode (what rotation scenarios use):
+// three calls two seconds apart all succeed with one token. boto3 keeps one
+// session, so it trades the token once; awscli starts afresh each time.
+func repeatedCalls(ctx context.Context, t *testing.T, lab *labenv.Lab, eks *labenv.Cluster, client string) {
+	since := lab.LastDecisionID(ctx, t)
+	pod := pyprobe.Use(podrun.IRSAPod(client+"-repeated-calls", "app", lab.PyClientImage, pyRole, region), client,
+		pyprobe.LoopArgs(2*time.Second, 5*time.Second)...)
+	_, out, err := podrun.RunWithin(ctx, eks.CS, ns, pod, 3*time.Minute)
+	require.NoError(t, err)
+	calls, sum, err := pyprobe.ParseLoop(out)
+	require.NoError(t, err, out)
+	ds := lab.DecisionsSince(ctx, t, since, stsAction, pyRole)
+	allowed := 0
+	for _, d := range ds {
+		if d.Effect == "Allow" {
+			allowed++
+		}
+	}
+	reason := fmt.Sprintf("%s; %d AssumeRoleWithWebIdentity allowed", sum.Output, allowed)
+	labenv.Row(t, labenv.Outcome{Suite: "python clients", Scenario: "repeated calls (loop mode)", Mechanism: "IRSA (" + client + ")",
+		Expected: "allow", Observed: labenv.Observed(sum.OK, sum.ErrorCode), Reason: reason})
+	t.Log(reason)
+	require.True(t, sum.OK, "%s: %s", sum.ErrorCode, sum.ErrorMessage)
+	require.Len(t, calls, 3)
+	require.Equal(t, 1, sum.Tokens, "one projected token in five seconds")
+	for _, c := range calls {
+		require.True(t, strings.HasPrefix(c.Arn, "arn:aws:sts::"+account+":assumed-role/py-app/"), c.Arn)
+		require.False(t, c.TokenChanged)
+		require.NotZero(t, c.TokenExp)
+	}
+	if client == pyprobe.Boto3 {
+		require.Equal(t, 1, sum.AccessKeys, "boto3 reuses its session's credentials")
+		require.Equal(t, 1, allowed, "boto3 assumes the role once: %v", ds)
+		return
+	}
+	require.GreaterOrEqual(t, allowed, 1)
 }
 
 func runRow(ctx context.Context, t *testing.T, lab *labenv.Lab, eks *labenv.Cluster, client string, tc row) {
