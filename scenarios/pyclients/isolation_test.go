@@ -95,12 +95,14 @@ func TestPythonClientsIRSAIsolation(t *testing.T) {
 }
 
 // repeatedCalls runs the probe's loop mode (what rotation scenarios use):
-// three calls two seconds apart all succeed with one token. boto3 keeps one
-// session, so it trades the token once; awscli starts afresh each time.
+// three calls three seconds apart all succeed with one token. boto3 keeps
+// one session, so it trades the token once; awscli is a new process each
+// time, and the row says how often it went to STS (awscli 2 keeps assumed
+// credentials in its own cache, ~/.aws/cli/cache).
 func repeatedCalls(ctx context.Context, t *testing.T, lab *labenv.Lab, eks *labenv.Cluster, client string) {
 	since := lab.LastDecisionID(ctx, t)
 	pod := pyprobe.Use(podrun.IRSAPod(client+"-repeated-calls", "app", lab.PyClientImage, pyRole, region), client,
-		pyprobe.LoopArgs(2*time.Second, 5*time.Second)...)
+		pyprobe.LoopArgs(3*time.Second, 6*time.Second)...)
 	_, out, err := podrun.RunWithin(ctx, eks.CS, ns, pod, 3*time.Minute)
 	require.NoError(t, err)
 	calls, sum, err := pyprobe.ParseLoop(out)
@@ -118,7 +120,7 @@ func repeatedCalls(ctx context.Context, t *testing.T, lab *labenv.Lab, eks *labe
 	t.Log(reason)
 	require.True(t, sum.OK, "%s: %s", sum.ErrorCode, sum.ErrorMessage)
 	require.Len(t, calls, 3)
-	require.Equal(t, 1, sum.Tokens, "one projected token in five seconds")
+	require.Equal(t, 1, sum.Tokens, "one projected token in six seconds")
 	for _, c := range calls {
 		require.True(t, strings.HasPrefix(c.Arn, "arn:aws:sts::"+account+":assumed-role/py-app/"), c.Arn)
 		require.False(t, c.TokenChanged)

@@ -32,9 +32,10 @@ exits 0, the outcome is in the line.
             when calling the OP operation: MESSAGE", else "ExitStatusN";
             exitStatus is aws's exit status.
 
-Loop mode (token rotation): the call is made every --interval seconds until
---duration has passed; boto3 keeps one session, as a long-running app does,
-awscli runs a new process each time. Every call prints one line: the fields
+Loop mode (token rotation): calls start every --interval seconds, from 0 to
+--duration (a slow call delays the next); boto3 keeps one session, as a
+long-running app does, awscli runs a new process each time (which reads
+its own credentials cache, ~/.aws/cli/cache). Every call prints one line: the fields
 above plus
     seq           call number from 1
     elapsed       seconds since the loop started
@@ -183,9 +184,12 @@ def loop(client, call, args, interval, duration, emit):
             first_error = first_error or res
         last = res
         emit(res)
-        if time.monotonic() - start + interval > duration:
+        # Calls start on a fixed schedule (0, interval, 2*interval ... up to
+        # duration); a call that overruns its slot delays the next one.
+        due = calls * interval
+        if due > duration:
             break
-        time.sleep(interval)
+        time.sleep(max(0.0, start + due - time.monotonic()))
     summary = result(failures == 0, summary=True, calls=calls, failures=failures, tokens=len(tokens),
                      accessKeys=len(keys), arn=last.get("arn"),
                      output="%d calls, %d failed, %d tokens, %d access keys" % (calls, failures, len(tokens), len(keys)))
