@@ -2,15 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"flag"
 	"fmt"
 	"net/http"
-	"path/filepath"
-
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/idlab/idlab/emulators/azurewebhook"
 )
@@ -38,17 +32,9 @@ func runAzureWebhook(ctx context.Context, env *cliEnv, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
 	}
-	cert, err := tls.LoadX509KeyPair(filepath.Join(*certDir, corev1.TLSCertKey), filepath.Join(*certDir, corev1.TLSPrivateKeyKey))
+	cert, cs, err := inCluster(*certDir)
 	if err != nil {
-		return fmt.Errorf("serving certificate: %w", err)
-	}
-	rc, err := rest.InClusterConfig()
-	if err != nil {
-		return fmt.Errorf("in-cluster config: %w", err)
-	}
-	cs, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return fmt.Errorf("kubernetes client: %w", err)
+		return err
 	}
 	h, err := azurewebhook.New(ctx, azurewebhook.Options{TenantID: *tenant, AuthorityHost: *authority, Client: cs, Logger: env.log})
 	if err != nil {

@@ -7,13 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"cloud.google.com/go/compute/metadata"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/idlab/idlab/emulators/gtoken"
 )
@@ -37,17 +33,9 @@ func runGTokenWebhook(ctx context.Context, env *cliEnv, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cert, err := tls.LoadX509KeyPair(filepath.Join(*certDir, corev1.TLSCertKey), filepath.Join(*certDir, corev1.TLSPrivateKeyKey))
+	cert, cs, err := inCluster(*certDir)
 	if err != nil {
-		return fmt.Errorf("serving certificate: %w", err)
-	}
-	rc, err := rest.InClusterConfig()
-	if err != nil {
-		return fmt.Errorf("in-cluster config: %w", err)
-	}
-	cs, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return fmt.Errorf("kubernetes client: %w", err)
+		return err
 	}
 	h, err := gtoken.New(ctx, gtoken.Options{Image: *image, Client: cs, Logger: env.log})
 	if err != nil {

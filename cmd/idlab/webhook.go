@@ -44,17 +44,9 @@ func runIRSAWebhook(ctx context.Context, env *cliEnv, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
 	}
-	cert, err := tls.LoadX509KeyPair(filepath.Join(*certDir, corev1.TLSCertKey), filepath.Join(*certDir, corev1.TLSPrivateKeyKey))
+	cert, cs, err := inCluster(*certDir)
 	if err != nil {
-		return fmt.Errorf("serving certificate: %w", err)
-	}
-	rc, err := rest.InClusterConfig()
-	if err != nil {
-		return fmt.Errorf("in-cluster config: %w", err)
-	}
-	cs, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return fmt.Errorf("kubernetes client: %w", err)
+		return err
 	}
 	srv, err := irsawebhook.NewServer(ctx, irsawebhook.ServerOptions{
 		Addr:        *addr,
@@ -67,4 +59,23 @@ func runIRSAWebhook(ctx context.Context, env *cliEnv, args []string) error {
 	env.log.Info("irsa webhook serving", "addr", *addr, "region", *region, "container_credentials_config", cc.ConfigFile)
 	<-ctx.Done()
 	return srv.Close()
+}
+
+// inCluster loads a webhook's serving certificate from certDir (the lab's
+// kubernetes.io/tls Secret) and makes a client with the pod's in-cluster
+// credentials.
+func inCluster(certDir string) (tls.Certificate, *kubernetes.Clientset, error) {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(certDir, corev1.TLSCertKey), filepath.Join(certDir, corev1.TLSPrivateKeyKey))
+	if err != nil {
+		return cert, nil, fmt.Errorf("serving certificate: %w", err)
+	}
+	rc, err := rest.InClusterConfig()
+	if err != nil {
+		return cert, nil, fmt.Errorf("in-cluster config: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return cert, nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	return cert, cs, nil
 }

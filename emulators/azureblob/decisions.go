@@ -4,12 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 )
-
-// maxDecisions bounds the decision log; the oldest entries go first.
-const maxDecisions = 10000
 
 // Decision is the outcome of one request's authentication and
 // authorization.
@@ -37,33 +33,11 @@ type Decision struct {
 	Reason string `json:"reason"`
 }
 
-type decisionLog struct {
-	mu  sync.Mutex
-	all []Decision
-}
-
-func (l *decisionLog) add(d Decision) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.all) >= maxDecisions {
-		l.all = append(l.all[:0:0], l.all[len(l.all)-maxDecisions+1:]...)
-	}
-	l.all = append(l.all, d)
-}
-
 // Decisions returns every recorded decision, oldest first.
-func (h *Handler) Decisions() []Decision {
-	h.decisions.mu.Lock()
-	defer h.decisions.mu.Unlock()
-	return append([]Decision(nil), h.decisions.all...)
-}
+func (h *Handler) Decisions() []Decision { return h.decisions.All() }
 
 // ResetDecisions empties the decision log.
-func (h *Handler) ResetDecisions() {
-	h.decisions.mu.Lock()
-	h.decisions.all = nil
-	h.decisions.mu.Unlock()
-}
+func (h *Handler) ResetDecisions() { h.decisions.Reset() }
 
 // AdminPrefix is where the admin API lives.
 const AdminPrefix = "/_idlab/azureblob/"

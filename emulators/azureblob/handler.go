@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/idlab/idlab/emulators/entra"
+	"github.com/idlab/idlab/internal/decisionlog"
 	"github.com/idlab/idlab/internal/jwtverify"
 )
 
@@ -19,7 +20,7 @@ import (
 type Handler struct {
 	opts      Options
 	log       *slog.Logger
-	decisions decisionLog
+	decisions decisionlog.Log[Decision]
 
 	mu       sync.RWMutex
 	accounts map[string]*account
@@ -294,7 +295,7 @@ func validAudience(aud, accountName string) bool {
 }
 
 func (h *Handler) record(d Decision) {
-	h.decisions.add(d)
+	h.decisions.Add(d)
 	decision := "deny"
 	if d.Allowed {
 		decision = "allow"

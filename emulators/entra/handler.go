@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/idlab/idlab/internal/decisionlog"
 	"github.com/idlab/idlab/internal/jwtverify"
 )
 
@@ -26,7 +27,7 @@ type Handler struct {
 	tenants map[string]*tenant // by ID
 	names   map[string]string  // lower-cased ID or domain -> ID
 
-	decisions decisionLog
+	decisions decisionlog.Log[Decision]
 }
 
 // tenant is a directory with its signing key and apps.

@@ -128,7 +128,7 @@ func (h *Handler) tenantName(t *tenant) string {
 
 // record logs and keeps a decision.
 func (h *Handler) record(d Decision) {
-	h.decisions.add(d)
+	h.decisions.Add(d)
 	outcome := "deny"
 	if d.Allowed {
 		outcome = "allow"
