@@ -46,8 +46,10 @@
 //     whether a container exists.
 //  4. Existence: 404 ContainerNotFound, 404 BlobNotFound.
 //
-// Every authenticated request's authorization leaves a Decision (the
-// admin endpoint GET /_idlab/azureblob/decisions) and one slog line:
+// Every request to a known account leaves a Decision, refused
+// authentication included (the admin endpoint GET
+// /_idlab/azureblob/decisions, filters principal=, appId=, container=) and
+// one slog line:
 // decision, principal, action, resource, reason, request_id. Responses
 // carry x-ms-request-id, x-ms-version and, for errors, x-ms-error-code.
 //
