@@ -4,6 +4,7 @@
 # unless IDLAB_KEEP=1.
 #
 # Environment: IDLAB_STATE_DIR (default ./.idlab), IDLAB_PORT (8443),
+# IDLAB_CLUSTERS (eks,gke,aks: every suite needs its cluster),
 # IDLAB_KEEP=1 keeps the lab, ARTIFACTS (./artifacts) receives logs.
 set -o errexit -o nounset -o pipefail
 cd "$(dirname "$0")/.."
