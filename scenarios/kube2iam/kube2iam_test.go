@@ -252,7 +252,7 @@ func (e *env) identityBugs(ctx context.Context, t *testing.T) {
 	t.Run("metadata-proxy-not-ready-at-pod-start", func(t *testing.T) {
 		res, _ := e.run(ctx, t, ns, "race", "kube2iam-app")
 		labenv.Row(t, labenv.Outcome{Suite: suite, Scenario: "metadata proxy not ready at pod start (jtblin/kube2iam#170)", Mechanism: mechanism,
-			Expected: "allow (the node's role)", Observed: labenv.Observed(res.OK, res.ErrorCode) + " " + res.Arn,
+			Expected: "allow: " + nodeARN, Observed: labenv.Observed(res.OK, res.ErrorCode) + ": " + res.Arn,
 			Reason: "no kube2iam DNAT yet: the pod reached the node's IMDS (hop limit 2) and got the instance profile"})
 		require.True(t, res.OK, "%s: %s (%s)", res.ErrorCode, res.ErrorMessage, res.Output)
 		require.Equal(t, nodeARN, res.Arn, "the annotated pod got the NODE's role, not kube2iam-app")
