@@ -20,6 +20,8 @@ type fakeHost struct {
 	chroot  string
 	files   map[string]bool
 	failing []string
+	// dummyMissing: a failing command answers as ip does without the dummy driver.
+	dummyMissing bool
 }
 
 func (f *fakeHost) env() hostEnv {
@@ -31,6 +33,9 @@ func (f *fakeHost) env() hostEnv {
 			f.ran = append(f.ran, line)
 			for _, p := range f.failing {
 				if strings.HasPrefix(line, p) {
+					if f.dummyMissing {
+						return []byte("Error: Unknown device type."), &exec.ExitError{}
+					}
 					return []byte("boom"), &exec.ExitError{}
 				}
 			}
@@ -41,12 +46,14 @@ func (f *fakeHost) env() hostEnv {
 
 func TestSetupLink(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		files    map[string]bool
-		failing  []string
-		hostRoot string
-		want     []string
-		wantErr  string
+		name    string
+		files   map[string]bool
+		failing []string
+		// dummyMissing makes link add fail as a kernel without the driver does.
+		dummyMissing bool
+		hostRoot     string
+		want         []string
+		wantErr      string
 	}{
 		{name: "new link, IPv4 only", hostRoot: "/host", files: map[string]bool{"/usr/sbin/ip": true},
 			failing: []string{"/usr/sbin/ip link show"},
@@ -62,12 +69,18 @@ func TestSetupLink(t *testing.T) {
 			want: []string{"/sbin/ip link show dev pod-id-link0", "/sbin/ip link set dev pod-id-link0 up",
 				"/sbin/ip address replace 169.254.170.23/32 dev pod-id-link0", "/sbin/ip route replace 169.254.170.23/32 dev pod-id-link0",
 				"/sbin/ip -6 address replace fd00:ec2::23/128 dev pod-id-link0"}},
+		{name: "no dummy driver: loopback", files: map[string]bool{"/usr/sbin/ip": true, "/proc/sys/net/ipv6/conf/lo": true},
+			failing: []string{"/usr/sbin/ip link show", "/usr/sbin/ip link add"}, dummyMissing: true,
+			want: []string{"/usr/sbin/ip link show dev pod-id-link0", "/usr/sbin/ip link add pod-id-link0 type dummy",
+				"/usr/sbin/ip address replace 169.254.170.23/32 dev lo", "/usr/sbin/ip -6 address replace fd00:ec2::23/128 dev lo"}},
+		{name: "link add fails otherwise", files: map[string]bool{"/usr/sbin/ip": true},
+			failing: []string{"/usr/sbin/ip link show", "/usr/sbin/ip link add"}, wantErr: "ip link add pod-id-link0 type dummy"},
 		{name: "no ip", files: map[string]bool{}, wantErr: "no ip command on the host"},
 		{name: "address fails", files: map[string]bool{"/bin/ip": true}, failing: []string{"/bin/ip address"},
 			wantErr: "setup link: ip address replace 169.254.170.23/32 dev pod-id-link0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fakeHost{files: tc.files, failing: tc.failing}
+			f := &fakeHost{files: tc.files, failing: tc.failing, dummyMissing: tc.dummyMissing}
 			err := setupLink(t.Context(), f.env(), tc.hostRoot)
 			if tc.wantErr != "" {
 				require.ErrorContains(t, err, tc.wantErr)

@@ -72,23 +72,36 @@ func setupLink(ctx context.Context, env hostEnv, hostRoot string) error {
 		}
 		return nil
 	}
+	link := LinkName
 	if _, err := env.run(ctx, []string{ip, "link", "show", "dev", LinkName}); err != nil {
-		if err := run("link", "add", LinkName, "type", "dummy"); err != nil {
+		out, err := env.run(ctx, []string{ip, "link", "add", LinkName, "type", "dummy"})
+		switch {
+		case err == nil:
+		case strings.Contains(string(out), "Unknown device type"):
+			// A kernel without the dummy driver (and no way to load it from
+			// a container): the addresses go on the loopback interface,
+			// which makes them just as local to the node.
+			link = "lo"
+		default:
+			return fmt.Errorf("setup link: ip link add %s type dummy: %w: %s", LinkName, err, strings.TrimSpace(string(out)))
+		}
+	}
+	if link == LinkName {
+		if err := run("link", "set", "dev", LinkName, "up"); err != nil {
 			return err
 		}
 	}
-	if err := run("link", "set", "dev", LinkName, "up"); err != nil {
+	if err := run("address", "replace", IPv4Address+"/32", "dev", link); err != nil {
 		return err
 	}
-	if err := run("address", "replace", IPv4Address+"/32", "dev", LinkName); err != nil {
-		return err
-	}
-	if err := run("route", "replace", IPv4Address+"/32", "dev", LinkName); err != nil {
-		return err
+	if link == LinkName {
+		if err := run("route", "replace", IPv4Address+"/32", "dev", LinkName); err != nil {
+			return err
+		}
 	}
 	// IPv6 is optional, as upstream: a node without it keeps IPv4 only.
-	if env.exists("/proc/sys/net/ipv6/conf/" + LinkName) {
-		if run("-6", "address", "replace", IPv6Address+"/128", "dev", LinkName) == nil {
+	if env.exists("/proc/sys/net/ipv6/conf/" + link) {
+		if run("-6", "address", "replace", IPv6Address+"/128", "dev", link) == nil && link == LinkName {
 			_ = run("-6", "route", "replace", IPv6Address+"/128", "dev", LinkName)
 		}
 	}

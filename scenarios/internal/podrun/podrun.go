@@ -50,7 +50,6 @@ func PlainPod(name, serviceAccount, image string) *corev1.Pod {
 // AWS SDK environment, trusting the lab CA. Scenarios of the webhook itself
 // use PlainPod and let the real webhook do this.
 func IRSAPod(name, serviceAccount, image, roleARN, region string) *corev1.Pod {
-	exp := int64(3600)
 	p := PlainPod(name, serviceAccount, image)
 	c := &p.Spec.Containers[0]
 	c.Env = append(c.Env,
@@ -60,11 +59,39 @@ func IRSAPod(name, serviceAccount, image, roleARN, region string) *corev1.Pod {
 		corev1.EnvVar{Name: "AWS_DEFAULT_REGION", Value: region},
 		corev1.EnvVar{Name: "AWS_STS_REGIONAL_ENDPOINTS", Value: "regional"},
 	)
-	c.VolumeMounts = append([]corev1.VolumeMount{{Name: "aws-iam-token", MountPath: "/var/run/secrets/eks.amazonaws.com/serviceaccount", ReadOnly: true}}, c.VolumeMounts...)
-	p.Spec.Volumes = append([]corev1.Volume{{Name: "aws-iam-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{{
-		ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: "sts.amazonaws.com", ExpirationSeconds: &exp, Path: "token"},
+	return withToken(p, "aws-iam-token", "/var/run/secrets/eks.amazonaws.com/serviceaccount", "sts.amazonaws.com", "token")
+}
+
+// withToken puts a one-hour projected service-account token for audience
+// at dir/file in the pod's probe container, first among its volumes and
+// mounts as the webhooks put it.
+func withToken(p *corev1.Pod, volume, dir, audience, file string) *corev1.Pod {
+	exp := int64(3600)
+	c := &p.Spec.Containers[0]
+	c.VolumeMounts = append([]corev1.VolumeMount{{Name: volume, MountPath: dir, ReadOnly: true}}, c.VolumeMounts...)
+	p.Spec.Volumes = append([]corev1.Volume{{Name: volume, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{{
+		ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: audience, ExpirationSeconds: &exp, Path: file},
 	}}}}}}, p.Spec.Volumes...)
 	return p
+}
+
+// PodIdentityPod is a pod as the pod identity webhook's container-credentials
+// mode would mutate it for an associated service account: a projected token
+// with audience pods.eks.amazonaws.com and the SDK pointed at the EKS Pod
+// Identity Agent. Scenarios use it to send a service account the webhook
+// leaves alone (no association) to the agent all the same; PlainPod lets
+// the real webhook decide.
+func PodIdentityPod(name, serviceAccount, image, region string) *corev1.Pod {
+	const dir = "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount"
+	p := PlainPod(name, serviceAccount, image)
+	c := &p.Spec.Containers[0]
+	c.Env = append(c.Env,
+		corev1.EnvVar{Name: "AWS_REGION", Value: region},
+		corev1.EnvVar{Name: "AWS_DEFAULT_REGION", Value: region},
+		corev1.EnvVar{Name: "AWS_CONTAINER_CREDENTIALS_FULL_URI", Value: "http://169.254.170.23/v1/credentials"},
+		corev1.EnvVar{Name: "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", Value: dir + "/eks-pod-identity-token"},
+	)
+	return withToken(p, "eks-pod-identity-token", dir, "pods.eks.amazonaws.com", "eks-pod-identity-token")
 }
 
 // Run creates the pod, waits for it to finish and parses the probe's output.
