@@ -38,7 +38,7 @@ func imdsCreds(ctx context.Context) probe.Result {
 // "STATUS BODY", or "ERROR ..." when nothing answered.
 func rawMetadata(ctx context.Context, path string) string {
 	const base = "http://169.254.169.254"
-	c := &http.Client{Timeout: 3 * time.Second}
+	c := &http.Client{Timeout: 10 * time.Second}
 	token := ""
 	if req, err := http.NewRequestWithContext(ctx, http.MethodPut, base+"/latest/api/token", nil); err == nil {
 		req.Header.Set("X-Aws-Ec2-Metadata-Token-Ttl-Seconds", "60")
