@@ -15,6 +15,7 @@
 //	probe assume-role ROLE [EXTID [SECONDS]] [-- CALL...]  sts:AssumeRole from the default chain's session, then CALL
 //	probe token-file [CALL...]     the web identity token file's mode and owner as this process sees them, then CALL
 //	probe sts-hosts [CALL...]      CALL, with the hosts the SDK sent requests to (STS included) in output
+//	probe hold [CALL...]           CALL, then run on until killed (a sidecar)
 //	probe rotate [SECONDS [INTERVAL]]         GetCallerIdentity every INTERVAL s for up to SECONDS,
 //	                                          re-reading the token file at each refresh (rotate.go)
 //	probe rotate-cached [SECONDS [INTERVAL]]  the same, presenting the token read once at start

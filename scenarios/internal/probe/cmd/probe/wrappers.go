@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +29,26 @@ var wrappers = map[string]func(context.Context, []string) probe.Result{
 	"assume-role": assumeRole,
 	"token-file":  tokenFile,
 	"sts-hosts":   stsHosts,
+	"hold":        hold,
+}
+
+// hold makes the call, prints its result and then keeps running until the
+// pod is deleted, as a sidecar does: a native sidecar that exited would be
+// restarted with back-off, delaying the containers that wait for it.
+func hold(ctx context.Context, args []string) probe.Result {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	res := probe.Result{ErrorCode: "ConfigError"}
+	if err == nil {
+		res = call(ctx, cfg, args)
+	} else {
+		res.ErrorMessage = err.Error()
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(res)
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
+	<-stop
+	os.Exit(0)
+	return res
 }
 
 // assumeRole is what an application does to reach another account: the
