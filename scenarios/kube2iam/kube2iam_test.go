@@ -183,8 +183,11 @@ func (e *env) isolation(ctx context.Context, t *testing.T) {
 			if tc.wantRole == "" {
 				expected = fmt.Sprint(tc.status)
 			}
-			labenv.Row(t, labenv.Outcome{Suite: suite, Scenario: tc.name, Mechanism: mechanism, Expected: expected, Observed: status(res),
-				Reason: "kube2iam " + d.Decision + ": " + d.Reason + ": " + d.Error})
+			reason := "kube2iam " + d.Decision + ": " + d.Reason + ": " + d.Error
+			if d.Decision == "Allow" && len(stsDs) > 0 {
+				reason = "kube2iam Allow: " + d.Role + " for " + d.Pod + "; STS " + stsDs[len(stsDs)-1].Effect + ": " + stsDs[len(stsDs)-1].Reason
+			}
+			labenv.Row(t, labenv.Outcome{Suite: suite, Scenario: tc.name, Mechanism: mechanism, Expected: expected, Observed: status(res), Reason: reason})
 			if tc.wantRole != "" {
 				require.True(t, res.OK, "%s: %s (%s)", res.ErrorCode, res.ErrorMessage, res.Output)
 				require.True(t, strings.HasPrefix(res.Arn, "arn:aws:sts::"+account+":assumed-role/"+tc.wantRole+"/"), res.Arn)
