@@ -93,7 +93,7 @@ func DefaultCluster(name string) ClusterConfig {
 			Components: []string{ComponentAzureWebhook}}
 	}
 	return ClusterConfig{Name: name, Region: "us-west-2", IssuerURL: "https://oidc.eks.us-west-2.amazonaws.com/id/" + IssuerID(name),
-		Components: []string{ComponentIRSAWebhook, ComponentPodIdentity}, NodeRoleARN: NodeRole}
+		Components: []string{ComponentIRSAWebhook, ComponentPodIdentity, ComponentKube2iam}, NodeRoleARN: NodeRole}
 }
 
 // ConfigFromEnv fills a Config from the environment and defaults.

@@ -62,7 +62,7 @@ func TestKube2iam(t *testing.T) {
 	lab := labenv.Open(t)
 	e := &env{lab: lab, eks: lab.Cluster(t, "eks")}
 	if _, err := e.eks.CS.AppsV1().DaemonSets(harness.SystemNamespace).Get(ctx, "kube2iam", metav1.GetOptions{}); err != nil {
-		t.Skipf("kube2iam is not deployed in eks (harness.ComponentKube2iam is off by default until proven in the lab): %v", err)
+		t.Skipf("kube2iam is not deployed in eks (harness.ComponentKube2iam is not among its components): %v", err)
 	}
 	lab.Namespace(ctx, t, e.eks, ns, "app")
 	lab.Namespace(ctx, t, e.eks, otherNS, "app")
