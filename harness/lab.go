@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -19,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -307,10 +309,17 @@ func (l *Lab) ensureCluster(ctx context.Context, c ClusterConfig, node nodeimage
 	}
 	if exists {
 		iss, err := l.clusterIssuer(ctx, c.Name)
+		var ownKey bool
+		if err == nil && iss == c.IssuerURL {
+			ownKey, err = l.clusterUsesKey(ctx, c.Name)
+		}
 		switch {
-		case err == nil && iss == c.IssuerURL:
+		case err == nil && iss == c.IssuerURL && ownKey:
 			fmt.Fprintf(l.cfg.Progress, "idlab: cluster %s exists and answers; reusing it\n", c.Name)
 			return nil
+		case err == nil && iss == c.IssuerURL:
+			// Another state dir's lab: the emulator would not know its key.
+			fmt.Fprintf(l.cfg.Progress, "idlab: cluster %s signs tokens with a key not in %s; recreating it\n", c.Name, l.keyDir(c.Name))
 		case err == nil:
 			fmt.Fprintf(l.cfg.Progress, "idlab: cluster %s signs tokens as %s, not %s; recreating it\n", c.Name, iss, c.IssuerURL)
 		default:
@@ -330,6 +339,41 @@ func (l *Lab) ensureCluster(ctx context.Context, c ClusterConfig, node nodeimage
 
 // clusterIssuer reads the issuer kube-apiserver puts in its tokens from its
 // own OIDC discovery document.
+// clusterUsesKey reports whether the cluster's published service-account
+// keys include this lab's public key for it (keyDir/sa.pub).
+func (l *Lab) clusterUsesKey(ctx context.Context, name string) (bool, error) {
+	raw, err := os.ReadFile(filepath.Join(l.keyDir(name), "sa.pub"))
+	if err != nil {
+		return false, fmt.Errorf("lab key of %s: %w", name, err)
+	}
+	block, _ := pem.Decode(raw)
+	if block == nil {
+		return false, fmt.Errorf("lab key of %s: no PEM block", name)
+	}
+	own, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return false, fmt.Errorf("lab key of %s: %w", name, err)
+	}
+	cs, err := l.clientset(ctx, name)
+	if err != nil {
+		return false, err
+	}
+	raw, err = cs.Discovery().RESTClient().Get().AbsPath("/openid/v1/jwks").DoRaw(ctx)
+	if err != nil {
+		return false, fmt.Errorf("read keys of %s: %w", name, err)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(raw, &set); err != nil {
+		return false, fmt.Errorf("keys of %s: %w", name, err)
+	}
+	for _, k := range set.Keys {
+		if pub, ok := k.Key.(interface{ Equal(crypto.PublicKey) bool }); ok && pub.Equal(own) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 func (l *Lab) clusterIssuer(ctx context.Context, name string) (string, error) {
 	cs, err := l.clientset(ctx, name)
 	if err != nil {
