@@ -73,6 +73,8 @@ func Read(r io.Reader, echo io.Writer) (*Result, error) {
 	res := &Result{}
 	tests := map[string]*Test{}
 	pkgOutput := map[string][]string{} // output outside any test, by package
+	partial := map[string]string{}     // a test's output line not yet ended
+	badRows := map[string]bool{}       // tests that logged a row Read cannot parse
 	var failedPkgs []string
 	get := func(pkg, name string) *Test {
 		k := pkg + "\x00" + name
@@ -116,12 +118,25 @@ func Read(r io.Reader, echo io.Writer) (*Result, error) {
 			}
 			t := get(ev.Package, ev.Test)
 			t.Output = append(t.Output, ev.Output)
-			if i := strings.Index(ev.Output, RowPrefix); i >= 0 {
+			// test2json cuts long lines into several events; a row is
+			// read once its line is whole.
+			k := ev.Package + "\x00" + ev.Test
+			line := partial[k] + ev.Output
+			if !strings.HasSuffix(line, "\n") {
+				partial[k] = line
+				continue
+			}
+			delete(partial, k)
+			if i := strings.Index(line, RowPrefix); i >= 0 {
 				var row Row
-				if err := json.Unmarshal([]byte(strings.TrimSpace(ev.Output[i+len(RowPrefix):])), &row); err == nil {
-					row.Test = ev.Package + "/" + ev.Test
-					res.Rows = append(res.Rows, row)
+				if err := json.Unmarshal([]byte(strings.TrimSpace(line[i+len(RowPrefix):])), &row); err != nil {
+					// A row that cannot be read must not vanish from the matrix.
+					t.Action, t.Output = "fail", append(t.Output, fmt.Sprintf("report: unreadable matrix row: %v\n", err))
+					badRows[k] = true
+					continue
 				}
+				row.Test = ev.Package + "/" + ev.Test
+				res.Rows = append(res.Rows, row)
 			}
 			continue
 		}
@@ -133,7 +148,9 @@ func Read(r io.Reader, echo io.Writer) (*Result, error) {
 			continue
 		}
 		t := get(ev.Package, ev.Test)
-		t.Action = ev.Action
+		if !badRows[ev.Package+"\x00"+ev.Test] {
+			t.Action = ev.Action
+		}
 		t.Elapsed = time.Duration(ev.Elapsed * float64(time.Second))
 	}
 	if err := sc.Err(); err != nil {

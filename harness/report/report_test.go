@@ -126,3 +126,34 @@ func TestReadPackageFailures(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res.Tests, 1)
 }
+
+func TestReadJoinsRowsTest2jsonCut(t *testing.T) {
+	const pkg, test = "example.com/s/azure", "TestAzure/subject"
+	line := row(t, Row{Suite: "azure", Scenario: "subject", Expected: "AADSTS700213", Observed: "AADSTS700213",
+		Reason: strings.Repeat("a long SDK error ", 200)})
+	var events []event
+	for rest := line; rest != ""; {
+		n := min(len(rest), 1000) // test2json's cut
+		events = append(events, event{Action: "output", Package: pkg, Test: test, Output: rest[:n]})
+		rest = rest[n:]
+	}
+	require.Greater(t, len(events), 2)
+	events = append(events, event{Action: "pass", Package: pkg, Test: test})
+	res, err := Read(strings.NewReader(stream(t, events...)), nil)
+	require.NoError(t, err)
+	require.Len(t, res.Rows, 1, "a row cut into several events is still one row")
+	require.True(t, res.Rows[0].Passed)
+	require.Equal(t, "AADSTS700213", res.Rows[0].Observed)
+}
+
+func TestReadUnreadableRowFailsItsTest(t *testing.T) {
+	const pkg, test = "example.com/s/x", "TestX/row"
+	res, err := Read(strings.NewReader(stream(t,
+		event{Action: "output", Package: pkg, Test: test, Output: "    x_test.go:9: " + RowPrefix + "{\"suite\": broken\n"},
+		event{Action: "pass", Package: pkg, Test: test},
+	)), nil)
+	require.NoError(t, err)
+	require.Empty(t, res.Rows)
+	require.True(t, res.Failed(), "a lost row must fail the run")
+	require.Contains(t, strings.Join(res.Tests[0].Output, ""), "unreadable matrix row")
+}
