@@ -202,6 +202,8 @@ func assumeWithWebIdentity(t *testing.T, c *Cloud, role, token string) (creds st
 // TestLabGoogleToAWSDenialRestsOnTheSubject: gke-reader trusts only
 // team-a-reader's Google unique ID; team-b-reader's ID token is refused as
 // shipped and accepted once the :sub condition is widened.
+// TestLabGoogleToAWSDenialRestsOnTheAudience does the same for the token's
+// audience (:oaud).
 func TestLabGoogleToAWSDenialRestsOnTheSubject(t *testing.T) {
 	raw, err := os.ReadFile("../../fixtures/aws/lab.yaml")
 	require.NoError(t, err)
@@ -231,6 +233,45 @@ func TestLabGoogleToAWSDenialRestsOnTheSubject(t *testing.T) {
 					want = http.StatusOK
 				}
 				require.Equal(t, want, resp.StatusCode, "%s with the %s fixture: %s", r.gsa, fx.name, body)
+			}
+		})
+	}
+}
+
+// TestLabGoogleToAWSDenialRestsOnTheAudience: team-a-reader's ID token for
+// another audience is refused by gke-reader's :oaud condition as shipped and
+// accepted once that condition is gone.
+func TestLabGoogleToAWSDenialRestsOnTheAudience(t *testing.T) {
+	raw, err := os.ReadFile("../../fixtures/aws/lab.yaml")
+	require.NoError(t, err)
+	shipped := string(raw)
+	const cond = "\n                  accounts.google.com:oaud: sts.amazonaws.com"
+	require.Contains(t, shipped, cond)
+	widened := strings.Replace(shipped, cond, "", 1)
+
+	for _, fx := range variants(shipped, widened) {
+		t.Run(fx.name, func(t *testing.T) {
+			c, _ := startCloudFor(t, eksIssuer, fx.fixture, func(cfg *Config) { cfg.GCPFixtures = "../../fixtures/gcp" })
+			for _, r := range []struct {
+				audience string
+				allowed  bool
+			}{{"sts.amazonaws.com", true}, {"sts.amazonaws.com.example", false}} {
+				tok, err := c.Google.MintIDToken(context.Background(), "team-a-reader@idlab.iam.gserviceaccount.com", r.audience, true)
+				require.NoError(t, err)
+				form := url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {"2011-06-15"}, "RoleSessionName": {"gke-pod"},
+					"RoleArn": {"arn:aws:iam::123456789012:role/gke-reader"}, "WebIdentityToken": {tok}}
+				resp, err := c.Client().Post("https://sts.us-west-2.amazonaws.com/", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+				require.NoError(t, err)
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				want := http.StatusForbidden
+				if r.allowed || fx.widened {
+					want = http.StatusOK
+				}
+				require.Equal(t, want, resp.StatusCode, "audience %s with the %s fixture: %s", r.audience, fx.name, body)
+				if want == http.StatusForbidden {
+					require.Contains(t, string(body), "<Code>AccessDenied</Code>")
+				}
 			}
 		})
 	}

@@ -100,6 +100,11 @@ func TestGKEWorkloadIdentity(t *testing.T) {
 			wantOutput: "hello from app-a-data", awsRole: gkeReader, awsEffect: "Allow"},
 		{name: "gke-to-aws-other-gsa", ksa: "app-b", args: []string{"gcp-to-aws", gkeReader, "app-a-data", "hello.txt"},
 			wantCode: "AccessDenied", awsRole: gkeReader, awsEffect: "ImplicitDeny"},
+		// The right GSA with an ID token for another audience: gke-reader
+		// also wants accounts.google.com:oaud (the token's aud; AWS's
+		// accounts.google.com:aud is its azp) to be sts.amazonaws.com.
+		{name: "gke-to-aws-wrong-audience", ksa: "app-a", args: []string{"gcp-to-aws", gkeReader, "app-a-data", "hello.txt", "sts.amazonaws.com.example"},
+			wantCode: "AccessDenied", awsRole: gkeReader, awsEffect: "ImplicitDeny"},
 		// The same through the gtoken webhook the lab runs in gke: an
 		// unmodified AWS SDK default chain reads the token file gtoken's
 		// init container wrote.

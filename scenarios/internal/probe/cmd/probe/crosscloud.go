@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 
@@ -18,9 +19,10 @@ import (
 // gcpToAWS is what gtoken wires into a GKE pod, done in one process: a
 // Google ID token for the pod's service account from the metadata server,
 // written to a file, then the AWS SDK's web identity provider for roleARN,
-// then an S3 read with those credentials.
-func gcpToAWS(ctx context.Context, roleARN, bucket, key string) (string, error) {
-	tok, err := metadata.GetWithContext(ctx, "instance/service-accounts/default/identity?audience=sts.amazonaws.com&format=full")
+// then an S3 read with those credentials. audience is the ID token's
+// audience, gtoken's sts.amazonaws.com unless a scenario misspells it.
+func gcpToAWS(ctx context.Context, roleARN, bucket, key, audience string) (string, error) {
+	tok, err := metadata.GetWithContext(ctx, "instance/service-accounts/default/identity?audience="+url.QueryEscape(audience)+"&format=full")
 	if err != nil {
 		return "", fmt.Errorf("google id token: %w", err)
 	}

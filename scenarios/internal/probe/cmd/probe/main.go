@@ -11,7 +11,7 @@
 //	probe gcp-email                the Google service account the metadata server names
 //	probe gcs-get BUCKET OBJECT    Cloud Storage read with Application Default Credentials
 //	probe imds-creds               GetCallerIdentity; on failure, the metadata endpoint's own answer
-//	probe gcp-to-aws ROLE BUCKET KEY  a Google ID token as AWS web identity, then s3:GetObject
+//	probe gcp-to-aws ROLE BUCKET KEY [AUDIENCE]  a Google ID token (audience sts.amazonaws.com) as AWS web identity, then s3:GetObject
 //	probe assume-role ROLE [EXTID [SECONDS]] [-- CALL...]  sts:AssumeRole from the default chain's session, then CALL
 //	probe token-file [CALL...]     the web identity token file's mode and owner as this process sees them, then CALL
 //	probe sts-hosts [CALL...]      CALL, with the hosts the SDK sent requests to (STS included) in output
@@ -58,8 +58,12 @@ func run(ctx context.Context) probe.Result {
 	if len(os.Args) == 2 && os.Args[1] == "imds-creds" {
 		return imdsCreds(ctx)
 	}
-	if len(os.Args) == 5 && os.Args[1] == "gcp-to-aws" {
-		return awsResult(gcpToAWS(ctx, os.Args[2], os.Args[3], os.Args[4]))
+	if (len(os.Args) == 5 || len(os.Args) == 6) && os.Args[1] == "gcp-to-aws" {
+		audience := "sts.amazonaws.com"
+		if len(os.Args) == 6 {
+			audience = os.Args[5]
+		}
+		return awsResult(gcpToAWS(ctx, os.Args[2], os.Args[3], os.Args[4], audience))
 	}
 	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "az-") {
 		return runAzure(ctx, os.Args[1:])
