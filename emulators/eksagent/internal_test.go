@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idlab/idlab/internal/hostnat"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -24,11 +25,11 @@ type fakeHost struct {
 	dummyMissing bool
 }
 
-func (f *fakeHost) env() hostEnv {
-	return hostEnv{
-		chroot: func(dir string) error { f.chroot = dir; return nil },
-		exists: func(p string) bool { return f.files[p] },
-		run: func(_ context.Context, argv []string) ([]byte, error) {
+func (f *fakeHost) env() hostnat.Env {
+	return hostnat.Env{
+		Chroot: func(dir string) error { f.chroot = dir; return nil },
+		Exists: func(p string) bool { return f.files[p] },
+		Run: func(_ context.Context, argv []string) ([]byte, error) {
 			line := strings.Join(argv, " ")
 			f.ran = append(f.ran, line)
 			for _, p := range f.failing {
@@ -60,16 +61,16 @@ func TestSetupLink(t *testing.T) {
 			want: []string{"/usr/sbin/ip link show dev pod-id-link0", "/usr/sbin/ip link add pod-id-link0 type dummy",
 				"/usr/sbin/ip link set dev pod-id-link0 up", "/usr/sbin/ip address replace 169.254.170.23/32 dev pod-id-link0",
 				"/usr/sbin/ip route replace 169.254.170.23/32 dev pod-id-link0"}},
-		{name: "existing link with IPv6", files: map[string]bool{"/sbin/ip": true, "/proc/sys/net/ipv6/conf/pod-id-link0": true},
+		{name: "existing link with IPv6", files: map[string]bool{"/sbin/ip": true, "/proc/sys/net/ipv6/conf/pod-id-link0/disable_ipv6": true},
 			want: []string{"/sbin/ip link show dev pod-id-link0", "/sbin/ip link set dev pod-id-link0 up",
 				"/sbin/ip address replace 169.254.170.23/32 dev pod-id-link0", "/sbin/ip route replace 169.254.170.23/32 dev pod-id-link0",
 				"/sbin/ip -6 address replace fd00:ec2::23/128 dev pod-id-link0", "/sbin/ip -6 route replace fd00:ec2::23/128 dev pod-id-link0"}},
-		{name: "IPv6 failure is not fatal", files: map[string]bool{"/sbin/ip": true, "/proc/sys/net/ipv6/conf/pod-id-link0": true},
+		{name: "IPv6 failure is not fatal", files: map[string]bool{"/sbin/ip": true, "/proc/sys/net/ipv6/conf/pod-id-link0/disable_ipv6": true},
 			failing: []string{"/sbin/ip -6"},
 			want: []string{"/sbin/ip link show dev pod-id-link0", "/sbin/ip link set dev pod-id-link0 up",
 				"/sbin/ip address replace 169.254.170.23/32 dev pod-id-link0", "/sbin/ip route replace 169.254.170.23/32 dev pod-id-link0",
 				"/sbin/ip -6 address replace fd00:ec2::23/128 dev pod-id-link0"}},
-		{name: "no dummy driver: loopback", files: map[string]bool{"/usr/sbin/ip": true, "/proc/sys/net/ipv6/conf/lo": true},
+		{name: "no dummy driver: loopback", files: map[string]bool{"/usr/sbin/ip": true, "/proc/sys/net/ipv6/conf/lo/disable_ipv6": true},
 			failing: []string{"/usr/sbin/ip link show", "/usr/sbin/ip link add"}, dummyMissing: true,
 			want: []string{"/usr/sbin/ip link show dev pod-id-link0", "/usr/sbin/ip link add pod-id-link0 type dummy",
 				"/usr/sbin/ip address replace 169.254.170.23/32 dev lo", "/usr/sbin/ip -6 address replace fd00:ec2::23/128 dev lo"}},
@@ -93,8 +94,8 @@ func TestSetupLink(t *testing.T) {
 	}
 	f := &fakeHost{}
 	env := f.env()
-	env.chroot = func(string) error { return errors.New("not permitted") }
-	require.ErrorContains(t, setupLink(t.Context(), env, "/host"), "chroot /host: not permitted")
+	env.Chroot = func(string) error { return errors.New("not permitted") }
+	require.ErrorContains(t, setupLink(t.Context(), env, "/host"), "setup link: chroot /host: not permitted")
 }
 
 func TestManifests(t *testing.T) {

@@ -3,40 +3,14 @@ package eksagent
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path"
 	"strings"
-	"syscall"
+
+	"github.com/idlab/idlab/internal/hostnat"
 )
 
 // LinkName is the dummy interface holding the agent's addresses (upstream
 // configuration.AgentLinkName).
 const LinkName = "pod-id-link0"
-
-// hostEnv is what SetupLink does to the system, apart so tests can record
-// the command lines.
-type hostEnv struct {
-	chroot func(dir string) error
-	exists func(path string) bool
-	// run executes argv and returns its combined output.
-	run func(ctx context.Context, argv []string) ([]byte, error)
-}
-
-func osHostEnv() hostEnv {
-	return hostEnv{
-		chroot: func(dir string) error {
-			if err := syscall.Chroot(dir); err != nil {
-				return err
-			}
-			return os.Chdir("/")
-		},
-		exists: func(p string) bool { _, err := os.Stat(p); return err == nil },
-		run: func(ctx context.Context, argv []string) ([]byte, error) {
-			return exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
-		},
-	}
-}
 
 // SetupLink does on the node what upstream's "initialize" does with
 // netlink: the dummy interface LinkName, up, holding 169.254.170.23/32 and
@@ -46,35 +20,27 @@ func osHostEnv() hostEnv {
 // init container) and runs the host's ip(8). Running it again changes
 // nothing.
 func SetupLink(ctx context.Context, hostRoot string) error {
-	return setupLink(ctx, osHostEnv(), hostRoot)
+	return setupLink(ctx, hostnat.OSEnv(), hostRoot)
 }
 
-func setupLink(ctx context.Context, env hostEnv, hostRoot string) error {
-	if hostRoot != "" && path.Clean(hostRoot) != "/" {
-		if err := env.chroot(hostRoot); err != nil {
-			return fmt.Errorf("setup link: chroot %s: %w", hostRoot, err)
-		}
+func setupLink(ctx context.Context, env hostnat.Env, hostRoot string) error {
+	if err := hostnat.EnterRoot(env, hostRoot); err != nil {
+		return fmt.Errorf("setup link: %w", err)
 	}
-	ip := ""
-	for _, p := range []string{"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"} {
-		if env.exists(p) {
-			ip = p
-			break
-		}
-	}
+	ip := hostnat.Find(env, "ip")
 	if ip == "" {
 		return fmt.Errorf("setup link: no ip command on the host")
 	}
 	run := func(args ...string) error {
-		out, err := env.run(ctx, append([]string{ip}, args...))
+		out, err := env.Run(ctx, append([]string{ip}, args...))
 		if err != nil {
 			return fmt.Errorf("setup link: ip %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 		}
 		return nil
 	}
 	link := LinkName
-	if _, err := env.run(ctx, []string{ip, "link", "show", "dev", LinkName}); err != nil {
-		out, err := env.run(ctx, []string{ip, "link", "add", LinkName, "type", "dummy"})
+	if _, err := env.Run(ctx, []string{ip, "link", "show", "dev", LinkName}); err != nil {
+		out, err := env.Run(ctx, []string{ip, "link", "add", LinkName, "type", "dummy"})
 		switch {
 		case err == nil:
 		case strings.Contains(string(out), "Unknown device type"):
@@ -99,8 +65,10 @@ func setupLink(ctx context.Context, env hostEnv, hostRoot string) error {
 			return err
 		}
 	}
-	// IPv6 is optional, as upstream: a node without it keeps IPv4 only.
-	if env.exists("/proc/sys/net/ipv6/conf/" + link) {
+	// IPv6 is optional, as upstream: a node without it keeps IPv4 only. The
+	// link has IPv6 when its conf directory holds disable_ipv6 (Env.Exists
+	// is for files).
+	if env.Exists("/proc/sys/net/ipv6/conf/" + link + "/disable_ipv6") {
 		if run("-6", "address", "replace", IPv6Address+"/128", "dev", link) == nil && link == LinkName {
 			_ = run("-6", "route", "replace", IPv6Address+"/128", "dev", LinkName)
 		}

@@ -1,8 +1,9 @@
 // Package hostnat puts nat rules into a node's iptables from a privileged
 // container that has the host's root mounted: it chroots there and runs the
 // host's own iptables (the lab's images are FROM scratch and carry none).
-// The chroot is process-wide, so this is for one-shot commands such as a
-// DaemonSet's init container.
+// EnterRoot and Find serve other one-shot node setup (the EKS Pod Identity
+// Agent's link) the same way. The chroot is process-wide, so this is for
+// one-shot commands such as a DaemonSet's init container.
 package hostnat
 
 import (
@@ -22,9 +23,10 @@ type Rule struct {
 	Spec  []string
 }
 
-// Env is what Ensure does to the system; tests record it instead.
+// Env is what Insert does to the system; tests record it instead.
 type Env struct {
 	Chroot func(dir string) error
+	// Exists reports whether path is a file (not a directory).
 	Exists func(path string) bool
 	// Run executes argv; a non-zero exit is an error with ExitCode() int.
 	Run func(ctx context.Context, argv []string) ([]byte, error)
@@ -60,21 +62,13 @@ var binDirs = []string{"/usr/sbin", "/sbin", "/usr/bin", "/bin"}
 // takes precedence over rules already there. hostRoot "" or "/" means no
 // chroot. Running it again changes nothing.
 func Insert(ctx context.Context, env Env, hostRoot string, rules ...Rule) error {
-	if hostRoot != "" && path.Clean(hostRoot) != "/" {
-		if err := env.Chroot(hostRoot); err != nil {
-			return fmt.Errorf("chroot %s: %w", hostRoot, err)
-		}
+	if err := EnterRoot(env, hostRoot); err != nil {
+		return err
 	}
 	var errs []error
 	found := false
 	for _, name := range iptablesNames {
-		bin := ""
-		for _, d := range binDirs {
-			if p := path.Join(d, name); env.Exists(p) {
-				bin = p
-				break
-			}
-		}
+		bin := Find(env, name)
 		if bin == "" {
 			continue
 		}
@@ -89,6 +83,30 @@ func Insert(ctx context.Context, env Env, hostRoot string, rules ...Rule) error 
 		return fmt.Errorf("none of %s found in %s of the host", strings.Join(iptablesNames, ", "), strings.Join(binDirs, ":"))
 	}
 	return errors.Join(errs...)
+}
+
+// EnterRoot chroots into the host's root mounted at hostRoot; "" or "/"
+// means none (already on the host, or a test).
+func EnterRoot(env Env, hostRoot string) error {
+	if hostRoot == "" || path.Clean(hostRoot) == "/" {
+		return nil
+	}
+	if err := env.Chroot(hostRoot); err != nil {
+		return fmt.Errorf("chroot %s: %w", hostRoot, err)
+	}
+	return nil
+}
+
+// Find returns the path of the command name in the first of the usual
+// binary directories (/usr/sbin, /sbin, /usr/bin, /bin) holding it, or ""
+// when none does.
+func Find(env Env, name string) string {
+	for _, d := range binDirs {
+		if p := path.Join(d, name); env.Exists(p) {
+			return p
+		}
+	}
+	return ""
 }
 
 func ensureAll(ctx context.Context, env Env, bin string, rules []Rule) error {

@@ -71,3 +71,27 @@ func TestInsert(t *testing.T) {
 	err := Insert(context.Background(), Env{Chroot: func(string) error { return errors.New("denied") }}, "/host", rule)
 	require.ErrorContains(t, err, "chroot /host: denied")
 }
+
+func TestEnterRootAndFind(t *testing.T) {
+	var chroot []string
+	files := map[string]bool{"/sbin/ip": true, "/bin/ip": true, "/usr/bin/iptables": true}
+	env := Env{
+		Chroot: func(d string) error {
+			if d == "/denied" {
+				return errors.New("operation not permitted")
+			}
+			chroot = append(chroot, d)
+			return nil
+		},
+		Exists: func(p string) bool { return files[p] },
+	}
+	for _, root := range []string{"", "/", "//", "/host"} {
+		require.NoError(t, EnterRoot(env, root))
+	}
+	require.Equal(t, []string{"/host"}, chroot, "only a root other than / is entered")
+	require.EqualError(t, EnterRoot(env, "/denied"), "chroot /denied: operation not permitted")
+
+	require.Equal(t, "/sbin/ip", Find(env, "ip"), "the first directory holding it wins")
+	require.Equal(t, "/usr/bin/iptables", Find(env, "iptables"))
+	require.Empty(t, Find(env, "nft"))
+}
