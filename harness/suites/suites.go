@@ -149,7 +149,9 @@ func Run(ctx context.Context, opts Options, pkgs []string, events io.Writer) err
 	}
 	say("running %d suites in parallel: %s", len(pkgs), strings.Join(shortNames(pkgs), ", "))
 	for _, pkg := range pkgs {
-		running[pkg] = time.Now()
+		running[pkg] = time.Now() // all in before any goroutine deletes
+	}
+	for _, pkg := range pkgs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
