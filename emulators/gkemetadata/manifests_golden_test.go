@@ -1,17 +1,11 @@
 package gkemetadata_test
 
 import (
-	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/idlab/idlab/emulators/gkemetadata"
-	"github.com/stretchr/testify/require"
+	"github.com/idlab/idlab/internal/golden"
 )
-
-var updateGolden = flag.Bool("update-manifests", false, "rewrite testdata/manifests-*.json from the current Manifests")
 
 // TestManifestsGolden pins Manifests' objects, serialized to JSON, to the
 // files in testdata, so a refactoring of the builders is proven not to
@@ -25,16 +19,7 @@ func TestManifestsGolden(t *testing.T) {
 		{"ca", gkemetadata.ManifestOptions{ProjectID: "p", ProjectNumber: "1", ClusterName: "gke", ClusterLocation: "us-central1", IssuerURL: "https://issuer", CAConfigMap: "idlab-ca"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := json.MarshalIndent(gkemetadata.Manifests("idlab/emulator:test", "idlab-system", tc.opts), "", "  ")
-			require.NoError(t, err)
-			file := filepath.Join("testdata", "manifests-"+tc.name+".json")
-			if *updateGolden {
-				require.NoError(t, os.MkdirAll("testdata", 0o755))
-				require.NoError(t, os.WriteFile(file, append(got, '\n'), 0o644))
-			}
-			want, err := os.ReadFile(file)
-			require.NoError(t, err)
-			require.Equal(t, string(want), string(got)+"\n")
+			golden.JSON(t, "manifests-"+tc.name+".json", gkemetadata.Manifests("idlab/emulator:test", "idlab-system", tc.opts))
 		})
 	}
 }
