@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -90,8 +88,7 @@ func runEKSAgentServer(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	var servers []*http.Server
-	errc := make(chan error, 4)
+	var servers []server
 	for _, h := range strings.Split(*binds, ",") {
 		if h = strings.TrimSpace(h); h == "" {
 			continue
@@ -102,26 +99,11 @@ func runEKSAgentServer(ctx context.Context, env *cliEnv, args []string) error {
 			return fmt.Errorf("listen on %s: %w", addr, err)
 		}
 		srv := &http.Server{Handler: a, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
-		servers = append(servers, srv)
-		go func() { errc <- srv.Serve(ln) }()
+		servers = append(servers, server{srv, func() error { return srv.Serve(ln) }})
 		env.log.Info("pod identity agent serving", "addr", addr, "cluster", o.ClusterName)
 	}
 	if len(servers) == 0 {
 		return fmt.Errorf("%w: no --bind-hosts", errUsage)
 	}
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, len(servers))
-	for i, s := range servers {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = s.Shutdown(shutdown) }()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return runServers(ctx, servers...)
 }

@@ -8,9 +8,6 @@ import (
 	"net/http"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-
 	"github.com/idlab/idlab/emulators/gkemetadata"
 )
 
@@ -70,12 +67,9 @@ func runGKEMetadataServe(ctx context.Context, env *cliEnv, args []string) error 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	rc, err := rest.InClusterConfig()
-	if err != nil {
-		return fmt.Errorf("in-cluster config: %w", err)
-	}
-	if o.Client, err = kubernetes.NewForConfig(rc); err != nil {
-		return fmt.Errorf("kubernetes client: %w", err)
+	var err error
+	if o.Client, err = inClusterClient(); err != nil {
+		return err
 	}
 	o.Logger = env.log
 	h, err := gkemetadata.New(o)
@@ -83,15 +77,6 @@ func runGKEMetadataServe(ctx context.Context, env *cliEnv, args []string) error 
 		return err
 	}
 	srv := &http.Server{Addr: *addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
 	env.log.Info("gke metadata server serving", "addr", *addr, "node", o.NodeName)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdown)
+	return runServers(ctx, server{srv, srv.ListenAndServe})
 }

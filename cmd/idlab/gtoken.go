@@ -85,15 +85,6 @@ func runGTokenWriter(ctx context.Context, env *cliEnv, args []string) error {
 func serveTLS(ctx context.Context, env *cliEnv, addr string, cert tls.Certificate, h http.Handler) error {
 	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second,
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServeTLS("", "") }()
 	env.log.Info("serving", "addr", addr)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdown)
+	return runServers(ctx, server{srv, func() error { return srv.ListenAndServeTLS("", "") }})
 }

@@ -10,9 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-
 	"github.com/idlab/idlab/emulators/kube2iam"
 )
 
@@ -81,27 +78,15 @@ func runKube2iamServe(ctx context.Context, env *cliEnv, args []string) error {
 	if *logFormat == "json" {
 		o.Logger = slog.New(slog.NewJSONHandler(env.stderr, nil))
 	}
-	rc, err := rest.InClusterConfig()
-	if err != nil {
-		return fmt.Errorf("in-cluster config: %w", err)
-	}
-	if o.Client, err = kubernetes.NewForConfig(rc); err != nil {
-		return fmt.Errorf("kubernetes client: %w", err)
+	var err error
+	if o.Client, err = inClusterClient(); err != nil {
+		return err
 	}
 	h, err := kube2iam.New(o)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{Addr: ":" + strconv.Itoa(*port), Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
 	o.Logger.Info("kube2iam listening", "port", *port, "node", o.NodeName)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdown)
+	return runServers(ctx, server{srv, srv.ListenAndServe})
 }

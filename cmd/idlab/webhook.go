@@ -9,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/idlab/idlab/emulators/irsawebhook"
 )
@@ -69,13 +68,6 @@ func inCluster(certDir string) (tls.Certificate, *kubernetes.Clientset, error) {
 	if err != nil {
 		return cert, nil, fmt.Errorf("serving certificate: %w", err)
 	}
-	rc, err := rest.InClusterConfig()
-	if err != nil {
-		return cert, nil, fmt.Errorf("in-cluster config: %w", err)
-	}
-	cs, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return cert, nil, fmt.Errorf("kubernetes client: %w", err)
-	}
-	return cert, cs, nil
+	cs, err := inClusterClient()
+	return cert, cs, err
 }

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
+
+// server is an http.Server with the call that runs it (its ListenAndServe,
+// ListenAndServeTLS or Serve on a listener).
+type server struct {
+	*http.Server
+	start func() error
+}
+
+// runServers runs servers until one of them stops or ctx ends; then it
+// shuts them all down, giving requests in flight 5 s. An in-cluster
+// component's serving subcommands end with it.
+func runServers(ctx context.Context, servers ...server) error {
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { errc <- s.start() }()
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(servers))
+	for i, s := range servers {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = s.Shutdown(shutdown) }()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// inClusterClient is the Kubernetes client of a component running in a
+// pod, with its service account's credentials.
+func inClusterClient() (*kubernetes.Clientset, error) {
+	rc, err := rest.InClusterConfig()
+	if err != nil {
+		return nil, fmt.Errorf("in-cluster config: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	return cs, nil
+}
