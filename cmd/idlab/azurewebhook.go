@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"net/http"
 
 	"github.com/idlab/idlab/emulators/azurewebhook"
@@ -20,17 +18,11 @@ func azureWebhookCommand() command {
 // runAzureWebhook serves the webhook with the in-cluster API credentials
 // and the certificate the lab mounts, until the pod is stopped.
 func runAzureWebhook(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("azure-webhook", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	addr := fs.String("addr", fmt.Sprintf(":%d", azurewebhook.ContainerPort), "listen address")
-	certDir := fs.String("cert-dir", azurewebhook.CertDir, "directory holding tls.crt and tls.key")
+	fs, addr, certDir := webhookFlags(env, "azure-webhook", azurewebhook.ContainerPort, azurewebhook.CertDir)
 	tenant := fs.String("tenant-id", "", "AZURE_TENANT_ID injected for service accounts without a tenant-id annotation (upstream's AZURE_TENANT_ID)")
 	authority := fs.String("authority-host", azurewebhook.DefaultAuthorityHost, "AZURE_AUTHORITY_HOST injected into pods")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
 	}
 	cert, cs, err := inCluster(*certDir)
 	if err != nil {

@@ -25,10 +25,7 @@ func gtokenWebhookCommand() command {
 // runGTokenWebhook serves the webhook with the in-cluster API credentials
 // and the certificate the lab mounts.
 func runGTokenWebhook(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("gtoken-webhook", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	addr := fs.String("addr", fmt.Sprintf(":%d", gtoken.ContainerPort), "listen address")
-	certDir := fs.String("cert-dir", gtoken.CertDir, "directory holding tls.crt and tls.key")
+	fs, addr, certDir := webhookFlags(env, "gtoken-webhook", gtoken.ContainerPort, gtoken.CertDir)
 	image := fs.String("image", gtoken.DefaultImage, "image of the injected token writer")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net/http"
 	"sync"
@@ -56,4 +57,25 @@ func inClusterClient() (*kubernetes.Clientset, error) {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
 	return cs, nil
+}
+
+// webhookFlags starts the flag set of a webhook subcommand with the flags
+// every lab webhook takes: --addr (default :port) and --cert-dir.
+func webhookFlags(env *cliEnv, name string, port int, certDir string) (fs *flag.FlagSet, addr, dir *string) {
+	fs = flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	addr = fs.String("addr", fmt.Sprintf(":%d", port), "listen address")
+	dir = fs.String("cert-dir", certDir, "directory holding tls.crt and tls.key")
+	return fs, addr, dir
+}
+
+// parseFlags parses args with fs, refusing positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"testing"
@@ -48,4 +49,22 @@ func TestRunServers(t *testing.T) {
 		err := runServers(t.Context(), server{&http.Server{}, func() error { return boom }})
 		require.ErrorIs(t, err, boom)
 	})
+}
+
+func TestWebhookFlags(t *testing.T) {
+	env := &cliEnv{stderr: io.Discard}
+	fs, addr, dir := webhookFlags(env, "x-webhook", 9443, "/certs")
+	require.NoError(t, parseFlags(fs, nil))
+	require.Equal(t, ":9443", *addr)
+	require.Equal(t, "/certs", *dir)
+
+	fs, addr, dir = webhookFlags(env, "x-webhook", 9443, "/certs")
+	require.NoError(t, parseFlags(fs, []string{"--addr=:1", "--cert-dir=/d"}))
+	require.Equal(t, ":1", *addr)
+	require.Equal(t, "/d", *dir)
+
+	fs, _, _ = webhookFlags(env, "x-webhook", 9443, "/certs")
+	require.ErrorIs(t, parseFlags(fs, []string{"extra"}), errUsage)
+	fs, _, _ = webhookFlags(env, "x-webhook", 9443, "/certs")
+	require.Error(t, parseFlags(fs, []string{"--nope"}))
 }

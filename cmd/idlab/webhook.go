@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"flag"
 	"fmt"
 	"path/filepath"
 
@@ -24,10 +23,7 @@ func irsaWebhookCommand() command {
 // runIRSAWebhook serves the webhook with the in-cluster API credentials
 // and the certificate the lab mounts, until the pod is stopped.
 func runIRSAWebhook(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("irsa-webhook", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	addr := fs.String("addr", fmt.Sprintf(":%d", irsawebhook.ContainerPort), "listen address")
-	certDir := fs.String("cert-dir", irsawebhook.CertDir, "directory holding tls.crt and tls.key")
+	fs, addr, certDir := webhookFlags(env, "irsa-webhook", irsawebhook.ContainerPort, irsawebhook.CertDir)
 	region := fs.String("aws-default-region", "", "inject AWS_REGION and AWS_DEFAULT_REGION (upstream's flag)")
 	regional := fs.Bool("sts-regional-endpoint", false, "inject AWS_STS_REGIONAL_ENDPOINTS=regional (upstream's flag)")
 	var cc irsawebhook.ContainerCredentialsOptions
@@ -37,11 +33,8 @@ func runIRSAWebhook(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&cc.VolumeName, "container-credentials-token-volume-name", irsawebhook.DefaultContainerCredentialsVolumeName, "the container credentials token volume")
 	fs.StringVar(&cc.TokenPath, "container-credentials-token-path", irsawebhook.DefaultContainerCredentialsTokenPath, "the token's file name in its volume")
 	fs.StringVar(&cc.FullURI, "container-credentials-full-uri", irsawebhook.DefaultContainerCredentialsFullURI, "AWS_CONTAINER_CREDENTIALS_FULL_URI for mutated containers")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
 	}
 	cert, cs, err := inCluster(*certDir)
 	if err != nil {
