@@ -54,6 +54,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/idlab/idlab/scenarios/internal/labenv"
+	"github.com/idlab/idlab/scenarios/internal/pyprobe"
 )
 
 const (
@@ -83,7 +84,10 @@ func TestTokenRotation(t *testing.T) {
 	e.http, err = lab.HTTPClient()
 	require.NoError(t, err)
 	lab.Namespace(ctx, t, e.eks, ns, "worker")
-	for sa, role := range map[string]string{"app": rolePfx + "kubelet", "cached": rolePfx + "cached"} {
+	require.NotEmpty(t, lab.PyClientImage, "the lab was brought up without the Python client image (idlab up --pyclient)")
+	require.NoError(t, pyprobe.Install(ctx, e.eks.CS, ns))
+	for sa, role := range map[string]string{"app": rolePfx + "kubelet", "cached": rolePfx + "cached",
+		"py-boto3": rolePfx + "py-boto3", "py-awscli": rolePfx + "py-awscli"} {
 		_, err := e.eks.CS.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa,
 			Annotations: map[string]string{"eks.amazonaws.com/role-arn": role, "eks.amazonaws.com/token-expiration": fmt.Sprint(tokenSeconds)}}}, metav1.CreateOptions{})
 		require.NoError(t, err)
@@ -98,6 +102,8 @@ func TestTokenRotation(t *testing.T) {
 	}{
 		{"kubelet-rotation", e.kubeletRotation},
 		{"caching-sdk-after-expiry", e.cachingSDK},
+		{"boto3-rotation", e.pyRotation(pyprobe.Boto3)},
+		{"awscli-rotation", e.pyRotation(pyprobe.AWSCLI)},
 		{"sts-credentials-expire", e.credentialsExpire},
 		{"signing-key-rotation", e.keyRotation},
 		{"deleted-pod-token", e.deletedPod},

@@ -1,0 +1,121 @@
+//go:build e2e
+
+package rotation
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/idlab/idlab/scenarios/internal/labenv"
+	"github.com/idlab/idlab/scenarios/internal/podrun"
+	"github.com/idlab/idlab/scenarios/internal/pyprobe"
+)
+
+// Python loop: a call every pyInterval for pyDuration, past the kubelet's
+// renewal of the 600 s token (493-518 s after iat in earlier runs).
+const (
+	pyInterval = 15 * time.Second
+	pyDuration = 570 * time.Second
+)
+
+// pyRotation returns the row of Debian's client (pyprobe.Boto3 or
+// pyprobe.AWSCLI) calling sts get-caller-identity across the kubelet's
+// rotation of its 600 s IRSA token: every call must succeed and the token
+// file must have held at least two tokens during the run. What the client
+// did with the new token is measured, not assumed: boto3 keeps one session,
+// whose credentials (STS's default 1 h) outlive the run, so it need not
+// read the file again; awscli is a new process per call, as a cron job
+// runs it, and the row counts how often it went to STS.
+func (e *env) pyRotation(client string) func(context.Context, *testing.T) {
+	return func(ctx context.Context, t *testing.T) {
+		start := time.Now()
+		sa := "py-" + client
+		role := rolePfx + sa
+		since := e.lab.LastDecisionID(ctx, t)
+		pod := pyprobe.Use(podrun.PlainPod(client+"-rotation", sa, e.lab.PyClientImage), client, pyprobe.LoopArgs(pyInterval, pyDuration)...)
+		e.waitForWebhook(ctx, t, pod, role)
+		_, out, err := podrun.RunWithin(ctx, e.eks.CS, ns, pod, 14*time.Minute)
+		require.NoError(t, err)
+		calls, sum, err := pyprobe.ParseLoop(out)
+		require.NoError(t, err, out)
+		require.NotEmpty(t, calls)
+
+		// The tokens the file held, in order, and when the loop first saw
+		// each one.
+		type seenToken struct {
+			sha      string
+			iat, exp int64
+			elapsed  float64
+			calls    int
+		}
+		var tokens []seenToken
+		for _, c := range calls {
+			if c.TokenSha256 == "" {
+				continue
+			}
+			if len(tokens) == 0 || tokens[len(tokens)-1].sha != c.TokenSha256 {
+				tokens = append(tokens, seenToken{sha: c.TokenSha256, iat: c.TokenIat, exp: c.TokenExp, elapsed: c.Elapsed})
+			}
+			tokens[len(tokens)-1].calls++
+		}
+		ds := e.lab.DecisionsSince(ctx, t, since, stsAction, role)
+		allowed := 0
+		for _, d := range ds {
+			if d.Effect == "Allow" {
+				allowed++
+			}
+		}
+		reason := fmt.Sprintf("%s; %d distinct token files", sum.Output, len(tokens))
+		if len(tokens) >= 2 {
+			old, fresh := tokens[0], tokens[1]
+			reason += fmt.Sprintf("; kubelet renewed the token %d s after iat (%d%% of %d s), the loop first read it at call %d (%.0f s into the loop) and made %d calls with it in the file",
+				fresh.iat-old.iat, (fresh.iat-old.iat)*100/tokenSeconds, tokenSeconds, old.calls+1, fresh.elapsed, fresh.calls)
+		}
+		reason += fmt.Sprintf("; %d AssumeRoleWithWebIdentity allowed (%s)", allowed, pyClientDid(client, sum.AccessKeys, allowed, len(calls)))
+		reason += "; took " + took(start)
+		labenv.Row(t, labenv.Outcome{Suite: suiteName, Scenario: "kubelet rotates the 600 s token under a long-running Python client", Mechanism: "IRSA webhook (eks, " + client + ")",
+			Expected: "allow", Observed: labenv.Observed(sum.OK && len(tokens) >= 2, sum.ErrorCode), Reason: reason})
+		t.Log(reason)
+
+		require.True(t, sum.OK, "%s: %s", sum.ErrorCode, sum.ErrorMessage)
+		require.Zero(t, sum.Failures)
+		for _, c := range calls {
+			require.True(t, c.OK, "call %d: %s: %s", c.Seq, c.ErrorCode, c.ErrorMessage)
+			require.True(t, strings.HasPrefix(c.Arn, "arn:aws:sts::"+account+":assumed-role/rotation-"+sa+"/"), c.Arn)
+		}
+		require.GreaterOrEqual(t, len(tokens), 2, "the kubelet must have rotated the token file during the run: %s", reason)
+		old, fresh := tokens[0], tokens[1]
+		require.EqualValues(t, tokenSeconds, old.exp-old.iat, "the webhook's 600 s token")
+		require.GreaterOrEqual(t, fresh.iat-old.iat, int64(tokenSeconds*80/100-10), "renewed within 20%% (+10 s jitter) of expiry")
+		require.Less(t, fresh.iat, old.exp, "renewed before the old token expired")
+		require.NotZero(t, fresh.calls, "a call succeeded with the new token in the file")
+		// Every exchange this role saw was allowed, and there was one.
+		require.NotZero(t, allowed)
+		for _, d := range ds {
+			require.Equal(t, "Allow", d.Effect, d.Explanation)
+		}
+	}
+}
+
+// pyClientDid says in words what the client did with the token file.
+func pyClientDid(client string, accessKeys, allowed, calls int) string {
+	if client == pyprobe.Boto3 {
+		if allowed == 1 && accessKeys == 1 {
+			return "boto3 kept its first session's credentials the whole run and never read the new token"
+		}
+		return fmt.Sprintf("boto3 used %d access keys", accessKeys)
+	}
+	switch {
+	case allowed >= calls:
+		return "every awscli process assumed the role with the token then in the file"
+	case allowed == 1:
+		return "awscli reused its cached credentials (~/.aws/cli/cache) and never read the new token"
+	default:
+		return fmt.Sprintf("awscli went to STS %d times in %d calls", allowed, calls)
+	}
+}
