@@ -13,9 +13,16 @@
 //     unmodified SDK, which re-assumes the role every minute (STS
 //     DurationSeconds 900 and a 14-minute credentials-cache ExpiryWindow),
 //     and must trade both tokens without one failure.
-//   - the caching SDK (same file): an application that read the token file
-//     once (aws/aws-sdk-js-v3#2297) fails with ExpiredTokenException the
-//     first time it goes back to STS after the token's exp, in real time.
+//   - Debian's boto3 and awscli (pyclient_test.go, the idlab/pyclient image
+//     of `idlab up --pyclient`): the Python probe's loop calls sts
+//     get-caller-identity every 15 s for 9.5 minutes across the same
+//     rotation; every call must succeed and the file must have held two
+//     tokens. The row says what the client did: boto3 keeps its session's
+//     1 h credentials, awscli is a new process per call.
+//   - the caching SDK (kubelet_test.go): an application that read the
+//     token file once (aws/aws-sdk-js-v3#2297) fails with
+//     ExpiredTokenException the first time it goes back to STS after the
+//     token's exp, in real time.
 //   - STS credentials expire (expiry_test.go): the SDK's 15-minute session
 //     is expired at the emulator with the clock, then the SDK re-assumes.
 //   - signing-key rotation (keys_test.go): old tokens work while both keys
