@@ -220,19 +220,12 @@ func TestLabGoogleToAWSDenialRestsOnTheSubject(t *testing.T) {
 				gsa     string
 				allowed bool
 			}{{"team-a-reader@idlab.iam.gserviceaccount.com", true}, {"team-b-reader@idlab.iam.gserviceaccount.com", false}} {
-				tok, err := c.Google.MintIDToken(context.Background(), r.gsa, "sts.amazonaws.com", true)
-				require.NoError(t, err)
-				form := url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {"2011-06-15"}, "RoleSessionName": {"gke-pod"},
-					"RoleArn": {"arn:aws:iam::123456789012:role/gke-reader"}, "WebIdentityToken": {tok}}
-				resp, err := c.Client().Post("https://sts.us-west-2.amazonaws.com/", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
-				require.NoError(t, err)
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
+				status, body := assumeGKEReader(t, c, r.gsa, "sts.amazonaws.com")
 				want := http.StatusForbidden
 				if r.allowed || fx.widened {
 					want = http.StatusOK
 				}
-				require.Equal(t, want, resp.StatusCode, "%s with the %s fixture: %s", r.gsa, fx.name, body)
+				require.Equal(t, want, status, "%s with the %s fixture: %s", r.gsa, fx.name, body)
 			}
 		})
 	}
@@ -256,23 +249,32 @@ func TestLabGoogleToAWSDenialRestsOnTheAudience(t *testing.T) {
 				audience string
 				allowed  bool
 			}{{"sts.amazonaws.com", true}, {"sts.amazonaws.com.example", false}} {
-				tok, err := c.Google.MintIDToken(context.Background(), "team-a-reader@idlab.iam.gserviceaccount.com", r.audience, true)
-				require.NoError(t, err)
-				form := url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {"2011-06-15"}, "RoleSessionName": {"gke-pod"},
-					"RoleArn": {"arn:aws:iam::123456789012:role/gke-reader"}, "WebIdentityToken": {tok}}
-				resp, err := c.Client().Post("https://sts.us-west-2.amazonaws.com/", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
-				require.NoError(t, err)
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
+				status, body := assumeGKEReader(t, c, "team-a-reader@idlab.iam.gserviceaccount.com", r.audience)
 				want := http.StatusForbidden
 				if r.allowed || fx.widened {
 					want = http.StatusOK
 				}
-				require.Equal(t, want, resp.StatusCode, "audience %s with the %s fixture: %s", r.audience, fx.name, body)
+				require.Equal(t, want, status, "audience %s with the %s fixture: %s", r.audience, fx.name, body)
 				if want == http.StatusForbidden {
-					require.Contains(t, string(body), "<Code>AccessDenied</Code>")
+					require.Contains(t, body, "<Code>AccessDenied</Code>")
 				}
 			}
 		})
 	}
+}
+
+// assumeGKEReader trades a Google ID token of gsa for audience at STS for
+// gke-reader, as gtoken's pods do, and returns STS's status and body.
+func assumeGKEReader(t *testing.T, c *Cloud, gsa, audience string) (int, string) {
+	t.Helper()
+	tok, err := c.Google.MintIDToken(context.Background(), gsa, audience, true)
+	require.NoError(t, err)
+	form := url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {"2011-06-15"}, "RoleSessionName": {"gke-pod"},
+		"RoleArn": {"arn:aws:iam::123456789012:role/gke-reader"}, "WebIdentityToken": {tok}}
+	resp, err := c.Client().Post("https://sts.us-west-2.amazonaws.com/", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(body)
 }
