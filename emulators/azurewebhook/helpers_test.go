@@ -1,20 +1,15 @@
 package azurewebhook
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
-	"sigs.k8s.io/yaml"
+
+	"github.com/idlab/idlab/internal/admissiontest"
 )
 
 const configTenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -31,14 +26,7 @@ func newTestHandler(t *testing.T, objs ...runtime.Object) (*Handler, *fake.Clien
 
 // podRequest wraps a raw pod in a CREATE AdmissionRequest for namespace.
 func podRequest(uid, namespace string, raw []byte) *admissionv1.AdmissionRequest {
-	return &admissionv1.AdmissionRequest{
-		UID:       types.UID(uid),
-		Kind:      metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
-		Resource:  metav1.GroupVersionResource{Version: "v1", Resource: "pods"},
-		Namespace: namespace,
-		Operation: admissionv1.Create,
-		Object:    runtime.RawExtension{Raw: raw},
-	}
+	return admissiontest.PodRequest(uid, namespace, "", raw)
 }
 
 // fixture is one testdata/*.yaml: ServiceAccounts and the pod under test.
@@ -50,34 +38,9 @@ type fixture struct {
 
 func loadFixture(t *testing.T, path string) fixture {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	var f fixture
-	for _, doc := range strings.Split(string(data), "\n---\n") {
-		var tm metav1.TypeMeta
-		require.NoError(t, yaml.Unmarshal([]byte(doc), &tm), "%s", path)
-		switch tm.Kind {
-		case "ServiceAccount":
-			var sa corev1.ServiceAccount
-			require.NoError(t, yaml.Unmarshal([]byte(doc), &sa))
-			f.sas = append(f.sas, &sa)
-		case "Pod":
-			f.raw, err = yaml.YAMLToJSON([]byte(doc))
-			require.NoError(t, err)
-			f.pod = &corev1.Pod{}
-			require.NoError(t, json.Unmarshal(f.raw, f.pod))
-		default:
-			t.Fatalf("%s: unexpected kind %q", path, tm.Kind)
-		}
-	}
-	require.NotNil(t, f.pod, "%s: no pod", path)
-	return f
+	a := admissiontest.Load(t, path)
+	require.Empty(t, a.ConfigMaps, "%s: azurewebhook fixtures hold no ConfigMap", path)
+	return fixture{pod: a.Pod, raw: a.Raw, sas: a.ServiceAccounts}
 }
 
-func fixtures(t *testing.T) []string {
-	t.Helper()
-	paths, err := filepath.Glob(filepath.Join("testdata", "*.yaml"))
-	require.NoError(t, err)
-	require.NotEmpty(t, paths)
-	return paths
-}
+func fixtures(t *testing.T) []string { return admissiontest.Paths(t) }

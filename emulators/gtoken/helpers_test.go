@@ -2,9 +2,6 @@ package gtoken
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -12,9 +9,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
-	"sigs.k8s.io/yaml"
+
+	"github.com/idlab/idlab/internal/admissiontest"
 )
 
 const testRoleARN = "arn:aws:iam::111122223333:role/s3-reader"
@@ -45,15 +42,7 @@ func podRequest(t *testing.T, uid, namespace string, pod *corev1.Pod) *admission
 	t.Helper()
 	raw, err := json.Marshal(pod)
 	require.NoError(t, err)
-	return &admissionv1.AdmissionRequest{
-		UID:       types.UID(uid),
-		Kind:      metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
-		Resource:  metav1.GroupVersionResource{Version: "v1", Resource: "pods"},
-		Namespace: namespace,
-		Name:      pod.Name,
-		Operation: admissionv1.Create,
-		Object:    runtime.RawExtension{Raw: raw},
-	}
+	return admissiontest.PodRequest(uid, namespace, pod.Name, raw)
 }
 
 // fixture is one testdata/*.yaml: ServiceAccounts and the pod under test.
@@ -69,27 +58,9 @@ const testRequestNSAnnotation = "test.idlab.dev/request-namespace"
 
 func loadFixture(t *testing.T, path string) fixture {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	var f fixture
-	for _, doc := range strings.Split(string(data), "\n---\n") {
-		var tm metav1.TypeMeta
-		require.NoError(t, yaml.Unmarshal([]byte(doc), &tm), "%s", path)
-		switch tm.Kind {
-		case "ServiceAccount":
-			var sa corev1.ServiceAccount
-			require.NoError(t, yaml.Unmarshal([]byte(doc), &sa))
-			f.sas = append(f.sas, &sa)
-		case "Pod":
-			f.raw, err = yaml.YAMLToJSON([]byte(doc))
-			require.NoError(t, err)
-			f.pod = &corev1.Pod{}
-			require.NoError(t, json.Unmarshal(f.raw, f.pod))
-		default:
-			t.Fatalf("%s: unexpected kind %q", path, tm.Kind)
-		}
-	}
-	require.NotNil(t, f.pod, "%s: no pod", path)
+	a := admissiontest.Load(t, path)
+	require.Empty(t, a.ConfigMaps, "%s: gtoken fixtures hold no ConfigMap", path)
+	f := fixture{pod: a.Pod, sas: a.ServiceAccounts, raw: a.Raw}
 	f.ns = f.pod.Namespace
 	if ns, ok := f.pod.Annotations[testRequestNSAnnotation]; ok {
 		f.ns = ns
@@ -97,13 +68,7 @@ func loadFixture(t *testing.T, path string) fixture {
 	return f
 }
 
-func fixtures(t *testing.T) []string {
-	t.Helper()
-	paths, err := filepath.Glob(filepath.Join("testdata", "*.yaml"))
-	require.NoError(t, err)
-	require.NotEmpty(t, paths)
-	return paths
-}
+func fixtures(t *testing.T) []string { return admissiontest.Paths(t) }
 
 // requireReview decodes an AdmissionReview answer and checks its type.
 func requireReview(t *testing.T, body []byte) admissionv1.AdmissionReview {

@@ -6,18 +6,16 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
-	"sigs.k8s.io/yaml"
+
+	"github.com/idlab/idlab/internal/admissiontest"
 )
 
 // newTestHandler starts a Handler over a fake clientset holding objs; it is
@@ -42,15 +40,7 @@ func podRequest(t *testing.T, uid, namespace string, pod *corev1.Pod) *admission
 	t.Helper()
 	raw, err := json.Marshal(pod)
 	require.NoError(t, err)
-	return &admissionv1.AdmissionRequest{
-		UID:       types.UID(uid),
-		Kind:      metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
-		Resource:  metav1.GroupVersionResource{Version: "v1", Resource: "pods"},
-		Namespace: namespace,
-		Name:      pod.Name,
-		Operation: admissionv1.Create,
-		Object:    runtime.RawExtension{Raw: raw},
-	}
+	return admissiontest.PodRequest(uid, namespace, pod.Name, raw)
 }
 
 // fixture is one testdata/*.yaml: ServiceAccounts and the pod under test.
@@ -89,34 +79,14 @@ const (
 
 func loadFixture(t *testing.T, path string) fixture {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	var f fixture
-	for _, doc := range strings.Split(string(data), "\n---\n") {
-		var tm metav1.TypeMeta
-		require.NoError(t, yaml.Unmarshal([]byte(doc), &tm), "%s", path)
-		switch tm.Kind {
-		case "ServiceAccount":
-			var sa corev1.ServiceAccount
-			require.NoError(t, yaml.Unmarshal([]byte(doc), &sa))
-			f.sas = append(f.sas, &sa)
-		case "ConfigMap":
-			// The container credentials config file, as EKS writes it.
-			var cm corev1.ConfigMap
-			require.NoError(t, yaml.Unmarshal([]byte(doc), &cm))
-			f.opts.ContainerCredentials.ConfigFile = filepath.Join(t.TempDir(), "config.json")
-			require.NoError(t, os.WriteFile(f.opts.ContainerCredentials.ConfigFile, []byte(cm.Data["config.json"]), 0o600))
-			f.podIdentity = cm.Data["config.json"]
-		case "Pod":
-			f.raw, err = yaml.YAMLToJSON([]byte(doc))
-			require.NoError(t, err)
-			f.pod = &corev1.Pod{}
-			require.NoError(t, json.Unmarshal(f.raw, f.pod))
-		default:
-			t.Fatalf("%s: unexpected kind %q", path, tm.Kind)
-		}
+	a := admissiontest.Load(t, path)
+	f := fixture{pod: a.Pod, sas: a.ServiceAccounts, raw: a.Raw}
+	for _, cm := range a.ConfigMaps {
+		// The container credentials config file, as EKS writes it.
+		f.opts.ContainerCredentials.ConfigFile = filepath.Join(t.TempDir(), "config.json")
+		require.NoError(t, os.WriteFile(f.opts.ContainerCredentials.ConfigFile, []byte(cm.Data["config.json"]), 0o600))
+		f.podIdentity = cm.Data["config.json"]
 	}
-	require.NotNil(t, f.pod, "%s: no pod", path)
 	f.opts.Region = f.pod.Annotations[testRegionAnnotation]
 	f.ns = f.pod.Namespace
 	if ns, ok := f.pod.Annotations[testRequestNSAnnotation]; ok {
@@ -147,12 +117,6 @@ func newTestLogger(b *logBuffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-func fixtures(t *testing.T) []string {
-	t.Helper()
-	paths, err := filepath.Glob(filepath.Join("testdata", "*.yaml"))
-	require.NoError(t, err)
-	require.NotEmpty(t, paths)
-	return paths
-}
+func fixtures(t *testing.T) []string { return admissiontest.Paths(t) }
 
 func fakeClient() *fake.Clientset { return fake.NewClientset() }
