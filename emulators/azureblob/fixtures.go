@@ -3,7 +3,6 @@ package azureblob
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"gopkg.in/yaml.v3"
 
@@ -77,20 +76,7 @@ func (f *assignmentFixture) UnmarshalYAML(n *yaml.Node) error {
 // LoadFixtures reads a fixture file, or every *.yaml / *.yml of a directory
 // in name order, and applies it.
 func (h *Handler) LoadFixtures(path string) error {
-	files, err := fixtureyaml.Files(path)
-	if err != nil {
-		return fmt.Errorf("azureblob: %w", err)
-	}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			return fmt.Errorf("azureblob fixtures: %w", err)
-		}
-		if err := h.LoadFixtureYAML(f, raw); err != nil {
-			return err
-		}
-	}
-	return nil
+	return fixtureyaml.Load(path, "azureblob", h.LoadFixtureYAML)
 }
 
 // LoadFixtureYAML applies one fixture document; name labels errors.

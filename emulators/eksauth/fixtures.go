@@ -3,7 +3,6 @@ package eksauth
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"gopkg.in/yaml.v3"
 
@@ -33,20 +32,7 @@ type FixtureError = fixtureyaml.Error
 //
 // Errors name file:line; unknown fields are errors.
 func (h *Handler) LoadFixtures(path string) error {
-	files, err := fixtureyaml.Files(path)
-	if err != nil {
-		return fmt.Errorf("eks-auth: %w", err)
-	}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			return fmt.Errorf("eks-auth fixtures: %w", err)
-		}
-		if err := h.LoadFixtureYAML(f, raw); err != nil {
-			return err
-		}
-	}
-	return nil
+	return fixtureyaml.Load(path, "eks-auth", h.LoadFixtureYAML)
 }
 
 type fixtureDoc struct {

@@ -2,7 +2,6 @@ package entra
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -82,20 +81,7 @@ func (f *ficFixture) UnmarshalYAML(n *yaml.Node) error {
 // LoadFixtures reads a fixture file, or every *.yaml / *.yml of a
 // directory in name order, and applies it.
 func (h *Handler) LoadFixtures(path string) error {
-	files, err := fixtureyaml.Files(path)
-	if err != nil {
-		return fmt.Errorf("entra: %w", err)
-	}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			return fmt.Errorf("entra fixtures: %w", err)
-		}
-		if err := h.LoadFixtureYAML(f, raw); err != nil {
-			return err
-		}
-	}
-	return nil
+	return fixtureyaml.Load(path, "entra", h.LoadFixtureYAML)
 }
 
 // parseFixtures decodes and checks a fixture document without applying it;

@@ -2,7 +2,6 @@ package gcpiam
 
 import (
 	"fmt"
-	"os"
 
 	"gopkg.in/yaml.v3"
 
@@ -77,20 +76,7 @@ func (b *bindingFixture) UnmarshalYAML(n *yaml.Node) error {
 // LoadFixtures loads a YAML file, or every *.yaml / *.yml in a directory
 // in name order.
 func (h *Handler) LoadFixtures(path string) error {
-	files, err := fixtureyaml.Files(path)
-	if err != nil {
-		return fmt.Errorf("gcpiam: %w", err)
-	}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			return fmt.Errorf("gcpiam fixtures: %w", err)
-		}
-		if err := h.LoadFixtureYAML(f, raw); err != nil {
-			return err
-		}
-	}
-	return nil
+	return fixtureyaml.Load(path, "gcpiam", h.LoadFixtureYAML)
 }
 
 // ParseFixtures decodes and checks a fixture document without applying it.

@@ -53,6 +53,26 @@ func Files(p string) ([]string, error) {
 	return files, nil
 }
 
+// Load applies every fixture file at p (Files' order) with apply, which gets
+// the file's name and bytes; errors are prefixed with service as the
+// emulators' LoadFixtures have always said them.
+func Load(p, service string, apply func(file string, raw []byte) error) error {
+	files, err := Files(p)
+	if err != nil {
+		return fmt.Errorf("%s: %w", service, err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("%s fixtures: %w", service, err)
+		}
+		if err := apply(f, raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // DecodeStrict decodes n into v (a pointer to a struct with yaml tags),
 // refusing keys v has no field for, with the key's line, and anything but a
 // mapping (or an empty node).

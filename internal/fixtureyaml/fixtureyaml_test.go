@@ -70,3 +70,21 @@ func TestErrLine(t *testing.T) {
 	require.Equal(t, 2, ErrLine(err), err.Error())
 	require.Equal(t, 0, ErrLine(fmt.Errorf("no position")))
 }
+
+func TestLoadAppliesFilesInOrderAndPrefixesErrors(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{"b.yml": "b", "a.yaml": "a", "skip.txt": "x"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
+	}
+	var seen []string
+	require.NoError(t, Load(dir, "svc", func(file string, raw []byte) error {
+		seen = append(seen, filepath.Base(file)+"="+string(raw))
+		return nil
+	}))
+	require.Equal(t, []string{"a.yaml=a", "b.yml=b"}, seen)
+
+	stop := fmt.Errorf("bad fixture")
+	require.ErrorIs(t, Load(dir, "svc", func(string, []byte) error { return stop }), stop)
+	err := Load(filepath.Join(dir, "missing"), "svc", func(string, []byte) error { return nil })
+	require.ErrorContains(t, err, "svc: fixtures: ")
+}
