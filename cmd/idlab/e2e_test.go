@@ -27,7 +27,7 @@ func TestSummarizeEndsWithTheInnermostFailures(t *testing.T) {
 			{Package: "p", Name: "TestA/denied", Action: "fail", Output: long},
 			{Package: "p", Name: "TestB", Action: "pass", Output: []string{"fine\n"}},
 		},
-		Rows: []report.Row{{Passed: true}, {Passed: false}},
+		Rows: []report.Row{{Passed: true, AsExpected: true}, {Passed: true, AsExpected: false}},
 	}
 	var out bytes.Buffer
 	summarize(&out, res, dir, 90*time.Second)

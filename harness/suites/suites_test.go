@@ -79,7 +79,7 @@ func TestListAndRun(t *testing.T) {
 	}
 	require.Equal(t, map[string]string{"TestOK": "pass", "TestGood": "pass", "TestBad": "fail"}, actions)
 	require.Len(t, res.Rows, 1)
-	require.True(t, res.Rows[0].Passed)
+	require.True(t, res.Rows[0].AsExpected)
 
 	p := progress.String()
 	require.Contains(t, p, "running 2 suites in parallel: bad, ok")
