@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/idlab/idlab/harness/report"
+	"github.com/idlab/idlab/internal/atomicfile"
 )
 
 func reportCommand() command {
@@ -74,15 +76,11 @@ func writeManifestFile(env *cliEnv, path string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Create(path)
-	if err != nil {
+	var b bytes.Buffer
+	if err := m.Write(&b); err != nil {
 		return err
 	}
-	err = m.Write(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := atomicfile.Write(path, b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	fmt.Fprintf(env.stdout, "report: manifest of %d suites, %d rows written to %s\n", len(m.Suites), m.Rows(), path)
