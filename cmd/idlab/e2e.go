@@ -36,14 +36,16 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 	runRE := fs.String("run", "", "only tests matching this regexp (go test -run)")
 	timeout := fs.Duration("timeout", 40*time.Minute, "timeout of each suite")
 	goCmd := fs.String("go", envOr("GO", "go"), "go command that runs the suites ($GO)")
-	manifestPath := fs.String("manifest", "scenarios/manifest.yaml", "the expected suites and rows; the run must match it (a subset: within its scope)")
+	manifestPath := fs.String("manifest", "scenarios/manifest.yaml", "the expected suites and rows; the run must match it (a subset: within its scope); empty: none, for running rows not yet listed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	patterns := fs.Args() // default suites.DefaultPatterns
-	man, err := report.LoadManifest(*manifestPath)
-	if err != nil {
-		return err
+	var man *report.Manifest
+	if *manifestPath != "" {
+		if man, err = report.LoadManifest(*manifestPath); err != nil {
+			return err
+		}
 	}
 	start := time.Now()
 	say := func(format string, a ...any) {
@@ -53,6 +55,19 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 	if err != nil {
 		return err
 	}
+	opts := suites.Options{Go: *goCmd, Patterns: patterns, Run: *runRE, Timeout: *timeout, Progress: env.stderr,
+		Env: append(os.Environ(), "IDLAB_STATE_DIR="+stateDir)}
+	pkgs, err := suites.List(ctx, opts)
+	if err != nil {
+		return err
+	}
+	// A default run claims the whole manifest; --run or packages, a part,
+	// which must hold rows: a run that checks nothing proves nothing.
+	scope := report.Scope{Packages: pkgs, Run: *runRE, Full: *runRE == "" && len(patterns) == 0}
+	if err := preflight(man, scope, *manifestPath, say); err != nil {
+		return err
+	}
+
 	lab, err := harness.New(*cfg)
 	if err != nil {
 		return err
@@ -78,12 +93,6 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 	if _, err := lab.Up(ctx); err != nil {
 		return err
 	}
-	opts := suites.Options{Go: *goCmd, Patterns: patterns, Run: *runRE, Timeout: *timeout, Progress: env.stderr,
-		Env: append(os.Environ(), "IDLAB_STATE_DIR="+stateDir)}
-	pkgs, err := suites.List(ctx, opts)
-	if err != nil {
-		return err
-	}
 	res, runErr := runSuites(ctx, opts, pkgs, *out)
 	if res == nil {
 		return runErr
@@ -93,9 +102,29 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 		return errors.Join(runErr, err)
 	}
 	summarize(env.stdout, res, *out, wall)
-	// A default run claims the whole manifest; --run or packages, a part.
-	scope := report.Scope{Packages: pkgs, Run: *runRE, Full: *runRE == "" && len(patterns) == 0}
 	return errors.Join(runErr, verify(env.stdout, res, man, scope, ciMode()))
+}
+
+// preflight says, before the lab comes up, how much of the manifest the run
+// will check, and refuses a run that would check no row (--run NOMATCH).
+func preflight(man *report.Manifest, scope report.Scope, path string, say func(string, ...any)) error {
+	if man == nil {
+		say("no manifest (--manifest \"\"): the rows are not checked against one")
+		return nil
+	}
+	cov, err := man.Select(scope)
+	if err != nil {
+		return err
+	}
+	if cov.Checked == 0 {
+		return fmt.Errorf("%w: -run %q in %d packages selects none of the %d rows of %s", report.ErrNoRows, scope.Run, len(scope.Packages), cov.Total, path)
+	}
+	kind := "full run"
+	if cov.Subset() {
+		kind = "subset run"
+	}
+	say("%s: will check %d of %d manifest rows", kind, cov.Checked, cov.Total)
+	return nil
 }
 
 // runSuites runs the suites, keeping the raw events in dir/e2e.json and the

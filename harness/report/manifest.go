@@ -205,7 +205,7 @@ var ErrManifest = errors.New("the run does not match the manifest")
 // an error, whatever the scope; with scope.Full so is a listed suite that
 // did not run.
 func (m *Manifest) Check(res *Result, scope Scope) (Coverage, error) {
-	sel, err := selector(scope.Run)
+	inScope, err := scope.rows()
 	if err != nil {
 		return Coverage{}, err
 	}
@@ -233,12 +233,11 @@ func (m *Manifest) Check(res *Result, scope Scope) (Coverage, error) {
 	}
 	cov := Coverage{Total: len(listed)}
 	for _, s := range m.Suites {
-		ran := slices.Contains(scope.Packages, s.Package)
-		if !ran && scope.Full {
+		if scope.Full && !slices.Contains(scope.Packages, s.Package) {
 			problems = append(problems, "listed suite did not run: "+s.Package)
 		}
 		for _, r := range s.Rows {
-			if !ran || !sel(r.Test) {
+			if !inScope(s.Package, r.Test) {
 				continue
 			}
 			cov.Checked++
@@ -251,6 +250,34 @@ func (m *Manifest) Check(res *Result, scope Scope) (Coverage, error) {
 		return cov, fmt.Errorf("%w (%s):\n  %s", ErrManifest, cov, strings.Join(problems, "\n  "))
 	}
 	return cov, nil
+}
+
+// Select says how many of the manifest's rows a run of scope checks,
+// before it runs: a run that would check none proves nothing.
+func (m *Manifest) Select(scope Scope) (Coverage, error) {
+	inScope, err := scope.rows()
+	if err != nil {
+		return Coverage{}, err
+	}
+	cov := Coverage{Total: m.Rows()}
+	for _, s := range m.Suites {
+		for _, r := range s.Rows {
+			if inScope(s.Package, r.Test) {
+				cov.Checked++
+			}
+		}
+	}
+	return cov, nil
+}
+
+// rows returns whether a listed row (its package, and its test within it)
+// is in the scope: its package ran and -run selects its test.
+func (s Scope) rows() (func(pkg, test string) bool, error) {
+	sel, err := selector(s.Run)
+	if err != nil {
+		return nil, err
+	}
+	return func(pkg, test string) bool { return slices.Contains(s.Packages, pkg) && sel(test) }, nil
 }
 
 // rowProblem says what is wrong with a listed row given the rows logged

@@ -282,3 +282,23 @@ func FuzzSelector(f *testing.F) {
 		}
 	})
 }
+
+func TestManifestSelect(t *testing.T) {
+	all := []string{p1, p2, p3}
+	for _, tc := range []struct {
+		scope   Scope
+		checked int
+	}{
+		{Scope{Packages: all, Full: true}, 4},
+		{Scope{Packages: all, Run: "NOMATCH"}, 0},
+		{Scope{Packages: all, Run: "TestA"}, 2},
+		{Scope{Packages: []string{p2}}, 1},
+		{Scope{Packages: []string{p3}}, 0},
+	} {
+		cov, err := testManifest(t).Select(tc.scope)
+		require.NoError(t, err)
+		require.Equal(t, Coverage{Checked: tc.checked, Total: 4}, cov, "%+v", tc.scope)
+	}
+	_, err := testManifest(t).Select(Scope{Run: "["})
+	require.Error(t, err)
+}
