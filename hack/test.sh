@@ -21,5 +21,7 @@ mapfile -t e2e_pkgs < <(grep -rl --include='*.go' '^//go:build e2e' . | xargs -n
 echo "== go vet -tags e2e ${e2e_pkgs[*]}"
 $GO vet -race -tags e2e "${e2e_pkgs[@]}"
 echo "== go test -race ./..."
-$GO build -o "${TMPDIR:-/tmp}/idlab-testsummary" ./hack/testsummary
-$GO test -race -count=1 -timeout 240s -json ./... | "${TMPDIR:-/tmp}/idlab-testsummary"
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+$GO build -o "$bin/testsummary" ./hack/testsummary
+$GO test -race -count=1 -timeout 240s -json ./... | "$bin/testsummary"
