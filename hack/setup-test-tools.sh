@@ -1,36 +1,63 @@
 #!/usr/bin/env bash
-# Installs the real clients the tests drive, from Debian's packages, when
-# they are missing and this is a Debian/Ubuntu host where we are root:
-# awscli for make test (default), chromium for the conformance page in
-# make e2e (setup-test-tools.sh chromium). Idempotent; prints what it did.
+# Installs the real clients and tools the tests drive, from Debian's
+# packages, when they are missing and this is a Debian/Ubuntu host where we
+# are root. Idempotent; prints what it did.
 #
-#   IDLAB_SKIP_APT=1   never run apt-get (the tests needing the tool then
-#                      skip, unless IDLAB_REQUIRE_AWSCLI / IDLAB_REQUIRE_CHROMIUM).
+#   setup-test-tools.sh [TOOL...]   (default: awscli)
+#
+#   awscli    /usr/bin/aws       harness/cloud's awscli tests (make test)
+#   chromium  /usr/bin/chromium  the conformance page check (make e2e; make test in CI)
+#   openssl   /usr/bin/openssl   emulators/oidc's key ID check (make test in CI)
+#   python3   /usr/bin/python3   scenarios/internal/pyprobe's probe.py tests (make test in CI)
+#
+# A test whose tool is missing skips; make test and idlab e2e list every
+# skip loudly, and with CI=true a skip fails the run, so in CI a tool that
+# cannot be installed is an error here already.
+#
+#   CI=true            a missing tool that cannot be installed fails this script
+#   IDLAB_SKIP_APT=1   never run apt-get
 set -o errexit -o nounset -o pipefail
 log() { echo "setup-test-tools: $*"; }
+ci=${CI:-false}
 
-tool=${1:-awscli}
-case $tool in
-  awscli) bin=/usr/bin/aws ;;
-  chromium) bin=/usr/bin/chromium ;;
-  *) echo "setup-test-tools: unknown tool $tool (awscli, chromium)" >&2; exit 2 ;;
-esac
-if [[ -x $bin ]]; then
+declare -A bins=([awscli]=/usr/bin/aws [chromium]=/usr/bin/chromium [openssl]=/usr/bin/openssl [python3]=/usr/bin/python3)
+missing=()
+for tool in "${@:-awscli}"; do
+  bin=${bins[$tool]:-}
+  if [[ -z $bin ]]; then
+    echo "setup-test-tools: unknown tool $tool (${!bins[*]})" >&2
+    exit 2
+  fi
+  [[ -x $bin ]] || missing+=("$tool")
+done
+if ((${#missing[@]} == 0)); then
   exit 0
 fi
-if [[ ${IDLAB_SKIP_APT:-0} == 1 ]]; then
-  log "$tool missing and IDLAB_SKIP_APT=1: its tests will skip"
+
+# cannot says why the missing tools cannot be installed: an error in CI.
+cannot() {
+  if [[ $ci == true ]]; then
+    echo "setup-test-tools: CI=true and ${missing[*]} missing: $*" >&2
+    exit 1
+  fi
+  log "${missing[*]} missing: $*; the tests needing them will skip"
   exit 0
+}
+if [[ ${IDLAB_SKIP_APT:-0} == 1 ]]; then
+  cannot "IDLAB_SKIP_APT=1"
 fi
 if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null; then
-  log "$tool missing; install Debian's $tool (apt-get install $tool) to run its tests"
-  exit 0
+  cannot "install Debian's ${missing[*]} (apt-get install ${missing[*]}) to run their tests"
 fi
 logf=$(mktemp /tmp/idlab-apt-XXXXXX.log)
-log "apt-get install $tool (log: $logf)"
+log "apt-get install ${missing[*]} (log: $logf)"
 start=$(date +%s)
 DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$logf" 2>&1 ||
   { tail -20 "$logf" >&2; echo "setup-test-tools: apt-get update failed" >&2; exit 1; }
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$tool" >>"$logf" 2>&1 ||
-  { tail -20 "$logf" >&2; echo "setup-test-tools: apt-get install $tool failed" >&2; exit 1; }
-log "$tool $(dpkg-query -W -f='${Version}' "$tool" 2>/dev/null) installed in $(( $(date +%s) - start ))s"
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$logf" 2>&1 ||
+  { tail -20 "$logf" >&2; echo "setup-test-tools: apt-get install ${missing[*]} failed" >&2; exit 1; }
+for tool in "${missing[@]}"; do
+  [[ -x ${bins[$tool]} ]] || { echo "setup-test-tools: $tool installed but ${bins[$tool]} is missing" >&2; exit 1; }
+  log "$tool $(dpkg-query -W -f='${Version}' "$tool" 2>/dev/null) installed"
+done
+log "installed in $(( $(date +%s) - start ))s"

@@ -36,10 +36,17 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 	runRE := fs.String("run", "", "only tests matching this regexp (go test -run)")
 	timeout := fs.Duration("timeout", 40*time.Minute, "timeout of each suite")
 	goCmd := fs.String("go", envOr("GO", "go"), "go command that runs the suites ($GO)")
+	manifestPath := fs.String("manifest", "scenarios/manifest.yaml", "the expected suites and rows; the run must match it (a subset: within its scope); empty: none, for running rows not yet listed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	patterns := fs.Args() // default ./scenarios/...
+	patterns := fs.Args() // default suites.DefaultPatterns
+	var man *report.Manifest
+	if *manifestPath != "" {
+		if man, err = report.LoadManifest(*manifestPath); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	say := func(format string, a ...any) {
 		fmt.Fprintf(env.stderr, "e2e: [%s] "+format+"\n", append([]any{time.Since(start).Round(time.Second)}, a...)...)
@@ -48,6 +55,19 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 	if err != nil {
 		return err
 	}
+	opts := suites.Options{Go: *goCmd, Patterns: patterns, Run: *runRE, Timeout: *timeout, Progress: env.stderr,
+		Env: append(os.Environ(), "IDLAB_STATE_DIR="+stateDir)}
+	pkgs, err := suites.List(ctx, opts)
+	if err != nil {
+		return err
+	}
+	// A default run claims the whole manifest; --run or packages, a part,
+	// which must hold rows: a run that checks nothing proves nothing.
+	scope := report.Scope{Packages: pkgs, Run: *runRE, Full: *runRE == "" && len(patterns) == 0}
+	if err := preflight(man, scope, *manifestPath, say); err != nil {
+		return err
+	}
+
 	lab, err := harness.New(*cfg)
 	if err != nil {
 		return err
@@ -73,12 +93,6 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 	if _, err := lab.Up(ctx); err != nil {
 		return err
 	}
-	opts := suites.Options{Go: *goCmd, Patterns: patterns, Run: *runRE, Timeout: *timeout, Progress: env.stderr,
-		Env: append(os.Environ(), "IDLAB_STATE_DIR="+stateDir)}
-	pkgs, err := suites.List(ctx, opts)
-	if err != nil {
-		return err
-	}
 	res, runErr := runSuites(ctx, opts, pkgs, *out)
 	if res == nil {
 		return runErr
@@ -88,9 +102,28 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 		return errors.Join(runErr, err)
 	}
 	summarize(env.stdout, res, *out, wall)
-	if runErr != nil || res.Failed() {
-		return errors.Join(runErr, errTestsFailed)
+	return errors.Join(runErr, verify(env.stdout, res, man, scope, ciMode()))
+}
+
+// preflight says, before the lab comes up, how much of the manifest the run
+// will check, and refuses a run that would check no row (--run NOMATCH).
+func preflight(man *report.Manifest, scope report.Scope, path string, say func(string, ...any)) error {
+	if man == nil {
+		say("no manifest (--manifest \"\"): the rows are not checked against one")
+		return nil
 	}
+	cov, err := man.Select(scope)
+	if err != nil {
+		return err
+	}
+	if cov.Checked == 0 {
+		return fmt.Errorf("%w: -run %q in %d packages selects none of the %d rows of %s", report.ErrNoRows, scope.Run, len(scope.Packages), cov.Total, path)
+	}
+	kind := "full run"
+	if cov.Subset() {
+		kind = "subset run"
+	}
+	say("%s: will check %d of %d manifest rows", kind, cov.Checked, cov.Total)
 	return nil
 }
 
@@ -117,7 +150,7 @@ func runSuites(ctx context.Context, opts suites.Options, pkgs []string, dir stri
 	}
 	read := make(chan readResult, 1)
 	go func() {
-		res, err := report.Read(pr, logFile)
+		res, err := report.Read(pr, report.Plain(logFile))
 		_, _ = io.Copy(io.Discard, pr) // never block the suites on a reader that stopped
 		read <- readResult{res, err}
 	}()
@@ -138,7 +171,7 @@ func summarize(w io.Writer, res *report.Result, dir string, wall time.Duration) 
 	}
 	as := 0
 	for _, r := range res.Rows {
-		if r.Passed {
+		if r.AsExpected {
 			as++
 		}
 	}

@@ -27,7 +27,7 @@ func TestSummarizeEndsWithTheInnermostFailures(t *testing.T) {
 			{Package: "p", Name: "TestA/denied", Action: "fail", Output: long},
 			{Package: "p", Name: "TestB", Action: "pass", Output: []string{"fine\n"}},
 		},
-		Rows: []report.Row{{Passed: true}, {Passed: false}},
+		Rows: []report.Row{{Passed: true, AsExpected: true}, {Passed: true, AsExpected: false}},
 	}
 	var out bytes.Buffer
 	summarize(&out, res, dir, 90*time.Second)
@@ -38,4 +38,22 @@ func TestSummarizeEndsWithTheInnermostFailures(t *testing.T) {
 	require.NotContains(t, s, "line 14\n", "only the last lines of a long output")
 	require.NotContains(t, s, "parent output", "a parent whose subtest failed is not repeated")
 	require.NotContains(t, s, "fine")
+}
+
+func TestPreflight(t *testing.T) {
+	man, err := report.ParseManifest([]byte("suites:\n- package: p\n  rows:\n  - {id: a, test: TestA/a}\n  - {id: b, test: TestB}\n"))
+	require.NoError(t, err)
+	var said []string
+	say := func(format string, a ...any) { said = append(said, fmt.Sprintf(format, a...)) }
+
+	require.NoError(t, preflight(man, report.Scope{Packages: []string{"p"}, Full: true}, "m.yaml", say))
+	require.NoError(t, preflight(man, report.Scope{Packages: []string{"p"}, Run: "TestB"}, "m.yaml", say))
+	require.Equal(t, []string{"full run: will check 2 of 2 manifest rows", "subset run: will check 1 of 2 manifest rows"}, said)
+
+	err = preflight(man, report.Scope{Packages: []string{"p"}, Run: "NOMATCH"}, "m.yaml", say)
+	require.ErrorIs(t, err, report.ErrNoRows)
+	require.ErrorContains(t, err, `-run "NOMATCH" in 1 packages selects none of the 2 rows of m.yaml`)
+	require.ErrorIs(t, preflight(man, report.Scope{Packages: []string{"other"}}, "m.yaml", say), report.ErrNoRows)
+	require.Error(t, preflight(man, report.Scope{Packages: []string{"p"}, Run: "("}, "m.yaml", say))
+	require.NoError(t, preflight(nil, report.Scope{Run: "NOMATCH"}, "", say), "no manifest, no preflight")
 }

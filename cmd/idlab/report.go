@@ -1,21 +1,24 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/idlab/idlab/harness/report"
+	"github.com/idlab/idlab/internal/atomicfile"
 )
 
 func reportCommand() command {
 	return command{
 		name:    "report",
-		summary: "read `go test -json` of the scenario suites on stdin: echo it, write junit.xml and the conformance matrix (md, html)",
+		summary: "read `go test -json` of the scenario suites on stdin: echo it, write junit.xml and the conformance matrix (md, html), check it (and the manifest); or write the manifest",
 		run:     runReport,
 	}
 }
@@ -29,14 +32,27 @@ func runReport(_ context.Context, env *cliEnv, args []string) error {
 	fs.SetOutput(env.stderr)
 	out := fs.String("out", "artifacts", "directory for junit.xml, matrix.md and matrix.html")
 	title := fs.String("title", "idlab conformance matrix", "title of the matrix")
+	manifest := fs.String("manifest", "", "check the run against this manifest (scenarios/manifest.yaml): the rows of the packages in the stream")
+	runRE := fs.String("run", "", "with --manifest: the go test -run pattern the run used; only the rows of the tests it selects are checked")
+	writeManifest := fs.String("write-manifest", "", "write the manifest of the run (every package and row) to this file instead of a report")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
 	}
+	if *writeManifest != "" {
+		return writeManifestFile(env, *writeManifest)
+	}
+	var man *report.Manifest
+	if *manifest != "" {
+		var err error
+		if man, err = report.LoadManifest(*manifest); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
-	res, err := report.Read(os.Stdin, env.stdout)
+	res, err := report.Read(env.stdin, report.Plain(env.stdout))
 	if err != nil {
 		return err
 	}
@@ -46,8 +62,67 @@ func runReport(_ context.Context, env *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "report: %d tests, %d matrix rows; %s\n", len(res.Tests), len(res.Rows),
 		filepath.Join(*out, "matrix.md"))
-	if res.Failed() {
-		return errTestsFailed
+	return verify(env.stdout, res, man, report.Scope{Packages: packages(res), Run: *runRE}, ciMode())
+}
+
+// writeManifestFile makes the manifest of the run on stdin (refused unless
+// every test passed) and writes it to path.
+func writeManifestFile(env *cliEnv, path string) error {
+	res, err := report.Read(env.stdin, nil)
+	if err != nil {
+		return err
 	}
+	m, err := report.ManifestFrom(res)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if err := m.Write(&b); err != nil {
+		return err
+	}
+	if err := atomicfile.Write(path, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	fmt.Fprintf(env.stdout, "report: manifest of %d suites, %d rows written to %s\n", len(m.Suites), m.Rows(), path)
 	return nil
+}
+
+// verify is the gate on a run, beyond its tests' results: a failed test,
+// no rows, a row not as expected or twice, a skipped test when ci (listed
+// loudly to w either way), and, with a manifest, a row or suite missing,
+// skipped, unreadable or unlisted within scope. It prints the manifest's
+// coverage and returns every problem.
+func verify(w io.Writer, res *report.Result, man *report.Manifest, scope report.Scope, ci bool) error {
+	var errs []error
+	if res.Failed() {
+		errs = append(errs, errTestsFailed)
+	}
+	rowsErr := res.CheckRows()
+	if errors.Is(rowsErr, report.ErrNoRows) && scope.Run != "" {
+		rowsErr = fmt.Errorf("%w (-run %q selected no row)", rowsErr, scope.Run)
+	}
+	errs = append(errs, rowsErr, res.CheckSkips(w, ci))
+	if man != nil {
+		cov, err := man.Check(res, scope)
+		fmt.Fprintf(w, "manifest: %s\n", cov)
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// ciMode reports whether this is CI (CI=true), where every tool a test
+// needs is installed and a skip is a failure.
+func ciMode() bool { return os.Getenv("CI") == "true" }
+
+// packages lists the packages that ran tests in res.
+func packages(res *report.Result) []string {
+	var pkgs []string
+	seen := map[string]bool{}
+	for _, t := range res.Tests {
+		if !seen[t.Package] && t.Package != report.BuildPackage {
+			seen[t.Package] = true
+			pkgs = append(pkgs, t.Package)
+		}
+	}
+	return pkgs
 }

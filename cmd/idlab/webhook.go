@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,15 +41,17 @@ func runIRSAWebhook(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	// JSON: scenarios read its admission lines back (irsawebhook.AdmissionLog).
+	log := slog.New(slog.NewJSONHandler(env.stderr, nil))
 	srv, err := irsawebhook.NewServer(ctx, irsawebhook.ServerOptions{
 		Addr:        *addr,
 		Certificate: &cert,
-		Handler:     irsawebhook.Options{Client: cs, Logger: env.log, Region: *region, RegionalSTS: *regional, ContainerCredentials: cc},
+		Handler:     irsawebhook.Options{Client: cs, Logger: log, Region: *region, RegionalSTS: *regional, ContainerCredentials: cc},
 	})
 	if err != nil {
 		return err
 	}
-	env.log.Info("irsa webhook serving", "addr", *addr, "region", *region, "container_credentials_config", cc.ConfigFile)
+	log.Info("irsa webhook serving", "addr", *addr, "region", *region, "container_credentials_config", cc.ConfigFile)
 	<-ctx.Done()
 	return srv.Close()
 }

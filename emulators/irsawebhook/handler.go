@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -79,18 +81,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 // get a Result saying why.
 func (h *Handler) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 	if req == nil {
+		h.decision(&admissionv1.AdmissionRequest{}, nil, "", false, "bad content: no request")
 		return errorResponse("", http.StatusBadRequest, "bad content: no request")
 	}
 	if req.Kind.Kind != "" && (req.Kind.Group != "" || req.Kind.Kind != "Pod") {
-		h.decision(req, nil, "", "skipped", "not a pod: "+req.Kind.String())
+		h.decision(req, nil, "", false, "not a pod: "+req.Kind.String())
 		return &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
 	}
 	var pod corev1.Pod
 	if len(req.Object.Raw) == 0 {
+		h.decision(req, nil, "", false, "bad content: no object")
 		return errorResponse(req.UID, http.StatusBadRequest, "bad content: no object")
 	}
 	if err := json.Unmarshal(req.Object.Raw, &pod); err != nil {
 		h.log.Error("decode pod", "request_id", req.UID, "err", err)
+		h.decision(req, nil, "", false, fmt.Sprintf("decode pod: %v", err))
 		return errorResponse(req.UID, http.StatusBadRequest, fmt.Sprintf("decode pod: %v", err))
 	}
 	// The request's namespace is authoritative (a pod created with
@@ -114,7 +119,7 @@ func (h *Handler) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest)
 			// failurePolicy Ignore semantics from our side: the pod goes
 			// ahead unmutated, and the log says why.
 			h.log.Warn("credential source failed, pod not mutated", "source", s.name(), "request_id", req.UID, "err", err)
-			h.decision(req, &pod, sa, "skipped", fmt.Sprintf("%s: %v", s.name(), err))
+			h.decision(req, &pod, sa, false, fmt.Sprintf("%s: %v", s.name(), err))
 			return allowed
 		}
 		if c != nil {
@@ -123,7 +128,7 @@ func (h *Handler) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest)
 		}
 	}
 	if cfg == nil {
-		h.decision(req, &pod, sa, "skipped", "service account has no pod identity association and no role-arn annotation, or does not exist")
+		h.decision(req, &pod, sa, false, "service account has no pod identity association and no role-arn annotation, or does not exist")
 		return allowed
 	}
 	if pa := parsePodAnnotations(&pod); pa.SkipErr != nil {
@@ -131,32 +136,60 @@ func (h *Handler) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest)
 	}
 	ops := MutatePod(&pod, *cfg)
 	if ops == nil {
-		h.decision(req, &pod, sa, "skipped", "pod already has a foreign "+cfg.VolumeName+" volume")
+		h.decision(req, &pod, sa, false, "pod already has a foreign "+cfg.VolumeName+" volume")
 		return allowed
 	}
 	patch, err := json.Marshal(ops)
 	if err != nil {
 		h.log.Error("encode patch", "request_id", req.UID, "err", err)
+		h.decision(req, &pod, sa, false, fmt.Sprintf("encode patch: %v", err))
 		return errorResponse(req.UID, http.StatusInternalServerError, fmt.Sprintf("encode patch: %v", err))
 	}
 	pt := admissionv1.PatchTypeJSONPatch
 	allowed.Patch, allowed.PatchType = patch, &pt
-	h.decision(req, &pod, sa, "mutated", source)
+	reason := source
+	if skipped := skippedContainers(&pod, cfg.SkipContainers); len(skipped) > 0 {
+		reason += "; skip-containers left alone: " + strings.Join(skipped, ",")
+	}
+	h.decision(req, &pod, sa, true, reason)
 	return allowed
 }
 
-// decision logs one admission outcome with the fields every lab decision
-// log carries.
-func (h *Handler) decision(req *admissionv1.AdmissionRequest, pod *corev1.Pod, sa, decision, reason string) {
-	resource, principal := req.Namespace+"/"+req.Name, ""
+// AdmissionMessage is the msg of the one line the webhook logs for every
+// admission request it answers, whose fields AdmissionLog reads back.
+const AdmissionMessage = "admission"
+
+// decision logs the request's one admission line: the pod (namespace and
+// name, or generateName before the API server names it), the request's
+// UID, whether the pod was mutated and why, with the fields every lab
+// decision log carries. Scenarios read it as the evidence that the webhook
+// saw a pod it left alone (with failurePolicy Ignore an absent webhook
+// leaves it alone too).
+func (h *Handler) decision(req *admissionv1.AdmissionRequest, pod *corev1.Pod, sa string, mutated bool, reason string) {
+	namespace, name, principal := req.Namespace, req.Name, ""
 	if pod != nil {
-		name := pod.Name
+		namespace, name = pod.Namespace, pod.Name
 		if name == "" {
 			name = pod.GenerateName
 		}
-		resource = pod.Namespace + "/" + name
 		principal = "system:serviceaccount:" + pod.Namespace + ":" + sa
 	}
-	h.log.Info("admission", "decision", decision, "principal", principal, "action", "pods.create",
-		"resource", resource, "reason", reason, "request_id", req.UID)
+	decision := "skipped"
+	if mutated {
+		decision = "mutated"
+	}
+	h.log.Info(AdmissionMessage, "namespace", namespace, "pod", name, "request_id", req.UID, "mutated", mutated,
+		"decision", decision, "principal", principal, "action", "pods.create", "resource", namespace+"/"+name, "reason", reason)
+}
+
+// skippedContainers names the pod's containers and init containers that
+// skip-containers leaves alone.
+func skippedContainers(pod *corev1.Pod, skip map[string]bool) []string {
+	var out []string
+	for _, c := range append(slices.Clone(pod.Spec.InitContainers), pod.Spec.Containers...) {
+		if skip[c.Name] {
+			out = append(out, c.Name)
+		}
+	}
+	return out
 }

@@ -57,7 +57,7 @@ func loadSigner(t *testing.T, name string) crypto.Signer {
 //	openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d =
 func TestKeyIDPinnedToKubeAPIServerDerivation(t *testing.T) {
 	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed")
+		t.Skip("openssl not installed (hack/setup-test-tools.sh openssl)")
 	}
 	for _, name := range []string{"rsa", "ec"} {
 		pub := loadSigner(t, name).Public()

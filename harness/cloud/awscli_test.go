@@ -22,7 +22,9 @@ import (
 )
 
 // awsCLI is Debian's awscli (apt-get install awscli), not whatever `aws`
-// comes first on PATH: the tests pin the client they claim to test.
+// comes first on PATH: the tests pin the client they claim to test. When it
+// is missing the test skips: make test installs it (hack/setup-test-tools.sh)
+// and lists every skip in its summary, and with CI=true a skip fails it.
 func awsCLI(t *testing.T) string {
 	t.Helper()
 	p := os.Getenv("IDLAB_AWSCLI")
@@ -30,9 +32,6 @@ func awsCLI(t *testing.T) string {
 		p = "/usr/bin/aws"
 	}
 	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("IDLAB_REQUIRE_AWSCLI") == "1" {
-			t.Fatalf("awscli required (IDLAB_REQUIRE_AWSCLI=1) but %s: %v", p, err)
-		}
 		t.Skipf("awscli not installed at %s (hack/setup-test-tools.sh installs it)", p)
 	}
 	return p

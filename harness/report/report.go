@@ -4,7 +4,10 @@
 // reason the emulator gave) as Markdown and HTML.
 //
 // Scenarios put one row in the matrix by logging RowPrefix followed by a
-// Row as JSON (labenv.Row does this).
+// Row as JSON (labenv.Row does this). A row is "as expected" only when its
+// test passed and its Observed equals its Expected (after the row's
+// normalisation); Result.CheckRows and Manifest.Check make a run that proves
+// less than it claims fail.
 package report
 
 import (
@@ -27,10 +30,17 @@ type Row struct {
 	Scenario  string `json:"scenario"`
 	Mechanism string `json:"mechanism"` // IRSA, IRSA webhook, GKE Workload Identity ...
 	Expected  string `json:"expected"`  // "allow" or the exact error code
-	Observed  string `json:"observed"`
+	Observed  string `json:"observed"`  // the same form as Expected
+	// Normalize names how Observed is compared with Expected: "" is exact
+	// equality, else one of Normalizations.
+	Normalize string `json:"normalize,omitempty"`
 	Reason    string `json:"reason,omitempty"` // the emulator's decision, for refusals
 	Test      string `json:"test,omitempty"`   // filled from the event: package/Test/sub
 	Passed    bool   `json:"passed"`           // filled from the test's result
+	// AsExpected and Why are the row's verdict, filled by Read: Passed and
+	// Observed matching Expected; Why says what is wrong when it is not.
+	AsExpected bool   `json:"as_expected"`
+	Why        string `json:"why,omitempty"`
 }
 
 // Test is one test or subtest's result.
@@ -40,6 +50,9 @@ type Test struct {
 	Action  string // pass, fail or skip
 	Elapsed time.Duration
 	Output  []string
+	// BadRows counts the matrix rows the test logged that Read could not
+	// parse (the test fails).
+	BadRows int
 }
 
 // Result is a whole run.
@@ -58,23 +71,31 @@ type event struct {
 	Output     string
 }
 
+// BuildPackage is the package of the synthetic "build" test that holds the
+// lines of a stream that are not test2json events.
+const BuildPackage = "(build)"
+
 // PackageTest names the synthetic test that carries a package's failure
 // when none of its tests failed: a build failure, a panic outside a test,
 // a timeout.
 const PackageTest = "(package)"
 
-// Read consumes a `go test -json` stream, copying the tests' text output to
-// echo (nil for none) as it comes, and returns the results. Lines that are
-// not JSON (build errors before test2json starts) are echoed and kept as
-// output of a synthetic "build" test that fails. A package that fails while
-// none of its tests did (it does not build, or panics or times out outside a
-// test) gets a failing PackageTest holding the package's own output.
-func Read(r io.Reader, echo io.Writer) (*Result, error) {
+// Read consumes a `go test -json` stream, passing the tests' text output to
+// echo (nil for none) as it comes, and returns the results with each row's
+// verdict. Lines that are not JSON (build errors before test2json starts)
+// are echoed and kept as output of a synthetic "build" test that fails. A
+// package that fails while none of its tests did (it does not build, or
+// panics or times out outside a test) gets a failing PackageTest holding
+// the package's own output.
+func Read(r io.Reader, echo Echo) (*Result, error) {
+	if echo == nil {
+		echo = Plain(nil)
+	}
 	res := &Result{}
 	tests := map[string]*Test{}
 	pkgOutput := map[string][]string{} // output outside any test, by package
 	partial := map[string]string{}     // a test's output line not yet ended
-	badRows := map[string]bool{}       // tests that logged a row Read cannot parse
+	var rowTests []*Test               // the test of each row in res.Rows
 	var failedPkgs []string
 	get := func(pkg, name string) *Test {
 		k := pkg + "\x00" + name
@@ -92,26 +113,20 @@ func Read(r io.Reader, echo io.Writer) (*Result, error) {
 		line := sc.Bytes()
 		var ev event
 		if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &ev) != nil {
-			if echo != nil {
-				fmt.Fprintf(echo, "%s\n", line)
-			}
-			b := get("(build)", "build")
+			echo.Output("", "", string(line)+"\n")
+			b := get(BuildPackage, "build")
 			b.Action = "fail"
 			b.Output = append(b.Output, string(line))
 			continue
 		}
 		if ev.Action == "build-output" {
-			if echo != nil {
-				io.WriteString(echo, ev.Output)
-			}
 			pkg, _, _ := strings.Cut(ev.ImportPath, " ")
+			echo.Output(pkg, "", ev.Output)
 			pkgOutput[pkg] = append(pkgOutput[pkg], ev.Output)
 			continue
 		}
 		if ev.Action == "output" {
-			if echo != nil {
-				io.WriteString(echo, ev.Output)
-			}
+			echo.Output(ev.Package, ev.Test, ev.Output)
 			if ev.Test == "" {
 				pkgOutput[ev.Package] = append(pkgOutput[ev.Package], ev.Output)
 				continue
@@ -127,16 +142,14 @@ func Read(r io.Reader, echo io.Writer) (*Result, error) {
 				continue
 			}
 			delete(partial, k)
-			if i := strings.Index(line, RowPrefix); i >= 0 {
-				var row Row
-				if err := json.Unmarshal([]byte(strings.TrimSpace(line[i+len(RowPrefix):])), &row); err != nil {
-					// A row that cannot be read must not vanish from the matrix.
-					t.Action, t.Output = "fail", append(t.Output, fmt.Sprintf("report: unreadable matrix row: %v\n", err))
-					badRows[k] = true
-					continue
-				}
+			if row, ok, err := parseRow(line); ok && err != nil {
+				// A row that cannot be read must not vanish from the matrix.
+				t.Action, t.Output = "fail", append(t.Output, fmt.Sprintf("report: unreadable matrix row: %v\n", err))
+				t.BadRows++
+			} else if ok {
 				row.Test = ev.Package + "/" + ev.Test
 				res.Rows = append(res.Rows, row)
+				rowTests = append(rowTests, t)
 			}
 			continue
 		}
@@ -148,10 +161,11 @@ func Read(r io.Reader, echo io.Writer) (*Result, error) {
 			continue
 		}
 		t := get(ev.Package, ev.Test)
-		if !badRows[ev.Package+"\x00"+ev.Test] {
+		if t.BadRows == 0 {
 			t.Action = ev.Action
 		}
 		t.Elapsed = time.Duration(ev.Elapsed * float64(time.Second))
+		echo.Done(ev.Package, ev.Test, t.Action)
 	}
 	if err := sc.Err(); err != nil {
 		return res, fmt.Errorf("read test events: %w", err)
@@ -163,7 +177,9 @@ func Read(r io.Reader, echo io.Writer) (*Result, error) {
 		}
 	}
 	for i := range res.Rows {
-		res.Rows[i].Passed = tests[pkgOf(res.Rows[i].Test)+"\x00"+nameOf(res.Rows[i].Test)].Action == "pass"
+		row, action := &res.Rows[i], rowTests[i].Action
+		row.Passed = action == "pass"
+		row.AsExpected, row.Why = row.verdict(action)
 	}
 	sort.SliceStable(res.Rows, func(i, j int) bool {
 		a, b := res.Rows[i], res.Rows[j]
@@ -173,6 +189,17 @@ func Read(r io.Reader, echo io.Writer) (*Result, error) {
 		return a.Mechanism < b.Mechanism
 	})
 	return res, nil
+}
+
+// parseRow reads the matrix row a test output line carries; ok is false
+// when the line has none.
+func parseRow(line string) (row Row, ok bool, err error) {
+	i := strings.Index(line, RowPrefix)
+	if i < 0 {
+		return Row{}, false, nil
+	}
+	err = json.Unmarshal([]byte(strings.TrimSpace(line[i+len(RowPrefix):])), &row)
+	return row, true, err
 }
 
 // pkgOf and nameOf split Row.Test (package/Test/sub) at the test name.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -44,14 +45,17 @@ func TestReadAndWrite(t *testing.T) {
 		event{Action: "skip", Package: pkg, Test: "TestSkipped"},
 	) + "# a build error line\n"
 	var echo bytes.Buffer
-	res, err := Read(strings.NewReader(in), &echo)
+	res, err := Read(strings.NewReader(in), Plain(&echo))
 	require.NoError(t, err)
 	require.Contains(t, echo.String(), "must be denied")
 	require.Contains(t, echo.String(), "# a build error line")
 	require.True(t, res.Failed())
 	require.Len(t, res.Rows, 2)
 	require.True(t, res.Rows[0].Passed, "own passed")
+	require.True(t, res.Rows[0].AsExpected)
 	require.False(t, res.Rows[1].Passed, "other failed, so its row is not as expected")
+	require.False(t, res.Rows[1].AsExpected)
+	require.Equal(t, "its test failed", res.Rows[1].Why)
 	require.Equal(t, pkg+"/TestIRSA/other", res.Rows[1].Test)
 
 	var junit bytes.Buffer
@@ -76,7 +80,7 @@ func TestReadAndWrite(t *testing.T) {
 	var md bytes.Buffer
 	require.NoError(t, res.Markdown(&md, "Conformance", 90*time.Second))
 	require.Contains(t, md.String(), "2 rows: 1 as expected, 1 not; suites wall time 1m30s.")
-	require.Contains(t, md.String(), `| irsa | other | IRSA | AccessDenied | allow | **NOT as expected** | a <b>\|c</b> "quoted" |`)
+	require.Contains(t, md.String(), `| irsa | other | IRSA | AccessDenied | allow | **NOT as expected**: its test failed | a <b>\|c</b> "quoted" |`)
 
 	var page bytes.Buffer
 	require.NoError(t, res.HTML(&page, "Conformance", 90*time.Second))
@@ -103,7 +107,7 @@ func TestReadPackageFailures(t *testing.T) {
 		event{Action: "fail", Package: timedOut, Elapsed: 60},
 	)
 	var echo bytes.Buffer
-	res, err := Read(strings.NewReader(in), &echo)
+	res, err := Read(strings.NewReader(in), Plain(&echo))
 	require.NoError(t, err)
 	require.True(t, res.Failed())
 	require.Contains(t, echo.String(), "undefined: testing")
@@ -142,7 +146,7 @@ func TestReadJoinsRowsTest2jsonCut(t *testing.T) {
 	res, err := Read(strings.NewReader(stream(t, events...)), nil)
 	require.NoError(t, err)
 	require.Len(t, res.Rows, 1, "a row cut into several events is still one row")
-	require.True(t, res.Rows[0].Passed)
+	require.True(t, res.Rows[0].AsExpected)
 	require.Equal(t, "AADSTS700213", res.Rows[0].Observed)
 }
 
@@ -155,5 +159,29 @@ func TestReadUnreadableRowFailsItsTest(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, res.Rows)
 	require.True(t, res.Failed(), "a lost row must fail the run")
+	require.Equal(t, 1, res.Tests[0].BadRows)
 	require.Contains(t, strings.Join(res.Tests[0].Output, ""), "unreadable matrix row")
+}
+
+// FuzzRead: any stream is read without error, and no row is as expected
+// unless its test passed and it states what it expected and observed it.
+func FuzzRead(f *testing.F) {
+	f.Add(`{"Action":"output","Package":"p","Test":"TestX","Output":"    x.go:1: IDLAB-ROW {\"suite\":\"s\",\"expected\":\"allow\",\"observed\":\"allow\"}\n"}` + "\n" +
+		`{"Action":"pass","Package":"p","Test":"TestX"}` + "\n")
+	f.Add(`{"Action":"output","Package":"p","Test":"TestX","Output":"IDLAB-ROW {\"expected\":\"a\",\"observed\":\"ab\",\"normalize\":\"prefix\",\"as_expected\":true}\n"}` + "\n" +
+		`{"Action":"fail","Package":"p","Test":"TestX"}` + "\n" + "not json\n")
+	f.Add(`{"Action":"build-output","ImportPath":"p [p.test]","Output":"x"}` + "\n" + `{"Action":"fail","Package":"p"}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		res, err := Read(strings.NewReader(in), Brief(io.Discard))
+		if err != nil {
+			return // a line over the scanner's limit
+		}
+		for _, r := range res.Rows {
+			if r.AsExpected {
+				require.True(t, r.Passed, "%+v", r)
+				require.NotEmpty(t, r.Expected)
+				require.True(t, Normalizations[r.Normalize](r.Expected, r.Observed), "%+v", r)
+			}
+		}
+	})
 }

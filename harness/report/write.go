@@ -89,7 +89,7 @@ var page = template.Must(template.New("matrix").Parse(`<!doctype html>
 tr.ok td.result{background:#d4f7d4}tr.bad td.result{background:#f7d4d4}td.reason{font-size:85%;max-width:50em}</style></head>
 <body><h1>{{.Title}}</h1><p id="summary">{{len .Rows}} rows: {{.Pass}} as expected, {{.Fail}} not; suites wall time {{.Wall}}.</p>
 <table id="matrix"><thead><tr><th>suite</th><th>scenario</th><th>mechanism</th><th>expected</th><th>observed</th><th>result</th><th>reason</th></tr></thead><tbody>
-{{range .Rows}}<tr class="{{if .Passed}}ok{{else}}bad{{end}}"><td>{{.Suite}}</td><td>{{.Scenario}}</td><td>{{.Mechanism}}</td><td>{{.Expected}}</td><td>{{.Observed}}</td><td class="result">{{if .Passed}}as expected{{else}}NOT as expected{{end}}</td><td class="reason">{{.Reason}}</td></tr>
+{{range .Rows}}<tr class="{{if .AsExpected}}ok{{else}}bad{{end}}"><td>{{.Suite}}</td><td>{{.Scenario}}</td><td>{{.Mechanism}}</td><td>{{.Expected}}</td><td>{{.Observed}}</td><td class="result">{{if .AsExpected}}as expected{{else}}NOT as expected: {{.Why}}{{end}}</td><td class="reason">{{.Reason}}</td></tr>
 {{end}}</tbody></table></body></html>
 `))
 
@@ -127,7 +127,7 @@ func (r *Result) WriteFiles(dir, title string, wall time.Duration) error {
 
 func (r *Result) counts() (pass, fail int) {
 	for _, row := range r.Rows {
-		if row.Passed {
+		if row.AsExpected {
 			pass++
 		} else {
 			fail++
@@ -137,10 +137,10 @@ func (r *Result) counts() (pass, fail int) {
 }
 
 func verdict(r Row) string {
-	if r.Passed {
+	if r.AsExpected {
 		return "as expected"
 	}
-	return "**NOT as expected**"
+	return "**NOT as expected**: " + md(r.Why)
 }
 
 // md makes a value safe in a Markdown table cell.

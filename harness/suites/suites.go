@@ -1,5 +1,6 @@
 // Package suites runs the scenario suites: every Go package under the
-// scenarios tree that has tests becomes its own `go test -json` process, all
+// scenarios tree (and the node image's own e2e test: DefaultPatterns) that
+// has e2e tests becomes its own `go test -json` process, all
 // started at once, so a long suite (token rotation waits for the kubelet) runs
 // beside the short ones instead of in front of them. Their event streams are
 // merged line by line into one stream, which is what harness/report reads,
@@ -32,7 +33,7 @@ type Options struct {
 	Go string
 	// Dir is the module root the patterns are relative to. Defaults to ".".
 	Dir string
-	// Patterns are the package patterns. Defaults to ./scenarios/... .
+	// Patterns are the package patterns. Defaults to DefaultPatterns.
 	Patterns []string
 	// Tags are the build tags. Defaults to "e2e".
 	Tags string
@@ -49,6 +50,11 @@ type Options struct {
 	Heartbeat time.Duration
 }
 
+// DefaultPatterns are the suites of a full run: the scenarios, and the
+// node image's e2e test, which checks the image the lab runs on as kind
+// relies on it (it finds the image `idlab up` built rather than building).
+func DefaultPatterns() []string { return []string{"./scenarios/...", "./harness/nodeimage"} }
+
 func (o Options) withDefaults() Options {
 	if o.Go == "" {
 		o.Go = "go"
@@ -57,7 +63,7 @@ func (o Options) withDefaults() Options {
 		o.Dir = "."
 	}
 	if len(o.Patterns) == 0 {
-		o.Patterns = []string{"./scenarios/..."}
+		o.Patterns = DefaultPatterns()
 	}
 	if o.Tags == "" {
 		o.Tags = "e2e"

@@ -16,7 +16,8 @@ import (
 
 // writeModule makes a module with scenario packages: ok passes, bad fails
 // one of two tests, broken does not compile, and untagged has tests only
-// without the e2e tag (so List must skip it).
+// without the e2e tag (so List must skip it); and harness/nodeimage, whose
+// e2e test the default patterns include.
 func writeModule(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -40,6 +41,9 @@ func TestGood(t *testing.T) {}
 func TestBad(t *testing.T)  { t.Fatal("denial went away") }
 `,
 		"scenarios/untagged/u_test.go": "package untagged\n\nimport \"testing\"\n\nfunc TestU(t *testing.T) {}\n",
+		"harness/nodeimage/doc.go":     "package nodeimage\n",
+		"harness/nodeimage/e_test.go":  "//go:build e2e\n\npackage nodeimage\n\nimport \"testing\"\n\nfunc TestEnsure(t *testing.T) {}\n",
+		"harness/other/o_test.go":      "//go:build e2e\n\npackage other\n\nimport \"testing\"\n\nfunc TestO(t *testing.T) {}\n",
 		"scenarios/nolib/lib.go":       "package nolib\n",
 	}
 	for name, text := range files {
@@ -61,7 +65,8 @@ func TestListAndRun(t *testing.T) {
 
 	pkgs, err := List(ctx, opts)
 	require.NoError(t, err)
-	require.Equal(t, []string{"example.com/lab/scenarios/bad", "example.com/lab/scenarios/ok"}, pkgs)
+	require.Equal(t, []string{"example.com/lab/harness/nodeimage", "example.com/lab/scenarios/bad", "example.com/lab/scenarios/ok"}, pkgs,
+		"the scenarios and the node image's e2e test, nothing else")
 
 	var events bytes.Buffer
 	err = Run(ctx, opts, pkgs, &events)
@@ -77,12 +82,12 @@ func TestListAndRun(t *testing.T) {
 	for _, tc := range res.Tests {
 		actions[tc.Name] = tc.Action
 	}
-	require.Equal(t, map[string]string{"TestOK": "pass", "TestGood": "pass", "TestBad": "fail"}, actions)
+	require.Equal(t, map[string]string{"TestOK": "pass", "TestGood": "pass", "TestBad": "fail", "TestEnsure": "pass"}, actions)
 	require.Len(t, res.Rows, 1)
-	require.True(t, res.Rows[0].Passed)
+	require.True(t, res.Rows[0].AsExpected)
 
 	p := progress.String()
-	require.Contains(t, p, "running 2 suites in parallel: bad, ok")
+	require.Contains(t, p, "running 3 suites in parallel: example.com/lab/harness/nodeimage, bad, ok")
 	require.Contains(t, p, "bad FAILED TestBad")
 	require.Contains(t, p, "suite ok ok in")
 	require.Contains(t, p, "suite bad FAILED in")

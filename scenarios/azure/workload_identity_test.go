@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/idlab/idlab/emulators/azurewebhook"
 	"github.com/idlab/idlab/scenarios/internal/labenv"
 	"github.com/idlab/idlab/scenarios/internal/podrun"
 )
@@ -119,8 +120,23 @@ func TestAzureWorkloadIdentity(t *testing.T) {
 			if tc.wantCode != "" {
 				want = tc.wantCode
 			}
+			reason, selected := res.ErrorMessage, true
+			if tc.unlabelled {
+				// The webhook never sees this pod: the evidence is that it
+				// is there and selects by the label (an absent webhook
+				// would leave the pod alone too).
+				evidence := "webhook configuration " + azurewebhook.ConfigName + ": "
+				cfg, err := aks.CS.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, azurewebhook.ConfigName, metav1.GetOptions{})
+				if err == nil {
+					evidence, selected = webhookSelection(cfg)
+				} else {
+					evidence, selected = evidence+err.Error(), false
+				}
+				reason = evidence + "; " + reason
+			}
 			labenv.Row(t, labenv.Outcome{Suite: "azure", Scenario: tc.name, Mechanism: mech,
-				Expected: want, Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: res.ErrorMessage})
+				Expected: want, Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: reason})
+			require.True(t, selected, "the webhook is registered for labelled pods only, failing closed: %s", reason)
 			if tc.wantCode == "" {
 				require.True(t, res.OK, "probe failed: %s: %s", res.ErrorCode, res.ErrorMessage)
 				require.Equal(t, tc.wantOutput, res.Output)

@@ -45,14 +45,20 @@ func TestIRSAWebhook(t *testing.T) {
 		lateSA      map[string]string // create the SA right before the pod with these annotations
 		annotations map[string]string // pod annotations
 		role        string            // role the webhook should inject; "" = none
-		wantRole    string
-		wantCode    string
-		wantLog     string
+		// seen is what the webhook's admission line for a pod it leaves
+		// without credentials must say: proof it saw the pod, since an
+		// absent webhook (failurePolicy Ignore) leaves it alone too.
+		seen     string
+		wantRole string
+		wantCode string
+		wantLog  string
 	}{
 		{name: "annotated-sa", namespace: ns, sa: "app", role: appRole,
 			wantRole: "arn:aws:sts::" + account + ":assumed-role/irsa-app/", wantLog: "Allow"},
-		{name: "unannotated-sa", namespace: ns, sa: "other", wantCode: "ClientError"},
-		{name: "skip-containers", namespace: ns, sa: "app", annotations: map[string]string{"eks.amazonaws.com/skip-containers": "probe"}, wantCode: "ClientError"},
+		{name: "unannotated-sa", namespace: ns, sa: "other", wantCode: "ClientError",
+			seen: ": not mutated: service account has no pod identity association and no role-arn annotation"},
+		{name: "skip-containers", namespace: ns, sa: "app", annotations: map[string]string{"eks.amazonaws.com/skip-containers": "probe"}, wantCode: "ClientError",
+			seen: ": mutated: sts_web_identity; skip-containers left alone: probe"},
 		{name: "audience-annotation-typo", namespace: ns, sa: "typo", role: appRole, wantCode: "InvalidIdentityToken", wantLog: "Rejected"},
 		// aws/amazon-eks-pod-identity-webhook#174: a pod created right after
 		// its service account must still be mutated (the webhook looks the
@@ -65,7 +71,7 @@ func TestIRSAWebhook(t *testing.T) {
 			if tc.lateSA != nil {
 				serviceAccount(t, tc.namespace, tc.sa, tc.lateSA)
 			}
-			since := lab.LastDecisionID(ctx, t)
+			since, start := lab.LastDecisionID(ctx, t), time.Now()
 			pod := podrun.PlainPod(tc.name, tc.sa, lab.ProbeImage)
 			pod.Annotations = tc.annotations
 			res, err := podrun.Run(ctx, eks.CS, tc.namespace, pod)
@@ -85,8 +91,14 @@ func TestIRSAWebhook(t *testing.T) {
 				require.Equal(t, "regional", env["AWS_STS_REGIONAL_ENDPOINTS"])
 			}
 
+			reason, admission := res.ErrorMessage, ""
+			if tc.seen != "" {
+				admission = labenv.AdmissionEvidence(eks.IRSAWebhookAdmission(ctx, t, tc.namespace, tc.name, start))
+				reason = admission + "; SDK: " + reason
+			}
 			labenv.Row(t, labenv.Outcome{Suite: "irsa webhook", Scenario: tc.name, Mechanism: "IRSA webhook",
-				Expected: expected(tc.wantCode), Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: res.ErrorMessage})
+				Expected: expected(tc.wantCode), Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: reason})
+			require.Contains(t, admission, tc.seen, "the webhook saw the pod it left without credentials")
 			if tc.wantCode == "" {
 				require.True(t, res.OK, "probe failed: %s: %s", res.ErrorCode, res.ErrorMessage)
 				require.True(t, strings.HasPrefix(res.Arn, tc.wantRole), res.Arn)

@@ -12,6 +12,7 @@ package podidentity
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -155,18 +156,24 @@ func TestEKSPodIdentity(t *testing.T) {
 
 	// Without an association the webhook leaves the pod alone: the SDK
 	// finds no credentials at all (IMDS is off in scenario pods) and EKS
-	// Auth never hears of it.
+	// Auth never hears of it. The webhook's admission line for the pod shows
+	// it saw the pod and chose not to mutate it (an absent webhook, which
+	// fails open, would leave it alone too).
 	for _, c := range []struct{ name, namespace string }{{"unassociated-sa", ns}, {"same-sa-other-namespace", otherNS}} {
 		t.Run(c.name, func(t *testing.T) {
-			since := lab.LastDecisionID(ctx, t)
+			since, start := lab.LastDecisionID(ctx, t), time.Now()
 			sa := map[string]string{ns: "other", otherNS: "app"}[c.namespace]
 			res, err := podrun.Run(ctx, eks.CS, c.namespace, podrun.PlainPod(c.name, sa, lab.ProbeImage))
 			require.NoError(t, err)
 			requireMutation(ctx, t, eks, c.namespace, c.name, false)
 			ds := lab.DecisionsSince(ctx, t, since, eksAuth, clusterARN)
+			a, seen := eks.IRSAWebhookAdmission(ctx, t, c.namespace, c.name, start)
 			labenv.Row(t, labenv.Outcome{Suite: "eks pod identity", Scenario: c.name + "-webhook", Mechanism: mechanism,
 				Expected: "ClientError", Observed: labenv.Observed(res.OK, res.ErrorCode),
-				Reason: "webhook: no association for " + c.namespace + "/" + sa + ", pod not mutated; no EKS Auth request"})
+				Reason: labenv.AdmissionEvidence(a, seen) + fmt.Sprintf("; %d EKS Auth requests", len(ds))})
+			require.True(t, seen, "the webhook saw the pod")
+			require.False(t, a.Mutated, a.String())
+			require.Contains(t, a.Reason, "service account has no pod identity association")
 			require.False(t, res.OK, "got %s", res.Arn)
 			require.Equal(t, "ClientError", res.ErrorCode)
 			require.Contains(t, res.ErrorMessage, "failed to refresh cached credentials")

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/idlab/idlab/emulators/irsawebhook"
 	"github.com/idlab/idlab/harness"
 	"github.com/idlab/idlab/harness/report"
 	"github.com/idlab/idlab/scenarios/internal/podrun"
@@ -127,6 +128,38 @@ func DeleteNamespace(ctx context.Context, cs kubernetes.Interface, ns string) er
 	}
 }
 
+// IRSAWebhookAdmission returns the admission line the lab's pod identity
+// webhook (IRSA and EKS Pod Identity, in eks) logged for namespace/pod since
+// start, read from the webhook pods' logs through the API; ok is false when
+// there is none. A row that says the webhook left a pod alone needs it: the
+// webhook fails open (failurePolicy Ignore), so an absent webhook leaves
+// every pod alone too.
+func (c *Cluster) IRSAWebhookAdmission(ctx context.Context, t *testing.T, namespace, pod string, start time.Time) (a irsawebhook.AdmissionLog, ok bool) {
+	t.Helper()
+	pods, err := c.CS.CoreV1().Pods(harness.SystemNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=" + irsawebhook.Name})
+	require.NoError(t, err)
+	since := metav1.NewTime(start.Add(-time.Second))
+	var lines []irsawebhook.AdmissionLog
+	for _, p := range pods.Items {
+		raw, err := c.CS.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{SinceTime: &since}).DoRaw(ctx)
+		require.NoError(t, err, "the log of %s/%s", p.Namespace, p.Name)
+		lines = append(lines, irsawebhook.ParseAdmissionLog(raw, namespace, pod)...)
+	}
+	if len(lines) == 0 {
+		return irsawebhook.AdmissionLog{}, false
+	}
+	return lines[len(lines)-1], true
+}
+
+// AdmissionEvidence is what a row's reason quotes of IRSAWebhookAdmission's
+// answer.
+func AdmissionEvidence(a irsawebhook.AdmissionLog, ok bool) string {
+	if !ok {
+		return "the webhook logged no admission of this pod"
+	}
+	return "webhook " + a.String()
+}
+
 // Outcome is one row of the conformance matrix (report.Row without the
 // fields the report fills in).
 type Outcome = report.Row
@@ -141,10 +174,19 @@ func Row(t *testing.T, o Outcome) {
 	t.Log(report.RowPrefix + string(raw))
 }
 
-// Observed is what a probe result shows: "allow" or its error code.
+// NoCode is what Observed says of a failure that has no error code (a row
+// whose allow needs more than the call's success, such as a rotated token):
+// never empty, so the matrix shows that something other than allow was
+// observed.
+const NoCode = "not allow (no error code)"
+
+// Observed is what a probe result shows: "allow", its error code, or NoCode.
 func Observed(ok bool, code string) string {
-	if ok {
+	switch {
+	case ok:
 		return "allow"
+	case code == "":
+		return NoCode
 	}
 	return code
 }

@@ -61,7 +61,7 @@ func (f fake) run(t *testing.T, mode string, args ...string) string {
 	t.Helper()
 	py := "/usr/bin/python3"
 	if _, err := os.Stat(py); err != nil {
-		t.Skipf("no %s: %v", py, err)
+		t.Skipf("no %s (hack/setup-test-tools.sh python3): %v", py, err)
 	}
 	cmd := exec.Command(py, append([]string{filepath.Join(f.dir, "probe.py")}, args...)...)
 	cmd.Env = []string{"PATH=" + f.dir + ":/usr/bin:/bin", "FAKE_DIR=" + f.dir, "FAKE_MODE=" + mode, "AWS_WEB_IDENTITY_TOKEN_FILE=" + f.token}
