@@ -179,7 +179,7 @@ type tokenRequestJSON struct {
 // lab's control plane only: it mints tokens and changes keys, so it is
 // never part of ServeHTTP, which workloads reach.
 //
-//	GET    issuers                        -> [{"url","jwksUri","keys":[kid...],"signingKey"}]
+//	GET    issuers                        -> [{"url","jwksUri","keys":[kid...],"signingKey","tokensMinted"}]
 //	POST   issuers {"url","jwksPath"}     -> 201 {"url","jwksUri"}
 //	POST   issuers/keys?issuer=URL[&alg=][&signing=true] -> 201 {"kid","alg","signingKey"}
 //	                                      (body {"alg","signing"} also accepted; RS256 default;
@@ -194,14 +194,15 @@ func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == "issuers" && r.Method == http.MethodGet:
 		type out struct {
-			URL        string   `json:"url"`
-			JWKSURI    string   `json:"jwksUri"`
-			Keys       []string `json:"keys"`
-			SigningKey string   `json:"signingKey,omitempty"`
+			URL          string   `json:"url"`
+			JWKSURI      string   `json:"jwksUri"`
+			Keys         []string `json:"keys"`
+			SigningKey   string   `json:"signingKey,omitempty"`
+			TokensMinted int64    `json:"tokensMinted"`
 		}
 		list := []out{}
 		for _, i := range h.Issuers() {
-			o := out{URL: i.url, JWKSURI: i.JWKSURL(), Keys: []string{}, SigningKey: i.SigningKeyID()}
+			o := out{URL: i.url, JWKSURI: i.JWKSURL(), Keys: []string{}, SigningKey: i.SigningKeyID(), TokensMinted: i.TokensMinted()}
 			for _, k := range i.Keys() {
 				o.Keys = append(o.Keys, k.ID)
 			}

@@ -396,16 +396,18 @@ func TestAdminAPIKeysAndListing(t *testing.T) {
 	status, body = do("GET", "/_idlab/oidc/issuers", ``)
 	require.Equal(t, http.StatusOK, status)
 	var list []struct {
-		URL        string
-		JWKSURI    string `json:"jwksUri"`
-		Keys       []string
-		SigningKey string
+		URL          string
+		JWKSURI      string `json:"jwksUri"`
+		Keys         []string
+		SigningKey   string
+		TokensMinted int64
 	}
 	require.NoError(t, json.Unmarshal(body, &list))
 	require.Len(t, list, 1)
 	require.Equal(t, gkeIssuer+"/jwks", list[0].JWKSURI)
 	require.Len(t, list[0].Keys, 2)
 	require.Equal(t, key["kid"], list[0].SigningKey)
+	require.Zero(t, list[0].TokensMinted)
 
 	status, body = do("POST", "/_idlab/oidc/token", `{"issuer":"`+gkeIssuer+`","namespace":"ns","serviceAccount":"sa","serviceAccountUID":"u1","secret":{"name":"s","uid":"su"}}`)
 	require.Equal(t, http.StatusOK, status, string(body))
@@ -417,6 +419,10 @@ func TestAdminAPIKeysAndListing(t *testing.T) {
 	require.Equal(t, map[string]any{"name": "s", "uid": "su"}, got.Claims.Raw["kubernetes.io"].(map[string]any)["secret"])
 	status, _ = do("POST", "/_idlab/oidc/token", `{"issuer":"`+gkeIssuer+`","namespace":"ns","serviceAccount":"sa","expirationSeconds":60}`)
 	require.Equal(t, http.StatusBadRequest, status)
+	status, body = do("GET", "/_idlab/oidc/issuers", ``)
+	require.Equal(t, http.StatusOK, status)
+	require.NoError(t, json.Unmarshal(body, &list))
+	require.EqualValues(t, 1, list[0].TokensMinted, "the refused request minted nothing")
 
 	status, _ = do("DELETE", "/_idlab/oidc/issuers/keys/"+key["kid"]+"?issuer="+gkeIssuer, ``)
 	require.Equal(t, http.StatusNoContent, status)
