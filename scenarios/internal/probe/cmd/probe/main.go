@@ -21,6 +21,7 @@
 //	probe rotate-cached [SECONDS [INTERVAL]]  the same, presenting the token read once at start
 //	probe az-token SCOPE           an Entra access token with azidentity's WorkloadIdentityCredential
 //	probe az-blob-get ACCOUNT CONTAINER BLOB  Azure Get Blob with that credential
+//	probe http METHOD URL [BODY]   one anonymous HTTP request; "STATUS CODE" in output (httpcall.go)
 package main
 
 import (
@@ -64,6 +65,9 @@ func run(ctx context.Context) probe.Result {
 			audience = os.Args[5]
 		}
 		return awsResult(gcpToAWS(ctx, os.Args[2], os.Args[3], os.Args[4], audience))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "http" {
+		return httpCall(ctx, os.Args[2:])
 	}
 	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "az-") {
 		return runAzure(ctx, os.Args[1:])
