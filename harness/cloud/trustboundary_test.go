@@ -10,8 +10,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idlab/idlab/emulators/oidc"
 	"github.com/idlab/idlab/harness/trustboundary"
 )
 
@@ -72,7 +77,7 @@ func TestWorkloadCannotUseTheAdminAPI(t *testing.T) {
 	requests := trustboundary.Requests(eksIssuer, "123456789012")
 
 	t.Run("cloud listener", func(t *testing.T) {
-		for _, tg := range append(trustboundary.Targets("us-west-2", "app-a-data", "172.18.0.9"), trustboundary.Loopback()) {
+		for _, tg := range append(trustboundary.Targets("us-west-2", "trustboundary-data", "172.18.0.9"), trustboundary.Loopback()) {
 			for _, r := range requests {
 				got, body := cloudDo(t, c, tg.Host, r)
 				require.Equal(t, trustboundary.Expected(tg, r), got, "%s %s https://%s%s: %s", tg.ID, r.Method, tg.Host, r.Path, body)
@@ -133,4 +138,37 @@ func TestCloudListenerServesNoAdminPath(t *testing.T) {
 			require.False(t, got.Status/100 == 2, "GET https://%s%s%s: HTTP %d: %s", host, AdminPrefix, p, got.Status, body)
 		}
 	}
+}
+
+// TestAdminPrefixKeysAreS3 is the test of the trustboundary suite's S3
+// rows: its role writes and reads _idlab/probe.txt in its bucket through
+// the cloud listener, path-style and virtual-hosted, with the SDK.
+func TestAdminPrefixKeysAreS3(t *testing.T) {
+	c, minter := startCloudFor(t, eksIssuer, labFixture(t), func(cfg *Config) { cfg.Region = "us-west-2" })
+	tok, err := minter.MintServiceAccountToken(oidc.TokenRequest{Namespace: "idlab-trustboundary", ServiceAccount: "app", Audiences: []string{"sts.amazonaws.com"}})
+	require.NoError(t, err)
+	creds := assumeWithWebIdentity(t, c, "arn:aws:iam::123456789012:role/trustboundary-app", tok)
+	ctx := context.Background()
+	for _, pathStyle := range []bool{true, false} {
+		cl := s3.NewFromConfig(aws.Config{Region: "us-west-2", HTTPClient: c.Client(),
+			Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)},
+			func(o *s3.Options) { o.UsePathStyle = pathStyle; o.RetryMaxAttempts = 1 })
+		text := fmt.Sprintf("path-style %v", pathStyle)
+		_, err := cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("trustboundary-data"), Key: aws.String("_idlab/probe.txt"), Body: strings.NewReader(text)})
+		require.NoError(t, err, text)
+		out, err := cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("trustboundary-data"), Key: aws.String("_idlab/probe.txt")})
+		require.NoError(t, err, text)
+		got, err := io.ReadAll(out.Body)
+		out.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, text, string(got))
+	}
+	// Another bucket stays out of reach: the rows rest on the role's policy.
+	cl := s3.NewFromConfig(aws.Config{Region: "us-west-2", HTTPClient: c.Client(),
+		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)},
+		func(o *s3.Options) { o.RetryMaxAttempts = 1 })
+	_, err = cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("app-a-data"), Key: aws.String("_idlab/probe.txt"), Body: strings.NewReader("x")})
+	var ae smithy.APIError
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, "AccessDenied", ae.ErrorCode())
 }
