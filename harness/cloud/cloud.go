@@ -379,8 +379,8 @@ func (c *Cloud) Close(ctx context.Context) error {
 
 // Endpoints describes what the server offers, for `idlab serve` to print.
 func (c *Cloud) Endpoints() map[string]string {
-	u, admin := c.URL(), c.AdminAddr()
-	if admin == "" {
+	u, admin := c.URL(), c.AdminAddr()+" (Authorization: Bearer <admin secret>)"
+	if c.AdminAddr() == "" {
 		admin = "none (AdminHandler in process)"
 	}
 	c.mu.RLock()
@@ -394,7 +394,7 @@ func (c *Cloud) Endpoints() map[string]string {
 		"google":    "https://accounts.google.com, https://{sts,iamcredentials,oauth2,www}.googleapis.com and https://storage.googleapis.com through lab DNS",
 		"entra":     "https://login.microsoftonline.com through lab DNS",
 		"azureblob": "https://ACCOUNT.blob.core.windows.net through lab DNS",
-		"admin":     admin + " (Authorization: Bearer <admin secret>)",
+		"admin":     admin,
 		"ca_bundle": filepath.Join(c.cfg.DataDir, certs.CertFile),
 	}
 	for i, iss := range c.OIDC.Issuers() {
