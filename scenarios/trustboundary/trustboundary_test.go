@@ -38,7 +38,9 @@ func TestAdminAPIIsNotOnTheCloudPlane(t *testing.T) {
 	eks := lab.Cluster(t, "eks")
 	lab.Namespace(ctx, t, eks, namespace, "app")
 	issuer := lab.Clusters["eks"].IssuerURL
-	get := func(ctx context.Context, path string, out any) error { return lab.Admin(ctx, http.MethodGet, path, nil, out) }
+	get := func(ctx context.Context, path string, out any) error {
+		return lab.Admin(ctx, http.MethodGet, path, nil, out)
+	}
 
 	// The S3 rows go first: their decisions are in the log, so a wipe shows.
 	for _, style := range []struct{ name, suffix string }{{"virtual-hosted", ""}, {"path-style", "-path"}} {

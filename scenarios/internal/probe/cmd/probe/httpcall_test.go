@@ -25,7 +25,9 @@ func TestHTTPCall(t *testing.T) {
 	require.NoError(t, err)
 	addr := strings.TrimPrefix(c.URL(), "https://")
 	var d net.Dialer
-	toLab := func(ctx context.Context, network, _ string) (net.Conn, error) { return d.DialContext(ctx, network, addr) }
+	toLab := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, addr)
+	}
 	client := newHTTPClient(c.CA.Pool(), toLab)
 
 	tests := []struct {
