@@ -29,7 +29,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
 
 func TestServeAdminPlane(t *testing.T) {
 	dir, err := os.MkdirTemp("", "idlab-serve-") // short: a socket path has at most 107 bytes
