@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,7 +86,17 @@ func (l *Lab) step(name string) func(err *error) {
 	}
 }
 
-func (l *Lab) serveDir() string          { return filepath.Join(l.cfg.StateDir, "serve-root") }
+func (l *Lab) serveDir() string        { return filepath.Join(l.cfg.StateDir, "serve-root") }
+func (l *Lab) adminSecretFile() string { return filepath.Join(l.serveDir(), adminSecret) }
+
+// The admin API's socket and secret file, in the serve root the emulator's
+// container mounts at /data: never on a network, reached by the host
+// through the same files.
+const (
+	adminSocket = "admin.sock"
+	adminSecret = "admin.secret"
+)
+
 func (l *Lab) keyDir(name string) string { return filepath.Join(l.serveDir(), "keys", name) }
 
 // Up brings the lab up, reusing healthy clusters and images, and writes the
@@ -97,6 +108,9 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 	}
 	if err := os.MkdirAll(l.serveDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	if _, _, err := cloud.ParseAdminListen("unix:" + filepath.Join(l.serveDir(), adminSocket)); err != nil {
+		return nil, fmt.Errorf("state dir %s: %w", l.cfg.StateDir, err)
 	}
 	ca, err := certs.LoadOrCreate(filepath.Join(l.serveDir(), "serve"), "idlab lab CA")
 	if err != nil {
@@ -146,12 +160,19 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 	if err := l.run(fmt.Sprintf("clusters %s", l.names()), func() error { return l.createClusters(ctx, node) }); err != nil {
 		return nil, err
 	}
+	// The admin secret exists before the container starts, made by the
+	// host user: 0600 and theirs, read by the emulator through the mount.
+	if _, err := cloud.LoadOrCreateAdminSecret(l.adminSecretFile()); err != nil {
+		return nil, err
+	}
 	var ip string
 	if err := l.run("emulator container", func() error { ip, err = l.startEmulator(ctx, emuImage); return err }); err != nil {
 		return nil, err
 	}
 	st = &State{EmulatorURL: "https://127.0.0.1:" + strconv.Itoa(l.cfg.HostPort), EmulatorIP: ip,
-		CAFile: filepath.Join(l.serveDir(), "serve", certs.CertFile), ProbeImage: probeImage, PyClientImage: py.Image, Clusters: map[string]ClusterState{}}
+		CAFile:    filepath.Join(l.serveDir(), "serve", certs.CertFile),
+		AdminAddr: "unix:" + filepath.Join(l.serveDir(), adminSocket), AdminSecretFile: l.adminSecretFile(),
+		ProbeImage: probeImage, PyClientImage: py.Image, Clusters: map[string]ClusterState{}}
 	if err := l.run("emulator ready", func() error { return waitHealthy(ctx, st) }); err != nil {
 		return nil, err
 	}
@@ -424,7 +445,8 @@ func (l *Lab) startEmulator(ctx context.Context, image string) (string, error) {
 			"-p", fmt.Sprintf("127.0.0.1:%d:443", l.cfg.HostPort),
 			"-v", l.serveDir() + ":/data",
 			image, "serve", "--data-dir", "/data/serve", "--fixtures", "/data/fixtures", "--issuers", "/data/issuers.yaml",
-			"--listen", "0.0.0.0", "--https-port", "443", "--region", "us-west-2"}
+			"--listen", "0.0.0.0", "--https-port", "443", "--region", "us-west-2",
+			"--admin-listen", "unix:/data/" + adminSocket, "--admin-secret-file", "/data/" + adminSecret}
 		args = append(append(args, otherCloudFlags()...), l.imdsServeFlags()...)
 		if _, err := docker(ctx, nil, args...); err != nil {
 			return "", err
@@ -442,19 +464,30 @@ func (l *Lab) startEmulator(ctx context.Context, image string) (string, error) {
 	return ip, nil
 }
 
+// waitHealthy waits for the emulator's admin API to answer its health
+// check with the lab's secret: the admin listener starts last, so the cloud
+// listener answers by then too.
 func waitHealthy(ctx context.Context, st *State) error {
-	c, err := st.HTTPClient()
+	c, base, err := st.AdminClient()
 	if err != nil {
 		return err
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	var last error
 	for time.Now().Before(deadline) {
-		resp, err := c.Get(st.EmulatorURL + "/_idlab/healthz")
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/_idlab/healthz", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := c.Do(req)
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
+			switch resp.StatusCode {
+			case http.StatusOK:
 				return nil
+			case http.StatusUnauthorized:
+				// Waiting will not mend it.
+				return fmt.Errorf("emulator admin API at %s refuses the secret in %s (HTTP 401): the container was started with another secret file", st.AdminAddr, st.AdminSecretFile)
 			}
 			err = fmt.Errorf("HTTP %d", resp.StatusCode)
 		}
@@ -465,7 +498,7 @@ func waitHealthy(ctx context.Context, st *State) error {
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("emulator did not become healthy at %s: %v\nlast lines of its log:\n%s", st.EmulatorURL, last, containerLogs(ctx, EmulatorContainer, 15))
+	return fmt.Errorf("emulator did not become healthy at %s: %v\nlast lines of its log:\n%s", st.AdminAddr, last, containerLogs(ctx, EmulatorContainer, 15))
 }
 
 // wireClusters points each cluster's DNS at the emulator and loads images:

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/idlab/idlab/harness/cloud"
 	"github.com/idlab/idlab/internal/atomicfile"
 )
 
@@ -34,6 +35,11 @@ type State struct {
 	EmulatorIP string `json:"emulatorIP"`
 	// CAFile is the lab CA bundle (PEM) every client must trust.
 	CAFile string `json:"caFile"`
+	// AdminAddr is the emulator's admin API from the host: "unix:PATH", a
+	// socket in the state dir, which nothing on kind's network reaches.
+	AdminAddr string `json:"adminAddr"`
+	// AdminSecretFile holds the bearer secret of the admin API (0600).
+	AdminSecretFile string `json:"adminSecretFile"`
 	// ProbeImage is the SDK probe image loaded into every cluster.
 	ProbeImage string `json:"probeImage,omitempty"`
 	// PyClientImage is the image of Debian's awscli and boto3
@@ -89,7 +95,8 @@ func (s *State) CAPEM() ([]byte, error) {
 	return b, nil
 }
 
-// HTTPClient trusts the lab CA; for the emulator's admin API from the host.
+// HTTPClient trusts the lab CA: the host's client of the emulator's cloud
+// APIs at EmulatorURL.
 func (s *State) HTTPClient() (*http.Client, error) {
 	pem, err := s.CAPEM()
 	if err != nil {
@@ -157,11 +164,24 @@ func (s *State) getJSON(ctx context.Context, path string, v any) error {
 	return s.Admin(ctx, http.MethodGet, path, nil, v)
 }
 
+// AdminClient is a client of the emulator's admin API presenting the
+// lab's secret, and the base URL its paths go after.
+func (s *State) AdminClient() (*http.Client, string, error) {
+	if s.AdminAddr == "" || s.AdminSecretFile == "" {
+		return nil, "", errors.New("the lab state names no admin API (written by an older idlab): run `idlab up` again")
+	}
+	secret, err := cloud.ReadAdminSecret(s.AdminSecretFile)
+	if err != nil {
+		return nil, "", err
+	}
+	return cloud.NewAdminClient(s.AdminAddr, secret)
+}
+
 // Admin sends method to an admin path of the emulator (/_idlab/...) with
 // body as JSON (nil for none) and decodes a 2xx answer into out (nil to
 // discard it); any other status is an error carrying the answer.
 func (s *State) Admin(ctx context.Context, method, path string, body, out any) error {
-	c, err := s.HTTPClient()
+	c, base, err := s.AdminClient()
 	if err != nil {
 		return err
 	}
@@ -173,7 +193,7 @@ func (s *State) Admin(ctx context.Context, method, path string, body, out any) e
 		}
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, s.EmulatorURL+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
 		return err
 	}

@@ -96,6 +96,7 @@ func runUp(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "lab up: emulator %s (CA %s)\n", st.EmulatorURL, st.CAFile)
+	fmt.Fprintf(env.stdout, "  admin API %s (bearer secret in %s)\n", st.AdminAddr, st.AdminSecretFile)
 	for _, c := range st.Clusters {
 		fmt.Fprintf(env.stdout, "  cluster %s: issuer %s, kubeconfig %s\n", c.Name, c.IssuerURL, c.Kubeconfig)
 	}

@@ -25,6 +25,10 @@ type decisionJSON struct {
 //	POST   users/{account}/{name}/access-keys
 //	POST   fixtures            (YAML body)
 //	GET    roles
+//	GET    users
+//
+// It changes fixtures and mints keys, so it belongs on the lab's control
+// plane only, never behind an endpoint workloads reach.
 func (i *IAM) AdminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := strings.TrimPrefix(r.URL.Path, AdminPrefix)
@@ -50,6 +54,16 @@ func (i *IAM) AdminHandler() http.Handler {
 			var out []roleJSON
 			for _, role := range i.Roles() {
 				out = append(out, roleJSON{role.ARN, role.RoleID})
+			}
+			writeAdmin(w, http.StatusOK, out)
+		case p == "users" && r.Method == http.MethodGet:
+			type userJSON struct {
+				ARN    string `json:"arn"`
+				UserID string `json:"userId"`
+			}
+			out := []userJSON{}
+			for _, u := range i.Users() {
+				out = append(out, userJSON{u.ARN, u.UserID})
 			}
 			writeAdmin(w, http.StatusOK, out)
 		case p == "fixtures" && r.Method == http.MethodPost:

@@ -77,6 +77,9 @@
 //	POST   /_idlab/iam/users/{account}/{name}/access-keys  -> {"AccessKeyId","SecretAccessKey"}; 404 NoSuchEntity
 //	POST   /_idlab/iam/fixtures                             (YAML body, same format)
 //	GET    /_idlab/iam/roles                                -> [{"arn","roleId"}]
+//	GET    /_idlab/iam/users                                -> [{"arn","userId"}]
+//
+// It belongs on the lab's control plane: no emulator's ServeHTTP serves it.
 //
 // Access keys are never in fixtures: CreateAccessKey (or POST
 // /_idlab/iam/users/{account}/{name}/access-keys) makes them at run time.

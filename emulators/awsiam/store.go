@@ -343,6 +343,18 @@ func (i *IAM) Roles() []Role {
 	return out
 }
 
+// Users lists every user, sorted by ARN.
+func (i *IAM) Users() []User {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	out := make([]User, 0, len(i.users))
+	for _, u := range i.users {
+		out = append(out, *u)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].ARN < out[b].ARN })
+	return out
+}
+
 // ManagedPolicy returns a managed policy by ARN.
 func (i *IAM) ManagedPolicy(arn string) (*ManagedPolicy, error) {
 	i.mu.RLock()

@@ -252,6 +252,7 @@ func TestAdminAPI(t *testing.T) {
 		contains                 string
 	}{
 		{"roles", "GET", "/_idlab/iam/roles", "", 200, `"roleId":"AROA`},
+		{"users", "GET", "/_idlab/iam/users", "", 200, `{"arn":"arn:aws:iam::111111111111:user/alice","userId":"AIDA`},
 		{"decisions by principal", "GET", "/_idlab/iam/decisions?principal=anonymous&action=s3:getobject", "", 200, `"requestId":"q1"`},
 		{"decisions by resource", "GET", "/_idlab/iam/decisions?resource=arn:aws:s3:::b/k", "", 200, `"requestId":"q1"`},
 		{"decisions of another resource", "GET", "/_idlab/iam/decisions?resource=arn:aws:s3:::b/other", "", 200, `[]`},
@@ -259,6 +260,7 @@ func TestAdminAPI(t *testing.T) {
 		{"access key for a user", "POST", "/_idlab/iam/users/111111111111/alice/access-keys", "", 201, `"AccessKeyId":"AKIA`},
 		{"access key for a missing user", "POST", "/_idlab/iam/users/111111111111/nobody/access-keys", "", 404, `"code":"NoSuchEntity"`},
 		{"fixtures", "POST", "/_idlab/iam/fixtures", "accounts:\n  - id: \"333333333333\"\n    users:\n      - name: carol\n", 204, ""},
+		{"carol listed", "GET", "/_idlab/iam/users", "", 200, `"arn":"arn:aws:iam::333333333333:user/carol"`},
 		{"bad fixtures name the line", "POST", "/_idlab/iam/fixtures", "accounts:\n  - id: \"333\"\n", 400, `request body:2: account id`},
 		{"clear decisions", "DELETE", "/_idlab/iam/decisions", "", 204, ""},
 		{"decisions cleared", "GET", "/_idlab/iam/decisions", "", 200, `[]`},

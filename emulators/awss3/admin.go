@@ -31,8 +31,8 @@ type objectJSON struct {
 }
 
 // AdminHandler serves a read-only JSON view of the store for tests and
-// the lab's status page: GET /_idlab/s3/buckets and
-// GET /_idlab/s3/buckets/{name}/objects.
+// the lab's control plane: GET /_idlab/s3/buckets and
+// GET /_idlab/s3/buckets/{name}/objects. ServeHTTP never answers it.
 func (h *Handler) AdminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		write := func(status int, v any) {

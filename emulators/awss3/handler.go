@@ -88,13 +88,10 @@ type reqCtx struct {
 }
 
 // ServeHTTP authenticates the request, routes it to an operation and
-// renders the operation's error once.
+// renders the operation's error once. Every path is S3's: the admin API is
+// AdminHandler's alone, so a key such as _idlab/x is an object like any.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := h.newReqCtx(r)
-	if !rc.virtual && strings.HasPrefix(r.URL.Path, AdminPrefix+"/") {
-		h.AdminHandler().ServeHTTP(w, r)
-		return
-	}
 	if err := h.serve(rc, w); err != nil {
 		h.log.Info("s3 error", "request_id", rc.id, "method", r.Method, "bucket", rc.bucket, "key", rc.key,
 			"principal", rc.principal.ARN, "err", err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/require"
+
+	"github.com/idlab/idlab/emulators/awss3"
 )
 
 func readAll(t *testing.T, out *s3.GetObjectOutput, err error) string {
@@ -303,6 +306,30 @@ func TestSDKVirtualHost(t *testing.T) {
 	require.Len(t, lo.Contents, 1)
 	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bucket-b"), Key: aws.String("b.txt")})
 	require.Equal(t, "AccessDenied", apiCode(t, err))
+}
+
+// TestAdminPathsAreS3 shows the admin API's paths are plain S3 on the
+// server's URL: _idlab/... is a key in both addressing styles, and
+// path-style /_idlab/s3/buckets addresses a bucket named _idlab.
+func TestAdminPathsAreS3(t *testing.T) {
+	l := newLab(t, "")
+	ctx := context.Background()
+	creds := l.session(t, roleARN(acctA, "app-a"), time.Hour)
+	for name, c := range map[string]*s3.Client{"path-style": l.client(creds), "virtual-hosted": l.virtualHostClient(creds)} {
+		t.Run(name, func(t *testing.T) {
+			key := aws.String("_idlab/s3/buckets")
+			_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bucket-a"), Key: key, Body: strings.NewReader(name)})
+			require.NoError(t, err)
+			out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bucket-a"), Key: key})
+			require.Equal(t, name, readAll(t, out, err))
+		})
+	}
+	resp, err := l.srv.Client().Get(l.srv.URL() + awss3.AdminPrefix + "/buckets")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, string(body))
+	require.Contains(t, string(body), "<Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message><BucketName>_idlab</BucketName>")
 }
 
 func TestSDKUnknownSubresource(t *testing.T) {

@@ -39,20 +39,17 @@ func (h *Handler) QueueMessages(account, queue string) []QueueMessage {
 	return out
 }
 
-// AdminHandler serves the test-facing API under /_idlab/sns/:
+// AdminHandler serves the test-facing API under /_idlab/sns/, for the
+// lab's control plane only (ServeHTTP never answers it):
 //
 //	GET    topics                    topics with their subscriptions
 //	GET    queues/{account}/{queue}  messages the queue received
 //	DELETE queues/{account}/{queue}  purges the queue
-//	GET    SimpleNotificationService-*.pem  the signing certificate
 func (h *Handler) AdminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := strings.TrimPrefix(r.URL.Path, AdminPrefix)
 		parts := strings.Split(p, "/")
 		switch {
-		case p == h.signer.certName && r.Method == http.MethodGet:
-			w.Header().Set("Content-Type", "application/x-pem-file")
-			_, _ = w.Write(h.signer.certPEM)
 		case p == "topics" && r.Method == http.MethodGet:
 			writeJSON(w, http.StatusOK, h.topicsJSON())
 		case len(parts) == 3 && parts[0] == "queues" && accountRe.MatchString(parts[1]) && parts[2] != "":

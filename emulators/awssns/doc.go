@@ -27,8 +27,9 @@
 //
 // Notifications carry AWS's JSON envelope signed with a key generated at run
 // time (SignatureVersion 1 = SHA1withRSA, 2 = SHA256withRSA over AWS's
-// canonical string); the certificate is served at SigningCertURL under
-// /_idlab/sns/. RawMessageDelivery and FilterPolicy (exact strings, numbers
+// canonical string); the certificate is served at SigningCertURL,
+// /SimpleNotificationService-HASH.pem on the host the subscription was
+// made through, as SNS serves it. RawMessageDelivery and FilterPolicy (exact strings, numbers
 // and "exists" on message attributes) are honoured.
 //
 // Embed it like httptest:
@@ -38,6 +39,7 @@
 //	defer srv.Close()
 //	// AWS_ENDPOINT_URL_SNS=srv.URL(), AWS_CA_BUNDLE=<ca.PEM in a file>
 //
-// The admin API (AdminHandler, also under /_idlab/sns/ of ServeHTTP) lists
-// topics and reads or purges the emulated queues.
+// The admin API (AdminHandler, under /_idlab/sns/; never served by
+// ServeHTTP, which workloads reach) lists topics and reads or purges the
+// emulated queues.
 package awssns

@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,15 @@ func (l *lab) clientFor(s *awsiam.Session) *sns.Client {
 		RetryMaxAttempts: 1})
 }
 
+// adminURL serves the handler's admin API on its own plain listener, as
+// the lab's control plane does, and returns its base URL.
+func (l *lab) adminURL(t testing.TB) string {
+	t.Helper()
+	srv := httptest.NewServer(l.srv.Handler().AdminHandler())
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 func apiCode(t *testing.T, err error) string {
 	t.Helper()
 	var ae smithy.APIError
@@ -143,7 +153,7 @@ func (l *lab) verifyEnvelope(t *testing.T, body string) map[string]any {
 		}
 		b.WriteString(k + "\n" + str(k) + "\n")
 	}
-	require.True(t, strings.HasPrefix(str("SigningCertURL"), l.srv.URL()+"/_idlab/sns/SimpleNotificationService-"), str("SigningCertURL"))
+	require.True(t, strings.HasPrefix(str("SigningCertURL"), l.srv.URL()+"/SimpleNotificationService-"), str("SigningCertURL"))
 	resp, err := l.srv.Client().Get(str("SigningCertURL"))
 	require.NoError(t, err)
 	defer resp.Body.Close()

@@ -229,15 +229,16 @@ func TestSDKSQSDelivery(t *testing.T) {
 	require.Len(t, l.srv.Handler().QueueMessages(acctA, "only-red"), 2)
 
 	// Admin API: the same messages, then a purge.
-	resp, err := l.srv.Client().Get(l.srv.URL() + "/_idlab/sns/queues/111111111111/wrapped")
+	adminURL := l.adminURL(t)
+	resp, err := http.Get(adminURL + "/_idlab/sns/queues/111111111111/wrapped")
 	require.NoError(t, err)
 	var admin []awssns.QueueMessage
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&admin))
 	resp.Body.Close()
 	require.Len(t, admin, 4)
 	require.Contains(t, admin[0].Body, id)
-	req, _ := http.NewRequest(http.MethodDelete, l.srv.URL()+"/_idlab/sns/queues/111111111111/wrapped", nil)
-	resp, err = l.srv.Client().Do(req)
+	req, _ := http.NewRequest(http.MethodDelete, adminURL+"/_idlab/sns/queues/111111111111/wrapped", nil)
+	resp, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)

@@ -153,6 +153,6 @@ func (s *signer) sign(e *envelope, version, baseURL string) error {
 	}
 	e.SignatureVersion = version
 	e.Signature = base64.StdEncoding.EncodeToString(sig)
-	e.SigningCertURL = baseURL + AdminPrefix + s.certName
+	e.SigningCertURL = baseURL + "/" + s.certName
 	return nil
 }

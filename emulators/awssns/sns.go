@@ -118,11 +118,13 @@ func (h *Handler) Close() {
 	h.deliveries.Wait()
 }
 
-// ServeHTTP answers the admin API under /_idlab/sns/ and dispatches the
-// query API on the Action parameter.
+// ServeHTTP serves the signing certificate at its SigningCertURL path and
+// dispatches the query API on the Action parameter. The admin API is
+// AdminHandler's alone.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, AdminPrefix) {
-		h.AdminHandler().ServeHTTP(w, r)
+	if r.Method == http.MethodGet && r.URL.Path == "/"+h.signer.certName {
+		w.Header().Set("Content-Type", "application/x-pem-file")
+		_, _ = w.Write(h.signer.certPEM)
 		return
 	}
 	awsxml.Serve(w, r, Namespace, maxBody, h.log, h.dispatch)

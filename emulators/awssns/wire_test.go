@@ -50,7 +50,18 @@ func TestWireShapes(t *testing.T) {
 
 	_, err := l.srv.Handler().CreateTopic(t.Context(), acctA, "", "seeded", nil)
 	require.NoError(t, err)
-	resp, err := l.srv.Client().Get(l.srv.URL() + "/_idlab/sns/topics")
+	// The server's URL is SNS's: the admin paths are a query without an
+	// action there.
+	for _, path := range []string{"/_idlab/sns/topics", "/_idlab/sns/queues/111111111111/none"} {
+		resp, err := l.srv.Client().Get(l.srv.URL() + path)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, path)
+		require.Contains(t, string(b), "<Code>InvalidAction</Code>")
+	}
+	admin := l.adminURL(t)
+	resp, err := http.Get(admin + "/_idlab/sns/topics")
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var topics []struct {
@@ -62,7 +73,7 @@ func TestWireShapes(t *testing.T) {
 	require.Equal(t, "arn:aws:sns:us-east-1:111111111111:seeded", topics[0].ARN)
 	require.True(t, strings.Contains(string(topics[0].Policy), "__default_statement_ID"))
 
-	resp2, err := l.srv.Client().Get(l.srv.URL() + "/_idlab/sns/queues/111111111111/none")
+	resp2, err := http.Get(admin + "/_idlab/sns/queues/111111111111/none")
 	require.NoError(t, err)
 	b, _ := io.ReadAll(resp2.Body)
 	resp2.Body.Close()

@@ -29,7 +29,8 @@
 //	defer srv.Close()
 //	// AWS_ENDPOINT_URL_STS=srv.URL(), AWS_CA_BUNDLE=<ca.PEM in a file>
 //
-// A Server built without Options.Now owns a clock.Clock and serves
-// GET /_idlab/clock and POST /_idlab/clock/advance?seconds=N; /_idlab/iam/
-// is IAM's admin API.
+// The Server's URL is STS alone. Server.AdminHandler is the test API, to
+// serve on a listener of the test's own: for a Server built without
+// Options.Now (which then owns a clock.Clock) GET /_idlab/clock and POST
+// /_idlab/clock/advance?seconds=N, and /_idlab/iam/, IAM's admin API.
 package awssts

@@ -13,8 +13,9 @@ import (
 	"github.com/idlab/idlab/internal/clock"
 )
 
-// ClockPrefix is where a Server that owns its clock answers: GET reads the
-// time, POST /_idlab/clock/advance?seconds=N moves it forward.
+// ClockPrefix is where the AdminHandler of a Server that owns its clock
+// answers: GET reads the time, POST /_idlab/clock/advance?seconds=N moves
+// it forward.
 const ClockPrefix = "/_idlab/clock"
 
 // Server is the STS handler on 127.0.0.1:0 over HTTPS, like httptest.
@@ -27,11 +28,12 @@ type Server struct {
 
 // NewServer starts STS over HTTPS with a certificate from Options.CA.
 //
-// When Options.Now is nil the Server owns a clock.Clock reading IAM.Now and
-// serves the clock admin API; when Options.Now is set (idlab serve shares one
-// clock across emulators) the owner of that clock moves it and the admin API
-// answers 409. Session expirations are stamped by IAM's own clock, so a test
-// that moves time should give IAM and STS the same Now.
+// URL serves STS only. When Options.Now is nil the Server owns a
+// clock.Clock reading IAM.Now, which AdminHandler moves; when Options.Now is
+// set (idlab serve shares one clock across emulators) the owner of that
+// clock moves it and the clock admin API answers 409. Session expirations
+// are stamped by IAM's own clock, so a test that moves time should give IAM
+// and STS the same Now.
 func NewServer(opts Options) (*Server, error) {
 	if opts.CA == nil {
 		return nil, errors.New("awssts: NewServer needs Options.CA")
@@ -49,18 +51,24 @@ func NewServer(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.h = h
-	if s.srv, err = opts.CA.StartServer(http.HandlerFunc(s.serveHTTP)); err != nil {
+	if s.srv, err = opts.CA.StartServer(h); err != nil {
 		return nil, fmt.Errorf("awssts: %w", err)
 	}
 	return s, nil
 }
 
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	if p := r.URL.Path; p == ClockPrefix || strings.HasPrefix(p, ClockPrefix+"/") {
-		s.serveClock(w, r)
-		return
-	}
-	s.h.ServeHTTP(w, r)
+// AdminHandler is the test API a Server's URL does not serve: the clock
+// under ClockPrefix and IAM's admin API (awsiam.AdminPrefix). Serve it on a
+// listener only tests reach.
+func (s *Server) AdminHandler() http.Handler {
+	iam := s.opt.IAM.AdminHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == ClockPrefix || strings.HasPrefix(p, ClockPrefix+"/") {
+			s.serveClock(w, r)
+			return
+		}
+		iam.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) serveClock(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -217,9 +218,11 @@ func TestWebIdentitySessionTagClaims(t *testing.T) {
 func TestServerClockAdmin(t *testing.T) {
 	get := func(t *testing.T, l *lab, method, path string) (int, map[string]any) {
 		t.Helper()
-		req, err := http.NewRequest(method, l.sts.URL()+path, nil)
+		admin := httptest.NewServer(l.sts.AdminHandler())
+		defer admin.Close()
+		req, err := http.NewRequest(method, admin.URL+path, nil)
 		require.NoError(t, err)
-		resp, err := l.sts.Client().Do(req)
+		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		raw, err := io.ReadAll(resp.Body)
@@ -262,15 +265,32 @@ func TestServerClockAdmin(t *testing.T) {
 	})
 	t.Run("IAM admin is delegated", func(t *testing.T) {
 		l := newLab(t)
-		req, err := http.NewRequest(http.MethodGet, l.sts.URL()+"/_idlab/iam/roles", nil)
-		require.NoError(t, err)
-		resp, err := l.sts.Client().Do(req)
+		admin := httptest.NewServer(l.sts.AdminHandler())
+		defer admin.Close()
+		resp, err := http.Get(admin.URL + "/_idlab/iam/roles")
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		raw, err := io.ReadAll(resp.Body)
 		require.NoError(t, err)
 		require.Contains(t, string(raw), roleAppA)
+	})
+	t.Run("the server's URL is STS only", func(t *testing.T) {
+		l := newLabWith(t, fixture, false)
+		for _, tc := range []struct{ method, path string }{
+			{http.MethodGet, "/_idlab/iam/roles"}, {http.MethodDelete, "/_idlab/iam/decisions"},
+			{http.MethodPost, "/_idlab/clock/advance?seconds=7200"}, {http.MethodGet, "/_idlab/clock"},
+		} {
+			req, err := http.NewRequest(tc.method, l.sts.URL()+tc.path, nil)
+			require.NoError(t, err)
+			resp, err := l.sts.Client().Do(req)
+			require.NoError(t, err)
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s %s: %s", tc.method, tc.path, raw)
+			require.Contains(t, string(raw), "<Code>InvalidAction</Code>")
+		}
+		require.Zero(t, l.sts.Clock().Offset(), "the clock did not move")
 	})
 }
 

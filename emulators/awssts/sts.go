@@ -106,12 +106,9 @@ func New(opts Options) (*Handler, error) {
 // ForgetIssuerKeys drops cached keys of an issuer (after a key rotation).
 func (h *Handler) ForgetIssuerKeys(issuer string) { h.keys.Forget(issuer) }
 
-// ServeHTTP dispatches on the Action parameter.
+// ServeHTTP dispatches on the Action parameter, whatever the path, as STS
+// does.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, awsiam.AdminPrefix) {
-		h.iam.AdminHandler().ServeHTTP(w, r)
-		return
-	}
 	awsxml.Serve(w, r, Namespace, maxBody, h.log, h.dispatch)
 }
 

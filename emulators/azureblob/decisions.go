@@ -39,14 +39,17 @@ func (h *Handler) Decisions() []Decision { return h.decisions.All() }
 // ResetDecisions empties the decision log.
 func (h *Handler) ResetDecisions() { h.decisions.Reset() }
 
-// AdminPrefix is where the admin API lives.
+// AdminPrefix is where AdminHandler answers.
 const AdminPrefix = "/_idlab/azureblob/"
 
-// serveAdmin answers the test API:
+// AdminHandler serves the test API under AdminPrefix, for the lab's
+// control plane only (ServeHTTP never answers it):
 //
 //	GET    decisions[?principal=OID&appId=ID&container=C] -> [Decision...]
 //	DELETE decisions -> 204
 //	GET    accounts -> {account: {container: [blob names]}}
+func (h *Handler) AdminHandler() http.Handler { return http.HandlerFunc(h.serveAdmin) }
+
 func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	switch p := strings.TrimPrefix(r.URL.Path, AdminPrefix); {
 	case p == "decisions" && r.Method == http.MethodGet:

@@ -47,9 +47,9 @@
 //  4. Existence: 404 ContainerNotFound, 404 BlobNotFound.
 //
 // Every request to a known account leaves a Decision, refused
-// authentication included (the admin endpoint GET
-// /_idlab/azureblob/decisions, filters principal=, appId=, container=) and
-// one slog line:
+// authentication included (Handler.Decisions, or GET
+// /_idlab/azureblob/decisions of Handler.AdminHandler, filters principal=,
+// appId=, container=) and one slog line:
 // decision, principal, action, resource, reason, request_id. Responses
 // carry x-ms-request-id, x-ms-version and, for errors, x-ms-error-code.
 //

@@ -163,12 +163,9 @@ func (h *Handler) RemoveRoleAssignments(accountName, principal string) {
 	}
 }
 
-// ServeHTTP answers the blob REST API and, under AdminPrefix, the admin API.
+// ServeHTTP answers the blob REST API: what workloads reach. The admin API
+// is AdminHandler's alone.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, AdminPrefix) {
-		h.serveAdmin(w, r)
-		return
-	}
 	now := h.opts.Now()
 	reqID := uuid.NewString()
 	hd := w.Header()

@@ -286,6 +286,10 @@ func TestWireFormat(t *testing.T) {
 		{"bad container name", "GET", accountURL + "Team_A/hello.txt", map[string]string{"x-ms-version": "2025-01-05", "Authorization": bearer}, 400, "InvalidResourceName", "", false},
 		{"unknown account", "GET", "https://nosuch.blob.core.windows.net/team-a-data/hello.txt", map[string]string{"x-ms-version": "2025-01-05", "Authorization": bearer}, 404, "ResourceNotFound", "", false},
 		{"unsupported verb", "POST", accountURL + "team-a-data/hello.txt", map[string]string{"x-ms-version": "2025-01-05", "Authorization": bearer}, 405, "UnsupportedHttpVerb", "", false},
+		// The admin API is not the blob service's: its paths are a badly
+		// named container here.
+		{"admin path anonymous", "GET", accountURL + "_idlab/azureblob/accounts", map[string]string{"x-ms-version": "2025-01-05"}, 400, "InvalidResourceName", "", false},
+		{"admin path delete", "DELETE", accountURL + "_idlab/azureblob/decisions", map[string]string{"x-ms-version": "2025-01-05", "Authorization": bearer}, 400, "InvalidResourceName", "", false},
 		{"range", "GET", accountURL + "team-a-data/hello.txt", map[string]string{"x-ms-version": "2025-01-05", "Authorization": bearer, "x-ms-range": "bytes=0-4"}, 206, "", "", false},
 		{"bad range", "GET", accountURL + "team-a-data/hello.txt", map[string]string{"x-ms-version": "2025-01-05", "Authorization": bearer, "x-ms-range": "bytes=500-"}, 416, "InvalidRange", "", false},
 	} {
@@ -335,7 +339,7 @@ func TestPersistence(t *testing.T) {
 func httptestAdmin(t *testing.T, h *azureblob.Handler) string {
 	t.Helper()
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", azureblob.AdminPrefix+"accounts", nil))
+	h.AdminHandler().ServeHTTP(w, httptest.NewRequest("GET", azureblob.AdminPrefix+"accounts", nil))
 	require.Equal(t, 200, w.Code)
 	return w.Body.String()
 }

@@ -4,17 +4,21 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 )
 
-// serveAdmin answers the test API under /_idlab/entra/:
+// AdminHandler serves the test API under /_idlab/entra/, for the lab's
+// control plane only (it registers apps, so workloads never reach it):
 //
 //	GET    decisions -> [Decision...]
 //	DELETE decisions -> 204
 //	GET    apps      -> [App...]
 //	POST   apps      App -> 201 App (normalized)
+func (h *Handler) AdminHandler() http.Handler { return http.HandlerFunc(h.serveAdmin) }
+
 func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	ids := requestIDs{}
-	switch p := r.URL.Path[len(AdminPrefix):]; {
+	switch p := strings.TrimPrefix(r.URL.Path, AdminPrefix); {
 	case p == "decisions" && r.Method == http.MethodGet:
 		d := h.Decisions()
 		if d == nil {

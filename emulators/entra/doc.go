@@ -32,7 +32,10 @@
 //     service-account issuer), scope RESOURCE/.default (MSAL appends openid,
 //     profile and offline_access; they are ignored as Entra does for app-only
 //     tokens). POST /{tenant}/oauth2/token (v1, resource=) works the same.
-//   - GET /_idlab/entra/decisions, GET/POST /_idlab/entra/apps: the admin API.
+//
+// The admin API (Handler.AdminHandler, for the lab's control plane; not
+// served by ServeHTTP): GET /_idlab/entra/decisions, GET/POST
+// /_idlab/entra/apps.
 //
 // Federation checks, in Entra's order and with its error codes: tenant
 // (AADSTS90002), application (AADSTS700016), assertion syntax (AADSTS50027),

@@ -106,7 +106,7 @@ func (h *Handler) addTenantLocked(t Tenant) (*tenant, error) {
 // reserved are the tenant names Entra gives a meaning of their own.
 func reserved(id string) bool {
 	switch strings.ToLower(id) {
-	case "common", "organizations", "consumers", "_idlab", "error", "favicon.ico":
+	case "common", "organizations", "consumers", "error", "favicon.ico":
 		return true
 	}
 	return false
@@ -203,15 +203,12 @@ func servedHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// AdminPrefix is where the admin API lives.
+// AdminPrefix is where AdminHandler answers.
 const AdminPrefix = "/_idlab/entra/"
 
-// ServeHTTP routes discovery, keys, token and admin requests.
+// ServeHTTP routes discovery, keys and token requests: what workloads
+// reach. The admin API is AdminHandler's alone.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, AdminPrefix) {
-		h.serveAdmin(w, r)
-		return
-	}
 	if !servedHost(r.Host) {
 		http.NotFound(w, r)
 		return

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -132,10 +133,20 @@ func TestDiscoveryEndpoints(t *testing.T) {
 func TestAdminAPI(t *testing.T) {
 	l := newLab(t)
 	c := l.entra.Client()
-	req, err := http.NewRequest(http.MethodPost, l.entra.URL()+"/_idlab/entra/apps", strings.NewReader(
-		`{"tenant":"t2","clientId":"c2","federatedCredentials":[{"issuer":"`+aksIssuer+`","subject":"system:serviceaccount:a:b"}]}`))
-	require.NoError(t, err)
-	resp, err := c.Do(req)
+	newApp := `{"tenant":"t2","clientId":"c2","federatedCredentials":[{"issuer":"` + aksIssuer + `","subject":"system:serviceaccount:a:b"}]}`
+	// The server's URL answers only Entra's own API: the admin paths are
+	// an unknown tenant's path there.
+	for _, base := range []string{l.entra.URL(), "https://login.microsoftonline.com"} {
+		resp, err := c.Post(base+entra.AdminPrefix+"apps", "application/json", strings.NewReader(newApp))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	}
+	require.Len(t, l.entra.Handler().Apps(), 2, "no app was registered through the server's URL")
+
+	admin := httptest.NewServer(l.entra.Handler().AdminHandler())
+	defer admin.Close()
+	resp, err := http.Post(admin.URL+entra.AdminPrefix+"apps", "application/json", strings.NewReader(newApp))
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
@@ -144,7 +155,7 @@ func TestAdminAPI(t *testing.T) {
 	require.Equal(t, []string{entra.DefaultFederatedAudience}, apps[2].FederatedCredentials[0].Audiences)
 
 	_, _ = do(t, c, http.MethodPost, "https://login.microsoftonline.com/"+tenantID+"/oauth2/v2.0/token", url.Values{"grant_type": {"password"}})
-	resp, err = c.Get(l.entra.URL() + "/_idlab/entra/decisions")
+	resp, err = http.Get(admin.URL + entra.AdminPrefix + "decisions")
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var ds []entra.Decision

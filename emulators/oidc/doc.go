@@ -31,8 +31,10 @@
 // prefix; on an IP address or localhost (tests on the host) by path alone,
 // the first-added issuer winning a tie. Unknown paths get 404.
 //
-// A small admin API under /_idlab/oidc/ (see Handler.ServeHTTP) lists and
-// adds issuers, adds and removes keys, and mints tokens for scenarios.
+// A small admin API under /_idlab/oidc/ (Handler.AdminHandler) lists and
+// adds issuers, adds and removes keys, and mints tokens for scenarios. It is
+// not part of ServeHTTP: the server's URL answers only what an issuer
+// publishes.
 //
 // Embed it in a test like httptest:
 //

@@ -24,7 +24,7 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Handler serves every hosted issuer and the admin API under /_idlab/oidc/.
+// Handler serves every hosted issuer; AdminHandler serves the admin API.
 type Handler struct {
 	now func() time.Time
 	log *slog.Logger
@@ -116,12 +116,8 @@ type discovery struct {
 	SigningAlgs   []string `json:"id_token_signing_alg_values_supported"`
 }
 
-// ServeHTTP answers discovery, JWKS and the admin API.
+// ServeHTTP answers discovery and JWKS: what verifiers and pods reach.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/_idlab/oidc/") {
-		h.serveAdmin(w, r)
-		return
-	}
 	host := r.Host
 	if hh, _, err := net.SplitHostPort(host); err == nil {
 		host = hh
@@ -163,6 +159,9 @@ func writeCached(w http.ResponseWriter, contentType string, v any) {
 	_, _ = w.Write(b)
 }
 
+// AdminPrefix is where AdminHandler answers.
+const AdminPrefix = "/_idlab/oidc/"
+
 // tokenRequestJSON is the body of POST /_idlab/oidc/token.
 type tokenRequestJSON struct {
 	Issuer            string     `json:"issuer"`
@@ -176,9 +175,11 @@ type tokenRequestJSON struct {
 	Secret            *ObjectRef `json:"secret,omitempty"`
 }
 
-// serveAdmin answers the test API under /_idlab/oidc/:
+// AdminHandler serves the test API under /_idlab/oidc/. It is for the
+// lab's control plane only: it mints tokens and changes keys, so it is
+// never part of ServeHTTP, which workloads reach.
 //
-//	GET    issuers                        -> [{"url","jwksUri","keys":[kid...],"signingKey"}]
+//	GET    issuers                        -> [{"url","jwksUri","keys":[kid...],"signingKey","tokensMinted"}]
 //	POST   issuers {"url","jwksPath"}     -> 201 {"url","jwksUri"}
 //	POST   issuers/keys?issuer=URL[&alg=][&signing=true] -> 201 {"kid","alg","signingKey"}
 //	                                      (body {"alg","signing"} also accepted; RS256 default;
@@ -186,19 +187,22 @@ type tokenRequestJSON struct {
 //	DELETE issuers/keys/{kid}?issuer=URL  -> 204
 //	POST   token {"issuer","namespace","serviceAccount","serviceAccountUID","audiences",
 //	              "expirationSeconds","pod","node","secret"} -> {"token"}
+func (h *Handler) AdminHandler() http.Handler { return http.HandlerFunc(h.serveAdmin) }
+
 func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
-	p := strings.TrimPrefix(r.URL.Path, "/_idlab/oidc/")
+	p := strings.TrimPrefix(r.URL.Path, AdminPrefix)
 	switch {
 	case p == "issuers" && r.Method == http.MethodGet:
 		type out struct {
-			URL        string   `json:"url"`
-			JWKSURI    string   `json:"jwksUri"`
-			Keys       []string `json:"keys"`
-			SigningKey string   `json:"signingKey,omitempty"`
+			URL          string   `json:"url"`
+			JWKSURI      string   `json:"jwksUri"`
+			Keys         []string `json:"keys"`
+			SigningKey   string   `json:"signingKey,omitempty"`
+			TokensMinted int64    `json:"tokensMinted"`
 		}
 		list := []out{}
 		for _, i := range h.Issuers() {
-			o := out{URL: i.url, JWKSURI: i.JWKSURL(), Keys: []string{}, SigningKey: i.SigningKeyID()}
+			o := out{URL: i.url, JWKSURI: i.JWKSURL(), Keys: []string{}, SigningKey: i.SigningKeyID(), TokensMinted: i.TokensMinted()}
 			for _, k := range i.Keys() {
 				o.Keys = append(o.Keys, k.ID)
 			}

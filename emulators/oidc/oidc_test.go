@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -195,11 +196,47 @@ func TestDiscoveryIssuerMismatchIsRejected(t *testing.T) {
 	require.Contains(t, e.Error(), "names issuer")
 }
 
-func TestAdminAPI(t *testing.T) {
+// adminServer serves the handler's admin API on its own plain listener,
+// as the lab's control plane does.
+func adminServer(t *testing.T, srv *oidc.Server) *httptest.Server {
+	t.Helper()
+	admin := httptest.NewServer(srv.Handler().AdminHandler())
+	t.Cleanup(admin.Close)
+	return admin
+}
+
+func TestServerURLServesNoAdminAPI(t *testing.T) {
 	srv := newServer(t)
-	c := srv.Client()
+	_, err := srv.Handler().AddIssuer(eksIssuer)
+	require.NoError(t, err)
+	for _, tc := range []struct{ method, path, body string }{
+		{"GET", "/_idlab/oidc/issuers", ""},
+		{"POST", "/_idlab/oidc/issuers", `{"url":"https://oidc.example/planted"}`},
+		{"POST", "/_idlab/oidc/issuers/keys?signing=true&issuer=" + eksIssuer, ""},
+		{"POST", "/_idlab/oidc/token", `{"issuer":"` + eksIssuer + `","namespace":"a","serviceAccount":"b"}`},
+	} {
+		for _, base := range []string{srv.URL(), eksIssuer} {
+			req, err := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
+			require.NoError(t, err)
+			resp, err := srv.Client().Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			want := http.StatusNotFound // no issuer path on loopback, no document under the issuer
+			if base == eksIssuer && tc.method != http.MethodGet {
+				want = http.StatusMethodNotAllowed // an issuer's documents are GET only
+			}
+			require.Equal(t, want, resp.StatusCode, "%s %s%s", tc.method, base, tc.path)
+		}
+	}
+	require.Len(t, srv.Handler().Issuers(), 1, "no issuer was added")
+	iss, _ := srv.Handler().Issuer(eksIssuer)
+	require.Empty(t, iss.Keys(), "no key was added")
+}
+
+func TestAdminAPI(t *testing.T) {
+	admin := adminServer(t, newServer(t))
 	post := func(path, body string) (int, map[string]any) {
-		resp, err := c.Post(srv.URL()+path, "application/json", strings.NewReader(body))
+		resp, err := http.Post(admin.URL+path, "application/json", strings.NewReader(body))
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		var m map[string]any
@@ -333,12 +370,11 @@ func TestVerificationOnlyKeysAndSigner(t *testing.T) {
 }
 
 func TestAdminAPIKeysAndListing(t *testing.T) {
-	srv := newServer(t)
-	c := srv.Client()
+	admin := adminServer(t, newServer(t))
 	do := func(method, path, body string) (int, []byte) {
-		req, err := http.NewRequest(method, srv.URL()+path, strings.NewReader(body))
+		req, err := http.NewRequest(method, admin.URL+path, strings.NewReader(body))
 		require.NoError(t, err)
-		resp, err := c.Do(req)
+		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		b, err := io.ReadAll(resp.Body)
@@ -360,16 +396,18 @@ func TestAdminAPIKeysAndListing(t *testing.T) {
 	status, body = do("GET", "/_idlab/oidc/issuers", ``)
 	require.Equal(t, http.StatusOK, status)
 	var list []struct {
-		URL        string
-		JWKSURI    string `json:"jwksUri"`
-		Keys       []string
-		SigningKey string
+		URL          string
+		JWKSURI      string `json:"jwksUri"`
+		Keys         []string
+		SigningKey   string
+		TokensMinted int64
 	}
 	require.NoError(t, json.Unmarshal(body, &list))
 	require.Len(t, list, 1)
 	require.Equal(t, gkeIssuer+"/jwks", list[0].JWKSURI)
 	require.Len(t, list[0].Keys, 2)
 	require.Equal(t, key["kid"], list[0].SigningKey)
+	require.Zero(t, list[0].TokensMinted)
 
 	status, body = do("POST", "/_idlab/oidc/token", `{"issuer":"`+gkeIssuer+`","namespace":"ns","serviceAccount":"sa","serviceAccountUID":"u1","secret":{"name":"s","uid":"su"}}`)
 	require.Equal(t, http.StatusOK, status, string(body))
@@ -381,6 +419,10 @@ func TestAdminAPIKeysAndListing(t *testing.T) {
 	require.Equal(t, map[string]any{"name": "s", "uid": "su"}, got.Claims.Raw["kubernetes.io"].(map[string]any)["secret"])
 	status, _ = do("POST", "/_idlab/oidc/token", `{"issuer":"`+gkeIssuer+`","namespace":"ns","serviceAccount":"sa","expirationSeconds":60}`)
 	require.Equal(t, http.StatusBadRequest, status)
+	status, body = do("GET", "/_idlab/oidc/issuers", ``)
+	require.Equal(t, http.StatusOK, status)
+	require.NoError(t, json.Unmarshal(body, &list))
+	require.EqualValues(t, 1, list[0].TokensMinted, "the refused request minted nothing")
 
 	status, _ = do("DELETE", "/_idlab/oidc/issuers/keys/"+key["kid"]+"?issuer="+gkeIssuer, ``)
 	require.Equal(t, http.StatusNoContent, status)

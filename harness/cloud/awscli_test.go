@@ -206,7 +206,7 @@ func TestAWSCLI(t *testing.T) {
 	var pub struct{ MessageId string }
 	require.NoError(t, json.Unmarshal([]byte(up.ok("sns", "publish", "--topic-arn", topic.TopicArn, "--message", "uploaded s3://uploads-a/reports/report.csv", "--output", "json")), &pub))
 	require.NotEmpty(t, pub.MessageId)
-	status, body = get(t, c, c.URL()+"/_idlab/sns/queues/111111111111/uploads-q")
+	status, body = adminDo(t, c, http.MethodGet, "/_idlab/sns/queues/111111111111/uploads-q", "")
 	require.Equal(t, http.StatusOK, status, body)
 	require.Contains(t, body, "uploaded s3://uploads-a/reports/report.csv")
 	require.Contains(t, body, pub.MessageId)
@@ -234,7 +234,7 @@ func TestAWSCLI(t *testing.T) {
 	require.Contains(t, errs, "An error occurred (AccessDenied) when calling the AssumeRoleWithWebIdentity operation")
 
 	// The emulator's own account of the denials.
-	status, body = get(t, c, c.URL()+"/_idlab/iam/decisions?effect=ImplicitDeny")
+	status, body = adminDo(t, c, http.MethodGet, "/_idlab/iam/decisions?effect=ImplicitDeny", "")
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, body, `"action":"s3:GetObject"`)
 	require.Contains(t, body, `"action":"s3:PutObject"`)

@@ -9,10 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -52,6 +50,7 @@ type Cloud struct {
 	mu       sync.RWMutex
 	listener net.Listener
 	server   *http.Server
+	admin    adminPlane
 }
 
 // New builds the emulators from cfg: the lab CA, the IAM store with its
@@ -66,6 +65,9 @@ func New(cfg Config) (*Cloud, error) {
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
+	}
+	if err := cfg.checkAdmin(); err != nil {
+		return nil, err
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -251,11 +253,10 @@ func (c *Cloud) isIssuer(host, path string) bool {
 	return ok
 }
 
-// ServeHTTP routes a request to its emulator.
+// ServeHTTP routes a request to its emulator: the cloud plane, which
+// serves cloud APIs only (AdminHandler is the admin API).
 func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch c.router.serviceFor(r) {
-	case ServiceAdmin:
-		c.serveAdmin(w, r)
 	case ServiceOIDC:
 		c.OIDC.ServeHTTP(w, r)
 	case ServiceSTS:
@@ -278,95 +279,6 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.log.Info("no emulator for request", "host", r.Host, "method", r.Method, "path", r.URL.Path)
 		http.Error(w, fmt.Sprintf("idlab: no emulator answers host %q path %q", r.Host, r.URL.Path), http.StatusNotFound)
 	}
-}
-
-// serveAdmin answers /_idlab/: the clock and health here, the emulators'
-// own state in their admin handlers.
-func (c *Cloud) serveAdmin(w http.ResponseWriter, r *http.Request) {
-	switch p := r.URL.Path; {
-	case strings.HasPrefix(p, "/_idlab/iam/"):
-		c.IAM.AdminHandler().ServeHTTP(w, r)
-	case strings.HasPrefix(p, "/_idlab/oidc/"):
-		c.OIDC.ServeHTTP(w, r)
-	case strings.HasPrefix(p, "/_idlab/s3/"):
-		c.S3.AdminHandler().ServeHTTP(w, r)
-	case strings.HasPrefix(p, "/_idlab/sns/"):
-		c.SNS.ServeHTTP(w, r)
-	case strings.HasPrefix(p, entra.AdminPrefix):
-		c.Entra.ServeHTTP(w, r)
-	case strings.HasPrefix(p, azureblob.AdminPrefix):
-		c.Blob.ServeHTTP(w, r)
-	case p == "/_idlab/google/decisions" && r.Method == http.MethodGet:
-		// Google IAM's decision log; resource= and member= filter exactly.
-		q := r.URL.Query()
-		out := []gcpiam.Decision{}
-		for _, d := range c.Google.Decisions() {
-			if (q.Get("resource") == "" || d.Resource == q.Get("resource")) && (q.Get("member") == "" || d.Member == q.Get("member")) {
-				out = append(out, d)
-			}
-		}
-		writeJSON(w, http.StatusOK, out)
-	case strings.HasPrefix(p, IMDSAdminPrefix):
-		c.serveIMDSAdmin(w, r)
-	case p == "/_idlab/clock":
-		c.serveClock(w, r)
-	case p == "/_idlab/healthz":
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	default:
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "NotFound", "message": "no admin endpoint " + p})
-	}
-}
-
-// serveClock: GET reads the lab time; POST ?advance=90s (or seconds=N) moves
-// it for every emulator. POST ?advance=D&role=ARN moves time for that role's
-// STS sessions only (awsiam.AgeSessions): the credentials already issued to
-// it expire D sooner, while tokens, signatures and every other credential
-// keep lab time, so a suite can expire its own sessions while others run.
-func (c *Cloud) serveClock(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet:
-	case http.MethodPost:
-		d, err := parseAdvance(r.URL.Query())
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "InvalidParameter", "message": err.Error()})
-			return
-		}
-		if role := r.URL.Query().Get("role"); role != "" {
-			if _, err := c.IAM.Role(role); err != nil {
-				writeJSON(w, http.StatusNotFound, map[string]string{"error": "NoSuchEntity", "message": "no role " + role})
-				return
-			}
-			n := c.IAM.AgeSessions(role, d)
-			c.log.Info("clock advanced for one role's sessions", "role", role, "by", d, "sessions", n)
-			writeJSON(w, http.StatusOK, map[string]any{"role": role, "advancedSeconds": int64(d / time.Second), "sessionsAged": n})
-			return
-		}
-		c.Clock.Advance(d)
-		c.log.Info("clock advanced", "by", d, "offset", c.Clock.Offset())
-	default:
-		w.Header().Set("Allow", "GET, POST")
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "MethodNotAllowed"})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"now": c.Clock.Now().UTC().Format(time.RFC3339), "offsetSeconds": int64(c.Clock.Offset() / time.Second)})
-}
-
-func parseAdvance(q url.Values) (time.Duration, error) {
-	if s := q.Get("advance"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return 0, fmt.Errorf("advance %q: want a positive Go duration such as 90m", s)
-		}
-		return d, nil
-	}
-	if s := q.Get("seconds"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n <= 0 {
-			return 0, fmt.Errorf("seconds %q: want a positive integer", s)
-		}
-		return time.Duration(n) * time.Second, nil
-	}
-	return 0, errors.New("give advance=DURATION or seconds=N")
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -395,7 +307,13 @@ func (c *Cloud) Start() error {
 			c.log.Error("serve", "err", err)
 		}
 	}()
-	return c.startIMDS()
+	if err := c.startIMDS(); err != nil {
+		return err
+	}
+	if c.cfg.AdminListen == "" {
+		return nil
+	}
+	return c.startAdmin()
 }
 
 // URL is https://ADDR of the running server.
@@ -456,12 +374,15 @@ func (c *Cloud) Close(ctx context.Context) error {
 		err = srv.Shutdown(ctx)
 	}
 	c.SNS.Close() // stops pending HTTP deliveries
-	return errors.Join(err, c.closeIMDS(ctx))
+	return errors.Join(err, c.closeIMDS(ctx), c.closeAdmin(ctx))
 }
 
 // Endpoints describes what the server offers, for `idlab serve` to print.
 func (c *Cloud) Endpoints() map[string]string {
-	u := c.URL()
+	u, admin := c.URL(), c.AdminAddr()+" (Authorization: Bearer <admin secret>)"
+	if c.AdminAddr() == "" {
+		admin = "none (AdminHandler in process)"
+	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	eps := map[string]string{
@@ -473,7 +394,7 @@ func (c *Cloud) Endpoints() map[string]string {
 		"google":    "https://accounts.google.com, https://{sts,iamcredentials,oauth2,www}.googleapis.com and https://storage.googleapis.com through lab DNS",
 		"entra":     "https://login.microsoftonline.com through lab DNS",
 		"azureblob": "https://ACCOUNT.blob.core.windows.net through lab DNS",
-		"admin":     u + "/_idlab/",
+		"admin":     admin,
 		"ca_bundle": filepath.Join(c.cfg.DataDir, certs.CertFile),
 	}
 	for i, iss := range c.OIDC.Issuers() {

@@ -70,7 +70,8 @@ func startCloudFor(t *testing.T, issuerURL, fixture string, more func(*Config)) 
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "fixtures"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "fixtures", "iam.yaml"), []byte(fixture), 0o644))
 
-	cfg := Config{DataDir: filepath.Join(dir, "data"), FixturesDir: filepath.Join(dir, "fixtures"), IssuersFile: filepath.Join(dir, "issuers.yaml")}
+	cfg := Config{DataDir: filepath.Join(dir, "data"), FixturesDir: filepath.Join(dir, "fixtures"), IssuersFile: filepath.Join(dir, "issuers.yaml"),
+		AdminListen: "unix:" + filepath.Join(socketDir(t), "admin.sock"), AdminSecret: testAdminSecret}
 	if more != nil {
 		more(&cfg)
 	}
@@ -86,6 +87,44 @@ func startCloudFor(t *testing.T, issuerURL, fixture string, more func(*Config)) 
 	_, err = minter.AddSigner(key)
 	require.NoError(t, err)
 	return c, minter
+}
+
+// testAdminSecret is the admin secret of the clouds tests start.
+const testAdminSecret = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+// socketDir is a short directory for a Unix socket: t.TempDir's paths,
+// named after the test, can pass the 107 bytes a socket path may have.
+func socketDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "idlab-admin-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
+// adminDo sends an admin request to c's admin listener with the secret and
+// returns the status and body.
+func adminDo(t *testing.T, c *Cloud, method, path, body string) (int, string) {
+	t.Helper()
+	return adminDoAs(t, c, testAdminSecret, method, path, body)
+}
+
+// adminDoAs is adminDo presenting secret ("" for none).
+func adminDoAs(t *testing.T, c *Cloud, secret, method, path, body string) (int, string) {
+	t.Helper()
+	client, base, err := NewAdminClient(c.AdminAddr(), secret)
+	require.NoError(t, err)
+	if secret == "" {
+		client.Transport = client.Transport.(bearer).next
+	}
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	require.NoError(t, err)
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
 }
 
 func webIdentity(t *testing.T, c *Cloud, base, token string) (int, string) {
@@ -126,11 +165,10 @@ func TestCloudServesTheChainByHostAndOnLoopback(t *testing.T) {
 	require.Equal(t, testIssuer, doc["issuer"])
 
 	// Denies are in the decision log, with the reason.
-	resp, err = c.Client().Get(c.URL() + "/_idlab/iam/decisions?effect=ImplicitDeny")
-	require.NoError(t, err)
+	status, body := adminDo(t, c, http.MethodGet, "/_idlab/iam/decisions?effect=ImplicitDeny", "")
+	require.Equal(t, http.StatusOK, status, body)
 	var ds []map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ds))
-	resp.Body.Close()
+	require.NoError(t, json.Unmarshal([]byte(body), &ds))
 	require.Len(t, ds, 3)
 	require.Contains(t, ds[0]["reason"], "system:serviceaccount:a:app-b")
 
@@ -149,18 +187,14 @@ func TestCloudClockExpiresTokens(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 
 	for _, bad := range []string{"advance=-5m", "advance=soon", "seconds=0", ""} {
-		resp, err := c.Client().Post(c.URL()+"/_idlab/clock?"+bad, "", nil)
-		require.NoError(t, err)
-		resp.Body.Close()
-		require.Equal(t, http.StatusBadRequest, resp.StatusCode, bad)
+		status, body := adminDo(t, c, http.MethodPost, "/_idlab/clock?"+bad, "")
+		require.Equal(t, http.StatusBadRequest, status, bad+": "+body)
 	}
-	resp, err := c.Client().Post(c.URL()+"/_idlab/clock?advance=20m", "", nil)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	status, body := adminDo(t, c, http.MethodPost, "/_idlab/clock?advance=20m", "")
+	require.Equal(t, http.StatusOK, status, body)
 	require.Equal(t, 20*time.Minute, c.Clock.Offset())
 
-	status, body := webIdentity(t, c, c.URL(), tok)
+	status, body = webIdentity(t, c, c.URL(), tok)
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Contains(t, body, "<Code>ExpiredTokenException</Code>")
 }

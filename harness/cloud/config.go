@@ -43,8 +43,30 @@ type Config struct {
 	// IMDS are the EC2 instance metadata services of the lab's nodes, each
 	// on its own plain-HTTP ports (see IMDSConfig).
 	IMDS []IMDSConfig
+	// AdminListen is where the admin API (AdminHandler) listens: "unix:PATH"
+	// or a loopback "IP:PORT" (ParseAdminListen), never the cloud
+	// listener. Empty: no admin listener; the admin API is then reachable
+	// in process only.
+	AdminListen string
+	// AdminSecret is the bearer token every admin request must carry
+	// (LoadOrCreateAdminSecret). Required with AdminListen.
+	AdminSecret string
 	// Logger receives decision and request logs. Defaults to discard.
 	Logger *slog.Logger
+}
+
+// checkAdmin validates the admin listener settings.
+func (c Config) checkAdmin() error {
+	if c.AdminListen == "" {
+		return nil
+	}
+	if _, _, err := ParseAdminListen(c.AdminListen); err != nil {
+		return fmt.Errorf("cloud: %w", err)
+	}
+	if c.AdminSecret == "" {
+		return errors.New("cloud: AdminSecret is required with AdminListen")
+	}
+	return nil
 }
 
 // IssuersFile is the YAML document behind Config.IssuersFile.

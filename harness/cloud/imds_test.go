@@ -67,12 +67,10 @@ func TestNodeIMDSHopLimitThroughAdmin(t *testing.T) {
 	c := startNodeIMDS(t)
 	node, bridge := c.IMDSURLs("eks")
 	post := func(q string) (int, awsimds.MetadataOptions) {
-		resp, err := c.Client().Post(c.URL()+IMDSAdminPrefix+"eks?"+q, "", nil)
-		require.NoError(t, err)
-		defer resp.Body.Close()
+		status, body := adminDo(t, c, http.MethodPost, IMDSAdminPrefix+"eks?"+q, "")
 		var o awsimds.MetadataOptions
-		_ = json.NewDecoder(resp.Body).Decode(&o)
-		return resp.StatusCode, o
+		_ = json.Unmarshal([]byte(body), &o)
+		return status, o
 	}
 	code, o := post("hop-limit=1")
 	require.Equal(t, http.StatusOK, code)
@@ -96,10 +94,8 @@ func TestNodeIMDSHopLimitThroughAdmin(t *testing.T) {
 		code, _ = post(q)
 		require.Equal(t, http.StatusBadRequest, code, q)
 	}
-	resp, err := c.Client().Get(c.URL() + IMDSAdminPrefix + "gke")
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	status, _ := adminDo(t, c, http.MethodGet, IMDSAdminPrefix+"gke", "")
+	require.Equal(t, http.StatusNotFound, status)
 }
 
 type staticProvider aws.Credentials

@@ -36,12 +36,7 @@ func labFixture(t *testing.T) string {
 // postAdmin POSTs to an admin path and returns the status and body.
 func postAdmin(t *testing.T, c *Cloud, path, body string) (int, string) {
 	t.Helper()
-	resp, err := c.Client().Post(c.URL()+path, "application/json", strings.NewReader(body))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(b)
+	return adminDo(t, c, http.MethodPost, path, body)
 }
 
 // stsCode is the STS error code of an AssumeRoleWithWebIdentity answer ("" when allowed).
@@ -194,12 +189,8 @@ func TestLabRotationKeyDenialRestsOnTheJWKS(t *testing.T) {
 			require.Empty(t, stsCode(t, c, rotationRole+"keys", newTok))
 			require.Empty(t, stsCode(t, c, rotationRole+"keys", oldTok), "both keys published")
 			if tc.removeOld {
-				req, err := http.NewRequest(http.MethodDelete, c.URL()+"/_idlab/oidc/issuers/keys/"+oldKid+"?issuer="+rotationIssuer, nil)
-				require.NoError(t, err)
-				resp, err := c.Client().Do(req)
-				require.NoError(t, err)
-				resp.Body.Close()
-				require.Equal(t, http.StatusNoContent, resp.StatusCode)
+				status, body := adminDo(t, c, http.MethodDelete, "/_idlab/oidc/issuers/keys/"+oldKid+"?issuer="+rotationIssuer, "")
+				require.Equal(t, http.StatusNoContent, status, body)
 			}
 			c.STS.ForgetIssuerKeys(rotationIssuer)
 			require.Equal(t, tc.code, stsCode(t, c, rotationRole+"keys", oldTok))

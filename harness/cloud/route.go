@@ -31,7 +31,6 @@ const (
 	// ServiceEKSAuth is EKS Auth (AssumeRoleForPodIdentity).
 	ServiceEKSAuth Service = "eks-auth"
 	ServiceOIDC    Service = "oidc"
-	ServiceAdmin   Service = "admin"
 )
 
 // maxSniffBody bounds how much of an unsigned form body the router reads to
@@ -47,9 +46,6 @@ type router struct {
 // serviceFor decides which emulator answers r. It may replace r.Body with an
 // equivalent reader when it had to look at a form body.
 func (rt router) serviceFor(r *http.Request) Service {
-	if strings.HasPrefix(r.URL.Path, "/_idlab/") {
-		return ServiceAdmin
-	}
 	host := hostOnly(r.Host)
 	if rt.isIssuer != nil && rt.isIssuer(host, r.URL.Path) {
 		return ServiceOIDC

@@ -40,7 +40,7 @@ func TestRouterServiceFor(t *testing.T) {
 		{"fips sts host", "POST", "https://sts-fips.us-east-1.amazonaws.com/", form, "", "", ServiceSTS},
 		{"issuer host discovery", "GET", "https://oidc.eks.us-west-2.amazonaws.com/id/ABC/.well-known/openid-configuration", "", "", "", ServiceOIDC},
 		{"issuer by path on loopback", "GET", "https://127.0.0.1:8443/id/ABC/keys", "", "", "", ServiceOIDC},
-		{"admin on any host", "GET", "https://sts.amazonaws.com/_idlab/iam/decisions", "", "", "", ServiceAdmin},
+		{"no admin on the cloud plane", "GET", "https://sts.amazonaws.com/_idlab/iam/decisions", "", "", "", ServiceSTS},
 		{"loopback signed sts", "POST", "https://127.0.0.1:8443/", form, "Action=GetCallerIdentity",
 			"AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=00", ServiceSTS},
 		{"loopback presigned sts", "GET", "https://127.0.0.1:8443/?X-Amz-Credential=AKIA%2F20260101%2Fus-east-1%2Fsts%2Faws4_request", "", "", "", ServiceSTS},

@@ -23,6 +23,8 @@ type Result struct {
 	Output       string `json:"output,omitempty"` // the call's payload: object text, message ID
 	ErrorCode    string `json:"errorCode,omitempty"`
 	ErrorMessage string `json:"errorMessage,omitempty"`
+	// Peer is the IP address a raw HTTP call (probe http) connected to.
+	Peer string `json:"peer,omitempty"`
 }
 
 // Parse reads the last JSON line of the probe's output.

@@ -7,6 +7,7 @@
 //	probe                          sts:GetCallerIdentity
 //	probe s3-get BUCKET KEY        s3:GetObject, the object's text in output
 //	probe s3-put BUCKET KEY TEXT   s3:PutObject
+//	probe s3-get-path BUCKET KEY, s3-put-path BUCKET KEY TEXT  the same, path-style (the SDK's default is virtual-hosted)
 //	probe sns-publish TOPICARN MSG sns:Publish, the MessageId in output
 //	probe gcp-email                the Google service account the metadata server names
 //	probe gcs-get BUCKET OBJECT    Cloud Storage read with Application Default Credentials
@@ -21,6 +22,7 @@
 //	probe rotate-cached [SECONDS [INTERVAL]]  the same, presenting the token read once at start
 //	probe az-token SCOPE           an Entra access token with azidentity's WorkloadIdentityCredential
 //	probe az-blob-get ACCOUNT CONTAINER BLOB  Azure Get Blob with that credential
+//	probe http METHOD URL [BODY]   one anonymous HTTP request; "STATUS CODE" in output (httpcall.go)
 package main
 
 import (
@@ -65,6 +67,9 @@ func run(ctx context.Context) probe.Result {
 		}
 		return awsResult(gcpToAWS(ctx, os.Args[2], os.Args[3], os.Args[4], audience))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "http" {
+		return httpCall(ctx, os.Args[2:])
+	}
 	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "az-") {
 		return runAzure(ctx, os.Args[1:])
 	}
@@ -95,16 +100,16 @@ func call(ctx context.Context, cfg aws.Config, args []string) probe.Result {
 		if out, err = sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err == nil {
 			res = probe.Result{Arn: aws.ToString(out.Arn), Account: aws.ToString(out.Account), UserID: aws.ToString(out.UserId)}
 		}
-	case args[0] == "s3-get" && want(2):
+	case (args[0] == "s3-get" || args[0] == "s3-get-path") && want(2):
 		var out *s3.GetObjectOutput
-		if out, err = s3.NewFromConfig(cfg).GetObject(ctx, &s3.GetObjectInput{Bucket: &args[1], Key: &args[2]}); err == nil {
+		if out, err = s3Client(cfg, args[0]).GetObject(ctx, &s3.GetObjectInput{Bucket: &args[1], Key: &args[2]}); err == nil {
 			var b []byte
 			b, err = io.ReadAll(io.LimitReader(out.Body, 1<<20))
 			_ = out.Body.Close()
 			res.Output = string(b)
 		}
-	case args[0] == "s3-put" && want(3):
-		_, err = s3.NewFromConfig(cfg).PutObject(ctx, &s3.PutObjectInput{Bucket: &args[1], Key: &args[2], Body: strings.NewReader(args[3])})
+	case (args[0] == "s3-put" || args[0] == "s3-put-path") && want(3):
+		_, err = s3Client(cfg, args[0]).PutObject(ctx, &s3.PutObjectInput{Bucket: &args[1], Key: &args[2], Body: strings.NewReader(args[3])})
 	case args[0] == "sns-publish" && want(2):
 		var out *sns.PublishOutput
 		if out, err = sns.NewFromConfig(cfg).Publish(ctx, &sns.PublishInput{TopicArn: &args[1], Message: &args[2]}); err == nil {
@@ -118,6 +123,12 @@ func call(ctx context.Context, cfg aws.Config, args []string) probe.Result {
 	}
 	res.OK = true
 	return res
+}
+
+// s3Client is the S3 client of call: path-style for the -path calls,
+// else the SDK's default, virtual-hosted.
+func s3Client(cfg aws.Config, call string) *s3.Client {
+	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = strings.HasSuffix(call, "-path") })
 }
 
 // awsError reports an AWS API error by its code, anything else as ClientError.
