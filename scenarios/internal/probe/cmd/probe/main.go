@@ -16,8 +16,9 @@
 //	probe token-file [CALL...]     the web identity token file's mode and owner as this process sees them, then CALL
 //	probe sts-hosts [CALL...]      CALL, with the hosts the SDK sent requests to (STS included) in output
 //	probe hold [CALL...]           CALL, then run on until killed (a sidecar)
-//	probe rotate [SECONDS [INTERVAL]]         GetCallerIdentity every INTERVAL s for up to SECONDS,
-//	                                          re-reading the token file at each refresh (rotate.go)
+//	probe rotate [SECONDS [INTERVAL]]         GetCallerIdentity every INTERVAL s, re-reading the token file
+//	                                          at each refresh, until a second token is used, for up to
+//	                                          SECONDS or the first token's exp + 2 min (rotate.go)
 //	probe rotate-cached [SECONDS [INTERVAL]]  the same, presenting the token read once at start
 //	probe az-token SCOPE           an Entra access token with azidentity's WorkloadIdentityCredential
 //	probe az-blob-get ACCOUNT CONTAINER BLOB  Azure Get Blob with that credential
