@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -199,11 +196,7 @@ func (r *rotation) record(ctx context.Context, in middleware.InitializeInput, ne
 		}
 	}
 	out, md, err := next.HandleInitialize(middleware.WithStackValue(ctx, callKey{}, c), in)
-	c.RequestID, _ = awsmiddleware.GetRequestIDMetadata(md)
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) && c.RequestID == "" {
-		c.RequestID = re.ServiceRequestID()
-	}
+	c.RequestID = requestID(md, err)
 	c.OK = err == nil
 	if err != nil {
 		e := awsError(err)

@@ -39,6 +39,17 @@ const testFixture = `accounts:
               Condition:
                 StringEquals:
                   "oidc.eks.us-west-2.amazonaws.com/id/0000000000000000000000000000ABCD:sub": system:serviceaccount:ns:app
+        inlinePolicies:
+          read-one-object:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: s3:GetObject
+                Resource: arn:aws:s3:::probe-data/hello.txt
+    buckets:
+      - name: probe-data
+        region: us-west-2
+        objects: {hello.txt: "hello", secret.txt: "not for the role"}
 `
 
 // syncBuffer is a bytes.Buffer safe for the probe and the test to share.
