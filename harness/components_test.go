@@ -2,13 +2,11 @@ package harness
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -20,6 +18,7 @@ import (
 	"github.com/idlab/idlab/emulators/azurewebhook"
 	"github.com/idlab/idlab/emulators/gtoken"
 	"github.com/idlab/idlab/emulators/irsawebhook"
+	"github.com/idlab/idlab/internal/admissiontest"
 )
 
 func TestApplyCreatesThenReplaces(t *testing.T) {
@@ -87,30 +86,18 @@ func webhookMutations(t *testing.T) map[string]struct {
 	check  webhookCheck
 	mutate func(*corev1.Pod)
 } {
-	applyPatch := func(pod *corev1.Pod, ops any) {
-		raw, err := json.Marshal(pod)
-		require.NoError(t, err)
-		patch, err := json.Marshal(ops)
-		require.NoError(t, err)
-		p, err := jsonpatch.DecodePatch(patch)
-		require.NoError(t, err)
-		out, err := p.Apply(raw)
-		require.NoError(t, err)
-		*pod = corev1.Pod{}
-		require.NoError(t, json.Unmarshal(out, pod))
-	}
 	irsa, gt, az := irsaCheck(), gtokenCheck(), azureCheck()
 	return map[string]struct {
 		check  webhookCheck
 		mutate func(*corev1.Pod)
 	}{
 		"irsa": {irsa, func(p *corev1.Pod) {
-			applyPatch(p, irsawebhook.MutatePod(p, irsawebhook.PatchConfig{VolumeName: irsawebhook.VolumeName, MountPath: irsawebhook.MountPath,
+			*p = *admissiontest.Apply(t, p, irsawebhook.MutatePod(p, irsawebhook.PatchConfig{VolumeName: irsawebhook.VolumeName, MountPath: irsawebhook.MountPath,
 				TokenPath: irsawebhook.TokenPath, Audience: "sts.amazonaws.com", ExpirationSeconds: 86400,
 				WebIdentity: &irsawebhook.WebIdentity{RoleARN: irsa.sa.Annotations[irsawebhook.AnnotationRoleARN]}}))
 		}},
 		"gtoken": {gt, func(p *corev1.Pod) {
-			applyPatch(p, gtoken.MutatePod(p, gt.sa.Annotations[gtoken.AnnotationRoleARN], gtoken.Options{}))
+			*p = *admissiontest.Apply(t, p, gtoken.MutatePod(p, gt.sa.Annotations[gtoken.AnnotationRoleARN], gtoken.Options{}))
 		}},
 		"azure": {az, func(p *corev1.Pod) {
 			_, got, err := azurewebhook.MutatePod(p, az.sa, azurewebhook.Options{TenantID: AzureTenantID})
