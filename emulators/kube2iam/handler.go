@@ -1,6 +1,7 @@
 package kube2iam
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -267,9 +269,10 @@ func (h *Handler) podByIP(ctx context.Context, ip string) (*corev1.Pod, *mapErro
 }
 
 // callers keeps the pods that may be the caller at ip: active, with that
-// IP and on NodeName. The cache and the API apply these already; filtering
-// again costs little and holds where a field selector is not applied (the
-// fake clientset).
+// IP and on NodeName, sorted by namespace and name (the cache's index has
+// no order; the refusal names them). The cache and the API apply these
+// filters already; filtering again costs little and holds where a field
+// selector is not applied (the fake clientset).
 func (h *Handler) callers(pods []*corev1.Pod, ip string) []*corev1.Pod {
 	var out []*corev1.Pod
 	for _, p := range pods {
@@ -277,6 +280,9 @@ func (h *Handler) callers(pods []*corev1.Pod, ip string) []*corev1.Pod {
 			out = append(out, p)
 		}
 	}
+	slices.SortFunc(out, func(a, b *corev1.Pod) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
 	return out
 }
 
