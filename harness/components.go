@@ -115,8 +115,11 @@ func deployGToken(ctx context.Context, cs kubernetes.Interface, ca *certs.CA, im
 	if err := kind.LoadImages(ctx, cluster, writer); err != nil {
 		return fmt.Errorf("load %s: %w", writer, err)
 	}
-	return deployWebhookServer(ctx, cs, ca, gtoken.Name, gtoken.ServiceHosts(SystemNamespace),
-		gtoken.TLSSecret, gtoken.Manifests(image, writer, SystemNamespace, ca.PEM))
+	if err := deployWebhookServer(ctx, cs, ca, gtoken.Name, gtoken.ServiceHosts(SystemNamespace),
+		gtoken.TLSSecret, gtoken.Manifests(image, writer, SystemNamespace, ca.PEM)); err != nil {
+		return err
+	}
+	return waitMutates(ctx, cs, gtokenCheck(), webhookWait, time.Second)
 }
 
 // imageLoader loads local images into a cluster (the kind provider).
@@ -132,35 +135,74 @@ func deployIRSAWebhook(ctx context.Context, cs kubernetes.Interface, ca *certs.C
 		"--aws-default-region="+region, "--sts-regional-endpoint=true"); err != nil {
 		return err
 	}
-	return waitIRSAMutates(ctx, cs, time.Minute, time.Second)
+	return waitMutates(ctx, cs, irsaCheck(), webhookWait, time.Second)
 }
 
-// webhookReady names the ServiceAccount and dry-run pod waitIRSAMutates uses.
-const webhookReady = "idlab-webhook-ready"
+// webhookWait bounds how long `idlab up` waits for a webhook to mutate its
+// dry-run pod (a few seconds in lab runs).
+const webhookWait = time.Minute
 
-// waitIRSAMutates waits until the API server really calls the IRSA webhook.
-// An available Deployment is not enough: the Service's endpoints reach the
-// node's proxy a moment later, and until then the webhook fails open
-// (failurePolicy Ignore), so a pod created right after `idlab up` was
-// admitted unmutated (the irsabugs suite's first pod once had no
-// credentials). It creates a pod for an annotated ServiceAccount in dry-run
-// (admission runs, nothing is stored) until one comes back mutated.
-func waitIRSAMutates(ctx context.Context, cs kubernetes.Interface, timeout, every time.Duration) error {
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: webhookReady, Namespace: SystemNamespace,
-		Annotations: map[string]string{irsawebhook.AnnotationRoleARN: "arn:aws:iam::000000000000:role/" + webhookReady}}}
-	if err := apply(ctx, cs, sa); err != nil {
+// webhookCheck is a dry-run pod a pod-identity webhook must mutate: a
+// ServiceAccount the webhook acts on, a pod of it, and the mark the
+// mutation leaves.
+type webhookCheck struct {
+	webhook string // for the error: "the IRSA webhook"
+	sa      *corev1.ServiceAccount
+	pod     *corev1.Pod
+	mutated func(*corev1.Pod) bool
+}
+
+// newWebhookCheck names the ServiceAccount and pod idlab-ready-COMPONENT
+// in SystemNamespace; the pod carries podLabels.
+func newWebhookCheck(component, webhook string, saAnnotations, podLabels map[string]string, mutated func(*corev1.Pod) bool) webhookCheck {
+	name := "idlab-ready-" + component
+	return webhookCheck{webhook: webhook, mutated: mutated,
+		sa: &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: SystemNamespace, Annotations: saAnnotations}},
+		pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: SystemNamespace, Labels: podLabels},
+			Spec: corev1.PodSpec{ServiceAccountName: name, Containers: []corev1.Container{{Name: "c", Image: name}}}}}
+}
+
+// hasEnv reports whether the pod's first container has the variable name.
+func hasEnv(name string) func(*corev1.Pod) bool {
+	return func(p *corev1.Pod) bool {
+		return len(p.Spec.Containers) > 0 && slices.ContainsFunc(p.Spec.Containers[0].Env, func(e corev1.EnvVar) bool { return e.Name == name })
+	}
+}
+
+// irsaCheck: an annotated ServiceAccount's pod gets AWS_ROLE_ARN.
+func irsaCheck() webhookCheck {
+	return newWebhookCheck(ComponentIRSAWebhook, "the IRSA webhook",
+		map[string]string{irsawebhook.AnnotationRoleARN: "arn:aws:iam::000000000000:role/idlab-ready"}, nil, hasEnv(irsawebhook.EnvRoleARN))
+}
+
+// gtokenCheck: an annotated ServiceAccount's pod gets AWS_ROLE_ARN (with
+// the Google ID token's file and containers).
+func gtokenCheck() webhookCheck {
+	return newWebhookCheck(ComponentGToken, "the gtoken webhook",
+		map[string]string{gtoken.AnnotationRoleARN: "arn:aws:iam::000000000000:role/idlab-ready"}, nil, hasEnv(gtoken.EnvRoleARN))
+}
+
+// waitMutates waits until the API server really calls the webhook c is
+// for. An available Deployment is not enough: the Service's endpoints
+// reach the node's proxy a moment later, and until then a webhook with
+// failurePolicy Ignore (IRSA, gtoken) lets pods through unmutated and one
+// with Fail (Azure) refuses them, so a pod created right after `idlab up`
+// was admitted unmutated (the irsabugs suite's first pod once had no
+// credentials). It creates c's pod in dry-run (admission runs, nothing is
+// stored) until one comes back mutated, polling every interval for at most
+// timeout.
+func waitMutates(ctx context.Context, cs kubernetes.Interface, c webhookCheck, timeout, every time.Duration) error {
+	if err := apply(ctx, cs, c.sa); err != nil {
 		return err
 	}
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: webhookReady, Namespace: SystemNamespace},
-		Spec: corev1.PodSpec{ServiceAccountName: webhookReady, Containers: []corev1.Container{{Name: "c", Image: webhookReady}}}}
 	deadline := time.Now().Add(timeout)
 	for {
-		got, err := cs.CoreV1().Pods(SystemNamespace).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		if err == nil && slices.ContainsFunc(got.Spec.Containers[0].Env, func(e corev1.EnvVar) bool { return e.Name == irsawebhook.EnvRoleARN }) {
+		got, err := cs.CoreV1().Pods(SystemNamespace).Create(ctx, c.pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err == nil && c.mutated(got) {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the IRSA webhook did not mutate a dry-run pod within %s (last error: %v)", timeout, err)
+			return fmt.Errorf("%s did not mutate a dry-run pod within %s (last error: %v)", c.webhook, timeout, err)
 		}
 		select {
 		case <-ctx.Done():

@@ -15,7 +15,10 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/idlab/idlab/emulators/azurewebhook"
+	"github.com/idlab/idlab/emulators/gtoken"
 	"github.com/idlab/idlab/emulators/irsawebhook"
+	"github.com/idlab/idlab/internal/admissiontest"
 )
 
 func TestApplyCreatesThenReplaces(t *testing.T) {
@@ -52,10 +55,11 @@ func TestWaitDeployment(t *testing.T) {
 	require.NoError(t, waitDeployment(ctx, cs, "n", "w", 5*time.Second))
 }
 
-// fakeAdmission answers pod creates as an API server whose IRSA webhook
-// starts mutating after failOpen calls (fail-open until then); dry-run
-// creates are not stored.
-func fakeAdmission(failOpen int) (*fake.Clientset, *int) {
+// fakeAdmission answers pod creates as an API server whose webhook starts
+// working after notYet dry-run calls: until then it admits the pod
+// unmutated (failurePolicy Ignore) or, failClosed, refuses it (Fail).
+// Working, it applies mutate. Nothing is stored.
+func fakeAdmission(notYet int, failClosed bool, mutate func(*corev1.Pod)) (*fake.Clientset, *int) {
 	cs := fake.NewClientset()
 	calls := 0
 	cs.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
@@ -65,41 +69,99 @@ func fakeAdmission(failOpen int) (*fake.Clientset, *int) {
 			return true, nil, errors.New("not a dry run")
 		}
 		calls++
-		if calls > failOpen {
-			pod.Spec.Containers[0].Env = append(pod.Spec.Containers[0].Env, corev1.EnvVar{Name: irsawebhook.EnvRoleARN, Value: "x"})
+		switch {
+		case calls > notYet:
+			mutate(pod)
+		case failClosed:
+			return true, nil, errors.New(`Internal error occurred: failed calling webhook: no endpoints available for service "azure-wi-webhook-webhook-service"`)
 		}
 		return true, pod, nil
 	})
 	return cs, &calls
 }
 
-func TestWaitIRSAMutates(t *testing.T) {
+// webhookMutations are the three checks and, for each, what its real
+// webhook does to the check's pod (MutatePod of its package).
+func webhookMutations(t *testing.T) map[string]struct {
+	check  webhookCheck
+	mutate func(*corev1.Pod)
+} {
+	irsa, gt, az := irsaCheck(), gtokenCheck(), azureCheck()
+	return map[string]struct {
+		check  webhookCheck
+		mutate func(*corev1.Pod)
+	}{
+		"irsa": {irsa, func(p *corev1.Pod) {
+			*p = *admissiontest.Apply(t, p, irsawebhook.MutatePod(p, irsawebhook.PatchConfig{VolumeName: irsawebhook.VolumeName, MountPath: irsawebhook.MountPath,
+				TokenPath: irsawebhook.TokenPath, Audience: "sts.amazonaws.com", ExpirationSeconds: 86400,
+				WebIdentity: &irsawebhook.WebIdentity{RoleARN: irsa.sa.Annotations[irsawebhook.AnnotationRoleARN]}}))
+		}},
+		"gtoken": {gt, func(p *corev1.Pod) {
+			*p = *admissiontest.Apply(t, p, gtoken.MutatePod(p, gt.sa.Annotations[gtoken.AnnotationRoleARN], gtoken.Options{}))
+		}},
+		"azure": {az, func(p *corev1.Pod) {
+			_, got, err := azurewebhook.MutatePod(p, az.sa, azurewebhook.Options{TenantID: AzureTenantID})
+			require.NoError(t, err)
+			*p = *got
+		}},
+	}
+}
+
+// TestWebhookChecksSeeTheirWebhook: each check's pod, as its webhook
+// mutates it, passes the check; as created, it does not.
+func TestWebhookChecksSeeTheirWebhook(t *testing.T) {
+	for name, m := range webhookMutations(t) {
+		t.Run(name, func(t *testing.T) {
+			pod := m.check.pod.DeepCopy()
+			require.False(t, m.check.mutated(pod), "the pod as created")
+			m.mutate(pod)
+			require.True(t, m.check.mutated(pod), "the pod as the webhook mutates it: %+v", pod.Spec)
+		})
+	}
+}
+
+// TestWaitMutates: `idlab up` waits until each webhook mutates its dry-run
+// pod, through the fail-open or fail-closed moments before the Service's
+// endpoints settle, and gives up after its timeout.
+func TestWaitMutates(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
-		name      string
-		failOpen  int
-		wantErr   string
-		wantCalls int
+		name       string
+		notYet     int
+		failClosed bool
+		wantErr    string
+		wantCalls  int
 	}{
-		{"mutating from the start", 0, "", 1},
-		{"unmutated until the endpoints settle", 3, "", 4},
-		{"never mutated", 1000, "the IRSA webhook did not mutate a dry-run pod", 0},
+		{name: "mutating from the start", wantCalls: 1},
+		{name: "unmutated until the endpoints settle", notYet: 3, wantCalls: 4},
+		{name: "refused until the endpoints settle", notYet: 3, failClosed: true, wantCalls: 4},
+		{name: "never mutated", notYet: 1000, wantErr: "did not mutate a dry-run pod within 300ms (last error: <nil>)"},
+		{name: "always refused", notYet: 1000, failClosed: true, wantErr: "no endpoints available"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			cs, calls := fakeAdmission(tc.failOpen)
-			err := waitIRSAMutates(ctx, cs, 300*time.Millisecond, 10*time.Millisecond)
-			if tc.wantErr != "" {
-				require.ErrorContains(t, err, tc.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			require.Equal(t, tc.wantCalls, *calls)
-			sa, err := cs.CoreV1().ServiceAccounts(SystemNamespace).Get(ctx, webhookReady, metav1.GetOptions{})
-			require.NoError(t, err)
-			require.Contains(t, sa.Annotations[irsawebhook.AnnotationRoleARN], ":role/"+webhookReady)
-			_, err = cs.CoreV1().Pods(SystemNamespace).Get(ctx, webhookReady, metav1.GetOptions{})
-			require.Error(t, err, "dry-run pods are not stored")
-		})
+	for name, m := range webhookMutations(t) {
+		for _, tc := range tests {
+			t.Run(name+"/"+tc.name, func(t *testing.T) {
+				cs, calls := fakeAdmission(tc.notYet, tc.failClosed, m.mutate)
+				// The wait ends on the mutation, long before its bound,
+				// however slow this machine; only the failures wait it out.
+				timeout := time.Minute
+				if tc.wantErr != "" {
+					timeout = 300 * time.Millisecond
+				}
+				err := waitMutates(ctx, cs, m.check, timeout, 10*time.Millisecond)
+				if tc.wantErr != "" {
+					require.ErrorContains(t, err, m.check.webhook+" ")
+					require.ErrorContains(t, err, tc.wantErr)
+					return
+				}
+				require.NoError(t, err)
+				require.Equal(t, tc.wantCalls, *calls)
+				sa, err := cs.CoreV1().ServiceAccounts(SystemNamespace).Get(ctx, m.check.sa.Name, metav1.GetOptions{})
+				require.NoError(t, err)
+				require.Equal(t, m.check.sa.Annotations, sa.Annotations)
+				_, err = cs.CoreV1().Pods(SystemNamespace).Get(ctx, m.check.pod.Name, metav1.GetOptions{})
+				require.Error(t, err, "dry-run pods are not stored")
+			})
+		}
 	}
 }

@@ -86,6 +86,10 @@ func runKube2iamServe(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	// As upstream, serve once the pod and namespace caches hold the cluster.
+	if err := h.Start(ctx); err != nil {
+		return err
+	}
 	srv := &http.Server{Addr: ":" + strconv.Itoa(*port), Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	o.Logger.Info("kube2iam listening", "port", *port, "node", o.NodeName)
 	return runServers(ctx, server{srv, srv.ListenAndServe})

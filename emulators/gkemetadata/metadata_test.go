@@ -16,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2/google"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/idlab/idlab/internal/jwtverify"
 )
@@ -362,10 +364,19 @@ func TestPodPublishedLate(t *testing.T) {
 	}{{"waits for the pod", 3 * time.Second, true}, {"no wait", 0, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLab(t, func(o *Options) { o.PodLookupWait = tc.wait })
-			go func() {
-				time.Sleep(400 * time.Millisecond)
-				_, _ = l.client.CoreV1().Pods("team-a").Create(context.Background(), pod("team-a", "late", "app", ipLate, nodeName, false), metav1.CreateOptions{})
-			}()
+			// The pod is published once the server's first lookup of its IP
+			// has found nothing, however fast or slow this machine is.
+			var once sync.Once
+			l.client.PrependReactor("list", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+				if strings.Contains(a.(k8stesting.ListAction).GetListRestrictions().Fields.String(), "status.podIP="+ipLate) {
+					once.Do(func() {
+						go func() { // after this list: the fake clientset is locked while its reactors run
+							_, _ = l.client.CoreV1().Pods("team-a").Create(context.Background(), pod("team-a", "late", "app", ipLate, nodeName, false), metav1.CreateOptions{})
+						}()
+					})
+				}
+				return false, nil, nil
+			})
 			resp, body := l.get(t, ipLate, "/computeMetadata/v1/instance/service-accounts/default/email", map[string]string{"Metadata-Flavor": "Google"})
 			if tc.ok {
 				require.Equal(t, http.StatusOK, resp.StatusCode, body)

@@ -7,7 +7,12 @@
 // node's nat PREROUTING sends pods' 169.254.169.254:80 traffic arriving on
 // --host-interface (the pods' bridge; cni0 in the lab) to --host-ip:--app-port
 // (8181). The proxy finds the calling pod by the connection's source
-// address and answers:
+// address in its caches, as upstream does (jtblin/kube2iam k8s/k8s.go and
+// pod.go at 4c4a2b4: client-go informers on the node's pods, indexed by IP
+// while the pod has one and has not ended, deleting or not, and on
+// namespaces; Handler.Start fills them before the proxy serves). A pod or
+// namespace the watch has not delivered yet is asked of the API server, the
+// one live call left (upstream has none and only retries). It answers:
 //
 //   - GET /{version}/meta-data/iam/security-credentials[/]: the pod's role,
 //     its name when it lies under --base-role-arn, else the full ARN;

@@ -1,6 +1,7 @@
 package kube2iam
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,9 +22,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 )
 
 // hopsHeader is the lab's hop count (awsimds.HopsHeader): the proxy talks
@@ -37,9 +36,10 @@ type Handler struct {
 	opts  Options
 	sts   *sts.Client
 	proxy *httputil.ReverseProxy
+	cache informers
 
 	mu    sync.Mutex
-	cache map[string]cachedCreds // by role ARN, as upstream
+	creds map[string]cachedCreds // by role ARN, as upstream
 }
 
 type cachedCreds struct {
@@ -72,7 +72,7 @@ func New(opts Options) (*Handler, error) {
 		client := imds.New(imds.Options{Endpoint: opts.MetadataURL, HTTPClient: opts.MetadataClient})
 		opts.NodeCredentials = ec2rolecreds.New(func(o *ec2rolecreds.Options) { o.Client = client })
 	}
-	h := &Handler{opts: opts, cache: map[string]cachedCreds{}}
+	h := &Handler{opts: opts, creds: map[string]cachedCreds{}, cache: newInformers(opts.Client, opts.NodeName)}
 	// The global endpoint signs for us-east-1, as the SDK does.
 	region := "us-east-1"
 	if opts.UseRegionalSTS && opts.Region != "" {
@@ -224,12 +224,9 @@ func (h *Handler) mapOnce(ctx context.Context, ip string) (*mapping, *mapError) 
 	if !h.opts.NamespaceRestriction || (h.opts.DefaultRole != "" && m.Role == roleARN(h.opts.BaseRoleARN, h.opts.DefaultRole)) {
 		return m, nil
 	}
-	ns, err := h.opts.Client.CoreV1().Namespaces().Get(ctx, pod.Namespace, metav1.GetOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return m, &mapError{Status: http.StatusNotFound, Text: err.Error(), Reason: "read namespace"}
-	}
+	ns, err := h.namespace(ctx, pod.Namespace)
 	if err != nil {
-		ns = nil
+		return m, &mapError{Status: http.StatusNotFound, Text: err.Error(), Reason: "read namespace"}
 	}
 	if ok, why := h.opts.allowedInNamespace(m.Role, ns); !ok {
 		return m, &mapError{Status: http.StatusNotFound,
@@ -239,30 +236,22 @@ func (h *Handler) mapOnce(ctx context.Context, ip string) (*mapping, *mapError) 
 	return m, nil
 }
 
-// podByIP is the one live pod with IP ip (on NodeName, when set).
+// podByIP is the one active pod with IP ip (on NodeName, when set): from
+// the cache, or from the API server when the cache has none.
 func (h *Handler) podByIP(ctx context.Context, ip string) (*corev1.Pod, *mapError) {
 	notFound := &mapError{Status: http.StatusNotFound, Text: "Pod with specificed IP not found", Reason: "no pod with IP " + ip}
 	if ip == "" {
 		return nil, notFound
 	}
-	sel := []fields.Selector{fields.OneTermEqualSelector("status.podIP", ip)}
-	if h.opts.NodeName != "" {
-		sel = append(sel, fields.OneTermEqualSelector("spec.nodeName", h.opts.NodeName))
-	}
-	list, err := h.opts.Client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{FieldSelector: fields.AndSelectors(sel...).String()})
-	if err != nil {
-		return nil, &mapError{Status: http.StatusNotFound, Text: err.Error(), Reason: "list pods"}
-	}
-	var pods []*corev1.Pod
-	for i := range list.Items {
-		p := &list.Items[i]
-		// Filter again: not every API (nor the fake clientset) applies
-		// field selectors.
-		if p.Status.PodIP != ip || (h.opts.NodeName != "" && p.Spec.NodeName != h.opts.NodeName) ||
-			p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || p.DeletionTimestamp != nil {
-			continue
+	pods := h.callers(h.cachedPods(ip), ip)
+	if len(pods) == 0 {
+		live, err := h.livePods(ctx, ip)
+		if err != nil {
+			return nil, &mapError{Status: http.StatusNotFound, Text: err.Error(), Reason: "list pods"}
 		}
-		pods = append(pods, p)
+		if pods = h.callers(live, ip); len(pods) > 0 {
+			h.opts.Logger.Info("pod not in the cache yet, found with the API", "remote_ip", ip, "pod", pods[0].Namespace+"/"+pods[0].Name)
+		}
 	}
 	switch len(pods) {
 	case 0:
@@ -277,6 +266,24 @@ func (h *Handler) podByIP(ctx context.Context, ip string) (*corev1.Pod, *mapErro
 	// hostNetwork pods share the node's address.
 	return nil, &mapError{Status: http.StatusNotFound, Text: fmt.Sprintf("%d pods (%v) with the ip %s indexed", len(pods), names, ip),
 		Reason: "several pods have this IP"}
+}
+
+// callers keeps the pods that may be the caller at ip: active, with that
+// IP and on NodeName, sorted by namespace and name (the cache's index has
+// no order; the refusal names them). The cache and the API apply these
+// filters already; filtering again costs little and holds where a field
+// selector is not applied (the fake clientset).
+func (h *Handler) callers(pods []*corev1.Pod, ip string) []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, p := range pods {
+		if active(p) && p.Status.PodIP == ip && (h.opts.NodeName == "" || p.Spec.NodeName == h.opts.NodeName) {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b *corev1.Pod) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	return out
 }
 
 // sessionName is upstream's HASH(ip)-ROLE, cut at 64 characters.
@@ -295,7 +302,7 @@ func sessionName(role, ip string) string {
 func (h *Handler) assumeRole(ctx context.Context, role, ip string) (Credentials, error) {
 	now := h.opts.Now()
 	h.mu.Lock()
-	c, ok := h.cache[role]
+	c, ok := h.creds[role]
 	h.mu.Unlock()
 	if ok && now.Sub(c.fetched) < h.opts.SessionTTL {
 		return c.creds, nil
@@ -314,7 +321,7 @@ func (h *Handler) assumeRole(ctx context.Context, role, ip string) (Credentials,
 		Expiration: aws.ToTime(out.Credentials.Expiration).UTC().Format(timeFormat), LastUpdated: now.UTC().Format(timeFormat),
 		SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey), Token: aws.ToString(out.Credentials.SessionToken), Type: "AWS-HMAC"}
 	h.mu.Lock()
-	h.cache[role] = cachedCreds{creds: creds, fetched: now}
+	h.creds[role] = cachedCreds{creds: creds, fetched: now}
 	h.mu.Unlock()
 	return creds, nil
 }

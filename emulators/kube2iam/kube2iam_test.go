@@ -67,7 +67,8 @@ func newWorld(t *testing.T, imdsOpts func(*awsimds.Options)) *world {
 	return &world{iam: iam, imds: md, sts: st}
 }
 
-// proxy starts kube2iam over objs (pods, namespaces) with opts changed by mod.
+// proxy starts kube2iam, its caches filled, over objs (pods, namespaces)
+// with opts changed by mod.
 func (w *world) proxy(t *testing.T, mod func(*kube2iam.Options), objs ...runtime.Object) *httptest.Server {
 	t.Helper()
 	o := kube2iam.Options{Client: fake.NewSimpleClientset(objs...), NodeName: "node-1", HostIP: "10.0.0.10",
@@ -79,6 +80,9 @@ func (w *world) proxy(t *testing.T, mod func(*kube2iam.Options), objs ...runtime
 	}
 	h, err := kube2iam.New(o)
 	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	require.NoError(t, h.Start(ctx))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -80,4 +81,21 @@ func PodRequest(uid, namespace, name string, raw []byte) *admissionv1.AdmissionR
 		Operation: admissionv1.Create,
 		Object:    runtime.RawExtension{Raw: raw},
 	}
+}
+
+// Apply returns pod with a webhook's JSON Patch ops (any of the webhooks'
+// PatchOperation slices) applied, as the API server applies them.
+func Apply(t testing.TB, pod *corev1.Pod, ops any) *corev1.Pod {
+	t.Helper()
+	raw, err := json.Marshal(pod)
+	require.NoError(t, err)
+	patch, err := json.Marshal(ops)
+	require.NoError(t, err)
+	p, err := jsonpatch.DecodePatch(patch)
+	require.NoError(t, err)
+	out, err := p.Apply(raw)
+	require.NoError(t, err)
+	var got corev1.Pod
+	require.NoError(t, json.Unmarshal(out, &got))
+	return &got
 }

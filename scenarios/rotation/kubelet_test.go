@@ -19,6 +19,12 @@ import (
 	"github.com/idlab/idlab/scenarios/internal/probe"
 )
 
+// rotateCap is the probe's SECONDS: only a cap under RunWithin's 14
+// minutes, since the probe ends on the event its row waits for (a second
+// token traded and used, or the first refusal), or at the first token's exp
+// + 2 min (rotate.go).
+const rotateCap = "780"
+
 // longProbe runs the probe in mode as a pod of sa, mutated by the real IRSA
 // webhook, and returns its result and calls.
 func (e *env) longProbe(ctx context.Context, t *testing.T, name, sa, role string, args ...string) (probe.Result, []probe.Call) {
@@ -86,7 +92,7 @@ func traded(calls []probe.Call) (order []probe.TokenInfo, byToken map[string][]p
 func (e *env) kubeletRotation(ctx context.Context, t *testing.T) {
 	start := time.Now()
 	role := rolePfx + "kubelet"
-	res, calls := e.longProbe(ctx, t, "kubelet-rotation", "app", role, "rotate", "660", "20")
+	res, calls := e.longProbe(ctx, t, "kubelet-rotation", "app", role, "rotate", rotateCap, "20")
 	tokens, byToken := traded(calls)
 	failed := 0
 	for _, c := range calls {
@@ -141,7 +147,7 @@ var expiredMessage = regexp.MustCompile(`^Token expired: current date/time (\d+)
 func (e *env) cachingSDK(ctx context.Context, t *testing.T) {
 	start := time.Now()
 	role := rolePfx + "cached"
-	res, calls := e.longProbe(ctx, t, "caching-sdk", "cached", role, "rotate-cached", "720", "20")
+	res, calls := e.longProbe(ctx, t, "caching-sdk", "cached", role, "rotate-cached", rotateCap, "20")
 	tokens, _ := traded(calls)
 	var refused *probe.Call
 	for i := range calls {

@@ -3,6 +3,7 @@
 package rotation
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -16,17 +17,20 @@ import (
 	"github.com/idlab/idlab/scenarios/internal/pyprobe"
 )
 
-// Python loop: a call every pyInterval for pyDuration, past the kubelet's
-// renewal of the 600 s token (493-518 s after iat in earlier runs).
+// Python loop: a call every pyInterval until pyCallsAfterRenewal calls have
+// succeeded after the kubelet's renewal of the 600 s token (493-548 s after
+// iat in earlier runs) was seen in the file, or the first token is 30 s past
+// its exp (the loop's own bound).
 const (
-	pyInterval = 15 * time.Second
-	pyDuration = 570 * time.Second
+	pyInterval          = 15 * time.Second
+	pyCallsAfterRenewal = 3
 )
 
 // pyRotation returns the row of Debian's client (pyprobe.Boto3 or
 // pyprobe.AWSCLI) calling sts get-caller-identity across the kubelet's
-// rotation of its 600 s IRSA token: every call must succeed and the token
-// file must have held at least two tokens during the run. What the client
+// rotation of its 600 s IRSA token: every call must succeed, and the loop
+// ends once pyCallsAfterRenewal calls were made with the new token in the
+// file, however late the kubelet wrote it. What the client
 // did with the new token is measured, not assumed: boto3 keeps one session,
 // whose credentials (STS's default 1 h) outlive the run, so it need not
 // read the file again; awscli is a new process per call, as a cron job
@@ -37,7 +41,7 @@ func (e *env) pyRotation(client string) func(context.Context, *testing.T) {
 		sa := "py-" + client
 		role := rolePfx + sa
 		since := e.lab.LastDecisionID(ctx, t)
-		pod := pyprobe.Use(podrun.PlainPod(client+"-rotation", sa, e.lab.PyClientImage), client, pyprobe.LoopArgs(pyInterval, pyDuration)...)
+		pod := pyprobe.Use(podrun.PlainPod(client+"-rotation", sa, e.lab.PyClientImage), client, pyprobe.UntilRenewedArgs(pyInterval, pyCallsAfterRenewal)...)
 		e.waitForWebhook(ctx, t, pod, role)
 		_, out, err := podrun.RunWithin(ctx, e.eks.CS, ns, pod, 14*time.Minute)
 		require.NoError(t, err)
@@ -51,7 +55,6 @@ func (e *env) pyRotation(client string) func(context.Context, *testing.T) {
 			sha      string
 			iat, exp int64
 			elapsed  float64
-			calls    int
 		}
 		var tokens []seenToken
 		for _, c := range calls {
@@ -61,7 +64,6 @@ func (e *env) pyRotation(client string) func(context.Context, *testing.T) {
 			if len(tokens) == 0 || tokens[len(tokens)-1].sha != c.TokenSha256 {
 				tokens = append(tokens, seenToken{sha: c.TokenSha256, iat: c.TokenIat, exp: c.TokenExp, elapsed: c.Elapsed})
 			}
-			tokens[len(tokens)-1].calls++
 		}
 		ds := e.lab.DecisionsSince(ctx, t, since, stsAction, role)
 		allowed := 0
@@ -70,16 +72,17 @@ func (e *env) pyRotation(client string) func(context.Context, *testing.T) {
 				allowed++
 			}
 		}
-		reason := fmt.Sprintf("%s; %d distinct token files", sum.Output, len(tokens))
+		reason := fmt.Sprintf("%s; %d distinct token files; loop ended: %s", sum.Output, len(tokens), sum.End)
 		if len(tokens) >= 2 {
 			old, fresh := tokens[0], tokens[1]
-			reason += fmt.Sprintf("; kubelet renewed the token %d s after iat (%d%% of %d s), the loop first read it at call %d (%.0f s into the loop) and made %d calls with it in the file",
-				fresh.iat-old.iat, (fresh.iat-old.iat)*100/tokenSeconds, tokenSeconds, old.calls+1, fresh.elapsed, fresh.calls)
+			reason += fmt.Sprintf("; kubelet renewed the token %d s after iat (%d%% of %d s), the loop first read it at call %d (%.0f s into the loop) and made %d successful calls after that one",
+				fresh.iat-old.iat, (fresh.iat-old.iat)*100/tokenSeconds, tokenSeconds, sum.RenewedSeq, sum.RenewedElapsed, sum.CallsAfterRenewal)
 		}
 		reason += fmt.Sprintf("; %d AssumeRoleWithWebIdentity allowed (%s)", allowed, pyClientDid(client, sum.AccessKeys, allowed, len(calls)))
 		reason += "; took " + took(start)
+		renewedAndUsed := sum.End == pyprobe.EndRenewed && len(tokens) >= 2
 		labenv.Row(t, labenv.Outcome{Suite: suiteName, Scenario: "kubelet rotates the 600 s token under a long-running Python client", Mechanism: "IRSA webhook (eks, " + client + ")",
-			Expected: "allow", Observed: labenv.Observed(sum.OK && len(tokens) >= 2, sum.ErrorCode), Reason: reason})
+			Expected: "allow", Observed: labenv.Observed(sum.OK && renewedAndUsed, cmp.Or(sum.ErrorCode, "loop ended: "+sum.End)), Reason: reason})
 		t.Log(reason)
 
 		require.True(t, sum.OK, "%s: %s", sum.ErrorCode, sum.ErrorMessage)
@@ -88,12 +91,14 @@ func (e *env) pyRotation(client string) func(context.Context, *testing.T) {
 			require.True(t, c.OK, "call %d: %s: %s", c.Seq, c.ErrorCode, c.ErrorMessage)
 			require.True(t, strings.HasPrefix(c.Arn, "arn:aws:sts::"+account+":assumed-role/rotation-"+sa+"/"), c.Arn)
 		}
+		require.Equal(t, pyprobe.EndRenewed, sum.End, "the loop must end on the renewal, seen and used: %s", reason)
 		require.GreaterOrEqual(t, len(tokens), 2, "the kubelet must have rotated the token file during the run: %s", reason)
+		require.Equal(t, pyCallsAfterRenewal, sum.CallsAfterRenewal)
 		old, fresh := tokens[0], tokens[1]
 		require.EqualValues(t, tokenSeconds, old.exp-old.iat, "the webhook's 600 s token")
 		require.GreaterOrEqual(t, fresh.iat-old.iat, int64(tokenSeconds*80/100-10), "renewed within 20%% (+10 s jitter) of expiry")
 		require.Less(t, fresh.iat, old.exp, "renewed before the old token expired")
-		require.NotZero(t, fresh.calls, "a call succeeded with the new token in the file")
+		require.Equal(t, fresh.elapsed, sum.RenewedElapsed, "the loop's renewal is the first call that read the new token")
 		// Every exchange this role saw was allowed, and there was one.
 		require.NotZero(t, allowed)
 		for _, d := range ds {

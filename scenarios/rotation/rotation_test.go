@@ -15,10 +15,11 @@
 //     and must trade both tokens without one failure.
 //   - Debian's boto3 and awscli (pyclient_test.go, the idlab/pyclient image
 //     of `idlab up --pyclient`): the Python probe's loop calls sts
-//     get-caller-identity every 15 s for 9.5 minutes across the same
-//     rotation; every call must succeed and the file must have held two
-//     tokens. The row says what the client did: boto3 keeps its session's
-//     1 h credentials, awscli is a new process per call.
+//     get-caller-identity every 15 s across the same rotation until three
+//     calls have succeeded after the new token was seen in the file
+//     (bounded by the first token's exp + 30 s); every call must succeed.
+//     The row says what the client did: boto3 keeps its session's 1 h
+//     credentials, awscli is a new process per call.
 //   - the caching SDK (kubelet_test.go): an application that read the
 //     token file once (aws/aws-sdk-js-v3#2297) fails with
 //     ExpiredTokenException the first time it goes back to STS after the

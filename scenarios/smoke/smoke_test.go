@@ -61,8 +61,9 @@ func TestIRSASmoke(t *testing.T) {
 			labenv.Row(t, labenv.Outcome{Suite: "smoke", Scenario: tc.pod, Mechanism: "IRSA",
 				Expected: labenv.Observed(tc.wantCode == "", tc.wantCode), Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: res.ErrorMessage})
 			subject := "system:serviceaccount:" + namespace + ":" + tc.sa
-			ds := lab.DecisionsSince(ctx, t, since, "sts:AssumeRoleWithWebIdentity", roleARN)
 			if tc.wantCode == "" {
+				// app-a is smoke's own role, and its steps run one at a time.
+				ds := lab.DecisionsSince(ctx, t, since, "sts:AssumeRoleWithWebIdentity", roleARN)
 				require.True(t, res.OK, "probe failed: %s: %s", res.ErrorCode, res.ErrorMessage)
 				require.True(t, strings.HasPrefix(res.Arn, tc.wantARN), res.Arn)
 				require.NotEmpty(t, ds)
@@ -71,8 +72,11 @@ func TestIRSASmoke(t *testing.T) {
 			}
 			require.False(t, res.OK, "pod %s must be denied, got %s", tc.pod, res.Arn)
 			require.Equal(t, tc.wantCode, res.ErrorCode, res.ErrorMessage)
-			require.NotEmpty(t, ds, "the denial must be in the emulator's decision log")
-			d := ds[len(ds)-1]
+			// The SDK's error carries the refusing STS response's request ID.
+			require.NotEmpty(t, res.RequestID, "the SDK gave no request ID")
+			ds := lab.DecisionsOf(ctx, t, labenv.DecisionQuery{Since: since, Action: "sts:AssumeRoleWithWebIdentity", Resource: roleARN, RequestID: res.RequestID})
+			require.Len(t, ds, 1, "the denial must be in the emulator's decision log under request %s", res.RequestID)
+			d := ds[0]
 			require.Equal(t, "ImplicitDeny", d.Effect)
 			require.Equal(t, roleARN, d.Resource)
 			require.Contains(t, d.Reason, subject, "the log says which subject was refused")
@@ -109,9 +113,13 @@ func TestIRSAToS3AndSNS(t *testing.T) {
 			pod.Spec.Containers[0].Args = tc.args
 			res, err := podrun.Run(ctx, e.cs, namespace, pod)
 			require.NoError(t, err)
-			ds := e.lab.DecisionsSince(ctx, t, since, tc.action, tc.resource)
-			require.NotEmpty(t, ds, "the emulator must have decided %s", tc.action)
-			d := ds[len(ds)-1]
+			// pyclients and gke read the same objects at the same time: the
+			// decision is the one on this call's request, by app-a's session.
+			require.NotEmpty(t, res.RequestID, "the SDK gave no request ID: %s: %s", res.ErrorCode, res.ErrorMessage)
+			ds := e.lab.DecisionsOf(ctx, t, labenv.DecisionQuery{Since: since, Action: tc.action, Resource: tc.resource,
+				Principal: ":assumed-role/app-a/", RequestID: res.RequestID})
+			require.Len(t, ds, 1, "the emulator must have decided %s on request %s by app-a", tc.action, res.RequestID)
+			d := ds[0]
 			labenv.Row(t, labenv.Outcome{Suite: "smoke", Scenario: tc.pod, Mechanism: "IRSA to " + strings.SplitN(tc.action, ":", 2)[0],
 				Expected: labenv.Observed(tc.wantCode == "", tc.wantCode), Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: d.Effect + ": " + d.Reason})
 			require.Equal(t, tc.resource, d.Resource)

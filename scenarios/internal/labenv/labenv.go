@@ -98,10 +98,42 @@ func (l *Lab) LastDecisionID(ctx context.Context, t *testing.T) string {
 
 // DecisionsSince returns the decisions on action and resource recorded
 // after since. Suites run in parallel, so a step filters on its own
-// resource rather than taking whatever was logged last.
+// resource rather than taking whatever was logged last; on a resource
+// other suites use too, it narrows further with DecisionsOf.
 func (l *Lab) DecisionsSince(ctx context.Context, t *testing.T, since, action, resource string) []harness.Decision {
 	t.Helper()
-	ds, err := l.Decisions(ctx, url.Values{"action": {action}, "resource": {resource}, "since": {since}})
+	return l.DecisionsOf(ctx, t, DecisionQuery{Since: since, Action: action, Resource: resource})
+}
+
+// DecisionQuery names the decisions one step caused. Suites run at the same
+// time and read the same objects, so a step on a shared resource names
+// what only it can have caused: its sessions' principal and, when the SDK
+// gave one, the request ID (probe.Result.RequestID).
+type DecisionQuery struct {
+	Since    string // decision ID from LastDecisionID
+	Action   string
+	Resource string
+	// Principal is a substring of the principal's ARN, such as
+	// ":assumed-role/app-a/" for the sessions of role app-a.
+	Principal string
+	RequestID string
+}
+
+// Values are q as the admin API's query parameters, empty fields left out.
+func (q DecisionQuery) Values() url.Values {
+	v := url.Values{}
+	for k, s := range map[string]string{"since": q.Since, "action": q.Action, "resource": q.Resource, "principal": q.Principal, "requestId": q.RequestID} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	return v
+}
+
+// DecisionsOf returns the decisions q names, oldest first.
+func (l *Lab) DecisionsOf(ctx context.Context, t *testing.T, q DecisionQuery) []harness.Decision {
+	t.Helper()
+	ds, err := l.Decisions(ctx, q.Values())
 	require.NoError(t, err)
 	return ds
 }

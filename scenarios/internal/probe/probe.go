@@ -25,6 +25,11 @@ type Result struct {
 	ErrorMessage string `json:"errorMessage,omitempty"`
 	// Peer is the IP address a raw HTTP call (probe http) connected to.
 	Peer string `json:"peer,omitempty"`
+	// RequestID is the AWS request ID of the response the result comes
+	// from: the call's, or the credential provider's when getting
+	// credentials failed. Scenarios find the call's decision by it, as
+	// other suites act on the same resources at the same time.
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // Parse reads the last JSON line of the probe's output.

@@ -11,6 +11,7 @@ unmodified application: the probe configures nothing itself.
 Usage:
     probe.py [--client boto3|awscli] [CALL]
     probe.py [--client boto3|awscli] loop --interval SECONDS --duration SECONDS [CALL]
+    probe.py [--client boto3|awscli] loop --interval SECONDS --until-renewed N [CALL]
 
 CALL (default sts):
     sts                 sts:GetCallerIdentity
@@ -32,11 +33,15 @@ exits 0, the outcome is in the line.
             when calling the OP operation: MESSAGE", else "ExitStatusN";
             exitStatus is aws's exit status.
 
-Loop mode (token rotation): calls start every --interval seconds, from 0 to
---duration (a slow call delays the next); boto3 keeps one session, as a
-long-running app does, awscli runs a new process each time (which reads
-its own credentials cache, ~/.aws/cli/cache). Every call prints one line: the fields
-above plus
+Loop mode (token rotation): calls start every --interval seconds (a slow
+call delays the next), from 0 to --duration, or with --until-renewed N until
+N calls have succeeded after the call that first saw a new token in the file
+(end "renewed"), but none starts more than EXPIRY_GRACE seconds past the
+first token's exp (end "tokenExpired"; "noTokenExp" after one call if the
+file has no exp claim); with both, the first end reached. boto3 keeps one
+session, as a long-running app does, awscli runs a new process each time
+(which reads its own credentials cache, ~/.aws/cli/cache). Every call
+prints one line: the fields above plus
     seq           call number from 1
     elapsed       seconds since the loop started
     tokenSha256   first 16 hex of the SHA-256 of the token file (AWS_WEB_IDENTITY_TOKEN_FILE)
@@ -46,7 +51,10 @@ above plus
 and the last line is a summary (probe.Parse reads the last line):
     summary: true, ok: every call succeeded, calls, failures, tokens (distinct
     token files seen), accessKeys (distinct boto3 access keys), arn (the
-    last), errorCode/errorMessage (the first failure), output (in words).
+    last), errorCode/errorMessage (the first failure), output (in words),
+    end ("duration", "renewed", "tokenExpired" or "noTokenExp"), and once
+    the token changed: renewedSeq and renewedElapsed (the call that first
+    saw the new token), callsAfterRenewal (calls after it that succeeded).
 """
 
 import base64
@@ -159,18 +167,26 @@ def token_info():
     return info
 
 
-def loop(client, call, args, interval, duration, emit):
-    start = time.monotonic()
+# The loop's end in --until-renewed mode: a call is not started later than
+# this many seconds past the first token's exp claim.
+EXPIRY_GRACE = 30
+
+
+def loop(client, call, args, opts, emit, clock=time):
+    """Call on a fixed schedule until opts say stop; clock is the time module
+    or a fake (monotonic, time, sleep)."""
+    start = clock.monotonic()
     calls = failures = 0
     tokens, keys = [], []
     first_error, last = None, {}
+    renewal = Renewal(opts.get("until-renewed"))
     while True:
         calls += 1
         res = client.call(call, args)
         info = token_info()
         sha = info.get("tokenSha256")
         res.update(info)
-        res["seq"], res["elapsed"] = calls, round(time.monotonic() - start, 1)
+        res["seq"], res["elapsed"] = calls, round(clock.monotonic() - start, 1)
         res["tokenChanged"] = bool(tokens) and sha is not None and sha != tokens[-1]
         if sha is not None and sha not in tokens:
             tokens.append(sha)
@@ -182,20 +198,64 @@ def loop(client, call, args, interval, duration, emit):
         if not res["ok"]:
             failures += 1
             first_error = first_error or res
+        renewal.observe(res)
         last = res
         emit(res)
-        # Calls start on a fixed schedule (0, interval, 2*interval ... up to
-        # duration); a call that overruns its slot delays the next one.
-        due = calls * interval
-        if due > duration:
+        # Calls start on a fixed schedule (0, interval, 2*interval ...); a
+        # call that overruns its slot delays the next one.
+        due = calls * opts["interval"]
+        wait = max(0.0, start + due - clock.monotonic())
+        end = renewal.end(clock.time() + wait, due, opts.get("duration"))
+        if end:
             break
-        time.sleep(max(0.0, start + due - time.monotonic()))
+        clock.sleep(wait)
     summary = result(failures == 0, summary=True, calls=calls, failures=failures, tokens=len(tokens),
-                     accessKeys=len(keys), arn=last.get("arn"),
+                     accessKeys=len(keys), arn=last.get("arn"), end=end,
                      output="%d calls, %d failed, %d tokens, %d access keys" % (calls, failures, len(tokens), len(keys)))
+    summary.update(renewal.fields())
     if first_error:
         summary["errorCode"], summary["errorMessage"] = first_error.get("errorCode"), first_error.get("errorMessage")
     emit(summary)
+
+
+class Renewal:
+    """When the token file first changed and how many calls succeeded after
+    the call that saw it; with want (--until-renewed N) it ends the loop
+    after N such calls, or past the first token's exp + EXPIRY_GRACE."""
+
+    def __init__(self, want):
+        self.want, self.exp = want, None
+        self.seen = None  # the call that first saw the new token
+        self.after = 0
+
+    def observe(self, res):
+        if self.exp is None:
+            self.exp = res.get("tokenExp")
+        if self.seen is not None and res["ok"]:
+            self.after += 1
+        if self.seen is None and res["tokenChanged"]:
+            self.seen = res
+
+    def end(self, next_start, due, duration):
+        """Why the loop ends before a call due to start at next_start (epoch
+        seconds), due seconds into the loop; None to go on."""
+        if duration is not None and due > duration:
+            return "duration"
+        if self.want is None:
+            return None
+        if self.after >= self.want:
+            return "renewed"
+        if self.exp is None:
+            return "noTokenExp"
+        if next_start > self.exp + EXPIRY_GRACE:
+            return "tokenExpired"
+        return None
+
+    def fields(self):
+        if self.seen is None:
+            return {}
+        return {"renewedSeq": self.seen["seq"], "renewedElapsed": self.seen["elapsed"],
+                "callsAfterRenewal": self.after}
 
 
 def parse(argv):
@@ -208,13 +268,15 @@ def parse(argv):
         client, argv = argv[1], argv[2:]
     if argv[:1] == ["loop"]:
         argv, loop_opts = argv[1:], {}
-        while argv[:1] in (["--interval"], ["--duration"]):
+        while argv[:1] in (["--interval"], ["--duration"], ["--until-renewed"]):
             if len(argv) < 2:
-                raise ValueError("%s needs seconds" % argv[0])
-            loop_opts[argv[0][2:]] = float(argv[1])
+                raise ValueError("%s needs a number" % argv[0])
+            loop_opts[argv[0][2:]] = (int if argv[0] == "--until-renewed" else float)(argv[1])
             argv = argv[2:]
-        if set(loop_opts) != {"interval", "duration"} or loop_opts["interval"] <= 0:
-            raise ValueError("loop needs --interval (> 0) and --duration")
+        if loop_opts.get("interval", 0) <= 0 or not {"duration", "until-renewed"} & set(loop_opts):
+            raise ValueError("loop needs --interval (> 0) and --duration or --until-renewed")
+        if loop_opts.get("until-renewed", 1) < 1:
+            raise ValueError("--until-renewed needs at least 1 call")
     call, args = (argv[0], argv[1:]) if argv else ("sts", [])
     if (call, len(args)) not in (("sts", 0), ("s3-get", 2)):
         raise ValueError("unknown call %r" % argv)
@@ -235,7 +297,7 @@ def main(argv, emit):
     if loop_opts is None:
         emit(client.call(call, args))
         return
-    loop(client, call, args, loop_opts["interval"], loop_opts["duration"], emit)
+    loop(client, call, args, loop_opts, emit)
 
 
 if __name__ == "__main__":

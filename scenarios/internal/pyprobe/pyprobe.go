@@ -8,11 +8,13 @@
 //
 //	python3 probe.py [--client boto3|awscli] [sts | s3-get BUCKET KEY]
 //	python3 probe.py [--client ...] loop --interval S --duration S [CALL]
+//	python3 probe.py [--client ...] loop --interval S --until-renewed N [CALL]
 //
 // Loop mode, for token rotation, prints one line per call (Call: the result
 // plus the token file's hash, iat and exp, whether it changed, boto3's
-// access key) and a summary last (Summary): run it with podrun.RunWithin,
-// whose log ParseLoop reads.
+// access key) and a summary last (Summary, with when the token changed and
+// why the loop ended): run it with podrun.RunWithin, whose log ParseLoop
+// reads.
 package pyprobe
 
 import (
@@ -83,9 +85,18 @@ func Use(p *corev1.Pod, client string, args ...string) *corev1.Pod {
 // LoopArgs are the arguments of loop mode: call (nothing for sts) every
 // interval for duration.
 func LoopArgs(interval, duration time.Duration, call ...string) []string {
-	secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
-	return append([]string{"loop", "--interval", secs(interval), "--duration", secs(duration)}, call...)
+	return append([]string{"loop", "--interval", seconds(interval), "--duration", seconds(duration)}, call...)
 }
+
+// UntilRenewedArgs are the arguments of loop mode that calls every interval
+// until n calls have succeeded after the token file changed, or the first
+// token expired (Summary.End says which): the loop ends when the kubelet's
+// renewal has been seen and used, however late it came.
+func UntilRenewedArgs(interval time.Duration, n int, call ...string) []string {
+	return append([]string{"loop", "--interval", seconds(interval), "--until-renewed", strconv.Itoa(n)}, call...)
+}
+
+func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
 
 // Call is one call of loop mode.
 type Call struct {
@@ -106,7 +117,24 @@ type Summary struct {
 	Failures   int `json:"failures"`
 	Tokens     int `json:"tokens"`
 	AccessKeys int `json:"accessKeys"`
+	// End is why the loop stopped: EndDuration, EndRenewed,
+	// EndTokenExpired or EndNoTokenExp.
+	End string `json:"end"`
+	// RenewedSeq and RenewedElapsed are the call that first saw a new
+	// token in the file (0 if none did); CallsAfterRenewal counts the
+	// calls after it that succeeded.
+	RenewedSeq        int     `json:"renewedSeq"`
+	RenewedElapsed    float64 `json:"renewedElapsed"`
+	CallsAfterRenewal int     `json:"callsAfterRenewal"`
 }
+
+// Summary.End values.
+const (
+	EndDuration     = "duration"
+	EndRenewed      = "renewed"
+	EndTokenExpired = "tokenExpired"
+	EndNoTokenExp   = "noTokenExp"
+)
 
 // ParseLoop reads loop mode's output: every call line in order and the
 // summary, which must come last.

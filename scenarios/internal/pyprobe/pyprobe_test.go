@@ -2,6 +2,7 @@ package pyprobe
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -91,7 +92,12 @@ func TestProbeAWSCLI(t *testing.T) {
 			want: probe.Result{ErrorCode: "ExitStatus253", ErrorMessage: `Unable to locate credentials. You can configure credentials by running "aws configure".`}},
 		{name: "unknown-call", args: []string{"--client", "awscli", "s3-put", "b", "k"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "unknown call ['s3-put', 'b', 'k']"}},
 		{name: "unknown-client", args: []string{"--client", "curl"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "--client takes boto3 or awscli"}},
-		{name: "loop-without-interval", args: []string{"--client", "awscli", "loop", "--duration", "1"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "loop needs --interval (> 0) and --duration"}},
+		{name: "loop-without-interval", args: []string{"--client", "awscli", "loop", "--duration", "1"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "loop needs --interval (> 0) and --duration or --until-renewed"}},
+		{name: "loop-without-end", args: []string{"loop", "--interval", "1"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "loop needs --interval (> 0) and --duration or --until-renewed"}},
+		{name: "loop-zero-interval", args: []string{"loop", "--interval", "0", "--until-renewed", "3"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "loop needs --interval (> 0) and --duration or --until-renewed"}},
+		{name: "until-renewed-zero", args: []string{"loop", "--interval", "1", "--until-renewed", "0"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "--until-renewed needs at least 1 call"}},
+		{name: "until-renewed-not-a-count", args: []string{"loop", "--interval", "1", "--until-renewed", "2.5"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "invalid literal for int() with base 10: '2.5'"}},
+		{name: "until-renewed-without-count", args: []string{"loop", "--interval", "1", "--until-renewed"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "--until-renewed needs a number"}},
 		{name: "s3-get-without-key", args: []string{"s3-get", "b"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "unknown call ['s3-get', 'b']"}},
 	}
 	for _, tc := range tests {
@@ -132,7 +138,7 @@ func TestProbeLoopReportsTokenChanges(t *testing.T) {
 	require.NotEqual(t, calls[0].TokenSha256, calls[1].TokenSha256)
 	require.Equal(t, calls[1].TokenSha256, calls[2].TokenSha256)
 	require.Equal(t, Summary{Result: probe.Result{OK: true, Arn: calls[2].Arn, Output: "3 calls, 0 failed, 2 tokens, 0 access keys"},
-		Calls: 3, Tokens: 2}, sum)
+		Calls: 3, Tokens: 2, End: EndDuration, RenewedSeq: 2, RenewedElapsed: calls[1].Elapsed, CallsAfterRenewal: 1}, sum)
 	// probe.Parse, as podrun.Run uses it, reads the summary.
 	res, err := probe.Parse(out)
 	require.NoError(t, err)
@@ -207,4 +213,94 @@ func FuzzParseLoop(f *testing.F) {
 			require.Positive(t, c.Seq)
 		}
 	})
+}
+
+// TestLoopEnd drives probe.py's loop with a fake clock and client
+// (testdata/loop_driver.py): the pod starts 5 s after its token's iat
+// (1000; exp 1600), calls every 15 s, and the "kubelet" writes a new token
+// at renewAt. --until-renewed ends the loop once the new token has been
+// used, however late it came, and never more than 30 s past the first
+// token's exp.
+func TestLoopEnd(t *testing.T) {
+	type outcome struct {
+		End                           string
+		Calls, Failures, Tokens       int
+		RenewedSeq, CallsAfterRenewal int
+		RenewedElapsed                float64
+		ErrorCode                     string
+	}
+	untilRenewed := []string{"loop", "--interval", "15", "--until-renewed", "3"}
+	tests := []struct {
+		name        string
+		args        []string
+		renewAt     int64
+		callSeconds float64
+		fail        []int
+		token       string
+		want        outcome
+	}{
+		// Call 38 (starts at 1560) is the first to read the token written
+		// at 1548 (548 s after iat, as a lab run saw); 39-41 use it.
+		{name: "renewal seen and used three times", args: untilRenewed, renewAt: 1548, callSeconds: 1,
+			want: outcome{End: EndRenewed, Calls: 41, Tokens: 2, RenewedSeq: 38, CallsAfterRenewal: 3, RenewedElapsed: 556}},
+		{name: "a failed call after the renewal does not count", args: untilRenewed, renewAt: 1548, callSeconds: 1, fail: []int{39},
+			want: outcome{End: EndRenewed, Calls: 42, Failures: 1, Tokens: 2, RenewedSeq: 38, CallsAfterRenewal: 3, RenewedElapsed: 556, ErrorCode: "ExpiredTokenException"}},
+		// Seen by call 40 (1590); 41 (1605) and 42 (1620) use it; 43
+		// would start at 1635, past exp + 30 s.
+		{name: "renewal too late to be used three times", args: untilRenewed, renewAt: 1580, callSeconds: 1,
+			want: outcome{End: EndTokenExpired, Calls: 42, Tokens: 2, RenewedSeq: 40, CallsAfterRenewal: 2, RenewedElapsed: 586}},
+		// The last call starts at 1620, the next would at 1635.
+		{name: "never renewed", args: untilRenewed, callSeconds: 1,
+			want: outcome{End: EndTokenExpired, Calls: 42, Tokens: 1}},
+		// 20 s calls push the schedule: calls start every 20 s, the last
+		// at 1625; the bound is when the next call would really start.
+		{name: "slow calls, never renewed", args: untilRenewed, callSeconds: 20,
+			want: outcome{End: EndTokenExpired, Calls: 32, Tokens: 1}},
+		{name: "token without exp", args: untilRenewed, callSeconds: 1, token: "not-a-jwt",
+			want: outcome{End: EndNoTokenExp, Calls: 1, Tokens: 1}},
+		{name: "duration caps until-renewed", args: []string{"loop", "--interval", "15", "--duration", "60", "--until-renewed", "3"}, callSeconds: 1,
+			want: outcome{End: EndDuration, Calls: 5, Tokens: 1}},
+		{name: "duration alone runs on after the renewal", args: []string{"loop", "--interval", "15", "--duration", "60"}, renewAt: 1020, callSeconds: 1,
+			want: outcome{End: EndDuration, Calls: 5, Tokens: 2, RenewedSeq: 2, CallsAfterRenewal: 3, RenewedElapsed: 16}},
+	}
+	py := "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil {
+		t.Skipf("no %s: %v", py, err)
+	}
+	probeDir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(probeDir, "probe.py"), []byte(Script), 0o644))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tokenFile := filepath.Join(t.TempDir(), "token")
+			token := tc.token
+			if token == "" {
+				token = jwt(1000)
+			}
+			require.NoError(t, os.WriteFile(tokenFile, []byte(token), 0o600))
+			spec, err := json.Marshal(map[string]any{"start": 1005, "callSeconds": tc.callSeconds, "fail": append([]int{}, tc.fail...),
+				"tokenFile": tokenFile, "renewAt": tc.renewAt, "renewed": jwt(tc.renewAt), "args": tc.args})
+			require.NoError(t, err)
+			out, err := exec.Command(py, "testdata/loop_driver.py", probeDir, string(spec)).Output()
+			require.NoError(t, err, "%s", out)
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			calls, sum, err := ParseLoop(strings.Join(lines[:len(lines)-1], "\n"))
+			require.NoError(t, err, "%s", out)
+			require.Equal(t, tc.want, outcome{End: sum.End, Calls: sum.Calls, Failures: sum.Failures, Tokens: sum.Tokens,
+				RenewedSeq: sum.RenewedSeq, CallsAfterRenewal: sum.CallsAfterRenewal, RenewedElapsed: sum.RenewedElapsed, ErrorCode: sum.ErrorCode})
+			require.Equal(t, tc.want.Failures == 0, sum.OK)
+			require.Len(t, calls, sum.Calls)
+			if tc.want.RenewedSeq > 0 {
+				require.True(t, calls[tc.want.RenewedSeq-1].TokenChanged, "the call that saw the new token says so")
+			}
+			// Calls start on the fixed schedule: every sleep is what is left
+			// of the interval after the call.
+			var driver struct{ Slept []float64 }
+			require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &driver))
+			wantSleep := make([]float64, sum.Calls-1)
+			for i := range wantSleep {
+				wantSleep[i] = max(0, 15-tc.callSeconds)
+			}
+			require.Equal(t, wantSleep, driver.Slept)
+		})
+	}
 }

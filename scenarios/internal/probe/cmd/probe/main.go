@@ -17,8 +17,9 @@
 //	probe token-file [CALL...]     the web identity token file's mode and owner as this process sees them, then CALL
 //	probe sts-hosts [CALL...]      CALL, with the hosts the SDK sent requests to (STS included) in output
 //	probe hold [CALL...]           CALL, then run on until killed (a sidecar)
-//	probe rotate [SECONDS [INTERVAL]]         GetCallerIdentity every INTERVAL s for up to SECONDS,
-//	                                          re-reading the token file at each refresh (rotate.go)
+//	probe rotate [SECONDS [INTERVAL]]         GetCallerIdentity every INTERVAL s, re-reading the token file
+//	                                          at each refresh, until a second token is used, for up to
+//	                                          SECONDS or the first token's exp + 2 min (rotate.go)
 //	probe rotate-cached [SECONDS [INTERVAL]]  the same, presenting the token read once at start
 //	probe az-token SCOPE           an Entra access token with azidentity's WorkloadIdentityCredential
 //	probe az-blob-get ACCOUNT CONTAINER BLOB  Azure Get Blob with that credential
@@ -36,11 +37,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/idlab/idlab/scenarios/internal/probe"
 )
@@ -93,27 +96,34 @@ func run(ctx context.Context) probe.Result {
 func call(ctx context.Context, cfg aws.Config, args []string) probe.Result {
 	want := func(n int) bool { return len(args) == n+1 }
 	var res probe.Result
+	var md middleware.Metadata
 	var err error
 	switch {
 	case len(args) == 0:
 		var out *sts.GetCallerIdentityOutput
 		if out, err = sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err == nil {
 			res = probe.Result{Arn: aws.ToString(out.Arn), Account: aws.ToString(out.Account), UserID: aws.ToString(out.UserId)}
+			md = out.ResultMetadata
 		}
 	case (args[0] == "s3-get" || args[0] == "s3-get-path") && want(2):
 		var out *s3.GetObjectOutput
 		if out, err = s3Client(cfg, args[0]).GetObject(ctx, &s3.GetObjectInput{Bucket: &args[1], Key: &args[2]}); err == nil {
+			md = out.ResultMetadata
 			var b []byte
 			b, err = io.ReadAll(io.LimitReader(out.Body, 1<<20))
 			_ = out.Body.Close()
 			res.Output = string(b)
 		}
 	case (args[0] == "s3-put" || args[0] == "s3-put-path") && want(3):
-		_, err = s3Client(cfg, args[0]).PutObject(ctx, &s3.PutObjectInput{Bucket: &args[1], Key: &args[2], Body: strings.NewReader(args[3])})
+		var out *s3.PutObjectOutput
+		if out, err = s3Client(cfg, args[0]).PutObject(ctx, &s3.PutObjectInput{Bucket: &args[1], Key: &args[2], Body: strings.NewReader(args[3])}); err == nil {
+			md = out.ResultMetadata
+		}
 	case args[0] == "sns-publish" && want(2):
 		var out *sns.PublishOutput
 		if out, err = sns.NewFromConfig(cfg).Publish(ctx, &sns.PublishInput{TopicArn: &args[1], Message: &args[2]}); err == nil {
 			res.Output = aws.ToString(out.MessageId)
+			md = out.ResultMetadata
 		}
 	default:
 		return probe.Result{ErrorCode: "UsageError", ErrorMessage: fmt.Sprintf("unknown call %q", args)}
@@ -121,7 +131,7 @@ func call(ctx context.Context, cfg aws.Config, args []string) probe.Result {
 	if err != nil {
 		return awsError(err)
 	}
-	res.OK = true
+	res.OK, res.RequestID = true, requestID(md, nil)
 	return res
 }
 
@@ -131,9 +141,24 @@ func s3Client(cfg aws.Config, call string) *s3.Client {
 	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = strings.HasSuffix(call, "-path") })
 }
 
-// awsError reports an AWS API error by its code, anything else as ClientError.
+// requestID is the AWS request ID of a call: from its result's metadata,
+// or from the response its error carries (the credential provider's, when
+// getting credentials failed).
+func requestID(md middleware.Metadata, err error) string {
+	if id, ok := awsmiddleware.GetRequestIDMetadata(md); ok && id != "" {
+		return id
+	}
+	var re interface{ ServiceRequestID() string }
+	if errors.As(err, &re) {
+		return re.ServiceRequestID()
+	}
+	return ""
+}
+
+// awsError reports an AWS API error by its code, anything else as
+// ClientError, with the request ID of the response it came from.
 func awsError(err error) probe.Result {
-	r := probe.Result{ErrorCode: "ClientError", ErrorMessage: err.Error()}
+	r := probe.Result{ErrorCode: "ClientError", ErrorMessage: err.Error(), RequestID: requestID(middleware.Metadata{}, err)}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		r.ErrorCode, r.ErrorMessage = ae.ErrorCode(), ae.ErrorMessage()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -33,6 +30,11 @@ const (
 	// over 60 s after it was issued, so the SDK re-assumes the role every
 	// minute with whatever token its retriever gives it.
 	expiryWindow = sessionDuration - time.Minute
+	// expiryGrace is how long past the first token's exp a run may go on:
+	// one credentials refresh (every minute) and a call interval with room,
+	// enough for the SDK to present the token the kubelet wrote just
+	// before exp, or for the caching SDK to be refused the expired one.
+	expiryGrace = 2 * time.Minute
 )
 
 // rotation is one run of `probe rotate` or `probe rotate-cached`.
@@ -55,11 +57,13 @@ type rotation struct {
 }
 
 // runRotation is `probe rotate|rotate-cached [SECONDS [INTERVAL]]`: it calls
-// sts:GetCallerIdentity every INTERVAL seconds (default 20) for at most
-// SECONDS (default 600) through the default credential chain, printing one
-// call line per AWS call (the SDK's own AssumeRoleWithWebIdentity refreshes
-// included) and a final Result. rotate stops early once a second token has
-// been traded and used; rotate-cached stops at the first failure.
+// sts:GetCallerIdentity every INTERVAL seconds (default 20) through the
+// default credential chain, printing one call line per AWS call (the SDK's
+// own AssumeRoleWithWebIdentity refreshes included) and a final Result.
+// rotate stops once a second token has been traded and used, rotate-cached
+// at the first failure: events, not a time. Either stops anyway when the
+// next call would start after the token file's first exp + expiryGrace, or
+// after SECONDS (default 600), whichever comes first.
 func runRotation(args []string) probe.Result {
 	r := &rotation{cached: args[0] == "rotate-cached", tokenFile: os.Getenv("AWS_WEB_IDENTITY_TOKEN_FILE"),
 		maxRun: 600 * time.Second, interval: 20 * time.Second, out: os.Stdout}
@@ -112,6 +116,7 @@ func (r *rotation) run(ctx context.Context) probe.Result {
 	}
 	client := sts.NewFromConfig(cfg)
 	start := time.Now()
+	deadline := r.deadline(start)
 	var res probe.Result
 	calls := 0
 	for {
@@ -130,7 +135,7 @@ func (r *rotation) run(ctx context.Context) probe.Result {
 		if !r.cached && r.tokensAccepted() >= 2 && err == nil {
 			break // the second token was traded and its credentials used
 		}
-		if time.Since(start)+r.interval > r.maxRun {
+		if time.Now().Add(r.interval).After(deadline) {
 			break
 		}
 		select {
@@ -142,6 +147,25 @@ func (r *rotation) run(ctx context.Context) probe.Result {
 	res.OK = res.ErrorCode == ""
 	res.Output = fmt.Sprintf("%d calls in %s, %d tokens accepted", calls, time.Since(start).Round(time.Second), r.tokensAccepted())
 	return res
+}
+
+// deadline is when the run must end: start + maxRun, or sooner the exp of
+// the token now in the file + expiryGrace (the kubelet renews before exp,
+// so by then the event the run waits for has come or will not).
+func (r *rotation) deadline(start time.Time) time.Time {
+	end := start.Add(r.maxRun)
+	b, err := os.ReadFile(r.tokenFile)
+	if err != nil {
+		return end
+	}
+	ti, err := probe.ParseToken(string(b))
+	if err != nil {
+		return end
+	}
+	if byExp := time.Unix(ti.Expiry, 0).Add(expiryGrace); byExp.Before(end) {
+		return byExp
+	}
+	return end
 }
 
 // onceRead is the token an application read once and keeps presenting.
@@ -172,11 +196,7 @@ func (r *rotation) record(ctx context.Context, in middleware.InitializeInput, ne
 		}
 	}
 	out, md, err := next.HandleInitialize(middleware.WithStackValue(ctx, callKey{}, c), in)
-	c.RequestID, _ = awsmiddleware.GetRequestIDMetadata(md)
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) && c.RequestID == "" {
-		c.RequestID = re.ServiceRequestID()
-	}
+	c.RequestID = requestID(md, err)
 	c.OK = err == nil
 	if err != nil {
 		e := awsError(err)

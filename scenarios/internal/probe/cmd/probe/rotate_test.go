@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -37,6 +39,17 @@ const testFixture = `accounts:
               Condition:
                 StringEquals:
                   "oidc.eks.us-west-2.amazonaws.com/id/0000000000000000000000000000ABCD:sub": system:serviceaccount:ns:app
+        inlinePolicies:
+          read-one-object:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: s3:GetObject
+                Resource: arn:aws:s3:::probe-data/hello.txt
+    buckets:
+      - name: probe-data
+        region: us-west-2
+        objects: {hello.txt: "hello", secret.txt: "not for the role"}
 `
 
 // syncBuffer is a bytes.Buffer safe for the probe and the test to share.
@@ -59,7 +72,7 @@ func (s *syncBuffer) String() string {
 
 // rotationLab is the emulators in process with one issuer, a role trusting
 // ns/app, and the SDK environment an IRSA pod has.
-func rotationLab(t *testing.T) (*oidc.Issuer, string) {
+func rotationLab(t *testing.T) (*cloud.Cloud, *oidc.Issuer, string) {
 	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "fixtures"), 0o755))
@@ -83,7 +96,7 @@ func rotationLab(t *testing.T) (*oidc.Issuer, string) {
 	} {
 		t.Setenv(k, v)
 	}
-	return iss, tokenFile
+	return c, iss, tokenFile
 }
 
 func mintTo(t *testing.T, iss *oidc.Issuer, file string, issuedAt time.Time) probe.TokenInfo {
@@ -98,22 +111,34 @@ func mintTo(t *testing.T, iss *oidc.Issuer, file string, issuedAt time.Time) pro
 	return ti
 }
 
-// TestRotation: a token about to expire is replaced in the file while the
-// probe runs; the re-reading SDK trades the new one and never fails, the
-// caching one keeps presenting the old one and gets ExpiredTokenException.
+// TestRotation: the token in the file is replaced once STS has accepted it
+// (a condition, not a time); the re-reading SDK trades the new one and
+// never fails, the caching one keeps presenting the old one and, once the
+// lab clock is past its exp, gets ExpiredTokenException.
 func TestRotation(t *testing.T) {
 	for _, cached := range []bool{false, true} {
 		name := map[bool]string{false: "rotate", true: "rotate-cached"}[cached]
 		t.Run(name, func(t *testing.T) {
-			iss, file := rotationLab(t)
-			old := mintTo(t, iss, file, time.Now().Add(-597*time.Second)) // expires in 3 s
+			lab, iss, file := rotationLab(t)
+			old := mintTo(t, iss, file, lab.Clock.Now().Add(-300*time.Second)) // 300 s left
 			var out syncBuffer
-			r := &rotation{cached: cached, tokenFile: file, maxRun: 10 * time.Second, interval: 250 * time.Millisecond,
+			// window = sessionDuration: the SDK re-assumes the role before
+			// every call, so each call presents the token of the moment.
+			r := &rotation{cached: cached, tokenFile: file, maxRun: time.Minute, interval: 50 * time.Millisecond,
 				out: &out, window: sessionDuration}
-			done := make(chan probe.Result)
-			go func() { done <- r.run(context.Background()) }()
-			time.Sleep(time.Second)
-			fresh := mintTo(t, iss, file, time.Now())
+			ctx, cancel := context.WithCancel(context.Background())
+			t.Cleanup(cancel)
+			done := make(chan probe.Result, 1)
+			go func() { done <- r.run(ctx) }()
+			require.Eventually(t, func() bool { return r.tokensAccepted() == 1 }, 30*time.Second, 10*time.Millisecond,
+				"STS accepts the first token: %s", out.String())
+			fresh := mintTo(t, iss, file, lab.Clock.Now())
+			if cached {
+				// Only the caching SDK's row needs the old token expired;
+				// the re-reading one could have read the file just before
+				// the swap, and its refresh must not be refused for that.
+				lab.Clock.Advance(301 * time.Second)
+			}
 			res := <-done
 			calls, err := probe.ParseCalls(out.String())
 			require.NoError(t, err)
@@ -145,6 +170,38 @@ func TestRotation(t *testing.T) {
 			require.Equal(t, old.ID, refused.Token.ID)
 			require.Equal(t, "ExpiredTokenException", refused.ErrorCode)
 			require.NotEmpty(t, refused.RequestID)
+		})
+	}
+}
+
+// TestRotationDeadline: a run ends at SECONDS after its start, or sooner at
+// the token file's exp + expiryGrace; a file without a readable exp leaves
+// SECONDS alone.
+func TestRotationDeadline(t *testing.T) {
+	start := time.Unix(10_000, 0)
+	token := func(exp int64) string {
+		enc := base64.RawURLEncoding.EncodeToString
+		return enc([]byte(`{"alg":"RS256"}`)) + "." + enc([]byte(fmt.Sprintf(`{"jti":"j","iat":%d,"exp":%d}`, exp-600, exp))) + ".c2ln"
+	}
+	tests := []struct {
+		name  string
+		token string // "" leaves no file
+		want  time.Time
+	}{
+		{name: "exp before SECONDS", token: token(10_060), want: time.Unix(10_060, 0).Add(expiryGrace)},
+		{name: "exp + grace after SECONDS", token: token(10_600), want: start.Add(10 * time.Minute)},
+		{name: "no token file", want: start.Add(10 * time.Minute)},
+		{name: "not a JWT", token: "opaque", want: start.Add(10 * time.Minute)},
+		{name: "no exp claim", token: "e30." + base64.RawURLEncoding.EncodeToString([]byte(`{"jti":"j","iat":1}`)) + ".c2ln", want: start.Add(10 * time.Minute)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "token")
+			if tc.token != "" {
+				require.NoError(t, os.WriteFile(file, []byte(tc.token), 0o600))
+			}
+			r := &rotation{tokenFile: file, maxRun: 10 * time.Minute}
+			require.Equal(t, tc.want, r.deadline(start))
 		})
 	}
 }
