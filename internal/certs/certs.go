@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/idlab/idlab/internal/httplimit"
 )
 
 // Validity of certificates the CA issues; long enough for any lab run, short
@@ -250,6 +252,7 @@ func (ca *CA) StartServer(h http.Handler) (*httptest.Server, error) {
 		return nil, fmt.Errorf("server certificate: %w", err)
 	}
 	srv := httptest.NewUnstartedServer(h)
+	httplimit.Apply(srv.Config)
 	srv.TLS = tlsCfg
 	srv.StartTLS()
 	return srv, nil

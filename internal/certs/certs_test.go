@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/idlab/idlab/internal/httplimit"
 )
 
 func TestIssueServesTLSTrustedOnlyThroughCA(t *testing.T) {
@@ -62,6 +64,7 @@ func TestStartServerAndPinnedClient(t *testing.T) {
 	}))
 	require.NoError(t, err)
 	defer srv.Close()
+	require.Equal(t, httplimit.Default(), httplimit.Of(srv.Config), "every embedded emulator's server has the shared limits")
 	resp, err := ca.PinnedClient(srv.Listener.Addr().String()).Get("https://login.microsoftonline.com/x")
 	require.NoError(t, err)
 	body, err := io.ReadAll(resp.Body)
