@@ -548,6 +548,9 @@ func (i *IAM) loadKeys() error {
 	if i.dataDir == "" {
 		return nil
 	}
+	if err := atomicfile.RemoveTemp(i.dataDir); err != nil {
+		return err
+	}
 	raw, err := os.ReadFile(filepath.Join(i.dataDir, keysFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

@@ -3,6 +3,8 @@ package awsimds
 import (
 	"net/http"
 	"net/http/httptest"
+
+	"github.com/idlab/idlab/internal/httplimit"
 )
 
 // Server is the handler on http://127.0.0.1:0 (IMDS is plain HTTP), like
@@ -18,7 +20,10 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{h: h, srv: httptest.NewServer(h)}, nil
+	srv := httptest.NewUnstartedServer(h)
+	httplimit.Apply(srv.Config)
+	srv.Start()
+	return &Server{h: h, srv: srv}, nil
 }
 
 // URL is http://127.0.0.1:PORT.

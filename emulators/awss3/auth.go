@@ -19,9 +19,18 @@ import (
 // naming "*" can allow it anything.
 var anonymous = awsiam.Principal{Type: awsiam.PrincipalAnonymous, ARN: "anonymous"}
 
+// ActionAuthenticate names, in the decision log, a request refused while it
+// was authenticated, before any S3 action was known. It is not an IAM
+// action (as imds:GetMetadata is not).
+const ActionAuthenticate = "s3:Authenticate"
+
 // authenticate verifies SigV4 with the one step every AWS emulator uses.
-// A request without any SigV4 material is anonymous.
+// Signature Version 2 is refused as S3 refuses it for the lab's buckets; a
+// request without any signature is anonymous.
 func (rc *reqCtx) authenticate() error {
+	if akid, ok := sigV2(rc.r); ok {
+		return rc.refuseSigV2(akid)
+	}
 	res, err := awsauth.Authenticate(rc.r, rc.h.iam, "s3", rc.now, sigv4Opts)
 	if err != nil {
 		var ae *awsauth.Error
@@ -38,6 +47,42 @@ func (rc *reqCtx) authenticate() error {
 		rc.region = sig.Region
 	}
 	return nil
+}
+
+// sigV2 reports whether r is signed with Signature Version 2, and the
+// access key ID it names: an "Authorization: AWS AKID:SIGNATURE" header, or,
+// on a request without SigV4, the AWSAccessKeyId or Signature parameter of
+// a presigned query (botocore 1.29 presigns with AWSAccessKeyId, Signature,
+// Expires and, for session credentials, x-amz-security-token).
+func sigV2(r *http.Request) (akid string, ok bool) {
+	if rest, ok := strings.CutPrefix(r.Header.Get("Authorization"), "AWS "); ok {
+		akid, _, _ = strings.Cut(rest, ":")
+		return akid, true
+	}
+	if sigv4.Present(r) {
+		return "", false
+	}
+	q := r.URL.Query()
+	if q.Has("AWSAccessKeyId") || q.Has("Signature") {
+		return q.Get("AWSAccessKeyId"), true
+	}
+	return "", false
+}
+
+// refuseSigV2 records the refusal of a Signature Version 2 request in IAM's
+// decision log, naming the caller its key belongs to, and returns S3's
+// error for it.
+func (rc *reqCtx) refuseSigV2(akid string) error {
+	who := "unknown access key " + akid
+	if akid == "" {
+		who = "no access key"
+	}
+	if _, p, err := rc.h.iam.LookupAccessKey(akid); err == nil {
+		who = p.ARN
+	}
+	rc.h.iam.RecordRejection(rc.r.Context(), who, ActionAuthenticate, arn(rc.bucket, rc.key), codeInvalidRequest,
+		"Signature Version 2 ("+akid+"): buckets created after June 24, 2020 accept only AWS4-HMAC-SHA256", rc.id)
+	return errSigV2()
 }
 
 func parseHostRegion(host string) string {

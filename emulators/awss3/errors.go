@@ -59,7 +59,16 @@ func errInvalidArgument(msg, name, value string) *Error {
 	return newError(http.StatusBadRequest, "InvalidArgument", "%s", msg).with("ArgumentName", name).with("ArgumentValue", value)
 }
 func errInvalidRequest(format string, args ...any) *Error {
-	return newError(http.StatusBadRequest, "InvalidRequest", format, args...)
+	return newError(http.StatusBadRequest, codeInvalidRequest, format, args...)
+}
+
+const codeInvalidRequest = "InvalidRequest"
+
+// errSigV2 is S3's answer to Signature Version 2 where S3 does not accept
+// it: every bucket created after June 24, 2020, and every region opened
+// since 2014.
+func errSigV2() *Error {
+	return errInvalidRequest("The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.")
 }
 func errNotImplemented() *Error {
 	return newError(http.StatusNotImplemented, "NotImplemented", "A header you provided implies functionality that is not implemented")

@@ -43,6 +43,9 @@ func NewDiskStore(ctx context.Context, dir string) (Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "buckets"), 0o755); err != nil {
 		return nil, fmt.Errorf("s3 store: %w", err)
 	}
+	if err := atomicfile.RemoveTemp(dir); err != nil {
+		return nil, fmt.Errorf("s3 store: %w", err)
+	}
 	if err := d.load(ctx); err != nil {
 		return nil, fmt.Errorf("s3 store %s: %w", dir, err)
 	}

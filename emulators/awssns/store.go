@@ -98,6 +98,9 @@ func openStore(dir string) (*store, error) {
 	if dir == "" {
 		return s, nil
 	}
+	if err := atomicfile.RemoveTemp(dir); err != nil {
+		return nil, err
+	}
 	b, err := os.ReadFile(filepath.Join(dir, stateFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil

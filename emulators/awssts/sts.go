@@ -29,7 +29,10 @@ const Namespace = "https://sts.amazonaws.com/doc/2011-06-15/"
 // APIVersion is the only STS API version.
 const APIVersion = "2011-06-15"
 
-// maxBody bounds a request body (tokens are at most 20,000 characters).
+// maxBody bounds a request body. The largest valid request (a 20,000
+// character token, or AssumeRole with ten policy ARNs and fifty tags) is
+// well under it; a larger body gets ValidationError, since AWS documents no
+// answer for one (awsxml.ReadParams).
 const maxBody = 256 << 10
 
 // Options configure the STS emulator.
@@ -199,8 +202,10 @@ func (h *Handler) parseCommon(p url.Values, action string) (*common, error) {
 	switch {
 	case !p.Has("RoleSessionName"):
 		errs = append(errs, "Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null")
-	case len(c.session) < 2 || len(c.session) > 64:
-		errs = append(errs, fmt.Sprintf("Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64", c.session))
+	case len(c.session) < 2:
+		errs = append(errs, fmt.Sprintf("Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2", c.session))
+	case len(c.session) > 64:
+		errs = append(errs, fmt.Sprintf("Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length less than or equal to 64", c.session))
 	case !sessionNameRe.MatchString(c.session):
 		errs = append(errs, fmt.Sprintf("Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*", c.session))
 	}

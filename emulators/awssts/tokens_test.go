@@ -16,6 +16,7 @@ import (
 
 	"github.com/idlab/idlab/emulators/awsiam"
 	"github.com/idlab/idlab/emulators/oidc"
+	"github.com/idlab/idlab/internal/awsxml"
 )
 
 type stsError struct {
@@ -170,7 +171,7 @@ func TestParameterValidation(t *testing.T) {
 		code   string
 		msg    string
 	}{
-		{"session name too short", func(v url.Values) { v.Set("RoleSessionName", "a") }, "ValidationError", "Member must have length between 2 and 64"},
+		{"session name too short", func(v url.Values) { v.Set("RoleSessionName", "a") }, "ValidationError", "Member must have length greater than or equal to 2"},
 		{"session name bad chars", func(v url.Values) { v.Set("RoleSessionName", "a b") }, "ValidationError", `regular expression pattern: [\w+=,.@-]*`},
 		{"missing session name", func(v url.Values) { v.Del("RoleSessionName") }, "ValidationError", "Value null at 'roleSessionName'"},
 		{"missing role", func(v url.Values) { v.Del("RoleArn") }, "ValidationError", "Value null at 'roleArn'"},
@@ -187,7 +188,7 @@ func TestParameterValidation(t *testing.T) {
 		{"role ARN not an ARN", func(v url.Values) { v.Set("RoleArn", "role/app-a-but-not-an-arn") }, "ValidationError", "Request ARN is invalid"},
 		{"duration over 12 hours", func(v url.Values) { v.Set("DurationSeconds", "43201") }, "ValidationError", "Member must have value less than or equal to 43200"},
 		{"duration not a number", func(v url.Values) { v.Set("DurationSeconds", "1h") }, "ValidationError", "Value '1h' at 'durationSeconds'"},
-		{"session name too long", func(v url.Values) { v.Set("RoleSessionName", strings.Repeat("s", 65)) }, "ValidationError", "Member must have length between 2 and 64"},
+		{"session name too long", func(v url.Values) { v.Set("RoleSessionName", strings.Repeat("s", 65)) }, "ValidationError", "Member must have length less than or equal to 64"},
 		{"two errors at once", func(v url.Values) { v.Set("RoleSessionName", "a"); v.Set("DurationSeconds", "1") }, "ValidationError", "2 validation errors detected: "},
 		{"wrong version", func(v url.Values) { v.Set("Version", "2010-01-01") }, "InvalidAction", "Could not find operation"},
 		{"unknown action", func(v url.Values) { v.Set("Action", "GetSessionToken2") }, "InvalidAction", "Could not find operation"},
@@ -223,14 +224,30 @@ func TestExactMessages(t *testing.T) {
 		}, "InvalidIdentityToken", "No OpenIDConnect provider found in your account for https://issuer.example/x"},
 		{"audience", func(v url.Values) { v.Set("WebIdentityToken", l.mint(t, "team-a", "app-a", "other")) }, "InvalidIdentityToken", "Incorrect token audience"},
 		{"trust policy", func(v url.Values) { v.Set("WebIdentityToken", l.mint(t, "team-a", "app-b", "sts.amazonaws.com")) }, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"},
+		// WebIdentityToken's model constraints (clientTokenType, 4 to 20,000).
+		{"token missing", func(v url.Values) { v.Del("WebIdentityToken") }, "ValidationError",
+			"1 validation error detected: Value null at 'webIdentityToken' failed to satisfy constraint: Member must not be null"},
+		{"token empty", func(v url.Values) { v.Set("WebIdentityToken", "") }, "ValidationError",
+			"1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length greater than or equal to 4"},
+		{"token too short", func(v url.Values) { v.Set("WebIdentityToken", "eyJ") }, "ValidationError",
+			"1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length greater than or equal to 4"},
+		{"token of the largest length is parsed", func(v url.Values) { v.Set("WebIdentityToken", strings.Repeat("a", 20000)) }, "InvalidIdentityToken",
+			"Couldn't parse provided token"},
+		{"token one over", func(v url.Values) { v.Set("WebIdentityToken", strings.Repeat("a", 20001)) }, "ValidationError",
+			"1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length less than or equal to 20000"},
+		{"token of 70 KiB", func(v url.Values) { v.Set("WebIdentityToken", strings.Repeat("a", 70<<10)) }, "ValidationError",
+			"1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length less than or equal to 20000"},
+		{"session name too long", func(v url.Values) { v.Set("RoleSessionName", strings.Repeat("s", 65)) }, "ValidationError",
+			"1 validation error detected: Value '" + strings.Repeat("s", 65) + "' at 'roleSessionName' failed to satisfy constraint: Member must have length less than or equal to 64"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			form := webIdentityForm(tok, roleAppA)
 			tc.mutate(form)
-			_, e, body := postWebIdentity(t, l, form)
+			status, e, body := postWebIdentity(t, l, form)
 			require.Equal(t, tc.code, e.Error.Code, body)
 			require.Equal(t, tc.msg, e.Error.Message)
+			require.Equal(t, awsxml.StatusFor(tc.code), status, "400, 403 for AccessDenied; never 413")
 		})
 	}
 }

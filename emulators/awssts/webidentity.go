@@ -78,15 +78,33 @@ func webIdentityName(tok *jwtverify.Token) string {
 	return fmt.Sprintf("web identity %q of issuer %q", tok.Claims.Subject, tok.Claims.Issuer)
 }
 
+// validateWebIdentityToken checks the WebIdentityToken member against the
+// constraints of STS's model (clientTokenType: length 4 to 20,000), with the
+// messages STS gives. STS leaves the token's value out of them ("Value at
+// 'webIdentityToken' failed to satisfy constraint: Member must have length
+// greater than or equal to 4", as AWS answered an AWS SDK for Java user),
+// and states one bound at a time, as Coral's validation does ("Member must
+// have length less than or equal to 64" for roleSessionName).
+func validateWebIdentityToken(p url.Values) error {
+	const prefix = "1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: "
+	raw := p.Get("WebIdentityToken")
+	switch {
+	case !p.Has("WebIdentityToken"):
+		return validation("1 validation error detected: Value null at 'webIdentityToken' failed to satisfy constraint: Member must not be null")
+	case len(raw) < 4:
+		return validation(prefix + "Member must have length greater than or equal to 4")
+	case len(raw) > jwtverify.MaxTokenSize:
+		return validation(prefix+"Member must have length less than or equal to %d", jwtverify.MaxTokenSize)
+	}
+	return nil
+}
+
 // assumeRoleWithWebIdentity verifies the token as AWS does, then the trust
 // policy, then issues the session.
 func (h *Handler) assumeRoleWithWebIdentity(ctx context.Context, p url.Values, reqID string) (any, error) {
 	raw := p.Get("WebIdentityToken")
-	if raw == "" {
-		return nil, validation("1 validation error detected: Value null at 'webIdentityToken' failed to satisfy constraint: Member must not be null")
-	}
-	if len(raw) < 4 || len(raw) > jwtverify.MaxTokenSize {
-		return nil, validation("1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length between 4 and 20000")
+	if err := validateWebIdentityToken(p); err != nil {
+		return nil, err
 	}
 	c, err := h.parseCommon(p, "AssumeRoleWithWebIdentity")
 	if err != nil {

@@ -88,6 +88,9 @@ func (h *Handler) load() error {
 	if h.opts.DataDir == "" {
 		return nil
 	}
+	if err := atomicfile.RemoveTemp(h.opts.DataDir); err != nil {
+		return fmt.Errorf("azureblob: %w", err)
+	}
 	raw, err := os.ReadFile(filepath.Join(h.opts.DataDir, stateFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

@@ -220,6 +220,9 @@ func (h *Handler) load() error {
 	if h.dataDir == "" {
 		return nil
 	}
+	if err := atomicfile.RemoveTemp(h.dataDir); err != nil {
+		return err
+	}
 	p := filepath.Join(h.dataDir, stateFile)
 	raw, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {

@@ -32,6 +32,9 @@ func (h *Handler) load() error {
 	if h.dataDir == "" {
 		return nil
 	}
+	if err := atomicfile.RemoveTemp(h.dataDir); err != nil {
+		return fmt.Errorf("entra: %w", err)
+	}
 	path := filepath.Join(h.dataDir, stateFile)
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/idlab/idlab/internal/atomicfile"
 )
 
 // StateFile is the file under Options.DataDir holding the handler's state.
@@ -38,6 +40,9 @@ func newState() *state {
 func (h *Handler) load() error {
 	h.st = newState()
 	if h.dir != "" {
+		if err := atomicfile.RemoveTemp(h.dir); err != nil {
+			return err
+		}
 		raw, err := os.ReadFile(filepath.Join(h.dir, StateFile))
 		switch {
 		case errors.Is(err, os.ErrNotExist):
@@ -84,7 +89,7 @@ func (h *Handler) load() error {
 	return h.saveLocked()
 }
 
-// saveLocked writes the state atomically (temp file + rename), 0600 since
+// saveLocked writes the state atomically (internal/atomicfile), 0600 since
 // it holds keys and live tokens. Expired tokens are dropped first.
 func (h *Handler) saveLocked() error {
 	if h.dir == "" {
@@ -100,22 +105,7 @@ func (h *Handler) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("gcpiam: encode state: %w", err)
 	}
-	if err := os.MkdirAll(h.dir, 0o700); err != nil {
-		return fmt.Errorf("gcpiam: create data dir: %w", err)
-	}
-	tmp, err := os.CreateTemp(h.dir, StateFile+".*")
-	if err != nil {
-		return fmt.Errorf("gcpiam: save state: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(raw); err != nil {
-		tmp.Close()
-		return fmt.Errorf("gcpiam: save state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("gcpiam: save state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(h.dir, StateFile)); err != nil {
+	if err := atomicfile.Write(filepath.Join(h.dir, StateFile), raw, 0o600); err != nil {
 		return fmt.Errorf("gcpiam: save state: %w", err)
 	}
 	return nil

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"time"
+
+	"github.com/idlab/idlab/internal/httplimit"
 )
 
 // Server is the Handler on 127.0.0.1:0 over HTTPS, like httptest and
@@ -37,6 +39,7 @@ func NewServer(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.h = h
+	httplimit.Apply(s.srv.Config)
 	s.srv.TLS = tlsCfg
 	s.srv.StartTLS()
 	s.client = opts.CA.PinnedClient(s.srv.Listener.Addr().String())

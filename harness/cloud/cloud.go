@@ -26,6 +26,7 @@ import (
 	"github.com/idlab/idlab/emulators/oidc"
 	"github.com/idlab/idlab/internal/certs"
 	"github.com/idlab/idlab/internal/clock"
+	"github.com/idlab/idlab/internal/httplimit"
 )
 
 // Cloud is the composed emulator service.
@@ -298,7 +299,7 @@ func (c *Cloud) Start() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: c, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelDebug)}
+	srv := httplimit.Apply(&http.Server{Handler: c, TLSConfig: tlsCfg, ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelDebug)})
 	c.mu.Lock()
 	c.listener, c.server = ln, srv
 	c.mu.Unlock()

@@ -9,9 +9,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/idlab/idlab/emulators/awsimds"
+	"github.com/idlab/idlab/internal/httplimit"
 )
 
 // IMDSConfig is the EC2 instance metadata of one lab node (an "instance"),
@@ -155,7 +155,7 @@ func (c *Cloud) startIMDS() error {
 				return fmt.Errorf("imds %s: listen on %s: %w", n.cfg.Name, addr, err)
 			}
 			n.urls = append(n.urls, "http://"+loopbackAddr(ln.Addr()))
-			srv := &http.Server{Handler: lp.h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelDebug)}
+			srv := httplimit.Apply(&http.Server{Handler: lp.h, ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelDebug)})
 			n.servers = append(n.servers, srv)
 			go func() {
 				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -34,7 +34,8 @@ const (
 )
 
 // maxSniffBody bounds how much of an unsigned form body the router reads to
-// find the STS Action; STS web identity requests are far smaller.
+// find its Action: the SDKs write Action first, and a body whose prefix
+// names none goes to STS all the same (serviceFor).
 const maxSniffBody = 64 << 10
 
 // router picks the service for a request.
@@ -62,9 +63,16 @@ func (rt router) serviceFor(r *http.Request) Service {
 	case ServiceSNS:
 		return ServiceSNS
 	}
-	// What is left on a loopback address is S3 (path-style, possibly
-	// anonymous): the one AWS API addressed by path rather than by action.
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		// An unsigned form POST whose Action names neither (none, another
+		// API's, or none in the prefix the router reads) is no S3 request:
+		// S3 takes no URL-encoded forms. STS, the one query API that
+		// serves unsigned calls, answers it with its own error.
+		if isFormPost(r) {
+			return ServiceSTS
+		}
+		// What is left is S3 (path-style, possibly anonymous): the one AWS
+		// API addressed by path rather than by action.
 		return ServiceS3
 	}
 	return ServiceNone
@@ -167,26 +175,45 @@ var (
 	}
 )
 
-// formAction looks for Action=<STS or SNS action> in the query or a small
-// form body, restoring the body for the handler.
+// formAction looks for Action=<STS or SNS action> in the query or in the
+// first maxSniffBody bytes of a form body, leaving the body whole for the
+// handler.
 func formAction(r *http.Request) Service {
 	if s := actionService(r.URL.Query().Get("Action")); s != ServiceNone {
 		return s
 	}
-	if r.Method != http.MethodPost || r.Body == nil ||
-		!strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+	if !isFormPost(r) {
 		return ServiceNone
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxSniffBody+1))
-	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
-	if err != nil || len(body) > maxSniffBody {
-		return ServiceNone
-	}
-	form, err := url.ParseQuery(string(body))
+	prefix, err := io.ReadAll(io.LimitReader(r.Body, maxSniffBody+1))
+	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(prefix), r.Body))
 	if err != nil {
 		return ServiceNone
 	}
-	return actionService(form.Get("Action"))
+	return actionService(formActionIn(prefix, len(prefix) <= maxSniffBody))
+}
+
+// isFormPost reports whether r is a POST of a URL-encoded form, the query
+// protocol's request.
+func isFormPost(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.Body != nil && r.Body != http.NoBody &&
+		strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded")
+}
+
+// formActionIn reads the Action of a form body from body, which is the
+// whole body when complete and else its beginning, whose last pair may be
+// cut short and is ignored. Pairs that do not decode do not hide the
+// others; the handler refuses them itself.
+func formActionIn(body []byte, complete bool) string {
+	if !complete {
+		i := bytes.LastIndexByte(body, '&')
+		if i < 0 {
+			return ""
+		}
+		body = body[:i]
+	}
+	form, _ := url.ParseQuery(string(body))
+	return form.Get("Action")
 }
 
 func actionService(action string) Service {

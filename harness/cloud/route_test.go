@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -46,7 +47,12 @@ func TestRouterServiceFor(t *testing.T) {
 		{"loopback presigned sts", "GET", "https://127.0.0.1:8443/?X-Amz-Credential=AKIA%2F20260101%2Fus-east-1%2Fsts%2Faws4_request", "", "", "", ServiceSTS},
 		{"loopback unsigned web identity", "POST", "https://127.0.0.1:8443/", form, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15", "", ServiceSTS},
 		{"loopback query action", "GET", "https://127.0.0.1:8443/?Action=AssumeRoleWithWebIdentity", "", "", "", ServiceSTS},
-		{"loopback unknown action falls to s3", "POST", "https://127.0.0.1:8443/", form, "Action=ListBuckets", "", ServiceS3},
+		{"loopback unknown action goes to sts", "POST", "https://127.0.0.1:8443/", form, "Action=ListBuckets", "", ServiceSTS},
+		{"loopback form without action goes to sts", "POST", "https://127.0.0.1:8443/", form, "Version=2011-06-15", "", ServiceSTS},
+		{"loopback undecodable form goes to sts", "POST", "https://127.0.0.1:8443/", form, "Action=%zz", "", ServiceSTS},
+		{"loopback unsigned s3 post", "POST", "https://127.0.0.1:8443/b?delete", "application/xml", "<Delete/>", "", ServiceS3},
+		{"loopback form get is s3", "GET", "https://127.0.0.1:8443/b/k", form, "", "", ServiceS3},
+		{"unknown host form without action", "POST", "https://example.com/", form, "Version=2011-06-15", "", ServiceNone},
 		{"loopback anonymous object", "GET", "https://127.0.0.1:8443/bucket/key", "", "", "", ServiceS3},
 		{"malformed credential scope on loopback", "POST", "https://127.0.0.1:8443/", "", "", "AWS4-HMAC-SHA256 Credential=junk", ServiceS3},
 		{"malformed credential scope on a name", "POST", "https://idlab.example/", "", "", "AWS4-HMAC-SHA256 Credential=junk", ServiceNone},
@@ -83,14 +89,87 @@ func TestRouterServiceFor(t *testing.T) {
 	}
 }
 
-func TestRouterOversizedBodyIsNotSniffed(t *testing.T) {
-	body := "Action=AssumeRoleWithWebIdentity&x=" + strings.Repeat("a", maxSniffBody)
-	r := httptest.NewRequest(http.MethodPost, "https://idlab.example/", strings.NewReader(body))
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	require.Equal(t, ServiceNone, router{}.serviceFor(r))
-	rest, err := io.ReadAll(r.Body)
-	require.NoError(t, err)
-	require.Equal(t, body, string(rest))
+// A form body over maxSniffBody: the router reads the Action from its
+// beginning, sends an unsigned form it cannot place on loopback to STS
+// (which answers with its own error), and leaves the body whole.
+func TestRouterLargeFormBodies(t *testing.T) {
+	token := strings.Repeat("a", 70<<10) // over maxSniffBody, and over STS's 20,000
+	form := "application/x-www-form-urlencoded"
+	tests := []struct {
+		name, url, ctype, body string
+		want                   Service
+	}{
+		{"web identity, action first", "https://127.0.0.1:8443/", form,
+			"Action=AssumeRoleWithWebIdentity&Version=2011-06-15&WebIdentityToken=" + token, ServiceSTS},
+		{"web identity, action after the token", "https://127.0.0.1:8443/", form,
+			"WebIdentityToken=" + token + "&Action=AssumeRoleWithWebIdentity&Version=2011-06-15", ServiceSTS},
+		{"one pair longer than the prefix", "https://127.0.0.1:8443/", form, "WebIdentityToken=" + token, ServiceSTS},
+		{"sns publish, action first", "https://127.0.0.1:8443/", form,
+			"Action=Publish&Version=2010-03-31&Message=" + token, ServiceSNS},
+		{"sns action beyond the prefix is not read", "https://127.0.0.1:8443/", form,
+			"Message=" + token + "&Action=Publish", ServiceSTS},
+		{"not a form", "https://127.0.0.1:8443/b/k", "application/octet-stream", token, ServiceS3},
+		{"unknown host, action beyond the prefix", "https://idlab.example/", form,
+			"x=" + token + "&Action=AssumeRoleWithWebIdentity", ServiceNone},
+		{"unknown host, action first", "https://idlab.example/", form,
+			"Action=AssumeRoleWithWebIdentity&x=" + token, ServiceSTS},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, tc.url, strings.NewReader(tc.body))
+			r.Header.Set("Content-Type", tc.ctype)
+			require.Equal(t, tc.want, router{}.serviceFor(r))
+			rest, err := io.ReadAll(r.Body)
+			require.NoError(t, err)
+			require.Equal(t, tc.body, string(rest), "the body reaches the emulator whole")
+		})
+	}
+}
+
+func TestFormActionIn(t *testing.T) {
+	tests := []struct {
+		name     string
+		body     string
+		complete bool
+		want     string
+	}{
+		{"complete", "Version=1&Action=AssumeRole", true, "AssumeRole"},
+		{"complete, last pair counts", "Action=GetCallerIdentity", true, "GetCallerIdentity"},
+		{"first of two", "Action=AssumeRole&Action=Publish", true, "AssumeRole"},
+		{"escaped key and value", "%41ction=Assume%52ole", true, "AssumeRole"},
+		{"a bad pair does not hide the action", "x=%zz&Action=AssumeRole", true, "AssumeRole"},
+		{"no action", "Version=1", true, ""},
+		{"empty", "", true, ""},
+		{"prefix: the cut pair is ignored", "Version=1&Action=AssumeRoleWithWebIden", false, ""},
+		{"prefix: whole pairs before the cut", "Action=AssumeRole&WebIdentityToken=eyJ", false, "AssumeRole"},
+		{"prefix without a whole pair", "Action=AssumeRole", false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, formActionIn([]byte(tc.body), tc.complete))
+		})
+	}
+}
+
+// FuzzFormActionIn: request bodies are untrusted. Whatever the body and
+// wherever the router's prefix ends, formActionIn does not panic, reads a
+// complete body as url.ParseQuery does, and from a prefix reads either
+// nothing or what the whole body says.
+func FuzzFormActionIn(f *testing.F) {
+	f.Add("Action=AssumeRoleWithWebIdentity&Version=2011-06-15&WebIdentityToken=eyJ", 40)
+	f.Add("WebIdentityToken=x&Action=Publish", 5)
+	f.Add("a=%zz;&Action=%", 3)
+	f.Fuzz(func(t *testing.T, body string, cut int) {
+		form, _ := url.ParseQuery(body)
+		whole := formActionIn([]byte(body), true)
+		require.Equal(t, form.Get("Action"), whole)
+		if cut < 0 || cut > len(body) {
+			return
+		}
+		if got := formActionIn([]byte(body[:cut]), false); got != "" {
+			require.Equal(t, whole, got)
+		}
+	})
 }
 
 func TestHostOnly(t *testing.T) {

@@ -36,7 +36,6 @@ var statuses = map[string]int{
 	"NotFound":                   http.StatusNotFound, // SNS
 	"OptInRequired":              http.StatusForbidden,
 	"RegionDisabledException":    http.StatusForbidden,
-	"RequestEntityTooLarge":      http.StatusRequestEntityTooLarge,
 	"ServiceUnavailable":         http.StatusServiceUnavailable,
 	"SignatureDoesNotMatch":      http.StatusForbidden,
 	"Throttling":                 http.StatusBadRequest,

@@ -32,7 +32,17 @@ func Serve(w http.ResponseWriter, r *http.Request, xmlns string, maxBody int64, 
 	}
 }
 
-// ReadParams reads the form body (POST) or query (GET) into values.
+// MsgInputConstraints is the documented meaning of the common error
+// ValidationError ("Common Error Types" of the STS and SNS API references),
+// the answer to a body over maxBody.
+const MsgInputConstraints = "The input fails to satisfy the constraints specified by an AWS service."
+
+// ReadParams reads the form body (POST) or query (GET) into values. A body
+// over maxBody is a ValidationError (400): AWS documents no answer for a
+// query-API body that large (the common errors list no size error), and a
+// body no valid request reaches must break some member's length
+// constraint, so the documented common error closest to it is the one for
+// input outside the constraints.
 func ReadParams(r *http.Request, maxBody int64) ([]byte, url.Values, error) {
 	var body []byte
 	if r.Body != nil {
@@ -42,7 +52,7 @@ func ReadParams(r *http.Request, maxBody int64) ([]byte, url.Values, error) {
 			return nil, url.Values{}, Errorf(400, "InvalidRequest", "could not read the request body")
 		}
 		if int64(len(body)) > maxBody {
-			return nil, url.Values{}, Errorf(413, "RequestEntityTooLarge", "Request body is larger than %d bytes", maxBody)
+			return nil, url.Values{}, New("ValidationError", "%s", MsgInputConstraints)
 		}
 	}
 	params, err := ParseParams(r.URL.RawQuery, r.Method, r.Header.Get("Content-Type"), body)

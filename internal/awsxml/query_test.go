@@ -18,7 +18,7 @@ func TestReadParams(t *testing.T) {
 	for _, tc := range []struct {
 		name, method, target, ctype, body string
 		want                              map[string][]string
-		code                              string
+		code, msg                         string
 		status                            int
 	}{
 		{name: "GET query", method: "GET", target: "/?Action=GetCallerIdentity&Version=2011-06-15",
@@ -30,7 +30,9 @@ func TestReadParams(t *testing.T) {
 		{name: "JSON body refused", method: "POST", target: "/", ctype: "application/json", body: `{"Action":"x"}`, code: "InvalidRequest", status: 400},
 		{name: "bad query", method: "GET", target: "/?a=%zz", code: "MalformedQueryString", status: 400},
 		{name: "bad form", method: "POST", target: "/", ctype: "application/x-www-form-urlencoded", body: "a=%zz", code: "MalformedQueryString", status: 400},
-		{name: "too large", method: "POST", target: "/", ctype: "application/x-www-form-urlencoded", body: "Message=" + strings.Repeat("x", 64), code: "RequestEntityTooLarge", status: 413},
+		{name: "too large", method: "POST", target: "/", ctype: "application/x-www-form-urlencoded", body: "Message=" + strings.Repeat("x", 57), code: "ValidationError", msg: MsgInputConstraints, status: 400},
+		{name: "as large as allowed", method: "POST", target: "/", ctype: "application/x-www-form-urlencoded", body: "Message=" + strings.Repeat("x", 56),
+			want: map[string][]string{"Message": {strings.Repeat("x", 56)}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(tc.method, tc.target, strings.NewReader(tc.body))
@@ -43,6 +45,9 @@ func TestReadParams(t *testing.T) {
 				require.True(t, errors.As(err, &ae), "want *Error, got %v", err)
 				require.Equal(t, tc.code, ae.Code)
 				require.Equal(t, tc.status, ae.Status)
+				if tc.msg != "" {
+					require.Equal(t, tc.msg, ae.Message)
+				}
 				return
 			}
 			require.NoError(t, err)

@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"container/list"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -21,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/idlab/idlab/internal/httplimit"
 )
 
 // Validity of certificates the CA issues; long enough for any lab run, short
@@ -204,17 +207,26 @@ func randomSerial() (*big.Int, error) {
 	return s, nil
 }
 
+// maxCachedLeaves bounds DynamicServerTLS's certificate cache: about 7 KB
+// a name, so some 7 MB, far more names than a lab answers (every cloud host
+// name of every emulator), while a client inventing a fresh SNI name per
+// connection cannot grow it.
+const maxCachedLeaves = 1024
+
 // DynamicServerTLS returns a server TLS config that issues (and caches) a
 // certificate for whatever server name the client asks for, so one listener
 // can answer every emulated cloud host name. Clients that send no SNI (plain
-// IP addresses) get a certificate for fallbackHosts.
+// IP addresses) get a certificate for fallbackHosts. The cache keeps the
+// most recently used names; a name it dropped gets a fresh certificate.
 func (ca *CA) DynamicServerTLS(fallbackHosts ...string) (*tls.Config, error) {
+	return ca.dynamicServerTLS(newLeafCache(maxCachedLeaves), fallbackHosts...)
+}
+
+func (ca *CA) dynamicServerTLS(cache *leafCache, fallbackHosts ...string) (*tls.Config, error) {
 	fallback, err := ca.Issue(fallbackHosts...)
 	if err != nil {
 		return nil, err
 	}
-	var mu sync.Mutex
-	cache := map[string]*tls.Certificate{}
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		// Certificates also serves clients without SNI, and keeps
@@ -225,19 +237,55 @@ func (ca *CA) DynamicServerTLS(fallbackHosts ...string) (*tls.Config, error) {
 			if name == "" {
 				return &fallback, nil
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if c, ok := cache[name]; ok {
-				return c, nil
-			}
-			c, err := ca.Issue(name)
-			if err != nil {
-				return nil, err
-			}
-			cache[name] = &c
-			return &c, nil
+			return cache.get(name, func() (tls.Certificate, error) { return ca.Issue(name) })
 		},
 	}, nil
+}
+
+// leafCache holds at most limit certificates by name, dropping the least
+// recently used.
+type leafCache struct {
+	mu    sync.Mutex
+	limit int
+	order *list.List // of *leaf, most recently used first
+	byKey map[string]*list.Element
+}
+
+type leaf struct {
+	name string
+	cert *tls.Certificate
+}
+
+func newLeafCache(limit int) *leafCache {
+	return &leafCache{limit: limit, order: list.New(), byKey: map[string]*list.Element{}}
+}
+
+// get returns name's certificate, issuing it with issue when not cached.
+func (c *leafCache) get(name string, issue func() (tls.Certificate, error)) (*tls.Certificate, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.byKey[name]; ok {
+		c.order.MoveToFront(e)
+		return e.Value.(*leaf).cert, nil
+	}
+	cert, err := issue()
+	if err != nil {
+		return nil, err
+	}
+	c.byKey[name] = c.order.PushFront(&leaf{name: name, cert: &cert})
+	if c.order.Len() > c.limit {
+		oldest := c.order.Back()
+		c.order.Remove(oldest)
+		delete(c.byKey, oldest.Value.(*leaf).name)
+	}
+	return &cert, nil
+}
+
+// len is how many certificates the cache holds.
+func (c *leafCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.order.Len()
 }
 
 // StartServer serves h over HTTPS on 127.0.0.1:0 like httptest.NewTLSServer,
@@ -250,6 +298,7 @@ func (ca *CA) StartServer(h http.Handler) (*httptest.Server, error) {
 		return nil, fmt.Errorf("server certificate: %w", err)
 	}
 	srv := httptest.NewUnstartedServer(h)
+	httplimit.Apply(srv.Config)
 	srv.TLS = tlsCfg
 	srv.StartTLS()
 	return srv, nil

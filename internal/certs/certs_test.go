@@ -2,12 +2,16 @@ package certs
 
 import (
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/idlab/idlab/internal/httplimit"
 )
 
 func TestIssueServesTLSTrustedOnlyThroughCA(t *testing.T) {
@@ -62,6 +66,7 @@ func TestStartServerAndPinnedClient(t *testing.T) {
 	}))
 	require.NoError(t, err)
 	defer srv.Close()
+	require.Equal(t, httplimit.Default(), httplimit.Of(srv.Config), "every embedded emulator's server has the shared limits")
 	resp, err := ca.PinnedClient(srv.Listener.Addr().String()).Get("https://login.microsoftonline.com/x")
 	require.NoError(t, err)
 	body, err := io.ReadAll(resp.Body)
@@ -73,4 +78,65 @@ func TestStartServerAndPinnedClient(t *testing.T) {
 	require.NoError(t, err)
 	_, err = other.PinnedClient(srv.Listener.Addr().String()).Get("https://login.microsoftonline.com/x")
 	require.ErrorContains(t, err, "certificate signed by unknown authority")
+}
+
+func TestDynamicServerTLSCacheIsBounded(t *testing.T) {
+	ca, err := NewCA("cache test")
+	require.NoError(t, err)
+	cache := newLeafCache(3)
+	cfg, err := ca.dynamicServerTLS(cache, "127.0.0.1")
+	require.NoError(t, err)
+	get := func(name string) *tls.Certificate {
+		t.Helper()
+		c, err := cfg.GetCertificate(&tls.ClientHelloInfo{ServerName: name})
+		require.NoError(t, err)
+		require.Equal(t, []string{strings.ToLower(strings.TrimSuffix(name, "."))}, c.Leaf.DNSNames)
+		return c
+	}
+	// Each step asks for a name and says whether the cache must answer
+	// with the certificate it gave before (hit) or issue a fresh one.
+	first := map[string]*tls.Certificate{}
+	steps := []struct {
+		name string
+		hit  bool
+	}{
+		{"a.s3.amazonaws.com", false}, {"b.s3.amazonaws.com", false}, {"c.s3.amazonaws.com", false},
+		{"A.S3.amazonaws.com.", true}, // case and the root dot do not make a new name; a is now most recent
+		{"d.s3.amazonaws.com", false}, // evicts b, the least recently used
+		{"b.s3.amazonaws.com", false}, // b was dropped: a fresh leaf (evicts c)
+		{"a.s3.amazonaws.com", true},
+		{"c.s3.amazonaws.com", false},
+	}
+	for i, s := range steps {
+		c := get(s.name)
+		key := strings.ToLower(strings.TrimSuffix(s.name, "."))
+		if prev, ok := first[key]; ok {
+			require.Equal(t, s.hit, prev == c, "step %d %s: cached certificate reused", i, s.name)
+			if !s.hit {
+				require.NotEqual(t, prev.Leaf.SerialNumber, c.Leaf.SerialNumber, "step %d: a fresh leaf", i)
+			}
+		} else {
+			require.False(t, s.hit, "step %d names %s for the first time", i, s.name)
+		}
+		first[key] = c
+		require.LessOrEqual(t, cache.len(), 3)
+	}
+
+	// Many distinct names (a client inventing one per connection) leave at
+	// most the limit behind, and no SNI gets the fallback.
+	for i := range 200 {
+		get(fmt.Sprintf("bucket-%d.s3.amazonaws.com", i))
+	}
+	require.Equal(t, 3, cache.len())
+	fb, err := cfg.GetCertificate(&tls.ClientHelloInfo{})
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1", fb.Leaf.IPAddresses[0].String())
+}
+
+func TestDynamicServerTLSLimit(t *testing.T) {
+	require.Equal(t, 1024, maxCachedLeaves, "about 7 MB of certificates at most")
+	ca, err := NewCA("limit test")
+	require.NoError(t, err)
+	_, err = ca.DynamicServerTLS()
+	require.ErrorContains(t, err, "no hosts", "a fallback certificate needs hosts")
 }

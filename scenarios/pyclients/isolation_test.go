@@ -34,6 +34,22 @@ const (
 	s3Action  = "s3:GetObject"
 )
 
+// pyclientLab opens the lab, which must have the Python client image, and
+// its eks cluster.
+func pyclientLab(t *testing.T) (*labenv.Lab, *labenv.Cluster) {
+	t.Helper()
+	lab := labenv.Open(t)
+	require.NotEmpty(t, lab.PyClientImage, "the lab was brought up without the Python client image (idlab up --pyclient)")
+	return lab, lab.Cluster(t, "eks")
+}
+
+// probeNamespace makes namespace afresh with serviceAccounts and probe.py.
+func probeNamespace(ctx context.Context, t *testing.T, lab *labenv.Lab, eks *labenv.Cluster, namespace string, serviceAccounts ...string) {
+	t.Helper()
+	lab.Namespace(ctx, t, eks, namespace, serviceAccounts...)
+	require.NoError(t, pyprobe.Install(ctx, eks.CS, namespace))
+}
+
 // expected names a row's expected outcome: "allow" or the error code.
 func expected(code string) string { return labenv.Observed(code == "", code) }
 
@@ -59,14 +75,9 @@ func both(code string) map[string]string {
 func TestPythonClientsIRSAIsolation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	lab := labenv.Open(t)
-	require.NotEmpty(t, lab.PyClientImage, "the lab was brought up without the Python client image (idlab up --pyclient)")
-	eks := lab.Cluster(t, "eks")
-	lab.Namespace(ctx, t, eks, ns, "app", "other")
-	lab.Namespace(ctx, t, eks, otherNS, "app")
-	for _, n := range []string{ns, otherNS} {
-		require.NoError(t, pyprobe.Install(ctx, eks.CS, n))
-	}
+	lab, eks := pyclientLab(t)
+	probeNamespace(ctx, t, lab, eks, ns, "app", "other")
+	probeNamespace(ctx, t, lab, eks, otherNS, "app")
 
 	const ownObject, otherObject = "arn:aws:s3:::app-a-data/hello.txt", "arn:aws:s3:::app-b-data/secret.txt"
 	rows := []row{

@@ -34,6 +34,16 @@ type Result struct {
 
 // Parse reads the last JSON line of the probe's output.
 func Parse(out string) (Result, error) {
+	var r Result
+	if err := ParseInto(out, &r); err != nil {
+		return Result{}, err
+	}
+	return r, nil
+}
+
+// ParseInto decodes the last JSON line of the probe's output into v, for
+// modes whose line carries more than Result.
+func ParseInto(out string, v any) error {
 	var last string
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
@@ -42,13 +52,12 @@ func Parse(out string) (Result, error) {
 		}
 	}
 	if last == "" {
-		return Result{}, fmt.Errorf("probe printed no result: %q", out)
+		return fmt.Errorf("probe printed no result: %q", out)
 	}
-	var r Result
-	if err := json.Unmarshal([]byte(last), &r); err != nil {
-		return Result{}, fmt.Errorf("probe result %q: %w", last, err)
+	if err := json.Unmarshal([]byte(last), v); err != nil {
+		return fmt.Errorf("probe result %q: %w", last, err)
 	}
-	return r, nil
+	return nil
 }
 
 // CallPrefix starts each line the long-running probe modes (rotate,

@@ -12,6 +12,7 @@ Usage:
     probe.py [--client boto3|awscli] [CALL]
     probe.py [--client boto3|awscli] loop --interval SECONDS --duration SECONDS [CALL]
     probe.py [--client boto3|awscli] loop --interval SECONDS --until-renewed N [CALL]
+    probe.py --client boto3 presign-get BUCKET KEY [s3v4]   (presign_get, at the end)
 
 CALL (default sts):
     sts                 sts:GetCallerIdentity
@@ -284,6 +285,9 @@ def parse(argv):
 
 
 def main(argv, emit):
+    if is_presign_get(argv):
+        presign_get(argv, emit)
+        return
     try:
         client_name, call, args, loop_opts = parse(argv)
     except ValueError as e:
@@ -298,6 +302,82 @@ def main(argv, emit):
         emit(client.call(call, args))
         return
     loop(client, call, args, loop_opts, emit)
+
+
+PRESIGN_GET = "presign-get"
+
+
+def is_presign_get(argv):
+    """Whether the call, after an optional --client CLIENT, is presign-get."""
+    call = argv[2:3] if argv[:1] == ["--client"] else argv[:1]
+    return call == [PRESIGN_GET]
+
+
+def presign_get(argv, emit):
+    """presign-get mode: what a web app does with the pod's identity.
+
+    probe.py --client boto3 presign-get BUCKET KEY [s3v4]
+
+    Presigns s3:GetObject exactly as the IRSA walk-through's Flask app does,
+    boto3.client('s3').generate_presigned_url('get_object', Params={'Bucket':
+    BUCKET, 'Key': KEY}) with no other configuration (with s3v4, the control:
+    Config(signature_version='s3v4')), then fetches the URL with plain urllib,
+    as a browser given the link would, trusting what the environment trusts
+    (SSL_CERT_FILE). One line: ok (2xx), status, signature ("SigV2" when the
+    URL carries AWSAccessKeyId, "SigV4" when X-Amz-Credential), host (the
+    URL's), output (the body when ok), errorCode/errorMessage (S3's <Error>
+    Code and Message, "HTTP<status>" when the body has none, or the
+    exception's class when no response came back).
+    """
+    args = list(argv)
+    client = "boto3"
+    if args[:1] == ["--client"]:
+        client, args = (args[1] if len(args) > 1 else ""), args[2:]
+    args = args[1:]
+    if client != "boto3" or len(args) not in (2, 3) or args[2:] not in ([], ["s3v4"]):
+        emit(result(errorCode="UsageError", errorMessage="usage: --client boto3 presign-get BUCKET KEY [s3v4]"))
+        return
+    try:
+        import boto3
+        if args[2:]:
+            from botocore.config import Config
+            s3 = boto3.client("s3", config=Config(signature_version="s3v4"))
+        else:
+            s3 = boto3.client("s3")
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": args[0], "Key": args[1]})
+    except Exception as e:  # no credentials, no region ...
+        emit(result(errorCode=type(e).__name__, errorMessage=str(e)))
+        return
+    emit(fetch_url(url))
+
+
+def fetch_url(url):
+    """GET url with urllib: the presign-get line for what came back."""
+    import ssl
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    import xml.etree.ElementTree as ET
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qs(parts.query)
+    sig = "SigV2" if "AWSAccessKeyId" in query else "SigV4" if "X-Amz-Credential" in query else "unknown"
+    seen = {"signature": sig, "host": parts.hostname}
+    try:
+        with urllib.request.urlopen(url, context=ssl.create_default_context(), timeout=60) as resp:
+            return result(True, status=resp.status, output=resp.read(1 << 20).decode("utf-8", "replace"), **seen)
+    except urllib.error.HTTPError as e:
+        body = e.read(1 << 20)
+        code = message = None
+        try:
+            root = ET.fromstring(body)
+            if root.tag == "Error":
+                code, message = root.findtext("Code"), root.findtext("Message")
+        except ET.ParseError:
+            pass
+        return result(status=e.code, errorCode=code or "HTTP%d" % e.code,
+                      errorMessage=message or body[:200].decode("utf-8", "replace"), **seen)
+    except Exception as e:  # no connection, TLS ...
+        return result(errorCode=type(e).__name__, errorMessage=str(e), **seen)
 
 
 if __name__ == "__main__":

@@ -9,12 +9,17 @@
 //	python3 probe.py [--client boto3|awscli] [sts | s3-get BUCKET KEY]
 //	python3 probe.py [--client ...] loop --interval S --duration S [CALL]
 //	python3 probe.py [--client ...] loop --interval S --until-renewed N [CALL]
+//	python3 probe.py --client boto3 presign-get BUCKET KEY [s3v4]
 //
 // Loop mode, for token rotation, prints one line per call (Call: the result
 // plus the token file's hash, iat and exp, whether it changed, boto3's
 // access key) and a summary last (Summary, with when the token changed and
 // why the loop ended): run it with podrun.RunWithin, whose log ParseLoop
 // reads.
+//
+// Presign-get mode (PresignArgs) presigns GetObject with a default boto3
+// client, as a web app hands out a download link, and fetches the URL in the
+// same pod; ParseFetch reads its line (Fetch).
 package pyprobe
 
 import (
@@ -187,4 +192,37 @@ func ParseLoop(out string) ([]Call, Summary, error) {
 		return nil, Summary{}, fmt.Errorf("python probe summary counts %d calls, printed %d", sum.Calls, len(calls))
 	}
 	return calls, sum, nil
+}
+
+// PresignArgs are the arguments of presign-get mode: boto3 presigns
+// s3:GetObject on bucket/key with boto3.client('s3') and nothing else, or,
+// with sigV4, with Config(signature_version='s3v4'); the pod then GETs the
+// URL with urllib.
+func PresignArgs(bucket, key string, sigV4 bool) []string {
+	args := []string{"presign-get", bucket, key}
+	if sigV4 {
+		args = append(args, "s3v4")
+	}
+	return args
+}
+
+// Fetch is presign-get mode's line: what the pod got for the URL.
+type Fetch struct {
+	probe.Result
+	// Status is the HTTP status; 0 when no response came back.
+	Status int `json:"status"`
+	// Signature is "SigV2" (AWSAccessKeyId in the URL), "SigV4"
+	// (X-Amz-Credential) or "unknown".
+	Signature string `json:"signature"`
+	// Host is the URL's host.
+	Host string `json:"host"`
+}
+
+// ParseFetch reads presign-get mode's line from the pod's log.
+func ParseFetch(out string) (Fetch, error) {
+	var f Fetch
+	if err := probe.ParseInto(out, &f); err != nil {
+		return Fetch{}, fmt.Errorf("python probe presign-get: %w", err)
+	}
+	return f, nil
 }

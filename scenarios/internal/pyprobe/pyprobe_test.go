@@ -45,6 +45,7 @@ func jwt(iat int64) string {
 
 type fake struct {
 	dir, token string
+	env        []string // more of the probe's environment
 }
 
 func newFake(t *testing.T) fake {
@@ -65,7 +66,7 @@ func (f fake) run(t *testing.T, mode string, args ...string) string {
 		t.Skipf("no %s (hack/setup-test-tools.sh python3): %v", py, err)
 	}
 	cmd := exec.Command(py, append([]string{filepath.Join(f.dir, "probe.py")}, args...)...)
-	cmd.Env = []string{"PATH=" + f.dir + ":/usr/bin:/bin", "FAKE_DIR=" + f.dir, "FAKE_MODE=" + mode, "AWS_WEB_IDENTITY_TOKEN_FILE=" + f.token}
+	cmd.Env = append([]string{"PATH=" + f.dir + ":/usr/bin:/bin", "FAKE_DIR=" + f.dir, "FAKE_MODE=" + mode, "AWS_WEB_IDENTITY_TOKEN_FILE=" + f.token}, f.env...)
 	out, err := cmd.Output()
 	require.NoError(t, err, "probe.py always exits 0")
 	return string(out)
