@@ -112,6 +112,16 @@ type IAM struct {
 	persistMu sync.Mutex
 }
 
+// OrEmpty returns iam, or, when it is nil, a new empty store on the
+// clock now: the IAM of an emulator server started with zero Options,
+// which refuses every request until roles and keys are added.
+func OrEmpty(iam *IAM, now func() time.Time, log *slog.Logger) (*IAM, error) {
+	if iam != nil {
+		return iam, nil
+	}
+	return New(Options{Now: now, Logger: log})
+}
+
 // New returns an empty store, loading persisted keys from DataDir.
 func New(opts Options) (*IAM, error) {
 	i := &IAM{now: opts.Now, log: opts.Logger, rand: opts.Rand, dataDir: opts.DataDir,

@@ -20,7 +20,8 @@ import (
 
 // Options configure the S3 emulator.
 type Options struct {
-	// IAM holds access keys (awsauth.Keys) and evaluates policies. Required.
+	// IAM holds access keys (awsauth.Keys) and evaluates policies. Required
+	// by New; NewServer defaults it to an empty store.
 	IAM *awsiam.IAM
 	// Now is the clock. Defaults to IAM.Now.
 	Now func() time.Time
@@ -31,7 +32,8 @@ type Options struct {
 	// Region is the region of loopback endpoints when the request names
 	// none. Defaults to us-east-1.
 	Region string
-	// CA issues the certificate of NewServer. Required by NewServer only.
+	// CA issues the certificates of NewServer. Defaults to a CA of the
+	// server's own (Server.CA), so no caller needs to name certs.CA.
 	CA *certs.CA
 }
 

@@ -30,7 +30,8 @@ const maxBody = 1 << 20
 
 // Options configure the SNS emulator.
 type Options struct {
-	// IAM holds credentials and policies. Required.
+	// IAM holds credentials and policies. Required by New; NewServer
+	// defaults it to an empty store.
 	IAM *awsiam.IAM
 	// Now is the clock. Defaults to IAM.Now.
 	Now func() time.Time
@@ -46,7 +47,8 @@ type Options struct {
 	// HTTPClient delivers to http/https subscriptions. Defaults to
 	// http.DefaultClient.
 	HTTPClient *http.Client
-	// CA issues the certificate of NewServer. Required by NewServer only.
+	// CA issues the certificates of NewServer. Defaults to a CA of the
+	// server's own (Server.CA), so no caller needs to name certs.CA.
 	CA *certs.CA
 	// RetryDelays are the waits before each retry of an HTTP delivery.
 	// Defaults to 100ms, 1s, 5s.

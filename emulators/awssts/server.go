@@ -2,7 +2,6 @@ package awssts
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -10,7 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/idlab/idlab/emulators/awsiam"
+	"github.com/idlab/idlab/internal/certs"
 	"github.com/idlab/idlab/internal/clock"
+	"github.com/idlab/idlab/internal/tlsserver"
 )
 
 // ClockPrefix is where the AdminHandler of a Server that owns its clock
@@ -26,7 +28,9 @@ type Server struct {
 	clock *clock.Clock // nil when Options.Now was given: the owner moves time
 }
 
-// NewServer starts STS over HTTPS with a certificate from Options.CA.
+// NewServer starts STS over HTTPS with a certificate from Options.CA, or
+// from a CA of its own (CA) when that is nil. Without Options.IAM it
+// makes an empty store, which refuses every request.
 //
 // URL serves STS only. When Options.Now is nil the Server owns a
 // clock.Clock reading IAM.Now, which AdminHandler moves; when Options.Now is
@@ -35,12 +39,15 @@ type Server struct {
 // are stamped by IAM's own clock, so a test that moves time should give IAM
 // and STS the same Now.
 func NewServer(opts Options) (*Server, error) {
-	if opts.CA == nil {
-		return nil, errors.New("awssts: NewServer needs Options.CA")
+	ca, err := tlsserver.OwnCA(opts.CA)
+	if err != nil {
+		return nil, fmt.Errorf("awssts: %w", err)
 	}
-	if opts.IAM == nil {
-		return nil, errors.New("awssts: Options.IAM is required")
+	iam, err := awsiam.OrEmpty(opts.IAM, opts.Now, opts.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("awssts: %w", err)
 	}
+	opts.CA, opts.IAM = ca, iam
 	s := &Server{opt: opts}
 	if opts.Now == nil {
 		s.clock = clock.New(opts.IAM.Now)
@@ -110,6 +117,10 @@ func (s *Server) Clock() *clock.Clock { return s.clock }
 func (s *Server) Client() *http.Client {
 	return s.opt.CA.Client()
 }
+
+// CA is the authority of the server's certificate: CA().PEM is the bundle
+// to trust (AWS_CA_BUNDLE).
+func (s *Server) CA() *certs.CA { return s.opt.CA }
 
 // Close stops the server.
 func (s *Server) Close() { s.srv.Close() }

@@ -37,7 +37,8 @@ const maxBody = 256 << 10
 
 // Options configure the STS emulator.
 type Options struct {
-	// IAM holds roles, providers and credentials. Required.
+	// IAM holds roles, providers and credentials. Required by New;
+	// NewServer defaults it to an empty store.
 	IAM *awsiam.IAM
 	// Now is the clock. Defaults to IAM.Now.
 	Now func() time.Time
@@ -48,7 +49,8 @@ type Options struct {
 	HTTPClient *http.Client
 	// Region is reported where STS reports one. Defaults to us-east-1.
 	Region string
-	// CA issues the certificate of NewServer. Required by NewServer.
+	// CA issues the certificates of NewServer. Defaults to a CA of the
+	// server's own (Server.CA), so no caller needs to name certs.CA.
 	CA *certs.CA
 	// KeyCacheTTL is how long issuer keys are cached. Defaults to 5 minutes;
 	// tests of key rotation set it low.

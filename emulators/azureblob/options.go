@@ -16,7 +16,9 @@ type TokenVerifier interface {
 
 // Options configure the handler and the server.
 type Options struct {
-	// Tokens verifies bearer tokens (the lab's Entra emulator). Required.
+	// Tokens verifies bearer tokens (the lab's Entra emulator). Required
+	// by New; NewServer defaults it to an empty Entra, which knows no
+	// tenant.
 	Tokens TokenVerifier
 	// Now is the clock Last-Modified and decisions use. Defaults to time.Now.
 	Now func() time.Time
@@ -25,7 +27,8 @@ type Options struct {
 	// DataDir keeps containers and blobs across restarts (file
 	// azureblob-state.json). Defaults to "" (memory only).
 	DataDir string
-	// CA issues the server certificate; required by NewServer.
+	// CA issues the certificates of NewServer. Defaults to a CA of the
+	// server's own (Server.CA), so no caller needs to name certs.CA.
 	CA *certs.CA
 }
 

@@ -3,8 +3,6 @@ package azurewebhook
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,9 +11,9 @@ import (
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.patch.json from the current output")
+	"github.com/idlab/idlab/internal/golden"
+)
 
 // TestGolden runs every testdata/NAME.yaml through Mutate, compares the
 // JSON Patch with testdata/NAME.patch.json, applies it and checks the pod.
@@ -40,13 +38,7 @@ func TestGolden(t *testing.T) {
 			} else {
 				require.Nil(t, resp.PatchType)
 			}
-			golden := filepath.Join("testdata", name+".patch.json")
-			if *update {
-				require.NoError(t, os.WriteFile(golden, got, 0o644))
-			}
-			want, err := os.ReadFile(golden)
-			require.NoError(t, err, "run go test -update to create %s", golden)
-			require.Equal(t, string(want), string(got))
+			golden.File(t, filepath.Join("testdata", name+".patch.json"), got)
 			if resp.Patch != nil {
 				checkPatchedPod(t, h, f, resp.Patch)
 			}

@@ -30,7 +30,8 @@ const maxBody = 64 << 10
 
 // Options configure the EKS Auth emulator.
 type Options struct {
-	// IAM holds roles and credentials and decides. Required.
+	// IAM holds roles and credentials and decides. Required by New;
+	// NewServer defaults it to an empty store.
 	IAM *awsiam.IAM
 	// Now is the clock. Defaults to IAM.Now.
 	Now func() time.Time
@@ -44,7 +45,8 @@ type Options struct {
 	Region string
 	// DataDir, if set, keeps clusters and associations across restarts.
 	DataDir string
-	// CA issues the certificate of NewServer. Required by NewServer.
+	// CA issues the certificates of NewServer. Defaults to a CA of the
+	// server's own (Server.CA), so no caller needs to name certs.CA.
 	CA *certs.CA
 }
 

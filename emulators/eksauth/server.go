@@ -1,20 +1,25 @@
 package eksauth
 
 import (
-	"errors"
+	"fmt"
 
+	"github.com/idlab/idlab/emulators/awsiam"
 	"github.com/idlab/idlab/internal/tlsserver"
 )
 
 // Server is the EKS Auth handler on 127.0.0.1:0 over HTTPS with certificates from
-// Options.CA, like httptest. Requests are signed for service "eks-auth".
+// Options.CA (or its own), like httptest. Requests are signed for service "eks-auth".
 type Server = tlsserver.Server[*Handler]
 
-// NewServer starts the emulator; Close stops it.
+// NewServer starts the emulator; Close stops it. The zero Options work:
+// the server makes its own CA (Server.CA) and, without Options.IAM, an
+// empty IAM that refuses every request.
 func NewServer(opts Options) (*Server, error) {
-	if opts.CA == nil {
-		return nil, errors.New("eksauth: NewServer needs Options.CA")
+	iam, err := awsiam.OrEmpty(opts.IAM, opts.Now, opts.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("eksauth: %w", err)
 	}
+	opts.IAM = iam
 	h, err := New(opts)
 	if err != nil {
 		return nil, err

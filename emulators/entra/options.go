@@ -23,7 +23,8 @@ type Options struct {
 	// federated issuers named in client assertions (the lab's issuers).
 	// Defaults to http.DefaultClient.
 	HTTPClient *http.Client
-	// CA issues the server certificate; required by NewServer.
+	// CA issues the certificates of NewServer. Defaults to a CA of the
+	// server's own (Server.CA), so no caller needs to name certs.CA.
 	CA *certs.CA
 }
 

@@ -38,7 +38,8 @@ type Options struct {
 	// issued access tokens across restarts. "" (the default) keeps them in
 	// memory only.
 	DataDir string
-	// CA issues the certificate of NewServer. Required by NewServer only.
+	// CA issues the certificates of NewServer. Defaults to a CA of the
+	// server's own (Server.CA), so no caller needs to name certs.CA.
 	CA *certs.CA
 	// HTTPClient fetches OIDC discovery documents and JWKS of workload
 	// identity pool issuers for STS token exchange. Defaults to

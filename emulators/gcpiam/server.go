@@ -1,8 +1,6 @@
 package gcpiam
 
 import (
-	"errors"
-
 	"github.com/idlab/idlab/internal/tlsserver"
 )
 
@@ -12,9 +10,6 @@ type Server = tlsserver.Server[*Handler]
 
 // NewServer starts the emulator; Close stops it.
 func NewServer(opts Options) (*Server, error) {
-	if opts.CA == nil {
-		return nil, errors.New("gcpiam: NewServer needs Options.CA")
-	}
 	h, err := New(opts)
 	if err != nil {
 		return nil, err

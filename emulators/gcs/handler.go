@@ -37,7 +37,8 @@ var (
 
 // Options configure the Cloud Storage emulator.
 type Options struct {
-	// IAM verifies bearer tokens and holds bucket bindings. Required.
+	// IAM verifies bearer tokens and holds bucket bindings. Required by
+	// New; NewServer defaults it to an empty Google IAM.
 	IAM *gcpiam.Handler
 	// Now is the clock. Defaults to IAM.Now. (Token expiry is IAM's clock.)
 	Now func() time.Time
@@ -46,7 +47,8 @@ type Options struct {
 	// DataDir keeps buckets and objects in fake-gcs-server's filesystem
 	// backend under DataDir/gcs. "" (the default) keeps them in memory.
 	DataDir string
-	// CA issues the certificate of NewServer. Required by NewServer only.
+	// CA issues the certificates of NewServer. Defaults to a CA of the
+	// server's own (Server.CA), so no caller needs to name certs.CA.
 	CA *certs.CA
 	// ExternalURL is the URL fake-gcs-server puts in resumable-upload
 	// Location headers. Defaults to https://storage.googleapis.com;

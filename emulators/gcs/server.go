@@ -1,34 +1,45 @@
 package gcs
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"time"
 
+	"github.com/idlab/idlab/emulators/gcpiam"
+	"github.com/idlab/idlab/internal/certs"
 	"github.com/idlab/idlab/internal/httplimit"
+	"github.com/idlab/idlab/internal/tlsserver"
 )
 
 // Server is the Handler on 127.0.0.1:0 over HTTPS, like httptest and
 // fake-gcs-server.
 type Server struct {
 	h      *Handler
+	ca     *certs.CA
 	srv    *httptest.Server
 	client *http.Client
 }
 
-// NewServer starts the emulator with a certificate from Options.CA for any
-// host name. Resumable-upload Locations point at the server's URL.
+// NewServer starts the emulator with a certificate from Options.CA (or a
+// CA of its own, Server.CA) for any host name. Without Options.IAM it makes
+// an empty Google IAM, which accepts no token. Resumable-upload Locations
+// point at the server's URL.
 func NewServer(opts Options) (*Server, error) {
-	if opts.CA == nil {
-		return nil, errors.New("gcs: NewServer needs Options.CA")
+	ca, err := tlsserver.OwnCA(opts.CA)
+	if err != nil {
+		return nil, fmt.Errorf("gcs: %w", err)
 	}
-	tlsCfg, err := opts.CA.DynamicServerTLS("127.0.0.1", "localhost")
+	if opts.IAM == nil {
+		if opts.IAM, err = gcpiam.New(gcpiam.Options{Now: opts.Now, Logger: opts.Logger}); err != nil {
+			return nil, fmt.Errorf("gcs: %w", err)
+		}
+	}
+	tlsCfg, err := ca.DynamicServerTLS("127.0.0.1", "localhost")
 	if err != nil {
 		return nil, fmt.Errorf("gcs: server certificate: %w", err)
 	}
-	s := &Server{}
+	s := &Server{ca: ca}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.h.ServeHTTP(w, r) }))
 	if opts.ExternalURL == "" {
 		opts.ExternalURL = "https://" + s.srv.Listener.Addr().String()
@@ -42,7 +53,7 @@ func NewServer(opts Options) (*Server, error) {
 	httplimit.Apply(s.srv.Config)
 	s.srv.TLS = tlsCfg
 	s.srv.StartTLS()
-	s.client = opts.CA.PinnedClient(s.srv.Listener.Addr().String())
+	s.client = ca.PinnedClient(s.srv.Listener.Addr().String())
 	s.client.Timeout = 60 * time.Second // resumable uploads of large objects
 	return s, nil
 }
@@ -52,6 +63,10 @@ func (s *Server) URL() string { return s.srv.URL }
 
 // Handler is the emulator, for seeding buckets and objects.
 func (s *Server) Handler() *Handler { return s.h }
+
+// CA is the authority of the server's certificates: CA().PEM is the bundle
+// to trust.
+func (s *Server) CA() *certs.CA { return s.ca }
 
 // Client trusts the CA and dials this server for any host name
 // (storage.googleapis.com, BUCKET.storage.googleapis.com).

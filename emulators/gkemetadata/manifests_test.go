@@ -1,8 +1,6 @@
 package gkemetadata
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,9 +9,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/idlab/idlab/internal/golden"
+)
 
 var manifestOpts = ManifestOptions{ProjectID: project, ProjectNumber: projNum, ClusterName: "gke", ClusterLocation: "us-central1",
 	IssuerURL: issuerURL, CAConfigMap: "idlab-ca"}
@@ -29,13 +27,7 @@ func TestManifests(t *testing.T) {
 		docs = append(docs, string(b))
 	}
 	got := strings.Join(docs, "---\n")
-	golden := filepath.Join("testdata", "manifests.golden")
-	if *update {
-		require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
-	}
-	want, err := os.ReadFile(golden)
-	require.NoError(t, err)
-	require.Equal(t, string(want), got)
+	golden.File(t, filepath.Join("testdata", "manifests.golden"), []byte(got))
 
 	require.Len(t, objs, 4)
 	role := objs[1].(*rbacv1.ClusterRole)

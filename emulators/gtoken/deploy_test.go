@@ -2,7 +2,6 @@ package gtoken
 
 import (
 	"crypto/tls"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/idlab/idlab/internal/certs"
+	"github.com/idlab/idlab/internal/golden"
 )
 
 // TestManifests pins the deployment objects in testdata/manifests.golden
@@ -28,13 +28,7 @@ func TestManifests(t *testing.T) {
 		docs = append(docs, string(b))
 	}
 	got := strings.Join(docs, "---\n")
-	golden := filepath.Join("testdata", "manifests.golden")
-	if *update {
-		require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
-	}
-	want, err := os.ReadFile(golden)
-	require.NoError(t, err)
-	require.Equal(t, string(want), got)
+	golden.File(t, filepath.Join("testdata", "manifests.golden"), []byte(got))
 
 	require.Len(t, objs, 6)
 	role := objs[1].(*rbacv1.ClusterRole)

@@ -9,10 +9,8 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
-	"flag"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -22,9 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idlab/idlab/emulators/oidc"
+	"github.com/idlab/idlab/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
 const gkeIssuer = "https://container.googleapis.com/v1/projects/proj/locations/us-central1/clusters/lab"
 
@@ -142,13 +139,7 @@ func TestDiscoveryAndJWKSGolden(t *testing.T) {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
 			got := normalize(t, render(rec))
-			path := filepath.Join("testdata", "golden", tc.golden+".txt")
-			if *update {
-				require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
-			}
-			want, err := os.ReadFile(path)
-			require.NoError(t, err, "run go test ./emulators/oidc -update")
-			require.Equal(t, string(want), got)
+			golden.File(t, filepath.Join("testdata", "golden", tc.golden+".txt"), []byte(got))
 		})
 	}
 }

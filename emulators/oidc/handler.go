@@ -16,7 +16,8 @@ import (
 
 // Options configure the issuers' handler and server.
 type Options struct {
-	// CA issues the server certificate; required by NewServer.
+	// CA issues the certificates of NewServer. Defaults to a CA of the
+	// server's own (Server.CA), so no caller needs to name certs.CA.
 	CA *certs.CA
 	// Now is the clock tokens are minted with. Defaults to time.Now.
 	Now func() time.Time

@@ -86,7 +86,7 @@ func TestRequireSecret(t *testing.T) {
 }
 
 func TestAdminListenerOnLoopbackTCP(t *testing.T) {
-	c, _ := startCloudFor(t, eksIssuer, "accounts: []\n", func(cfg *Config) { cfg.AdminListen = "127.0.0.1:0" })
+	c, _ := startCloudFor(t, testIssuer, "accounts: []\n", func(cfg *Config) { cfg.AdminListen = "127.0.0.1:0" })
 	host, port, err := net.SplitHostPort(c.AdminAddr())
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1", host)

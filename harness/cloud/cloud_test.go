@@ -42,6 +42,18 @@ const testFixture = `accounts:
               Condition: {StringEquals: {"` + testHost + `:sub": "system:serviceaccount:a:app-a"}}
 `
 
+// eksIssuer is the lab's eks issuer (harness.IssuerID("eks"); harness's
+// config test checks fixtures/aws/lab.yaml trusts it).
+const eksIssuer = "https://oidc.eks.us-west-2.amazonaws.com/id/72384992066C61667C0CF6C50CD43852"
+
+// labFixture is the lab's AWS fixture as shipped.
+func labFixture(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile("../../fixtures/aws/lab.yaml")
+	require.NoError(t, err)
+	return string(raw)
+}
+
 // startCloud writes what the lab writes (a cluster's public SA key, the
 // issuers file, IAM fixtures) and starts the composed service. It returns a
 // minter holding the private key, standing in for kube-apiserver.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -25,9 +24,7 @@ const eksNodeRole = "arn:aws:iam::123456789012:role/eks-node"
 // metadata as the lab serves it (AL2023 defaults: IMDSv2 only, hop limit 2).
 func startNodeIMDS(t *testing.T) *Cloud {
 	t.Helper()
-	raw, err := os.ReadFile("../../fixtures/aws/lab.yaml")
-	require.NoError(t, err)
-	c, _ := startCloudFor(t, eksIssuer, string(raw), func(cfg *Config) {
+	c, _ := startCloudFor(t, eksIssuer, labFixture(t), func(cfg *Config) {
 		cfg.IMDS = []IMDSConfig{{Name: "eks", RoleARN: eksNodeRole, InstanceID: "i-0eks", Region: "us-west-2", HopLimit: 2, RequireV2: true}}
 	})
 	return c

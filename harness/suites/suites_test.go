@@ -14,10 +14,11 @@ import (
 	"github.com/idlab/idlab/harness/report"
 )
 
-// writeModule makes a module with scenario packages: ok passes, bad fails
-// one of two tests, broken does not compile, and untagged has tests only
-// without the e2e tag (so List must skip it); and harness/nodeimage, whose
-// e2e test the default patterns include.
+// writeModule makes a module with scenario packages: ok passes (an e2e
+// test and, untagged beside it, its test of the test, which make test runs
+// too), bad fails one of two tests, broken does not compile, and untagged
+// has tests only without the e2e tag (so List must skip it); and
+// harness/nodeimage, whose e2e test the default patterns include.
 func writeModule(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -31,6 +32,7 @@ import "testing"
 
 func TestOK(t *testing.T) { t.Log("IDLAB-ROW {\"suite\":\"ok\",\"scenario\":\"fine\",\"expected\":\"allow\",\"observed\":\"allow\"}") }
 `,
+		"scenarios/ok/denials_test.go": "package ok\n\nimport \"testing\"\n\nfunc TestLabOKRestsOnTheFixture(t *testing.T) {}\n",
 		"scenarios/bad/bad_test.go": `//go:build e2e
 
 package bad
@@ -82,7 +84,8 @@ func TestListAndRun(t *testing.T) {
 	for _, tc := range res.Tests {
 		actions[tc.Name] = tc.Action
 	}
-	require.Equal(t, map[string]string{"TestOK": "pass", "TestGood": "pass", "TestBad": "fail", "TestEnsure": "pass"}, actions)
+	require.Equal(t, map[string]string{"TestOK": "pass", "TestLabOKRestsOnTheFixture": "pass", "TestGood": "pass", "TestBad": "fail", "TestEnsure": "pass"}, actions,
+		"a suite's untagged tests of its tests run beside its e2e tests")
 	require.Len(t, res.Rows, 1)
 	require.True(t, res.Rows[0].AsExpected)
 

@@ -3,7 +3,9 @@
 // on the cloud plane (the endpoints it reaches through cluster DNS), the
 // answer each cloud host gives them, and how to read a cloud's error code
 // from an HTTP answer. The trustboundary scenario sends them from a pod;
-// harness/cloud's tests send them to a running emulator, on both planes.
+// its test of the test (scenarios/trustboundary, make test) and
+// harness/cloud's tests send them to a running emulator (Send), on both
+// planes.
 package trustboundary
 
 import (

@@ -41,13 +41,17 @@ var cloudSDKs = []string{"github.com/aws/aws-sdk-go-v2", "github.com/aws/aws-sdk
 
 func rules() []rule {
 	return []rule{
-		{from: module + "/internal/", forbidden: []string{module + "/emulators/", module + "/harness", module + "/cmd/", module + "/scenarios/"}},
-		{from: module + "/emulators/", forbidden: []string{module + "/harness", module + "/cmd/", module + "/scenarios/", "sigs.k8s.io/kind"}},
+		{from: module + "/internal/", forbidden: []string{module + "/emulators/", module + "/harness", module + "/cmd/", module + "/scenarios/", module + "/idlabtest"}},
+		{from: module + "/emulators/", forbidden: []string{module + "/harness", module + "/cmd/", module + "/scenarios/", module + "/idlabtest", "sigs.k8s.io/kind"}},
 		// Emulators speak the wire protocol themselves rather than through a
 		// cloud SDK. Only direct imports count: fake-gcs-server, embedded by
 		// emulators/gcs, itself imports the storage client.
 		{from: module + "/emulators/", forbidden: cloudSDKs, direct: true, except: sdkClients},
-		{from: module + "/harness", forbidden: []string{module + "/cmd/", module + "/scenarios/"}},
+		{from: module + "/harness", forbidden: []string{module + "/cmd/", module + "/scenarios/", module + "/idlabtest"}},
+		// The test kit is for other modules' tests: it builds on the public
+		// packages only, so nothing it returns is a type they cannot name,
+		// and the lab's own packages never build on it.
+		{from: module + "/idlabtest", forbidden: []string{module + "/cmd/", module + "/scenarios/", module + "/internal/"}, direct: true},
 		// Scenarios use the public APIs (harness, emulators) and their own
 		// helpers, never the module's internal packages; harness's own
 		// dependencies on them do not count.

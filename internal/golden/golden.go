@@ -1,7 +1,11 @@
 // Package golden compares what a test produces with a file in the
 // package's testdata, so a change in output (a refactoring's, say) shows as
-// a failing test; `go test -args -update-golden` rewrites the files from
-// the current output instead.
+// a failing test; `go test -update` rewrites the files from the current
+// output instead, as in the Go tree (cmd/gofmt, go/printer).
+//
+// It owns the -update flag: a test package that compares golden files
+// uses File or JSON and never defines its own, which would clash with
+// this one ("flag redefined: update") as soon as both are linked.
 package golden
 
 import (
@@ -14,7 +18,20 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var update = flag.Bool("update-golden", false, "rewrite the golden files in testdata from the current output")
+var update = flag.Bool("update", false, "rewrite the golden files in testdata from the current output")
+
+// File requires got to equal the file at path (relative to the package,
+// under testdata) byte for byte; with -update it first writes got there.
+func File(t testing.TB, path string, got []byte) {
+	t.Helper()
+	if *update {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "no golden file (go test -update writes it)")
+	require.Equal(t, string(want), string(got))
+}
 
 // JSON requires v, marshalled as indented JSON, to equal the file
 // testdata/name byte for byte.
@@ -22,13 +39,5 @@ func JSON(t testing.TB, name string, v any) {
 	t.Helper()
 	got, err := json.MarshalIndent(v, "", "  ")
 	require.NoError(t, err)
-	got = append(got, '\n')
-	file := filepath.Join("testdata", name)
-	if *update {
-		require.NoError(t, os.MkdirAll("testdata", 0o755))
-		require.NoError(t, os.WriteFile(file, got, 0o644))
-	}
-	want, err := os.ReadFile(file)
-	require.NoError(t, err, "no golden file (go test -args -update-golden writes it)")
-	require.Equal(t, string(want), string(got))
+	File(t, filepath.Join("testdata", name), append(got, '\n'))
 }

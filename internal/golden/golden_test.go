@@ -1,6 +1,7 @@
 package golden
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"testing"
@@ -38,4 +39,23 @@ func TestJSON(t *testing.T) {
 	require.False(t, check(t, "x.json", map[string]int{"a": 1}), "same output passes")
 	require.True(t, check(t, "x.json", map[string]int{"a": 2}), "changed output fails")
 	require.True(t, check(t, "missing.json", 1), "a missing golden file fails")
+}
+
+func TestUpdateRewrites(t *testing.T) {
+	t.Chdir(t.TempDir())
+	*update = true
+	t.Cleanup(func() { *update = false })
+	require.False(t, check(t, "new.json", map[string]int{"a": 1}), "-update writes a missing file")
+	require.False(t, check(t, "new.json", map[string]int{"a": 2}), "-update rewrites a changed one")
+	*update = false
+	raw, err := os.ReadFile(filepath.Join("testdata", "new.json"))
+	require.NoError(t, err)
+	require.Equal(t, "{\n  \"a\": 2\n}\n", string(raw))
+	require.True(t, check(t, "new.json", map[string]int{"a": 1}), "without -update the file is the reference again")
+}
+
+func TestFlagIsUpdate(t *testing.T) {
+	f := flag.Lookup("update")
+	require.NotNil(t, f, "golden owns -update, as the Go tree names it")
+	require.Equal(t, "false", f.DefValue)
 }

@@ -34,3 +34,27 @@ func TestStart(t *testing.T) {
 	s.Close()
 	require.True(t, h.closed.Load(), "Close stops the handler's own work too")
 }
+
+func TestStartWithoutCA(t *testing.T) {
+	s, err := Start(nil, &handler{})
+	require.NoError(t, err)
+	defer s.Close()
+	require.NotNil(t, s.CA(), "a server given no CA makes its own")
+	require.Contains(t, string(s.CA().PEM), "BEGIN CERTIFICATE")
+	resp, err := s.Client().Get(s.URL() + "/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	// Another client does not trust it: the CA is the server's own.
+	_, err = http.Get(s.URL() + "/")
+	require.ErrorContains(t, err, "certificate")
+}
+
+func TestStartKeepsTheGivenCA(t *testing.T) {
+	ca, err := certs.NewCA("given")
+	require.NoError(t, err)
+	s, err := Start(ca, &handler{})
+	require.NoError(t, err)
+	defer s.Close()
+	require.Same(t, ca, s.CA())
+}

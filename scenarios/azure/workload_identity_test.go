@@ -7,6 +7,8 @@
 // emulator (login.microsoftonline.com through cluster DNS), and the blob
 // service (idlab.blob.core.windows.net) enforces the app's role
 // assignments. Fixtures: fixtures/azure/lab.yaml.
+// TestLabAzureDenialsRestOnTheFixture (denials_test.go, run by make test)
+// is the test of its deny rows.
 package azure
 
 import (
@@ -23,15 +25,9 @@ import (
 	"github.com/idlab/idlab/scenarios/internal/podrun"
 )
 
+// ns, otherNS, tenant, account and the apps are in denials_test.go, shared
+// with the suite's test of its tests.
 const (
-	ns       = "idlab-aks"
-	otherNS  = "idlab-aks-other"
-	tenant   = "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b" // harness.AzureTenantID
-	account  = "idlab"                                // harness.AzureStorageAccount
-	appA     = "a1111111-1111-4111-8111-111111111111" // team-a-reader: federated with idlab-aks/app-a, reads team-a-data
-	appB     = "b2222222-2222-4222-8222-222222222222" // team-b-writer: federated with idlab-aks/app-b, writes team-b-data
-	appAud   = "d4444444-4444-4444-8444-444444444444" // federated credential with an audience typo
-	appIss   = "e5555555-5555-4555-8555-555555555555" // federated credential trusting the eks issuer
 	storage  = "https://storage.azure.com/.default"
 	useLabel = "azure.workload.identity/use"
 	clientID = "azure.workload.identity/client-id"

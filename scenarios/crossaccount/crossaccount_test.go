@@ -5,10 +5,10 @@
 // unmodified SDK's stscreds.NewAssumeRoleProvider assumes a role of account
 // B (210987654321), as an application reaching another account does. Each
 // row states the outcome and, for a refusal, the exact error code and the
-// emulator's decision. harness/cloud's
-// TestLabCrossAccountDenialsRestOnTheFixture proves each refusal rests on
-// the fixture piece named in its row; awssts's TestAssumeRoleChainLimit
-// that the one-hour cap rests on chaining.
+// emulator's decision. TestLabCrossAccountDenialsRestOnTheFixture
+// (denials_test.go) proves each refusal rests on the fixture piece named
+// in its row; awssts's TestAssumeRoleChainLimit that the one-hour cap
+// rests on chaining.
 package crossaccount
 
 import (
@@ -23,18 +23,12 @@ import (
 	"github.com/idlab/idlab/scenarios/internal/podrun"
 )
 
+// The accounts, roles and namespace are in denials_test.go, shared with
+// the suite's test of its tests.
 const (
-	accountA   = "123456789012"
-	accountB   = "210987654321"
-	region     = "us-west-2"
-	ns         = "idlab-xacct"
-	sourceRole = "arn:aws:iam::" + accountA + ":role/xacct-source"
-	noAssume   = "arn:aws:iam::" + accountA + ":role/xacct-no-assume"
-	targetRole = "arn:aws:iam::" + accountB + ":role/xacct-target"
-	noTrust    = "arn:aws:iam::" + accountB + ":role/xacct-no-trust"
-	externalID = "idlab-xacct-ext"
-	bObject    = "arn:aws:s3:::xacct-b-data/report.txt"
-	chainMsg   = "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
+	region   = "us-west-2"
+	bObject  = "arn:aws:s3:::xacct-b-data/report.txt"
+	chainMsg = "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
 )
 
 func TestCrossAccount(t *testing.T) {

@@ -20,17 +20,14 @@ import (
 	"github.com/idlab/idlab/scenarios/internal/podrun"
 )
 
+// ns, readerA, readerB and gkeReader are in denials_test.go, shared with
+// the suite's test of its tests.
 const (
-	ns      = "idlab-gke"
-	readerA = "team-a-reader@idlab.iam.gserviceaccount.com"
-	readerB = "team-b-reader@idlab.iam.gserviceaccount.com"
 	gsaAnno = "iam.gke.io/gcp-service-account"
 	// roleAnno is gtoken's service account annotation.
 	roleAnno = "amazonaws.com/role-arn"
 	// nodeGSA is the gke node's identity (harness.GoogleNodeServiceAccount).
 	nodeGSA = "gke-node@idlab.iam.gserviceaccount.com"
-	// gkeReader is the AWS role GKE pods reach with their Google identity.
-	gkeReader = "arn:aws:iam::123456789012:role/gke-reader"
 )
 
 func TestGKEWorkloadIdentity(t *testing.T) {

@@ -26,13 +26,12 @@ import (
 	"github.com/idlab/idlab/scenarios/internal/probe"
 )
 
+// ns, slashRole and eksIssuer are in denials_test.go, shared with the
+// suite's test of its tests.
 const (
 	account   = "123456789012"
 	region    = "us-west-2"
-	ns        = "idlab-irsabugs"
 	appRole   = "arn:aws:iam::" + account + ":role/irsabugs-app"
-	slashRole = "arn:aws:iam::444455556666:role/irsabugs-slash"
-	eksIssuer = "https://oidc.eks.us-west-2.amazonaws.com/id/72384992066C61667C0CF6C50CD43852"
 	stsAction = "sts:AssumeRoleWithWebIdentity"
 	initName  = "init-probe"
 	tokenPath = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"
@@ -253,9 +252,9 @@ func TestNonRootToken(t *testing.T) {
 // TestIssuerTrailingSlash: IAM keeps a trailing slash in an OIDC provider's
 // URL, and STS looks the provider up by the token's iss exactly, so the
 // eks issuer registered as .../id/XXX/ (account 444455556666) refuses the
-// cluster's tokens, whose iss has no slash. harness/cloud's
-// TestLabIssuerSlashDenialRestsOnTheSlash shows the same token accepted
-// once the slash is removed from the fixture.
+// cluster's tokens, whose iss has no slash.
+// TestLabIssuerSlashDenialRestsOnTheSlash (denials_test.go) shows the same
+// token accepted once the slash is removed from the fixture.
 //
 // Reproduces aws/aws-sam-cli#7432 (a provider created with a trailing slash:
 // "No OpenIDConnect provider found in your account for ...").

@@ -7,7 +7,8 @@
 // webhook injects the agent's address only for service accounts with an
 // association (fixtures/eks). Each row states what the unmodified SDK in
 // the pod gets and, for a refusal, the exact text the SDK reports and the
-// emulator's decision.
+// emulator's decision. TestLabPodIdentityDenialsRestOnTheFixture
+// (denials_test.go, run by make test) is the test of its deny rows.
 package podidentity
 
 import (
@@ -25,15 +26,13 @@ import (
 	"github.com/idlab/idlab/scenarios/internal/probe"
 )
 
+// account, ns, otherNS and appRole are in denials_test.go, shared with the
+// suite's test of its tests.
 const (
-	account    = "123456789012"
 	region     = "us-west-2"
-	ns         = "idlab-podid"
-	otherNS    = "idlab-podid-other"
 	clusterARN = "arn:aws:eks:us-west-2:" + account + ":cluster/eks"
 	eksAuth    = "eks-auth:AssumeRoleForPodIdentity"
 	mechanism  = "EKS Pod Identity"
-	appRole    = "arn:aws:iam::" + account + ":role/podid-app"
 	untrusted  = "arn:aws:iam::" + account + ":role/podid-untrusted"
 )
 

@@ -23,13 +23,9 @@ import (
 	"github.com/idlab/idlab/scenarios/internal/labenv"
 )
 
-// sessionSeconds is the STS session the SDK asks for (the STS minimum), and
-// sdkWindow the credentials cache's ExpiryWindow: the SDK treats the
-// session as over 60 s after it was issued.
-const (
-	sessionSeconds = 900
-	sdkWindow      = 14 * time.Minute
-)
+// sdkWindow is the credentials cache's ExpiryWindow: the SDK treats the
+// session (sessionSeconds) as over 60 s after it was issued.
+const sdkWindow = 14 * time.Minute
 
 // tokenFile asks the cluster for a token of sa (TokenRequest, audience
 // sts.amazonaws.com) and writes it where an SDK can read it.

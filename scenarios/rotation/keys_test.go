@@ -21,13 +21,6 @@ import (
 	"github.com/idlab/idlab/scenarios/internal/labenv"
 )
 
-// keyIssuer is the key-rotation issuer (fixtures/aws/lab.yaml): an
-// EKS-style issuer the suite hosts in the emulator. The eks cluster's own
-// issuer publishes the kube-apiserver's key, which every suite's pods use,
-// so removing it would break them; this one is the suite's alone, and STS
-// verifies its tokens the same way: discovery, JWKS over HTTPS, its cache.
-const keyIssuer = "https://oidc.eks.us-west-2.amazonaws.com/id/0000000000000000000000000000E07A"
-
 // msgNoKey is AWS STS's message when no published key verifies the token.
 const msgNoKey = "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements"
 

@@ -38,13 +38,14 @@
 // present. So the expiry row advances the clock for its own role only
 // (?advance=15m&role=ARN, awsiam.AgeSessions): the STS sessions already
 // issued to rotation-expiry expire 15 minutes sooner, and nothing else moves
-// (harness/cloud TestLabRotationExpiryDenialRestsOnTheRoleClock checks the
-// lab clock stays put). The caching row needs no clock: the emulator's STS
+// (TestLabRotationExpiryDenialRestsOnTheRoleClock checks the lab clock
+// stays put). The caching row needs no clock: the emulator's STS
 // allows no leeway past exp (awssts tokenLeeway), so it fails at 600 s.
 //
 // Every row is one matrix row with its real duration in the reason; the deny
 // rows are checked from the SDK's error and the emulator's decision log, and
-// harness/cloud's TestLabRotation* are their tests of the tests.
+// TestLabRotation* (denials_test.go, run by make test) are their tests of
+// the tests.
 package rotation
 
 import (
@@ -65,15 +66,12 @@ import (
 	"github.com/idlab/idlab/scenarios/internal/pyprobe"
 )
 
+// account, ns, rolePfx, tokenSeconds, sessionSeconds and keyIssuer are in
+// denials_test.go, shared with the suite's tests of its tests.
 const (
-	account   = "123456789012"
 	region    = "us-west-2"
-	ns        = "idlab-rotation"
-	rolePfx   = "arn:aws:iam::" + account + ":role/rotation-"
 	stsAction = "sts:AssumeRoleWithWebIdentity"
 	suiteName = "token rotation"
-	// tokenSeconds is the projected token's lifetime the webhook asks for.
-	tokenSeconds = 600
 )
 
 // env is what every row shares.

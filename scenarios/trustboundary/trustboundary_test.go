@@ -7,6 +7,8 @@
 // it reaches through cluster DNS and to the emulator's own address; each
 // gets that cloud's own answer, and, read from the host through the admin
 // API, nothing changed. Keys under _idlab/ are plain S3 keys.
+// TestWorkloadCannotUseTheAdminAPI and TestAdminPrefixKeysAreS3
+// (denials_test.go, run by make test) are its tests of the tests.
 package trustboundary
 
 import (
@@ -23,13 +25,8 @@ import (
 	"github.com/idlab/idlab/scenarios/internal/podrun"
 )
 
-const (
-	namespace = "idlab-trustboundary"
-	account   = "123456789012"
-	roleARN   = "arn:aws:iam::" + account + ":role/trustboundary-app"
-	bucket    = "trustboundary-data"
-	key       = "_idlab/probe.txt"
-)
+// namespace, account, roleARN, bucket and key are in denials_test.go,
+// shared with the suite's test of its tests.
 
 func TestAdminAPIIsNotOnTheCloudPlane(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
