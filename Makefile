@@ -17,11 +17,14 @@ test: ## vet (also with -tags e2e) and unit tests with -race; no Docker needed
 e2e: ## bring up the lab on kind and run the scenario suites (installs Docker if needed)
 	hack/e2e.sh
 
-bench: ## run the benchmarks (STS over HTTPS, S3 ...)
+bench: ## run the benchmarks (STS, S3 vs gofakes3) for BENCHTIME each (default 3s; 1x: once)
 	hack/bench.sh
 
-fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s; Nx: N inputs)
 	hack/fuzz.sh
+
+lint: ## gofmt, go vet (also with -tags e2e), shellcheck on hack/*.sh and .ci/run
+	hack/lint.sh
 
 up: build ## bring up the lab clusters and emulators; it stays up until make down
 	bin/idlab up --probe bin/probe --pyclient

@@ -28,7 +28,9 @@ cleanup() {
     log "failed (exit $rc); exporting logs to $ARTIFACTS"
     "$KIND" export logs "$ARTIFACTS" --name "$CLUSTER" >/dev/null 2>&1 || true
   fi
-  [[ -x $KIND ]] && "$KIND" delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true
+  if [[ -x $KIND ]]; then
+    "$KIND" delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true
+  fi
   rm -rf "$WORK"
   exit "$rc"
 }
@@ -67,7 +69,8 @@ EOF
     --kubeconfig "$WORK/kubeconfig" --wait 0s
   log "cluster created in $(since "$t")s"
 
-  local t2=$(now) kc=(kubectl --kubeconfig "$WORK/kubeconfig")
+  local t2 kc=(kubectl --kubeconfig "$WORK/kubeconfig")
+  t2=$(now)
   command -v kubectl >/dev/null || kc=(docker exec "$CLUSTER-control-plane" kubectl --kubeconfig /etc/kubernetes/admin.conf)
   local deadline=$((SECONDS + 300))
   until "${kc[@]}" wait --for=condition=Ready node --all --timeout=5s >/dev/null 2>&1; do

@@ -41,9 +41,10 @@ CAP_NAMES=(CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID
 
 docker_ok() { docker info >/dev/null 2>&1; }
 
+# /etc/os-release is the host's, not a file of ours for shellcheck to follow.
+# shellcheck disable=SC1091
 is_debian_like() {
   [[ -r /etc/os-release ]] || return 1
-  # shellcheck disable=SC1091
   local id id_like
   id=$(. /etc/os-release && echo "${ID:-}")
   id_like=$(. /etc/os-release && echo "${ID_LIKE:-}")

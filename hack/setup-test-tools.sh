@@ -5,10 +5,11 @@
 #
 #   setup-test-tools.sh [TOOL...]   (default: awscli)
 #
-#   awscli    /usr/bin/aws       harness/cloud's awscli tests (make test)
-#   chromium  /usr/bin/chromium  the conformance page check (make e2e; make test in CI)
-#   openssl   /usr/bin/openssl   emulators/oidc's key ID check (make test in CI)
-#   python3   /usr/bin/python3   scenarios/internal/pyprobe's probe.py tests (make test in CI)
+#   - awscli      /usr/bin/aws         harness/cloud's awscli tests (make test)
+#   - chromium    /usr/bin/chromium    the conformance page check (make e2e; make test in CI)
+#   - openssl     /usr/bin/openssl     emulators/oidc's key ID check (make test in CI)
+#   - python3     /usr/bin/python3     scenarios/internal/pyprobe's probe.py tests (make test in CI)
+#   - shellcheck  /usr/bin/shellcheck  make lint (hack/*.sh, .ci/run); lint fails without it
 #
 # A test whose tool is missing skips; make test and idlab e2e list every
 # skip loudly, and with CI=true a skip fails the run, so in CI a tool that
@@ -20,7 +21,8 @@ set -o errexit -o nounset -o pipefail
 log() { echo "setup-test-tools: $*"; }
 ci=${CI:-false}
 
-declare -A bins=([awscli]=/usr/bin/aws [chromium]=/usr/bin/chromium [openssl]=/usr/bin/openssl [python3]=/usr/bin/python3)
+declare -A bins=([awscli]=/usr/bin/aws [chromium]=/usr/bin/chromium [openssl]=/usr/bin/openssl [python3]=/usr/bin/python3
+  [shellcheck]=/usr/bin/shellcheck)
 missing=()
 for tool in "${@:-awscli}"; do
   bin=${bins[$tool]:-}

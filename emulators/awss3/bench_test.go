@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
@@ -18,6 +17,8 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/stretchr/testify/require"
+
+	"github.com/idlab/idlab/internal/tlsserver"
 )
 
 // BenchmarkPutGet measures authenticated PutObject and GetObject through the
@@ -31,18 +32,18 @@ func BenchmarkPutGet(b *testing.B) {
 	l := newLab(b, "")
 	ours := l.roleClient(b, acctA, "app-a")
 
-	peer := httptest.NewUnstartedServer(gofakes3.New(s3mem.New()).Server())
-	tlsCfg, err := l.ca.DynamicServerTLS("127.0.0.1")
+	// The peer gets its own server and its own client, set up as ours is
+	// (same CA, same transport): l.srv.Client() would dial idlab whatever
+	// URL a request names.
+	peer, err := tlsserver.Start(l.ca, gofakes3.New(s3mem.New()).Server())
 	require.NoError(b, err)
-	peer.TLS = tlsCfg
-	peer.StartTLS()
 	b.Cleanup(peer.Close)
 	theirs := s3.NewFromConfig(aws.Config{
 		Region:      "us-east-1",
-		HTTPClient:  l.srv.Client(),
+		HTTPClient:  peer.Client(),
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDPEER", "peer-secret", ""),
 	}, func(o *s3.Options) {
-		o.BaseEndpoint = aws.String(peer.URL)
+		o.BaseEndpoint = aws.String(peer.URL())
 		o.UsePathStyle = true
 		o.RetryMaxAttempts = 1
 	})
