@@ -89,6 +89,7 @@ const (
 	kindGCS       = "gcs"
 	kindEntra     = "entra"
 	kindIP        = "ip"
+	kindLoopback  = "loopback"
 )
 
 // Answer is what a request got: its HTTP status and the cloud's error
@@ -107,14 +108,22 @@ func (a Answer) String() string {
 }
 
 // Loopback is the emulator's published port on the host (127.0.0.1),
-// which a pod cannot reach but a process on the host can: unsigned
-// requests there are S3 path-style.
-func Loopback() Target { return Target{ID: "loopback", Host: "127.0.0.1", kind: kindS3Path} }
+// which a pod cannot reach but a process on the host can: an unsigned form
+// POST there is a query API's (STS's, when it names no other), anything
+// else unsigned is S3 path-style.
+func Loopback() Target { return Target{ID: "loopback", Host: "127.0.0.1", kind: kindLoopback} }
 
 // Expected is what the cloud answers r on t's host, for an anonymous
 // caller; on the emulator's own address, which no cloud has, the lab's
 // 404 for a host it does not know.
 func Expected(t Target, r Request) Answer {
+	if t.kind == kindLoopback {
+		if r.Method == "POST" && r.Body != "" {
+			t.kind = kindSTS
+		} else {
+			t.kind = kindS3Path
+		}
+	}
 	switch t.kind {
 	case kindSTS:
 		// The query API reads Action from the query and form body, not the
