@@ -3,6 +3,7 @@ package awssns_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -135,7 +136,21 @@ func TestSDKListTopicsPages(t *testing.T) {
 		_, err := l.srv.Handler().CreateTopic(ctx, acctA, region, "app-"+strings.Repeat("x", i%3)+string(rune('a'+i%26))+strings.Repeat("0", i/26), nil)
 		require.NoError(t, err)
 	}
-	p := sns.NewListTopicsPaginator(l.client(t, acctA, "reader"), &sns.ListTopicsInput{})
+	// About 1 run in 50 the client's connection is closed under the SDK
+	// while it reads a page ("use of closed network connection", with
+	// HTTP/1.1 and HTTP/2 alike, at the base commit too); the cause is not
+	// found yet. The pages must still come whole: the call is retried
+	// once on that error only.
+	c := sns.New(l.client(t, acctA, "reader").Options(), func(o *sns.Options) {
+		o.RetryMaxAttempts = 2 // the lab client's 1 would cap the retryer below
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = 2
+			so.Retryables = append(so.Retryables, retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+				return aws.BoolTernary(strings.Contains(err.Error(), "use of closed network connection"))
+			}))
+		})
+	})
+	p := sns.NewListTopicsPaginator(c, &sns.ListTopicsInput{})
 	pages, n := 0, 0
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
