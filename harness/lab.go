@@ -27,6 +27,7 @@ import (
 
 	"github.com/idlab/idlab/harness/cloud"
 	"github.com/idlab/idlab/harness/cluster"
+	"github.com/idlab/idlab/harness/kubeclient"
 	"github.com/idlab/idlab/harness/nodeimage"
 	"github.com/idlab/idlab/internal/certs"
 )
@@ -431,7 +432,7 @@ func (l *Lab) clientset(ctx context.Context, name string) (*kubernetes.Clientset
 		return nil, fmt.Errorf("kubeconfig of %s: %w", name, err)
 	}
 	rc.Timeout = 15 * time.Second
-	return kubernetes.NewForConfig(rc)
+	return kubeclient.New(rc)
 }
 
 // startEmulator (re)starts the emulator container on kind's network and

@@ -93,7 +93,12 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 	if _, err := lab.Up(ctx); err != nil {
 		return err
 	}
+	before, rerr := lab.ControlPlaneRestarts(ctx)
+	if rerr != nil {
+		say("control-plane restart counts (before): %v", rerr)
+	}
 	res, runErr := runSuites(ctx, opts, pkgs, *out)
+	restarts := controlPlaneChanges(ctx, lab, before, say)
 	if res == nil {
 		return runErr
 	}
@@ -102,7 +107,31 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 		return errors.Join(runErr, err)
 	}
 	summarize(env.stdout, res, *out, wall)
+	for _, line := range restarts {
+		fmt.Fprintf(env.stdout, "e2e: during the suites %s: a failure above may be this, not the scenario\n", line)
+	}
 	return errors.Join(runErr, verify(env.stdout, res, man, scope, ciMode()))
+}
+
+// controlPlaneChanges says which control-plane containers restarted while
+// the suites ran: a kube-apiserver restart under load explains failures
+// that no scenario is about, and CI's tail should say so.
+func controlPlaneChanges(ctx context.Context, lab *harness.Lab, before harness.Restarts, say func(string, ...any)) []string {
+	if before == nil {
+		return nil
+	}
+	after, err := lab.ControlPlaneRestarts(ctx)
+	if err != nil {
+		say("control-plane restart counts (after): %v", err)
+	}
+	lines := after.Since(before)
+	if len(lines) == 0 {
+		say("control planes: no restarts during the suites")
+	}
+	for _, l := range lines {
+		say("control plane: %s", l)
+	}
+	return lines
 }
 
 // preflight says, before the lab comes up, how much of the manifest the run

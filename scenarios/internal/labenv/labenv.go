@@ -16,10 +16,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/idlab/idlab/emulators/irsawebhook"
 	"github.com/idlab/idlab/harness"
+	"github.com/idlab/idlab/harness/kubeclient"
 	"github.com/idlab/idlab/harness/report"
 	"github.com/idlab/idlab/scenarios/internal/podrun"
 )
@@ -54,14 +54,13 @@ type Cluster struct {
 	CS     kubernetes.Interface
 }
 
-// Cluster returns a client for the named cluster.
+// Cluster returns a client for the named cluster; it waits out a
+// kube-apiserver restart (kubeclient) instead of failing on its 403s.
 func (l *Lab) Cluster(t *testing.T, name string) *Cluster {
 	t.Helper()
 	c, ok := l.Clusters[name]
 	require.True(t, ok, "the lab has no %s cluster", name)
-	rc, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
-	require.NoError(t, err)
-	cs, err := kubernetes.NewForConfig(rc)
+	cs, err := kubeclient.ForKubeconfig(c.Kubeconfig)
 	require.NoError(t, err)
 	return &Cluster{Name: name, Region: c.Region, CS: cs}
 }

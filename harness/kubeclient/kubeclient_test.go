@@ -1,0 +1,150 @@
+package kubeclient
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+)
+
+// fakeAPIServer answers /readyz with the next of readyz (the last repeats)
+// and every other request with the next of answers, recording the bodies.
+type fakeAPIServer struct {
+	mu      sync.Mutex
+	readyz  []int
+	answers []int
+	bodies  []string
+	asked   int
+}
+
+func (f *fakeAPIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	next := func(codes *[]int) int {
+		c := (*codes)[0]
+		if len(*codes) > 1 {
+			*codes = (*codes)[1:]
+		}
+		return c
+	}
+	if r.URL.Path == "/readyz" {
+		f.asked++
+		w.WriteHeader(next(&f.readyz))
+		return
+	}
+	b, _ := io.ReadAll(r.Body)
+	f.bodies = append(f.bodies, string(b))
+	code := next(&f.answers)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	if code == http.StatusForbidden {
+		_, _ = io.WriteString(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Forbidden","code":403,"message":"namespaces \"x\" is forbidden: User \"kubernetes-admin\" cannot get resource \"namespaces\""}`)
+		return
+	}
+	_, _ = io.WriteString(w, `{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"x"}}`)
+}
+
+func transport(host string) *Transport {
+	return &Transport{Base: http.DefaultTransport, Host: host, MaxWait: 2 * time.Second, Poll: 10 * time.Millisecond,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
+func TestTransport(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		readyz     []int
+		answers    []int
+		wantCode   int
+		wantSent   int // requests that reached the server, retries included
+		wantAsked  int // /readyz requests
+		wantBodies bool
+	}{
+		{name: "an answer that is not 403 is returned at once", readyz: []int{200}, answers: []int{200}, wantCode: 200, wantSent: 1},
+		{name: "a 404 is returned at once", readyz: []int{500}, answers: []int{404}, wantCode: 404, wantSent: 1},
+		{name: "a ready server's 403 is a real denial, not retried", readyz: []int{200}, answers: []int{403, 200}, wantCode: 403, wantSent: 1, wantAsked: 1},
+		{name: "a 403 while not ready waits for readyz, then one retry", readyz: []int{500, 403, 500, 200}, answers: []int{403, 200}, wantCode: 200, wantSent: 2, wantAsked: 4, wantBodies: true},
+		{name: "the retry's own 403 is the answer", readyz: []int{500, 200}, answers: []int{403, 403, 200}, wantCode: 403, wantSent: 2, wantAsked: 2},
+		{name: "a server that never gets ready keeps its 403", readyz: []int{500}, answers: []int{403, 200}, wantCode: 403, wantSent: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeAPIServer{readyz: tc.readyz, answers: tc.answers}
+			srv := httptest.NewServer(f)
+			defer srv.Close()
+			req, err := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/namespaces", strings.NewReader(`{"metadata":{"name":"x"}}`))
+			require.NoError(t, err)
+			resp, err := transport(srv.URL).RoundTrip(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, tc.wantCode, resp.StatusCode)
+			require.Len(t, f.bodies, tc.wantSent)
+			if tc.wantAsked > 0 {
+				require.Equal(t, tc.wantAsked, f.asked)
+			}
+			for _, b := range f.bodies {
+				require.Equal(t, `{"metadata":{"name":"x"}}`, b, "a retried request carries its body again")
+			}
+		})
+	}
+}
+
+// TestTransportConnectionRefused: a server that is down (the restart's
+// first half) is waited for, then asked again.
+func TestTransportConnectionRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens: refused
+	f := &fakeAPIServer{readyz: []int{200}, answers: []int{200}}
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return
+		}
+		_ = http.Serve(ln, f)
+	}()
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/api/v1/namespaces/x", nil)
+	require.NoError(t, err)
+	resp, err := transport("http://" + addr).RoundTrip(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+}
+
+// TestTransportRefusedForGood: a server that stays down keeps the error.
+func TestTransportRefusedForGood(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	tr := transport("http://" + addr)
+	tr.MaxWait = 100 * time.Millisecond
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/api", nil)
+	require.NoError(t, err)
+	_, err = tr.RoundTrip(req)
+	require.ErrorContains(t, err, "connection refused")
+}
+
+// TestNewClientset: the clientset from New goes through the transport: a
+// restart's 403 on a Get becomes the object once the server is ready.
+func TestNewClientset(t *testing.T) {
+	f := &fakeAPIServer{readyz: []int{500, 200}, answers: []int{403, 200}}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	cs, err := New(&rest.Config{Host: srv.URL})
+	require.NoError(t, err)
+	ns, err := cs.CoreV1().Namespaces().Get(context.Background(), "x", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "x", ns.Name)
+	require.Len(t, f.bodies, 2)
+}
