@@ -6,7 +6,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/idlab/idlab/emulators/azurewebhook"
+	"github.com/idlab/idlab/components/azurewebhook"
 	"github.com/idlab/idlab/internal/certs"
 )
 

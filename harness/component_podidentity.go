@@ -15,9 +15,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/idlab/idlab/emulators/awsiam"
-	"github.com/idlab/idlab/emulators/eksagent"
+	"github.com/idlab/idlab/components/eksagent"
 	"github.com/idlab/idlab/emulators/eksauth"
-	"github.com/idlab/idlab/emulators/irsawebhook"
+	"github.com/idlab/idlab/components/irsawebhook"
 	"github.com/idlab/idlab/internal/certs"
 )
 

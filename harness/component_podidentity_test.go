@@ -8,7 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/idlab/idlab/emulators/irsawebhook"
+	"github.com/idlab/idlab/components/irsawebhook"
 )
 
 // TestPodIdentityConfig: the webhook's identities are exactly the eks

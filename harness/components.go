@@ -20,9 +20,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/idlab/idlab/emulators/gkemetadata"
-	"github.com/idlab/idlab/emulators/gtoken"
-	"github.com/idlab/idlab/emulators/irsawebhook"
+	"github.com/idlab/idlab/components/gkemetadata"
+	"github.com/idlab/idlab/components/gtoken"
+	"github.com/idlab/idlab/components/irsawebhook"
 	"github.com/idlab/idlab/internal/certs"
 )
 

@@ -15,9 +15,9 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/idlab/idlab/emulators/azurewebhook"
-	"github.com/idlab/idlab/emulators/gtoken"
-	"github.com/idlab/idlab/emulators/irsawebhook"
+	"github.com/idlab/idlab/components/azurewebhook"
+	"github.com/idlab/idlab/components/gtoken"
+	"github.com/idlab/idlab/components/irsawebhook"
 	"github.com/idlab/idlab/internal/admissiontest"
 )
 

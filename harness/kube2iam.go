@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/idlab/idlab/emulators/kube2iam"
+	"github.com/idlab/idlab/components/kube2iam"
 	"github.com/idlab/idlab/internal/certs"
 )
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/idlab/idlab/emulators/azurewebhook"
+	"github.com/idlab/idlab/components/azurewebhook"
 )
 
 func azureWebhookCommand() command {

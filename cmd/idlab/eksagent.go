@@ -12,7 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/idlab/idlab/emulators/eksagent"
+	"github.com/idlab/idlab/components/eksagent"
 )
 
 func eksAgentCommand() command {

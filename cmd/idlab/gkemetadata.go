@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/idlab/idlab/emulators/gkemetadata"
+	"github.com/idlab/idlab/components/gkemetadata"
 )
 
 func gkeMetadataCommand() command {

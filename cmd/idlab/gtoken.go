@@ -11,7 +11,7 @@ import (
 
 	"cloud.google.com/go/compute/metadata"
 
-	"github.com/idlab/idlab/emulators/gtoken"
+	"github.com/idlab/idlab/components/gtoken"
 )
 
 func gtokenWebhookCommand() command {

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/idlab/idlab/emulators/kube2iam"
+	"github.com/idlab/idlab/components/kube2iam"
 )
 
 func kube2iamCommand() command {

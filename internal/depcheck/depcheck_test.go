@@ -35,7 +35,7 @@ type rule struct {
 // kube2iam assumes roles with the node's instance credentials through
 // aws-sdk-go-v2 as jtblin/kube2iam does through aws-sdk-go. No emulator's
 // answers are checked through them.
-var sdkClients = []string{module + "/emulators/kube2iam"}
+var sdkClients = []string{module + "/components/kube2iam"}
 
 var cloudSDKs = []string{"github.com/aws/aws-sdk-go-v2", "github.com/aws/aws-sdk-go", "cloud.google.com/go", "github.com/Azure/azure-sdk-for-go", "google.golang.org/api"}
 

@@ -5,7 +5,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 
-	"github.com/idlab/idlab/emulators/azurewebhook"
+	"github.com/idlab/idlab/components/azurewebhook"
 )
 
 // webhookSelection is the evidence for a row whose pod the Azure Workload

@@ -7,7 +7,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/idlab/idlab/emulators/azurewebhook"
+	"github.com/idlab/idlab/components/azurewebhook"
 )
 
 func TestWebhookSelection(t *testing.T) {

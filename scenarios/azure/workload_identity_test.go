@@ -20,7 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/idlab/idlab/emulators/azurewebhook"
+	"github.com/idlab/idlab/components/azurewebhook"
 	"github.com/idlab/idlab/scenarios/internal/labenv"
 	"github.com/idlab/idlab/scenarios/internal/podrun"
 )

@@ -17,7 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/idlab/idlab/emulators/irsawebhook"
+	"github.com/idlab/idlab/components/irsawebhook"
 	"github.com/idlab/idlab/harness"
 	"github.com/idlab/idlab/harness/kubeclient"
 	"github.com/idlab/idlab/harness/report"

@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/idlab/idlab/emulators/irsawebhook"
+	"github.com/idlab/idlab/components/irsawebhook"
 	"github.com/idlab/idlab/harness"
 )
 

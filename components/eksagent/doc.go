@@ -1,7 +1,7 @@
 // Package eksagent is the lab's own EKS Pod Identity Agent
 // (github.com/aws/eks-pod-identity-agent, the eks-pod-identity-agent add-on):
 // the node-local HTTP server that pods mutated by the pod identity webhook's
-// container-credentials mode (emulators/irsawebhook) reach through
+// container-credentials mode (components/irsawebhook) reach through
 // AWS_CONTAINER_CREDENTIALS_FULL_URI=http://169.254.170.23/v1/credentials,
 // presenting their projected service-account token (audience
 // pods.eks.amazonaws.com) in the Authorization header. The agent trades the

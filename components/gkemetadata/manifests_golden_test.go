@@ -3,7 +3,7 @@ package gkemetadata_test
 import (
 	"testing"
 
-	"github.com/idlab/idlab/emulators/gkemetadata"
+	"github.com/idlab/idlab/components/gkemetadata"
 	"github.com/idlab/idlab/internal/golden"
 )
 

@@ -23,7 +23,7 @@ import (
 	"github.com/idlab/idlab/emulators/awsiam"
 	"github.com/idlab/idlab/emulators/awsimds"
 	"github.com/idlab/idlab/emulators/awssts"
-	"github.com/idlab/idlab/emulators/kube2iam"
+	"github.com/idlab/idlab/components/kube2iam"
 	"github.com/idlab/idlab/internal/certs"
 )
 

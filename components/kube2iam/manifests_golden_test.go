@@ -3,7 +3,7 @@ package kube2iam_test
 import (
 	"testing"
 
-	"github.com/idlab/idlab/emulators/kube2iam"
+	"github.com/idlab/idlab/components/kube2iam"
 	"github.com/idlab/idlab/internal/golden"
 )
 

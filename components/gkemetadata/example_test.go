@@ -5,7 +5,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 
-	"github.com/idlab/idlab/emulators/gkemetadata"
+	"github.com/idlab/idlab/components/gkemetadata"
 )
 
 // The DaemonSet the lab applies on a GKE-style cluster: the server on the

@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/idlab/idlab/emulators/irsawebhook"
+	"github.com/idlab/idlab/components/irsawebhook"
 )
 
 // A pod of a ServiceAccount annotated with a role gets the token volume and

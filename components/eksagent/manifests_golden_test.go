@@ -3,7 +3,7 @@ package eksagent_test
 import (
 	"testing"
 
-	"github.com/idlab/idlab/emulators/eksagent"
+	"github.com/idlab/idlab/components/eksagent"
 	"github.com/idlab/idlab/internal/golden"
 )
 

@@ -22,7 +22,7 @@ import (
 
 	"github.com/idlab/idlab/emulators/awsiam"
 	"github.com/idlab/idlab/emulators/awssts"
-	"github.com/idlab/idlab/emulators/eksagent"
+	"github.com/idlab/idlab/components/eksagent"
 	"github.com/idlab/idlab/emulators/eksauth"
 	"github.com/idlab/idlab/emulators/oidc"
 	"github.com/idlab/idlab/internal/certs"

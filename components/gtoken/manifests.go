@@ -7,7 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/idlab/idlab/emulators/irsawebhook"
+	"github.com/idlab/idlab/components/irsawebhook"
 	"github.com/idlab/idlab/internal/admission"
 )
 

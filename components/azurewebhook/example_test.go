@@ -6,7 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/idlab/idlab/emulators/azurewebhook"
+	"github.com/idlab/idlab/components/azurewebhook"
 )
 
 // MutatePod is the pure mutation behind the webhook.
