@@ -14,11 +14,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/idlab/idlab/emulators/awsiam"
 	"github.com/idlab/idlab/components/eksagent"
-	"github.com/idlab/idlab/emulators/eksauth"
 	"github.com/idlab/idlab/components/irsawebhook"
-	"github.com/idlab/idlab/internal/certs"
+	"github.com/idlab/idlab/emulators/awsiam"
+	"github.com/idlab/idlab/emulators/eksauth"
 )
 
 // ComponentPodIdentity is EKS Pod Identity: the pod identity webhook's
@@ -46,14 +45,20 @@ func (l *Lab) eksFixturesDir() string {
 	return filepath.Join(filepath.Dir(filepath.Clean(l.cfg.FixturesDir)), "eks")
 }
 
-// deployPodIdentity writes the associated service accounts of cluster c
-// into the webhook's container-credentials config, turns that mode on in
-// the IRSA webhook, and runs the agent DaemonSet, waiting for both.
-func (l *Lab) deployPodIdentity(ctx context.Context, cs kubernetes.Interface, ca *certs.CA, image string, c ClusterConfig) error {
+// podIdentity writes the associated service accounts of the cluster into
+// the webhook's container-credentials config, turns that mode on in the
+// IRSA webhook, and runs the agent DaemonSet, waiting for both.
+type podIdentity struct{}
+
+func (podIdentity) Name() string    { return ComponentPodIdentity }
+func (podIdentity) Cluster() string { return "eks" }
+
+func (podIdentity) Deploy(ctx context.Context, d *deployer) error {
+	cs, ca, c := d.cs, d.ca, d.cluster
 	if !slices.Contains(c.Components, ComponentIRSAWebhook) {
 		return fmt.Errorf("%s needs %s, whose webhook injects the container credentials", ComponentPodIdentity, ComponentIRSAWebhook)
 	}
-	cfg, err := podIdentityConfig(l.eksFixturesDir(), c.Name)
+	cfg, err := podIdentityConfig(d.eksFixtures, c.Name)
 	if err != nil {
 		return err
 	}
@@ -69,7 +74,7 @@ func (l *Lab) deployPodIdentity(ctx context.Context, cs kubernetes.Interface, ca
 		return err
 	}
 	opts := eksagent.ManifestOptions{ClusterName: c.Name, Region: c.Region, CAConfigMap: labCAConfigMap}
-	for _, obj := range eksagent.Manifests(image, SystemNamespace, opts) {
+	for _, obj := range eksagent.Manifests(d.image, SystemNamespace, opts) {
 		if ds, ok := obj.(*appsv1.DaemonSet); ok {
 			ds.Spec.Template.Annotations = labCAStamp(ca)
 			ctr := &ds.Spec.Template.Spec.Containers[0]

@@ -165,3 +165,29 @@ func TestWaitMutates(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultComponents: each cluster kind runs by default the components
+// the managed service would, in deployment order, and pod identity after
+// the IRSA webhook it builds on.
+func TestDefaultComponents(t *testing.T) {
+	tests := []struct {
+		cluster string
+		want    []string
+	}{
+		{cluster: "eks", want: []string{ComponentIRSAWebhook, ComponentPodIdentity, ComponentKube2iam}},
+		{cluster: "eks-2", want: []string{ComponentIRSAWebhook, ComponentPodIdentity, ComponentKube2iam}},
+		{cluster: "gke", want: []string{ComponentGKEMetadata, ComponentGToken}},
+		{cluster: "aks", want: []string{ComponentAzureWebhook}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.cluster, func(t *testing.T) {
+			require.Equal(t, tc.want, DefaultCluster(tc.cluster).Components)
+		})
+	}
+	seen := map[string]bool{}
+	for _, c := range components() {
+		require.False(t, seen[c.Name()], "component %s listed twice", c.Name())
+		seen[c.Name()] = true
+		require.Contains(t, []string{"eks", "gke", "aks"}, c.Cluster(), c.Name())
+	}
+}

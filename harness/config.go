@@ -86,14 +86,14 @@ func DefaultCluster(name string) ClusterConfig {
 	case strings.HasPrefix(name, "gke"):
 		return ClusterConfig{Name: name, Region: "us-central1",
 			IssuerURL:  "https://container.googleapis.com/v1/projects/" + GoogleProject + "/locations/us-central1/clusters/" + name,
-			Components: []string{ComponentGKEMetadata, ComponentGToken}}
+			Components: defaultComponents(clusterKind(name))}
 	case strings.HasPrefix(name, "aks"):
 		return ClusterConfig{Name: name, Region: "westus2",
 			IssuerURL:  "https://westus2.oic.prod-aks.azure.com/" + AzureTenantID + "/" + IssuerID(name) + "/",
-			Components: []string{ComponentAzureWebhook}}
+			Components: defaultComponents(clusterKind(name))}
 	}
 	return ClusterConfig{Name: name, Region: "us-west-2", IssuerURL: "https://oidc.eks.us-west-2.amazonaws.com/id/" + IssuerID(name),
-		Components: []string{ComponentIRSAWebhook, ComponentPodIdentity, ComponentKube2iam}, NodeRoleARN: NodeRole}
+		Components: defaultComponents(clusterKind(name)), NodeRoleARN: NodeRole}
 }
 
 // ConfigFromEnv fills a Config from the environment and defaults.

@@ -20,9 +20,9 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idlab/idlab/components/eksagent"
 	"github.com/idlab/idlab/emulators/awsiam"
 	"github.com/idlab/idlab/emulators/awssts"
-	"github.com/idlab/idlab/components/eksagent"
 	"github.com/idlab/idlab/emulators/eksauth"
 	"github.com/idlab/idlab/emulators/oidc"
 	"github.com/idlab/idlab/internal/certs"

@@ -20,10 +20,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/idlab/idlab/components/kube2iam"
 	"github.com/idlab/idlab/emulators/awsiam"
 	"github.com/idlab/idlab/emulators/awsimds"
 	"github.com/idlab/idlab/emulators/awssts"
-	"github.com/idlab/idlab/components/kube2iam"
 	"github.com/idlab/idlab/internal/certs"
 )
 

@@ -16,8 +16,8 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/require"
 
-	"github.com/idlab/idlab/emulators/awsiam"
 	"github.com/idlab/idlab/components/eksagent"
+	"github.com/idlab/idlab/emulators/awsiam"
 	"github.com/idlab/idlab/emulators/oidc"
 	"github.com/idlab/idlab/idlabtest"
 	"github.com/idlab/idlab/scenarios/internal/fixturecheck"

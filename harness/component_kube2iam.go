@@ -9,10 +9,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/idlab/idlab/components/kube2iam"
-	"github.com/idlab/idlab/internal/certs"
 )
 
 // ComponentKube2iam is the kube2iam-style metadata proxy on every node.
@@ -22,11 +20,18 @@ const ComponentKube2iam = "kube2iam"
 // CNI's cni0), kube2iam's --host-interface.
 const Kube2iamBridge = "cni0"
 
-// deployKube2iam runs the proxy on every node of c as kube2iam is commonly
-// deployed: --iptables on the pods' bridge, --namespace-restrictions, the
-// account's roles as --base-role-arn, no default role. Its node credentials
-// are the node's instance profile (c.NodeRoleARN) from the node's metadata.
-func deployKube2iam(ctx context.Context, cs kubernetes.Interface, ca *certs.CA, image string, c ClusterConfig) error {
+// kube2iamProxy runs the proxy on every node of the cluster as kube2iam
+// is commonly deployed: --iptables on the pods' bridge,
+// --namespace-restrictions, the account's roles as --base-role-arn, no
+// default role. Its node credentials are the node's instance profile
+// (ClusterConfig.NodeRoleARN) from the node's metadata.
+type kube2iamProxy struct{}
+
+func (kube2iamProxy) Name() string    { return ComponentKube2iam }
+func (kube2iamProxy) Cluster() string { return "eks" }
+
+func (kube2iamProxy) Deploy(ctx context.Context, d *deployer) error {
+	cs, ca, c := d.cs, d.ca, d.cluster
 	if err := apply(ctx, cs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}); err != nil {
 		return err
 	}
@@ -37,7 +42,7 @@ func deployKube2iam(ctx context.Context, cs kubernetes.Interface, ca *certs.CA, 
 	}
 	opts := kube2iam.ManifestOptions{HostInterface: Kube2iamBridge, BaseRoleARN: "arn:aws:iam::" + accountOf(c.NodeRoleARN) + ":role/",
 		NamespaceRestriction: true, Region: c.Region, CAConfigMap: caMap}
-	for _, obj := range kube2iam.Manifests(image, SystemNamespace, opts) {
+	for _, obj := range kube2iam.Manifests(d.image, SystemNamespace, opts) {
 		if ds, ok := obj.(*appsv1.DaemonSet); ok {
 			ds.Spec.Template.Annotations = labCAStamp(ca)
 		}

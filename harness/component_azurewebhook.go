@@ -4,27 +4,29 @@ import (
 	"context"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
-
 	"github.com/idlab/idlab/components/azurewebhook"
-	"github.com/idlab/idlab/internal/certs"
 )
 
 // ComponentAzureWebhook is the Azure Workload Identity webhook.
 const ComponentAzureWebhook = "azure-wi-webhook"
 
-// deployAzureWebhook runs `idlab azure-webhook` as AKS runs the workload
+// azureWebhook runs `idlab azure-webhook` as AKS runs the workload
 // identity webhook: pods labelled azure.workload.identity/use=true get the
 // lab tenant's AZURE_TENANT_ID (unless their service account names
 // another), AZURE_AUTHORITY_HOST=https://login.microsoftonline.com/ (which
 // cluster DNS sends to the emulator) and the projected token.
-func deployAzureWebhook(ctx context.Context, cs kubernetes.Interface, ca *certs.CA, image string) error {
-	if err := deployWebhookServer(ctx, cs, ca, azurewebhook.Name, azurewebhook.ServiceHosts(SystemNamespace),
-		azurewebhook.TLSSecret, azurewebhook.Manifests(image, SystemNamespace, ca.PEM),
+type azureWebhook struct{}
+
+func (azureWebhook) Name() string    { return ComponentAzureWebhook }
+func (azureWebhook) Cluster() string { return "aks" }
+
+func (azureWebhook) Deploy(ctx context.Context, d *deployer) error {
+	if err := deployWebhookServer(ctx, d.cs, d.ca, azurewebhook.Name, azurewebhook.ServiceHosts(SystemNamespace),
+		azurewebhook.TLSSecret, azurewebhook.Manifests(d.image, SystemNamespace, d.ca.PEM),
 		"--tenant-id="+AzureTenantID); err != nil {
 		return err
 	}
-	return waitMutates(ctx, cs, azureCheck(), webhookWait, time.Second)
+	return waitMutates(ctx, d.cs, azureCheck(), webhookWait, time.Second)
 }
 
 // azureCheck: a labelled pod whose ServiceAccount names a client ID gets
