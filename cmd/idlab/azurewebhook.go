@@ -10,6 +10,7 @@ import (
 func azureWebhookCommand() command {
 	return command{
 		name:    "azure-webhook",
+		group:   inClusterGroup,
 		summary: "run the Azure Workload Identity mutating webhook in a cluster (the lab deploys it in aks)",
 		run:     runAzureWebhook,
 	}

@@ -18,6 +18,7 @@ import (
 func eksAgentCommand() command {
 	return command{
 		name:    "eks-pod-identity-agent",
+		group:   inClusterGroup,
 		summary: "run the EKS Pod Identity Agent on a node (server) or add its link (initialize); the lab deploys both in eks",
 		run:     runEKSAgent,
 	}

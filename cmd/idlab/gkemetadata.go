@@ -14,6 +14,7 @@ import (
 func gkeMetadataCommand() command {
 	return command{
 		name:    "gke-metadata",
+		group:   inClusterGroup,
 		summary: "run the GKE metadata server on a node (serve) or install its DNAT (install-dnat); the lab deploys both in gke",
 		run:     runGKEMetadata,
 	}

@@ -17,6 +17,7 @@ import (
 func gtokenWebhookCommand() command {
 	return command{
 		name:    "gtoken-webhook",
+		group:   inClusterGroup,
 		summary: "run the gtoken-style webhook in a GKE cluster (the lab deploys it in gke)",
 		run:     runGTokenWebhook,
 	}

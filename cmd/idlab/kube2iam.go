@@ -16,6 +16,7 @@ import (
 func kube2iamCommand() command {
 	return command{
 		name:    "kube2iam",
+		group:   inClusterGroup,
 		summary: "run the kube2iam-style metadata proxy on a node (serve) or install its DNAT (iptables); the lab deploys both in eks",
 		run:     runKube2iam,
 	}

@@ -1,6 +1,6 @@
 // Command idlab runs the local multi-cloud identity lab: the cloud emulators
-// (serve), the kind clusters (up, down, status, node-image) and the scenario
-// suites (e2e).
+// (serve), the kind clusters (up, down, status, node-image), the scenario
+// suites (e2e) and, inside the lab's pods, the in-cluster components.
 package main
 
 import (
@@ -21,7 +21,26 @@ import (
 type command struct {
 	name    string
 	summary string
+	group   group
 	run     func(ctx context.Context, env *cliEnv, args []string) error
+}
+
+// group is where `idlab help` lists a command: what runs on the host, and
+// what the lab runs inside its pods.
+type group int
+
+const (
+	hostGroup group = iota
+	inClusterGroup
+)
+
+// groups are the help's sections, in order.
+var groups = []struct {
+	group  group
+	header string
+}{
+	{hostGroup, "host commands:"},
+	{inClusterGroup, "in-cluster commands (the components' entry points, run inside the lab's pods):"},
 }
 
 // cliEnv is what every command shares: output streams and the logger.
@@ -44,15 +63,16 @@ func commands() []command {
 		logsCommand(),
 		nodeImageCommand(),
 		pyClientImageCommand(),
-		irsaWebhookCommand(),
-		gkeMetadataCommand(),
 		reportCommand(),
 		e2eCommand(),
+		// In-cluster commands.
+		irsaWebhookCommand(),
+		gkeMetadataCommand(),
 		gtokenWebhookCommand(),
 		eksAgentCommand(),
 		azureWebhookCommand(),
 		kube2iamCommand(),
-		{name: "gtoken", summary: "write a Google ID token for the pod to a file (what the gtoken webhook injects)", run: runGTokenWriter},
+		{name: "gtoken", summary: "write a Google ID token for the pod to a file (what the gtoken webhook injects)", group: inClusterGroup, run: runGTokenWriter},
 	}
 }
 
@@ -76,12 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	env := &cliEnv{stdin: os.Stdin, stdout: stdout, stderr: stderr, log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
 	cmds := commands()
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
-	usage := func() {
-		fmt.Fprintln(stderr, "usage: idlab <command> [flags]\n\ncommands:")
-		for _, c := range cmds {
-			fmt.Fprintf(stderr, "  %-12s %s\n", c.name, c.summary)
-		}
-	}
+	usage := func() { printUsage(stderr, cmds) }
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage()
 		if len(args) == 0 {
@@ -110,4 +125,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "idlab: unknown command %q\n", args[0])
 	usage()
 	return 2
+}
+
+// printUsage lists cmds by group, in the order of groups, with the names
+// in one column.
+func printUsage(w io.Writer, cmds []command) {
+	width := 0
+	for _, c := range cmds {
+		width = max(width, len(c.name))
+	}
+	fmt.Fprintln(w, "usage: idlab <command> [flags]")
+	for _, g := range groups {
+		fmt.Fprintf(w, "\n%s\n", g.header)
+		for _, c := range cmds {
+			if c.group == g.group {
+				fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
+			}
+		}
+	}
 }

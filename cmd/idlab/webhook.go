@@ -16,6 +16,7 @@ import (
 func irsaWebhookCommand() command {
 	return command{
 		name:    "irsa-webhook",
+		group:   inClusterGroup,
 		summary: "run the IRSA mutating webhook in a cluster (the lab deploys it in eks)",
 		run:     runIRSAWebhook,
 	}
