@@ -1,0 +1,98 @@
+package cloud
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The zones cluster DNS sends to the emulator are the ones the lab has
+// always written into CoreDNS, in the same order.
+func TestZones(t *testing.T) {
+	require.Equal(t, []string{"amazonaws.com", "api.aws", "googleapis.com", "accounts.google.com", "microsoftonline.com",
+		"login.microsoft.com", "azure.com", "blob.core.windows.net"}, Zones())
+}
+
+func TestRegistryIsConsistent(t *testing.T) {
+	names := map[Service]bool{}
+	actions := map[string]Service{}
+	var prefixes []string
+	for _, s := range services {
+		require.NotEmpty(t, s.name)
+		require.False(t, names[s.name], "%s registered twice", s.name)
+		names[s.name] = true
+		require.NotNil(t, s.build, s.name)
+		if s.host != nil || s.sigv4 != "" || len(s.actions) > 0 {
+			require.NotNil(t, s.handler, "%s is routed to but has no handler", s.name)
+		}
+		for _, a := range s.actions {
+			require.Empty(t, actions[a], "action %s claimed by %s and %s", a, actions[a], s.name)
+			actions[a] = s.name
+		}
+		require.Equal(t, s.admin == nil, s.adminPrefix == "", "%s: adminPrefix and admin go together", s.name)
+		if s.admin != nil {
+			require.True(t, strings.HasPrefix(s.adminPrefix, AdminPrefix) && strings.HasSuffix(s.adminPrefix, "/"), s.adminPrefix)
+			prefixes = append(prefixes, s.adminPrefix)
+		}
+	}
+	// No admin prefix hides another's paths or the lab's own.
+	for _, p := range prefixes {
+		for _, own := range append(slices.Clone(prefixes), IMDSAdminPrefix, "/_idlab/clock", "/_idlab/healthz") {
+			if own != p {
+				require.False(t, strings.HasPrefix(own, p), "%s hides %s", p, own)
+			}
+		}
+	}
+}
+
+func TestServiceForHost(t *testing.T) {
+	for host, want := range map[string]Service{
+		"sts.amazonaws.com":                              ServiceSTS,
+		"sts-fips.us-east-1.amazonaws.com":               ServiceSTS,
+		"sts.s3.amazonaws.com":                           ServiceSTS,
+		"sns.us-west-2.amazonaws.com":                    ServiceSNS,
+		"sns.s3.amazonaws.com":                           ServiceSNS, // SNS is tried before S3
+		"sns.amazonaws.com":                              ServiceNone,
+		"sns.a.b.amazonaws.com":                          ServiceNone,
+		"s3.amazonaws.com":                               ServiceS3,
+		"s3-us-west-2.amazonaws.com":                     ServiceS3,
+		"my.bucket.s3.dualstack.us-west-2.amazonaws.com": ServiceS3,
+		"ec2.us-west-2.amazonaws.com":                    ServiceNone,
+		"eks-auth.us-west-2.api.aws":                     ServiceEKSAuth,
+		"eks-auth.a.b.api.aws":                           ServiceNone,
+		"other.api.aws":                                  ServiceNone,
+		"accounts.google.com":                            ServiceGoogleIAM,
+		"iamcredentials.googleapis.com":                  ServiceGoogleIAM,
+		"storage.googleapis.com":                         ServiceGCS,
+		"compute.googleapis.com":                         ServiceNone,
+		"login.microsoftonline.com":                      ServiceEntra,
+		"LOGIN.microsoft.com":                            ServiceEntra,
+		"acct.blob.core.windows.net":                     ServiceAzureBlob,
+		"a.b.blob.core.windows.net":                      ServiceNone,
+		"example.com":                                    ServiceNone,
+	} {
+		require.Equal(t, want, serviceForHost(host), host)
+		if want == ServiceNone {
+			continue
+		}
+		// Every host a service answers is in one of the zones DNS sends to the lab.
+		require.True(t, slices.ContainsFunc(Zones(), func(z string) bool {
+			h := strings.ToLower(host)
+			return h == z || strings.HasSuffix(h, "."+z)
+		}), "%s is in no zone", host)
+	}
+}
+
+// Endpoints prints one line per registered service that has one, and the
+// lab's own.
+func TestEndpointsNameEveryService(t *testing.T) {
+	c, _ := startCloud(t)
+	eps := c.Endpoints()
+	require.ElementsMatch(t, []string{"url", "admin", "ca_bundle", "issuer.0", "sts", "s3", "sns", "eks-auth", "google", "entra", "azureblob"},
+		slices.Collect(maps.Keys(eps)))
+	require.Contains(t, eps["sts"], c.URL())
+	require.Contains(t, eps["eks-auth"], "eks-auth.us-east-1.api.aws", "the default region")
+}
