@@ -93,11 +93,10 @@ func New(cfg Config) (*Cloud, error) {
 	}
 	ctx := context.Background()
 	for _, s := range services {
-		if s.fixtures == nil {
-			continue
-		}
-		if err := s.fixtures(ctx, c); err != nil {
-			return nil, err
+		if path := c.fixturePath(s.fixtures); s.load != nil && path != "" {
+			if err := s.load(ctx, c, path); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := c.newIMDS(); err != nil {

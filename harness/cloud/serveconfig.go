@@ -61,20 +61,21 @@ func DefaultServeConfig() ServeConfig {
 // Config is the cloud configuration sc describes; the admin secret is read
 // from AdminSecretFile by the caller.
 func (sc ServeConfig) Config() Config {
-	return Config{DataDir: sc.DataDir, FixturesDir: sc.Fixtures, GCPFixtures: sc.GCPFixtures, EKSFixtures: sc.EKSFixtures,
-		AzureFixtures: sc.AzureFixtures, IssuersFile: sc.Issuers, Listen: sc.Listen, HTTPSPort: sc.HTTPSPort, Region: sc.Region,
-		IMDS: sc.IMDS, AdminListen: sc.AdminListen}
+	cfg := Config{DataDir: sc.DataDir, Listen: sc.Listen, HTTPSPort: sc.HTTPSPort, Region: sc.Region, IMDS: sc.IMDS, AdminListen: sc.AdminListen}
+	for _, fs := range fixtureSets {
+		*fs.cloud(&cfg) = *fs.serve(&sc)
+	}
+	return cfg
 }
 
 // Bind defines serve's flags on fs, each writing its field of sc and
 // showing sc's value as its default; --imds given at all replaces sc.IMDS.
 func (sc *ServeConfig) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&sc.DataDir, "data-dir", sc.DataDir, "directory for the lab CA and persisted state")
-	fs.StringVar(&sc.Fixtures, "fixtures", sc.Fixtures, "AWS fixtures (IAM, buckets, topics): a YAML file or a directory of them")
-	fs.StringVar(&sc.GCPFixtures, "gcp-fixtures", sc.GCPFixtures, "Google fixtures (projects, service accounts, pools, bindings, GCS buckets)")
-	fs.StringVar(&sc.EKSFixtures, "eks-fixtures", sc.EKSFixtures, "EKS Auth fixtures (clusters, pod identity associations)")
-	fs.StringVar(&sc.AzureFixtures, "azure-fixtures", sc.AzureFixtures, "Entra fixtures (tenants, apps, federated credentials)")
-	fs.StringVar(&sc.Issuers, "issuers", sc.Issuers, "YAML file listing OIDC issuers and their public keys")
+	for _, set := range fixtureSets {
+		p := set.serve(sc)
+		fs.StringVar(p, set.flag, *p, set.usage)
+	}
 	fs.StringVar(&sc.Listen, "listen", sc.Listen, "address to listen on")
 	fs.IntVar(&sc.HTTPSPort, "https-port", sc.HTTPSPort, "HTTPS port (0 picks a free one)")
 	fs.StringVar(&sc.Region, "region", sc.Region, "default AWS region (serve's default: "+DefaultRegion+"; the lab's: us-west-2)")

@@ -71,9 +71,12 @@ type service struct {
 	// admin that API; "" and nil for none.
 	adminPrefix string
 	admin       func(c *Cloud) http.Handler
-	// fixtures seeds the service from c's configured fixtures; nil for
-	// none. It runs after every service is built, in the order of services.
-	fixtures func(ctx context.Context, c *Cloud) error
+	// fixtures names the fixture set (fixtureSets) the service seeds
+	// itself from, and load seeds it from that set's path when one is
+	// configured. Loads run after every service is built, in the order of
+	// services.
+	fixtures string
+	load     func(ctx context.Context, c *Cloud, path string) error
 	// endpoints is what Endpoints prints for the service, given the cloud
 	// plane's URL; nil for nothing.
 	endpoints func(c *Cloud, url string) map[string]string
@@ -82,6 +85,49 @@ type service struct {
 	// zones are the DNS zones cluster CoreDNS answers with the emulator's
 	// address, so pods reach the service under its real host names.
 	zones []string
+}
+
+// fixtureSet is one file or directory of fixtures, which the services
+// naming it read: its serve flag, and its field in ServeConfig (the file
+// key is the field's) and in Config.
+type fixtureSet struct {
+	flag, usage string
+	serve       func(*ServeConfig) *string
+	cloud       func(*Config) *string
+}
+
+// The fixture sets services name.
+const (
+	fixturesAWS     = "fixtures"
+	fixturesGCP     = "gcp-fixtures"
+	fixturesEKS     = "eks-fixtures"
+	fixturesAzure   = "azure-fixtures"
+	fixturesIssuers = "issuers"
+)
+
+// fixtureSets are the fixture sets, in serve's flag order.
+var fixtureSets = []fixtureSet{
+	{fixturesAWS, "AWS fixtures (IAM, buckets, topics): a YAML file or a directory of them",
+		func(sc *ServeConfig) *string { return &sc.Fixtures }, func(c *Config) *string { return &c.FixturesDir }},
+	{fixturesGCP, "Google fixtures (projects, service accounts, pools, bindings, GCS buckets)",
+		func(sc *ServeConfig) *string { return &sc.GCPFixtures }, func(c *Config) *string { return &c.GCPFixtures }},
+	{fixturesEKS, "EKS Auth fixtures (clusters, pod identity associations)",
+		func(sc *ServeConfig) *string { return &sc.EKSFixtures }, func(c *Config) *string { return &c.EKSFixtures }},
+	{fixturesAzure, "Entra fixtures (tenants, apps, federated credentials)",
+		func(sc *ServeConfig) *string { return &sc.AzureFixtures }, func(c *Config) *string { return &c.AzureFixtures }},
+	{fixturesIssuers, "YAML file listing OIDC issuers and their public keys",
+		func(sc *ServeConfig) *string { return &sc.Issuers }, func(c *Config) *string { return &c.IssuersFile }},
+}
+
+// fixturePath is where c's configuration puts the fixture set named set
+// ("" for none).
+func (c *Cloud) fixturePath(set string) string {
+	for _, fs := range fixtureSets {
+		if fs.flag == set {
+			return *fs.cloud(&c.cfg)
+		}
+	}
+	return ""
 }
 
 // services is the registry, in build order.
@@ -94,11 +140,9 @@ var services = []service{
 		},
 		adminPrefix: "/_idlab/iam/",
 		admin:       func(c *Cloud) http.Handler { return c.IAM.AdminHandler() },
-		fixtures: func(_ context.Context, c *Cloud) error {
-			if c.cfg.FixturesDir == "" {
-				return nil
-			}
-			return wrap("iam fixtures", c.IAM.LoadFixtures(c.cfg.FixturesDir))
+		fixtures:    fixturesAWS,
+		load: func(_ context.Context, c *Cloud, path string) error {
+			return wrap("iam fixtures", c.IAM.LoadFixtures(path))
 		},
 		zones: []string{"amazonaws.com"},
 	},
@@ -113,7 +157,8 @@ var services = []service{
 		handler:     func(c *Cloud) http.Handler { return c.OIDC },
 		adminPrefix: "/_idlab/oidc/",
 		admin:       func(c *Cloud) http.Handler { return c.OIDC.AdminHandler() },
-		fixtures:    loadIssuers,
+		fixtures:    fixturesIssuers,
+		load:        loadIssuers,
 		endpoints: func(c *Cloud, _ string) map[string]string {
 			eps := map[string]string{}
 			for i, iss := range c.OIDC.Issuers() {
@@ -159,12 +204,8 @@ var services = []service{
 			"ListSubscriptions", "ListSubscriptionsByTopic", "Publish", "PublishBatch"},
 		adminPrefix: "/_idlab/sns/",
 		admin:       func(c *Cloud) http.Handler { return c.SNS.AdminHandler() },
-		fixtures: func(ctx context.Context, c *Cloud) error {
-			if c.cfg.FixturesDir == "" {
-				return nil
-			}
-			return c.SNS.LoadFixtures(ctx, c.cfg.FixturesDir)
-		},
+		fixtures:    fixturesAWS,
+		load:        func(ctx context.Context, c *Cloud, path string) error { return c.SNS.LoadFixtures(ctx, path) },
 		endpoints: func(c *Cloud, u string) map[string]string {
 			return map[string]string{"sns": u + " (AWS_ENDPOINT_URL_SNS), or https://sns." + c.cfg.Region + ".amazonaws.com through lab DNS"}
 		},
@@ -193,12 +234,8 @@ var services = []service{
 		sigv4:       "s3",
 		adminPrefix: "/_idlab/s3/",
 		admin:       func(c *Cloud) http.Handler { return c.S3.AdminHandler() },
-		fixtures: func(ctx context.Context, c *Cloud) error {
-			if c.cfg.FixturesDir == "" {
-				return nil
-			}
-			return c.S3.LoadFixtures(ctx, c.cfg.FixturesDir)
-		},
+		fixtures:    fixturesAWS,
+		load:        func(ctx context.Context, c *Cloud, path string) error { return c.S3.LoadFixtures(ctx, path) },
 		endpoints: func(c *Cloud, u string) map[string]string {
 			return map[string]string{"s3": u + " (AWS_ENDPOINT_URL_S3, path-style), or https://s3." + c.cfg.Region + ".amazonaws.com and BUCKET.s3.REGION.amazonaws.com through lab DNS"}
 		},
@@ -217,11 +254,9 @@ var services = []service{
 			region, ok2 := strings.CutPrefix(rest, "eks-auth.")
 			return ok && ok2 && !strings.Contains(region, ".")
 		},
-		fixtures: func(_ context.Context, c *Cloud) error {
-			if c.cfg.EKSFixtures == "" {
-				return nil
-			}
-			return wrap("eks auth fixtures", c.EKS.LoadFixtures(c.cfg.EKSFixtures))
+		fixtures: fixturesEKS,
+		load: func(_ context.Context, c *Cloud, path string) error {
+			return wrap("eks auth fixtures", c.EKS.LoadFixtures(path))
 		},
 		endpoints: func(c *Cloud, _ string) map[string]string {
 			return map[string]string{"eks-auth": "https://eks-auth." + c.cfg.Region + ".api.aws through lab DNS"}
@@ -244,11 +279,9 @@ var services = []service{
 		},
 		adminPrefix: "/_idlab/google/",
 		admin:       func(c *Cloud) http.Handler { return http.HandlerFunc(c.serveGoogleDecisions) },
-		fixtures: func(_ context.Context, c *Cloud) error {
-			if c.cfg.GCPFixtures == "" {
-				return nil
-			}
-			return wrap("google fixtures", c.Google.LoadFixtures(c.cfg.GCPFixtures))
+		fixtures:    fixturesGCP,
+		load: func(_ context.Context, c *Cloud, path string) error {
+			return wrap("google fixtures", c.Google.LoadFixtures(path))
 		},
 		endpoints: func(*Cloud, string) map[string]string {
 			return map[string]string{"google": "https://accounts.google.com, https://{sts,iamcredentials,oauth2,www}.googleapis.com and https://storage.googleapis.com through lab DNS"}
@@ -262,14 +295,10 @@ var services = []service{
 				DataDir: filepath.Join(c.cfg.DataDir, "gcs")})
 			return wrap("cloud storage", err)
 		},
-		handler: func(c *Cloud) http.Handler { return c.GCS },
-		host:    func(host string) bool { return host == "storage.googleapis.com" },
-		fixtures: func(ctx context.Context, c *Cloud) error {
-			if c.cfg.GCPFixtures == "" {
-				return nil
-			}
-			return c.GCS.LoadFixtures(ctx, c.cfg.GCPFixtures)
-		},
+		handler:  func(c *Cloud) http.Handler { return c.GCS },
+		host:     func(host string) bool { return host == "storage.googleapis.com" },
+		fixtures: fixturesGCP,
+		load:     func(ctx context.Context, c *Cloud, path string) error { return c.GCS.LoadFixtures(ctx, path) },
 		// Endpoints: under "google".
 		zones: []string{"googleapis.com"},
 	},
@@ -284,11 +313,9 @@ var services = []service{
 		host:        func(host string) bool { return host == "login.microsoftonline.com" || host == "login.microsoft.com" },
 		adminPrefix: entra.AdminPrefix,
 		admin:       func(c *Cloud) http.Handler { return c.Entra.AdminHandler() },
-		fixtures: func(_ context.Context, c *Cloud) error {
-			if c.cfg.AzureFixtures == "" {
-				return nil
-			}
-			return wrap("entra fixtures", c.Entra.LoadFixtures(c.cfg.AzureFixtures))
+		fixtures:    fixturesAzure,
+		load: func(_ context.Context, c *Cloud, path string) error {
+			return wrap("entra fixtures", c.Entra.LoadFixtures(path))
 		},
 		endpoints: func(*Cloud, string) map[string]string {
 			return map[string]string{"entra": "https://login.microsoftonline.com through lab DNS"}
@@ -310,11 +337,9 @@ var services = []service{
 		},
 		adminPrefix: azureblob.AdminPrefix,
 		admin:       func(c *Cloud) http.Handler { return c.Blob.AdminHandler() },
-		fixtures: func(_ context.Context, c *Cloud) error {
-			if c.cfg.AzureFixtures == "" {
-				return nil
-			}
-			return wrap("azure blob fixtures", c.Blob.LoadFixtures(c.cfg.AzureFixtures))
+		fixtures:    fixturesAzure,
+		load: func(_ context.Context, c *Cloud, path string) error {
+			return wrap("azure blob fixtures", c.Blob.LoadFixtures(path))
 		},
 		endpoints: func(*Cloud, string) map[string]string {
 			return map[string]string{"azureblob": "https://ACCOUNT.blob.core.windows.net through lab DNS"}
@@ -359,13 +384,10 @@ func awsLabels(host string) (labels []string, ok bool) {
 // plane, all answered by gcpiam.
 var googleIdentityHosts = map[string]bool{"iamcredentials": true, "sts": true, "oauth2": true, "www": true, "iam": true}
 
-// loadIssuers hosts the issuers of Config.IssuersFile and publishes their
-// keys.
-func loadIssuers(_ context.Context, c *Cloud) error {
-	if c.cfg.IssuersFile == "" {
-		return nil
-	}
-	issuers, err := LoadIssuers(c.cfg.IssuersFile)
+// loadIssuers hosts the issuers of the issuers file at path and publishes
+// their keys.
+func loadIssuers(_ context.Context, c *Cloud, path string) error {
+	issuers, err := LoadIssuers(path)
 	if err != nil {
 		return err
 	}

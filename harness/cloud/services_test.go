@@ -20,6 +20,7 @@ func TestRegistryIsConsistent(t *testing.T) {
 	names := map[Service]bool{}
 	actions := map[string]Service{}
 	var prefixes []string
+	sets := map[string]bool{}
 	for _, s := range services {
 		require.NotEmpty(t, s.name)
 		require.False(t, names[s.name], "%s registered twice", s.name)
@@ -33,10 +34,18 @@ func TestRegistryIsConsistent(t *testing.T) {
 			actions[a] = s.name
 		}
 		require.Equal(t, s.admin == nil, s.adminPrefix == "", "%s: adminPrefix and admin go together", s.name)
+		require.Equal(t, s.load == nil, s.fixtures == "", "%s: fixtures and load go together", s.name)
+		if s.fixtures != "" {
+			require.True(t, slices.ContainsFunc(fixtureSets, func(f fixtureSet) bool { return f.flag == s.fixtures }), "%s reads unknown fixture set %q", s.name, s.fixtures)
+			sets[s.fixtures] = true
+		}
 		if s.admin != nil {
 			require.True(t, strings.HasPrefix(s.adminPrefix, AdminPrefix) && strings.HasSuffix(s.adminPrefix, "/"), s.adminPrefix)
 			prefixes = append(prefixes, s.adminPrefix)
 		}
+	}
+	for _, f := range fixtureSets {
+		require.True(t, sets[f.flag], "no service reads fixture set %s", f.flag)
 	}
 	// No admin prefix hides another's paths or the lab's own.
 	for _, p := range prefixes {
