@@ -247,27 +247,17 @@ func (l *Lab) writeKeysAndIssuers() error {
 	return cloud.WriteIssuers(filepath.Join(l.serveDir(), "issuers.yaml"), f)
 }
 
-// otherClouds are the fixture directories beside the AWS ones (fixtures/aws),
-// copied to /data/fixtures-DIR, and the serve config field that reads each.
-var otherClouds = []struct {
-	dir   string
-	field func(*cloud.ServeConfig) *string
-}{
-	{"gcp", func(sc *cloud.ServeConfig) *string { return &sc.GCPFixtures }},
-	{"eks", func(sc *cloud.ServeConfig) *string { return &sc.EKSFixtures }},
-	{"azure", func(sc *cloud.ServeConfig) *string { return &sc.AzureFixtures }},
-}
-
 // copyFixtures puts the fixtures where the container sees them: the AWS
-// fixtures in /data/fixtures, and gcp/, eks/, azure/ beside FixturesDir
-// (when present) in /data/fixtures-gcp and so on.
+// fixtures in /data/fixtures, and the other clouds' directories beside
+// FixturesDir (cloud.FixtureDirs: gcp/, eks/, azure/; when present) in
+// /data/fixtures-gcp and so on.
 func (l *Lab) copyFixtures() error {
 	if err := copyYAML(l.cfg.FixturesDir, filepath.Join(l.serveDir(), "fixtures")); err != nil {
 		return err
 	}
-	for _, oc := range otherClouds {
-		src := filepath.Join(filepath.Dir(filepath.Clean(l.cfg.FixturesDir)), oc.dir)
-		dst := filepath.Join(l.serveDir(), "fixtures-"+oc.dir)
+	for _, oc := range cloud.FixtureDirs() {
+		src := filepath.Join(filepath.Dir(filepath.Clean(l.cfg.FixturesDir)), oc.Dir)
+		dst := filepath.Join(l.serveDir(), "fixtures-"+oc.Dir)
 		if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
 			src = "" // an empty directory: no fixtures
 		}
@@ -317,8 +307,8 @@ func (l *Lab) serveConfig() cloud.ServeConfig {
 		AdminListen: "unix:/data/" + adminSocket, AdminSecretFile: "/data/" + adminSecret,
 		IMDS: l.imdsConfigs(),
 	}
-	for _, oc := range otherClouds {
-		*oc.field(&sc) = "/data/fixtures-" + oc.dir
+	for _, oc := range cloud.FixtureDirs() {
+		oc.Set(&sc, "/data/fixtures-"+oc.Dir)
 	}
 	return sc
 }

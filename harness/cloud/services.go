@@ -94,6 +94,9 @@ type fixtureSet struct {
 	flag, usage string
 	serve       func(*ServeConfig) *string
 	cloud       func(*Config) *string
+	// labDir names the directory beside fixtures/aws the lab copies the
+	// set from ("" when the lab fills it otherwise).
+	labDir string
 }
 
 // The fixture sets services name.
@@ -108,15 +111,34 @@ const (
 // fixtureSets are the fixture sets, in serve's flag order.
 var fixtureSets = []fixtureSet{
 	{fixturesAWS, "AWS fixtures (IAM, buckets, topics): a YAML file or a directory of them",
-		func(sc *ServeConfig) *string { return &sc.Fixtures }, func(c *Config) *string { return &c.FixturesDir }},
+		func(sc *ServeConfig) *string { return &sc.Fixtures }, func(c *Config) *string { return &c.FixturesDir }, ""},
 	{fixturesGCP, "Google fixtures (projects, service accounts, pools, bindings, GCS buckets)",
-		func(sc *ServeConfig) *string { return &sc.GCPFixtures }, func(c *Config) *string { return &c.GCPFixtures }},
+		func(sc *ServeConfig) *string { return &sc.GCPFixtures }, func(c *Config) *string { return &c.GCPFixtures }, "gcp"},
 	{fixturesEKS, "EKS Auth fixtures (clusters, pod identity associations)",
-		func(sc *ServeConfig) *string { return &sc.EKSFixtures }, func(c *Config) *string { return &c.EKSFixtures }},
+		func(sc *ServeConfig) *string { return &sc.EKSFixtures }, func(c *Config) *string { return &c.EKSFixtures }, "eks"},
 	{fixturesAzure, "Entra fixtures (tenants, apps, federated credentials)",
-		func(sc *ServeConfig) *string { return &sc.AzureFixtures }, func(c *Config) *string { return &c.AzureFixtures }},
+		func(sc *ServeConfig) *string { return &sc.AzureFixtures }, func(c *Config) *string { return &c.AzureFixtures }, "azure"},
 	{fixturesIssuers, "YAML file listing OIDC issuers and their public keys",
-		func(sc *ServeConfig) *string { return &sc.Issuers }, func(c *Config) *string { return &c.IssuersFile }},
+		func(sc *ServeConfig) *string { return &sc.Issuers }, func(c *Config) *string { return &c.IssuersFile }, ""},
+}
+
+// FixtureDir is a fixture set the lab fills from a directory beside its
+// AWS fixtures (fixtures/gcp beside fixtures/aws).
+type FixtureDir struct {
+	Dir string                     // the directory's name, e.g. "gcp"
+	Set func(*ServeConfig, string) // sets the set's path in a ServeConfig
+}
+
+// FixtureDirs are the fixture sets the lab copies from directories beside
+// its AWS fixtures, in registry order.
+func FixtureDirs() []FixtureDir {
+	var out []FixtureDir
+	for _, fs := range fixtureSets {
+		if fs.labDir != "" {
+			out = append(out, FixtureDir{Dir: fs.labDir, Set: func(sc *ServeConfig, path string) { *fs.serve(sc) = path }})
+		}
+	}
+	return out
 }
 
 // fixturePath is where c's configuration puts the fixture set named set
