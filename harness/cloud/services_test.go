@@ -2,6 +2,8 @@ package cloud
 
 import (
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -104,4 +106,46 @@ func TestEndpointsNameEveryService(t *testing.T) {
 		slices.Collect(maps.Keys(eps)))
 	require.Contains(t, eps["sts"], c.URL())
 	require.Contains(t, eps["eks-auth"], "eks-auth.us-east-1.api.aws", "the default region")
+}
+
+// serviceHosts is a host each routed service answers, for the tests that
+// walk the registry.
+var serviceHosts = map[Service]string{
+	ServiceOIDC: "oidc.eks.us-west-2.amazonaws.com", ServiceSTS: "sts.us-west-2.amazonaws.com", ServiceSNS: "sns.us-west-2.amazonaws.com",
+	ServiceS3: "s3.us-west-2.amazonaws.com", ServiceEKSAuth: "eks-auth.us-west-2.api.aws", ServiceGoogleIAM: "accounts.google.com",
+	ServiceGCS: "storage.googleapis.com", ServiceEntra: "login.microsoftonline.com", ServiceAzureBlob: "acct.blob.core.windows.net",
+}
+
+// No registered service answers the admin API on the cloud plane: the
+// admin paths sent to each service's host get the cloud's answer, never
+// the admin handler's, and change nothing.
+func TestCloudPlaneNeverServesAdminPaths(t *testing.T) {
+	c, _ := startCloud(t)
+	for _, s := range services {
+		if s.handler == nil {
+			continue
+		}
+		host, ok := serviceHosts[s.name]
+		require.True(t, ok, "serviceHosts needs a host for %s", s.name)
+		paths := []string{"/_idlab/healthz", "/_idlab/clock?advance=1h"}
+		if s.adminPrefix != "" {
+			paths = append(paths, s.adminPrefix+"decisions")
+		}
+		for _, p := range paths {
+			for _, method := range []string{http.MethodGet, http.MethodPost} {
+				before := c.Clock.Offset()
+				cloud := httptest.NewRecorder()
+				c.ServeHTTP(cloud, httptest.NewRequest(method, "https://"+host+p, nil))
+				require.Equal(t, before, c.Clock.Offset(), "%s %s on %s moved the clock", method, p, host)
+				admin := httptest.NewRecorder()
+				c.AdminHandler().ServeHTTP(admin, httptest.NewRequest(method, "http://idlab-admin"+p, nil))
+				if admin.Code == http.StatusOK {
+					require.False(t, cloud.Code == admin.Code && cloud.Body.String() == admin.Body.String(),
+						"%s %s on %s (%s) got the admin answer: %s", method, p, host, s.name, cloud.Body.String())
+				}
+				require.NotContains(t, cloud.Body.String(), `"status":"ok"`, "%s %s on %s", method, p, host)
+			}
+		}
+	}
+	require.Positive(t, c.Clock.Offset(), "the admin listener did move it")
 }
