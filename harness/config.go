@@ -79,6 +79,11 @@ func IssuerID(cluster string) string {
 	return strings.ToUpper(hex.EncodeToString(sum[:16]))
 }
 
+// LabRegion is the AWS region of the lab: its EKS-style clusters' and the
+// emulator's (which the harness passes in its serve config; `idlab serve`
+// alone defaults to cloud.DefaultRegion).
+const LabRegion = "us-west-2"
+
 // DefaultCluster returns the lab's configuration for a known cluster name:
 // EKS-style issuers for eks*, GKE-style for gke*, Azure-style for aks*.
 func DefaultCluster(name string) ClusterConfig {
@@ -92,7 +97,7 @@ func DefaultCluster(name string) ClusterConfig {
 			IssuerURL:  "https://westus2.oic.prod-aks.azure.com/" + AzureTenantID + "/" + IssuerID(name) + "/",
 			Components: defaultComponents(clusterKind(name))}
 	}
-	return ClusterConfig{Name: name, Region: "us-west-2", IssuerURL: "https://oidc.eks.us-west-2.amazonaws.com/id/" + IssuerID(name),
+	return ClusterConfig{Name: name, Region: LabRegion, IssuerURL: "https://oidc.eks." + LabRegion + ".amazonaws.com/id/" + IssuerID(name),
 		Components: defaultComponents(clusterKind(name)), NodeRoleARN: NodeRole}
 }
 

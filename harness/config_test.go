@@ -2,10 +2,13 @@ package harness
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/idlab/idlab/harness/cloud"
 )
 
 func TestIssuerIDIsStableAndMatchesFixtures(t *testing.T) {
@@ -58,4 +61,29 @@ func TestCorefileWithEmulator(t *testing.T) {
 	require.NotContains(t, again, "172.18.0.9")
 	_, err = corefileWithEmulator("example.org {\n}\n", "1.2.3.4")
 	require.Error(t, err)
+}
+
+// The harness writes what `idlab serve --config` reads: the emulator's
+// container gets the lab's region (not serve's default), the fixture
+// copies, the admin socket and secret under /data, and one IMDS per cluster
+// with a node role.
+func TestServeConfigRoundTripsThroughServesLoader(t *testing.T) {
+	cfg := Config{Clusters: []ClusterConfig{DefaultCluster("eks"), DefaultCluster("gke")}}.withDefaults()
+	l := &Lab{cfg: cfg}
+	want := l.serveConfig()
+	p := filepath.Join(t.TempDir(), serveConfigFile)
+	require.NoError(t, cloud.WriteServeConfig(p, want))
+	got, err := cloud.LoadServeConfig(p)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+
+	require.Equal(t, LabRegion, got.Region)
+	require.NotEqual(t, cloud.DefaultRegion, got.Region, "the lab names its region; serve's default is another")
+	require.Equal(t, cloud.ServeConfig{
+		DataDir: "/data/serve", Fixtures: "/data/fixtures", GCPFixtures: "/data/fixtures-gcp", EKSFixtures: "/data/fixtures-eks",
+		AzureFixtures: "/data/fixtures-azure", Issuers: "/data/issuers.yaml", Listen: "0.0.0.0", HTTPSPort: 443, Region: "us-west-2",
+		AdminListen: "unix:/data/admin.sock", AdminSecretFile: "/data/admin.secret",
+		IMDS: []cloud.IMDSConfig{{Name: "eks", Port: IMDSBasePort, BridgePort: IMDSBasePort + 1, RoleARN: NodeRole, InstanceID: InstanceID("eks"),
+			Region: "us-west-2", HopLimit: NodeHopLimit, RequireV2: NodeRequireV2}},
+	}, got)
 }

@@ -9,11 +9,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-)
 
-// Zones whose names cluster DNS sends to the emulator: every AWS, Google and
-// Azure identity/API host the lab emulates, and the issuer hosts under them.
-var cloudZones = []string{"amazonaws.com", "api.aws", "googleapis.com", "accounts.google.com", "microsoftonline.com", "login.microsoft.com", "azure.com", "blob.core.windows.net"}
+	"github.com/idlab/idlab/harness/cloud"
+)
 
 // metadataHost resolves to the link-local metadata address, as on GKE; the
 // node's DNAT sends that to the GKE metadata server.
@@ -45,7 +43,9 @@ func corefileWithEmulator(corefile, ip string) (string, error) {
 	if i < 0 {
 		return "", fmt.Errorf("Corefile has no %q server block", anchor)
 	}
-	zones := strings.Join(cloudZones, " ")
+	// Every zone a registered cloud service names (cloud.Zones): the AWS,
+	// Google and Azure identity/API hosts and the issuer hosts under them.
+	zones := strings.Join(cloud.Zones(), " ")
 	block := fmt.Sprintf(`
     %s
     template IN A %s {

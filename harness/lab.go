@@ -247,22 +247,17 @@ func (l *Lab) writeKeysAndIssuers() error {
 	return cloud.WriteIssuers(filepath.Join(l.serveDir(), "issuers.yaml"), f)
 }
 
-// otherClouds are the fixture directories beside the AWS ones (fixtures/aws)
-// and the serve flag that reads each.
-var otherClouds = []struct{ dir, flag string }{
-	{"gcp", "--gcp-fixtures"}, {"eks", "--eks-fixtures"}, {"azure", "--azure-fixtures"},
-}
-
 // copyFixtures puts the fixtures where the container sees them: the AWS
-// fixtures in /data/fixtures, and gcp/, eks/, azure/ beside FixturesDir
-// (when present) in /data/fixtures-gcp and so on.
+// fixtures in /data/fixtures, and the other clouds' directories beside
+// FixturesDir (cloud.FixtureDirs: gcp/, eks/, azure/; when present) in
+// /data/fixtures-gcp and so on.
 func (l *Lab) copyFixtures() error {
 	if err := copyYAML(l.cfg.FixturesDir, filepath.Join(l.serveDir(), "fixtures")); err != nil {
 		return err
 	}
-	for _, oc := range otherClouds {
-		src := filepath.Join(filepath.Dir(filepath.Clean(l.cfg.FixturesDir)), oc.dir)
-		dst := filepath.Join(l.serveDir(), "fixtures-"+oc.dir)
+	for _, oc := range cloud.FixtureDirs() {
+		src := filepath.Join(filepath.Dir(filepath.Clean(l.cfg.FixturesDir)), oc.Dir)
+		dst := filepath.Join(l.serveDir(), "fixtures-"+oc.Dir)
 		if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
 			src = "" // an empty directory: no fixtures
 		}
@@ -298,13 +293,24 @@ func copyYAML(src, dst string) error {
 	})
 }
 
-// otherCloudFlags points serve at the other clouds' fixture copies.
-func otherCloudFlags() []string {
-	var out []string
-	for _, oc := range otherClouds {
-		out = append(out, oc.flag, "/data/fixtures-"+oc.dir)
+// serveConfigFile is the serve config in the serve root, /data/serve.yaml
+// in the emulator's container.
+const serveConfigFile = "serve.yaml"
+
+// serveConfig is what the emulator's container serves with, as paths it
+// sees under /data: the fixture copies, the issuers, the admin socket and
+// secret, the nodes' IMDS, and the lab's region.
+func (l *Lab) serveConfig() cloud.ServeConfig {
+	sc := cloud.ServeConfig{
+		DataDir: "/data/serve", Fixtures: "/data/fixtures", Issuers: "/data/issuers.yaml",
+		Listen: "0.0.0.0", HTTPSPort: 443, Region: LabRegion,
+		AdminListen: "unix:/data/" + adminSocket, AdminSecretFile: "/data/" + adminSecret,
+		IMDS: l.imdsConfigs(),
 	}
-	return out
+	for _, oc := range cloud.FixtureDirs() {
+		oc.Set(&sc, "/data/fixtures-"+oc.Dir)
+	}
+	return sc
 }
 
 // createClusters creates missing clusters in parallel; a cluster that exists
@@ -438,6 +444,10 @@ func (l *Lab) clientset(ctx context.Context, name string) (*kubernetes.Clientset
 // startEmulator (re)starts the emulator container on kind's network and
 // returns its IP there.
 func (l *Lab) startEmulator(ctx context.Context, image string) (string, error) {
+	// Written before a start or a restart: both read it.
+	if err := cloud.WriteServeConfig(filepath.Join(l.serveDir(), serveConfigFile), l.serveConfig()); err != nil {
+		return "", err
+	}
 	running, _ := docker(ctx, nil, "inspect", "--format", "{{.Config.Image}} {{.State.Running}}", EmulatorContainer)
 	if running != image+" true" {
 		_, _ = docker(ctx, nil, "rm", "-f", EmulatorContainer)
@@ -445,15 +455,12 @@ func (l *Lab) startEmulator(ctx context.Context, image string) (string, error) {
 			"--restart", "unless-stopped",
 			"-p", fmt.Sprintf("127.0.0.1:%d:443", l.cfg.HostPort),
 			"-v", l.serveDir() + ":/data",
-			image, "serve", "--data-dir", "/data/serve", "--fixtures", "/data/fixtures", "--issuers", "/data/issuers.yaml",
-			"--listen", "0.0.0.0", "--https-port", "443", "--region", "us-west-2",
-			"--admin-listen", "unix:/data/" + adminSocket, "--admin-secret-file", "/data/" + adminSecret}
-		args = append(append(args, otherCloudFlags()...), l.imdsServeFlags()...)
+			image, "serve", "--config", "/data/" + serveConfigFile}
 		if _, err := docker(ctx, nil, args...); err != nil {
 			return "", err
 		}
 	} else {
-		// Same image: restart so it reloads fixtures and issuers.
+		// Same image: restart so it reloads its config, fixtures and issuers.
 		if _, err := docker(ctx, nil, "restart", EmulatorContainer); err != nil {
 			return "", err
 		}

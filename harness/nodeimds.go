@@ -59,15 +59,6 @@ func InstanceID(cluster string) string {
 	return "i-0" + strings.ToLower(IssuerID(cluster + "/node"))[:16]
 }
 
-// imdsServeFlags are the serve flags for imdsConfigs.
-func (l *Lab) imdsServeFlags() []string {
-	var out []string
-	for _, ic := range l.imdsConfigs() {
-		out = append(out, "--imds", ic.String())
-	}
-	return out
-}
-
 // installNodeIMDS points the nodes of cluster c at their metadata service
 // on the emulator at emulatorIP (nothing to do without a NodeRoleARN).
 func (l *Lab) installNodeIMDS(ctx context.Context, c ClusterConfig, emulatorIP string) error {

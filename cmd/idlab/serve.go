@@ -21,31 +21,13 @@ func serveCommand() command {
 }
 
 func runServe(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	cfg := cloud.Config{Logger: env.log}
-	fs.StringVar(&cfg.DataDir, "data-dir", ".idlab/serve", "directory for the lab CA and persisted state")
-	fs.StringVar(&cfg.FixturesDir, "fixtures", "", "AWS fixtures (IAM, buckets, topics): a YAML file or a directory of them")
-	fs.StringVar(&cfg.GCPFixtures, "gcp-fixtures", "", "Google fixtures (projects, service accounts, pools, bindings, GCS buckets)")
-	fs.StringVar(&cfg.EKSFixtures, "eks-fixtures", "", "EKS Auth fixtures (clusters, pod identity associations)")
-	fs.StringVar(&cfg.AzureFixtures, "azure-fixtures", "", "Entra fixtures (tenants, apps, federated credentials)")
-	fs.StringVar(&cfg.IssuersFile, "issuers", "", "YAML file listing OIDC issuers and their public keys")
-	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1", "address to listen on")
-	fs.IntVar(&cfg.HTTPSPort, "https-port", 8443, "HTTPS port (0 picks a free one)")
-	fs.StringVar(&cfg.Region, "region", "us-east-1", "default AWS region")
-	fs.StringVar(&cfg.AdminListen, "admin-listen", "", "where the admin API listens: unix:PATH or 127.0.0.1:PORT, never a non-loopback address (default unix:DATA-DIR/admin.sock)")
-	secretFile := fs.String("admin-secret-file", "", "file holding the admin API's bearer secret, created 0600 when absent (default DATA-DIR/admin.secret)")
-	fs.Func("imds", "a node's EC2 instance metadata on plain HTTP (repeatable): name=N,port=P,bridge-port=B,role=ARN,instance-id=I,region=R,hop-limit=H,http-tokens=required|optional", func(s string) error {
-		ic, err := cloud.ParseIMDSFlag(s)
-		cfg.IMDS = append(cfg.IMDS, ic)
-		return err
-	})
-	if err := fs.Parse(args); err != nil {
+	sc, err := serveConfig(env, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
-	}
+	cfg := sc.Config()
+	cfg.Logger = env.log
+	secretFile := &sc.AdminSecretFile
 	if err := adminDefaults(&cfg, secretFile); err != nil {
 		return err
 	}
@@ -71,6 +53,35 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return c.Close(shutdown)
+}
+
+// serveConfig is serve's configuration: the defaults, then the --config
+// file when one is given, then the flags given explicitly. The flags are
+// parsed twice: once to find --config, once over what it holds.
+func serveConfig(env *cliEnv, args []string) (cloud.ServeConfig, error) {
+	var file string
+	parse := func(sc *cloud.ServeConfig) error {
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(env.stderr)
+		fs.StringVar(&file, "config", file, "serve config file (YAML or JSON, fields as cloud.ServeConfig); flags given explicitly override it")
+		sc.Bind(fs)
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() > 0 {
+			return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+		}
+		return nil
+	}
+	sc := cloud.DefaultServeConfig()
+	if err := parse(&sc); err != nil || file == "" {
+		return sc, err
+	}
+	sc, err := cloud.LoadServeConfig(file)
+	if err != nil {
+		return sc, err
+	}
+	return sc, parse(&sc)
 }
 
 // adminDefaults puts the admin socket and secret file in the data dir

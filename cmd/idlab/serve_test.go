@@ -82,3 +82,40 @@ func TestServeRefusesAnOpenAdminAddress(t *testing.T) {
 	err := runServe(t.Context(), env, []string{"--data-dir", t.TempDir(), "--https-port", "0", "--admin-listen", "0.0.0.0:9443"})
 	require.ErrorContains(t, err, `"0.0.0.0" is not a loopback IP`)
 }
+
+func TestServeConfigFileAndFlags(t *testing.T) {
+	env := &cliEnv{stdout: io.Discard, stderr: io.Discard, log: slog.New(slog.DiscardHandler)}
+	// The flags the harness spelled out before it wrote a config file.
+	imds := "name=eks,port=8081,bridge-port=8082,role=arn:aws:iam::123456789012:role/node,instance-id=i-0abc,region=us-west-2,hop-limit=1,http-tokens=required"
+	flags := []string{"--data-dir", "/data/serve", "--fixtures", "/data/fixtures", "--issuers", "/data/issuers.yaml",
+		"--listen", "0.0.0.0", "--https-port", "443", "--region", "us-west-2",
+		"--admin-listen", "unix:/data/admin.sock", "--admin-secret-file", "/data/admin.secret",
+		"--gcp-fixtures", "/data/fixtures-gcp", "--eks-fixtures", "/data/fixtures-eks", "--azure-fixtures", "/data/fixtures-azure", "--imds", imds}
+	fromFlags, err := serveConfig(env, flags)
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "serve.yaml")
+	require.NoError(t, cloud.WriteServeConfig(file, fromFlags))
+	fromFile, err := serveConfig(env, []string{"--config", file})
+	require.NoError(t, err)
+	require.Equal(t, fromFlags, fromFile, "the file says what the flags said")
+
+	// Flags given explicitly override the file; the rest keeps its values.
+	over, err := serveConfig(env, []string{"--region", "eu-west-1", "--config", file, "--imds", "name=b,port=1,bridge-port=2"})
+	require.NoError(t, err)
+	require.Equal(t, "eu-west-1", over.Region)
+	require.Equal(t, []cloud.IMDSConfig{{Name: "b", Port: 1, BridgePort: 2}}, over.IMDS, "--imds replaces the file's list")
+	over.Region, over.IMDS = fromFile.Region, fromFile.IMDS
+	require.Equal(t, fromFile, over)
+
+	// No file, no flags: the documented defaults.
+	def, err := serveConfig(env, nil)
+	require.NoError(t, err)
+	require.Equal(t, cloud.DefaultRegion, def.Region)
+	require.Equal(t, cloud.DefaultServeConfig(), def)
+
+	require.NoError(t, os.WriteFile(file, []byte("regoin: us-west-2\n"), 0o644))
+	_, err = serveConfig(env, []string{"--config", file})
+	require.ErrorContains(t, err, `unknown field "regoin"`)
+	_, err = serveConfig(env, []string{"--config", file + ".absent"})
+	require.ErrorContains(t, err, "no such file")
+}

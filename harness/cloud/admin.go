@@ -17,10 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/idlab/idlab/emulators/azureblob"
-	"github.com/idlab/idlab/emulators/entra"
-	"github.com/idlab/idlab/emulators/gcpiam"
 )
 
 // AdminPrefix starts every path of the admin API. It means nothing on the
@@ -34,31 +30,18 @@ const AdminPrefix = "/_idlab/"
 // Config.AdminListen, and Go tests may call it in process.
 func (c *Cloud) AdminHandler() http.Handler { return http.HandlerFunc(c.serveAdmin) }
 
-// serveAdmin routes an admin path to its owner.
+// serveAdmin routes an admin path to its owner: the registered service
+// whose adminPrefix it starts with, else the lab's own (IMDS, clock,
+// health).
 func (c *Cloud) serveAdmin(w http.ResponseWriter, r *http.Request) {
-	switch p := r.URL.Path; {
-	case strings.HasPrefix(p, "/_idlab/iam/"):
-		c.IAM.AdminHandler().ServeHTTP(w, r)
-	case strings.HasPrefix(p, "/_idlab/oidc/"):
-		c.OIDC.AdminHandler().ServeHTTP(w, r)
-	case strings.HasPrefix(p, "/_idlab/s3/"):
-		c.S3.AdminHandler().ServeHTTP(w, r)
-	case strings.HasPrefix(p, "/_idlab/sns/"):
-		c.SNS.AdminHandler().ServeHTTP(w, r)
-	case strings.HasPrefix(p, entra.AdminPrefix):
-		c.Entra.AdminHandler().ServeHTTP(w, r)
-	case strings.HasPrefix(p, azureblob.AdminPrefix):
-		c.Blob.AdminHandler().ServeHTTP(w, r)
-	case p == "/_idlab/google/decisions" && r.Method == http.MethodGet:
-		// Google IAM's decision log; resource= and member= filter exactly.
-		q := r.URL.Query()
-		out := []gcpiam.Decision{}
-		for _, d := range c.Google.Decisions() {
-			if (q.Get("resource") == "" || d.Resource == q.Get("resource")) && (q.Get("member") == "" || d.Member == q.Get("member")) {
-				out = append(out, d)
-			}
+	p := r.URL.Path
+	for _, s := range services {
+		if s.admin != nil && strings.HasPrefix(p, s.adminPrefix) {
+			s.admin(c).ServeHTTP(w, r)
+			return
 		}
-		writeJSON(w, http.StatusOK, out)
+	}
+	switch {
 	case strings.HasPrefix(p, IMDSAdminPrefix):
 		c.serveIMDSAdmin(w, r)
 	case p == "/_idlab/clock":
@@ -66,8 +49,13 @@ func (c *Cloud) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	case p == "/_idlab/healthz":
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	default:
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "NotFound", "message": "no admin endpoint " + p})
+		adminNotFound(w, p)
 	}
+}
+
+// adminNotFound answers an admin path no one serves.
+func adminNotFound(w http.ResponseWriter, p string) {
+	writeJSON(w, http.StatusNotFound, map[string]string{"error": "NotFound", "message": "no admin endpoint " + p})
 }
 
 // serveClock: GET reads the lab time; POST ?advance=90s (or seconds=N) moves

@@ -46,7 +46,9 @@ type Cloud struct {
 	Entra  *entra.Handler
 	Blob   *azureblob.Handler
 	router router
-	imds   map[string]*imdsNode // node name -> its instance metadata
+	// handlers are the built services' cloud-plane handlers.
+	handlers map[Service]http.Handler
+	imds     map[string]*imdsNode // node name -> its instance metadata
 
 	mu       sync.RWMutex
 	listener net.Listener
@@ -54,9 +56,10 @@ type Cloud struct {
 	admin    adminPlane
 }
 
-// New builds the emulators from cfg: the lab CA, the IAM store with its
-// fixtures, the OIDC issuers with their keys, STS, and S3 and SNS with the
-// buckets and topics the fixtures declare.
+// New builds the lab CA and every registered service (services) from cfg,
+// then seeds each from its fixtures: IAM, the OIDC issuers with their keys,
+// S3 buckets and SNS topics, EKS Auth, Google, Cloud Storage, Entra and
+// Blob.
 func New(cfg Config) (*Cloud, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("cloud: DataDir is required")
@@ -78,155 +81,28 @@ func New(cfg Config) (*Cloud, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lab CA: %w", err)
 	}
-	c := &Cloud{cfg: cfg, log: log, CA: ca, Clock: clock.New(nil)}
+	c := &Cloud{cfg: cfg, log: log, CA: ca, Clock: clock.New(nil), handlers: map[Service]http.Handler{}}
 	c.router = router{isIssuer: c.isIssuer}
-
-	c.IAM, err = awsiam.New(awsiam.Options{Now: c.Clock.Now, Logger: log.With("emulator", "iam"), DataDir: filepath.Join(cfg.DataDir, "iam")})
-	if err != nil {
-		return nil, fmt.Errorf("iam: %w", err)
-	}
-	if cfg.FixturesDir != "" {
-		if err := c.IAM.LoadFixtures(cfg.FixturesDir); err != nil {
-			return nil, fmt.Errorf("iam fixtures: %w", err)
-		}
-	}
-	c.OIDC, err = oidc.New(oidc.Options{CA: ca, Now: c.Clock.Now, Logger: log.With("emulator", "oidc")})
-	if err != nil {
-		return nil, fmt.Errorf("oidc: %w", err)
-	}
-	if cfg.IssuersFile != "" {
-		issuers, err := LoadIssuers(cfg.IssuersFile)
-		if err != nil {
+	for _, s := range services {
+		if err := s.build(c); err != nil {
 			return nil, err
 		}
-		for _, li := range issuers {
-			if err := c.addIssuer(li); err != nil {
+		if s.handler != nil {
+			c.handlers[s.name] = s.handler(c)
+		}
+	}
+	ctx := context.Background()
+	for _, s := range services {
+		if path := c.fixturePath(s.fixtures); s.load != nil && path != "" {
+			if err := s.load(ctx, c, path); err != nil {
 				return nil, err
 			}
 		}
-	}
-	c.STS, err = awssts.New(awssts.Options{
-		IAM:        c.IAM,
-		Now:        c.Clock.Now,
-		Logger:     log.With("emulator", "sts"),
-		HTTPClient: c.loopbackClient(),
-		Region:     cfg.Region,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sts: %w", err)
-	}
-	c.S3, err = awss3.New(awss3.Options{IAM: c.IAM, Now: c.Clock.Now, Logger: log.With("emulator", "s3"), DataDir: filepath.Join(cfg.DataDir, "s3"), Region: cfg.Region})
-	if err != nil {
-		return nil, fmt.Errorf("s3: %w", err)
-	}
-	c.SNS, err = awssns.New(awssns.Options{IAM: c.IAM, Now: c.Clock.Now, Logger: log.With("emulator", "sns"), DataDir: filepath.Join(cfg.DataDir, "sns"), Region: cfg.Region})
-	if err != nil {
-		return nil, fmt.Errorf("sns: %w", err)
-	}
-	if cfg.FixturesDir != "" {
-		if err := c.seed(context.Background(), cfg.FixturesDir); err != nil {
-			return nil, err
-		}
-	}
-	if err := c.newOtherClouds(); err != nil {
-		return nil, err
 	}
 	if err := c.newIMDS(); err != nil {
 		return nil, err
 	}
 	return c, nil
-}
-
-// newOtherClouds builds EKS Auth, Google's identity plane with Cloud
-// Storage, and Entra, each with its fixtures. Issuer discovery goes through
-// loopbackClient, so tokens of the lab's own issuers verify.
-func (c *Cloud) newOtherClouds() error {
-	cfg, log := c.cfg, c.log
-	var err error
-	c.EKS, err = eksauth.New(eksauth.Options{IAM: c.IAM, Now: c.Clock.Now, Logger: log.With("emulator", "eks-auth"),
-		HTTPClient: c.loopbackClient(), Region: cfg.Region, DataDir: filepath.Join(cfg.DataDir, "eksauth")})
-	if err != nil {
-		return fmt.Errorf("eks auth: %w", err)
-	}
-	c.Google, err = gcpiam.New(gcpiam.Options{Now: c.Clock.Now, Logger: log.With("emulator", "gcpiam"),
-		DataDir: filepath.Join(cfg.DataDir, "gcpiam"), HTTPClient: c.loopbackClient()})
-	if err != nil {
-		return fmt.Errorf("google iam: %w", err)
-	}
-	c.GCS, err = gcs.New(gcs.Options{IAM: c.Google, Now: c.Clock.Now, Logger: log.With("emulator", "gcs"),
-		DataDir: filepath.Join(cfg.DataDir, "gcs")})
-	if err != nil {
-		return fmt.Errorf("cloud storage: %w", err)
-	}
-	c.Entra, err = entra.New(entra.Options{Now: c.Clock.Now, Logger: log.With("emulator", "entra"),
-		DataDir: filepath.Join(cfg.DataDir, "entra"), HTTPClient: c.loopbackClient()})
-	if err != nil {
-		return fmt.Errorf("entra: %w", err)
-	}
-	c.Blob, err = azureblob.New(azureblob.Options{Tokens: c.Entra, Now: c.Clock.Now, Logger: log.With("emulator", "azureblob"),
-		DataDir: filepath.Join(cfg.DataDir, "azureblob")})
-	if err != nil {
-		return fmt.Errorf("azure blob: %w", err)
-	}
-	if cfg.EKSFixtures != "" {
-		if err := c.EKS.LoadFixtures(cfg.EKSFixtures); err != nil {
-			return fmt.Errorf("eks auth fixtures: %w", err)
-		}
-	}
-	if cfg.AzureFixtures != "" {
-		if err := c.Entra.LoadFixtures(cfg.AzureFixtures); err != nil {
-			return fmt.Errorf("entra fixtures: %w", err)
-		}
-		if err := c.Blob.LoadFixtures(cfg.AzureFixtures); err != nil {
-			return fmt.Errorf("azure blob fixtures: %w", err)
-		}
-	}
-	if cfg.GCPFixtures != "" {
-		if err := c.Google.LoadFixtures(cfg.GCPFixtures); err != nil {
-			return fmt.Errorf("google fixtures: %w", err)
-		}
-		buckets, err := LoadGCSBuckets(cfg.GCPFixtures)
-		if err != nil {
-			return err
-		}
-		ctx := context.Background()
-		for _, b := range buckets {
-			if err := c.GCS.CreateBucket(ctx, b.Project, b.Name); err != nil {
-				return fmt.Errorf("fixture bucket gs://%s: %w", b.Name, err)
-			}
-			for name, text := range b.Objects {
-				if err := c.GCS.PutObject(ctx, b.Name, name, []byte(text), "text/plain"); err != nil {
-					return fmt.Errorf("fixture object gs://%s/%s: %w", b.Name, name, err)
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// seed creates the buckets, objects and topics the fixtures declare. It is
-// idempotent, so a restart over the same DataDir keeps what clients wrote.
-func (c *Cloud) seed(ctx context.Context, fixtures string) error {
-	res, err := LoadResources(fixtures, c.cfg.Region)
-	if err != nil {
-		return err
-	}
-	for _, b := range res.Buckets {
-		if err := c.S3.CreateBucket(ctx, awss3.BucketSpec{Name: b.Name, Owner: b.Account, Region: b.Region, Policy: b.Policy}); err != nil {
-			return fmt.Errorf("fixture bucket %s: %w", b.Name, err)
-		}
-		for key, text := range b.Objects {
-			if err := c.S3.PutObject(ctx, b.Name, key, []byte(text), "text/plain"); err != nil {
-				return fmt.Errorf("fixture object s3://%s/%s: %w", b.Name, key, err)
-			}
-		}
-	}
-	for _, t := range res.Topics {
-		if _, err := c.SNS.CreateTopic(ctx, t.Account, t.Region, t.Name, t.Policy); err != nil {
-			return fmt.Errorf("fixture topic %s: %w", t.Name, err)
-		}
-	}
-	return nil
 }
 
 // addIssuer hosts one issuer and publishes its keys.
@@ -257,29 +133,12 @@ func (c *Cloud) isIssuer(host, path string) bool {
 // ServeHTTP routes a request to its emulator: the cloud plane, which
 // serves cloud APIs only (AdminHandler is the admin API).
 func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch c.router.serviceFor(r) {
-	case ServiceOIDC:
-		c.OIDC.ServeHTTP(w, r)
-	case ServiceSTS:
-		c.STS.ServeHTTP(w, r)
-	case ServiceS3:
-		c.S3.ServeHTTP(w, r)
-	case ServiceSNS:
-		c.SNS.ServeHTTP(w, r)
-	case ServiceEKSAuth:
-		c.EKS.ServeHTTP(w, r)
-	case ServiceGoogleIAM:
-		c.Google.ServeHTTP(w, r)
-	case ServiceGCS:
-		c.GCS.ServeHTTP(w, r)
-	case ServiceEntra:
-		c.Entra.ServeHTTP(w, r)
-	case ServiceAzureBlob:
-		c.Blob.ServeHTTP(w, r)
-	default:
-		c.log.Info("no emulator for request", "host", r.Host, "method", r.Method, "path", r.URL.Path)
-		http.Error(w, fmt.Sprintf("idlab: no emulator answers host %q path %q", r.Host, r.URL.Path), http.StatusNotFound)
+	if h := c.handlers[c.router.serviceFor(r)]; h != nil {
+		h.ServeHTTP(w, r)
+		return
 	}
+	c.log.Info("no emulator for request", "host", r.Host, "method", r.Method, "path", r.URL.Path)
+	http.Error(w, fmt.Sprintf("idlab: no emulator answers host %q path %q", r.Host, r.URL.Path), http.StatusNotFound)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -374,7 +233,11 @@ func (c *Cloud) Close(ctx context.Context) error {
 	if srv != nil {
 		err = srv.Shutdown(ctx)
 	}
-	c.SNS.Close() // stops pending HTTP deliveries
+	for _, s := range services {
+		if s.close != nil {
+			s.close(c)
+		}
+	}
 	return errors.Join(err, c.closeIMDS(ctx), c.closeAdmin(ctx))
 }
 
@@ -388,18 +251,16 @@ func (c *Cloud) Endpoints() map[string]string {
 	defer c.mu.RUnlock()
 	eps := map[string]string{
 		"url":       u,
-		"sts":       u + " (AWS_ENDPOINT_URL_STS), or https://sts.amazonaws.com and https://sts." + c.cfg.Region + ".amazonaws.com through lab DNS",
-		"s3":        u + " (AWS_ENDPOINT_URL_S3, path-style), or https://s3." + c.cfg.Region + ".amazonaws.com and BUCKET.s3.REGION.amazonaws.com through lab DNS",
-		"sns":       u + " (AWS_ENDPOINT_URL_SNS), or https://sns." + c.cfg.Region + ".amazonaws.com through lab DNS",
-		"eks-auth":  "https://eks-auth." + c.cfg.Region + ".api.aws through lab DNS",
-		"google":    "https://accounts.google.com, https://{sts,iamcredentials,oauth2,www}.googleapis.com and https://storage.googleapis.com through lab DNS",
-		"entra":     "https://login.microsoftonline.com through lab DNS",
-		"azureblob": "https://ACCOUNT.blob.core.windows.net through lab DNS",
 		"admin":     admin,
 		"ca_bundle": filepath.Join(c.cfg.DataDir, certs.CertFile),
 	}
-	for i, iss := range c.OIDC.Issuers() {
-		eps["issuer."+strconv.Itoa(i)] = iss.URL()
+	for _, s := range services {
+		if s.endpoints == nil {
+			continue
+		}
+		for k, v := range s.endpoints(c, u) {
+			eps[k] = v
+		}
 	}
 	return eps
 }

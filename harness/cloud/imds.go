@@ -20,14 +20,14 @@ import (
 // traffic (one bridge hop further) to BridgePort, where the hop counts one
 // more: the lab's stand-in for the IP TTL the hop limit is about.
 type IMDSConfig struct {
-	Name       string // the node, e.g. the cluster "eks"; names the admin path
-	Port       int
-	BridgePort int
-	RoleARN    string // the instance profile's role; "" for none
-	InstanceID string
-	Region     string
-	HopLimit   int  // HttpPutResponseHopLimit
-	RequireV2  bool // HttpTokens=required
+	Name       string `yaml:"name" json:"name"` // the node, e.g. the cluster "eks"; names the admin path
+	Port       int    `yaml:"port" json:"port"`
+	BridgePort int    `yaml:"bridgePort" json:"bridgePort"`
+	RoleARN    string `yaml:"role,omitempty" json:"role,omitempty"` // the instance profile's role; "" for none
+	InstanceID string `yaml:"instanceId,omitempty" json:"instanceId,omitempty"`
+	Region     string `yaml:"region,omitempty" json:"region,omitempty"`
+	HopLimit   int    `yaml:"hopLimit,omitempty" json:"hopLimit,omitempty"`   // HttpPutResponseHopLimit
+	RequireV2  bool   `yaml:"requireV2,omitempty" json:"requireV2,omitempty"` // HttpTokens=required
 }
 
 // ParseIMDSFlag reads the serve flag's form of an IMDSConfig:

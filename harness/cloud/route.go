@@ -6,31 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
-
-	"github.com/idlab/idlab/emulators/azureblob"
-)
-
-// Service names an emulated endpoint family.
-type Service string
-
-// Services the router knows.
-const (
-	ServiceNone Service = ""
-	ServiceSTS  Service = "sts"
-	ServiceS3   Service = "s3"
-	ServiceSNS  Service = "sns"
-	// Google: the identity plane (accounts.google.com, IAM Credentials, STS,
-	// tokeninfo, JWKS) and Cloud Storage.
-	ServiceGoogleIAM Service = "gcpiam"
-	ServiceGCS       Service = "gcs"
-	// ServiceEntra is the Microsoft Entra token endpoint.
-	ServiceEntra Service = "entra"
-	// ServiceAzureBlob is Azure Blob Storage (ACCOUNT.blob.core.windows.net).
-	ServiceAzureBlob Service = "azureblob"
-	// ServiceEKSAuth is EKS Auth (AssumeRoleForPodIdentity).
-	ServiceEKSAuth Service = "eks-auth"
-	ServiceOIDC    Service = "oidc"
 )
 
 // maxSniffBody bounds how much of an unsigned form body the router reads to
@@ -57,11 +34,8 @@ func (rt router) serviceFor(r *http.Request) Service {
 	if s := serviceFromSigV4(r); s != ServiceNone {
 		return s
 	}
-	switch formAction(r) {
-	case ServiceSTS:
-		return ServiceSTS
-	case ServiceSNS:
-		return ServiceSNS
+	if s := formAction(r); s != ServiceNone {
+		return s
 	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		// An unsigned form POST whose Action names neither (none, another
@@ -78,52 +52,13 @@ func (rt router) serviceFor(r *http.Request) Service {
 	return ServiceNone
 }
 
-// googleIdentityHosts are the googleapis.com hosts of Google's identity
-// plane, all answered by gcpiam.
-var googleIdentityHosts = map[string]bool{"iamcredentials": true, "sts": true, "oauth2": true, "www": true, "iam": true}
-
-// serviceForHost maps AWS/GCP/Azure host names to a service.
+// serviceForHost maps AWS/GCP/Azure host names to the first registered
+// service whose host matcher takes it.
 func serviceForHost(host string) Service {
 	host = strings.ToLower(host)
-	switch {
-	case host == "accounts.google.com":
-		return ServiceGoogleIAM
-	case host == "storage.googleapis.com":
-		return ServiceGCS
-	case host == "login.microsoftonline.com" || host == "login.microsoft.com":
-		return ServiceEntra
-	case strings.HasSuffix(host, azureblob.BlobHostSuffix) && !strings.Contains(strings.TrimSuffix(host, azureblob.BlobHostSuffix), "."):
-		return ServiceAzureBlob
-	}
-	if name, ok := strings.CutSuffix(host, ".googleapis.com"); ok && googleIdentityHosts[name] {
-		return ServiceGoogleIAM
-	}
-	if rest, ok := strings.CutSuffix(host, ".api.aws"); ok {
-		if region, ok := strings.CutPrefix(rest, "eks-auth."); ok && !strings.Contains(region, ".") {
-			return ServiceEKSAuth
-		}
-		return ServiceNone
-	}
-	rest, ok := strings.CutSuffix(host, ".amazonaws.com")
-	if !ok {
-		return ServiceNone
-	}
-	labels := strings.Split(rest, ".")
-	switch labels[0] {
-	case "sts", "sts-fips":
-		if len(labels) <= 2 {
-			return ServiceSTS
-		}
-	case "sns", "sns-fips":
-		if len(labels) == 2 {
-			return ServiceSNS
-		}
-	}
-	// S3: s3.amazonaws.com, s3.REGION..., s3-REGION..., s3.dualstack.REGION...,
-	// and virtual-hosted BUCKET.s3... where the bucket may itself hold dots.
-	for i, l := range labels {
-		if l == "s3" || l == "s3-fips" || l == "s3-external-1" || strings.HasPrefix(l, "s3-") && i == len(labels)-1 {
-			return ServiceS3
+	for _, s := range services {
+		if s.host != nil && s.host(host) {
+			return s.name
 		}
 	}
 	return ServiceNone
@@ -147,35 +82,15 @@ func serviceFromSigV4(r *http.Request) Service {
 	if len(fields) != 5 || fields[4] != "aws4_request" {
 		return ServiceNone
 	}
-	switch fields[3] {
-	case "sts":
-		return ServiceSTS
-	case "s3":
-		return ServiceS3
-	case "sns":
-		return ServiceSNS
+	for _, s := range services {
+		if s.sigv4 != "" && s.sigv4 == fields[3] {
+			return s.name
+		}
 	}
 	return ServiceNone
 }
 
-// stsActions and snsActions name the actions of the query-protocol
-// emulators; an unsigned request naming one goes to that emulator, which
-// then answers with its own MissingAuthenticationToken (or, for
-// AssumeRoleWithWebIdentity, serves it: that call is unsigned by design).
-var (
-	stsActions = map[string]bool{
-		"AssumeRoleWithWebIdentity": true,
-		"AssumeRole":                true,
-		"GetCallerIdentity":         true,
-	}
-	snsActions = map[string]bool{
-		"CreateTopic": true, "DeleteTopic": true, "ListTopics": true, "GetTopicAttributes": true,
-		"SetTopicAttributes": true, "Subscribe": true, "ConfirmSubscription": true, "Unsubscribe": true,
-		"ListSubscriptions": true, "ListSubscriptionsByTopic": true, "Publish": true, "PublishBatch": true,
-	}
-)
-
-// formAction looks for Action=<STS or SNS action> in the query or in the
+// formAction looks for Action=<a registered service's action> in the query or in the
 // first maxSniffBody bytes of a form body, leaving the body whole for the
 // handler.
 func formAction(r *http.Request) Service {
@@ -216,12 +131,15 @@ func formActionIn(body []byte, complete bool) string {
 	return form.Get("Action")
 }
 
+// actionService is the service whose actions include action: an unsigned
+// request naming one goes to that emulator, which then answers with its own
+// MissingAuthenticationToken (or, for AssumeRoleWithWebIdentity, serves it:
+// that call is unsigned by design).
 func actionService(action string) Service {
-	switch {
-	case stsActions[action]:
-		return ServiceSTS
-	case snsActions[action]:
-		return ServiceSNS
+	for _, s := range services {
+		if action != "" && slices.Contains(s.actions, action) {
+			return s.name
+		}
 	}
 	return ServiceNone
 }

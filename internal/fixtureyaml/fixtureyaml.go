@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -140,4 +141,33 @@ func ErrLine(err error) int {
 	}
 	n, _ := strconv.Atoi(rest[:end])
 	return n
+}
+
+// DecodeKnown decodes n into v, refusing keys outside known with the line
+// of the first unknown one and the list of known keys, and anything but a
+// mapping.
+func DecodeKnown(n *yaml.Node, v any, known ...string) error {
+	if n.Kind != yaml.MappingNode {
+		return &Error{Line: n.Line, Msg: "want a mapping"}
+	}
+	for k := 0; k+1 < len(n.Content); k += 2 {
+		if key := n.Content[k]; !slices.Contains(known, key.Value) {
+			return &Error{Line: key.Line, Msg: fmt.Sprintf("unknown field %q (known: %s)", key.Value, strings.Join(known, ", "))}
+		}
+	}
+	return n.Decode(v)
+}
+
+// At returns err's line when it is an *Error with one, else fallback, and
+// its message without location: for a loader that re-locates an error of
+// DecodeKnown in its own words.
+func At(err error, fallback int) (line int, msg string) {
+	var fe *Error
+	if errors.As(err, &fe) {
+		if fe.Line > 0 {
+			return fe.Line, fe.Msg
+		}
+		return fallback, fe.Msg
+	}
+	return fallback, err.Error()
 }

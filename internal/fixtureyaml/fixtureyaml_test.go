@@ -88,3 +88,30 @@ func TestLoadAppliesFilesInOrderAndPrefixesErrors(t *testing.T) {
 	err := Load(filepath.Join(dir, "missing"), "svc", func(string, []byte) error { return nil })
 	require.ErrorContains(t, err, "svc: fixtures: ")
 }
+
+func TestDecodeKnown(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc, want string
+		line            int
+	}{
+		{"ok", "name: a\npath: /x/\n", "", 0},
+		{"unknown field lists the known ones", "name: a\n\ntrust: x\n", `unknown field "trust" (known: name, path)`, 3},
+		{"not a mapping", "- a\n", "want a mapping", 1},
+		{"type error keeps the fallback line", "name: [1]\n", "cannot unmarshal", 42},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var root yaml.Node
+			require.NoError(t, yaml.Unmarshal([]byte(tc.doc), &root))
+			var r role
+			err := DecodeKnown(root.Content[0], &r, "name", "path")
+			if tc.want == "" {
+				require.NoError(t, err)
+				require.Equal(t, role{Name: "a", Path: "/x/"}, r)
+				return
+			}
+			line, msg := At(err, 42)
+			require.Contains(t, msg, tc.want)
+			require.Equal(t, tc.line, line)
+		})
+	}
+}

@@ -1,0 +1,439 @@
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/idlab/idlab/emulators/awsiam"
+	"github.com/idlab/idlab/emulators/awss3"
+	"github.com/idlab/idlab/emulators/awssns"
+	"github.com/idlab/idlab/emulators/awssts"
+	"github.com/idlab/idlab/emulators/azureblob"
+	"github.com/idlab/idlab/emulators/eksauth"
+	"github.com/idlab/idlab/emulators/entra"
+	"github.com/idlab/idlab/emulators/gcpiam"
+	"github.com/idlab/idlab/emulators/gcs"
+	"github.com/idlab/idlab/emulators/oidc"
+)
+
+// Service names an emulated endpoint family.
+type Service string
+
+// Services the registry (services) holds.
+const (
+	ServiceNone Service = ""
+	// ServiceIAM is the IAM store: no API of its own on the cloud plane,
+	// its admin API and the AWS fixtures.
+	ServiceIAM Service = "iam"
+	ServiceSTS Service = "sts"
+	ServiceS3  Service = "s3"
+	ServiceSNS Service = "sns"
+	// Google: the identity plane (accounts.google.com, IAM Credentials, STS,
+	// tokeninfo, JWKS) and Cloud Storage.
+	ServiceGoogleIAM Service = "gcpiam"
+	ServiceGCS       Service = "gcs"
+	// ServiceEntra is the Microsoft Entra token endpoint.
+	ServiceEntra Service = "entra"
+	// ServiceAzureBlob is Azure Blob Storage (ACCOUNT.blob.core.windows.net).
+	ServiceAzureBlob Service = "azureblob"
+	// ServiceEKSAuth is EKS Auth (AssumeRoleForPodIdentity).
+	ServiceEKSAuth Service = "eks-auth"
+	ServiceOIDC    Service = "oidc"
+)
+
+// service is one cloud service of the composed emulator, registered once in
+// services: how it is built, which requests are its own, its admin API,
+// its fixtures, what Endpoints prints for it and the DNS zones the lab's
+// clusters send to it. New, the router, AdminHandler, Endpoints and Zones
+// all read services; adding a service is one entry there.
+type service struct {
+	name Service
+	// build constructs the service into c. Services are built in the
+	// order of services, so one may use those listed before it.
+	build func(c *Cloud) error
+	// handler is its cloud-plane handler, once built.
+	handler func(c *Cloud) http.Handler
+	// host reports whether a request to host (lower case, no port) is the
+	// service's; nil when no host name is. Hosts are tried in the order of
+	// services: sns.amazonaws.com is SNS's before S3 sees its "s3" label.
+	host func(host string) bool
+	// sigv4 is the service of its SigV4 credential scope ("" for none).
+	sigv4 string
+	// actions are the query-protocol actions whose unsigned form on a
+	// loopback address goes to the service.
+	actions []string
+	// adminPrefix is where its admin API is on the admin listener, and
+	// admin that API; "" and nil for none.
+	adminPrefix string
+	admin       func(c *Cloud) http.Handler
+	// fixtures names the fixture set (fixtureSets) the service seeds
+	// itself from, and load seeds it from that set's path when one is
+	// configured. Loads run after every service is built, in the order of
+	// services.
+	fixtures string
+	load     func(ctx context.Context, c *Cloud, path string) error
+	// endpoints is what Endpoints prints for the service, given the cloud
+	// plane's URL; nil for nothing.
+	endpoints func(c *Cloud, url string) map[string]string
+	// close releases what the service holds when the cloud stops.
+	close func(c *Cloud)
+	// zones are the DNS zones cluster CoreDNS answers with the emulator's
+	// address, so pods reach the service under its real host names.
+	zones []string
+}
+
+// fixtureSet is one file or directory of fixtures, which the services
+// naming it read: its serve flag, and its field in ServeConfig (the file
+// key is the field's) and in Config.
+type fixtureSet struct {
+	flag, usage string
+	serve       func(*ServeConfig) *string
+	cloud       func(*Config) *string
+	// labDir names the directory beside fixtures/aws the lab copies the
+	// set from ("" when the lab fills it otherwise).
+	labDir string
+}
+
+// The fixture sets services name.
+const (
+	fixturesAWS     = "fixtures"
+	fixturesGCP     = "gcp-fixtures"
+	fixturesEKS     = "eks-fixtures"
+	fixturesAzure   = "azure-fixtures"
+	fixturesIssuers = "issuers"
+)
+
+// fixtureSets are the fixture sets, in serve's flag order.
+var fixtureSets = []fixtureSet{
+	{fixturesAWS, "AWS fixtures (IAM, buckets, topics): a YAML file or a directory of them",
+		func(sc *ServeConfig) *string { return &sc.Fixtures }, func(c *Config) *string { return &c.FixturesDir }, ""},
+	{fixturesGCP, "Google fixtures (projects, service accounts, pools, bindings, GCS buckets)",
+		func(sc *ServeConfig) *string { return &sc.GCPFixtures }, func(c *Config) *string { return &c.GCPFixtures }, "gcp"},
+	{fixturesEKS, "EKS Auth fixtures (clusters, pod identity associations)",
+		func(sc *ServeConfig) *string { return &sc.EKSFixtures }, func(c *Config) *string { return &c.EKSFixtures }, "eks"},
+	{fixturesAzure, "Entra fixtures (tenants, apps, federated credentials)",
+		func(sc *ServeConfig) *string { return &sc.AzureFixtures }, func(c *Config) *string { return &c.AzureFixtures }, "azure"},
+	{fixturesIssuers, "YAML file listing OIDC issuers and their public keys",
+		func(sc *ServeConfig) *string { return &sc.Issuers }, func(c *Config) *string { return &c.IssuersFile }, ""},
+}
+
+// FixtureDir is a fixture set the lab fills from a directory beside its
+// AWS fixtures (fixtures/gcp beside fixtures/aws).
+type FixtureDir struct {
+	Dir string                     // the directory's name, e.g. "gcp"
+	Set func(*ServeConfig, string) // sets the set's path in a ServeConfig
+}
+
+// FixtureDirs are the fixture sets the lab copies from directories beside
+// its AWS fixtures, in registry order.
+func FixtureDirs() []FixtureDir {
+	var out []FixtureDir
+	for _, fs := range fixtureSets {
+		if fs.labDir != "" {
+			out = append(out, FixtureDir{Dir: fs.labDir, Set: func(sc *ServeConfig, path string) { *fs.serve(sc) = path }})
+		}
+	}
+	return out
+}
+
+// fixturePath is where c's configuration puts the fixture set named set
+// ("" for none).
+func (c *Cloud) fixturePath(set string) string {
+	for _, fs := range fixtureSets {
+		if fs.flag == set {
+			return *fs.cloud(&c.cfg)
+		}
+	}
+	return ""
+}
+
+// services is the registry, in build order.
+var services = []service{
+	{
+		name: ServiceIAM,
+		build: func(c *Cloud) (err error) {
+			c.IAM, err = awsiam.New(awsiam.Options{Now: c.Clock.Now, Logger: c.log.With("emulator", "iam"), DataDir: filepath.Join(c.cfg.DataDir, "iam")})
+			return wrap("iam", err)
+		},
+		adminPrefix: "/_idlab/iam/",
+		admin:       func(c *Cloud) http.Handler { return c.IAM.AdminHandler() },
+		fixtures:    fixturesAWS,
+		load: func(_ context.Context, c *Cloud, path string) error {
+			return wrap("iam fixtures", c.IAM.LoadFixtures(path))
+		},
+		zones: []string{"amazonaws.com"},
+	},
+	{
+		// OIDC issuers are found by host and path (Cloud.isIssuer) before
+		// any host name below.
+		name: ServiceOIDC,
+		build: func(c *Cloud) (err error) {
+			c.OIDC, err = oidc.New(oidc.Options{CA: c.CA, Now: c.Clock.Now, Logger: c.log.With("emulator", "oidc")})
+			return wrap("oidc", err)
+		},
+		handler:     func(c *Cloud) http.Handler { return c.OIDC },
+		adminPrefix: "/_idlab/oidc/",
+		admin:       func(c *Cloud) http.Handler { return c.OIDC.AdminHandler() },
+		fixtures:    fixturesIssuers,
+		load:        loadIssuers,
+		endpoints: func(c *Cloud, _ string) map[string]string {
+			eps := map[string]string{}
+			for i, iss := range c.OIDC.Issuers() {
+				eps["issuer."+strconv.Itoa(i)] = iss.URL()
+			}
+			return eps
+		},
+	},
+	{
+		name: ServiceSTS,
+		build: func(c *Cloud) (err error) {
+			c.STS, err = awssts.New(awssts.Options{IAM: c.IAM, Now: c.Clock.Now, Logger: c.log.With("emulator", "sts"),
+				HTTPClient: c.loopbackClient(), Region: c.cfg.Region})
+			return wrap("sts", err)
+		},
+		handler: func(c *Cloud) http.Handler { return c.STS },
+		host: func(host string) bool {
+			labels, ok := awsLabels(host)
+			return ok && (labels[0] == "sts" || labels[0] == "sts-fips") && len(labels) <= 2
+		},
+		sigv4:   "sts",
+		actions: []string{"AssumeRoleWithWebIdentity", "AssumeRole", "GetCallerIdentity"},
+		endpoints: func(c *Cloud, u string) map[string]string {
+			return map[string]string{"sts": u + " (AWS_ENDPOINT_URL_STS), or https://sts.amazonaws.com and https://sts." + c.cfg.Region + ".amazonaws.com through lab DNS"}
+		},
+		zones: []string{"amazonaws.com"},
+	},
+	{
+		name: ServiceSNS,
+		build: func(c *Cloud) (err error) {
+			c.SNS, err = awssns.New(awssns.Options{IAM: c.IAM, Now: c.Clock.Now, Logger: c.log.With("emulator", "sns"),
+				DataDir: filepath.Join(c.cfg.DataDir, "sns"), Region: c.cfg.Region})
+			return wrap("sns", err)
+		},
+		handler: func(c *Cloud) http.Handler { return c.SNS },
+		host: func(host string) bool {
+			labels, ok := awsLabels(host)
+			return ok && (labels[0] == "sns" || labels[0] == "sns-fips") && len(labels) == 2
+		},
+		sigv4: "sns",
+		actions: []string{"CreateTopic", "DeleteTopic", "ListTopics", "GetTopicAttributes",
+			"SetTopicAttributes", "Subscribe", "ConfirmSubscription", "Unsubscribe",
+			"ListSubscriptions", "ListSubscriptionsByTopic", "Publish", "PublishBatch"},
+		adminPrefix: "/_idlab/sns/",
+		admin:       func(c *Cloud) http.Handler { return c.SNS.AdminHandler() },
+		fixtures:    fixturesAWS,
+		load:        func(ctx context.Context, c *Cloud, path string) error { return c.SNS.LoadFixtures(ctx, path) },
+		endpoints: func(c *Cloud, u string) map[string]string {
+			return map[string]string{"sns": u + " (AWS_ENDPOINT_URL_SNS), or https://sns." + c.cfg.Region + ".amazonaws.com through lab DNS"}
+		},
+		close: func(c *Cloud) { c.SNS.Close() }, // stops pending HTTP deliveries
+		zones: []string{"amazonaws.com"},
+	},
+	{
+		name: ServiceS3,
+		build: func(c *Cloud) (err error) {
+			c.S3, err = awss3.New(awss3.Options{IAM: c.IAM, Now: c.Clock.Now, Logger: c.log.With("emulator", "s3"),
+				DataDir: filepath.Join(c.cfg.DataDir, "s3"), Region: c.cfg.Region})
+			return wrap("s3", err)
+		},
+		handler: func(c *Cloud) http.Handler { return c.S3 },
+		// s3.amazonaws.com, s3.REGION..., s3-REGION..., s3.dualstack.REGION...,
+		// and virtual-hosted BUCKET.s3... where the bucket may itself hold dots.
+		host: func(host string) bool {
+			labels, ok := awsLabels(host)
+			for i, l := range labels {
+				if ok && (l == "s3" || l == "s3-fips" || l == "s3-external-1" || strings.HasPrefix(l, "s3-") && i == len(labels)-1) {
+					return true
+				}
+			}
+			return false
+		},
+		sigv4:       "s3",
+		adminPrefix: "/_idlab/s3/",
+		admin:       func(c *Cloud) http.Handler { return c.S3.AdminHandler() },
+		fixtures:    fixturesAWS,
+		load:        func(ctx context.Context, c *Cloud, path string) error { return c.S3.LoadFixtures(ctx, path) },
+		endpoints: func(c *Cloud, u string) map[string]string {
+			return map[string]string{"s3": u + " (AWS_ENDPOINT_URL_S3, path-style), or https://s3." + c.cfg.Region + ".amazonaws.com and BUCKET.s3.REGION.amazonaws.com through lab DNS"}
+		},
+		zones: []string{"amazonaws.com"},
+	},
+	{
+		name: ServiceEKSAuth,
+		build: func(c *Cloud) (err error) {
+			c.EKS, err = eksauth.New(eksauth.Options{IAM: c.IAM, Now: c.Clock.Now, Logger: c.log.With("emulator", "eks-auth"),
+				HTTPClient: c.loopbackClient(), Region: c.cfg.Region, DataDir: filepath.Join(c.cfg.DataDir, "eksauth")})
+			return wrap("eks auth", err)
+		},
+		handler: func(c *Cloud) http.Handler { return c.EKS },
+		host: func(host string) bool {
+			rest, ok := strings.CutSuffix(host, ".api.aws")
+			region, ok2 := strings.CutPrefix(rest, "eks-auth.")
+			return ok && ok2 && !strings.Contains(region, ".")
+		},
+		fixtures: fixturesEKS,
+		load: func(_ context.Context, c *Cloud, path string) error {
+			return wrap("eks auth fixtures", c.EKS.LoadFixtures(path))
+		},
+		endpoints: func(c *Cloud, _ string) map[string]string {
+			return map[string]string{"eks-auth": "https://eks-auth." + c.cfg.Region + ".api.aws through lab DNS"}
+		},
+		zones: []string{"api.aws"},
+	},
+	{
+		// Google's identity plane: accounts.google.com, IAM Credentials,
+		// STS, tokeninfo, JWKS.
+		name: ServiceGoogleIAM,
+		build: func(c *Cloud) (err error) {
+			c.Google, err = gcpiam.New(gcpiam.Options{Now: c.Clock.Now, Logger: c.log.With("emulator", "gcpiam"),
+				DataDir: filepath.Join(c.cfg.DataDir, "gcpiam"), HTTPClient: c.loopbackClient()})
+			return wrap("google iam", err)
+		},
+		handler: func(c *Cloud) http.Handler { return c.Google },
+		host: func(host string) bool {
+			name, ok := strings.CutSuffix(host, ".googleapis.com")
+			return host == "accounts.google.com" || ok && googleIdentityHosts[name]
+		},
+		adminPrefix: "/_idlab/google/",
+		admin:       func(c *Cloud) http.Handler { return http.HandlerFunc(c.serveGoogleDecisions) },
+		fixtures:    fixturesGCP,
+		load: func(_ context.Context, c *Cloud, path string) error {
+			return wrap("google fixtures", c.Google.LoadFixtures(path))
+		},
+		endpoints: func(*Cloud, string) map[string]string {
+			return map[string]string{"google": "https://accounts.google.com, https://{sts,iamcredentials,oauth2,www}.googleapis.com and https://storage.googleapis.com through lab DNS"}
+		},
+		zones: []string{"googleapis.com", "accounts.google.com"},
+	},
+	{
+		name: ServiceGCS,
+		build: func(c *Cloud) (err error) {
+			c.GCS, err = gcs.New(gcs.Options{IAM: c.Google, Now: c.Clock.Now, Logger: c.log.With("emulator", "gcs"),
+				DataDir: filepath.Join(c.cfg.DataDir, "gcs")})
+			return wrap("cloud storage", err)
+		},
+		handler:  func(c *Cloud) http.Handler { return c.GCS },
+		host:     func(host string) bool { return host == "storage.googleapis.com" },
+		fixtures: fixturesGCP,
+		load:     func(ctx context.Context, c *Cloud, path string) error { return c.GCS.LoadFixtures(ctx, path) },
+		// Endpoints: under "google".
+		zones: []string{"googleapis.com"},
+	},
+	{
+		name: ServiceEntra,
+		build: func(c *Cloud) (err error) {
+			c.Entra, err = entra.New(entra.Options{Now: c.Clock.Now, Logger: c.log.With("emulator", "entra"),
+				DataDir: filepath.Join(c.cfg.DataDir, "entra"), HTTPClient: c.loopbackClient()})
+			return wrap("entra", err)
+		},
+		handler:     func(c *Cloud) http.Handler { return c.Entra },
+		host:        func(host string) bool { return host == "login.microsoftonline.com" || host == "login.microsoft.com" },
+		adminPrefix: entra.AdminPrefix,
+		admin:       func(c *Cloud) http.Handler { return c.Entra.AdminHandler() },
+		fixtures:    fixturesAzure,
+		load: func(_ context.Context, c *Cloud, path string) error {
+			return wrap("entra fixtures", c.Entra.LoadFixtures(path))
+		},
+		endpoints: func(*Cloud, string) map[string]string {
+			return map[string]string{"entra": "https://login.microsoftonline.com through lab DNS"}
+		},
+		// azure.com: the AKS issuers (oic.prod-aks.azure.com) the lab hosts.
+		zones: []string{"microsoftonline.com", "login.microsoft.com", "azure.com"},
+	},
+	{
+		name: ServiceAzureBlob,
+		build: func(c *Cloud) (err error) {
+			c.Blob, err = azureblob.New(azureblob.Options{Tokens: c.Entra, Now: c.Clock.Now, Logger: c.log.With("emulator", "azureblob"),
+				DataDir: filepath.Join(c.cfg.DataDir, "azureblob")})
+			return wrap("azure blob", err)
+		},
+		handler: func(c *Cloud) http.Handler { return c.Blob },
+		host: func(host string) bool {
+			account, ok := strings.CutSuffix(host, azureblob.BlobHostSuffix)
+			return ok && !strings.Contains(account, ".")
+		},
+		adminPrefix: azureblob.AdminPrefix,
+		admin:       func(c *Cloud) http.Handler { return c.Blob.AdminHandler() },
+		fixtures:    fixturesAzure,
+		load: func(_ context.Context, c *Cloud, path string) error {
+			return wrap("azure blob fixtures", c.Blob.LoadFixtures(path))
+		},
+		endpoints: func(*Cloud, string) map[string]string {
+			return map[string]string{"azureblob": "https://ACCOUNT.blob.core.windows.net through lab DNS"}
+		},
+		zones: []string{"blob.core.windows.net"},
+	},
+}
+
+// Zones are the DNS zones whose names cluster DNS sends to the emulator:
+// every zone a registered service names, each once, in registry order.
+func Zones() []string {
+	var out []string
+	for _, s := range services {
+		for _, z := range s.zones {
+			if !slices.Contains(out, z) {
+				out = append(out, z)
+			}
+		}
+	}
+	return out
+}
+
+// wrap prefixes err with what failed; nil stays nil.
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// awsLabels splits an amazonaws.com host into the labels before the
+// suffix; ok is false for other hosts.
+func awsLabels(host string) (labels []string, ok bool) {
+	rest, ok := strings.CutSuffix(host, ".amazonaws.com")
+	if !ok {
+		return nil, false
+	}
+	return strings.Split(rest, "."), true
+}
+
+// googleIdentityHosts are the googleapis.com hosts of Google's identity
+// plane, all answered by gcpiam.
+var googleIdentityHosts = map[string]bool{"iamcredentials": true, "sts": true, "oauth2": true, "www": true, "iam": true}
+
+// loadIssuers hosts the issuers of the issuers file at path and publishes
+// their keys.
+func loadIssuers(_ context.Context, c *Cloud, path string) error {
+	issuers, err := LoadIssuers(path)
+	if err != nil {
+		return err
+	}
+	for _, li := range issuers {
+		if err := c.addIssuer(li); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// serveGoogleDecisions serves Google IAM's decision log under
+// /_idlab/google/decisions; resource= and member= filter exactly.
+func (c *Cloud) serveGoogleDecisions(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/_idlab/google/decisions" || r.Method != http.MethodGet {
+		adminNotFound(w, r.URL.Path)
+		return
+	}
+	q := r.URL.Query()
+	out := []gcpiam.Decision{}
+	for _, d := range c.Google.Decisions() {
+		if (q.Get("resource") == "" || d.Resource == q.Get("resource")) && (q.Get("member") == "" || d.Member == q.Get("member")) {
+			out = append(out, d)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
