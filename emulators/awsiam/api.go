@@ -73,8 +73,8 @@ type SessionSpec struct {
 	Duration  time.Duration
 }
 
-// Effect is the outcome of an evaluation.
-type Effect string
+// Effect is the outcome of an evaluation, as decisionlog.Entry.Effect spells it.
+type Effect = string
 
 // Evaluation outcomes.
 const (
