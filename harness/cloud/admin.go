@@ -21,6 +21,7 @@ import (
 	"github.com/idlab/idlab/emulators/azureblob"
 	"github.com/idlab/idlab/emulators/entra"
 	"github.com/idlab/idlab/emulators/gcpiam"
+	"github.com/idlab/idlab/internal/decisionlog"
 )
 
 // AdminPrefix starts every path of the admin API. It means nothing on the
@@ -49,16 +50,11 @@ func (c *Cloud) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		c.Entra.AdminHandler().ServeHTTP(w, r)
 	case strings.HasPrefix(p, azureblob.AdminPrefix):
 		c.Blob.AdminHandler().ServeHTTP(w, r)
-	case p == "/_idlab/google/decisions" && r.Method == http.MethodGet:
-		// Google IAM's decision log; resource= and member= filter exactly.
-		q := r.URL.Query()
-		out := []gcpiam.Decision{}
-		for _, d := range c.Google.Decisions() {
-			if (q.Get("resource") == "" || d.Resource == q.Get("resource")) && (q.Get("member") == "" || d.Member == q.Get("member")) {
-				out = append(out, d)
-			}
-		}
-		writeJSON(w, http.StatusOK, out)
+	case strings.HasPrefix(p, gcpiam.AdminPrefix):
+		c.Google.AdminHandler().ServeHTTP(w, r)
+	case p == "/_idlab/decisions":
+		// Every emulator's decisions, one log, one cursor (decisionlog.ParseQuery).
+		decisionlog.Handler(c.Decisions).ServeHTTP(w, r)
 	case strings.HasPrefix(p, IMDSAdminPrefix):
 		c.serveIMDSAdmin(w, r)
 	case p == "/_idlab/clock":

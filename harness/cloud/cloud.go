@@ -26,6 +26,7 @@ import (
 	"github.com/idlab/idlab/emulators/oidc"
 	"github.com/idlab/idlab/internal/certs"
 	"github.com/idlab/idlab/internal/clock"
+	"github.com/idlab/idlab/internal/decisionlog"
 	"github.com/idlab/idlab/internal/httplimit"
 )
 
@@ -35,6 +36,8 @@ type Cloud struct {
 	log    *slog.Logger
 	CA     *certs.CA
 	Clock  *clock.Clock
+	// Decisions is the one decision log every emulator writes.
+	Decisions *decisionlog.Log
 	IAM    *awsiam.IAM
 	OIDC   *oidc.Handler
 	STS    *awssts.Handler
@@ -78,10 +81,10 @@ func New(cfg Config) (*Cloud, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lab CA: %w", err)
 	}
-	c := &Cloud{cfg: cfg, log: log, CA: ca, Clock: clock.New(nil)}
+	c := &Cloud{cfg: cfg, log: log, CA: ca, Clock: clock.New(nil), Decisions: &decisionlog.Log{}}
 	c.router = router{isIssuer: c.isIssuer}
 
-	c.IAM, err = awsiam.New(awsiam.Options{Now: c.Clock.Now, Logger: log.With("emulator", "iam"), DataDir: filepath.Join(cfg.DataDir, "iam")})
+	c.IAM, err = awsiam.New(awsiam.Options{Now: c.Clock.Now, Logger: log.With("emulator", "iam"), Decisions: c.Decisions, DataDir: filepath.Join(cfg.DataDir, "iam")})
 	if err != nil {
 		return nil, fmt.Errorf("iam: %w", err)
 	}
@@ -148,7 +151,7 @@ func (c *Cloud) newOtherClouds() error {
 	if err != nil {
 		return fmt.Errorf("eks auth: %w", err)
 	}
-	c.Google, err = gcpiam.New(gcpiam.Options{Now: c.Clock.Now, Logger: log.With("emulator", "gcpiam"),
+	c.Google, err = gcpiam.New(gcpiam.Options{Now: c.Clock.Now, Logger: log.With("emulator", "gcpiam"), Decisions: c.Decisions,
 		DataDir: filepath.Join(cfg.DataDir, "gcpiam"), HTTPClient: c.loopbackClient()})
 	if err != nil {
 		return fmt.Errorf("google iam: %w", err)
@@ -158,12 +161,12 @@ func (c *Cloud) newOtherClouds() error {
 	if err != nil {
 		return fmt.Errorf("cloud storage: %w", err)
 	}
-	c.Entra, err = entra.New(entra.Options{Now: c.Clock.Now, Logger: log.With("emulator", "entra"),
+	c.Entra, err = entra.New(entra.Options{Now: c.Clock.Now, Logger: log.With("emulator", "entra"), Decisions: c.Decisions,
 		DataDir: filepath.Join(cfg.DataDir, "entra"), HTTPClient: c.loopbackClient()})
 	if err != nil {
 		return fmt.Errorf("entra: %w", err)
 	}
-	c.Blob, err = azureblob.New(azureblob.Options{Tokens: c.Entra, Now: c.Clock.Now, Logger: log.With("emulator", "azureblob"),
+	c.Blob, err = azureblob.New(azureblob.Options{Tokens: c.Entra, Now: c.Clock.Now, Logger: log.With("emulator", "azureblob"), Decisions: c.Decisions,
 		DataDir: filepath.Join(cfg.DataDir, "azureblob")})
 	if err != nil {
 		return fmt.Errorf("azure blob: %w", err)
