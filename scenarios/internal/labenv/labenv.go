@@ -119,12 +119,12 @@ func (l *Lab) DecisionsOf(ctx context.Context, t *testing.T, q DecisionQuery) []
 }
 
 // DecisionsBy returns the decisions of service (entra, azureblob, gcpiam,
-// iam) whose principal is exactly principal ("" for any) and that keep
-// passes (nil for all), oldest first: the filter matches principals by
-// substring, this by equality.
-func (l *Lab) DecisionsBy(ctx context.Context, t *testing.T, service, principal string, keep func(harness.Decision) bool) []harness.Decision {
+// iam) recorded after since whose principal is exactly principal ("" for
+// any) and that keep passes (nil for all), oldest first: the filter
+// matches principals by substring, this by equality.
+func (l *Lab) DecisionsBy(ctx context.Context, t *testing.T, since int64, service, principal string, keep func(harness.Decision) bool) []harness.Decision {
 	t.Helper()
-	ds, err := l.Decisions(ctx, harness.DecisionFilter{Service: service, Principal: principal})
+	ds, err := l.Decisions(ctx, harness.DecisionFilter{Since: since, Service: service, Principal: principal})
 	require.NoError(t, err)
 	out := []harness.Decision{}
 	for _, d := range ds {
