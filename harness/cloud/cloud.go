@@ -32,24 +32,25 @@ import (
 
 // Cloud is the composed emulator service.
 type Cloud struct {
-	cfg   Config
-	log   *slog.Logger
-	CA    *certs.CA
-	Clock *clock.Clock
+	cfg    Config
+	log    *slog.Logger
+	CA     *certs.CA
+	Clock  *clock.Clock
+	IAM    *awsiam.IAM
+	OIDC   *oidc.Handler
+	STS    *awssts.Handler
+	S3     *awss3.Handler
+	SNS    *awssns.Handler
+	EKS    *eksauth.Handler
+	Google *gcpiam.Handler
+	GCS    *gcs.Handler
+	Entra  *entra.Handler
+	Blob   *azureblob.Handler
+	router router
+	imds   map[string]*imdsNode // node name -> its instance metadata
+
 	// Decisions is the one decision log every emulator writes.
 	Decisions *decisionlog.Log
-	IAM       *awsiam.IAM
-	OIDC      *oidc.Handler
-	STS       *awssts.Handler
-	S3        *awss3.Handler
-	SNS       *awssns.Handler
-	EKS       *eksauth.Handler
-	Google    *gcpiam.Handler
-	GCS       *gcs.Handler
-	Entra     *entra.Handler
-	Blob      *azureblob.Handler
-	router    router
-	imds      map[string]*imdsNode // node name -> its instance metadata
 
 	mu       sync.RWMutex
 	listener net.Listener
