@@ -10,13 +10,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/idlab/idlab/harness/cloud"
 	"github.com/idlab/idlab/internal/atomicfile"
+	"github.com/idlab/idlab/internal/decisionlog"
 )
 
 // StateFile is the name of the lab description inside the state dir.
@@ -109,51 +109,18 @@ func (s *State) HTTPClient() (*http.Client, error) {
 	return &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}, nil
 }
 
-// Decision is an IAM decision as the emulator's admin API reports it.
-type Decision struct {
-	ID          string `json:"id"`
-	RequestID   string `json:"requestId"`
-	Effect      string `json:"effect"`
-	Principal   string `json:"principal"`
-	Action      string `json:"action"`
-	Resource    string `json:"resource"`
-	Reason      string `json:"reason"`
-	Explanation string `json:"explanation"`
-}
+// Decision is one entry of the lab's decision log, whichever emulator
+// wrote it; DecisionFilter selects entries (zero fields match all).
+type (
+	Decision       = decisionlog.Entry
+	DecisionFilter = decisionlog.Filter
+)
 
-// Decisions reads the emulator's IAM decision log; filter keys are the
-// admin API's query parameters (principal, action, resource, effect,
-// requestId, since).
-func (s *State) Decisions(ctx context.Context, filter url.Values) ([]Decision, error) {
-	var ds []Decision
-	if err := s.getJSON(ctx, "/_idlab/iam/decisions?"+filter.Encode(), &ds); err != nil {
-		return nil, err
-	}
-	return ds, nil
-}
-
-// GoogleDecision is one entry of the Google IAM decision log.
-type GoogleDecision struct {
-	Member     string `json:"member"`
-	Resource   string `json:"resource"`
-	Permission string `json:"permission"`
-	Role       string `json:"role"`
-	Allowed    bool   `json:"allowed"`
-	Reason     string `json:"reason"`
-}
-
-// GoogleDecisions reads Google IAM's decision log, filtered exactly by
-// resource and member when they are set.
-func (s *State) GoogleDecisions(ctx context.Context, resource, member string) ([]GoogleDecision, error) {
-	var ds []GoogleDecision
-	q := url.Values{}
-	if resource != "" {
-		q.Set("resource", resource)
-	}
-	if member != "" {
-		q.Set("member", member)
-	}
-	if err := s.getJSON(ctx, "/_idlab/google/decisions?"+q.Encode(), &ds); err != nil {
+// Decisions reads the entries of the lab's decision log that f selects,
+// oldest first. Page with f.Since: the Seq of the last entry read.
+func (s *State) Decisions(ctx context.Context, f DecisionFilter) ([]Decision, error) {
+	ds := []Decision{}
+	if err := s.getJSON(ctx, "/_idlab/decisions?"+f.Query().Encode(), &ds); err != nil {
 		return nil, err
 	}
 	return ds, nil

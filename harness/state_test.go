@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -37,12 +36,11 @@ func TestStateAdmin(t *testing.T) {
 	var clock struct{ OffsetSeconds int64 }
 	require.NoError(t, st.Admin(ctx, http.MethodPost, "/_idlab/clock?advance=90s", nil, &clock))
 	require.EqualValues(t, 90, clock.OffsetSeconds)
-	ds, err := st.Decisions(ctx, url.Values{})
+	ds, err := st.Decisions(ctx, DecisionFilter{})
 	require.NoError(t, err)
 	require.Empty(t, ds)
-	gds, err := st.GoogleDecisions(ctx, "", "")
-	require.NoError(t, err)
-	require.Empty(t, gds)
+	_, err = st.Decisions(ctx, DecisionFilter{Cloud: "moon"})
+	require.ErrorContains(t, err, "HTTP 400")
 	err = st.Admin(ctx, http.MethodGet, "/_idlab/nope", nil, nil)
 	require.ErrorContains(t, err, "HTTP 404")
 

@@ -251,8 +251,8 @@ func TestDenyFromSDK(t *testing.T) {
 	require.Contains(t, me.Message, "Permission 'iam.serviceAccounts.getAccessToken' denied")
 	d := l.iam.Handler().Decisions()
 	last := d[len(d)-1]
-	require.False(t, last.Allowed)
-	require.Equal(t, "serviceAccount:"+pool+"[team-b/app]", last.Member)
+	require.False(t, last.Allowed())
+	require.Equal(t, "serviceAccount:"+pool+"[team-b/app]", last.Principal)
 }
 
 // TestStatic covers the values that do not depend on the caller.

@@ -5,23 +5,16 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 )
 
 // AdminPrefix is where AdminHandler answers.
 const AdminPrefix = "/_idlab/iam/"
 
-// decisionJSON is a Decision with its explanation, as the admin API serves it.
-type decisionJSON struct {
-	Decision
-	Explanation string `json:"explanation"`
-}
-
 // AdminHandler serves the test-facing API under /_idlab/iam/:
 //
-//	GET    decisions?principal=&action=&effect=&requestId=&since=ID
-//	DELETE decisions
+//	DELETE decisions   (the AWS entries of the decision log; the lab's
+//	                    GET /_idlab/decisions reads them)
 //	POST   users/{account}/{name}/access-keys
 //	POST   fixtures            (YAML body)
 //	GET    roles
@@ -32,17 +25,7 @@ type decisionJSON struct {
 func (i *IAM) AdminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := strings.TrimPrefix(r.URL.Path, AdminPrefix)
-		q := r.URL.Query()
 		switch {
-		case p == "decisions" && r.Method == http.MethodGet:
-			since, _ := strconv.ParseInt(q.Get("since"), 10, 64)
-			ds := i.Decisions(DecisionFilter{Principal: q.Get("principal"), Action: q.Get("action"), Resource: q.Get("resource"),
-				Effect: Effect(q.Get("effect")), RequestID: q.Get("requestId"), SinceID: since})
-			out := make([]decisionJSON, 0, len(ds))
-			for _, d := range ds {
-				out = append(out, decisionJSON{Decision: d, Explanation: d.Explain()})
-			}
-			writeAdmin(w, http.StatusOK, out)
 		case p == "decisions" && r.Method == http.MethodDelete:
 			i.ResetDecisions()
 			w.WriteHeader(http.StatusNoContent)

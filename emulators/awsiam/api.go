@@ -73,8 +73,8 @@ type SessionSpec struct {
 	Duration  time.Duration
 }
 
-// Effect is the outcome of an evaluation.
-type Effect string
+// Effect is the outcome of an evaluation, as decisionlog.Entry.Effect spells it.
+type Effect = string
 
 // Evaluation outcomes.
 const (
@@ -118,6 +118,7 @@ type MatchedStatement struct {
 
 // Decision is one recorded authorization result.
 type Decision struct {
+	// ID is the Seq of its entry in the decision log, in decimal.
 	ID        string             `json:"id"`
 	Time      time.Time          `json:"time"`
 	RequestID string             `json:"requestId,omitempty"`

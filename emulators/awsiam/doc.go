@@ -72,12 +72,14 @@
 // AdminHandler answers under /_idlab/iam/ (JSON; errors are
 // {"error": CODE, "code": CODE, "message": ...}):
 //
-//	GET    /_idlab/iam/decisions?principal=&action=&resource=&effect=&requestId=&since=ID
-//	DELETE /_idlab/iam/decisions
+//	DELETE /_idlab/iam/decisions                            (drops the AWS decisions)
 //	POST   /_idlab/iam/users/{account}/{name}/access-keys  -> {"AccessKeyId","SecretAccessKey"}; 404 NoSuchEntity
 //	POST   /_idlab/iam/fixtures                             (YAML body, same format)
 //	GET    /_idlab/iam/roles                                -> [{"arn","roleId"}]
 //	GET    /_idlab/iam/users                                -> [{"arn","userId"}]
+//
+// Decisions go to Options.Decisions, the lab's one decision log (Cloud
+// aws); the lab's GET /_idlab/decisions serves it.
 //
 // It belongs on the lab's control plane: no emulator's ServeHTTP serves it.
 //

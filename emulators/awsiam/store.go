@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/idlab/idlab/internal/decisionlog"
 	"io"
 	"log/slog"
 	"os"
@@ -30,15 +31,15 @@ var (
 	ErrInvalidInput        = errors.New("InvalidInput")
 )
 
-// maxDecisions bounds the decision log (oldest dropped first).
-const maxDecisions = 10000
-
 // Options configure the IAM store.
 type Options struct {
 	Now     func() time.Time // Defaults to time.Now.
 	Logger  *slog.Logger     // Defaults to discarding.
 	DataDir string           // If set, access keys and sessions persist here.
 	Rand    io.Reader        // Defaults to crypto/rand.
+	// Decisions is the log decisions go to, shared with the lab's other
+	// emulators. Defaults to a log of its own.
+	Decisions *decisionlog.Log
 }
 
 // Role is an IAM role.
@@ -106,9 +107,7 @@ type IAM struct {
 	managed   map[string]*ManagedPolicy
 	keys      map[string]*accessKey
 
-	dmu       sync.Mutex
-	decisions []Decision
-	nextID    int64
+	decisions *decisionlog.Log
 	persistMu sync.Mutex
 }
 
@@ -124,7 +123,7 @@ func OrEmpty(iam *IAM, now func() time.Time, log *slog.Logger) (*IAM, error) {
 
 // New returns an empty store, loading persisted keys from DataDir.
 func New(opts Options) (*IAM, error) {
-	i := &IAM{now: opts.Now, log: opts.Logger, rand: opts.Rand, dataDir: opts.DataDir,
+	i := &IAM{now: opts.Now, log: opts.Logger, rand: opts.Rand, dataDir: opts.DataDir, decisions: opts.Decisions,
 		accounts: map[string]string{}, roles: map[string]*Role{}, users: map[string]*User{},
 		providers: map[string]*OIDCProvider{}, managed: map[string]*ManagedPolicy{}, keys: map[string]*accessKey{}}
 	if i.now == nil {
@@ -135,6 +134,9 @@ func New(opts Options) (*IAM, error) {
 	}
 	if i.rand == nil {
 		i.rand = rand.Reader
+	}
+	if i.decisions == nil {
+		i.decisions = &decisionlog.Log{}
 	}
 	if err := i.loadKeys(); err != nil {
 		return nil, err
@@ -699,47 +701,23 @@ func (i *IAM) Authorize(ctx context.Context, req Request) Decision {
 	return d
 }
 
+// record writes d to the decision log and sets its ID to the entry's Seq.
 func (i *IAM) record(d *Decision) {
-	i.dmu.Lock()
-	defer i.dmu.Unlock()
-	i.nextID++
-	d.ID = strconv.FormatInt(i.nextID, 10)
-	if len(i.decisions) >= maxDecisions {
-		i.decisions = i.decisions[len(i.decisions)-maxDecisions+1:] // ring: drop the oldest
-	}
-	i.decisions = append(i.decisions, *d)
+	e := i.decisions.Add(d.Entry())
+	d.ID = strconv.FormatInt(e.Seq, 10)
 }
 
-// DecisionFilter selects decisions; empty fields match everything.
-type DecisionFilter struct {
-	Principal string // substring of the principal ARN
-	Action    string // exact, case-insensitive
-	Resource  string // exact
-	Effect    Effect
-	RequestID string
-	SinceID   int64 // only decisions with a larger ID
+// DecisionFilter selects decisions; zero fields match everything.
+type DecisionFilter = decisionlog.Filter
+
+// Decisions returns the AWS decisions f selects, oldest first.
+func (i *IAM) Decisions(f DecisionFilter) []decisionlog.Entry {
+	f.Cloud = decisionlog.AWS
+	return i.decisions.Entries(f)
 }
 
-// Decisions returns recorded decisions matching f, oldest first.
-func (i *IAM) Decisions(f DecisionFilter) []Decision {
-	i.dmu.Lock()
-	defer i.dmu.Unlock()
-	var out []Decision
-	for _, d := range i.decisions {
-		id, _ := strconv.ParseInt(d.ID, 10, 64)
-		switch {
-		case f.Principal != "" && !strings.Contains(d.Principal, f.Principal),
-			f.Action != "" && !strings.EqualFold(d.Action, f.Action),
-			f.Resource != "" && d.Resource != f.Resource,
-			f.Effect != "" && d.Effect != f.Effect,
-			f.RequestID != "" && d.RequestID != f.RequestID,
-			f.SinceID > 0 && id <= f.SinceID:
-			continue
-		}
-		out = append(out, d)
-	}
-	return out
-}
+// DecisionLog is the log IAM writes to.
+func (i *IAM) DecisionLog() *decisionlog.Log { return i.decisions }
 
 // RecordRejection logs a request refused before policy evaluation (an
 // invalid web identity token, say) with the error code the caller got, so
@@ -755,10 +733,17 @@ func (i *IAM) RecordRejection(ctx context.Context, principal, action, resource, 
 }
 
 // ResetDecisions clears the decision log.
-func (i *IAM) ResetDecisions() {
-	i.dmu.Lock()
-	i.decisions = nil
-	i.dmu.Unlock()
+func (i *IAM) ResetDecisions() { i.decisions.Reset(decisionlog.Filter{Cloud: decisionlog.AWS}) }
+
+// Entry is d as the decision log keeps it: Cloud aws, the explanation in
+// Detail["explanation"], the error code of a rejection in Code.
+func (d Decision) Entry() decisionlog.Entry {
+	e := decisionlog.Entry{Time: d.Time, Cloud: decisionlog.AWS, Service: "iam", Principal: d.Principal, Action: d.Action, Resource: d.Resource,
+		Effect: string(d.Effect), Reason: d.Reason, RequestID: d.RequestID, Detail: map[string]string{"explanation": d.Explain()}}
+	if d.Effect == Rejected {
+		e.Code, _, _ = strings.Cut(d.Reason, ": ")
+	}
+	return e
 }
 
 // Explain renders the decision in several lines of plain words.

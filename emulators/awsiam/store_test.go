@@ -2,8 +2,8 @@ package awsiam
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"github.com/idlab/idlab/internal/decisionlog"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -105,19 +105,15 @@ func TestFixturesAndAuthorize(t *testing.T) {
 	require.Len(t, ds, 1)
 	require.Equal(t, "s3:GetObject", ds[0].Action)
 	require.Len(t, i.Decisions(DecisionFilter{Effect: ImplicitDeny}), 1)
-	require.Contains(t, ds[0].Explain(), "ALLOWED")
+	require.Contains(t, ds[0].Explanation(), "ALLOWED")
+	require.Len(t, i.Decisions(DecisionFilter{Effect: "Deny"}), 1, "Deny matches every denial")
+	deny := i.Decisions(DecisionFilter{Effect: "Deny"})[0]
+	require.Equal(t, "aws", deny.Cloud)
+	require.Contains(t, deny.Explanation(), "DENIED")
 
-	// The admin API serves the same log.
 	srv := httptest.NewServer(i.AdminHandler())
 	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/_idlab/iam/decisions?effect=ImplicitDeny")
-	require.NoError(t, err)
-	var got []map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
-	resp.Body.Close()
-	require.Len(t, got, 1)
-	require.Contains(t, got[0]["explanation"], "DENIED")
-	resp, err = http.Post(srv.URL+"/_idlab/iam/users/111111111111/alice/access-keys", "", nil)
+	resp, err := http.Post(srv.URL+"/_idlab/iam/users/111111111111/alice/access-keys", "", nil)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 	resp.Body.Close()
@@ -216,14 +212,15 @@ func TestSessionsPersistWithSessionPolicy(t *testing.T) {
 func TestDecisionRing(t *testing.T) {
 	i, err := New(Options{})
 	require.NoError(t, err)
+	const maxDecisions = decisionlog.DefaultMax
 	for k := 0; k < maxDecisions+5; k++ {
 		i.Authorize(context.Background(), Request{Principal: Principal{Type: PrincipalAnonymous}, Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k"})
 	}
 	ds := i.Decisions(DecisionFilter{})
 	require.Len(t, ds, maxDecisions)
-	require.Equal(t, "6", ds[0].ID)
-	require.Equal(t, strconv.Itoa(maxDecisions+5), ds[len(ds)-1].ID)
-	require.Len(t, i.Decisions(DecisionFilter{SinceID: int64(maxDecisions + 3)}), 2)
+	require.EqualValues(t, 6, ds[0].Seq)
+	require.EqualValues(t, maxDecisions+5, ds[len(ds)-1].Seq)
+	require.Len(t, i.Decisions(DecisionFilter{Since: int64(maxDecisions + 3)}), 2)
 	i.ResetDecisions()
 	require.Empty(t, i.Decisions(DecisionFilter{}))
 	d := i.Authorize(context.Background(), Request{Principal: Principal{Type: PrincipalAnonymous}, Action: "s3:GetObject", Resource: "r"})
@@ -232,7 +229,10 @@ func TestDecisionRing(t *testing.T) {
 
 func TestAdminAPI(t *testing.T) {
 	i := loaded(t, Options{})
-	srv := httptest.NewServer(i.AdminHandler())
+	mux := http.NewServeMux()
+	mux.Handle(AdminPrefix, i.AdminHandler())
+	mux.Handle("/_idlab/decisions", decisionlog.Handler(i.DecisionLog()))
+	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	do := func(method, path, body string) (int, string) {
 		t.Helper()
@@ -253,17 +253,18 @@ func TestAdminAPI(t *testing.T) {
 	}{
 		{"roles", "GET", "/_idlab/iam/roles", "", 200, `"roleId":"AROA`},
 		{"users", "GET", "/_idlab/iam/users", "", 200, `{"arn":"arn:aws:iam::111111111111:user/alice","userId":"AIDA`},
-		{"decisions by principal", "GET", "/_idlab/iam/decisions?principal=anonymous&action=s3:getobject", "", 200, `"requestId":"q1"`},
-		{"decisions by resource", "GET", "/_idlab/iam/decisions?resource=arn:aws:s3:::b/k", "", 200, `"requestId":"q1"`},
-		{"decisions of another resource", "GET", "/_idlab/iam/decisions?resource=arn:aws:s3:::b/other", "", 200, `[]`},
-		{"decisions since the last", "GET", "/_idlab/iam/decisions?since=1", "", 200, `[]`},
+		{"decisions by principal", "GET", "/_idlab/decisions?principal=anonymous&action=s3:getobject", "", 200, `"requestId":"q1"`},
+		{"decisions by resource", "GET", "/_idlab/decisions?cloud=aws&resource=arn:aws:s3:::b/k", "", 200, `"requestId":"q1"`},
+		{"decisions of another resource", "GET", "/_idlab/decisions?resource=arn:aws:s3:::b/other", "", 200, `[]`},
+		{"decisions since the last", "GET", "/_idlab/decisions?since=1", "", 200, `[]`},
+		{"decisions are no longer read here", "GET", "/_idlab/iam/decisions", "", 404, `"code":"NotFound"`},
 		{"access key for a user", "POST", "/_idlab/iam/users/111111111111/alice/access-keys", "", 201, `"AccessKeyId":"AKIA`},
 		{"access key for a missing user", "POST", "/_idlab/iam/users/111111111111/nobody/access-keys", "", 404, `"code":"NoSuchEntity"`},
 		{"fixtures", "POST", "/_idlab/iam/fixtures", "accounts:\n  - id: \"333333333333\"\n    users:\n      - name: carol\n", 204, ""},
 		{"carol listed", "GET", "/_idlab/iam/users", "", 200, `"arn":"arn:aws:iam::333333333333:user/carol"`},
 		{"bad fixtures name the line", "POST", "/_idlab/iam/fixtures", "accounts:\n  - id: \"333\"\n", 400, `request body:2: account id`},
 		{"clear decisions", "DELETE", "/_idlab/iam/decisions", "", 204, ""},
-		{"decisions cleared", "GET", "/_idlab/iam/decisions", "", 200, `[]`},
+		{"decisions cleared", "GET", "/_idlab/decisions", "", 200, `[]`},
 		{"unknown endpoint", "GET", "/_idlab/iam/nope", "", 404, `"code":"NotFound"`},
 	}
 	for _, tc := range tests {

@@ -2,42 +2,76 @@ package azureblob
 
 import (
 	"encoding/json"
+	"github.com/idlab/idlab/internal/decisionlog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// Decision is the outcome of one request's authentication and
-// authorization.
-type Decision struct {
-	Time      time.Time `json:"time"`
-	RequestID string    `json:"requestId"`
-	Account   string    `json:"account"`
-	Container string    `json:"container,omitempty"`
-	Blob      string    `json:"blob,omitempty"`
-	Operation string    `json:"operation"`
-	Action    string    `json:"action,omitempty"`
+// Service is the Service of the blob service's decisions.
+const Service = "azureblob"
+
+// decision is the outcome of one request's authentication and
+// authorization; the log keeps it as a decisionlog.Entry (entry).
+type decision struct {
+	Time      time.Time
+	RequestID string
+	Account   string
+	Container string
+	Blob      string
+	Operation string
+	Action    string
 	// Scope is the ARM ID the action was evaluated at (the container).
-	Scope string `json:"scope,omitempty"`
+	Scope string
 	// Principal is the token's oid, AppID its appid/azp, Tenant its tid.
-	Principal string `json:"principal,omitempty"`
-	AppID     string `json:"appId,omitempty"`
-	Tenant    string `json:"tenant,omitempty"`
-	Allowed   bool   `json:"allowed"`
+	Principal string
+	AppID     string
+	Tenant    string
+	Allowed   bool
 	// Role and AssignmentScope name the role assignment that allowed it.
-	Role            string `json:"role,omitempty"`
-	AssignmentScope string `json:"assignmentScope,omitempty"`
+	Role            string
+	AssignmentScope string
 	// Code is the Azure Storage error code of a denial, Status its HTTP status.
-	Code   string `json:"code,omitempty"`
-	Status int    `json:"status"`
-	Reason string `json:"reason"`
+	Code   string
+	Status int
+	Reason string
 }
 
-// Decisions returns every recorded decision, oldest first.
-func (h *Handler) Decisions() []Decision { return h.decisions.All() }
+// entry is d as the decision log keeps it: Cloud azure, Service
+// azureblob, Action the data action (the operation when it has none),
+// Resource the container's ARM ID (with /blobs/NAME for a blob), the rest
+// in Detail (account, container, blob, operation, appId, tenant, role,
+// assignmentScope, status).
+func (d decision) entry() decisionlog.Entry {
+	e := decisionlog.Entry{Time: d.Time, Cloud: decisionlog.Azure, Service: Service, Principal: d.Principal, Action: d.Action,
+		Resource: d.Scope, Effect: decisionlog.Deny, Reason: d.Reason, RequestID: d.RequestID, Code: d.Code, Detail: map[string]string{}}
+	if d.Allowed {
+		e.Effect = decisionlog.Allow
+	}
+	if e.Action == "" {
+		e.Action = d.Operation
+	}
+	if d.Blob != "" {
+		e.Resource += "/blobs/" + d.Blob
+	}
+	for k, v := range map[string]string{"account": d.Account, "container": d.Container, "blob": d.Blob, "operation": d.Operation,
+		"appId": d.AppID, "tenant": d.Tenant, "role": d.Role, "assignmentScope": d.AssignmentScope, "status": strconv.Itoa(d.Status)} {
+		if v != "" {
+			e.Detail[k] = v
+		}
+	}
+	return e
+}
 
-// ResetDecisions empties the decision log.
-func (h *Handler) ResetDecisions() { h.decisions.Reset() }
+// Decisions returns the blob service's entries of the decision log,
+// oldest first.
+func (h *Handler) Decisions() []decisionlog.Entry {
+	return h.decisions.Entries(decisionlog.Filter{Service: Service})
+}
+
+// ResetDecisions drops the blob service's entries of the decision log.
+func (h *Handler) ResetDecisions() { h.decisions.Reset(decisionlog.Filter{Service: Service}) }
 
 // AdminPrefix is where AdminHandler answers.
 const AdminPrefix = "/_idlab/azureblob/"
@@ -45,23 +79,13 @@ const AdminPrefix = "/_idlab/azureblob/"
 // AdminHandler serves the test API under AdminPrefix, for the lab's
 // control plane only (ServeHTTP never answers it):
 //
-//	GET    decisions[?principal=OID&appId=ID&container=C] -> [Decision...]
-//	DELETE decisions -> 204
+//	DELETE decisions -> 204 (the blob service's entries of the decision log,
+//	                  which the lab's GET /_idlab/decisions reads)
 //	GET    accounts -> {account: {container: [blob names]}}
 func (h *Handler) AdminHandler() http.Handler { return http.HandlerFunc(h.serveAdmin) }
 
 func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	switch p := strings.TrimPrefix(r.URL.Path, AdminPrefix); {
-	case p == "decisions" && r.Method == http.MethodGet:
-		q := r.URL.Query()
-		out := []Decision{}
-		for _, d := range h.Decisions() {
-			if (q.Get("principal") == "" || d.Principal == q.Get("principal")) && (q.Get("appId") == "" || d.AppID == q.Get("appId")) &&
-				(q.Get("container") == "" || d.Container == q.Get("container")) {
-				out = append(out, d)
-			}
-		}
-		adminJSON(w, http.StatusOK, out)
 	case p == "decisions" && r.Method == http.MethodDelete:
 		h.ResetDecisions()
 		w.WriteHeader(http.StatusNoContent)
@@ -77,7 +101,7 @@ func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		h.mu.RUnlock()
 		adminJSON(w, http.StatusOK, out)
 	default:
-		adminJSON(w, http.StatusNotFound, map[string]string{"error": "NotFound", "message": "GET/DELETE " + AdminPrefix + "decisions, GET " + AdminPrefix + "accounts"})
+		adminJSON(w, http.StatusNotFound, map[string]string{"error": "NotFound", "message": "DELETE " + AdminPrefix + "decisions, GET " + AdminPrefix + "accounts"})
 	}
 }
 

@@ -46,10 +46,11 @@
 //     whether a container exists.
 //  4. Existence: 404 ContainerNotFound, 404 BlobNotFound.
 //
-// Every request to a known account leaves a Decision, refused
-// authentication included (Handler.Decisions, or GET
-// /_idlab/azureblob/decisions of Handler.AdminHandler, filters principal=,
-// appId=, container=) and one slog line:
+// Every request to a known account leaves an entry in the lab's decision
+// log (Options.Decisions; Service azureblob, the container in
+// Detail["container"], the app in Detail["appId"]), refused
+// authentication included (Handler.Decisions, or the lab's GET
+// /_idlab/decisions) and one slog line:
 // decision, principal, action, resource, reason, request_id. Responses
 // carry x-ms-request-id, x-ms-version and, for errors, x-ms-error-code.
 //

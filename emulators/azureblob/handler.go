@@ -20,7 +20,7 @@ import (
 type Handler struct {
 	opts      Options
 	log       *slog.Logger
-	decisions decisionlog.Log[Decision]
+	decisions *decisionlog.Log
 
 	mu       sync.RWMutex
 	accounts map[string]*account
@@ -32,7 +32,10 @@ func New(opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{opts: opts, log: opts.Logger, accounts: map[string]*account{}}
+	h := &Handler{opts: opts, log: opts.Logger, decisions: opts.Decisions, accounts: map[string]*account{}}
+	if h.decisions == nil {
+		h.decisions = &decisionlog.Log{}
+	}
 	if err := h.load(); err != nil {
 		return nil, err
 	}
@@ -196,7 +199,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(&storageError{status: http.StatusNotFound, code: CodeResourceNotFound, msg: msgNoResource})
 		return
 	}
-	d := Decision{Time: now.UTC(), RequestID: reqID, Account: t.Account, Container: t.Container, Blob: t.Blob, Operation: t.Op,
+	d := decision{Time: now.UTC(), RequestID: reqID, Account: t.Account, Container: t.Container, Blob: t.Blob, Operation: t.Op,
 		Action: t.Action, Scope: ContainerScope(acct.Subscription, acct.ResourceGroup, acct.Name, t.Container)}
 	if serr := h.authorize(r, acct, &d); serr != nil {
 		d.Code, d.Status = serr.code, serr.status
@@ -218,7 +221,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // authorize authenticates the bearer token and evaluates the role
 // assignments for d.Action at d.Scope, filling d.
-func (h *Handler) authorize(r *http.Request, acct Account, d *Decision) *storageError {
+func (h *Handler) authorize(r *http.Request, acct Account, d *decision) *storageError {
 	authz := r.Header.Get("Authorization")
 	if authz == "" {
 		d.Reason = "no Authorization header"
@@ -291,8 +294,8 @@ func validAudience(aud, accountName string) bool {
 	return aud == "https://storage.azure.com" || aud == "https://"+accountName+BlobHostSuffix
 }
 
-func (h *Handler) record(d Decision) {
-	h.decisions.Add(d)
+func (h *Handler) record(d decision) {
+	h.decisions.Add(d.entry())
 	decision := "deny"
 	if d.Allowed {
 		decision = "allow"

@@ -7,6 +7,7 @@ import (
 
 	"github.com/idlab/idlab/emulators/entra"
 	"github.com/idlab/idlab/internal/certs"
+	"github.com/idlab/idlab/internal/decisionlog"
 )
 
 // TokenVerifier verifies Entra access tokens; *entra.Handler is one.
@@ -30,6 +31,9 @@ type Options struct {
 	// CA issues the certificates of NewServer. Defaults to a CA of the
 	// server's own (Server.CA), so no caller needs to name certs.CA.
 	CA *certs.CA
+	// Decisions is the log decisions go to, shared with the lab's other
+	// emulators. Defaults to a log of its own.
+	Decisions *decisionlog.Log
 }
 
 // ErrNoVerifier is returned by New without Options.Tokens.

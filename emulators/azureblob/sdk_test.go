@@ -237,7 +237,7 @@ func TestAuthorization(t *testing.T) {
 			ds := l.blob.Handler().Decisions()
 			require.NotEmpty(t, ds)
 			last := ds[len(ds)-1]
-			require.Equal(t, tc.allowed, last.Allowed, last.Reason)
+			require.Equal(t, tc.allowed, last.Allowed(), last.Reason)
 			if !tc.allowed {
 				require.Equal(t, string(tc.code), last.Code)
 			}

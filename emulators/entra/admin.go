@@ -10,8 +10,8 @@ import (
 // AdminHandler serves the test API under /_idlab/entra/, for the lab's
 // control plane only (it registers apps, so workloads never reach it):
 //
-//	GET    decisions -> [Decision...]
-//	DELETE decisions -> 204
+//	DELETE decisions -> 204 (Entra's entries of the decision log, which the
+//	                  lab's GET /_idlab/decisions reads)
 //	GET    apps      -> [App...]
 //	POST   apps      App -> 201 App (normalized)
 func (h *Handler) AdminHandler() http.Handler { return http.HandlerFunc(h.serveAdmin) }
@@ -19,12 +19,6 @@ func (h *Handler) AdminHandler() http.Handler { return http.HandlerFunc(h.serveA
 func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	ids := requestIDs{}
 	switch p := strings.TrimPrefix(r.URL.Path, AdminPrefix); {
-	case p == "decisions" && r.Method == http.MethodGet:
-		d := h.Decisions()
-		if d == nil {
-			d = []Decision{}
-		}
-		writeJSON(w, http.StatusOK, ids, d)
 	case p == "decisions" && r.Method == http.MethodDelete:
 		h.ResetDecisions()
 		w.WriteHeader(http.StatusNoContent)
@@ -49,6 +43,6 @@ func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		norm, _ := app.normalize()
 		writeJSON(w, http.StatusCreated, ids, norm)
 	default:
-		writeJSON(w, http.StatusNotFound, ids, map[string]string{"error": "NotFound", "message": "GET/DELETE " + AdminPrefix + "decisions, GET/POST " + AdminPrefix + "apps"})
+		writeJSON(w, http.StatusNotFound, ids, map[string]string{"error": "NotFound", "message": "DELETE " + AdminPrefix + "decisions, GET/POST " + AdminPrefix + "apps"})
 	}
 }

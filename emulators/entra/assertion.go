@@ -16,7 +16,7 @@ import (
 // and case-sensitive), so a token from a stranger is refused without
 // fetching its issuer's keys; then the signature and times are checked with
 // the keys from the issuer's OIDC discovery.
-func (h *Handler) verifyAssertion(ctx context.Context, app App, raw string, now time.Time, d *Decision) (FederatedCredential, *aadError) {
+func (h *Handler) verifyAssertion(ctx context.Context, app App, raw string, now time.Time, d *decision) (FederatedCredential, *aadError) {
 	tok, err := jwtverify.ParseUnverified(raw)
 	if err != nil {
 		return FederatedCredential{}, errMalformedAssertion()

@@ -34,7 +34,7 @@
 //     tokens). POST /{tenant}/oauth2/token (v1, resource=) works the same.
 //
 // The admin API (Handler.AdminHandler, for the lab's control plane; not
-// served by ServeHTTP): GET /_idlab/entra/decisions, GET/POST
+// served by ServeHTTP): DELETE /_idlab/entra/decisions, GET/POST
 // /_idlab/entra/apps.
 //
 // Federation checks, in Entra's order and with its error codes: tenant
@@ -60,7 +60,9 @@
 // app roles App.Roles grants on the resource; absent when none), iat, nbf,
 // exp, uti and idp.
 //
-// Every token request leaves a Decision (Decisions, the admin endpoint) and
+// Every token request leaves an entry in the lab's decision log
+// (Options.Decisions; Cloud azure, Action entra:token, read with Decisions
+// or the lab's GET /_idlab/decisions) and
 // one slog line: decision, principal, action, resource, reason, request_id.
 // With Options.DataDir the tenant keys and apps survive restarts.
 package entra

@@ -27,7 +27,7 @@ type Handler struct {
 	tenants map[string]*tenant // by ID
 	names   map[string]string  // lower-cased ID or domain -> ID
 
-	decisions decisionlog.Log[Decision]
+	decisions *decisionlog.Log
 }
 
 // tenant is a directory with its signing key and apps.
@@ -41,11 +41,15 @@ type tenant struct {
 func New(opts Options) (*Handler, error) {
 	opts = opts.normalize()
 	h := &Handler{
-		now:     opts.Now,
-		log:     opts.Logger,
-		dataDir: opts.DataDir,
-		tenants: map[string]*tenant{},
-		names:   map[string]string{},
+		now:       opts.Now,
+		log:       opts.Logger,
+		dataDir:   opts.DataDir,
+		decisions: opts.Decisions,
+		tenants:   map[string]*tenant{},
+		names:     map[string]string{},
+	}
+	if h.decisions == nil {
+		h.decisions = &decisionlog.Log{}
 	}
 	h.verifier = &jwtverify.Verifier{
 		Keys: &jwtverify.DiscoveryKeys{Client: opts.HTTPClient, Now: opts.Now},

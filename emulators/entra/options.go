@@ -1,6 +1,7 @@
 package entra
 
 import (
+	"github.com/idlab/idlab/internal/decisionlog"
 	"log/slog"
 	"net/http"
 	"time"
@@ -23,6 +24,9 @@ type Options struct {
 	// federated issuers named in client assertions (the lab's issuers).
 	// Defaults to http.DefaultClient.
 	HTTPClient *http.Client
+	// Decisions is the log decisions go to, shared with the lab's other
+	// emulators. Defaults to a log of its own.
+	Decisions *decisionlog.Log
 	// CA issues the certificates of NewServer. Defaults to a CA of the
 	// server's own (Server.CA), so no caller needs to name certs.CA.
 	CA *certs.CA

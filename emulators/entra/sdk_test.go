@@ -66,10 +66,12 @@ func TestWorkloadIdentityCredentialGetsStorageToken(t *testing.T) {
 	ds := l.entra.Handler().Decisions()
 	require.Len(t, ds, 2)
 	for _, d := range ds {
-		require.True(t, d.Allowed)
-		require.Equal(t, subject, d.Subject)
-		require.Equal(t, aksIssuer, d.Issuer)
-		require.Equal(t, "aks-blob-reader", d.Credential)
+		require.True(t, d.Allowed())
+		require.Equal(t, "azure", d.Cloud)
+		require.Equal(t, entra.ActionToken, d.Action)
+		require.Equal(t, subject, d.Principal)
+		require.Equal(t, aksIssuer, d.Detail["issuer"])
+		require.Equal(t, "aks-blob-reader", d.Detail["credential"])
 		require.Equal(t, "https://storage.azure.com", d.Resource)
 	}
 }
@@ -167,7 +169,7 @@ func TestWorkloadIdentityCredentialDenials(t *testing.T) {
 				return
 			}
 			require.Len(t, ds, 1)
-			require.False(t, ds[0].Allowed)
+			require.False(t, ds[0].Allowed())
 			require.Equal(t, tc.code, ds[0].Code)
 		})
 	}

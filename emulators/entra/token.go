@@ -26,7 +26,7 @@ const AccessTokenLifetime = time.Hour
 func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request, tenantName string, v2 bool) {
 	ids := newRequestIDs(r)
 	now := h.now()
-	d := Decision{Time: now.UTC(), RequestID: ids.trace, CorrelationID: ids.correlation, Tenant: tenantName}
+	d := decision{Time: now.UTC(), RequestID: ids.trace, CorrelationID: ids.correlation, Tenant: tenantName}
 	resp, aerr := h.token(r.Context(), r, tenantName, v2, now, &d)
 	if aerr != nil {
 		d.Allowed, d.Code, d.Error, d.Reason = false, fmt.Sprintf("AADSTS%d", aerr.Code), aerr.Error, aerr.Msg
@@ -40,7 +40,7 @@ func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request, tenantName 
 }
 
 // token runs the grant and fills d as it learns who is asking.
-func (h *Handler) token(ctx context.Context, r *http.Request, tenantName string, v2 bool, now time.Time, d *Decision) (*tokenResponse, *aadError) {
+func (h *Handler) token(ctx context.Context, r *http.Request, tenantName string, v2 bool, now time.Time, d *decision) (*tokenResponse, *aadError) {
 	if r.Method != http.MethodPost {
 		return nil, &aadError{http.StatusMethodNotAllowed, "invalid_request", 900561, "The endpoint only accepts POST requests. Received a " + r.Method + " request."}
 	}
@@ -127,8 +127,8 @@ func (h *Handler) tenantName(t *tenant) string {
 }
 
 // record logs and keeps a decision.
-func (h *Handler) record(d Decision) {
-	h.decisions.Add(d)
+func (h *Handler) record(d decision) {
+	h.decisions.Add(d.entry())
 	outcome := "deny"
 	if d.Allowed {
 		outcome = "allow"

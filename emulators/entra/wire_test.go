@@ -155,11 +155,11 @@ func TestAdminAPI(t *testing.T) {
 	require.Equal(t, []string{entra.DefaultFederatedAudience}, apps[2].FederatedCredentials[0].Audiences)
 
 	_, _ = do(t, c, http.MethodPost, "https://login.microsoftonline.com/"+tenantID+"/oauth2/v2.0/token", url.Values{"grant_type": {"password"}})
-	resp, err = http.Get(admin.URL + entra.AdminPrefix + "decisions")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var ds []entra.Decision
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ds))
+	ds := l.entra.Handler().Decisions()
 	require.Len(t, ds, 1)
 	require.Equal(t, "AADSTS70003", ds[0].Code)
+	resp, err = http.Get(admin.URL + entra.AdminPrefix + "decisions")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "the lab's /_idlab/decisions serves them")
 }

@@ -60,8 +60,8 @@ func TestGenerateAccessToken(t *testing.T) {
 				require.Equal(t, reader, info.Email)
 				require.Equal(t, []string{gcpiam.ScopeCloudPlatform}, info.Scopes)
 				d := lastDecision(t, l.h)
-				require.True(t, d.Allowed)
-				require.Equal(t, "serviceAccount:"+caller, d.Member)
+				require.True(t, d.Allowed())
+				require.Equal(t, "serviceAccount:"+caller, d.Principal)
 				return
 			}
 			var ge *googleapi.Error
@@ -73,10 +73,10 @@ func TestGenerateAccessToken(t *testing.T) {
 			}
 			if tc.code == http.StatusForbidden {
 				d := lastDecision(t, l.h)
-				require.False(t, d.Allowed)
-				require.Equal(t, "serviceAccount:"+outsider, d.Member)
+				require.False(t, d.Allowed())
+				require.Equal(t, "serviceAccount:"+outsider, d.Principal)
 				require.Equal(t, "projects/idlab/serviceAccounts/"+reader, d.Resource)
-				require.Equal(t, "iam.serviceAccounts.getAccessToken", d.Permission)
+				require.Equal(t, "iam.serviceAccounts.getAccessToken", d.Action)
 			}
 		})
 	}

@@ -70,7 +70,8 @@
 // accounts inherit their project's bindings. Roles are the predefined ones
 // the lab's emulators check (see KnownRoles) plus roles/owner, editor and
 // viewer. Every HasRole / CheckPermission call and every STS exchange is
-// recorded in Decisions().
+// an entry of the decision log (Options.Decisions, Service gcpiam; read
+// with Decisions() or the lab's GET /_idlab/decisions).
 //
 // Fixtures (LoadFixtures: a file or a directory of *.yaml), errors located
 // as file:line:

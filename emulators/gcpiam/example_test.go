@@ -33,7 +33,7 @@ func Example() {
 	fmt.Println(h.CheckPermission("projects/_/buckets/team-a-data", info.Members, "storage.objects.get"))
 	fmt.Println(h.CheckPermission("projects/_/buckets/team-a-data", info.Members, "storage.objects.create"))
 	d := h.Decisions()[1]
-	fmt.Println(d.Allowed, d.Reason)
+	fmt.Println(d.Allowed(), d.Reason)
 	// Output:
 	// reader@idlab.iam.gserviceaccount.com 21 true
 	// true

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/idlab/idlab/internal/decisionlog"
 	"log/slog"
 	"net"
 	"net/http"
@@ -45,6 +46,9 @@ type Options struct {
 	// identity pool issuers for STS token exchange. Defaults to
 	// http.DefaultClient.
 	HTTPClient *http.Client
+	// Decisions is the log decisions go to, shared with the lab's other
+	// emulators. Defaults to a log of its own.
+	Decisions *decisionlog.Log
 }
 
 // Handler is the Google identity plane: the accounts.google.com issuer, IAM
@@ -61,12 +65,15 @@ type Handler struct {
 	st        *state
 	signer    *signingKey            // the accounts.google.com key minting uses
 	saKeys    map[string]*signingKey // per service account, for signJwt / signBlob
-	decisions []Decision
+	decisions *decisionlog.Log
 }
 
 // New returns a handler, loading Options.DataDir when it holds state.
 func New(opts Options) (*Handler, error) {
-	h := &Handler{now: opts.Now, log: opts.Logger, dir: opts.DataDir, saKeys: map[string]*signingKey{}}
+	h := &Handler{now: opts.Now, log: opts.Logger, dir: opts.DataDir, saKeys: map[string]*signingKey{}, decisions: opts.Decisions}
+	if h.decisions == nil {
+		h.decisions = &decisionlog.Log{}
+	}
 	if h.now == nil {
 		h.now = time.Now
 	}

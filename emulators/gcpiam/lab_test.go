@@ -3,6 +3,7 @@ package gcpiam_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/idlab/idlab/internal/decisionlog"
 	"io"
 	"net/http"
 	"net/url"
@@ -134,7 +135,7 @@ func decode(t *testing.T, resp *http.Response) (int, map[string]any) {
 	return resp.StatusCode, m
 }
 
-func lastDecision(t *testing.T, h *gcpiam.Handler) gcpiam.Decision {
+func lastDecision(t *testing.T, h *gcpiam.Handler) decisionlog.Entry {
 	t.Helper()
 	ds := h.Decisions()
 	require.NotEmpty(t, ds)

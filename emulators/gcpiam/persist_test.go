@@ -59,9 +59,9 @@ func TestHasRoleInheritsProject(t *testing.T) {
 	require.True(t, h.CheckPermission("projects/_/buckets/b", nil, "storage.objects.get"))
 	ds := h.Decisions()
 	require.Len(t, ds, 6)
-	require.False(t, ds[0].Allowed)
-	require.Equal(t, "roles/iam.serviceAccountTokenCreator", ds[0].Role)
-	require.True(t, ds[5].Allowed)
+	require.False(t, ds[0].Allowed())
+	require.Equal(t, "roles/iam.serviceAccountTokenCreator", ds[0].Detail["role"])
+	require.True(t, ds[5].Allowed())
 
 	require.ErrorIs(t, h.AddBinding("projects/p1", "roles/made.up", "allUsers"), gcpiam.ErrInvalid)
 	require.ErrorIs(t, h.AddBinding("projects/p1", "roles/viewer", "alice"), gcpiam.ErrInvalid)

@@ -2,6 +2,7 @@ package gcpiam
 
 import (
 	"fmt"
+	"github.com/idlab/idlab/internal/decisionlog"
 	"regexp"
 	"slices"
 	"sort"
@@ -9,9 +10,10 @@ import (
 	"time"
 )
 
-// Decision is one authorization check: who asked for what on which
-// resource, and why it was allowed or denied. Scenarios read them to prove a
-// denial came from IAM and not from a broken network.
+// Decision is one authorization check as an emulator reports it: who
+// asked for what on which resource, and why it was allowed or denied. The
+// log keeps it as a decisionlog.Entry (Entry); scenarios read those to prove
+// a denial came from IAM and not from a broken network.
 type Decision struct {
 	Time       time.Time `json:"time"`
 	Member     string    `json:"member"`
@@ -22,8 +24,26 @@ type Decision struct {
 	Reason     string    `json:"reason"`
 }
 
-// maxDecisions bounds the decision log; the oldest entries go first.
-const maxDecisions = 10000
+// Service is the Service of Google IAM's decisions (Cloud Storage's too).
+const Service = "gcpiam"
+
+// Entry is d as the decision log keeps it: Cloud google, Principal the
+// member, Action the permission (the role for a role check), the role in
+// Detail["role"].
+func (d Decision) Entry() decisionlog.Entry {
+	e := decisionlog.Entry{Time: d.Time, Cloud: decisionlog.Google, Service: Service, Principal: d.Member, Action: d.Permission,
+		Resource: d.Resource, Effect: decisionlog.Deny, Reason: d.Reason}
+	if d.Allowed {
+		e.Effect = decisionlog.Allow
+	}
+	if e.Action == "" {
+		e.Action = d.Role
+	}
+	if d.Role != "" {
+		e.Detail = map[string]string{"role": d.Role}
+	}
+	return e
+}
 
 // rolePermissions are the predefined roles the lab knows, with the
 // permissions (a subset of Google's) its emulators check.
@@ -312,10 +332,7 @@ func (h *Handler) checkLocked(resource string, members []string, permission stri
 }
 
 func (h *Handler) recordLocked(d Decision) {
-	h.decisions = append(h.decisions, d)
-	if len(h.decisions) > maxDecisions {
-		h.decisions = slices.Clone(h.decisions[len(h.decisions)-maxDecisions:])
-	}
+	h.decisions.Add(d.Entry())
 	verdict := "deny"
 	if d.Allowed {
 		verdict = "allow"
@@ -324,19 +341,13 @@ func (h *Handler) recordLocked(d Decision) {
 		"resource", d.Resource, "reason", d.Reason)
 }
 
-// Decisions returns the decision log, oldest first.
-func (h *Handler) Decisions() []Decision {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return slices.Clone(h.decisions)
+// Decisions returns Google's entries of the decision log, oldest first.
+func (h *Handler) Decisions() []decisionlog.Entry {
+	return h.decisions.Entries(decisionlog.Filter{Service: Service})
 }
 
-// ResetDecisions empties the decision log.
-func (h *Handler) ResetDecisions() {
-	h.mu.Lock()
-	h.decisions = nil
-	h.mu.Unlock()
-}
+// ResetDecisions drops Google's entries of the decision log.
+func (h *Handler) ResetDecisions() { h.decisions.Reset(decisionlog.Filter{Service: Service}) }
 
 // RecordDecision appends a decision made outside IAM's own checks (an
 // emulator refusing an invalid token, say), so every denial is in one log.

@@ -82,8 +82,8 @@ func TestSTSExchange(t *testing.T) {
 			require.True(t, strings.HasPrefix(body["error_description"].(string), tc.errDesc), body["error_description"])
 			if tc.errCode != "invalid_request" {
 				d := lastDecision(t, l.h)
-				require.False(t, d.Allowed)
-				require.Equal(t, "sts.googleapis.com/token", d.Permission)
+				require.False(t, d.Allowed())
+				require.Equal(t, "sts.googleapis.com/token", d.Action)
 			}
 		})
 	}
@@ -149,16 +149,16 @@ func TestWorkloadIdentityImpersonation(t *testing.T) {
 			require.NoError(t, err)
 			tok, err := ts.Token()
 			d := lastDecision(t, l.h)
-			require.Equal(t, "serviceAccount:idlab.svc.id.goog["+tc.ns+"/"+tc.ksa+"]", d.Member)
-			require.Equal(t, "iam.serviceAccounts.getAccessToken", d.Permission)
-			require.Equal(t, tc.allowed, d.Allowed, d.Reason)
+			require.Equal(t, "serviceAccount:idlab.svc.id.goog["+tc.ns+"/"+tc.ksa+"]", d.Principal)
+			require.Equal(t, "iam.serviceAccounts.getAccessToken", d.Action)
+			require.Equal(t, tc.allowed, d.Allowed(), d.Reason)
 			if !tc.allowed {
 				require.ErrorContains(t, err, "status code 403")
 				require.ErrorContains(t, err, "PERMISSION_DENIED")
 				return
 			}
 			require.NoError(t, err)
-			require.Equal(t, "roles/iam.workloadIdentityUser", d.Role)
+			require.Equal(t, "roles/iam.workloadIdentityUser", d.Detail["role"])
 			status, info := l.get(t, "https://oauth2.googleapis.com/tokeninfo?access_token="+url.QueryEscape(tok.AccessToken))
 			require.Equal(t, 200, status, info)
 			require.Equal(t, reader, info["email"])

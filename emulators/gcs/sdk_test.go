@@ -159,9 +159,9 @@ func TestReaderWithStorageClient(t *testing.T) {
 			requireAPIError(t, tc.do(), tc.code, tc.msg)
 			ds := l.iam.Decisions()
 			d := ds[len(ds)-1]
-			require.False(t, d.Allowed)
-			require.Equal(t, "serviceAccount:"+reader, d.Member)
-			require.Equal(t, tc.perm, d.Permission)
+			require.False(t, d.Allowed())
+			require.Equal(t, "serviceAccount:"+reader, d.Principal)
+			require.Equal(t, tc.perm, d.Action)
 			require.Equal(t, "projects/_/buckets/"+tc.bucket, d.Resource)
 		})
 	}
@@ -175,8 +175,8 @@ func TestAuthentication(t *testing.T) {
 	_, err = list(anon, "team-a-data")
 	requireAPIError(t, err, http.StatusUnauthorized, "Anonymous caller does not have storage.objects.list access to the Google Cloud Storage bucket. Permission 'storage.objects.list' denied on resource (or it may not exist).")
 	d := l.iam.Decisions()[len(l.iam.Decisions())-1]
-	require.Equal(t, "anonymous", d.Member)
-	require.False(t, d.Allowed)
+	require.Equal(t, "anonymous", d.Principal)
+	require.False(t, d.Allowed())
 
 	// allUsers makes a bucket public.
 	got, err := read(anon, "public-data", "hello.txt")
@@ -193,7 +193,7 @@ func TestAuthentication(t *testing.T) {
 	_, err = list(c, "team-a-data")
 	requireAPIError(t, err, http.StatusUnauthorized, "Invalid Credentials")
 	d = l.iam.Decisions()[len(l.iam.Decisions())-1]
-	require.False(t, d.Allowed)
+	require.False(t, d.Allowed())
 	require.Contains(t, d.Reason, "Invalid Credentials")
 }
 

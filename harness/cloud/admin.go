@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/idlab/idlab/internal/decisionlog"
 )
 
 // AdminPrefix starts every path of the admin API. It means nothing on the
@@ -42,6 +44,9 @@ func (c *Cloud) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	switch {
+	case p == "/_idlab/decisions":
+		// Every emulator's decisions, one log, one cursor (decisionlog.ParseQuery).
+		decisionlog.Handler(c.Decisions).ServeHTTP(w, r)
 	case strings.HasPrefix(p, IMDSAdminPrefix):
 		c.serveIMDSAdmin(w, r)
 	case p == "/_idlab/clock":

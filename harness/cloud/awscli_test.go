@@ -234,7 +234,7 @@ func TestAWSCLI(t *testing.T) {
 	require.Contains(t, errs, "An error occurred (AccessDenied) when calling the AssumeRoleWithWebIdentity operation")
 
 	// The emulator's own account of the denials.
-	status, body = adminDo(t, c, http.MethodGet, "/_idlab/iam/decisions?effect=ImplicitDeny", "")
+	status, body = adminDo(t, c, http.MethodGet, "/_idlab/decisions?cloud=aws&effect=ImplicitDeny", "")
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, body, `"action":"s3:GetObject"`)
 	require.Contains(t, body, `"action":"s3:PutObject"`)

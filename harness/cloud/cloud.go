@@ -26,6 +26,7 @@ import (
 	"github.com/idlab/idlab/emulators/oidc"
 	"github.com/idlab/idlab/internal/certs"
 	"github.com/idlab/idlab/internal/clock"
+	"github.com/idlab/idlab/internal/decisionlog"
 	"github.com/idlab/idlab/internal/httplimit"
 )
 
@@ -49,6 +50,9 @@ type Cloud struct {
 	// handlers are the built services' cloud-plane handlers.
 	handlers map[Service]http.Handler
 	imds     map[string]*imdsNode // node name -> its instance metadata
+
+	// Decisions is the one decision log every emulator writes.
+	Decisions *decisionlog.Log
 
 	mu       sync.RWMutex
 	listener net.Listener
@@ -81,7 +85,7 @@ func New(cfg Config) (*Cloud, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lab CA: %w", err)
 	}
-	c := &Cloud{cfg: cfg, log: log, CA: ca, Clock: clock.New(nil), handlers: map[Service]http.Handler{}}
+	c := &Cloud{cfg: cfg, log: log, CA: ca, Clock: clock.New(nil), handlers: map[Service]http.Handler{}, Decisions: &decisionlog.Log{}}
 	c.router = router{isIssuer: c.isIssuer}
 	for _, s := range services {
 		if err := s.build(c); err != nil {

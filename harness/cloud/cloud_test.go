@@ -177,7 +177,7 @@ func TestCloudServesTheChainByHostAndOnLoopback(t *testing.T) {
 	require.Equal(t, testIssuer, doc["issuer"])
 
 	// Denies are in the decision log, with the reason.
-	status, body := adminDo(t, c, http.MethodGet, "/_idlab/iam/decisions?effect=ImplicitDeny", "")
+	status, body := adminDo(t, c, http.MethodGet, "/_idlab/decisions?cloud=aws&effect=ImplicitDeny", "")
 	require.Equal(t, http.StatusOK, status, body)
 	var ds []map[string]any
 	require.NoError(t, json.Unmarshal([]byte(body), &ds))

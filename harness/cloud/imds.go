@@ -190,43 +190,5 @@ func (c *Cloud) serveIMDSAdmin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "NotFound", "message": "no instance metadata for node " + strconv.Quote(name)})
 		return
 	}
-	switch r.Method {
-	case http.MethodGet:
-	case http.MethodPost:
-		o, err := parseMetadataOptions(n.handler.MetadataOptions(), r)
-		if err == nil {
-			err = n.handler.SetMetadataOptions(o)
-		}
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "InvalidParameterValue", "message": err.Error()})
-			return
-		}
-	default:
-		w.Header().Set("Allow", "GET, POST")
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "MethodNotAllowed"})
-		return
-	}
-	writeJSON(w, http.StatusOK, n.handler.MetadataOptions())
-}
-
-// parseMetadataOptions applies hop-limit= and http-tokens= to cur.
-func parseMetadataOptions(cur awsimds.MetadataOptions, r *http.Request) (awsimds.MetadataOptions, error) {
-	q := r.URL.Query()
-	if s := q.Get("hop-limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return cur, fmt.Errorf("hop-limit %q: want an integer", s)
-		}
-		cur.HopLimit = n
-	}
-	switch s := q.Get("http-tokens"); s {
-	case "":
-	case "required":
-		cur.RequireV2 = true
-	case "optional":
-		cur.RequireV2 = false
-	default:
-		return cur, fmt.Errorf("http-tokens %q: want required or optional", s)
-	}
-	return cur, nil
+	n.handler.AdminHandler().ServeHTTP(w, r)
 }

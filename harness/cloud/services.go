@@ -157,7 +157,7 @@ var services = []service{
 	{
 		name: ServiceIAM,
 		build: func(c *Cloud) (err error) {
-			c.IAM, err = awsiam.New(awsiam.Options{Now: c.Clock.Now, Logger: c.log.With("emulator", "iam"), DataDir: filepath.Join(c.cfg.DataDir, "iam")})
+			c.IAM, err = awsiam.New(awsiam.Options{Now: c.Clock.Now, Logger: c.log.With("emulator", "iam"), Decisions: c.Decisions, DataDir: filepath.Join(c.cfg.DataDir, "iam")})
 			return wrap("iam", err)
 		},
 		adminPrefix: "/_idlab/iam/",
@@ -290,7 +290,7 @@ var services = []service{
 		// STS, tokeninfo, JWKS.
 		name: ServiceGoogleIAM,
 		build: func(c *Cloud) (err error) {
-			c.Google, err = gcpiam.New(gcpiam.Options{Now: c.Clock.Now, Logger: c.log.With("emulator", "gcpiam"),
+			c.Google, err = gcpiam.New(gcpiam.Options{Now: c.Clock.Now, Logger: c.log.With("emulator", "gcpiam"), Decisions: c.Decisions,
 				DataDir: filepath.Join(c.cfg.DataDir, "gcpiam"), HTTPClient: c.loopbackClient()})
 			return wrap("google iam", err)
 		},
@@ -300,7 +300,7 @@ var services = []service{
 			return host == "accounts.google.com" || ok && googleIdentityHosts[name]
 		},
 		adminPrefix: "/_idlab/google/",
-		admin:       func(c *Cloud) http.Handler { return http.HandlerFunc(c.serveGoogleDecisions) },
+		admin:       func(c *Cloud) http.Handler { return c.Google.AdminHandler() },
 		fixtures:    fixturesGCP,
 		load: func(_ context.Context, c *Cloud, path string) error {
 			return wrap("google fixtures", c.Google.LoadFixtures(path))
@@ -327,7 +327,7 @@ var services = []service{
 	{
 		name: ServiceEntra,
 		build: func(c *Cloud) (err error) {
-			c.Entra, err = entra.New(entra.Options{Now: c.Clock.Now, Logger: c.log.With("emulator", "entra"),
+			c.Entra, err = entra.New(entra.Options{Now: c.Clock.Now, Logger: c.log.With("emulator", "entra"), Decisions: c.Decisions,
 				DataDir: filepath.Join(c.cfg.DataDir, "entra"), HTTPClient: c.loopbackClient()})
 			return wrap("entra", err)
 		},
@@ -348,7 +348,7 @@ var services = []service{
 	{
 		name: ServiceAzureBlob,
 		build: func(c *Cloud) (err error) {
-			c.Blob, err = azureblob.New(azureblob.Options{Tokens: c.Entra, Now: c.Clock.Now, Logger: c.log.With("emulator", "azureblob"),
+			c.Blob, err = azureblob.New(azureblob.Options{Tokens: c.Entra, Now: c.Clock.Now, Logger: c.log.With("emulator", "azureblob"), Decisions: c.Decisions,
 				DataDir: filepath.Join(c.cfg.DataDir, "azureblob")})
 			return wrap("azure blob", err)
 		},
@@ -419,21 +419,4 @@ func loadIssuers(_ context.Context, c *Cloud, path string) error {
 		}
 	}
 	return nil
-}
-
-// serveGoogleDecisions serves Google IAM's decision log under
-// /_idlab/google/decisions; resource= and member= filter exactly.
-func (c *Cloud) serveGoogleDecisions(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/_idlab/google/decisions" || r.Method != http.MethodGet {
-		adminNotFound(w, r.URL.Path)
-		return
-	}
-	q := r.URL.Query()
-	out := []gcpiam.Decision{}
-	for _, d := range c.Google.Decisions() {
-		if (q.Get("resource") == "" || d.Resource == q.Get("resource")) && (q.Get("member") == "" || d.Member == q.Get("member")) {
-			out = append(out, d)
-		}
-	}
-	writeJSON(w, http.StatusOK, out)
 }

@@ -68,8 +68,8 @@ func TestCloudListenerServesNoAdminPath(t *testing.T) {
 		cfg.AzureFixtures = "../../fixtures/azure"
 		cfg.IMDS = []IMDSConfig{{Name: "eks", RoleARN: "arn:aws:iam::123456789012:role/eks-node"}}
 	})
-	paths := []string{"healthz", "clock", "iam/decisions", "iam/roles", "iam/users", "oidc/issuers", "s3/buckets", "sns/topics",
-		"entra/decisions", "entra/apps", "azureblob/decisions", "azureblob/accounts", "google/decisions", "imds/eks"}
+	paths := []string{"healthz", "clock", "decisions", "iam/roles", "iam/users", "oidc/issuers", "s3/buckets", "sns/topics",
+		"entra/apps", "azureblob/accounts", "imds/eks"}
 	hosts := []string{"127.0.0.1", "localhost", "sts.amazonaws.com", "sts.us-west-2.amazonaws.com", "s3.us-west-2.amazonaws.com",
 		"app-a-data.s3.us-west-2.amazonaws.com", "sns.us-west-2.amazonaws.com", "eks-auth.us-west-2.api.aws",
 		"oidc.eks.us-west-2.amazonaws.com", "accounts.google.com", "sts.googleapis.com", "iamcredentials.googleapis.com",

@@ -21,7 +21,7 @@ type State struct {
 	SigningKey         string
 	TokensMinted       int64
 	Roles, Users       []string
-	// NewestDecision is the ID of the newest IAM decision ("" for an empty
+	// NewestDecision is the Seq of the newest AWS decision ("" for an empty
 	// log); a wiped log no longer holds it.
 	NewestDecision string
 }
@@ -91,15 +91,16 @@ func decisionIDs(ctx context.Context, get Getter, since string) ([]string, error
 	if since != "" {
 		q.Set("since", since)
 	}
+	q.Set("cloud", "aws")
 	var ds []struct {
-		ID string `json:"id"`
+		Seq int64 `json:"seq"`
 	}
-	if err := get(ctx, "/_idlab/iam/decisions?"+q.Encode(), &ds); err != nil {
+	if err := get(ctx, "/_idlab/decisions?"+q.Encode(), &ds); err != nil {
 		return nil, fmt.Errorf("read decisions: %w", err)
 	}
 	out := make([]string, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, d.ID)
+		out = append(out, strconv.FormatInt(d.Seq, 10))
 	}
 	return out, nil
 }

@@ -1,46 +1,156 @@
-// Package decisionlog is the bounded, concurrency-safe log of allow/deny
-// decisions the emulators keep for their admin endpoints (Entra, the Azure
-// blob service): the newest Max entries, oldest first.
+// Package decisionlog is the one allow/deny decision log every emulator
+// writes: Entry is a decision, Log keeps the newest entries in order and
+// numbers them, Filter selects them for the admin API.
 package decisionlog
 
-import "sync"
+import (
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
 
 // DefaultMax is how many decisions a Log keeps unless told otherwise.
 const DefaultMax = 10000
 
-// Log keeps the newest Max decisions of type T. The zero value is ready
-// and keeps DefaultMax.
-type Log[T any] struct {
+// Clouds an Entry names.
+const (
+	AWS    = "aws"
+	Google = "google"
+	Azure  = "azure"
+)
+
+// Effects. AWS refines a denial into ImplicitDeny, ExplicitDeny or
+// Rejected; the other clouds write Deny.
+const (
+	Allow = "Allow"
+	Deny  = "Deny"
+)
+
+// Entry is one allow/deny decision.
+type Entry struct {
+	// Seq numbers the entries of one Log, from 1, strictly increasing: the
+	// cursor Filter.Since pages with (never the time, which the lab's
+	// clock moves and two decisions may share).
+	Seq  int64     `json:"seq"`
+	Time time.Time `json:"time"`
+	// Cloud is aws, google or azure; Service the emulator that decided
+	// (iam for every AWS service, gcpiam for Google's, entra, azureblob).
+	Cloud   string `json:"cloud"`
+	Service string `json:"service"`
+	// Principal is who asked: an ARN for AWS, a member for Google, the
+	// assertion subject (Entra) or the token's object ID (blob) for Azure.
+	Principal string `json:"principal"`
+	// Action is the operation asked for (s3:GetObject,
+	// iam.serviceAccounts.getAccessToken, entra:token, a blob data action).
+	Action   string `json:"action"`
+	Resource string `json:"resource"`
+	// Effect is Allow or a denial: Deny, or AWS's ImplicitDeny,
+	// ExplicitDeny and Rejected (refused before any policy was evaluated).
+	Effect string `json:"effect"`
+	// Reason says why in one sentence; AWS rejections start with the error
+	// code the caller got.
+	Reason    string `json:"reason"`
+	RequestID string `json:"requestId,omitempty"`
+	// Code is the error code the caller got for a denial when the cloud
+	// has one (AADSTS700213, AuthorizationPermissionMismatch).
+	Code string `json:"code,omitempty"`
+	// Detail holds what one emulator knows beyond these fields (IAM's
+	// explanation, Entra's tenant, the blob container ...).
+	Detail map[string]string `json:"detail,omitempty"`
+}
+
+// Allowed reports whether the decision allowed the request.
+func (e Entry) Allowed() bool { return e.Effect == Allow }
+
+// Explanation is the emulator's account of the decision in plain words:
+// Detail["explanation"] when it wrote one (AWS), else Effect and Reason.
+func (e Entry) Explanation() string {
+	if x := e.Detail["explanation"]; x != "" {
+		return x
+	}
+	return e.Effect + ": " + e.Reason
+}
+
+// Log keeps the newest Max entries, oldest first, and numbers them. Several
+// emulators may share one Log, so one cursor pages through all of them.
+// The zero value is ready and keeps DefaultMax.
+type Log struct {
 	Max int
 
 	mu  sync.Mutex
-	all []T
+	seq int64
+	all []Entry
 }
 
-// Add appends d, dropping the oldest entry when the log is full.
-func (l *Log[T]) Add(d T) {
+// Add numbers e (its Seq is set, whatever it held) and appends it, dropping
+// the oldest entry when the log is full. It returns e as logged.
+func (l *Log) Add(e Entry) Entry {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	limit := l.Max
 	if limit <= 0 {
 		limit = DefaultMax
 	}
+	l.seq++
+	e.Seq = l.seq
 	if len(l.all) >= limit {
 		l.all = append(l.all[:0:0], l.all[len(l.all)-limit+1:]...)
 	}
-	l.all = append(l.all, d)
+	l.all = append(l.all, e)
+	return e
 }
 
-// All returns a copy of the log, oldest first.
-func (l *Log[T]) All() []T {
+// Entries returns a copy of the entries f selects, oldest first.
+func (l *Log) Entries(f Filter) []Entry {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]T(nil), l.all...)
+	out := []Entry{}
+	for _, e := range l.all {
+		if f.Match(e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
-// Reset empties the log.
-func (l *Log[T]) Reset() {
+// Reset drops the entries f selects (Filter{} for all). Numbering goes
+// on, so a cursor taken before still pages correctly.
+func (l *Log) Reset(f Filter) {
 	l.mu.Lock()
-	l.all = nil
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	l.all = slices.DeleteFunc(l.all, f.Match)
+}
+
+// Filter selects entries; zero fields match everything.
+type Filter struct {
+	Cloud   string
+	Service string
+	// Principal matches a substring of the principal (":assumed-role/app/").
+	Principal string
+	// Action matches exactly, ignoring case.
+	Action   string
+	Resource string
+	// Effect matches exactly, except that Deny matches every denial.
+	Effect    string
+	RequestID string
+	// Since keeps only entries with a larger Seq.
+	Since int64
+}
+
+// Match reports whether f selects e.
+func (f Filter) Match(e Entry) bool {
+	switch {
+	case f.Cloud != "" && e.Cloud != f.Cloud,
+		f.Service != "" && e.Service != f.Service,
+		f.Principal != "" && !strings.Contains(e.Principal, f.Principal),
+		f.Action != "" && !strings.EqualFold(e.Action, f.Action),
+		f.Resource != "" && e.Resource != f.Resource,
+		f.Effect == Deny && e.Allowed(),
+		f.Effect != "" && f.Effect != Deny && e.Effect != f.Effect,
+		f.RequestID != "" && e.RequestID != f.RequestID,
+		e.Seq <= f.Since:
+		return false
+	}
+	return true
 }

@@ -1,24 +1,213 @@
 package decisionlog
 
 import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
 
-func TestLogKeepsTheNewest(t *testing.T) {
-	var l Log[int]
-	l.Max = 3
-	for i := range 5 {
-		l.Add(i)
+// sample is a log of five decisions, all at the same instant (as a frozen
+// or advanced lab clock makes them): only Seq orders them.
+func sample() *Log {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := &Log{}
+	for _, e := range []Entry{
+		{Cloud: AWS, Service: "iam", Principal: "arn:aws:sts::1:assumed-role/app-a/s1", Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k", Effect: Allow, RequestID: "r1"},
+		{Cloud: AWS, Service: "iam", Principal: "arn:aws:sts::1:assumed-role/app-b/s2", Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k", Effect: "ImplicitDeny", RequestID: "r2"},
+		{Cloud: AWS, Service: "iam", Principal: "https://issuer/x", Action: "sts:AssumeRoleWithWebIdentity", Resource: "arn:aws:iam::1:role/r", Effect: "Rejected", RequestID: "r3"},
+		{Cloud: Google, Service: "gcpiam", Principal: "serviceAccount:a@p.iam.gserviceaccount.com", Action: "storage.objects.get", Resource: "projects/_/buckets/b", Effect: Deny},
+		{Cloud: Azure, Service: "entra", Principal: "system:serviceaccount:ns:app", Action: "entra:token", Resource: "https://storage.azure.com", Effect: Allow, RequestID: "r5"},
+	} {
+		e.Time = at
+		l.Add(e)
 	}
-	require.Equal(t, []int{2, 3, 4}, l.All())
-	got := l.All()
-	got[0] = 99
-	require.Equal(t, []int{2, 3, 4}, l.All(), "All returns a copy")
-	l.Reset()
-	require.Empty(t, l.All())
-	var d Log[string]
-	d.Add("x")
-	require.Equal(t, []string{"x"}, d.All(), "the zero value works")
+	return l
+}
+
+func seqs(es []Entry) []int64 {
+	out := []int64{}
+	for _, e := range es {
+		out = append(out, e.Seq)
+	}
+	return out
+}
+
+func TestFilter(t *testing.T) {
+	tests := []struct {
+		name string
+		f    Filter
+		want []int64
+	}{
+		{"zero filter: all", Filter{}, []int64{1, 2, 3, 4, 5}},
+		{"cloud", Filter{Cloud: AWS}, []int64{1, 2, 3}},
+		{"service", Filter{Service: "entra"}, []int64{5}},
+		{"principal is a substring", Filter{Principal: ":assumed-role/app-a/"}, []int64{1}},
+		{"principal nowhere", Filter{Principal: "app-c"}, []int64{}},
+		{"action ignores case", Filter{Action: "S3:getobject"}, []int64{1, 2}},
+		{"resource is exact", Filter{Resource: "arn:aws:s3:::b/k"}, []int64{1, 2}},
+		{"resource prefix is not enough", Filter{Resource: "arn:aws:s3:::b"}, []int64{}},
+		{"effect exact", Filter{Effect: "ImplicitDeny"}, []int64{2}},
+		{"effect Deny is every denial", Filter{Effect: Deny}, []int64{2, 3, 4}},
+		{"effect Allow", Filter{Effect: Allow}, []int64{1, 5}},
+		{"request id", Filter{RequestID: "r3"}, []int64{3}},
+		{"since", Filter{Since: 3}, []int64{4, 5}},
+		{"since the newest", Filter{Since: 5}, []int64{}},
+		{"cloud and effect", Filter{Cloud: AWS, Effect: Deny}, []int64{2, 3}},
+		{"action, resource and since", Filter{Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k", Since: 1}, []int64{2}},
+		{"principal and request id disagree", Filter{Principal: "app-a", RequestID: "r2"}, []int64{}},
+	}
+	l := sample()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, seqs(l.Entries(tc.f)))
+		})
+	}
+}
+
+// TestSincePages pages through decisions that share one instant, two at a
+// time, while more are written: none is lost or read twice.
+func TestSincePages(t *testing.T) {
+	l := sample()
+	var got []int64
+	var cursor int64
+	for page := 0; page < 10; page++ {
+		es := l.Entries(Filter{Since: cursor})
+		if len(es) > 2 {
+			es = es[:2]
+		}
+		for _, e := range es {
+			got = append(got, e.Seq)
+			cursor = e.Seq
+		}
+		if page == 1 {
+			l.Add(Entry{Cloud: AWS, Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+		}
+	}
+	require.Equal(t, []int64{1, 2, 3, 4, 5, 6}, got)
+}
+
+func TestLogKeepsTheNewestAndNumbersOn(t *testing.T) {
+	l := &Log{Max: 3}
+	for range 5 {
+		l.Add(Entry{Cloud: AWS})
+	}
+	require.Equal(t, []int64{3, 4, 5}, seqs(l.Entries(Filter{})))
+	got := l.Entries(Filter{})
+	got[0].Cloud = "changed"
+	require.Equal(t, AWS, l.Entries(Filter{})[0].Cloud, "Entries returns a copy")
+	l.Add(Entry{Cloud: Google})
+	l.Reset(Filter{Cloud: AWS})
+	require.Equal(t, []int64{6}, seqs(l.Entries(Filter{})), "Reset drops what the filter selects")
+	require.Equal(t, int64(7), l.Add(Entry{Seq: 99}).Seq, "Seq keeps increasing after a reset, whatever the entry held")
+	l.Reset(Filter{})
+	require.Empty(t, l.Entries(Filter{}))
+	var zero Log
+	require.Equal(t, int64(1), zero.Add(Entry{}).Seq, "the zero value works")
+}
+
+func TestConcurrentAddsGetDistinctSeqs(t *testing.T) {
+	var l Log
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				l.Add(Entry{})
+			}
+		}()
+	}
+	wg.Wait()
+	es := l.Entries(Filter{})
+	require.Len(t, es, 800)
+	for i, e := range es {
+		require.Equal(t, int64(i+1), e.Seq)
+	}
+}
+
+func TestEntry(t *testing.T) {
+	require.True(t, Entry{Effect: Allow}.Allowed())
+	require.False(t, Entry{Effect: "ImplicitDeny"}.Allowed())
+	require.Equal(t, "many lines", Entry{Effect: Deny, Detail: map[string]string{"explanation": "many lines"}}.Explanation())
+	require.Equal(t, "Deny: no role", Entry{Effect: Deny, Reason: "no role"}.Explanation())
+}
+
+func TestParseQuery(t *testing.T) {
+	tests := []struct {
+		query string
+		want  Filter
+		err   string
+	}{
+		{query: "", want: Filter{}},
+		{query: "cloud=aws&service=iam&principal=app-a&action=s3:GetObject&resource=arn:aws:s3:::b/k&effect=Deny&request_id=r1&since=7",
+			want: Filter{Cloud: AWS, Service: "iam", Principal: "app-a", Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k", Effect: Deny, RequestID: "r1", Since: 7}},
+		{query: "since=0", want: Filter{}},
+		{query: "since=-1", err: `since "-1": want the seq of a decision, a non-negative integer`},
+		{query: "since=2026-01-01T00:00:00Z", err: `since "2026-01-01T00:00:00Z": want the seq`},
+		{query: "since=abc", err: `since "abc"`},
+		{query: "cloud=moon", err: `cloud "moon": want aws, google or azure`},
+		{query: "requestId=r1", err: `unknown parameter "requestId"`},
+		{query: "action=a&action=b", err: `parameter "action" given 2 times`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			q, err := url.ParseQuery(tc.query)
+			require.NoError(t, err)
+			f, err := ParseQuery(q)
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, f)
+			back, err := ParseQuery(f.Query())
+			require.NoError(t, err)
+			require.Equal(t, f, back, "Query is ParseQuery's inverse")
+		})
+	}
+}
+
+func TestHandler(t *testing.T) {
+	srv := httptest.NewServer(Handler(sample()))
+	defer srv.Close()
+	tests := []struct {
+		name, method, query string
+		status              int
+		seqs                []int64
+		message             string
+	}{
+		{name: "all", method: "GET", status: 200, seqs: []int64{1, 2, 3, 4, 5}},
+		{name: "filtered", method: "GET", query: "cloud=aws&effect=Deny&since=2", status: 200, seqs: []int64{3}},
+		{name: "none is an empty array", method: "GET", query: "request_id=nope", status: 200, seqs: []int64{}},
+		{name: "bad since", method: "GET", query: "since=yesterday", status: 400, message: `since "yesterday": want the seq of a decision`},
+		{name: "bad cloud", method: "GET", query: "cloud=moon", status: 400, message: `cloud "moon"`},
+		{name: "unknown parameter", method: "GET", query: "member=x", status: 400, message: `unknown parameter "member"`},
+		{name: "not GET", method: "DELETE", status: 405, message: "GET the decisions"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, srv.URL+"?"+tc.query, nil)
+			require.NoError(t, err)
+			resp, err := srv.Client().Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			require.Equal(t, tc.status, resp.StatusCode)
+			require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+			if tc.status != 200 {
+				var e map[string]string
+				require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+				require.Contains(t, e["message"], tc.message)
+				return
+			}
+			var es []Entry
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&es))
+			require.Equal(t, tc.seqs, seqs(es))
+		})
+	}
 }

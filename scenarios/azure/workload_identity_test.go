@@ -21,6 +21,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/idlab/idlab/components/azurewebhook"
+	"github.com/idlab/idlab/emulators/azureblob"
+	"github.com/idlab/idlab/emulators/entra"
+	"github.com/idlab/idlab/harness"
 	"github.com/idlab/idlab/scenarios/internal/labenv"
 	"github.com/idlab/idlab/scenarios/internal/podrun"
 )
@@ -98,13 +101,9 @@ func TestAzureWorkloadIdentity(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			sub := "system:serviceaccount:" + tc.ns + ":" + tc.sa
-			tokensBefore, err := lab.EntraDecisions(ctx, sub)
-			require.NoError(t, err)
-			var blobBefore int
-			if tc.blobApp != "" {
-				ds, err := lab.BlobDecisions(ctx, tc.blobApp, tc.container)
-				require.NoError(t, err)
-				blobBefore = len(ds)
+			since := lab.LastDecisionID(ctx, t)
+			blobOf := func(d harness.Decision) bool {
+				return d.Detail["appId"] == tc.blobApp && (tc.container == "" || d.Detail["container"] == tc.container)
 			}
 			pod := podrun.WithArgs(podrun.PlainPod(tc.name, tc.sa, lab.ProbeImage), tc.args...)
 			if !tc.unlabelled {
@@ -145,25 +144,23 @@ func TestAzureWorkloadIdentity(t *testing.T) {
 				t.Logf("%s: %s", res.ErrorCode, res.ErrorMessage)
 			}
 
-			tokens, err := lab.EntraDecisions(ctx, sub)
-			require.NoError(t, err)
+			tokens := lab.DecisionsBy(ctx, t, since, entra.Service, sub, nil)
 			if tc.noToken {
-				require.Len(t, tokens, len(tokensBefore), "Entra must not have been asked for %s", sub)
+				require.Empty(t, tokens, "Entra must not have been asked for %s", sub)
 			} else {
-				require.Greater(t, len(tokens), len(tokensBefore), "Entra must have decided on %s", sub)
+				require.NotEmpty(t, tokens, "Entra must have decided on %s", sub)
 				d := tokens[len(tokens)-1]
-				require.Equal(t, tc.tokenCode == "", d.Allowed, d.Reason)
+				require.Equal(t, tc.tokenCode == "", d.Allowed(), d.Reason)
 				require.Equal(t, tc.tokenCode, d.Code, d.Reason)
-				require.Equal(t, tenant, d.Tenant)
+				require.Equal(t, tenant, d.Detail["tenant"])
 			}
 			if tc.blobApp == "" {
 				return
 			}
-			ds, err := lab.BlobDecisions(ctx, tc.blobApp, tc.container)
-			require.NoError(t, err)
-			require.Greater(t, len(ds), blobBefore, "the blob service must have decided for %s on %s", tc.blobApp, tc.container)
+			ds := lab.DecisionsBy(ctx, t, since, azureblob.Service, "", blobOf)
+			require.NotEmpty(t, ds, "the blob service must have decided for %s on %s", tc.blobApp, tc.container)
 			d := ds[len(ds)-1]
-			require.Equal(t, tc.blobAllowed, d.Allowed, d.Reason)
+			require.Equal(t, tc.blobAllowed, d.Allowed(), d.Reason)
 			if !tc.blobAllowed {
 				require.Equal(t, tc.wantCode, d.Code, d.Reason)
 			}

@@ -110,7 +110,7 @@ func TestCrossAccount(t *testing.T) {
 			d := ds[len(ds)-1]
 			labenv.Row(t, labenv.Outcome{Suite: "cross-account", Scenario: tc.name, Mechanism: "IRSA + sts:AssumeRole (eks)",
 				Expected: labenv.Observed(tc.wantCode == "", tc.wantCode), Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: d.Effect + ": " + d.Reason})
-			require.Equal(t, tc.wantLog, d.Effect, d.Explanation)
+			require.Equal(t, tc.wantLog, d.Effect, d.Explanation())
 			require.Contains(t, d.Reason, tc.reason)
 			if tc.wantCode == "" {
 				require.True(t, res.OK, "probe failed: %s: %s", res.ErrorCode, res.ErrorMessage)
@@ -124,7 +124,7 @@ func TestCrossAccount(t *testing.T) {
 			require.False(t, res.OK, "%s must be refused, got %s", tc.name, res.Arn)
 			require.Equal(t, tc.wantCode, res.ErrorCode, res.ErrorMessage)
 			require.Regexp(t, tc.wantMsg, res.ErrorMessage)
-			t.Logf("%s: %s", tc.wantCode, d.Explanation)
+			t.Logf("%s: %s", tc.wantCode, d.Explanation())
 		})
 	}
 }

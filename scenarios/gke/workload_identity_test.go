@@ -16,6 +16,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/idlab/idlab/emulators/gcpiam"
+	"github.com/idlab/idlab/harness"
 	"github.com/idlab/idlab/scenarios/internal/labenv"
 	"github.com/idlab/idlab/scenarios/internal/podrun"
 )
@@ -112,12 +114,7 @@ func TestGKEWorkloadIdentity(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var before int
-			if tc.resource != "" {
-				ds, err := lab.GoogleDecisions(ctx, tc.resource, tc.member)
-				require.NoError(t, err)
-				before = len(ds)
-			}
+			onResource := func(d harness.Decision) bool { return d.Resource == tc.resource }
 			since := lab.LastDecisionID(ctx, t)
 			pod := podrun.WithArgs(podrun.PlainPod(tc.name, tc.ksa, lab.ProbeImage), tc.args...)
 			if tc.hostNetwork {
@@ -160,16 +157,15 @@ func TestGKEWorkloadIdentity(t *testing.T) {
 				}
 				ds := lab.DecisionsOf(ctx, t, q)
 				require.NotEmpty(t, ds, "STS must have decided on %s (%+v)", tc.awsRole, q)
-				require.Equal(t, tc.awsEffect, ds[len(ds)-1].Effect, ds[len(ds)-1].Explanation)
+				require.Equal(t, tc.awsEffect, ds[len(ds)-1].Effect, ds[len(ds)-1].Explanation())
 			}
 			if tc.resource == "" {
 				return
 			}
-			ds, err := lab.GoogleDecisions(ctx, tc.resource, tc.member)
-			require.NoError(t, err)
-			require.Greater(t, len(ds), before, "Google IAM must have decided for %s on %s", tc.member, tc.resource)
+			ds := lab.DecisionsBy(ctx, t, since, gcpiam.Service, tc.member, onResource)
+			require.NotEmpty(t, ds, "Google IAM must have decided for %s on %s", tc.member, tc.resource)
 			d := ds[len(ds)-1]
-			require.Equal(t, tc.allowed, d.Allowed, d.Reason)
+			require.Equal(t, tc.allowed, d.Allowed(), d.Reason)
 		})
 	}
 }

@@ -84,7 +84,7 @@ func TestIRSAIsolation(t *testing.T) {
 			labenv.Row(t, labenv.Outcome{Suite: "irsa isolation", Scenario: tc.name, Mechanism: "IRSA (" + tc.cluster.Name + ")",
 				Expected: expected(tc.wantCode), Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: d.Effect + ": " + d.Reason})
 			require.Equal(t, tc.role, d.Resource)
-			require.Equal(t, tc.wantLog, d.Effect, d.Explanation)
+			require.Equal(t, tc.wantLog, d.Effect, d.Explanation())
 			if tc.wantCode == "" {
 				require.True(t, res.OK, "probe failed: %s: %s", res.ErrorCode, res.ErrorMessage)
 				require.True(t, strings.HasPrefix(res.Arn, tc.wantRole), res.Arn)
@@ -93,7 +93,7 @@ func TestIRSAIsolation(t *testing.T) {
 			require.False(t, res.OK, "%s must be refused, got %s", tc.name, res.Arn)
 			require.Equal(t, tc.wantCode, res.ErrorCode, res.ErrorMessage)
 			require.Contains(t, d.Reason, tc.reason)
-			t.Logf("%s: %s", tc.wantCode, d.Explanation)
+			t.Logf("%s: %s", tc.wantCode, d.Explanation())
 		})
 	}
 }

@@ -112,7 +112,7 @@ func TestIRSAWebhook(t *testing.T) {
 			}
 			ds := lab.DecisionsSince(ctx, t, since, stsAction, tc.role)
 			require.NotEmpty(t, ds)
-			require.Equal(t, tc.wantLog, ds[len(ds)-1].Effect, ds[len(ds)-1].Explanation)
+			require.Equal(t, tc.wantLog, ds[len(ds)-1].Effect, ds[len(ds)-1].Explanation())
 		})
 	}
 }

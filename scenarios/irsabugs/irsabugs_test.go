@@ -194,7 +194,7 @@ func TestInitContainers(t *testing.T) {
 				require.Len(t, ds, 1, "only the probe container reached STS")
 			}
 			for _, d := range ds {
-				require.Equal(t, "Allow", d.Effect, d.Explanation)
+				require.Equal(t, "Allow", d.Effect, d.Explanation())
 			}
 		})
 	}
@@ -244,7 +244,7 @@ func TestNonRootToken(t *testing.T) {
 			require.Regexp(t, tc.want, res.Output)
 			require.True(t, res.OK, "probe failed: %s: %s (%s)", res.ErrorCode, res.ErrorMessage, res.Output)
 			require.True(t, strings.HasPrefix(res.Arn, appARN), res.Arn)
-			require.Equal(t, "Allow", ds[len(ds)-1].Effect, ds[len(ds)-1].Explanation)
+			require.Equal(t, "Allow", ds[len(ds)-1].Effect, ds[len(ds)-1].Explanation())
 		})
 	}
 }
@@ -347,7 +347,7 @@ func TestSTSEndpoints(t *testing.T) {
 			require.True(t, res.OK, "probe failed: %s: %s", res.ErrorCode, res.ErrorMessage)
 			require.True(t, strings.HasPrefix(res.Arn, appARN), res.Arn)
 			require.NotEmpty(t, ds)
-			require.Equal(t, "Allow", ds[len(ds)-1].Effect, ds[len(ds)-1].Explanation)
+			require.Equal(t, "Allow", ds[len(ds)-1].Effect, ds[len(ds)-1].Explanation())
 		})
 	}
 }

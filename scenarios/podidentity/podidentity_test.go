@@ -123,15 +123,15 @@ func TestEKSPodIdentity(t *testing.T) {
 			observed := labenv.Observed(res.OK, agentCode(res))
 			labenv.Row(t, labenv.Outcome{Suite: "eks pod identity", Scenario: tc.name, Mechanism: mechanism,
 				Expected: labenv.Observed(tc.wantCode == "", tc.wantCode), Observed: observed, Reason: d.Effect + ": " + d.Reason})
-			require.Equal(t, tc.effect, d.Effect, d.Explanation)
+			require.Equal(t, tc.effect, d.Effect, d.Explanation())
 			require.Contains(t, d.Reason, tc.reason)
 			switch tc.action {
 			case eksAuth:
 				// The agent called with the node's instance role.
-				require.Contains(t, d.Principal, ":assumed-role/eks-node/", d.Explanation)
+				require.Contains(t, d.Principal, ":assumed-role/eks-node/", d.Explanation())
 			case "sts:AssumeRole":
 				// EKS Auth assumes the role as the service principal.
-				require.Equal(t, "pods.eks.amazonaws.com", d.Principal, d.Explanation)
+				require.Equal(t, "pods.eks.amazonaws.com", d.Principal, d.Explanation())
 			}
 			if tc.wantCode == "" {
 				require.True(t, res.OK, "probe failed: %s: %s", res.ErrorCode, res.ErrorMessage)
@@ -149,7 +149,7 @@ func TestEKSPodIdentity(t *testing.T) {
 				require.True(t, strings.HasPrefix(res.ErrorMessage, "["+d.RequestID+"]"), "%s (decision request %s)", res.ErrorMessage, d.RequestID)
 				require.Equal(t, tc.wantMessage, strings.TrimPrefix(res.ErrorMessage, "["+d.RequestID+"]"))
 			}
-			t.Logf("%s: %s", tc.wantCode, d.Explanation)
+			t.Logf("%s: %s", tc.wantCode, d.Explanation())
 		})
 	}
 

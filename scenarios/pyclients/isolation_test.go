@@ -11,7 +11,6 @@ package pyclients
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -158,10 +157,10 @@ func runRow(ctx context.Context, t *testing.T, lab *labenv.Lab, eks *labenv.Clus
 	// The decision this pod caused: on the role for STS rows; for S3 rows,
 	// on the object by this role's sessions (other suites read the same
 	// buckets at the same time).
-	filter := url.Values{"resource": {tc.resource}, "since": {since}, "action": {stsAction}}
+	filter := labenv.DecisionQuery{Resource: tc.resource, Since: since, Action: stsAction}
 	if len(tc.call) > 0 {
-		filter.Set("action", s3Action)
-		filter.Set("principal", ":assumed-role/py-app/")
+		filter.Action = s3Action
+		filter.Principal = ":assumed-role/py-app/"
 	}
 	ds, err := lab.Decisions(ctx, filter)
 	require.NoError(t, err)
@@ -170,7 +169,7 @@ func runRow(ctx context.Context, t *testing.T, lab *labenv.Lab, eks *labenv.Clus
 	want := tc.wantCode[client]
 	labenv.Row(t, labenv.Outcome{Suite: "python clients", Scenario: tc.name, Mechanism: "IRSA (" + client + ")",
 		Expected: expected(want), Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: d.Effect + ": " + d.Reason})
-	require.Equal(t, tc.wantLog, d.Effect, d.Explanation)
+	require.Equal(t, tc.wantLog, d.Effect, d.Explanation())
 	if want == "" {
 		require.True(t, res.OK, "probe failed: %s: %s", res.ErrorCode, res.ErrorMessage)
 		if tc.wantOut != "" {
@@ -189,5 +188,5 @@ func runRow(ctx context.Context, t *testing.T, lab *labenv.Lab, eks *labenv.Clus
 }
 
 func describe(d harness.Decision) string {
-	return fmt.Sprintf("%s %s %s by %s: %s", d.Effect, d.Action, d.Resource, d.Principal, d.Explanation)
+	return fmt.Sprintf("%s %s %s by %s: %s", d.Effect, d.Action, d.Resource, d.Principal, d.Explanation())
 }

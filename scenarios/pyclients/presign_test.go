@@ -5,7 +5,6 @@ package pyclients
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"testing"
 	"time"
 
@@ -25,7 +24,7 @@ type presignRow struct {
 	status    int
 	code      string // S3's error code; "" reads the object
 	message   string
-	decision  url.Values // the emulator's decision on the fetch
+	decision  labenv.DecisionQuery // the emulator's decision on the fetch
 	effect    string
 }
 
@@ -44,8 +43,8 @@ func TestPythonPresignedURL(t *testing.T) {
 	probeNamespace(ctx, t, lab, eks, ns, "app")
 
 	const object = "arn:aws:s3:::app-a-data/hello.txt"
-	byPyApp := func(action string) url.Values {
-		return url.Values{"action": {action}, "resource": {object}, "principal": {":assumed-role/py-app/"}}
+	byPyApp := func(action string) labenv.DecisionQuery {
+		return labenv.DecisionQuery{Action: action, Resource: object, Principal: ":assumed-role/py-app/"}
 	}
 	rows := []presignRow{
 		{name: "presigned-url-default-client", signature: "SigV2", status: 400, code: "InvalidRequest",
@@ -69,7 +68,7 @@ func runPresignRow(ctx context.Context, t *testing.T, lab *labenv.Lab, eks *labe
 	require.NoError(t, err, out)
 
 	filter := tc.decision
-	filter.Set("since", since)
+	filter.Since = since
 	ds, err := lab.Decisions(ctx, filter)
 	require.NoError(t, err)
 	require.NotEmpty(t, ds, "the emulator must have logged a decision (%v)", filter)
@@ -81,7 +80,7 @@ func runPresignRow(ctx context.Context, t *testing.T, lab *labenv.Lab, eks *labe
 	require.Equal(t, tc.signature, got.Signature, "botocore's presign signature decides what S3 answers: %s", out)
 	require.Equal(t, "app-a-data.s3.amazonaws.com", got.Host)
 	require.Equal(t, tc.status, got.Status, "%s: %s", got.ErrorCode, got.ErrorMessage)
-	require.Equal(t, tc.effect, d.Effect, d.Explanation)
+	require.Equal(t, tc.effect, d.Effect, d.Explanation())
 	if tc.code == "" {
 		require.True(t, got.OK, "%s: %s", got.ErrorCode, got.ErrorMessage)
 		require.Equal(t, "hello from app-a-data", got.Output)

@@ -102,7 +102,7 @@ func (e *env) pyRotation(client string) func(context.Context, *testing.T) {
 		// Every exchange this role saw was allowed, and there was one.
 		require.NotZero(t, allowed)
 		for _, d := range ds {
-			require.Equal(t, "Allow", d.Effect, d.Explanation)
+			require.Equal(t, "Allow", d.Effect, d.Explanation())
 		}
 	}
 }

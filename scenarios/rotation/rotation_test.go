@@ -134,10 +134,10 @@ func (e *env) stsClient(creds aws.CredentialsProvider) *sts.Client {
 // decision returns the decision the emulator logged for a request ID.
 func (e *env) decision(ctx context.Context, t *testing.T, role, requestID string) labDecision {
 	t.Helper()
-	ds, err := e.lab.Decisions(ctx, map[string][]string{"action": {stsAction}, "resource": {role}, "requestId": {requestID}})
+	ds, err := e.lab.Decisions(ctx, labenv.DecisionQuery{Action: stsAction, Resource: role, RequestID: requestID})
 	require.NoError(t, err)
 	require.Len(t, ds, 1, "one decision for request %s on %s", requestID, role)
-	return labDecision{Effect: ds[0].Effect, Reason: ds[0].Reason, Explanation: ds[0].Explanation}
+	return labDecision{Effect: ds[0].Effect, Reason: ds[0].Reason, Explanation: ds[0].Explanation()}
 }
 
 type labDecision struct{ Effect, Reason, Explanation string }

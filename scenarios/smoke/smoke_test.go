@@ -80,7 +80,7 @@ func TestIRSASmoke(t *testing.T) {
 			require.Equal(t, "ImplicitDeny", d.Effect)
 			require.Equal(t, roleARN, d.Resource)
 			require.Contains(t, d.Reason, subject, "the log says which subject was refused")
-			t.Logf("emulator decision: %s", d.Explanation)
+			t.Logf("emulator decision: %s", d.Explanation())
 		})
 	}
 }
@@ -137,7 +137,7 @@ func TestIRSAToS3AndSNS(t *testing.T) {
 			require.False(t, res.OK, "pod %s must be denied, got %q", tc.pod, res.Output)
 			require.Equal(t, tc.wantCode, res.ErrorCode, res.ErrorMessage)
 			require.Equal(t, "ImplicitDeny", d.Effect)
-			t.Logf("emulator decision: %s", d.Explanation)
+			t.Logf("emulator decision: %s", d.Explanation())
 		})
 	}
 }

@@ -6,7 +6,6 @@ package labenv
 import (
 	"context"
 	"encoding/json"
-	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -83,58 +82,57 @@ func (l *Lab) Namespace(ctx context.Context, t *testing.T, c *Cluster, ns string
 	}
 }
 
-// LastDecisionID is the newest decision's ID, so a step reads only the
-// decisions it caused ("0" when the log is empty).
-func (l *Lab) LastDecisionID(ctx context.Context, t *testing.T) string {
+// LastDecisionID is the newest decision's Seq, so a step reads only the
+// decisions it caused (0 when the log is empty).
+func (l *Lab) LastDecisionID(ctx context.Context, t *testing.T) int64 {
 	t.Helper()
-	ds, err := l.Decisions(ctx, url.Values{})
+	ds, err := l.Decisions(ctx, harness.DecisionFilter{})
 	require.NoError(t, err)
 	if len(ds) == 0 {
-		return "0"
+		return 0
 	}
-	return ds[len(ds)-1].ID
+	return ds[len(ds)-1].Seq
 }
 
 // DecisionsSince returns the decisions on action and resource recorded
 // after since. Suites run in parallel, so a step filters on its own
 // resource rather than taking whatever was logged last; on a resource
 // other suites use too, it narrows further with DecisionsOf.
-func (l *Lab) DecisionsSince(ctx context.Context, t *testing.T, since, action, resource string) []harness.Decision {
+func (l *Lab) DecisionsSince(ctx context.Context, t *testing.T, since int64, action, resource string) []harness.Decision {
 	t.Helper()
 	return l.DecisionsOf(ctx, t, DecisionQuery{Since: since, Action: action, Resource: resource})
 }
 
 // DecisionQuery names the decisions one step caused. Suites run at the same
 // time and read the same objects, so a step on a shared resource names
-// what only it can have caused: its sessions' principal and, when the SDK
-// gave one, the request ID (probe.Result.RequestID).
-type DecisionQuery struct {
-	Since    string // decision ID from LastDecisionID
-	Action   string
-	Resource string
-	// Principal is a substring of the principal's ARN, such as
-	// ":assumed-role/app-a/" for the sessions of role app-a.
-	Principal string
-	RequestID string
-}
-
-// Values are q as the admin API's query parameters, empty fields left out.
-func (q DecisionQuery) Values() url.Values {
-	v := url.Values{}
-	for k, s := range map[string]string{"since": q.Since, "action": q.Action, "resource": q.Resource, "principal": q.Principal, "requestId": q.RequestID} {
-		if s != "" {
-			v.Set(k, s)
-		}
-	}
-	return v
-}
+// what only it can have caused: its sessions' principal (a substring, such
+// as ":assumed-role/app-a/") and, when the SDK gave one, the request ID
+// (probe.Result.RequestID). Since is a Seq from LastDecisionID.
+type DecisionQuery = harness.DecisionFilter
 
 // DecisionsOf returns the decisions q names, oldest first.
 func (l *Lab) DecisionsOf(ctx context.Context, t *testing.T, q DecisionQuery) []harness.Decision {
 	t.Helper()
-	ds, err := l.Decisions(ctx, q.Values())
+	ds, err := l.Decisions(ctx, q)
 	require.NoError(t, err)
 	return ds
+}
+
+// DecisionsBy returns the decisions of service (entra, azureblob, gcpiam,
+// iam) recorded after since whose principal is exactly principal ("" for
+// any) and that keep passes (nil for all), oldest first: the filter
+// matches principals by substring, this by equality.
+func (l *Lab) DecisionsBy(ctx context.Context, t *testing.T, since int64, service, principal string, keep func(harness.Decision) bool) []harness.Decision {
+	t.Helper()
+	ds, err := l.Decisions(ctx, harness.DecisionFilter{Since: since, Service: service, Principal: principal})
+	require.NoError(t, err)
+	out := []harness.Decision{}
+	for _, d := range ds {
+		if (principal == "" || d.Principal == principal) && (keep == nil || keep(d)) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // DeleteNamespace deletes ns and waits until it is gone.
