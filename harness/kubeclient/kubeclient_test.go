@@ -148,3 +148,54 @@ func TestNewClientset(t *testing.T) {
 	require.Equal(t, "x", ns.Name)
 	require.Len(t, f.bodies, 2)
 }
+
+// TestTransportDroppedConnection: a stopping server drops connections
+// without an answer. A read is sent again once the server is ready; a
+// write is not, since it may have been done.
+func TestTransportDroppedConnection(t *testing.T) {
+	for _, tc := range []struct {
+		method   string
+		wantErr  bool
+		wantSent int
+	}{
+		{method: http.MethodGet, wantSent: 2},
+		{method: http.MethodPost, wantErr: true, wantSent: 1},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			var mu sync.Mutex
+			sent := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/readyz" {
+					return
+				}
+				mu.Lock()
+				sent++
+				first := sent == 1
+				mu.Unlock()
+				if first {
+					conn, _, err := w.(http.Hijacker).Hijack()
+					require.NoError(t, err)
+					conn.Close() // no answer at all
+					return
+				}
+				_, _ = io.WriteString(w, "{}")
+			}))
+			defer srv.Close()
+			tr := transport(srv.URL)
+			tr.Base = &http.Transport{DisableKeepAlives: true} // Go's own retry of a reused connection stays out
+			req, err := http.NewRequest(tc.method, srv.URL+"/api/v1/namespaces", strings.NewReader("{}"))
+			require.NoError(t, err)
+			resp, err := tr.RoundTrip(req)
+			if tc.wantErr {
+				require.Error(t, err)
+			} else {
+				require.NoError(t, err)
+				resp.Body.Close()
+				require.Equal(t, 200, resp.StatusCode)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			require.Equal(t, tc.wantSent, sent)
+		})
+	}
+}
