@@ -76,6 +76,28 @@ func (k *Kind) Config(spec Spec) *v1alpha4.Cluster {
 			)
 		}
 	}
+	// The control plane must survive a loaded 2-core machine running three
+	// clusters: CI saw etcd, kube-apiserver (liveness kills, exit 137) and
+	// the controller manager and scheduler (lost leases, exit 1) restart
+	// mid-suite. etcd's data goes to the node's /tmp, a tmpfs in every kind
+	// node (kind's docker provider runs nodes with --tmpfs /tmp), so no
+	// fsync waits on a busy disk; it lives as long as the node container,
+	// which is as long as the cluster. With one control plane there is no
+	// one to hand a lease to, so leader election is off: a slow lease
+	// renewal no longer makes the controller manager or scheduler exit.
+	// Without an apiVersion the patch applies to v1beta3 and v1beta4 alike
+	// (kind converts extraArgs maps to v1beta4's list).
+	c.KubeadmConfigPatches = append(c.KubeadmConfigPatches, `kind: ClusterConfiguration
+etcd:
+  local:
+    dataDir: `+EtcdDataDir+`
+controllerManager:
+  extraArgs:
+    leader-elect: "false"
+scheduler:
+  extraArgs:
+    leader-elect: "false"
+`)
 	// kind renders kubeadm v1beta3 (extraArgs as a map) below Kubernetes
 	// 1.36 and v1beta4 (a list of name/value) from it; each patch applies
 	// only to its own version, so the template works for both.
@@ -98,6 +120,10 @@ func (k *Kind) Config(spec Spec) *v1alpha4.Cluster {
 `, spec.IssuerURL, spec.JWKSURL)})
 	return &c
 }
+
+// EtcdDataDir is where every lab cluster's etcd keeps its data: on the
+// node's tmpfs (see Config).
+const EtcdDataDir = "/tmp/idlab-etcd"
 
 // Create makes the cluster with kind and waits for the control plane.
 func (k *Kind) Create(ctx context.Context, spec Spec) error {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+	"sigs.k8s.io/yaml"
 )
 
 func TestConfigAddsIssuerAndKeys(t *testing.T) {
@@ -29,6 +30,27 @@ func TestConfigAddsIssuerAndKeys(t *testing.T) {
 	require.Equal(t, "v1beta4", v4.Version)
 	require.Contains(t, v4.Patch, `value: {name: service-account-issuer, value: "https://oidc.eks.us-west-2.amazonaws.com/id/X"}`)
 	require.Contains(t, v4.Patch, `service-account-jwks-uri, value: "https://oidc.eks.us-west-2.amazonaws.com/id/X/keys"`)
+	// The control plane survives a loaded machine: etcd on the node's
+	// tmpfs, no leader election to lose.
+	require.Len(t, c.KubeadmConfigPatches, 1)
+	type args struct {
+		ExtraArgs map[string]string `json:"extraArgs"`
+	}
+	var cp struct {
+		Kind string `json:"kind"`
+		Etcd struct {
+			Local struct {
+				DataDir string `json:"dataDir"`
+			} `json:"local"`
+		} `json:"etcd"`
+		ControllerManager args `json:"controllerManager"`
+		Scheduler         args `json:"scheduler"`
+	}
+	require.NoError(t, yaml.UnmarshalStrict([]byte(c.KubeadmConfigPatches[0]), &cp))
+	require.Equal(t, "ClusterConfiguration", cp.Kind)
+	require.Equal(t, "/tmp/idlab-etcd", cp.Etcd.Local.DataDir)
+	require.Equal(t, map[string]string{"leader-elect": "false"}, cp.ControllerManager.ExtraArgs)
+	require.Equal(t, map[string]string{"leader-elect": "false"}, cp.Scheduler.ExtraArgs)
 	// The template is not modified.
 	require.Empty(t, tmpl.Nodes[0].ExtraMounts)
 }

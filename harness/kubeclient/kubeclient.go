@@ -7,12 +7,19 @@
 // the system:masters group (kubernetes/kubernetes#121635). Such an answer
 // says nothing about the request, so the transport asks the server's
 // /readyz and, only when the server says it is not ready, waits for it and
-// sends the request again, once; a GET whose connection the stopping
-// server dropped is sent again the same way, a write is not (it may have
-// been done). A 403 from a ready server is returned as it is: a real
-// denial is never retried away. Measured on the lab: killing eks's
-// kube-apiserver gave a plain client-go Get that exact 403 and 14 dropped
-// connections in 90 s of polling.
+// sends the request again, once. A request that got no answer at all is
+// sent again the same way when sending it twice cannot do more than
+// sending it once: it never reached the server (refused, or the TLS
+// handshake timed out), or its method is idempotent (RFC 9110 section
+// 9.2.2: GET, HEAD, OPTIONS, PUT, DELETE). A POST or PATCH whose
+// connection dropped is not, since it may have been done. A retried
+// DELETE whose first try was done answers 404 (or, for a namespace still
+// terminating, 409), which callers take as done. A 403 from a ready
+// server is returned as it is: a real denial is never retried away.
+// Measured on the lab: killing eks's kube-apiserver gave a plain
+// client-go Get that exact 403 and 14 dropped connections in 90 s of
+// polling; CI's loaded runs also saw a TLS handshake timeout on a GET and
+// an EOF on a namespace DELETE.
 package kubeclient
 
 import (
@@ -21,7 +28,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
 
@@ -73,9 +82,9 @@ type Transport struct {
 	Log *slog.Logger
 }
 
-// RoundTrip sends req; on a refused connection, a dropped one (reads
-// only) or a 403 from a server that is not ready it waits for /readyz to
-// answer 200 and sends req once more.
+// RoundTrip sends req; on no answer (see mayBeRestart) or a 403 from a
+// server that is not ready it waits for /readyz to answer 200 and sends
+// req once more.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.Base.RoundTrip(req)
 	if !t.mayBeRestart(req, resp, err) {
@@ -106,15 +115,37 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // mayBeRestart reports whether an answer can come from a restarting
-// server: no connection at all, a 403, or, for a read (sending it again
-// changes nothing), a connection the server dropped.
+// server and the request may be sent again: a 403, or no answer at all
+// for a request that never reached the server or is idempotent. A
+// request whose own context ended is never retried.
 func (t *Transport) mayBeRestart(req *http.Request, resp *http.Response, err error) bool {
-	if err != nil {
-		read := req.Method == http.MethodGet || req.Method == http.MethodHead
-		dropped := errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
-		return errors.Is(err, syscall.ECONNREFUSED) || (read && dropped)
+	if err == nil {
+		return resp.StatusCode == http.StatusForbidden
 	}
-	return resp.StatusCode == http.StatusForbidden
+	if req.Context().Err() != nil {
+		return false
+	}
+	return notSent(err) || idempotent(req.Method)
+}
+
+// notSent reports whether err says the request never reached the server:
+// the connection was refused or could not be dialled, or the TLS
+// handshake timed out (net/http's error for it is unexported; its text
+// is "net/http: TLS handshake timeout").
+func notSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || strings.Contains(err.Error(), "TLS handshake timeout")
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
 }
 
 // ready asks /readyz once: only a 200 is ready (a server whose RBAC has

@@ -150,8 +150,8 @@ func TestNewClientset(t *testing.T) {
 }
 
 // TestTransportDroppedConnection: a stopping server drops connections
-// without an answer. A read is sent again once the server is ready; a
-// write is not, since it may have been done.
+// without an answer. An idempotent request is sent again once the server
+// is ready; a POST or PATCH is not, since it may have been done.
 func TestTransportDroppedConnection(t *testing.T) {
 	for _, tc := range []struct {
 		method   string
@@ -159,7 +159,11 @@ func TestTransportDroppedConnection(t *testing.T) {
 		wantSent int
 	}{
 		{method: http.MethodGet, wantSent: 2},
+		{method: http.MethodHead, wantSent: 2},
+		{method: http.MethodPut, wantSent: 2},
+		{method: http.MethodDelete, wantSent: 2},
 		{method: http.MethodPost, wantErr: true, wantSent: 1},
+		{method: http.MethodPatch, wantErr: true, wantSent: 1},
 	} {
 		t.Run(tc.method, func(t *testing.T) {
 			var mu sync.Mutex
@@ -197,5 +201,94 @@ func TestTransportDroppedConnection(t *testing.T) {
 			defer mu.Unlock()
 			require.Equal(t, tc.wantSent, sent)
 		})
+	}
+}
+
+// silentFirst is a listener whose first connection is accepted by the
+// kernel but never answered: the client's TLS handshake on it times out.
+type silentFirst struct {
+	net.Listener
+	once sync.Once
+	held chan net.Conn
+}
+
+func (l *silentFirst) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	swallowed := false
+	l.once.Do(func() { l.held <- c; swallowed = true })
+	if swallowed {
+		return l.Accept()
+	}
+	return c, nil
+}
+
+// TestTransportTLSHandshakeTimeout: a server too busy to finish the TLS
+// handshake (CI saw it on a GET) never got the request, so even a POST is
+// sent again once the server is ready.
+func TestTransportTLSHandshakeTimeout(t *testing.T) {
+	f := &fakeAPIServer{readyz: []int{200}, answers: []int{201}}
+	srv := httptest.NewUnstartedServer(f)
+	held := make(chan net.Conn, 1)
+	srv.Listener = &silentFirst{Listener: srv.Listener, held: held}
+	srv.StartTLS()
+	defer srv.Close()
+	defer func() {
+		select {
+		case c := <-held:
+			c.Close()
+		default:
+		}
+	}()
+	base := srv.Client().Transport.(*http.Transport).Clone()
+	base.TLSHandshakeTimeout = 100 * time.Millisecond
+	tr := transport(srv.URL)
+	tr.Base = base
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/namespaces", strings.NewReader(`{"metadata":{"name":"x"}}`))
+	require.NoError(t, err)
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 201, resp.StatusCode)
+	require.Equal(t, []string{`{"metadata":{"name":"x"}}`}, f.bodies, "the POST reached the server once, on the retry")
+}
+
+// TestNotSent classifies errors real transports return: only those that
+// prove the request never left the client count.
+func TestNotSent(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closed := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	_, refused := http.Get("http://" + closed + "/")
+	require.Error(t, refused)
+
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer silent.Close()
+	_, handshake := (&http.Client{Transport: &http.Transport{TLSHandshakeTimeout: 50 * time.Millisecond}}).Get("https://" + silent.Addr().String() + "/")
+	require.Error(t, handshake)
+
+	drop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close()
+	}))
+	defer drop.Close()
+	_, dropped := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Post(drop.URL, "text/plain", strings.NewReader("x"))
+	require.Error(t, dropped)
+
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"connection refused", refused, true},
+		{"TLS handshake timeout", handshake, true},
+		{"connection dropped after the request was written", dropped, false},
+		{"EOF", io.EOF, false},
+	} {
+		require.Equal(t, tc.want, notSent(tc.err), "%s: %v", tc.name, tc.err)
 	}
 }

@@ -141,7 +141,9 @@ func DeleteNamespace(ctx context.Context, cs kubernetes.Interface, ns string) er
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
-	if err != nil {
+	// 409: the namespace is already terminating (an earlier run's, or
+	// this delete's first try, when kubeclient sent it again); wait below.
+	if err != nil && !apierrors.IsConflict(err) {
 		return err
 	}
 	for {

@@ -1,6 +1,8 @@
 package labenv
 
 import (
+	"context"
+	"errors"
 	"net/url"
 	"testing"
 	"time"
@@ -8,7 +10,11 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/idlab/idlab/components/irsawebhook"
 	"github.com/idlab/idlab/harness"
@@ -61,3 +67,39 @@ func TestDecisionQueryValues(t *testing.T) {
 		})
 	}
 }
+
+// TestDeleteNamespace: a namespace already terminating (the API server's
+// 409) is waited for like one this call deleted; any other error is
+// returned.
+func TestDeleteNamespace(t *testing.T) {
+	nsRes := schema.GroupResource{Resource: "namespaces"}
+	for name, tc := range map[string]struct {
+		deleteErr error
+		wantErr   bool
+	}{
+		"deleted":             {},
+		"not there":           {deleteErr: apierrors.NewNotFound(nsRes, "x")},
+		"already terminating": {deleteErr: apierrors.NewConflict(nsRes, "x", errTerminating)},
+		"forbidden":           {deleteErr: apierrors.NewForbidden(nsRes, "x", errTerminating), wantErr: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cs := fake.NewClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "x"}})
+			if tc.deleteErr != nil {
+				cs.PrependReactor("delete", "namespaces", func(k8stesting.Action) (bool, runtime.Object, error) {
+					_ = cs.Tracker().Delete(corev1.SchemeGroupVersion.WithResource("namespaces"), "", "x")
+					return true, nil, tc.deleteErr
+				})
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := DeleteNamespace(ctx, cs, "x")
+			if tc.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+		})
+	}
+}
+
+var errTerminating = errors.New("The system is ensuring all content is removed from this namespace.")
