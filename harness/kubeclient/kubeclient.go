@@ -34,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -213,4 +214,26 @@ func rewind(req *http.Request) (*http.Request, error) {
 	}
 	r.Body = body
 	return r, nil
+}
+
+// Create runs create and, when it got no answer at all (the connection
+// dropped: the object may or may not have been made, and the transport
+// does not send a POST twice), asks get, which the transport waits out,
+// and returns the object if it is there or creates it once more. Use it
+// only for names the caller owns (a test's own pod in its own namespace):
+// an object get finds is taken as this create's.
+func Create[T any](ctx context.Context, create, get func(context.Context) (T, error)) (T, error) {
+	obj, err := create(ctx)
+	var answered apierrors.APIStatus
+	if err == nil || errors.As(err, &answered) || ctx.Err() != nil {
+		return obj, err
+	}
+	got, gerr := get(ctx)
+	if gerr == nil {
+		return got, nil
+	}
+	if !apierrors.IsNotFound(gerr) {
+		return obj, err
+	}
+	return create(ctx)
 }

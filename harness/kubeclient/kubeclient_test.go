@@ -2,6 +2,7 @@ package kubeclient
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -13,7 +14,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 )
 
@@ -290,5 +293,40 @@ func TestNotSent(t *testing.T) {
 		{"EOF", io.EOF, false},
 	} {
 		require.Equal(t, tc.want, notSent(tc.err), "%s: %v", tc.name, tc.err)
+	}
+}
+
+// TestCreate: a create that got no answer is checked with get before it
+// is sent again; a create the server answered is never repeated.
+func TestCreate(t *testing.T) {
+	dropped := &net.OpError{Op: "read", Net: "tcp", Err: io.EOF}
+	gr := schema.GroupResource{Resource: "pods"}
+	for _, tc := range []struct {
+		name        string
+		creates     []error // the answer of each create call
+		get         error
+		wantErr     error
+		wantCreates int
+		wantGets    int
+	}{
+		{name: "created", creates: []error{nil}, wantCreates: 1},
+		{name: "the server's refusal is the answer", creates: []error{apierrors.NewAlreadyExists(gr, "p")}, wantErr: apierrors.NewAlreadyExists(gr, "p"), wantCreates: 1},
+		{name: "dropped but made: get finds it", creates: []error{dropped}, get: nil, wantCreates: 1, wantGets: 1},
+		{name: "dropped and not made: created again", creates: []error{dropped, nil}, get: apierrors.NewNotFound(gr, "p"), wantCreates: 2, wantGets: 1},
+		{name: "dropped and get fails too: the create's error", creates: []error{dropped}, get: errors.New("refused"), wantErr: dropped, wantCreates: 1, wantGets: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			creates, gets := 0, 0
+			_, err := Create(context.Background(),
+				func(context.Context) (string, error) { creates++; return "p", tc.creates[creates-1] },
+				func(context.Context) (string, error) { gets++; return "p", tc.get })
+			if tc.wantErr != nil {
+				require.Equal(t, tc.wantErr, err)
+			} else {
+				require.NoError(t, err)
+			}
+			require.Equal(t, tc.wantCreates, creates)
+			require.Equal(t, tc.wantGets, gets)
+		})
 	}
 }

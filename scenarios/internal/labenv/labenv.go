@@ -69,15 +69,32 @@ func (l *Lab) Cluster(t *testing.T, name string) *Cluster {
 func (l *Lab) Namespace(ctx context.Context, t *testing.T, c *Cluster, ns string, serviceAccounts ...string) {
 	t.Helper()
 	require.NoError(t, DeleteNamespace(ctx, c.CS, ns))
-	_, err := c.CS.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	nss, cms, sas := c.CS.CoreV1().Namespaces(), c.CS.CoreV1().ConfigMaps(ns), c.CS.CoreV1().ServiceAccounts(ns)
+	_, err := kubeclient.Create(ctx,
+		func(ctx context.Context) (*corev1.Namespace, error) {
+			return nss.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		},
+		func(ctx context.Context) (*corev1.Namespace, error) { return nss.Get(ctx, ns, metav1.GetOptions{}) })
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = DeleteNamespace(context.Background(), c.CS, ns) })
 	ca, err := l.CAPEM()
 	require.NoError(t, err)
-	_, err = c.CS.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: podrun.CAConfigMap}, Data: map[string]string{"ca.pem": string(ca)}}, metav1.CreateOptions{})
+	_, err = kubeclient.Create(ctx,
+		func(ctx context.Context) (*corev1.ConfigMap, error) {
+			return cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: podrun.CAConfigMap}, Data: map[string]string{"ca.pem": string(ca)}}, metav1.CreateOptions{})
+		},
+		func(ctx context.Context) (*corev1.ConfigMap, error) {
+			return cms.Get(ctx, podrun.CAConfigMap, metav1.GetOptions{})
+		})
 	require.NoError(t, err)
 	for _, sa := range serviceAccounts {
-		_, err = c.CS.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{})
+		_, err = kubeclient.Create(ctx,
+			func(ctx context.Context) (*corev1.ServiceAccount, error) {
+				return sas.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{})
+			},
+			func(ctx context.Context) (*corev1.ServiceAccount, error) {
+				return sas.Get(ctx, sa, metav1.GetOptions{})
+			})
 		require.NoError(t, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/idlab/idlab/harness/kubeclient"
 	"github.com/idlab/idlab/scenarios/internal/probe"
 )
 
@@ -119,7 +120,10 @@ func RunWithin(ctx context.Context, cs kubernetes.Interface, ns string, pod *cor
 // wait creates the pod and waits up to within for its probe to finish.
 func wait(ctx context.Context, cs kubernetes.Interface, ns string, pod *corev1.Pod, within time.Duration) error {
 	pods := cs.CoreV1().Pods(ns)
-	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+	if _, err := kubeclient.Create(ctx,
+		func(ctx context.Context) (*corev1.Pod, error) { return pods.Create(ctx, pod, metav1.CreateOptions{}) },
+		func(ctx context.Context) (*corev1.Pod, error) { return pods.Get(ctx, pod.Name, metav1.GetOptions{}) },
+	); err != nil {
 		return fmt.Errorf("create pod %s/%s: %w", ns, pod.Name, err)
 	}
 	deadline := time.Now().Add(within)

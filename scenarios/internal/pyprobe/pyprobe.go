@@ -37,6 +37,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/idlab/idlab/harness/kubeclient"
 	"github.com/idlab/idlab/scenarios/internal/probe"
 )
 
@@ -61,10 +62,17 @@ const (
 
 // Install puts probe.py into ns, for the pods Use makes.
 func Install(ctx context.Context, cs kubernetes.Interface, ns string) error {
-	_, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: ConfigMap},
-		Data:       map[string]string{"probe.py": Script},
-	}, metav1.CreateOptions{})
+	cms := cs.CoreV1().ConfigMaps(ns)
+	_, err := kubeclient.Create(ctx,
+		func(ctx context.Context) (*corev1.ConfigMap, error) {
+			return cms.Create(ctx, &corev1.ConfigMap{
+				ObjectMeta: metav1.ObjectMeta{Name: ConfigMap},
+				Data:       map[string]string{"probe.py": Script},
+			}, metav1.CreateOptions{})
+		},
+		func(ctx context.Context) (*corev1.ConfigMap, error) {
+			return cms.Get(ctx, ConfigMap, metav1.GetOptions{})
+		})
 	if apierrors.IsAlreadyExists(err) {
 		return nil
 	}
