@@ -170,11 +170,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return nil
 	}
+	// "idlab CMD --help" is "idlab help CMD", also for the commands whose
+	// first argument is a subcommand.
+	if len(args) == 2 && isHelpFlag(args[1]) && find(args[0]) != nil {
+		args = []string{"help", args[0]}
+	}
 	switch {
 	case len(args) == 0:
 		printUsage(stderr, cmds)
 		return exitUsage
-	case args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || (args[0] == "help" && len(args) == 1):
+	case isHelpFlag(args[0]) || (args[0] == "help" && len(args) == 1):
 		printUsage(stdout, cmds)
 		return exitOK
 	case args[0] == "help":
@@ -273,6 +278,8 @@ func printHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 	fmt.Fprintln(w)
 	printExitStatus(w)
 }
+
+func isHelpFlag(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
 func hasFlags(fs *flag.FlagSet) bool {
 	n := 0

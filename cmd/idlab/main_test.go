@@ -84,6 +84,7 @@ func TestCommandHelp(t *testing.T) {
 		{cmd: "version", want: []string{"usage: idlab version [flags]", "build info"}},
 		{cmd: "irsa-webhook", want: []string{"-cert-dir", "-aws-default-region"}},
 		{cmd: "gtoken", want: []string{"-audience", "-refresh"}},
+		{cmd: "kube2iam", want: []string{"usage: idlab kube2iam serve|iptables [flags]"}},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {
 			var helpOut, flagOut, stderr bytes.Buffer
