@@ -8,7 +8,7 @@ help: ## list targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
 build: ## build bin/idlab and the SDK probe bin/probe (static, for FROM scratch images)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/idlab ./cmd/idlab
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -ldflags="-s -w" -o bin/idlab ./cmd/idlab
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/probe ./scenarios/internal/probe/cmd/probe
 
 test: ## vet (also with -tags e2e) and unit tests with -race; no Docker needed

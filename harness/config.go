@@ -34,7 +34,7 @@ type ClusterConfig struct {
 type Config struct {
 	StateDir    string
 	Clusters    []ClusterConfig
-	KindConfig  string // Defaults to kind-config.yaml.
+	KindConfig  string // Empty: ./kind-config.yaml when present, else cluster.DefaultTemplate.
 	FixturesDir string // Defaults to fixtures/aws.
 	HostPort    int    // Defaults to 8443.
 	// IdlabBinary is the static idlab binary put in the emulator image.
@@ -101,6 +101,10 @@ func DefaultCluster(name string) ClusterConfig {
 		Components: defaultComponents(clusterKind(name)), NodeRoleARN: NodeRole}
 }
 
+// DefaultKindConfig is the kind template the lab reads from the working
+// directory when Config.KindConfig is empty.
+const DefaultKindConfig = "kind-config.yaml"
+
 // ConfigFromEnv fills a Config from the environment and defaults.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{StateDir: getenv("IDLAB_STATE_DIR"), HostPort: 8443}
@@ -129,9 +133,6 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 func (c Config) withDefaults() Config {
 	if c.StateDir == "" {
 		c.StateDir = ".idlab"
-	}
-	if c.KindConfig == "" {
-		c.KindConfig = "kind-config.yaml"
 	}
 	if c.FixturesDir == "" {
 		c.FixturesDir = "fixtures/aws"

@@ -24,6 +24,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 
 	"github.com/idlab/idlab/harness/cloud"
 	"github.com/idlab/idlab/harness/cluster"
@@ -60,7 +61,7 @@ func New(cfg Config) (*Lab, error) {
 		return nil, err
 	}
 	cfg.StateDir = abs
-	tmpl, err := cluster.LoadTemplate(cfg.KindConfig)
+	tmpl, err := kindTemplate(cfg.KindConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +73,19 @@ func New(cfg Config) (*Lab, error) {
 	}
 	l.PyClientImage = func(ctx context.Context) (nodeimage.Result, error) { return EnsurePyClientImage(ctx, cfg) }
 	return l, nil
+}
+
+// kindTemplate reads the kind template: path when given; else
+// ./kind-config.yaml when there is one (the repository's, in a checkout);
+// else the built-in one, so that idlab works from any directory.
+func kindTemplate(path string) (*v1alpha4.Cluster, error) {
+	if path != "" {
+		return cluster.LoadTemplate(path)
+	}
+	if _, err := os.Stat(DefaultKindConfig); err == nil {
+		return cluster.LoadTemplate(DefaultKindConfig)
+	}
+	return cluster.DefaultTemplate(), nil
 }
 
 // step prints a progress line with the time a step took.

@@ -20,6 +20,24 @@ func e2eCommand() command {
 		name:    "e2e",
 		summary: "bring the lab up, run the scenario suites in parallel, write the report (go test output, junit.xml, matrix md/html), tear down",
 		run:     runE2E,
+		usage:   "e2e [flags] [suite packages]",
+		about: `The conformance run: brings the lab up as idlab up does (reusing healthy
+clusters), runs the scenario suites in parallel with go test -json (from a
+checkout: the suites are Go tests), writes e2e.log, e2e.json, junit.xml,
+matrix.md and matrix.html to --out, checks the run against the manifest
+(every row there, each as expected), exports the lab's logs on failure
+and tears the lab down unless --keep. Exit 1 means rows not as expected
+(the matrix says which), 3 that the lab did not come up or tear down.
+With CI=true a skipped test is a failure.`,
+		env: append([]envVar{
+			{"IDLAB_KEEP", "1: leave the lab up afterwards (--keep)"},
+			{"CI", "true: a skipped test fails the run"},
+			{"GO", "the go command that runs the suites (--go)"},
+		}, labEnv...),
+		examples: []example{
+			{"idlab e2e --probe bin/probe --pyclient", "what make e2e runs"},
+			{"idlab e2e --keep --run 'TestKube2iam' ./scenarios/kube2iam", "one suite, the lab left up to look at"},
+		},
 	}
 }
 
@@ -37,7 +55,7 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 	timeout := fs.Duration("timeout", 40*time.Minute, "timeout of each suite")
 	goCmd := fs.String("go", envOr("GO", "go"), "go command that runs the suites ($GO)")
 	manifestPath := fs.String("manifest", "scenarios/manifest.yaml", "the expected suites and rows; the run must match it (a subset: within its scope); empty: none, for running rows not yet listed")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	patterns := fs.Args() // default suites.DefaultPatterns
@@ -85,13 +103,13 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 		}
 		say("tearing the lab down")
 		if derr := lab.Down(context.WithoutCancel(ctx)); derr != nil {
-			err = errors.Join(err, fmt.Errorf("down: %w", derr))
+			err = errors.Join(err, fmt.Errorf("%w: down: %w", errLab, derr))
 		}
 	}()
 
 	say("lab up")
 	if _, err := lab.Up(ctx); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errLab, err)
 	}
 	before, rerr := lab.ControlPlaneRestarts(ctx)
 	if rerr != nil {
@@ -110,7 +128,10 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 	for _, line := range restarts {
 		fmt.Fprintf(env.stdout, "e2e: during the suites %s: a failure above may be this, not the scenario\n", line)
 	}
-	return errors.Join(runErr, verify(env.stdout, res, man, scope, ciMode()))
+	if err := errors.Join(runErr, verify(env.stdout, res, man, scope, ciMode())); err != nil {
+		return fmt.Errorf("%w: %w", errRows, err)
+	}
+	return nil
 }
 
 // controlPlaneChanges says which control-plane containers restarted while

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -19,6 +18,7 @@ func eksAgentCommand() command {
 	return command{
 		name:    "eks-pod-identity-agent",
 		group:   inClusterGroup,
+		usage:   "eks-pod-identity-agent initialize|server [flags]",
 		summary: "run the EKS Pod Identity Agent on a node (server) or add its link (initialize); the lab deploys both in eks",
 		run:     runEKSAgent,
 	}
@@ -30,10 +30,9 @@ func runEKSAgent(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	switch args[0] {
 	case "initialize":
-		fs := flag.NewFlagSet("eks-pod-identity-agent initialize", flag.ContinueOnError)
-		fs.SetOutput(env.stderr)
+		fs := env.flagSet("eks-pod-identity-agent initialize")
 		hostRoot := fs.String("host-root", eksagent.HostRoot, "the node's / as mounted in the container")
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := parse(fs, args[1:]); err != nil {
 			return err
 		}
 		if err := eksagent.SetupLink(ctx, *hostRoot); err != nil {
@@ -51,8 +50,7 @@ func runEKSAgent(ctx context.Context, env *cliEnv, args []string) error {
 // credentials from the AWS SDK's default chain (the instance role from
 // IMDS on a node), as upstream does.
 func runEKSAgentServer(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("eks-pod-identity-agent server", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := env.flagSet("eks-pod-identity-agent server")
 	var o eksagent.Options
 	fs.StringVar(&o.ClusterName, "cluster-name", "", "the EKS cluster the node belongs to (required)")
 	fs.StringVar(&o.Region, "region", "", "the cluster's region (default: the SDK's, else us-west-2)")
@@ -62,7 +60,7 @@ func runEKSAgentServer(ctx context.Context, env *cliEnv, args []string) error {
 	fs.DurationVar(&o.CredentialRenewal, "max-credential-retention-before-renewal", eksagent.DefaultCredentialRenewal, "longest credentials are served from the cache; 0 disables caching")
 	fs.IntVar(&o.MaxCacheSize, "max-cache-size", eksagent.DefaultMaxCacheSize, "most pods cached; 0 disables caching")
 	timeout := fs.Duration("eks-auth-timeout", time.Second, "EKS Auth request timeout (upstream: 1s)")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if o.ClusterName == "" {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,6 +14,7 @@ func gkeMetadataCommand() command {
 	return command{
 		name:    "gke-metadata",
 		group:   inClusterGroup,
+		usage:   "gke-metadata serve|install-dnat [flags]",
 		summary: "run the GKE metadata server on a node (serve) or install its DNAT (install-dnat); the lab deploys both in gke",
 		run:     runGKEMetadata,
 	}
@@ -28,12 +28,11 @@ func runGKEMetadata(ctx context.Context, env *cliEnv, args []string) error {
 	case "serve":
 		return runGKEMetadataServe(ctx, env, args[1:])
 	case "install-dnat":
-		fs := flag.NewFlagSet("gke-metadata install-dnat", flag.ContinueOnError)
-		fs.SetOutput(env.stderr)
+		fs := env.flagSet("gke-metadata install-dnat")
 		hostRoot := fs.String("host-root", gkemetadata.HostRoot, "the node's / as mounted in the container")
 		nodeIP := fs.String("node-ip", "", "the node's IP, where the metadata server listens")
 		port := fs.Int("port", gkemetadata.Port, "the metadata server's port")
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := parse(fs, args[1:]); err != nil {
 			return err
 		}
 		if net.ParseIP(*nodeIP) == nil {
@@ -51,8 +50,7 @@ func runGKEMetadata(ctx context.Context, env *cliEnv, args []string) error {
 // runGKEMetadataServe serves the metadata API on the node for the pods
 // scheduled there, with the in-cluster API credentials.
 func runGKEMetadataServe(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("gke-metadata serve", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := env.flagSet("gke-metadata serve")
 	addr := fs.String("addr", fmt.Sprintf(":%d", gkemetadata.Port), "listen address")
 	var o gkemetadata.Options
 	fs.StringVar(&o.NodeName, "node-name", "", "the node this server answers for")
@@ -65,7 +63,7 @@ func runGKEMetadataServe(ctx context.Context, env *cliEnv, args []string) error 
 	fs.StringVar(&o.NodeKSA, "node-ksa", "", "namespace/name of a KSA whose workload identity is the node's (hostNetwork callers)")
 	fs.StringVar(&o.NodeServiceAccount, "node-service-account", "", "the node's Google service account email")
 	fs.DurationVar(&o.PodLookupWait, "pod-lookup-wait", 5*time.Second, "how long a caller's IP may wait for its pod to appear in the API")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	var err error

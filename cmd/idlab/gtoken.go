@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -28,7 +27,7 @@ func gtokenWebhookCommand() command {
 func runGTokenWebhook(ctx context.Context, env *cliEnv, args []string) error {
 	fs, addr, certDir := webhookFlags(env, "gtoken-webhook", gtoken.ContainerPort, gtoken.CertDir)
 	image := fs.String("image", gtoken.DefaultImage, "image of the injected token writer")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	cert, cs, err := inCluster(*certDir)
@@ -47,12 +46,11 @@ func runGTokenWebhook(ctx context.Context, env *cliEnv, args []string) error {
 // metadata server, written atomically to --file, once or (--refresh) again
 // before it expires.
 func runGTokenWriter(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("gtoken", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := env.flagSet("gtoken")
 	file := fs.String("file", gtoken.TokenFile, "where to write the token")
 	refresh := fs.Bool("refresh", false, "keep refreshing the token")
 	audience := fs.String("audience", "sts.amazonaws.com", "audience of the ID token")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	for {

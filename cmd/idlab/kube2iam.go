@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,7 @@ func kube2iamCommand() command {
 	return command{
 		name:    "kube2iam",
 		group:   inClusterGroup,
+		usage:   "kube2iam serve|iptables [flags]",
 		summary: "run the kube2iam-style metadata proxy on a node (serve) or install its DNAT (iptables); the lab deploys both in eks",
 		run:     runKube2iam,
 	}
@@ -30,13 +30,12 @@ func runKube2iam(ctx context.Context, env *cliEnv, args []string) error {
 	case "serve":
 		return runKube2iamServe(ctx, env, args[1:])
 	case "iptables":
-		fs := flag.NewFlagSet("kube2iam iptables", flag.ContinueOnError)
-		fs.SetOutput(env.stderr)
+		fs := env.flagSet("kube2iam iptables")
 		hostRoot := fs.String("host-root", kube2iam.HostRoot, "the node's / as mounted in the container")
 		iface := fs.String("host-interface", "docker0", "host interface for proxying AWS metadata")
 		hostIP := fs.String("host-ip", "", "IP address of host")
 		port := fs.Int("app-port", kube2iam.DefaultAppPort, "kube2iam server http port")
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := parse(fs, args[1:]); err != nil {
 			return err
 		}
 		if err := kube2iam.AddIPTablesRule(ctx, *hostRoot, *iface, *hostIP, *port); err != nil {
@@ -51,8 +50,7 @@ func runKube2iam(ctx context.Context, env *cliEnv, args []string) error {
 // runKube2iamServe serves the proxy with upstream's flags, with the
 // in-cluster API credentials.
 func runKube2iamServe(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("kube2iam serve", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := env.flagSet("kube2iam serve")
 	var o kube2iam.Options
 	port := fs.Int("app-port", kube2iam.DefaultAppPort, "kube2iam server http port")
 	fs.StringVar(&o.BaseRoleARN, "base-role-arn", "", "base role ARN")
@@ -70,7 +68,7 @@ func runKube2iamServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs.DurationVar(&o.BackoffMaxElapsed, "backoff-max-elapsed-time", kube2iam.DefaultBackoffElapsed, "max elapsed time for backoff when querying for role")
 	fs.BoolVar(&o.UseRegionalSTS, "use-regional-sts-endpoint", false, "use the regional sts endpoint if AWS_REGION is set")
 	logFormat := fs.String("log-format", "text", "log format (text/json)")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	o.MetadataURL = "http://" + *metadataAddr

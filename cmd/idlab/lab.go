@@ -9,16 +9,54 @@ import (
 	"github.com/idlab/idlab/harness"
 )
 
+// labEnv is what the lab commands read from the environment.
+var labEnv = []envVar{
+	{"IDLAB_STATE_DIR", "the lab's state: keys, CA, admin socket and secret, lab.json (default .idlab; --state-dir)"},
+	{"IDLAB_PORT", "the emulator's port on 127.0.0.1 (default 8443; --port)"},
+	{"IDLAB_CLUSTERS", "which clusters to make (default eks,gke,aks; every suite needs its cluster)"},
+	{"IDLAB_NODE_IMAGE_PULL", "0: build the kind node image offline instead of pulling kindest/node"},
+	{"IDLAB_DEBIAN_MIRROR", "the Debian mirror the offline image builds use"},
+	{"IDLAB_DEBUG", "any value: debug logging"},
+}
+
 func upCommand() command {
-	return command{name: "up", summary: "bring up the lab: kind clusters, emulator container, cluster DNS", run: runUp}
+	return command{name: "up", summary: "bring up the lab: kind clusters, emulator container, cluster DNS", run: runUp,
+		about: `Brings up the lab and leaves it up until idlab down: the kind node image
+(pulled, or built offline once), one kind cluster per IDLAB_CLUSTERS entry
+whose service-account issuer is the lab's OIDC issuer, the emulator
+container, cluster DNS for the cloud host names, and the in-cluster
+pod-identity components. Healthy clusters of an earlier up are reused.
+Prints the emulator URL, the CA, the admin API and each cluster's issuer
+and kubeconfig on stdout; progress goes to stderr.
+
+Without --kind-config the template is ./kind-config.yaml when there is
+one, else the built-in one (one control-plane node). --fixtures is read
+from the working directory (fixtures/aws, with gcp/, eks/ and azure/
+beside it): give it when running outside a checkout.`,
+		env: labEnv,
+		examples: []example{
+			{"idlab up --probe bin/probe --pyclient", "what make up runs: the lab with the SDK probe and Debian's awscli/boto3 image"},
+			{"IDLAB_CLUSTERS=eks idlab up", "only the eks cluster"},
+			{"KUBECONFIG=.idlab/kubeconfig-eks.yaml kubectl get pods -A", "use a cluster once it is up"},
+		}}
 }
 
 func downCommand() command {
-	return command{name: "down", summary: "delete the lab's clusters, emulator container and state", run: runDown}
+	return command{name: "down", summary: "delete the lab's clusters, emulator container and state", run: runDown,
+		about: `Deletes the lab's kind clusters and emulator container and removes its
+state directory. Works from any directory given the state directory
+(--state-dir or IDLAB_STATE_DIR); a lab that is not there is not an error.`,
+		env:      labEnv[:3],
+		examples: []example{{"idlab down", "tear down the lab of ./.idlab"}}}
 }
 
 func statusCommand() command {
-	return command{name: "status", summary: "show the lab's clusters and emulator", run: runStatus}
+	return command{name: "status", summary: "show the lab's clusters and emulator", run: runStatus,
+		about: `Prints one line per cluster and one for the emulator container: whether
+each is there and running. Works from any directory given the state
+directory (--state-dir or IDLAB_STATE_DIR).`,
+		env:      labEnv[:3],
+		examples: []example{{"IDLAB_STATE_DIR=~/src/idlab/.idlab idlab status", "the status of a lab brought up elsewhere"}}}
 }
 
 // labFlags parses the flags every lab command shares over ConfigFromEnv.
@@ -27,7 +65,7 @@ func labFlags(name string, env *cliEnv, args []string) (harness.Config, error) {
 	if err != nil {
 		return harness.Config{}, err
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return *cfg, err
 	}
 	if fs.NArg() > 0 {
@@ -44,11 +82,10 @@ func labFlagSet(name string, env *cliEnv) (fs *flag.FlagSet, cfg *harness.Config
 		return nil, nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	cfg = &c
-	fs = flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs = env.flagSet(name)
 	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "lab state directory (IDLAB_STATE_DIR)")
 	fs.IntVar(&cfg.HostPort, "port", cfg.HostPort, "emulator port on 127.0.0.1 (IDLAB_PORT)")
-	fs.StringVar(&cfg.KindConfig, "kind-config", "kind-config.yaml", "kind cluster template")
+	fs.StringVar(&cfg.KindConfig, "kind-config", "", "kind cluster template (default ./kind-config.yaml when there is one, else the built-in one)")
 	fs.StringVar(&cfg.FixturesDir, "fixtures", "fixtures/aws", "IAM fixtures directory")
 	fs.StringVar(&cfg.ProbeBinary, "probe", "", "static SDK probe binary to load into the clusters")
 	fs.BoolVar(&cfg.PyClient, "pyclient", false, "build (once) and load the image of Debian's awscli and boto3 into the AWS clusters")
@@ -57,7 +94,13 @@ func labFlagSet(name string, env *cliEnv) (fs *flag.FlagSet, cfg *harness.Config
 }
 
 func logsCommand() command {
-	return command{name: "logs", summary: "export cluster and emulator logs to a directory", run: runLogs}
+	return command{name: "logs", summary: "export cluster and emulator logs to a directory", run: runLogs,
+		usage: "logs [--dir DIR] [flags]",
+		about: `Exports every cluster's logs (kind export logs) and the emulator
+container's log to DIR (default artifacts/logs). idlab e2e does this by
+itself when a run fails.`,
+		env:      labEnv[:3],
+		examples: []example{{"idlab logs --dir /tmp/lab-logs", "what to attach to a bug report"}}}
 }
 
 func runLogs(ctx context.Context, env *cliEnv, args []string) error {
@@ -93,7 +136,7 @@ func runUp(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	st, err := lab.Up(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errLab, err)
 	}
 	fmt.Fprintf(env.stdout, "lab up: emulator %s (CA %s)\n", st.EmulatorURL, st.CAFile)
 	fmt.Fprintf(env.stdout, "  admin API %s (bearer secret in %s)\n", st.AdminAddr, st.AdminSecretFile)
@@ -112,7 +155,10 @@ func runDown(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return lab.Down(ctx)
+	if err := lab.Down(ctx); err != nil {
+		return fmt.Errorf("%w: %w", errLab, err)
+	}
+	return nil
 }
 
 func runStatus(ctx context.Context, env *cliEnv, args []string) error {

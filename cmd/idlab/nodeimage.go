@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 
 	"github.com/idlab/idlab/harness"
@@ -14,12 +13,21 @@ func nodeImageCommand() command {
 		name:    "node-image",
 		summary: "make sure a kind node image exists (kindest/node, else built offline)",
 		run:     runNodeImage,
+		about: `Makes sure a kind node image for the pinned Kubernetes version exists:
+kindest/node when it can be pulled (unless IDLAB_NODE_IMAGE_PULL=0 or
+--no-upstream), else one built offline from the Go module proxy and a
+Debian mirror (debootstrap: needs root; 15-25 minutes on 2 cores the first
+time, cached afterwards). Prints the image name on stdout.`,
+		env: []envVar{
+			{"IDLAB_NODE_IMAGE_PULL", "0: do not try kindest/node"},
+			{"IDLAB_DEBIAN_MIRROR", "the Debian mirror debootstrap uses (--mirror)"},
+			{"IDLAB_KEEP_WORKDIR", "1: keep the build's work dir after a success"},
+		},
 	}
 }
 
 func runNodeImage(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("node-image", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := env.flagSet("node-image")
 	opts := nodeimage.Options{Progress: env.stderr, Log: env.log}
 	fs.StringVar(&opts.KubernetesVersion, "k8s-version", nodeimage.DefaultKubernetesVersion, "Kubernetes version (must match build/k8s/go.mod)")
 	fs.StringVar(&opts.Image, "image", "", "name for the built image (default idlab/node:<version>-<inputs hash>)")
@@ -27,7 +35,7 @@ func runNodeImage(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&opts.Mirror, "mirror", "", "Debian mirror (default $IDLAB_DEBIAN_MIRROR, else the host's apt sources)")
 	fs.StringVar(&opts.WorkDir, "work-dir", "", "keep the build's rootfs, tarballs and logs here (default a temp dir)")
 	fs.BoolVar(&opts.NoUpstream, "no-upstream", false, "do not look for kindest/node; always use or build an idlab image")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -48,15 +56,19 @@ func pyClientImageCommand() command {
 		name:    "pyclient-image",
 		summary: "make sure the image of Debian's awscli and boto3 exists (built once from a Debian mirror)",
 		run:     runPyClientImage,
+		about: `Makes sure the image of Debian's awscli and python3-boto3 that the
+Python client rows use exists: a minbase debootstrap of the node image's
+Debian suite (needs root; about 3 minutes the first time). Prints the
+image name on stdout. idlab up --pyclient does the same.`,
+		env: []envVar{{"IDLAB_DEBIAN_MIRROR", "the Debian mirror debootstrap uses"}},
 	}
 }
 
 // runPyClientImage builds what `idlab up --pyclient` would, so make e2e can
 // build it while the node image builds.
 func runPyClientImage(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("pyclient-image", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	if err := fs.Parse(args); err != nil {
+	fs := env.flagSet("pyclient-image")
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +19,14 @@ func reportCommand() command {
 		name:    "report",
 		summary: "read `go test -json` of the scenario suites on stdin: echo it, write junit.xml and the conformance matrix (md, html), check it (and the manifest); or write the manifest",
 		run:     runReport,
+		about: `Reads the go test -json output of the scenario suites on stdin, echoes
+it as go test would print it, and writes junit.xml, matrix.md and
+matrix.html to --out. Exits 1 when a test failed or, with --manifest, when
+the run does not match the manifest. --write-manifest writes the manifest
+of the run instead of a report.`,
+		examples: []example{
+			{"go test -json -tags e2e ./scenarios/smoke | idlab report --out artifacts", "a report of one suite run by hand"},
+		},
 	}
 }
 
@@ -28,14 +35,13 @@ func reportCommand() command {
 var errTestsFailed = errors.New("scenario tests failed")
 
 func runReport(_ context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := env.flagSet("report")
 	out := fs.String("out", "artifacts", "directory for junit.xml, matrix.md and matrix.html")
 	title := fs.String("title", "idlab conformance matrix", "title of the matrix")
 	manifest := fs.String("manifest", "", "check the run against this manifest (scenarios/manifest.yaml): the rows of the packages in the stream")
 	runRE := fs.String("run", "", "with --manifest: the go test -run pattern the run used; only the rows of the tests it selects are checked")
 	writeManifest := fs.String("write-manifest", "", "write the manifest of the run (every package and row) to this file instead of a report")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

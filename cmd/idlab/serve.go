@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,6 +16,18 @@ func serveCommand() command {
 		name:    "serve",
 		summary: "run the cloud emulators (STS, IAM, OIDC issuers ...) in one HTTPS process; the admin API on its own socket",
 		run:     runServe,
+		about: `Runs every cloud emulator in one process, as embedded in a test or as
+the lab's emulator container: HTTPS on --addr for the cloud host names
+(STS, IAM, S3, SNS, OIDC issuers, EKS Auth, GCP IAM Credentials and STS,
+GCS, Entra, Azure Blob), and the admin API (fixtures, clock, decisions,
+token minting) on its own listener with a bearer secret. Prints each
+endpoint and the secret's file on stdout when ready; runs until
+interrupted. --config reads a ServeConfig file (what idlab up writes);
+flags given explicitly override it.`,
+		examples: []example{
+			{"idlab serve --data-dir /tmp/idlab-data", "the emulators on their default address with state on disk"},
+			{"idlab serve --config .idlab/serve-root/serve.yaml", "what the lab's container runs"},
+		},
 	}
 }
 
@@ -61,11 +72,10 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 func serveConfig(env *cliEnv, args []string) (cloud.ServeConfig, error) {
 	var file string
 	parse := func(sc *cloud.ServeConfig) error {
-		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-		fs.SetOutput(env.stderr)
+		fs := env.flagSet("serve")
 		fs.StringVar(&file, "config", file, "serve config file (YAML or JSON, fields as cloud.ServeConfig); flags given explicitly override it")
 		sc.Bind(fs)
-		if err := fs.Parse(args); err != nil {
+		if err := parse(fs, args); err != nil {
 			return err
 		}
 		if fs.NArg() > 0 {

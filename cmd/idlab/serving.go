@@ -62,8 +62,7 @@ func inClusterClient() (*kubernetes.Clientset, error) {
 // webhookFlags starts the flag set of a webhook subcommand with the flags
 // every lab webhook takes: --addr (default :port) and --cert-dir.
 func webhookFlags(env *cliEnv, name string, port int, certDir string) (fs *flag.FlagSet, addr, dir *string) {
-	fs = flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs = env.flagSet(name)
 	addr = fs.String("addr", fmt.Sprintf(":%d", port), "listen address")
 	dir = fs.String("cert-dir", certDir, "directory holding tls.crt and tls.key")
 	return fs, addr, dir
@@ -71,7 +70,7 @@ func webhookFlags(env *cliEnv, name string, port int, certDir string) (fs *flag.
 
 // parseFlags parses args with fs, refusing positional arguments.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -52,6 +52,16 @@ func LoadTemplate(path string) (*v1alpha4.Cluster, error) {
 	return &c, nil
 }
 
+// DefaultTemplate is the template the lab uses when no kind-config.yaml
+// is given or found: the repository's kind-config.yaml (a test keeps the
+// two equal), built in so that idlab works from any directory.
+func DefaultTemplate() *v1alpha4.Cluster {
+	c := &v1alpha4.Cluster{TypeMeta: v1alpha4.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"}}
+	c.Networking.DisableDefaultCNI = true
+	c.Nodes = []v1alpha4.Node{{Role: v1alpha4.ControlPlaneRole}}
+	return c
+}
+
 // Config builds the typed kind config for spec from the template: the lab's
 // SA keys mounted over kubeadm's, and the issuer flags added to kube-apiserver.
 func (k *Kind) Config(spec Spec) *v1alpha4.Cluster {

@@ -67,3 +67,11 @@ func TestLoadTemplateRejects(t *testing.T) {
 		require.Error(t, err, name)
 	}
 }
+
+// TestDefaultTemplateIsTheRepositorys: the built-in template and the
+// repository's kind-config.yaml say the same.
+func TestDefaultTemplateIsTheRepositorys(t *testing.T) {
+	tmpl, err := LoadTemplate("../../kind-config.yaml")
+	require.NoError(t, err)
+	require.Equal(t, tmpl, DefaultTemplate())
+}

@@ -185,3 +185,26 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// TestClass: each suite and mechanism the lab has lands in its column.
+func TestClass(t *testing.T) {
+	for _, tc := range []struct {
+		row  Row
+		want string
+	}{
+		{Row{Suite: "irsa isolation", Mechanism: "IRSA (eks)"}, "isolation"},
+		{Row{Suite: "azure", Mechanism: "Azure Workload Identity"}, "isolation"},
+		{Row{Suite: "token rotation", Mechanism: "IRSA webhook (eks, boto3)"}, "rotation"},
+		{Row{Suite: "cross-account", Mechanism: "IRSA + sts:AssumeRole (eks)"}, "cross-account"},
+		{Row{Suite: "gke", Mechanism: "GKE to AWS (Google ID token as web identity)"}, "cross-cloud"},
+		{Row{Suite: "gke", Mechanism: "gtoken webhook (GKE to AWS)"}, "cross-cloud"},
+		{Row{Suite: "gke", Mechanism: "GKE Workload Identity"}, "isolation"},
+		{Row{Suite: "irsa bugs", Mechanism: "IRSA webhook (eks)"}, "bugs"},
+		{Row{Suite: "kube2iam", Mechanism: "kube2iam-style proxy", Test: "github.com/idlab/idlab/scenarios/kube2iam/TestKube2iam/identity-bugs/imdsv2-hop-limit-1-on-the-bridge"}, "bugs"},
+		{Row{Suite: "kube2iam", Mechanism: "kube2iam-style proxy", Test: "github.com/idlab/idlab/scenarios/kube2iam/TestKube2iam/isolation/own-role"}, "isolation"},
+		{Row{Suite: "trustboundary", Mechanism: "admin API on the cloud plane"}, "trust boundary"},
+	} {
+		require.Equal(t, tc.want, Class(tc.row), "%+v", tc.row)
+		require.Contains(t, Classes, Class(tc.row))
+	}
+}

@@ -3,7 +3,6 @@ package report
 import (
 	"encoding/xml"
 	"fmt"
-	"html/template"
 	"io"
 	"os"
 	"path/filepath"
@@ -81,23 +80,6 @@ func (r *Result) Markdown(w io.Writer, title string, wall time.Duration) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-var page = template.Must(template.New("matrix").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
-<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px 8px;text-align:left;vertical-align:top}
-tr.ok td.result{background:#d4f7d4}tr.bad td.result{background:#f7d4d4}td.reason{font-size:85%;max-width:50em}</style></head>
-<body><h1>{{.Title}}</h1><p id="summary">{{len .Rows}} rows: {{.Pass}} as expected, {{.Fail}} not; suites wall time {{.Wall}}.</p>
-<table id="matrix"><thead><tr><th>suite</th><th>scenario</th><th>mechanism</th><th>expected</th><th>observed</th><th>result</th><th>reason</th></tr></thead><tbody>
-{{range .Rows}}<tr class="{{if .AsExpected}}ok{{else}}bad{{end}}"><td>{{.Suite}}</td><td>{{.Scenario}}</td><td>{{.Mechanism}}</td><td>{{.Expected}}</td><td>{{.Observed}}</td><td class="result">{{if .AsExpected}}as expected{{else}}NOT as expected: {{.Why}}{{end}}</td><td class="reason">{{.Reason}}</td></tr>
-{{end}}</tbody></table></body></html>
-`))
-
-// HTML writes the conformance matrix as a page (html/template escapes every
-// field: reasons quote tokens and policies).
-func (r *Result) HTML(w io.Writer, title string, wall time.Duration) error {
-	pass, fail := r.counts()
-	return page.Execute(w, map[string]any{"Title": title, "Rows": r.Rows, "Pass": pass, "Fail": fail, "Wall": wall.Round(time.Second).String()})
 }
 
 // WriteFiles writes junit.xml, matrix.md and matrix.html into dir.
