@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Unit tests: vet (with and without the e2e tag) and go test -race. No Docker.
+# Unit tests: vet (with and without the e2e tag) and go test -race, of the
+# module and of examples/embed (a module of its own that uses idlab as a
+# user's module does). No Docker.
 # The tests' summary (hack/testsummary) lists every skipped test loudly;
 # with CI=true a skip is a failure, and every tool a test needs is
 # installed first (hack/setup-test-tools.sh).
@@ -12,8 +14,15 @@ else
   bash hack/setup-test-tools.sh awscli
 fi
 bash hack/vet.sh
-echo "== go test -race ./..."
+echo "== go test -race ./... and examples/embed"
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 $GO build -o "$bin/testsummary" ./hack/testsummary
-$GO test -race -count=1 -timeout 240s -json ./... | "$bin/testsummary"
+# Both modules' events go to one summary; a failure of the first does not
+# keep the second from running, and either fails the pipeline.
+{
+  rc=0
+  $GO test -race -count=1 -timeout 240s -json ./... || rc=$?
+  (cd examples/embed && $GO test -race -count=1 -timeout 120s -json ./...) || rc=$?
+  exit "$rc"
+} | "$bin/testsummary"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # go vet of every package, and again with -tags e2e of the packages that have
-# //go:build e2e files. make test and make lint both run it.
+# //go:build e2e files, then of examples/embed (a module of its own, which
+# ./... does not reach). make test and make lint both run it.
 set -o errexit -o nounset -o pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -13,3 +14,5 @@ $GO vet -race ./...
 mapfile -t e2e_pkgs < <(grep -rl --include='*.go' '^//go:build e2e' . | xargs -n1 dirname | sort -u)
 echo "== go vet -tags e2e ${e2e_pkgs[*]}"
 $GO vet -race -tags e2e "${e2e_pkgs[@]}"
+echo "== go vet ./... in examples/embed"
+(cd examples/embed && $GO vet -race ./...)

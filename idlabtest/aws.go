@@ -141,11 +141,17 @@ func (a *AWS) Close() {
 // writeToken mints a token of iss for namespace/serviceAccount with the
 // STS audience into a new file under dir.
 func writeToken(iss *oidc.Issuer, dir, namespace, serviceAccount string) (string, error) {
+	return writeTokenFor(iss, dir, namespace, serviceAccount, "sts.amazonaws.com")
+}
+
+// writeTokenFor mints a token of iss for namespace/serviceAccount with
+// audience into a new file under dir.
+func writeTokenFor(iss *oidc.Issuer, dir, namespace, serviceAccount, audience string) (string, error) {
 	if iss == nil {
 		return "", errors.New("idlabtest: no such issuer")
 	}
 	tok, err := iss.MintServiceAccountToken(oidc.TokenRequest{Namespace: namespace, ServiceAccount: serviceAccount,
-		Audiences: []string{"sts.amazonaws.com"}})
+		Audiences: []string{audience}})
 	if err != nil {
 		return "", fmt.Errorf("idlabtest: mint token: %w", err)
 	}

@@ -1,6 +1,7 @@
 package awssts
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -22,10 +23,11 @@ const ClockPrefix = "/_idlab/clock"
 
 // Server is the STS handler on 127.0.0.1:0 over HTTPS, like httptest.
 type Server struct {
-	h     *Handler
-	srv   *httptest.Server
-	opt   Options
-	clock *clock.Clock // nil when Options.Now was given: the owner moves time
+	h      *Handler
+	srv    *httptest.Server
+	client *http.Client
+	opt    Options
+	clock  *clock.Clock // nil when Options.Now was given: the owner moves time
 }
 
 // NewServer starts STS over HTTPS with a certificate from Options.CA, or
@@ -61,6 +63,7 @@ func NewServer(opts Options) (*Server, error) {
 	if s.srv, err = opts.CA.StartServer(h); err != nil {
 		return nil, fmt.Errorf("awssts: %w", err)
 	}
+	s.client = opts.CA.PinnedClient(s.srv.Listener.Addr().String())
 	return s, nil
 }
 
@@ -113,14 +116,21 @@ func (s *Server) Handler() *Handler { return s.h }
 // Clock is the clock the Server owns, or nil when Options.Now was given.
 func (s *Server) Clock() *clock.Clock { return s.clock }
 
-// Client is an HTTP client trusting the server's CA.
-func (s *Server) Client() *http.Client {
-	return s.opt.CA.Client()
-}
+// Client trusts the server's CA and dials this server whatever host a
+// request names (sts.amazonaws.com, sts.us-west-2.amazonaws.com), like
+// every emulator's Client. The same client is returned each time.
+func (s *Server) Client() *http.Client { return s.client }
 
 // CA is the authority of the server's certificate: CA().PEM is the bundle
 // to trust (AWS_CA_BUNDLE).
 func (s *Server) CA() *certs.CA { return s.opt.CA }
 
+// CACertPEM is the PEM of the CA certificate the server's certificate
+// chains to, for a client outside this module. It is a copy.
+func (s *Server) CACertPEM() []byte { return bytes.Clone(s.opt.CA.PEM) }
+
 // Close stops the server.
-func (s *Server) Close() { s.srv.Close() }
+func (s *Server) Close() {
+	s.client.CloseIdleConnections()
+	s.srv.Close()
+}

@@ -4,18 +4,14 @@ import (
 	"fmt"
 
 	"github.com/idlab/idlab/emulators/entra"
-	"github.com/idlab/idlab/internal/certs"
 )
 
 // A lab registers an app trusting a cluster's service-account issuer and
 // points azidentity at the server (cloud.Configuration
 // ActiveDirectoryAuthorityHost = srv.URL()+"/", Transport = srv.Client()).
+// The zero Options work: the server makes its own CA (CACertPEM).
 func ExampleNewServer() {
-	ca, err := certs.NewCA("lab")
-	if err != nil {
-		panic(err)
-	}
-	srv, err := entra.NewServer(entra.Options{CA: ca})
+	srv, err := entra.NewServer(entra.Options{})
 	if err != nil {
 		panic(err)
 	}

@@ -1,6 +1,7 @@
 package gcs
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -67,6 +68,10 @@ func (s *Server) Handler() *Handler { return s.h }
 // CA is the authority of the server's certificates: CA().PEM is the bundle
 // to trust.
 func (s *Server) CA() *certs.CA { return s.ca }
+
+// CACertPEM is the PEM of the CA certificate the server's certificates
+// chain to, for a client outside this module. It is a copy.
+func (s *Server) CACertPEM() []byte { return bytes.Clone(s.ca.PEM) }
 
 // Client trusts the CA and dials this server for any host name
 // (storage.googleapis.com, BUCKET.storage.googleapis.com).

@@ -6,7 +6,6 @@ import (
 	"log"
 
 	"github.com/idlab/idlab/emulators/oidc"
-	"github.com/idlab/idlab/internal/certs"
 	"github.com/idlab/idlab/internal/jwtverify"
 )
 
@@ -14,11 +13,7 @@ import (
 // would, then verify it the way AWS STS does, through OIDC discovery at the
 // real-looking issuer host (Server.Client dials the emulator for any host).
 func ExampleNewServer() {
-	ca, err := certs.NewCA("example CA")
-	if err != nil {
-		log.Fatal(err)
-	}
-	srv, err := oidc.NewServer(oidc.Options{CA: ca})
+	srv, err := oidc.NewServer(oidc.Options{}) // a CA of its own
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -5,6 +5,7 @@
 package tlsserver
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -58,6 +59,11 @@ func (s *Server[H]) Handler() H { return s.h }
 // CA().PEM is the bundle to trust (AWS_CA_BUNDLE, SSL_CERT_FILE), and it
 // may be passed as another emulator's Options.CA so several share one.
 func (s *Server[H]) CA() *certs.CA { return s.ca }
+
+// CACertPEM is the PEM of the CA certificate the server's certificates
+// chain to: what a client outside this module trusts (x509.CertPool
+// AppendCertsFromPEM, AWS_CA_BUNDLE, SSL_CERT_FILE). It is a copy.
+func (s *Server[H]) CACertPEM() []byte { return bytes.Clone(s.ca.PEM) }
 
 // Client trusts the lab CA and dials this server whatever host a request
 // names, so an SDK may use the cloud's real host names. The same client is
