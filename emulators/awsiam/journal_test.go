@@ -3,13 +3,11 @@ package awsiam
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -85,7 +83,7 @@ func TestJournalRestart(t *testing.T) {
 		{name: "few, closed", live: 10, close: true},
 		{name: "few, abandoned", live: 10},
 		{name: "few, fsync", live: 10, fsync: true},
-		{name: "past a compaction, abandoned", live: compactMin + 500},
+		{name: "many, abandoned", live: compactMin + 500},
 		{name: "expired ones dropped", live: 20, expired: 30, close: true},
 		{name: "expired past a compaction", live: 100, expired: 2*compactMin + 100},
 		{name: "nothing issued", close: true},
@@ -269,8 +267,10 @@ func TestJournalMigratesLegacyKeysFile(t *testing.T) {
 }
 
 // TestJournalSurvivesKill kills, with SIGKILL, a process issuing sessions
-// as fast as it can and checks that every session it acknowledged (printed
-// after IssueSession returned) is there when the journal is opened again.
+// as fast as it can on a clock that jumps two hours every 1000 sessions
+// (so that it compacts several times) and checks that every session it
+// acknowledged (printed after IssueSession returned) and still unexpired
+// at its last clock is there when the journal is opened again.
 func TestJournalSurvivesKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a process")
@@ -281,32 +281,46 @@ func TestJournalSurvivesKill(t *testing.T) {
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	var acked []string
+	type ack struct {
+		id          string
+		issued, exp int64
+	}
+	var acked []ack
 	sc := bufio.NewScanner(out)
-	for sc.Scan() && len(acked) < compactMin+1000 { // past a compaction
-		if id, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
-			acked = append(acked, id)
+	read := func() {
+		var a ack
+		if _, err := fmt.Sscanf(sc.Text(), "acked %s %d %d", &a.id, &a.issued, &a.exp); err == nil {
+			acked = append(acked, a)
 		}
+	}
+	for len(acked) < 3*compactMin && sc.Scan() {
+		read()
 	}
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	// Whatever it printed before dying was acknowledged too.
-	for sc.Scan() {
-		if id, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
-			acked = append(acked, id)
-		}
+	for sc.Scan() { // what it printed before dying was acknowledged too
+		read()
 	}
-	err = cmd.Wait()
 	var ee *exec.ExitError
-	require.True(t, errors.As(err, &ee), "the helper was killed: %v", err)
-	require.Greater(t, len(acked), compactMin)
+	require.ErrorAs(t, cmd.Wait(), &ee, "the helper was killed")
+	require.GreaterOrEqual(t, len(acked), 3*compactMin)
+	_, snaps := journalFiles(t, dir)
+	require.GreaterOrEqual(t, snaps, 1, "the helper compacted before it was killed")
 
-	i, err := New(Options{DataDir: dir})
+	last := time.Unix(acked[len(acked)-1].issued, 0)
+	i, err := New(Options{DataDir: dir, Now: func() time.Time { return last }})
 	require.NoError(t, err)
 	defer i.Close()
-	for _, id := range acked {
-		_, _, err := i.LookupAccessKey(id)
-		require.NoError(t, err, "acknowledged session %s lost", id)
+	kept := 0
+	for _, a := range acked {
+		_, _, err := i.LookupAccessKey(a.id)
+		if time.Unix(a.exp, 0).Add(expiredKeep).After(last) {
+			require.NoError(t, err, "acknowledged session %s lost", a.id)
+			kept++
+		} else {
+			require.ErrorIs(t, err, ErrUnknownAccessKey, "session %s expired long ago", a.id)
+		}
 	}
+	require.Greater(t, kept, 0)
 }
 
 // TestJournalKillHelper is TestJournalSurvivesKill's victim.
@@ -315,14 +329,18 @@ func TestJournalKillHelper(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestJournalSurvivesKill")
 	}
-	i, err := New(Options{DataDir: dir})
+	clock := newTestClock()
+	i, err := New(Options{DataDir: dir, Now: clock.Now})
 	require.NoError(t, err)
 	w := bufio.NewWriterSize(os.Stdout, 0)
-	for n := 0; ; n++ {
+	for n := 1; ; n++ {
+		if n%1000 == 0 {
+			clock.Advance(2 * time.Hour)
+		}
 		s, err := i.IssueSession(SessionSpec{Duration: time.Hour, Principal: Principal{Type: PrincipalAssumedRole, Account: "111111111111",
 			ARN: fmt.Sprintf("arn:aws:sts::111111111111:assumed-role/app-a/s%d", n)}})
 		require.NoError(t, err)
-		fmt.Fprintf(w, "acked %s\n", s.Credentials.AccessKeyID)
+		fmt.Fprintf(w, "acked %s %d %d\n", s.Credentials.AccessKeyID, s.IssuedAt.Unix(), s.Credentials.Expiration.Unix())
 		_ = w.Flush()
 	}
 }
