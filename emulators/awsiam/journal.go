@@ -238,21 +238,17 @@ func (j *journal) loadFile(name string, apply func(*accessKey)) error {
 	return nil
 }
 
-// rotate closes the live segment and opens the next. j.mu must be held
-// (or j not yet shared).
+// rotate closes the live segment and moves on to the next, which the
+// next append creates (so a restart with nothing to write leaves no empty
+// file). j.mu must be held (or j not yet shared).
 func (j *journal) rotate() error {
-	next := j.seg + 1
-	f, err := os.OpenFile(filepath.Join(j.dir, journalName(next, segmentSuffix)), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("access key journal: %w", err)
-	}
-	if j.sync {
-		atomicfile.SyncDir(j.dir)
-	}
 	if j.f != nil {
-		_ = j.f.Close()
+		if err := j.f.Close(); err != nil {
+			return fmt.Errorf("access key journal: %w", err)
+		}
 	}
-	j.f, j.seg = f, next
+	j.f = nil
+	j.seg++
 	return nil
 }
 
@@ -261,6 +257,16 @@ func (j *journal) rotate() error {
 func (j *journal) append(rec []byte, live int) (bool, error) {
 	if j.closed {
 		return false, errors.New("access key journal: closed")
+	}
+	if j.f == nil {
+		f, err := os.OpenFile(filepath.Join(j.dir, journalName(j.seg, segmentSuffix)), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+		if err != nil {
+			return false, fmt.Errorf("access key journal: %w", err)
+		}
+		if j.sync {
+			atomicfile.SyncDir(j.dir)
+		}
+		j.f = f
 	}
 	if _, err := j.f.Write(rec); err != nil {
 		return false, fmt.Errorf("access key journal: %w", err)

@@ -236,6 +236,8 @@ func TestJournalLoadErrors(t *testing.T) {
 			defer i.Close()
 			require.Len(t, i.keys, tc.keys)
 			require.Equal(t, int64(4), i.jr.seg, "appends go to a new segment")
+			segs, _ := journalFiles(t, dir)
+			require.Equal(t, 1, segs, "created at the first append only")
 		})
 	}
 }

@@ -26,20 +26,24 @@ import (
 //	buckets/<sha256(name)>/uploads/<uploadID>/upload.json
 //	buckets/<sha256(name)>/uploads/<uploadID>/part-<n>.<rand>.data
 //
-// Every file is written to a temp file, fsynced and renamed, and an
-// object's bytes go to a fresh file before the metadata naming it, so a
-// crash leaves either the old object or the new one, never half of one.
-// Metadata is indexed in memory (a memStore with nil data) at open.
+// Every file is written to a temp file and renamed, and an object's bytes
+// go to a fresh file before the metadata naming it, so a killed process
+// leaves either the old object or the new one, never half of one. With
+// fsync (idlab serve --fsync) every file and its directory are also
+// fsynced, for power loss; without, a write costs what the page cache
+// does. Metadata is indexed in memory (a memStore with nil data) at open.
 type diskStore struct {
 	*memStore
-	dir string
-	mu  sync.Mutex // serializes writers
+	dir  string
+	sync bool
+	mu   sync.Mutex // serializes metadata writers; object bytes are written before it
 }
 
 // NewDiskStore opens (creating if needed) a Store under dir and loads what
-// an earlier run left there.
-func NewDiskStore(ctx context.Context, dir string) (Store, error) {
-	d := &diskStore{memStore: newMemStore(), dir: dir}
+// an earlier run left there. fsync makes every write durable against power
+// loss too.
+func NewDiskStore(ctx context.Context, dir string, fsync bool) (Store, error) {
+	d := &diskStore{memStore: newMemStore(), dir: dir, sync: fsync}
 	if err := os.MkdirAll(filepath.Join(dir, "buckets"), 0o755); err != nil {
 		return nil, fmt.Errorf("s3 store: %w", err)
 	}
@@ -76,12 +80,12 @@ func (d *diskStore) uploadDir(bucket, id string) string {
 	return filepath.Join(d.bucketDir(bucket), "uploads", id)
 }
 
-func writeJSON(path string, v any) error {
+func (d *diskStore) writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	return atomicfile.Write(path, b, 0o644)
+	return atomicfile.WriteSync(path, b, 0o644, d.sync)
 }
 
 func readJSON(path string, v any) error {
@@ -182,7 +186,7 @@ func (d *diskStore) CreateBucket(ctx context.Context, b Bucket) error {
 	if _, err := d.memStore.Bucket(ctx, b.Name); err == nil {
 		return ErrBucketExists
 	}
-	if err := writeJSON(filepath.Join(d.bucketDir(b.Name), "bucket.json"), b); err != nil {
+	if err := d.writeJSON(filepath.Join(d.bucketDir(b.Name), "bucket.json"), b); err != nil {
 		return err
 	}
 	return d.memStore.CreateBucket(ctx, b)
@@ -213,24 +217,30 @@ func (d *diskStore) SetBucketPolicy(ctx context.Context, name string, policy []b
 		return err
 	}
 	b.Policy = policy
-	if err := writeJSON(filepath.Join(d.bucketDir(name), "bucket.json"), b); err != nil {
+	if err := d.writeJSON(filepath.Join(d.bucketDir(name), "bucket.json"), b); err != nil {
 		return err
 	}
 	return d.memStore.SetBucketPolicy(ctx, name, policy)
 }
 
 func (d *diskStore) PutObject(ctx context.Context, bucket string, o Object, data []byte) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	if _, err := d.memStore.Bucket(ctx, bucket); err != nil {
 		return err
 	}
+	// The bytes go to a file of their own name outside the lock: nothing
+	// names it until the metadata below does.
 	dir, base := d.objectDir(bucket, o.Key)
 	o.DataFile = base + "." + randSuffix() + ".data"
-	if err := atomicfile.Write(filepath.Join(dir, o.DataFile), data, 0o644); err != nil {
+	if err := atomicfile.WriteSync(filepath.Join(dir, o.DataFile), data, 0o644, d.sync); err != nil {
 		return err
 	}
-	if err := writeJSON(filepath.Join(dir, base+".json"), o); err != nil {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.memStore.Bucket(ctx, bucket); err != nil {
+		_ = os.Remove(filepath.Join(dir, o.DataFile))
+		return err
+	}
+	if err := d.writeJSON(filepath.Join(dir, base+".json"), o); err != nil {
 		_ = os.Remove(filepath.Join(dir, o.DataFile))
 		return err
 	}
@@ -273,7 +283,7 @@ func (d *diskStore) CreateUpload(ctx context.Context, u Upload) error {
 	if _, err := d.memStore.Bucket(ctx, u.Bucket); err != nil {
 		return err
 	}
-	if err := writeJSON(filepath.Join(d.uploadDir(u.Bucket, u.ID), "upload.json"), u); err != nil {
+	if err := d.writeJSON(filepath.Join(d.uploadDir(u.Bucket, u.ID), "upload.json"), u); err != nil {
 		return err
 	}
 	return d.memStore.CreateUpload(ctx, u)
@@ -288,7 +298,7 @@ func (d *diskStore) PutPart(ctx context.Context, bucket, id string, p Part, data
 	}
 	dir := d.uploadDir(bucket, id)
 	p.DataFile = "part-" + strconv.Itoa(p.Number) + "." + randSuffix() + ".data"
-	if err := atomicfile.Write(filepath.Join(dir, p.DataFile), data, 0o644); err != nil {
+	if err := atomicfile.WriteSync(filepath.Join(dir, p.DataFile), data, 0o644, d.sync); err != nil {
 		return err
 	}
 	old, hadOld := u.Parts[p.Number]
@@ -296,7 +306,7 @@ func (d *diskStore) PutPart(ctx context.Context, bucket, id string, p Part, data
 		u.Parts = map[int]Part{}
 	}
 	u.Parts[p.Number] = p
-	if err := writeJSON(filepath.Join(dir, "upload.json"), u); err != nil {
+	if err := d.writeJSON(filepath.Join(dir, "upload.json"), u); err != nil {
 		_ = os.Remove(filepath.Join(dir, p.DataFile))
 		return err
 	}
