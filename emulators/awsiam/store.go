@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 )
 
 // Sentinel errors callers branch on.
@@ -494,7 +495,7 @@ func (i *IAM) IssueSession(spec SessionSpec) (*Session, error) {
 	creds.SessionToken = "IQoJb3JpZ2luX2VjE" + base64.StdEncoding.EncodeToString(tokenBytes)
 	now := i.now()
 	creds.Expiration = now.Add(spec.Duration).UTC().Truncate(time.Second)
-	k := &accessKey{Credentials: creds, Principal: spec.Principal, IssuedAt: now}
+	k := &accessKey{Credentials: creds, Principal: compactPrincipal(spec.Principal), IssuedAt: now}
 	if err := i.storeKey(k); err != nil {
 		return nil, err
 	}
@@ -534,6 +535,21 @@ func (i *IAM) storeKey(k *accessKey) error {
 		i.compactLocked()
 	}
 	return nil
+}
+
+// compactPrincipal is p sharing one copy of the strings every session of
+// a role repeats (account, ARNs, session name, provider) and without an
+// empty tag map: a live session then costs its keys and little more.
+func compactPrincipal(p Principal) Principal {
+	for _, s := range []*string{&p.Account, &p.ARN, &p.UserID, &p.RoleARN, &p.SessionName, &p.SourceIdentity, &p.FederatedProvider} {
+		if *s != "" {
+			*s = unique.Make(*s).Value()
+		}
+	}
+	if len(p.Tags) == 0 {
+		p.Tags = nil
+	}
+	return p
 }
 
 // expiredKeep is how long an expired session stays known: a request
@@ -598,7 +614,10 @@ func (i *IAM) openJournal(fsync bool) error {
 	if i.dataDir == "" {
 		return nil
 	}
-	j, legacy, err := openJournal(i.dataDir, fsync, i.log, func(k *accessKey) { i.keys[k.Credentials.AccessKeyID] = k })
+	j, legacy, err := openJournal(i.dataDir, fsync, i.log, func(k *accessKey) {
+		k.Principal = compactPrincipal(k.Principal)
+		i.keys[k.Credentials.AccessKeyID] = k
+	})
 	if err != nil {
 		return err
 	}
