@@ -48,6 +48,8 @@ type Handler struct {
 	log    *slog.Logger
 	region string
 	store  Store
+	// policies caches parsed bucket policies.
+	policies policyCache
 }
 
 // New returns the S3 handler, opening the store under DataDir if set.

@@ -36,7 +36,52 @@ type diskStore struct {
 	*memStore
 	dir  string
 	sync bool
-	mu   sync.Mutex // serializes metadata writers; object bytes are written before it
+	// mu is held for writing by bucket and upload changes, for reading by
+	// object changes, which keyMu serializes per key (striped): writes to
+	// different keys go to disk side by side.
+	mu    sync.RWMutex
+	keyMu [64]sync.Mutex
+}
+
+// lockKey takes d.mu for reading and the stripe of bucket/key, and
+// returns their unlock.
+func (d *diskStore) lockKey(bucket, key string) func() {
+	d.mu.RLock()
+	h := uint32(2166136261) // FNV-1a
+	for _, s := range []string{bucket, "/", key} {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint32(s[i])) * 16777619
+		}
+	}
+	m := &d.keyMu[h%uint32(len(d.keyMu))]
+	m.Lock()
+	return func() { m.Unlock(); d.mu.RUnlock() }
+}
+
+// writeData writes an object's or a part's bytes to a file of a fresh
+// name. No temporary file is needed: nothing names the file until the
+// metadata written after it does, so a process killed half way leaves an
+// unnamed file, never a half object.
+func (d *diskStore) writeData(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if err == nil && d.sync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // NewDiskStore opens (creating if needed) a Store under dir and loads what
@@ -81,7 +126,7 @@ func (d *diskStore) uploadDir(bucket, id string) string {
 }
 
 func (d *diskStore) writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
@@ -231,11 +276,10 @@ func (d *diskStore) PutObject(ctx context.Context, bucket string, o Object, data
 	// names it until the metadata below does.
 	dir, base := d.objectDir(bucket, o.Key)
 	o.DataFile = base + "." + randSuffix() + ".data"
-	if err := atomicfile.WriteSync(filepath.Join(dir, o.DataFile), data, 0o644, d.sync); err != nil {
+	if err := d.writeData(filepath.Join(dir, o.DataFile), data); err != nil {
 		return err
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	defer d.lockKey(bucket, o.Key)()
 	if _, err := d.memStore.Bucket(ctx, bucket); err != nil {
 		_ = os.Remove(filepath.Join(dir, o.DataFile))
 		return err
@@ -260,8 +304,7 @@ func (d *diskStore) ObjectData(_ context.Context, bucket string, o Object) ([]by
 }
 
 func (d *diskStore) DeleteObject(ctx context.Context, bucket, key string) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	defer d.lockKey(bucket, key)()
 	o, err := d.memStore.Object(ctx, bucket, key)
 	if errors.Is(err, ErrNoSuchKey) {
 		return nil
@@ -298,7 +341,7 @@ func (d *diskStore) PutPart(ctx context.Context, bucket, id string, p Part, data
 	}
 	dir := d.uploadDir(bucket, id)
 	p.DataFile = "part-" + strconv.Itoa(p.Number) + "." + randSuffix() + ".data"
-	if err := atomicfile.WriteSync(filepath.Join(dir, p.DataFile), data, 0o644, d.sync); err != nil {
+	if err := d.writeData(filepath.Join(dir, p.DataFile), data); err != nil {
 		return err
 	}
 	old, hadOld := u.Parts[p.Number]
