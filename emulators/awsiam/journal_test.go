@@ -384,3 +384,53 @@ func FuzzReadRecords(f *testing.F) {
 		}
 	})
 }
+
+// TestDerivedSessionTokens: tokens look as before (prefix, length), differ
+// per session, are the same after a restart over the data dir, and a
+// session journaled with an explicit token (an earlier version's) keeps
+// it; a token key of the wrong size fails the open.
+func TestDerivedSessionTokens(t *testing.T) {
+	dir := t.TempDir()
+	clock := newTestClock()
+	i, err := New(Options{DataDir: dir, Now: clock.Now})
+	require.NoError(t, err)
+	spec := SessionSpec{Duration: time.Hour, Principal: Principal{Type: PrincipalAssumedRole, Account: "111111111111"}}
+	a, err := i.IssueSession(spec)
+	require.NoError(t, err)
+	b, err := i.IssueSession(spec)
+	require.NoError(t, err)
+	require.NoError(t, i.Close())
+	legacy, err := encodeRecord(&accessKey{Credentials: Credentials{AccessKeyID: "ASIALEGACY", SessionToken: "IQoJb3JpZ2luX2VjEold", Expiration: clock.Now().Add(time.Hour)}})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, journalName(99, segmentSuffix)), legacy, 0o600))
+
+	j, err := New(Options{DataDir: dir, Now: clock.Now})
+	require.NoError(t, err)
+	defer j.Close()
+	tests := []struct {
+		id, token string
+	}{
+		{a.Credentials.AccessKeyID, a.Credentials.SessionToken},
+		{b.Credentials.AccessKeyID, b.Credentials.SessionToken},
+		{"ASIALEGACY", "IQoJb3JpZ2luX2VjEold"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.id, func(t *testing.T) {
+			c, _, err := j.LookupAccessKey(tc.id)
+			require.NoError(t, err)
+			require.Equal(t, tc.token, c.SessionToken)
+		})
+	}
+	require.NotEqual(t, a.Credentials.SessionToken, b.Credentials.SessionToken)
+	require.Regexp(t, `^IQoJb3JpZ2luX2VjE[A-Za-z0-9+/]{352}$`, a.Credentials.SessionToken)
+
+	other, err := New(Options{DataDir: t.TempDir(), Now: clock.Now})
+	require.NoError(t, err)
+	defer other.Close()
+	require.NotEqual(t, a.Credentials.SessionToken, other.sessionToken(a.Credentials.AccessKeyID), "another store, another key")
+
+	bad := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(bad, tokenKeyFile), []byte("short"), 0o600))
+	_, err = New(Options{DataDir: bad})
+	require.ErrorContains(t, err, "5 bytes, want 32")
+}

@@ -2,14 +2,18 @@ package awsiam
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/idlab/idlab/internal/atomicfile"
 	"github.com/idlab/idlab/internal/decisionlog"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -90,6 +94,9 @@ type accessKey struct {
 	Credentials Credentials `json:"credentials"`
 	Principal   Principal   `json:"principal"`
 	IssuedAt    time.Time   `json:"issuedAt"`
+	// DerivedToken marks a session whose token is sessionToken(its key
+	// ID) rather than Credentials.SessionToken, which is then empty.
+	DerivedToken bool `json:"derivedToken,omitempty"`
 }
 
 // IAM is the store of accounts, roles, users, providers, keys and decisions.
@@ -110,6 +117,8 @@ type IAM struct {
 
 	// jr persists keys when dataDir is set; its mu is taken before mu.
 	jr *journal
+	// tokenKey derives session tokens (sessionToken).
+	tokenKey []byte
 	// lastPurge and sincePurge pace purgeLocked; guarded by mu.
 	lastPurge  time.Time
 	sincePurge int
@@ -144,6 +153,9 @@ func New(opts Options) (*IAM, error) {
 	}
 	if i.decisions == nil {
 		i.decisions = &decisionlog.Log{}
+	}
+	if err := i.loadTokenKey(opts.Fsync); err != nil {
+		return nil, err
 	}
 	if err := i.openJournal(opts.Fsync); err != nil {
 		return nil, err
@@ -487,18 +499,14 @@ func (i *IAM) IssueSession(spec SessionSpec) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	tokenBytes := make([]byte, 264)
-	if _, err := io.ReadFull(i.rand, tokenBytes); err != nil {
-		return nil, fmt.Errorf("random: %w", err)
-	}
-	// Real session tokens are long opaque base64 strings starting "IQoJb3JpZ2lu".
-	creds.SessionToken = "IQoJb3JpZ2luX2VjE" + base64.StdEncoding.EncodeToString(tokenBytes)
 	now := i.now()
 	creds.Expiration = now.Add(spec.Duration).UTC().Truncate(time.Second)
-	k := &accessKey{Credentials: creds, Principal: compactPrincipal(spec.Principal), IssuedAt: now}
+	// The token is derived, not kept: stored, it was half a session's memory.
+	k := &accessKey{Credentials: creds, Principal: compactPrincipal(spec.Principal), IssuedAt: now, DerivedToken: true}
 	if err := i.storeKey(k); err != nil {
 		return nil, err
 	}
+	creds.SessionToken = i.sessionToken(creds.AccessKeyID)
 	return &Session{Credentials: creds, Principal: spec.Principal, IssuedAt: now}, nil
 }
 
@@ -693,7 +701,63 @@ func (i *IAM) LookupAccessKey(accessKeyID string) (Credentials, Principal, error
 	if !ok {
 		return Credentials{}, Principal{}, ErrUnknownAccessKey
 	}
-	return k.Credentials, k.Principal, nil
+	c := k.Credentials
+	if k.DerivedToken {
+		c.SessionToken = i.sessionToken(c.AccessKeyID)
+	}
+	return c, k.Principal, nil
+}
+
+// tokenPrefix starts every session token, as real ones start: opaque
+// base64 beginning "IQoJb3JpZ2lu".
+const tokenPrefix = "IQoJb3JpZ2luX2VjE"
+
+// tokenKeyFile holds, under DataDir, the key session tokens derive from.
+const tokenKeyFile = "session-token.key"
+
+// sessionToken is the token of the session with access key ID id: 264
+// bytes of HMAC-SHA256 under the store's token key (counter mode) in
+// base64, as long and as unguessable as a random one, computed again at
+// each lookup rather than kept in memory.
+func (i *IAM) sessionToken(id string) string {
+	raw := make([]byte, 0, 264+sha256.Size)
+	for n := byte(0); len(raw) < 264; n++ {
+		m := hmac.New(sha256.New, i.tokenKey)
+		m.Write([]byte{n})
+		m.Write([]byte(id))
+		raw = m.Sum(raw)
+	}
+	return tokenPrefix + base64.StdEncoding.EncodeToString(raw[:264])
+}
+
+// loadTokenKey reads the token key from DataDir, or makes one (and writes
+// it there before any session that depends on it).
+func (i *IAM) loadTokenKey(fsync bool) error {
+	path := filepath.Join(i.dataDir, tokenKeyFile)
+	if i.dataDir != "" {
+		raw, err := os.ReadFile(path)
+		if err == nil && len(raw) == 32 {
+			i.tokenKey = raw
+			return nil
+		}
+		if err == nil {
+			return fmt.Errorf("session token key %s: %d bytes, want 32", path, len(raw))
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("session token key: %w", err)
+		}
+	}
+	key := make([]byte, 32)
+	if _, err := io.ReadFull(i.rand, key); err != nil {
+		return fmt.Errorf("random: %w", err)
+	}
+	if i.dataDir != "" {
+		if err := atomicfile.WriteSync(path, key, 0o600, fsync); err != nil {
+			return fmt.Errorf("session token key: %w", err)
+		}
+	}
+	i.tokenKey = key
+	return nil
 }
 
 // identityPolicies gathers the principal's identity and session policies.

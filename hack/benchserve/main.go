@@ -325,11 +325,11 @@ func run(ctx context.Context, o options) error {
 		"--fixtures", filepath.Join(dir, "aws.yaml"), "--issuers", filepath.Join(dir, "issuers.yaml"))
 	cmd.Stderr = serveLog
 	idlab, err := start(cmd, func(line string) string {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "url"); ok {
-				return strings.TrimSpace(v)
-			}
-			return ""
-		})
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "url"); ok {
+			return strings.TrimSpace(v)
+		}
+		return ""
+	})
 	if err != nil {
 		return err
 	}

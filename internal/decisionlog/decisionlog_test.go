@@ -232,9 +232,9 @@ func TestRing(t *testing.T) {
 		{"wrapped once", func(l *Log) { add(l, 6) }, span(3, 6)},
 		{"wrapped many times", func(l *Log) { add(l, 4*7+3) }, span(28, 31)},
 		{"reset half while wrapped, then refill", func(l *Log) {
-			add(l, 6) // 3..6
+			add(l, 6)                 // 3..6
 			l.Reset(Filter{Since: 4}) // drops 5, 6
-			add(l, 3) // 7..9
+			add(l, 3)                 // 7..9
 		}, []int64{4, 7, 8, 9}},
 		{"Max lowered while wrapped", func(l *Log) { add(l, 6); l.Max = 2; add(l, 1) }, span(6, 7)},
 		{"Max raised while wrapped", func(l *Log) { add(l, 6); l.Max = 6; add(l, 3) }, span(4, 9)},
