@@ -9,7 +9,7 @@
 //     sessions-growth curve): req/s and RSS at each checkpoint, and their
 //     ratio to the first, which is flat when a call's cost does not depend
 //     on how many sessions exist.
-//   - STS at c=1 and c=16 (no peer here: MinIO is make bench-peers).
+//   - STS at c=1 and c=16 (no peer here yet: MinIO, issue 13).
 //   - idlab serve's idle RSS and the time from exec to its first answer.
 //
 // Absolute numbers depend on the machine; the ratios are the claim.
@@ -44,6 +44,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -359,7 +361,11 @@ func run(ctx context.Context, o options) error {
 	if err := benchCurve(ctx, o, l, stsClient, idlab); err != nil {
 		return err
 	}
-	return benchSTS(ctx, o, l, stsClient)
+	if err := benchSTS(ctx, o, l, stsClient); err != nil {
+		return err
+	}
+	fmt.Printf("\nclient retries (net.ErrClosed on loopback, aws/aws-sdk-go-v2#2737): %d of %d requests sent\n", retried.Load(), sent.Load())
+	return nil
 }
 
 func startPeer(o options, dir string) (*proc, error) {
@@ -393,13 +399,35 @@ func retryUntil(ctx context.Context, d time.Duration, f func() error) attempt {
 	}
 }
 
-// newSTS and newS3 make clients as users have them, with the SDK's default
-// retryer: it retries a net.ErrClosed that net/http's client may return
-// for a response already read when the server answered before the
-// transport's write loop finished (aws/aws-sdk-go-v2#2737), which a server
-// on loopback makes frequent.
+// sent counts the HTTP requests the clients sent, retries included;
+// retried those beyond one a timed call.
+var sent, retried atomic.Int64
+
+// countingClient counts what it sends.
+type countingClient struct{ *http.Client }
+
+func (c countingClient) Do(r *http.Request) (*http.Response, error) {
+	sent.Add(1)
+	return c.Client.Do(r)
+}
+
+// retryer is the SDK's standard retryer (what users have) without its
+// backoff sleep and retry quota: net/http's client may fail a call whose
+// response arrived with net.ErrClosed when the server answered before the
+// transport's write loop reported done (aws/aws-sdk-go-v2#2737), which a
+// loaded machine makes frequent; the SDK retries it, and a sleep of up to a
+// second would measure the client's backoff rather than the server. The
+// retries are counted and printed.
+func retryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+		o.RateLimiter = ratelimit.None
+	})
+}
+
+// newSTS and newS3 make clients as users have them.
 func newSTS(hc *http.Client, url string) *sts.Client {
-	return sts.New(sts.Options{Region: "us-east-1", HTTPClient: hc, BaseEndpoint: aws.String(url)})
+	return sts.New(sts.Options{Region: "us-east-1", HTTPClient: countingClient{hc}, BaseEndpoint: aws.String(url), Retryer: retryer()})
 }
 
 func assume(ctx context.Context, c *sts.Client, token string) (*sts.AssumeRoleWithWebIdentityOutput, error) {
@@ -409,8 +437,8 @@ func assume(ctx context.Context, c *sts.Client, token string) (*sts.AssumeRoleWi
 }
 
 func newS3(hc *http.Client, url string, creds aws.CredentialsProvider) *s3.Client {
-	return s3.New(s3.Options{Region: "us-east-1", HTTPClient: hc, BaseEndpoint: aws.String(url), UsePathStyle: true,
-		Credentials: creds})
+	return s3.New(s3.Options{Region: "us-east-1", HTTPClient: countingClient{hc}, BaseEndpoint: aws.String(url), UsePathStyle: true,
+		Credentials: creds, Retryer: retryer()})
 }
 
 // load runs op from c goroutines for d and returns the requests per
@@ -423,6 +451,7 @@ func load(ctx context.Context, c int, d time.Duration, op func(ctx context.Conte
 func loadN(ctx context.Context, c int, d time.Duration, n int64, op func(ctx context.Context, n int64) error) (float64, time.Duration, error) {
 	var count atomic.Int64
 	var firstErr atomic.Pointer[error]
+	sent0 := sent.Load()
 	lats := make([][]time.Duration, c)
 	deadline := time.Now().Add(d)
 	t0 := time.Now()
@@ -458,6 +487,7 @@ func loadN(ctx context.Context, c int, d time.Duration, n int64, op func(ctx con
 	if len(all) == 0 {
 		return 0, 0, errors.New("no request completed")
 	}
+	retried.Add(sent.Load() - sent0 - int64(len(all)))
 	sort.Slice(all, func(a, b int) bool { return all[a] < all[b] })
 	return float64(len(all)) / elapsed.Seconds(), all[len(all)/2], nil
 }
@@ -578,7 +608,7 @@ func benchCurve(ctx context.Context, o options, l *lab, stsClient *sts.Client, i
 // benchSTS measures AssumeRoleWithWebIdentity at c=1 and c=16.
 func benchSTS(ctx context.Context, o options, l *lab, stsClient *sts.Client) error {
 	op := func(ctx context.Context, _ int64) error { _, err := assume(ctx, stsClient, l.token); return err }
-	fmt.Printf("\nSTS AssumeRoleWithWebIdentity, %d round(s) of %s (no peer in this run: MinIO is make bench-peers):\n", o.rounds, o.duration)
+	fmt.Printf("\nSTS AssumeRoleWithWebIdentity, %d round(s) of %s (no STS peer in this run: a MinIO peer is not wired yet):\n", o.rounds, o.duration)
 	for _, conc := range []int{1, 16} {
 		var sum float64
 		var p50 time.Duration
