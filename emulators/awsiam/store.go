@@ -721,8 +721,9 @@ const tokenKeyFile = "session-token.key"
 // each lookup rather than kept in memory.
 func (i *IAM) sessionToken(id string) string {
 	raw := make([]byte, 0, 264+sha256.Size)
+	m := hmac.New(sha256.New, i.tokenKey)
 	for n := byte(0); len(raw) < 264; n++ {
-		m := hmac.New(sha256.New, i.tokenKey)
+		m.Reset()
 		m.Write([]byte{n})
 		m.Write([]byte(id))
 		raw = m.Sum(raw)
