@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/idlab/idlab/internal/atomicfile"
 	"github.com/idlab/idlab/internal/decisionlog"
 	"io"
 	"log/slog"
@@ -21,6 +20,8 @@ import (
 	"sync"
 	"time"
 	"unique"
+
+	"github.com/idlab/idlab/internal/atomicfile"
 )
 
 // Sentinel errors callers branch on.
