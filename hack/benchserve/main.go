@@ -420,6 +420,7 @@ func (c countingClient) Do(r *http.Request) (*http.Response, error) {
 // retries are counted and printed.
 func retryer() aws.Retryer {
 	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 10 // under load the race can hit one call several times
 		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
 		o.RateLimiter = ratelimit.None
 	})
