@@ -41,6 +41,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -146,6 +147,9 @@ type proc struct {
 // start runs cmd and waits for a stdout line for which url returns a URL.
 func start(cmd *exec.Cmd, url func(line string) string) (*proc, error) {
 	p := &proc{cmd: cmd}
+	// A benchserve killed before its deferred stops still takes its
+	// servers down with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if cmd.Stderr == nil {
 		cmd.Stderr = io.Discard
 	}
