@@ -17,7 +17,7 @@ test: ## vet (also with -tags e2e) and unit tests with -race; no Docker needed
 e2e: ## bring up the lab on kind and run the scenario suites (installs Docker if needed)
 	hack/e2e.sh
 
-bench: ## run the benchmarks (STS, S3 vs gofakes3) for BENCHTIME each (default 3s; 1x: once)
+bench: ## benchmarks: in-process, then idlab serve (a process, a disk data dir) vs gofakes3 with ratios and the STS sessions curve; BENCHTIME=1x: short
 	hack/bench.sh
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s; Nx: N inputs)

@@ -82,7 +82,7 @@ func TestServeConfigRoundTripsThroughServesLoader(t *testing.T) {
 	require.Equal(t, cloud.ServeConfig{
 		DataDir: "/data/serve", Fixtures: "/data/fixtures", GCPFixtures: "/data/fixtures-gcp", EKSFixtures: "/data/fixtures-eks",
 		AzureFixtures: "/data/fixtures-azure", Issuers: "/data/issuers.yaml", Listen: "0.0.0.0", HTTPSPort: 443, Region: "us-west-2",
-		AdminListen: "unix:/data/admin.sock", AdminSecretFile: "/data/admin.secret",
+		AdminListen: "unix:/data/admin.sock", AdminSecretFile: "/data/admin.secret", LogDecisions: true,
 		IMDS: []cloud.IMDSConfig{{Name: "eks", Port: IMDSBasePort, BridgePort: IMDSBasePort + 1, RoleARN: NodeRole, InstanceID: InstanceID("eks"),
 			Region: "us-west-2", HopLimit: NodeHopLimit, RequireV2: NodeRequireV2}},
 	}, got)

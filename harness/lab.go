@@ -320,6 +320,9 @@ func (l *Lab) serveConfig() cloud.ServeConfig {
 		Listen: "0.0.0.0", HTTPSPort: 443, Region: LabRegion,
 		AdminListen: "unix:/data/" + adminSocket, AdminSecretFile: "/data/" + adminSecret,
 		IMDS: l.imdsConfigs(),
+		// The container's log is what a failed run exports: keep the
+		// decisions in it (a lab's request rate is low).
+		LogDecisions: true,
 	}
 	for _, oc := range cloud.FixtureDirs() {
 		oc.Set(&sc, "/data/fixtures-"+oc.Dir)

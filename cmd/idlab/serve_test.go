@@ -90,9 +90,11 @@ func TestServeConfigFileAndFlags(t *testing.T) {
 	flags := []string{"--data-dir", "/data/serve", "--fixtures", "/data/fixtures", "--issuers", "/data/issuers.yaml",
 		"--listen", "0.0.0.0", "--https-port", "443", "--region", "us-west-2",
 		"--admin-listen", "unix:/data/admin.sock", "--admin-secret-file", "/data/admin.secret",
-		"--gcp-fixtures", "/data/fixtures-gcp", "--eks-fixtures", "/data/fixtures-eks", "--azure-fixtures", "/data/fixtures-azure", "--imds", imds}
+		"--gcp-fixtures", "/data/fixtures-gcp", "--eks-fixtures", "/data/fixtures-eks", "--azure-fixtures", "/data/fixtures-azure", "--imds", imds, "--fsync", "--log-decisions"}
 	fromFlags, err := serveConfig(env, flags)
 	require.NoError(t, err)
+	require.True(t, fromFlags.Fsync)
+	require.True(t, fromFlags.LogDecisions)
 	file := filepath.Join(t.TempDir(), "serve.yaml")
 	require.NoError(t, cloud.WriteServeConfig(file, fromFlags))
 	fromFile, err := serveConfig(env, []string{"--config", file})
@@ -112,6 +114,8 @@ func TestServeConfigFileAndFlags(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, cloud.DefaultRegion, def.Region)
 	require.Equal(t, cloud.DefaultServeConfig(), def)
+	require.False(t, def.Fsync, "no fsync unless asked")
+	require.False(t, def.LogDecisions, "no decision lines unless asked")
 
 	require.NoError(t, os.WriteFile(file, []byte("regoin: us-west-2\n"), 0o644))
 	_, err = serveConfig(env, []string{"--config", file})

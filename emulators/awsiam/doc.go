@@ -85,4 +85,10 @@
 //
 // Access keys are never in fixtures: CreateAccessKey (or POST
 // /_idlab/iam/users/{account}/{name}/access-keys) makes them at run time.
+//
+// With Options.DataDir keys and sessions persist in an append-only journal
+// compacted in the background (journal.go): a call costs one record
+// however many sessions exist, a killed process loses none it answered,
+// and sessions expired for more than an hour are purged from memory and
+// disk. Close waits for a compaction under way.
 package awsiam

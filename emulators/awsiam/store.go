@@ -2,10 +2,10 @@ package awsiam
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/idlab/idlab/internal/decisionlog"
@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/idlab/idlab/internal/atomicfile"
 )
@@ -33,10 +34,15 @@ var (
 
 // Options configure the IAM store.
 type Options struct {
-	Now     func() time.Time // Defaults to time.Now.
-	Logger  *slog.Logger     // Defaults to discarding.
-	DataDir string           // If set, access keys and sessions persist here.
-	Rand    io.Reader        // Defaults to crypto/rand.
+	Now    func() time.Time // Defaults to time.Now.
+	Logger *slog.Logger     // Defaults to discarding.
+	// DataDir, if set, keeps access keys and unexpired sessions across
+	// restarts, in an append-only journal (journal.go).
+	DataDir string
+	// Fsync makes every journal write durable against power loss, not only
+	// against a killed process. Defaults to off (idlab serve --fsync).
+	Fsync bool
+	Rand  io.Reader // Defaults to crypto/rand.
 	// Decisions is the log decisions go to, shared with the lab's other
 	// emulators. Defaults to a log of its own.
 	Decisions *decisionlog.Log
@@ -89,6 +95,9 @@ type accessKey struct {
 	Credentials Credentials `json:"credentials"`
 	Principal   Principal   `json:"principal"`
 	IssuedAt    time.Time   `json:"issuedAt"`
+	// DerivedToken marks a session whose token is sessionToken(its key
+	// ID) rather than Credentials.SessionToken, which is then empty.
+	DerivedToken bool `json:"derivedToken,omitempty"`
 }
 
 // IAM is the store of accounts, roles, users, providers, keys and decisions.
@@ -107,8 +116,16 @@ type IAM struct {
 	managed   map[string]*ManagedPolicy
 	keys      map[string]*accessKey
 
+	// jr persists keys when dataDir is set; its mu is taken before mu.
+	jr *journal
+	// tokenKey derives session tokens (sessionToken).
+	tokenKey []byte
+	// lastPurge and sincePurge pace purgeLocked; guarded by mu.
+	lastPurge  time.Time
+	sincePurge int
+	peakKeys   int
+
 	decisions *decisionlog.Log
-	persistMu sync.Mutex
 }
 
 // OrEmpty returns iam, or, when it is nil, a new empty store on the
@@ -138,10 +155,23 @@ func New(opts Options) (*IAM, error) {
 	if i.decisions == nil {
 		i.decisions = &decisionlog.Log{}
 	}
-	if err := i.loadKeys(); err != nil {
+	if err := i.loadTokenKey(opts.Fsync); err != nil {
+		return nil, err
+	}
+	if err := i.openJournal(opts.Fsync); err != nil {
 		return nil, err
 	}
 	return i, nil
+}
+
+// Close waits for a background compaction of the key journal and closes
+// it; keys issued after Close are kept in memory only. A store without
+// DataDir has nothing to close.
+func (i *IAM) Close() error {
+	if i.jr == nil {
+		return nil
+	}
+	return i.jr.close()
 }
 
 // Now is the store's clock.
@@ -455,7 +485,9 @@ func (i *IAM) CreateAccessKey(account, userName string) (Credentials, error) {
 		return Credentials{}, err
 	}
 	p := Principal{Type: PrincipalUser, Account: account, ARN: user.ARN, UserID: user.UserID, Tags: user.Tags}
-	i.storeKey(&accessKey{Credentials: creds, Principal: p, IssuedAt: i.now()})
+	if err := i.storeKey(&accessKey{Credentials: creds, Principal: p, IssuedAt: i.now()}); err != nil {
+		return Credentials{}, err
+	}
 	return creds, nil
 }
 
@@ -468,26 +500,147 @@ func (i *IAM) IssueSession(spec SessionSpec) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	tokenBytes := make([]byte, 264)
-	if _, err := io.ReadFull(i.rand, tokenBytes); err != nil {
-		return nil, fmt.Errorf("random: %w", err)
-	}
-	// Real session tokens are long opaque base64 strings starting "IQoJb3JpZ2lu".
-	creds.SessionToken = "IQoJb3JpZ2luX2VjE" + base64.StdEncoding.EncodeToString(tokenBytes)
 	now := i.now()
 	creds.Expiration = now.Add(spec.Duration).UTC().Truncate(time.Second)
-	k := &accessKey{Credentials: creds, Principal: spec.Principal, IssuedAt: now}
-	i.storeKey(k)
+	// The token is derived, not kept: stored, it was half a session's memory.
+	k := &accessKey{Credentials: creds, Principal: compactPrincipal(spec.Principal), IssuedAt: now, DerivedToken: true}
+	if err := i.storeKey(k); err != nil {
+		return nil, err
+	}
+	creds.SessionToken = i.sessionToken(creds.AccessKeyID)
 	return &Session{Credentials: creds, Principal: spec.Principal, IssuedAt: now}, nil
 }
 
-func (i *IAM) storeKey(k *accessKey) {
+// storeKey adds k, journaling it first when the store persists: the
+// caller answers only once the record is written.
+func (i *IAM) storeKey(k *accessKey) error {
+	if i.jr == nil {
+		i.mu.Lock()
+		i.keys[k.Credentials.AccessKeyID] = k
+		i.purgeLocked(false)
+		i.mu.Unlock()
+		return nil
+	}
+	rec, err := encodeRecord(k)
+	if err != nil {
+		return err
+	}
+	j := i.jr
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	i.mu.Lock()
 	i.keys[k.Credentials.AccessKeyID] = k
+	i.purgeLocked(false)
+	live := len(i.keys)
 	i.mu.Unlock()
-	if err := i.persistKeys(); err != nil {
-		i.log.Error("persist access keys", "err", err)
+	due, err := j.append(rec, live)
+	if err != nil {
+		i.mu.Lock()
+		delete(i.keys, k.Credentials.AccessKeyID)
+		i.mu.Unlock()
+		return fmt.Errorf("persist access key: %w", err)
 	}
+	if due {
+		i.compactLocked()
+	}
+	return nil
+}
+
+// compactPrincipal is p sharing one copy of the strings every session of
+// a role repeats (account, ARNs, session name, provider) and without an
+// empty tag map: a live session then costs its keys and little more.
+func compactPrincipal(p Principal) Principal {
+	for _, s := range []*string{&p.Account, &p.ARN, &p.UserID, &p.RoleARN, &p.SessionName, &p.SourceIdentity, &p.FederatedProvider} {
+		if *s != "" {
+			*s = unique.Make(*s).Value()
+		}
+	}
+	if len(p.Tags) == 0 {
+		p.Tags = nil
+	}
+	return p
+}
+
+// expiredKeep is how long an expired session stays known: a request
+// signed with it answers ExpiredToken, as AWS does, rather than
+// InvalidClientTokenId. Past it the session is purged from memory and,
+// at the next compaction, from disk.
+const expiredKeep = time.Hour
+
+// purgeable reports whether k expired more than expiredKeep before now.
+func purgeable(k *accessKey, now time.Time) bool {
+	exp := k.Credentials.Expiration
+	return !exp.IsZero() && !exp.Add(expiredKeep).After(now)
+}
+
+// purgeLocked drops the purgeable sessions when it is time to: after as
+// many new keys as the store held (so the walk costs O(1) a key), or a
+// minute after the last purge, or always with force. The map is rebuilt
+// when it shrank to under half its peak: Go maps never give memory back.
+// i.mu must be held.
+func (i *IAM) purgeLocked(force bool) {
+	i.sincePurge++
+	i.peakKeys = max(i.peakKeys, len(i.keys))
+	now := i.now()
+	if !force && i.sincePurge < max(compactMin, len(i.keys)) && now.Sub(i.lastPurge) < time.Minute {
+		return
+	}
+	i.sincePurge, i.lastPurge = 0, now
+	for id, k := range i.keys {
+		if purgeable(k, now) {
+			delete(i.keys, id)
+		}
+	}
+	if len(i.keys) < i.peakKeys/2 {
+		fresh := make(map[string]*accessKey, len(i.keys))
+		for id, k := range i.keys {
+			fresh[id] = k
+		}
+		i.keys, i.peakKeys = fresh, len(fresh)
+	}
+}
+
+// compactLocked starts a compaction of the journal over the live keys.
+// i.jr.mu must be held.
+func (i *IAM) compactLocked() {
+	now := i.now()
+	i.mu.RLock()
+	keys := make([]*accessKey, 0, len(i.keys))
+	for _, k := range i.keys {
+		if !purgeable(k, now) {
+			keys = append(keys, k)
+		}
+	}
+	i.mu.RUnlock()
+	if err := i.jr.startCompaction(keys); err != nil {
+		i.log.Error("access key journal: compaction", "err", err)
+	}
+}
+
+// openJournal loads the persisted keys and opens the journal; an earlier
+// version's keys file is compacted into the journal at once.
+func (i *IAM) openJournal(fsync bool) error {
+	if i.dataDir == "" {
+		return nil
+	}
+	j, legacy, err := openJournal(i.dataDir, fsync, i.log, func(k *accessKey) {
+		k.Principal = compactPrincipal(k.Principal)
+		i.keys[k.Credentials.AccessKeyID] = k
+	})
+	if err != nil {
+		return err
+	}
+	i.jr = j
+	i.purgeLocked(true)
+	j.mu.Lock()
+	if legacy || j.due(len(i.keys)) {
+		i.compactLocked()
+	}
+	j.mu.Unlock()
+	if legacy {
+		j.wg.Wait()
+	}
+	return nil
 }
 
 // AgeSessions moves time forward by d for the temporary credentials already
@@ -500,22 +653,44 @@ func (i *IAM) AgeSessions(roleARN string, d time.Duration) int {
 	if d <= 0 || roleARN == "" {
 		return 0
 	}
-	n := 0
+	if i.jr != nil {
+		i.jr.mu.Lock()
+		defer i.jr.mu.Unlock()
+	}
+	// Keys are never changed in place: a compaction may be writing them.
+	var aged []*accessKey
 	i.mu.Lock()
-	for _, k := range i.keys {
+	for id, k := range i.keys {
 		if k.Principal.RoleARN == roleARN && !k.Credentials.Expiration.IsZero() {
-			k.Credentials.Expiration = k.Credentials.Expiration.Add(-d)
-			k.IssuedAt = k.IssuedAt.Add(-d)
-			n++
+			c := *k
+			c.Credentials.Expiration = c.Credentials.Expiration.Add(-d)
+			c.IssuedAt = c.IssuedAt.Add(-d)
+			i.keys[id] = &c
+			aged = append(aged, &c)
 		}
 	}
+	live := len(i.keys)
 	i.mu.Unlock()
-	if n > 0 {
-		if err := i.persistKeys(); err != nil {
-			i.log.Error("persist access keys", "err", err)
-		}
+	if i.jr == nil || len(aged) == 0 {
+		return len(aged)
 	}
-	return n
+	var recs []byte
+	for _, k := range aged {
+		rec, err := encodeRecord(k)
+		if err != nil {
+			i.log.Error("persist aged sessions", "err", err)
+			return len(aged)
+		}
+		recs = append(recs, rec...)
+	}
+	due, err := i.jr.append(recs, live)
+	if err != nil {
+		i.log.Error("persist aged sessions", "err", err)
+	}
+	if due {
+		i.compactLocked()
+	}
+	return len(aged)
 }
 
 // LookupAccessKey returns the credentials and principal behind an access key
@@ -527,56 +702,63 @@ func (i *IAM) LookupAccessKey(accessKeyID string) (Credentials, Principal, error
 	if !ok {
 		return Credentials{}, Principal{}, ErrUnknownAccessKey
 	}
-	return k.Credentials, k.Principal, nil
+	c := k.Credentials
+	if k.DerivedToken {
+		c.SessionToken = i.sessionToken(c.AccessKeyID)
+	}
+	return c, k.Principal, nil
 }
 
-const keysFile = "access-keys.json"
+// tokenPrefix starts every session token, as real ones start: opaque
+// base64 beginning "IQoJb3JpZ2lu".
+const tokenPrefix = "IQoJb3JpZ2luX2VjE"
 
-// persistKeys writes unexpired keys atomically (temp file + rename).
-func (i *IAM) persistKeys() error {
-	if i.dataDir == "" {
-		return nil
+// tokenKeyFile holds, under DataDir, the key session tokens derive from.
+const tokenKeyFile = "session-token.key"
+
+// sessionToken is the token of the session with access key ID id: 264
+// bytes of HMAC-SHA256 under the store's token key (counter mode) in
+// base64, as long and as unguessable as a random one, computed again at
+// each lookup rather than kept in memory.
+func (i *IAM) sessionToken(id string) string {
+	raw := make([]byte, 0, 264+sha256.Size)
+	m := hmac.New(sha256.New, i.tokenKey)
+	for n := byte(0); len(raw) < 264; n++ {
+		m.Reset()
+		m.Write([]byte{n})
+		m.Write([]byte(id))
+		raw = m.Sum(raw)
 	}
-	i.persistMu.Lock()
-	defer i.persistMu.Unlock()
-	now := i.now()
-	i.mu.RLock()
-	live := make([]*accessKey, 0, len(i.keys))
-	for _, k := range i.keys {
-		if k.Credentials.Expiration.IsZero() || k.Credentials.Expiration.After(now) {
-			live = append(live, k)
+	return tokenPrefix + base64.StdEncoding.EncodeToString(raw[:264])
+}
+
+// loadTokenKey reads the token key from DataDir, or makes one (and writes
+// it there before any session that depends on it).
+func (i *IAM) loadTokenKey(fsync bool) error {
+	path := filepath.Join(i.dataDir, tokenKeyFile)
+	if i.dataDir != "" {
+		raw, err := os.ReadFile(path)
+		if err == nil && len(raw) == 32 {
+			i.tokenKey = raw
+			return nil
+		}
+		if err == nil {
+			return fmt.Errorf("session token key %s: %d bytes, want 32", path, len(raw))
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("session token key: %w", err)
 		}
 	}
-	i.mu.RUnlock()
-	sort.Slice(live, func(a, b int) bool { return live[a].Credentials.AccessKeyID < live[b].Credentials.AccessKeyID })
-	raw, err := json.Marshal(live)
-	if err != nil {
-		return err
+	key := make([]byte, 32)
+	if _, err := io.ReadFull(i.rand, key); err != nil {
+		return fmt.Errorf("random: %w", err)
 	}
-	return atomicfile.Write(filepath.Join(i.dataDir, keysFile), raw, 0o600)
-}
-
-func (i *IAM) loadKeys() error {
-	if i.dataDir == "" {
-		return nil
+	if i.dataDir != "" {
+		if err := atomicfile.WriteSync(path, key, 0o600, fsync); err != nil {
+			return fmt.Errorf("session token key: %w", err)
+		}
 	}
-	if err := atomicfile.RemoveTemp(i.dataDir); err != nil {
-		return err
-	}
-	raw, err := os.ReadFile(filepath.Join(i.dataDir, keysFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read persisted access keys: %w", err)
-	}
-	var keys []*accessKey
-	if err := json.Unmarshal(raw, &keys); err != nil {
-		return fmt.Errorf("parse persisted access keys %s: %w", filepath.Join(i.dataDir, keysFile), err)
-	}
-	for _, k := range keys {
-		i.keys[k.Credentials.AccessKeyID] = k
-	}
+	i.tokenKey = key
 	return nil
 }
 

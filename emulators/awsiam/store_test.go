@@ -56,6 +56,7 @@ func loaded(t *testing.T, opts Options) *IAM {
 	t.Helper()
 	i, err := New(opts)
 	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, i.Close()) })
 	require.NoError(t, i.LoadFixtureYAML("sample.yaml", []byte(sampleFixture)))
 	return i
 }

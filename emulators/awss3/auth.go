@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/idlab/idlab/emulators/awsauth"
@@ -218,7 +219,7 @@ func (rc *reqCtx) allowed(ctx context.Context, action, resource string, b *Bucke
 		req.ResourceAccount = b.Owner
 		req.ResourcePolicyName = "bucket policy of " + b.Name
 		if len(b.Policy) > 0 {
-			p, err := awsiam.ParsePolicy(b.Policy)
+			p, err := rc.h.policies.parse(b.Policy)
 			if err != nil {
 				rc.h.log.Error("stored bucket policy does not parse", "bucket", b.Name, "err", err)
 			} else {
@@ -228,4 +229,35 @@ func (rc *reqCtx) allowed(ctx context.Context, action, resource string, b *Bucke
 	}
 	d := rc.h.iam.Authorize(ctx, req)
 	return d.Allowed()
+}
+
+// policyCache holds parsed bucket policies by their text, so that a
+// request does not parse its bucket's policy again (a fifth of a GET's
+// time). A parsed Policy is never modified. The cache is cleared when it
+// holds maxCachedPolicies, more than a lab's buckets have.
+type policyCache struct {
+	mu sync.Mutex
+	m  map[string]*awsiam.Policy
+}
+
+const maxCachedPolicies = 1024
+
+func (c *policyCache) parse(doc []byte) (*awsiam.Policy, error) {
+	c.mu.Lock()
+	p, ok := c.m[string(doc)]
+	c.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := awsiam.ParsePolicy(doc)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedPolicies {
+		c.m = map[string]*awsiam.Policy{}
+	}
+	c.m[string(doc)] = p
+	c.mu.Unlock()
+	return p, nil
 }

@@ -29,6 +29,10 @@ type Options struct {
 	Logger *slog.Logger
 	// DataDir is where objects persist; "" keeps everything in memory.
 	DataDir string
+	// Fsync makes every write under DataDir durable against power loss,
+	// not only against a killed process. Defaults to off (idlab serve
+	// --fsync).
+	Fsync bool
 	// Region is the region of loopback endpoints when the request names
 	// none. Defaults to us-east-1.
 	Region string
@@ -44,6 +48,8 @@ type Handler struct {
 	log    *slog.Logger
 	region string
 	store  Store
+	// policies caches parsed bucket policies.
+	policies policyCache
 }
 
 // New returns the S3 handler, opening the store under DataDir if set.
@@ -64,7 +70,7 @@ func New(opts Options) (*Handler, error) {
 	if opts.DataDir == "" {
 		h.store = NewMemoryStore()
 	} else {
-		s, err := NewDiskStore(context.Background(), opts.DataDir)
+		s, err := NewDiskStore(context.Background(), opts.DataDir, opts.Fsync)
 		if err != nil {
 			return nil, fmt.Errorf("awss3: %w", err)
 		}

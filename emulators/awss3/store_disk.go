@@ -26,20 +26,69 @@ import (
 //	buckets/<sha256(name)>/uploads/<uploadID>/upload.json
 //	buckets/<sha256(name)>/uploads/<uploadID>/part-<n>.<rand>.data
 //
-// Every file is written to a temp file, fsynced and renamed, and an
-// object's bytes go to a fresh file before the metadata naming it, so a
-// crash leaves either the old object or the new one, never half of one.
-// Metadata is indexed in memory (a memStore with nil data) at open.
+// Every file is written to a temp file and renamed, and an object's bytes
+// go to a fresh file before the metadata naming it, so a killed process
+// leaves either the old object or the new one, never half of one. With
+// fsync (idlab serve --fsync) every file and its directory are also
+// fsynced, for power loss; without, a write costs what the page cache
+// does. Metadata is indexed in memory (a memStore with nil data) at open.
 type diskStore struct {
 	*memStore
-	dir string
-	mu  sync.Mutex // serializes writers
+	dir  string
+	sync bool
+	// mu is held for writing by bucket and upload changes, for reading by
+	// object changes, which keyMu serializes per key (striped): writes to
+	// different keys go to disk side by side.
+	mu    sync.RWMutex
+	keyMu [64]sync.Mutex
+}
+
+// lockKey takes d.mu for reading and the stripe of bucket/key, and
+// returns their unlock.
+func (d *diskStore) lockKey(bucket, key string) func() {
+	d.mu.RLock()
+	h := uint32(2166136261) // FNV-1a
+	for _, s := range []string{bucket, "/", key} {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint32(s[i])) * 16777619
+		}
+	}
+	m := &d.keyMu[h%uint32(len(d.keyMu))]
+	m.Lock()
+	return func() { m.Unlock(); d.mu.RUnlock() }
+}
+
+// writeData writes an object's or a part's bytes to a file of a fresh
+// name. No temporary file is needed: nothing names the file until the
+// metadata written after it does, so a process killed half way leaves an
+// unnamed file, never a half object.
+func (d *diskStore) writeData(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if err == nil && d.sync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // NewDiskStore opens (creating if needed) a Store under dir and loads what
-// an earlier run left there.
-func NewDiskStore(ctx context.Context, dir string) (Store, error) {
-	d := &diskStore{memStore: newMemStore(), dir: dir}
+// an earlier run left there. fsync makes every write durable against power
+// loss too.
+func NewDiskStore(ctx context.Context, dir string, fsync bool) (Store, error) {
+	d := &diskStore{memStore: newMemStore(), dir: dir, sync: fsync}
 	if err := os.MkdirAll(filepath.Join(dir, "buckets"), 0o755); err != nil {
 		return nil, fmt.Errorf("s3 store: %w", err)
 	}
@@ -76,12 +125,12 @@ func (d *diskStore) uploadDir(bucket, id string) string {
 	return filepath.Join(d.bucketDir(bucket), "uploads", id)
 }
 
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+func (d *diskStore) writeJSON(path string, v any) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	return atomicfile.Write(path, b, 0o644)
+	return atomicfile.WriteSync(path, b, 0o644, d.sync)
 }
 
 func readJSON(path string, v any) error {
@@ -182,7 +231,7 @@ func (d *diskStore) CreateBucket(ctx context.Context, b Bucket) error {
 	if _, err := d.memStore.Bucket(ctx, b.Name); err == nil {
 		return ErrBucketExists
 	}
-	if err := writeJSON(filepath.Join(d.bucketDir(b.Name), "bucket.json"), b); err != nil {
+	if err := d.writeJSON(filepath.Join(d.bucketDir(b.Name), "bucket.json"), b); err != nil {
 		return err
 	}
 	return d.memStore.CreateBucket(ctx, b)
@@ -213,24 +262,29 @@ func (d *diskStore) SetBucketPolicy(ctx context.Context, name string, policy []b
 		return err
 	}
 	b.Policy = policy
-	if err := writeJSON(filepath.Join(d.bucketDir(name), "bucket.json"), b); err != nil {
+	if err := d.writeJSON(filepath.Join(d.bucketDir(name), "bucket.json"), b); err != nil {
 		return err
 	}
 	return d.memStore.SetBucketPolicy(ctx, name, policy)
 }
 
 func (d *diskStore) PutObject(ctx context.Context, bucket string, o Object, data []byte) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	if _, err := d.memStore.Bucket(ctx, bucket); err != nil {
 		return err
 	}
+	// The bytes go to a file of their own name outside the lock: nothing
+	// names it until the metadata below does.
 	dir, base := d.objectDir(bucket, o.Key)
 	o.DataFile = base + "." + randSuffix() + ".data"
-	if err := atomicfile.Write(filepath.Join(dir, o.DataFile), data, 0o644); err != nil {
+	if err := d.writeData(filepath.Join(dir, o.DataFile), data); err != nil {
 		return err
 	}
-	if err := writeJSON(filepath.Join(dir, base+".json"), o); err != nil {
+	defer d.lockKey(bucket, o.Key)()
+	if _, err := d.memStore.Bucket(ctx, bucket); err != nil {
+		_ = os.Remove(filepath.Join(dir, o.DataFile))
+		return err
+	}
+	if err := d.writeJSON(filepath.Join(dir, base+".json"), o); err != nil {
 		_ = os.Remove(filepath.Join(dir, o.DataFile))
 		return err
 	}
@@ -250,8 +304,7 @@ func (d *diskStore) ObjectData(_ context.Context, bucket string, o Object) ([]by
 }
 
 func (d *diskStore) DeleteObject(ctx context.Context, bucket, key string) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	defer d.lockKey(bucket, key)()
 	o, err := d.memStore.Object(ctx, bucket, key)
 	if errors.Is(err, ErrNoSuchKey) {
 		return nil
@@ -273,7 +326,7 @@ func (d *diskStore) CreateUpload(ctx context.Context, u Upload) error {
 	if _, err := d.memStore.Bucket(ctx, u.Bucket); err != nil {
 		return err
 	}
-	if err := writeJSON(filepath.Join(d.uploadDir(u.Bucket, u.ID), "upload.json"), u); err != nil {
+	if err := d.writeJSON(filepath.Join(d.uploadDir(u.Bucket, u.ID), "upload.json"), u); err != nil {
 		return err
 	}
 	return d.memStore.CreateUpload(ctx, u)
@@ -288,7 +341,7 @@ func (d *diskStore) PutPart(ctx context.Context, bucket, id string, p Part, data
 	}
 	dir := d.uploadDir(bucket, id)
 	p.DataFile = "part-" + strconv.Itoa(p.Number) + "." + randSuffix() + ".data"
-	if err := atomicfile.Write(filepath.Join(dir, p.DataFile), data, 0o644); err != nil {
+	if err := d.writeData(filepath.Join(dir, p.DataFile), data); err != nil {
 		return err
 	}
 	old, hadOld := u.Parts[p.Number]
@@ -296,7 +349,7 @@ func (d *diskStore) PutPart(ctx context.Context, bucket, id string, p Part, data
 		u.Parts = map[int]Part{}
 	}
 	u.Parts[p.Number] = p
-	if err := writeJSON(filepath.Join(dir, "upload.json"), u); err != nil {
+	if err := d.writeJSON(filepath.Join(dir, "upload.json"), u); err != nil {
 		_ = os.Remove(filepath.Join(dir, p.DataFile))
 		return err
 	}

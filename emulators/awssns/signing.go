@@ -37,7 +37,7 @@ type signer struct {
 	certName string
 }
 
-func loadOrCreateSigner(dir string, now time.Time) (*signer, error) {
+func loadOrCreateSigner(dir string, fsync bool, now time.Time) (*signer, error) {
 	var key *rsa.PrivateKey
 	if dir != "" {
 		b, err := os.ReadFile(filepath.Join(dir, keyFile))
@@ -63,7 +63,7 @@ func loadOrCreateSigner(dir string, now time.Time) (*signer, error) {
 		}
 		if dir != "" {
 			b := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-			if err := atomicfile.Write(filepath.Join(dir, keyFile), b, 0o600); err != nil {
+			if err := atomicfile.WriteSync(filepath.Join(dir, keyFile), b, 0o600, fsync); err != nil {
 				return nil, err
 			}
 		}

@@ -41,6 +41,10 @@ type Options struct {
 	// key as JSON (written to a temporary file, then renamed). Defaults to ""
 	// (memory only).
 	DataDir string
+	// Fsync makes every write under DataDir durable against power loss,
+	// not only against a killed process. Defaults to off (idlab serve
+	// --fsync).
+	Fsync bool
 	// Region names topics when a request carries no SigV4 scope region.
 	// Defaults to us-east-1.
 	Region string
@@ -96,12 +100,12 @@ func New(opts Options) (*Handler, error) {
 	if h.retries == nil {
 		h.retries = []time.Duration{100 * time.Millisecond, time.Second, 5 * time.Second}
 	}
-	st, err := openStore(opts.DataDir)
+	st, err := openStore(opts.DataDir, opts.Fsync)
 	if err != nil {
 		return nil, fmt.Errorf("awssns: %w", err)
 	}
 	h.store = st
-	sg, err := loadOrCreateSigner(opts.DataDir, h.now())
+	sg, err := loadOrCreateSigner(opts.DataDir, opts.Fsync, h.now())
 	if err != nil {
 		return nil, fmt.Errorf("awssns: %w", err)
 	}

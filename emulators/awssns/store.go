@@ -88,13 +88,14 @@ type state struct {
 
 // store guards the state and writes it to DataDir after every change.
 type store struct {
-	dir string
-	mu  sync.Mutex
-	st  state
+	dir  string
+	sync bool
+	mu   sync.Mutex
+	st   state
 }
 
-func openStore(dir string) (*store, error) {
-	s := &store{dir: dir, st: state{Topics: map[string]*topic{}, Subscriptions: map[string]*subscription{}, Queues: map[string][]QueueMessage{}}}
+func openStore(dir string, fsync bool) (*store, error) {
+	s := &store{dir: dir, sync: fsync, st: state{Topics: map[string]*topic{}, Subscriptions: map[string]*subscription{}, Queues: map[string][]QueueMessage{}}}
 	if dir == "" {
 		return s, nil
 	}
@@ -148,7 +149,7 @@ func (s *store) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("marshal state: %w", err)
 	}
-	return atomicfile.Write(filepath.Join(s.dir, stateFile), b, 0o600)
+	return atomicfile.WriteSync(filepath.Join(s.dir, stateFile), b, 0o600, s.sync)
 }
 
 // sortedTopics lists topics ordered by ARN.

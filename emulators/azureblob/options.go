@@ -28,6 +28,10 @@ type Options struct {
 	// DataDir keeps containers and blobs across restarts (file
 	// azureblob-state.json). Defaults to "" (memory only).
 	DataDir string
+	// Fsync makes every write under DataDir durable against power loss,
+	// not only against a killed process. Defaults to off (idlab serve
+	// --fsync).
+	Fsync bool
 	// CA issues the certificates of NewServer. Defaults to a CA of the
 	// server's own (Server.CA), so no caller needs to name certs.CA.
 	CA *certs.CA

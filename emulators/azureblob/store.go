@@ -120,7 +120,7 @@ func (h *Handler) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("azureblob: encode state: %w", err)
 	}
-	if err := atomicfile.Write(filepath.Join(h.opts.DataDir, stateFile), raw, 0o600); err != nil {
+	if err := atomicfile.WriteSync(filepath.Join(h.opts.DataDir, stateFile), raw, 0o600, h.opts.Fsync); err != nil {
 		return fmt.Errorf("azureblob: %w", err)
 	}
 	return nil

@@ -45,6 +45,10 @@ type Options struct {
 	Region string
 	// DataDir, if set, keeps clusters and associations across restarts.
 	DataDir string
+	// Fsync makes every write under DataDir durable against power loss,
+	// not only against a killed process. Defaults to off (idlab serve
+	// --fsync).
+	Fsync bool
 	// CA issues the certificates of NewServer. Defaults to a CA of the
 	// server's own (Server.CA), so no caller needs to name certs.CA.
 	CA *certs.CA
@@ -57,6 +61,7 @@ type Handler struct {
 	log     *slog.Logger
 	region  string
 	dataDir string
+	fsync   bool
 	keys    *jwtverify.DiscoveryKeys
 
 	mu        sync.RWMutex
@@ -70,7 +75,7 @@ func New(opts Options) (*Handler, error) {
 	if opts.IAM == nil {
 		return nil, errors.New("eksauth: Options.IAM is required")
 	}
-	h := &Handler{iam: opts.IAM, now: opts.Now, log: opts.Logger, region: opts.Region, dataDir: opts.DataDir,
+	h := &Handler{iam: opts.IAM, now: opts.Now, log: opts.Logger, region: opts.Region, dataDir: opts.DataDir, fsync: opts.Fsync,
 		clusters: map[string]Cluster{}}
 	if h.now == nil {
 		h.now = opts.IAM.Now

@@ -209,7 +209,7 @@ func (h *Handler) persist() error {
 	if err != nil {
 		return fmt.Errorf("persist eks-auth state: %w", err)
 	}
-	if err := atomicfile.Write(filepath.Join(h.dataDir, stateFile), raw, 0o600); err != nil {
+	if err := atomicfile.WriteSync(filepath.Join(h.dataDir, stateFile), raw, 0o600, h.fsync); err != nil {
 		return fmt.Errorf("persist eks-auth state: %w", err)
 	}
 	return nil

@@ -21,6 +21,7 @@ type Handler struct {
 	now      func() time.Time
 	log      *slog.Logger
 	dataDir  string
+	fsync    bool
 	verifier *jwtverify.Verifier
 
 	mu      sync.RWMutex
@@ -44,6 +45,7 @@ func New(opts Options) (*Handler, error) {
 		now:       opts.Now,
 		log:       opts.Logger,
 		dataDir:   opts.DataDir,
+		fsync:     opts.Fsync,
 		decisions: opts.Decisions,
 		tenants:   map[string]*tenant{},
 		names:     map[string]string{},

@@ -20,6 +20,10 @@ type Options struct {
 	// DataDir keeps tenant keys and apps across restarts (file
 	// entra-state.json). Defaults to "" (memory only).
 	DataDir string
+	// Fsync makes every write under DataDir durable against power loss,
+	// not only against a killed process. Defaults to off (idlab serve
+	// --fsync).
+	Fsync bool
 	// HTTPClient fetches the OIDC discovery documents and JWKS of the
 	// federated issuers named in client assertions (the lab's issuers).
 	// Defaults to http.DefaultClient.

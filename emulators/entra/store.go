@@ -93,7 +93,7 @@ func (h *Handler) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("entra: save state: %w", err)
 	}
-	if err := atomicfile.Write(filepath.Join(h.dataDir, stateFile), raw, 0o600); err != nil {
+	if err := atomicfile.WriteSync(filepath.Join(h.dataDir, stateFile), raw, 0o600, h.fsync); err != nil {
 		return fmt.Errorf("entra: save state: %w", err)
 	}
 	return nil

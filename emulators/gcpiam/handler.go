@@ -39,6 +39,10 @@ type Options struct {
 	// issued access tokens across restarts. "" (the default) keeps them in
 	// memory only.
 	DataDir string
+	// Fsync makes every write under DataDir durable against power loss,
+	// not only against a killed process. Defaults to off (idlab serve
+	// --fsync).
+	Fsync bool
 	// CA issues the certificates of NewServer. Defaults to a CA of the
 	// server's own (Server.CA), so no caller needs to name certs.CA.
 	CA *certs.CA
@@ -59,6 +63,7 @@ type Handler struct {
 	now  func() time.Time
 	log  *slog.Logger
 	dir  string
+	sync bool
 	keys *jwtverify.DiscoveryKeys
 
 	mu        sync.RWMutex
@@ -70,7 +75,7 @@ type Handler struct {
 
 // New returns a handler, loading Options.DataDir when it holds state.
 func New(opts Options) (*Handler, error) {
-	h := &Handler{now: opts.Now, log: opts.Logger, dir: opts.DataDir, saKeys: map[string]*signingKey{}, decisions: opts.Decisions}
+	h := &Handler{now: opts.Now, log: opts.Logger, dir: opts.DataDir, sync: opts.Fsync, saKeys: map[string]*signingKey{}, decisions: opts.Decisions}
 	if h.decisions == nil {
 		h.decisions = &decisionlog.Log{}
 	}

@@ -105,7 +105,7 @@ func (h *Handler) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("gcpiam: encode state: %w", err)
 	}
-	if err := atomicfile.Write(filepath.Join(h.dir, StateFile), raw, 0o600); err != nil {
+	if err := atomicfile.WriteSync(filepath.Join(h.dir, StateFile), raw, 0o600, h.sync); err != nil {
 		return fmt.Errorf("gcpiam: save state: %w", err)
 	}
 	return nil

@@ -81,6 +81,9 @@ func New(cfg Config) (*Cloud, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if !cfg.LogDecisions {
+		log = slog.New(decisionlog.DropDecisions(log.Handler()))
+	}
 	ca, err := certs.LoadOrCreate(cfg.DataDir, "idlab lab CA")
 	if err != nil {
 		return nil, fmt.Errorf("lab CA: %w", err)

@@ -51,8 +51,18 @@ type Config struct {
 	// AdminSecret is the bearer token every admin request must carry
 	// (LoadOrCreateAdminSecret). Required with AdminListen.
 	AdminSecret string
-	// Logger receives decision and request logs. Defaults to discard.
+	// Logger receives request logs and errors. Defaults to discard.
 	Logger *slog.Logger
+	// LogDecisions also sends Logger one line per allow/deny decision
+	// (every record with a "decision" attribute). Off by default: the
+	// decision log of the admin API holds them, and a line each costs
+	// more than the decision at a few thousand requests a second.
+	LogDecisions bool
+	// Fsync makes every emulator's writes under DataDir durable against
+	// power loss: files and directories fsynced, as well as written to a
+	// temporary file and renamed. Off by default: rename alone loses
+	// nothing when the process is killed, which is a lab's threat.
+	Fsync bool
 }
 
 // checkAdmin validates the admin listener settings.

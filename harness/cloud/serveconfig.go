@@ -50,6 +50,12 @@ type ServeConfig struct {
 	AdminSecretFile string `yaml:"adminSecretFile,omitempty" json:"adminSecretFile,omitempty"`
 	// IMDS are the nodes' EC2 instance metadata services.
 	IMDS []IMDSConfig `yaml:"imds,omitempty" json:"imds,omitempty"`
+	// LogDecisions logs one line per allow/deny decision to stderr
+	// (Config.LogDecisions). Defaults to off.
+	LogDecisions bool `yaml:"logDecisions,omitempty" json:"logDecisions,omitempty"`
+	// Fsync fsyncs every write under DataDir (Config.Fsync). Defaults to
+	// off.
+	Fsync bool `yaml:"fsync,omitempty" json:"fsync,omitempty"`
 }
 
 // DefaultServeConfig is the configuration of `idlab serve` with no file
@@ -61,7 +67,8 @@ func DefaultServeConfig() ServeConfig {
 // Config is the cloud configuration sc describes; the admin secret is read
 // from AdminSecretFile by the caller.
 func (sc ServeConfig) Config() Config {
-	cfg := Config{DataDir: sc.DataDir, Listen: sc.Listen, HTTPSPort: sc.HTTPSPort, Region: sc.Region, IMDS: sc.IMDS, AdminListen: sc.AdminListen}
+	cfg := Config{DataDir: sc.DataDir, Listen: sc.Listen, HTTPSPort: sc.HTTPSPort, Region: sc.Region, IMDS: sc.IMDS, AdminListen: sc.AdminListen,
+		LogDecisions: sc.LogDecisions, Fsync: sc.Fsync}
 	for _, fs := range fixtureSets {
 		*fs.cloud(&cfg) = *fs.serve(&sc)
 	}
@@ -81,6 +88,8 @@ func (sc *ServeConfig) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&sc.Region, "region", sc.Region, "default AWS region (serve's default: "+DefaultRegion+"; the lab's: us-west-2)")
 	fs.StringVar(&sc.AdminListen, "admin-listen", sc.AdminListen, "where the admin API listens: unix:PATH or 127.0.0.1:PORT, never a non-loopback address (default unix:DATA-DIR/admin.sock)")
 	fs.StringVar(&sc.AdminSecretFile, "admin-secret-file", sc.AdminSecretFile, "file holding the admin API's bearer secret, created 0600 when absent (default DATA-DIR/admin.secret)")
+	fs.BoolVar(&sc.LogDecisions, "log-decisions", sc.LogDecisions, "log one line per allow/deny decision to stderr (the admin API's decision log has them either way)")
+	fs.BoolVar(&sc.Fsync, "fsync", sc.Fsync, "fsync every write under the data dir (sessions, S3 objects, state), for power loss; off, a killed process still loses nothing acknowledged")
 	fromFlags := false
 	fs.Func("imds", "a node's EC2 instance metadata on plain HTTP (repeatable): name=N,port=P,bridge-port=B,role=ARN,instance-id=I,region=R,hop-limit=H,http-tokens=required|optional", func(s string) error {
 		ic, err := ParseIMDSFlag(s)

@@ -157,12 +157,17 @@ var services = []service{
 	{
 		name: ServiceIAM,
 		build: func(c *Cloud) (err error) {
-			c.IAM, err = awsiam.New(awsiam.Options{Now: c.Clock.Now, Logger: c.log.With("emulator", "iam"), Decisions: c.Decisions, DataDir: filepath.Join(c.cfg.DataDir, "iam")})
+			c.IAM, err = awsiam.New(awsiam.Options{Now: c.Clock.Now, Logger: c.log.With("emulator", "iam"), Decisions: c.Decisions, DataDir: filepath.Join(c.cfg.DataDir, "iam"), Fsync: c.cfg.Fsync})
 			return wrap("iam", err)
 		},
 		adminPrefix: "/_idlab/iam/",
 		admin:       func(c *Cloud) http.Handler { return c.IAM.AdminHandler() },
-		fixtures:    fixturesAWS,
+		close: func(c *Cloud) {
+			if err := c.IAM.Close(); err != nil {
+				c.log.Error("close iam", "err", err)
+			}
+		},
+		fixtures: fixturesAWS,
 		load: func(_ context.Context, c *Cloud, path string) error {
 			return wrap("iam fixtures", c.IAM.LoadFixtures(path))
 		},
@@ -212,7 +217,7 @@ var services = []service{
 		name: ServiceSNS,
 		build: func(c *Cloud) (err error) {
 			c.SNS, err = awssns.New(awssns.Options{IAM: c.IAM, Now: c.Clock.Now, Logger: c.log.With("emulator", "sns"),
-				DataDir: filepath.Join(c.cfg.DataDir, "sns"), Region: c.cfg.Region})
+				DataDir: filepath.Join(c.cfg.DataDir, "sns"), Fsync: c.cfg.Fsync, Region: c.cfg.Region})
 			return wrap("sns", err)
 		},
 		handler: func(c *Cloud) http.Handler { return c.SNS },
@@ -238,7 +243,7 @@ var services = []service{
 		name: ServiceS3,
 		build: func(c *Cloud) (err error) {
 			c.S3, err = awss3.New(awss3.Options{IAM: c.IAM, Now: c.Clock.Now, Logger: c.log.With("emulator", "s3"),
-				DataDir: filepath.Join(c.cfg.DataDir, "s3"), Region: c.cfg.Region})
+				DataDir: filepath.Join(c.cfg.DataDir, "s3"), Fsync: c.cfg.Fsync, Region: c.cfg.Region})
 			return wrap("s3", err)
 		},
 		handler: func(c *Cloud) http.Handler { return c.S3 },
@@ -267,7 +272,7 @@ var services = []service{
 		name: ServiceEKSAuth,
 		build: func(c *Cloud) (err error) {
 			c.EKS, err = eksauth.New(eksauth.Options{IAM: c.IAM, Now: c.Clock.Now, Logger: c.log.With("emulator", "eks-auth"),
-				HTTPClient: c.loopbackClient(), Region: c.cfg.Region, DataDir: filepath.Join(c.cfg.DataDir, "eksauth")})
+				HTTPClient: c.loopbackClient(), Region: c.cfg.Region, DataDir: filepath.Join(c.cfg.DataDir, "eksauth"), Fsync: c.cfg.Fsync})
 			return wrap("eks auth", err)
 		},
 		handler: func(c *Cloud) http.Handler { return c.EKS },
@@ -291,7 +296,7 @@ var services = []service{
 		name: ServiceGoogleIAM,
 		build: func(c *Cloud) (err error) {
 			c.Google, err = gcpiam.New(gcpiam.Options{Now: c.Clock.Now, Logger: c.log.With("emulator", "gcpiam"), Decisions: c.Decisions,
-				DataDir: filepath.Join(c.cfg.DataDir, "gcpiam"), HTTPClient: c.loopbackClient()})
+				DataDir: filepath.Join(c.cfg.DataDir, "gcpiam"), Fsync: c.cfg.Fsync, HTTPClient: c.loopbackClient()})
 			return wrap("google iam", err)
 		},
 		handler: func(c *Cloud) http.Handler { return c.Google },
@@ -328,7 +333,7 @@ var services = []service{
 		name: ServiceEntra,
 		build: func(c *Cloud) (err error) {
 			c.Entra, err = entra.New(entra.Options{Now: c.Clock.Now, Logger: c.log.With("emulator", "entra"), Decisions: c.Decisions,
-				DataDir: filepath.Join(c.cfg.DataDir, "entra"), HTTPClient: c.loopbackClient()})
+				DataDir: filepath.Join(c.cfg.DataDir, "entra"), Fsync: c.cfg.Fsync, HTTPClient: c.loopbackClient()})
 			return wrap("entra", err)
 		},
 		handler:     func(c *Cloud) http.Handler { return c.Entra },
@@ -349,7 +354,7 @@ var services = []service{
 		name: ServiceAzureBlob,
 		build: func(c *Cloud) (err error) {
 			c.Blob, err = azureblob.New(azureblob.Options{Tokens: c.Entra, Now: c.Clock.Now, Logger: c.log.With("emulator", "azureblob"), Decisions: c.Decisions,
-				DataDir: filepath.Join(c.cfg.DataDir, "azureblob")})
+				DataDir: filepath.Join(c.cfg.DataDir, "azureblob"), Fsync: c.cfg.Fsync})
 			return wrap("azure blob", err)
 		},
 		handler: func(c *Cloud) http.Handler { return c.Blob },

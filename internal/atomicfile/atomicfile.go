@@ -6,6 +6,7 @@ package atomicfile
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,10 +17,30 @@ import (
 // in the name of Write's temporary file: ".NAME.tmp-DIGITS".
 const tempInfix = ".tmp-"
 
-// Write writes data to path with perm: a temporary file beside path,
-// fsync, rename over path, then fsync of the directory so the rename itself
-// survives a crash. Missing parent directories are created (0700).
+// Write writes data to path with perm, durably: WriteSync with sync true.
+// The lab's own state (lab.json, reports) goes through it.
 func Write(path string, data []byte, perm os.FileMode) error {
+	return WriteSync(path, data, perm, true)
+}
+
+// WriteSync writes data to path with perm: a temporary file beside path,
+// renamed over path, so a reader or a restarted process sees the old
+// content or the new one, never half of one. A killed process loses
+// nothing that way: the kernel keeps what was written. With sync the file
+// is fsynced before the rename and the directory after it, so the new
+// content also survives a power loss; emulators pass their --fsync
+// setting, off by default (a lab's threat is a killed process). Missing
+// parent directories are created (0700).
+func WriteSync(path string, data []byte, perm os.FileMode, sync bool) error {
+	return WriteFunc(path, perm, sync, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFunc is WriteSync with the content streamed by fill, for files too
+// large to hold in memory twice (IAM's session snapshots).
+func WriteFunc(path string, perm os.FileMode, sync bool, fill func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -29,11 +50,11 @@ func Write(path string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
+	err = fill(f)
+	if err == nil && perm != 0o600 { // CreateTemp made it 0600
 		err = f.Chmod(perm)
 	}
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -46,11 +67,19 @@ func Write(path string, data []byte, perm os.FileMode) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	if sync {
+		SyncDir(dir)
+	}
+	return nil
+}
+
+// SyncDir fsyncs a directory so that renames and creations in it survive
+// a power loss. Errors are ignored: not every file system syncs directories.
+func SyncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
 		_ = d.Close()
 	}
-	return nil
 }
 
 // IsTemp reports whether name (a base name) is one of Write's temporary

@@ -1,6 +1,9 @@
 package atomicfile
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,19 +13,41 @@ import (
 )
 
 func TestWrite(t *testing.T) {
+	for _, sync := range []bool{true, false} {
+		t.Run(fmt.Sprintf("sync=%v", sync), func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "a", "b", "state.json")
+			require.NoError(t, WriteSync(p, []byte("one"), 0o600, sync))
+			require.NoError(t, WriteSync(p, []byte("two"), 0o640, sync))
+			got, err := os.ReadFile(p)
+			require.NoError(t, err)
+			require.Equal(t, "two", string(got))
+			st, err := os.Stat(p)
+			require.NoError(t, err)
+			require.Equal(t, os.FileMode(0o640), st.Mode().Perm())
+			left, err := os.ReadDir(filepath.Dir(p))
+			require.NoError(t, err)
+			require.Len(t, left, 1, "no temporary files left behind")
+		})
+	}
+}
+
+func TestWriteFuncFillFails(t *testing.T) {
 	dir := t.TempDir()
-	p := filepath.Join(dir, "a", "b", "state.json")
-	require.NoError(t, Write(p, []byte("one"), 0o600))
-	require.NoError(t, Write(p, []byte("two"), 0o640))
+	p := filepath.Join(dir, "state")
+	require.NoError(t, Write(p, []byte("old"), 0o600))
+	boom := errors.New("boom")
+	err := WriteFunc(p, 0o600, false, func(w io.Writer) error {
+		_, _ = w.Write([]byte("half"))
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
 	got, err := os.ReadFile(p)
 	require.NoError(t, err)
-	require.Equal(t, "two", string(got))
-	st, err := os.Stat(p)
+	require.Equal(t, "old", string(got), "a failed fill leaves the old content")
+	left, err := os.ReadDir(dir)
 	require.NoError(t, err)
-	require.Equal(t, os.FileMode(0o640), st.Mode().Perm())
-	left, err := os.ReadDir(filepath.Dir(p))
-	require.NoError(t, err)
-	require.Len(t, left, 1, "no temporary files left behind")
+	require.Len(t, left, 1, "the temporary file is removed on failure")
 }
 
 func TestWriteFailsCleanly(t *testing.T) {

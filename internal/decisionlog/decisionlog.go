@@ -4,7 +4,6 @@
 package decisionlog
 
 import (
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -74,13 +73,24 @@ func (e Entry) Explanation() string {
 
 // Log keeps the newest Max entries, oldest first, and numbers them. Several
 // emulators may share one Log, so one cursor pages through all of them.
-// The zero value is ready and keeps DefaultMax.
+// The zero value is ready and keeps DefaultMax. The entries sit in a ring:
+// a full log overwrites its oldest entry in place, copying nothing.
 type Log struct {
 	Max int
 
-	mu  sync.Mutex
-	seq int64
-	all []Entry
+	mu    sync.Mutex
+	seq   int64
+	ring  []Entry // grows to the limit, then wraps
+	start int     // index of the oldest entry in ring
+	n     int     // entries held: len(ring)
+}
+
+// limit is the number of entries l keeps.
+func (l *Log) limit() int {
+	if l.Max <= 0 {
+		return DefaultMax
+	}
+	return l.Max
 }
 
 // Add numbers e (its Seq is set, whatever it held) and appends it, dropping
@@ -88,17 +98,31 @@ type Log struct {
 func (l *Log) Add(e Entry) Entry {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	limit := l.Max
-	if limit <= 0 {
-		limit = DefaultMax
-	}
+	limit := l.limit()
 	l.seq++
 	e.Seq = l.seq
-	if len(l.all) >= limit {
-		l.all = append(l.all[:0:0], l.all[len(l.all)-limit+1:]...)
+	if len(l.ring) > limit || len(l.ring) < limit && l.start != 0 {
+		l.resize(limit) // Max changed since the ring wrapped
 	}
-	l.all = append(l.all, e)
+	if len(l.ring) < limit { // still growing, oldest first from index 0
+		l.ring = append(l.ring, e)
+		l.n++
+	} else { // full: overwrite the oldest
+		l.ring[l.start] = e
+		l.start = (l.start + 1) % len(l.ring)
+	}
 	return e
+}
+
+// resize moves the newest entries, at most limit, to a ring of that
+// capacity. l.mu must be held.
+func (l *Log) resize(limit int) {
+	keep := min(l.n, limit)
+	ring := make([]Entry, keep, limit)
+	for k := range keep {
+		ring[k] = l.ring[(l.start+l.n-keep+k)%len(l.ring)]
+	}
+	l.ring, l.start, l.n = ring, 0, keep
 }
 
 // Entries returns a copy of the entries f selects, oldest first.
@@ -106,8 +130,8 @@ func (l *Log) Entries(f Filter) []Entry {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := []Entry{}
-	for _, e := range l.all {
-		if f.Match(e) {
+	for k := range l.n {
+		if e := l.ring[(l.start+k)%len(l.ring)]; f.Match(e) {
 			out = append(out, e)
 		}
 	}
@@ -119,7 +143,13 @@ func (l *Log) Entries(f Filter) []Entry {
 func (l *Log) Reset(f Filter) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.all = slices.DeleteFunc(l.all, f.Match)
+	kept := make([]Entry, 0, l.n)
+	for k := range l.n {
+		if e := l.ring[(l.start+k)%len(l.ring)]; !f.Match(e) {
+			kept = append(kept, e)
+		}
+	}
+	l.ring, l.start, l.n = kept, 0, len(kept)
 }
 
 // Filter selects entries; zero fields match everything.

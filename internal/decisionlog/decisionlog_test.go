@@ -211,3 +211,57 @@ func TestHandler(t *testing.T) {
 		})
 	}
 }
+
+// TestRing: the log keeps the newest Max entries in order through wraps,
+// resets between wraps and Max changing under it.
+func TestRing(t *testing.T) {
+	span := func(a, b int64) []int64 {
+		var out []int64
+		for s := a; s <= b; s++ {
+			out = append(out, s)
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		run  func(l *Log)
+		want []int64
+	}{
+		{"under the limit", func(l *Log) { add(l, 2) }, span(1, 2)},
+		{"exactly full", func(l *Log) { add(l, 4) }, span(1, 4)},
+		{"wrapped once", func(l *Log) { add(l, 6) }, span(3, 6)},
+		{"wrapped many times", func(l *Log) { add(l, 4*7+3) }, span(28, 31)},
+		{"reset half while wrapped, then refill", func(l *Log) {
+			add(l, 6)                 // 3..6
+			l.Reset(Filter{Since: 4}) // drops 5, 6
+			add(l, 3)                 // 7..9
+		}, []int64{4, 7, 8, 9}},
+		{"Max lowered while wrapped", func(l *Log) { add(l, 6); l.Max = 2; add(l, 1) }, span(6, 7)},
+		{"Max raised while wrapped", func(l *Log) { add(l, 6); l.Max = 6; add(l, 3) }, span(4, 9)},
+		{"Max raised then wrapped again", func(l *Log) { add(l, 6); l.Max = 5; add(l, 7) }, span(9, 13)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &Log{Max: 4}
+			tc.run(l)
+			require.Equal(t, tc.want, seqs(l.Entries(Filter{})))
+		})
+	}
+}
+
+func add(l *Log, n int) {
+	for range n {
+		l.Add(Entry{Cloud: AWS})
+	}
+}
+
+// TestFullLogAddsWithoutCopying: a full log overwrites in place; the old
+// code copied every entry on every Add once full.
+func TestFullLogAddsWithoutCopying(t *testing.T) {
+	var l Log
+	add(&l, DefaultMax+10)
+	e := Entry{Cloud: AWS, Principal: "p"}
+	allocs := testing.AllocsPerRun(100, func() { l.Add(e) })
+	require.Zero(t, allocs)
+	require.Len(t, l.Entries(Filter{}), DefaultMax)
+}

@@ -1,0 +1,649 @@
+// Command benchserve measures `idlab serve` as users run it, a process with
+// a data dir on disk, against real peers in the same run, and prints
+// ratios (make bench):
+//
+//   - S3 PutObject and GetObject of 4 KiB at c=1 and c=16, against
+//     gofakes3 on its default store (s3mem) in a process of its own, each
+//     driven by its own aws-sdk-go-v2 client; rounds interleaved.
+//   - STS AssumeRoleWithWebIdentity by sessions already issued (the
+//     sessions-growth curve): req/s and RSS at each checkpoint, and their
+//     ratio to the first, which is flat when a call's cost does not depend
+//     on how many sessions exist.
+//   - STS at c=1 and c=16 (no peer here yet: MinIO, issue 13).
+//   - idlab serve's idle RSS and the time from exec to its first answer.
+//
+// Absolute numbers depend on the machine; the ratios are the claim.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/idlab/idlab/emulators/oidc"
+	"github.com/idlab/idlab/internal/certs"
+)
+
+const (
+	account   = "111111111111"
+	issuerURL = "https://oidc.eks.us-east-1.amazonaws.com/id/BENCH0000000000000000000000000000"
+	roleName  = "bench"
+	bucket    = "bench"
+	subject   = "system:serviceaccount:bench:app"
+)
+
+type options struct {
+	idlab    string
+	short    bool
+	duration time.Duration
+	rounds   int
+	curve    []int
+	peer     string
+	caFile   string
+}
+
+func main() {
+	var o options
+	var curve string
+	flag.StringVar(&o.idlab, "idlab", "bin/idlab", "the idlab binary to measure")
+	flag.BoolVar(&o.short, "short", false, "short mode (make bench BENCHTIME=1x): short windows, a shorter sessions curve")
+	flag.StringVar(&curve, "curve", "", "sessions-growth checkpoints, comma-separated (default 1000,10000,100000; short 1000,10000,30000)")
+	flag.StringVar(&o.peer, "peer", "", "internal: serve this peer (gofakes3) and print its URL")
+	flag.StringVar(&o.caFile, "ca-file", "", "internal: where the peer writes its CA")
+	flag.Parse()
+	if o.peer != "" {
+		if err := servePeer(o.peer, o.caFile); err != nil {
+			fmt.Fprintln(os.Stderr, "benchserve peer:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	o.duration, o.rounds, o.curve = 3*time.Second, 3, []int{1000, 10000, 100000}
+	if o.short {
+		o.duration, o.rounds, o.curve = time.Second, 1, []int{1000, 10000, 30000}
+	}
+	if curve != "" {
+		o.curve = nil
+		for _, s := range strings.Split(curve, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n <= 0 {
+				fmt.Fprintf(os.Stderr, "benchserve: -curve %q: want positive numbers\n", curve)
+				os.Exit(2)
+			}
+			o.curve = append(o.curve, n)
+		}
+	}
+	if err := run(context.Background(), o); err != nil {
+		fmt.Fprintln(os.Stderr, "benchserve:", err)
+		os.Exit(1)
+	}
+}
+
+// servePeer runs gofakes3 on its default in-memory store over HTTPS with a
+// CA of its own, and prints its URL; it stops when stdin closes.
+func servePeer(name, caFile string) error {
+	if name != "gofakes3" {
+		return fmt.Errorf("unknown peer %q", name)
+	}
+	ca, err := certs.NewCA("benchserve peer")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(caFile, ca.PEM, 0o644); err != nil {
+		return err
+	}
+	srv, err := ca.StartServer(gofakes3.New(s3mem.New()).Server())
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	fmt.Println("ready", srv.URL)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return nil
+}
+
+// proc is a server process under measurement.
+type proc struct {
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	url     string
+	started time.Time
+	ready   time.Duration // exec to the ready line
+}
+
+// start runs cmd and waits for a stdout line for which url returns a URL.
+func start(cmd *exec.Cmd, url func(line string) string) (*proc, error) {
+	p := &proc{cmd: cmd}
+	// A benchserve killed before its deferred stops still takes its
+	// servers down with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if cmd.Stderr == nil {
+		cmd.Stderr = io.Discard
+	}
+	var err error
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	p.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
+	}
+	sc := bufio.NewScanner(out)
+	var seen []string
+	for sc.Scan() {
+		seen = append(seen, sc.Text())
+		if u := url(sc.Text()); u != "" {
+			p.url, p.ready = u, time.Since(p.started)
+			go func() { _, _ = io.Copy(io.Discard, out) }()
+			return p, nil
+		}
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	return nil, fmt.Errorf("%s exited before it was ready; it printed %q", cmd.Path, seen)
+}
+
+func (p *proc) stop() {
+	_ = p.stdin.Close()
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// rss is the process's resident set in bytes (Linux).
+func (p *proc) rss() int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// httpClient is a keep-alive HTTP/1.1 client trusting the CA in caFile,
+// the same for every server measured.
+func httpClient(caFile string) (*http.Client, error) {
+	raw, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(raw) {
+		return nil, fmt.Errorf("%s: no certificate", caFile)
+	}
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     time.Minute,
+	}}, nil
+}
+
+// lab is the fixture, issuer key and token of one idlab serve run.
+type lab struct {
+	dir   string
+	key   *rsa.PrivateKey
+	token string
+}
+
+func newLab(dir string) (*lab, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	l := &lab{dir: dir, key: key}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string]string{
+		"sa.pub":       string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})),
+		"issuers.yaml": "issuers:\n  - url: " + issuerURL + "\n    publicKeyFiles: [sa.pub]\n",
+		"aws.yaml":     awsFixture(),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	l.token, err = l.mint(24 * time.Hour)
+	return l, err
+}
+
+func awsFixture() string {
+	host := strings.TrimPrefix(issuerURL, "https://")
+	return `accounts:
+  - id: "` + account + `"
+    oidcProviders:
+      - url: ` + issuerURL + `
+        clientIDs: [sts.amazonaws.com]
+    roles:
+      - name: ` + roleName + `
+        trustPolicy:
+          Version: "2012-10-17"
+          Statement:
+            - Effect: Allow
+              Principal: {Federated: "arn:aws:iam::` + account + `:oidc-provider/` + host + `"}
+              Action: sts:AssumeRoleWithWebIdentity
+              Condition:
+                StringEquals:
+                  "` + host + `:sub": ` + subject + `
+                  "` + host + `:aud": sts.amazonaws.com
+        inlinePolicies:
+          bucket:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: [s3:GetObject, s3:PutObject, s3:ListBucket]
+                Resource: [arn:aws:s3:::` + bucket + `, arn:aws:s3:::` + bucket + `/*]
+    buckets:
+      - name: ` + bucket + `
+`
+}
+
+// mint signs a service-account token as the cluster would (RS256).
+func (l *lab) mint(ttl time.Duration) (string, error) {
+	kid, err := oidc.KeyID(&l.key.PublicKey)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now()
+	enc := func(v any) string {
+		b, _ := json.Marshal(v)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	signing := enc(map[string]string{"alg": "RS256", "kid": kid, "typ": "JWT"}) + "." +
+		enc(map[string]any{"iss": issuerURL, "sub": subject, "aud": []string{"sts.amazonaws.com"},
+			"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(ttl).Unix()})
+	sum := sha256.Sum256([]byte(signing))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, l.key, crypto.SHA256, sum[:])
+	if err != nil {
+		return "", err
+	}
+	return signing + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+}
+
+func run(ctx context.Context, o options) error {
+	dir, err := os.MkdirTemp("", "idlab-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	l, err := newLab(dir)
+	if err != nil {
+		return err
+	}
+	data := filepath.Join(dir, "data")
+	serveLog, err := os.Create(filepath.Join(dir, "serve.log"))
+	if err != nil {
+		return err
+	}
+	defer serveLog.Close()
+	cmd := exec.Command(o.idlab, "serve", "--data-dir", data, "--https-port", "0",
+		"--fixtures", filepath.Join(dir, "aws.yaml"), "--issuers", filepath.Join(dir, "issuers.yaml"))
+	cmd.Stderr = serveLog
+	idlab, err := start(cmd, func(line string) string {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "url"); ok {
+			return strings.TrimSpace(v)
+		}
+		return ""
+	})
+	if err != nil {
+		return err
+	}
+	defer idlab.stop()
+	hc, err := httpClient(filepath.Join(data, certs.CertFile))
+	if err != nil {
+		return err
+	}
+	stsClient := newSTS(hc, idlab.url)
+	first := retryUntil(ctx, 5*time.Second, func() error { _, err := assume(ctx, stsClient, l.token); return err })
+	if first.err != nil {
+		return fmt.Errorf("first AssumeRoleWithWebIdentity: %w", first.err)
+	}
+	firstAt := first.at.Sub(idlab.started)
+	idle := idlab.rss()
+	fmt.Printf("idlab serve: data dir on disk (%s), no --fsync, no --log-decisions; ready line %.0f ms after exec, first STS answer %.0f ms after exec; RSS after it %.1f MiB\n",
+		fsType(data), ms(idlab.ready), ms(firstAt), mib(idle))
+
+	peer, err := startPeer(o, dir)
+	if err != nil {
+		return err
+	}
+	defer peer.stop()
+	if err := benchS3(ctx, o, l, hc, stsClient, idlab, peer, filepath.Join(dir, "peer-ca.pem")); err != nil {
+		return err
+	}
+	if err := benchCurve(ctx, o, l, stsClient, idlab); err != nil {
+		return err
+	}
+	if err := benchSTS(ctx, o, l, stsClient); err != nil {
+		return err
+	}
+	fmt.Printf("\nclient retries (net.ErrClosed on loopback, aws/aws-sdk-go-v2#2737): %d of %d requests sent\n", retried.Load(), sent.Load())
+	return nil
+}
+
+func startPeer(o options, dir string) (*proc, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	return start(exec.Command(self, "-peer", "gofakes3", "-ca-file", filepath.Join(dir, "peer-ca.pem")), func(line string) string {
+		u, _ := strings.CutPrefix(line, "ready ")
+		if u == line {
+			return ""
+		}
+		return u
+	})
+}
+
+type attempt struct {
+	at  time.Time
+	err error
+}
+
+// retryUntil calls f until it succeeds or d passes.
+func retryUntil(ctx context.Context, d time.Duration, f func() error) attempt {
+	deadline := time.Now().Add(d)
+	for {
+		err := f()
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return attempt{at: time.Now(), err: err}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// sent counts the HTTP requests the clients sent, retries included;
+// retried those beyond one a timed call.
+var sent, retried atomic.Int64
+
+// countingClient counts what it sends.
+type countingClient struct{ *http.Client }
+
+func (c countingClient) Do(r *http.Request) (*http.Response, error) {
+	sent.Add(1)
+	return c.Client.Do(r)
+}
+
+// retryer is the SDK's standard retryer (what users have) without its
+// backoff sleep and retry quota: net/http's client may fail a call whose
+// response arrived with net.ErrClosed when the server answered before the
+// transport's write loop reported done (aws/aws-sdk-go-v2#2737), which a
+// loaded machine makes frequent; the SDK retries it, and a sleep of up to a
+// second would measure the client's backoff rather than the server. The
+// retries are counted and printed.
+func retryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 10 // under load the race can hit one call several times
+		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+		o.RateLimiter = ratelimit.None
+	})
+}
+
+// newSTS and newS3 make clients as users have them.
+func newSTS(hc *http.Client, url string) *sts.Client {
+	return sts.New(sts.Options{Region: "us-east-1", HTTPClient: countingClient{hc}, BaseEndpoint: aws.String(url), Retryer: retryer()})
+}
+
+func assume(ctx context.Context, c *sts.Client, token string) (*sts.AssumeRoleWithWebIdentityOutput, error) {
+	return c.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
+		RoleArn: aws.String("arn:aws:iam::" + account + ":role/" + roleName), RoleSessionName: aws.String("bench"),
+		WebIdentityToken: aws.String(token)})
+}
+
+func newS3(hc *http.Client, url string, creds aws.CredentialsProvider) *s3.Client {
+	return s3.New(s3.Options{Region: "us-east-1", HTTPClient: countingClient{hc}, BaseEndpoint: aws.String(url), UsePathStyle: true,
+		Credentials: creds, Retryer: retryer()})
+}
+
+// load runs op from c goroutines for d and returns the requests per
+// second and the median latency; the first error stops it.
+func load(ctx context.Context, c int, d time.Duration, op func(ctx context.Context, n int64) error) (float64, time.Duration, error) {
+	return loadN(ctx, c, d, 0, op)
+}
+
+// loadN is load that also stops after n calls (n > 0).
+func loadN(ctx context.Context, c int, d time.Duration, n int64, op func(ctx context.Context, n int64) error) (float64, time.Duration, error) {
+	var count atomic.Int64
+	var firstErr atomic.Pointer[error]
+	sent0 := sent.Load()
+	lats := make([][]time.Duration, c)
+	deadline := time.Now().Add(d)
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for w := range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for (d == 0 || time.Now().Before(deadline)) && firstErr.Load() == nil {
+				k := count.Add(1)
+				if n > 0 && k > n {
+					return
+				}
+				s := time.Now()
+				if err := op(ctx, k); err != nil {
+					err = fmt.Errorf("call %d of the run (%s in): %w", k, time.Since(t0).Round(time.Millisecond), err)
+					firstErr.CompareAndSwap(nil, &err)
+					return
+				}
+				lats[w] = append(lats[w], time.Since(s))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(t0)
+	if p := firstErr.Load(); p != nil {
+		return 0, 0, *p
+	}
+	var all []time.Duration
+	for _, l := range lats {
+		all = append(all, l...)
+	}
+	if len(all) == 0 {
+		return 0, 0, errors.New("no request completed")
+	}
+	retried.Add(sent.Load() - sent0 - int64(len(all)))
+	sort.Slice(all, func(a, b int) bool { return all[a] < all[b] })
+	return float64(len(all)) / elapsed.Seconds(), all[len(all)/2], nil
+}
+
+func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient *sts.Client, idlab, peer *proc, peerCA string) error {
+	out, err := assume(ctx, stsClient, l.token)
+	if err != nil {
+		return err
+	}
+	c := out.Credentials
+	ours := newS3(hc, idlab.url, credentials.NewStaticCredentialsProvider(*c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken))
+	phc, err := httpClient(peerCA)
+	if err != nil {
+		return err
+	}
+	theirs := newS3(phc, peer.url, credentials.NewStaticCredentialsProvider("AKIDPEER", "peer-secret", ""))
+	if _, err := theirs.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		return fmt.Errorf("gofakes3 CreateBucket: %w", err)
+	}
+	data := bytes.Repeat([]byte("idlab-s3-bench.."), 4<<10/16)
+	const keys = 256
+	put := func(cl *s3.Client) func(context.Context, int64) error {
+		return func(ctx context.Context, n int64) error {
+			_, err := cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(fmt.Sprintf("k/%d", n%keys)), Body: bytes.NewReader(data)})
+			return err
+		}
+	}
+	get := func(cl *s3.Client) func(context.Context, int64) error {
+		return func(ctx context.Context, n int64) error {
+			out, err := cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(fmt.Sprintf("k/%d", n%keys))})
+			if err != nil {
+				return err
+			}
+			got, err := io.Copy(io.Discard, out.Body)
+			_ = out.Body.Close()
+			if err == nil && got != int64(len(data)) {
+				err = fmt.Errorf("read %d of %d bytes", got, len(data))
+			}
+			return err
+		}
+	}
+	// Both stores hold every key before anything is timed.
+	for _, cl := range []*s3.Client{ours, theirs} {
+		if _, _, err := loadN(ctx, 8, 0, keys, put(cl)); err != nil {
+			return fmt.Errorf("seed objects: %w", err)
+		}
+	}
+	fmt.Printf("\nS3 4 KiB objects, aws-sdk-go-v2 keep-alive clients, %d interleaved round(s) of %s each; idlab authenticates (SigV4 + IAM) and writes to disk, gofakes3 does neither:\n", o.rounds, o.duration)
+	fmt.Printf("  %-16s %12s %12s %8s %14s %14s\n", "op", "idlab req/s", "gofakes3", "ratio", "idlab p50", "gofakes3 p50")
+	for _, op := range []string{"PutObject", "GetObject"} {
+		for _, conc := range []int{1, 16} {
+			var sum [2]float64
+			var p50 [2]time.Duration
+			for range o.rounds {
+				for k, cl := range []*s3.Client{ours, theirs} {
+					f := put(cl)
+					if op == "GetObject" {
+						f = get(cl)
+					}
+					rps, med, err := load(ctx, conc, o.duration, f)
+					if err != nil {
+						return fmt.Errorf("%s c=%d on %s: %w", op, conc, []string{"idlab", "gofakes3"}[k], err)
+					}
+					sum[k] += rps
+					p50[k] = med
+				}
+			}
+			a, b := sum[0]/float64(o.rounds), sum[1]/float64(o.rounds)
+			fmt.Printf("  %-16s %12.0f %12.0f %7.2fx %11.2f ms %11.2f ms\n", fmt.Sprintf("%s c=%d", op, conc), a, b, a/b, ms(p50[0]), ms(p50[1]))
+		}
+	}
+	return nil
+}
+
+// benchCurve issues sessions at c=16 up to each checkpoint, then
+// measures the rate over the next window of calls, with the RSS after it.
+// RSS growth per session is counted from the second checkpoint on: up to
+// the first ones the decision log (DefaultMax entries) is still filling.
+func benchCurve(ctx context.Context, o options, l *lab, stsClient *sts.Client, idlab *proc) error {
+	window := int64(3000)
+	if o.short {
+		window = 2000
+	}
+	fmt.Printf("\nSTS AssumeRoleWithWebIdentity (aws-sdk-go-v2, c=16) after N sessions issued, each row the rate over the next %d calls:\n", window)
+	fmt.Printf("  %-10s %10s %10s %10s %10s\n", "sessions", "req/s", "p50 ms", "RSS MiB", "vs first")
+	issued := int64(2) // the first call and the S3 setup's
+	var firstRate float64
+	var prevRSS, prevN int64
+	op := func(ctx context.Context, _ int64) error { _, err := assume(ctx, stsClient, l.token); return err }
+	for k, n := range o.curve {
+		if pre := int64(n) - issued; pre > 0 {
+			if _, _, err := loadN(ctx, 16, 0, pre, op); err != nil {
+				return err
+			}
+			issued += pre
+		}
+		rps, med, err := loadN(ctx, 16, 0, window, op)
+		if err != nil {
+			return err
+		}
+		issued += window
+		rss := idlab.rss()
+		if firstRate == 0 {
+			firstRate = rps
+		}
+		growth := ""
+		if k >= 2 {
+			growth = fmt.Sprintf("  RSS +%.2f KiB per session since %d", float64(rss-prevRSS)/1024/float64(issued-prevN), prevN)
+		}
+		fmt.Printf("  %-10d %10.0f %10.2f %10.1f %9.2fx%s\n", n, rps, ms(med), mib(rss), rps/firstRate, growth)
+		if k >= 1 {
+			prevRSS, prevN = rss, issued
+		}
+	}
+	return nil
+}
+
+// benchSTS measures AssumeRoleWithWebIdentity at c=1 and c=16.
+func benchSTS(ctx context.Context, o options, l *lab, stsClient *sts.Client) error {
+	op := func(ctx context.Context, _ int64) error { _, err := assume(ctx, stsClient, l.token); return err }
+	fmt.Printf("\nSTS AssumeRoleWithWebIdentity, %d round(s) of %s (no STS peer in this run: a MinIO peer is not wired yet):\n", o.rounds, o.duration)
+	for _, conc := range []int{1, 16} {
+		var sum float64
+		var p50 time.Duration
+		for range o.rounds {
+			rps, med, err := load(ctx, conc, o.duration, op)
+			if err != nil {
+				return err
+			}
+			sum += rps
+			p50 = med
+		}
+		fmt.Printf("  c=%-3d idlab %8.0f req/s  p50 %.2f ms\n", conc, sum/float64(o.rounds), ms(p50))
+	}
+	return nil
+}
+
+func fsType(path string) string {
+	raw, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return "unknown file system"
+	}
+	best, typ := "", "unknown file system"
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && strings.HasPrefix(path, f[1]) && len(f[1]) > len(best) {
+			best, typ = f[1], f[2]
+		}
+	}
+	return typ + " at " + best
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func mib(b int64) float64        { return float64(b) / (1 << 20) }
