@@ -278,7 +278,7 @@ func TestJournalSurvivesKill(t *testing.T) {
 		t.Skip("starts a process")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestJournalKillHelper$")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "IDLAB_JOURNAL_HELPER_DIR="+dir)
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -325,15 +325,28 @@ func TestJournalSurvivesKill(t *testing.T) {
 	require.Greater(t, kept, 0)
 }
 
-// TestJournalKillHelper is TestJournalSurvivesKill's victim.
-func TestJournalKillHelper(t *testing.T) {
-	dir := os.Getenv("IDLAB_JOURNAL_HELPER_DIR")
-	if dir == "" {
-		t.Skip("run by TestJournalSurvivesKill")
+// TestMain runs TestJournalSurvivesKill's victim when the test binary is
+// started as one (IDLAB_JOURNAL_HELPER_DIR set), else the tests.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("IDLAB_JOURNAL_HELPER_DIR"); dir != "" {
+		if err := journalKillVictim(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
 	}
+	os.Exit(m.Run())
+}
+
+// journalKillVictim issues sessions until it is killed, printing each one
+// once IssueSession has acknowledged it, with the clock jumping ahead so
+// that some expire and compactions run.
+func journalKillVictim(dir string) error {
 	clock := newTestClock()
 	i, err := New(Options{DataDir: dir, Now: clock.Now})
-	require.NoError(t, err)
+	if err != nil {
+		return err
+	}
 	w := bufio.NewWriterSize(os.Stdout, 0)
 	for n := 1; ; n++ {
 		if n%1000 == 0 {
@@ -341,7 +354,9 @@ func TestJournalKillHelper(t *testing.T) {
 		}
 		s, err := i.IssueSession(SessionSpec{Duration: time.Hour, Principal: Principal{Type: PrincipalAssumedRole, Account: "111111111111",
 			ARN: fmt.Sprintf("arn:aws:sts::111111111111:assumed-role/app-a/s%d", n)}})
-		require.NoError(t, err)
+		if err != nil {
+			return err
+		}
 		fmt.Fprintf(w, "acked %s %d %d\n", s.Credentials.AccessKeyID, s.IssuedAt.Unix(), s.Credentials.Expiration.Unix())
 		_ = w.Flush()
 	}
