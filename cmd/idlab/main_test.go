@@ -148,17 +148,20 @@ func TestVersionLine(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		bi   debug.BuildInfo
+		rev  string // -X main.revision
 		want string
 	}{
 		{"a checkout's build", debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v0.0.0-20261206200515-77b11597e24a"},
 			Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "77b1159"}, {Key: "vcs.time", Value: "2026-12-06T20:05:15Z"}, {Key: "vcs.modified", Value: "false"}}},
-			"idlab v0.0.0-20261206200515-77b11597e24a (77b1159 2026-12-06T20:05:15Z) go1.26.8"},
+			"", "idlab v0.0.0-20261206200515-77b11597e24a (77b1159 2026-12-06T20:05:15Z) go1.26.8"},
 		{"uncommitted changes", debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"},
 			Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "77b1159"}, {Key: "vcs.time", Value: "T"}, {Key: "vcs.modified", Value: "true"}}},
-			"idlab (devel) (77b1159+dirty T) go1.26.8"},
-		{"go install of a release", debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.2.3"}}, "idlab v1.2.3 go1.26.8"},
-		{"no version at all", debug.BuildInfo{GoVersion: "go1.26.8"}, "idlab (devel) go1.26.8"},
+			"", "idlab (devel) (77b1159+dirty T) go1.26.8"},
+		{"go install of a release", debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.2.3"}}, "", "idlab v1.2.3 go1.26.8"},
+		{"no version at all", debug.BuildInfo{GoVersion: "go1.26.8"}, "", "idlab (devel) go1.26.8"},
+		{"make build, VCS stamping off", debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}, "c1bb1bb-dirty", "idlab (devel) (c1bb1bb-dirty) go1.26.8"},
+		{"the build's own VCS wins", debug.BuildInfo{GoVersion: "go1.26.8", Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "77b1159"}, {Key: "vcs.time", Value: "T"}}}, "c1bb1bb", "idlab (devel) (77b1159 T) go1.26.8"},
 	} {
-		require.Equal(t, tc.want, versionLine(&tc.bi), tc.name)
+		require.Equal(t, tc.want, versionLine(&tc.bi, tc.rev), tc.name)
 	}
 }

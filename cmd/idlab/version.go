@@ -6,12 +6,18 @@ import (
 	"runtime/debug"
 )
 
+// revision is the commit the binary was built from, set by make build
+// and hack/e2e.sh (-ldflags -X main.revision=$(git describe --always
+// --dirty)): the machines here build with -buildvcs=false, so the build
+// info often has no VCS settings.
+var revision string
+
 func versionCommand() command {
 	return command{name: "version", summary: "print idlab's module version, VCS revision and Go version", run: runVersion,
 		about: `Prints the module version (v1.2.3 when installed with go install
-MODULE@VERSION, "(devel)" when built in a checkout), the VCS revision
-and time the binary was built from (with "+dirty" when the tree had
-uncommitted changes) and the Go version, from the binary's build info.`}
+MODULE@VERSION, "(devel)" when built in a checkout), the commit the binary
+was built from (the build's VCS stamp, else the git describe --dirty that
+make build passes) and the Go version, from the binary's build info.`}
 }
 
 func runVersion(_ context.Context, env *cliEnv, args []string) error {
@@ -23,18 +29,19 @@ func runVersion(_ context.Context, env *cliEnv, args []string) error {
 	if !ok {
 		return fmt.Errorf("no build info in this binary")
 	}
-	fmt.Fprintln(env.stdout, versionLine(bi))
+	fmt.Fprintln(env.stdout, versionLine(bi, revision))
 	return nil
 }
 
-// versionLine is "idlab VERSION (REVISION[+dirty] TIME) GOVERSION"; the
-// parenthesis is left out when the build recorded no VCS.
-func versionLine(bi *debug.BuildInfo) string {
-	var rev, at, dirty string
+// versionLine is "idlab VERSION (REVISION[+dirty] TIME) GOVERSION" from
+// the build's VCS settings, else "idlab VERSION (rev) GOVERSION" with the
+// revision passed at build time; no parenthesis when neither is known.
+func versionLine(bi *debug.BuildInfo, rev string) string {
+	var vcsRev, at, dirty string
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
-			rev = s.Value
+			vcsRev = s.Value
 		case "vcs.time":
 			at = s.Value
 		case "vcs.modified":
@@ -48,8 +55,11 @@ func versionLine(bi *debug.BuildInfo) string {
 		v = "(devel)"
 	}
 	line := "idlab " + v
-	if rev != "" {
-		line += fmt.Sprintf(" (%s%s %s)", rev, dirty, at)
+	switch {
+	case vcsRev != "":
+		line += fmt.Sprintf(" (%s%s %s)", vcsRev, dirty, at)
+	case rev != "":
+		line += " (" + rev + ")"
 	}
 	return line + " " + bi.GoVersion
 }
