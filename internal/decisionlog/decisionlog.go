@@ -80,9 +80,8 @@ type Log struct {
 
 	mu    sync.Mutex
 	seq   int64
-	ring  []Entry // grows to the limit, then wraps
+	ring  []Entry // the entries held: grows to the limit, then wraps
 	start int     // index of the oldest entry in ring
-	n     int     // entries held: len(ring)
 }
 
 // limit is the number of entries l keeps.
@@ -106,7 +105,6 @@ func (l *Log) Add(e Entry) Entry {
 	}
 	if len(l.ring) < limit { // still growing, oldest first from index 0
 		l.ring = append(l.ring, e)
-		l.n++
 	} else { // full: overwrite the oldest
 		l.ring[l.start] = e
 		l.start = (l.start + 1) % len(l.ring)
@@ -117,12 +115,13 @@ func (l *Log) Add(e Entry) Entry {
 // resize moves the newest entries, at most limit, to a ring of that
 // capacity. l.mu must be held.
 func (l *Log) resize(limit int) {
-	keep := min(l.n, limit)
+	n := len(l.ring)
+	keep := min(n, limit)
 	ring := make([]Entry, keep, limit)
 	for k := range keep {
-		ring[k] = l.ring[(l.start+l.n-keep+k)%len(l.ring)]
+		ring[k] = l.ring[(l.start+n-keep+k)%n]
 	}
-	l.ring, l.start, l.n = ring, 0, keep
+	l.ring, l.start = ring, 0
 }
 
 // Entries returns a copy of the entries f selects, oldest first.
@@ -130,7 +129,7 @@ func (l *Log) Entries(f Filter) []Entry {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := []Entry{}
-	for k := range l.n {
+	for k := range len(l.ring) {
 		if e := l.ring[(l.start+k)%len(l.ring)]; f.Match(e) {
 			out = append(out, e)
 		}
@@ -143,13 +142,13 @@ func (l *Log) Entries(f Filter) []Entry {
 func (l *Log) Reset(f Filter) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	kept := make([]Entry, 0, l.n)
-	for k := range l.n {
+	kept := make([]Entry, 0, len(l.ring))
+	for k := range len(l.ring) {
 		if e := l.ring[(l.start+k)%len(l.ring)]; !f.Match(e) {
 			kept = append(kept, e)
 		}
 	}
-	l.ring, l.start, l.n = kept, 0, len(kept)
+	l.ring, l.start = kept, 0
 }
 
 // Filter selects entries; zero fields match everything.
