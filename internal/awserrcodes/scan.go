@@ -9,6 +9,7 @@ import (
 	"go/format"
 	"go/token"
 	"go/types"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -80,23 +81,26 @@ func Scan(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := newScanner(pkgs)
+	own := map[string]bool{}
+	for _, p := range roots {
+		own[p] = true
+	}
+	s := newScanner(pkgs, own)
 	for _, p := range pkgs {
 		for _, f := range p.Syntax {
 			s.walkFile(p, f)
 		}
 	}
-	own := map[string]bool{}
-	for _, p := range roots {
-		own[p] = true
-	}
 	var sinks []*types.Var
 	for _, p := range pkgs {
-		for _, v := range codeFields(p.Types) {
+		for _, v := range codeFields(p) {
 			if own[p.PkgPath] || slices.Contains(cfg.Sinks, fieldName(v)) {
 				sinks = append(sinks, v)
 			}
 		}
+	}
+	if len(s.flows[s.wire]) > 0 {
+		sinks = append(sinks, s.wire)
 	}
 	res := &Result{}
 	for _, v := range sinks {
@@ -163,24 +167,47 @@ func load(ctx context.Context, cfg Config) (pkgs []*packages.Package, roots []st
 	return pkgs, roots, nil
 }
 
-// codeFields are the string fields named Code of p's named struct types.
-func codeFields(p *types.Package) []*types.Var {
+// codeNames are the names an error code goes by on AWS's wires: the Code
+// element of XML errors and of the IMDS JSON, the __type of JSON errors.
+// The lab's admin APIs answer {"code": ...}; that is no cloud's wire.
+var codeNames = []string{"Code", "__type"}
+
+// codeFields are the string fields of p's struct types, named or not,
+// package-level or local, whose name or xml/json tag is one of codeNames.
+func codeFields(p *packages.Package) []*types.Var {
+	seen := map[*types.Var]bool{}
 	var out []*types.Var
-	for _, name := range p.Scope().Names() {
-		tn, ok := p.Scope().Lookup(name).(*types.TypeName)
-		if !ok {
-			continue
+	visit := func(t types.Type) {
+		if ptr, ok := t.(*types.Pointer); ok {
+			t = ptr.Elem()
 		}
-		st, ok := tn.Type().Underlying().(*types.Struct)
+		st, ok := t.Underlying().(*types.Struct)
 		if !ok {
-			continue
+			return
 		}
-		for f := range st.Fields() {
-			if f.Name() == "Code" && isString(f.Type()) {
+		for i := range st.NumFields() {
+			f := st.Field(i)
+			if seen[f] || !isString(f.Type()) || f.Pkg() != p.Types {
+				continue
+			}
+			tag := reflect.StructTag(st.Tag(i))
+			xmlName, _, _ := strings.Cut(tag.Get("xml"), ",")
+			jsonName, _, _ := strings.Cut(tag.Get("json"), ",")
+			if slices.Contains(codeNames, f.Name()) || slices.Contains(codeNames, xmlName) || slices.Contains(codeNames, jsonName) {
+				seen[f] = true
 				out = append(out, f)
 			}
 		}
 	}
+	for _, obj := range p.TypesInfo.Defs {
+		if tn, ok := obj.(*types.TypeName); ok {
+			visit(tn.Type())
+		}
+	}
+	for _, tv := range p.TypesInfo.Types {
+		visit(tv.Type)
+	}
+	slices.SortFunc(out, func(a, b *types.Var) int { return int(a.Pos() - b.Pos()) })
 	return out
 }
 
@@ -190,9 +217,13 @@ func isString(t types.Type) bool {
 }
 
 // fieldName spells a struct field as "importpath.Type.Field" by looking its
-// struct up among the package's named types.
+// struct up among the package's named types; a field of a local or
+// anonymous struct is "importpath.(struct).Field".
 func fieldName(v *types.Var) string {
 	p := v.Pkg()
+	if p == nil {
+		return v.Name()
+	}
 	for _, name := range p.Scope().Names() {
 		tn, ok := p.Scope().Lookup(name).(*types.TypeName)
 		if !ok {
@@ -206,7 +237,7 @@ func fieldName(v *types.Var) string {
 			}
 		}
 	}
-	return p.Path() + ".?." + v.Name()
+	return p.Path() + ".(struct)." + v.Name()
 }
 
 func comparePos(a, b token.Position) int {
@@ -234,7 +265,12 @@ type flow struct {
 }
 
 type scanner struct {
-	pkgs   map[*types.Package]*packages.Package
+	own  map[string]bool // the service's packages, by import path
+	pkgs map[*types.Package]*packages.Package
+	// wire stands for the ways a code reaches the wire without a struct
+	// field in the service's packages: an X-Amzn-ErrorType or
+	// x-amzn-query-error header, a map literal's Code or __type key.
+	wire   *types.Var
 	flows  map[*types.Var][]flow
 	bodies map[*types.Func]bool // functions whose body was walked
 	// lits are function literals bound to a variable, by variable: a call
@@ -246,13 +282,17 @@ type scanner struct {
 	valueUses map[types.Object][]Unresolved
 	litOwner  map[*types.Var]*types.Signature // parameter -> literal signature
 	funcOwner map[*types.Var]*types.Func      // parameter -> declared function
+	// dynamic are calls of interface methods, by method name: a method of
+	// that name may be the one called.
+	dynamic map[string][]Unresolved
 }
 
-func newScanner(pkgs []*packages.Package) *scanner {
-	s := &scanner{pkgs: map[*types.Package]*packages.Package{}, flows: map[*types.Var][]flow{},
+func newScanner(pkgs []*packages.Package, own map[string]bool) *scanner {
+	s := &scanner{own: own, wire: types.NewVar(token.NoPos, nil, "(X-Amzn-ErrorType header or map key Code)", types.Typ[types.String]),
+		pkgs: map[*types.Package]*packages.Package{}, flows: map[*types.Var][]flow{},
 		bodies: map[*types.Func]bool{}, lits: map[*types.Var]*types.Signature{},
 		valueUses: map[types.Object][]Unresolved{}, litOwner: map[*types.Var]*types.Signature{},
-		funcOwner: map[*types.Var]*types.Func{}}
+		funcOwner: map[*types.Var]*types.Func{}, dynamic: map[string][]Unresolved{}}
 	for _, p := range pkgs {
 		s.pkgs[p.Types] = p
 	}
@@ -328,6 +368,14 @@ func (s *scanner) walkFile(p *packages.Package, f *ast.File) {
 				}
 			}
 		case *ast.CompositeLit:
+			if _, ok := info.TypeOf(n).Underlying().(*types.Map); ok && s.own[p.PkgPath] {
+				for _, el := range n.Elts {
+					if kv, ok := el.(*ast.KeyValueExpr); ok && slices.Contains(codeNames, constString(info, kv.Key)) {
+						add(s.wire, kv.Value, false)
+					}
+				}
+				return true
+			}
 			st, ok := info.TypeOf(n).Underlying().(*types.Struct)
 			if !ok {
 				return true
@@ -343,6 +391,18 @@ func (s *scanner) walkFile(p *packages.Package, f *ast.File) {
 			}
 		case *ast.CallExpr:
 			callFuns[ast.Unparen(n.Fun)] = true
+			if s.own[p.PkgPath] && isHeaderSet(info, n) && len(n.Args) == 2 {
+				switch strings.ToLower(constString(info, n.Args[0])) {
+				case "x-amzn-errortype", "x-amzn-query-error":
+					add(s.wire, n.Args[1], false)
+				}
+			}
+			if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok {
+				if selection, ok := info.Selections[sel]; ok && types.IsInterface(selection.Recv()) {
+					s.dynamic[sel.Sel.Name] = append(s.dynamic[sel.Sel.Name],
+						Unresolved{Func: fnName, Expr: exprString(p.Fset, n), Pos: p.Fset.Position(n.Pos())})
+				}
+			}
 			params := s.params(info, n)
 			if params == nil {
 				return true
@@ -472,6 +532,20 @@ func (s *scanner) results(info *types.Info, e ast.Expr) (*types.Tuple, *types.Fu
 	return nil, nil
 }
 
+// isHeaderSet reports whether call is net/http's Header.Set or Header.Add.
+func isHeaderSet(info *types.Info, call *ast.CallExpr) bool {
+	fn := typeutil.StaticCallee(info, call)
+	return fn != nil && (fn.FullName() == "(net/http.Header).Set" || fn.FullName() == "(net/http.Header).Add")
+}
+
+// constString is e's value if e is a string constant, else "".
+func constString(info *types.Info, e ast.Expr) string {
+	if tv, ok := info.Types[e]; ok && tv.Value != nil && tv.Value.Kind() == constant.String {
+		return constant.StringVal(tv.Value)
+	}
+	return ""
+}
+
 func isVariadic(info *types.Info, call *ast.CallExpr) bool {
 	sig, ok := info.TypeOf(call.Fun).Underlying().(*types.Signature)
 	return ok && sig.Variadic() && !call.Ellipsis.IsValid()
@@ -597,6 +671,13 @@ func (s *scanner) checkCallers(v *types.Var, res *Result) {
 	}
 	if owner == nil {
 		return
+	}
+	if fn, ok := owner.(*types.Func); ok && fn.Signature().Recv() != nil {
+		for _, u := range s.dynamic[fn.Name()] {
+			u.Expr += " calls a method through an interface, maybe " + fn.FullName() + ", whose arguments are not followed"
+			res.Unresolved = append(res.Unresolved, u)
+		}
+		s.dynamic[fn.Name()] = nil
 	}
 	for _, u := range s.valueUses[owner] {
 		u.Expr = owner.Name() + " used as a value, so calls through it are not followed"

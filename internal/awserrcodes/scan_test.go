@@ -25,17 +25,22 @@ func TestScanFollowsEveryWay(t *testing.T) {
 	require.NoError(t, err)
 
 	require.Equal(t, []string{
+		"(X-Amzn-ErrorType header or map key Code)",
+		module + "/internal/awserrcodes/testdata/fakeemu.(struct).Code",
+		module + "/internal/awserrcodes/testdata/fakeemu.(struct).Code",
 		module + "/internal/awserrcodes/testdata/fakeemu.Error.Code",
 		module + "/internal/awserrcodes/testdata/fakeemu.batchEntry.Code",
+		module + "/internal/awserrcodes/testdata/fakeemu.tagged.Kind",
 		awsxmlCode,
 	}, res.Sinks)
 
 	codes := res.Codes()
 	for _, want := range []string{"ViaLiteral", "ViaConst", "ViaPositional", "ViaParam", "ViaForward", "ViaClosure",
-		"ViaResult", "ViaLocal", "ViaLocalToo", "ViaTuple", "ViaConversion", "ViaOtherSink", "ViaShared"} {
+		"ViaResult", "ViaLocal", "ViaLocalToo", "ViaTuple", "ViaConversion", "ViaOtherSink", "ViaShared",
+		"ViaTag", "ViaAnonymous", "ViaLocalType", "ViaHeader", "ViaMapKey"} {
 		require.Contains(t, codes, want)
 	}
-	for _, not := range []string{"NotACode", "Compared", "FromMap", "FromRange"} {
+	for _, not := range []string{"NotACode", "Compared", "FromMap", "FromRange", "NotACodeEither", "NotACodeToo"} {
 		require.NotContains(t, codes, not)
 	}
 	// internal/awsxml's own codes reach its Error.Code too.
@@ -50,6 +55,8 @@ func TestScanFollowsEveryWay(t *testing.T) {
 		"fakeemu.go fakeemu.fromCall: fmt.Sprint(n) (fmt.Sprint's body is not scanned)",
 		"fakeemu.go fakeemu.fromMap: table[k]",
 		"fakeemu.go fakeemu.fromRange: []string{\"FromRange\"}",
+		"fakeemu.go fakeemu.viaInterface: f.fail(\"ViaInterface\") calls a method through an interface, maybe " +
+			"(github.com/idlab/idlab/internal/awserrcodes/testdata/fakeemu.wireFailer).fail, whose arguments are not followed",
 		"fakeemu.go fakeemu: newErr used as a value, so calls through it are not followed",
 	}, unresolved)
 }

@@ -3,7 +3,9 @@
 package fakeemu
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 
 	"github.com/idlab/idlab/internal/awsxml"
 )
@@ -73,6 +75,32 @@ func otherSink() batchEntry { return batchEntry{ID: "1", Code: "ViaOtherSink"} }
 
 func shared() error { return awsxml.Errorf(400, "ViaShared", "m") }
 
+// tagged has its code in a field named otherwise, tagged as the Code
+// element.
+type tagged struct {
+	Kind string `xml:"Code"`
+}
+
+func viaTag() tagged { return tagged{Kind: "ViaTag"} }
+
+func anonymous() any { return struct{ Code string }{"ViaAnonymous"} }
+
+func localType() any {
+	type reply struct {
+		Code string `json:"Code"`
+	}
+	return reply{Code: "ViaLocalType"}
+}
+
+func header(w http.ResponseWriter) {
+	w.Header().Set("X-Amzn-ErrorType", "ViaHeader")
+	w.Header().Set("Content-Type", "NotACodeEither")
+}
+
+func mapKey() ([]byte, error) {
+	return json.Marshal(map[string]string{"__type": "ViaMapKey", "message": "NotACodeToo"})
+}
+
 // copied adds no code: it copies one that is already a sink's.
 func copied(e *Error) error { return &Error{Code: e.Code} }
 
@@ -100,3 +128,13 @@ func fromRange() error {
 }
 
 var asValue = newErr
+
+// failer is called through an interface, so the scan cannot see which
+// method runs.
+type failer interface{ fail(code string) error }
+
+type wireFailer struct{}
+
+func (wireFailer) fail(code string) error { return &Error{Code: code} }
+
+func viaInterface(f failer) error { return f.fail("ViaInterface") }
