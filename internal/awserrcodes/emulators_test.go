@@ -117,7 +117,7 @@ func TestEmulatorCodesAreAWSCodes(t *testing.T) {
 	dataDir := requireBotocore(t)
 	for _, svc := range services {
 		t.Run(svc.name, func(t *testing.T) {
-			res, err := awserrcodes.Scan(context.Background(), awserrcodes.Config{Dir: "../..", Packages: svc.packages, Sinks: svc.sinks})
+			res, err := awserrcodes.Scan(context.Background(), awserrcodes.Config{Dir: "../..", BuildFlags: buildFlags, Packages: svc.packages, Sinks: svc.sinks})
 			require.NoError(t, err)
 			require.Empty(t, res.Unresolved, "values reaching %v that the scan cannot follow to a constant", res.Sinks)
 			require.NotEmpty(t, res.Sites, "no codes found in %v: the sinks %v are wrong", svc.packages, res.Sinks)
@@ -143,7 +143,7 @@ func TestInventedCodeFails(t *testing.T) {
 	  "shapes": {"InvalidIdentityTokenException": {"exception": true, "error": {"code": "InvalidIdentityToken"}}}}`), 0o644))
 	svc := service{name: "invented", packages: []string{"./testdata/invented"}, sinks: []string{awsxmlCode}, model: "sts", lists: []string{"common-errors.txt"}}
 
-	res, err := awserrcodes.Scan(context.Background(), awserrcodes.Config{Packages: svc.packages, Sinks: svc.sinks})
+	res, err := awserrcodes.Scan(context.Background(), awserrcodes.Config{BuildFlags: buildFlags, Packages: svc.packages, Sinks: svc.sinks})
 	require.NoError(t, err)
 	bad := undocumented(res.Sites, svc.known(t, dir))
 	require.Len(t, bad, 1)
@@ -170,7 +170,7 @@ func TestEveryAWSEmulatorIsChecked(t *testing.T) {
 		}
 		_, ok := noWire[p]
 		require.True(t, ok, "%s is an AWS emulator in neither services nor noWire", p)
-		res, err := awserrcodes.Scan(context.Background(), awserrcodes.Config{Dir: "../..", Packages: []string{p}})
+		res, err := awserrcodes.Scan(context.Background(), awserrcodes.Config{Dir: "../..", BuildFlags: buildFlags, Packages: []string{p}})
 		require.NoError(t, err)
 		require.Empty(t, res.Sinks, "%s declares a Code field, so it answers error codes: add it to services", p)
 	}

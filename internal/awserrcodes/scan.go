@@ -22,6 +22,11 @@ type Config struct {
 	// Dir is where go list runs: the module or a directory in it.
 	// Defaults to the current directory.
 	Dir string
+	// BuildFlags go to go list, which builds the export data of the
+	// packages' other dependencies: a test built with -race passes -race,
+	// so that the build cache of its own build serves them instead of a
+	// second build of every dependency.
+	BuildFlags []string
 	// Packages are the import paths of one service's emulator. Their code,
 	// and the code of the packages of the same module they import, is
 	// scanned; nothing else is.
@@ -127,7 +132,7 @@ func Scan(ctx context.Context, cfg Config) (*Result, error) {
 // import, from source, in one go so that they share their types. It also
 // returns the import paths cfg.Packages name.
 func load(ctx context.Context, cfg Config) (pkgs []*packages.Package, roots []string, err error) {
-	deps, err := packages.Load(&packages.Config{Context: ctx, Dir: cfg.Dir,
+	deps, err := packages.Load(&packages.Config{Context: ctx, Dir: cfg.Dir, BuildFlags: cfg.BuildFlags,
 		Mode: packages.NeedName | packages.NeedImports | packages.NeedDeps | packages.NeedModule}, cfg.Packages...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("awserrcodes: list %v: %w", cfg.Packages, err)
@@ -151,7 +156,7 @@ func load(ctx context.Context, cfg Config) (pkgs []*packages.Package, roots []st
 	if deps[0].Module == nil {
 		return nil, nil, fmt.Errorf("awserrcodes: %s is in no module", deps[0].PkgPath)
 	}
-	pkgs, err = packages.Load(&packages.Config{Context: ctx, Dir: cfg.Dir,
+	pkgs, err = packages.Load(&packages.Config{Context: ctx, Dir: cfg.Dir, BuildFlags: cfg.BuildFlags,
 		Mode: packages.NeedName | packages.NeedFiles | packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo | packages.NeedImports}, paths...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("awserrcodes: load %v: %w", paths, err)

@@ -20,7 +20,7 @@ const (
 // package puts it into a sink, ignores strings that never reach one, and
 // reports each value it cannot follow instead of dropping it.
 func TestScanFollowsEveryWay(t *testing.T) {
-	res, err := awserrcodes.Scan(context.Background(), awserrcodes.Config{
+	res, err := awserrcodes.Scan(context.Background(), awserrcodes.Config{BuildFlags: buildFlags,
 		Packages: []string{"./testdata/fakeemu"}, Sinks: []string{awsxmlCode}})
 	require.NoError(t, err)
 
@@ -64,7 +64,7 @@ func TestScanFollowsEveryWay(t *testing.T) {
 // TestScanSiteNamesItsLine: a code's site is the line that writes it, so a
 // failure points at the code to fix.
 func TestScanSiteNamesItsLine(t *testing.T) {
-	res, err := awserrcodes.Scan(context.Background(), awserrcodes.Config{Packages: []string{"./testdata/invented"}, Sinks: []string{awsxmlCode}})
+	res, err := awserrcodes.Scan(context.Background(), awserrcodes.Config{BuildFlags: buildFlags, Packages: []string{"./testdata/invented"}, Sinks: []string{awsxmlCode}})
 	require.NoError(t, err)
 	var lines []int
 	for _, s := range res.Sites {
@@ -77,7 +77,7 @@ func TestScanSiteNamesItsLine(t *testing.T) {
 }
 
 func TestScanRefusesAnUnknownSink(t *testing.T) {
-	_, err := awserrcodes.Scan(context.Background(), awserrcodes.Config{Packages: []string{"./testdata/invented"},
+	_, err := awserrcodes.Scan(context.Background(), awserrcodes.Config{BuildFlags: buildFlags, Packages: []string{"./testdata/invented"},
 		Sinks: []string{module + "/internal/awsxml.Error.Kode"}})
 	require.ErrorContains(t, err, "Error.Kode")
 	_, err = awserrcodes.Scan(context.Background(), awserrcodes.Config{})
