@@ -33,8 +33,10 @@ type Config struct {
 	Packages []string
 	// Sinks are more fields whose values go on the service's wire as error
 	// codes, as "importpath.Type.Field" (a shared renderer's error type,
-	// such as internal/awsxml's Error.Code). Every string field named Code
-	// declared in Packages is a sink already.
+	// such as internal/awsxml's Error.Code). In Packages, every string
+	// field named Code or __type or tagged so for xml or json is a sink
+	// already, and so are the X-Amzn-ErrorType and x-amzn-query-error
+	// headers and the Code and __type keys of map literals.
 	Sinks []string
 }
 
@@ -76,8 +78,11 @@ func (r *Result) Codes() []string {
 // Scan finds every error code the packages of cfg can write into a sink: it
 // follows each value stored into a sink field back through assignments,
 // struct literals, function parameters and results to the string constants
-// it comes from. Whatever it cannot follow it reports as Unresolved rather
-// than dropping it, so a test can fail on it.
+// it comes from. Whatever it cannot follow (a map element, a call into
+// code it does not scan, a function used as a value, a call through an
+// interface) it reports as Unresolved rather than dropping it, so a test
+// can fail on it. It does not see a code written as raw text (an XML
+// string with the code inside) or stored through reflection.
 func Scan(ctx context.Context, cfg Config) (*Result, error) {
 	if len(cfg.Packages) == 0 {
 		return nil, errors.New("awserrcodes: Config.Packages is empty")
