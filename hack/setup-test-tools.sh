@@ -9,6 +9,9 @@
 #   - chromium    /usr/bin/chromium    the conformance page check (make e2e; make test in CI)
 #   - openssl     /usr/bin/openssl     emulators/oidc's key ID check (make test in CI)
 #   - python3     /usr/bin/python3     scenarios/internal/pyprobe's probe.py tests (make test in CI)
+#   - python3-botocore  /usr/lib/python3/dist-packages/botocore/data
+#                 botocore's service models: internal/awserrcodes checks every
+#                 AWS emulator's error codes against them (make test in CI)
 #   - shellcheck  /usr/bin/shellcheck  make lint (hack/*.sh, .ci/run); lint fails without it
 #
 # A test whose tool is missing skips; make test and idlab e2e list every
@@ -22,7 +25,7 @@ log() { echo "setup-test-tools: $*"; }
 ci=${CI:-false}
 
 declare -A bins=([awscli]=/usr/bin/aws [chromium]=/usr/bin/chromium [openssl]=/usr/bin/openssl [python3]=/usr/bin/python3
-  [shellcheck]=/usr/bin/shellcheck)
+  [python3-botocore]=/usr/lib/python3/dist-packages/botocore/data [shellcheck]=/usr/bin/shellcheck)
 missing=()
 for tool in "${@:-awscli}"; do
   bin=${bins[$tool]:-}

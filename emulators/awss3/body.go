@@ -154,24 +154,32 @@ func (rc *reqCtx) readChunked(mode string, limit int64) ([]byte, http.Header, er
 	return data, cr.Trailer(), nil
 }
 
-// chunkStatus is the HTTP status S3 answers each aws-chunked failure with.
-var chunkStatus = map[string]int{
-	sigv4.CodeSignatureDoesNotMatch: http.StatusForbidden,
-	sigv4.CodeInvalidChunkSizeError: http.StatusForbidden,
-	sigv4.CodeNotImplemented:        http.StatusNotImplemented,
+// chunkErrors is S3's answer to each failure the sigv4 package's
+// aws-chunked reader reports, by the reader's code: S3 uses the same code,
+// spelled here so that every code S3 can answer is written in this package.
+var chunkErrors = map[string]Error{
+	sigv4.CodeIncompleteBody:        {Status: http.StatusBadRequest, Code: "IncompleteBody"},
+	sigv4.CodeInvalidChunkSizeError: {Status: http.StatusForbidden, Code: "InvalidChunkSizeError"},
+	sigv4.CodeBadDigest:             {Status: http.StatusBadRequest, Code: "BadDigest"},
+	sigv4.CodeMalformedTrailerError: {Status: http.StatusBadRequest, Code: "MalformedTrailerError"},
+	sigv4.CodeInvalidRequest:        {Status: http.StatusBadRequest, Code: codeInvalidRequest},
+	sigv4.CodeInvalidArgument:       {Status: http.StatusBadRequest, Code: "InvalidArgument"},
+	sigv4.CodeNotImplemented:        {Status: http.StatusNotImplemented, Code: "NotImplemented"},
+	sigv4.CodeSignatureDoesNotMatch: {Status: http.StatusForbidden, Code: "SignatureDoesNotMatch"},
 }
 
-// chunkError spells an aws-chunked decoding failure in S3's codes; the
-// sigv4 package already uses S3's codes and messages.
+// chunkError spells an aws-chunked decoding failure in S3's codes. A code
+// the table does not know stays an internal error (500, logged) rather
+// than reaching the wire unchecked.
 func chunkError(err error) error {
 	var se *sigv4.Error
 	if !errors.As(err, &se) {
 		return fmt.Errorf("read aws-chunked body: %w", newError(http.StatusBadRequest, "IncompleteBody",
 			"You did not provide the number of bytes specified by the Content-Length HTTP header"))
 	}
-	status, ok := chunkStatus[se.Code]
+	e, ok := chunkErrors[se.Code]
 	if !ok {
-		status = http.StatusBadRequest
+		return fmt.Errorf("read aws-chunked body: sigv4 code %s has no S3 answer: %w", se.Code, err)
 	}
-	return newError(status, se.Code, "%s", se.Msg)
+	return newError(e.Status, e.Code, "%s", se.Msg)
 }

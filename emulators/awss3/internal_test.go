@@ -1,9 +1,13 @@
 package awss3
 
 import (
+	"errors"
+	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/idlab/idlab/internal/sigv4"
 )
 
 func TestParseHost(t *testing.T) {
@@ -107,4 +111,34 @@ func TestBucketRegion(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, tc.want, got)
 	}
+}
+
+// TestChunkError: every code the sigv4 aws-chunked reader reports gets S3's
+// code and status; a code S3 has no answer for is an internal error, not a
+// code passed through unchecked.
+func TestChunkError(t *testing.T) {
+	tests := []struct {
+		code   string
+		status int
+		want   string
+	}{
+		{sigv4.CodeIncompleteBody, http.StatusBadRequest, "IncompleteBody"},
+		{sigv4.CodeInvalidChunkSizeError, http.StatusForbidden, "InvalidChunkSizeError"},
+		{sigv4.CodeBadDigest, http.StatusBadRequest, "BadDigest"},
+		{sigv4.CodeMalformedTrailerError, http.StatusBadRequest, "MalformedTrailerError"},
+		{sigv4.CodeInvalidRequest, http.StatusBadRequest, "InvalidRequest"},
+		{sigv4.CodeInvalidArgument, http.StatusBadRequest, "InvalidArgument"},
+		{sigv4.CodeNotImplemented, http.StatusNotImplemented, "NotImplemented"},
+		{sigv4.CodeSignatureDoesNotMatch, http.StatusForbidden, "SignatureDoesNotMatch"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.code, func(t *testing.T) {
+			var e *Error
+			require.ErrorAs(t, chunkError(&sigv4.Error{Code: tc.code, Msg: "m"}), &e)
+			require.Equal(t, &Error{Status: tc.status, Code: tc.want, Message: "m"}, e)
+		})
+	}
+	var e *Error
+	require.False(t, errors.As(chunkError(&sigv4.Error{Code: sigv4.CodeRequestExpired, Msg: "m"}), &e),
+		"a code with no S3 answer must not reach the wire")
 }

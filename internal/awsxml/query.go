@@ -32,6 +32,11 @@ func Serve(w http.ResponseWriter, r *http.Request, xmlns string, maxBody int64, 
 	}
 }
 
+// codeInvalidQueryParameter is the common error for a query-protocol
+// request that does not adhere to the protocol (AWS's "Common Errors",
+// cited in internal/awserrcodes/testdata/common-errors.txt).
+const codeInvalidQueryParameter = "InvalidQueryParameter"
+
 // MsgInputConstraints is the documented meaning of the common error
 // ValidationError ("Common Error Types" of the STS and SNS API references),
 // the answer to a body over maxBody.
@@ -42,14 +47,15 @@ const MsgInputConstraints = "The input fails to satisfy the constraints specifie
 // query-API body that large (the common errors list no size error), and a
 // body no valid request reaches must break some member's length
 // constraint, so the documented common error closest to it is the one for
-// input outside the constraints.
+// input outside the constraints. A body that cannot be read is an
+// InvalidQueryParameter, as ParseParams answers a body that is not a form.
 func ReadParams(r *http.Request, maxBody int64) ([]byte, url.Values, error) {
 	var body []byte
 	if r.Body != nil {
 		var err error
 		body, err = io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 		if err != nil {
-			return nil, url.Values{}, Errorf(400, "InvalidRequest", "could not read the request body")
+			return nil, url.Values{}, Errorf(400, codeInvalidQueryParameter, "could not read the request body")
 		}
 		if int64(len(body)) > maxBody {
 			return nil, url.Values{}, New("ValidationError", "%s", MsgInputConstraints)
@@ -60,7 +66,10 @@ func ReadParams(r *http.Request, maxBody int64) ([]byte, url.Values, error) {
 }
 
 // ParseParams merges the query string and a form-encoded body as the query
-// protocol does.
+// protocol does. A body in another Content-Type is an InvalidQueryParameter
+// (400), the common error AWS documents for a request that "does not
+// adhere to AWS standards" of the query protocol; AWS documents no answer
+// specific to the Content-Type.
 func ParseParams(rawQuery, method, contentType string, body []byte) (url.Values, error) {
 	params, err := url.ParseQuery(rawQuery)
 	if err != nil {
@@ -68,7 +77,7 @@ func ParseParams(rawQuery, method, contentType string, body []byte) (url.Values,
 	}
 	if method == http.MethodPost && len(body) > 0 {
 		if ct := strings.ToLower(contentType); ct != "" && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-			return params, Errorf(400, "InvalidRequest", "Content-Type %q is not supported; use application/x-www-form-urlencoded", contentType)
+			return params, Errorf(400, codeInvalidQueryParameter, "Content-Type %q is not supported; use application/x-www-form-urlencoded", contentType)
 		}
 		form, err := url.ParseQuery(string(body))
 		if err != nil {

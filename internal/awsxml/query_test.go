@@ -27,7 +27,7 @@ func TestReadParams(t *testing.T) {
 			want: map[string][]string{"Action": {"Publish"}, "Version": {"1", "2"}}},
 		{name: "POST without content type", method: "POST", target: "/", body: "Action=ListTopics",
 			want: map[string][]string{"Action": {"ListTopics"}}},
-		{name: "JSON body refused", method: "POST", target: "/", ctype: "application/json", body: `{"Action":"x"}`, code: "InvalidRequest", status: 400},
+		{name: "JSON body refused", method: "POST", target: "/", ctype: "application/json", body: `{"Action":"x"}`, code: "InvalidQueryParameter", status: 400},
 		{name: "bad query", method: "GET", target: "/?a=%zz", code: "MalformedQueryString", status: 400},
 		{name: "bad form", method: "POST", target: "/", ctype: "application/x-www-form-urlencoded", body: "a=%zz", code: "MalformedQueryString", status: 400},
 		{name: "too large", method: "POST", target: "/", ctype: "application/x-www-form-urlencoded", body: "Message=" + strings.Repeat("x", 57), code: "ValidationError", msg: MsgInputConstraints, status: 400},
