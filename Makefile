@@ -5,10 +5,10 @@ GO ?= go
 # this machine's go env turns VCS stamping off, so it is passed by hand).
 IDLAB_REV := $(shell git describe --always --dirty 2>/dev/null)
 
-.PHONY: help test e2e bench build fuzz lint up down
+.PHONY: help test e2e e2e-quick bench build fuzz lint up down
 
 help: ## list targets
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build bin/idlab and the SDK probe bin/probe (static, for FROM scratch images)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w -X main.revision=$(IDLAB_REV)" -o bin/idlab ./cmd/idlab
@@ -19,6 +19,9 @@ test: ## vet (also with -tags e2e) and unit tests with -race; no Docker needed
 
 e2e: ## bring up the lab on kind and run the scenario suites (installs Docker if needed)
 	hack/e2e.sh
+
+e2e-quick: ## make e2e without the slow tier (rows that wait minutes for the kubelet or a clock; the manifest marks them)
+	IDLAB_TIER=quick hack/e2e.sh
 
 bench: ## benchmarks: in-process, then idlab serve (a process, a disk data dir) vs gofakes3 with ratios and the STS sessions curve; BENCHTIME=1x: short
 	hack/bench.sh

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,12 +32,16 @@ and tears the lab down unless --keep. Exit 1 means rows not as expected
 With CI=true a skipped test is a failure.`,
 		env: append([]envVar{
 			{"IDLAB_KEEP", "1: leave the lab up afterwards (--keep)"},
+			{"IDLAB_TIER", "full (default) or quick: without the slow rows (--tier)"},
+			{"IDLAB_SHARD", "K/N: only the K-th of N shards of the suites (--shard)"},
 			{"CI", "true: a skipped test fails the run"},
 			{"GO", "the go command that runs the suites (--go)"},
 		}, labEnv...),
 		examples: []example{
 			{"idlab e2e --probe bin/probe --pyclient", "what make e2e runs"},
 			{"idlab e2e --keep --run 'TestKube2iam' ./scenarios/kube2iam", "one suite, the lab left up to look at"},
+			{"idlab e2e --tier quick --probe bin/probe --pyclient", "what make e2e-quick runs: every row but the slow ones"},
+			{"idlab e2e --shard 1/2 --out shard1 ...; idlab report merge shard1/e2e.json shard2/e2e.json", "the suites split over two machines, one matrix"},
 		},
 	}
 }
@@ -54,6 +59,8 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 	runRE := fs.String("run", "", "only tests matching this regexp (go test -run)")
 	timeout := fs.Duration("timeout", 40*time.Minute, "timeout of each suite")
 	goCmd := fs.String("go", envOr("GO", "go"), "go command that runs the suites ($GO)")
+	tier := fs.String("tier", envOr("IDLAB_TIER", "full"), "full: every row; quick: without the slow tier (rows that wait minutes for the kubelet or a clock), as the manifest marks them ($IDLAB_TIER)")
+	shard := fs.String("shard", os.Getenv("IDLAB_SHARD"), "K/N: run only the K-th of N shards of the suites (idlab report merge joins the shards' e2e.json) ($IDLAB_SHARD)")
 	manifestPath := fs.String("manifest", "scenarios/manifest.yaml", "the expected suites and rows; the run must match it (a subset: within its scope); empty: none, for running rows not yet listed")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -82,6 +89,9 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 	// A default run claims the whole manifest; --run or packages, a part,
 	// which must hold rows: a run that checks nothing proves nothing.
 	scope := report.Scope{Packages: pkgs, Run: *runRE, Full: *runRE == "" && len(patterns) == 0}
+	if pkgs, scope, opts, err = narrow(man, pkgs, scope, opts, *tier, *shard, say); err != nil {
+		return err
+	}
 	if err := preflight(man, scope, *manifestPath, say); err != nil {
 		return err
 	}
@@ -132,6 +142,47 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 		return fmt.Errorf("%w: %w", errRows, err)
 	}
 	return nil
+}
+
+// narrow applies --tier and --shard to the suites: the quick tier drops the
+// suites of slow rows and skips the slow tests of the others (as the
+// manifest marks them); a shard keeps every N-th suite and is never a full
+// run on its own (idlab report merge of all shards is).
+func narrow(man *report.Manifest, pkgs []string, scope report.Scope, opts suites.Options, tier, shard string,
+	say func(string, ...any)) ([]string, report.Scope, suites.Options, error) {
+	switch tier {
+	case "full":
+	case "quick":
+		if man == nil {
+			return nil, scope, opts, fmt.Errorf("%w: --tier quick needs the manifest, which marks the slow rows", errUsage)
+		}
+		plan, err := man.Quick()
+		if err != nil {
+			return nil, scope, opts, err
+		}
+		pkgs = slices.DeleteFunc(slices.Clone(pkgs), func(p string) bool { return slices.Contains(plan.Drop, p) })
+		opts.Skip = plan.Skip
+		scope.Packages, scope.Quick = pkgs, true
+		say("quick tier: without the slow suites %v and tests %v", plan.Drop, plan.Skip)
+	default:
+		return nil, scope, opts, fmt.Errorf("%w: --tier %q: want full or quick", errUsage, tier)
+	}
+	if shard != "" {
+		var k, n int
+		if _, err := fmt.Sscanf(shard, "%d/%d", &k, &n); err != nil || fmt.Sprintf("%d/%d", k, n) != shard {
+			return nil, scope, opts, fmt.Errorf("%w: --shard %q: want K/N, e.g. 1/2", errUsage, shard)
+		}
+		part, err := report.Shard(pkgs, k, n)
+		if err != nil {
+			return nil, scope, opts, fmt.Errorf("%w: --%w", errUsage, err)
+		}
+		if len(part) == 0 {
+			return nil, scope, opts, fmt.Errorf("%w: shard %s of %d suites holds none", errUsage, shard, len(pkgs))
+		}
+		pkgs, scope.Packages, scope.Full = part, part, false
+		say("shard %s: %d of the suites: %s", shard, len(part), strings.Join(part, ", "))
+	}
+	return pkgs, scope, opts, nil
 }
 
 // controlPlaneChanges says which control-plane containers restarted while

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/idlab/idlab/harness/report"
@@ -23,9 +24,15 @@ func reportCommand() command {
 it as go test would print it, and writes junit.xml, matrix.md and
 matrix.html to --out. Exits 1 when a test failed or, with --manifest, when
 the run does not match the manifest. --write-manifest writes the manifest
-of the run instead of a report.`,
+of the run instead of a report.
+
+report merge reads the e2e.json of each shard of a run (idlab e2e --shard
+K/N) and writes one report of them all, checked against the manifest as
+a full run: every listed suite must be in one of the shards, once.`,
+		usage: "report [flags] < e2e.json\n  idlab report merge [flags] E2E.JSON...",
 		examples: []example{
 			{"go test -json -tags e2e ./scenarios/smoke | idlab report --out artifacts", "a report of one suite run by hand"},
+			{"idlab report merge --manifest scenarios/manifest.yaml shard1/e2e.json shard2/e2e.json", "one matrix of the shards of idlab e2e --shard K/N, checked as one full run"},
 		},
 	}
 }
@@ -34,7 +41,10 @@ of the run instead of a report.`,
 // `go test -json | idlab report` fails as the tests did.
 var errTestsFailed = errors.New("scenario tests failed")
 
-func runReport(_ context.Context, env *cliEnv, args []string) error {
+func runReport(ctx context.Context, env *cliEnv, args []string) error {
+	if len(args) > 0 && args[0] == "merge" {
+		return runReportMerge(ctx, env, args[1:])
+	}
 	fs := env.flagSet("report")
 	out := fs.String("out", "artifacts", "directory for junit.xml, matrix.md and matrix.html")
 	title := fs.String("title", "idlab conformance matrix", "title of the matrix")
@@ -131,4 +141,67 @@ func packages(res *report.Result) []string {
 		}
 	}
 	return pkgs
+}
+
+// runReportMerge joins the e2e.json event streams of a sharded run into
+// one report and checks it as the full run the shards add up to.
+func runReportMerge(_ context.Context, env *cliEnv, args []string) error {
+	fs := env.flagSet("report merge")
+	out := fs.String("out", "artifacts", "directory for junit.xml, matrix.md and matrix.html of the merged run")
+	title := fs.String("title", "idlab conformance matrix", "title of the matrix")
+	manifest := fs.String("manifest", "scenarios/manifest.yaml", "the expected suites and rows; the merged run must hold them all; empty: no check")
+	quick := fs.Bool("quick", false, "the shards ran the quick tier (idlab e2e --tier quick): slow rows are not expected")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return fmt.Errorf("%w: report merge needs the shards' e2e.json files", errUsage)
+	}
+	var streams []io.Reader
+	// The shards ran side by side: the merged run's wall time is at least
+	// its longest top-level test (suites run in parallel within a shard).
+	var wall time.Duration
+	seen := map[string]string{} // package -> the file it came from
+	for _, path := range fs.Args() {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		part, err := report.Read(bytes.NewReader(raw), nil)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		for _, t := range part.Tests {
+			if !strings.Contains(t.Name, "/") {
+				wall = max(wall, t.Elapsed)
+			}
+		}
+		for _, p := range packages(part) {
+			if other, dup := seen[p]; dup {
+				return fmt.Errorf("suite %s is in both %s and %s: not shards of one run", p, other, path)
+			}
+			seen[p] = path
+		}
+		if len(raw) > 0 && raw[len(raw)-1] != '\n' {
+			raw = append(raw, '\n') // the next shard's first event starts a line
+		}
+		streams = append(streams, bytes.NewReader(raw))
+	}
+	var man *report.Manifest
+	if *manifest != "" {
+		var err error
+		if man, err = report.LoadManifest(*manifest); err != nil {
+			return err
+		}
+	}
+	res, err := report.Read(io.MultiReader(streams...), nil)
+	if err != nil {
+		return err
+	}
+	if err := res.WriteFiles(*out, *title, wall); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "report merge: %d shards, %d tests, %d matrix rows; %s\n", fs.NArg(), len(res.Tests), len(res.Rows),
+		filepath.Join(*out, "matrix.md"))
+	return verify(env.stdout, res, man, report.Scope{Packages: packages(res), Full: true, Quick: *quick}, ciMode())
 }

@@ -118,3 +118,48 @@ func TestReportManifestRoundTrip(t *testing.T) {
 	_, err = runReportWith(t, strings.Replace(events(t, own), `"Action":"pass"`, `"Action":"fail"`, 1), "--write-manifest", path)
 	require.ErrorContains(t, err, "did not all pass")
 }
+
+// TestReportMerge: the shards' e2e.json merge into the matrix of the whole
+// run, checked as a full run: a missing shard or a suite in two shards is
+// refused.
+func TestReportMerge(t *testing.T) {
+	t.Setenv("CI", "")
+	inPkg := func(pkg, stream string) string { return strings.ReplaceAll(stream, reportPkg, pkg) }
+	own := report.Row{Suite: "x", Mechanism: "IRSA", Scenario: "own", Expected: "allow", Observed: "allow"}
+	other := report.Row{Suite: "y", Mechanism: "GKE", Scenario: "other", Expected: "PERMISSION_DENIED", Observed: "PERMISSION_DENIED"}
+	shardA, shardB := inPkg(reportPkg+"a", events(t, own)), inPkg(reportPkg+"b", events(t, other))
+	dir := t.TempDir()
+	manifest := filepath.Join(dir, "manifest.yaml")
+	fullOut := filepath.Join(dir, "full")
+	_, err := runReportWith(t, shardA+shardB, "--write-manifest", manifest)
+	require.NoError(t, err)
+	_, err = runReportWith(t, shardA+shardB, "--manifest", manifest, "--out", fullOut)
+	require.NoError(t, err)
+
+	files := map[string]string{}
+	for name, stream := range map[string]string{"a.json": shardA, "b.json": shardB} {
+		files[name] = filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(files[name], []byte(stream), 0o644))
+	}
+	merged := filepath.Join(dir, "merged")
+	var out bytes.Buffer
+	env := &cliEnv{stdout: &out, stderr: &out}
+	require.NoError(t, runReport(context.Background(), env, []string{"merge", "--out", merged, "--manifest", manifest, files["a.json"], files["b.json"]}), out.String())
+	require.Contains(t, out.String(), "report merge: 2 shards, 2 tests, 2 matrix rows")
+	require.Contains(t, out.String(), "manifest: checked all 2 manifest rows")
+	want, err := os.ReadFile(filepath.Join(fullOut, "matrix.md"))
+	require.NoError(t, err)
+	got, err := os.ReadFile(filepath.Join(merged, "matrix.md"))
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(got), "the merged matrix is the unsharded one")
+
+	err = runReport(context.Background(), env, []string{"merge", "--out", merged, "--manifest", manifest, files["a.json"]})
+	require.ErrorIs(t, err, report.ErrManifest)
+	require.ErrorContains(t, err, "listed suite did not run: "+reportPkg+"b")
+
+	err = runReport(context.Background(), env, []string{"merge", "--out", merged, files["a.json"], files["a.json"]})
+	require.ErrorContains(t, err, "not shards of one run")
+
+	err = runReport(context.Background(), env, []string{"merge"})
+	require.ErrorIs(t, err, errUsage)
+}

@@ -34,6 +34,7 @@ type ManifestSuite struct {
 type ManifestRow struct {
 	ID   string `yaml:"id"`
 	Test string `yaml:"test"`
+	Tier string `yaml:"tier,omitempty"` // Row.Tier: "" quick, TierSlow
 }
 
 // manifestHeader is the comment WriteManifest puts at the top of the file:
@@ -77,6 +78,9 @@ func ParseManifest(raw []byte) (*Manifest, error) {
 			}
 			if ids[r.ID] {
 				return nil, fmt.Errorf("manifest: row id %q listed twice", r.ID)
+			}
+			if !validTier(r.Tier) {
+				return nil, fmt.Errorf("manifest: row %s: tier %q: want %q or none", r.ID, r.Tier, TierSlow)
 			}
 			ids[r.ID] = true
 		}
@@ -126,7 +130,7 @@ func ManifestFrom(res *Result) (*Manifest, error) {
 		if !ok {
 			return nil, fmt.Errorf("row %s names test %q of no package that ran", row.ID(), row.Test)
 		}
-		m.Suites[i].Rows = append(m.Suites[i].Rows, ManifestRow{ID: row.ID(), Test: nameOf(row.Test)})
+		m.Suites[i].Rows = append(m.Suites[i].Rows, ManifestRow{ID: row.ID(), Test: nameOf(row.Test), Tier: row.Tier})
 	}
 	if len(m.Suites) == 0 {
 		return nil, errors.New("manifest from a run with no tests")
@@ -178,6 +182,10 @@ type Scope struct {
 	Packages []string
 	Run      string
 	Full     bool
+	// Quick says the run left the slow tier out (Manifest.Quick's plan):
+	// slow rows are out of scope, and with Full so are suites that hold
+	// only slow rows.
+	Quick bool
 }
 
 // Coverage is how much of the manifest a run was checked against.
@@ -214,7 +222,7 @@ func (m *Manifest) Check(res *Result, scope Scope) (Coverage, error) {
 	for _, s := range m.Suites {
 		suites[s.Package] = true
 		for _, r := range s.Rows {
-			listed[r.ID] = ManifestRow{ID: r.ID, Test: s.Package + "/" + r.Test}
+			listed[r.ID] = ManifestRow{ID: r.ID, Test: s.Package + "/" + r.Test, Tier: r.Tier}
 		}
 	}
 	var problems []string
@@ -227,17 +235,21 @@ func (m *Manifest) Check(res *Result, scope Scope) (Coverage, error) {
 	for _, row := range res.Rows {
 		id := row.ID()
 		logged[id] = append(logged[id], row)
-		if _, ok := listed[id]; !ok {
+		want, ok := listed[id]
+		switch {
+		case !ok:
 			problems = append(problems, fmt.Sprintf("row not in the manifest: %s (%s)", id, row.Test))
+		case want.Tier != row.Tier:
+			problems = append(problems, fmt.Sprintf("row %s is tier %q, the manifest says %q", id, tierName(row.Tier), tierName(want.Tier)))
 		}
 	}
 	cov := Coverage{Total: len(listed)}
 	for _, s := range m.Suites {
-		if scope.Full && !slices.Contains(scope.Packages, s.Package) {
+		if scope.Full && !slices.Contains(scope.Packages, s.Package) && !(scope.Quick && s.onlySlow()) {
 			problems = append(problems, "listed suite did not run: "+s.Package)
 		}
 		for _, r := range s.Rows {
-			if !inScope(s.Package, r.Test) {
+			if !inScope(s.Package, r.Test, r.Tier) {
 				continue
 			}
 			cov.Checked++
@@ -262,7 +274,7 @@ func (m *Manifest) Select(scope Scope) (Coverage, error) {
 	cov := Coverage{Total: m.Rows()}
 	for _, s := range m.Suites {
 		for _, r := range s.Rows {
-			if inScope(s.Package, r.Test) {
+			if inScope(s.Package, r.Test, r.Tier) {
 				cov.Checked++
 			}
 		}
@@ -270,14 +282,17 @@ func (m *Manifest) Select(scope Scope) (Coverage, error) {
 	return cov, nil
 }
 
-// rows returns whether a listed row (its package, and its test within it)
-// is in the scope: its package ran and -run selects its test.
-func (s Scope) rows() (func(pkg, test string) bool, error) {
+// rows returns whether a listed row (its package, its test within it and
+// its tier) is in the scope: its package ran, -run selects its test, and
+// its tier was not left out.
+func (s Scope) rows() (func(pkg, test, tier string) bool, error) {
 	sel, err := selector(s.Run)
 	if err != nil {
 		return nil, err
 	}
-	return func(pkg, test string) bool { return slices.Contains(s.Packages, pkg) && sel(test) }, nil
+	return func(pkg, test string, tier string) bool {
+		return slices.Contains(s.Packages, pkg) && sel(test) && !(s.Quick && tier == TierSlow)
+	}, nil
 }
 
 // rowProblem says what is wrong with a listed row given the rows logged

@@ -24,6 +24,17 @@ import (
 // RowPrefix marks a matrix row in a test's output.
 const RowPrefix = "IDLAB-ROW "
 
+// Row tiers: a quick row is observed in seconds, a slow one waits minutes
+// (token rotation by the kubelet, session expiry). The quick tier is every
+// row that is not slow.
+const (
+	TierQuick = ""
+	TierSlow  = "slow"
+)
+
+// validTier reports whether t names a tier.
+func validTier(t string) bool { return t == TierQuick || t == TierSlow }
+
 // Row is one scenario outcome in the conformance matrix.
 type Row struct {
 	Suite     string `json:"suite"`
@@ -35,6 +46,10 @@ type Row struct {
 	// equality, else one of Normalizations.
 	Normalize string `json:"normalize,omitempty"`
 	Reason    string `json:"reason,omitempty"` // the emulator's decision, for refusals
+	// Tier is how long the row takes to observe: "" (TierQuick) for
+	// seconds, TierSlow for rows that wait minutes for the kubelet or a
+	// clock (make e2e-quick leaves those out). The manifest records it.
+	Tier string `json:"tier,omitempty"`
 	Test      string `json:"test,omitempty"`   // filled from the event: package/Test/sub
 	Passed    bool   `json:"passed"`           // filled from the test's result
 	// AsExpected and Why are the row's verdict, filled by Read: Passed and
@@ -199,6 +214,9 @@ func parseRow(line string) (row Row, ok bool, err error) {
 		return Row{}, false, nil
 	}
 	err = json.Unmarshal([]byte(strings.TrimSpace(line[i+len(RowPrefix):])), &row)
+	if err == nil && !validTier(row.Tier) {
+		err = fmt.Errorf("row tier %q: want %q or none", row.Tier, TierSlow)
+	}
 	return row, true, err
 }
 

@@ -39,6 +39,9 @@ type Options struct {
 	Tags string
 	// Run, when set, is passed as -run.
 	Run string
+	// Skip maps a package to the -skip pattern its go test gets (the
+	// quick tier leaves slow tests out this way).
+	Skip map[string]string
 	// Timeout is each package's -timeout. Defaults to 40m.
 	Timeout time.Duration
 	// Env, when set, replaces the go command's environment.
@@ -209,6 +212,9 @@ func runOne(ctx context.Context, opts Options, pkg string, emit func([]byte), sa
 	args := []string{"test", "-tags", opts.Tags, "-count=1", "-json", "-timeout", opts.Timeout.String()}
 	if opts.Run != "" {
 		args = append(args, "-run", opts.Run)
+	}
+	if skip := opts.Skip[pkg]; skip != "" {
+		args = append(args, "-skip", skip)
 	}
 	cmd := exec.CommandContext(ctx, opts.Go, append(args, pkg)...)
 	cmd.Dir, cmd.Env = opts.Dir, opts.Env

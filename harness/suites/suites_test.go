@@ -127,3 +127,24 @@ func TestListNoPackages(t *testing.T) {
 		Env: append(os.Environ(), "GOFLAGS=", "GOTOOLCHAIN=local")})
 	require.ErrorContains(t, err, "no packages with tests")
 }
+
+// TestRunSkip: a package's Skip pattern leaves its tests out (the quick
+// tier's slow tests); other packages' tests still run.
+func TestRunSkip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	dir := writeModule(t)
+	opts := Options{Dir: dir, Env: append(os.Environ(), "GOFLAGS=", "GOTOOLCHAIN=local"),
+		Skip: map[string]string{"example.com/lab/scenarios/bad": "^(TestBad)$"}}
+	var events bytes.Buffer
+	pkgs := []string{"example.com/lab/scenarios/bad", "example.com/lab/scenarios/ok"}
+	require.NoError(t, Run(context.Background(), opts, pkgs, &events), "TestBad, the only failing test, is skipped")
+	res, err := report.Read(&events, nil)
+	require.NoError(t, err)
+	var names []string
+	for _, tc := range res.Tests {
+		names = append(names, tc.Name)
+	}
+	require.ElementsMatch(t, []string{"TestGood", "TestOK", "TestLabOKRestsOnTheFixture"}, names)
+}

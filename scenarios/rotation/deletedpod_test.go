@@ -74,7 +74,7 @@ func (e *env) deletedPod(ctx context.Context, t *testing.T) {
 	}
 	reason := fmt.Sprintf("pod deleted; kube-apiserver TokenReview: authenticated=%v (%s); STS %s as %s; took %s",
 		after.Authenticated, after.Error, d.Effect, arn, took(start))
-	labenv.Row(t, labenv.Outcome{Suite: suiteName, Scenario: "deleted pod's token still works at STS until it expires", Mechanism: "IRSA (eks)",
+	labenv.Row(t, labenv.Outcome{Suite: suiteName, Tier: labenv.Slow, Scenario: "deleted pod's token still works at STS until it expires", Mechanism: "IRSA (eks)",
 		Expected: "allow", Observed: labenv.Observed(err == nil, errCode(err)), Reason: reason})
 	t.Log(reason)
 

@@ -91,7 +91,7 @@ func (e *env) credentialsExpire(ctx context.Context, t *testing.T) {
 	}
 	reason := fmt.Sprintf("old session refused: %s %q; the SDK re-assumed the role (%d AssumeRoleWithWebIdentity allowed) and signed with %s; took %s",
 		oldCode, oldMsg, assumed, second.AccessKeyID, took(start))
-	labenv.Row(t, labenv.Outcome{Suite: suiteName, Scenario: "STS credentials expire (role clock +15 min), the SDK refreshes", Mechanism: "IRSA (eks)",
+	labenv.Row(t, labenv.Outcome{Suite: suiteName, Tier: labenv.Slow, Scenario: "STS credentials expire (role clock +15 min), the SDK refreshes", Mechanism: "IRSA (eks)",
 		Expected: "allow", Observed: labenv.Observed(err == nil && second.AccessKeyID != first.AccessKeyID, errCode(err)), Reason: reason})
 	t.Log(reason)
 

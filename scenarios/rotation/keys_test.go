@@ -151,7 +151,7 @@ func (e *env) keyRotation(ctx context.Context, t *testing.T) {
 	}
 	reason := fmt.Sprintf("%s: %s; the old key's token kept working %s after the key was removed (STS's JWKS cache), took %s",
 		d.Effect, d.Reason, kept.Round(time.Second), took(start))
-	labenv.Row(t, labenv.Outcome{Suite: suiteName, Scenario: "signing key rotated, old key removed: old token refused", Mechanism: "IRSA (key-rotation issuer)",
+	labenv.Row(t, labenv.Outcome{Suite: suiteName, Tier: labenv.Slow, Scenario: "signing key rotated, old key removed: old token refused", Mechanism: "IRSA (key-rotation issuer)",
 		Expected: expected("InvalidIdentityToken"), Observed: labenv.Observed(lastErr == nil, errCode(lastErr)), Reason: reason})
 	t.Logf("%s (removed at %s)", reason, removed.Format(time.TimeOnly))
 

@@ -116,7 +116,7 @@ func (e *env) kubeletRotation(ctx context.Context, t *testing.T) {
 			renewed, renewed*100/tokenSeconds, tokenSeconds, seen.Unix()-tokens[0].IssuedAt)
 	}
 	reason += "; took " + took(start)
-	labenv.Row(t, labenv.Outcome{Suite: suiteName, Scenario: "kubelet rotates the 600 s token, the SDK trades the new one", Mechanism: "IRSA webhook (eks)",
+	labenv.Row(t, labenv.Outcome{Suite: suiteName, Tier: labenv.Slow, Scenario: "kubelet rotates the 600 s token, the SDK trades the new one", Mechanism: "IRSA webhook (eks)",
 		Expected: "allow", Observed: labenv.Observed(res.OK && failed == 0 && len(tokens) >= 2, res.ErrorCode), Reason: reason})
 	t.Log(reason)
 
@@ -159,7 +159,7 @@ func (e *env) cachingSDK(ctx context.Context, t *testing.T) {
 	require.NotNil(t, refused, "STS never refused the cached token (ran %s)", took(start))
 	d := e.decision(ctx, t, role, refused.RequestID)
 	reason := fmt.Sprintf("%s: %s; refused %d s after the token's exp, took %s", d.Effect, d.Reason, refused.At.Unix()-refused.Token.Expiry, took(start))
-	labenv.Row(t, labenv.Outcome{Suite: suiteName, Scenario: "SDK that never re-reads the token file, after expiry (aws/aws-sdk-js-v3#2297)", Mechanism: "IRSA webhook (eks)",
+	labenv.Row(t, labenv.Outcome{Suite: suiteName, Tier: labenv.Slow, Scenario: "SDK that never re-reads the token file, after expiry (aws/aws-sdk-js-v3#2297)", Mechanism: "IRSA webhook (eks)",
 		Expected: expected("ExpiredTokenException"), Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: reason})
 	t.Log(reason)
 

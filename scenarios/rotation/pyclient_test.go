@@ -81,7 +81,7 @@ func (e *env) pyRotation(client string) func(context.Context, *testing.T) {
 		reason += fmt.Sprintf("; %d AssumeRoleWithWebIdentity allowed (%s)", allowed, pyClientDid(client, sum.AccessKeys, allowed, len(calls)))
 		reason += "; took " + took(start)
 		renewedAndUsed := sum.End == pyprobe.EndRenewed && len(tokens) >= 2
-		labenv.Row(t, labenv.Outcome{Suite: suiteName, Scenario: "kubelet rotates the 600 s token under a long-running Python client", Mechanism: "IRSA webhook (eks, " + client + ")",
+		labenv.Row(t, labenv.Outcome{Suite: suiteName, Tier: labenv.Slow, Scenario: "kubelet rotates the 600 s token under a long-running Python client", Mechanism: "IRSA webhook (eks, " + client + ")",
 			Expected: "allow", Observed: labenv.Observed(sum.OK && renewedAndUsed, cmp.Or(sum.ErrorCode, "loop ended: "+sum.End)), Reason: reason})
 		t.Log(reason)
 

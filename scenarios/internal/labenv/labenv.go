@@ -212,6 +212,11 @@ func AdmissionEvidence(a irsawebhook.AdmissionLog, ok bool) string {
 // fields the report fills in).
 type Outcome = report.Row
 
+// Slow is Outcome.Tier for a row that waits minutes (the kubelet's token
+// rotation, an expiry): make e2e-quick leaves it out. Every row of a
+// top-level test must share its tier.
+const Slow = report.TierSlow
+
 // Row logs a matrix row for `idlab report`. Call it once the outcome is
 // observed and before asserting on it, so a row that went wrong is in the
 // matrix as "NOT as expected" rather than missing.
