@@ -194,6 +194,17 @@ func (c *saCache) peek(namespace, name string) (serviceAccountConfig, bool) {
 	return cfg, ok
 }
 
+// commonConfig is what container credentials take from a ServiceAccount
+// (upstream's GetCommonConfigurations): its sts-regional-endpoints and
+// token-expiration when it is cached, without waiting for it; else false
+// and DefaultTokenExpiration.
+func (c *saCache) commonConfig(namespace, name string) (regionalSTS bool, tokenExpiration int64) {
+	if sa, ok := c.peek(namespace, name); ok {
+		return sa.RegionalSTS, sa.TokenExpiration
+	}
+	return false, DefaultTokenExpiration
+}
+
 // lookup returns the configuration of ServiceAccount namespace/name. found is
 // false when the ServiceAccount does not exist. When the cache does not hold
 // it, lookup waits up to Options.LookupTimeout for the watch or an API GET,
