@@ -32,7 +32,7 @@ const MinTokenExpiration = int64(600)
 var roleARNPattern = regexp.MustCompile(`^arn:aws[a-z0-9-]*:iam::\d{12}:role/[\w/.@+=,-]+$`)
 
 // serviceAccountConfig is what a ServiceAccount's annotations ask for, with
-// the webhook's defaults filled in (the upstream cache's CacheResponse).
+// the webhook's defaults filled in (upstream's cache.Entry).
 type serviceAccountConfig struct {
 	RoleARN         string
 	Audience        string
