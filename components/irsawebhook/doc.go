@@ -60,7 +60,7 @@
 //     take precedence over IRSA: an associated service account's role-arn
 //     and audience annotations are ignored, while its sts-regional-endpoints
 //     and token-expiration annotations still apply (read from the cache
-//     without waiting; absent: no regional STS, 86400 s). A 86400 s
+//     without waiting; absent: no regional STS, 86400 s). An 86400 s
 //     lifetime is jittered into 79200..86400 s (container credentials only,
 //     as upstream). Region, skip-containers, the Windows path, the existing
 //     volume and the "any variable of the group set" rules are as for IRSA,
@@ -93,7 +93,7 @@
 //	| sa-lookup | none | by default (grace period 0) a ServiceAccount missing from the cache means no mutation; with --service-account-lookup-grace-period it waits and GETs it from the API | always waits up to Options.LookupTimeout (3 s) for the watch or a GET | the lab's pods are often created right after their ServiceAccount (issue #174) and must be mutated |
 //	| default-service-account | none | looks the pod's spec.serviceAccountName up as it is, relying on the ServiceAccount admission plugin to have set it | an empty name means "default" | Mutate is also called directly, without an API server in front |
 //	| request-namespace | none | the pod's namespace is the request's, even empty | the pod's own namespace when the request has none | the same |
-//	| not-a-pod | none | decodes any object as a pod | answers another kind (Kind set, not core/v1 Pod) allowed without reading it | with default-service-account, a stray object must not be mutated |
+//	| not-a-pod | none | decodes any object as a pod | answers a request whose Kind is set and is not the core group's Pod allowed, without reading it | with default-service-account, a stray object must not be mutated |
 //	| mount-path-taken | none | adds the token mount unless a mount of the same name exists, even when another volume is mounted at the token's path (the API server then rejects the pod) | also leaves the container's mounts alone when something is mounted at the token's path | a pod that is created beats one that is rejected; the lab's rows test credentials, not that failure |
 //	| review-size | none | reads a body of any size | answers a body over 8 MiB (admission.MaxReviewBytes) with 413 | bounded reads of untrusted input; the API server sends at most ~3 MiB |
 //	| response-content-type | none | writes the answer without a Content-Type (Go labels it text/plain) | labels it application/json | what the body is |
