@@ -158,21 +158,24 @@ func (a *Agent) serveCredentials(w http.ResponseWriter, r *http.Request) {
 
 // credentials validates the request and answers from the cache or EKS Auth.
 func (a *Agent) credentials(ctx context.Context, host, token string) (*Response, string, bool, error) {
-	if err := a.validateHost(host); err != nil {
+	now := a.opts.Now()
+	if err := a.validateRequest(host, token, now); err != nil {
 		return nil, "", false, err
 	}
-	now := a.opts.Now()
-	c, err := validateToken(token, now)
+	if a.opts.DisableCache {
+		// Upstream without its cache: EKS Auth's answer as it is.
+		creds, assoc, err := a.assumeRoleForPodIdentity(ctx, token)
+		if err != nil {
+			return nil, "", false, fmt.Errorf("unable to fetch credentials from EKS Auth: %w", err)
+		}
+		return creds, assoc, false, nil
+	}
+	uid, err := podUID(token)
 	if err != nil {
 		return nil, "", false, err
 	}
-	if c.podErr != "" {
-		return nil, "", false, badRequest("%s", c.podErr)
-	}
-	if !a.opts.DisableCache {
-		if e, ok := a.cache.get(c.podUID); ok && e.token == token && now.Before(e.refreshAt) && e.creds.Expiration.Sub(now) > minCredentialTTL {
-			return e.creds, e.association, true, nil
-		}
+	if e, ok := a.cache.get(uid); ok && e.token == token && now.Before(e.refreshAt) && e.creds.Expiration.Sub(now) > minCredentialTTL {
+		return e.creds, e.association, true, nil
 	}
 	creds, assoc, err := a.assumeRoleForPodIdentity(ctx, token)
 	if err != nil {
@@ -182,10 +185,17 @@ func (a *Agent) credentials(ctx context.Context, host, token string) (*Response,
 	if ttl <= minCredentialTTL {
 		return nil, "", false, fmt.Errorf("fetched credentials are expired or will expire within the next %0.2f seconds", ttl.Seconds())
 	}
-	if !a.opts.DisableCache {
-		a.cache.put(c.podUID, cacheEntry{token: token, creds: creds, association: assoc, refreshAt: now.Add(min(ttl, a.opts.CredentialRenewal))})
-	}
+	a.cache.put(uid, cacheEntry{token: token, creds: creds, association: assoc, refreshAt: now.Add(min(ttl, a.opts.CredentialRenewal))})
 	return creds, assoc, false, nil
+}
+
+// validateRequest is upstream's ValidateEksCredentialRequest: the address
+// the caller used, then the token.
+func (a *Agent) validateRequest(host, token string, now time.Time) error {
+	if err := a.validateHost(host); err != nil {
+		return err
+	}
+	return validateToken(token, now)
 }
 
 // validateHost is upstream's validateRequestTargetHost: the caller must

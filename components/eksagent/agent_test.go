@@ -296,14 +296,17 @@ func TestRequestValidation(t *testing.T) {
 		{"no token", eksagent.IPv4Address, "", 400, "Service account token cannot be empty"},
 		{"two segments", eksagent.IPv4Address, "a.b", 400, "Service account token cannot be parsed: token is malformed: token contains an invalid number of segments"},
 		{"header not base64", eksagent.IPv4Address, "!!.e30.x", 400, "Service account token cannot be parsed: token is malformed: could not base64 decode header: illegal base64 data at input byte 0"},
-		{"claims not JSON", eksagent.IPv4Address, seg(`{}`) + "." + seg(`[1]`) + ".x", 400, "Service account token cannot be parsed: token is malformed: could not JSON decode claim: json: cannot unmarshal array into Go value of type map[string]interface {}"},
-		{"claims null", eksagent.IPv4Address, seg(`{}`) + "." + seg(`null`) + ".x", 400, "Service account token cannot be parsed: token is malformed: could not JSON decode claim: not an object"},
-		{"exp not a number", eksagent.IPv4Address, seg(`{}`) + "." + seg(`{"exp":"soon"}`) + ".x", 400, "Service account token cannot be parsed: token is malformed: could not JSON decode claim: exp is invalid"},
-		{"expired", eksagent.IPv4Address, seg(`{}`) + "." + seg(fmt.Sprintf(`{"exp":%d}`, now)) + ".x", 400, "Service account token failed basic claim validations: token has invalid claims: token is expired"},
-		{"not yet valid", eksagent.IPv4Address, seg(`{}`) + "." + seg(fmt.Sprintf(`{"exp":%d,"nbf":%d}`, now+600, now+60)) + ".x", 400, "Service account token failed basic claim validations: token has invalid claims: token is not valid yet"},
-		{"no kubernetes claims", eksagent.IPv4Address, seg(`{}`) + "." + seg(`{}`) + ".x", 400, "Service account token missing kubernetes.io claims"},
-		{"no pod", eksagent.IPv4Address, seg(`{}`) + "." + seg(`{"kubernetes.io":{"namespace":"a"}}`) + ".x", 400, "Service account token missing pod claims"},
-		{"no pod uid", eksagent.IPv4Address, seg(`{}`) + "." + seg(`{"kubernetes.io":{"pod":{"name":"p"}}}`) + ".x", 400, "Service account token missing pod uid"},
+		{"header without alg", eksagent.IPv4Address, seg(`{}`) + "." + seg(fmt.Sprintf(`{"exp":%d}`, now+600)) + ".x", 400, "Service account token cannot be parsed: token is unverifiable: signing method (alg) is unspecified"},
+		{"claims not JSON", eksagent.IPv4Address, seg(`{"alg":"RS256"}`) + "." + seg(`[1]`) + ".x", 400, "Service account token cannot be parsed: token is malformed: could not JSON decode claim: json: cannot unmarshal array into Go value of type jwt.RegisteredClaims"},
+		{"exp not a number", eksagent.IPv4Address, seg(`{"alg":"RS256"}`) + "." + seg(`{"exp":"soon"}`) + ".x", 400, `Service account token cannot be parsed: token is malformed: could not JSON decode claim: could not parse NumericData: json: invalid number literal, trying to unmarshal "\"soon\"" into Number`},
+		{"expired", eksagent.IPv4Address, seg(`{"alg":"RS256"}`) + "." + seg(fmt.Sprintf(`{"exp":%d}`, now)) + ".x", 400, "Service account token failed basic claim validations: token is expired"},
+		{"not yet valid", eksagent.IPv4Address, seg(`{"alg":"RS256"}`) + "." + seg(fmt.Sprintf(`{"exp":%d,"nbf":%d}`, now+600, now+60)) + ".x", 400, "Service account token failed basic claim validations: token is not valid yet"},
+		{"expired and not yet valid", eksagent.IPv4Address, seg(`{"alg":"RS256"}`) + "." + seg(fmt.Sprintf(`{"exp":%d,"nbf":%d}`, now-60, now+60)) + ".x", 400, "Service account token failed basic claim validations: token is expired, token is not valid yet"},
+		// Passed the checks above; the cache needs the pod's UID.
+		{"claims null", eksagent.IPv4Address, seg(`{"alg":"RS256"}`) + "." + seg(`null`) + ".x", 400, "failed to get pod uid from service account token: Service account token missing kubernetes.io claims"},
+		{"no kubernetes claims", eksagent.IPv4Address, seg(`{"alg":"RS256"}`) + "." + seg(`{}`) + ".x", 400, "failed to get pod uid from service account token: Service account token missing kubernetes.io claims"},
+		{"no pod", eksagent.IPv4Address, seg(`{"alg":"RS256"}`) + "." + seg(`{"kubernetes.io":{"namespace":"a"}}`) + ".x", 400, "failed to get pod uid from service account token: Service account token missing pod claims"},
+		{"no pod uid", eksagent.IPv4Address, seg(`{"alg":"RS256"}`) + "." + seg(`{"kubernetes.io":{"pod":{"name":"p"}}}`) + ".x", 400, "failed to get pod uid from service account token: Service account token missing pod uid"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,17 +1,14 @@
 package eksagent
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
-)
 
-// Token size bound: a projected token is a few kilobytes; anything far
-// larger is refused before decoding.
-const maxTokenSize = 16 << 10
+	"github.com/golang-jwt/jwt/v5"
+)
 
 // requestError is a refusal of the caller's request with its HTTP status
 // (upstream RequestValidationError 400, AccessDeniedError 403).
@@ -23,115 +20,73 @@ type requestError struct {
 func (e *requestError) Error() string { return e.msg }
 
 func badRequest(format string, args ...any) *requestError {
-	return &requestError{status: 400, msg: fmt.Sprintf(format, args...)}
+	return &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
 }
 
-// claims is what the agent reads of a token without verifying it.
-type claims struct {
-	exp, nbf *time.Time
-	podUID   string
-	// podErr says why the pod UID is missing ("" when present).
-	podErr string
-}
-
-// parseToken checks that raw is a JWT whose header and claims decode (the
-// agent does not verify signatures; EKS Auth does) and reads exp, nbf and
-// the pod UID. Errors use golang-jwt's wording, which upstream prints.
-func parseToken(raw string) (claims, error) {
-	if len(raw) > maxTokenSize {
-		return claims{}, errors.New("token is malformed: token is too large")
+// validateToken is upstream's validateToken (internal/validation/request.go
+// at aws/eks-pod-identity-agent@d4dc0f3): the token must be present, parse
+// as a JWT with golang-jwt's ParseUnverified into RegisteredClaims, and pass
+// golang-jwt's default claim validation at now (exp and nbf, no leeway,
+// both failures reported together). The signature is not checked; EKS Auth
+// does that. The messages are upstream's, with golang-jwt's wording.
+func validateToken(raw string, now time.Time) error {
+	if raw == "" {
+		return badRequest("Service account token cannot be empty")
 	}
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return claims{}, errors.New("token is malformed: token contains an invalid number of segments")
-	}
-	if _, err := decodeSegment(parts[0]); err != nil {
-		return claims{}, fmt.Errorf("token is malformed: could not %s header: %w", err.what, err.err)
-	}
-	body, err := decodeSegment(parts[1])
+	tok, _, err := jwt.NewParser().ParseUnverified(withoutSignature(raw), &jwt.RegisteredClaims{})
 	if err != nil {
-		return claims{}, fmt.Errorf("token is malformed: could not %s claim: %w", err.what, err.err)
+		return badRequest("Service account token cannot be parsed: %v", err)
 	}
-	var c claims
-	var derr error
-	if c.exp, derr = numericDate(body, "exp"); derr != nil {
-		return claims{}, derr
+	if err := jwt.NewValidator(jwt.WithTimeFunc(func() time.Time { return now })).Validate(tok.Claims); err != nil {
+		return badRequest("Service account token failed basic claim validations: %v", err)
 	}
-	if c.nbf, derr = numericDate(body, "nbf"); derr != nil {
-		return claims{}, derr
-	}
-	c.podUID, c.podErr = podUID(body)
-	return c, nil
+	return nil
 }
 
-type segmentError struct {
-	what string
-	err  error
+// withoutSignature empties the signature segment of a three-segment token.
+// Upstream pins golang-jwt v5.2.2, whose ParseUnverified never decodes the
+// signature; this module's v5.3.1 refuses one that is not base64url
+// ("could not base64 decode signature"). Without it the two agree.
+func withoutSignature(raw string) string {
+	if strings.Count(raw, ".") != 2 {
+		return raw
+	}
+	return raw[:strings.LastIndex(raw, ".")+1]
 }
 
-func decodeSegment(seg string) (map[string]any, *segmentError) {
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(seg, "="))
+// podUID is the token's kubernetes.io.pod.uid, which keys the credentials
+// cache, read as upstream's cache-enhancements branch does
+// (getPodUIDfromServiceAccountToken in internal/credsretriever/refreshing_cache.go
+// at aws/eks-pod-identity-agent@6302d98): a token without it is refused
+// with 400.
+func podUID(raw string) (string, error) {
+	uid, err := readPodUID(raw)
 	if err != nil {
-		return nil, &segmentError{"base64 decode", err}
+		return "", &requestError{status: http.StatusBadRequest, msg: "failed to get pod uid from service account token: " + err.Error()}
 	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, &segmentError{"JSON decode", err}
-	}
-	if m == nil {
-		return nil, &segmentError{"JSON decode", errors.New("not an object")}
-	}
-	return m, nil
+	return uid, nil
 }
 
-// numericDate reads a NumericDate claim; absent is nil.
-func numericDate(body map[string]any, name string) (*time.Time, error) {
-	v, ok := body[name]
-	if !ok || v == nil {
-		return nil, nil
+func readPodUID(raw string) (string, error) {
+	tok, _, err := jwt.NewParser().ParseUnverified(withoutSignature(raw), jwt.MapClaims{})
+	if err != nil {
+		return "", fmt.Errorf("Service account token cannot be parsed: %w", err)
 	}
-	f, ok := v.(float64)
+	claims, ok := tok.Claims.(jwt.MapClaims)
 	if !ok {
-		return nil, fmt.Errorf("token is malformed: could not JSON decode claim: %s is invalid", name)
+		return "", errors.New("Service account token claims cannot be parsed")
 	}
-	sec := int64(f)
-	t := time.Unix(sec, int64((f-float64(sec))*1e9))
-	return &t, nil
-}
-
-// podUID is kubernetes.io.pod.uid, or why it is missing (upstream
-// GetPodUIDFromToken's messages).
-func podUID(body map[string]any) (string, string) {
-	k8s, ok := body["kubernetes.io"].(map[string]any)
+	k8s, ok := claims["kubernetes.io"].(map[string]any)
 	if !ok {
-		return "", "Service account token missing kubernetes.io claims"
+		return "", errors.New("Service account token missing kubernetes.io claims")
 	}
 	pod, ok := k8s["pod"].(map[string]any)
 	if !ok {
-		return "", "Service account token missing pod claims"
+		return "", errors.New("Service account token missing pod claims")
 	}
 	uid, ok := pod["uid"].(string)
 	if !ok {
-		return "", "Service account token missing pod uid"
+		return "", errors.New("Service account token missing pod uid")
 	}
-	return uid, ""
-}
-
-// validateToken is upstream's validateToken: present, parseable, and not
-// expired or not yet valid by its own claims.
-func validateToken(raw string, now time.Time) (claims, error) {
-	if raw == "" {
-		return claims{}, badRequest("Service account token cannot be empty")
-	}
-	c, err := parseToken(raw)
-	if err != nil {
-		return claims{}, badRequest("Service account token cannot be parsed: %v", err)
-	}
-	switch {
-	case c.exp != nil && !now.Before(*c.exp):
-		return claims{}, badRequest("Service account token failed basic claim validations: token has invalid claims: token is expired")
-	case c.nbf != nil && now.Before(*c.nbf):
-		return claims{}, badRequest("Service account token failed basic claim validations: token has invalid claims: token is not valid yet")
-	}
-	return c, nil
+	return uid, nil
 }

@@ -20,6 +20,11 @@ func TestAdmissionLogLine(t *testing.T) {
 	generated.Name, generated.GenerateName = "", "job-"
 	foreign := appPod("apps", "app")
 	foreign.Spec.Volumes = []corev1.Volume{{Name: VolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	// done is a pod the webhook has mutated already (a reinvocation).
+	done := appPod("apps", "app")
+	done.Spec.Volumes = foreign.Spec.Volumes
+	done.Spec.Containers[0].Env = []corev1.EnvVar{{Name: EnvRoleARN, Value: "r"}, {Name: EnvRegion, Value: "us-west-2"}}
+	done.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: VolumeName, MountPath: MountPath}}
 	configMap := podRequest(t, "u-cm", "apps", appPod("apps", "app"))
 	configMap.Kind = metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
 	noObject := podRequest(t, "u-none", "apps", appPod("apps", "app"))
@@ -43,11 +48,13 @@ func TestAdmissionLogLine(t *testing.T) {
 		{name: "every container skipped", req: podRequest(t, "u-4", "apps", skipping), pod: "p", uid: "u-4", mutated: true,
 			wantReason: "sts_web_identity; skip-containers left alone: app"},
 		{name: "generateName", req: podRequest(t, "u-5", "apps", generated), pod: "job-", uid: "u-5", wantReason: "no role-arn annotation"},
-		{name: "foreign token volume", req: podRequest(t, "u-6", "apps", foreign), pod: "p", uid: "u-6", wantReason: "foreign aws-iam-token volume"},
+		{name: "foreign token volume", req: podRequest(t, "u-6", "apps", foreign), pod: "p", uid: "u-6", mutated: true, wantReason: "sts_web_identity"},
+		{name: "nothing left to add", req: podRequest(t, "u-7", "apps", done), pod: "p", uid: "u-7",
+			wantReason: "sts_web_identity; required volume mounts and env variables were already present"},
 		{name: "not a pod", req: configMap, pod: "p", uid: "u-cm", wantReason: "not a pod"},
-		{name: "no object", req: noObject, pod: "p", uid: "u-none", wantReason: "bad content: no object"},
+		{name: "no object", req: noObject, pod: "p", uid: "u-none", wantReason: "decode pod: unexpected end of JSON input"},
 		{name: "object is not a pod", req: badObject, pod: "p", uid: "u-bad", wantReason: "decode pod"},
-		{name: "no request", pod: "", wantReason: "bad content: no request"},
+		{name: "no request", pod: "", wantReason: "bad content"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

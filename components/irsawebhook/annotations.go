@@ -22,18 +22,17 @@ const (
 	LabelSkipWebhook = "eks.amazonaws.com/skip-pod-identity-webhook"
 )
 
-// Token lifetime bounds: 600 s is kube-apiserver's minimum for a projected
-// token (upstream PR #207), 86400 s the most EKS allows.
-const (
-	MinTokenExpiration = int64(600)
-	MaxTokenExpiration = int64(86400)
-)
+// MinTokenExpiration is the shortest token lifetime, kube-apiserver's minimum
+// for a projected token: shorter values are raised to it and there is no
+// ceiling, as upstream's pkg.ValidateMinTokenExpiration (pkg/validation.go at
+// aws/amazon-eks-pod-identity-webhook@3bf80a3).
+const MinTokenExpiration = int64(600)
 
 // roleARNPattern is upstream's sanity check; a mismatch is only logged.
 var roleARNPattern = regexp.MustCompile(`^arn:aws[a-z0-9-]*:iam::\d{12}:role/[\w/.@+=,-]+$`)
 
 // serviceAccountConfig is what a ServiceAccount's annotations ask for, with
-// the webhook's defaults filled in (the upstream cache's CacheResponse).
+// the webhook's defaults filled in (upstream's cache.Entry).
 type serviceAccountConfig struct {
 	RoleARN         string
 	Audience        string
@@ -66,15 +65,15 @@ func parseServiceAccount(sa *corev1.ServiceAccount, opts Options) serviceAccount
 	return c
 }
 
-// parseTokenExpiration parses a token-expiration annotation value and clamps
-// it to MinTokenExpiration..MaxTokenExpiration; ok is false when v is not a
-// base-10 integer.
+// parseTokenExpiration parses a token-expiration annotation value and raises
+// it to at least MinTokenExpiration; ok is false when v is not a base-10
+// integer.
 func parseTokenExpiration(v string) (int64, bool) {
 	exp, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
 		return 0, false
 	}
-	return min(max(exp, MinTokenExpiration), MaxTokenExpiration), true
+	return max(exp, MinTokenExpiration), true
 }
 
 // podAnnotations is what a pod's own annotations change.

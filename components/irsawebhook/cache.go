@@ -23,7 +23,9 @@ var errLookupTimeout = errors.New("service account lookup timed out")
 // list+watch of the API (upstream pkg/cache, there a SharedInformer). A ServiceAccount the watch has not
 // delivered yet is fetched from the API server: upstream added the wait in
 // aws/amazon-eks-pod-identity-webhook#236 and the GET in #252, both for
-// issue #174 (a pod created right after its ServiceAccount went unmutated).
+// issue #174 (a pod created right after its ServiceAccount went unmutated),
+// and does both only with --service-account-lookup-grace-period set (it
+// defaults to 0, no wait); idlab always does (doc.go, row sa-lookup).
 type saCache struct {
 	client kubernetes.Interface
 	opts   Options
@@ -60,10 +62,9 @@ func cacheKey(namespace, name string) string { return namespace + "/" + name }
 // start lists every ServiceAccount into the cache and keeps it current with
 // a watch until ctx ends; stop ends the watch and waits for it.
 //
-// This is a small list+watch loop rather than client-go's SharedInformer:
-// k8s.io/client-go/tools/cache imports k8s.io/apimachinery/pkg/util/diff,
-// whose github.com/pmezard/go-difflib is not in this module's go.mod, and
-// go.mod is not ours to change. The loop does what the informer would here:
+// This is a small list+watch loop rather than client-go's SharedInformer
+// (written when go.mod lacked go-difflib, which client-go's tools/cache
+// needs). The loop does what the informer would here:
 // list, watch from the list's resourceVersion with bookmarks, re-list after
 // an expired watch, back off on errors.
 func (c *saCache) start(ctx context.Context) (stop func(), err error) {
@@ -192,6 +193,17 @@ func (c *saCache) peek(namespace, name string) (serviceAccountConfig, bool) {
 	defer c.mu.Unlock()
 	cfg, ok := c.entries[cacheKey(namespace, name)]
 	return cfg, ok
+}
+
+// commonConfig is what container credentials take from a ServiceAccount
+// (upstream's GetCommonConfigurations): its sts-regional-endpoints and
+// token-expiration when it is cached, without waiting for it; else false
+// and DefaultTokenExpiration.
+func (c *saCache) commonConfig(namespace, name string) (regionalSTS bool, tokenExpiration int64) {
+	if sa, ok := c.peek(namespace, name); ok {
+		return sa.RegionalSTS, sa.TokenExpiration
+	}
+	return false, DefaultTokenExpiration
 }
 
 // lookup returns the configuration of ServiceAccount namespace/name. found is

@@ -119,10 +119,10 @@ func (c *identities) load() error {
 }
 
 // parseIdentities parses the config file's content; empty content is no
-// identities.
+// identities (upstream's FileConfig.Load; whitespace is not empty there).
 func parseIdentities(raw []byte) (map[identity]bool, error) {
 	set := map[identity]bool{}
-	if len(bytes.TrimSpace(raw)) == 0 {
+	if len(raw) == 0 {
 		return set, nil
 	}
 	var cfg identityConfig
@@ -183,13 +183,7 @@ func (s containerCredentialsSource) patchConfig(_ context.Context, pod *corev1.P
 	if !s.ids.has(namespace, serviceAccount) {
 		return nil, nil
 	}
-	// Upstream's GetCommonConfigurations: the ServiceAccount's
-	// sts-regional-endpoints and token-expiration when it is cached
-	// (without waiting for it), else false and the default lifetime.
-	regional, exp := false, DefaultTokenExpiration
-	if sa, ok := s.cache.peek(namespace, serviceAccount); ok {
-		regional, exp = sa.RegionalSTS, sa.TokenExpiration
-	}
+	regional, exp := s.cache.commonConfig(namespace, serviceAccount)
 	pa := parsePodAnnotations(pod)
 	if pa.TokenExpiration != nil {
 		exp = *pa.TokenExpiration

@@ -35,8 +35,11 @@ func TestIdentitiesFile(t *testing.T) {
 		{name: "changed", content: ptr(`{"identities":[{"namespace":"b","serviceAccount":"x"}]}`),
 			want: map[string]bool{"apps/app": false, "b/x": true}},
 		{name: "no identities key", content: ptr(`{}`), want: map[string]bool{"b/x": false}},
-		{name: "empty file clears", content: ptr("  \n"), want: map[string]bool{"b/x": false}},
 		{name: "back", content: ptr(`{"identities":[{"namespace":"b","serviceAccount":"x"}]}`), want: map[string]bool{"b/x": true}},
+		// As upstream's FileConfig.Load: only zero bytes are empty.
+		{name: "blank file is invalid JSON", content: ptr("  \n"), wantErr: "unexpected end of JSON input", want: map[string]bool{"b/x": true}},
+		{name: "empty file clears", content: ptr(""), want: map[string]bool{"b/x": false}},
+		{name: "back again", content: ptr(`{"identities":[{"namespace":"b","serviceAccount":"x"}]}`), want: map[string]bool{"b/x": true}},
 		{name: "removed file clears", want: map[string]bool{"b/x": false}},
 	}
 	for _, s := range steps {

@@ -5,17 +5,20 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // FuzzServeHTTP feeds arbitrary bytes as an AdmissionReview body: the handler
-// must never panic and must always answer a well-formed v1 AdmissionReview
-// that allows the request.
+// must never panic and must always answer an AdmissionReview that either
+// allows the request or, as upstream does for a body it cannot read, refuses
+// it with a status message and no patch.
 func FuzzServeHTTP(f *testing.F) {
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","namespace":"apps","object":{"spec":{"serviceAccountName":"app","containers":[{"name":"a"}]}}}}`))
 	f.Add([]byte(`{"request":{"uid":"u","object":{"spec":{"volumes":null,"initContainers":[{"name":"i","env":[{"name":"AWS_REGION"}]}]}}}}`))
@@ -38,15 +41,21 @@ func FuzzServeHTTP(f *testing.F) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		require.Equal(t, http.StatusOK, rec.Code)
-		rv := requireReview(t, rec.Body.Bytes())
-		require.True(t, rv.Response.Allowed)
+		var rv admissionv1.AdmissionReview
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &rv), "%s", rec.Body.Bytes())
+		require.NotNil(t, rv.Response)
+		if !rv.Response.Allowed {
+			require.NotNil(t, rv.Response.Result)
+			require.NotEmpty(t, rv.Response.Result.Message)
+			require.Nil(t, rv.Response.Patch)
+		}
 	})
 }
 
 // FuzzMutateAnnotations feeds arbitrary annotation values (on the
 // ServiceAccount and the pod) and container names into the mutation: it must
-// never panic, and any patch must apply to the pod and keep expirations in
-// bounds and env names unique.
+// never panic, and any patch must apply to the pod, raise expirations below
+// 600 s to 600 s and keep the others, and keep env names unique.
 func FuzzMutateAnnotations(f *testing.F) {
 	f.Add("arn:aws:iam::111122223333:role/r", "sts.amazonaws.com", "true", "3600", "7200", "sidecar,app", "app")
 	f.Add("x", "", "1", "-5", "99999999999999999999", `"a,b`, "")
@@ -61,8 +70,7 @@ func FuzzMutateAnnotations(f *testing.F) {
 			AnnotationTokenExpiration: saExp,
 		}}}
 		cfg := parseServiceAccount(sa, opts)
-		require.GreaterOrEqual(t, cfg.TokenExpiration, MinTokenExpiration)
-		require.LessOrEqual(t, cfg.TokenExpiration, MaxTokenExpiration)
+		require.Equal(t, wantExpiration(saExp, opts.DefaultTokenExpiration), cfg.TokenExpiration)
 
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{
@@ -83,8 +91,7 @@ func FuzzMutateAnnotations(f *testing.F) {
 			return
 		}
 		require.NotNil(t, pc)
-		require.GreaterOrEqual(t, pc.ExpirationSeconds, MinTokenExpiration)
-		require.LessOrEqual(t, pc.ExpirationSeconds, MaxTokenExpiration)
+		require.Equal(t, wantExpiration(podExp, cfg.TokenExpiration), pc.ExpirationSeconds)
 
 		ops := MutatePod(pod, *pc)
 		patch, err := json.Marshal(ops)
@@ -105,4 +112,14 @@ func FuzzMutateAnnotations(f *testing.F) {
 			}
 		}
 	})
+}
+
+// wantExpiration is the lifetime an annotation value v gives: def when v is
+// not a base-10 integer, else v raised to MinTokenExpiration.
+func wantExpiration(v string, def int64) int64 {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return def
+	}
+	return max(n, MinTokenExpiration)
 }

@@ -11,10 +11,13 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 )
 
-// Handler is the webhook: an http.Handler for POST /mutate (and GET
-// /healthz), backed by a ServiceAccount cache.
+// Handler is the webhook: an http.Handler for /mutate (and /healthz),
+// backed by a ServiceAccount cache.
 type Handler struct {
 	opts    Options
 	log     *slog.Logger
@@ -22,6 +25,10 @@ type Handler struct {
 	sources []credentialSource
 	mux     *http.ServeMux
 	stop    func()
+	// decoder reads AdmissionReviews as upstream's Handle does: client-go's
+	// universal deserializer (JSON, YAML or protobuf) over a scheme that
+	// does not know AdmissionReview, so any apiVersion and kind decode.
+	decoder runtime.Decoder
 }
 
 // New lists the ServiceAccounts, starts watching them and
@@ -56,10 +63,12 @@ func New(ctx context.Context, opts Options) (*Handler, error) {
 		cache:   c,
 		sources: sources,
 		stop:    stop,
+		decoder: serializer.NewCodecFactory(runtime.NewScheme()).UniversalDeserializer(),
 	}
+	// Any method, as upstream's mux.
 	h.mux = http.NewServeMux()
-	h.mux.HandleFunc("POST /mutate", h.serveMutate)
-	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	h.mux.HandleFunc(MutatePath, h.serveMutate)
+	h.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok"))
 	})
@@ -73,30 +82,29 @@ func (h *Handler) Close() {
 	}
 }
 
-// ServeHTTP serves POST /mutate and GET /healthz.
+// ServeHTTP serves /mutate and /healthz.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
-// Mutate answers one admission request: always allowed, with a JSONPatch
-// when the pod's ServiceAccount asks for credentials. Requests it cannot read
-// get a Result saying why.
+// Mutate answers one admission request as upstream's MutatePod does: allowed,
+// with a JSONPatch when the pod's ServiceAccount asks for credentials; not
+// allowed, with a status message only, when there is no request ("bad
+// content") or its object is not a pod's JSON. The response's UID is left
+// for the caller to set (ServeHTTP copies the request's), as upstream's
+// Handle does.
 func (h *Handler) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 	if req == nil {
-		h.decision(&admissionv1.AdmissionRequest{}, nil, "", false, "bad content: no request")
-		return errorResponse("", http.StatusBadRequest, "bad content: no request")
+		h.decision(&admissionv1.AdmissionRequest{}, nil, "", false, msgBadContent)
+		return refused(msgBadContent)
 	}
 	if req.Kind.Kind != "" && (req.Kind.Group != "" || req.Kind.Kind != "Pod") {
 		h.decision(req, nil, "", false, "not a pod: "+req.Kind.String())
-		return &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
+		return &admissionv1.AdmissionResponse{Allowed: true}
 	}
 	var pod corev1.Pod
-	if len(req.Object.Raw) == 0 {
-		h.decision(req, nil, "", false, "bad content: no object")
-		return errorResponse(req.UID, http.StatusBadRequest, "bad content: no object")
-	}
 	if err := json.Unmarshal(req.Object.Raw, &pod); err != nil {
 		h.log.Error("decode pod", "request_id", req.UID, "err", err)
 		h.decision(req, nil, "", false, fmt.Sprintf("decode pod: %v", err))
-		return errorResponse(req.UID, http.StatusBadRequest, fmt.Sprintf("decode pod: %v", err))
+		return refused(err.Error())
 	}
 	// The request's namespace is authoritative (a pod created with
 	// generateName in a namespaced URL often has none of its own).
@@ -110,7 +118,7 @@ func (h *Handler) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest)
 		sa = "default"
 	}
 
-	allowed := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
+	allowed := &admissionv1.AdmissionResponse{Allowed: true}
 	var cfg *PatchConfig
 	var source string
 	for _, s := range h.sources {
@@ -134,25 +142,34 @@ func (h *Handler) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest)
 	if pa := parsePodAnnotations(&pod); pa.SkipErr != nil {
 		h.log.Info("could not parse skip-containers annotation, skipping none", "request_id", req.UID, "err", pa.SkipErr)
 	}
-	ops := MutatePod(&pod, *cfg)
-	if ops == nil {
-		h.decision(req, &pod, sa, false, "pod already has a foreign "+cfg.VolumeName+" volume")
-		return allowed
-	}
+	ops, changed := PodPatch(&pod, *cfg)
 	patch, err := json.Marshal(ops)
 	if err != nil {
 		h.log.Error("encode patch", "request_id", req.UID, "err", err)
 		h.decision(req, &pod, sa, false, fmt.Sprintf("encode patch: %v", err))
-		return errorResponse(req.UID, http.StatusInternalServerError, fmt.Sprintf("encode patch: %v", err))
+		return refused(err.Error())
 	}
 	pt := admissionv1.PatchTypeJSONPatch
 	allowed.Patch, allowed.PatchType = patch, &pt
 	reason := source
+	if !changed {
+		// Upstream's words for a patch that changes nothing.
+		reason += "; required volume mounts and env variables were already present"
+	}
 	if skipped := skippedContainers(&pod, cfg.SkipContainers); len(skipped) > 0 {
 		reason += "; skip-containers left alone: " + strings.Join(skipped, ",")
 	}
-	h.decision(req, &pod, sa, true, reason)
+	h.decision(req, &pod, sa, changed, reason)
 	return allowed
+}
+
+// msgBadContent is upstream's status message for a review without a request.
+const msgBadContent = "bad content"
+
+// refused is upstream's answer to a request it cannot read: not allowed,
+// with msg as the status message and nothing else.
+func refused(msg string) *admissionv1.AdmissionResponse {
+	return &admissionv1.AdmissionResponse{Result: &metav1.Status{Message: msg}}
 }
 
 // AdmissionMessage is the msg of the one line the webhook logs for every

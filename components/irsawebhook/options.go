@@ -2,7 +2,6 @@ package irsawebhook
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -28,8 +27,9 @@ type Options struct {
 	// eks.amazonaws.com/audience annotation. Defaults to "sts.amazonaws.com".
 	DefaultAudience string
 	// DefaultTokenExpiration is the token lifetime in seconds when neither
-	// the ServiceAccount nor the pod sets one. Defaults to 86400; must lie in
-	// 600..86400.
+	// the ServiceAccount nor the pod sets one (upstream's --token-expiration).
+	// Defaults to 86400; values below 600 are raised to 600, as upstream's
+	// main.go does.
 	DefaultTokenExpiration int64
 	// RegionalSTS injects AWS_STS_REGIONAL_ENDPOINTS=regional for
 	// ServiceAccounts without an eks.amazonaws.com/sts-regional-endpoints
@@ -63,9 +63,7 @@ func (o Options) normalize() (Options, error) {
 	if o.DefaultTokenExpiration == 0 {
 		o.DefaultTokenExpiration = DefaultTokenExpiration
 	}
-	if o.DefaultTokenExpiration < MinTokenExpiration || o.DefaultTokenExpiration > MaxTokenExpiration {
-		return o, fmt.Errorf("irsawebhook: DefaultTokenExpiration %d outside %d..%d", o.DefaultTokenExpiration, MinTokenExpiration, MaxTokenExpiration)
-	}
+	o.DefaultTokenExpiration = max(o.DefaultTokenExpiration, MinTokenExpiration)
 	if o.LookupTimeout <= 0 {
 		o.LookupTimeout = DefaultLookupTimeout
 	}

@@ -85,29 +85,30 @@ func (c PatchConfig) credentialEnv(tokenFile string) []corev1.EnvVar {
 }
 
 // MutatePod returns the JSON Patch that gives pod the credentials cfg
-// describes, without changing pod. It returns nil when the pod must be left
-// alone: its aws-iam-token volume is something other than the webhook's own
-// token.
+// describes, without changing pod. Like upstream's getPodSpecPatch it always
+// rewrites the containers, so the patch is never empty; PodPatch also says
+// whether it changes anything.
 func MutatePod(pod *corev1.Pod, cfg PatchConfig) []PatchOperation {
+	ops, _ := PodPatch(pod, cfg)
+	return ops
+}
+
+// PodPatch is MutatePod that also reports whether the patch changes the pod
+// (upstream's "changed"): false when the pod already had the volume and
+// every container not skipped already had its variables and mount, as a
+// reinvocation finds it. A pod that already has a volume of the token's
+// name, whatever it holds, keeps it and its containers are still given the
+// variables and a mount of that volume, as upstream's getPodSpecPatch does.
+func PodPatch(pod *corev1.Pod, cfg PatchConfig) ([]PatchOperation, bool) {
 	tokenFile := path.Join(cfg.MountPath, cfg.TokenPath)
 	if isWindows(pod) {
 		// /var/run/.../token -> C:\var\run\...\token, as upstream.
 		tokenFile = "C:" + strings.ReplaceAll(tokenFile, "/", `\`)
 	}
 
-	volExists := false
-	for _, v := range pod.Spec.Volumes {
-		if v.Name != cfg.VolumeName {
-			continue
-		}
-		if !isOwnToken(v, cfg) {
-			return nil
-		}
-		volExists = true
-	}
-
-	containers := mutateContainers(pod.Spec.Containers, cfg, tokenFile)
-	initContainers := mutateContainers(pod.Spec.InitContainers, cfg, tokenFile)
+	initContainers, initChanged := mutateContainers(pod.Spec.InitContainers, cfg, tokenFile)
+	containers, changed := mutateContainers(pod.Spec.Containers, cfg, tokenFile)
+	changed = changed || initChanged
 
 	var ops []PatchOperation
 	if cfg.ContainerCredentials != nil {
@@ -117,7 +118,9 @@ func MutatePod(pod *corev1.Pod, cfg PatchConfig) []PatchOperation {
 		} else {
 			ops = append(ops, PatchOperation{Op: "add", Path: "/metadata/labels/" + strings.ReplaceAll(LabelPodIdentity, "/", "~1"), Value: "enabled"})
 		}
+		changed = true
 	}
+	volExists := slices.ContainsFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == cfg.VolumeName })
 	if !volExists {
 		vol := tokenVolume(cfg)
 		if pod.Spec.Volumes == nil {
@@ -125,12 +128,13 @@ func MutatePod(pod *corev1.Pod, cfg PatchConfig) []PatchOperation {
 		} else {
 			ops = append(ops, PatchOperation{Op: "add", Path: "/spec/volumes/0", Value: vol})
 		}
+		changed = true
 	}
 	ops = append(ops, PatchOperation{Op: "add", Path: "/spec/containers", Value: containers})
 	if len(initContainers) > 0 {
 		ops = append(ops, PatchOperation{Op: "add", Path: "/spec/initContainers", Value: initContainers})
 	}
-	return ops
+	return ops, changed
 }
 
 // isWindows reports whether the pod's nodeSelector targets Windows nodes, the
@@ -138,20 +142,6 @@ func MutatePod(pod *corev1.Pod, cfg PatchConfig) []PatchOperation {
 func isWindows(pod *corev1.Pod) bool {
 	return pod.Spec.NodeSelector["kubernetes.io/os"] == "windows" ||
 		pod.Spec.NodeSelector["beta.kubernetes.io/os"] == "windows"
-}
-
-// isOwnToken reports whether v is the projected token this webhook would add
-// (a reinvocation), not a foreign volume that happens to use the name.
-func isOwnToken(v corev1.Volume, cfg PatchConfig) bool {
-	if v.Projected == nil {
-		return false
-	}
-	for _, s := range v.Projected.Sources {
-		if t := s.ServiceAccountToken; t != nil && t.Audience == cfg.Audience && t.Path == cfg.TokenPath {
-			return true
-		}
-	}
-	return false
 }
 
 func tokenVolume(cfg PatchConfig) corev1.Volume {
@@ -169,20 +159,25 @@ func tokenVolume(cfg PatchConfig) corev1.Volume {
 }
 
 // mutateContainers returns copies of cs, each not skipped given the
-// environment and mount. The input is never modified.
-func mutateContainers(cs []corev1.Container, cfg PatchConfig, tokenFile string) []corev1.Container {
+// environment and mount, and whether any changed. The input is never
+// modified.
+func mutateContainers(cs []corev1.Container, cfg PatchConfig, tokenFile string) ([]corev1.Container, bool) {
 	out := make([]corev1.Container, 0, len(cs))
+	changed := false
 	for _, c := range cs {
 		if !cfg.SkipContainers[c.Name] {
-			c = mutateContainer(c, cfg, tokenFile)
+			var ch bool
+			c, ch = mutateContainer(c, cfg, tokenFile)
+			changed = changed || ch
 		}
 		out = append(out, c)
 	}
-	return out
+	return out, changed
 }
 
-// mutateContainer applies upstream's addEnvToContainer rule to a copy of c.
-func mutateContainer(c corev1.Container, cfg PatchConfig, tokenFile string) corev1.Container {
+// mutateContainer applies upstream's addEnvToContainer rule to a copy of c
+// and reports whether it added anything.
+func mutateContainer(c corev1.Container, cfg PatchConfig, tokenFile string) (corev1.Container, bool) {
 	cred := cfg.credentialEnv(tokenFile)
 	var credDefined, regionDefined, stsDefined bool
 	for _, e := range c.Env {
@@ -198,7 +193,7 @@ func mutateContainer(c corev1.Container, cfg PatchConfig, tokenFile string) core
 	}
 	if credDefined && regionDefined && stsDefined {
 		// Upstream leaves such a container alone, mount included.
-		return c
+		return c, false
 	}
 
 	env := slices.Clone(c.Env)
@@ -213,6 +208,7 @@ func mutateContainer(c corev1.Container, cfg PatchConfig, tokenFile string) core
 	if !credDefined {
 		env = append(env, cred...)
 	}
+	changed := len(env) != len(c.Env)
 	c.Env = env
 
 	mounted := slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
@@ -224,6 +220,7 @@ func mutateContainer(c corev1.Container, cfg PatchConfig, tokenFile string) core
 			ReadOnly:  true,
 			MountPath: cfg.MountPath,
 		})
+		changed = true
 	}
-	return c
+	return c, changed
 }

@@ -36,6 +36,7 @@ func TestServeHTTP(t *testing.T) {
 
 	configMapReq := podRequest(t, "u-cm", "apps", appPod("apps", "app"))
 	configMapReq.Kind = metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
+	v1 := "admission.k8s.io/v1"
 
 	tests := []struct {
 		name        string
@@ -44,26 +45,35 @@ func TestServeHTTP(t *testing.T) {
 		contentType string
 		body        string
 		wantStatus  int
+		wantBody    string // for answers that are not an AdmissionReview
 		// For AdmissionReview answers:
-		wantUID    string
-		wantPatch  bool
-		wantErrMsg string // substring of response.status.message; "" = no status
+		wantAPIVersion string // echoed from the review
+		wantUID        string
+		wantPatch      bool
+		wantErrMsg     string // substring of response.status.message; "" = allowed, no status
 	}{
-		{name: "mutates", body: reviewBody(t, podRequest(t, "u-1", "apps", appPod("apps", "app"))), wantStatus: 200, wantUID: "u-1", wantPatch: true},
-		{name: "charset in content type", contentType: "application/json; charset=utf-8", body: reviewBody(t, podRequest(t, "u-cs", "apps", appPod("apps", "app"))), wantStatus: 200, wantUID: "u-cs", wantPatch: true},
-		{name: "no role-arn, no patch", body: reviewBody(t, podRequest(t, "u-2", "apps", appPod("apps", "plain"))), wantStatus: 200, wantUID: "u-2"},
-		{name: "not a pod", body: reviewBody(t, configMapReq), wantStatus: 200, wantUID: "u-cm"},
-		{name: "malformed JSON", body: `{"apiVersion":`, wantStatus: 200, wantErrMsg: "decode admission review"},
-		{name: "empty body", body: ``, wantStatus: 200, wantErrMsg: "empty body"},
-		{name: "no request", body: `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`, wantStatus: 200, wantErrMsg: "no request"},
-		{name: "wrong field type keeps uid", body: `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-3","operation":5}}`, wantStatus: 200, wantUID: "u-3", wantErrMsg: "decode admission review"},
-		{name: "object is not a pod", body: `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-4","namespace":"apps","object":{"spec":{"containers":"nope"}}}}`, wantStatus: 200, wantUID: "u-4", wantErrMsg: "decode pod"},
-		{name: "no object", body: `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-5"}}`, wantStatus: 200, wantUID: "u-5", wantErrMsg: "no object"},
-		{name: "v1beta1 review", body: `{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"u-6"}}`, wantStatus: 200, wantUID: "u-6", wantErrMsg: "apiVersion"},
-		{name: "wrong content type", contentType: "text/plain", body: `{}`, wantStatus: http.StatusUnsupportedMediaType},
-		{name: "GET mutate", method: http.MethodGet, wantStatus: http.StatusMethodNotAllowed},
-		{name: "healthz", method: http.MethodGet, path: "/healthz", wantStatus: 200},
-		{name: "unknown path", path: "/validate", wantStatus: http.StatusNotFound},
+		{name: "mutates", body: reviewBody(t, podRequest(t, "u-1", "apps", appPod("apps", "app"))), wantStatus: 200, wantAPIVersion: v1, wantUID: "u-1", wantPatch: true},
+		{name: "no role-arn, no patch", body: reviewBody(t, podRequest(t, "u-2", "apps", appPod("apps", "plain"))), wantStatus: 200, wantAPIVersion: v1, wantUID: "u-2"},
+		{name: "not a pod", body: reviewBody(t, configMapReq), wantStatus: 200, wantAPIVersion: v1, wantUID: "u-cm"},
+		{name: "malformed JSON", body: `{"apiVersion":`, wantStatus: 200, wantErrMsg: "couldn't get version/kind; json parse error"},
+		{name: "empty body", body: ``, wantStatus: 200, wantErrMsg: "bad content"},
+		{name: "no request", body: `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`, wantStatus: 200, wantAPIVersion: v1, wantErrMsg: "bad content"},
+		{name: "wrong field type keeps uid", body: `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-3","operation":5}}`,
+			wantStatus: 200, wantAPIVersion: v1, wantUID: "u-3", wantErrMsg: "cannot unmarshal number"},
+		{name: "object is not a pod", body: `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-4","namespace":"apps","object":{"spec":{"containers":"nope"}}}}`,
+			wantStatus: 200, wantAPIVersion: v1, wantUID: "u-4", wantErrMsg: "json: cannot unmarshal string into Go struct field PodSpec.spec.containers"},
+		{name: "no object", body: `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-5"}}`,
+			wantStatus: 200, wantAPIVersion: v1, wantUID: "u-5", wantErrMsg: "unexpected end of JSON input"},
+		{name: "v1beta1 review is read and echoed", body: `{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"u-6","namespace":"apps","object":{"spec":{"serviceAccountName":"app","containers":[{"name":"a"}]}}}}`,
+			wantStatus: 200, wantAPIVersion: "admission.k8s.io/v1beta1", wantUID: "u-6", wantPatch: true},
+		{name: "YAML body", body: "request:\n  uid: u-7\n  namespace: apps\n  object: {spec: {serviceAccountName: app, containers: [{name: a}]}}\n",
+			wantStatus: 200, wantUID: "u-7", wantPatch: true},
+		{name: "wrong content type", contentType: "text/plain", body: `{}`, wantStatus: http.StatusUnsupportedMediaType, wantBody: contentTypeError + "\n"},
+		{name: "charset in content type", contentType: "application/json; charset=utf-8", body: `{}`, wantStatus: http.StatusUnsupportedMediaType, wantBody: contentTypeError + "\n"},
+		{name: "GET mutate", method: http.MethodGet, wantStatus: 200, wantErrMsg: "bad content"},
+		{name: "too large", body: `{"x":"` + strings.Repeat("a", admission.MaxReviewBytes) + `"}`, wantStatus: http.StatusRequestEntityTooLarge, wantBody: "admission review too large\n"},
+		{name: "healthz", method: http.MethodGet, path: "/healthz", wantStatus: 200, wantBody: "ok"},
+		{name: "unknown path", path: "/validate", wantStatus: http.StatusNotFound, wantBody: "404 page not found\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,19 +96,21 @@ func TestServeHTTP(t *testing.T) {
 			body, err := io.ReadAll(res.Body)
 			require.NoError(t, err)
 			require.Equal(t, tt.wantStatus, res.StatusCode, "%s", body)
-			if res.StatusCode != 200 || path != MutatePath {
+			if tt.wantBody != "" {
+				require.Equal(t, tt.wantBody, string(body))
 				return
 			}
 			require.Equal(t, "application/json", res.Header.Get("Content-Type"))
 			rv := requireReview(t, body)
+			require.Equal(t, tt.wantAPIVersion, rv.APIVersion)
 			require.Equal(t, tt.wantUID, string(rv.Response.UID))
-			require.True(t, rv.Response.Allowed)
 			if tt.wantErrMsg == "" {
+				require.True(t, rv.Response.Allowed)
 				require.Nil(t, rv.Response.Result)
 			} else {
-				require.NotNil(t, rv.Response.Result)
-				require.Equal(t, metav1.StatusFailure, rv.Response.Result.Status)
-				require.EqualValues(t, http.StatusBadRequest, rv.Response.Result.Code)
+				// Upstream's refusal: not allowed, a message and nothing else.
+				require.False(t, rv.Response.Allowed)
+				require.Equal(t, metav1.Status{Message: rv.Response.Result.Message}, *rv.Response.Result)
 				require.Contains(t, rv.Response.Result.Message, tt.wantErrMsg)
 			}
 			require.Equal(t, tt.wantPatch, rv.Response.Patch != nil)
@@ -122,43 +134,25 @@ func TestServeHTTP(t *testing.T) {
 	}
 }
 
-// requireReview checks body is a well-formed admission.k8s.io/v1
-// AdmissionReview response and returns it.
+// requireReview checks body is an AdmissionReview answer and returns it.
 func requireReview(t *testing.T, body []byte) admissionv1.AdmissionReview {
 	t.Helper()
 	var rv admissionv1.AdmissionReview
 	require.NoError(t, json.Unmarshal(body, &rv), "%s", body)
-	require.Equal(t, "admission.k8s.io/v1", rv.APIVersion)
-	require.Equal(t, "AdmissionReview", rv.Kind)
 	require.Nil(t, rv.Request)
 	require.NotNil(t, rv.Response)
 	return rv
 }
 
-func TestMutateNilRequest(t *testing.T) {
-	h, _ := newTestHandler(t, Options{})
-	resp := h.Mutate(t.Context(), nil)
-	require.True(t, resp.Allowed)
-	require.Contains(t, resp.Result.Message, "no request")
-}
-
-func TestNewValidates(t *testing.T) {
-	tests := []struct {
-		name string
-		opts Options
-		want string
-	}{
-		{name: "no client", opts: Options{}, want: "Client is required"},
-		{name: "expiration too short", opts: Options{DefaultTokenExpiration: 60}, want: "outside 600..86400"},
-		{name: "expiration too long", opts: Options{DefaultTokenExpiration: 90000}, want: "outside 600..86400"},
+// TestDefaultTokenExpiration: Options raise a default lifetime below 600 s
+// to 600 s and keep longer ones, as upstream's main.go treats its
+// --token-expiration flag.
+func TestDefaultTokenExpiration(t *testing.T) {
+	for _, tt := range []struct{ in, want int64 }{{0, 86400}, {60, 600}, {-1, 600}, {600, 600}, {3600, 3600}, {90000, 90000}} {
+		o, err := Options{Client: fakeClient(), DefaultTokenExpiration: tt.in}.normalize()
+		require.NoError(t, err)
+		require.Equal(t, tt.want, o.DefaultTokenExpiration, "in %d", tt.in)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.name != "no client" {
-				tt.opts.Client = fakeClient()
-			}
-			_, err := New(t.Context(), tt.opts)
-			require.ErrorContains(t, err, tt.want)
-		})
-	}
+	_, err := New(t.Context(), Options{})
+	require.ErrorIs(t, err, ErrNoClient)
 }

@@ -1,6 +1,8 @@
-// Package admission is the AdmissionReview plumbing the lab's mutating
-// webhooks (IRSA, gtoken) share: bounded decoding, error reviews that still
-// allow the pod, and the JSON answer.
+// Package admission is the AdmissionReview plumbing of the lab's mutating
+// webhooks: bounded decoding, error reviews that still allow the pod, and
+// the JSON answer (gtoken's), the webhook configuration and the server
+// manifests (all three). The IRSA webhook answers reviews as its upstream
+// does instead (components/irsawebhook) and takes only MaxReviewBytes here.
 package admission
 
 import (
