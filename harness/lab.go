@@ -527,7 +527,7 @@ func waitHealthy(ctx context.Context, st *State) error {
 }
 
 // wireClusters points each cluster's DNS at the emulator and loads images:
-// the probe everywhere, the Python clients into the AWS clusters.
+// the probe everywhere, the Python clients into the clusters whose pods get AWS identities (eks, and gke through gtoken).
 func (l *Lab) wireClusters(ctx context.Context, st *State, ip, probeImage, pyImage string) error {
 	var mu sync.Mutex
 	var wg sync.WaitGroup

@@ -50,8 +50,9 @@ func (p linePrefix) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// awsCluster reports whether AWS identities live in c (the IRSA webhook
-// runs there): the Python clients are only loaded into those clusters.
+// awsCluster reports whether pods in c get AWS identities (the IRSA webhook
+// or gtoken runs there): the Python clients are only loaded into those
+// clusters.
 func awsCluster(c ClusterConfig) bool {
-	return slices.Contains(c.Components, ComponentIRSAWebhook)
+	return slices.Contains(c.Components, ComponentIRSAWebhook) || slices.Contains(c.Components, ComponentGToken)
 }

@@ -23,6 +23,13 @@ CALL (default sts):
                         awscli: aws s3 cp s3://BUCKET/KEY -   (awscli asks
                         HeadObject first, whose 403 has no body: the code
                         it reports for a refusal is "403", as with real S3)
+    s3-put BUCKET KEY TEXT   s3:PutObject of TEXT, the ETag in "output"
+                        boto3:  session.client("s3").put_object(...)
+                        awscli: aws s3 cp - s3://BUCKET/KEY   (TEXT on stdin;
+                        "output" is empty: aws s3 cp prints no ETag)
+    sns-publish TOPIC-ARN MESSAGE   sns:Publish, the MessageId in "output"
+                        boto3:  session.client("sns").publish(...)
+                        awscli: aws sns publish --topic-arn ARN --message M --output json
 
 Output: one JSON line with the fields of the Go probe's probe.Result (ok,
 arn, account, userId, output, errorCode, errorMessage); the process always
@@ -99,6 +106,12 @@ class Boto3Client:
             if call == "s3-get":
                 out = self.client("s3").get_object(Bucket=args[0], Key=args[1])
                 return result(True, output=out["Body"].read(1 << 20).decode("utf-8", "replace"))
+            if call == "s3-put":
+                out = self.client("s3").put_object(Bucket=args[0], Key=args[1], Body=args[2].encode("utf-8"))
+                return result(True, output=out.get("ETag", ""))
+            if call == "sns-publish":
+                out = self.client("sns").publish(TopicArn=args[0], Message=args[1])
+                return result(True, output=out.get("MessageId", ""))
         except ClientError as e:
             err = e.response.get("Error", {})
             return result(errorCode=err.get("Code") or type(e).__name__, errorMessage=err.get("Message") or str(e))
@@ -117,22 +130,29 @@ class AWSCLIClient:
     """A new aws process per call, as a shell script runs it."""
 
     def call(self, call, args):
+        stdin = None
         if call == "sts":
             cmd = ["aws", "sts", "get-caller-identity", "--output", "json"]
+        elif call == "s3-put":
+            cmd, stdin = ["aws", "s3", "cp", "-", "s3://%s/%s" % (args[0], args[1])], args[2]
+        elif call == "sns-publish":
+            cmd = ["aws", "sns", "publish", "--topic-arn", args[0], "--message", args[1], "--output", "json"]
         else:
             cmd = ["aws", "s3", "cp", "s3://%s/%s" % (args[0], args[1]), "-"]
         try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            p = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=120)
         except Exception as e:
             return result(errorCode=type(e).__name__, errorMessage=str(e))
         if p.returncode != 0:
             return awscli_error(p.returncode, p.stderr)
-        if call == "s3-get":
+        if call in ("s3-get", "s3-put"):
             return result(True, output=p.stdout, exitStatus=0)
         try:
             out = json.loads(p.stdout)
         except ValueError as e:
             return result(errorCode="BadOutput", errorMessage="%s: %r" % (e, p.stdout[:200]))
+        if call == "sns-publish":
+            return result(True, output=out.get("MessageId", ""), exitStatus=0)
         return result(True, arn=out.get("Arn"), account=out.get("Account"), userId=out.get("UserId"), exitStatus=0)
 
     def access_key(self):
@@ -279,7 +299,7 @@ def parse(argv):
         if loop_opts.get("until-renewed", 1) < 1:
             raise ValueError("--until-renewed needs at least 1 call")
     call, args = (argv[0], argv[1:]) if argv else ("sts", [])
-    if (call, len(args)) not in (("sts", 0), ("s3-get", 2)):
+    if (call, len(args)) not in (("sts", 0), ("s3-get", 2), ("s3-put", 3), ("sns-publish", 2)):
         raise ValueError("unknown call %r" % argv)
     return client, call, args, loop_opts
 

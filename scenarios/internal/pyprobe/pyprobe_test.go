@@ -28,6 +28,9 @@ echo "$*" >> "$FAKE_DIR/argv"
 case "$FAKE_MODE" in
 ok) echo '{"UserId": "AROAX:botocore-session-1", "Account": "123456789012", "Arn": "arn:aws:sts::123456789012:assumed-role/py-app/botocore-session-1"}' ;;
 object) printf 'hello from app-a-data' ;;
+put) cat > "$FAKE_DIR/stdin" ;;
+published) echo '{"MessageId": "0b1c2d3e-0000-4000-8000-000000000001"}' ;;
+putdenied) cat >/dev/null; printf 'upload failed: - to s3://app-b-data/k An error occurred (AccessDenied) when calling the PutObject operation: Access Denied\n' >&2; exit 1 ;;
 denied) echo "An error occurred (AccessDenied) when calling the AssumeRoleWithWebIdentity operation: Not authorized to perform sts:AssumeRoleWithWebIdentity" >&2; exit 254 ;;
 head403) printf '\nfatal error: An error occurred (403) when calling the HeadObject operation: Forbidden\n' >&2; exit 1 ;;
 retried) echo "An error occurred (InvalidIdentityToken) when calling the AssumeRoleWithWebIdentity operation (reached max retries: 4): Incorrect token audience" >&2; exit 254 ;;
@@ -91,7 +94,15 @@ func TestProbeAWSCLI(t *testing.T) {
 			want: probe.Result{ErrorCode: "InvalidIdentityToken", ErrorMessage: "Incorrect token audience"}},
 		{name: "no-error-code", mode: "nocreds", args: []string{"--client", "awscli"}, wantArgv: "sts get-caller-identity --output json",
 			want: probe.Result{ErrorCode: "ExitStatus253", ErrorMessage: `Unable to locate credentials. You can configure credentials by running "aws configure".`}},
-		{name: "unknown-call", args: []string{"--client", "awscli", "s3-put", "b", "k"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "unknown call ['s3-put', 'b', 'k']"}},
+		{name: "put", mode: "put", args: []string{"--client", "awscli", "s3-put", "app-a-data", "gke/k", "from gke"}, wantArgv: "s3 cp - s3://app-a-data/gke/k",
+			want: probe.Result{OK: true}},
+		{name: "put-denied", mode: "putdenied", args: []string{"--client", "awscli", "s3-put", "app-b-data", "k", "x"}, wantArgv: "s3 cp - s3://app-b-data/k",
+			want: probe.Result{ErrorCode: "AccessDenied", ErrorMessage: "Access Denied"}},
+		{name: "publish", mode: "published", args: []string{"--client", "awscli", "sns-publish", "arn:aws:sns:us-west-2:123456789012:t", "hi there"},
+			wantArgv: "sns publish --topic-arn arn:aws:sns:us-west-2:123456789012:t --message hi there --output json",
+			want:     probe.Result{OK: true, Output: "0b1c2d3e-0000-4000-8000-000000000001"}},
+		{name: "unknown-call", args: []string{"--client", "awscli", "s3-delete", "b", "k"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "unknown call ['s3-delete', 'b', 'k']"}},
+		{name: "s3-put-without-text", args: []string{"--client", "awscli", "s3-put", "b", "k"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "unknown call ['s3-put', 'b', 'k']"}},
 		{name: "unknown-client", args: []string{"--client", "curl"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "--client takes boto3 or awscli"}},
 		{name: "loop-without-interval", args: []string{"--client", "awscli", "loop", "--duration", "1"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "loop needs --interval (> 0) and --duration or --until-renewed"}},
 		{name: "loop-without-end", args: []string{"loop", "--interval", "1"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "loop needs --interval (> 0) and --duration or --until-renewed"}},
@@ -111,6 +122,11 @@ func TestProbeAWSCLI(t *testing.T) {
 			require.Equal(t, tc.want, got)
 			argv, _ := os.ReadFile(filepath.Join(f.dir, "argv"))
 			require.Equal(t, tc.wantArgv, strings.TrimSpace(string(argv)), "what awscli was asked")
+			if tc.mode == "put" {
+				stdin, err := os.ReadFile(filepath.Join(f.dir, "stdin"))
+				require.NoError(t, err)
+				require.Equal(t, "from gke", string(stdin), "the object's text goes to aws s3 cp on stdin")
+			}
 		})
 	}
 }
