@@ -179,3 +179,38 @@ func TestLockFile(t *testing.T) {
 	require.NoError(t, err)
 	unlock2()
 }
+
+// TestNeedsRoot: a build refused for want of root says what needs it, why
+// kindest/node was not the way around it, and the ways there are.
+func TestNeedsRoot(t *testing.T) {
+	err := needsRoot(ErrNotRoot, "v1.34.4", "docker pull kindest/node:v1.34.4: dial tcp: lookup registry-1.docker.io: no such host")
+	require.ErrorIs(t, err, ErrNotRoot)
+	for _, want := range []string{
+		"kindest/node:v1.34.4 is not available (docker pull kindest/node:v1.34.4: dial tcp: lookup registry-1.docker.io: no such host)",
+		"debootstrap", "sudo -E make e2e", "sudo bin/idlab node-image", "docker pull kindest/node:v1.34.4", "docker load",
+	} {
+		require.Contains(t, err.Error(), want)
+	}
+	other := errors.New("debootstrap not found")
+	require.Equal(t, other, needsRoot(other, "v1.34.4", "x"), "other errors pass through")
+}
+
+func TestPullFailure(t *testing.T) {
+	tests := []struct {
+		name   string
+		out    string
+		ctxErr error
+		want   string
+	}{
+		{name: "registry error", out: "Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io: no such host\n",
+			want: "docker pull kindest/node:v1: Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io: no such host"},
+		{name: "last line", out: "pulling\nmanifest unknown\n", want: "docker pull kindest/node:v1: manifest unknown"},
+		{name: "silent", want: "docker pull kindest/node:v1: exit status 1"},
+		{name: "timeout", ctxErr: context.DeadlineExceeded, want: "docker pull kindest/node:v1: no answer in time (no registry reachable?)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, pullFailure("kindest/node:v1", errors.New("exit status 1"), []byte(tc.out), tc.ctxErr))
+		})
+	}
+}
