@@ -17,6 +17,7 @@ var labEnv = []envVar{
 	{"IDLAB_CLUSTERS", "which clusters to make (default eks,gke,aks; every suite needs its cluster)"},
 	{"IDLAB_CNI", "the clusters' pod network: bridge (default on the offline node image), ptp (a veth per pod, as kindnet), kindnet (default on kindest/node) (--cni)"},
 	{"IDLAB_NODE_IMAGE_PULL", "0: build the kind node image offline instead of pulling kindest/node"},
+	{"IDLAB_NODE_IMAGE", "a kind node image to use when Docker has it (one docker load put back from a CI cache)"},
 	{"IDLAB_DEBIAN_MIRROR", "the Debian mirror the offline image builds use"},
 	{"IDLAB_DEBUG", "any value: debug logging"},
 }

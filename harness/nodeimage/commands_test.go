@@ -155,8 +155,11 @@ func TestProgress(t *testing.T) {
 
 func TestOptionsDefaults(t *testing.T) {
 	o := Options{Getenv: func(k string) string {
-		return map[string]string{"IDLAB_DEBIAN_MIRROR": "http://m/debian", "IDLAB_NODE_IMAGE_PULL": "0"}[k]
+		return map[string]string{"IDLAB_DEBIAN_MIRROR": "http://m/debian", "IDLAB_NODE_IMAGE_PULL": "0", "IDLAB_NODE_IMAGE": "idlab/node:v1.34.4-cached"}[k]
 	}}.withDefaults()
+	require.Equal(t, "idlab/node:v1.34.4-cached", o.Image)
+	require.Equal(t, "idlab/node:given", Options{Image: "idlab/node:given", Getenv: func(string) string { return "idlab/node:env" }}.withDefaults().Image,
+		"Options.Image wins over the environment")
 	require.Equal(t, DefaultKubernetesVersion, o.KubernetesVersion)
 	require.Equal(t, "http://m/debian", o.Mirror)
 	require.True(t, o.NoUpstream)

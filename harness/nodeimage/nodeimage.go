@@ -71,8 +71,10 @@ var ErrNotRoot = errors.New("building a node image needs root")
 type Options struct {
 	// KubernetesVersion, like "v1.34.4". Defaults to DefaultKubernetesVersion.
 	KubernetesVersion string
-	// Image is the name to give a built image. Defaults to
-	// ImageName(KubernetesVersion, hash of the inputs).
+	// Image is an image to use when Docker has it (one loaded from a
+	// cache), else the name to give a built image. Defaults to
+	// IDLAB_NODE_IMAGE, else ImageName(KubernetesVersion, hash of the
+	// inputs).
 	Image string
 	// BinDir holds the binaries listed by Binaries(). Defaults to the output
 	// of BuildScript.
@@ -144,6 +146,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Image == "" {
+		o.Image = o.Getenv("IDLAB_NODE_IMAGE")
 	}
 	if o.Getenv("IDLAB_NODE_IMAGE_PULL") == "0" {
 		o.NoUpstream = true
