@@ -10,7 +10,8 @@
 // minting, the decision log) and aws-sdk-go-v2 configs, as package
 // idlabtest offers them in process.
 //
-// The cloud port is published on 127.0.0.1 only. The admin API is never
+// The container is on a Docker network of its own, and its cloud port is
+// published on 127.0.0.1 only. The admin API is never
 // on a network: it listens on a Unix socket in a directory of this
 // machine mounted into the container, behind a secret made before the
 // container starts, so the Docker daemon must run on this machine (a

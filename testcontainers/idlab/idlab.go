@@ -18,6 +18,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 )
 
 // DefaultImage is the tag `make image` gives the emulator image.
@@ -44,11 +45,13 @@ const (
 // Container is a running emulator.
 type Container struct {
 	*testcontainers.DockerContainer
-	dir    string // the host directory mounted at /data
-	url    string
-	caPEM  []byte
-	region string
-	secret string
+	// network is the Docker network of its own the container is on.
+	network *testcontainers.DockerNetwork
+	dir     string // the host directory mounted at /data
+	url     string
+	caPEM   []byte
+	region  string
+	secret  string
 }
 
 // settings are what the module's own options set.
@@ -147,14 +150,17 @@ func Run(ctx context.Context, img string, opts ...testcontainers.ContainerCustom
 	}
 	c := &Container{dir: dir, region: s.region}
 	if c.secret, err = createSecret(filepath.Join(dir, adminSecret)); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("idlab: %w", err)
+		return nil, errors.Join(fmt.Errorf("idlab: %w", err), c.Terminate(ctx))
+	}
+	// A network of its own: no other container shares it unless the
+	// caller attaches one.
+	if c.network, err = tcnetwork.New(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("idlab: network: %w", err), c.Terminate(ctx))
 	}
 	req := testcontainers.GenericContainerRequest{Started: true, ContainerRequest: testcontainers.ContainerRequest{Image: img}}
-	for _, o := range append(defaults(s, dir, c.admin()), opts...) {
+	for _, o := range append(defaults(s, dir, c.admin(), c.network), opts...) {
 		if err := o.Customize(&req); err != nil {
-			_ = os.RemoveAll(dir)
-			return nil, fmt.Errorf("idlab: customize: %w", err)
+			return nil, errors.Join(fmt.Errorf("idlab: customize: %w", err), c.Terminate(ctx))
 		}
 	}
 	ctr, err := testcontainers.GenericContainer(ctx, req)
@@ -190,8 +196,9 @@ func (c *Container) started(ctx context.Context, issuers []string) error {
 }
 
 // defaults are the module's customizers: the serve command line, the
-// mounts, the loopback-only port, the caller's user, the health wait.
-func defaults(s settings, dir string, admin *adminClient) []testcontainers.ContainerCustomizer {
+// mounts, the loopback-only port, the caller's user, the health wait and,
+// when nw is not nil, the network nw only.
+func defaults(s settings, dir string, admin *adminClient, nw *testcontainers.DockerNetwork) []testcontainers.ContainerCustomizer {
 	binds := []string{dir + ":" + dataMount}
 	for _, k := range fixtureKinds {
 		if p, ok := s.fixtures[k.name]; ok {
@@ -199,7 +206,11 @@ func defaults(s settings, dir string, admin *adminClient) []testcontainers.Conta
 		}
 	}
 	port := network.MustParsePort(cloudPort)
-	return []testcontainers.ContainerCustomizer{
+	var own []testcontainers.ContainerCustomizer
+	if nw != nil {
+		own = append(own, tcnetwork.WithNetwork(nil, nw))
+	}
+	return append(own,
 		testcontainers.WithExposedPorts(cloudPort),
 		testcontainers.WithCmd(serveArgs(s)...),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
@@ -216,7 +227,7 @@ func defaults(s settings, dir string, admin *adminClient) []testcontainers.Conta
 			cfg.User = strconv.Itoa(os.Getuid()) + ":" + strconv.Itoa(os.Getgid())
 		}),
 		testcontainers.WithWaitStrategy(healthy{admin: admin, timeout: time.Minute}),
-	}
+	)
 }
 
 // serveArgs is the container's command: `idlab serve` on all of the
@@ -292,12 +303,15 @@ func (c *Container) Client() *http.Client {
 	return &http.Client{Timeout: 30 * time.Second, Transport: tr}
 }
 
-// Terminate stops and removes the container, then the directory it
-// wrote in.
+// Terminate stops and removes the container and its network, then the
+// directory it wrote in.
 func (c *Container) Terminate(ctx context.Context, opts ...testcontainers.TerminateOption) error {
 	var err error
 	if c.DockerContainer != nil {
 		err = c.DockerContainer.Terminate(ctx, opts...)
+	}
+	if c.network != nil {
+		err = errors.Join(err, c.network.Remove(ctx))
 	}
 	if c.dir != "" {
 		err = errors.Join(err, os.RemoveAll(c.dir))

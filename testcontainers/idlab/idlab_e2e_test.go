@@ -77,6 +77,11 @@ func TestRun(t *testing.T) {
 		require.Equal(t, "127.0.0.1", b.HostIP.String(), "published on loopback only")
 	}
 	require.Equal(t, strconv.Itoa(os.Getuid())+":"+strconv.Itoa(os.Getgid()), insp.Config.User)
+	nets := []string{}
+	for name := range insp.NetworkSettings.Networks {
+		nets = append(nets, name)
+	}
+	require.Equal(t, []string{c.network.Name}, nets, "on a network of its own only")
 
 	checkAWS(t, c)
 
@@ -86,6 +91,11 @@ func TestRun(t *testing.T) {
 	require.ErrorIs(t, err, fs.ErrNotExist, "Terminate removes the mounted directory")
 	_, err = c.State(ctx)
 	require.Error(t, err, "the container is gone")
+	p, err := testcontainers.NewDockerProvider()
+	require.NoError(t, err)
+	defer p.Close()
+	_, err = p.GetNetwork(ctx, testcontainers.NetworkRequest{Name: c.network.Name})
+	require.Error(t, err, "its network is gone")
 }
 
 // TestRunFailsOnBadFixtures: an emulator that cannot start (fixtures it

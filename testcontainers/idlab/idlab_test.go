@@ -118,10 +118,10 @@ func TestServeArgs(t *testing.T) {
 
 // request applies the module's defaults, then opts, as Run does, and
 // returns the request with the Docker configs its modifiers produce.
-func request(t *testing.T, s settings, dir string, opts ...testcontainers.ContainerCustomizer) (testcontainers.GenericContainerRequest, *container.Config, *container.HostConfig) {
+func request(t *testing.T, s settings, dir string, nw *testcontainers.DockerNetwork, opts ...testcontainers.ContainerCustomizer) (testcontainers.GenericContainerRequest, *container.Config, *container.HostConfig) {
 	t.Helper()
 	req := testcontainers.GenericContainerRequest{ContainerRequest: testcontainers.ContainerRequest{Image: DefaultImage}}
-	for _, o := range append(defaults(s, dir, newAdminClient(filepath.Join(dir, adminSocket), "s")), opts...) {
+	for _, o := range append(defaults(s, dir, newAdminClient(filepath.Join(dir, adminSocket), "s"), nw), opts...) {
 		require.NoError(t, o.Customize(&req))
 	}
 	cfg, hc := &container.Config{}, &container.HostConfig{}
@@ -141,7 +141,8 @@ func waitedFor(t *testing.T, req testcontainers.GenericContainerRequest) []wait.
 
 func TestDefaults(t *testing.T) {
 	s := settings{region: DefaultRegion, fixtures: map[string]string{"aws": "/src/aws.yaml", "azure": "/src/azure"}}
-	req, cfg, hc := request(t, s, "/tmp/idlab-tc-1")
+	req, cfg, hc := request(t, s, "/tmp/idlab-tc-1", &testcontainers.DockerNetwork{Name: "idlab-net-1"})
+	require.Equal(t, []string{"idlab-net-1"}, req.Networks, "a network of its own only")
 	require.Equal(t, []string{cloudPort}, req.ExposedPorts)
 	require.Equal(t, serveArgs(s), req.Cmd)
 	require.Equal(t, []string{"/tmp/idlab-tc-1:/data", "/src/aws.yaml:/fixtures/aws:ro", "/src/azure:/fixtures/azure:ro"}, hc.Binds)
@@ -153,7 +154,7 @@ func TestDefaults(t *testing.T) {
 
 // The caller's testcontainers options come after the module's: theirs win.
 func TestCallerOptionsWin(t *testing.T) {
-	req, cfg, hc := request(t, settings{region: DefaultRegion}, "/tmp/d",
+	req, cfg, hc := request(t, settings{region: DefaultRegion}, "/tmp/d", nil,
 		testcontainers.WithCmd("serve", "--help"),
 		testcontainers.WithConfigModifier(func(c *container.Config) { c.User = "0:0" }),
 		testcontainers.WithHostConfigModifier(func(h *container.HostConfig) { h.Binds = append(h.Binds, "/x:/y") }),
