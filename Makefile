@@ -5,7 +5,7 @@ GO ?= go
 # this machine's go env turns VCS stamping off, so it is passed by hand).
 IDLAB_REV := $(shell git describe --always --dirty 2>/dev/null)
 
-.PHONY: help test e2e e2e-quick bench build fuzz lint up down
+.PHONY: help test e2e e2e-quick bench build image fuzz lint up down
 
 help: ## list targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -13,6 +13,9 @@ help: ## list targets
 build: ## build bin/idlab and the SDK probe bin/probe (static, for FROM scratch images)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w -X main.revision=$(IDLAB_REV)" -o bin/idlab ./cmd/idlab
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/probe ./scenarios/internal/probe/cmd/probe
+
+image: build ## the emulator image idlab/emulator:latest (testcontainers/idlab/Dockerfile: FROM scratch, bin/idlab); pulls nothing
+	docker build --file testcontainers/idlab/Dockerfile --tag idlab/emulator:latest bin
 
 test: ## vet (also with -tags e2e) and unit tests with -race; no Docker needed
 	hack/test.sh

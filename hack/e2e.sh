@@ -5,7 +5,15 @@
 #
 # Environment: IDLAB_STATE_DIR (default ./.idlab), IDLAB_PORT (8443),
 # IDLAB_CLUSTERS (eks,gke,aks: every suite needs its cluster),
-# IDLAB_KEEP=1 keeps the lab, ARTIFACTS (./artifacts) receives logs.
+# IDLAB_CNI (the pod network: bridge, ptp or kindnet; default kindnet on
+# kindest/node, else bridge), IDLAB_KEEP=1 keeps the lab, ARTIFACTS
+# (./artifacts) receives logs.
+#
+# The node image is kindest/node of the pinned Kubernetes version when
+# Docker has it or can pull it (no root needed), else one built offline
+# once (debootstrap and chroot: root, or sudo -E make e2e; cached after);
+# IDLAB_NODE_IMAGE_PULL=0 skips the pull (CI, where no registry is
+# reachable, sets it). The Python client image is built the same way once.
 # The run must match scenarios/manifest.yaml (idlab e2e --manifest); CI=true
 # makes a skipped test a failure.
 set -o errexit -o nounset -o pipefail
@@ -14,8 +22,6 @@ ROOT=$PWD
 export IDLAB_STATE_DIR=${IDLAB_STATE_DIR:-$ROOT/.idlab}
 ARTIFACTS=${ARTIFACTS:-$ROOT/artifacts}
 GO=${GO:-go}
-# No registry is reachable here: build the node image rather than try kindest/node.
-export IDLAB_NODE_IMAGE_PULL=${IDLAB_NODE_IMAGE_PULL:-0}
 start=$(date +%s)
 say() { echo "e2e: [$(( $(date +%s) - start ))s] $*"; }
 

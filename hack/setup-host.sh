@@ -5,7 +5,10 @@
 #
 # If `docker info` already answers, nothing is changed. Otherwise, on
 # Debian/Ubuntu as root, it installs docker.io (and friends) with apt and
-# starts dockerd in the background. If the host's capability bounding set lacks
+# starts dockerd in the background. It never installs, stops or starts a
+# Docker daemon without asking: it lists what it would do and asks on a
+# terminal; without one it refuses, unless CI=true, which goes ahead.
+# Installing and starting a daemon needs root: run it with sudo. If the host's capability bounding set lacks
 # capabilities that privileged containers request (for example CAP_SYS_RESOURCE
 # on some VMs), dockerd gets a runc wrapper as its default runtime that drops
 # those capabilities from OCI bundle configs and exec process specs, because
@@ -17,6 +20,7 @@
 #                           ${XDG_STATE_HOME:-$HOME/.local/state}/idlab.
 #   IDLAB_DOCKERD_TIMEOUT   seconds to wait for dockerd. Defaults to 60.
 #   IDLAB_SKIP_APT          set to 1 to never run apt-get.
+#   CI                      true: change the Docker daemon without asking.
 set -o errexit -o nounset -o pipefail
 
 log() { echo "setup-host: $*"; }
@@ -108,7 +112,7 @@ EOF
 
 install_packages() {
   [[ ${IDLAB_SKIP_APT:-0} != 1 ]] || die "packages missing (${APT_PACKAGES[*]}) and IDLAB_SKIP_APT=1"
-  [[ $(id -u) == 0 ]] || die "not root: install ${APT_PACKAGES[*]} and start dockerd yourself"
+  [[ $(id -u) == 0 ]] || die "installing ${APT_PACKAGES[*]} needs root: rerun as sudo bash hack/setup-host.sh (or install them and start dockerd yourself)"
   is_debian_like || die "not Debian/Ubuntu: install ${APT_PACKAGES[*]} yourself"
   log "apt-get update"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$STATE_DIR/apt.log" 2>&1 ||
@@ -189,6 +193,50 @@ stop_packaged_dockerd() {
   done
 }
 
+# confirm asks before this script changes the host's Docker daemon, listing
+# PLAN (one step per argument): CI=true goes ahead; on a terminal a "y"
+# does; anywhere else it refuses, saying what it would have done.
+confirm() {
+  local step answer
+  if [[ ${CI:-} == true ]]; then
+    log "CI=true: going ahead without asking:"
+    for step in "$@"; do log "  - $step"; done
+    return 0
+  fi
+  if [[ -t 0 ]]; then
+    log "no Docker daemon answers 'docker info'; this script would:"
+    for step in "$@"; do log "  - $step"; done
+    read -r -p "setup-host: go ahead? [y/N] " answer || answer=
+    [[ $answer == [yY] || $answer == [yY][eE][sS] ]] && return 0
+    die "nothing changed (answered '${answer}'); start a Docker daemon yourself and rerun"
+  fi
+  {
+    echo "setup-host: ERROR: no Docker daemon answers 'docker info', and this script changes a host's"
+    echo "setup-host: Docker daemon only when asked on a terminal, or with CI=true. It would:"
+    for step in "$@"; do echo "setup-host:   - $step"; done
+    echo "setup-host: rerun on a terminal (sudo bash hack/setup-host.sh), or with CI=true, or do it yourself."
+  } >&2
+  exit 1
+}
+
+# daemon_plan prints, one per line, the steps main would take to get a
+# Docker daemon: the packages to install, the daemon to stop and start.
+daemon_plan() {
+  local caps
+  if (( ${#APT_PACKAGES[@]} )); then
+    echo "apt-get install ${APT_PACKAGES[*]} (as root)"
+    if [[ " ${APT_PACKAGES[*]} " == *" docker.io "* ]]; then
+      echo "stop the dockerd the docker.io package starts, if it does"
+    fi
+  fi
+  mapfile -t caps < <(missing_caps)
+  if (( ${#caps[@]} )); then
+    echo "start dockerd in the background (as root; log $STATE_DIR/dockerd.log) with $STATE_DIR/runc-dropcaps as its default runtime, a runc wrapper dropping ${caps[*]}"
+  else
+    echo "start dockerd in the background (as root; log $STATE_DIR/dockerd.log)"
+  fi
+}
+
 main() {
   mkdir -p "$STATE_DIR"
   if docker_ok; then
@@ -204,7 +252,21 @@ main() {
     fi
     return 0
   fi
+  if pgrep -x dockerd >/dev/null; then
+    die "a dockerd is running but 'docker info' fails: $(docker info 2>&1 | tail -1)"
+  fi
   mapfile -t APT_PACKAGES < <(missing_packages)
+  local plan step
+  mapfile -t plan < <(daemon_plan)
+  if [[ $(id -u) != 0 ]]; then
+    {
+      echo "setup-host: ERROR: no Docker daemon answers 'docker info'; getting one needs root:"
+      for step in "${plan[@]}"; do echo "setup-host:   - $step"; done
+      echo "setup-host: rerun as: sudo bash hack/setup-host.sh (make e2e itself then needs no root if this user may use the daemon: the docker group)"
+    } >&2
+    exit 1
+  fi
+  confirm "${plan[@]}"
   if (( ${#APT_PACKAGES[@]} )); then
     log "missing: ${APT_PACKAGES[*]}"
     install_packages

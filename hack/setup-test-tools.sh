@@ -52,7 +52,7 @@ if [[ ${IDLAB_SKIP_APT:-0} == 1 ]]; then
   cannot "IDLAB_SKIP_APT=1"
 fi
 if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null; then
-  cannot "install Debian's ${missing[*]} (apt-get install ${missing[*]}) to run their tests"
+  cannot "install Debian's ${missing[*]} as root (sudo apt-get install ${missing[*]}) to run their tests"
 fi
 logf=$(mktemp /tmp/idlab-apt-XXXXXX.log)
 log "apt-get install ${missing[*]} (log: $logf)"

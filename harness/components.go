@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/idlab/idlab/harness/cni"
 	"github.com/idlab/idlab/internal/certs"
 )
 
@@ -53,6 +54,9 @@ type deployer struct {
 	images      imageLoader // loads a component's extra images into the cluster
 	idlabBinary string      // Config.IdlabBinary, for images of its own
 	eksFixtures string      // the eks fixtures directory (pod identity associations)
+	// podInterface is the iptables -i match of pods' host interfaces on
+	// the cluster's pod network (cni.Name.PodInterface).
+	podInterface string
 }
 
 // imageLoader loads local images into a cluster (the kind provider).
@@ -94,7 +98,7 @@ func defaultComponents(kind string) []string {
 // deployComponents loads the idlab image into every cluster that runs an
 // in-cluster component and deploys those components, waiting until they
 // serve.
-func (l *Lab) deployComponents(ctx context.Context, ca *certs.CA, image string) error {
+func (l *Lab) deployComponents(ctx context.Context, ca *certs.CA, image string, net cni.Name) error {
 	errs := make([]error, len(l.cfg.Clusters))
 	var wg sync.WaitGroup
 	for i, c := range l.cfg.Clusters {
@@ -104,7 +108,7 @@ func (l *Lab) deployComponents(ctx context.Context, ca *certs.CA, image string) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := l.deployClusterComponents(ctx, ca, image, c); err != nil {
+			if err := l.deployClusterComponents(ctx, ca, image, c, net); err != nil {
 				errs[i] = fmt.Errorf("cluster %s: %w", c.Name, err)
 			}
 		}()
@@ -115,7 +119,7 @@ func (l *Lab) deployComponents(ctx context.Context, ca *certs.CA, image string) 
 
 // deployClusterComponents loads the image into c and deploys, in order,
 // each component c names.
-func (l *Lab) deployClusterComponents(ctx context.Context, ca *certs.CA, image string, c ClusterConfig) error {
+func (l *Lab) deployClusterComponents(ctx context.Context, ca *certs.CA, image string, c ClusterConfig, net cni.Name) error {
 	if err := l.kind.LoadImages(ctx, c.Name, image); err != nil {
 		return fmt.Errorf("load %s: %w", image, err)
 	}
@@ -124,7 +128,7 @@ func (l *Lab) deployClusterComponents(ctx context.Context, ca *certs.CA, image s
 		return err
 	}
 	d := &deployer{cs: cs, ca: ca, image: image, cluster: c, images: l.kind,
-		idlabBinary: l.cfg.IdlabBinary, eksFixtures: l.eksFixturesDir()}
+		idlabBinary: l.cfg.IdlabBinary, eksFixtures: l.eksFixturesDir(), podInterface: net.PodInterface()}
 	for _, comp := range components() {
 		if !slices.Contains(c.Components, comp.Name()) {
 			continue

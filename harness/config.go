@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/idlab/idlab/harness/cni"
 )
 
 // ClusterConfig names one lab cluster and its issuer.
@@ -31,6 +33,7 @@ type ClusterConfig struct {
 //	IDLAB_STATE_DIR  where keys, the CA and lab.json live. Defaults to .idlab
 //	IDLAB_PORT       host port of the emulator on 127.0.0.1. Defaults to 8443
 //	IDLAB_CLUSTERS   comma-separated cluster names. Defaults to eks,gke,aks
+//	IDLAB_CNI        the pod network: bridge, ptp or kindnet (see CNI)
 type Config struct {
 	StateDir    string
 	Clusters    []ClusterConfig
@@ -45,6 +48,12 @@ type Config struct {
 	// PyClient builds (once per machine) and loads PyClientImage into the
 	// AWS clusters.
 	PyClient bool
+	// CNI is the clusters' pod network (package cni): bridge (the offline
+	// node image's cni0), ptp (a veth per pod, no bridge, as kindnet) or
+	// kindnet (kindest/node only). The pod-identity components follow it
+	// (kube2iam's --host-interface). Defaults to kindnet on a kindest/node
+	// image, else bridge.
+	CNI      cni.Name
 	Progress io.Writer    // one line per step; Defaults to discard.
 	Log      *slog.Logger // Defaults to discard.
 }
@@ -118,6 +127,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.HostPort = n
 	}
+	net, err := cni.Parse(getenv("IDLAB_CNI"))
+	if err != nil {
+		return c, fmt.Errorf("IDLAB_CNI: %w", err)
+	}
+	c.CNI = net
 	names := getenv("IDLAB_CLUSTERS")
 	if names == "" {
 		names = "eks,gke,aks"

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idlab/idlab/harness/cloud"
+	"github.com/idlab/idlab/harness/cni"
 )
 
 func TestIssuerIDIsStableAndMatchesFixtures(t *testing.T) {
@@ -45,6 +46,14 @@ func TestConfigFromEnv(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 9443, c.HostPort)
 	require.Len(t, c.Clusters, 1)
+	require.Equal(t, cni.Name(""), c.CNI, "unset: the node image's default")
+	env["IDLAB_CNI"] = "ptp"
+	c, err = ConfigFromEnv(get)
+	require.NoError(t, err)
+	require.Equal(t, cni.PTP, c.CNI)
+	env["IDLAB_CNI"] = "flannel"
+	_, err = ConfigFromEnv(get)
+	require.ErrorContains(t, err, `IDLAB_CNI: pod network "flannel"`)
 }
 
 func TestCorefileWithEmulator(t *testing.T) {

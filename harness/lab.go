@@ -16,18 +16,21 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 
 	"github.com/idlab/idlab/harness/cloud"
 	"github.com/idlab/idlab/harness/cluster"
+	"github.com/idlab/idlab/harness/cni"
 	"github.com/idlab/idlab/harness/kubeclient"
 	"github.com/idlab/idlab/harness/nodeimage"
 	"github.com/idlab/idlab/internal/certs"
@@ -151,6 +154,13 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 	if err := l.run("node image", func() error { node, err = l.NodeImage(ctx); return err }); err != nil {
 		return nil, err
 	}
+	// kindest/node images come with kindnet (kind installs it unless told
+	// not to); built ones with a static conflist instead.
+	net, err := cni.Resolve(l.cfg.CNI, !node.DisableDefaultCNI)
+	if err != nil {
+		return nil, fmt.Errorf("node image %s: %w", node.Image, err)
+	}
+	fmt.Fprintf(l.cfg.Progress, "idlab: pod network %s (pods' traffic enters a node on %s)\n", net, net.PodInterface())
 	if err := l.run("python client image", func() error { return <-pyDone }); err != nil {
 		return nil, err
 	}
@@ -172,7 +182,11 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 	if err := l.run("fixtures", l.copyFixtures); err != nil {
 		return nil, err
 	}
-	if err := l.run(fmt.Sprintf("clusters %s", l.names()), func() error { return l.createClusters(ctx, node) }); err != nil {
+	cniFile, err := l.writeCNIConfig(net)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.run(fmt.Sprintf("clusters %s", l.names()), func() error { return l.createClusters(ctx, node, net, cniFile) }); err != nil {
 		return nil, err
 	}
 	// The admin secret exists before the container starts, made by the
@@ -187,14 +201,14 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 	st = &State{EmulatorURL: "https://127.0.0.1:" + strconv.Itoa(l.cfg.HostPort), EmulatorIP: ip,
 		CAFile:    filepath.Join(l.serveDir(), "serve", certs.CertFile),
 		AdminAddr: "unix:" + filepath.Join(l.serveDir(), adminSocket), AdminSecretFile: l.adminSecretFile(),
-		ProbeImage: probeImage, PyClientImage: py.Image, Clusters: map[string]ClusterState{}}
+		ProbeImage: probeImage, PyClientImage: py.Image, CNI: string(net), PodInterface: net.PodInterface(), Clusters: map[string]ClusterState{}}
 	if err := l.run("emulator ready", func() error { return waitHealthy(ctx, st) }); err != nil {
 		return nil, err
 	}
 	if err := l.run("cluster DNS and images", func() error { return l.wireClusters(ctx, st, ip, probeImage, py.Image) }); err != nil {
 		return nil, err
 	}
-	if err := l.run("pod identity components", func() error { return l.deployComponents(ctx, ca, emuImage) }); err != nil {
+	if err := l.run("pod identity components", func() error { return l.deployComponents(ctx, ca, emuImage, net) }); err != nil {
 		return nil, err
 	}
 	if err := st.write(l.cfg.StateDir); err != nil {
@@ -330,23 +344,43 @@ func (l *Lab) serveConfig() cloud.ServeConfig {
 	return sc
 }
 
+// writeCNIConfig writes the conflist the pod network net mounts into every
+// node, under the state dir, and returns its path ("" when net brings its
+// own).
+func (l *Lab) writeCNIConfig(net cni.Name) (string, error) {
+	name, data := net.Conflist()
+	if name == "" {
+		return "", nil
+	}
+	dir := filepath.Join(l.cfg.StateDir, "cni")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("pod network %s: %w", net, err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return "", fmt.Errorf("pod network %s: %w", net, err)
+	}
+	return path, nil
+}
+
 // createClusters creates missing clusters in parallel; a cluster that exists
-// but does not answer is deleted and made again.
-func (l *Lab) createClusters(ctx context.Context, node nodeimage.Result) error {
+// but does not answer, or runs another pod network, is deleted and made
+// again.
+func (l *Lab) createClusters(ctx context.Context, node nodeimage.Result, net cni.Name, cniFile string) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(l.cfg.Clusters))
 	for i, c := range l.cfg.Clusters {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = l.ensureCluster(ctx, c, node)
+			errs[i] = l.ensureCluster(ctx, c, node, net, cniFile)
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-func (l *Lab) ensureCluster(ctx context.Context, c ClusterConfig, node nodeimage.Result) (err error) {
+func (l *Lab) ensureCluster(ctx context.Context, c ClusterConfig, node nodeimage.Result, net cni.Name, cniFile string) (err error) {
 	defer l.step("cluster " + c.Name)(&err)
 	exists, err := l.kind.Exists(ctx, c.Name)
 	if err != nil {
@@ -358,10 +392,16 @@ func (l *Lab) ensureCluster(ctx context.Context, c ClusterConfig, node nodeimage
 		if err == nil && iss == c.IssuerURL {
 			ownKey, err = l.clusterUsesKey(ctx, c.Name)
 		}
+		var nets []cni.Name
+		if err == nil && ownKey {
+			nets, err = l.clusterPodNetworks(ctx, c.Name)
+		}
 		switch {
-		case err == nil && iss == c.IssuerURL && ownKey:
+		case err == nil && iss == c.IssuerURL && ownKey && slices.Equal(nets, []cni.Name{net}):
 			fmt.Fprintf(l.cfg.Progress, "idlab: cluster %s exists and answers; reusing it\n", c.Name)
 			return nil
+		case err == nil && iss == c.IssuerURL && ownKey:
+			fmt.Fprintf(l.cfg.Progress, "idlab: cluster %s runs pod network %v, not %s; recreating it\n", c.Name, nets, net)
 		case err == nil && iss == c.IssuerURL:
 			// Another state dir's lab: the emulator would not know its key.
 			fmt.Fprintf(l.cfg.Progress, "idlab: cluster %s signs tokens with a key not in %s; recreating it\n", c.Name, l.keyDir(c.Name))
@@ -378,8 +418,34 @@ func (l *Lab) ensureCluster(ctx context.Context, c ClusterConfig, node nodeimage
 	return l.kind.Create(ctx, cluster.Spec{
 		Name: c.Name, NodeImage: node.Image, IssuerURL: c.IssuerURL, JWKSURL: strings.TrimSuffix(c.IssuerURL, "/") + "/keys",
 		SigningKeyFile: filepath.Join(dir, "sa.key"), PublicKeysFile: filepath.Join(dir, "sa.pub"),
-		DisableDefaultCNI: node.DisableDefaultCNI,
+		DisableDefaultCNI: !net.DefaultCNI(), CNIConfigFile: cniFile, NodeLabels: map[string]string{cni.NodeLabel: string(net)},
 	})
+}
+
+// clusterPodNetworks are the distinct pod networks the cluster's nodes are
+// labelled with (cni.NodeLabel), sorted. A node without the label is
+// bridge's: clusters made before the label existed ran only that.
+func (l *Lab) clusterPodNetworks(ctx context.Context, name string) ([]cni.Name, error) {
+	cs, err := l.clientset(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("nodes of %s: %w", name, err)
+	}
+	var nets []cni.Name
+	for _, n := range nodes.Items {
+		net := cni.Name(n.Labels[cni.NodeLabel])
+		if net == "" {
+			net = cni.Bridge
+		}
+		if !slices.Contains(nets, net) {
+			nets = append(nets, net)
+		}
+	}
+	slices.Sort(nets)
+	return nets, nil
 }
 
 // clusterIssuer reads the issuer kube-apiserver puts in its tokens from its

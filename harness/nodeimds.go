@@ -19,9 +19,10 @@ import (
 //
 //   - the node's own processes and hostNetwork pods (nat OUTPUT) reach
 //     IMDSPort: one hop;
-//   - pods behind the node's cni0 bridge (nat PREROUTING) reach
-//     IMDSPort+1, which counts one hop more, so HttpPutResponseHopLimit
-//     applies to them as on EC2.
+//   - pods (nat PREROUTING) reach IMDSPort+1, which counts one hop more,
+//     so HttpPutResponseHopLimit applies to them as on EC2. The rule
+//     matches the destination only, no interface, so it holds on every
+//     pod network (cni0 on the bridge, a veth per pod on ptp and kindnet).
 //
 // Both rules are appended: they stand for the instance's network, the last
 // resort, so a metadata proxy (kube2iam) inserted before them wins.

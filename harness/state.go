@@ -46,6 +46,11 @@ type State struct {
 	// (PyClientImage), loaded into the AWS clusters; empty unless the lab
 	// was brought up with it.
 	PyClientImage string `json:"pyclientImage,omitempty"`
+	// CNI is the clusters' pod network (package cni) and PodInterface the
+	// iptables -i match of pods' host interfaces on it (kube2iam's
+	// --host-interface).
+	CNI          string `json:"cni,omitempty"`
+	PodInterface string `json:"podInterface,omitempty"`
 	// Clusters by name.
 	Clusters map[string]ClusterState `json:"clusters"`
 }

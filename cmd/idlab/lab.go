@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/idlab/idlab/harness"
+	"github.com/idlab/idlab/harness/cni"
 )
 
 // labEnv is what the lab commands read from the environment.
@@ -14,7 +15,9 @@ var labEnv = []envVar{
 	{"IDLAB_STATE_DIR", "the lab's state: keys, CA, admin socket and secret, lab.json (default .idlab; --state-dir)"},
 	{"IDLAB_PORT", "the emulator's port on 127.0.0.1 (default 8443; --port)"},
 	{"IDLAB_CLUSTERS", "which clusters to make (default eks,gke,aks; every suite needs its cluster)"},
+	{"IDLAB_CNI", "the clusters' pod network: bridge (default on the offline node image), ptp (a veth per pod, as kindnet), kindnet (default on kindest/node) (--cni)"},
 	{"IDLAB_NODE_IMAGE_PULL", "0: build the kind node image offline instead of pulling kindest/node"},
+	{"IDLAB_NODE_IMAGE", "a kind node image to use when Docker has it (one docker load put back from a CI cache)"},
 	{"IDLAB_DEBIAN_MIRROR", "the Debian mirror the offline image builds use"},
 	{"IDLAB_DEBUG", "any value: debug logging"},
 }
@@ -89,6 +92,11 @@ func labFlagSet(name string, env *cliEnv) (fs *flag.FlagSet, cfg *harness.Config
 	fs.StringVar(&cfg.FixturesDir, "fixtures", "fixtures/aws", "IAM fixtures directory")
 	fs.StringVar(&cfg.ProbeBinary, "probe", "", "static SDK probe binary to load into the clusters")
 	fs.BoolVar(&cfg.PyClient, "pyclient", false, "build (once) and load the image of Debian's awscli and boto3 into the AWS clusters")
+	fs.Func("cni", "pod network: bridge, ptp or kindnet (IDLAB_CNI; default: kindnet on kindest/node, else bridge)", func(s string) error {
+		n, err := cni.Parse(s)
+		cfg.CNI = n
+		return err
+	})
 	cfg.Progress, cfg.Log = env.stderr, env.log
 	return fs, cfg, nil
 }

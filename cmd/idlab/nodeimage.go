@@ -20,6 +20,7 @@ Debian mirror (debootstrap: needs root; 15-25 minutes on 2 cores the first
 time, cached afterwards). Prints the image name on stdout.`,
 		env: []envVar{
 			{"IDLAB_NODE_IMAGE_PULL", "0: do not try kindest/node"},
+			{"IDLAB_NODE_IMAGE", "the image to use when Docker has it, else the name a build gets (--image)"},
 			{"IDLAB_DEBIAN_MIRROR", "the Debian mirror debootstrap uses (--mirror)"},
 			{"IDLAB_KEEP_WORKDIR", "1: keep the build's work dir after a success"},
 		},

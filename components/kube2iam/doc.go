@@ -5,7 +5,9 @@
 //
 // It runs on every node as a hostNetwork DaemonSet. With --iptables the
 // node's nat PREROUTING sends pods' 169.254.169.254:80 traffic arriving on
-// --host-interface (the pods' bridge; cni0 in the lab) to --host-ip:--app-port
+// --host-interface (the pods' host interfaces: cni0 on the lab's bridge
+// network, veth+ on ptp and kindnet; !eth0 for all but the node's own) to
+// --host-ip:--app-port
 // (8181). The proxy finds the calling pod by the connection's source
 // address in its caches, as upstream does (jtblin/kube2iam k8s/k8s.go and
 // pod.go at 4c4a2b4: client-go informers on the node's pods, indexed by IP

@@ -25,7 +25,7 @@ const (
 
 // ManifestOptions are the deployment's settings, upstream's flags.
 type ManifestOptions struct {
-	HostInterface        string // --host-interface: the pods' bridge (cni0 in the lab)
+	HostInterface        string // --host-interface: the pods' host interfaces (cni0, veth+, !eth0; DNATRule)
 	BaseRoleARN          string
 	DefaultRole          string
 	NamespaceRestriction bool

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"time"
@@ -63,7 +65,9 @@ func DefaultTemplate() *v1alpha4.Cluster {
 }
 
 // Config builds the typed kind config for spec from the template: the lab's
-// SA keys mounted over kubeadm's, and the issuer flags added to kube-apiserver.
+// SA keys mounted over kubeadm's, the issuer flags added to kube-apiserver,
+// and the pod network (kindnet or not, a conflist mounted into every node)
+// with the node labels.
 func (k *Kind) Config(spec Spec) *v1alpha4.Cluster {
 	var c v1alpha4.Cluster
 	if k.Template != nil {
@@ -74,11 +78,17 @@ func (k *Kind) Config(spec Spec) *v1alpha4.Cluster {
 	if len(c.Nodes) == 0 {
 		c.Nodes = []v1alpha4.Node{{Role: v1alpha4.ControlPlaneRole}}
 	}
-	if spec.DisableDefaultCNI {
-		c.Networking.DisableDefaultCNI = true
-	}
+	c.Networking.DisableDefaultCNI = spec.DisableDefaultCNI
 	for i := range c.Nodes {
 		c.Nodes[i].Image = spec.NodeImage
+		if spec.CNIConfigFile != "" {
+			c.Nodes[i].ExtraMounts = append(c.Nodes[i].ExtraMounts, v1alpha4.Mount{HostPath: spec.CNIConfigFile,
+				ContainerPath: path.Join(CNIConfigDir, filepath.Base(spec.CNIConfigFile)), Readonly: true})
+		}
+		if len(spec.NodeLabels) > 0 && c.Nodes[i].Labels == nil {
+			c.Nodes[i].Labels = map[string]string{}
+		}
+		maps.Copy(c.Nodes[i].Labels, spec.NodeLabels)
 		if c.Nodes[i].Role == v1alpha4.ControlPlaneRole {
 			c.Nodes[i].ExtraMounts = append(c.Nodes[i].ExtraMounts,
 				v1alpha4.Mount{HostPath: spec.SigningKeyFile, ContainerPath: "/etc/kubernetes/pki/sa.key", Readonly: true},

@@ -55,6 +55,53 @@ func TestConfigAddsIssuerAndKeys(t *testing.T) {
 	require.Empty(t, tmpl.Nodes[0].ExtraMounts)
 }
 
+// TestConfigPodNetwork: the spec, not the template, decides whether kind
+// installs kindnet, and a conflist of the lab's is mounted into every node
+// under its own name, with the labels on every node.
+func TestConfigPodNetwork(t *testing.T) {
+	tmpl, err := LoadTemplate("../../kind-config.yaml")
+	require.NoError(t, err)
+	require.True(t, tmpl.Networking.DisableDefaultCNI, "the repository's template is the offline one")
+	tmpl.Nodes = append(tmpl.Nodes, v1alpha4.Node{Role: v1alpha4.WorkerRole, Labels: map[string]string{"pool": "a"}})
+	tests := []struct {
+		name        string
+		spec        Spec
+		wantDisable bool
+		wantMount   *v1alpha4.Mount
+		wantLabels  []map[string]string // per node
+	}{
+		{name: "bridge", spec: Spec{DisableDefaultCNI: true, NodeLabels: map[string]string{"idlab.dev/pod-network": "bridge"}}, wantDisable: true,
+			wantLabels: []map[string]string{{"idlab.dev/pod-network": "bridge"}, {"pool": "a", "idlab.dev/pod-network": "bridge"}}},
+		{name: "ptp", spec: Spec{DisableDefaultCNI: true, CNIConfigFile: "/state/cni/05-idlab-ptp.conflist"}, wantDisable: true,
+			wantMount:  &v1alpha4.Mount{HostPath: "/state/cni/05-idlab-ptp.conflist", ContainerPath: "/etc/cni/net.d/05-idlab-ptp.conflist", Readonly: true},
+			wantLabels: []map[string]string{nil, {"pool": "a"}}},
+		{name: "kindnet", spec: Spec{DisableDefaultCNI: false}, wantDisable: false, wantLabels: []map[string]string{nil, {"pool": "a"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.spec.Name, tc.spec.SigningKeyFile, tc.spec.PublicKeysFile = "eks", "/s/sa.key", "/s/sa.pub"
+			c := NewKind(tmpl).Config(tc.spec)
+			require.Equal(t, tc.wantDisable, c.Networking.DisableDefaultCNI)
+			require.Len(t, c.Nodes, 2)
+			for i, n := range c.Nodes {
+				var cni []v1alpha4.Mount
+				for _, m := range n.ExtraMounts {
+					if filepath.Dir(m.ContainerPath) == CNIConfigDir {
+						cni = append(cni, m)
+					}
+				}
+				if tc.wantMount == nil {
+					require.Empty(t, cni, "node %d", i)
+				} else {
+					require.Equal(t, []v1alpha4.Mount{*tc.wantMount}, cni, "node %d", i)
+				}
+				require.Equal(t, tc.wantLabels[i], n.Labels, "node %d", i)
+			}
+		})
+	}
+	require.Equal(t, map[string]string{"pool": "a"}, tmpl.Nodes[1].Labels, "the template is not modified")
+}
+
 func TestLoadTemplateRejects(t *testing.T) {
 	dir := t.TempDir()
 	for name, body := range map[string]string{

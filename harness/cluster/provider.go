@@ -22,9 +22,20 @@ type Spec struct {
 	// lab's key and verifies with every key in PublicKeysFile (rotation).
 	SigningKeyFile string
 	PublicKeysFile string
-	// DisableDefaultCNI is set for node images that carry a static CNI config.
+	// DisableDefaultCNI keeps kind from installing kindnet: the pod network
+	// is the node image's static conflist or CNIConfigFile. It overrides
+	// the template's networking.disableDefaultCNI.
 	DisableDefaultCNI bool
+	// CNIConfigFile, when set, is a CNI conflist on the host mounted into
+	// every node's /etc/cni/net.d under its own file name (read-only), so
+	// containerd uses it when that name sorts first.
+	CNIConfigFile string
+	// NodeLabels are added to every node's labels.
+	NodeLabels map[string]string
 }
+
+// CNIConfigDir is where a node's containerd reads CNI configurations.
+const CNIConfigDir = "/etc/cni/net.d"
 
 // Provider manages clusters. Every method that does I/O takes a context.
 type Provider interface {

@@ -155,8 +155,11 @@ func TestProgress(t *testing.T) {
 
 func TestOptionsDefaults(t *testing.T) {
 	o := Options{Getenv: func(k string) string {
-		return map[string]string{"IDLAB_DEBIAN_MIRROR": "http://m/debian", "IDLAB_NODE_IMAGE_PULL": "0"}[k]
+		return map[string]string{"IDLAB_DEBIAN_MIRROR": "http://m/debian", "IDLAB_NODE_IMAGE_PULL": "0", "IDLAB_NODE_IMAGE": "idlab/node:v1.34.4-cached"}[k]
 	}}.withDefaults()
+	require.Equal(t, "idlab/node:v1.34.4-cached", o.Image)
+	require.Equal(t, "idlab/node:given", Options{Image: "idlab/node:given", Getenv: func(string) string { return "idlab/node:env" }}.withDefaults().Image,
+		"Options.Image wins over the environment")
 	require.Equal(t, DefaultKubernetesVersion, o.KubernetesVersion)
 	require.Equal(t, "http://m/debian", o.Mirror)
 	require.True(t, o.NoUpstream)
@@ -178,4 +181,39 @@ func TestLockFile(t *testing.T) {
 	unlock2, err := lockFile(t.Context(), path)
 	require.NoError(t, err)
 	unlock2()
+}
+
+// TestNeedsRoot: a build refused for want of root says what needs it, why
+// kindest/node was not the way around it, and the ways there are.
+func TestNeedsRoot(t *testing.T) {
+	err := needsRoot(ErrNotRoot, "v1.34.4", "docker pull kindest/node:v1.34.4: dial tcp: lookup registry-1.docker.io: no such host")
+	require.ErrorIs(t, err, ErrNotRoot)
+	for _, want := range []string{
+		"kindest/node:v1.34.4 is not available (docker pull kindest/node:v1.34.4: dial tcp: lookup registry-1.docker.io: no such host)",
+		"debootstrap", "sudo -E make e2e", "sudo bin/idlab node-image", "docker pull kindest/node:v1.34.4", "docker load",
+	} {
+		require.Contains(t, err.Error(), want)
+	}
+	other := errors.New("debootstrap not found")
+	require.Equal(t, other, needsRoot(other, "v1.34.4", "x"), "other errors pass through")
+}
+
+func TestPullFailure(t *testing.T) {
+	tests := []struct {
+		name   string
+		out    string
+		ctxErr error
+		want   string
+	}{
+		{name: "registry error", out: "Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io: no such host\n",
+			want: "docker pull kindest/node:v1: Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io: no such host"},
+		{name: "last line", out: "pulling\nmanifest unknown\n", want: "docker pull kindest/node:v1: manifest unknown"},
+		{name: "silent", want: "docker pull kindest/node:v1: exit status 1"},
+		{name: "timeout", ctxErr: context.DeadlineExceeded, want: "docker pull kindest/node:v1: no answer in time (no registry reachable?)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, pullFailure("kindest/node:v1", errors.New("exit status 1"), []byte(tc.out), tc.ctxErr))
+		})
+	}
 }

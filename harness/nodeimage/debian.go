@@ -2,6 +2,7 @@ package nodeimage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -94,6 +95,10 @@ func (b *builder) ensureDebian(ctx context.Context, img DebianImage) (Result, er
 		return Result{Image: name}, nil
 	}
 	if err := requireRoot(); err != nil {
+		if errors.Is(err, ErrNotRoot) {
+			err = fmt.Errorf("%w: building image %s runs debootstrap: build it once as root (sudo -E make e2e, or for the Python "+
+				"client image sudo bin/idlab pyclient-image); it is cached for later runs as any user", err, name)
+		}
 		return Result{}, err
 	}
 	unlock, err := lockFile(ctx, filepath.Join(os.TempDir(), "idlab-debimage.lock"))

@@ -34,5 +34,7 @@
 //
 //	IDLAB_DEBIAN_MIRROR   Debian mirror for debootstrap.
 //	IDLAB_NODE_IMAGE_PULL set to 0 to skip trying to pull kindest/node.
+//	IDLAB_NODE_IMAGE      a node image to use when Docker has it (say, one
+//	                      docker load put back from a CI cache).
 //	IDLAB_KEEP_WORKDIR    set to 1 to keep the work dir after a success.
 package nodeimage

@@ -71,8 +71,10 @@ var ErrNotRoot = errors.New("building a node image needs root")
 type Options struct {
 	// KubernetesVersion, like "v1.34.4". Defaults to DefaultKubernetesVersion.
 	KubernetesVersion string
-	// Image is the name to give a built image. Defaults to
-	// ImageName(KubernetesVersion, hash of the inputs).
+	// Image is an image to use when Docker has it (one loaded from a
+	// cache), else the name to give a built image. Defaults to
+	// IDLAB_NODE_IMAGE, else ImageName(KubernetesVersion, hash of the
+	// inputs).
 	Image string
 	// BinDir holds the binaries listed by Binaries(). Defaults to the output
 	// of BuildScript.
@@ -145,6 +147,9 @@ func (o Options) withDefaults() Options {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	if o.Image == "" {
+		o.Image = o.Getenv("IDLAB_NODE_IMAGE")
+	}
 	if o.Getenv("IDLAB_NODE_IMAGE_PULL") == "0" {
 		o.NoUpstream = true
 	}
@@ -186,6 +191,8 @@ type builder struct {
 	bins     string
 	kind     string
 	in       Inputs
+	// upstream says why kindest/node is not the image, for errors.
+	upstream string
 }
 
 func (b *builder) ensure(ctx context.Context) (Result, error) {
@@ -194,12 +201,14 @@ func (b *builder) ensure(ctx context.Context) (Result, error) {
 		fmt.Fprintf(o.Progress, "node image %s present\n", o.Image)
 		return Result{Image: o.Image, DisableDefaultCNI: !strings.HasPrefix(o.Image, "kindest/")}, nil
 	}
+	b.upstream = "not tried: IDLAB_NODE_IMAGE_PULL=0 or --no-upstream"
 	if !o.NoUpstream {
 		up := UpstreamImageName(o.KubernetesVersion)
 		if b.imageExists(ctx, up) || b.tryPull(ctx, up) {
 			fmt.Fprintf(o.Progress, "node image %s (kind's own)\n", up)
 			return Result{Image: up, Upstream: true}, nil
 		}
+		fmt.Fprintf(o.Progress, "node image %s not pulled (%s); using or building an offline one\n", up, b.upstream)
 	}
 
 	work := o.WorkDir
@@ -273,7 +282,7 @@ func (b *builder) build(ctx context.Context, work string) (res Result, err error
 		return Result{Image: image, DisableDefaultCNI: true}, nil
 	}
 	if err := requireRoot(); err != nil {
-		return Result{}, err
+		return Result{}, needsRoot(err, o.KubernetesVersion, b.upstream)
 	}
 	// One build at a time per host: builds share container and tag names.
 	unlock, err := lockFile(ctx, filepath.Join(os.TempDir(), "idlab-nodeimage.lock"))
@@ -525,9 +534,37 @@ func (b *builder) tryPull(ctx context.Context, ref string) bool {
 	out, err := exec.CommandContext(ctx, b.o.Docker, "pull", "--quiet", ref).CombinedOutput()
 	if err != nil {
 		b.o.Log.Debug("pull failed; building offline", "image", ref, "err", err, "output", strings.TrimSpace(string(out)))
+		b.upstream = pullFailure(ref, err, out, ctx.Err())
 		return false
 	}
 	return true
+}
+
+// pullFailure says in one line why `docker pull ref` failed: the last
+// line docker printed, or the timeout.
+func pullFailure(ref string, err error, out []byte, ctxErr error) string {
+	if errors.Is(ctxErr, context.DeadlineExceeded) {
+		return fmt.Sprintf("docker pull %s: no answer in time (no registry reachable?)", ref)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if last := strings.TrimSpace(lines[len(lines)-1]); last != "" {
+		return fmt.Sprintf("docker pull %s: %s", ref, last)
+	}
+	return fmt.Sprintf("docker pull %s: %v", ref, err)
+}
+
+// needsRoot explains a build that cannot run without root (err is
+// ErrNotRoot): what needs root, why kindest/node was no way around it,
+// and the ways there are.
+func needsRoot(err error, kubernetesVersion, upstream string) error {
+	if !errors.Is(err, ErrNotRoot) {
+		return err
+	}
+	up := UpstreamImageName(kubernetesVersion)
+	return fmt.Errorf("%w: no node image for Kubernetes %s here; %s is not available (%s), and building one offline runs debootstrap "+
+		"and chroot, which need root. Either build it once as root (sudo -E make e2e, or sudo bin/idlab node-image; the image "+
+		"is cached for later runs as any user), or give Docker %s where a registry is reachable (docker pull %s, or docker "+
+		"save it on another machine and docker load it here)", err, kubernetesVersion, up, upstream, up, up)
 }
 
 // buildScript is the script that builds the binaries.

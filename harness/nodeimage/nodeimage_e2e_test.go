@@ -14,11 +14,12 @@ import (
 	"github.com/idlab/idlab/harness/nodeimage"
 )
 
-// TestEnsure builds (or finds) the node image and checks what kind relies on.
-// Needs Docker, and root and debootstrap when the image must be built
-// (hack/setup-host.sh); without them it fails, saying so. The suite runner
-// runs it in make e2e (suites.DefaultPatterns), where `idlab up` has built
-// the image: it then only finds and inspects it.
+// TestEnsure builds (or finds) the node image and checks what kind and the
+// lab rely on. Needs Docker, and root and debootstrap when the image must
+// be built (hack/setup-host.sh); without them it fails, saying so. The
+// suite runner runs it in make e2e (suites.DefaultPatterns), where `idlab
+// up` has made the image ready: it then only finds and inspects it, ours or
+// kindest/node (when Docker could pull it).
 func TestEnsure(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
@@ -26,21 +27,26 @@ func TestEnsure(t *testing.T) {
 	res, err := nodeimage.Ensure(ctx, opts)
 	require.NoError(t, err)
 	t.Logf("image %s in %s (built %t)", res.Image, res.Duration, res.Built)
-	if res.Upstream {
-		// Not applicable: the lab runs on kind's own image. make e2e sets
-		// IDLAB_NODE_IMAGE_PULL=0, so there it is always ours.
-		t.Skip("kindest/node is available; nothing of ours to check")
-	}
-	require.True(t, res.DisableDefaultCNI)
-	require.Regexp(t, `^idlab/node:v1\.34\.\d+-[0-9a-f]{12}$`, res.Image)
 
-	cat := func(path string) string {
+	run := func(entrypoint string, args ...string) string {
 		t.Helper()
-		out, err := exec.CommandContext(ctx, "docker", "run", "--rm", "--entrypoint", "cat", res.Image, path).CombinedOutput()
+		out, err := exec.CommandContext(ctx, "docker", append([]string{"run", "--rm", "--entrypoint", entrypoint, res.Image}, args...)...).CombinedOutput()
 		require.NoError(t, err, string(out))
 		return string(out)
 	}
-	require.Equal(t, nodeimage.DefaultKubernetesVersion, cat("/kind/version"))
+	cat := func(path string) string { t.Helper(); return run("cat", path) }
+	require.Equal(t, nodeimage.DefaultKubernetesVersion, strings.TrimSpace(cat("/kind/version")))
+	// Both images carry the ptp plugin the ptp and kindnet pod networks
+	// run (harness/cni).
+	run("test", "-x", "/opt/cni/bin/ptp")
+	if res.Upstream {
+		// kind's own image: kindnet is its pod network.
+		require.Equal(t, nodeimage.UpstreamImageName(nodeimage.DefaultKubernetesVersion), res.Image)
+		require.False(t, res.DisableDefaultCNI)
+		return
+	}
+	require.True(t, res.DisableDefaultCNI)
+	require.Regexp(t, `^idlab/node:v1\.34\.\d+-[0-9a-f]{12}$`, res.Image)
 	require.Contains(t, cat("/etc/containerd/config.toml"), "restrict_oom_score_adj = true")
 	require.JSONEq(t, nodeimage.CNIConfig(), cat(nodeimage.CNIConfigPath))
 

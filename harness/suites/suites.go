@@ -53,10 +53,14 @@ type Options struct {
 	Heartbeat time.Duration
 }
 
-// DefaultPatterns are the suites of a full run: the scenarios, and the
-// node image's e2e test, which checks the image the lab runs on as kind
-// relies on it (it finds the image `idlab up` built rather than building).
-func DefaultPatterns() []string { return []string{"./scenarios/...", "./harness/nodeimage"} }
+// DefaultPatterns are the suites of a full run: the scenarios; the node
+// image's e2e test, which checks the image the lab runs on as kind relies
+// on it (it finds the image `idlab up` built rather than building); and the
+// testcontainers module's, which runs the emulator image in a container of
+// its own beside the lab.
+func DefaultPatterns() []string {
+	return []string{"./scenarios/...", "./harness/nodeimage", "./testcontainers/..."}
+}
 
 func (o Options) withDefaults() Options {
 	if o.Go == "" {

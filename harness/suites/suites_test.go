@@ -18,7 +18,8 @@ import (
 // test and, untagged beside it, its test of the test, which make test runs
 // too), bad fails one of two tests, broken does not compile, and untagged
 // has tests only without the e2e tag (so List must skip it); and
-// harness/nodeimage, whose e2e test the default patterns include.
+// harness/nodeimage and testcontainers/idlab, whose e2e tests the default
+// patterns include.
 func writeModule(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -42,11 +43,13 @@ import "testing"
 func TestGood(t *testing.T) {}
 func TestBad(t *testing.T)  { t.Fatal("denial went away") }
 `,
-		"scenarios/untagged/u_test.go": "package untagged\n\nimport \"testing\"\n\nfunc TestU(t *testing.T) {}\n",
-		"harness/nodeimage/doc.go":     "package nodeimage\n",
-		"harness/nodeimage/e_test.go":  "//go:build e2e\n\npackage nodeimage\n\nimport \"testing\"\n\nfunc TestEnsure(t *testing.T) {}\n",
-		"harness/other/o_test.go":      "//go:build e2e\n\npackage other\n\nimport \"testing\"\n\nfunc TestO(t *testing.T) {}\n",
-		"scenarios/nolib/lib.go":       "package nolib\n",
+		"scenarios/untagged/u_test.go":   "package untagged\n\nimport \"testing\"\n\nfunc TestU(t *testing.T) {}\n",
+		"harness/nodeimage/doc.go":       "package nodeimage\n",
+		"harness/nodeimage/e_test.go":    "//go:build e2e\n\npackage nodeimage\n\nimport \"testing\"\n\nfunc TestEnsure(t *testing.T) {}\n",
+		"testcontainers/idlab/doc.go":    "package idlab\n",
+		"testcontainers/idlab/e_test.go": "//go:build e2e\n\npackage idlab\n\nimport \"testing\"\n\nfunc TestRun(t *testing.T) {}\n",
+		"harness/other/o_test.go":        "//go:build e2e\n\npackage other\n\nimport \"testing\"\n\nfunc TestO(t *testing.T) {}\n",
+		"scenarios/nolib/lib.go":         "package nolib\n",
 	}
 	for name, text := range files {
 		p := filepath.Join(dir, name)
@@ -67,8 +70,8 @@ func TestListAndRun(t *testing.T) {
 
 	pkgs, err := List(ctx, opts)
 	require.NoError(t, err)
-	require.Equal(t, []string{"example.com/lab/harness/nodeimage", "example.com/lab/scenarios/bad", "example.com/lab/scenarios/ok"}, pkgs,
-		"the scenarios and the node image's e2e test, nothing else")
+	require.Equal(t, []string{"example.com/lab/harness/nodeimage", "example.com/lab/scenarios/bad", "example.com/lab/scenarios/ok",
+		"example.com/lab/testcontainers/idlab"}, pkgs, "the scenarios and the node image's and testcontainers module's e2e tests, nothing else")
 
 	var events bytes.Buffer
 	err = Run(ctx, opts, pkgs, &events)
@@ -84,13 +87,13 @@ func TestListAndRun(t *testing.T) {
 	for _, tc := range res.Tests {
 		actions[tc.Name] = tc.Action
 	}
-	require.Equal(t, map[string]string{"TestOK": "pass", "TestLabOKRestsOnTheFixture": "pass", "TestGood": "pass", "TestBad": "fail", "TestEnsure": "pass"}, actions,
+	require.Equal(t, map[string]string{"TestOK": "pass", "TestLabOKRestsOnTheFixture": "pass", "TestGood": "pass", "TestBad": "fail", "TestEnsure": "pass", "TestRun": "pass"}, actions,
 		"a suite's untagged tests of its tests run beside its e2e tests")
 	require.Len(t, res.Rows, 1)
 	require.True(t, res.Rows[0].AsExpected)
 
 	p := progress.String()
-	require.Contains(t, p, "running 3 suites in parallel: example.com/lab/harness/nodeimage, bad, ok")
+	require.Contains(t, p, "running 4 suites in parallel: example.com/lab/harness/nodeimage, bad, ok, example.com/lab/testcontainers/idlab")
 	require.Contains(t, p, "bad FAILED TestBad")
 	require.Contains(t, p, "suite ok ok in")
 	require.Contains(t, p, "suite bad FAILED in")

@@ -43,19 +43,19 @@ var cloudSDKs = []string{"github.com/aws/aws-sdk-go-v2", "github.com/aws/aws-sdk
 
 func rules() []rule {
 	return []rule{
-		{from: module + "/internal/", forbidden: []string{module + "/components/", module + "/emulators/", module + "/harness", module + "/cmd/", module + "/scenarios/", module + "/idlabtest"}},
+		{from: module + "/internal/", forbidden: []string{module + "/components/", module + "/emulators/", module + "/harness", module + "/cmd/", module + "/scenarios/", module + "/idlabtest", module + "/testcontainers/"}},
 		// Cloud-side services and in-cluster components are two layers side
 		// by side: neither builds on the other. A component's tests may
 		// still run it against an emulator (Deps leaves tests out).
-		{from: module + "/emulators/", forbidden: []string{module + "/components/", module + "/harness", module + "/cmd/", module + "/scenarios/", module + "/idlabtest", "sigs.k8s.io/kind"}},
-		{from: module + "/components/", forbidden: []string{module + "/emulators/", module + "/harness", module + "/cmd/", module + "/scenarios/", module + "/idlabtest", "sigs.k8s.io/kind"}},
+		{from: module + "/emulators/", forbidden: []string{module + "/components/", module + "/harness", module + "/cmd/", module + "/scenarios/", module + "/idlabtest", module + "/testcontainers/", "sigs.k8s.io/kind"}},
+		{from: module + "/components/", forbidden: []string{module + "/emulators/", module + "/harness", module + "/cmd/", module + "/scenarios/", module + "/idlabtest", module + "/testcontainers/", "sigs.k8s.io/kind"}},
 		// Emulators and components speak the wire protocol themselves
 		// rather than through a cloud SDK. Only direct imports count:
 		// fake-gcs-server, embedded by emulators/gcs, itself imports the
 		// storage client.
 		{from: module + "/emulators/", forbidden: cloudSDKs, direct: true},
 		{from: module + "/components/", forbidden: cloudSDKs, direct: true, except: sdkClients},
-		{from: module + "/harness", forbidden: []string{module + "/cmd/", module + "/scenarios/", module + "/idlabtest"}},
+		{from: module + "/harness", forbidden: []string{module + "/cmd/", module + "/scenarios/", module + "/idlabtest", module + "/testcontainers/"}},
 		// The test kit is for other modules' tests: it builds on the public
 		// packages only, so nothing it returns is a type they cannot name,
 		// and the lab's own packages never build on it.
@@ -64,6 +64,11 @@ func rules() []rule {
 		// and their own helpers, never the module's internal packages;
 		// harness's own dependencies on them do not count.
 		{from: module + "/scenarios/", forbidden: []string{module + "/cmd/", module + "/internal/"}, direct: true},
+		// The testcontainers module drives the emulator in its container
+		// over the wire: it links no emulator, harness or Kubernetes code,
+		// so a user's test binary stays small.
+		{from: module + "/testcontainers/", forbidden: []string{module + "/cmd/", module + "/scenarios/", module + "/idlabtest",
+			module + "/harness", module + "/emulators/", module + "/components/", "sigs.k8s.io/kind", "k8s.io/"}},
 	}
 }
 
@@ -157,6 +162,14 @@ func TestRulesCatchAViolation(t *testing.T) {
 				Deps: []string{module + "/components/irsawebhook", module + "/emulators/awsiam"}}},
 		{name: "scenario imports a component and its own helpers",
 			p: pkg{ImportPath: module + "/scenarios/azure", Imports: []string{module + "/components/azurewebhook", module + "/scenarios/internal/labenv"}}},
+		{name: "testcontainers module links an emulator",
+			p:    pkg{ImportPath: module + "/testcontainers/idlab", Deps: []string{module + "/harness/cloud", module + "/emulators/awssts"}},
+			want: []string{module + "/testcontainers/idlab -> " + module + "/harness/cloud", module + "/testcontainers/idlab -> " + module + "/emulators/awssts"}},
+		{name: "testcontainers module uses internal and the SDK",
+			p: pkg{ImportPath: module + "/testcontainers/idlab", Deps: []string{module + "/internal/decisionlog", "github.com/aws/aws-sdk-go-v2/aws", "github.com/testcontainers/testcontainers-go"}}},
+		{name: "harness imports the testcontainers module",
+			p:    pkg{ImportPath: module + "/harness", Deps: []string{module + "/testcontainers/idlab"}},
+			want: []string{module + "/harness -> " + module + "/testcontainers/idlab"}},
 		{name: "scenario imports the module's internal",
 			p:    pkg{ImportPath: module + "/scenarios/azure", Imports: []string{module + "/internal/certs"}},
 			want: []string{module + "/scenarios/azure -> " + module + "/internal/certs"}},

@@ -2,7 +2,7 @@
 
 // Package kube2iam is the kube2iam-style proxy suite: pods on the eks node
 // reach 169.254.169.254, kube2iam (components/kube2iam, DaemonSet with
-// --iptables on cni0 and --namespace-restrictions) answers with the role of
+// --iptables on the pods' host interfaces and --namespace-restrictions) answers with the role of
 // their iam.amazonaws.com/role annotation when their namespace's
 // iam.amazonaws.com/allowed-roles allows it, assumed with the node's
 // instance-profile credentials. Each refusal is checked from the pod (the
