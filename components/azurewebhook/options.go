@@ -40,11 +40,11 @@ const (
 	// The proxy sidecar: its containers, port and images (upstream's
 	// Makefile builds the webhook with REGISTRY and IMAGE_VERSION as the
 	// proxy images' registry and tag).
-	ProxyInitContainerName        = "azwi-proxy-init"
-	ProxySidecarContainerName     = "azwi-proxy"
-	ProxyPortEnv                  = "PROXY_PORT"
-	DefaultProxySidecarPort int32 = 8000
-	ProxyImageRegistry            = "mcr.microsoft.com/oss/azure/workload-identity"
+	ProxyInitContainerName          = "azwi-proxy-init"
+	ProxySidecarContainerName       = "azwi-proxy"
+	ProxyPortEnv                    = "PROXY_PORT"
+	DefaultProxySidecarPort   int32 = 8000
+	ProxyImageRegistry              = "mcr.microsoft.com/oss/azure/workload-identity"
 
 	// DefaultLookupTimeout bounds the API GET of a ServiceAccount missing
 	// from the cache.
