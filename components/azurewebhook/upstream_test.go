@@ -338,10 +338,18 @@ func TestUpstreamV160(t *testing.T) {
 	})
 
 	t.Run("TestShouldInjectProxySidecar", func(t *testing.T) {
-		require.False(t, wantsProxy(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pod"}}), "pod not annotated")
-		require.True(t, wantsProxy(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pod",
-			Annotations: map[string]string{InjectProxySidecarAnnotation: "true"}}}),
-			"pod is annotated with azure.workload.identity/inject-proxy-sidecar=true")
+		for _, tc := range []struct {
+			name string
+			ann  map[string]string
+			want bool
+		}{
+			{"pod not annotated", nil, false},
+			{"pod is annotated with azure.workload.identity/inject-proxy-sidecar=true", map[string]string{InjectProxySidecarAnnotation: "true"}, true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				require.Equal(t, tc.want, wantsProxy(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pod", Annotations: tc.ann}}))
+			})
+		}
 	})
 
 	t.Run("TestGetProxyPort", func(t *testing.T) {
