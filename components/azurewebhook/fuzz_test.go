@@ -17,6 +17,7 @@ func FuzzAdmissionReview(f *testing.F) {
 	f.Add(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"Pod"},"operation":"CREATE","namespace":"apps","object":{"metadata":{"generateName":"w-","annotations":{"azure.workload.identity/inject-proxy-sidecar":"true","azure.workload.identity/proxy-sidecar-port":"9000"}},"spec":{"serviceAccountName":"sa","containers":[{"name":"azwi-proxy"},{"name":"c","volumeMounts":[{"name":"x","mountPath":"/x"}]}],"volumes":[{"name":"azure-workload-identity-reserved-00","emptyDir":{}}]}}}}`)
 	f.Add(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"Pod"},"operation":"CREATE","namespace":"apps","object":{"metadata":{"name":"n"}}}}`)
 	f.Add(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"kind":{"kind":"Pod"},"operation":"CREATE","object":null}}`)
+	f.Add(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"Pod"},"operation":"CREATE","namespace":"apps","object":{"metadata":{"name":"n"},"Spec":{"containers":[{"name":"c"}]}}}}`)
 	f.Add(`{}`)
 	var handlers []*Handler // one per release
 	for _, release := range []Release{Release160, Release151} {

@@ -179,13 +179,16 @@ func (h *Handler) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest)
 	return allowed
 }
 
-// specPresent reports whether the raw pod has a spec object, which the
-// patch's operations address.
+// specPresent reports whether the raw pod has a member "spec" (exactly:
+// the API server's decoding is case-sensitive) holding an object, which
+// the patch's operations address.
 func specPresent(raw []byte) bool {
-	var top struct {
-		Spec json.RawMessage `json:"spec"`
+	var top map[string]json.RawMessage
+	if json.Unmarshal(raw, &top) != nil {
+		return false
 	}
-	return json.Unmarshal(raw, &top) == nil && len(top.Spec) > 0 && top.Spec[0] == '{'
+	spec := top["spec"]
+	return len(spec) > 0 && spec[0] == '{'
 }
 
 // roleARN reads the ServiceAccount's role annotation and whether it has
