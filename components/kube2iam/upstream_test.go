@@ -170,6 +170,13 @@ func TestUpstreamCheckRoleForNamespace(t *testing.T) {
 		row{"unknown format falls back to glob: a glob matches", true, "", "default", "arn:aws:iam::123456789012:role/glob-role", ann(`["glob-*"]`), "regex", true},
 		row{"unknown format falls back to glob: a regexp does not", true, "", "default", "arn:aws:iam::123456789012:role/glob-role", ann(`["glob-.*"]`), "regex", false},
 		row{"format is case-insensitive", true, "", "default", "arn:aws:iam::123456789012:role/glob-role", ann(`["glob-.*"]`), "REGEXP", true},
+		// Upstream's identity hole, reproduced: a non-string entry decodes
+		// to "", the base ARN, which as an unanchored regexp allows every
+		// role under it; as a glob it allows only the base ARN itself.
+		row{"regexp: a non-string entry allows every role under the base ARN", true, "", "default",
+			"arn:aws:iam::123456789012:role/admin", ann(`["explicit-role", 1]`), "regexp", true},
+		row{"glob: a non-string entry allows no other role", true, "", "default",
+			"arn:aws:iam::123456789012:role/admin", ann(`["explicit-role", 1]`), "glob", false},
 	)
 	for _, tc := range rows {
 		t.Run(tc.test, func(t *testing.T) {
