@@ -62,8 +62,9 @@
 // pod's role must match one of them as a glob (only * is special, matching
 // any run of characters, slashes included) or, with
 // --namespace-restriction-format=regexp (in any case; any other value is
-// glob, as upstream), as an unanchored regular expression. The default
-// role is always allowed.
+// glob, as upstream), as an unanchored regular expression: there an entry
+// that decoded to "" (a number, null, "") allows every role under the base
+// ARN, as upstream. The default role is always allowed.
 //
 // Every decision is logged (slog, JSON in the lab) as "kube2iam decision"
 // with decision=Allow|Deny, pod, namespace, role and reason: the proxy's
