@@ -97,7 +97,9 @@ func webhookMutations(t *testing.T) map[string]struct {
 				WebIdentity: &irsawebhook.WebIdentity{RoleARN: irsa.sa.Annotations[irsawebhook.AnnotationRoleARN]}}))
 		}},
 		"gtoken": {gt, func(p *corev1.Pod) {
-			*p = *admissiontest.Apply(t, p, gtoken.MutatePod(p, gt.sa.Annotations[gtoken.AnnotationRoleARN], gtoken.Options{}))
+			ops, err := gtoken.MutatePod(p, gt.sa.Annotations[gtoken.AnnotationRoleARN], gtoken.Options{})
+			require.NoError(t, err)
+			*p = *admissiontest.Apply(t, p, ops)
 		}},
 		"azure": {az, func(p *corev1.Pod) {
 			_, got, err := azurewebhook.MutatePod(p, az.sa, azurewebhook.Options{TenantID: AzureTenantID})

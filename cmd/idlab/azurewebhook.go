@@ -21,7 +21,10 @@ func azureWebhookCommand() command {
 func runAzureWebhook(ctx context.Context, env *cliEnv, args []string) error {
 	fs, addr, certDir := webhookFlags(env, "azure-webhook", azurewebhook.ContainerPort, azurewebhook.CertDir)
 	tenant := fs.String("tenant-id", "", "AZURE_TENANT_ID injected for service accounts without a tenant-id annotation (upstream's AZURE_TENANT_ID)")
-	authority := fs.String("authority-host", azurewebhook.DefaultAuthorityHost, "AZURE_AUTHORITY_HOST injected into pods")
+	authority := fs.String("authority-host", "", "AZURE_AUTHORITY_HOST injected into pods (default: the cloud's)")
+	cloud := fs.String("cloud", azurewebhook.DefaultCloud, "Azure cloud whose Entra endpoint is AZURE_AUTHORITY_HOST (upstream's AZURE_ENVIRONMENT)")
+	audience := fs.String("audience", azurewebhook.DefaultAudience, "audience of the projected token (upstream's --audience)")
+	release := fs.String("release", string(azurewebhook.DefaultRelease), "upstream release whose pod layout to produce: v1.6.0 or v1.5.1")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -29,7 +32,8 @@ func runAzureWebhook(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	h, err := azurewebhook.New(ctx, azurewebhook.Options{TenantID: *tenant, AuthorityHost: *authority, Client: cs, Logger: env.log})
+	h, err := azurewebhook.New(ctx, azurewebhook.Options{Release: azurewebhook.Release(*release), TenantID: *tenant, Cloud: *cloud,
+		AuthorityHost: *authority, Audience: *audience, Client: cs, Logger: env.log})
 	if err != nil {
 		return err
 	}
@@ -37,6 +41,6 @@ func runAzureWebhook(ctx context.Context, env *cliEnv, args []string) error {
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	env.log.Info("azure workload identity webhook", "tenant", *tenant, "authority", *authority)
+	env.log.Info("azure workload identity webhook", "release", *release, "tenant", *tenant, "cloud", *cloud, "authority", *authority)
 	return serveTLS(ctx, env, *addr, cert, mux)
 }

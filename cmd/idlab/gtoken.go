@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/compute/metadata"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/idlab/idlab/components/gtoken"
 )
@@ -17,7 +18,7 @@ func gtokenWebhookCommand() command {
 	return command{
 		name:    "gtoken-webhook",
 		group:   inClusterGroup,
-		summary: "run the gtoken-style webhook in a GKE cluster (the lab deploys it in gke)",
+		summary: "run the gtoken webhook in a GKE cluster (the lab deploys it in gke)",
 		run:     runGTokenWebhook,
 	}
 }
@@ -26,7 +27,12 @@ func gtokenWebhookCommand() command {
 // and the certificate the lab mounts.
 func runGTokenWebhook(ctx context.Context, env *cliEnv, args []string) error {
 	fs, addr, certDir := webhookFlags(env, "gtoken-webhook", gtoken.ContainerPort, gtoken.CertDir)
-	image := fs.String("image", gtoken.DefaultImage, "image of the injected token writer")
+	var o gtoken.Options
+	fs.StringVar(&o.Image, "image", gtoken.DefaultImage, "image of the injected token writer")
+	pull := fs.String("pull-policy", string(corev1.PullIfNotPresent), "imagePullPolicy of the injected containers")
+	fs.StringVar(&o.VolumeName, "volume-name", gtoken.VolumeName, "name of the token volume")
+	fs.StringVar(&o.VolumePath, "volume-path", gtoken.MountPath, "where the containers mount the token volume")
+	fs.StringVar(&o.TokenFileName, "token-file", gtoken.TokenFileName, "token file name in the volume")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -34,7 +40,8 @@ func runGTokenWebhook(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	h, err := gtoken.New(ctx, gtoken.Options{Image: *image, Client: cs, Logger: env.log})
+	o.PullPolicy, o.Client, o.Logger = corev1.PullPolicy(*pull), cs, env.log
+	h, err := gtoken.New(ctx, o)
 	if err != nil {
 		return err
 	}

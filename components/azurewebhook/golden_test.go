@@ -11,9 +11,26 @@ import (
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/idlab/idlab/internal/golden"
 )
+
+// Fixture annotations choosing the handler's options: the release (default
+// v1.6.0) and "false" for a pre-1.32 API server without native sidecars.
+const (
+	testReleaseAnnotation = "test.idlab.dev/release"
+	testNativeAnnotation  = "test.idlab.dev/native-sidecar"
+)
+
+// fixtureOptions reads the fixture pod's test annotations.
+func fixtureOptions(pod *corev1.Pod) Options {
+	o := Options{Release: Release(pod.Annotations[testReleaseAnnotation])}
+	if pod.Annotations[testNativeAnnotation] == "false" {
+		o.NativeSidecar = ptr.To(false)
+	}
+	return o
+}
 
 // TestGolden runs every testdata/NAME.yaml through Mutate, compares the
 // JSON Patch with testdata/NAME.patch.json, applies it and checks the pod.
@@ -22,7 +39,8 @@ func TestGolden(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(path), ".yaml")
 		t.Run(name, func(t *testing.T) {
 			f := loadFixture(t, path)
-			h, _ := newTestHandler(t, f.sas...)
+			opts := fixtureOptions(f.pod)
+			h, _ := newTestHandlerWith(t, opts, f.sas...)
 			req := podRequest("uid-"+name, f.pod.Namespace, f.raw)
 			resp := h.Mutate(t.Context(), req)
 			require.True(t, resp.Allowed, "%v", resp.Result)
@@ -46,10 +64,10 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// checkPatchedPod applies the patch and checks the result: the token
-// volume, every container not skipped with the four variables (existing
-// ones untouched) and the mount, skipped ones unchanged, and a second
-// invocation changing nothing.
+// checkPatchedPod applies the patch and checks the result: one token
+// volume of the release's name, every container not skipped with the
+// variables (existing ones untouched) and the mount, skipped ones
+// unchanged, and a second invocation changing nothing.
 func checkPatchedPod(t *testing.T, h *Handler, f fixture, patch []byte) {
 	t.Helper()
 	p, err := jsonpatch.DecodePatch(patch)
@@ -59,25 +77,30 @@ func checkPatchedPod(t *testing.T, h *Handler, f fixture, patch []byte) {
 	var pod corev1.Pod
 	require.NoError(t, json.Unmarshal(out, &pod))
 
+	r := h.opts.Release
+	volume := r.VolumeName(podName(f.pod))
 	var tokenVols int
 	for _, v := range pod.Spec.Volumes {
-		if v.Name == TokenVolumeName {
+		if v.Name == volume {
 			tokenVols++
 			s := v.Projected.Sources[0].ServiceAccountToken
-			require.Equal(t, Audience, s.Audience)
-			require.Equal(t, TokenPath, s.Path)
-			want, _ := tokenExpiration(f.pod, saOf(f))
+			require.Equal(t, DefaultAudience, s.Audience)
+			require.Equal(t, r.TokenPath(), s.Path)
+			want, err := tokenExpiration(f.pod, saOf(f))
+			require.NoError(t, err)
 			require.Equal(t, want, *s.ExpirationSeconds)
 		}
 	}
 	require.Equal(t, 1, tokenVols)
 
 	skip := skipContainers(f.pod)
-	all := append(append([]corev1.Container(nil), pod.Spec.InitContainers...), pod.Spec.Containers...)
-	orig := append(append([]corev1.Container(nil), f.pod.Spec.InitContainers...), f.pod.Spec.Containers...)
-	for i, c := range all {
+	orig := map[string]corev1.Container{}
+	for _, c := range append(append([]corev1.Container(nil), f.pod.Spec.InitContainers...), f.pod.Spec.Containers...) {
+		orig[c.Name] = c
+	}
+	for _, c := range append(append([]corev1.Container(nil), pod.Spec.InitContainers...), pod.Spec.Containers...) {
 		if skip[c.Name] {
-			require.Equal(t, orig[i], c, "skipped container %s changed", c.Name)
+			require.Equal(t, orig[c.Name], c, "skipped container %s changed", c.Name)
 			continue
 		}
 		env := map[string]corev1.EnvVar{}
@@ -86,18 +109,20 @@ func checkPatchedPod(t *testing.T, h *Handler, f fixture, patch []byte) {
 			require.False(t, dup, "duplicate env %s", e.Name)
 			env[e.Name] = e
 		}
-		for _, e := range orig[i].Env {
+		for _, e := range orig[c.Name].Env {
 			require.Equal(t, e, env[e.Name], "existing env %s overridden", e.Name)
 		}
 		require.Contains(t, env, TenantIDEnv)
 		require.Contains(t, env, AuthorityHostEnv)
-		require.Equal(t, TokenFile, env[FederatedTokenFileEnv].Value)
+		if _, had := orig[c.Name]; !had || !hasEnv(orig[c.Name], FederatedTokenFileEnv) {
+			require.Equal(t, r.TokenFile(), env[FederatedTokenFileEnv].Value)
+		}
 		if id := saOf(f).Annotations[ClientIDAnnotation]; id != "" {
 			require.Contains(t, env, ClientIDEnv)
 		} else {
 			require.NotContains(t, env, ClientIDEnv)
 		}
-		require.Contains(t, c.VolumeMounts, corev1.VolumeMount{Name: TokenVolumeName, MountPath: TokenMountPath, ReadOnly: true})
+		require.Contains(t, c.VolumeMounts, corev1.VolumeMount{Name: volume, MountPath: r.MountPath(), ReadOnly: true})
 	}
 
 	again := h.Mutate(t.Context(), podRequest("again", f.pod.Namespace, out))
@@ -105,7 +130,15 @@ func checkPatchedPod(t *testing.T, h *Handler, f fixture, patch []byte) {
 	require.Nil(t, again.Patch, "second invocation patched: %s", again.Patch)
 }
 
+func hasEnv(c corev1.Container, name string) bool {
+	for _, e := range c.Env {
+		if e.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 func saOf(f fixture) *corev1.ServiceAccount {
-	sa := f.sas[0].(*corev1.ServiceAccount)
-	return sa
+	return f.sas[0].(*corev1.ServiceAccount)
 }

@@ -3,6 +3,7 @@ package azurewebhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,7 +13,9 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	kjson "sigs.k8s.io/json"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 )
 
 // maxReviewBytes bounds an AdmissionReview body (the API server sends at
@@ -31,11 +34,22 @@ type Handler struct {
 
 // New starts the ServiceAccount cache (stopped by Close or when ctx ends)
 // and returns the handler. It does not wait for the first list: lookups
-// that miss the cache go to the API server.
+// that miss the cache go to the API server. Without Options.NativeSidecar
+// it asks the API server its version first, as upstream does at start.
 func New(ctx context.Context, opts Options) (*Handler, error) {
-	opts, err := opts.normalize()
+	if opts.Client == nil {
+		return nil, ErrNoClient
+	}
+	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if opts.NativeSidecar == nil {
+		native, err := serverAtLeast(opts.Client.Discovery(), nativeSidecarVersion)
+		if err != nil {
+			return nil, fmt.Errorf("azurewebhook: check kubernetes version: %w", err)
+		}
+		opts.NativeSidecar = &native
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	h := &Handler{opts: opts, log: opts.Logger, cache: newSACache(opts.Client, opts.Logger), cancel: cancel, done: make(chan struct{})}
@@ -52,49 +66,56 @@ func (h *Handler) Close() {
 	<-h.done
 }
 
-// Mutate answers one AdmissionRequest: a JSONPatch for a labelled pod, an
-// allowed response without patch for anything else, and a refusal (code
-// 400) when the pod's ServiceAccount cannot be read or its token expiration
-// is invalid, as upstream.
+// deserializer decodes pods as upstream's controller-runtime decoder does:
+// the universal deserializer of a scheme holding client-go's types.
+var deserializer = serializer.NewCodecFactory(clientgoscheme.Scheme).UniversalDeserializer()
+
+// decodePod decodes raw into a pod with upstream's errors.
+func decodePod(raw []byte) (*corev1.Pod, error) {
+	if len(raw) == 0 {
+		return nil, errors.New("there is no content to decode")
+	}
+	var pod corev1.Pod
+	if err := runtime.DecodeInto(deserializer, raw, &pod); err != nil {
+		return nil, err
+	}
+	return &pod, nil
+}
+
+// Mutate answers one AdmissionRequest as upstream's handler does: the pod's
+// ServiceAccount from the cache or the API server, then MutatePod. A pod
+// that cannot be decoded, whose ServiceAccount cannot be read, or that
+// MutatePod refuses gets a denial with code 400 and upstream's message.
+// Requests other than pod creations are allowed untouched (the webhook
+// configuration sends no others).
 func (h *Handler) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
-	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
+	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true, Result: &metav1.Status{Code: http.StatusOK}}
 	if req.Kind.Kind != "Pod" || req.Operation != admissionv1.Create {
 		return resp
 	}
-	// Decoded case-sensitively as the API server does, so the patch paths
-	// name members the raw object really has.
-	var pod corev1.Pod
-	if err := kjson.UnmarshalCaseSensitivePreserveInts(req.Object.Raw, &pod); err != nil {
-		return h.refuse(resp, "", "", fmt.Errorf("decode pod: %w", err))
+	pod, err := decodePod(req.Object.Raw)
+	if err != nil {
+		return h.refuse(resp, "", req.Namespace, err)
 	}
-	name := pod.Name
-	if name == "" {
-		name = pod.GenerateName + " (prefix)"
-	}
+	name := podName(pod)
+	// The pods of a Deployment or DaemonSet carry no namespace yet.
+	pod.Namespace = req.Namespace
 	saName := pod.Spec.ServiceAccountName
 	if saName == "" {
 		saName = "default"
 	}
 	log := h.log.With("pod", name, "namespace", req.Namespace, "service_account", saName, "request_id", string(req.UID))
-	if pod.Labels[UseLabel] != "true" {
-		log.Debug("admission", "decision", "skip", "reason", "pod is not labelled "+UseLabel+"=true")
-		return resp
-	}
-	if len(pod.Spec.Containers) == 0 {
-		// Not a pod the API server would accept; nothing to give it.
-		log.Debug("admission", "decision", "skip", "reason", "pod has no containers")
-		return resp
-	}
 	sa, err := h.cache.get(ctx, req.Namespace, saName)
 	if err != nil {
-		return h.refuse(resp, name, req.Namespace, fmt.Errorf("get service account %s/%s: %w", req.Namespace, saName, err))
+		return h.refuse(resp, name, req.Namespace, err)
 	}
-	if _, ok := pod.Annotations[InjectProxySidecarAnnotation]; ok {
-		log.Warn("proxy sidecar requested; not emulated, pod mutated without it", "annotation", InjectProxySidecarAnnotation)
-	}
-	ops, _, err := MutatePod(&pod, sa, h.opts)
+	ops, out, err := MutatePod(pod, sa, h.opts)
 	if err != nil {
 		return h.refuse(resp, name, req.Namespace, err)
+	}
+	if len(ops) > 0 && !specPresent(req.Object.Raw) {
+		// Every operation is under /spec: a pod sent without one gets it whole.
+		ops = []PatchOp{{Op: "add", Path: "/spec", Value: out.Spec}}
 	}
 	id := identityFor(sa, h.opts)
 	log.Info("admission", "decision", "mutate", "principal", "system:serviceaccount:"+req.Namespace+":"+saName,
@@ -112,8 +133,20 @@ func (h *Handler) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest)
 	return resp
 }
 
-// refuse turns err into a denial with code 400, as upstream's
-// admission.Errored(http.StatusBadRequest, err).
+// specPresent reports whether the raw pod has a member "spec" (exactly:
+// the API server's decoding is case-sensitive) holding an object, which
+// the patch's operations address.
+func specPresent(raw []byte) bool {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(raw, &top) != nil {
+		return false
+	}
+	spec := top["spec"]
+	return len(spec) > 0 && spec[0] == '{'
+}
+
+// refuse turns err into a denial with code 400 and err's text, as
+// upstream's admission.Errored(http.StatusBadRequest, err).
 func (h *Handler) refuse(resp *admissionv1.AdmissionResponse, pod, ns string, err error) *admissionv1.AdmissionResponse {
 	h.log.Warn("admission", "decision", "deny", "resource", "pods/"+pod, "namespace", ns, "reason", err.Error(), "request_id", string(resp.UID))
 	resp.Allowed = false

@@ -12,6 +12,9 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/version"
+	fakediscovery "k8s.io/client-go/discovery/fake"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 func labelledPod(annotations map[string]string) []byte {
@@ -38,8 +41,8 @@ func TestMutateRefusesAsUpstream(t *testing.T) {
 		{"service account missing", nil, nil, `serviceaccounts "sa" not found`},
 		{"pod expiration too short", serviceAccount(nil), map[string]string{TokenExpirationAnnotation: "600"}, "token expiration 600 not valid"},
 		{"sa expiration too long", serviceAccount(map[string]string{TokenExpirationAnnotation: "86401"}), nil, "token expiration 86401 not valid"},
-		{"expiration not a number", serviceAccount(nil), map[string]string{TokenExpirationAnnotation: "1h"}, `"1h"`},
-		{"pod not JSON", serviceAccount(nil), nil, "decode pod"},
+		{"expiration not a number", serviceAccount(nil), map[string]string{TokenExpirationAnnotation: "1h"}, `strconv.ParseInt: parsing "1h": invalid syntax`},
+		{"pod not JSON", serviceAccount(nil), nil, "couldn't get version/kind"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var h *Handler
@@ -148,7 +151,38 @@ func TestConfigMatchesUpstream(t *testing.T) {
 	require.Equal(t, "CREATE", string(w.Rules[0].Operations[0]))
 }
 
-func TestNewNeedsClient(t *testing.T) {
+func TestNewValidates(t *testing.T) {
 	_, err := New(t.Context(), Options{})
 	require.ErrorIs(t, err, ErrNoClient)
+	_, err = New(t.Context(), Options{Client: fakeClient(), Release: "v1.4.0"})
+	require.ErrorIs(t, err, ErrUnknownRelease)
+	_, err = New(t.Context(), Options{Client: fakeClient(), Cloud: "AzureStackCloud"})
+	require.ErrorIs(t, err, ErrUnknownCloud)
+	// Without NativeSidecar, New needs the server's version, as upstream.
+	_, err = New(t.Context(), Options{Client: fake.NewClientset()})
+	require.ErrorContains(t, err, "check kubernetes version")
+	for server, native := range map[string]bool{"v1.31.9": false, "v1.32.0": true, "v1.35.1": true} {
+		client := fakeClient()
+		client.Discovery().(*fakediscovery.FakeDiscovery).FakedServerVersion = &version.Info{GitVersion: server}
+		h, err := New(t.Context(), Options{Client: client})
+		require.NoError(t, err)
+		require.Equal(t, native, *h.opts.NativeSidecar, server)
+		h.Close()
+	}
+}
+
+// TestUnlabelledPodsAreTheConfigurationsBusiness: Mutate mutates any pod
+// it is sent, as upstream's handler; the MutatingWebhookConfiguration's
+// objectSelector is what keeps pods without the use label away.
+func TestUnlabelledPodsAreTheConfigurationsBusiness(t *testing.T) {
+	h, _ := newTestHandler(t, serviceAccount(map[string]string{ClientIDAnnotation: "cid"}))
+	pod := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "apps"},
+		Spec: corev1.PodSpec{ServiceAccountName: "sa", Containers: []corev1.Container{{Name: "app"}}}}
+	raw, err := json.Marshal(pod)
+	require.NoError(t, err)
+	resp := h.Mutate(t.Context(), podRequest("u", "apps", raw))
+	require.True(t, resp.Allowed)
+	require.Contains(t, string(resp.Patch), `"cid"`)
+	sel := Config(nil, "s", "n").Webhooks[0].ObjectSelector
+	require.Equal(t, map[string]string{UseLabel: "true"}, sel.MatchLabels)
 }

@@ -7,6 +7,8 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/version"
+	fakediscovery "k8s.io/client-go/discovery/fake"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/idlab/idlab/internal/admissiontest"
@@ -14,14 +16,30 @@ import (
 
 const configTenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
-// newTestHandler starts a Handler over a fake clientset holding objs.
+// newTestHandler starts a Handler over a fake clientset holding objs, the
+// API server a Kubernetes 1.34 (native sidecars).
 func newTestHandler(t *testing.T, objs ...runtime.Object) (*Handler, *fake.Clientset) {
 	t.Helper()
-	client := fake.NewClientset(objs...)
-	h, err := New(t.Context(), Options{TenantID: configTenant, Client: client})
+	return newTestHandlerWith(t, Options{}, objs...)
+}
+
+// newTestHandlerWith is newTestHandler with opts (TenantID and Client set).
+func newTestHandlerWith(t *testing.T, opts Options, objs ...runtime.Object) (*Handler, *fake.Clientset) {
+	t.Helper()
+	client := fakeClient(objs...)
+	opts.TenantID, opts.Client = configTenant, client
+	h, err := New(t.Context(), opts)
 	require.NoError(t, err)
 	t.Cleanup(h.Close)
 	return h, client
+}
+
+// fakeClient is a fake clientset holding objs whose server is Kubernetes
+// v1.34.4.
+func fakeClient(objs ...runtime.Object) *fake.Clientset {
+	client := fake.NewClientset(objs...)
+	client.Discovery().(*fakediscovery.FakeDiscovery).FakedServerVersion = &version.Info{GitVersion: "v1.34.4"}
+	return client
 }
 
 // podRequest wraps a raw pod in a CREATE AdmissionRequest for namespace.

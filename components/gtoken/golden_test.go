@@ -12,7 +12,6 @@ import (
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/idlab/idlab/internal/golden"
 )
@@ -52,11 +51,12 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// checkPatchedPod applies patch to the fixture's pod and checks the result:
-// the in-memory token volume, the gtoken init container first and sidecar
-// last, every original container mounting the volume and holding the three
-// variables (its own values kept), unique names, and a second invocation
-// leaving the pod alone.
+// checkPatchedPod applies patch to the fixture's pod and checks the result
+// as upstream mutates: the in-memory token volume appended, the gtoken init
+// container first and sidecar last, every original container with the
+// token mount appended and the three variables appended after its own (so
+// the ServiceAccount's win where names repeat), a session name of
+// upstream's shape per container, and a second invocation mutating again.
 func checkPatchedPod(t *testing.T, h *Handler, f fixture, patch []byte) {
 	t.Helper()
 	p, err := jsonpatch.DecodePatch(patch)
@@ -66,20 +66,8 @@ func checkPatchedPod(t *testing.T, h *Handler, f fixture, patch []byte) {
 	var pod corev1.Pod
 	require.NoError(t, json.Unmarshal(out, &pod))
 
-	var vols []string
-	for _, v := range pod.Spec.Volumes {
-		vols = append(vols, v.Name)
-		if v.Name == VolumeName {
-			require.NotNil(t, v.EmptyDir)
-			require.Equal(t, corev1.StorageMediumMemory, v.EmptyDir.Medium)
-		}
-	}
-	requireUnique(t, vols, "volume names")
-	require.Contains(t, vols, VolumeName)
-	for _, v := range f.pod.Spec.Volumes {
-		require.Contains(t, vols, v.Name)
-	}
-
+	require.Equal(t, append(slices.Clone(f.pod.Spec.Volumes), corev1.Volume{Name: VolumeName,
+		VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}}), pod.Spec.Volumes)
 	require.Len(t, pod.Spec.InitContainers, len(f.pod.Spec.InitContainers)+1)
 	require.Len(t, pod.Spec.Containers, len(f.pod.Spec.Containers)+1)
 	init, side := pod.Spec.InitContainers[0], pod.Spec.Containers[len(pod.Spec.Containers)-1]
@@ -87,6 +75,7 @@ func checkPatchedPod(t *testing.T, h *Handler, f fixture, patch []byte) {
 	require.Equal(t, SidecarContainerName, side.Name)
 	for c, refresh := range map[*corev1.Container]string{&init: "false", &side: "true"} {
 		require.Equal(t, "gtoken:test", c.Image)
+		require.Equal(t, corev1.PullIfNotPresent, c.ImagePullPolicy)
 		require.Equal(t, []string{"/gtoken", "--file=/var/run/secrets/aws/token/gtoken", "--refresh=" + refresh}, c.Command)
 		require.Equal(t, []corev1.VolumeMount{{Name: VolumeName, MountPath: MountPath}}, c.VolumeMounts)
 		require.Empty(t, c.Env)
@@ -95,56 +84,46 @@ func checkPatchedPod(t *testing.T, h *Handler, f fixture, patch []byte) {
 	before := slices.Concat(f.pod.Spec.InitContainers, f.pod.Spec.Containers)
 	after := slices.Concat(pod.Spec.InitContainers[1:], pod.Spec.Containers[:len(pod.Spec.Containers)-1])
 	require.Len(t, after, len(before))
-	wantEnv := map[string]string{
-		EnvWebIdentityTokenFile: "/var/run/secrets/aws/token/gtoken",
-		EnvRoleARN:              testRoleARN,
-		EnvRoleSessionName:      SessionName(&corev1.Pod{ObjectMeta: withNS(f.pod.ObjectMeta, f.ns)}),
-	}
-	require.Regexp(t, `^gtoken-webhook-[a-z]{16}$`, wantEnv[EnvRoleSessionName])
+	sessions := map[string]bool{}
 	for i, c := range after {
-		require.Equal(t, before[i].Name, c.Name)
-		env := map[string]string{}
-		var names, mounts []string
-		for _, e := range c.Env {
-			env[e.Name] = e.Value
-			names = append(names, e.Name)
+		b := before[i]
+		require.Equal(t, b.Name, c.Name)
+		require.Equal(t, append(slices.Clone(b.VolumeMounts), corev1.VolumeMount{Name: VolumeName, MountPath: MountPath}), c.VolumeMounts)
+		require.Len(t, c.Env, len(b.Env)+3)
+		for k, e := range b.Env {
+			require.Equal(t, e, c.Env[k], "%s: its own variables kept in place", c.Name)
 		}
-		for _, m := range c.VolumeMounts {
-			mounts = append(mounts, filepath.Clean(m.MountPath))
-		}
-		requireUnique(t, names, c.Name+" env")
-		requireUnique(t, mounts, c.Name+" mount paths")
-		require.Contains(t, mounts, MountPath, c.Name)
-		for _, e := range before[i].Env {
-			require.Equal(t, e.Value, env[e.Name], "%s: %s overridden", c.Name, e.Name)
-		}
-		for k, v := range wantEnv {
-			if !slices.ContainsFunc(before[i].Env, func(e corev1.EnvVar) bool { return e.Name == k }) {
-				require.Equal(t, v, env[k], "%s: %s", c.Name, k)
-			}
-		}
+		added := c.Env[len(b.Env):]
+		require.Equal(t, corev1.EnvVar{Name: EnvWebIdentityTokenFile, Value: "/var/run/secrets/aws/token/gtoken"}, added[0])
+		require.Equal(t, corev1.EnvVar{Name: EnvRoleARN, Value: saOf(f).Annotations[AnnotationRoleARN]}, added[1])
+		require.Equal(t, EnvRoleSessionName, added[2].Name)
+		require.Regexp(t, `^gtoken-webhook-[a-y]{16}$`, added[2].Value)
+		require.False(t, sessions[added[2].Value], "each container its own session name")
+		sessions[added[2].Value] = true
 	}
 
-	// A second pass (reinvocation) leaves the mutated pod alone.
+	// A second pass mutates again, as upstream: a second gtoken init
+	// container and sidecar, which the API server refuses (duplicate names).
 	req := podRequest(t, "again", f.ns, &pod)
 	req.Object.Raw = out
 	resp := h.Mutate(t.Context(), req)
 	require.True(t, resp.Allowed)
-	require.Nil(t, resp.Patch)
+	require.NotNil(t, resp.Patch)
+	p, err = jsonpatch.DecodePatch(resp.Patch)
+	require.NoError(t, err)
+	twice, err := p.Apply(out)
+	require.NoError(t, err)
+	var again corev1.Pod
+	require.NoError(t, json.Unmarshal(twice, &again))
+	require.Equal(t, InitContainerName, again.Spec.InitContainers[0].Name)
+	require.Equal(t, InitContainerName, again.Spec.InitContainers[1].Name)
 }
 
-func withNS(m metav1.ObjectMeta, ns string) metav1.ObjectMeta {
-	if ns != "" {
-		m.Namespace = ns
+func saOf(f fixture) *corev1.ServiceAccount {
+	for _, o := range f.sas {
+		if sa := o.(*corev1.ServiceAccount); sa.Name == f.pod.Spec.ServiceAccountName {
+			return sa
+		}
 	}
-	return m
-}
-
-func requireUnique(t *testing.T, xs []string, what string) {
-	t.Helper()
-	seen := map[string]bool{}
-	for _, x := range xs {
-		require.False(t, seen[x], "duplicate %s %q", what, x)
-		seen[x] = true
-	}
+	return nil
 }

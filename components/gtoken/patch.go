@@ -2,15 +2,16 @@ package gtoken
 
 import (
 	"crypto/sha256"
-	"path"
-	"slices"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/idlab/idlab/internal/patchdiff"
 )
 
-// Names and paths the webhook injects, upstream's defaults.
+// Names and paths the webhook injects, upstream's defaults (the server
+// command's flags in cmd/gtoken-webhook/main.go at 0.4.3).
 const (
 	// AnnotationRoleARN on a ServiceAccount names the AWS role its pods assume.
 	AnnotationRoleARN = "amazonaws.com/role-arn"
@@ -45,88 +46,88 @@ const (
 )
 
 // PatchOperation is one RFC 6902 JSON Patch operation.
-type PatchOperation struct {
-	Op    string `json:"op"`
-	Path  string `json:"path"`
-	Value any    `json:"value,omitempty"`
-}
+type PatchOperation = patchdiff.Op
+
+// sessionFunc names the session of the i-th container of a pod's list
+// ("initContainers" or "containers").
+type sessionFunc func(pod *corev1.Pod, list string, i int) string
 
 // MutatePod returns the JSON Patch that lets pod's containers assume roleARN
-// with a Google ID token, without changing pod. It returns nil when roleARN is
-// empty or the pod already has the token volume or a gtoken container (a
-// reinvocation, or a name clash the webhook must not touch).
-func MutatePod(pod *corev1.Pod, roleARN string, opts Options) []PatchOperation {
-	if pod == nil || roleARN == "" {
-		return nil
+// with a Google ID token, without changing pod, as upstream mutates a pod
+// whose ServiceAccount carries the role annotation (whatever its value,
+// empty included): nil only when the pod has no container at all.
+func MutatePod(pod *corev1.Pod, roleARN string, opts Options) ([]PatchOperation, error) {
+	if pod == nil {
+		return nil, nil
 	}
-	if slices.ContainsFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == VolumeName }) {
-		return nil
+	out, ok := mutatePod(pod, roleARN, opts.withDefaults(), SessionName)
+	if !ok {
+		return nil, nil
 	}
-	gtokenName := func(c corev1.Container) bool {
-		return c.Name == InitContainerName || c.Name == SidecarContainerName
-	}
-	if slices.ContainsFunc(pod.Spec.Containers, gtokenName) || slices.ContainsFunc(pod.Spec.InitContainers, gtokenName) {
-		return nil
-	}
-	image := opts.Image
-	if image == "" {
-		image = DefaultImage
-	}
-	env := []corev1.EnvVar{
-		{Name: EnvWebIdentityTokenFile, Value: TokenFile},
-		{Name: EnvRoleARN, Value: roleARN},
-		{Name: EnvRoleSessionName, Value: SessionName(pod)},
-	}
-
-	inits := append([]corev1.Container{gtokenContainer(InitContainerName, image, false)},
-		mutateContainers(pod.Spec.InitContainers, env)...)
-	containers := append(mutateContainers(pod.Spec.Containers, env),
-		gtokenContainer(SidecarContainerName, image, true))
-
-	var ops []PatchOperation
-	// "add" of the whole list also replaces an empty one, present or not.
-	if len(pod.Spec.Volumes) == 0 {
-		ops = append(ops, PatchOperation{Op: "add", Path: "/spec/volumes", Value: []corev1.Volume{tokenVolume()}})
-	} else {
-		ops = append(ops, PatchOperation{Op: "add", Path: "/spec/volumes/-", Value: tokenVolume()})
-	}
-	ops = append(ops,
-		PatchOperation{Op: "add", Path: "/spec/initContainers", Value: inits},
-		PatchOperation{Op: "add", Path: "/spec/containers", Value: containers},
-	)
-	return ops
+	return patchdiff.Values("/spec", pod.Spec, out.Spec)
 }
 
-// SessionName is the AWS_ROLE_SESSION_NAME for pod: the prefix and 16
-// letters a-z (upstream's shape), derived from the pod's namespace and name
-// (generateName when it has none) instead of drawn at random.
-func SessionName(pod *corev1.Pod) string {
+// mutatePod is upstream's mutatePod on a copy of pod: every container and
+// init container gets the token mount and the three variables appended
+// (beside any of the same name: the last one wins in the container), then,
+// when there was a container to mutate, the gtoken init container goes
+// first, the refreshing sidecar last and the in-memory volume at the end.
+func mutatePod(pod *corev1.Pod, roleARN string, opts Options, session sessionFunc) (*corev1.Pod, bool) {
+	out := pod.DeepCopy()
+	inits := mutateContainers(out.Spec.InitContainers, roleARN, opts, func(i int) string { return session(pod, "initContainers", i) })
+	containers := mutateContainers(out.Spec.Containers, roleARN, opts, func(i int) string { return session(pod, "containers", i) })
+	if !inits && !containers {
+		return out, false
+	}
+	out.Spec.InitContainers = append([]corev1.Container{gtokenContainer(InitContainerName, opts, false)}, out.Spec.InitContainers...)
+	out.Spec.Containers = append(out.Spec.Containers, gtokenContainer(SidecarContainerName, opts, true))
+	out.Spec.Volumes = append(out.Spec.Volumes, corev1.Volume{
+		Name:         opts.VolumeName,
+		VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}},
+	})
+	return out, true
+}
+
+// mutateContainers appends the mount and the variables to each container
+// of cs, in place, and reports whether there was any.
+func mutateContainers(cs []corev1.Container, roleARN string, opts Options, session func(i int) string) bool {
+	for i := range cs {
+		cs[i].VolumeMounts = append(cs[i].VolumeMounts, corev1.VolumeMount{Name: opts.VolumeName, MountPath: opts.VolumePath})
+		cs[i].Env = append(cs[i].Env,
+			corev1.EnvVar{Name: EnvWebIdentityTokenFile, Value: opts.tokenFile()},
+			corev1.EnvVar{Name: EnvRoleARN, Value: roleARN},
+			corev1.EnvVar{Name: EnvRoleSessionName, Value: session(i)},
+		)
+	}
+	return len(cs) > 0
+}
+
+// SessionName is AWS_ROLE_SESSION_NAME for the i-th container of the
+// pod's list ("initContainers" or "containers"): the prefix and 16 letters
+// a-y, upstream's shape, which upstream draws at random for each container.
+// Here they are derived from the pod's namespace and name (generateName
+// when it has none), the list and the index, so patches are reproducible
+// and each container still has its own.
+func SessionName(pod *corev1.Pod, list string, i int) string {
 	name := pod.Name
 	if name == "" {
 		name = pod.GenerateName
 	}
-	sum := sha256.Sum256([]byte(strconv.Quote(pod.Namespace) + "/" + strconv.Quote(name)))
+	sum := sha256.Sum256([]byte(strconv.Quote(pod.Namespace) + "/" + strconv.Quote(name) + "/" + list + "/" + strconv.Itoa(i)))
 	b := make([]byte, 16)
-	for i := range b {
-		b[i] = 'a' + sum[i]%26
+	for k := range b {
+		b[k] = 'a' + sum[k]%25
 	}
 	return SessionNamePrefix + string(b)
 }
 
-func tokenVolume() corev1.Volume {
-	return corev1.Volume{
-		Name:         VolumeName,
-		VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}},
-	}
-}
-
-func gtokenContainer(name, image string, refresh bool) corev1.Container {
+func gtokenContainer(name string, opts Options, refresh bool) corev1.Container {
 	return corev1.Container{
 		Name:            name,
-		Image:           image,
-		ImagePullPolicy: corev1.PullIfNotPresent,
-		Command:         []string{"/gtoken", "--file=" + TokenFile, "--refresh=" + strconv.FormatBool(refresh)},
-		VolumeMounts:    []corev1.VolumeMount{{Name: VolumeName, MountPath: MountPath}},
+		Image:           opts.Image,
+		ImagePullPolicy: opts.PullPolicy,
+		Command:         []string{"/gtoken", "--file=" + opts.tokenFile(), "--refresh=" + strconv.FormatBool(refresh)},
+		VolumeMounts:    []corev1.VolumeMount{{Name: opts.VolumeName, MountPath: opts.VolumePath}},
 		Resources: corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{
 				corev1.ResourceCPU:    resource.MustParse(requestsCPU),
@@ -138,34 +139,4 @@ func gtokenContainer(name, image string, refresh bool) corev1.Container {
 			},
 		},
 	}
-}
-
-// mutateContainers returns copies of cs with the token mount and env. The
-// input is never modified.
-func mutateContainers(cs []corev1.Container, env []corev1.EnvVar) []corev1.Container {
-	out := make([]corev1.Container, 0, len(cs)+1)
-	for _, c := range cs {
-		out = append(out, mutateContainer(c, env))
-	}
-	return out
-}
-
-// mutateContainer adds each variable of env the container does not set
-// already (never overriding one) and mounts the token volume unless something
-// is mounted at its path.
-func mutateContainer(c corev1.Container, env []corev1.EnvVar) corev1.Container {
-	newEnv := slices.Clone(c.Env)
-	for _, v := range env {
-		if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == v.Name }) {
-			newEnv = append(newEnv, v)
-		}
-	}
-	c.Env = newEnv
-	mounted := slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
-		return m.Name == VolumeName || path.Clean(m.MountPath) == MountPath
-	})
-	if !mounted {
-		c.VolumeMounts = append(slices.Clone(c.VolumeMounts), corev1.VolumeMount{Name: VolumeName, MountPath: MountPath})
-	}
-	return c
 }

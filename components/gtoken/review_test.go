@@ -187,28 +187,65 @@ func TestNew(t *testing.T) {
 	require.Error(t, err)
 }
 
-// TestMutatePodPure: MutatePod never changes its input and gives nothing for
-// an empty role or an already mutated pod.
+// TestMutatePodPure: MutatePod never changes its input, is
+// deterministic, mutates whatever the role (empty included), and gives
+// nothing only for a pod without containers.
 func TestMutatePodPure(t *testing.T) {
 	pod := appPod()
 	pod.Spec.InitContainers = []corev1.Container{{Name: "i", Env: []corev1.EnvVar{{Name: "X", Value: "1"}}}}
 	pod.Spec.Volumes = []corev1.Volume{{Name: "data"}}
 	before := pod.DeepCopy()
-	ops := MutatePod(pod, testRoleARN, Options{})
-	require.Len(t, ops, 3)
+	ops, err := MutatePod(pod, testRoleARN, Options{})
+	require.NoError(t, err)
 	require.Equal(t, before, pod)
-	require.Equal(t, "/spec/volumes/-", ops[0].Path)
-	require.Equal(t, ops, MutatePod(pod, testRoleARN, Options{}), "deterministic")
+	again, err := MutatePod(pod, testRoleARN, Options{})
+	require.NoError(t, err)
+	require.Equal(t, ops, again, "deterministic")
+	require.Contains(t, ops, PatchOperation{Op: "add", Path: "/spec/volumes/-",
+		Value: map[string]any{"name": "gtoken-volume", "emptyDir": map[string]any{"medium": "Memory"}}})
 
-	require.Nil(t, MutatePod(pod, "", Options{}))
-	require.Nil(t, MutatePod(nil, testRoleARN, Options{}))
-	clash := appPod()
-	clash.Spec.Containers = append(clash.Spec.Containers, corev1.Container{Name: SidecarContainerName})
-	require.Nil(t, MutatePod(clash, testRoleARN, Options{}))
+	empty, err := MutatePod(pod, "", Options{})
+	require.NoError(t, err)
+	require.NotEmpty(t, empty, "an empty role-arn annotation mutates, as upstream")
+	for _, p := range []*corev1.Pod{nil, {}} {
+		ops, err := MutatePod(p, testRoleARN, Options{})
+		require.NoError(t, err)
+		require.Nil(t, ops)
+	}
 
 	other := appPod()
 	other.Name = "q"
-	require.NotEqual(t, SessionName(pod), SessionName(other))
+	require.NotEqual(t, SessionName(pod, "containers", 0), SessionName(other, "containers", 0))
+	require.NotEqual(t, SessionName(pod, "containers", 0), SessionName(pod, "containers", 1))
+	require.NotEqual(t, SessionName(pod, "containers", 0), SessionName(pod, "initContainers", 0))
+}
+
+// TestMutateMissingServiceAccount: where upstream's process exits (logrus
+// Fatalf on the lookup error) and the API server admits the pod unmutated,
+// the pod is allowed unmutated and the webhook keeps answering.
+func TestMutateMissingServiceAccount(t *testing.T) {
+	h, _ := newTestHandler(t, Options{}, roleSA("apps", "app"))
+	pod := appPod()
+	pod.Spec.ServiceAccountName = "ghost"
+	resp := h.Mutate(t.Context(), podRequest(t, "u", "apps", pod))
+	require.True(t, resp.Allowed)
+	require.Nil(t, resp.Patch)
+	resp = h.Mutate(t.Context(), podRequest(t, "u2", "apps", appPod()))
+	require.NotNil(t, resp.Patch, "still serving")
+}
+
+// TestServedPaths: upstream's /pods and the earlier labs' /mutate.
+func TestServedPaths(t *testing.T) {
+	h, _ := newTestHandler(t, Options{}, roleSA("apps", "app"))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	b, err := json.Marshal(admissionv1.AdmissionReview{TypeMeta: admission.ReviewTypeMeta, Request: podRequest(t, "u", "apps", appPod())})
+	require.NoError(t, err)
+	for _, path := range []string{"/pods", "/mutate"} {
+		resp, body := post(t, srv.URL+path, "application/json", b)
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		require.NotNil(t, requireReview(t, body).Response.Patch, path)
+	}
 }
 
 func TestConfig(t *testing.T) {
@@ -223,5 +260,9 @@ func TestConfig(t *testing.T) {
 	require.Equal(t, MutatePath, *w.ClientConfig.Service.Path)
 	require.Equal(t, []string{"v1"}, w.AdmissionReviewVersions)
 	require.Equal(t, []string{"pods"}, w.Rules[0].Resources)
+	require.Equal(t, "gtoken.doit-intl.com", w.Name)
+	require.Equal(t, "/pods", *w.ClientConfig.Service.Path)
+	require.Equal(t, []metav1.LabelSelectorRequirement{{Key: "admission.gtoken/ignore", Operator: metav1.LabelSelectorOpDoesNotExist}},
+		w.NamespaceSelector.MatchExpressions)
 	require.Equal(t, []admissionregistrationv1.OperationType{admissionregistrationv1.Create}, w.Rules[0].Operations)
 }

@@ -73,7 +73,7 @@ func roleName(h *Handler, cs *fake.Clientset) (int, string, []string) {
 // not heard of is asked of the API server once per lookup.
 func TestLookupCacheThenAPI(t *testing.T) {
 	const listPods = "list pods spec.nodeName=node-1,status.podIP=" + lookupIP
-	notFound := "Pod with specificed IP not found\n"
+	notFound := "pod with specificed IP \"" + lookupIP + "\" not found\n"
 	tests := []struct {
 		name         string
 		listed, late []runtime.Object

@@ -2,6 +2,7 @@ package kube2iam
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -30,26 +31,32 @@ func TestGlobMatch(t *testing.T) {
 }
 
 // FuzzAllowedRoles: the namespace annotation is written by whoever may
-// annotate the namespace. Parsing never panics, accepts exactly JSON string
-// arrays, and the patterns' matching never panics either.
+// annotate the namespace. Parsing never panics and keeps what
+// encoding/json decodes (upstream's GetNamespaceRoleAnnotation): the
+// strings of an array, "" for its other elements, nothing for anything but
+// an array; the patterns' matching never panics either, and what is not
+// JSON allows nothing.
 func FuzzAllowedRoles(f *testing.F) {
-	for _, s := range []string{`["kube2iam-app"]`, `["*"]`, `[]`, `kube2iam-app`, `[1]`, `["a",null]`, `{"a":1}`, `["(a"]`, ``} {
+	for _, s := range []string{`["kube2iam-app"]`, `["*"]`, `[]`, `kube2iam-app`, `[1]`, `["a",null]`, `{"a":1}`, `["(a"]`, ``,
+		`["kube2iam-app", 1]`, `[{"a":"b"},"kube2iam-*"]`, `"kube2iam-app"`} {
 		f.Add(s, "arn:aws:iam::123456789012:role/kube2iam-app")
 	}
 	f.Fuzz(func(t *testing.T, raw, role string) {
 		roles, err := ParseAllowedRoles(raw)
-		if err == nil && raw != "" {
-			var check []string
-			require.NoError(t, json.Unmarshal([]byte(raw), &check))
-			require.Equal(t, len(check), len(roles))
+		var check []string
+		checkErr := json.Unmarshal([]byte(raw), &check)
+		if raw != "" {
+			require.Equal(t, checkErr == nil, err == nil)
+			require.Equal(t, check, roles)
 		}
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "n", Annotations: map[string]string{DefaultNamespaceKey: raw}}}
 		for _, format := range []string{FormatGlob, FormatRegexp} {
-			o := Options{NamespaceKey: DefaultNamespaceKey, BaseRoleARN: "arn:aws:iam::123456789012:role/", NamespaceRestrictionFormat: format}
+			o := Options{NamespaceKey: DefaultNamespaceKey, BaseRoleARN: "arn:aws:iam::123456789012:role/", NamespaceRestrictionFormat: format,
+				Logger: slog.New(slog.DiscardHandler)}
 			ok, why := o.allowedInNamespace(role, ns)
 			require.True(t, ok == (why == ""), "a reason exactly when refused")
-			if err != nil || len(roles) == 0 {
-				require.False(t, ok, "a malformed or empty annotation allows nothing")
+			if !json.Valid([]byte(raw)) || len(roles) == 0 {
+				require.False(t, ok, "text that is not JSON, or an empty list, allows nothing")
 			}
 		}
 	})

@@ -9,9 +9,11 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -34,6 +36,7 @@ const credsPath = "meta-data/iam/security-credentials"
 // Handler is the proxy of one node. It is safe for concurrent use.
 type Handler struct {
 	opts  Options
+	imds  *imds.Client // the node's metadata, for /healthz
 	sts   *sts.Client
 	proxy *httputil.ReverseProxy
 	cache informers
@@ -68,11 +71,11 @@ func New(opts Options) (*Handler, error) {
 	if err != nil || target.Host == "" {
 		return nil, fmt.Errorf("kube2iam: metadata URL %q: %v", opts.MetadataURL, err)
 	}
+	md := imds.New(imds.Options{Endpoint: opts.MetadataURL, HTTPClient: opts.MetadataClient})
 	if opts.NodeCredentials == nil {
-		client := imds.New(imds.Options{Endpoint: opts.MetadataURL, HTTPClient: opts.MetadataClient})
-		opts.NodeCredentials = ec2rolecreds.New(func(o *ec2rolecreds.Options) { o.Client = client })
+		opts.NodeCredentials = ec2rolecreds.New(func(o *ec2rolecreds.Options) { o.Client = md })
 	}
-	h := &Handler{opts: opts, creds: map[string]cachedCreds{}, cache: newInformers(opts.Client, opts.NodeName)}
+	h := &Handler{opts: opts, imds: md, creds: map[string]cachedCreds{}, cache: newInformers(opts.Client, opts.NodeName)}
 	// The global endpoint signs for us-east-1, as the SDK does.
 	region := "us-east-1"
 	if opts.UseRegionalSTS && opts.Region != "" {
@@ -82,11 +85,11 @@ func New(opts Options) (*Handler, error) {
 		Credentials: aws.NewCredentialsCache(opts.NodeCredentials)})
 	h.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			// A new request from the node: no X-Forwarded-For, which IMDS
-			// refuses (jtblin/kube2iam#270, #279), and one hop to IMDS.
 			pr.SetURL(target)
 			pr.Out.Host = target.Host
+			// One hop to IMDS, whatever the caller's distance.
 			pr.Out.Header.Del(hopsHeader)
+			forwardedFor(pr)
 		},
 		Transport: opts.MetadataClient.Transport,
 		ErrorLog:  slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
@@ -115,6 +118,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// tokenRoute is upstream's IMDSv2 token path: /{version}/api/token.
+var tokenRoute = regexp.MustCompile("^/?[^/]+/api/token$")
+
+// forwardedFor sets X-Forwarded-For as upstream's proxy (httputil's
+// single-host proxy) sends it: on IMDSv2 requests (the token PUT, a GET
+// with a token) only what the caller sent, since IMDS refuses a token
+// request that names a client (jtblin/kube2iam#270, #279); on the others
+// the caller's header with its address appended.
+func forwardedFor(pr *httputil.ProxyRequest) {
+	prior := pr.In.Header.Values("X-Forwarded-For")
+	in := pr.In
+	if (in.Method == http.MethodPut && tokenRoute.MatchString(in.URL.Path)) ||
+		(in.Method == http.MethodGet && in.Header.Get("X-aws-ec2-metadata-token") != "") {
+		if len(prior) > 0 {
+			pr.Out.Header["X-Forwarded-For"] = prior
+		}
+		return
+	}
+	ip, _, err := net.SplitHostPort(in.RemoteAddr)
+	if err != nil {
+		return
+	}
+	if len(prior) > 0 {
+		ip = strings.Join(prior, ", ") + ", " + ip
+	}
+	pr.Out.Header.Set("X-Forwarded-For", ip)
+}
+
 // afterVersion strips the leading /{version}/ (one non-empty segment).
 func afterVersion(p string) (string, bool) {
 	p, ok := strings.CutPrefix(p, "/")
@@ -137,6 +168,13 @@ func (h *Handler) serveRoleName(w http.ResponseWriter, r *http.Request, ip strin
 	if h.opts.BaseRoleARN != "" && strings.HasPrefix(m.Role, h.opts.BaseRoleARN) {
 		name = strings.TrimPrefix(m.Role, h.opts.BaseRoleARN)
 	}
+	if name == "" {
+		// The role is the base ARN itself (a pod without the annotation and
+		// no --default-role, or an empty annotation): an empty list, with
+		// which no SDK finds a role, as upstream answers it.
+		log.Info("kube2iam decision", "decision", "Deny", "pod", podName(m), "role", m.Role, "status", http.StatusOK, "error", "",
+			"reason", "the pod's role is the base role ARN itself (no "+h.opts.RoleKey+" annotation or an empty one, no default role): empty role list")
+	}
 	_, _ = io.WriteString(w, name)
 }
 
@@ -153,7 +191,7 @@ func (h *Handler) serveRole(w http.ResponseWriter, r *http.Request, ip, wanted s
 			Reason: "Invalid role: does not match annotated role " + m.Role})
 		return
 	}
-	creds, err := h.assumeRole(r.Context(), m.Role, ip)
+	creds, err := h.assumeRole(r.Context(), m.Role, m.Pod.Annotations[h.opts.ExternalIDKey], ip)
 	if err != nil {
 		h.deny(w, log, m, &mapError{Status: http.StatusInternalServerError, Text: err.Error(), Reason: "sts:AssumeRole with the node's credentials failed"})
 		return
@@ -204,31 +242,63 @@ func (h *Handler) mapRole(ctx context.Context, ip string) (*mapping, *mapError) 
 	}
 }
 
-// mapOnce is one lookup: the pod with IP ip, its role (annotation or
-// default) and, with the restriction on, its namespace's allowed roles.
+// mapOnce is one lookup: the pod with IP ip, then mapPod.
 func (h *Handler) mapOnce(ctx context.Context, ip string) (*mapping, *mapError) {
 	pod, merr := h.podByIP(ctx, ip)
 	if merr != nil {
 		return nil, merr
 	}
-	m := &mapping{Pod: pod, Namespace: pod.Namespace}
-	raw, ok := pod.Annotations[h.opts.RoleKey]
+	return h.opts.mapPod(pod, ip, func() (*corev1.Namespace, error) { return h.namespace(ctx, pod.Namespace) })
+}
+
+// defaultRoleARN is the default role as upstream's mapper holds it,
+// computed even from an empty --default-role: then it is the base ARN.
+func (o *Options) defaultRoleARN() string { return roleARN(o.BaseRoleARN, o.DefaultRole) }
+
+// roleFor is upstream's extractRoleARN: the pod's annotated role, else
+// defaultARN, as an ARN; false when there is neither.
+func (o *Options) roleFor(pod *corev1.Pod, defaultARN string) (string, bool) {
+	raw, ok := pod.Annotations[o.RoleKey]
 	if !ok {
-		if h.opts.DefaultRole == "" {
-			return m, &mapError{Status: http.StatusNotFound, Text: "unable to find role for IP " + pod.Status.PodIP,
-				Reason: "pod has no " + h.opts.RoleKey + " annotation and there is no default role"}
+		if defaultARN == "" {
+			return "", false
 		}
-		raw = h.opts.DefaultRole
+		raw = defaultARN
 	}
-	m.Role = roleARN(h.opts.BaseRoleARN, raw)
-	if !h.opts.NamespaceRestriction || (h.opts.DefaultRole != "" && m.Role == roleARN(h.opts.BaseRoleARN, h.opts.DefaultRole)) {
-		return m, nil
+	return roleARN(o.BaseRoleARN, raw), true
+}
+
+// roleAllowed is upstream's checkRoleForNamespace: anything without
+// --namespace-restrictions, the default role always, else what the
+// namespace's annotation allows (ns nil when it does not exist).
+func (o *Options) roleAllowed(role string, ns func() (*corev1.Namespace, error)) (bool, string, error) {
+	if !o.NamespaceRestriction || role == o.defaultRoleARN() {
+		return true, "", nil
 	}
-	ns, err := h.namespace(ctx, pod.Namespace)
+	n, err := ns()
+	if err != nil {
+		return false, "", err
+	}
+	ok, why := o.allowedInNamespace(role, n)
+	return ok, why, nil
+}
+
+// mapPod is upstream's GetRoleMapping for pod, found at ip: its role
+// (roleFor) if its namespace allows it (roleAllowed), ns reading the
+// namespace only when needed.
+func (o *Options) mapPod(pod *corev1.Pod, ip string, ns func() (*corev1.Namespace, error)) (*mapping, *mapError) {
+	m := &mapping{Pod: pod, Namespace: pod.Namespace}
+	role, ok := o.roleFor(pod, o.defaultRoleARN())
+	if !ok {
+		return m, &mapError{Status: http.StatusNotFound, Text: "unable to find role for IP " + pod.Status.PodIP,
+			Reason: "pod has no " + o.RoleKey + " annotation and there is neither a default role nor a base role ARN"}
+	}
+	m.Role = role
+	allowed, why, err := o.roleAllowed(role, ns)
 	if err != nil {
 		return m, &mapError{Status: http.StatusNotFound, Text: err.Error(), Reason: "read namespace"}
 	}
-	if ok, why := h.opts.allowedInNamespace(m.Role, ns); !ok {
+	if !allowed {
 		return m, &mapError{Status: http.StatusNotFound,
 			Text:   fmt.Sprintf("role requested %s not valid for namespace of pod at %s with namespace %s", m.Role, ip, pod.Namespace),
 			Reason: why}
@@ -239,7 +309,7 @@ func (h *Handler) mapOnce(ctx context.Context, ip string) (*mapping, *mapError) 
 // podByIP is the one active pod with IP ip (on NodeName, when set): from
 // the cache, or from the API server when the cache has none.
 func (h *Handler) podByIP(ctx context.Context, ip string) (*corev1.Pod, *mapError) {
-	notFound := &mapError{Status: http.StatusNotFound, Text: "Pod with specificed IP not found", Reason: "no pod with IP " + ip}
+	notFound := &mapError{Status: http.StatusNotFound, Text: fmt.Sprintf("pod with specificed IP %q not found", ip), Reason: "no pod with IP " + ip}
 	if ip == "" {
 		return nil, notFound
 	}
@@ -298,8 +368,10 @@ func sessionName(role, ip string) string {
 }
 
 // assumeRole returns the role's cached credentials, or assumes it with the
-// node's credentials for twice the session TTL.
-func (h *Handler) assumeRole(ctx context.Context, role, ip string) (Credentials, error) {
+// node's credentials for twice the session TTL, passing externalID when
+// the pod gives one. As upstream, the cache is keyed by the role alone: a
+// pod with another external ID, or none, gets the cached session.
+func (h *Handler) assumeRole(ctx context.Context, role, externalID, ip string) (Credentials, error) {
 	now := h.opts.Now()
 	h.mu.Lock()
 	c, ok := h.creds[role]
@@ -307,10 +379,14 @@ func (h *Handler) assumeRole(ctx context.Context, role, ip string) (Credentials,
 	if ok && now.Sub(c.fetched) < h.opts.SessionTTL {
 		return c.creds, nil
 	}
-	out, err := h.sts.AssumeRole(ctx, &sts.AssumeRoleInput{
+	in := &sts.AssumeRoleInput{
 		RoleArn: aws.String(role), RoleSessionName: aws.String(sessionName(role, ip)),
 		DurationSeconds: aws.Int32(int32(2 * h.opts.SessionTTL / time.Second)),
-	})
+	}
+	if externalID != "" {
+		in.ExternalId = aws.String(externalID)
+	}
+	out, err := h.sts.AssumeRole(ctx, in)
 	if err != nil {
 		return Credentials{}, err
 	}
@@ -334,30 +410,36 @@ type HealthResponse struct {
 	InstanceID string `json:"instanceId"`
 }
 
-// serveHealth reads the instance ID with a plain (IMDSv1) GET, as upstream.
+// serveHealth reads the instance ID from the node's metadata with the
+// SDK's IMDS client (a token first, IMDSv1 if the token is refused), as
+// upstream's healthcheck does since it moved to aws-sdk-go-v2
+// (jtblin/kube2iam#344), with upstream's texts on failure.
 func (h *Handler) serveHealth(w http.ResponseWriter, r *http.Request) {
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, h.opts.MetadataURL+"/latest/meta-data/instance-id", nil)
+	id, err := h.instanceID(r.Context())
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	resp, err := h.opts.MetadataClient.Do(req)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg := "Error getting instance id, got status: " + resp.Status
+		msg := fmt.Sprintf("Error getting instance id %+v", err)
 		h.opts.Logger.Error(msg)
 		http.Error(w, msg, http.StatusInternalServerError)
 		return
 	}
-	id, err := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
 	w.Header().Add("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(HealthResponse{InstanceID: string(id), HostIP: h.opts.HostIP})
+	_ = json.NewEncoder(w).Encode(HealthResponse{InstanceID: id, HostIP: h.opts.HostIP})
+}
+
+// instanceID is upstream's getMetadataPath for instance-id.
+func (h *Handler) instanceID(ctx context.Context) (string, error) {
+	const path = "instance-id"
+	out, err := h.imds.GetMetadata(ctx, &imds.GetMetadataInput{Path: path})
+	if err != nil {
+		return "", fmt.Errorf("EC2 Metadata [%s] response error, got %v", err, path)
+	}
+	defer out.Content.Close()
+	b, err := io.ReadAll(io.LimitReader(out.Content, 1<<10))
+	if err != nil {
+		return "", fmt.Errorf("expect to read content [%s] from bytes, got %v", err, path)
+	}
+	if len(b) == 0 {
+		return "", fmt.Errorf("EC2 Metadata didn't returned [%s], got empty string", path)
+	}
+	return string(b), nil
 }

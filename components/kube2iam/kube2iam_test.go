@@ -145,6 +145,10 @@ func TestRoleRules(t *testing.T) {
 		wantRole string // assumed role name when allowed
 		status   int    // of GET security-credentials/ when refused
 		text     string
+		// roleStatus and roleText, of GET security-credentials/kube2iam-app,
+		// default to status and text.
+		roleStatus int
+		roleText   string
 	}{
 		{name: "annotated name allowed by name", objs: objs(pod("a", "p", "kube2iam-app"), namespace("a", `["kube2iam-app"]`)), wantRole: "kube2iam-app"},
 		{name: "annotated ARN allowed by name", objs: objs(pod("a", "p", appRole), namespace("a", `["kube2iam-app"]`)), wantRole: "kube2iam-app"},
@@ -170,15 +174,21 @@ func TestRoleRules(t *testing.T) {
 			objs: objs(pod("a", "p", "kube2iam-app"), namespace("a", `["kube2iam-(app"]`)), status: 404, text: notValid("a")},
 		{name: "restrictions off: any annotated role", mod: func(o *kube2iam.Options) { o.NamespaceRestriction = false },
 			objs: objs(pod("a", "p", "kube2iam-app"), namespace("a", `["kube2iam-other"]`)), wantRole: "kube2iam-app"},
-		{name: "unannotated, no default role", objs: objs(pod("a", "p", ""), namespace("a", `["*"]`)),
-			status: 404, text: "unable to find role for IP " + podIP + "\n"},
+		// Upstream's mapper takes the empty --default-role as the base ARN,
+		// which lists as "" (its e2e TestUnannotatedPodNoCredentials).
+		{name: "unannotated, no default role", objs: objs(pod("a", "p", ""), namespace("a", `["kube2iam-other"]`)),
+			status: 200, text: "", roleStatus: 403, roleText: "Invalid role kube2iam-app\n"},
+		{name: "annotated with an empty role", objs: objs(withRole(pod("a", "p", ""), ""), namespace("a", `["kube2iam-other"]`)),
+			status: 200, text: "", roleStatus: 403, roleText: "Invalid role kube2iam-app\n"},
+		{name: "unannotated, neither default role nor base ARN", mod: func(o *kube2iam.Options) { o.BaseRoleARN = "" },
+			objs: objs(pod("a", "p", ""), namespace("a", `["*"]`)), status: 404, text: "unable to find role for IP " + podIP + "\n"},
 		{name: "unannotated gets the default role, exempt from the restriction", mod: func(o *kube2iam.Options) { o.DefaultRole = "kube2iam-app" },
 			objs: objs(pod("a", "p", ""), namespace("a", `["kube2iam-other"]`)), wantRole: "kube2iam-app"},
-		{name: "no pod with the caller's IP", objs: objs(namespace("a", `["*"]`)), status: 404, text: "Pod with specificed IP not found\n"},
+		{name: "no pod with the caller's IP", objs: objs(namespace("a", `["*"]`)), status: 404, text: "pod with specificed IP \"" + podIP + "\" not found\n"},
 		{name: "pod on another node", objs: objs(onNode(pod("a", "p", "kube2iam-app"), "node-2"), namespace("a", `["*"]`)),
-			status: 404, text: "Pod with specificed IP not found\n"},
+			status: 404, text: "pod with specificed IP \"" + podIP + "\" not found\n"},
 		{name: "finished pod", objs: objs(phase(pod("a", "p", "kube2iam-app"), corev1.PodSucceeded), namespace("a", `["*"]`)),
-			status: 404, text: "Pod with specificed IP not found\n"},
+			status: 404, text: "pod with specificed IP \"" + podIP + "\" not found\n"},
 		{name: "two pods with the IP", objs: objs(pod("a", "p", "kube2iam-app"), pod("a", "q", "kube2iam-app"), namespace("a", `["*"]`)),
 			status: 404, text: "2 pods ([p q]) with the ip " + podIP + " indexed\n"},
 	}
@@ -198,14 +208,23 @@ func TestRoleRules(t *testing.T) {
 			require.Error(t, err, "the SDK must get no credentials")
 			require.Equal(t, tc.status, code)
 			require.Equal(t, tc.text, body)
+			if tc.roleStatus == 0 {
+				tc.roleStatus, tc.roleText = tc.status, tc.text
+			}
 			code, body = get(t, srv.URL+"/latest/meta-data/iam/security-credentials/kube2iam-app")
-			require.Equal(t, tc.status, code, "the role path refuses too")
-			require.Equal(t, tc.text, body)
+			require.Equal(t, tc.roleStatus, code, "the role path refuses too")
+			require.Equal(t, tc.roleText, body)
 		})
 	}
 }
 
 func objs(o ...runtime.Object) []runtime.Object { return o }
+
+// withRole sets p's role annotation, even to "".
+func withRole(p *corev1.Pod, role string) *corev1.Pod {
+	p.Annotations = map[string]string{kube2iam.DefaultRoleKey: role}
+	return p
+}
 
 func onNode(p *corev1.Pod, node string) *corev1.Pod { p.Spec.NodeName = node; return p }
 
@@ -256,54 +275,71 @@ func TestCredentialsCachedPerRole(t *testing.T) {
 }
 
 // TestPassThrough: other paths, the IMDSv2 token PUT among them, reach the
-// node's metadata from the node: no X-Forwarded-For (IMDS refuses token
-// requests carrying it) and one hop whatever the caller claims.
+// node's metadata from the node, one hop whatever the caller claims. As
+// upstream, an IMDSv2 request goes without the caller's address in
+// X-Forwarded-For (IMDS refuses a token request naming a client) but with
+// whatever X-Forwarded-For the caller sent itself.
 func TestPassThrough(t *testing.T) {
 	w := newWorld(t, nil)
 	srv := w.proxy(t, nil, pod("a", "p", "kube2iam-app"), namespace("a", `["*"]`))
-	req, err := http.NewRequest(http.MethodPut, srv.URL+"/latest/api/token", nil)
-	require.NoError(t, err)
-	req.Header.Set(awsimds.TTLHeader, "60")
-	req.Header.Set("X-Forwarded-For", "10.244.0.9")
-	req.Header.Set(awsimds.HopsHeader, "3")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	tok, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode, string(tok))
+	put := func(xff string) (int, string) {
+		req, err := http.NewRequest(http.MethodPut, srv.URL+"/latest/api/token", nil)
+		require.NoError(t, err)
+		req.Header.Set(awsimds.TTLHeader, "60")
+		req.Header.Set(awsimds.HopsHeader, "3")
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, tok := put("")
+	require.Equal(t, http.StatusOK, code, tok)
+	code, _ = put("10.244.0.9")
+	require.Equal(t, http.StatusForbidden, code, "the caller's own X-Forwarded-For reaches IMDS")
 
-	req, err = http.NewRequest(http.MethodGet, srv.URL+"/latest/meta-data/instance-id", nil)
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/latest/meta-data/instance-id", nil)
 	require.NoError(t, err)
-	req.Header.Set(awsimds.TokenHeader, string(tok))
-	resp, err = http.DefaultClient.Do(req)
+	req.Header.Set(awsimds.TokenHeader, tok)
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	id, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.Equal(t, "i-0node", string(id))
 
-	code, _ := get(t, srv.URL+"/latest/meta-data/instance-id")
+	code, _ = get(t, srv.URL+"/latest/meta-data/instance-id")
 	require.Equal(t, http.StatusUnauthorized, code, "IMDSv1 is refused by the node (HttpTokens=required), through the proxy too")
 	req, err = http.NewRequest(http.MethodGet, srv.URL+"/latest/meta-data/nothing-here", nil)
 	require.NoError(t, err)
-	req.Header.Set(awsimds.TokenHeader, string(tok))
+	req.Header.Set(awsimds.TokenHeader, tok)
 	resp, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 }
 
-// TestHealthz reads the instance ID with an IMDSv1 GET, as upstream, so it
-// fails on HttpTokens=required nodes (jtblin/kube2iam#345).
+// TestHealthz reads the instance ID with the SDK's IMDS client, as
+// upstream since jtblin/kube2iam#344, so it works on HttpTokens=required
+// nodes, and fails with upstream's text when IMDS does.
 func TestHealthz(t *testing.T) {
-	w := newWorld(t, nil)
-	code, body := get(t, w.proxy(t, nil).URL+"/healthz")
-	require.Equal(t, http.StatusInternalServerError, code)
-	require.Equal(t, "Error getting instance id, got status: 401 Unauthorized\n", body)
+	for _, requireV2 := range []bool{true, false} {
+		w := newWorld(t, func(o *awsimds.Options) { o.RequireV2 = requireV2 })
+		code, body := get(t, w.proxy(t, nil).URL+"/healthz")
+		require.Equal(t, http.StatusOK, code)
+		require.JSONEq(t, `{"hostIP":"10.0.0.10","instanceId":"i-0node"}`, body)
+	}
 
-	w = newWorld(t, func(o *awsimds.Options) { o.RequireV2 = false })
-	code, body = get(t, w.proxy(t, nil).URL+"/healthz")
-	require.Equal(t, http.StatusOK, code)
-	require.JSONEq(t, `{"hostIP":"10.0.0.10","instanceId":"i-0node"}`, body)
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) }))
+	t.Cleanup(down.Close)
+	w := newWorld(t, nil)
+	srv := w.proxy(t, func(o *kube2iam.Options) { o.MetadataURL = down.URL })
+	code, body := get(t, srv.URL+"/healthz")
+	require.Equal(t, http.StatusInternalServerError, code)
+	require.True(t, strings.HasPrefix(body, "Error getting instance id EC2 Metadata [operation error ec2imds: GetMetadata"), body)
+	require.True(t, strings.HasSuffix(body, "] response error, got instance-id\n"), body)
 }
 
 func TestOptionsValidation(t *testing.T) {
@@ -311,7 +347,6 @@ func TestOptionsValidation(t *testing.T) {
 	for _, o := range []kube2iam.Options{
 		{},
 		{Client: cs, BaseRoleARN: "arn:aws:s3:::bucket"},
-		{Client: cs, NamespaceRestrictionFormat: "regex"},
 		{Client: cs, MetadataURL: "::"},
 	} {
 		_, err := kube2iam.New(o)

@@ -9,10 +9,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// Annotation keys, upstream's defaults (--iam-role-key, --namespace-key).
+// Annotation keys, upstream's defaults (--iam-role-key, --namespace-key,
+// --iam-external-id).
 const (
-	DefaultRoleKey      = "iam.amazonaws.com/role"
-	DefaultNamespaceKey = "iam.amazonaws.com/allowed-roles"
+	DefaultRoleKey       = "iam.amazonaws.com/role"
+	DefaultNamespaceKey  = "iam.amazonaws.com/allowed-roles"
+	DefaultExternalIDKey = "iam.amazonaws.com/external-id"
 )
 
 // Namespace restriction formats (--namespace-restriction-format).
@@ -21,8 +23,9 @@ const (
 	FormatRegexp = "regexp"
 )
 
-// baseARNRe is upstream's check of --base-role-arn.
-var baseARNRe = regexp.MustCompile(`^arn:(\w|-)*:iam::\d+:role\/?(\w+|-|\/)*$`)
+// baseARNRe is upstream's check of --base-role-arn (iam.ARNRegexp in
+// iam/arn.go at 4c4a2b4; dots allowed in role names since 37bb25d, 2017).
+var baseARNRe = regexp.MustCompile(`^arn:(\w|-)*:iam::\d+:role\/?(\w+|-|\/|\.)*$`)
 
 // ValidBaseARN reports whether s may be used as --base-role-arn.
 func ValidBaseARN(s string) bool { return baseARNRe.MatchString(s) }
@@ -36,15 +39,19 @@ func roleARN(base, role string) string {
 	return base + role
 }
 
-// ParseAllowedRoles reads a namespace's allowed-roles annotation: a JSON
-// array of strings. Anything else is an error and allows no role.
+// ParseAllowedRoles reads a namespace's allowed-roles annotation, a JSON
+// array of strings, as upstream's GetNamespaceRoleAnnotation does: what
+// encoding/json decodes is kept even when it also reports an error. So
+// `["explicit-role", 1]` still allows explicit-role (the 1 becomes "", the
+// base ARN itself), while text that is not JSON, or JSON that is not an
+// array, allows nothing. The error says what was wrong, for the log.
 func ParseAllowedRoles(s string) ([]string, error) {
 	if s == "" {
 		return nil, nil
 	}
 	var roles []string
 	if err := json.Unmarshal([]byte(s), &roles); err != nil {
-		return nil, fmt.Errorf("allowed roles %q: %w", s, err)
+		return roles, fmt.Errorf("allowed roles %q: %w", s, err)
 	}
 	return roles, nil
 }
@@ -89,8 +96,9 @@ type mapError struct {
 func (e *mapError) Error() string { return e.Text }
 
 // allowedInNamespace decides --namespace-restrictions for role in ns, whose
-// annotation lists the allowed patterns. It returns whether one matched,
-// and why not when none did.
+// annotation lists the allowed patterns, as upstream's
+// checkRoleForNamespace. It returns whether one matched, and why not when
+// none did.
 func (o *Options) allowedInNamespace(role string, ns *corev1.Namespace) (ok bool, why string) {
 	if ns == nil {
 		return false, "namespace not found"
@@ -98,7 +106,8 @@ func (o *Options) allowedInNamespace(role string, ns *corev1.Namespace) (ok bool
 	raw := ns.Annotations[o.NamespaceKey]
 	patterns, err := ParseAllowedRoles(raw)
 	if err != nil {
-		return false, fmt.Sprintf("annotation %s is not a JSON array of strings", o.NamespaceKey)
+		o.Logger.Warn("namespace annotation is not a JSON array of strings; using what it decodes to, as upstream",
+			"namespace", ns.Name, "annotation", o.NamespaceKey, "err", err, "patterns", patterns)
 	}
 	for _, p := range patterns {
 		full := roleARN(o.BaseRoleARN, p)
@@ -113,8 +122,11 @@ func (o *Options) allowedInNamespace(role string, ns *corev1.Namespace) (ok bool
 			return true, ""
 		}
 	}
-	if len(patterns) == 0 {
-		return false, fmt.Sprintf("namespace %s has no %s annotation", ns.Name, o.NamespaceKey)
+	switch {
+	case len(patterns) > 0:
+		return false, fmt.Sprintf("no pattern of %s %s matches", o.NamespaceKey, raw)
+	case err != nil:
+		return false, fmt.Sprintf("annotation %s is not a JSON array of strings", o.NamespaceKey)
 	}
-	return false, fmt.Sprintf("no pattern of %s %s matches", o.NamespaceKey, raw)
+	return false, fmt.Sprintf("namespace %s has no %s annotation", ns.Name, o.NamespaceKey)
 }

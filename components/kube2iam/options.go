@@ -36,14 +36,21 @@ type Options struct {
 	// "/" (added when missing).
 	BaseRoleARN string
 	// DefaultRole (--default-role) is the role of pods without the role
-	// annotation; "" refuses them.
+	// annotation. Left empty it is, as upstream's mapper computes it, the
+	// base ARN itself: pods without the annotation then list no role (an
+	// empty answer), and only with no BaseRoleARN either are they refused
+	// ("unable to find role for IP").
 	DefaultRole string
 	// RoleKey (--iam-role-key) defaults to DefaultRoleKey; NamespaceKey
-	// (--namespace-key) to DefaultNamespaceKey.
-	RoleKey, NamespaceKey string
+	// (--namespace-key) to DefaultNamespaceKey; ExternalIDKey
+	// (--iam-external-id), the pod annotation whose value AssumeRole passes
+	// as ExternalId, to DefaultExternalIDKey.
+	RoleKey, NamespaceKey, ExternalIDKey string
 	// NamespaceRestriction (--namespace-restrictions) enforces NamespaceKey.
 	NamespaceRestriction bool
-	// NamespaceRestrictionFormat is FormatGlob (default) or FormatRegexp.
+	// NamespaceRestrictionFormat is FormatRegexp (in any case) or else
+	// FormatGlob, the default: as upstream, a value it does not know means
+	// glob (New logs it).
 	NamespaceRestrictionFormat string
 
 	// MetadataURL is the node's metadata service (--metadata-addr), where
@@ -80,6 +87,20 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// remoteIP is the caller's address in addr (host:port or a bare IP),
+// normalized, "" when it holds none: upstream's parseRemoteAddr.
+func remoteIP(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return ""
+	}
+	return ip.String()
+}
+
 func (o *Options) normalize() error {
 	if o.Client == nil {
 		return errors.New("Options.Client is required")
@@ -98,13 +119,20 @@ func (o *Options) normalize() error {
 	if o.NamespaceKey == "" {
 		o.NamespaceKey = DefaultNamespaceKey
 	}
-	switch strings.ToLower(o.NamespaceRestrictionFormat) {
-	case "", FormatGlob:
-		o.NamespaceRestrictionFormat = FormatGlob
+	if o.ExternalIDKey == "" {
+		o.ExternalIDKey = DefaultExternalIDKey
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch f := strings.ToLower(o.NamespaceRestrictionFormat); f {
 	case FormatRegexp:
 		o.NamespaceRestrictionFormat = FormatRegexp
 	default:
-		return fmt.Errorf("namespace restriction format %q: want glob or regexp", o.NamespaceRestrictionFormat)
+		if f != "" && f != FormatGlob {
+			o.Logger.Warn("unknown namespace restriction format; glob, as upstream", "format", o.NamespaceRestrictionFormat)
+		}
+		o.NamespaceRestrictionFormat = FormatGlob
 	}
 	if o.MetadataURL == "" {
 		o.MetadataURL = "http://" + DefaultMetadataAddress
@@ -131,19 +159,10 @@ func (o *Options) normalize() error {
 		o.BackoffMaxInterval = DefaultBackoffInterval
 	}
 	if o.RemoteIP == nil {
-		o.RemoteIP = func(r *http.Request) string {
-			h, _, err := net.SplitHostPort(r.RemoteAddr)
-			if err != nil || net.ParseIP(h) == nil {
-				return ""
-			}
-			return h
-		}
+		o.RemoteIP = func(r *http.Request) string { return remoteIP(r.RemoteAddr) }
 	}
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return nil
 }
