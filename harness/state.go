@@ -43,7 +43,7 @@ type State struct {
 	// ProbeImage is the SDK probe image loaded into every cluster.
 	ProbeImage string `json:"probeImage,omitempty"`
 	// PyClientImage is the image of Debian's awscli and boto3
-	// (PyClientImage), loaded into the AWS clusters; empty unless the lab
+	// (PyClientImage), loaded into the clusters whose pods get AWS identities; empty unless the lab
 	// was brought up with it.
 	PyClientImage string `json:"pyclientImage,omitempty"`
 	// CNI is the clusters' pod network (package cni) and PodInterface the

@@ -91,7 +91,7 @@ func labFlagSet(name string, env *cliEnv) (fs *flag.FlagSet, cfg *harness.Config
 	fs.StringVar(&cfg.KindConfig, "kind-config", "", "kind cluster template (default ./kind-config.yaml when there is one, else the built-in one)")
 	fs.StringVar(&cfg.FixturesDir, "fixtures", "fixtures/aws", "IAM fixtures directory")
 	fs.StringVar(&cfg.ProbeBinary, "probe", "", "static SDK probe binary to load into the clusters")
-	fs.BoolVar(&cfg.PyClient, "pyclient", false, "build (once) and load the image of Debian's awscli and boto3 into the AWS clusters")
+	fs.BoolVar(&cfg.PyClient, "pyclient", false, "build (once) and load the image of Debian's awscli and boto3 into the clusters whose pods get AWS identities (IRSA, gtoken)")
 	fs.Func("cni", "pod network: bridge, ptp or kindnet (IDLAB_CNI; default: kindnet on kindest/node, else bridge)", func(s string) error {
 		n, err := cni.Parse(s)
 		cfg.CNI = n
