@@ -46,7 +46,7 @@ type Config struct {
 	// ProbeBinary is the static SDK probe put in the probe image; empty skips it.
 	ProbeBinary string
 	// PyClient builds (once per machine) and loads PyClientImage into the
-	// AWS clusters.
+	// clusters whose pods get AWS identities (IRSA webhook, gtoken).
 	PyClient bool
 	// CNI is the clusters' pod network (package cni): bridge (the offline
 	// node image's cni0), ptp (a veth per pod, no bridge, as kindnet) or

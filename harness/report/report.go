@@ -49,9 +49,9 @@ type Row struct {
 	// Tier is how long the row takes to observe: "" (TierQuick) for
 	// seconds, TierSlow for rows that wait minutes for the kubelet or a
 	// clock (make e2e-quick leaves those out). The manifest records it.
-	Tier string `json:"tier,omitempty"`
-	Test      string `json:"test,omitempty"`   // filled from the event: package/Test/sub
-	Passed    bool   `json:"passed"`           // filled from the test's result
+	Tier   string `json:"tier,omitempty"`
+	Test   string `json:"test,omitempty"` // filled from the event: package/Test/sub
+	Passed bool   `json:"passed"`         // filled from the test's result
 	// AsExpected and Why are the row's verdict, filled by Read: Passed and
 	// Observed matching Expected; Why says what is wrong when it is not.
 	AsExpected bool   `json:"as_expected"`
