@@ -66,7 +66,10 @@ func TestGtokenAWSCLI(t *testing.T) {
 				require.NoError(t, err)
 
 				sts := lab.DecisionsSince(ctx, t, since, "sts:AssumeRoleWithWebIdentity", gkeReader)
-				calls := lab.DecisionsSince(ctx, t, since, c.action, c.resource)
+				// Other suites read app-a-data/hello.txt at the same time (as
+				// py-app): only gke-reader's sessions are this row's.
+				calls := lab.DecisionsOf(ctx, t, labenv.DecisionQuery{Since: since, Action: c.action, Resource: c.resource,
+					Principal: ":assumed-role/gke-reader/"})
 				want, reason := "allow", ""
 				if !bound {
 					want = "AccessDenied"
