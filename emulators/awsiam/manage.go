@@ -219,6 +219,7 @@ func (i *IAM) UntagRole(account, name string, keys []string) error {
 // and attached policy operations share.
 type holder struct {
 	kind    string // "role" or "user"
+	account string
 	name    string
 	inline  *map[string]*Policy
 	managed *[]string
@@ -226,11 +227,11 @@ type holder struct {
 }
 
 func roleHolder(r *Role) holder {
-	return holder{"role", r.Name, &r.InlinePolicies, &r.ManagedPolicyARNs, MaxRoleInlineTotal}
+	return holder{"role", r.Account, r.Name, &r.InlinePolicies, &r.ManagedPolicyARNs, MaxRoleInlineTotal}
 }
 
 func userHolder(u *User) holder {
-	return holder{"user", u.Name, &u.InlinePolicies, &u.ManagedPolicyARNs, MaxUserInlineTotal}
+	return holder{"user", u.Account, u.Name, &u.InlinePolicies, &u.ManagedPolicyARNs, MaxUserInlineTotal}
 }
 
 func (h holder) put(name string, doc *Policy) error {
@@ -257,13 +258,14 @@ func (h holder) remove(name string) error {
 	return nil
 }
 
-// attach adds arn, which must exist (i.mu is taken to look), once.
+// attach adds arn, which must exist in the holder's account or be AWS
+// managed (i.mu is taken to look), once.
 func (h holder) attach(i *IAM, arn string) (changed bool, err error) {
 	i.mu.RLock()
-	_, ok := i.managed[arn]
+	mp, ok := i.managed[arn]
 	i.mu.RUnlock()
 	switch {
-	case !ok:
+	case !ok || mp.Account != h.account && mp.Account != "aws":
 		return false, fmt.Errorf("%w: Policy %s does not exist or is not attachable.", ErrNoSuchEntity, arn)
 	case slices.Contains(*h.managed, arn):
 		return false, nil

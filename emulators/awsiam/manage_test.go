@@ -255,6 +255,11 @@ func TestManageErrors(t *testing.T) {
 			_, err := i.CreatePolicy(mAcct, "FIXED", "/other/", "", mRead, nil)
 			return err
 		}(), ErrEntityAlreadyExists, "A policy called FIXED already exists. Duplicate names are not allowed."},
+		{"attach another account's policy", func() error {
+			other, err := i.CreatePolicy("999999999999", "theirs", "/", "", mRead, nil)
+			require.NoError(t, err)
+			return i.AttachRolePolicy(mAcct, "kept", other.ARN)
+		}(), ErrNoSuchEntity, "Policy arn:aws:iam::999999999999:policy/theirs does not exist or is not attachable."},
 		{"a trust policy that is an identity policy", i.UpdateAssumeRolePolicy(mAcct, "kept", mRead), nil, "Missing required field Principal"},
 	}
 	for _, tc := range tests {

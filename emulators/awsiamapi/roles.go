@@ -191,7 +191,10 @@ func (c *call) updateRole() (any, error) {
 	if hasDesc {
 		d = &desc
 	}
-	return nil, c.h.iam.UpdateRole(c.account(), name, d, time.Duration(maxSession)*time.Second)
+	if err := c.h.iam.UpdateRole(c.account(), name, d, time.Duration(maxSession)*time.Second); err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil // an empty <UpdateRoleResult/>: the model gives UpdateRole an output
 }
 
 func (c *call) deleteRole() (any, error) {

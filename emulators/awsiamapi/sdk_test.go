@@ -54,7 +54,11 @@ func TestSDK(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, sdkTrust, doc, "the document comes back URL-encoded, as on AWS")
 	require.Equal(t, int32(3600), aws.ToInt32(got.Role.MaxSessionDuration))
+	require.Equal(t, []types.Tag{{Key: aws.String("team"), Value: aws.String("a")}}, got.Role.Tags)
 	require.NotNil(t, got.Role.CreateDate)
+
+	_, err = c.UpdateRole(ctx, &iam.UpdateRoleInput{RoleName: aws.String("app"), Description: aws.String("d"), MaxSessionDuration: aws.Int32(7200)})
+	require.NoError(t, err)
 
 	_, err = c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("nope")})
 	var missing *types.NoSuchEntityException
