@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -109,39 +110,44 @@ func runIAMImport(ctx context.Context, env *cliEnv, args []string) error {
 		plan.Describe(env.stdout)
 		return nil
 	}
-	var clients func(string) (iamimport.API, error)
+	var target iamimport.Target
 	if *endpoint != "" {
 		hc, err := caClient(*caBundle)
 		if err != nil {
 			return err
 		}
-		clients = iamimport.Clients(ctx, *endpoint, hc, func(ctx context.Context, account string) (aws.Credentials, error) {
+		target.Clients = iamimport.Clients(ctx, *endpoint, hc, func(ctx context.Context, account string) (aws.Credentials, error) {
 			return iamimport.ProfileCredentials(ctx, *credsFile, account)
 		})
-	} else if clients, err = labClients(ctx, *stateDir); err != nil {
+	} else if target, err = labTarget(ctx, *stateDir); err != nil {
 		return err
 	}
-	return iamimport.Apply(ctx, plan, clients, env.stdout)
+	return iamimport.Apply(ctx, plan, target, env.stdout)
 }
 
-// labClients signs as each account's admin of the lab in stateDir, whose
-// admin API makes the admin of an account it did not know.
-func labClients(ctx context.Context, stateDir string) (func(string) (iamimport.API, error), error) {
+// labTarget is the lab in stateDir: its IAM API as each account's admin,
+// which the lab's admin API gives (making the admin of an account the lab
+// did not know), and that admin API's fixtures for AWS managed policies.
+func labTarget(ctx context.Context, stateDir string) (iamimport.Target, error) {
 	st, err := harness.Open(stateDir)
 	if err != nil {
-		return nil, err
+		return iamimport.Target{}, err
 	}
 	hc, err := st.HTTPClient()
 	if err != nil {
-		return nil, err
+		return iamimport.Target{}, err
 	}
-	return iamimport.Clients(ctx, st.EmulatorURL, hc, func(ctx context.Context, account string) (aws.Credentials, error) {
+	clients := iamimport.Clients(ctx, st.EmulatorURL, hc, func(ctx context.Context, account string) (aws.Credentials, error) {
 		var keys struct{ AccessKeyId, SecretAccessKey string }
 		if err := st.Admin(ctx, http.MethodPost, "/_idlab/iam/admins/"+account, nil, &keys); err != nil {
 			return aws.Credentials{}, fmt.Errorf("admin of account %s: %w", account, err)
 		}
 		return aws.Credentials{AccessKeyID: keys.AccessKeyId, SecretAccessKey: keys.SecretAccessKey}, nil
-	}), nil
+	})
+	load := func(ctx context.Context, fixture []byte) error {
+		return st.Admin(ctx, http.MethodPost, "/_idlab/iam/fixtures", json.RawMessage(fixture), nil)
+	}
+	return iamimport.Target{Clients: clients, LoadAWSManaged: load}, nil
 }
 
 // caClient trusts the CA bundle at path.

@@ -83,7 +83,7 @@ func TestIAMImportIntoServe(t *testing.T) {
 }
 
 // Into a lab (its state dir): the admin API makes the admin of an account
-// the lab did not know.
+// the lab did not know, and loads the AWS managed policy the role attaches.
 func TestIAMImportIntoLab(t *testing.T) {
 	dir, url := serveForImport(t)
 	state := t.TempDir()
@@ -94,9 +94,15 @@ func TestIAMImportIntoLab(t *testing.T) {
 	role := filepath.Join(t.TempDir(), "role.json")
 	require.NoError(t, os.WriteFile(role, []byte(`{"Role": {"Arn": "arn:aws:iam::210987654321:role/team/x", "AssumeRolePolicyDocument": `+
 		`{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}}`), 0o600))
+	version := filepath.Join(t.TempDir(), "SecurityAudit.json")
+	require.NoError(t, os.WriteFile(version, []byte(`{"PolicyVersion": {"Document": {"Version": "2012-10-17", "Statement": `+
+		`[{"Effect": "Allow", "Action": "iam:Get*", "Resource": "*"}]}, "VersionId": "v1", "IsDefaultVersion": true}}`), 0o600))
 	var stdout, stderr bytes.Buffer
-	require.Equal(t, 0, run(t.Context(), []string{"iam", "import", "--state-dir", state, role}, &stdout, &stderr), stderr.String())
-	require.Equal(t, "created role arn:aws:iam::210987654321:role/team/x\n", stdout.String())
+	require.Equal(t, 0, run(t.Context(), append([]string{"iam", "import", "--state-dir", state, role, version}, testdata("list-attached-aws-managed.json")...),
+		&stdout, &stderr), stderr.String())
+	require.Equal(t, "loaded AWS managed policy arn:aws:iam::aws:policy/SecurityAudit\n"+
+		"created role arn:aws:iam::210987654321:role/team/x\n"+
+		"attached arn:aws:iam::aws:policy/SecurityAudit to role x\n", stdout.String())
 	creds, err := os.ReadFile(filepath.Join(dir, "iam", awsiam.AdminCredentialsFile))
 	require.NoError(t, err)
 	require.Contains(t, string(creds), "[idlab-210987654321]", "the new account's admin is in the credentials file too")

@@ -14,6 +14,9 @@
 //
 // LoadFixtures reads YAML (errors name file:line):
 //
+//	awsManagedPolicies:               # AWS managed policies roles may attach
+//	  - name: AmazonS3ReadOnlyAccess  # arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess
+//	    document: {...}               # the document AWS gives it (get-policy-version)
 //	accounts:
 //	  - id: "111111111111"            # quoted: 12 digits
 //	    alias: dev

@@ -226,7 +226,9 @@ func (rec *entityRecord) apply(i *IAM) error {
 		}
 		mp.PolicyID, mp.DefaultVersionID, mp.Versions, mp.nextVersion = r.PolicyID, r.DefaultVersionID, versions, r.NextVersion
 		mp.Tags, mp.CreateDate, mp.UpdateDate = r.Tags, r.CreateDate, r.UpdateDate
-		i.knowAccount(mp.Account)
+		if mp.Account != AWSManaged {
+			i.knowAccount(mp.Account)
+		}
 		i.managed[mp.ARN] = mp
 	case rec.Provider != nil:
 		r := rec.Provider

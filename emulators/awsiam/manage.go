@@ -265,7 +265,7 @@ func (h holder) attach(i *IAM, arn string) (changed bool, err error) {
 	mp, ok := i.managed[arn]
 	i.mu.RUnlock()
 	switch {
-	case !ok || mp.Account != h.account && mp.Account != "aws":
+	case !ok || mp.Account != h.account && mp.Account != AWSManaged:
 		return false, fmt.Errorf("%w: Policy %s does not exist or is not attachable.", ErrNoSuchEntity, arn)
 	case slices.Contains(*h.managed, arn):
 		return false, nil
@@ -926,7 +926,7 @@ func (i *IAM) PolicySource(arn string) (Principal, []SourcePolicy, error) {
 		for _, a := range managed {
 			if mp, ok := i.managed[a]; ok {
 				t := "user-managed"
-				if mp.Account == "aws" {
+				if mp.Account == AWSManaged {
 					t = "aws-managed"
 				}
 				out = append(out, SourcePolicy{ID: mp.Name, Type: t, Policy: mp.Document})

@@ -432,10 +432,15 @@ func (i *IAM) AddUser(u User) error {
 	return nil
 }
 
-// newManagedPolicy validates a customer managed policy's first version and
-// builds it at now.
+// AWSManaged is the account field of AWS managed policies' ARNs
+// (arn:aws:iam::aws:policy/NAME). The lab holds those its fixtures load
+// (awsManagedPolicies), attachable from every account and changed by none.
+const AWSManaged = "aws"
+
+// newManagedPolicy validates a managed policy's first version and builds
+// it at now; account is 12 digits, or AWSManaged.
 func newManagedPolicy(account, name, path, desc string, doc *Policy, now time.Time) (*ManagedPolicy, error) {
-	if !accountRe.MatchString(account) || !policyNameRe.MatchString(name) {
+	if !(accountRe.MatchString(account) || account == AWSManaged) || !policyNameRe.MatchString(name) {
 		return nil, fmt.Errorf("%w: policy %q in account %q", ErrInvalidInput, name, account)
 	}
 	p, err := normPath(path)
@@ -489,7 +494,9 @@ func (i *IAM) AddManagedPolicy(account, name, path string, doc *Policy) (*Manage
 	if i.findPolicyLocked(account, name) != nil {
 		return nil, fmt.Errorf("%w: A policy called %s already exists. Duplicate names are not allowed.", ErrEntityAlreadyExists, name)
 	}
-	i.knowAccount(account)
+	if account != AWSManaged {
+		i.knowAccount(account)
+	}
 	i.managed[mp.ARN] = mp
 	return mp, nil
 }

@@ -380,3 +380,31 @@ func TestAuthorizationIsPerEntity(t *testing.T) {
 	status, body = l.do(t, l.nobody, form("Action", "CreateAccessKey", "UserName", "idlab-admin"))
 	require.Equal(t, http.StatusForbidden, status, "no key for another user: %s", body)
 }
+
+// AWS managed policies the fixtures load: every account reads and
+// attaches them, none changes them, and the simulator types them.
+func TestAWSManagedPolicies(t *testing.T) {
+	l := newLab(t)
+	require.NoError(t, l.iam.LoadFixtureYAML("aws.yaml", []byte(`awsManagedPolicies:
+  - name: AmazonS3ReadOnlyAccess
+    document: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: ["s3:Get*", "s3:List*"], Resource: "*"}]}
+`)))
+	arn := "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+	require.Contains(t, l.ok(t, "Action", "GetPolicy", "PolicyArn", arn), "<Arn>arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess</Arn>")
+	require.Contains(t, l.ok(t, "Action", "ListPolicies", "Scope", "AWS"), "<PolicyName>AmazonS3ReadOnlyAccess</PolicyName>")
+	require.NotContains(t, l.ok(t, "Action", "ListPolicies", "Scope", "Local"), "AmazonS3ReadOnlyAccess")
+	l.ok(t, "Action", "CreateRole", "RoleName", "app", "AssumeRolePolicyDocument", trust)
+	l.ok(t, "Action", "AttachRolePolicy", "RoleName", "app", "PolicyArn", arn)
+	require.Contains(t, l.ok(t, "Action", "SimulatePrincipalPolicy", "PolicySourceArn", "arn:aws:iam::"+acct+":role/app", "ActionNames.member.1", "s3:GetObject"),
+		"<SourcePolicyId>AmazonS3ReadOnlyAccess</SourcePolicyId><SourcePolicyType>aws-managed</SourcePolicyType>")
+	for _, params := range []url.Values{
+		form("Action", "DeletePolicy", "PolicyArn", arn),
+		form("Action", "CreatePolicyVersion", "PolicyArn", arn, "PolicyDocument", readAll),
+		form("Action", "DeletePolicyVersion", "PolicyArn", arn, "VersionId", "v1"),
+	} {
+		status, body := l.do(t, l.admin, params)
+		require.Equal(t, http.StatusForbidden, status, body)
+		require.Contains(t, body, "<Code>AccessDenied</Code>")
+	}
+	require.Equal(t, []string{acct}, l.iam.Accounts(), "aws is no account")
+}

@@ -160,7 +160,7 @@ func storeErr(err error) error {
 func (c *call) authorize(resource string, context map[string][]string) error {
 	action := "iam:" + c.action
 	owner := arnAccount(resource)
-	if owner == "" {
+	if owner == "" || owner == awsiam.AWSManaged { // AWS managed policies are every account's to read and attach
 		owner = c.caller.Account
 	}
 	d := c.h.iam.Authorize(c.ctx, awsiam.Request{Principal: c.caller, Action: action, Resource: resource,

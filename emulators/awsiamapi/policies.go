@@ -49,6 +49,14 @@ func (c *call) policy() (*awsiam.ManagedPolicy, error) {
 	return c.h.iam.ManagedPolicy(arn)
 }
 
+// changeable refuses to change an AWS managed policy, which AWS keeps.
+func (c *call) changeable(arn string) error {
+	if arnAccount(arn) == awsiam.AWSManaged {
+		return awsxml.Errorf(403, "AccessDenied", "User: %s is not authorized to perform: iam:%s on resource: %s because it is an AWS managed policy", c.caller.ARN, c.action, arn)
+	}
+	return nil
+}
+
 func (c *call) getPolicy() (any, error) {
 	mp, err := c.policy()
 	if err != nil {
@@ -80,7 +88,7 @@ func (c *call) listPolicies() (any, error) {
 	var all []awsiam.ManagedPolicy
 	if usage != "PermissionsBoundary" { // idlab has no boundaries: none is used as one
 		if scope != "Local" {
-			all = append(all, c.h.iam.ListPolicies("aws", prefix, onlyAttached)...)
+			all = append(all, c.h.iam.ListPolicies(awsiam.AWSManaged, prefix, onlyAttached)...)
 		}
 		if scope != "AWS" {
 			all = append(all, c.h.iam.ListPolicies(c.account(), prefix, onlyAttached)...)
@@ -106,6 +114,9 @@ func (c *call) deletePolicy() (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.changeable(mp.ARN); err != nil {
+		return nil, err
+	}
 	return nil, c.h.iam.DeletePolicy(mp.ARN)
 }
 
@@ -120,6 +131,9 @@ func (c *call) createPolicyVersion() (any, error) {
 		return nil, err
 	}
 	if err := c.authorize(arn, nil); err != nil {
+		return nil, err
+	}
+	if err := c.changeable(arn); err != nil {
 		return nil, err
 	}
 	v, err := c.h.iam.CreatePolicyVersion(arn, doc, setDefault)
@@ -177,6 +191,9 @@ func (c *call) deletePolicyVersion() (any, error) {
 	id := c.required("VersionId", policyVersionIDType)
 	mp, err := c.policy()
 	if err != nil {
+		return nil, err
+	}
+	if err := c.changeable(mp.ARN); err != nil {
 		return nil, err
 	}
 	return nil, c.h.iam.DeletePolicyVersion(mp.ARN, id)

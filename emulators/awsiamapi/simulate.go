@@ -158,7 +158,7 @@ func (c *call) simulate(in *simInput) (any, error) {
 			if owner == "" {
 				owner = arnAccount(res)
 			}
-			if owner == "" || owner == "aws" {
+			if owner == "" || owner == awsiam.AWSManaged {
 				owner = in.principal.Account
 			}
 			req := awsiam.Request{Principal: in.principal, Action: action, Resource: res, ResourceAccount: owner, Context: in.context}

@@ -44,12 +44,25 @@ func NewClient(endpoint string, hc *http.Client, creds aws.Credentials) *iam.Cli
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil })})
 }
 
-// Apply makes the plan real through each account's IAM API (clients
-// returns the admin's client of an account), writing one line a change to
-// out. It stops at the first error.
-func Apply(ctx context.Context, p *Plan, clients func(account string) (API, error), out io.Writer) error {
+// Target is the lab Apply makes a plan in.
+type Target struct {
+	// Clients gives the IAM API client of an account, signing as its
+	// lab admin.
+	Clients func(account string) (API, error)
+	// LoadAWSManaged loads a fixture (awsiam's awsManagedPolicies) into the
+	// lab: AWS managed policies, which no IAM API creates (the lab's admin
+	// API does). Nil when the target has no such way.
+	LoadAWSManaged func(ctx context.Context, fixture []byte) error
+}
+
+// Apply makes the plan real through each account's IAM API, writing one
+// line a change to out. It stops at the first error.
+func Apply(ctx context.Context, p *Plan, t Target, out io.Writer) error {
+	if err := loadAWSManaged(ctx, p, t, out); err != nil {
+		return err
+	}
 	for _, account := range p.Accounts() {
-		c, err := clients(account)
+		c, err := t.Clients(account)
 		if err != nil {
 			return fmt.Errorf("account %s: %w", account, err)
 		}
@@ -88,7 +101,8 @@ func Apply(ctx context.Context, p *Plan, clients func(account string) (API, erro
 				if _, err := c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(at.Role), PolicyArn: aws.String(at.PolicyARN)}); err != nil {
 					var missing *types.NoSuchEntityException
 					if errors.As(err, &missing) && policyARNRe.FindStringSubmatch(at.PolicyARN)[1] == "aws" {
-						err = fmt.Errorf("%w (the lab holds no AWS managed policies but those its fixtures load)", err)
+						err = fmt.Errorf("%w (the lab holds the AWS managed policies its fixtures load and those an import into a lab's state dir "+
+							"brings with a get-policy-version output named for the policy)", err)
 					}
 					return fmt.Errorf("attach %s to role %s: %w", at.PolicyARN, at.Role, err)
 				}
@@ -248,5 +262,69 @@ func (a applier) role(r Role) error {
 		}
 	}
 	fmt.Fprintf(a.out, "updated role arn:aws:iam::%s:role%s%s\n", r.Account, r.Path, r.Name)
+	return nil
+}
+
+// AWSManagedFixture is the fixture (awsiam's format, in JSON) that loads
+// AWS managed policies.
+func AWSManagedFixture(ps []Policy) ([]byte, error) {
+	type policy struct {
+		Name     string `json:"name"`
+		Path     string `json:"path"`
+		Document string `json:"document"`
+	}
+	var doc struct {
+		AWSManagedPolicies []policy `json:"awsManagedPolicies"`
+	}
+	for _, p := range ps {
+		doc.AWSManagedPolicies = append(doc.AWSManagedPolicies, policy{p.Name, p.Path, p.Document})
+	}
+	return json.Marshal(doc)
+}
+
+// loadAWSManaged loads the plan's AWS managed policies the lab lacks; one
+// it holds is kept as it is (AWS managed policies change through no API).
+func loadAWSManaged(ctx context.Context, p *Plan, t Target, out io.Writer) error {
+	if len(p.AWSPolicies) == 0 {
+		return nil
+	}
+	accounts := p.Accounts()
+	if len(accounts) == 0 {
+		return fmt.Errorf("AWS managed policies: the import names no account to read them from: give --account")
+	}
+	c, err := t.Clients(accounts[0])
+	if err != nil {
+		return fmt.Errorf("account %s: %w", accounts[0], err)
+	}
+	var missing []Policy
+	for _, pol := range p.AWSPolicies {
+		_, err := c.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(pol.ARN)})
+		var none *types.NoSuchEntityException
+		switch {
+		case errors.As(err, &none):
+			missing = append(missing, pol)
+		case err != nil:
+			return fmt.Errorf("policy %s: %w", pol.ARN, err)
+		default:
+			fmt.Fprintf(out, "AWS managed policy %s is in the lab: kept as it is\n", pol.ARN)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if t.LoadAWSManaged == nil {
+		return fmt.Errorf("AWS managed policy %s is not in the lab, and no IAM API can create it: import into a lab by its state dir "+
+			"(whose admin API loads it), or add it to the lab's fixtures (awsManagedPolicies)", missing[0].ARN)
+	}
+	fixture, err := AWSManagedFixture(missing)
+	if err != nil {
+		return err
+	}
+	if err := t.LoadAWSManaged(ctx, fixture); err != nil {
+		return fmt.Errorf("load AWS managed policies: %w", err)
+	}
+	for _, pol := range missing {
+		fmt.Fprintf(out, "loaded AWS managed policy %s\n", pol.ARN)
+	}
 	return nil
 }

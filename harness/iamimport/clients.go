@@ -49,6 +49,9 @@ func (p *Plan) Describe(w io.Writer) {
 	for _, x := range p.Providers {
 		fmt.Fprintf(w, "OIDC provider %s (client IDs %s)\n", x.ARN(), strings.Join(x.ClientIDs, ", "))
 	}
+	for _, x := range p.AWSPolicies {
+		fmt.Fprintf(w, "AWS managed policy %s (loaded when the lab lacks it)\n", x.ARN)
+	}
 	for _, x := range p.Policies {
 		fmt.Fprintf(w, "managed policy %s\n", x.ARN)
 	}

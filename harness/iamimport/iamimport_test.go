@@ -120,8 +120,7 @@ func TestBuild(t *testing.T) {
 		{"a version no policy is named for", []string{"get-role.json", "MyPolicy.json"}, Options{},
 			`get-policy-version names no policy, so the file's name must: "MyPolicy" is the name of 0 policies`},
 		{"a version named by get-policy", []string{"get-role.json", "get-policy.json", "MyPolicy.json"}, Options{}, `"MyPolicy" is the name of 0 policies`},
-		{"an AWS managed version", []string{"get-role.json", "list-attached-aws-managed.json", "SecurityAudit.json"}, Options{},
-			"arn:aws:iam::aws:policy/SecurityAudit is an AWS managed policy, which no IAM API can create"},
+		{"an AWS managed version", []string{"get-role.json", "list-attached-aws-managed.json", "SecurityAudit.json"}, Options{}, ""},
 		{"a role twice", []string{"get-role.json", "get-role.json"}, Options{}, "role Test-Role is in the import twice"},
 	}
 	for _, tc := range tests {
@@ -146,20 +145,25 @@ func TestBuild(t *testing.T) {
 	}
 }
 
-// lab is a store with the admin of 123456789012 and the IAM API over it.
-func newLab(t *testing.T) (*awsiam.IAM, func(string) (API, error)) {
+// newLab is a store and the IAM API over it, as a target whose accounts'
+// admins are made on demand and whose fixtures load AWS managed
+// policies, as the lab's admin API does both.
+func newLab(t *testing.T) (*awsiam.IAM, Target) {
 	t.Helper()
 	store, err := awsiam.New(awsiam.Options{})
 	require.NoError(t, err)
 	srv, err := awsiamapi.NewServer(awsiamapi.ServerOptions{IAM: store})
 	require.NoError(t, err)
 	t.Cleanup(srv.Close)
-	return store, func(account string) (API, error) {
-		creds, err := store.EnsureAdmin(account)
-		if err != nil {
-			return nil, err
-		}
-		return NewClient(srv.URL(), srv.Client(), aws.Credentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey}), nil
+	return store, Target{
+		Clients: func(account string) (API, error) {
+			creds, err := store.EnsureAdmin(account)
+			if err != nil {
+				return nil, err
+			}
+			return NewClient(srv.URL(), srv.Client(), aws.Credentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey}), nil
+		},
+		LoadAWSManaged: func(_ context.Context, fixture []byte) error { return store.LoadFixtureYAML("import", fixture) },
 	}
 }
 
@@ -167,7 +171,7 @@ func newLab(t *testing.T) (*awsiam.IAM, func(string) (API, error)) {
 // files it updates them in place.
 func TestApply(t *testing.T) {
 	ctx := context.Background()
-	store, clients := newLab(t)
+	store, target := newLab(t)
 	names := []string{"get-role.json", "get-role-policy.json", "list-attached-role-policies.json", "MyPolicy.json", "get-open-id-connect-provider.json"}
 	var files []*File
 	for _, n := range names {
@@ -176,7 +180,7 @@ func TestApply(t *testing.T) {
 	p, err := Build(files, Options{})
 	require.NoError(t, err)
 	var out bytes.Buffer
-	require.NoError(t, Apply(ctx, p, clients, &out))
+	require.NoError(t, Apply(ctx, p, target, &out))
 	require.Equal(t, "created OIDC provider arn:aws:iam::123456789012:oidc-provider/server.example.com\n"+
 		"created policy arn:aws:iam::123456789012:policy/MyPolicy\n"+
 		"created role arn:aws:iam::123456789012:role/Test-Role\n"+
@@ -201,7 +205,7 @@ func TestApply(t *testing.T) {
 	p, err = Build(files, Options{})
 	require.NoError(t, err)
 	out.Reset()
-	require.NoError(t, Apply(ctx, p, clients, &out))
+	require.NoError(t, Apply(ctx, p, target, &out))
 	require.Contains(t, out.String(), "updated OIDC provider arn:aws:iam::123456789012:oidc-provider/server.example.com\n")
 	require.Contains(t, out.String(), "updated policy arn:aws:iam::123456789012:policy/MyPolicy: default version v2\n")
 	require.Contains(t, out.String(), "updated role arn:aws:iam::123456789012:role/Test-Role\n")
@@ -218,15 +222,42 @@ func TestApply(t *testing.T) {
 
 	// Unchanged: the policy is left alone.
 	out.Reset()
-	require.NoError(t, Apply(ctx, p, clients, &out))
+	require.NoError(t, Apply(ctx, p, target, &out))
 	require.Contains(t, out.String(), "policy arn:aws:iam::123456789012:policy/MyPolicy is up to date\n")
 
-	// An AWS managed policy the lab does not hold cannot be attached.
+	// An AWS managed policy the lab does not hold cannot be attached...
 	p, err = Build([]*File{files[0], parseFile(t, "list-attached-aws-managed.json")}, Options{})
 	require.NoError(t, err)
-	err = Apply(ctx, p, clients, &out)
+	err = Apply(ctx, p, target, &out)
 	require.ErrorContains(t, err, "attach arn:aws:iam::aws:policy/SecurityAudit to role Test-Role")
-	require.ErrorContains(t, err, "the lab holds no AWS managed policies but those its fixtures load")
+	require.ErrorContains(t, err, "the lab holds the AWS managed policies its fixtures load")
+	// ... until the import brings its document, which the lab loads once.
+	version, err := Parse("SecurityAudit.json", []byte(`{"PolicyVersion": {"Document": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:Get*", "Resource": "*"}]}, "VersionId": "v1"}}`))
+	require.NoError(t, err)
+	p, err = Build([]*File{files[0], parseFile(t, "list-attached-aws-managed.json"), version}, Options{})
+	require.NoError(t, err)
+	out.Reset()
+	require.NoError(t, Apply(ctx, p, target, &out))
+	require.Contains(t, out.String(), "loaded AWS managed policy arn:aws:iam::aws:policy/SecurityAudit\n")
+	require.Contains(t, out.String(), "attached arn:aws:iam::aws:policy/SecurityAudit to role Test-Role\n")
+	out.Reset()
+	require.NoError(t, Apply(ctx, p, target, &out))
+	require.Contains(t, out.String(), "AWS managed policy arn:aws:iam::aws:policy/SecurityAudit is in the lab: kept as it is\n")
+	mp, err = store.ManagedPolicy("arn:aws:iam::aws:policy/SecurityAudit")
+	require.NoError(t, err)
+	require.Contains(t, string(mp.Document.Raw), "iam:Get*")
+	require.Equal(t, []string{"123456789012"}, store.Accounts())
+
+	// A target without the admin API cannot load it.
+	p, err = Build([]*File{parseFile(t, "list-attached-aws-managed.json"), func() *File {
+		v := *version
+		v.Name = "SecurityAudit.json"
+		return &v
+	}()}, Options{Role: "Test-Role", Account: "123456789012"})
+	require.NoError(t, err)
+	_, t2 := newLab(t)
+	t2.LoadAWSManaged = nil
+	require.ErrorContains(t, Apply(ctx, p, t2, &out), "AWS managed policy arn:aws:iam::aws:policy/SecurityAudit is not in the lab, and no IAM API can create it")
 }
 
 // FuzzParse: any bytes parse or fail with the file named, and a parsed

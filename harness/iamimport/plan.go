@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/idlab/idlab/emulators/awsiam"
 )
 
 // Options supply what the outputs lack.
@@ -22,8 +24,11 @@ type Options struct {
 // Plan is what Apply makes: per account, providers, then managed
 // policies, roles, inline policies and attachments.
 type Plan struct {
-	Providers   []Provider
-	Policies    []Policy
+	Providers []Provider
+	Policies  []Policy
+	// AWSPolicies are AWS managed policies the import holds a document
+	// of, which the lab loads (Target.LoadAWSManaged) when it lacks them.
+	AWSPolicies []Policy
 	Roles       []Role
 	Inline      []InlinePolicy
 	Attachments []Attachment
@@ -157,18 +162,19 @@ func Build(files []*File, opts Options) (*Plan, error) {
 		if pol.Document != "" {
 			return nil, fmt.Errorf("%s: a second version of policy %s", f.Name, pol.ARN)
 		}
-		if pol.Account == "aws" {
-			return nil, fmt.Errorf("%s: %s is an AWS managed policy, which no IAM API can create: the lab must hold it already", f.Name, pol.ARN)
-		}
 		pol.Document = f.Version
 	}
 	for _, arn := range slices.Sorted(maps.Keys(policies)) {
-		if pol := policies[arn]; pol.Document != "" {
+		switch pol := policies[arn]; {
+		case pol.Document == "":
+		case pol.Account == awsiam.AWSManaged:
+			p.AWSPolicies = append(p.AWSPolicies, *pol)
+		default:
 			p.Policies = append(p.Policies, *pol)
 		}
 	}
 	sort.SliceStable(p.Roles, func(a, b int) bool { return p.Roles[a].Account+p.Roles[a].Name < p.Roles[b].Account+p.Roles[b].Name })
-	if len(p.Roles)+len(p.Inline)+len(p.Attachments)+len(p.Policies)+len(p.Providers) == 0 {
+	if len(p.Roles)+len(p.Inline)+len(p.Attachments)+len(p.Policies)+len(p.AWSPolicies)+len(p.Providers) == 0 {
 		return nil, fmt.Errorf("nothing to import")
 	}
 	return p, nil
