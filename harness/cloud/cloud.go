@@ -65,7 +65,8 @@ type Cloud struct {
 // New builds the lab CA and every registered service (services) from cfg,
 // then seeds each from its fixtures: IAM, the OIDC issuers with their keys,
 // S3 buckets and SNS topics, EKS Auth, Google, Cloud Storage, Entra and
-// Blob.
+// Blob; then the IAM admin of every account, whose keys go to
+// DATA/iam/admin-credentials.
 func New(cfg Config) (*Cloud, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("cloud: DataDir is required")
