@@ -43,7 +43,8 @@ type Options struct {
 	Now    func() time.Time // Defaults to time.Now.
 	Logger *slog.Logger     // Defaults to discarding.
 	// DataDir, if set, keeps access keys and unexpired sessions across
-	// restarts, in an append-only journal (journal.go).
+	// restarts, in an append-only journal (journal.go), and the entities
+	// the IAM API changed, one file each (entities.go).
 	DataDir string
 	// Fsync makes every journal write durable against power loss, not only
 	// against a killed process. Defaults to off (idlab serve --fsync).
