@@ -159,7 +159,7 @@ func (i *IAM) EnsureAdmin(account string) (Credentials, error) {
 			c.InlinePolicies = map[string]*Policy{}
 		}
 		c.InlinePolicies[AdminPolicyName] = adminPolicy
-		if err := i.commit(userRec(&c), func() { i.users[c.ARN] = &c }); err != nil {
+		if err := i.commit(userRec(&c), func() { i.putUserLocked(&c) }); err != nil {
 			return Credentials{}, err
 		}
 	}

@@ -180,7 +180,7 @@ func (rec *entityRecord) apply(i *IAM) error {
 			return errors.New("role does not match its key")
 		}
 		i.knowAccount(role.Account)
-		i.roles[role.ARN] = &role
+		i.putRoleLocked(&role)
 	case rec.User != nil:
 		r := rec.User
 		inline, err := parseDocs(r.InlinePolicies)
@@ -196,7 +196,7 @@ func (rec *entityRecord) apply(i *IAM) error {
 			return errors.New("user does not match its key")
 		}
 		i.knowAccount(u.Account)
-		i.users[u.ARN] = &u
+		i.putUserLocked(&u)
 	case rec.Policy != nil:
 		r := rec.Policy
 		if len(r.Versions) == 0 {
@@ -229,7 +229,7 @@ func (rec *entityRecord) apply(i *IAM) error {
 		if mp.Account != AWSManaged {
 			i.knowAccount(mp.Account)
 		}
-		i.managed[mp.ARN] = mp
+		i.putPolicyLocked(mp)
 	case rec.Provider != nil:
 		r := rec.Provider
 		p := OIDCProvider{Account: r.Account, URL: r.URL, ClientIDs: r.ClientIDs, Thumbprints: r.Thumbprints, Tags: r.Tags, CreateDate: r.CreateDate}

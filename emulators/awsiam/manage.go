@@ -82,7 +82,7 @@ func (i *IAM) CreateRole(r Role) (*Role, error) {
 	}
 	r.CreateDate = i.today()
 	c := cloneRole(&r)
-	if err := i.commit(roleRec(&c), func() { i.knowAccount(c.Account); i.roles[c.ARN] = &c }); err != nil {
+	if err := i.commit(roleRec(&c), func() { i.knowAccount(c.Account); i.putRoleLocked(&c) }); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -130,7 +130,7 @@ func (i *IAM) updateRole(account, name string, fn func(r *Role) error) error {
 	if err := fn(&r); err != nil {
 		return err
 	}
-	return i.commit(roleRec(&r), func() { i.roles[r.ARN] = &r })
+	return i.commit(roleRec(&r), func() { i.putRoleLocked(&r) })
 }
 
 // DeleteRole deletes a role that has no policies left, as IAM requires.
@@ -148,7 +148,7 @@ func (i *IAM) DeleteRole(account, name string) error {
 	case len(r.ManagedPolicyARNs) > 0:
 		return fmt.Errorf("%w: Cannot delete entity, must detach all policies first.", ErrDeleteConflict)
 	}
-	return i.commit(entityRecord{Key: roleKey(r.Account, r.Name), Deleted: true}, func() { delete(i.roles, r.ARN) })
+	return i.commit(entityRecord{Key: roleKey(r.Account, r.Name), Deleted: true}, func() { i.dropRoleLocked(r) })
 }
 
 // UpdateRole changes a role's description (when description is not nil)
@@ -347,7 +347,7 @@ func (i *IAM) createUserLocked(u User) (*User, error) {
 	}
 	u.CreateDate = i.today()
 	c := cloneUser(&u)
-	if err := i.commit(userRec(&c), func() { i.knowAccount(c.Account); i.users[c.ARN] = &c }); err != nil {
+	if err := i.commit(userRec(&c), func() { i.knowAccount(c.Account); i.putUserLocked(&c) }); err != nil {
 		return nil, err
 	}
 	return &u, nil
@@ -390,7 +390,7 @@ func (i *IAM) updateUser(account, name string, fn func(u *User) error) error {
 	if err := fn(&u); err != nil {
 		return err
 	}
-	return i.commit(userRec(&u), func() { i.users[u.ARN] = &u })
+	return i.commit(userRec(&u), func() { i.putUserLocked(&u) })
 }
 
 // DeleteUser deletes a user that has no access keys or policies left.
@@ -414,7 +414,7 @@ func (i *IAM) DeleteUser(account, name string) error {
 	case len(u.ManagedPolicyARNs) > 0:
 		return fmt.Errorf("%w: Cannot delete entity, must detach all policies first.", ErrDeleteConflict)
 	}
-	return i.commit(entityRecord{Key: userKey(u.Account, u.Name), Deleted: true}, func() { delete(i.users, u.ARN) })
+	return i.commit(entityRecord{Key: userKey(u.Account, u.Name), Deleted: true}, func() { i.dropUserLocked(u) })
 }
 
 // PutUserPolicy adds or replaces an inline policy of a user.
@@ -629,7 +629,7 @@ func (i *IAM) CreatePolicy(account, name, path, description string, doc *Policy,
 	if dup {
 		return nil, fmt.Errorf("%w: A policy called %s already exists. Duplicate names are not allowed.", ErrEntityAlreadyExists, name)
 	}
-	if err := i.commit(policyRec(mp), func() { i.knowAccount(account); i.managed[mp.ARN] = mp }); err != nil {
+	if err := i.commit(policyRec(mp), func() { i.knowAccount(account); i.putPolicyLocked(mp) }); err != nil {
 		return nil, err
 	}
 	return mp, nil
@@ -689,7 +689,7 @@ func (i *IAM) updatePolicy(arn string, fn func(mp *ManagedPolicy) error) error {
 	if err := fn(&mp); err != nil {
 		return err
 	}
-	return i.commit(policyRec(&mp), func() { i.managed[arn] = &mp })
+	return i.commit(policyRec(&mp), func() { i.putPolicyLocked(&mp) })
 }
 
 // CreatePolicyVersion adds a version to a managed policy, the default one
@@ -762,7 +762,7 @@ func (i *IAM) DeletePolicy(arn string) error {
 	case len(mp.Versions) > 1:
 		return fmt.Errorf("%w: This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.", ErrDeleteConflict)
 	}
-	return i.commit(entityRecord{Key: policyKey(mp.Account, mp.Name), Deleted: true}, func() { delete(i.managed, arn) })
+	return i.commit(entityRecord{Key: policyKey(mp.Account, mp.Name), Deleted: true}, func() { i.dropPolicyLocked(mp) })
 }
 
 // CreateOIDCProvider registers an OIDC provider (URL with https://).

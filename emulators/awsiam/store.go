@@ -168,6 +168,10 @@ type IAM struct {
 	// or deleted: their state comes from the API, and fixtures naming them
 	// are skipped, so a restart keeps what the API did. Guarded by mu.
 	owned map[string]bool
+	// names indexes roles, users and managed policies by entity key
+	// (account and lower-cased name) to their ARN, so that the API finds
+	// one by name at a cost independent of how many exist. Guarded by mu.
+	names map[string]string
 	// adminDefault is the account of the admin credentials' [default]
 	// profile: the first EnsureAdmins named. Guarded by mu.
 	adminDefault string
@@ -199,7 +203,7 @@ func New(opts Options) (*IAM, error) {
 	i := &IAM{now: opts.Now, log: opts.Logger, rand: opts.Rand, dataDir: opts.DataDir, decisions: opts.Decisions,
 		accounts: map[string]string{}, roles: map[string]*Role{}, users: map[string]*User{},
 		providers: map[string]*OIDCProvider{}, managed: map[string]*ManagedPolicy{}, keys: map[string]*accessKey{},
-		userKeys: map[string]map[string]bool{}, owned: map[string]bool{}}
+		userKeys: map[string]map[string]bool{}, owned: map[string]bool{}, names: map[string]string{}}
 	if i.now == nil {
 		i.now = time.Now
 	}
@@ -328,7 +332,7 @@ func (i *IAM) AddRole(r Role) error {
 	}
 	i.knowAccount(r.Account)
 	rc := r
-	i.roles[r.ARN] = &rc
+	i.putRoleLocked(&rc)
 	return nil
 }
 
@@ -345,24 +349,46 @@ func (i *IAM) skipOwned(key, kind, name string) bool {
 }
 
 // findRoleLocked finds a role by account and name, case-insensitively as
-// IAM compares names. i.mu must be held.
+// IAM compares names, through the names index. i.mu must be held.
 func (i *IAM) findRoleLocked(account, name string) *Role {
-	for _, r := range i.roles {
-		if r.Account == account && strings.EqualFold(r.Name, name) {
-			return r
-		}
-	}
-	return nil
+	return i.roles[i.names[roleKey(account, name)]]
 }
 
 // findUserLocked is findRoleLocked for users. i.mu must be held.
 func (i *IAM) findUserLocked(account, name string) *User {
-	for _, u := range i.users {
-		if u.Account == account && strings.EqualFold(u.Name, name) {
-			return u
-		}
-	}
-	return nil
+	return i.users[i.names[userKey(account, name)]]
+}
+
+// putRoleLocked, putUserLocked and putPolicyLocked store an entity and
+// index its name; the drop functions undo both. i.mu must be held.
+func (i *IAM) putRoleLocked(r *Role) {
+	i.roles[r.ARN] = r
+	i.names[roleKey(r.Account, r.Name)] = r.ARN
+}
+
+func (i *IAM) dropRoleLocked(r *Role) {
+	delete(i.roles, r.ARN)
+	delete(i.names, roleKey(r.Account, r.Name))
+}
+
+func (i *IAM) putUserLocked(u *User) {
+	i.users[u.ARN] = u
+	i.names[userKey(u.Account, u.Name)] = u.ARN
+}
+
+func (i *IAM) dropUserLocked(u *User) {
+	delete(i.users, u.ARN)
+	delete(i.names, userKey(u.Account, u.Name))
+}
+
+func (i *IAM) putPolicyLocked(p *ManagedPolicy) {
+	i.managed[p.ARN] = p
+	i.names[policyKey(p.Account, p.Name)] = p.ARN
+}
+
+func (i *IAM) dropPolicyLocked(p *ManagedPolicy) {
+	delete(i.managed, p.ARN)
+	delete(i.names, policyKey(p.Account, p.Name))
 }
 
 // missingManaged returns the first attached policy ARN the store does not
@@ -429,7 +455,7 @@ func (i *IAM) AddUser(u User) error {
 	}
 	i.knowAccount(u.Account)
 	uc := u
-	i.users[u.ARN] = &uc
+	i.putUserLocked(&uc)
 	return nil
 }
 
@@ -498,19 +524,14 @@ func (i *IAM) AddManagedPolicy(account, name, path string, doc *Policy) (*Manage
 	if account != AWSManaged {
 		i.knowAccount(account)
 	}
-	i.managed[mp.ARN] = mp
+	i.putPolicyLocked(mp)
 	return mp, nil
 }
 
 // findPolicyLocked finds a managed policy by account and name; names are
 // unique in an account whatever the path. i.mu must be held.
 func (i *IAM) findPolicyLocked(account, name string) *ManagedPolicy {
-	for _, p := range i.managed {
-		if p.Account == account && strings.EqualFold(p.Name, name) {
-			return p
-		}
-	}
-	return nil
+	return i.managed[i.names[policyKey(account, name)]]
 }
 
 // checkProvider validates p and fills in its URL (without https://) and ARN.
