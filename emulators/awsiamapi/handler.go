@@ -86,7 +86,7 @@ type call struct {
 func (h *Handler) dispatch(ctx context.Context, r *http.Request, body []byte, p url.Values, reqID string) (any, error) {
 	res, err := awsauth.Authenticate(r, h.iam, "iam", h.now(), sigv4.Options{Body: body})
 	if err != nil {
-		return nil, authError(err)
+		return nil, awsauth.QueryError(err)
 	}
 	action := p.Get("Action")
 	run, ok := operations[action]
@@ -99,26 +99,6 @@ func (h *Handler) dispatch(ctx context.Context, r *http.Request, body []byte, p 
 		return nil, storeErr(err)
 	}
 	return response{action: action, result: result, reqID: reqID}, nil
-}
-
-// authError spells authentication failures in IAM's codes (the query
-// APIs' common errors).
-func authError(err error) error {
-	var e *awsauth.Error
-	if !errors.As(err, &e) {
-		return err
-	}
-	switch e.Kind {
-	case awsauth.Missing:
-		return awsxml.Errorf(403, "MissingAuthenticationToken", "%s", e.Msg)
-	case awsauth.Malformed:
-		return awsxml.Errorf(400, "IncompleteSignature", "%s", e.Msg)
-	case awsauth.UnknownKey, awsauth.BadToken:
-		return awsxml.Errorf(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
-	case awsauth.PresignExpired, awsauth.Expired:
-		return awsxml.Errorf(403, "ExpiredToken", "%s", e.Msg)
-	}
-	return awsxml.Errorf(403, "SignatureDoesNotMatch", "%s", e.Msg)
 }
 
 // storeErr turns the store's errors into IAM's wire errors, with the
