@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -112,7 +108,7 @@ func runIAMImport(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	var target iamimport.Target
 	if *endpoint != "" {
-		hc, err := caClient(*caBundle)
+		hc, err := harness.CAClient(*caBundle)
 		if err != nil {
 			return err
 		}
@@ -148,17 +144,4 @@ func labTarget(ctx context.Context, stateDir string) (iamimport.Target, error) {
 		return st.Admin(ctx, http.MethodPost, "/_idlab/iam/fixtures", json.RawMessage(fixture), nil)
 	}
 	return iamimport.Target{Clients: clients, LoadAWSManaged: load}, nil
-}
-
-// caClient trusts the CA bundle at path.
-func caClient(path string) (*http.Client, error) {
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, errors.New(path + " holds no certificate")
-	}
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}, nil
 }

@@ -366,19 +366,12 @@ func (c *call) policyARN(param string) (string, error) {
 	return arn, nil
 }
 
-func (c *call) attachRolePolicy() (any, error) {
-	arn, err := c.policyARN("PolicyArn")
-	if err != nil {
-		return nil, err
-	}
-	name, err := c.roleName(map[string][]string{"iam:PolicyARN": {arn}})
-	if err != nil {
-		return nil, err
-	}
-	return nil, c.h.iam.AttachRolePolicy(c.account(), name, arn)
-}
+func (c *call) attachRolePolicy() (any, error) { return c.rolePolicyARN(c.h.iam.AttachRolePolicy) }
+func (c *call) detachRolePolicy() (any, error) { return c.rolePolicyARN(c.h.iam.DetachRolePolicy) }
 
-func (c *call) detachRolePolicy() (any, error) {
+// rolePolicyARN reads PolicyArn and RoleName, authorizes the action on
+// the role with iam:PolicyARN, and does it.
+func (c *call) rolePolicyARN(do func(account, role, arn string) error) (any, error) {
 	arn, err := c.policyARN("PolicyArn")
 	if err != nil {
 		return nil, err
@@ -387,7 +380,7 @@ func (c *call) detachRolePolicy() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, c.h.iam.DetachRolePolicy(c.account(), name, arn)
+	return nil, do(c.account(), name, arn)
 }
 
 // attachedPage is one page of attached policies under PathPrefix, sorted

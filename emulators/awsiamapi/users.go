@@ -117,19 +117,11 @@ func (c *call) listUserPolicies() (any, error) {
 	return namesPage(c, u.InlinePolicies)
 }
 
-func (c *call) attachUserPolicy() (any, error) {
-	arn, err := c.policyARN("PolicyArn")
-	if err != nil {
-		return nil, err
-	}
-	name, err := c.userName(false, map[string][]string{"iam:PolicyARN": {arn}})
-	if err != nil {
-		return nil, err
-	}
-	return nil, c.h.iam.AttachUserPolicy(c.account(), name, arn)
-}
+func (c *call) attachUserPolicy() (any, error) { return c.userPolicyARN(c.h.iam.AttachUserPolicy) }
+func (c *call) detachUserPolicy() (any, error) { return c.userPolicyARN(c.h.iam.DetachUserPolicy) }
 
-func (c *call) detachUserPolicy() (any, error) {
+// userPolicyARN is rolePolicyARN for users.
+func (c *call) userPolicyARN(do func(account, user, arn string) error) (any, error) {
 	arn, err := c.policyARN("PolicyArn")
 	if err != nil {
 		return nil, err
@@ -138,7 +130,7 @@ func (c *call) detachUserPolicy() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, c.h.iam.DetachUserPolicy(c.account(), name, arn)
+	return nil, do(c.account(), name, arn)
 }
 
 func (c *call) listAttachedUserPolicies() (any, error) {
