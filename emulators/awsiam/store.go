@@ -164,9 +164,10 @@ type IAM struct {
 	// and swaps in its entity without another slipping in between. It is
 	// taken before jr.mu and mu.
 	wmu sync.Mutex
-	// owned are the entity keys (entityKey) the IAM API created, changed
-	// or deleted: their state comes from the API, and fixtures naming them
-	// are skipped, so a restart keeps what the API did. Guarded by mu.
+	// owned are the entity keys (roleKey, userKey, policyKey, providerKey)
+	// the IAM API created, changed or deleted: their state comes from the
+	// API, and fixtures naming them are skipped, so a restart keeps what
+	// the API did. Guarded by mu.
 	owned map[string]bool
 	// names indexes roles, users and managed policies by entity key
 	// (account and lower-cased name) to their ARN, so that the API finds
