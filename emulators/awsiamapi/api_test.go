@@ -161,11 +161,17 @@ func TestErrors(t *testing.T) {
 			"<Code>AccessDenied</Code><Message>User: arn:aws:iam::111122223333:user/nobody is not authorized to perform: iam:ListRoles on resource: arn:aws:iam::111122223333:role/ " +
 				"because no identity-based policy allows the iam:ListRoles action</Message>"},
 		{"nobody may not even learn a role is missing", &l.nobody, form("Action", "GetRole", "RoleName", "nope"), 403,
-			"<Code>AccessDenied</Code><Message>User: arn:aws:iam::111122223333:user/nobody is not authorized to perform: iam:GetRole on resource: arn:aws:iam::111122223333:role/nope " +
+			"<Code>AccessDenied</Code><Message>User: arn:aws:iam::111122223333:user/nobody is not authorized to perform: iam:GetRole on resource: role nope " +
 				"because no identity-based policy allows the iam:GetRole action</Message>"},
 		{"an explicit deny", &l.narrow, form("Action", "DeleteRole", "RoleName", "app"), 403,
-			"<Code>AccessDenied</Code><Message>User: arn:aws:iam::111122223333:user/narrow is not authorized to perform: iam:DeleteRole on resource: arn:aws:iam::111122223333:role/app " +
+			"<Code>AccessDenied</Code><Message>User: arn:aws:iam::111122223333:user/narrow is not authorized to perform: iam:DeleteRole on resource: role app " +
 				"with an explicit deny in an identity-based policy</Message>"},
+		{"nobody may create a role", &l.nobody, form("Action", "CreateRole", "RoleName", "r", "Path", "/p/", "AssumeRolePolicyDocument", trust), 403,
+			"<Code>AccessDenied</Code><Message>User: arn:aws:iam::111122223333:user/nobody is not authorized to perform: iam:CreateRole on resource: arn:aws:iam::111122223333:role/p/r " +
+				"because no identity-based policy allows the iam:CreateRole action</Message>"},
+		{"nobody may read another user", &l.nobody, form("Action", "GetUser", "UserName", "narrow"), 403,
+			"<Code>AccessDenied</Code><Message>User: arn:aws:iam::111122223333:user/nobody is not authorized to perform: iam:GetUser on resource: user narrow " +
+				"because no identity-based policy allows the iam:GetUser action</Message>"},
 		{"another account's policy", nil, form("Action", "GetPolicy", "PolicyArn", "arn:aws:iam::999999999999:policy/p"), 403,
 			"<Code>AccessDenied</Code><Message>User: arn:aws:iam::111122223333:user/idlab/idlab-admin is not authorized to perform: iam:GetPolicy on resource: arn:aws:iam::999999999999:policy/p " +
 				"because no identity-based policy allows the iam:GetPolicy action</Message>"},

@@ -26,7 +26,8 @@
 // authorized by IAM policy evaluation (awsiam.Authorize) of iam:ACTION on
 // the entity's ARN in the caller's account, as on AWS; a refusal is
 // AccessDenied with AWS's "User: ARN is not authorized to perform:
-// iam:ACTION on resource: ARN because ..." message. Parameters are checked
+// iam:ACTION on resource: ARN because ..." message ("role NAME" or "user
+// NAME" for the resource of an action on a role or user, as AWS words it). Parameters are checked
 // against the constraints of IAM's API model (botocore's
 // iam/2010-05-08/service-2.json) with ValidationError; the store's
 // NoSuchEntity (404), EntityAlreadyExists, DeleteConflict, LimitExceeded

@@ -138,6 +138,20 @@ func storeErr(err error) error {
 // resource, which belongs to the account its ARN names (the caller's for
 // "*"), and answers AccessDenied as IAM words it when not.
 func (c *call) authorize(resource string, context map[string][]string) error {
+	return c.authorizeAs(resource, resource, context)
+}
+
+// authorizeAs is authorize naming the resource label in AccessDenied:
+// IAM names an existing role or user "role NAME" or "user NAME" there,
+// its ARN only where it makes one (CreateRole, CreateUser), as these
+// answers of AWS's record: "iam:GetRole on resource: role cdk-hnb659fds-..."
+// (github.com/aws/aws-cdk/issues/27067), "iam:UpdateAssumeRolePolicy on
+// resource: role dpr-start-..." (github.com/ministryofjustice/
+// modernisation-platform/pull/7939), "iam:GetUser on resource: user
+// rancher-cloud-credential-user" (github.com/aws-samples/
+// rancher-on-aws-workshop/issues/28), against "iam:CreateRole on resource:
+// arn:aws:iam::...:role/..." (github.com/galaxyproject/cloudlaunch/issues/175).
+func (c *call) authorizeAs(resource, label string, context map[string][]string) error {
 	action := "iam:" + c.action
 	owner := arnAccount(resource)
 	if owner == "" || owner == awsiam.AWSManaged { // AWS managed policies are every account's to read and attach
@@ -152,7 +166,7 @@ func (c *call) authorize(resource string, context map[string][]string) error {
 	if d.Effect == awsiam.ExplicitDeny {
 		why = "with an explicit deny in an identity-based policy"
 	}
-	return awsxml.Errorf(403, "AccessDenied", "User: %s is not authorized to perform: %s on resource: %s %s", c.caller.ARN, action, resource, why)
+	return awsxml.Errorf(403, "AccessDenied", "User: %s is not authorized to perform: %s on resource: %s %s", c.caller.ARN, action, label, why)
 }
 
 // arnAccount is the account field of an ARN ("" for none).

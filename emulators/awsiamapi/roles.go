@@ -128,7 +128,7 @@ func (c *call) role(context map[string][]string) (*awsiam.Role, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
-	if err := c.authorize(c.roleARN(name, ""), context); err != nil {
+	if err := c.authorizeAs(c.roleARN(name, ""), "role "+name, context); err != nil {
 		return nil, err
 	}
 	return c.h.iam.GetRole(c.account(), name)
@@ -141,7 +141,7 @@ func (c *call) roleName(context map[string][]string) (string, error) {
 	if err := c.check(); err != nil {
 		return "", err
 	}
-	return name, c.authorize(c.roleARN(name, ""), context)
+	return name, c.authorizeAs(c.roleARN(name, ""), "role "+name, context)
 }
 
 func (c *call) getRole() (any, error) {

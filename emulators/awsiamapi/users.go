@@ -43,7 +43,7 @@ func (c *call) userName(optional bool, context map[string][]string) (string, err
 			return "", err
 		}
 	}
-	return name, c.authorize(c.userARN(name, ""), context)
+	return name, c.authorizeAs(c.userARN(name, ""), "user "+name, context)
 }
 
 // user is userName and the user it names.
