@@ -102,10 +102,14 @@ func (s *State) CAPEM() ([]byte, error) {
 
 // HTTPClient trusts the lab CA: the host's client of the emulator's cloud
 // APIs at EmulatorURL.
-func (s *State) HTTPClient() (*http.Client, error) {
-	pem, err := s.CAPEM()
+func (s *State) HTTPClient() (*http.Client, error) { return CAClient(s.CAFile) }
+
+// CAClient is an HTTP client trusting the CA bundle in caFile (the lab
+// CA, DATA/ca.pem of an idlab serve).
+func CAClient(caFile string) (*http.Client, error) {
+	pem, err := os.ReadFile(caFile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read lab CA: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {

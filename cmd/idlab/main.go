@@ -129,6 +129,7 @@ func commands() []command {
 		nodeImageCommand(),
 		pyClientImageCommand(),
 		reportCommand(),
+		iamCommand(),
 		e2eCommand(),
 		versionCommand(),
 		// In-cluster commands.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/idlab/idlab/emulators/awsiam"
+	"github.com/idlab/idlab/internal/awsxml"
 	"github.com/idlab/idlab/internal/sigv4"
 )
 
@@ -128,4 +129,26 @@ func fromSigV4(err error) error {
 		kind = PresignExpired
 	}
 	return &Error{Kind: kind, Msg: se.Msg, SigV4: se}
+}
+
+// QueryError spells an authentication failure in the common error codes
+// of AWS's query APIs (STS, IAM, SNS): MissingAuthenticationToken,
+// IncompleteSignature, InvalidClientTokenId, ExpiredToken and
+// SignatureDoesNotMatch. An error that is no *Error is returned as it is.
+func QueryError(err error) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	switch e.Kind {
+	case Missing:
+		return awsxml.Errorf(403, "MissingAuthenticationToken", "%s", e.Msg)
+	case Malformed:
+		return awsxml.Errorf(400, "IncompleteSignature", "%s", e.Msg)
+	case UnknownKey, BadToken:
+		return awsxml.Errorf(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
+	case PresignExpired, Expired:
+		return awsxml.Errorf(403, "ExpiredToken", "%s", e.Msg)
+	}
+	return awsxml.Errorf(403, "SignatureDoesNotMatch", "%s", e.Msg)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idlab/idlab/emulators/awsiam"
+	"github.com/idlab/idlab/internal/awsxml"
 	"github.com/idlab/idlab/internal/sigv4"
 )
 
@@ -122,4 +123,33 @@ func TestAuthenticate(t *testing.T) {
 			require.Nil(t, res)
 		})
 	}
+}
+
+// QueryError: each failure in the query APIs' common error codes.
+func TestQueryError(t *testing.T) {
+	tests := []struct {
+		kind   Kind
+		status int
+		code   string
+	}{
+		{Missing, 403, "MissingAuthenticationToken"},
+		{Malformed, 400, "IncompleteSignature"},
+		{UnknownKey, 403, "InvalidClientTokenId"},
+		{BadToken, 403, "InvalidClientTokenId"},
+		{PresignExpired, 403, "ExpiredToken"},
+		{Expired, 403, "ExpiredToken"},
+		{BadSignature, 403, "SignatureDoesNotMatch"},
+		{Skewed, 403, "SignatureDoesNotMatch"},
+		{WrongService, 403, "SignatureDoesNotMatch"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.kind.String(), func(t *testing.T) {
+			var e *awsxml.Error
+			require.ErrorAs(t, QueryError(&Error{Kind: tc.kind, Msg: "m"}), &e)
+			require.Equal(t, tc.status, e.Status)
+			require.Equal(t, tc.code, e.Code)
+		})
+	}
+	other := errors.New("other")
+	require.Equal(t, other, QueryError(other))
 }

@@ -14,6 +14,9 @@
 //
 // LoadFixtures reads YAML (errors name file:line):
 //
+//	awsManagedPolicies:               # AWS managed policies roles may attach
+//	  - name: AmazonS3ReadOnlyAccess  # arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess
+//	    document: {...}               # the document AWS gives it (get-policy-version)
 //	accounts:
 //	  - id: "111111111111"            # quoted: 12 digits
 //	    alias: dev
@@ -74,6 +77,7 @@
 //
 //	DELETE /_idlab/iam/decisions                            (drops the AWS decisions)
 //	POST   /_idlab/iam/users/{account}/{name}/access-keys  -> {"AccessKeyId","SecretAccessKey"}; 404 NoSuchEntity
+//	POST   /_idlab/iam/admins/{account}                     -> {"AccessKeyId","SecretAccessKey","Profile","UserArn"}
 //	POST   /_idlab/iam/fixtures                             (YAML body, same format)
 //	GET    /_idlab/iam/roles                                -> [{"arn","roleId"}]
 //	GET    /_idlab/iam/users                                -> [{"arn","userId"}]
@@ -85,6 +89,17 @@
 //
 // Access keys are never in fixtures: CreateAccessKey (or POST
 // /_idlab/iam/users/{account}/{name}/access-keys) makes them at run time.
+//
+// # The IAM API's changes
+//
+// manage.go holds what emulators/awsiamapi changes: roles, users, managed
+// policies (with versions) and OIDC providers, created, changed and
+// deleted with IAM's quotas and messages. Each change persists its entity
+// whole, or a tombstone, to one file under DataDir/entities (entities.go)
+// and marks it owned: fixtures then skip it, so after a restart the API's
+// last word on an entity stands. EnsureAdmins makes each account's lab
+// admin (AdminUser, allowed everything) and writes its keys to
+// DataDir/AdminCredentialsFile, the host's way in to the IAM API.
 //
 // With Options.DataDir keys and sessions persist in an append-only journal
 // compacted in the background (journal.go): a call costs one record

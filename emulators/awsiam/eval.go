@@ -2,6 +2,7 @@ package awsiam
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -426,4 +427,35 @@ func namedIn(ps *Principals, p Principal) principalMatch {
 		}
 	}
 	return best
+}
+
+// MissingContextKeys lists, sorted and once each, the condition keys of
+// the statements of ps that cover action on resource but that context
+// does not hold: what IAM's policy simulator reports as
+// MissingContextValues. Keys of Null and ...IfExists conditions, which
+// are meant to be absent at times, are not listed.
+func MissingContextKeys(ps []*Policy, action, resource string, context map[string][]string) []string {
+	ctx := newEvalContext(context)
+	seen := map[string]bool{}
+	out := []string{}
+	for _, p := range ps {
+		if p == nil {
+			continue
+		}
+		vars := p.Version != "2008-10-17"
+		for _, s := range p.Statements {
+			if !actionMatches(s, action) || !resourceMatches(s, resource, ctx, vars, s.Principal != nil || s.NotPrincipal != nil) {
+				continue
+			}
+			for _, c := range s.Conditions {
+				if _, ok := ctx.lookup(c.Key); ok || c.op.ifExists || c.op.base == "Null" || seen[strings.ToLower(c.Key)] {
+					continue
+				}
+				seen[strings.ToLower(c.Key)] = true
+				out = append(out, c.Key)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -80,7 +80,11 @@ func (i *IAM) LoadFixturesFS(fsys fs.FS, name string) error {
 
 // fixture document shapes; yaml.Node fields keep line numbers.
 type fixtureDoc struct {
-	Accounts []accountFixture `yaml:"accounts"`
+	// AWSManagedPolicies are AWS managed policies (arn:aws:iam::aws:policy/
+	// NAME) the lab holds, with the document AWS gives them, for roles to
+	// attach: no IAM API can create them.
+	AWSManagedPolicies []policyFixture  `yaml:"awsManagedPolicies"`
+	Accounts           []accountFixture `yaml:"accounts"`
 }
 
 type accountFixture struct {
@@ -190,10 +194,33 @@ func (i *IAM) LoadFixtureYAML(name string, raw []byte) error {
 	if err := fixtureyaml.DecodeStrict(root.Content[0], &doc); err != nil {
 		return fixtureyaml.Locate(name, err)
 	}
+	for _, p := range doc.AWSManagedPolicies {
+		if err := i.loadPolicy(name, AWSManaged, p); err != nil {
+			return err
+		}
+	}
 	for _, a := range doc.Accounts {
 		if err := i.loadAccount(name, a); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// loadPolicy adds one managed policy of account from a fixture.
+func (i *IAM) loadPolicy(file, account string, p policyFixture) error {
+	at := func(line int, format string, args ...any) error {
+		return &FixtureError{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}
+	}
+	doc, err := PolicyFromYAML(&p.Document)
+	if err == nil {
+		err = doc.ValidateFor(IdentityPolicy)
+	}
+	if err != nil {
+		return at(nodeLine(&p.Document, p.line), "policy %q: %v", p.Name, err)
+	}
+	if _, err := i.AddManagedPolicy(account, p.Name, p.Path, doc); err != nil {
+		return at(p.line, "policy %q: %v", p.Name, err)
 	}
 	return nil
 }
@@ -214,15 +241,8 @@ func (i *IAM) loadAccount(file string, a accountFixture) error {
 		}
 	}
 	for _, p := range a.Policies {
-		doc, err := PolicyFromYAML(&p.Document)
-		if err == nil {
-			err = doc.ValidateFor(IdentityPolicy)
-		}
-		if err != nil {
-			return at(nodeLine(&p.Document, p.line), "policy %q: %v", p.Name, err)
-		}
-		if _, err := i.AddManagedPolicy(a.ID, p.Name, p.Path, doc); err != nil {
-			return at(p.line, "policy %q: %v", p.Name, err)
+		if err := i.loadPolicy(file, a.ID, p); err != nil {
+			return err
 		}
 	}
 	for _, u := range a.Users {

@@ -30,6 +30,12 @@ var (
 	ErrEntityAlreadyExists = errors.New("EntityAlreadyExists")
 	ErrUnknownAccessKey    = errors.New("the security token included in the request is invalid")
 	ErrInvalidInput        = errors.New("InvalidInput")
+	// ErrDeleteConflict: the entity still has what must go first (a
+	// role's policies, a user's access keys, a policy's attachments).
+	ErrDeleteConflict = errors.New("DeleteConflict")
+	// ErrLimitExceeded: an IAM quota (policy versions, access keys per
+	// user, attached policies, inline policy size, tags) would be exceeded.
+	ErrLimitExceeded = errors.New("LimitExceeded")
 )
 
 // Options configure the IAM store.
@@ -37,7 +43,8 @@ type Options struct {
 	Now    func() time.Time // Defaults to time.Now.
 	Logger *slog.Logger     // Defaults to discarding.
 	// DataDir, if set, keeps access keys and unexpired sessions across
-	// restarts, in an append-only journal (journal.go).
+	// restarts, in an append-only journal (journal.go), and the entities
+	// the IAM API changed, one file each (entities.go).
 	DataDir string
 	// Fsync makes every journal write durable against power loss, not only
 	// against a killed process. Defaults to off (idlab serve --fsync).
@@ -48,18 +55,21 @@ type Options struct {
 	Decisions *decisionlog.Log
 }
 
-// Role is an IAM role.
+// Role is an IAM role. The store never changes a Role it handed out:
+// a change replaces it (copy on write), so a copy's maps stay valid.
 type Role struct {
 	Account            string
 	Name               string
 	Path               string
 	ARN                string
 	RoleID             string
+	Description        string
 	TrustPolicy        *Policy
 	InlinePolicies     map[string]*Policy
 	ManagedPolicyARNs  []string
 	MaxSessionDuration time.Duration
 	Tags               map[string]string
+	CreateDate         time.Time
 }
 
 // User is an IAM user.
@@ -72,6 +82,7 @@ type User struct {
 	InlinePolicies    map[string]*Policy
 	ManagedPolicyARNs []string
 	Tags              map[string]string
+	CreateDate        time.Time
 }
 
 // OIDCProvider is an IAM OpenID Connect provider.
@@ -81,13 +92,36 @@ type OIDCProvider struct {
 	ARN         string
 	ClientIDs   []string
 	Thumbprints []string
+	Tags        map[string]string
+	CreateDate  time.Time
 }
 
-// ManagedPolicy is a customer managed policy.
+// ManagedPolicy is a customer managed policy and its versions.
 type ManagedPolicy struct {
-	ARN      string
-	Name     string
-	Document *Policy
+	ARN  string
+	Name string
+	// Document is the default version's document, the one evaluation uses.
+	Document         *Policy
+	Account          string
+	Path             string
+	PolicyID         string
+	Description      string
+	DefaultVersionID string
+	// Versions are the policy's versions, oldest first (at most
+	// MaxPolicyVersions).
+	Versions   []PolicyVersion
+	CreateDate time.Time
+	UpdateDate time.Time
+	Tags       map[string]string
+	// nextVersion numbers the next version: IAM never reuses a number.
+	nextVersion int
+}
+
+// PolicyVersion is one version of a managed policy.
+type PolicyVersion struct {
+	ID         string // v1, v2, ...
+	Document   *Policy
+	CreateDate time.Time
 }
 
 // accessKey is a key pair and who it belongs to.
@@ -98,6 +132,12 @@ type accessKey struct {
 	// DerivedToken marks a session whose token is sessionToken(its key
 	// ID) rather than Credentials.SessionToken, which is then empty.
 	DerivedToken bool `json:"derivedToken,omitempty"`
+	// Inactive marks a user's key UpdateAccessKey disabled: it
+	// authenticates nothing until made active again.
+	Inactive bool `json:"inactive,omitempty"`
+	// Deleted is a journal record's tombstone: DeleteAccessKey removed
+	// the key. Tombstones never live in memory.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // IAM is the store of accounts, roles, users, providers, keys and decisions.
@@ -107,6 +147,7 @@ type IAM struct {
 	log     *slog.Logger
 	rand    io.Reader
 	dataDir string
+	fsync   bool
 
 	mu        sync.RWMutex
 	accounts  map[string]string // id -> alias
@@ -115,6 +156,26 @@ type IAM struct {
 	providers map[string]*OIDCProvider // by ARN
 	managed   map[string]*ManagedPolicy
 	keys      map[string]*accessKey
+	// userKeys indexes the long-term keys of each user, by user ARN.
+	userKeys map[string]map[string]bool
+
+	// wmu serializes changes to roles, users, policies and providers
+	// (fixtures and the IAM API alike), so that a change reads, persists
+	// and swaps in its entity without another slipping in between. It is
+	// taken before jr.mu and mu.
+	wmu sync.Mutex
+	// owned are the entity keys (roleKey, userKey, policyKey, providerKey)
+	// the IAM API created, changed or deleted: their state comes from the
+	// API, and fixtures naming them are skipped, so a restart keeps what
+	// the API did. Guarded by mu.
+	owned map[string]bool
+	// names indexes roles, users and managed policies by entity key
+	// (account and lower-cased name) to their ARN, so that the API finds
+	// one by name at a cost independent of how many exist. Guarded by mu.
+	names map[string]string
+	// adminDefault is the account of the admin credentials' [default]
+	// profile: the first EnsureAdmins named. Guarded by mu.
+	adminDefault string
 
 	// jr persists keys when dataDir is set; its mu is taken before mu.
 	jr *journal
@@ -142,7 +203,8 @@ func OrEmpty(iam *IAM, now func() time.Time, log *slog.Logger) (*IAM, error) {
 func New(opts Options) (*IAM, error) {
 	i := &IAM{now: opts.Now, log: opts.Logger, rand: opts.Rand, dataDir: opts.DataDir, decisions: opts.Decisions,
 		accounts: map[string]string{}, roles: map[string]*Role{}, users: map[string]*User{},
-		providers: map[string]*OIDCProvider{}, managed: map[string]*ManagedPolicy{}, keys: map[string]*accessKey{}}
+		providers: map[string]*OIDCProvider{}, managed: map[string]*ManagedPolicy{}, keys: map[string]*accessKey{},
+		userKeys: map[string]map[string]bool{}, owned: map[string]bool{}, names: map[string]string{}}
 	if i.now == nil {
 		i.now = time.Now
 	}
@@ -160,6 +222,9 @@ func New(opts Options) (*IAM, error) {
 	}
 	if err := i.openJournal(opts.Fsync); err != nil {
 		return nil, err
+	}
+	if err := i.loadEntities(opts.Fsync); err != nil {
+		return nil, errors.Join(err, i.Close())
 	}
 	return i, nil
 }
@@ -203,8 +268,9 @@ func normPath(p string) (string, error) {
 	return p, nil
 }
 
-// AddRole adds a role; ARN and RoleID are derived when empty.
-func (i *IAM) AddRole(r Role) error {
+// checkRole validates r as IAM validates a new role and fills in its
+// defaults: path /, a one-hour maximum session, its ARN and RoleID.
+func checkRole(r *Role) error {
 	if !accountRe.MatchString(r.Account) {
 		return fmt.Errorf("%w: role %q: account %q must be 12 digits", ErrInvalidInput, r.Name, r.Account)
 	}
@@ -239,20 +305,91 @@ func (i *IAM) AddRole(r Role) error {
 	if r.RoleID == "" {
 		r.RoleID = stableID("AROA", r.ARN)
 	}
+	return nil
+}
+
+// AddRole adds a role from fixtures; ARN and RoleID are derived when
+// empty. A role the IAM API created, changed or deleted is skipped: the
+// API's state of it wins (see owned).
+func (i *IAM) AddRole(r Role) error {
+	if err := checkRole(&r); err != nil {
+		return err
+	}
+	i.wmu.Lock()
+	defer i.wmu.Unlock()
+	if i.skipOwned(roleKey(r.Account, r.Name), "role", r.ARN) {
+		return nil
+	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if a, missing := i.missingManaged(r.ManagedPolicyARNs); missing {
 		return fmt.Errorf("%w: role %q attaches %s, which does not exist", ErrNoSuchEntity, r.Name, a)
 	}
-	for _, old := range i.roles {
-		if old.Account == r.Account && strings.EqualFold(old.Name, r.Name) {
-			return fmt.Errorf("%w: role with name %s already exists", ErrEntityAlreadyExists, r.Name)
-		}
+	if i.findRoleLocked(r.Account, r.Name) != nil {
+		return fmt.Errorf("%w: Role with name %s already exists.", ErrEntityAlreadyExists, r.Name)
+	}
+	if r.CreateDate.IsZero() {
+		r.CreateDate = i.now().UTC().Truncate(time.Second)
 	}
 	i.knowAccount(r.Account)
 	rc := r
-	i.roles[r.ARN] = &rc
+	i.putRoleLocked(&rc)
 	return nil
+}
+
+// skipOwned reports (and logs) that a fixture names an entity the IAM
+// API owns. i.wmu must be held.
+func (i *IAM) skipOwned(key, kind, name string) bool {
+	i.mu.RLock()
+	owned := i.owned[key]
+	i.mu.RUnlock()
+	if owned {
+		i.log.Info("fixture skipped: the IAM API created, changed or deleted this entity, and its state wins", "kind", kind, "name", name)
+	}
+	return owned
+}
+
+// findRoleLocked finds a role by account and name, case-insensitively as
+// IAM compares names, through the names index. i.mu must be held.
+func (i *IAM) findRoleLocked(account, name string) *Role {
+	return i.roles[i.names[roleKey(account, name)]]
+}
+
+// findUserLocked is findRoleLocked for users. i.mu must be held.
+func (i *IAM) findUserLocked(account, name string) *User {
+	return i.users[i.names[userKey(account, name)]]
+}
+
+// putRoleLocked, putUserLocked and putPolicyLocked store an entity and
+// index its name; the drop functions undo both. i.mu must be held.
+func (i *IAM) putRoleLocked(r *Role) {
+	i.roles[r.ARN] = r
+	i.names[roleKey(r.Account, r.Name)] = r.ARN
+}
+
+func (i *IAM) dropRoleLocked(r *Role) {
+	delete(i.roles, r.ARN)
+	delete(i.names, roleKey(r.Account, r.Name))
+}
+
+func (i *IAM) putUserLocked(u *User) {
+	i.users[u.ARN] = u
+	i.names[userKey(u.Account, u.Name)] = u.ARN
+}
+
+func (i *IAM) dropUserLocked(u *User) {
+	delete(i.users, u.ARN)
+	delete(i.names, userKey(u.Account, u.Name))
+}
+
+func (i *IAM) putPolicyLocked(p *ManagedPolicy) {
+	i.managed[p.ARN] = p
+	i.names[policyKey(p.Account, p.Name)] = p.ARN
+}
+
+func (i *IAM) dropPolicyLocked(p *ManagedPolicy) {
+	delete(i.managed, p.ARN)
+	delete(i.names, policyKey(p.Account, p.Name))
 }
 
 // missingManaged returns the first attached policy ARN the store does not
@@ -274,8 +411,8 @@ func (i *IAM) knowAccount(id string) {
 	}
 }
 
-// AddUser adds an IAM user.
-func (i *IAM) AddUser(u User) error {
+// checkUser validates u and fills in its path, ARN and UserID.
+func checkUser(u *User) error {
 	if !accountRe.MatchString(u.Account) || !roleNameRe.MatchString(u.Name) {
 		return fmt.Errorf("%w: user %q in account %q", ErrInvalidInput, u.Name, u.Account)
 	}
@@ -293,25 +430,45 @@ func (i *IAM) AddUser(u User) error {
 	}
 	u.ARN = "arn:aws:iam::" + u.Account + ":user" + u.Path + u.Name
 	u.UserID = stableID("AIDA", u.ARN)
+	return nil
+}
+
+// AddUser adds an IAM user from fixtures; one the IAM API owns is skipped.
+func (i *IAM) AddUser(u User) error {
+	if err := checkUser(&u); err != nil {
+		return err
+	}
+	i.wmu.Lock()
+	defer i.wmu.Unlock()
+	if i.skipOwned(userKey(u.Account, u.Name), "user", u.ARN) {
+		return nil
+	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if a, missing := i.missingManaged(u.ManagedPolicyARNs); missing {
 		return fmt.Errorf("%w: user %q attaches %s, which does not exist", ErrNoSuchEntity, u.Name, a)
 	}
-	for _, old := range i.users {
-		if old.Account == u.Account && strings.EqualFold(old.Name, u.Name) {
-			return fmt.Errorf("%w: user with name %s already exists", ErrEntityAlreadyExists, u.Name)
-		}
+	if i.findUserLocked(u.Account, u.Name) != nil {
+		return fmt.Errorf("%w: User with name %s already exists.", ErrEntityAlreadyExists, u.Name)
+	}
+	if u.CreateDate.IsZero() {
+		u.CreateDate = i.now().UTC().Truncate(time.Second)
 	}
 	i.knowAccount(u.Account)
 	uc := u
-	i.users[u.ARN] = &uc
+	i.putUserLocked(&uc)
 	return nil
 }
 
-// AddManagedPolicy adds a customer managed policy in account.
-func (i *IAM) AddManagedPolicy(account, name, path string, doc *Policy) (*ManagedPolicy, error) {
-	if !accountRe.MatchString(account) || !roleNameRe.MatchString(name) {
+// AWSManaged is the account field of AWS managed policies' ARNs
+// (arn:aws:iam::aws:policy/NAME). The lab holds those its fixtures load
+// (awsManagedPolicies), attachable from every account and changed by none.
+const AWSManaged = "aws"
+
+// newManagedPolicy validates a managed policy's first version and builds
+// it at now; account is 12 digits, or AWSManaged.
+func newManagedPolicy(account, name, path, desc string, doc *Policy, now time.Time) (*ManagedPolicy, error) {
+	if !(accountRe.MatchString(account) || account == AWSManaged) || !policyNameRe.MatchString(name) {
 		return nil, fmt.Errorf("%w: policy %q in account %q", ErrInvalidInput, name, account)
 	}
 	p, err := normPath(path)
@@ -321,24 +478,65 @@ func (i *IAM) AddManagedPolicy(account, name, path string, doc *Policy) (*Manage
 	if doc == nil {
 		return nil, fmt.Errorf("%w: managed policy %q needs a document", ErrInvalidInput, name)
 	}
-	if err := doc.ValidateFor(IdentityPolicy); err != nil {
+	if err := checkManagedDocument(doc); err != nil {
 		return nil, fmt.Errorf("managed policy %q: %w", name, err)
 	}
-	if n := len(compact(doc.Raw)); n > MaxManagedPolicySize {
-		return nil, fmt.Errorf("managed policy %q: %w", name, perr("Cannot exceed quota for PolicySize: %d", MaxManagedPolicySize))
+	arn := "arn:aws:iam::" + account + ":policy" + p + name
+	now = now.UTC().Truncate(time.Second)
+	return &ManagedPolicy{ARN: arn, Name: name, Document: doc, Account: account, Path: p, PolicyID: stableID("ANPA", arn),
+		Description: desc, DefaultVersionID: "v1", Versions: []PolicyVersion{{ID: "v1", Document: doc, CreateDate: now}},
+		CreateDate: now, UpdateDate: now, nextVersion: 2}, nil
+}
+
+// checkManagedDocument applies the rules of a managed policy's document.
+func checkManagedDocument(doc *Policy) error {
+	if err := doc.ValidateFor(IdentityPolicy); err != nil {
+		return err
 	}
-	mp := &ManagedPolicy{ARN: "arn:aws:iam::" + account + ":policy" + p + name, Name: name, Document: doc}
+	if n := len(compact(doc.Raw)); n > MaxManagedPolicySize {
+		return perr("Cannot exceed quota for PolicySize: %d", MaxManagedPolicySize)
+	}
+	return nil
+}
+
+// policyNameRe is IAM's rule for policy names (policyNameType).
+var policyNameRe = regexp.MustCompile(`^[\w+=,.@-]{1,128}$`)
+
+// AddManagedPolicy adds a customer managed policy in account from
+// fixtures. One the IAM API owns is skipped: the API's version is
+// returned, or an error when the API deleted it.
+func (i *IAM) AddManagedPolicy(account, name, path string, doc *Policy) (*ManagedPolicy, error) {
+	mp, err := newManagedPolicy(account, name, path, "", doc, i.now())
+	if err != nil {
+		return nil, err
+	}
+	i.wmu.Lock()
+	defer i.wmu.Unlock()
+	if i.skipOwned(policyKey(account, name), "policy", mp.ARN) {
+		i.mu.RLock()
+		defer i.mu.RUnlock()
+		return i.findPolicyLocked(account, name), nil // nil when the API deleted it
+	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	if _, ok := i.managed[mp.ARN]; ok {
-		return nil, fmt.Errorf("%w: a policy called %s already exists", ErrEntityAlreadyExists, name)
+	if i.findPolicyLocked(account, name) != nil {
+		return nil, fmt.Errorf("%w: A policy called %s already exists. Duplicate names are not allowed.", ErrEntityAlreadyExists, name)
 	}
-	i.managed[mp.ARN] = mp
+	if account != AWSManaged {
+		i.knowAccount(account)
+	}
+	i.putPolicyLocked(mp)
 	return mp, nil
 }
 
-// AddOIDCProvider registers an OIDC provider; URL may carry https://.
-func (i *IAM) AddOIDCProvider(p OIDCProvider) error {
+// findPolicyLocked finds a managed policy by account and name; names are
+// unique in an account whatever the path. i.mu must be held.
+func (i *IAM) findPolicyLocked(account, name string) *ManagedPolicy {
+	return i.managed[i.names[policyKey(account, name)]]
+}
+
+// checkProvider validates p and fills in its URL (without https://) and ARN.
+func checkProvider(p *OIDCProvider) error {
 	if !accountRe.MatchString(p.Account) {
 		return fmt.Errorf("%w: OIDC provider account %q", ErrInvalidInput, p.Account)
 	}
@@ -346,16 +544,34 @@ func (i *IAM) AddOIDCProvider(p OIDCProvider) error {
 	if u == "" || strings.Contains(u, "://") || strings.ContainsAny(u, "?#") {
 		return fmt.Errorf("%w: OIDC provider URL %q must be https://host[/path]", ErrInvalidInput, p.URL)
 	}
-	if len(p.ClientIDs) == 0 {
-		return fmt.Errorf("%w: OIDC provider %s needs at least one client ID", ErrInvalidInput, p.URL)
-	}
 	p.URL = u
 	p.ARN = "arn:aws:iam::" + p.Account + ":oidc-provider/" + u
+	return nil
+}
+
+// AddOIDCProvider registers an OIDC provider from fixtures; URL may carry
+// https://. One the IAM API owns is skipped.
+func (i *IAM) AddOIDCProvider(p OIDCProvider) error {
+	if err := checkProvider(&p); err != nil {
+		return err
+	}
+	if len(p.ClientIDs) == 0 {
+		return fmt.Errorf("%w: OIDC provider https://%s needs at least one client ID", ErrInvalidInput, p.URL)
+	}
+	i.wmu.Lock()
+	defer i.wmu.Unlock()
+	if i.skipOwned(providerKey(p.ARN), "oidc-provider", p.ARN) {
+		return nil
+	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if _, ok := i.providers[p.ARN]; ok {
-		return fmt.Errorf("%w: provider with url https://%s already exists", ErrEntityAlreadyExists, u)
+		return fmt.Errorf("%w: Provider with url https://%s already exists.", ErrEntityAlreadyExists, p.URL)
 	}
+	if p.CreateDate.IsZero() {
+		p.CreateDate = i.now().UTC().Truncate(time.Second)
+	}
+	i.knowAccount(p.Account)
 	pc := p
 	i.providers[p.ARN] = &pc
 	return nil
@@ -403,7 +619,7 @@ func (i *IAM) ManagedPolicy(arn string) (*ManagedPolicy, error) {
 	defer i.mu.RUnlock()
 	p, ok := i.managed[arn]
 	if !ok {
-		return nil, fmt.Errorf("%w: policy %s does not exist or is not attachable", ErrNoSuchEntity, arn)
+		return nil, noSuchPolicy(arn)
 	}
 	return p, nil
 }
@@ -517,6 +733,7 @@ func (i *IAM) storeKey(k *accessKey) error {
 	if i.jr == nil {
 		i.mu.Lock()
 		i.keys[k.Credentials.AccessKeyID] = k
+		i.indexKey(k)
 		i.purgeLocked(false)
 		i.mu.Unlock()
 		return nil
@@ -530,6 +747,7 @@ func (i *IAM) storeKey(k *accessKey) error {
 	defer j.mu.Unlock()
 	i.mu.Lock()
 	i.keys[k.Credentials.AccessKeyID] = k
+	i.indexKey(k)
 	i.purgeLocked(false)
 	live := len(i.keys)
 	i.mu.Unlock()
@@ -537,6 +755,7 @@ func (i *IAM) storeKey(k *accessKey) error {
 	if err != nil {
 		i.mu.Lock()
 		delete(i.keys, k.Credentials.AccessKeyID)
+		i.unindexKey(k)
 		i.mu.Unlock()
 		return fmt.Errorf("persist access key: %w", err)
 	}
@@ -624,11 +843,18 @@ func (i *IAM) openJournal(fsync bool) error {
 		return nil
 	}
 	j, legacy, err := openJournal(i.dataDir, fsync, i.log, func(k *accessKey) {
+		if k.Deleted {
+			delete(i.keys, k.Credentials.AccessKeyID)
+			return
+		}
 		k.Principal = compactPrincipal(k.Principal)
 		i.keys[k.Credentials.AccessKeyID] = k
 	})
 	if err != nil {
 		return err
+	}
+	for _, k := range i.keys {
+		i.indexKey(k)
 	}
 	i.jr = j
 	i.purgeLocked(true)
@@ -699,7 +925,7 @@ func (i *IAM) LookupAccessKey(accessKeyID string) (Credentials, Principal, error
 	i.mu.RLock()
 	defer i.mu.RUnlock()
 	k, ok := i.keys[accessKeyID]
-	if !ok {
+	if !ok || k.Inactive {
 		return Credentials{}, Principal{}, ErrUnknownAccessKey
 	}
 	c := k.Credentials

@@ -185,32 +185,13 @@ func (h *Handler) dispatch(ctx context.Context, r *http.Request, body []byte, p 
 	}
 	res, err := awsauth.Authenticate(r, h.iam, "sns", h.now(), sigv4.Options{Body: body})
 	if err != nil {
-		return nil, authError(err)
+		return nil, awsauth.QueryError(err)
 	}
 	c.caller = res.Principal
 	if res.Signature.Region != "" {
 		c.region = res.Signature.Region
 	}
 	return fn(h, c)
-}
-
-// authError spells authentication failures in the query APIs' codes.
-func authError(err error) error {
-	var e *awsauth.Error
-	if !errors.As(err, &e) {
-		return err
-	}
-	switch e.Kind {
-	case awsauth.Missing:
-		return awsxml.Errorf(403, "MissingAuthenticationToken", "%s", e.Msg)
-	case awsauth.Malformed:
-		return awsxml.Errorf(400, "IncompleteSignature", "%s", e.Msg)
-	case awsauth.UnknownKey, awsauth.BadToken:
-		return awsxml.Errorf(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
-	case awsauth.PresignExpired, awsauth.Expired:
-		return awsxml.Errorf(403, "ExpiredToken", "%s", e.Msg)
-	}
-	return awsxml.Errorf(403, "SignatureDoesNotMatch", "%s", e.Msg)
 }
 
 // authorize asks IAM whether the caller may do sns:<action> on resource,

@@ -148,28 +148,9 @@ func (h *Handler) dispatch(ctx context.Context, r *http.Request, body []byte, p 
 func (h *Handler) authenticate(r *http.Request, body []byte) (awsiam.Principal, string, error) {
 	res, err := awsauth.Authenticate(r, h.iam, "sts", h.now(), sigv4.Options{Body: body})
 	if err != nil {
-		return awsiam.Principal{}, "", authError(err)
+		return awsiam.Principal{}, "", awsauth.QueryError(err)
 	}
 	return res.Principal, res.Signature.AccessKeyID, nil
-}
-
-// authError spells authentication failures in STS's codes.
-func authError(err error) error {
-	var e *awsauth.Error
-	if !errors.As(err, &e) {
-		return err
-	}
-	switch e.Kind {
-	case awsauth.Missing:
-		return awsxml.Errorf(403, "MissingAuthenticationToken", "%s", e.Msg)
-	case awsauth.Malformed:
-		return awsxml.Errorf(400, "IncompleteSignature", "%s", e.Msg)
-	case awsauth.UnknownKey, awsauth.BadToken:
-		return awsxml.Errorf(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
-	case awsauth.PresignExpired, awsauth.Expired:
-		return awsxml.Errorf(403, "ExpiredToken", "%s", e.Msg)
-	}
-	return awsxml.Errorf(403, "SignatureDoesNotMatch", "%s", e.Msg)
 }
 
 var (

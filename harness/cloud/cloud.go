@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/idlab/idlab/emulators/awsiam"
+	"github.com/idlab/idlab/emulators/awsiamapi"
 	"github.com/idlab/idlab/emulators/awss3"
 	"github.com/idlab/idlab/emulators/awssns"
 	"github.com/idlab/idlab/emulators/awssts"
@@ -37,6 +38,7 @@ type Cloud struct {
 	CA     *certs.CA
 	Clock  *clock.Clock
 	IAM    *awsiam.IAM
+	IAMAPI *awsiamapi.Handler
 	OIDC   *oidc.Handler
 	STS    *awssts.Handler
 	S3     *awss3.Handler
@@ -63,7 +65,8 @@ type Cloud struct {
 // New builds the lab CA and every registered service (services) from cfg,
 // then seeds each from its fixtures: IAM, the OIDC issuers with their keys,
 // S3 buckets and SNS topics, EKS Auth, Google, Cloud Storage, Entra and
-// Blob.
+// Blob; then the IAM admin of every account, whose keys go to
+// DATA/iam/admin-credentials.
 func New(cfg Config) (*Cloud, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("cloud: DataDir is required")
@@ -102,6 +105,13 @@ func New(cfg Config) (*Cloud, error) {
 	for _, s := range services {
 		if path := c.fixturePath(s.fixtures); s.load != nil && path != "" {
 			if err := s.load(ctx, c, path); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, s := range services {
+		if s.seeded != nil {
+			if err := s.seeded(c); err != nil {
 				return nil, err
 			}
 		}

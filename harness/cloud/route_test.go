@@ -71,6 +71,11 @@ func TestRouterServiceFor(t *testing.T) {
 		{"loopback signed sns", "POST", "https://127.0.0.1:8443/", form, "Action=Publish",
 			"AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20260101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=00", ServiceSNS},
 		{"loopback unsigned sns action", "POST", "https://127.0.0.1:8443/", form, "Action=ListTopics&Version=2010-03-31", "", ServiceSNS},
+		{"iam global host", "POST", "https://iam.amazonaws.com/", form, "Action=ListRoles&Version=2010-05-08", "", ServiceIAM},
+		{"iam host whatever the action", "POST", "https://iam.amazonaws.com/", form, "Action=AssumeRole", "", ServiceIAM},
+		{"loopback signed iam", "POST", "https://127.0.0.1:8443/", form, "Action=GetRole",
+			"AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=00", ServiceIAM},
+		{"loopback unsigned iam action", "POST", "https://127.0.0.1:8443/", form, "Action=CreateRole&Version=2010-05-08", "", ServiceIAM},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/idlab/idlab/emulators/awsiam"
+	"github.com/idlab/idlab/emulators/awsiamapi"
 	"github.com/idlab/idlab/emulators/awss3"
 	"github.com/idlab/idlab/emulators/awssns"
 	"github.com/idlab/idlab/emulators/awssts"
@@ -27,8 +28,8 @@ type Service string
 // Services the registry (services) holds.
 const (
 	ServiceNone Service = ""
-	// ServiceIAM is the IAM store: no API of its own on the cloud plane,
-	// its admin API and the AWS fixtures.
+	// ServiceIAM is the IAM store, its API on iam.amazonaws.com, its
+	// admin API and the AWS fixtures.
 	ServiceIAM Service = "iam"
 	ServiceSTS Service = "sts"
 	ServiceS3  Service = "s3"
@@ -80,6 +81,9 @@ type service struct {
 	// endpoints is what Endpoints prints for the service, given the cloud
 	// plane's URL; nil for nothing.
 	endpoints func(c *Cloud, url string) map[string]string
+	// seeded runs once every service is built and seeded from its
+	// fixtures, in the order of services; nil for nothing.
+	seeded func(c *Cloud) error
 	// close releases what the service holds when the cloud stops.
 	close func(c *Cloud)
 	// zones are the DNS zones cluster CoreDNS answers with the emulator's
@@ -152,13 +156,41 @@ func (c *Cloud) fixturePath(set string) string {
 	return ""
 }
 
+// DefaultAccount is the account the lab's IAM admin is made in when the
+// fixtures name none: the account of the lab's own fixtures.
+const DefaultAccount = "123456789012"
+
 // services is the registry, in build order.
 var services = []service{
 	{
+		// The IAM store every AWS service shares, and the IAM API on
+		// iam.amazonaws.com (emulators/awsiamapi) over it.
 		name: ServiceIAM,
 		build: func(c *Cloud) (err error) {
 			c.IAM, err = awsiam.New(awsiam.Options{Now: c.Clock.Now, Logger: c.log.With("emulator", "iam"), Decisions: c.Decisions, DataDir: filepath.Join(c.cfg.DataDir, "iam"), Fsync: c.cfg.Fsync})
-			return wrap("iam", err)
+			if err != nil {
+				return wrap("iam", err)
+			}
+			c.IAMAPI, err = awsiamapi.New(awsiamapi.Options{IAM: c.IAM, Now: c.Clock.Now, Logger: c.log.With("emulator", "iam")})
+			return wrap("iam api", err)
+		},
+		handler: func(c *Cloud) http.Handler { return c.IAMAPI },
+		host:    func(host string) bool { return host == "iam.amazonaws.com" },
+		sigv4:   "iam",
+		actions: awsiamapi.Actions(),
+		// Every account the fixtures name gets the lab's IAM admin, whose
+		// keys go to DATA/iam/admin-credentials ([default]: the lowest
+		// account ID, 123456789012 without fixtures).
+		seeded: func(c *Cloud) error {
+			accounts := c.IAM.Accounts()
+			if len(accounts) == 0 {
+				accounts = []string{DefaultAccount}
+			}
+			return wrap("iam admins", c.IAM.EnsureAdmins(accounts...))
+		},
+		endpoints: func(c *Cloud, u string) map[string]string {
+			return map[string]string{"iam": u + " (AWS_ENDPOINT_URL_IAM), or https://iam.amazonaws.com through lab DNS; admin keys: " +
+				filepath.Join(c.cfg.DataDir, "iam", awsiam.AdminCredentialsFile)}
 		},
 		adminPrefix: "/_idlab/iam/",
 		admin:       func(c *Cloud) http.Handler { return c.IAM.AdminHandler() },

@@ -62,6 +62,9 @@ func TestRegistryIsConsistent(t *testing.T) {
 func TestServiceForHost(t *testing.T) {
 	for host, want := range map[string]Service{
 		"sts.amazonaws.com":                              ServiceSTS,
+		"iam.amazonaws.com":                              ServiceIAM,
+		"IAM.amazonaws.com":                              ServiceIAM,
+		"iam.us-east-1.amazonaws.com":                    ServiceNone,
 		"sts-fips.us-east-1.amazonaws.com":               ServiceSTS,
 		"sts.s3.amazonaws.com":                           ServiceSTS,
 		"sns.us-west-2.amazonaws.com":                    ServiceSNS,
@@ -102,7 +105,7 @@ func TestServiceForHost(t *testing.T) {
 func TestEndpointsNameEveryService(t *testing.T) {
 	c, _ := startCloud(t)
 	eps := c.Endpoints()
-	require.ElementsMatch(t, []string{"url", "admin", "ca_bundle", "issuer.0", "sts", "s3", "sns", "eks-auth", "google", "entra", "azureblob"},
+	require.ElementsMatch(t, []string{"url", "admin", "ca_bundle", "issuer.0", "iam", "sts", "s3", "sns", "eks-auth", "google", "entra", "azureblob"},
 		slices.Collect(maps.Keys(eps)))
 	require.Contains(t, eps["sts"], c.URL())
 	require.Contains(t, eps["eks-auth"], "eks-auth.us-east-1.api.aws", "the default region")
@@ -111,7 +114,7 @@ func TestEndpointsNameEveryService(t *testing.T) {
 // serviceHosts is a host each routed service answers, for the tests that
 // walk the registry.
 var serviceHosts = map[Service]string{
-	ServiceOIDC: "oidc.eks.us-west-2.amazonaws.com", ServiceSTS: "sts.us-west-2.amazonaws.com", ServiceSNS: "sns.us-west-2.amazonaws.com",
+	ServiceIAM: "iam.amazonaws.com", ServiceOIDC: "oidc.eks.us-west-2.amazonaws.com", ServiceSTS: "sts.us-west-2.amazonaws.com", ServiceSNS: "sns.us-west-2.amazonaws.com",
 	ServiceS3: "s3.us-west-2.amazonaws.com", ServiceEKSAuth: "eks-auth.us-west-2.api.aws", ServiceGoogleIAM: "accounts.google.com",
 	ServiceGCS: "storage.googleapis.com", ServiceEntra: "login.microsoftonline.com", ServiceAzureBlob: "acct.blob.core.windows.net",
 }

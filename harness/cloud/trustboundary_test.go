@@ -70,7 +70,7 @@ func TestCloudListenerServesNoAdminPath(t *testing.T) {
 	})
 	paths := []string{"healthz", "clock", "decisions", "iam/roles", "iam/users", "oidc/issuers", "s3/buckets", "sns/topics",
 		"entra/apps", "azureblob/accounts", "imds/eks"}
-	hosts := []string{"127.0.0.1", "localhost", "sts.amazonaws.com", "sts.us-west-2.amazonaws.com", "s3.us-west-2.amazonaws.com",
+	hosts := []string{"127.0.0.1", "localhost", "iam.amazonaws.com", "sts.amazonaws.com", "sts.us-west-2.amazonaws.com", "s3.us-west-2.amazonaws.com",
 		"app-a-data.s3.us-west-2.amazonaws.com", "sns.us-west-2.amazonaws.com", "eks-auth.us-west-2.api.aws",
 		"oidc.eks.us-west-2.amazonaws.com", "accounts.google.com", "sts.googleapis.com", "iamcredentials.googleapis.com",
 		"storage.googleapis.com", "login.microsoftonline.com", "idlab.blob.core.windows.net"}

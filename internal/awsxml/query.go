@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -88,4 +90,55 @@ func ParseParams(rawQuery, method, contentType string, body []byte) (url.Values,
 		}
 	}
 	return params, nil
+}
+
+// MaxMembers bounds the member indexes Members reads, so that a hostile
+// request cannot make it allocate for a huge N.
+const MaxMembers = 1000
+
+// Members returns the members of the query-protocol list name
+// (name.member.1, name.member.2, ...), ordered by index, each as the
+// parameters under it with "name.member.N." cut off: a scalar member's
+// value is under "", a structure's fields under their names, and a list
+// inside it is read with Members again. Indexes outside 1..MaxMembers or
+// not in canonical decimal are ignored, as are gaps.
+func Members(p url.Values, name string) []url.Values {
+	prefix := name + ".member."
+	byN := map[int]url.Values{}
+	for k, v := range p {
+		rest, ok := strings.CutPrefix(k, prefix)
+		if !ok || len(v) == 0 {
+			continue
+		}
+		num, field, _ := strings.Cut(rest, ".")
+		n, err := strconv.Atoi(num)
+		if err != nil || n < 1 || n > MaxMembers || strconv.Itoa(n) != num {
+			continue
+		}
+		if byN[n] == nil {
+			byN[n] = url.Values{}
+		}
+		byN[n][field] = v
+	}
+	ns := make([]int, 0, len(byN))
+	for n := range byN {
+		ns = append(ns, n)
+	}
+	sort.Ints(ns)
+	out := make([]url.Values, 0, len(ns))
+	for _, n := range ns {
+		out = append(out, byN[n])
+	}
+	return out
+}
+
+// Strings returns the scalar members of the list name, ordered by index.
+func Strings(p url.Values, name string) []string {
+	var out []string
+	for _, m := range Members(p, name) {
+		if v, ok := m[""]; ok {
+			out = append(out, v[0])
+		}
+	}
+	return out
 }

@@ -82,3 +82,43 @@ func TestServe(t *testing.T) {
 		require.NotEmpty(t, w.Header().Get("x-amzn-RequestId"))
 	}
 }
+
+func TestMembers(t *testing.T) {
+	p, err := url.ParseQuery("ActionNames.member.2=b&ActionNames.member.1=a&ActionNames.member.10=j&ActionNames.member.01=x&ActionNames.member.0=z" +
+		"&ActionNames.member.1001=big&Tags.member.1.Key=k&Tags.member.1.Value=v&Tags.member.3.Key=k3" +
+		"&ContextEntries.member.1.ContextKeyName=aws:CurrentTime&ContextEntries.member.1.ContextKeyValues.member.2=y&ContextEntries.member.1.ContextKeyValues.member.1=x")
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b", "j"}, Strings(p, "ActionNames"), "index order; 0, 01 and over MaxMembers ignored")
+	tags := Members(p, "Tags")
+	require.Len(t, tags, 2)
+	require.Equal(t, url.Values{"Key": {"k"}, "Value": {"v"}}, tags[0])
+	require.Equal(t, url.Values{"Key": {"k3"}}, tags[1])
+	ctx := Members(p, "ContextEntries")
+	require.Len(t, ctx, 1)
+	require.Equal(t, []string{"x", "y"}, Strings(ctx[0], "ContextKeyValues"))
+	require.Empty(t, Members(p, "Missing"))
+}
+
+// FuzzMembers: any form decodes to members in index order, each index
+// in range, without panicking, and Strings agrees with Members.
+func FuzzMembers(f *testing.F) {
+	for _, s := range []string{"L.member.1=a&L.member.2=b", "L.member.1.Key=k&L.member.1.Value=v", "L.member.1.X.member.1=y",
+		"L.member.=x&L.member.-1=y&L.member.99999999999999999999=z", "L.member.1=a&L.member.1=b", "L.member.1.=e"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, form string) {
+		p, err := url.ParseQuery(form)
+		if err != nil {
+			return
+		}
+		ms := Members(p, "L")
+		require.LessOrEqual(t, len(ms), MaxMembers)
+		n := 0
+		for _, m := range ms {
+			if _, ok := m[""]; ok {
+				n++
+			}
+		}
+		require.Len(t, Strings(p, "L"), n)
+	})
+}
