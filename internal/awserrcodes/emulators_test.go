@@ -69,6 +69,20 @@ var services = []service{
 			"SignatureDoesNotMatch": "https://github.com/aws/aws-sdk-js/issues/265 (sns.publish: Signature expired); " +
 				"https://github.com/aws/aws-sdk-js/issues/1174 (sns.createPlatformEndpoint)",
 		}},
+	{name: "IAM", packages: []string{module + "/emulators/awsiamapi"}, sinks: []string{awsxmlCode},
+		model: "iam", lists: []string{"common-errors.txt"},
+		allow: map[string]string{
+			// IAM refuses a caller its policies do not allow with 403
+			// AccessDenied ("User: ... is not authorized to perform:
+			// iam:..."); the common list has only AccessDeniedException.
+			"AccessDenied": "https://github.com/aws/aws-cdk/issues/27067 (iam:CreateRole); " +
+				"https://github.com/galaxyproject/cloudlaunch/issues/175 (iam)",
+			// Expired session credentials, as for STS.
+			"ExpiredToken": "https://github.com/cfn-sphere/cfn-sphere/issues/55 (the query API's ErrorResponse, from IAM)",
+			// A bad or expired SigV4 signature.
+			"SignatureDoesNotMatch": "https://github.com/aws/aws-sdk-js-v3/issues/2651 (IAM); " +
+				"https://github.com/aws/aws-cli/issues/5341 (iam)",
+		}},
 	{name: "S3", packages: []string{module + "/emulators/awss3"},
 		model: "s3", lists: []string{"s3-error-codes.txt"},
 		allow: map[string]string{
