@@ -138,6 +138,7 @@ func commands() []command {
 		eksAgentCommand(),
 		azureWebhookCommand(),
 		kube2iamCommand(),
+		labCAWebhookCommand(),
 		{name: "gtoken", summary: "write a Google ID token for the pod to a file (what the gtoken webhook injects)", group: inClusterGroup, run: runGTokenWriter},
 	}
 }
