@@ -754,24 +754,26 @@ func (l *Lab) describeSource() string {
 // clusters (every cluster of the lab when none is named), as the lab loads
 // its own probe image: kind's image loading, no registry.
 func (l *Lab) LoadImages(ctx context.Context, images []string, clusters ...string) error {
+	targets, err := l.clusterNames(clusters)
+	if err != nil {
+		return err
+	}
 	if len(images) == 0 {
 		return errors.New("load: no images named")
 	}
 	if err := checkDocker(ctx); err != nil {
 		return err
 	}
-	targets, err := l.clusterNames(clusters)
-	if err != nil {
-		return err
-	}
+	return l.loadImages(ctx, l.kind, images, targets)
+}
+
+// loadImages loads images into each cluster of targets with loader,
+// trying every cluster whatever the others did.
+func (l *Lab) loadImages(ctx context.Context, loader imageLoader, images, targets []string) error {
 	var errs []error
 	for _, name := range targets {
-		if ok, err := l.kind.Exists(ctx, name); err != nil || !ok {
-			errs = append(errs, fmt.Errorf("cluster %s is not up (idlab status): %v", name, err))
-			continue
-		}
 		if err := l.run(fmt.Sprintf("load %s into %s", strings.Join(images, " "), name), func() error {
-			return l.kind.LoadImages(ctx, name, images...)
+			return loader.LoadImages(ctx, name, images...)
 		}); err != nil {
 			errs = append(errs, fmt.Errorf("cluster %s: %w", name, err))
 		}
@@ -790,11 +792,18 @@ func (l *Lab) clusterNames(names []string) ([]string, error) {
 	}
 	for _, n := range names {
 		if !slices.Contains(all, n) {
-			return nil, fmt.Errorf("%w: the lab has no cluster %q (it has %s)", ErrNoCluster, n, strings.Join(all, ", "))
+			return nil, &NoClusterError{Name: n, Have: all}
 		}
 	}
 	return names, nil
 }
 
-// ErrNoCluster means a cluster was named that the lab does not have.
-var ErrNoCluster = errors.New("no such cluster")
+// NoClusterError means a cluster was named that the lab does not have.
+type NoClusterError struct {
+	Name string
+	Have []string // the lab's clusters
+}
+
+func (e *NoClusterError) Error() string {
+	return fmt.Sprintf("the lab has no cluster %q (it has %s)", e.Name, strings.Join(e.Have, ", "))
+}

@@ -216,3 +216,4 @@ func covered(host string, zones []string) bool {
 	}
 	return false
 }
+

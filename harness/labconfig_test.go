@@ -1,8 +1,11 @@
 package harness
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -185,8 +188,9 @@ func TestClusterNames(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"gke"}, one)
 	_, err = l.clusterNames([]string{"aks"})
-	require.ErrorIs(t, err, ErrNoCluster)
-	require.ErrorContains(t, err, `the lab has no cluster "aks" (it has eks, gke)`)
+	var nce *NoClusterError
+	require.ErrorAs(t, err, &nce)
+	require.Equal(t, `the lab has no cluster "aks" (it has eks, gke)`, err.Error())
 }
 
 // TestNewFillsAHandMadeCluster: a ClusterConfig with a name and an issuer
@@ -200,4 +204,37 @@ func TestNewFillsAHandMadeCluster(t *testing.T) {
 	require.Equal(t, ClusterConfig{Name: "gke-x", IssuerURL: "https://i.example.com/b", Flavour: "gke", Project: GoogleProject}, l.cfg.Clusters[1])
 	require.Equal(t, ClusterConfig{Name: "aks-x", IssuerURL: "https://i.example.com/c", Flavour: "aks", Tenant: AzureTenantID}, l.cfg.Clusters[2])
 	require.Empty(t, in[0].Flavour, "the caller's slice is not changed")
+}
+
+// fakeLoader records LoadImages calls and fails for one cluster.
+type fakeLoader struct {
+	calls []string
+	fail  string
+}
+
+func (f *fakeLoader) LoadImages(_ context.Context, cluster string, images ...string) error {
+	f.calls = append(f.calls, cluster+": "+strings.Join(images, " "))
+	if cluster == f.fail {
+		return errors.New(`nodes of "` + cluster + `": cluster has no nodes`)
+	}
+	return nil
+}
+
+// TestLoadImages: every target cluster is tried, and a failure names its
+// cluster without stopping the others.
+func TestLoadImages(t *testing.T) {
+	var progress strings.Builder
+	l, err := New(Config{StateDir: t.TempDir(), Clusters: []ClusterConfig{DefaultCluster("eks"), DefaultCluster("gke")}, Progress: &progress})
+	require.NoError(t, err)
+	f := &fakeLoader{fail: "eks"}
+	err = l.loadImages(t.Context(), f, []string{"app:1", "tool:2"}, []string{"eks", "gke"})
+	require.ErrorContains(t, err, `cluster eks: nodes of "eks": cluster has no nodes`)
+	require.Equal(t, []string{"eks: app:1 tool:2", "gke: app:1 tool:2"}, f.calls)
+	require.Contains(t, progress.String(), "idlab: load app:1 tool:2 into gke done")
+	require.NoError(t, l.loadImages(t.Context(), &fakeLoader{}, []string{"app:1"}, []string{"gke"}))
+
+	// Mistakes found before Docker is asked anything.
+	var nce *NoClusterError
+	require.ErrorAs(t, l.LoadImages(t.Context(), []string{"app:1"}, "aks"), &nce)
+	require.ErrorContains(t, l.LoadImages(t.Context(), nil), "no images named")
 }

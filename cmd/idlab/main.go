@@ -130,6 +130,10 @@ func commands() []command {
 		pyClientImageCommand(),
 		reportCommand(),
 		e2eCommand(),
+		loadCommand(),
+		kubeconfigCommand(),
+		decisionsCommand(),
+		explainCommand(),
 		versionCommand(),
 		// In-cluster commands.
 		irsaWebhookCommand(),
