@@ -216,4 +216,3 @@ func covered(host string, zones []string) bool {
 	}
 	return false
 }
-
