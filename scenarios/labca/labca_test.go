@@ -158,14 +158,20 @@ func namespace(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns st
 	}
 	nss, sas := cs.CoreV1().Namespaces(), cs.CoreV1().ServiceAccounts(ns)
 	_, err := kubeclient.Create(ctx,
-		func(ctx context.Context) (*corev1.Namespace, error) { return nss.Create(ctx, obj, metav1.CreateOptions{}) },
+		func(ctx context.Context) (*corev1.Namespace, error) {
+			return nss.Create(ctx, obj, metav1.CreateOptions{})
+		},
 		func(ctx context.Context) (*corev1.Namespace, error) { return nss.Get(ctx, ns, metav1.GetOptions{}) })
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = labenv.DeleteNamespace(context.Background(), cs, ns) })
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Annotations: map[string]string{irsawebhook.AnnotationRoleARN: role}}}
 	_, err = kubeclient.Create(ctx,
-		func(ctx context.Context) (*corev1.ServiceAccount, error) { return sas.Create(ctx, sa, metav1.CreateOptions{}) },
-		func(ctx context.Context) (*corev1.ServiceAccount, error) { return sas.Get(ctx, "app", metav1.GetOptions{}) })
+		func(ctx context.Context) (*corev1.ServiceAccount, error) {
+			return sas.Create(ctx, sa, metav1.CreateOptions{})
+		},
+		func(ctx context.Context) (*corev1.ServiceAccount, error) {
+			return sas.Get(ctx, "app", metav1.GetOptions{})
+		})
 	require.NoError(t, err)
 	require.NoError(t, pyprobe.Install(ctx, cs, ns))
 }
