@@ -219,7 +219,7 @@ func parseCluster(n *yaml.Node) (Cluster, error) {
 		c.Nodes = *raw.Nodes
 	}
 	if c.Nodes != 1 {
-		return c, at("cluster %q: nodes: %d: multi-node clusters are not supported yet (the lab's node image wires a single-node bridge network); use nodes: 1", c.Name, c.Nodes)
+		return c, at("cluster %q: nodes: %d: multi-node clusters are not supported yet (the harness makes, wires and checks one node per cluster); use nodes: 1", c.Name, c.Nodes)
 	}
 	if c.Issuer != "" {
 		if err := CheckIssuer(c.Issuer); err != nil {
