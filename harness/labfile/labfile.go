@@ -299,8 +299,9 @@ func parseComponents(n *yaml.Node) ([]Toggle, error) {
 
 // CheckIssuer checks a service-account issuer URL the lab can host: https,
 // a DNS host name the lab's DNS can send to the emulator (not an IP
-// address, not a name that resolves inside the cluster), no port (the
-// emulator answers on 443), user info, query or fragment.
+// address, not a name the cluster answers itself: *.svc, *.cluster.local,
+// the metadata server), no port (the emulator answers on 443), user info,
+// query or fragment.
 func CheckIssuer(issuer string) error {
 	u, err := url.Parse(issuer)
 	if err != nil {
@@ -320,8 +321,8 @@ func CheckIssuer(issuer string) error {
 		return fmt.Errorf("%q: an issuer has no query or fragment", issuer)
 	case net.ParseIP(strings.Trim(host, "[]")) != nil:
 		return fmt.Errorf("%q: want a host name, not an IP address: cluster DNS sends the name to the emulator", issuer)
-	case !strings.Contains(host, ".") || strings.HasSuffix(host, ".local") || strings.HasSuffix(host, ".svc") || strings.HasSuffix(host, ".internal"):
-		return fmt.Errorf("%q: host %s resolves inside the cluster or not at all: want a public-style name such as oidc.eks.REGION.amazonaws.com", issuer, host)
+	case !strings.Contains(host, ".") || strings.HasSuffix(host, ".svc") || strings.HasSuffix(host, ".cluster.local") || host == "metadata.google.internal":
+		return fmt.Errorf("%q: host %s is the cluster's own (a service, the metadata server) or has no domain: want a name cluster DNS can send to the emulator, such as oidc.eks.REGION.amazonaws.com", issuer, host)
 	case strings.HasSuffix(host, "."):
 		return fmt.Errorf("%q: host without the trailing dot", issuer)
 	}

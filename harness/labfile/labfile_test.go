@@ -84,8 +84,10 @@ func TestParseRefuses(t *testing.T) {
 		{"issuer fragment", eks("    issuer: https://oidc.example.com/id/A#x\n"), "no query or fragment"},
 		{"issuer user", eks("    issuer: https://u@oidc.example.com/id/A\n"), "no user info"},
 		{"issuer ip", eks("    issuer: https://10.0.0.1/id/A\n"), "not an IP address"},
-		{"issuer in-cluster", eks("    issuer: https://kubernetes.default.svc\n"), "resolves inside the cluster"},
-		{"issuer single label", eks("    issuer: https://issuer/id/A\n"), "resolves inside the cluster"},
+		{"issuer a service", eks("    issuer: https://kubernetes.default.svc\n"), "is the cluster's own"},
+		{"issuer a service's full name", eks("    issuer: https://api.default.svc.cluster.local/x\n"), "is the cluster's own"},
+		{"issuer the metadata server", eks("    issuer: https://metadata.google.internal/x\n"), "is the cluster's own"},
+		{"issuer single label", eks("    issuer: https://issuer/id/A\n"), "has no domain"},
 		{"issuer not a url", eks("    issuer: \"https://a b.example.com\"\n"), "is not a URL"},
 		{"account not 12 digits", eks("    account: \"1234\"\n"), `account "1234": want 12 digits`},
 		{"account on gke", cluster("    flavour: gke\n    region: us-central1\n    account: \"111122223333\"\n"), "account is for eks clusters"},
@@ -164,4 +166,19 @@ func FuzzParse(f *testing.F) {
 			require.NoError(t, checkAccount(c))
 		}
 	})
+}
+
+// TestCheckIssuerAccepts: the issuers of the managed services and any
+// other host cluster DNS can route.
+func TestCheckIssuerAccepts(t *testing.T) {
+	for _, iss := range []string{
+		"https://oidc.eks.eu-central-1.amazonaws.com/id/ABC123",
+		"https://container.googleapis.com/v1/projects/p/locations/europe-west1/clusters/c",
+		"https://westus2.oic.prod-aks.azure.com/6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b/x/",
+		"https://token.actions.githubusercontent.com",
+		"https://oidc.corp.internal/k8s/prod",
+		"https://issuer.example.com",
+	} {
+		require.NoError(t, CheckIssuer(iss), iss)
+	}
 }
