@@ -132,7 +132,7 @@ func labFlagSet(name string, env *cliEnv) (*labOptions, error) {
 // lab file the state directory remembers (idlab up -f left a copy), else
 // IDLAB_CLUSTERS' or the default ones. IDLAB_CLUSTERS beside a lab file
 // is a mistake, and so is a lab file that leaves out clusters of the lab
-// that is up (idlab down deletes them first).
+// that is up, from a lab file or not (idlab down deletes them first).
 func (lo *labOptions) config() (harness.Config, error) {
 	cfg := *lo.cfg
 	envClusters := os.Getenv("IDLAB_CLUSTERS")
@@ -148,11 +148,19 @@ func (lo *labOptions) config() (harness.Config, error) {
 		if err != nil {
 			return cfg, err
 		}
-		if ok {
-			if gone := missing(remembered, clusters); len(gone) > 0 {
-				return cfg, fmt.Errorf("%w: the lab in %s (from %s) has clusters %s that %s does not declare: idlab down first (it deletes them), or declare them",
-					errUsage, cfg.StateDir, source, strings.Join(gone, ", "), lo.file)
+		live := remembered
+		if !ok {
+			source = "the default lab"
+			if st, err := harness.Open(cfg.StateDir); err == nil {
+				for _, c := range st.Clusters {
+					live = append(live, harness.ClusterConfig{Name: c.Name})
+				}
 			}
+		}
+		if gone := missing(live, clusters); len(gone) > 0 {
+			slices.Sort(gone)
+			return cfg, fmt.Errorf("%w: the lab in %s (from %s) has clusters %s that %s does not declare: idlab down first (it deletes them), or declare them",
+				errUsage, cfg.StateDir, source, strings.Join(gone, ", "), lo.file)
 		}
 		cfg.Clusters, cfg.LabFile = clusters, lo.file
 	case ok && envClusters != "":

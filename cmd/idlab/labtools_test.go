@@ -53,6 +53,13 @@ func TestLabConfig(t *testing.T) {
 	require.ErrorContains(t, err, "-f "+example+" and IDLAB_CLUSTERS both name the clusters")
 	t.Setenv("IDLAB_CLUSTERS", "")
 
+	// A default lab that is up (its lab.json) is not replaced by a lab
+	// file that drops its clusters either.
+	defState := writeState(t, harness.State{}, "eks", "gke", "aks")
+	_, err = labConfig(t, "--state-dir", defState, "-f", example)
+	require.ErrorIs(t, err, errUsage)
+	require.ErrorContains(t, err, "(from the default lab) has clusters aks, eks, gke that "+example+" does not declare")
+
 	// What idlab up -f leaves in the state dir.
 	remember(t, state, example)
 	cfg, err = labConfig(t, "--state-dir", state)
