@@ -12,8 +12,9 @@ const ComponentAzureWebhook = "azure-wi-webhook"
 
 // azureWebhook runs `idlab azure-webhook` as AKS runs the workload
 // identity webhook: pods labelled azure.workload.identity/use=true get the
-// lab tenant's AZURE_TENANT_ID (unless their service account names
-// another), AZURE_AUTHORITY_HOST=https://login.microsoftonline.com/ (which
+// cluster's tenant (the lab's unless a lab file names another) as
+// AZURE_TENANT_ID (unless their service account names another),
+// AZURE_AUTHORITY_HOST=https://login.microsoftonline.com/ (which
 // cluster DNS sends to the emulator) and the projected token.
 type azureWebhook struct{}
 
@@ -23,7 +24,7 @@ func (azureWebhook) Cluster() string { return "aks" }
 func (azureWebhook) Deploy(ctx context.Context, d *deployer) error {
 	if err := deployWebhookServer(ctx, d.cs, d.ca, azurewebhook.Name, azurewebhook.ServiceHosts(SystemNamespace),
 		azurewebhook.TLSSecret, azurewebhook.Manifests(d.image, SystemNamespace, d.ca.PEM),
-		"--tenant-id="+AzureTenantID); err != nil {
+		"--tenant-id="+d.cluster.Tenant); err != nil {
 		return err
 	}
 	return waitMutates(ctx, d.cs, azureCheck(), webhookWait, time.Second)

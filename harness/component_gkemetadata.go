@@ -16,7 +16,9 @@ const ComponentGKEMetadata = "gke-metadata"
 
 // gkeMetadata runs the GKE metadata server on every node of the cluster,
 // with the DNAT that sends pods' 169.254.169.254 traffic to it, as GKE does
-// for Workload Identity node pools. The Google project is the lab's "idlab".
+// for Workload Identity node pools. The Google project is the cluster's
+// (the lab's "idlab" unless a lab file names another); its number stays
+// the lab project's, GoogleProjectNumber.
 type gkeMetadata struct{}
 
 func (gkeMetadata) Name() string    { return ComponentGKEMetadata }
@@ -32,7 +34,7 @@ func (gkeMetadata) Deploy(ctx context.Context, d *deployer) error {
 	if err := apply(ctx, cs, cm); err != nil {
 		return err
 	}
-	opts := gkemetadata.ManifestOptions{ProjectID: GoogleProject, ProjectNumber: GoogleProjectNumber,
+	opts := gkemetadata.ManifestOptions{ProjectID: c.Project, ProjectNumber: GoogleProjectNumber,
 		ClusterName: c.Name, ClusterLocation: c.Region, IssuerURL: c.IssuerURL, CAConfigMap: labCAConfigMap}
 	for _, obj := range gkemetadata.Manifests(d.image, SystemNamespace, opts) {
 		if ds, ok := obj.(*appsv1.DaemonSet); ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -21,8 +22,9 @@ import (
 type component interface {
 	// Name is the component's entry in ClusterConfig.Components.
 	Name() string
-	// Cluster is the kind of cluster DefaultCluster deploys it in: "eks",
-	// "gke" or "aks" (see clusterKind).
+	// Cluster is the flavour of cluster it belongs in: "eks", "gke" or
+	// "aks" (see clusterKind), or "" for every flavour. Clusters of that
+	// flavour run it unless a lab file turns it off.
 	Cluster() string
 	// Deploy applies the component to d's cluster and returns once it
 	// serves: a webhook with failurePolicy Ignore that is not yet ready
@@ -41,6 +43,7 @@ func components() []component {
 		azureWebhook{},
 		kube2iamProxy{},
 		gtokenWebhook{},
+		labCA{},
 	}
 }
 
@@ -57,6 +60,9 @@ type deployer struct {
 	// podInterface is the iptables -i match of pods' host interfaces on
 	// the cluster's pod network (cni.Name.PodInterface).
 	podInterface string
+	// nodeRoots reads the system roots (PEM) of a node of the cluster.
+	nodeRoots func(ctx context.Context, cluster string) ([]byte, error)
+	progress  io.Writer // Config.Progress
 }
 
 // imageLoader loads local images into a cluster (the kind provider).
@@ -88,7 +94,7 @@ func clusterKind(name string) string {
 func defaultComponents(kind string) []string {
 	var names []string
 	for _, c := range components() {
-		if c.Cluster() == kind {
+		if c.Cluster() == kind || c.Cluster() == "" {
 			names = append(names, c.Name())
 		}
 	}
@@ -128,7 +134,8 @@ func (l *Lab) deployClusterComponents(ctx context.Context, ca *certs.CA, image s
 		return err
 	}
 	d := &deployer{cs: cs, ca: ca, image: image, cluster: c, images: l.kind,
-		idlabBinary: l.cfg.IdlabBinary, eksFixtures: l.eksFixturesDir(), podInterface: net.PodInterface()}
+		idlabBinary: l.cfg.IdlabBinary, eksFixtures: l.eksFixturesDir(), podInterface: net.PodInterface(),
+		nodeRoots: nodeSystemRoots, progress: l.cfg.Progress}
 	for _, comp := range components() {
 		if !slices.Contains(c.Components, comp.Name()) {
 			continue

@@ -18,6 +18,7 @@ import (
 	"github.com/idlab/idlab/components/azurewebhook"
 	"github.com/idlab/idlab/components/gtoken"
 	"github.com/idlab/idlab/components/irsawebhook"
+	"github.com/idlab/idlab/components/labca"
 	"github.com/idlab/idlab/internal/admissiontest"
 )
 
@@ -86,7 +87,7 @@ func webhookMutations(t *testing.T) map[string]struct {
 	check  webhookCheck
 	mutate func(*corev1.Pod)
 } {
-	irsa, gt, az := irsaCheck(), gtokenCheck(), azureCheck()
+	irsa, gt, az, lca := irsaCheck(), gtokenCheck(), azureCheck(), labCACheck()
 	return map[string]struct {
 		check  webhookCheck
 		mutate func(*corev1.Pod)
@@ -105,6 +106,9 @@ func webhookMutations(t *testing.T) map[string]struct {
 			_, got, err := azurewebhook.MutatePod(p, az.sa, azurewebhook.Options{TenantID: AzureTenantID})
 			require.NoError(t, err)
 			*p = *got
+		}},
+		"lab-ca": {lca, func(p *corev1.Pod) {
+			*p = *admissiontest.Apply(t, p, labca.MutatePod(p))
 		}},
 	}
 }
@@ -158,11 +162,17 @@ func TestWaitMutates(t *testing.T) {
 				}
 				require.NoError(t, err)
 				require.Equal(t, tc.wantCalls, *calls)
-				sa, err := cs.CoreV1().ServiceAccounts(SystemNamespace).Get(ctx, m.check.sa.Name, metav1.GetOptions{})
+				ns := m.check.pod.Namespace
+				sa, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, m.check.sa.Name, metav1.GetOptions{})
 				require.NoError(t, err)
 				require.Equal(t, m.check.sa.Annotations, sa.Annotations)
-				_, err = cs.CoreV1().Pods(SystemNamespace).Get(ctx, m.check.pod.Name, metav1.GetOptions{})
+				_, err = cs.CoreV1().Pods(ns).Get(ctx, m.check.pod.Name, metav1.GetOptions{})
 				require.Error(t, err, "dry-run pods are not stored")
+				if m.check.ns != nil {
+					got, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+					require.NoError(t, err)
+					require.Equal(t, m.check.ns.Labels, got.Labels, "the check's namespace is labelled for its webhook")
+				}
 			})
 		}
 	}
@@ -176,10 +186,10 @@ func TestDefaultComponents(t *testing.T) {
 		cluster string
 		want    []string
 	}{
-		{cluster: "eks", want: []string{ComponentIRSAWebhook, ComponentPodIdentity, ComponentKube2iam}},
-		{cluster: "eks-2", want: []string{ComponentIRSAWebhook, ComponentPodIdentity, ComponentKube2iam}},
-		{cluster: "gke", want: []string{ComponentGKEMetadata, ComponentGToken}},
-		{cluster: "aks", want: []string{ComponentAzureWebhook}},
+		{cluster: "eks", want: []string{ComponentIRSAWebhook, ComponentPodIdentity, ComponentKube2iam, ComponentLabCA}},
+		{cluster: "eks-2", want: []string{ComponentIRSAWebhook, ComponentPodIdentity, ComponentKube2iam, ComponentLabCA}},
+		{cluster: "gke", want: []string{ComponentGKEMetadata, ComponentGToken, ComponentLabCA}},
+		{cluster: "aks", want: []string{ComponentAzureWebhook, ComponentLabCA}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.cluster, func(t *testing.T) {
@@ -190,6 +200,6 @@ func TestDefaultComponents(t *testing.T) {
 	for _, c := range components() {
 		require.False(t, seen[c.Name()], "component %s listed twice", c.Name())
 		seen[c.Name()] = true
-		require.Contains(t, []string{"eks", "gke", "aks"}, c.Cluster(), c.Name())
+		require.Contains(t, []string{"eks", "gke", "aks", ""}, c.Cluster(), c.Name())
 	}
 }

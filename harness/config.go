@@ -11,13 +11,24 @@ import (
 	"strings"
 
 	"github.com/idlab/idlab/harness/cni"
+	"github.com/idlab/idlab/harness/labfile"
 )
 
 // ClusterConfig names one lab cluster and its issuer.
 type ClusterConfig struct {
-	Name      string
+	Name string
+	// Flavour is the managed Kubernetes the cluster stands for: eks, gke
+	// or aks (labfile.EKS ...).
+	Flavour   string
 	IssuerURL string
 	Region    string
+	// Account (eks), Project (gke) and Tenant (aks) are the cloud account
+	// the cluster belongs to. The lab registers an IAM OIDC provider for
+	// an eks cluster's issuer in Account; the GKE metadata server reports
+	// Project; the Azure webhook injects Tenant.
+	Account string
+	Project string
+	Tenant  string
 	// Components are the pod-identity components the lab deploys into the
 	// cluster (ComponentIRSAWebhook ...), as the managed service would run
 	// them.
@@ -34,9 +45,15 @@ type ClusterConfig struct {
 //	IDLAB_PORT       host port of the emulator on 127.0.0.1. Defaults to 8443
 //	IDLAB_CLUSTERS   comma-separated cluster names. Defaults to eks,gke,aks
 //	IDLAB_CNI        the pod network: bridge, ptp or kindnet (see CNI)
+//
+// A lab file (LoadLabFile) names the clusters instead of IDLAB_CLUSTERS.
 type Config struct {
-	StateDir    string
-	Clusters    []ClusterConfig
+	StateDir string
+	Clusters []ClusterConfig
+	// LabFile is the lab file Clusters came from ("" for the default lab):
+	// Up keeps a copy in the state dir (RememberedLabFile), so the lab
+	// commands find the same clusters without -f.
+	LabFile     string
 	KindConfig  string // Empty: ./kind-config.yaml when present, else cluster.DefaultTemplate.
 	FixturesDir string // Defaults to fixtures/aws.
 	HostPort    int    // Defaults to 8443.
@@ -81,6 +98,10 @@ const (
 	AzureStorageAccount = "idlab"
 )
 
+// LabAccount is the lab's AWS account (fixtures/aws/lab.yaml): the eks
+// clusters' unless a lab file names another.
+const LabAccount = "123456789012"
+
 // IssuerID derives the EKS-style issuer ID of a cluster: 32 upper-case hex
 // characters, stable per cluster name so fixtures can name the issuer.
 func IssuerID(cluster string) string {
@@ -96,19 +117,55 @@ const LabRegion = "us-west-2"
 // DefaultCluster returns the lab's configuration for a known cluster name:
 // EKS-style issuers for eks*, GKE-style for gke*, Azure-style for aks*.
 func DefaultCluster(name string) ClusterConfig {
-	switch {
-	case strings.HasPrefix(name, "gke"):
-		return ClusterConfig{Name: name, Region: "us-central1",
-			IssuerURL:  "https://container.googleapis.com/v1/projects/" + GoogleProject + "/locations/us-central1/clusters/" + name,
-			Components: defaultComponents(clusterKind(name))}
-	case strings.HasPrefix(name, "aks"):
-		return ClusterConfig{Name: name, Region: "westus2",
-			IssuerURL:  "https://westus2.oic.prod-aks.azure.com/" + AzureTenantID + "/" + IssuerID(name) + "/",
-			Components: defaultComponents(clusterKind(name))}
-	}
-	return ClusterConfig{Name: name, Region: LabRegion, IssuerURL: "https://oidc.eks." + LabRegion + ".amazonaws.com/id/" + IssuerID(name),
-		Components: defaultComponents(clusterKind(name)), NodeRoleARN: NodeRole}
+	return newCluster(name, clusterKind(name), defaultRegion(clusterKind(name)))
 }
+
+// defaultRegion is the region of a default cluster of flavour.
+func defaultRegion(flavour string) string {
+	switch flavour {
+	case labfile.GKE:
+		return "us-central1"
+	case labfile.AKS:
+		return "westus2"
+	}
+	return LabRegion
+}
+
+// newCluster is the lab's configuration of a cluster of flavour in region:
+// the lab's account, project or tenant, the flavour's issuer shape, its
+// components and, for eks, the nodes' instance profile role.
+func newCluster(name, flavour, region string) ClusterConfig {
+	c := ClusterConfig{Name: name, Flavour: flavour, Region: region, Components: defaultComponents(flavour)}
+	switch flavour {
+	case labfile.GKE:
+		c.Project = GoogleProject
+	case labfile.AKS:
+		c.Tenant = AzureTenantID
+	default:
+		c.Account = LabAccount
+		c.NodeRoleARN = nodeRoleIn(c.Account)
+	}
+	c.IssuerURL = defaultIssuer(c)
+	return c
+}
+
+// defaultIssuer is the issuer URL of c's flavour, shaped as the managed
+// service shapes it: EKS's oidc.eks.REGION.amazonaws.com/id/ID, GKE's
+// container.googleapis.com/v1/projects/P/locations/L/clusters/C, AKS's
+// REGION.oic.prod-aks.azure.com/TENANT/ID/.
+func defaultIssuer(c ClusterConfig) string {
+	switch c.Flavour {
+	case labfile.GKE:
+		return "https://container.googleapis.com/v1/projects/" + c.Project + "/locations/" + c.Region + "/clusters/" + c.Name
+	case labfile.AKS:
+		return "https://" + c.Region + ".oic.prod-aks.azure.com/" + c.Tenant + "/" + IssuerID(c.Name) + "/"
+	}
+	return "https://oidc.eks." + c.Region + ".amazonaws.com/id/" + IssuerID(c.Name)
+}
+
+// nodeRoleIn is the eks nodes' instance profile role in account: eks-node,
+// as fixtures/aws/lab.yaml names it in the lab's account.
+func nodeRoleIn(account string) string { return "arn:aws:iam::" + account + ":role/eks-node" }
 
 // DefaultKindConfig is the kind template the lab reads from the working
 // directory when Config.KindConfig is empty.
@@ -164,6 +221,24 @@ func (c Config) withDefaults() Config {
 		if exe, err := os.Executable(); err == nil {
 			c.IdlabBinary = exe
 		}
+	}
+	return c
+}
+
+// withDefaults fills what a hand-made ClusterConfig leaves out: its flavour
+// from its name (as DefaultCluster reads it) and the lab's account,
+// project or tenant.
+func (c ClusterConfig) withDefaults() ClusterConfig {
+	if c.Flavour == "" {
+		c.Flavour = clusterKind(c.Name)
+	}
+	switch {
+	case c.Flavour == labfile.EKS && c.Account == "":
+		c.Account = LabAccount
+	case c.Flavour == labfile.GKE && c.Project == "":
+		c.Project = GoogleProject
+	case c.Flavour == labfile.AKS && c.Tenant == "":
+		c.Tenant = AzureTenantID
 	}
 	return c
 }

@@ -37,7 +37,7 @@ func TestConfigFromEnv(t *testing.T) {
 	require.Len(t, c.Clusters, 3)
 	require.Equal(t, "https://container.googleapis.com/v1/projects/idlab/locations/us-central1/clusters/gke", c.Clusters[1].IssuerURL)
 	require.Equal(t, "aks", c.Clusters[2].Name)
-	require.Equal(t, []string{ComponentAzureWebhook}, c.Clusters[2].Components)
+	require.Equal(t, []string{ComponentAzureWebhook, ComponentLabCA}, c.Clusters[2].Components)
 	env["IDLAB_PORT"] = "nope"
 	_, err = ConfigFromEnv(get)
 	require.ErrorContains(t, err, "IDLAB_PORT")
@@ -58,17 +58,21 @@ func TestConfigFromEnv(t *testing.T) {
 
 func TestCorefileWithEmulator(t *testing.T) {
 	orig := ".:53 {\n    errors\n    health\n    forward . /etc/resolv.conf\n}\n"
-	got, err := corefileWithEmulator(orig, "172.18.0.9")
+	zones := Config{Clusters: []ClusterConfig{DefaultCluster("eks")}}.issuerZones(cloud.Zones())
+	require.Equal(t, cloud.Zones(), zones, "the default issuers are under the cloud zones")
+	got, err := corefileWithEmulator(orig, "172.18.0.9", zones)
 	require.NoError(t, err)
 	require.Contains(t, got, `answer "{{ .Name }} 60 IN A 172.18.0.9"`)
 	require.Contains(t, got, "template IN AAAA amazonaws.com api.aws googleapis.com accounts.google.com")
 	require.Contains(t, got, "template IN A metadata.google.internal {\n        answer \"{{ .Name }} 60 IN A 169.254.169.254\"")
-	again, err := corefileWithEmulator(got, "172.18.0.10")
+	again, err := corefileWithEmulator(got, "172.18.0.10", zones)
 	require.NoError(t, err)
 	require.Equal(t, 1, strings.Count(again, corednsBegin), "patching is idempotent")
 	require.Contains(t, again, "172.18.0.10")
 	require.NotContains(t, again, "172.18.0.9")
-	_, err = corefileWithEmulator("example.org {\n}\n", "1.2.3.4")
+	_, err = corefileWithEmulator("example.org {\n}\n", "1.2.3.4", zones)
+	require.Error(t, err)
+	_, err = corefileWithEmulator(orig, "1.2.3.4", nil)
 	require.Error(t, err)
 }
 

@@ -9,8 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-
-	"github.com/idlab/idlab/harness/cloud"
 )
 
 // metadataHost resolves to the link-local metadata address, as on GKE; the
@@ -26,11 +24,12 @@ const (
 )
 
 // corefileWithEmulator returns corefile with the lab block (re)placed in the
-// default server block: A queries for the cloud zones answer with ip,
+// default server block: A queries for zones (the cloud zones, cloud.Zones,
+// and the issuer hosts they do not cover) answer with ip,
 // metadata.google.internal answers 169.254.169.254 as on GKE, and AAAA
 // queries answer empty at once so resolvers do not wait on the missing
 // upstream.
-func corefileWithEmulator(corefile, ip string) (string, error) {
+func corefileWithEmulator(corefile, ip string, zoneList []string) (string, error) {
 	if b := strings.Index(corefile, corednsBegin); b >= 0 {
 		e := strings.Index(corefile, corednsEnd)
 		if e < b {
@@ -43,9 +42,10 @@ func corefileWithEmulator(corefile, ip string) (string, error) {
 	if i < 0 {
 		return "", fmt.Errorf("Corefile has no %q server block", anchor)
 	}
-	// Every zone a registered cloud service names (cloud.Zones): the AWS,
-	// Google and Azure identity/API hosts and the issuer hosts under them.
-	zones := strings.Join(cloud.Zones(), " ")
+	if len(zoneList) == 0 {
+		return "", fmt.Errorf("no zones to send to the emulator")
+	}
+	zones := strings.Join(zoneList, " ")
 	block := fmt.Sprintf(`
     %s
     template IN A %s {
@@ -62,15 +62,16 @@ func corefileWithEmulator(corefile, ip string) (string, error) {
 	return corefile[:at] + block + corefile[at:], nil
 }
 
-// pointDNSAtEmulator patches the coredns ConfigMap and restarts CoreDNS so
-// the change is live before the scenarios start.
-func pointDNSAtEmulator(ctx context.Context, cs kubernetes.Interface, ip string) error {
+// pointDNSAtEmulator patches the coredns ConfigMap to send zones to the
+// emulator at ip and restarts CoreDNS so the change is live before the
+// scenarios start.
+func pointDNSAtEmulator(ctx context.Context, cs kubernetes.Interface, ip string, zones []string) error {
 	cms := cs.CoreV1().ConfigMaps("kube-system")
 	cm, err := cms.Get(ctx, "coredns", metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("read coredns ConfigMap: %w", err)
 	}
-	next, err := corefileWithEmulator(cm.Data["Corefile"], ip)
+	next, err := corefileWithEmulator(cm.Data["Corefile"], ip, zones)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/idlab/idlab/harness/cluster"
 	"github.com/idlab/idlab/harness/cni"
 	"github.com/idlab/idlab/harness/kubeclient"
+	"github.com/idlab/idlab/harness/labfile"
 	"github.com/idlab/idlab/harness/nodeimage"
 	"github.com/idlab/idlab/internal/certs"
 )
@@ -53,11 +54,13 @@ func New(cfg Config) (*Lab, error) {
 		return nil, errors.New("lab: no clusters configured")
 	}
 	seen := map[string]bool{}
-	for _, c := range cfg.Clusters {
+	cfg.Clusters = slices.Clone(cfg.Clusters)
+	for i, c := range cfg.Clusters {
 		if c.Name == "" || c.IssuerURL == "" || seen[c.Name] {
 			return nil, fmt.Errorf("lab: cluster %q: needs a unique name and an issuer URL", c.Name)
 		}
 		seen[c.Name] = true
+		cfg.Clusters[i] = c.withDefaults()
 	}
 	abs, err := filepath.Abs(cfg.StateDir)
 	if err != nil {
@@ -126,6 +129,10 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 	}
 	if err := os.MkdirAll(l.serveDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	// First, so that down finds the clusters of a lab that came half up.
+	if err := l.rememberLabFile(); err != nil {
+		return nil, err
 	}
 	if _, _, err := cloud.ParseAdminListen("unix:" + filepath.Join(l.serveDir(), adminSocket)); err != nil {
 		return nil, fmt.Errorf("state dir %s: %w", l.cfg.StateDir, err)
@@ -201,7 +208,8 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 	st = &State{EmulatorURL: "https://127.0.0.1:" + strconv.Itoa(l.cfg.HostPort), EmulatorIP: ip,
 		CAFile:    filepath.Join(l.serveDir(), "serve", certs.CertFile),
 		AdminAddr: "unix:" + filepath.Join(l.serveDir(), adminSocket), AdminSecretFile: l.adminSecretFile(),
-		ProbeImage: probeImage, PyClientImage: py.Image, CNI: string(net), PodInterface: net.PodInterface(), Clusters: map[string]ClusterState{}}
+		ProbeImage: probeImage, PyClientImage: py.Image, CNI: string(net), PodInterface: net.PodInterface(), Clusters: map[string]ClusterState{},
+		LabFile: l.labFileSource()}
 	if err := l.run("emulator ready", func() error { return waitHealthy(ctx, st) }); err != nil {
 		return nil, err
 	}
@@ -270,7 +278,12 @@ func (l *Lab) writeKeysAndIssuers() error {
 				return err
 			}
 		}
-		f.Issuers = append(f.Issuers, cloud.IssuerConfig{URL: c.IssuerURL, PublicKeyFiles: []string{filepath.Join("keys", c.Name, "sa.pub")}})
+		ic := cloud.IssuerConfig{URL: c.IssuerURL, PublicKeyFiles: []string{filepath.Join("keys", c.Name, "sa.pub")}}
+		if c.Flavour == labfile.EKS {
+			// As eksctl associates an EKS cluster's issuer with IAM.
+			ic.AWSAccount = c.Account
+		}
+		f.Issuers = append(f.Issuers, ic)
 	}
 	return cloud.WriteIssuers(filepath.Join(l.serveDir(), "issuers.yaml"), f)
 }
@@ -327,11 +340,11 @@ const serveConfigFile = "serve.yaml"
 
 // serveConfig is what the emulator's container serves with, as paths it
 // sees under /data: the fixture copies, the issuers, the admin socket and
-// secret, the nodes' IMDS, and the lab's region.
+// secret, the nodes' IMDS, and the lab's region (its first eks cluster's).
 func (l *Lab) serveConfig() cloud.ServeConfig {
 	sc := cloud.ServeConfig{
 		DataDir: "/data/serve", Fixtures: "/data/fixtures", Issuers: "/data/issuers.yaml",
-		Listen: "0.0.0.0", HTTPSPort: 443, Region: LabRegion,
+		Listen: "0.0.0.0", HTTPSPort: 443, Region: l.cfg.awsRegion(),
 		AdminListen: "unix:/data/" + adminSocket, AdminSecretFile: "/data/" + adminSecret,
 		IMDS: l.imdsConfigs(),
 		// The container's log is what a failed run exports: keep the
@@ -604,7 +617,7 @@ func (l *Lab) wireClusters(ctx context.Context, st *State, ip, probeImage, pyIma
 			defer wg.Done()
 			cs, err := l.clientset(ctx, c.Name)
 			if err == nil {
-				err = pointDNSAtEmulator(ctx, cs, ip)
+				err = pointDNSAtEmulator(ctx, cs, ip, l.cfg.issuerZones(cloud.Zones()))
 			}
 			if err == nil {
 				err = l.installNodeIMDS(ctx, c, ip)
@@ -659,6 +672,7 @@ func (l *Lab) Down(ctx context.Context) (err error) {
 		}
 	}
 	_ = os.Remove(filepath.Join(l.cfg.StateDir, StateFile))
+	_ = os.Remove(filepath.Join(l.cfg.StateDir, RememberedLabFile))
 	_ = os.RemoveAll(l.serveDir())
 	return errors.Join(errs...)
 }
@@ -668,7 +682,7 @@ func (l *Lab) Status(ctx context.Context) ([]string, error) {
 	if err := checkDocker(ctx); err != nil {
 		return nil, err
 	}
-	var lines []string
+	lines := []string{"lab " + l.describeSource()}
 	for _, c := range l.cfg.Clusters {
 		state := "absent"
 		if ok, _ := l.kind.Exists(ctx, c.Name); ok {
@@ -712,4 +726,84 @@ func (l *Lab) ExportLogs(ctx context.Context, dir string) error {
 		errs = append(errs, fmt.Errorf("emulator log: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// labFileSource is the lab file's absolute path, "" for the default lab.
+func (l *Lab) labFileSource() string {
+	if l.cfg.LabFile == "" {
+		return ""
+	}
+	if p, err := filepath.Abs(l.cfg.LabFile); err == nil {
+		return p
+	}
+	return l.cfg.LabFile
+}
+
+// describeSource says where the lab's clusters come from, for status.
+func (l *Lab) describeSource() string {
+	if src := l.labFileSource(); src != "" {
+		if orig, err := rememberedSource(src); err == nil && orig != src {
+			return "from " + orig + " (remembered in " + src + ")"
+		}
+		return "from " + src
+	}
+	return "default (IDLAB_CLUSTERS or eks,gke,aks)"
+}
+
+// LoadImages copies local Docker images into the nodes of the named
+// clusters (every cluster of the lab when none is named), as the lab loads
+// its own probe image: kind's image loading, no registry.
+func (l *Lab) LoadImages(ctx context.Context, images []string, clusters ...string) error {
+	targets, err := l.clusterNames(clusters)
+	if err != nil {
+		return err
+	}
+	if len(images) == 0 {
+		return errors.New("load: no images named")
+	}
+	if err := checkDocker(ctx); err != nil {
+		return err
+	}
+	return l.loadImages(ctx, l.kind, images, targets)
+}
+
+// loadImages loads images into each cluster of targets with loader,
+// trying every cluster whatever the others did.
+func (l *Lab) loadImages(ctx context.Context, loader imageLoader, images, targets []string) error {
+	var errs []error
+	for _, name := range targets {
+		if err := l.run(fmt.Sprintf("load %s into %s", strings.Join(images, " "), name), func() error {
+			return loader.LoadImages(ctx, name, images...)
+		}); err != nil {
+			errs = append(errs, fmt.Errorf("cluster %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// clusterNames checks names against the lab's clusters; none names all.
+func (l *Lab) clusterNames(names []string) ([]string, error) {
+	var all []string
+	for _, c := range l.cfg.Clusters {
+		all = append(all, c.Name)
+	}
+	if len(names) == 0 {
+		return all, nil
+	}
+	for _, n := range names {
+		if !slices.Contains(all, n) {
+			return nil, &NoClusterError{Name: n, Have: all}
+		}
+	}
+	return names, nil
+}
+
+// NoClusterError means a cluster was named that the lab does not have.
+type NoClusterError struct {
+	Name string
+	Have []string // the lab's clusters
+}
+
+func (e *NoClusterError) Error() string {
+	return fmt.Sprintf("the lab has no cluster %q (it has %s)", e.Name, strings.Join(e.Have, ", "))
 }

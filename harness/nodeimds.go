@@ -28,7 +28,7 @@ import (
 // resort, so a metadata proxy (kube2iam) inserted before them wins.
 const (
 	// NodeRole is the eks nodes' instance profile role (fixtures/aws/lab.yaml).
-	NodeRole = "arn:aws:iam::123456789012:role/eks-node"
+	NodeRole = "arn:aws:iam::" + LabAccount + ":role/eks-node"
 	// IMDSBasePort is the first emulator port for node metadata; cluster i
 	// of the lab uses IMDSBasePort+2i and +2i+1.
 	IMDSBasePort = 18100

@@ -53,6 +53,10 @@ type State struct {
 	PodInterface string `json:"podInterface,omitempty"`
 	// Clusters by name.
 	Clusters map[string]ClusterState `json:"clusters"`
+	// LabFile is the lab file the lab was brought up from (its absolute
+	// path); empty for the default lab. Up keeps a copy in the state dir
+	// (RememberedLabFile) that the lab commands read.
+	LabFile string `json:"labFile,omitempty"`
 }
 
 // ClusterState is one lab cluster.

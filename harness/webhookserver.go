@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -27,6 +28,9 @@ const webhookWait = time.Minute
 // mutation leaves.
 type webhookCheck struct {
 	webhook string // for the error: "the IRSA webhook"
+	// ns, when set, is the namespace of sa and pod, applied first (by
+	// default they live in SystemNamespace).
+	ns      *corev1.Namespace
 	sa      *corev1.ServiceAccount
 	pod     *corev1.Pod
 	mutated func(*corev1.Pod) bool
@@ -59,12 +63,17 @@ func hasEnv(name string) func(*corev1.Pod) bool {
 // stored) until one comes back mutated, polling every interval for at most
 // timeout.
 func waitMutates(ctx context.Context, cs kubernetes.Interface, c webhookCheck, timeout, every time.Duration) error {
+	if c.ns != nil {
+		if err := apply(ctx, cs, c.ns); err != nil {
+			return err
+		}
+	}
 	if err := apply(ctx, cs, c.sa); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(timeout)
 	for {
-		got, err := cs.CoreV1().Pods(SystemNamespace).Create(ctx, c.pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		got, err := cs.CoreV1().Pods(c.pod.Namespace).Create(ctx, c.pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		if err == nil && c.mutated(got) {
 			return nil
 		}
@@ -102,7 +111,10 @@ func deployWebhookServer(ctx context.Context, cs kubernetes.Interface, ca *certs
 		if d, ok := obj.(*appsv1.Deployment); ok {
 			ctr := &d.Spec.Template.Spec.Containers[0]
 			ctr.Args = append(ctr.Args, extraArgs...)
-			d.Spec.Template.Annotations = labCAStamp(ca)
+			if d.Spec.Template.Annotations == nil {
+				d.Spec.Template.Annotations = map[string]string{}
+			}
+			maps.Copy(d.Spec.Template.Annotations, labCAStamp(ca))
 		}
 		if err := apply(ctx, cs, obj); err != nil {
 			return err

@@ -50,10 +50,11 @@ With CI=true a skipped test is a failure.`,
 const e2eTail = 25
 
 func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
-	fs, cfg, err := labFlagSet("e2e", env)
+	lo, err := labFlagSet("e2e", env)
 	if err != nil {
 		return err
 	}
+	fs := lo.fs
 	out := fs.String("out", "artifacts", "directory for e2e.json, e2e.log, junit.xml, matrix.md, matrix.html and, on failure, logs/")
 	keep := fs.Bool("keep", os.Getenv("IDLAB_KEEP") == "1", "leave the lab up afterwards (IDLAB_KEEP=1)")
 	runRE := fs.String("run", "", "only tests matching this regexp (go test -run)")
@@ -65,6 +66,11 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	labCfg, err := lo.config()
+	if err != nil {
+		return err
+	}
+	cfg := &labCfg
 	patterns := fs.Args() // default suites.DefaultPatterns
 	var man *report.Manifest
 	if *manifestPath != "" {

@@ -5,6 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/idlab/idlab/harness"
 	"github.com/idlab/idlab/harness/cni"
@@ -14,7 +17,7 @@ import (
 var labEnv = []envVar{
 	{"IDLAB_STATE_DIR", "the lab's state: keys, CA, admin socket and secret, lab.json (default .idlab; --state-dir)"},
 	{"IDLAB_PORT", "the emulator's port on 127.0.0.1 (default 8443; --port)"},
-	{"IDLAB_CLUSTERS", "which clusters to make (default eks,gke,aks; every suite needs its cluster)"},
+	{"IDLAB_CLUSTERS", "which clusters to make (default eks,gke,aks; every suite needs its cluster); not with a lab file"},
 	{"IDLAB_CNI", "the clusters' pod network: bridge (default on the offline node image), ptp (a veth per pod, as kindnet), kindnet (default on kindest/node) (--cni)"},
 	{"IDLAB_NODE_IMAGE_PULL", "0: build the kind node image offline instead of pulling kindest/node"},
 	{"IDLAB_NODE_IMAGE", "a kind node image to use when Docker has it (one docker load put back from a CI cache)"},
@@ -26,11 +29,19 @@ func upCommand() command {
 	return command{name: "up", summary: "bring up the lab: kind clusters, emulator container, cluster DNS", run: runUp,
 		about: `Brings up the lab and leaves it up until idlab down: the kind node image
 (pulled, or built offline once), one kind cluster per IDLAB_CLUSTERS entry
-whose service-account issuer is the lab's OIDC issuer, the emulator
-container, cluster DNS for the cloud host names, and the in-cluster
-pod-identity components. Healthy clusters of an earlier up are reused.
-Prints the emulator URL, the CA, the admin API and each cluster's issuer
-and kubeconfig on stdout; progress goes to stderr.
+or per cluster of the lab file (-f idlab.yaml, docs/lab.md) whose
+service-account issuer the emulator hosts, the emulator container, cluster
+DNS for the cloud host names and the issuers' hosts, and the in-cluster
+components. Healthy clusters of an earlier up are reused. Prints the
+emulator URL, the CA, the admin API and each cluster's issuer and
+kubeconfig on stdout; progress goes to stderr.
+
+A lab file declares each cluster's flavour (eks, gke, aks), issuer URL,
+region, account, project or tenant and components; an eks cluster's
+issuer gets an IAM OIDC provider in its account, so a trust policy copied
+from the real account works. up keeps a copy of the file in the state
+directory: status, down, e2e and the other lab commands then act on that
+lab without -f, until idlab down.
 
 Without --kind-config the template is ./kind-config.yaml when there is
 one, else the built-in one (one control-plane node). --fixtures is read
@@ -40,6 +51,7 @@ beside it): give it when running outside a checkout.`,
 		examples: []example{
 			{"idlab up --probe bin/probe --pyclient", "what make up runs: the lab with the SDK probe and Debian's awscli/boto3 image"},
 			{"IDLAB_CLUSTERS=eks idlab up", "only the eks cluster"},
+			{"idlab up -f examples/idlab.yaml", "the clusters of a lab file (an EKS cluster with a real account's issuer)"},
 			{"KUBECONFIG=.idlab/kubeconfig-eks.yaml kubectl get pods -A", "use a cluster once it is up"},
 		}}
 }
@@ -48,14 +60,17 @@ func downCommand() command {
 	return command{name: "down", summary: "delete the lab's clusters, emulator container and state", run: runDown,
 		about: `Deletes the lab's kind clusters and emulator container and removes its
 state directory. Works from any directory given the state directory
-(--state-dir or IDLAB_STATE_DIR); a lab that is not there is not an error.`,
+(--state-dir or IDLAB_STATE_DIR); a lab that is not there is not an error.
+A lab brought up from a lab file is torn down from the copy in the state
+directory, without -f.`,
 		env:      labEnv[:3],
 		examples: []example{{"idlab down", "tear down the lab of ./.idlab"}}}
 }
 
 func statusCommand() command {
 	return command{name: "status", summary: "show the lab's clusters and emulator", run: runStatus,
-		about: `Prints one line per cluster and one for the emulator container: whether
+		about: `Prints where the lab's clusters come from (the lab file, or the default),
+then one line per cluster and one for the emulator container: whether
 each is there and running. Works from any directory given the state
 directory (--state-dir or IDLAB_STATE_DIR).`,
 		env:      labEnv[:3],
@@ -64,28 +79,40 @@ directory (--state-dir or IDLAB_STATE_DIR).`,
 
 // labFlags parses the flags every lab command shares over ConfigFromEnv.
 func labFlags(name string, env *cliEnv, args []string) (harness.Config, error) {
-	fs, cfg, err := labFlagSet(name, env)
+	lo, err := labFlagSet(name, env)
 	if err != nil {
 		return harness.Config{}, err
 	}
-	if err := parse(fs, args); err != nil {
-		return *cfg, err
+	if err := parse(lo.fs, args); err != nil {
+		return harness.Config{}, err
 	}
-	if fs.NArg() > 0 {
-		return *cfg, fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	if lo.fs.NArg() > 0 {
+		return harness.Config{}, fmt.Errorf("%w: unexpected arguments %v", errUsage, lo.fs.Args())
 	}
-	return *cfg, nil
+	return lo.config()
+}
+
+// labOptions are the lab commands' shared flags (labFlagSet) over
+// ConfigFromEnv; config turns them into the lab's Config once parsed.
+type labOptions struct {
+	fs   *flag.FlagSet
+	cfg  *harness.Config
+	file string // -f
+	env  *cliEnv
 }
 
 // labFlagSet is labFlags' flag set, for commands that add flags of their
-// own; cfg is filled when fs is parsed.
-func labFlagSet(name string, env *cliEnv) (fs *flag.FlagSet, cfg *harness.Config, err error) {
+// own; lo.config gives the Config once fs is parsed.
+func labFlagSet(name string, env *cliEnv) (*labOptions, error) {
 	c, err := harness.ConfigFromEnv(os.Getenv)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", errUsage, err)
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	cfg = &c
-	fs = env.flagSet(name)
+	lo := &labOptions{cfg: &c, env: env}
+	cfg := lo.cfg
+	fs := env.flagSet(name)
+	lo.fs = fs
+	fs.StringVar(&lo.file, "f", "", "lab file (idlab.yaml: clusters, issuers, regions, accounts, components; docs/lab.md); default: the one the lab in the state directory was brought up from, else the default lab")
 	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "lab state directory (IDLAB_STATE_DIR)")
 	fs.IntVar(&cfg.HostPort, "port", cfg.HostPort, "emulator port on 127.0.0.1 (IDLAB_PORT)")
 	fs.StringVar(&cfg.KindConfig, "kind-config", "", "kind cluster template (default ./kind-config.yaml when there is one, else the built-in one)")
@@ -98,7 +125,61 @@ func labFlagSet(name string, env *cliEnv) (fs *flag.FlagSet, cfg *harness.Config
 		return err
 	})
 	cfg.Progress, cfg.Log = env.stderr, env.log
-	return fs, cfg, nil
+	return lo, nil
+}
+
+// config is the lab's Config: the clusters of -f's lab file, else of the
+// lab file the state directory remembers (idlab up -f left a copy), else
+// IDLAB_CLUSTERS' or the default ones. IDLAB_CLUSTERS beside a lab file
+// is a mistake, and so is a lab file that leaves out clusters of the lab
+// that is up, from a lab file or not (idlab down deletes them first).
+func (lo *labOptions) config() (harness.Config, error) {
+	cfg := *lo.cfg
+	envClusters := os.Getenv("IDLAB_CLUSTERS")
+	remembered, source, ok, err := harness.RememberedLab(cfg.StateDir)
+	if err != nil {
+		return cfg, err
+	}
+	switch {
+	case lo.file != "" && envClusters != "":
+		return cfg, fmt.Errorf("%w: -f %s and IDLAB_CLUSTERS both name the clusters: give one", errUsage, lo.file)
+	case lo.file != "":
+		clusters, err := harness.LoadLabFile(lo.file)
+		if err != nil {
+			return cfg, err
+		}
+		live := remembered
+		if !ok {
+			source = "the default lab"
+			if st, err := harness.Open(cfg.StateDir); err == nil {
+				for _, c := range st.Clusters {
+					live = append(live, harness.ClusterConfig{Name: c.Name})
+				}
+			}
+		}
+		if gone := missing(live, clusters); len(gone) > 0 {
+			slices.Sort(gone)
+			return cfg, fmt.Errorf("%w: the lab in %s (from %s) has clusters %s that %s does not declare: idlab down first (it deletes them), or declare them",
+				errUsage, cfg.StateDir, source, strings.Join(gone, ", "), lo.file)
+		}
+		cfg.Clusters, cfg.LabFile = clusters, lo.file
+	case ok && envClusters != "":
+		return cfg, fmt.Errorf("%w: the lab in %s was brought up from %s: IDLAB_CLUSTERS does not apply (unset it, or idlab down first)", errUsage, cfg.StateDir, source)
+	case ok:
+		cfg.Clusters, cfg.LabFile = remembered, filepath.Join(cfg.StateDir, harness.RememberedLabFile)
+	}
+	return cfg, nil
+}
+
+// missing names the clusters of old that new does not declare.
+func missing(old, new []harness.ClusterConfig) []string {
+	var out []string
+	for _, o := range old {
+		if !slices.ContainsFunc(new, func(n harness.ClusterConfig) bool { return n.Name == o.Name }) {
+			out = append(out, o.Name)
+		}
+	}
+	return out
 }
 
 func logsCommand() command {
@@ -147,6 +228,11 @@ func runUp(ctx context.Context, env *cliEnv, args []string) error {
 		return fmt.Errorf("%w: %w", errLab, err)
 	}
 	fmt.Fprintf(env.stdout, "lab up: emulator %s (CA %s)\n", st.EmulatorURL, st.CAFile)
+	if copy := filepath.Join(st.Dir, harness.RememberedLabFile); st.LabFile == copy {
+		fmt.Fprintf(env.stdout, "  from the lab file remembered in %s\n", copy)
+	} else if st.LabFile != "" {
+		fmt.Fprintf(env.stdout, "  from lab file %s (remembered in %s)\n", st.LabFile, copy)
+	}
 	fmt.Fprintf(env.stdout, "  admin API %s (bearer secret in %s)\n", st.AdminAddr, st.AdminSecretFile)
 	for _, c := range st.Clusters {
 		fmt.Fprintf(env.stdout, "  cluster %s: issuer %s, kubeconfig %s\n", c.Name, c.IssuerURL, c.Kubeconfig)

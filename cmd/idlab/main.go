@@ -131,6 +131,10 @@ func commands() []command {
 		reportCommand(),
 		iamCommand(),
 		e2eCommand(),
+		loadCommand(),
+		kubeconfigCommand(),
+		decisionsCommand(),
+		explainCommand(),
 		versionCommand(),
 		// In-cluster commands.
 		irsaWebhookCommand(),
@@ -139,6 +143,7 @@ func commands() []command {
 		eksAgentCommand(),
 		azureWebhookCommand(),
 		kube2iamCommand(),
+		labCAWebhookCommand(),
 		{name: "gtoken", summary: "write a Google ID token for the pod to a file (what the gtoken webhook injects)", group: inClusterGroup, run: runGTokenWriter},
 	}
 }

@@ -40,11 +40,11 @@ func TestHelpGroupsCommands(t *testing.T) {
 			inCluster := strings.Index(out, "\nin-cluster commands (")
 			require.Positive(t, host, out)
 			require.Greater(t, inCluster, host, "host commands first")
-			for _, name := range []string{"up", "down", "e2e", "serve", "report", "version"} {
+			for _, name := range []string{"up", "down", "e2e", "serve", "report", "version", "load", "kubeconfig", "decisions", "explain"} {
 				at := strings.Index(out, "\n  "+name+" ")
 				require.True(t, at > host && at < inCluster, "%s under host commands:\n%s", name, out)
 			}
-			for _, name := range []string{"irsa-webhook", "eks-pod-identity-agent", "kube2iam", "gke-metadata", "gtoken", "gtoken-webhook", "azure-webhook"} {
+			for _, name := range []string{"irsa-webhook", "eks-pod-identity-agent", "kube2iam", "gke-metadata", "gtoken", "gtoken-webhook", "azure-webhook", "lab-ca-webhook"} {
 				require.Greater(t, strings.Index(out, "\n  "+name+" "), inCluster, "%s under in-cluster commands:\n%s", name, out)
 			}
 			require.Contains(t, out, "exit status:\n  0  done")
@@ -85,6 +85,12 @@ func TestCommandHelp(t *testing.T) {
 		{cmd: "irsa-webhook", want: []string{"-cert-dir", "-aws-default-region"}},
 		{cmd: "gtoken", want: []string{"-audience", "-refresh"}},
 		{cmd: "kube2iam", want: []string{"usage: idlab kube2iam serve|iptables [flags]"}},
+		{cmd: "up", want: []string{"-f string", "lab file (idlab.yaml", "idlab up -f examples/idlab.yaml"}},
+		{cmd: "load", want: []string{"usage: idlab load [--cluster NAME]... [flags] IMAGE...", "-cluster value", "no registry"}},
+		{cmd: "kubeconfig", want: []string{"usage: idlab kubeconfig [--cluster NAME] [--output FILE]", "-output string", "IDLAB_STATE_DIR"}},
+		{cmd: "decisions", want: []string{"-follow", "-principal string", "-effect string", "-json", "SEQ TIME EFFECT CLOUD/SERVICE"}},
+		{cmd: "explain", want: []string{"usage: idlab explain [--state-dir DIR] REQUEST-ID|SEQ", "trust statement"}},
+		{cmd: "lab-ca-webhook", want: []string{"-bundle-dir", "-cert-dir"}},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {
 			var helpOut, flagOut, stderr bytes.Buffer

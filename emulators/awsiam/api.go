@@ -131,6 +131,21 @@ type Decision struct {
 	// of arn:aws:iam::111122223333:role/app-a allows it: condition
 	// StringEquals oidc.eks...:sub wants system:serviceaccount:a:app, got system:serviceaccount:b:app".
 	Reason string `json:"reason"`
+	// Keys are the condition keys the request brought (a web identity
+	// token's PROVIDER:sub and :aud ...), without the global keys IAM
+	// derives itself: what `idlab explain` shows the request carried.
+	Keys map[string][]string `json:"keys,omitempty"`
+	// Near is the statement that would have allowed an implicitly denied
+	// request but for a condition, the one Reason names.
+	Near *NearMiss `json:"near,omitempty"`
+}
+
+// NearMiss is a statement that matched a request's action, resource and
+// principal but not one of its conditions.
+type NearMiss struct {
+	Statement MatchedStatement `json:"statement"`
+	// Condition says which condition failed and why, in words.
+	Condition string `json:"condition"`
 }
 
 // Allowed reports whether the decision allows the request.

@@ -2,6 +2,7 @@ package awsiam
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -168,6 +169,9 @@ func Evaluate(in EvalInput) Decision {
 	}
 
 	d.Effect = ImplicitDeny
+	if near := slices.Concat(resNear, idNear, sesNear); len(near) > 0 {
+		d.Near = &NearMiss{Statement: near[0].ms, Condition: near[0].o.reason}
+	}
 	d.Reason = implicitReason(in, identityOK, sessionOK, len(resAllow) > 0,
 		func() []stmtOutcome {
 			var o []stmtOutcome

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/idlab/idlab/internal/decisionlog"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -1047,8 +1049,10 @@ func (i *IAM) Authorize(ctx context.Context, req Request) Decision {
 	identity, session, root, tags := i.identityPolicies(p)
 	now := i.now()
 	cctx := map[string][]string{}
+	keys := map[string][]string{}
 	for k, v := range req.Context {
 		cctx[k] = v
+		keys[k] = slices.Clone(v)
 	}
 	set := func(k, v string) {
 		if _, ok := cctx[k]; !ok && v != "" {
@@ -1102,6 +1106,9 @@ func (i *IAM) Authorize(ctx context.Context, req Request) Decision {
 	in.ResourceRequired = isRoleAssumption(req.Action, req.Resource)
 	d := Evaluate(in)
 	d.Time = now
+	if len(keys) > 0 {
+		d.Keys = keys
+	}
 	i.record(&d)
 	level := slog.LevelInfo
 	i.log.Log(ctx, level, "iam decision", "decision", string(d.Effect), "principal", d.Principal, "action", d.Action,
@@ -1143,11 +1150,37 @@ func (i *IAM) RecordRejection(ctx context.Context, principal, action, resource, 
 // ResetDecisions clears the decision log.
 func (i *IAM) ResetDecisions() { i.decisions.Reset(decisionlog.Filter{Cloud: decisionlog.AWS}) }
 
+// Keys of an AWS decision's Entry.Detail beside "explanation", each a JSON
+// value: the request's condition keys (Decision.Keys, an object of
+// arrays), the matched statements (an array of MatchedStatement) and the
+// near miss (a NearMiss).
+const (
+	DetailKeys    = "keys"
+	DetailMatched = "matched"
+	DetailNear    = "near"
+)
+
 // Entry is d as the decision log keeps it: Cloud aws, the explanation in
-// Detail["explanation"], the error code of a rejection in Code.
+// Detail["explanation"] (and DetailKeys, DetailMatched, DetailNear when
+// d has them), the error code of a rejection in Code.
 func (d Decision) Entry() decisionlog.Entry {
 	e := decisionlog.Entry{Time: d.Time, Cloud: decisionlog.AWS, Service: "iam", Principal: d.Principal, Action: d.Action, Resource: d.Resource,
 		Effect: string(d.Effect), Reason: d.Reason, RequestID: d.RequestID, Detail: map[string]string{"explanation": d.Explain()}}
+	// The parts `idlab explain` chains, as JSON (Detail holds strings).
+	detail := func(key string, v any) {
+		if raw, err := json.Marshal(v); err == nil {
+			e.Detail[key] = string(raw)
+		}
+	}
+	if len(d.Keys) > 0 {
+		detail(DetailKeys, d.Keys)
+	}
+	if len(d.Matched) > 0 {
+		detail(DetailMatched, d.Matched)
+	}
+	if d.Near != nil {
+		detail(DetailNear, d.Near)
+	}
 	if d.Effect == Rejected {
 		e.Code, _, _ = strings.Cut(d.Reason, ": ")
 	}

@@ -95,6 +95,11 @@ type IssuerConfig struct {
 	PublicKeyFiles []string `yaml:"publicKeyFiles"`
 	// JWKSPath overrides where the JWKS is served, relative to the issuer.
 	JWKSPath string `yaml:"jwksPath,omitempty"`
+	// AWSAccount registers an IAM OIDC provider for the issuer in this
+	// account (client ID sts.amazonaws.com), as `eksctl utils
+	// associate-iam-oidc-provider` does for an EKS cluster, unless the IAM
+	// fixtures register one already (theirs wins). Empty: none.
+	AWSAccount string `yaml:"awsAccount,omitempty"`
 }
 
 // LoadIssuers reads an issuers file and the public keys it names.

@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -443,8 +444,10 @@ func awsLabels(host string) (labels []string, ok bool) {
 // plane, all answered by gcpiam.
 var googleIdentityHosts = map[string]bool{"iamcredentials": true, "sts": true, "oauth2": true, "www": true, "iam": true}
 
-// loadIssuers hosts the issuers of the issuers file at path and publishes
-// their keys.
+// loadIssuers hosts the issuers of the issuers file at path, publishes
+// their keys and registers the IAM OIDC providers they ask for. It runs
+// after the IAM fixtures are loaded (services' order), so a provider the
+// fixtures register stays as they wrote it.
 func loadIssuers(_ context.Context, c *Cloud, path string) error {
 	issuers, err := LoadIssuers(path)
 	if err != nil {
@@ -454,6 +457,29 @@ func loadIssuers(_ context.Context, c *Cloud, path string) error {
 		if err := c.addIssuer(li); err != nil {
 			return err
 		}
+		if err := c.registerProvider(li); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ProviderClientID is the client ID (audience) of the IAM OIDC providers
+// the lab registers for its EKS-style clusters: IRSA's token audience.
+const ProviderClientID = "sts.amazonaws.com"
+
+// registerProvider registers li's IAM OIDC provider in li.AWSAccount (none
+// when empty); one the fixtures registered already is left as it is.
+func (c *Cloud) registerProvider(li LoadedIssuer) error {
+	if li.AWSAccount == "" {
+		return nil
+	}
+	err := c.IAM.AddOIDCProvider(awsiam.OIDCProvider{Account: li.AWSAccount, URL: li.URL, ClientIDs: []string{ProviderClientID}})
+	if errors.Is(err, awsiam.ErrEntityAlreadyExists) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("issuer %s: IAM OIDC provider in account %s: %w", li.URL, li.AWSAccount, err)
 	}
 	return nil
 }
