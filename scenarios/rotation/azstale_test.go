@@ -112,7 +112,9 @@ func (e *env) staleFederatedToken(ctx context.Context, t *testing.T) {
 
 	require.NotNil(t, refused, "the read-once client must be refused once its token expired: %s", res.Output)
 	require.Equal(t, "AADSTS700024", refused.ErrorCode, refused.ErrorMessage)
+	require.NotNil(t, refused.Token, "the token the read-once client presented")
 	require.Equal(t, first.ID, refused.Token.ID, "it presented the token it read at start")
+	require.NotNil(t, refused.FileToken, "the token then in the file")
 	require.NotEqual(t, first.ID, refused.FileToken.ID, "the file held the kubelet's new token")
 	require.EqualValues(t, azStaleSeconds, first.Expiry-first.IssuedAt, "the pod's own 600 s token")
 	require.GreaterOrEqual(t, refused.At.Unix(), first.Expiry+int64((5*time.Minute).Seconds())-1, "refused only past exp + Entra's 5 minutes")
