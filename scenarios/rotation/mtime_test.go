@@ -89,6 +89,7 @@ func (e *env) mtimeRefresh(fixed bool) func(context.Context, *testing.T) {
 
 		for _, s := range sessions {
 			require.True(t, s.OK, "%s: %s", s.ErrorCode, s.ErrorMessage)
+			require.NotNil(t, s.Token, "the token the session was assumed with")
 			require.Equal(t, "Allow", e.decision(ctx, t, role, s.RequestID).Effect)
 		}
 		require.Equal(t, "GetObject", last.Op)
