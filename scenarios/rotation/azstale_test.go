@@ -102,10 +102,10 @@ func (e *env) staleFederatedToken(ctx context.Context, t *testing.T) {
 		onceReason = fmt.Sprintf("%s: %s; refused %d s after the token's exp", refusal.Code, refusal.Reason, refused.At.Unix()-first.Expiry)
 	}
 	elapsed := took(start)
-	labenv.Row(t, labenv.Outcome{Suite: suiteName, Scenario: "federated token read once, presented after expiry (Azure/azure-workload-identity#693)",
+	labenv.Row(t, labenv.Outcome{Suite: suiteName, Tier: labenv.Slow, Scenario: "federated token read once, presented after expiry (Azure/azure-workload-identity#693)",
 		Mechanism: "Azure Workload Identity (aks)", Expected: expected("AADSTS700024"), Observed: onceObserved, Reason: onceReason + "; took " + elapsed})
 	wiReason := fmt.Sprintf("azidentity presented %d tokens, %d calls failed, %d let in after the read-once client's refusal; took %s", len(wiTokens), wiFailed, wiAfter, elapsed)
-	labenv.Row(t, labenv.Outcome{Suite: suiteName, Scenario: "azidentity re-reads the federated token file across the kubelet's renewal",
+	labenv.Row(t, labenv.Outcome{Suite: suiteName, Tier: labenv.Slow, Scenario: "azidentity re-reads the federated token file across the kubelet's renewal",
 		Mechanism: "Azure Workload Identity (aks)", Expected: "allow",
 		Observed: labenv.Observed(wiFailed == 0 && wiAfter > 0 && len(wiTokens) >= 2, "not let in after the refusal"), Reason: wiReason})
 	t.Logf("%s; %s; %s", onceReason, wiReason, res.Output)

@@ -83,7 +83,7 @@ func (e *env) mtimeRefresh(fixed bool) func(context.Context, *testing.T) {
 			reason += fmt.Sprintf("; the last call came %s after the first session was issued", last.At.Sub(sessions[0].At).Round(time.Second))
 		}
 		reason += "; took " + took(start)
-		labenv.Row(t, labenv.Outcome{Suite: suiteName, Scenario: scenario, Mechanism: "IRSA webhook (eks)",
+		labenv.Row(t, labenv.Outcome{Suite: suiteName, Tier: labenv.Slow, Scenario: scenario, Mechanism: "IRSA webhook (eks)",
 			Expected: expected(want), Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: reason})
 		t.Log(reason)
 
