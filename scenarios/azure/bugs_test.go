@@ -30,11 +30,14 @@ import (
 //
 //   - issuer-without-trailing-slash: the aks issuer ends with a slash, as
 //     AKS's do; a federated credential created without it is AADSTS700211
-//     and the decision names the credential that missed by the slash
-//     (Azure/azure-workload-identity#1200, where the reporter checked
-//     "Issuer URL (with the trailing slash)"; #1700, the same refusal
-//     reported in 2026 for a credential without the slash; #340 is the
-//     2022 form of the refusal, AADSTS70021, for a quick-start issuer).
+//     and the decision names the credential that missed by the slash.
+//     Azure/azure-workload-identity#1700 reports exactly this (2026: a
+//     managed identity's credential without the slash stopped matching).
+//     The issues issue 19 names, #340 and #1200, show the refusal for an
+//     AKS issuer presented with its slash (#340 as 2022's AADSTS70021,
+//     #1200 as AADSTS700211), but their threads do not pin it on a missing
+//     slash (#1200's reporter had the slash; a KEDA restart or a
+//     user-assigned identity fixed it for others), so the row cites #1700.
 //   - subject-case-mismatch: a credential for ...:App-A and the service
 //     account app-a (a Kubernetes name is lower case). Azure/login#517's
 //     thread gives the code as AADSTS7002138, "The subject matches with
@@ -73,7 +76,7 @@ func TestAzureIdentityBugs(t *testing.T) {
 	require.NoError(t, err)
 
 	issues := map[string]string{
-		"issuer-without-trailing-slash": "Azure/azure-workload-identity#1200", "issuer-with-trailing-slash": "Azure/azure-workload-identity#1200",
+		"issuer-without-trailing-slash": "Azure/azure-workload-identity#1700", "issuer-with-trailing-slash": "Azure/azure-workload-identity#1700",
 		"subject-case-mismatch": "Azure/login#517", "subject-lower-case": "Azure/login#517",
 		"default-cluster-issuer": "Azure/azure-workload-identity#616", "cluster-issuer-set": "Azure/azure-workload-identity#616",
 	}
