@@ -21,7 +21,7 @@
 //	                                          at each refresh, until a second token is used, for up to
 //	                                          SECONDS or the first token's exp + 2 min (rotate.go)
 //	probe rotate-cached [SECONDS [INTERVAL]]  the same, presenting the token read once at start
-//	probe s3-refresh mtime|expiry [SECONDS [INTERVAL]] BUCKET KEY  s3:GetObject every INTERVAL s with STS
+//	probe s3-refresh mtime|expiry SECONDS INTERVAL BUCKET KEY  s3:GetObject every INTERVAL s with STS
 //	                                          credentials re-assumed only when the token file's mtime changes, or
 //	                                          also before they expire (s3refresh.go)
 //	probe az-stale [SECONDS [INTERVAL]]       an Entra token every INTERVAL s for a client that read the
