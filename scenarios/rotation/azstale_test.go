@@ -22,10 +22,15 @@ import (
 )
 
 // azStaleSeconds is the lifetime of the stale row's projected token: the
-// Kubernetes minimum (the Azure webhook's own minimum is 3600 s, an hour
-// and five minutes of wall time before Entra refuses it), so the pod brings
-// its own azure-identity-token volume, which the webhook keeps and mounts.
+// Kubernetes minimum. The Azure webhook's own token lives at least 3600 s,
+// an hour and five minutes of wall time before Entra would refuse it, so
+// the pod brings its own token volume and names its file in
+// AZURE_FEDERATED_TOKEN_FILE, which the webhook never overrides (it adds
+// its own volume beside, unused).
 const azStaleSeconds = 600
+
+// azStaleDir is where the row's own token volume is mounted.
+const azStaleDir = "/var/run/idlab/az-stale"
 
 // staleFederatedToken: in the aks cluster, one pod runs two clients of the
 // same service account side by side every 30 s (probe az-stale), each
@@ -54,9 +59,11 @@ func (e *env) staleFederatedToken(ctx context.Context, t *testing.T) {
 	pod := podrun.WithArgs(podrun.PlainPod(sa, sa, e.lab.ProbeImage), "az-stale", "1140", "30")
 	pod.Labels = map[string]string{azurewebhook.UseLabel: "true"}
 	exp := int64(azStaleSeconds)
-	pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: azurewebhook.TokenVolumeName, VolumeSource: corev1.VolumeSource{
+	pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: "az-stale-token", VolumeSource: corev1.VolumeSource{
 		Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
-			Audience: azurewebhook.Audience, ExpirationSeconds: &exp, Path: azurewebhook.TokenPath}}}}}})
+			Audience: azurewebhook.DefaultAudience, ExpirationSeconds: &exp, Path: "token"}}}}}})
+	pod.Spec.Containers[0].VolumeMounts = append(pod.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: "az-stale-token", MountPath: azStaleDir, ReadOnly: true})
+	podrun.WithEnv(pod, azurewebhook.FederatedTokenFileEnv, azStaleDir+"/token")
 	res, out, err := podrun.RunWithin(ctx, aks.CS, ns, pod, 19*time.Minute)
 	require.NoError(t, err)
 	calls, err := probe.ParseCalls(out)
