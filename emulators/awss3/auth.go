@@ -86,6 +86,19 @@ func (rc *reqCtx) refuseSigV2(akid string) error {
 	return errSigV2()
 }
 
+// recordExpired records the refusal of a request signed with an expired
+// session's credentials in IAM's decision log, naming the session and when
+// it expired: a client that never refreshes them (cube-js/cube#11622) is
+// seen there, not only in its own error.
+func (rc *reqCtx) recordExpired(akid string) {
+	creds, p, err := rc.h.iam.LookupAccessKey(akid)
+	if err != nil {
+		return
+	}
+	rc.h.iam.RecordRejection(rc.r.Context(), p.ARN, ActionAuthenticate, arn(rc.bucket, rc.key), "ExpiredToken",
+		"the session's credentials ("+akid+") expired at "+creds.Expiration.UTC().Format(time.RFC3339), rc.id)
+}
+
 func parseHostRegion(host string) string {
 	_, region, _ := parseHost(host)
 	return region
@@ -115,6 +128,7 @@ func (rc *reqCtx) authError(err error) error {
 	case awsauth.BadToken:
 		return newError(http.StatusBadRequest, "InvalidToken", "The provided token is malformed or otherwise invalid.").with("Token-0", token)
 	case awsauth.Expired:
+		rc.recordExpired(akid)
 		return newError(http.StatusBadRequest, "ExpiredToken", "The provided token has expired.").with("Token-0", token)
 	case awsauth.Skewed:
 		out := newError(http.StatusForbidden, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.")

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idlab/idlab/emulators/awsiam"
+	"github.com/idlab/idlab/emulators/awss3"
 )
 
 // requestID is the x-amz-request-id of a failed SDK call.
@@ -174,6 +175,12 @@ func TestAuthErrors(t *testing.T) {
 		require.NoError(t, getHello(c))
 		l.clock.Advance(6 * time.Minute)
 		require.Equal(t, "ExpiredToken", apiCode(t, getHello(c)))
+		// The refusal is in the decision log, naming the session.
+		ds := l.iam.Decisions(awsiam.DecisionFilter{Action: awss3.ActionAuthenticate})
+		require.Len(t, ds, 1)
+		require.Equal(t, awsiam.Rejected, ds[0].Effect)
+		require.Contains(t, ds[0].Principal, ":assumed-role/app-a/")
+		require.Regexp(t, `^ExpiredToken: the session's credentials \(ASIA[A-Z0-9]+\) expired at `, ds[0].Reason)
 	})
 	t.Run("skew", func(t *testing.T) {
 		l := newLab(t, "")

@@ -16,7 +16,9 @@
 // and AWS's revised plan: https://repost.aws/questions/QU5OKPZ-HnS1SHXX6dUbGi2w).
 // The code, message and status are S3's wherever it does not take SigV2,
 // as users have quoted its XML answer (tclahr/uac#354, us-east-2, 2025).
-// The refusal is in IAM's decision log as ActionAuthenticate.
+// The refusal is in IAM's decision log as ActionAuthenticate, as is a
+// request signed with an expired session's credentials (400 ExpiredToken
+// "The provided token has expired."), naming the session.
 //
 // Objects live in a Store: in memory, or under Options.DataDir where writes
 // are atomic (temp file, fsync, rename) and survive a restart.

@@ -3,6 +3,7 @@ package entra
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -26,8 +27,9 @@ func (h *Handler) verifyAssertion(ctx context.Context, app App, raw string, now 
 	if c.Issuer == "" || c.Subject == "" || len(c.Audience) == 0 {
 		return FederatedCredential{}, errMalformedAssertion()
 	}
-	fic, aerr := matchCredential(app.FederatedCredentials, c.Issuer, c.Subject, c.Audience)
+	fic, aerr, near := matchCredential(app.FederatedCredentials, c.Issuer, c.Subject, c.Audience)
 	if aerr != nil {
+		d.NearMiss = near
 		return FederatedCredential{}, aerr
 	}
 	if err := h.verifier.VerifyToken(ctx, tok); err != nil {
@@ -36,8 +38,13 @@ func (h *Handler) verifyAssertion(ctx context.Context, app App, raw string, now 
 	return fic, nil
 }
 
-// matchCredential finds the federated credential for iss, sub and aud.
-func matchCredential(fics []FederatedCredential, iss, sub string, aud []string) (FederatedCredential, *aadError) {
+// matchCredential finds the federated credential for iss, sub and aud. A
+// subject that only a case-insensitive comparison matches is refused with
+// AADSTS7002138, as Entra does since its case-sensitive matching (August
+// 2024; the message Azure/login#515 and #517 quote). With a refusal comes
+// near, for the decision log only: the credential that missed by a
+// trailing slash or letter case, which Entra's own message leaves unsaid.
+func matchCredential(fics []FederatedCredential, iss, sub string, aud []string) (fic FederatedCredential, aerr *aadError, near string) {
 	var byIssuer, bySubject []FederatedCredential
 	for _, f := range fics {
 		if f.Issuer == iss {
@@ -45,7 +52,7 @@ func matchCredential(fics []FederatedCredential, iss, sub string, aud []string) 
 		}
 	}
 	if len(byIssuer) == 0 {
-		return FederatedCredential{}, errNoIssuerMatch(iss)
+		return FederatedCredential{}, errNoIssuerMatch(iss), nearMiss(fics, "issuer", iss, func(f FederatedCredential) []string { return []string{f.Issuer} })
 	}
 	for _, f := range byIssuer {
 		if f.Subject == sub {
@@ -53,16 +60,50 @@ func matchCredential(fics []FederatedCredential, iss, sub string, aud []string) 
 		}
 	}
 	if len(bySubject) == 0 {
-		return FederatedCredential{}, errNoSubjectMatch(sub)
+		near = nearMiss(byIssuer, "subject", sub, func(f FederatedCredential) []string { return []string{f.Subject} })
+		for _, f := range byIssuer {
+			if strings.EqualFold(f.Subject, sub) {
+				return FederatedCredential{}, errSubjectCaseMismatch(sub), near
+			}
+		}
+		return FederatedCredential{}, errNoSubjectMatch(sub), near
 	}
 	for _, f := range bySubject {
 		for _, a := range aud {
 			if slices.Contains(f.Audiences, a) {
-				return f, nil
+				return f, nil, ""
 			}
 		}
 	}
-	return FederatedCredential{}, errNoAudienceMatch(strings.Join(aud, ","))
+	for _, a := range aud {
+		if near = nearMiss(bySubject, "audience", a, func(f FederatedCredential) []string { return f.Audiences }); near != "" {
+			break
+		}
+	}
+	return FederatedCredential{}, errNoAudienceMatch(strings.Join(aud, ",")), near
+}
+
+// nearMiss names the first credential whose field (issuer, subject or
+// audience: the values values gives) differs from the assertion's value
+// only by a trailing slash or letter case; "" when none does.
+func nearMiss(fics []FederatedCredential, field, got string, values func(FederatedCredential) []string) string {
+	for _, f := range fics {
+		for _, v := range values(f) {
+			how := ""
+			switch {
+			case v == got:
+				continue
+			case strings.TrimSuffix(v, "/") == strings.TrimSuffix(got, "/"):
+				how = "only by a trailing slash"
+			case strings.EqualFold(v, got):
+				how = "only in letter case"
+			default:
+				continue
+			}
+			return fmt.Sprintf("federated credential %q has %s %q, which differs from the assertion's %q %s", f.Name, field, v, got, how)
+		}
+	}
+	return ""
 }
 
 // assertionError maps a jwtverify failure to Entra's error for it.

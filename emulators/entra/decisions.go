@@ -36,12 +36,15 @@ type decision struct {
 	Code   string
 	Error  string
 	Reason string
+	// NearMiss names the credential a refused assertion missed by a
+	// trailing slash or letter case (matchCredential), for the log only.
+	NearMiss string
 }
 
 // entry is d as the decision log keeps it: Cloud azure, Action
 // entra:token, Principal the assertion's subject, the rest in Detail
 // (tenant, clientId, app, issuer, credential, audience, roles,
-// correlationId, error).
+// correlationId, error, nearMiss).
 func (d decision) entry() decisionlog.Entry {
 	e := decisionlog.Entry{Time: d.Time, Cloud: decisionlog.Azure, Service: Service, Principal: d.Subject, Action: ActionToken, Resource: d.Resource,
 		Effect: decisionlog.Deny, Reason: d.Reason, RequestID: d.RequestID, Code: d.Code, Detail: map[string]string{}}
@@ -50,7 +53,7 @@ func (d decision) entry() decisionlog.Entry {
 	}
 	for k, v := range map[string]string{"tenant": d.Tenant, "clientId": d.ClientID, "app": d.App, "issuer": d.Issuer,
 		"credential": d.Credential, "audience": strings.Join(d.Audience, " "), "roles": strings.Join(d.Roles, " "),
-		"correlationId": d.CorrelationID, "error": d.Error} {
+		"correlationId": d.CorrelationID, "error": d.Error, "nearMiss": d.NearMiss} {
 		if v != "" {
 			e.Detail[k] = v
 		}

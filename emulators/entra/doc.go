@@ -40,8 +40,11 @@
 // Federation checks, in Entra's order and with its error codes: tenant
 // (AADSTS90002), application (AADSTS700016), assertion syntax (AADSTS50027),
 // a federated credential whose issuer equals iss (AADSTS700211), then subject
-// equal to sub (AADSTS700213), then one of its audiences in aud
-// (AADSTS700212), all exact and case-sensitive as Entra matches since 2024;
+// equal to sub (AADSTS700213; AADSTS7002138 when a subject matches only
+// case-insensitively), then one of its audiences in aud (AADSTS700212), all
+// exact and case-sensitive as Entra matches since 2024 (a credential that
+// missed by a trailing slash or letter case is named in the decision's
+// Detail["nearMiss"]);
 // then the signature with the issuer's keys found through OIDC discovery
 // (fetch failure AADSTS50166, unknown kid AADSTS7000272, bad signature
 // AADSTS50013) and the time range (AADSTS700024), both through

@@ -85,6 +85,12 @@ func errNoSubjectMatch(sub string) *aadError {
 	return &aadError{http.StatusUnauthorized, "invalid_client", 700213, fmt.Sprintf("No matching federated identity record found for presented assertion subject '%s'. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. %s", sub, wifDocs)}
 }
 
+// errSubjectCaseMismatch is Entra's refusal of a subject that a federated
+// credential holds in another letter case (Azure/login#515 quotes it).
+func errSubjectCaseMismatch(sub string) *aadError {
+	return &aadError{http.StatusUnauthorized, "invalid_client", 7002138, fmt.Sprintf("No matching federated identity record found for presented assertion subject '%s'. The subject matches with case-insensitive comparison, but not with case-sensitive comparison. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. See documentation at: %s. See breaking change notification and remediation at: https://learn.microsoft.com/en-us/entra/identity-platform/reference-breaking-changes#august-2024.", sub, wifDocs)}
+}
+
 func errNoAudienceMatch(aud string) *aadError {
 	return &aadError{http.StatusUnauthorized, "invalid_client", 700212, fmt.Sprintf("No matching federated identity record found for presented assertion audience '%s'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. %s", aud, wifDocs)}
 }

@@ -109,3 +109,72 @@ func azureRow(t *testing.T, c *idlabtest.Cloud, minter *oidc.Issuer, ns, sa, app
 	resp.Body.Close()
 	return resp.Header.Get("x-ms-error-code")
 }
+
+// The identity-bugs rows' names (TestAzureIdentityBugs), shared with their
+// test of the tests here.
+const (
+	bugsNS      = "idlab-aks-bugs"
+	appNoSlash  = "f6666666-6666-4666-8666-666666666666" // issuer-without-slash: the aks issuer without its trailing slash, for bugsNS/slash
+	appCase     = "07777777-7777-4777-8777-777777777777" // subject-case: bugsNS/App-A
+	appFixed    = "08888888-8888-4888-8888-888888888888" // bugs-fixed: each bug's fixed credential
+	aksNoSlash  = "https://westus2.oic.prod-aks.azure.com/" + tenant + "/3EBC6E7935B29D78BA982BAE8FB51607"
+	noSlashNear = `federated credential "aks-slash-missing" has issuer "` + aksNoSlash + `", which differs from the assertion's "` + aksNoSlash + `/" only by a trailing slash`
+	// defaultIssuer is kube-apiserver's issuer when --service-account-issuer
+	// is left alone (Azure/azure-workload-identity#616).
+	defaultIssuer = "https://kubernetes.default.svc.cluster.local"
+)
+
+// azureBugRow is one identity-bugs row as the test of the tests tries it:
+// a token of issuer for bugsNS/sa traded for app's token.
+type azureBugRow struct {
+	name, issuer, sa, app string
+	code                  string // with the shipped fixture; "" = allowed
+	fixedByFixture        bool   // the widened fixture lets it in
+}
+
+// azureBugRows are TestAzureIdentityBugs's rows, each broken one beside
+// its fixed one.
+func azureBugRows(aks string) []azureBugRow {
+	return []azureBugRow{
+		{"issuer-without-trailing-slash", aks, "slash", appNoSlash, "AADSTS700211", true},
+		{"issuer-with-trailing-slash", aks, "slash", appFixed, "", true},
+		{"subject-case-mismatch", aks, "app-a", appCase, "AADSTS7002138", true},
+		{"subject-lower-case", aks, "app-a", appFixed, "", true},
+		{"default-cluster-issuer", defaultIssuer, "default-issuer", appFixed, "AADSTS700211", false},
+		{"cluster-issuer-set", aks, "default-issuer", appFixed, "", true},
+	}
+}
+
+// TestLabAzureBugDenialsRestOnTheFixture is the test of the identity-bugs
+// rows (no //go:build e2e: make test runs it): as shipped, the credential
+// without the aks issuer's trailing slash is AADSTS700211 (the decision
+// naming the slash), the subject in other letter case AADSTS7002138, and a
+// token of the default issuer AADSTS700211, while each fixed row is let
+// in; with the slash added and the subject lower-cased in the fixture, the
+// first two are let in too, and the default issuer's token is still
+// refused: that refusal rests on the token's iss, not on the fixture.
+func TestLabAzureBugDenialsRestOnTheFixture(t *testing.T) {
+	aks := fixturecheck.Issuer("aks")
+	require.Equal(t, aksNoSlash+"/", aks, "the lab's aks issuer ends with a slash")
+	shipped := fixturecheck.Read(t, "azure/lab.yaml")
+	widened := fixturecheck.Replace(t, shipped, "issuer: "+aksNoSlash+"\n", "issuer: "+aks+"\n")
+	widened = fixturecheck.Replace(t, widened, ":"+bugsNS+":App-A\n", ":"+bugsNS+":app-a\n")
+	for _, fx := range fixturecheck.Variants(t, shipped, widened) {
+		t.Run(fx.Name, func(t *testing.T) {
+			c := idlabtest.NewCloud(t, idlabtest.CloudOptions{AzureFixtures: fixturecheck.Write(t, fx.Fixture), Issuers: []string{aks, defaultIssuer}})
+			for _, r := range azureBugRows(aks) {
+				want := r.code
+				if fx.Widened && r.fixedByFixture {
+					want = ""
+				}
+				got := azureRow(t, c, c.Issuer(r.issuer), bugsNS, r.sa, r.app, "", "")
+				require.Equal(t, want, got, "%s with the %s fixture", r.name, fx.Name)
+				if r.name == "issuer-without-trailing-slash" && !fx.Widened {
+					ds := c.Entra.Decisions()
+					require.Equal(t, noSlashNear, ds[len(ds)-1].Detail["nearMiss"], "the decision names the slash")
+					require.Equal(t, aks, ds[len(ds)-1].Detail["issuer"])
+				}
+			}
+		})
+	}
+}

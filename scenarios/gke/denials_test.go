@@ -19,6 +19,7 @@ import (
 // The suite's names, shared by its e2e rows and the tests of them here.
 const (
 	ns      = "idlab-gke"
+	otherNS = "idlab-gke-other" // the identity-bugs rows' namespace
 	readerA = "team-a-reader@idlab.iam.gserviceaccount.com"
 	readerB = "team-b-reader@idlab.iam.gserviceaccount.com"
 	// gkeReader is the AWS role GKE pods reach with their Google identity.
@@ -160,7 +161,13 @@ func (g google) do(method, u, ctype, body, bearer string) (int, string) {
 // federated exchanges a token of the KSA ns/ksa at Google STS.
 func (g google) federated(ksa string) string {
 	g.t.Helper()
-	tok, err := g.c.Issuer(fixturecheck.Issuer("gke")).MintServiceAccountToken(oidc.TokenRequest{Namespace: ns, ServiceAccount: ksa, Audiences: []string{"idlab.svc.id.goog"}})
+	return g.federatedIn(ns, ksa)
+}
+
+// federatedIn exchanges a token of the KSA namespace/ksa at Google STS.
+func (g google) federatedIn(namespace, ksa string) string {
+	g.t.Helper()
+	tok, err := g.c.Issuer(fixturecheck.Issuer("gke")).MintServiceAccountToken(oidc.TokenRequest{Namespace: namespace, ServiceAccount: ksa, Audiences: []string{"idlab.svc.id.goog"}})
 	require.NoError(g.t, err)
 	form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "audience": {"identitynamespace:idlab.svc.id.goog:" + fixturecheck.Issuer("gke")},
 		"scope": {"https://www.googleapis.com/auth/cloud-platform"}, "requested_token_type": {"urn:ietf:params:oauth:token-type:access_token"},
@@ -187,4 +194,30 @@ func (g google) accessToken(fed, gsa string) string {
 	var at struct{ AccessToken string }
 	require.NoError(g.t, json.Unmarshal([]byte(body), &at))
 	return at.AccessToken
+}
+
+// TestLabGoogleSameKSANameRestsOnTheNamespace is the test of the
+// same-KSA-other-namespace rows: the workloadIdentityUser member names the
+// namespace, so idlab-gke-other/app-a, the bound idlab-gke/app-a's name in
+// another namespace, may not act as team-a-reader (403), while
+// idlab-gke-other/app-b, which the fixture binds to team-b-reader, may;
+// with idlab-gke-other/app-a added to team-a-reader's members it may too.
+func TestLabGoogleSameKSANameRestsOnTheNamespace(t *testing.T) {
+	shipped := fixturecheck.Read(t, "gcp/lab.yaml")
+	widened := fixturecheck.Replace(t, shipped, `members: ["serviceAccount:idlab.svc.id.goog[idlab-gke/app-a]",`,
+		`members: ["serviceAccount:idlab.svc.id.goog[idlab-gke/app-a]", "serviceAccount:idlab.svc.id.goog[`+otherNS+`/app-a]",`)
+	for _, fx := range fixturecheck.Variants(t, shipped, widened) {
+		t.Run(fx.Name, func(t *testing.T) {
+			g := newGoogle(t, fx.Fixture)
+			g.accessToken(g.federated("app-a"), readerA) // the bound KSA of the same name
+			g.accessToken(g.federatedIn(otherNS, "app-b"), readerB)
+			status, body := g.impersonate(g.federatedIn(otherNS, "app-a"), readerA)
+			if fx.Widened {
+				require.Equal(t, http.StatusOK, status, body)
+				return
+			}
+			require.Equal(t, http.StatusForbidden, status, body)
+			require.Contains(t, body, "PERMISSION_DENIED")
+		})
+	}
 }

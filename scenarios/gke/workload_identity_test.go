@@ -59,19 +59,7 @@ func TestGKEWorkloadIdentity(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	tests := []struct {
-		name       string
-		ksa        string
-		args       []string
-		wantOutput string
-		wantCode   string // probe error code: HTTP<status> from Cloud Storage, Metadata<status> from the metadata server
-		// The Google IAM decision the row must leave (resource, member, allowed).
-		resource, member string
-		allowed          bool
-		// For the GKE-to-AWS rows: the AWS role and the decision STS must log.
-		awsRole, awsEffect string
-		hostNetwork        bool
-	}{
+	tests := []gkeRow{
 		{name: "email-of-bound-ksa", ksa: "app-a", args: []string{"gcp-email"}, wantOutput: readerA},
 		{name: "own-bucket", ksa: "app-a", args: []string{"gcs-get", "team-a-data", "hello.txt"}, wantOutput: "hello from team-a-data",
 			resource: "projects/_/buckets/team-a-data", member: "serviceAccount:" + readerA, allowed: true},
@@ -113,59 +101,90 @@ func TestGKEWorkloadIdentity(t *testing.T) {
 			wantCode: "AccessDenied", awsRole: gkeReader, awsEffect: "ImplicitDeny"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			onResource := func(d harness.Decision) bool { return d.Resource == tc.resource }
-			since := lab.LastDecisionID(ctx, t)
-			pod := podrun.WithArgs(podrun.PlainPod(tc.name, tc.ksa, lab.ProbeImage), tc.args...)
-			if tc.hostNetwork {
-				pod.Spec.HostNetwork = true
-				pod.Spec.DNSPolicy = corev1.DNSClusterFirstWithHostNet
-			}
-			// gtoken sets no region; the application does.
-			pod.Spec.Containers[0].Env = append(pod.Spec.Containers[0].Env, corev1.EnvVar{Name: "AWS_REGION", Value: "us-west-2"})
-			res, err := podrun.Run(ctx, gke.CS, ns, pod)
-			require.NoError(t, err)
-			want := "allow"
-			if tc.wantCode != "" {
-				want = tc.wantCode
-			}
-			mechanism := "GKE Workload Identity"
-			if tc.awsRole != "" {
-				mechanism = "GKE to AWS (Google ID token as web identity)"
-			}
-			if strings.HasPrefix(tc.name, "gtoken-") {
-				mechanism = "gtoken webhook (GKE to AWS)"
-			}
-			labenv.Row(t, labenv.Outcome{Suite: "gke", Scenario: tc.name, Mechanism: mechanism,
-				Expected: want, Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: res.ErrorMessage})
-			if tc.wantCode == "" {
-				require.True(t, res.OK, "probe failed: %s: %s", res.ErrorCode, res.ErrorMessage)
-				require.Equal(t, tc.wantOutput, res.Output)
-			} else {
-				require.False(t, res.OK, "%s must be refused, got %q", tc.name, res.Output)
-				require.Equal(t, tc.wantCode, res.ErrorCode, res.ErrorMessage)
-				t.Logf("%s: %s", res.ErrorCode, res.ErrorMessage)
-			}
-			if tc.awsRole != "" {
-				// gke-reader is this suite's own role, its rows run one at a
-				// time; a refusal is also named by the request ID the SDK's
-				// error carries.
-				q := labenv.DecisionQuery{Since: since, Action: "sts:AssumeRoleWithWebIdentity", Resource: tc.awsRole}
-				if !res.OK {
-					require.NotEmpty(t, res.RequestID, "the SDK's error names no STS request")
-					q.RequestID = res.RequestID
-				}
-				ds := lab.DecisionsOf(ctx, t, q)
-				require.NotEmpty(t, ds, "STS must have decided on %s (%+v)", tc.awsRole, q)
-				require.Equal(t, tc.awsEffect, ds[len(ds)-1].Effect, ds[len(ds)-1].Explanation())
-			}
-			if tc.resource == "" {
-				return
-			}
-			ds := lab.DecisionsBy(ctx, t, since, gcpiam.Service, tc.member, onResource)
-			require.NotEmpty(t, ds, "Google IAM must have decided for %s on %s", tc.member, tc.resource)
-			d := ds[len(ds)-1]
-			require.Equal(t, tc.allowed, d.Allowed(), d.Reason)
-		})
+		t.Run(tc.name, func(t *testing.T) { runGKERow(ctx, t, lab, gke, ns, tc) })
 	}
+}
+
+// runGKERow runs tc's pod in namespace, logs its row and checks it from the
+// probe's result and the emulators' decisions.
+func runGKERow(ctx context.Context, t *testing.T, lab *labenv.Lab, gke *labenv.Cluster, namespace string, tc gkeRow) {
+	onResource := func(d harness.Decision) bool { return d.Resource == tc.resource }
+	since := lab.LastDecisionID(ctx, t)
+	pod := podrun.WithArgs(podrun.PlainPod(tc.name, tc.ksa, lab.ProbeImage), tc.args...)
+	if tc.hostNetwork {
+		pod.Spec.HostNetwork = true
+		pod.Spec.DNSPolicy = corev1.DNSClusterFirstWithHostNet
+	}
+	// gtoken sets no region; the application does.
+	pod.Spec.Containers[0].Env = append(pod.Spec.Containers[0].Env, corev1.EnvVar{Name: "AWS_REGION", Value: "us-west-2"})
+	res, err := podrun.Run(ctx, gke.CS, namespace, pod)
+	require.NoError(t, err)
+	want := "allow"
+	if tc.wantCode != "" {
+		want = tc.wantCode
+	}
+	mechanism := "GKE Workload Identity"
+	if tc.awsRole != "" {
+		mechanism = "GKE to AWS (Google ID token as web identity)"
+	}
+	if strings.HasPrefix(tc.name, "gtoken-") {
+		mechanism = "gtoken webhook (GKE to AWS)"
+	}
+	reason := res.ErrorMessage
+	if tc.issue != "" {
+		// A bug's row quotes Google IAM's decision, which says why, and
+		// cites the issue it reproduces.
+		if ds := lab.DecisionsBy(ctx, t, since, gcpiam.Service, tc.member, onResource); len(ds) > 0 {
+			reason = strings.TrimSpace(reason + " " + ds[len(ds)-1].Effect + ": " + ds[len(ds)-1].Reason)
+		}
+		reason += " [" + tc.issue + "]"
+	}
+	labenv.Row(t, labenv.Outcome{Suite: "gke", Scenario: tc.name, Mechanism: mechanism,
+		Expected: want, Observed: labenv.Observed(res.OK, res.ErrorCode), Reason: reason})
+	if tc.wantCode == "" {
+		require.True(t, res.OK, "probe failed: %s: %s", res.ErrorCode, res.ErrorMessage)
+		require.Equal(t, tc.wantOutput, res.Output)
+	} else {
+		require.False(t, res.OK, "%s must be refused, got %q", tc.name, res.Output)
+		require.Equal(t, tc.wantCode, res.ErrorCode, res.ErrorMessage)
+		t.Logf("%s: %s", res.ErrorCode, res.ErrorMessage)
+	}
+	if tc.awsRole != "" {
+		// gke-reader is this suite's own role, its rows run one at a
+		// time; a refusal is also named by the request ID the SDK's
+		// error carries.
+		q := labenv.DecisionQuery{Since: since, Action: "sts:AssumeRoleWithWebIdentity", Resource: tc.awsRole}
+		if !res.OK {
+			require.NotEmpty(t, res.RequestID, "the SDK's error names no STS request")
+			q.RequestID = res.RequestID
+		}
+		ds := lab.DecisionsOf(ctx, t, q)
+		require.NotEmpty(t, ds, "STS must have decided on %s (%+v)", tc.awsRole, q)
+		require.Equal(t, tc.awsEffect, ds[len(ds)-1].Effect, ds[len(ds)-1].Explanation())
+	}
+	if tc.resource == "" {
+		return
+	}
+	ds := lab.DecisionsBy(ctx, t, since, gcpiam.Service, tc.member, onResource)
+	require.NotEmpty(t, ds, "Google IAM must have decided for %s on %s", tc.member, tc.resource)
+	d := ds[len(ds)-1]
+	require.Equal(t, tc.allowed, d.Allowed(), d.Reason)
+}
+
+// gkeRow is one row: a pod of ksa running the probe with args, and what
+// it must see.
+type gkeRow struct {
+	name       string
+	ksa        string
+	args       []string
+	wantOutput string
+	wantCode   string // probe error code: HTTP<status> from Cloud Storage, Metadata<status> from the metadata server
+	// The Google IAM decision the row must leave (resource, member, allowed).
+	resource, member string
+	allowed          bool
+	// For the GKE-to-AWS rows: the AWS role and the decision STS must log.
+	awsRole, awsEffect string
+	hostNetwork        bool
+	// issue is the public issue a bug's row reproduces (identity-bugs).
+	issue string
 }

@@ -26,12 +26,11 @@ import (
 	"github.com/idlab/idlab/scenarios/internal/probe"
 )
 
-// ns, slashRole and eksIssuer are in denials_test.go, shared with the
-// suite's test of its tests.
+// ns, account, appRole, slashRole, clientIDRole, eksIssuer and
+// defaultIssuer are in denials_test.go, shared with the suite's test of its
+// tests.
 const (
-	account   = "123456789012"
 	region    = "us-west-2"
-	appRole   = "arn:aws:iam::" + account + ":role/irsabugs-app"
 	stsAction = "sts:AssumeRoleWithWebIdentity"
 	initName  = "init-probe"
 	tokenPath = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"

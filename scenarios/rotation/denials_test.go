@@ -5,16 +5,20 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idlab/idlab/emulators/awsiam"
 	"github.com/idlab/idlab/emulators/oidc"
 	"github.com/idlab/idlab/idlabtest"
 	"github.com/idlab/idlab/scenarios/internal/fixturecheck"
@@ -36,6 +40,10 @@ const (
 	// alone, and STS verifies its tokens the same way: discovery, JWKS over
 	// HTTPS, its cache.
 	keyIssuer = "https://oidc.eks.us-west-2.amazonaws.com/id/0000000000000000000000000000E07A"
+	// azStaleApp is rotation-stale (fixtures/azure), federated with the aks
+	// cluster's idlab-rotation/az-stale.
+	azStaleApp = "09999999-9999-4999-8999-999999999999"
+	azTenant   = "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b" // fixturecheck.AzureTenant
 )
 
 // stsCode is the STS error code of an AssumeRoleWithWebIdentity answer for
@@ -185,6 +193,100 @@ func TestLabRotationKeyDenialRestsOnTheJWKS(t *testing.T) {
 			c.STS.ForgetIssuerKeys(keyIssuer)
 			require.Equal(t, tc.code, stsCode(t, c, rolePfx+"keys", oldTok))
 			require.Empty(t, stsCode(t, c, rolePfx+"keys", newTok))
+		})
+	}
+}
+
+// TestLabRotationStaleAssertionRestsOnExp is the test of the stale
+// federated token row: Entra refuses idlab-rotation/az-stale's 600 s token
+// with AADSTS700024 once it is more than 5 minutes past its exp, and lets
+// in the same service account's token within that time, so the refusal
+// rests on the token's age alone.
+func TestLabRotationStaleAssertionRestsOnExp(t *testing.T) {
+	aks := fixturecheck.Issuer("aks")
+	c := idlabtest.NewCloud(t, idlabtest.CloudOptions{AzureFixtures: fixturecheck.Path(t, "azure/lab.yaml"), Issuers: []string{aks}})
+	require.Equal(t, fixturecheck.AzureTenant, azTenant)
+	for _, tc := range []struct {
+		name   string
+		age    time.Duration // since iat
+		status int
+	}{
+		{"shipped: past exp + 5 min", (tokenSeconds + 300 + 1) * time.Second, http.StatusUnauthorized},
+		{"flipped: within exp + 5 min", (tokenSeconds + 240) * time.Second, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, err := c.Issuer(aks).MintServiceAccountToken(oidc.TokenRequest{Namespace: ns, ServiceAccount: "az-stale",
+				Audiences: []string{"api://AzureADTokenExchange"}, ExpirationSeconds: tokenSeconds, IssuedAt: time.Now().Add(-tc.age)})
+			require.NoError(t, err)
+			form := url.Values{"grant_type": {"client_credentials"}, "client_id": {azStaleApp}, "scope": {"https://storage.azure.com/.default"},
+				"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {tok}}
+			resp, err := c.Client().PostForm("https://login.microsoftonline.com/"+azTenant+"/oauth2/v2.0/token", form)
+			require.NoError(t, err)
+			var body struct {
+				Description string `json:"error_description"`
+				Codes       []int  `json:"error_codes"`
+			}
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+			resp.Body.Close()
+			require.Equal(t, tc.status, resp.StatusCode, body.Description)
+			if tc.status == http.StatusOK {
+				return
+			}
+			require.Equal(t, []int{700024}, body.Codes)
+			require.True(t, strings.HasPrefix(body.Description, "AADSTS700024: Client assertion is not within its valid time range."), body.Description)
+		})
+	}
+}
+
+// TestLabRotationMtimeDenialRestsOnTheSession is the test of the mtime
+// rows: a 900 s session of rotation-mtime reads app-a-data/hello.txt; once
+// the session is over (the role clock moved 15 minutes, as the row waits
+// them out) S3 refuses it with ExpiredToken and the decision log names the
+// session, while a session assumed afterwards, as the fixed client does,
+// reads on; with another role's clock moved instead, the first session
+// still reads.
+func TestLabRotationMtimeDenialRestsOnTheSession(t *testing.T) {
+	for _, tc := range []struct {
+		name, advancedRole, code string
+	}{
+		{"shipped: the session is over", rolePfx + "mtime", "ExpiredToken"},
+		{"flipped: another role's clock", rolePfx + "kubelet", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := fixturecheck.AWSCloud(t, fixturecheck.Read(t, "aws/lab.yaml"))
+			session := func() *s3.Client {
+				form := fixturecheck.WebIdentityForm(rolePfx+"mtime", fixturecheck.Token(t, c, ns, "mtime", "sts.amazonaws.com"))
+				form.Set("DurationSeconds", "900")
+				status, body := fixturecheck.STS(t, c, form)
+				creds := fixturecheck.Credentials(t, status, body)
+				return s3.New(s3.Options{Region: idlabtest.Region, HTTPClient: c.Client(), RetryMaxAttempts: 1,
+					Credentials: credentials.StaticCredentialsProvider{Value: creds}})
+			}
+			get := func(s *s3.Client) error {
+				out, err := s.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("app-a-data"), Key: aws.String("hello.txt")})
+				if err == nil {
+					out.Body.Close()
+				}
+				return err
+			}
+			first := session()
+			require.NoError(t, get(first))
+			status, body := c.Admin(http.MethodPost, "/_idlab/clock?advance=15m&role="+tc.advancedRole, "")
+			require.Equal(t, http.StatusOK, status, body)
+			err := get(first)
+			if tc.code == "" {
+				require.NoError(t, err)
+				return
+			}
+			var ae smithy.APIError
+			require.ErrorAs(t, err, &ae)
+			require.Equal(t, tc.code, ae.ErrorCode())
+			require.Equal(t, "The provided token has expired.", ae.ErrorMessage())
+			ds := c.IAM.Decisions(awsiam.DecisionFilter{Action: "s3:Authenticate"})
+			require.NotEmpty(t, ds)
+			require.Contains(t, ds[len(ds)-1].Principal, ":assumed-role/rotation-mtime/")
+			require.True(t, strings.HasPrefix(ds[len(ds)-1].Reason, "ExpiredToken: the session's credentials ("), ds[len(ds)-1].Reason)
+			require.NoError(t, get(session()), "a session assumed afterwards reads on")
 		})
 	}
 }

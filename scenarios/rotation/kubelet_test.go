@@ -30,7 +30,7 @@ const rotateCap = "780"
 func (e *env) longProbe(ctx context.Context, t *testing.T, name, sa, role string, args ...string) (probe.Result, []probe.Call) {
 	t.Helper()
 	pod := podrun.WithArgs(podrun.PlainPod(name, sa, e.lab.ProbeImage), args...)
-	e.waitForWebhook(ctx, t, pod, role)
+	e.waitForWebhook(ctx, t, pod, role, tokenSeconds)
 	res, out, err := podrun.RunWithin(ctx, e.eks.CS, ns, pod, 14*time.Minute)
 	require.NoError(t, err)
 	calls, err := probe.ParseCalls(out)
@@ -40,9 +40,9 @@ func (e *env) longProbe(ctx context.Context, t *testing.T, name, sa, role string
 }
 
 // waitForWebhook dry-runs the pod until the webhook (whose service-account
-// cache may lag a just-created SA) gives it role and a token of
-// tokenSeconds, so the real pod is created mutated.
-func (e *env) waitForWebhook(ctx context.Context, t *testing.T, pod *corev1.Pod, role string) {
+// cache may lag a just-created SA) gives it role and a token of seconds,
+// so the real pod is created mutated.
+func (e *env) waitForWebhook(ctx context.Context, t *testing.T, pod *corev1.Pod, role string, seconds int64) {
 	t.Helper()
 	var last string
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
@@ -63,12 +63,12 @@ func (e *env) waitForWebhook(ctx context.Context, t *testing.T, pod *corev1.Pod,
 				}
 			}
 		}
-		if envs["AWS_ROLE_ARN"] == role && exp == tokenSeconds {
+		if envs["AWS_ROLE_ARN"] == role && exp == seconds {
 			return
 		}
 		last = fmt.Sprintf("AWS_ROLE_ARN=%q expirationSeconds=%d", envs["AWS_ROLE_ARN"], exp)
 	}
-	t.Fatalf("the IRSA webhook did not mutate %s for %s with a %d s token: %s", pod.Name, role, tokenSeconds, last)
+	t.Fatalf("the IRSA webhook did not mutate %s for %s with a %d s token: %s", pod.Name, role, seconds, last)
 }
 
 // traded groups the probe's successful AssumeRoleWithWebIdentity calls by

@@ -42,7 +42,7 @@ func (e *env) pyRotation(client string) func(context.Context, *testing.T) {
 		role := rolePfx + sa
 		since := e.lab.LastDecisionID(ctx, t)
 		pod := pyprobe.Use(podrun.PlainPod(client+"-rotation", sa, e.lab.PyClientImage), client, pyprobe.UntilRenewedArgs(pyInterval, pyCallsAfterRenewal)...)
-		e.waitForWebhook(ctx, t, pod, role)
+		e.waitForWebhook(ctx, t, pod, role, tokenSeconds)
 		_, out, err := podrun.RunWithin(ctx, e.eks.CS, ns, pod, 14*time.Minute)
 		require.NoError(t, err)
 		calls, sum, err := pyprobe.ParseLoop(out)

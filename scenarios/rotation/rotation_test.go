@@ -30,6 +30,18 @@
 //     are published, fail once the old key is removed.
 //   - a deleted pod's token (deletedpod_test.go) still works at STS, which
 //     never asks the cluster whether the pod exists.
+//   - a stale federated token (azstale_test.go), in the aks cluster: a
+//     client that read AZURE_FEDERATED_TOKEN_FILE once is refused by Entra
+//     with AADSTS700024 about 900 s after its 600 s token's iat (Entra takes
+//     an assertion until 5 minutes past exp), while azidentity, which
+//     re-reads the file, is let in with the kubelet's renewed token
+//     (Azure/azure-workload-identity#693, risingwavelabs/risingwave#17123).
+//   - credentials refreshed on the token file's mtime (mtime_test.go): a
+//     client that re-assumes only when the file changes keeps its 900 s
+//     session past its end, and S3 refuses it with ExpiredToken; one that
+//     also re-assumes before the session ends reads on
+//     (cube-js/cube#11622, #11808). These three rows wait for expiry in real
+//     time, about 16 minutes each, beside the others.
 //
 // The clock. POST /_idlab/clock?advance=D moves time for every emulator,
 // and this suite runs beside the others in `make e2e`: moving it 15 minutes
@@ -52,6 +64,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,7 +95,7 @@ type env struct {
 }
 
 func TestTokenRotation(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 16*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 22*time.Minute)
 	defer cancel()
 	lab := labenv.Open(t)
 	e := &env{lab: lab, eks: lab.Cluster(t, "eks")}
@@ -93,15 +106,21 @@ func TestTokenRotation(t *testing.T) {
 	require.NotEmpty(t, lab.PyClientImage, "the lab was brought up without the Python client image (idlab up --pyclient)")
 	require.NoError(t, pyprobe.Install(ctx, e.eks.CS, ns))
 	for sa, role := range map[string]string{"app": rolePfx + "kubelet", "cached": rolePfx + "cached",
-		"py-boto3": rolePfx + "py-boto3", "py-awscli": rolePfx + "py-awscli"} {
+		"py-boto3": rolePfx + "py-boto3", "py-awscli": rolePfx + "py-awscli", "mtime": rolePfx + "mtime", "mtime-fixed": rolePfx + "mtime-fixed"} {
+		ann := map[string]string{"eks.amazonaws.com/role-arn": role, "eks.amazonaws.com/token-expiration": fmt.Sprint(tokenSeconds)}
+		if strings.HasPrefix(sa, "mtime") {
+			delete(ann, "eks.amazonaws.com/token-expiration") // the webhook's default, 86400 s: no renewal during the row
+		}
 		_, err := e.eks.CS.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa,
-			Annotations: map[string]string{"eks.amazonaws.com/role-arn": role, "eks.amazonaws.com/token-expiration": fmt.Sprint(tokenSeconds)}}}, metav1.CreateOptions{})
+			Annotations: ann}}, metav1.CreateOptions{})
 		require.NoError(t, err)
 	}
 
 	// All rows at once, whatever -test.parallel is (it defaults to
-	// GOMAXPROCS, 2 here): the two pod rows take ~10 minutes each, and the
-	// suite must fit in ~12. t.Run may be called from several goroutines.
+	// GOMAXPROCS, 2 here): the kubelet pod rows take ~10 minutes each, the
+	// stale federated token and mtime rows ~16 (token and session expiry in
+	// real time), and the suite must fit in ~18. t.Run may be called from
+	// several goroutines.
 	rows := []struct {
 		name string
 		run  func(context.Context, *testing.T)
@@ -113,6 +132,9 @@ func TestTokenRotation(t *testing.T) {
 		{"sts-credentials-expire", e.credentialsExpire},
 		{"signing-key-rotation", e.keyRotation},
 		{"deleted-pod-token", e.deletedPod},
+		{"stale-federated-token", e.staleFederatedToken},
+		{"mtime-keyed-refresh", e.mtimeRefresh(false)},
+		{"expiry-aware-refresh", e.mtimeRefresh(true)},
 	}
 	var wg sync.WaitGroup
 	for _, r := range rows {

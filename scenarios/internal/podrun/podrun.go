@@ -202,3 +202,47 @@ func WithArgs(p *corev1.Pod, args ...string) *corev1.Pod {
 	p.Spec.Containers[0].Args = args
 	return p
 }
+
+// TokenSecretDir is where WithTokenSecret mounts its Secret.
+const TokenSecretDir = "/var/run/idlab/token"
+
+// WithTokenSecret mounts key "token" of the Secret secret at
+// TokenSecretDir/token in the probe container and points envVar
+// (AWS_WEB_IDENTITY_TOKEN_FILE, AZURE_FEDERATED_TOKEN_FILE) at it: a token
+// the scenario made, for one no cluster of the lab would project, read by
+// the SDK as it reads a projected one. The kubelet writes a Secret volume
+// as it writes a projected one (..data swapped atomically).
+func WithTokenSecret(p *corev1.Pod, secret, envVar string) *corev1.Pod {
+	const volume = "idlab-token"
+	c := &p.Spec.Containers[0]
+	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: volume, MountPath: TokenSecretDir, ReadOnly: true})
+	p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: volume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret}}})
+	return WithEnv(p, envVar, TokenSecretDir+"/token")
+}
+
+// WithEnv sets the probe container's variable name to value, replacing it
+// where the container has it.
+func WithEnv(p *corev1.Pod, name, value string) *corev1.Pod {
+	c := &p.Spec.Containers[0]
+	for i := range c.Env {
+		if c.Env[i].Name == name {
+			c.Env[i] = corev1.EnvVar{Name: name, Value: value}
+			return p
+		}
+	}
+	c.Env = append(c.Env, corev1.EnvVar{Name: name, Value: value})
+	return p
+}
+
+// WithoutEnv drops the probe container's variable name.
+func WithoutEnv(p *corev1.Pod, name string) *corev1.Pod {
+	c := &p.Spec.Containers[0]
+	env := c.Env[:0]
+	for _, e := range c.Env {
+		if e.Name != name {
+			env = append(env, e)
+		}
+	}
+	c.Env = env
+	return p
+}

@@ -25,3 +25,47 @@ func TestWithAudienceAndArgs(t *testing.T) {
 	require.Equal(t, "sts.amazonaws.co", p.Spec.Volumes[0].Projected.Sources[0].ServiceAccountToken.Audience)
 	require.Equal(t, []string{"s3-get", "b", "k"}, p.Spec.Containers[0].Args)
 }
+
+func envOf(p *corev1.Pod) map[string]string {
+	env := map[string]string{}
+	for _, e := range p.Spec.Containers[0].Env {
+		env[e.Name] = e.Value
+	}
+	return env
+}
+
+func TestWithTokenSecret(t *testing.T) {
+	p := WithTokenSecret(IRSAPod("p", "app", "idlab/probe:x", "arn:aws:iam::1:role/r", "us-west-2"), "tok", "AWS_WEB_IDENTITY_TOKEN_FILE")
+	require.Equal(t, "/var/run/idlab/token/token", envOf(p)["AWS_WEB_IDENTITY_TOKEN_FILE"])
+	n := 0
+	for _, e := range p.Spec.Containers[0].Env {
+		if e.Name == "AWS_WEB_IDENTITY_TOKEN_FILE" {
+			n++
+		}
+	}
+	require.Equal(t, 1, n, "the variable is replaced, not added twice")
+	var names []string
+	for _, v := range p.Spec.Volumes {
+		names = append(names, v.Name)
+	}
+	require.Equal(t, []string{"aws-iam-token", "idlab-ca", "idlab-token"}, names)
+	require.Equal(t, "tok", p.Spec.Volumes[2].Secret.SecretName)
+	var mounts []string
+	for _, m := range p.Spec.Containers[0].VolumeMounts {
+		mounts = append(mounts, m.Name+"="+m.MountPath)
+	}
+	require.Equal(t, []string{"aws-iam-token=/var/run/secrets/eks.amazonaws.com/serviceaccount", "idlab-ca=/etc/idlab", "idlab-token=/var/run/idlab/token"}, mounts)
+}
+
+func TestWithEnv(t *testing.T) {
+	p := PlainPod("p", "app", "idlab/probe:x")
+	WithEnv(p, "A", "1")
+	WithEnv(p, "A", "2")
+	WithEnv(p, "B", "3")
+	require.Equal(t, "2", envOf(p)["A"])
+	require.Equal(t, "3", envOf(p)["B"])
+	WithoutEnv(p, "A")
+	require.NotContains(t, envOf(p), "A")
+	require.Equal(t, "3", envOf(p)["B"])
+	require.Equal(t, "/etc/idlab/ca.pem", envOf(p)["AWS_CA_BUNDLE"], "the others stay")
+}

@@ -18,6 +18,14 @@ CALL (default sts):
     sts                 sts:GetCallerIdentity
                         boto3:  session.client("sts").get_caller_identity()
                         awscli: aws sts get-caller-identity --output json
+    sts-hosts [URL]     sts:GetCallerIdentity, "output" naming every host a request
+                        was sent to, the credential chain's STS call included:
+                        "hosts=a,b" (read from botocore's "Sending http request"
+                        debug line). URL is the app's own STS client's
+                        endpoint_url (boto3#2258: the credential chain ignores it)
+                        boto3:  session.client("sts"[, endpoint_url=URL])
+                        awscli: aws --debug sts get-caller-identity --output json
+                                [--endpoint-url URL]
     s3-get BUCKET KEY   s3:GetObject, the object's text in "output"
                         boto3:  session.client("s3").get_object(...)
                         awscli: aws s3 cp s3://BUCKET/KEY -   (awscli asks
@@ -99,10 +107,15 @@ class Boto3Client:
 
     def call(self, call, args):
         from botocore.exceptions import ClientError
+        hosts = HostRecorder() if call == "sts-hosts" else None
         try:
             if call == "sts":
                 out = self.client("sts").get_caller_identity()
                 return result(True, arn=out.get("Arn"), account=out.get("Account"), userId=out.get("UserId"))
+            if call == "sts-hosts":
+                sts = self.session.client("sts", endpoint_url=args[0]) if args else self.client("sts")
+                out = sts.get_caller_identity()
+                return result(True, arn=out.get("Arn"), account=out.get("Account"), userId=out.get("UserId"), output=hosts.output())
             if call == "s3-get":
                 out = self.client("s3").get_object(Bucket=args[0], Key=args[1])
                 return result(True, output=out["Body"].read(1 << 20).decode("utf-8", "replace"))
@@ -114,9 +127,13 @@ class Boto3Client:
                 return result(True, output=out.get("MessageId", ""))
         except ClientError as e:
             err = e.response.get("Error", {})
-            return result(errorCode=err.get("Code") or type(e).__name__, errorMessage=err.get("Message") or str(e))
+            return result(errorCode=err.get("Code") or type(e).__name__, errorMessage=err.get("Message") or str(e),
+                          output=hosts and hosts.output())
         except Exception as e:  # no credentials, no connection ...
-            return result(errorCode=type(e).__name__, errorMessage=str(e))
+            return result(errorCode=type(e).__name__, errorMessage=str(e), output=hosts and hosts.output())
+        finally:
+            if hosts:
+                hosts.close()
         raise AssertionError(call)
 
     def access_key(self):
@@ -137,14 +154,22 @@ class AWSCLIClient:
             cmd, stdin = ["aws", "s3", "cp", "-", "s3://%s/%s" % (args[0], args[1])], args[2]
         elif call == "sns-publish":
             cmd = ["aws", "sns", "publish", "--topic-arn", args[0], "--message", args[1], "--output", "json"]
+        elif call == "sts-hosts":
+            cmd = ["aws", "--debug", "sts", "get-caller-identity", "--output", "json"]
+            if args:
+                cmd += ["--endpoint-url", args[0]]
         else:
             cmd = ["aws", "s3", "cp", "s3://%s/%s" % (args[0], args[1]), "-"]
         try:
             p = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=120)
         except Exception as e:
             return result(errorCode=type(e).__name__, errorMessage=str(e))
+        hosts = "hosts=" + ",".join(sent_hosts(p.stderr.splitlines())) if call == "sts-hosts" else None
         if p.returncode != 0:
-            return awscli_error(p.returncode, p.stderr)
+            res = awscli_error(p.returncode, p.stderr)
+            if hosts:
+                res["output"] = hosts
+            return res
         if call in ("s3-get", "s3-put"):
             return result(True, output=p.stdout, exitStatus=0)
         try:
@@ -153,10 +178,57 @@ class AWSCLIClient:
             return result(errorCode="BadOutput", errorMessage="%s: %r" % (e, p.stdout[:200]))
         if call == "sns-publish":
             return result(True, output=out.get("MessageId", ""), exitStatus=0)
-        return result(True, arn=out.get("Arn"), account=out.get("Account"), userId=out.get("UserId"), exitStatus=0)
+        return result(True, arn=out.get("Arn"), account=out.get("Account"), userId=out.get("UserId"), exitStatus=0, output=hosts)
 
     def access_key(self):
         return None  # every call is a new process with its own session
+
+
+# botocore's debug line for each HTTP request it sends (endpoint.py,
+# _do_get_response; the same in Debian's botocore 1.29 and in awscli 2's):
+# "Sending http request: <AWSPreparedRequest stream_output=..., method=...,
+# url=URL, headers=...>".
+SENDING = re.compile(r"Sending http request: <AWSPreparedRequest [^>]*?url=([^,\s>]+)")
+
+
+def sent_hosts(lines):
+    """The hosts of the requests botocore logged as sent, in order, once each."""
+    import urllib.parse
+    hosts = []
+    for line in lines:
+        m = SENDING.search(line)
+        if m:
+            host = urllib.parse.urlsplit(m.group(1)).hostname
+            if host and host not in hosts:
+                hosts.append(host)
+    return hosts
+
+
+class HostRecorder:
+    """Collects botocore.endpoint's debug lines while boto3 calls."""
+
+    def __init__(self):
+        import logging
+        self.lines = []
+        recorder = self
+
+        class Handler(logging.Handler):
+            def emit(self, record):
+                recorder.lines.append(record.getMessage())
+
+        self.logger = logging.getLogger("botocore.endpoint")
+        self.handler, self.level, self.propagate = Handler(logging.DEBUG), self.logger.level, self.logger.propagate
+        self.logger.addHandler(self.handler)
+        self.logger.setLevel(logging.DEBUG)
+        self.logger.propagate = False
+
+    def output(self):
+        return "hosts=" + ",".join(sent_hosts(self.lines))
+
+    def close(self):
+        self.logger.removeHandler(self.handler)
+        self.logger.setLevel(self.level)
+        self.logger.propagate = self.propagate
 
 
 def awscli_error(status, stderr):
@@ -299,7 +371,7 @@ def parse(argv):
         if loop_opts.get("until-renewed", 1) < 1:
             raise ValueError("--until-renewed needs at least 1 call")
     call, args = (argv[0], argv[1:]) if argv else ("sts", [])
-    if (call, len(args)) not in (("sts", 0), ("s3-get", 2), ("s3-put", 3), ("sns-publish", 2)):
+    if (call, len(args)) not in (("sts", 0), ("s3-get", 2), ("s3-put", 3), ("sns-publish", 2), ("sts-hosts", 0), ("sts-hosts", 1)):
         raise ValueError("unknown call %r" % argv)
     return client, call, args, loop_opts
 

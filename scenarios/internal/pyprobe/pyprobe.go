@@ -6,7 +6,7 @@
 //
 // Interface (see probe.py's docstring for every field):
 //
-//	python3 probe.py [--client boto3|awscli] [sts | s3-get BUCKET KEY]
+//	python3 probe.py [--client boto3|awscli] [sts | sts-hosts [URL] | s3-get BUCKET KEY]
 //	python3 probe.py [--client ...] loop --interval S --duration S [CALL]
 //	python3 probe.py [--client ...] loop --interval S --until-renewed N [CALL]
 //	python3 probe.py --client boto3 presign-get BUCKET KEY [s3v4]
@@ -93,6 +93,18 @@ func Use(p *corev1.Pod, client string, args ...string) *corev1.Pod {
 	p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: volume, VolumeSource: corev1.VolumeSource{
 		ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMap}}}})
 	return p
+}
+
+// STSHostsArgs are the arguments of the sts-hosts call: GetCallerIdentity,
+// with "hosts=a,b" in the result's output naming every host the client
+// sent a request to (its credential chain's AssumeRoleWithWebIdentity
+// included); endpointURL, when not empty, is the app's own STS client's
+// endpoint_url (boto3) or --endpoint-url (awscli).
+func STSHostsArgs(endpointURL string) []string {
+	if endpointURL == "" {
+		return []string{"sts-hosts"}
+	}
+	return []string{"sts-hosts", endpointURL}
 }
 
 // LoopArgs are the arguments of loop mode: call (nothing for sts) every

@@ -35,6 +35,10 @@ denied) echo "An error occurred (AccessDenied) when calling the AssumeRoleWithWe
 head403) printf '\nfatal error: An error occurred (403) when calling the HeadObject operation: Forbidden\n' >&2; exit 1 ;;
 retried) echo "An error occurred (InvalidIdentityToken) when calling the AssumeRoleWithWebIdentity operation (reached max retries: 4): Incorrect token audience" >&2; exit 254 ;;
 nocreds) printf 'Unable to locate credentials. You can configure credentials by running "aws configure".\n' >&2; exit 253 ;;
+debug-regional) for i in 1 2; do echo "2026-01-01 00:00:0$i,000 - MainThread - botocore.endpoint - DEBUG - Sending http request: <AWSPreparedRequest stream_output=False, method=POST, url=https://sts.us-west-2.amazonaws.com/, headers={'Content-Type': b'application/x-www-form-urlencoded; charset=utf-8'}>" >&2; done
+  echo '{"UserId": "AROAX:botocore-session-1", "Account": "123456789012", "Arn": "arn:aws:sts::123456789012:assumed-role/py-app/botocore-session-1"}' ;;
+debug-unreachable) for i in 1 2 3; do echo "2026-01-01 00:00:0$i,000 - MainThread - botocore.endpoint - DEBUG - Sending http request: <AWSPreparedRequest stream_output=False, method=POST, url=https://sts.amazonaws.com/, headers={'User-Agent': b'aws-cli/2.9.19'}>" >&2; done
+  printf '\nCould not connect to the endpoint URL: "https://sts.amazonaws.com/"\n' >&2; exit 255 ;;
 second-fails) [ $n = 2 ] && { echo "An error occurred (ExpiredTokenException) when calling the AssumeRoleWithWebIdentity operation: Token expired" >&2; exit 254; }
   echo '{"Arn": "arn:aws:sts::123456789012:assumed-role/py-app/s", "Account": "123456789012"}' ;;
 esac
@@ -103,6 +107,16 @@ func TestProbeAWSCLI(t *testing.T) {
 			want:     probe.Result{OK: true, Output: "0b1c2d3e-0000-4000-8000-000000000001"}},
 		{name: "unknown-call", args: []string{"--client", "awscli", "s3-delete", "b", "k"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "unknown call ['s3-delete', 'b', 'k']"}},
 		{name: "s3-put-without-text", args: []string{"--client", "awscli", "s3-put", "b", "k"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "unknown call ['s3-put', 'b', 'k']"}},
+		{name: "sts-hosts", mode: "debug-regional", args: append([]string{"--client", "awscli"}, STSHostsArgs("")...), wantArgv: "--debug sts get-caller-identity --output json",
+			want: probe.Result{OK: true, Arn: "arn:aws:sts::123456789012:assumed-role/py-app/botocore-session-1", Account: "123456789012", UserID: "AROAX:botocore-session-1",
+				Output: "hosts=sts.us-west-2.amazonaws.com"}},
+		{name: "sts-hosts-endpoint-url", mode: "debug-regional", args: append([]string{"--client", "awscli"}, STSHostsArgs("https://sts.us-west-2.amazonaws.com")...),
+			wantArgv: "--debug sts get-caller-identity --output json --endpoint-url https://sts.us-west-2.amazonaws.com",
+			want: probe.Result{OK: true, Arn: "arn:aws:sts::123456789012:assumed-role/py-app/botocore-session-1", Account: "123456789012", UserID: "AROAX:botocore-session-1",
+				Output: "hosts=sts.us-west-2.amazonaws.com"}},
+		{name: "sts-hosts-unreachable", mode: "debug-unreachable", args: append([]string{"--client", "awscli"}, STSHostsArgs("")...), wantArgv: "--debug sts get-caller-identity --output json",
+			want: probe.Result{ErrorCode: "ExitStatus255", ErrorMessage: `Could not connect to the endpoint URL: "https://sts.amazonaws.com/"`, Output: "hosts=sts.amazonaws.com"}},
+		{name: "sts-hosts-two-urls", args: []string{"--client", "awscli", "sts-hosts", "a", "b"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "unknown call ['sts-hosts', 'a', 'b']"}},
 		{name: "unknown-client", args: []string{"--client", "curl"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "--client takes boto3 or awscli"}},
 		{name: "loop-without-interval", args: []string{"--client", "awscli", "loop", "--duration", "1"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "loop needs --interval (> 0) and --duration or --until-renewed"}},
 		{name: "loop-without-end", args: []string{"loop", "--interval", "1"}, want: probe.Result{ErrorCode: "UsageError", ErrorMessage: "loop needs --interval (> 0) and --duration or --until-renewed"}},

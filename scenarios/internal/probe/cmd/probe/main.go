@@ -21,6 +21,11 @@
 //	                                          at each refresh, until a second token is used, for up to
 //	                                          SECONDS or the first token's exp + 2 min (rotate.go)
 //	probe rotate-cached [SECONDS [INTERVAL]]  the same, presenting the token read once at start
+//	probe s3-refresh mtime|expiry SECONDS INTERVAL BUCKET KEY  s3:GetObject every INTERVAL s with STS
+//	                                          credentials re-assumed only when the token file's mtime changes, or
+//	                                          also before they expire (s3refresh.go)
+//	probe az-stale [SECONDS [INTERVAL]]       an Entra token every INTERVAL s for a client that read the
+//	                                          federated token once and for azidentity (azstale.go)
 //	probe az-token SCOPE           an Entra access token with azidentity's WorkloadIdentityCredential
 //	probe az-blob-get ACCOUNT CONTAINER BLOB  Azure Get Blob with that credential
 //	probe http METHOD URL [BODY]   one anonymous HTTP request; "STATUS CODE" in output (httpcall.go)
@@ -51,6 +56,14 @@ import (
 func main() {
 	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "rotate") {
 		_ = json.NewEncoder(os.Stdout).Encode(runRotation(os.Args[1:]))
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "az-stale" {
+		_ = json.NewEncoder(os.Stdout).Encode(runAzStale(os.Args[1:]))
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "s3-refresh" {
+		_ = json.NewEncoder(os.Stdout).Encode(runS3Refresh(os.Args[1:]))
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
