@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -70,13 +71,22 @@ func New(opts Options) (*Handler, error) {
 	if opts.DataDir == "" {
 		h.store = NewMemoryStore()
 	} else {
-		s, err := NewDiskStore(context.Background(), opts.DataDir, opts.Fsync)
+		s, err := NewDiskStore(context.Background(), opts.DataDir, opts.Fsync, h.log)
 		if err != nil {
 			return nil, fmt.Errorf("awss3: %w", err)
 		}
 		h.store = s
 	}
 	return h, nil
+}
+
+// Close waits for the store's background work and closes its files; a
+// store in memory has nothing to close.
+func (h *Handler) Close() error {
+	if c, ok := h.store.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 // reqCtx is one request being served: where it is addressed and who sent it.

@@ -73,6 +73,7 @@ type options struct {
 	curve    []int
 	peer     string
 	caFile   string
+	profile  string
 }
 
 func main() {
@@ -81,6 +82,7 @@ func main() {
 	flag.StringVar(&o.idlab, "idlab", "bin/idlab", "the idlab binary to measure")
 	flag.BoolVar(&o.short, "short", false, "short mode (make bench BENCHTIME=1x): short windows, a shorter sessions curve")
 	flag.StringVar(&curve, "curve", "", "sessions-growth checkpoints, comma-separated (default 1000,10000,100000; short 1000,10000,30000)")
+	flag.StringVar(&o.profile, "profile", "", "write CPU profiles of idlab serve under each c=16 load to this directory (serve --pprof-listen)")
 	flag.StringVar(&o.peer, "peer", "", "internal: serve this peer (gofakes3) and print its URL")
 	flag.StringVar(&o.caFile, "ca-file", "", "internal: where the peer writes its CA")
 	flag.Parse()
@@ -327,14 +329,29 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer serveLog.Close()
-	cmd := exec.Command(o.idlab, "serve", "--data-dir", data, "--https-port", "0",
-		"--fixtures", filepath.Join(dir, "aws.yaml"), "--issuers", filepath.Join(dir, "issuers.yaml"))
-	cmd.Stderr = serveLog
-	idlab, err := start(cmd, func(line string) string {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "url"); ok {
-			return strings.TrimSpace(v)
+	args := []string{"serve", "--data-dir", data, "--https-port", "0",
+		"--fixtures", filepath.Join(dir, "aws.yaml"), "--issuers", filepath.Join(dir, "issuers.yaml")}
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return err
 		}
-		return ""
+		args = append(args, "--pprof-listen", "127.0.0.1:0")
+	}
+	cmd := exec.Command(o.idlab, args...)
+	cmd.Stderr = serveLog
+	var url string
+	idlab, err := start(cmd, func(line string) string {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "url"); ok {
+			url = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(line, "pprof"); ok {
+			pprofURL = strings.TrimSpace(v)
+		}
+		if o.profile != "" && pprofURL == "" {
+			return ""
+		}
+		return url
 	})
 	if err != nil {
 		return err
@@ -401,6 +418,42 @@ func retryUntil(ctx context.Context, d time.Duration, f func() error) attempt {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// pprofURL is idlab serve's profile endpoint with -profile.
+var pprofURL string
+
+// profiled runs f while idlab serve's CPU is profiled for d, and writes
+// the profile to dir/name.pprof; without -profile it only runs f.
+func profiled(o options, name string, d time.Duration, f func() error) error {
+	if o.profile == "" || pprofURL == "" {
+		return f()
+	}
+	secs := max(1, int((d+time.Second-1)/time.Second))
+	type result struct {
+		body []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(fmt.Sprintf("%sprofile?seconds=%d", pprofURL, secs))
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("profile: %s: %s", resp.Status, b)
+		}
+		done <- result{b, err}
+	}()
+	ferr := f()
+	r := <-done
+	if r.err != nil {
+		return errors.Join(ferr, r.err)
+	}
+	return errors.Join(ferr, os.WriteFile(filepath.Join(o.profile, name+".pprof"), r.body, 0o644))
 }
 
 // sent counts the HTTP requests the clients sent, retries included;
@@ -552,7 +605,14 @@ func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient 
 					if op == "GetObject" {
 						f = get(cl)
 					}
-					rps, med, err := load(ctx, conc, o.duration, f)
+					var rps float64
+					var med time.Duration
+					run := func() (err error) { rps, med, err = load(ctx, conc, o.duration, f); return err }
+					if k == 0 && conc == 16 {
+						err = profiled(o, fmt.Sprintf("idlab-%s-c%d", op, conc), o.duration, run)
+					} else {
+						err = run()
+					}
 					if err != nil {
 						return fmt.Errorf("%s c=%d on %s: %w", op, conc, []string{"idlab", "gofakes3"}[k], err)
 					}
@@ -618,7 +678,12 @@ func benchSTS(ctx context.Context, o options, l *lab, stsClient *sts.Client) err
 		var sum float64
 		var p50 time.Duration
 		for range o.rounds {
-			rps, med, err := load(ctx, conc, o.duration, op)
+			var rps float64
+			var med time.Duration
+			err := profiled(o, fmt.Sprintf("idlab-STS-c%d", conc), o.duration, func() (err error) {
+				rps, med, err = load(ctx, conc, o.duration, op)
+				return err
+			})
 			if err != nil {
 				return err
 			}

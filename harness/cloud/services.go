@@ -296,6 +296,11 @@ var services = []service{
 		admin:       func(c *Cloud) http.Handler { return c.S3.AdminHandler() },
 		fixtures:    fixturesAWS,
 		load:        func(ctx context.Context, c *Cloud, path string) error { return c.S3.LoadFixtures(ctx, path) },
+		close: func(c *Cloud) {
+			if err := c.S3.Close(); err != nil {
+				c.log.Error("close s3", "err", err)
+			}
+		},
 		endpoints: func(c *Cloud, u string) map[string]string {
 			return map[string]string{"s3": u + " (AWS_ENDPOINT_URL_S3, path-style), or https://s3." + c.cfg.Region + ".amazonaws.com and BUCKET.s3.REGION.amazonaws.com through lab DNS"}
 		},
