@@ -51,6 +51,8 @@ type Handler struct {
 	store  Store
 	// policies caches parsed bucket policies.
 	policies policyCache
+	// keys caches SigV4 signing keys.
+	keys sigv4.KeyCache
 }
 
 // New returns the S3 handler, opening the store under DataDir if set.
@@ -306,4 +308,4 @@ func (rc *reqCtx) lookupBucket(ctx context.Context, name string) (Bucket, error)
 }
 
 // sigv4Opts are the SigV4 options S3 verifies with.
-var sigv4Opts = sigv4.Options{S3: true}
+func (h *Handler) sigv4Opts() sigv4.Options { return sigv4.Options{S3: true, Keys: &h.keys} }

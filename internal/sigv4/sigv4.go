@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -280,6 +281,55 @@ type Options struct {
 	// may also be UNSIGNED-PAYLOAD or STREAMING-* (whose chunk signatures the
 	// caller checks while decoding the body).
 	Body []byte
+	// Keys, when set, caches the signing keys derived from secrets.
+	Keys *KeyCache
+}
+
+// KeyCache keeps derived signing keys (the HMAC chain over a secret, a
+// date, a region and a service), which a client signs with all day: a
+// verifier holding one derives each key once rather than for every
+// request. The zero value is ready; it is safe for concurrent use and
+// forgets everything when it holds maxCachedKeys.
+type KeyCache struct {
+	mu sync.Mutex
+	m  map[keyScope][]byte
+}
+
+// keyScope is what a signing key derives from.
+type keyScope struct{ secret, date, region, service string }
+
+// maxCachedKeys bounds a KeyCache: more than a lab's live credentials
+// sign with in a day.
+const maxCachedKeys = 1 << 16
+
+// signingKey is the key for s's scope under secret, from c when it has it.
+func (c *KeyCache) signingKey(secret string, s *Signature) []byte {
+	if c == nil {
+		return deriveKey(secret, s.Date, s.Region, s.Service)
+	}
+	scope := keyScope{secret, s.Date, s.Region, s.Service}
+	c.mu.Lock()
+	k, ok := c.m[scope]
+	c.mu.Unlock()
+	if ok {
+		return k
+	}
+	k = deriveKey(secret, s.Date, s.Region, s.Service)
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedKeys {
+		c.m = map[keyScope][]byte{}
+	}
+	c.m[scope] = k
+	c.mu.Unlock()
+	return k
+}
+
+// deriveKey is SigV4's signing key.
+func deriveKey(secret, date, region, service string) []byte {
+	k := hmacSHA256([]byte("AWS4"+secret), date)
+	k = hmacSHA256(k, region)
+	k = hmacSHA256(k, service)
+	return hmacSHA256(k, "aws4_request")
 }
 
 // Verify checks s against r with the secret key at time now.
@@ -307,7 +357,7 @@ func Verify(r *http.Request, s *Signature, secret string, now time.Time, opt Opt
 	if err != nil {
 		return err
 	}
-	want := signature(secret, s, creq)
+	want := hex.EncodeToString(hmacSHA256(opt.Keys.signingKey(secret, s), StringToSign(s, creq)))
 	if !hmac.Equal([]byte(want), []byte(s.Signature)) {
 		return fail(CodeSignatureDoesNotMatch, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}
@@ -321,11 +371,7 @@ func StringToSign(s *Signature, canonicalRequest string) string {
 }
 
 func signature(secret string, s *Signature, creq string) string {
-	k := hmacSHA256([]byte("AWS4"+secret), s.Date)
-	k = hmacSHA256(k, s.Region)
-	k = hmacSHA256(k, s.Service)
-	k = hmacSHA256(k, "aws4_request")
-	return hex.EncodeToString(hmacSHA256(k, StringToSign(s, creq)))
+	return hex.EncodeToString(hmacSHA256(deriveKey(secret, s.Date, s.Region, s.Service), StringToSign(s, creq)))
 }
 
 func hmacSHA256(key []byte, data string) []byte {
