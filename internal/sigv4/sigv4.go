@@ -380,6 +380,25 @@ func hmacSHA256(key []byte, data string) []byte {
 	return m.Sum(nil)
 }
 
+// trimmed reports whether v is already what SigV4 makes of a header value
+// (strings.Fields joined by single spaces): ASCII, no leading, trailing or
+// double space, no other white space. Most values are, and skip the
+// rewrite.
+func trimmed(v string) bool {
+	if v == "" || v[0] == ' ' || v[len(v)-1] == ' ' {
+		return v == ""
+	}
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= 0x80, c == '\t', c == '\n', c == '\v', c == '\f', c == '\r':
+			return false
+		case c == ' ' && v[i+1] == ' ':
+			return false
+		}
+	}
+	return true
+}
+
 // CanonicalRequest builds the canonical request for r as the signer saw it.
 func CanonicalRequest(r *http.Request, s *Signature, opt Options) (string, error) {
 	path := r.URL.EscapedPath()
@@ -406,10 +425,19 @@ func CanonicalRequest(r *http.Request, s *Signature, opt Options) (string, error
 		if len(vals) == 0 {
 			return "", fail(CodeSignatureDoesNotMatch, "The request signature we calculated does not match the signature you provided: signed header %q is missing", h)
 		}
-		for i := range vals {
-			vals[i] = strings.Join(strings.Fields(vals[i]), " ")
+		headers.WriteString(h)
+		headers.WriteByte(':')
+		for i, v := range vals {
+			if i > 0 {
+				headers.WriteByte(',')
+			}
+			if trimmed(v) {
+				headers.WriteString(v)
+			} else {
+				headers.WriteString(strings.Join(strings.Fields(v), " "))
+			}
 		}
-		headers.WriteString(h + ":" + strings.Join(vals, ",") + "\n")
+		headers.WriteByte('\n')
 	}
 	payload := s.PayloadHash
 	switch {

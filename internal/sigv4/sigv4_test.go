@@ -361,3 +361,16 @@ func TestVerifyWithKeyCache(t *testing.T) {
 	}
 	require.Len(t, keys.m, 4, "one key per secret and scope")
 }
+
+func TestTrimmedMatchesFields(t *testing.T) {
+	for _, v := range []string{"", "a", "a b", "a  b", " a", "a ", "a\tb", "application/x-www-form-urlencoded; charset=utf-8",
+		"ä b", "a\u00a0b", "a\u0085b", "x\ny", "  ", " ", "20261122T120000Z"} {
+		want := strings.Join(strings.Fields(v), " ")
+		if trimmed(v) {
+			require.Equal(t, want, v, "%q is called trimmed", v)
+		}
+	}
+	require.True(t, trimmed("a b"))
+	require.False(t, trimmed("a  b"))
+	require.False(t, trimmed("ä"), "non-ASCII takes the slow path")
+}
