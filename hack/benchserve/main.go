@@ -74,6 +74,7 @@ type options struct {
 	peer     string
 	caFile   string
 	profile  string
+	minio    string
 }
 
 func main() {
@@ -82,6 +83,7 @@ func main() {
 	flag.StringVar(&o.idlab, "idlab", "bin/idlab", "the idlab binary to measure")
 	flag.BoolVar(&o.short, "short", false, "short mode (make bench BENCHTIME=1x): short windows, a shorter sessions curve")
 	flag.StringVar(&curve, "curve", "", "sessions-growth checkpoints, comma-separated (default 1000,10000,100000; short 1000,10000,30000)")
+	flag.StringVar(&o.minio, "minio", "", "a MinIO binary to measure too: S3 and STS AssumeRoleWithWebIdentity (make bench-peers)")
 	flag.StringVar(&o.profile, "profile", "", "write CPU profiles of idlab serve under each c=16 load to this directory (serve --pprof-listen)")
 	flag.StringVar(&o.peer, "peer", "", "internal: serve this peer (gofakes3) and print its URL")
 	flag.StringVar(&o.caFile, "ca-file", "", "internal: where the peer writes its CA")
@@ -183,7 +185,9 @@ func start(cmd *exec.Cmd, url func(line string) string) (*proc, error) {
 }
 
 func (p *proc) stop() {
-	_ = p.stdin.Close()
+	if p.stdin != nil {
+		_ = p.stdin.Close()
+	}
 	_ = p.cmd.Process.Signal(os.Interrupt)
 	done := make(chan struct{})
 	go func() { _ = p.cmd.Wait(); close(done) }()
@@ -293,6 +297,12 @@ func awsFixture() string {
 
 // mint signs a service-account token as the cluster would (RS256).
 func (l *lab) mint(ttl time.Duration) (string, error) {
+	return l.mintClaims(issuerURL, nil, ttl)
+}
+
+// mintClaims signs a token of issuer iss for the bench's subject and
+// audience, with extra claims.
+func (l *lab) mintClaims(iss string, extra map[string]any, ttl time.Duration) (string, error) {
 	kid, err := oidc.KeyID(&l.key.PublicKey)
 	if err != nil {
 		return "", err
@@ -302,9 +312,12 @@ func (l *lab) mint(ttl time.Duration) (string, error) {
 		b, _ := json.Marshal(v)
 		return base64.RawURLEncoding.EncodeToString(b)
 	}
-	signing := enc(map[string]string{"alg": "RS256", "kid": kid, "typ": "JWT"}) + "." +
-		enc(map[string]any{"iss": issuerURL, "sub": subject, "aud": []string{"sts.amazonaws.com"},
-			"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(ttl).Unix()})
+	claims := map[string]any{"iss": iss, "sub": subject, "aud": []string{"sts.amazonaws.com"},
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(ttl).Unix()}
+	for k, v := range extra {
+		claims[k] = v
+	}
+	signing := enc(map[string]string{"alg": "RS256", "kid": kid, "typ": "JWT"}) + "." + enc(claims)
 	sum := sha256.Sum256([]byte(signing))
 	sig, err := rsa.SignPKCS1v15(rand.Reader, l.key, crypto.SHA256, sum[:])
 	if err != nil {
@@ -376,13 +389,36 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer peer.stop()
-	if err := benchS3(ctx, o, l, hc, stsClient, idlab, peer, filepath.Join(dir, "peer-ca.pem")); err != nil {
+	phc, err := httpClient(filepath.Join(dir, "peer-ca.pem"))
+	if err != nil {
+		return err
+	}
+	gofakes3 := newS3(phc, peer.url, credentials.NewStaticCredentialsProvider("AKIDPEER", "peer-secret", ""))
+	if _, err := gofakes3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		return fmt.Errorf("gofakes3 CreateBucket: %w", err)
+	}
+	peers := []target{{"gofakes3", gofakes3}}
+	var minio *minioPeer
+	if o.minio != "" {
+		if minio, err = startMinio(ctx, o, dir, l); err != nil {
+			return err
+		}
+		defer minio.stop()
+		fmt.Printf("minio: %s, data dir on disk, HTTPS, OpenID STS; ready (STS answering) %.0f ms after exec; RSS %.1f MiB\n",
+			o.minio, ms(minio.proc.ready), mib(minio.proc.rss()))
+		mc, err := minio.s3Client(ctx)
+		if err != nil {
+			return err
+		}
+		peers = append(peers, target{"minio", mc})
+	}
+	if err := benchS3(ctx, o, l, hc, stsClient, idlab, peers); err != nil {
 		return err
 	}
 	if err := benchCurve(ctx, o, l, stsClient, idlab); err != nil {
 		return err
 	}
-	if err := benchSTS(ctx, o, l, stsClient); err != nil {
+	if err := benchSTS(ctx, o, l, stsClient, minio); err != nil {
 		return err
 	}
 	fmt.Printf("\nclient retries (net.ErrClosed on loopback, aws/aws-sdk-go-v2#2737): %d of %d requests sent\n", retried.Load(), sent.Load())
@@ -550,21 +586,20 @@ func loadN(ctx context.Context, c int, d time.Duration, n int64, op func(ctx con
 	return float64(len(all)) / elapsed.Seconds(), all[len(all)/2], nil
 }
 
-func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient *sts.Client, idlab, peer *proc, peerCA string) error {
+// target is an S3 server under measurement and its client.
+type target struct {
+	name   string
+	client *s3.Client
+}
+
+func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient *sts.Client, idlab *proc, peers []target) error {
 	out, err := assume(ctx, stsClient, l.token)
 	if err != nil {
 		return err
 	}
 	c := out.Credentials
 	ours := newS3(hc, idlab.url, credentials.NewStaticCredentialsProvider(*c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken))
-	phc, err := httpClient(peerCA)
-	if err != nil {
-		return err
-	}
-	theirs := newS3(phc, peer.url, credentials.NewStaticCredentialsProvider("AKIDPEER", "peer-secret", ""))
-	if _, err := theirs.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		return fmt.Errorf("gofakes3 CreateBucket: %w", err)
-	}
+	all := append([]target{{"idlab", ours}}, peers...)
 	data := bytes.Repeat([]byte("idlab-s3-bench.."), 4<<10/16)
 	const keys = 256
 	put := func(cl *s3.Client) func(context.Context, int64) error {
@@ -587,23 +622,34 @@ func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient 
 			return err
 		}
 	}
-	// Both stores hold every key before anything is timed.
-	for _, cl := range []*s3.Client{ours, theirs} {
-		if _, _, err := loadN(ctx, 8, 0, keys, put(cl)); err != nil {
-			return fmt.Errorf("seed objects: %w", err)
+	// Every store holds every key before anything is timed.
+	for _, t := range all {
+		if _, _, err := loadN(ctx, 8, 0, keys, put(t.client)); err != nil {
+			return fmt.Errorf("seed objects on %s: %w", t.name, err)
 		}
 	}
-	fmt.Printf("\nS3 4 KiB objects, aws-sdk-go-v2 keep-alive clients, %d interleaved round(s) of %s each; idlab authenticates (SigV4 + IAM) and writes to disk, gofakes3 does neither:\n", o.rounds, o.duration)
-	fmt.Printf("  %-16s %12s %12s %8s %14s %14s\n", "op", "idlab req/s", "gofakes3", "ratio", "idlab p50", "gofakes3 p50")
+	fmt.Printf("\nS3 4 KiB objects, aws-sdk-go-v2 keep-alive clients, %d interleaved round(s) of %s each; idlab authenticates (SigV4 + IAM) and writes to disk; gofakes3 does neither (memory store)", o.rounds, o.duration)
+	if len(peers) > 1 {
+		fmt.Printf("; minio authenticates its STS session and writes to disk")
+	}
+	fmt.Printf(":\n  %-16s %12s", "op", "idlab req/s")
+	for _, p := range peers {
+		fmt.Printf(" %12s %8s", p.name, "ratio")
+	}
+	fmt.Printf(" %10s", "idlab p50")
+	for _, p := range peers {
+		fmt.Printf(" %10s", p.name+" p50")
+	}
+	fmt.Println()
 	for _, op := range []string{"PutObject", "GetObject"} {
 		for _, conc := range []int{1, 16} {
-			var sum [2]float64
-			var p50 [2]time.Duration
+			sum := make([]float64, len(all))
+			p50 := make([]time.Duration, len(all))
 			for range o.rounds {
-				for k, cl := range []*s3.Client{ours, theirs} {
-					f := put(cl)
+				for k, t := range all {
+					f := put(t.client)
 					if op == "GetObject" {
-						f = get(cl)
+						f = get(t.client)
 					}
 					var rps float64
 					var med time.Duration
@@ -614,14 +660,22 @@ func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient 
 						err = run()
 					}
 					if err != nil {
-						return fmt.Errorf("%s c=%d on %s: %w", op, conc, []string{"idlab", "gofakes3"}[k], err)
+						return fmt.Errorf("%s c=%d on %s: %w", op, conc, t.name, err)
 					}
 					sum[k] += rps
 					p50[k] = med
 				}
 			}
-			a, b := sum[0]/float64(o.rounds), sum[1]/float64(o.rounds)
-			fmt.Printf("  %-16s %12.0f %12.0f %7.2fx %11.2f ms %11.2f ms\n", fmt.Sprintf("%s c=%d", op, conc), a, b, a/b, ms(p50[0]), ms(p50[1]))
+			ours := sum[0] / float64(o.rounds)
+			fmt.Printf("  %-16s %12.0f", fmt.Sprintf("%s c=%d", op, conc), ours)
+			for k := range peers {
+				theirs := sum[k+1] / float64(o.rounds)
+				fmt.Printf(" %12.0f %7.2fx", theirs, ours/theirs)
+			}
+			for k := range all {
+				fmt.Printf(" %7.2f ms", ms(p50[k]))
+			}
+			fmt.Println()
 		}
 	}
 	return nil
@@ -670,27 +724,50 @@ func benchCurve(ctx context.Context, o options, l *lab, stsClient *sts.Client, i
 	return nil
 }
 
-// benchSTS measures AssumeRoleWithWebIdentity at c=1 and c=16.
-func benchSTS(ctx context.Context, o options, l *lab, stsClient *sts.Client) error {
-	op := func(ctx context.Context, _ int64) error { _, err := assume(ctx, stsClient, l.token); return err }
-	fmt.Printf("\nSTS AssumeRoleWithWebIdentity, %d round(s) of %s (no STS peer in this run: a MinIO peer is not wired yet):\n", o.rounds, o.duration)
+// benchSTS measures AssumeRoleWithWebIdentity at c=1 and c=16, and
+// MinIO's in interleaved rounds when it runs.
+func benchSTS(ctx context.Context, o options, l *lab, stsClient *sts.Client, minio *minioPeer) error {
+	type side struct {
+		name   string
+		client *sts.Client
+		token  string
+	}
+	sides := []side{{"idlab", stsClient, l.token}}
+	if minio != nil {
+		sides = append(sides, side{"minio", minio.sts, minio.token})
+		fmt.Printf("\nSTS AssumeRoleWithWebIdentity (RS256 token verified, session issued), %d interleaved round(s) of %s each, idlab vs MinIO:\n", o.rounds, o.duration)
+	} else {
+		fmt.Printf("\nSTS AssumeRoleWithWebIdentity, %d round(s) of %s (make bench-peers adds MinIO):\n", o.rounds, o.duration)
+	}
 	for _, conc := range []int{1, 16} {
-		var sum float64
-		var p50 time.Duration
+		sum := make([]float64, len(sides))
+		p50 := make([]time.Duration, len(sides))
 		for range o.rounds {
-			var rps float64
-			var med time.Duration
-			err := profiled(o, fmt.Sprintf("idlab-STS-c%d", conc), o.duration, func() (err error) {
-				rps, med, err = load(ctx, conc, o.duration, op)
-				return err
-			})
-			if err != nil {
-				return err
+			for k, sd := range sides {
+				op := func(ctx context.Context, _ int64) error { _, err := assume(ctx, sd.client, sd.token); return err }
+				var rps float64
+				var med time.Duration
+				run := func() (err error) { rps, med, err = load(ctx, conc, o.duration, op); return err }
+				var err error
+				if k == 0 {
+					err = profiled(o, fmt.Sprintf("idlab-STS-c%d", conc), o.duration, run)
+				} else {
+					err = run()
+				}
+				if err != nil {
+					return fmt.Errorf("STS c=%d on %s: %w", conc, sd.name, err)
+				}
+				sum[k] += rps
+				p50[k] = med
 			}
-			sum += rps
-			p50 = med
 		}
-		fmt.Printf("  c=%-3d idlab %8.0f req/s  p50 %.2f ms\n", conc, sum/float64(o.rounds), ms(p50))
+		ours := sum[0] / float64(o.rounds)
+		fmt.Printf("  c=%-3d idlab %8.0f req/s  p50 %.2f ms", conc, ours, ms(p50[0]))
+		if len(sides) > 1 {
+			theirs := sum[1] / float64(o.rounds)
+			fmt.Printf("   minio %8.0f req/s  p50 %.2f ms   ratio %.2fx", theirs, ms(p50[1]), ours/theirs)
+		}
+		fmt.Println()
 	}
 	return nil
 }
