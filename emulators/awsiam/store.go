@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strconv"
@@ -820,9 +821,18 @@ func (i *IAM) purgeLocked(force bool) {
 		for id, k := range i.keys {
 			fresh[id] = k
 		}
+		if i.peakKeys-len(fresh) >= bigPurge {
+			// The runtime gives freed pages back to the OS slowly; a lab
+			// that has just dropped many sessions gets its memory back now.
+			go debug.FreeOSMemory()
+		}
 		i.keys, i.peakKeys = fresh, len(fresh)
 	}
 }
+
+// bigPurge is how many sessions a purge drops before the store hands the
+// memory they held back to the OS at once.
+const bigPurge = 10000
 
 // compactLocked starts a compaction of the journal over the live keys.
 // i.jr.mu must be held.

@@ -51,12 +51,14 @@ func startMinio(ctx context.Context, o options, dir string, l *lab) (*minioPeer,
 		return nil, err
 	}
 	m := &minioPeer{issuer: iss}
-	issuer, err := iss.Handler().AddIssuer(iss.URL())
+	// A path: on a loopback address the emulator finds issuers by path.
+	issuerURL := iss.URL() + "/bench"
+	issuer, err := iss.Handler().AddIssuer(issuerURL)
 	if err == nil {
 		_, err = issuer.AddSigner(l.key)
 	}
 	if err == nil {
-		m.token, err = l.mintClaims(iss.URL(), map[string]any{"policy": "readwrite"}, 24*time.Hour)
+		m.token, err = l.mintClaims(issuerURL, map[string]any{"policy": "readwrite"}, 24*time.Hour)
 	}
 	if err != nil {
 		iss.Close()
@@ -86,7 +88,7 @@ func startMinio(ctx context.Context, o options, dir string, l *lab) (*minioPeer,
 		"--console-address", "127.0.0.1:"+console, "--certs-dir", certsDir, "--quiet")
 	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+minioUser, "MINIO_ROOT_PASSWORD="+minioPassword,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off",
-		"MINIO_IDENTITY_OPENID_CONFIG_URL="+iss.URL()+"/.well-known/openid-configuration",
+		"MINIO_IDENTITY_OPENID_CONFIG_URL="+issuerURL+"/.well-known/openid-configuration",
 		"MINIO_IDENTITY_OPENID_CLIENT_ID=sts.amazonaws.com", "MINIO_IDENTITY_OPENID_CLAIM_NAME=policy")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

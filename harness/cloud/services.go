@@ -348,6 +348,7 @@ var services = []service{
 		load: func(_ context.Context, c *Cloud, path string) error {
 			return wrap("google fixtures", c.Google.LoadFixtures(path))
 		},
+		close: func(c *Cloud) { c.Google.Close() }, // waits for a token journal compaction
 		endpoints: func(*Cloud, string) map[string]string {
 			return map[string]string{"google": "https://accounts.google.com, https://{sts,iamcredentials,oauth2,www}.googleapis.com and https://storage.googleapis.com through lab DNS"}
 		},
