@@ -128,6 +128,9 @@ func encodeObjRecord(m recordMeta, data []byte) (head []byte, metaLen int, whole
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("encode object record: %w", err)
 	}
+	if len(meta) > maxMetaSize {
+		return nil, 0, false, fmt.Errorf("encode object record: %d bytes of metadata, at most %d", len(meta), maxMetaSize)
+	}
 	n := headerSize + len(meta)
 	whole = n+len(data)+4 <= oneWriteMax
 	size := n

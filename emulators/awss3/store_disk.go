@@ -53,6 +53,7 @@ type diskStore struct {
 	live       int64      // bytes of the records of live objects
 	total      int64      // bytes of every record in the files
 	version    uint64     // the last objLoc.ver given out
+	compactMin int64      // compactMinBytes; tests lower it
 	compacting bool
 	closed     bool
 	wg         sync.WaitGroup
@@ -89,10 +90,16 @@ func (d *diskStore) writeData(path string, data []byte) error {
 // loss too. log (nil: discard) gets what a background compaction of the
 // object log could not do.
 func NewDiskStore(ctx context.Context, dir string, fsync bool, log *slog.Logger) (Store, error) {
+	return openDiskStore(ctx, dir, fsync, log, compactMinBytes)
+}
+
+// openDiskStore is NewDiskStore compacting the object log past compactMin
+// dead bytes.
+func openDiskStore(ctx context.Context, dir string, fsync bool, log *slog.Logger, compactMin int64) (*diskStore, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &diskStore{memStore: newMemStore(), dir: dir, sync: fsync, log: log}
+	d := &diskStore{memStore: newMemStore(), dir: dir, sync: fsync, log: log, compactMin: compactMin}
 	if err := os.MkdirAll(filepath.Join(dir, "buckets"), 0o755); err != nil {
 		return nil, fmt.Errorf("s3 store: %w", err)
 	}

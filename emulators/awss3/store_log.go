@@ -242,7 +242,7 @@ type liveRecord struct {
 // bytes as live ones, and at least compactMinBytes. d.lmu must be held.
 func (d *diskStore) maybeCompactLocked() {
 	dead := d.total - d.live
-	if d.compacting || d.closed || dead < compactMinBytes || dead < d.live {
+	if d.compacting || d.closed || dead < d.compactMin || dead < d.live {
 		return
 	}
 	upTo := d.seg
