@@ -36,6 +36,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -96,9 +97,9 @@ func main() {
 		}
 		return
 	}
-	o.duration, o.rounds, o.curve = 3*time.Second, 3, []int{1000, 10000, 100000}
+	o.duration, o.rounds, o.curve = 2*time.Second, 5, []int{1000, 10000, 100000}
 	if o.short {
-		o.duration, o.rounds, o.curve = time.Second, 1, []int{1000, 10000, 30000}
+		o.duration, o.rounds, o.curve = 400*time.Millisecond, 3, []int{1000, 10000, 30000}
 	}
 	if curve != "" {
 		o.curve = nil
@@ -416,10 +417,11 @@ func run(ctx context.Context, o options) error {
 	if err := benchS3(ctx, o, l, hc, stsClient, idlab, peers); err != nil {
 		return err
 	}
-	if err := benchCurve(ctx, o, l, stsClient, idlab); err != nil {
+	firstRSS, err := benchCurve(ctx, o, l, stsClient, idlab)
+	if err != nil {
 		return err
 	}
-	if err := benchExpiry(ctx, l, stsClient, idlab, data, idle); err != nil {
+	if err := benchExpiry(ctx, l, stsClient, idlab, data, idle, firstRSS); err != nil {
 		return err
 	}
 	if err := benchSTS(ctx, o, l, stsClient, minio); err != nil {
@@ -632,7 +634,7 @@ func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient 
 			return fmt.Errorf("seed objects on %s: %w", t.name, err)
 		}
 	}
-	fmt.Printf("\nS3 4 KiB objects, aws-sdk-go-v2 keep-alive clients, %d interleaved round(s) of %s each; idlab authenticates (SigV4 + IAM) and writes to disk; gofakes3 does neither (memory store)", o.rounds, o.duration)
+	fmt.Printf("\nS3 4 KiB objects, aws-sdk-go-v2 keep-alive clients, %d interleaved round(s) of %s each (req/s: the mean of the rounds; ratio: the median of the rounds' ratios); idlab authenticates (SigV4 + IAM) and writes to disk; gofakes3 does neither (memory store)", o.rounds, o.duration)
 	if len(peers) > 1 {
 		fmt.Printf("; minio authenticates its STS session and writes to disk")
 	}
@@ -649,7 +651,9 @@ func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient 
 		for _, conc := range []int{1, 16} {
 			sum := make([]float64, len(all))
 			p50 := make([]time.Duration, len(all))
+			ratios := make([][]float64, len(peers)) // per round, idlab's rate over each peer's
 			for range o.rounds {
+				round := make([]float64, len(all))
 				for k, t := range all {
 					f := put(t.client)
 					if op == "GetObject" {
@@ -668,13 +672,17 @@ func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient 
 					}
 					sum[k] += rps
 					p50[k] = med
+					round[k] = rps
+				}
+				for k := range peers {
+					ratios[k] = append(ratios[k], round[0]/round[k+1])
 				}
 			}
 			ours := sum[0] / float64(o.rounds)
 			fmt.Printf("  %-16s %12.0f", fmt.Sprintf("%s c=%d", op, conc), ours)
 			for k := range peers {
 				theirs := sum[k+1] / float64(o.rounds)
-				fmt.Printf(" %12.0f %7.2fx", theirs, ours/theirs)
+				fmt.Printf(" %12.0f %7.2fx", theirs, median(ratios[k]))
 			}
 			for k := range all {
 				fmt.Printf(" %7.2f ms", ms(p50[k]))
@@ -689,43 +697,51 @@ func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient 
 // measures the rate over the next window of calls, with the RSS after it.
 // RSS growth per session is counted from the second checkpoint on: up to
 // the first ones the decision log (DefaultMax entries) is still filling.
-func benchCurve(ctx context.Context, o options, l *lab, stsClient *sts.Client, idlab *proc) error {
+func benchCurve(ctx context.Context, o options, l *lab, stsClient *sts.Client, idlab *proc) (firstRSS int64, err error) {
 	window := int64(3000)
 	if o.short {
 		window = 2000
 	}
-	fmt.Printf("\nSTS AssumeRoleWithWebIdentity (aws-sdk-go-v2, c=16) after N sessions issued, each row the rate over the next %d calls:\n", window)
-	fmt.Printf("  %-10s %10s %10s %10s %10s\n", "sessions", "req/s", "p50 ms", "RSS MiB", "vs first")
+	const parts = 5
+	fmt.Printf("\nSTS AssumeRoleWithWebIdentity (aws-sdk-go-v2, c=16) after N sessions issued, each row the next %d calls in %d windows, their median rate and p50:\n", window, parts)
+	fmt.Printf("  %-10s %10s %10s %10s %10s %10s\n", "sessions", "req/s", "p50 ms", "RSS MiB", "vs first", "p50 vs")
 	issued := int64(2) // the first call and the S3 setup's
 	var firstRate float64
+	var firstP50 time.Duration
 	var prevRSS, prevN int64
 	op := func(ctx context.Context, _ int64) error { _, err := assume(ctx, stsClient, l.token); return err }
 	for k, n := range o.curve {
 		if pre := int64(n) - issued; pre > 0 {
 			if _, _, err := loadN(ctx, 16, 0, pre, op); err != nil {
-				return err
+				return 0, err
 			}
 			issued += pre
 		}
-		rps, med, err := loadN(ctx, 16, 0, window, op)
-		if err != nil {
-			return err
+		var rates []float64
+		var p50s []time.Duration
+		for range parts {
+			rps, med, err := loadN(ctx, 16, 0, window/parts, op)
+			if err != nil {
+				return 0, err
+			}
+			rates, p50s = append(rates, rps), append(p50s, med)
 		}
+		rps, med := median(rates), median(p50s)
 		issued += window
 		rss := idlab.rss()
 		if firstRate == 0 {
-			firstRate = rps
+			firstRate, firstP50, firstRSS = rps, med, rss
 		}
 		growth := ""
 		if k >= 2 {
 			growth = fmt.Sprintf("  RSS +%.2f KiB per session since %d", float64(rss-prevRSS)/1024/float64(issued-prevN), prevN)
 		}
-		fmt.Printf("  %-10d %10.0f %10.2f %10.1f %9.2fx%s\n", n, rps, ms(med), mib(rss), rps/firstRate, growth)
+		fmt.Printf("  %-10d %10.0f %10.2f %10.1f %9.2fx %9.2fx%s\n", n, rps, ms(med), mib(rss), rps/firstRate, float64(med)/float64(firstP50), growth)
 		if k >= 1 {
 			prevRSS, prevN = rss, issued
 		}
 	}
-	return nil
+	return firstRSS, nil
 }
 
 // benchExpiry lets every session issued so far expire (the lab clock
@@ -733,7 +749,7 @@ func benchCurve(ctx context.Context, o options, l *lab, stsClient *sts.Client, i
 // hour IAM keeps expired ones), issues a few more sessions, which purges
 // the expired ones, and reports the RSS as it settles: it comes back down
 // when a session costs nothing once it is gone.
-func benchExpiry(ctx context.Context, l *lab, stsClient *sts.Client, idlab *proc, data string, idle int64) error {
+func benchExpiry(ctx context.Context, l *lab, stsClient *sts.Client, idlab *proc, data string, idle, firstRSS int64) error {
 	secret, err := cloud.ReadAdminSecret(filepath.Join(data, "admin.secret"))
 	if err != nil {
 		return err
@@ -759,8 +775,8 @@ func benchExpiry(ctx context.Context, l *lab, stsClient *sts.Client, idlab *proc
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		low = min(low, idlab.rss())
 	}
-	fmt.Printf("\nSessions expired (lab clock +3h through the admin API, then 2000 more sessions, which purge the expired ones): RSS %.1f MiB (idle after start %.1f MiB, before expiry %.1f MiB)\n",
-		mib(low), mib(idle), mib(peak))
+	fmt.Printf("\nSessions expired (lab clock +3h through the admin API, then 2000 more sessions, which purge the expired ones): RSS %.1f MiB (idle after start %.1f MiB, at the first checkpoint %.1f MiB, before expiry %.1f MiB): %.0f%% of the growth since the first checkpoint given back\n",
+		mib(low), mib(idle), mib(firstRSS), mib(peak), 100*float64(peak-low)/float64(max(1, peak-firstRSS)))
 	return nil
 }
 
@@ -782,7 +798,9 @@ func benchSTS(ctx context.Context, o options, l *lab, stsClient *sts.Client, min
 	for _, conc := range []int{1, 16} {
 		sum := make([]float64, len(sides))
 		p50 := make([]time.Duration, len(sides))
+		var ratios []float64
 		for range o.rounds {
+			round := make([]float64, len(sides))
 			for k, sd := range sides {
 				op := func(ctx context.Context, _ int64) error { _, err := assume(ctx, sd.client, sd.token); return err }
 				var rps float64
@@ -799,13 +817,17 @@ func benchSTS(ctx context.Context, o options, l *lab, stsClient *sts.Client, min
 				}
 				sum[k] += rps
 				p50[k] = med
+				round[k] = rps
+			}
+			if len(sides) > 1 {
+				ratios = append(ratios, round[0]/round[1])
 			}
 		}
 		ours := sum[0] / float64(o.rounds)
 		fmt.Printf("  c=%-3d idlab %8.0f req/s  p50 %.2f ms", conc, ours, ms(p50[0]))
 		if len(sides) > 1 {
 			theirs := sum[1] / float64(o.rounds)
-			fmt.Printf("   minio %8.0f req/s  p50 %.2f ms   ratio %.2fx", theirs, ms(p50[1]), ours/theirs)
+			fmt.Printf("   minio %8.0f req/s  p50 %.2f ms   ratio %.2fx (median of rounds)", theirs, ms(p50[1]), median(ratios))
 		}
 		fmt.Println()
 	}
@@ -825,6 +847,13 @@ func fsType(path string) string {
 		}
 	}
 	return typ + " at " + best
+}
+
+// median is the middle of vs (the upper one of an even count).
+func median[T int64 | float64 | time.Duration](vs []T) T {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
