@@ -719,12 +719,18 @@ func benchCurve(ctx context.Context, o options, l *lab, stsClient *sts.Client, i
 		}
 		var rates []float64
 		var p50s []time.Duration
-		for range parts {
-			rps, med, err := loadN(ctx, 16, 0, window/parts, op)
-			if err != nil {
-				return 0, err
+		err := profiled(o, fmt.Sprintf("idlab-curve-%d", n), time.Second, func() error {
+			for range parts {
+				rps, med, err := loadN(ctx, 16, 0, window/parts, op)
+				if err != nil {
+					return err
+				}
+				rates, p50s = append(rates, rps), append(p50s, med)
 			}
-			rates, p50s = append(rates, rps), append(p50s, med)
+			return nil
+		})
+		if err != nil {
+			return 0, err
 		}
 		rps, med := median(rates), median(p50s)
 		issued += window
