@@ -56,8 +56,15 @@ const (
 type service struct {
 	name Service
 	// build constructs the service into c. Services are built in the
-	// order of services, so one may use those listed before it.
+	// order of services, so one may use those listed before it, except
+	// the aside ones, which it must name in needs.
 	build func(c *Cloud) error
+	// aside lets the build run beside the builds after it: it makes a
+	// signing key on a first start (RSA, a tenth of a second or more of
+	// CPU), and a lab's first answer should not wait for each in turn.
+	aside bool
+	// needs are the aside services the build uses, waited for first.
+	needs []Service
 	// handler is its cloud-plane handler, once built.
 	handler func(c *Cloud) http.Handler
 	// host reports whether a request to host (lower case, no port) is the
@@ -247,7 +254,8 @@ var services = []service{
 		zones: []string{"amazonaws.com"},
 	},
 	{
-		name: ServiceSNS,
+		name:  ServiceSNS,
+		aside: true,
 		build: func(c *Cloud) (err error) {
 			c.SNS, err = awssns.New(awssns.Options{IAM: c.IAM, Now: c.Clock.Now, Logger: c.log.With("emulator", "sns"),
 				DataDir: filepath.Join(c.cfg.DataDir, "sns"), Fsync: c.cfg.Fsync, Region: c.cfg.Region})
@@ -331,7 +339,8 @@ var services = []service{
 	{
 		// Google's identity plane: accounts.google.com, IAM Credentials,
 		// STS, tokeninfo, JWKS.
-		name: ServiceGoogleIAM,
+		name:  ServiceGoogleIAM,
+		aside: true,
 		build: func(c *Cloud) (err error) {
 			c.Google, err = gcpiam.New(gcpiam.Options{Now: c.Clock.Now, Logger: c.log.With("emulator", "gcpiam"), Decisions: c.Decisions,
 				DataDir: filepath.Join(c.cfg.DataDir, "gcpiam"), Fsync: c.cfg.Fsync, HTTPClient: c.loopbackClient()})
@@ -355,7 +364,8 @@ var services = []service{
 		zones: []string{"googleapis.com", "accounts.google.com"},
 	},
 	{
-		name: ServiceGCS,
+		name:  ServiceGCS,
+		needs: []Service{ServiceGoogleIAM},
 		build: func(c *Cloud) (err error) {
 			c.GCS, err = gcs.New(gcs.Options{IAM: c.Google, Now: c.Clock.Now, Logger: c.log.With("emulator", "gcs"),
 				DataDir: filepath.Join(c.cfg.DataDir, "gcs")})
@@ -369,7 +379,8 @@ var services = []service{
 		zones: []string{"googleapis.com"},
 	},
 	{
-		name: ServiceEntra,
+		name:  ServiceEntra,
+		aside: true,
 		build: func(c *Cloud) (err error) {
 			c.Entra, err = entra.New(entra.Options{Now: c.Clock.Now, Logger: c.log.With("emulator", "entra"), Decisions: c.Decisions,
 				DataDir: filepath.Join(c.cfg.DataDir, "entra"), Fsync: c.cfg.Fsync, HTTPClient: c.loopbackClient()})
@@ -390,7 +401,8 @@ var services = []service{
 		zones: []string{"microsoftonline.com", "login.microsoft.com", "azure.com"},
 	},
 	{
-		name: ServiceAzureBlob,
+		name:  ServiceAzureBlob,
+		needs: []Service{ServiceEntra},
 		build: func(c *Cloud) (err error) {
 			c.Blob, err = azureblob.New(azureblob.Options{Tokens: c.Entra, Now: c.Clock.Now, Logger: c.log.With("emulator", "azureblob"), Decisions: c.Decisions,
 				DataDir: filepath.Join(c.cfg.DataDir, "azureblob"), Fsync: c.cfg.Fsync})
