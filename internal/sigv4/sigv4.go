@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -96,8 +95,8 @@ func (s *Signature) Scope() string {
 }
 
 var (
-	hexSig   = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	dateOnly = regexp.MustCompile(`^[0-9]{8}$`)
+	hexSig   = charsOf{n: 64, ok: func(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' }}
+	dateOnly = charsOf{n: 8, ok: func(c byte) bool { return '0' <= c && c <= '9' }}
 )
 
 // Present reports whether r carries any SigV4 material.
@@ -330,6 +329,26 @@ func deriveKey(secret, date, region, service string) []byte {
 	k = hmacSHA256(k, region)
 	k = hmacSHA256(k, service)
 	return hmacSHA256(k, "aws4_request")
+}
+
+// charsOf matches strings of n bytes each of which ok accepts, as the
+// regexp ^[...]{n}$ would, without a regexp's cost on every request.
+type charsOf struct {
+	n  int
+	ok func(byte) bool
+}
+
+// MatchString reports whether v is n accepted bytes.
+func (c charsOf) MatchString(v string) bool {
+	if len(v) != c.n {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if !c.ok(v[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // Verify checks s against r with the secret key at time now.

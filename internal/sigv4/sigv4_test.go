@@ -374,3 +374,23 @@ func TestTrimmedMatchesFields(t *testing.T) {
 	require.False(t, trimmed("a  b"))
 	require.False(t, trimmed("ä"), "non-ASCII takes the slow path")
 }
+
+func TestCharsOf(t *testing.T) {
+	for _, tc := range []struct {
+		c    charsOf
+		v    string
+		want bool
+	}{
+		{hexSig, strings.Repeat("0a", 32), true},
+		{hexSig, strings.Repeat("0A", 32), false},
+		{hexSig, strings.Repeat("0a", 31), false},
+		{hexSig, strings.Repeat("0a", 32) + "0", false},
+		{hexSig, strings.Repeat("g", 64), false},
+		{dateOnly, "20261122", true},
+		{dateOnly, "2026112", false},
+		{dateOnly, "2026-1122", false},
+		{dateOnly, "2026112x", false},
+	} {
+		require.Equal(t, tc.want, tc.c.MatchString(tc.v), tc.v)
+	}
+}
