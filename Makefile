@@ -8,8 +8,7 @@ IDLAB_REV := $(shell git describe --always --dirty 2>/dev/null)
 .PHONY: help test e2e e2e-quick bench bench-peers build image fuzz lint up down
 
 help: ## list targets
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s
-", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/idlab and the SDK probe bin/probe (static, for FROM scratch images)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w -X main.revision=$(IDLAB_REV)" -o bin/idlab ./cmd/idlab
