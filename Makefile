@@ -5,10 +5,10 @@ GO ?= go
 # this machine's go env turns VCS stamping off, so it is passed by hand).
 IDLAB_REV := $(shell git describe --always --dirty 2>/dev/null)
 
-.PHONY: help test e2e e2e-quick bench build image fuzz lint up down
+.PHONY: help test e2e e2e-quick bench bench-peers build image fuzz lint up down
 
 help: ## list targets
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/idlab and the SDK probe bin/probe (static, for FROM scratch images)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w -X main.revision=$(IDLAB_REV)" -o bin/idlab ./cmd/idlab
@@ -28,6 +28,9 @@ e2e-quick: ## make e2e without the slow tier (rows that wait minutes for the kub
 
 bench: ## benchmarks: in-process, then idlab serve (a process, a disk data dir) vs gofakes3 with ratios and the STS sessions curve; BENCHTIME=1x: short
 	hack/bench.sh
+
+bench-peers: ## idlab serve vs MinIO (S3 and STS AssumeRoleWithWebIdentity) and gofakes3, ratios; builds MinIO once (minutes), cached by version; BENCHTIME=1x: short
+	hack/bench-peers.sh
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s; Nx: N inputs)
 	hack/fuzz.sh

@@ -42,6 +42,15 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	if err := adminDefaults(&cfg, secretFile); err != nil {
 		return err
 	}
+	pprofAddr := ""
+	if sc.PprofListen != "" {
+		addr, stop, err := startPprof(sc.PprofListen)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		pprofAddr = "http://" + addr + "/debug/pprof/"
+	}
 	c, err := cloud.New(cfg)
 	if err != nil {
 		return err
@@ -60,6 +69,9 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintf(env.stdout, "  %-10s %s\n", k, eps[k])
 	}
 	fmt.Fprintf(env.stdout, "  %-10s %s\n", "admin secret", *secretFile)
+	if pprofAddr != "" {
+		fmt.Fprintf(env.stdout, "  %-10s %s\n", "pprof", pprofAddr)
+	}
 	<-ctx.Done()
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -123,3 +123,39 @@ func TestServeConfigFileAndFlags(t *testing.T) {
 	_, err = serveConfig(env, []string{"--config", file + ".absent"})
 	require.ErrorContains(t, err, "no such file")
 }
+
+func TestPprofListensOnLoopbackOnly(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:0", true},
+		{"[::1]:0", true},
+		{"0.0.0.0:0", false},
+		{":0", false},
+		{"10.0.0.1:0", false},
+		{"localhost", false},
+	} {
+		t.Run(tc.addr, func(t *testing.T) {
+			addr, stop, err := startPprof(tc.addr)
+			if !tc.ok {
+				require.Error(t, err)
+				return
+			}
+			if err != nil && strings.Contains(err.Error(), "cannot assign") {
+				t.Logf("no %s on this machine: %v", tc.addr, err) // IPv6 loopback may be off
+				return
+			}
+			require.NoError(t, err)
+			defer stop()
+			resp, err := http.Get("http://" + addr + "/debug/pprof/heap")
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			resp, err = http.Get("http://" + addr + "/debug/pprof/profile?seconds=0")
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		})
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // conditionOp is a parsed condition operator.
@@ -241,33 +243,42 @@ const (
 )
 
 // globMatch matches s against pattern with * and ? (case-insensitive when
-// fold is set).
+// fold is set), rune by rune, without allocating: it runs for every
+// action and resource of every statement a request meets.
 func globMatch(pattern, s string, fold bool) bool {
-	if fold {
-		pattern, s = strings.ToLower(pattern), strings.ToLower(s)
-	}
-	p, t := []rune(pattern), []rune(s)
 	pi, ti, star, mark := 0, 0, -1, 0
-	for ti < len(t) {
-		switch {
-		case pi < len(p) && p[pi] == '*':
-			star, mark = pi, ti
-			pi++
-		case pi < len(p) && (p[pi] == '?' || literal(p[pi]) == t[ti]):
-			pi++
-			ti++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			ti = mark
-		default:
+	for ti < len(s) {
+		tr, tw := utf8.DecodeRuneInString(s[ti:])
+		if pi < len(pattern) {
+			pr, pw := utf8.DecodeRuneInString(pattern[pi:])
+			if pr == '*' {
+				star, mark = pi, ti
+				pi += pw
+				continue
+			}
+			if pr == '?' || sameRune(literal(pr), tr, fold) {
+				pi += pw
+				ti += tw
+				continue
+			}
+		}
+		if star < 0 {
 			return false
 		}
+		pi = star + 1 // '*' is one byte
+		_, mw := utf8.DecodeRuneInString(s[mark:])
+		mark += mw
+		ti = mark
 	}
-	for pi < len(p) && p[pi] == '*' {
+	for pi < len(pattern) && pattern[pi] == '*' {
 		pi++
 	}
-	return pi == len(p)
+	return pi == len(pattern)
+}
+
+// sameRune compares two runes, ignoring case when fold is set.
+func sameRune(a, b rune, fold bool) bool {
+	return a == b || fold && unicode.ToLower(a) == unicode.ToLower(b)
 }
 
 // unliteral turns the ${*} / ${?} placeholders back into plain characters
@@ -289,15 +300,29 @@ func literal(r rune) rune {
 	return r
 }
 
+// splitARN is strings.SplitN(s, ":", 6) without allocating, when s has
+// its six parts.
+func splitARN(s string) (parts [6]string, ok bool) {
+	for i := range 5 {
+		j := strings.IndexByte(s, ':')
+		if j < 0 {
+			return parts, false
+		}
+		parts[i], s = s[:j], s[j+1:]
+	}
+	parts[5] = s
+	return parts, true
+}
+
 // arnMatch compares ARNs segment by segment (partition, service, region,
 // account, resource) so wildcards do not cross the first five colons.
 func arnMatch(pattern, arn string) bool {
 	if pattern == "*" {
 		return true
 	}
-	ps := strings.SplitN(pattern, ":", 6)
-	as := strings.SplitN(arn, ":", 6)
-	if len(ps) != 6 || len(as) != 6 {
+	ps, pok := splitARN(pattern)
+	as, aok := splitARN(arn)
+	if !pok || !aok {
 		return globMatch(pattern, arn, false)
 	}
 	for i := range ps {

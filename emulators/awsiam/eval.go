@@ -8,19 +8,25 @@ import (
 )
 
 // evalContext holds request condition keys, looked up case-insensitively.
+// They are gathered at the first lookup: most statements have no condition
+// and no policy variable, and most requests then need none.
 type evalContext struct {
-	keys map[string][]string // lower-cased key -> values
+	build func() map[string][]string
+	keys  map[string][]string // lower-cased key -> values, once built
 }
 
-func newEvalContext(m map[string][]string) *evalContext {
-	c := &evalContext{keys: make(map[string][]string, len(m))}
-	for k, v := range m {
-		c.keys[strings.ToLower(k)] = v
-	}
-	return c
+func newEvalContext(build func() map[string][]string) *evalContext {
+	return &evalContext{build: build}
 }
 
 func (c *evalContext) lookup(key string) ([]string, bool) {
+	if c.keys == nil {
+		m := c.build()
+		c.keys = make(map[string][]string, len(m))
+		for k, v := range m {
+			c.keys[strings.ToLower(k)] = v
+		}
+	}
 	v, ok := c.keys[strings.ToLower(key)]
 	return v, ok
 }
@@ -51,6 +57,9 @@ type EvalInput struct {
 	// ResourceRequired: the resource policy must allow whatever the identity
 	// policies say, as a role's trust policy must for every AssumeRole.
 	ResourceRequired bool
+	// context, when set, makes Request.Context when a condition or policy
+	// variable first needs it (Authorize adds the global keys there).
+	context func() map[string][]string
 }
 
 // principalMatch says how a resource-policy statement named the caller.
@@ -76,7 +85,11 @@ type stmtOutcome struct {
 // both across accounts), else implicit deny.
 func Evaluate(in EvalInput) Decision {
 	req := in.Request
-	ctx := newEvalContext(req.Context)
+	build := in.context
+	if build == nil {
+		build = func() map[string][]string { return req.Context }
+	}
+	ctx := newEvalContext(build)
 	d := Decision{RequestID: req.RequestID, Principal: principalLabel(req.Principal), Action: req.Action, Resource: req.Resource}
 
 	scan := func(ps []NamedPolicy, isResource bool) (allows, denies, near []hit) {
@@ -439,7 +452,7 @@ func namedIn(ps *Principals, p Principal) principalMatch {
 // MissingContextValues. Keys of Null and ...IfExists conditions, which
 // are meant to be absent at times, are not listed.
 func MissingContextKeys(ps []*Policy, action, resource string, context map[string][]string) []string {
-	ctx := newEvalContext(context)
+	ctx := newEvalContext(func() map[string][]string { return context })
 	seen := map[string]bool{}
 	out := []string{}
 	for _, p := range ps {

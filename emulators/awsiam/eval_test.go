@@ -477,3 +477,31 @@ func TestExplain(t *testing.T) {
 	require.Equal(t, ImplicitDeny, d.Effect)
 	require.Equal(t, `implicitly denied: statement "Office" of p would allow it, but condition IpAddress aws:SourceIp wants "10.0.0.0/8", got "192.0.2.1"`, d.Reason)
 }
+
+func TestGlobMatch(t *testing.T) {
+	tests := []struct {
+		pattern, s string
+		fold, want bool
+	}{
+		{"s3:Get*", "s3:GetObject", true, true},
+		{"S3:GET*", "s3:getobject", true, true},
+		{"S3:GET*", "s3:getobject", false, false},
+		{"s3:?etObject", "s3:GetObject", false, true},
+		{"s3:*Object*", "s3:GetObjectTagging", false, true},
+		{"*", "", false, true},
+		{"", "", false, true},
+		{"a*b*c", "aXbYbZc", false, true},
+		{"a*b*c", "aXbYbZ", false, false},
+		{"a?c", "aäc", false, true},
+		{"ÄB*", "äbc", true, true},
+		{"home/" + string(litStar) + "/x", "home/*/x", false, true},
+		{"home/" + string(litStar) + "/x", "home/a/x", false, false},
+		{"home/" + string(litQuestion), "home/?", false, true},
+		{"home/" + string(litQuestion), "home/a", false, false},
+		{"**a", "ba", false, true},
+		{"a*", "b", false, false},
+	}
+	for _, tc := range tests {
+		require.Equal(t, tc.want, globMatch(tc.pattern, tc.s, tc.fold), "%q %q fold=%v", tc.pattern, tc.s, tc.fold)
+	}
+}

@@ -12,9 +12,11 @@ import (
 	"github.com/idlab/idlab/internal/decisionlog"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strconv"
@@ -181,8 +183,10 @@ type IAM struct {
 
 	// jr persists keys when dataDir is set; its mu is taken before mu.
 	jr *journal
-	// tokenKey derives session tokens (sessionToken).
+	// tokenKey derives session tokens (sessionToken); tokens keeps the
+	// last ones derived.
 	tokenKey []byte
+	tokens   tokenCache
 	// lastPurge and sincePurge pace purgeLocked; guarded by mu.
 	lastPurge  time.Time
 	sincePurge int
@@ -817,9 +821,18 @@ func (i *IAM) purgeLocked(force bool) {
 		for id, k := range i.keys {
 			fresh[id] = k
 		}
+		if i.peakKeys-len(fresh) >= bigPurge {
+			// The runtime gives freed pages back to the OS slowly; a lab
+			// that has just dropped many sessions gets its memory back now.
+			go debug.FreeOSMemory()
+		}
 		i.keys, i.peakKeys = fresh, len(fresh)
 	}
 }
+
+// bigPurge is how many sessions a purge drops before the store hands the
+// memory they held back to the OS at once.
+const bigPurge = 10000
 
 // compactLocked starts a compaction of the journal over the live keys.
 // i.jr.mu must be held.
@@ -932,9 +945,40 @@ func (i *IAM) LookupAccessKey(accessKeyID string) (Credentials, Principal, error
 	}
 	c := k.Credentials
 	if k.DerivedToken {
-		c.SessionToken = i.sessionToken(c.AccessKeyID)
+		c.SessionToken = i.tokens.get(c.AccessKeyID, i.sessionToken)
 	}
 	return c, k.Principal, nil
+}
+
+// tokenCache remembers the session tokens derived last, so that a session
+// signing request after request derives its token once: direct-mapped,
+// tokenSlots entries, safe for concurrent use.
+type tokenCache struct {
+	mu    sync.Mutex
+	slots [tokenSlots]struct{ id, token string }
+}
+
+const tokenSlots = 1024
+
+// get returns the token of access key id, derived by derive on a miss.
+func (c *tokenCache) get(id string, derive func(string) string) string {
+	h := uint32(2166136261) // FNV-1a
+	for k := 0; k < len(id); k++ {
+		h = (h ^ uint32(id[k])) * 16777619
+	}
+	slot := &c.slots[h%tokenSlots]
+	c.mu.Lock()
+	if slot.id == id {
+		t := slot.token
+		c.mu.Unlock()
+		return t
+	}
+	c.mu.Unlock()
+	t := derive(id)
+	c.mu.Lock()
+	slot.id, slot.token = id, t
+	c.mu.Unlock()
+	return t
 }
 
 // tokenPrefix starts every session token, as real ones start: opaque
@@ -990,11 +1034,11 @@ func (i *IAM) loadTokenKey(fsync bool) error {
 	return nil
 }
 
-// identityPolicies gathers the principal's identity and session policies.
-func (i *IAM) identityPolicies(p Principal) (identity, session []NamedPolicy, root bool, tags map[string]string) {
+// identityPolicies gathers the principal's identity and session policies
+// and the tags of its role or user (session tags not included).
+func (i *IAM) identityPolicies(p Principal) (identity, session []NamedPolicy, root bool, ownerTags map[string]string) {
 	i.mu.RLock()
 	defer i.mu.RUnlock()
-	tags = map[string]string{}
 	add := func(owner string, inline map[string]*Policy, managed []string) {
 		names := make([]string, 0, len(inline))
 		for n := range inline {
@@ -1016,16 +1060,12 @@ func (i *IAM) identityPolicies(p Principal) (identity, session []NamedPolicy, ro
 	case PrincipalUser:
 		if u, ok := i.users[p.ARN]; ok {
 			add(u.ARN, u.InlinePolicies, u.ManagedPolicyARNs)
-			for k, v := range u.Tags {
-				tags[k] = v
-			}
+			ownerTags = maps.Clone(u.Tags)
 		}
 	case PrincipalAssumedRole:
 		if r, ok := i.roles[p.RoleARN]; ok {
 			add(r.ARN, r.InlinePolicies, r.ManagedPolicyARNs)
-			for k, v := range r.Tags {
-				tags[k] = v
-			}
+			ownerTags = maps.Clone(r.Tags)
 		}
 	}
 	if p.SessionPolicy != nil {
@@ -1036,57 +1076,71 @@ func (i *IAM) identityPolicies(p Principal) (identity, session []NamedPolicy, ro
 			session = append(session, NamedPolicy{Name: "session policy " + a, Policy: mp.Document})
 		}
 	}
-	for k, v := range p.Tags { // session tags override role/user tags
-		tags[k] = v
-	}
-	return identity, session, root, tags
+	return identity, session, root, ownerTags
 }
 
 // Authorize evaluates req with the principal's policies and the global
-// condition keys, records the decision and logs it.
+// condition keys, records the decision and logs it. The condition keys are
+// gathered only when a statement's condition or policy variable needs them.
 func (i *IAM) Authorize(ctx context.Context, req Request) Decision {
 	p := req.Principal
-	identity, session, root, tags := i.identityPolicies(p)
+	identity, session, root, ownerTags := i.identityPolicies(p)
 	now := i.now()
-	cctx := map[string][]string{}
-	keys := map[string][]string{}
-	for k, v := range req.Context {
-		cctx[k] = v
-		keys[k] = slices.Clone(v)
-	}
-	set := func(k, v string) {
-		if _, ok := cctx[k]; !ok && v != "" {
-			cctx[k] = []string{v}
+	given := req.Context
+	// The request's own condition keys, as the decision log keeps them.
+	var keys map[string][]string
+	if len(given) > 0 {
+		keys = make(map[string][]string, len(given))
+		for k, v := range given {
+			keys[k] = slices.Clone(v)
 		}
 	}
-	principalARN := p.ARN
-	if p.Type == PrincipalAssumedRole && p.RoleARN != "" {
-		principalARN = p.RoleARN
-	}
-	if p.Type != PrincipalWebIdentity && p.Type != PrincipalService && p.Type != PrincipalAnonymous {
-		set("aws:PrincipalArn", principalARN)
-		set("aws:PrincipalAccount", p.Account)
-		set("aws:PrincipalType", string(p.Type))
-		set("aws:userid", p.UserID)
-		if p.Type == PrincipalUser {
-			set("aws:username", p.ARN[strings.LastIndex(p.ARN, "/")+1:])
+	conditionKeys := func() map[string][]string {
+		cctx := make(map[string][]string, len(given)+8)
+		for k, v := range given {
+			cctx[k] = v
 		}
-		for k, v := range tags {
-			set("aws:PrincipalTag/"+k, v)
+		set := func(k, v string) {
+			if _, ok := cctx[k]; !ok && v != "" {
+				cctx[k] = []string{v}
+			}
 		}
+		principalARN := p.ARN
+		if p.Type == PrincipalAssumedRole && p.RoleARN != "" {
+			principalARN = p.RoleARN
+		}
+		if p.Type != PrincipalWebIdentity && p.Type != PrincipalService && p.Type != PrincipalAnonymous {
+			set("aws:PrincipalArn", principalARN)
+			set("aws:PrincipalAccount", p.Account)
+			set("aws:PrincipalType", string(p.Type))
+			set("aws:userid", p.UserID)
+			if p.Type == PrincipalUser {
+				set("aws:username", p.ARN[strings.LastIndex(p.ARN, "/")+1:])
+			}
+			tags := map[string]string{}
+			for k, v := range ownerTags {
+				tags[k] = v
+			}
+			for k, v := range p.Tags { // session tags override role/user tags
+				tags[k] = v
+			}
+			for k, v := range tags {
+				set("aws:PrincipalTag/"+k, v)
+			}
+		}
+		if p.Type == PrincipalService {
+			set("aws:PrincipalServiceName", p.ARN)
+		}
+		if p.FederatedProvider != "" {
+			set("aws:FederatedProvider", p.FederatedProvider)
+		}
+		if p.SourceIdentity != "" {
+			set("aws:SourceIdentity", p.SourceIdentity)
+		}
+		set("aws:CurrentTime", now.UTC().Format(time.RFC3339))
+		set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
+		return cctx
 	}
-	if p.Type == PrincipalService {
-		set("aws:PrincipalServiceName", p.ARN)
-	}
-	if p.FederatedProvider != "" {
-		set("aws:FederatedProvider", p.FederatedProvider)
-	}
-	if p.SourceIdentity != "" {
-		set("aws:SourceIdentity", p.SourceIdentity)
-	}
-	set("aws:CurrentTime", now.UTC().Format(time.RFC3339))
-	set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
-	req.Context = cctx
 
 	resAcct := req.ResourceAccount
 	if resAcct == "" {
@@ -1096,7 +1150,7 @@ func (i *IAM) Authorize(ctx context.Context, req Request) Decision {
 	// A session policy that names a managed policy we do not hold still
 	// narrows the session: to nothing, rather than to everything.
 	hasSession := p.SessionPolicy != nil || len(p.SessionPolicyARNs) > 0
-	in := EvalInput{Request: req, Identity: identity, IdentityIsRoot: root, Session: session, HasSession: hasSession}
+	in := EvalInput{Request: req, Identity: identity, IdentityIsRoot: root, Session: session, HasSession: hasSession, context: conditionKeys}
 	switch p.Type {
 	case PrincipalWebIdentity, PrincipalService, PrincipalAnonymous, "":
 		in.ResourceOnly = true
@@ -1117,8 +1171,12 @@ func (i *IAM) Authorize(ctx context.Context, req Request) Decision {
 }
 
 // record writes d to the decision log and sets its ID to the entry's Seq.
+// The explanation is rendered when the log is read.
 func (i *IAM) record(d *Decision) {
-	e := i.decisions.Add(d.Entry())
+	kept := *d
+	e := kept.entry()
+	e.DetailFunc = kept.detail
+	e = i.decisions.Add(e)
 	d.ID = strconv.FormatInt(e.Seq, 10)
 }
 
@@ -1164,23 +1222,36 @@ const (
 // Detail["explanation"] (and DetailKeys, DetailMatched, DetailNear when
 // d has them), the error code of a rejection in Code.
 func (d Decision) Entry() decisionlog.Entry {
-	e := decisionlog.Entry{Time: d.Time, Cloud: decisionlog.AWS, Service: "iam", Principal: d.Principal, Action: d.Action, Resource: d.Resource,
-		Effect: string(d.Effect), Reason: d.Reason, RequestID: d.RequestID, Detail: map[string]string{"explanation": d.Explain()}}
-	// The parts `idlab explain` chains, as JSON (Detail holds strings).
-	detail := func(key string, v any) {
+	e := d.entry()
+	e.Detail = d.detail()
+	return e
+}
+
+// detail is Entry's Detail: the explanation and, as JSON (Detail holds
+// strings), the parts `idlab explain` chains.
+func (d Decision) detail() map[string]string {
+	out := map[string]string{"explanation": d.Explain()}
+	add := func(key string, v any) {
 		if raw, err := json.Marshal(v); err == nil {
-			e.Detail[key] = string(raw)
+			out[key] = string(raw)
 		}
 	}
 	if len(d.Keys) > 0 {
-		detail(DetailKeys, d.Keys)
+		add(DetailKeys, d.Keys)
 	}
 	if len(d.Matched) > 0 {
-		detail(DetailMatched, d.Matched)
+		add(DetailMatched, d.Matched)
 	}
 	if d.Near != nil {
-		detail(DetailNear, d.Near)
+		add(DetailNear, d.Near)
 	}
+	return out
+}
+
+// entry is Entry without the explanation.
+func (d Decision) entry() decisionlog.Entry {
+	e := decisionlog.Entry{Time: d.Time, Cloud: decisionlog.AWS, Service: "iam", Principal: d.Principal, Action: d.Action, Resource: d.Resource,
+		Effect: string(d.Effect), Reason: d.Reason, RequestID: d.RequestID}
 	if d.Effect == Rejected {
 		e.Code, _, _ = strings.Cut(d.Reason, ": ")
 	}

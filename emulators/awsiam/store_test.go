@@ -496,3 +496,48 @@ func TestAgeSessions(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, b.Expiration.Add(-time.Minute), c.Expiration)
 }
+
+// The decision log explains a decision when it is read, in the words
+// Decision.Explain uses.
+func TestRecordedDecisionExplainsOnRead(t *testing.T) {
+	i := loaded(t, Options{})
+	p := Principal{Type: PrincipalAssumedRole, Account: "111111111111", RoleARN: "arn:aws:iam::111111111111:role/app-a",
+		ARN: "arn:aws:sts::111111111111:assumed-role/app-a/s", UserID: "AROA:s", Tags: map[string]string{"team": "a"}}
+	for _, tc := range []struct {
+		resource string
+		effect   Effect
+	}{
+		{"arn:aws:s3:::home/a/x", Allow},        // the tag the policy variable needs
+		{"arn:aws:s3:::home/b/x", ImplicitDeny}, // another team's home
+	} {
+		d := i.Authorize(context.Background(), Request{Principal: p, Action: "s3:PutObject", Resource: tc.resource, RequestID: "r-" + tc.resource})
+		require.Equal(t, tc.effect, d.Effect, tc.resource)
+		got := i.Decisions(DecisionFilter{RequestID: "r-" + tc.resource})
+		require.Len(t, got, 1)
+		require.Equal(t, d.Explain(), got[0].Explanation())
+		require.Equal(t, d.ID, strconv.FormatInt(got[0].Seq, 10))
+	}
+}
+
+// Session tokens come from the cache as they would be derived, whichever
+// slot two keys share.
+func TestTokenCache(t *testing.T) {
+	i, err := New(Options{})
+	require.NoError(t, err)
+	derived := 0
+	derive := func(id string) string { derived++; return i.sessionToken(id) }
+	var c tokenCache
+	ids := make([]string, 3*tokenSlots)
+	for k := range ids {
+		ids[k] = fmt.Sprintf("ASIA%016d", k)
+	}
+	for round := range 2 {
+		for _, id := range ids {
+			require.Equal(t, i.sessionToken(id), c.get(id, derive), "round %d, %s", round, id)
+		}
+	}
+	require.Greater(t, derived, len(ids), "more keys than slots: some are derived again")
+	derived = 0
+	require.Equal(t, i.sessionToken(ids[len(ids)-1]), c.get(ids[len(ids)-1], derive))
+	require.Zero(t, derived, "the last key is cached")
+}

@@ -32,7 +32,7 @@ func (rc *reqCtx) authenticate() error {
 	if akid, ok := sigV2(rc.r); ok {
 		return rc.refuseSigV2(akid)
 	}
-	res, err := awsauth.Authenticate(rc.r, rc.h.iam, "s3", rc.now, sigv4Opts)
+	res, err := awsauth.Authenticate(rc.r, rc.h.iam, "s3", rc.now, rc.h.sigv4Opts())
 	if err != nil {
 		var ae *awsauth.Error
 		if errors.As(err, &ae) && ae.Kind == awsauth.Missing {
@@ -167,7 +167,7 @@ func (rc *reqCtx) authError(err error) error {
 			"The request signature we calculated does not match the signature you provided. Check your key and signing method.").
 			with("AWSAccessKeyId", akid)
 		if sig != nil {
-			if creq, err := sigv4.CanonicalRequest(rc.r, sig, sigv4Opts); err == nil {
+			if creq, err := sigv4.CanonicalRequest(rc.r, sig, rc.h.sigv4Opts()); err == nil {
 				sts := sigv4.StringToSign(sig, creq)
 				out.with("StringToSign", sts).with("SignatureProvided", sig.Signature).
 					with("StringToSignBytes", spacedHex(sts)).with("CanonicalRequest", creq).

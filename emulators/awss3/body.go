@@ -62,7 +62,7 @@ func (rc *reqCtx) readBody(limit int64, requireLength bool) (*body, error) {
 			return nil, errTooLarge(r.ContentLength, limit)
 		}
 		if r.Body != nil {
-			data, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
+			data, err = readAll(io.LimitReader(r.Body, limit+1), r.ContentLength)
 			if err != nil {
 				return nil, newError(http.StatusBadRequest, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header")
 			}
@@ -111,6 +111,17 @@ func (rc *reqCtx) readBody(limit int64, requireLength bool) (*body, error) {
 	return b, nil
 }
 
+// readAll is io.ReadAll into a buffer of the expected size (when known and
+// at most 64 MiB), which a body of that size fills without regrowing.
+func readAll(r io.Reader, size int64) ([]byte, error) {
+	if size < 0 || size > 64<<20 {
+		return io.ReadAll(r)
+	}
+	b := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
+	_, err := b.ReadFrom(r)
+	return b.Bytes(), err
+}
+
 func errTooLarge(size, limit int64) *Error {
 	return newError(http.StatusBadRequest, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size").
 		with("ProposedSize", strconv.FormatInt(size, 10)).with("MaxSizeAllowed", strconv.FormatInt(limit, 10))
@@ -144,7 +155,7 @@ func (rc *reqCtx) readChunked(mode string, limit int64) ([]byte, http.Header, er
 	if err != nil {
 		return nil, nil, chunkError(err)
 	}
-	data, err := io.ReadAll(io.LimitReader(cr, limit+1))
+	data, err := readAll(io.LimitReader(cr, limit+1), decoded)
 	if err != nil {
 		return nil, nil, chunkError(err)
 	}

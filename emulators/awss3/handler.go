@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -50,6 +51,8 @@ type Handler struct {
 	store  Store
 	// policies caches parsed bucket policies.
 	policies policyCache
+	// keys caches SigV4 signing keys.
+	keys sigv4.KeyCache
 }
 
 // New returns the S3 handler, opening the store under DataDir if set.
@@ -70,13 +73,22 @@ func New(opts Options) (*Handler, error) {
 	if opts.DataDir == "" {
 		h.store = NewMemoryStore()
 	} else {
-		s, err := NewDiskStore(context.Background(), opts.DataDir, opts.Fsync)
+		s, err := NewDiskStore(context.Background(), opts.DataDir, opts.Fsync, h.log)
 		if err != nil {
 			return nil, fmt.Errorf("awss3: %w", err)
 		}
 		h.store = s
 	}
 	return h, nil
+}
+
+// Close waits for the store's background work and closes its files; a
+// store in memory has nothing to close.
+func (h *Handler) Close() error {
+	if c, ok := h.store.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 // reqCtx is one request being served: where it is addressed and who sent it.
@@ -296,4 +308,4 @@ func (rc *reqCtx) lookupBucket(ctx context.Context, name string) (Bucket, error)
 }
 
 // sigv4Opts are the SigV4 options S3 verifies with.
-var sigv4Opts = sigv4.Options{S3: true}
+func (h *Handler) sigv4Opts() sigv4.Options { return sigv4.Options{S3: true, Keys: &h.keys} }

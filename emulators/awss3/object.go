@@ -96,7 +96,7 @@ func putObject(ctx context.Context, rc *reqCtx, w http.ResponseWriter) error {
 	if err := rc.h.store.PutObject(ctx, b.Name, o, body.data); err != nil {
 		return fmt.Errorf("put object %s/%s: %w", b.Name, rc.key, err)
 	}
-	rc.h.log.Info("s3 put object", "request_id", rc.id, "bucket", b.Name, "key", rc.key, "size", o.Size, "principal", rc.principal.ARN)
+	rc.h.log.Debug("s3 put object", "request_id", rc.id, "bucket", b.Name, "key", rc.key, "size", o.Size, "principal", rc.principal.ARN)
 	w.Header().Set("ETag", o.ETag)
 	if o.Checksum != nil {
 		w.Header().Set("x-amz-checksum-"+o.Checksum.Algorithm, o.Checksum.Value)

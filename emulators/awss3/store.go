@@ -51,8 +51,11 @@ type Object struct {
 	Metadata     map[string]string `json:"metadata,omitempty"` // x-amz-meta-* without the prefix, lower-cased
 	Checksum     *Checksum         `json:"checksum,omitempty"`
 	Parts        int               `json:"parts,omitempty"` // part count of a multipart object
-	// DataFile names the file holding the bytes (disk store only).
+	// DataFile named the file holding the bytes in the disk store's
+	// layout before its object log; read when migrating one.
 	DataFile string `json:"dataFile,omitempty"`
+	// loc is where the disk store's log holds the object.
+	loc *objLoc
 }
 
 // Part is an uploaded part of a multipart upload.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,47 +22,47 @@ import (
 // diskStore persists buckets, objects and uploads under a directory:
 //
 //	buckets/<sha256(name)>/bucket.json
-//	buckets/<sha256(name)>/objects/<h[:2]>/<h>.json        h = sha256(key)
-//	buckets/<sha256(name)>/objects/<h[:2]>/<h>.<rand>.data
 //	buckets/<sha256(name)>/uploads/<uploadID>/upload.json
 //	buckets/<sha256(name)>/uploads/<uploadID>/part-<n>.<rand>.data
+//	objects-<N>.log, objects-<N>.snap   every object, in a log (objlog.go)
 //
-// Every file is written to a temp file and renamed, and an object's bytes
-// go to a fresh file before the metadata naming it, so a killed process
-// leaves either the old object or the new one, never half of one. With
-// fsync (idlab serve --fsync) every file and its directory are also
-// fsynced, for power loss; without, a write costs what the page cache
-// does. Metadata is indexed in memory (a memStore with nil data) at open.
+// Buckets and uploads are files written to a temporary name and renamed;
+// a part's bytes go to a fresh file before the upload's metadata names it.
+// Objects are records appended to a log, each written before its call
+// answers. A killed process therefore leaves either the old state or the
+// new, never half of one. With fsync (idlab serve --fsync) every file,
+// append and directory is also fsynced, for power loss; without, a write
+// costs what the page cache does. Metadata is indexed in memory (a
+// memStore with nil data, each Object pointing at its record) at open.
 type diskStore struct {
 	*memStore
 	dir  string
 	sync bool
+	log  *slog.Logger
 	// mu is held for writing by bucket and upload changes, for reading by
-	// object changes, which keyMu serializes per key (striped): writes to
-	// different keys go to disk side by side.
-	mu    sync.RWMutex
-	keyMu [64]sync.Mutex
+	// object changes, which lmu serializes.
+	mu sync.RWMutex
+
+	// lmu orders appends, and the index changes that go with them, and
+	// guards the log's state below.
+	lmu        sync.Mutex
+	w          *logFile   // the live segment; nil until its first append
+	wOff       int64      // its length
+	seg        int64      // its number
+	files      []*logFile // every log file open for reading
+	live       int64      // bytes of the records of live objects
+	total      int64      // bytes of every record in the files
+	version    uint64     // the last objLoc.ver given out
+	compactMin int64      // compactMinBytes; tests lower it
+	compacting bool
+	closed     bool
+	wg         sync.WaitGroup
 }
 
-// lockKey takes d.mu for reading and the stripe of bucket/key, and
-// returns their unlock.
-func (d *diskStore) lockKey(bucket, key string) func() {
-	d.mu.RLock()
-	h := uint32(2166136261) // FNV-1a
-	for _, s := range []string{bucket, "/", key} {
-		for i := 0; i < len(s); i++ {
-			h = (h ^ uint32(s[i])) * 16777619
-		}
-	}
-	m := &d.keyMu[h%uint32(len(d.keyMu))]
-	m.Lock()
-	return func() { m.Unlock(); d.mu.RUnlock() }
-}
-
-// writeData writes an object's or a part's bytes to a file of a fresh
-// name. No temporary file is needed: nothing names the file until the
-// metadata written after it does, so a process killed half way leaves an
-// unnamed file, never a half object.
+// writeData writes a part's bytes to a file of a fresh name. No
+// temporary file is needed: nothing names the file until the metadata
+// written after it does, so a process killed half way leaves an unnamed
+// file, never a half part.
 func (d *diskStore) writeData(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -86,9 +87,19 @@ func (d *diskStore) writeData(path string, data []byte) error {
 
 // NewDiskStore opens (creating if needed) a Store under dir and loads what
 // an earlier run left there. fsync makes every write durable against power
-// loss too.
-func NewDiskStore(ctx context.Context, dir string, fsync bool) (Store, error) {
-	d := &diskStore{memStore: newMemStore(), dir: dir, sync: fsync}
+// loss too. log (nil: discard) gets what a background compaction of the
+// object log could not do.
+func NewDiskStore(ctx context.Context, dir string, fsync bool, log *slog.Logger) (Store, error) {
+	return openDiskStore(ctx, dir, fsync, log, compactMinBytes)
+}
+
+// openDiskStore is NewDiskStore compacting the object log past compactMin
+// dead bytes.
+func openDiskStore(ctx context.Context, dir string, fsync bool, log *slog.Logger, compactMin int64) (*diskStore, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &diskStore{memStore: newMemStore(), dir: dir, sync: fsync, log: log, compactMin: compactMin}
 	if err := os.MkdirAll(filepath.Join(dir, "buckets"), 0o755); err != nil {
 		return nil, fmt.Errorf("s3 store: %w", err)
 	}
@@ -114,11 +125,6 @@ func randSuffix() string {
 
 func (d *diskStore) bucketDir(name string) string {
 	return filepath.Join(d.dir, "buckets", hashName(name))
-}
-
-func (d *diskStore) objectDir(bucket, key string) (dir, base string) {
-	h := hashName(key)
-	return filepath.Join(d.bucketDir(bucket), "objects", h[:2]), h
 }
 
 func (d *diskStore) uploadDir(bucket, id string) string {
@@ -149,6 +155,7 @@ func (d *diskStore) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var legacy []legacyDir
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
@@ -166,38 +173,55 @@ func (d *diskStore) load(ctx context.Context) error {
 		if err := d.memStore.CreateBucket(ctx, b); err != nil {
 			return err
 		}
-		if err := d.loadObjects(ctx, b.Name, filepath.Join(bdir, "objects")); err != nil {
+		if err := d.loadUploads(ctx, b.Name, filepath.Join(bdir, "uploads")); err != nil {
 			return err
 		}
-		if err := d.loadUploads(ctx, b.Name, filepath.Join(bdir, "uploads")); err != nil {
+		if _, err := os.Stat(filepath.Join(bdir, "objects")); err == nil {
+			legacy = append(legacy, legacyDir{bucket: b.Name, dir: filepath.Join(bdir, "objects")})
+		}
+	}
+	if err := d.openLog(); err != nil {
+		return err
+	}
+	for _, l := range legacy {
+		if err := d.migrate(ctx, l); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (d *diskStore) loadObjects(ctx context.Context, bucket, dir string) error {
-	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+// legacyDir is a bucket's objects directory of the layout before the log:
+// objects/<h[:2]>/<h>.json naming <h>.<rand>.data beside it.
+type legacyDir struct{ bucket, dir string }
+
+// migrate appends every object of a legacy directory to the log and
+// deletes the directory. Killed half way, the next open appends the rest
+// (an object appended twice is the same object).
+func (d *diskStore) migrate(ctx context.Context, l legacyDir) error {
+	err := filepath.WalkDir(l.dir, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
 			return err
 		}
 		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".json") || strings.HasPrefix(name, ".tmp-") {
+		if e.IsDir() || !strings.HasSuffix(name, ".json") || strings.HasPrefix(name, ".") {
 			return nil
 		}
 		var o Object
 		if err := readJSON(p, &o); err != nil {
 			return err
 		}
-		if _, err := os.Stat(filepath.Join(filepath.Dir(p), o.DataFile)); err != nil {
+		data, err := os.ReadFile(filepath.Join(filepath.Dir(p), o.DataFile))
+		if err != nil {
 			return fmt.Errorf("%w: %s names missing data %s", ErrCorruptDataStore, p, o.DataFile)
 		}
-		return d.memStore.PutObject(ctx, bucket, o, nil)
+		o.DataFile = ""
+		return d.PutObject(ctx, l.bucket, o, data)
 	})
-	return err
+	if err != nil {
+		return fmt.Errorf("move %s into the object log: %w", l.dir, err)
+	}
+	return os.RemoveAll(l.dir)
 }
 
 func (d *diskStore) loadUploads(ctx context.Context, bucket, dir string) error {
@@ -266,58 +290,6 @@ func (d *diskStore) SetBucketPolicy(ctx context.Context, name string, policy []b
 		return err
 	}
 	return d.memStore.SetBucketPolicy(ctx, name, policy)
-}
-
-func (d *diskStore) PutObject(ctx context.Context, bucket string, o Object, data []byte) error {
-	if _, err := d.memStore.Bucket(ctx, bucket); err != nil {
-		return err
-	}
-	// The bytes go to a file of their own name outside the lock: nothing
-	// names it until the metadata below does.
-	dir, base := d.objectDir(bucket, o.Key)
-	o.DataFile = base + "." + randSuffix() + ".data"
-	if err := d.writeData(filepath.Join(dir, o.DataFile), data); err != nil {
-		return err
-	}
-	defer d.lockKey(bucket, o.Key)()
-	if _, err := d.memStore.Bucket(ctx, bucket); err != nil {
-		_ = os.Remove(filepath.Join(dir, o.DataFile))
-		return err
-	}
-	if err := d.writeJSON(filepath.Join(dir, base+".json"), o); err != nil {
-		_ = os.Remove(filepath.Join(dir, o.DataFile))
-		return err
-	}
-	if old, err := d.memStore.Object(ctx, bucket, o.Key); err == nil && old.DataFile != o.DataFile {
-		_ = os.Remove(filepath.Join(dir, old.DataFile))
-	}
-	return d.memStore.PutObject(ctx, bucket, o, nil)
-}
-
-func (d *diskStore) ObjectData(_ context.Context, bucket string, o Object) ([]byte, error) {
-	dir, _ := d.objectDir(bucket, o.Key)
-	b, err := os.ReadFile(filepath.Join(dir, o.DataFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrNoSuchKey // replaced or deleted since o was read
-	}
-	return b, err
-}
-
-func (d *diskStore) DeleteObject(ctx context.Context, bucket, key string) error {
-	defer d.lockKey(bucket, key)()
-	o, err := d.memStore.Object(ctx, bucket, key)
-	if errors.Is(err, ErrNoSuchKey) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	dir, base := d.objectDir(bucket, key)
-	if err := os.Remove(filepath.Join(dir, base+".json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("delete object %q: %w", key, err)
-	}
-	_ = os.Remove(filepath.Join(dir, o.DataFile))
-	return d.memStore.DeleteObject(ctx, bucket, key)
 }
 
 func (d *diskStore) CreateUpload(ctx context.Context, u Upload) error {

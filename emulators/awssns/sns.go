@@ -69,6 +69,8 @@ type Handler struct {
 	retries []time.Duration
 	signer  *signer
 	store   *store
+	// signingKeys caches SigV4 signing keys.
+	signingKeys sigv4.KeyCache
 
 	// deliveries tracks asynchronous HTTP deliveries; Close cancels and
 	// waits for them.
@@ -183,7 +185,7 @@ func (h *Handler) dispatch(ctx context.Context, r *http.Request, body []byte, p 
 		c.anonymous = true
 		return fn(h, c)
 	}
-	res, err := awsauth.Authenticate(r, h.iam, "sns", h.now(), sigv4.Options{Body: body})
+	res, err := awsauth.Authenticate(r, h.iam, "sns", h.now(), sigv4.Options{Body: body, Keys: &h.signingKeys})
 	if err != nil {
 		return nil, awsauth.QueryError(err)
 	}

@@ -67,6 +67,8 @@ type Handler struct {
 	// transitive holds the transitive session tag keys of the sessions this
 	// handler issued, by access key ID (awsiam.Principal has no field).
 	transitive sync.Map
+	// signingKeys caches SigV4 signing keys.
+	signingKeys sigv4.KeyCache
 }
 
 func (h *Handler) rememberTransitive(akid string, keys []string) {
@@ -146,7 +148,7 @@ func (h *Handler) dispatch(ctx context.Context, r *http.Request, body []byte, p 
 
 // authenticate verifies SigV4 and returns the caller and its access key ID.
 func (h *Handler) authenticate(r *http.Request, body []byte) (awsiam.Principal, string, error) {
-	res, err := awsauth.Authenticate(r, h.iam, "sts", h.now(), sigv4.Options{Body: body})
+	res, err := awsauth.Authenticate(r, h.iam, "sts", h.now(), sigv4.Options{Body: body, Keys: &h.signingKeys})
 	if err != nil {
 		return awsiam.Principal{}, "", awsauth.QueryError(err)
 	}

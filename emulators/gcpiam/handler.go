@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"github.com/idlab/idlab/internal/decisionlog"
+	"github.com/idlab/idlab/internal/jsonlog"
 	"log/slog"
 	"net"
 	"net/http"
@@ -71,6 +72,11 @@ type Handler struct {
 	signer    *signingKey            // the accounts.google.com key minting uses
 	saKeys    map[string]*signingKey // per service account, for signJwt / signBlob
 	decisions *decisionlog.Log
+	// jr journals the tokens when dir is set; sincePurge and lastPurge
+	// pace purgeTokensLocked. Guarded by mu.
+	jr         *jsonlog.Journal[tokenRecord]
+	sincePurge int
+	lastPurge  time.Time
 }
 
 // New returns a handler, loading Options.DataDir when it holds state.

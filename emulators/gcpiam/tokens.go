@@ -91,10 +91,14 @@ func (h *Handler) MintAccessToken(ctx context.Context, email string, scopes []st
 	now := h.now()
 	exp := now.Add(lifetime).Truncate(time.Second)
 	tok := newOpaqueToken("ya29.c.")
-	h.st.Tokens[tok] = &accessToken{Email: sa.Email, UniqueID: sa.UniqueID, Members: []string{"serviceAccount:" + sa.Email},
+	at := &accessToken{Email: sa.Email, UniqueID: sa.UniqueID, Members: []string{"serviceAccount:" + sa.Email},
 		Scopes: slices.Clone(scopes), Issued: now, Expiry: exp}
+	h.st.Tokens[tok] = at
+	if err := h.saveTokenLocked(tok, at); err != nil {
+		return "", time.Time{}, err
+	}
 	h.log.Info("access token issued", "principal", sa.Email, "expiry", exp.UTC().Format(time.RFC3339))
-	return tok, exp, h.saveLocked()
+	return tok, exp, nil
 }
 
 // mintFederatedLocked issues the access token STS returns for an external
@@ -103,10 +107,14 @@ func (h *Handler) mintFederatedLocked(subject string, members, scopes []string, 
 	now := h.now()
 	exp := now.Add(lifetime).Truncate(time.Second)
 	tok := newOpaqueToken("ya29.d.")
-	h.st.Tokens[tok] = &accessToken{Subject: subject, Members: slices.Clone(members), Scopes: slices.Clone(scopes),
+	at := &accessToken{Subject: subject, Members: slices.Clone(members), Scopes: slices.Clone(scopes),
 		Issued: now, Expiry: exp, Federated: true}
+	h.st.Tokens[tok] = at
+	if err := h.saveTokenLocked(tok, at); err != nil {
+		return "", time.Time{}, err
+	}
 	h.log.Info("federated access token issued", "principal", members[0], "expiry", exp.UTC().Format(time.RFC3339))
-	return tok, exp, h.saveLocked()
+	return tok, exp, nil
 }
 
 // VerifyAccessToken resolves a token this handler issued; unknown and
@@ -129,8 +137,11 @@ func (h *Handler) VerifyAccessToken(token string) (*TokenInfo, error) {
 func (h *Handler) RevokeAccessToken(token string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if _, ok := h.st.Tokens[token]; !ok {
+		return nil
+	}
 	delete(h.st.Tokens, token)
-	return h.saveLocked()
+	return h.saveTokenLocked(token, nil)
 }
 
 // idClaims are the claims of a Google-signed service-account ID token; JSON

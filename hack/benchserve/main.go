@@ -36,6 +36,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,6 +55,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/idlab/idlab/emulators/oidc"
+	"github.com/idlab/idlab/harness/cloud"
 	"github.com/idlab/idlab/internal/certs"
 )
 
@@ -73,6 +75,8 @@ type options struct {
 	curve    []int
 	peer     string
 	caFile   string
+	profile  string
+	minio    string
 }
 
 func main() {
@@ -81,6 +85,8 @@ func main() {
 	flag.StringVar(&o.idlab, "idlab", "bin/idlab", "the idlab binary to measure")
 	flag.BoolVar(&o.short, "short", false, "short mode (make bench BENCHTIME=1x): short windows, a shorter sessions curve")
 	flag.StringVar(&curve, "curve", "", "sessions-growth checkpoints, comma-separated (default 1000,10000,100000; short 1000,10000,30000)")
+	flag.StringVar(&o.minio, "minio", "", "a MinIO binary to measure too: S3 and STS AssumeRoleWithWebIdentity (make bench-peers)")
+	flag.StringVar(&o.profile, "profile", "", "write CPU profiles of idlab serve under each c=16 load to this directory (serve --pprof-listen)")
 	flag.StringVar(&o.peer, "peer", "", "internal: serve this peer (gofakes3) and print its URL")
 	flag.StringVar(&o.caFile, "ca-file", "", "internal: where the peer writes its CA")
 	flag.Parse()
@@ -91,9 +97,9 @@ func main() {
 		}
 		return
 	}
-	o.duration, o.rounds, o.curve = 3*time.Second, 3, []int{1000, 10000, 100000}
+	o.duration, o.rounds, o.curve = 2*time.Second, 5, []int{1000, 10000, 100000}
 	if o.short {
-		o.duration, o.rounds, o.curve = time.Second, 1, []int{1000, 10000, 30000}
+		o.duration, o.rounds, o.curve = 400*time.Millisecond, 3, []int{1000, 10000, 30000}
 	}
 	if curve != "" {
 		o.curve = nil
@@ -181,7 +187,9 @@ func start(cmd *exec.Cmd, url func(line string) string) (*proc, error) {
 }
 
 func (p *proc) stop() {
-	_ = p.stdin.Close()
+	if p.stdin != nil {
+		_ = p.stdin.Close()
+	}
 	_ = p.cmd.Process.Signal(os.Interrupt)
 	done := make(chan struct{})
 	go func() { _ = p.cmd.Wait(); close(done) }()
@@ -291,6 +299,12 @@ func awsFixture() string {
 
 // mint signs a service-account token as the cluster would (RS256).
 func (l *lab) mint(ttl time.Duration) (string, error) {
+	return l.mintClaims(issuerURL, nil, ttl)
+}
+
+// mintClaims signs a token of issuer iss for the bench's subject and
+// audience, with extra claims.
+func (l *lab) mintClaims(iss string, extra map[string]any, ttl time.Duration) (string, error) {
 	kid, err := oidc.KeyID(&l.key.PublicKey)
 	if err != nil {
 		return "", err
@@ -300,9 +314,12 @@ func (l *lab) mint(ttl time.Duration) (string, error) {
 		b, _ := json.Marshal(v)
 		return base64.RawURLEncoding.EncodeToString(b)
 	}
-	signing := enc(map[string]string{"alg": "RS256", "kid": kid, "typ": "JWT"}) + "." +
-		enc(map[string]any{"iss": issuerURL, "sub": subject, "aud": []string{"sts.amazonaws.com"},
-			"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(ttl).Unix()})
+	claims := map[string]any{"iss": iss, "sub": subject, "aud": []string{"sts.amazonaws.com"},
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(ttl).Unix()}
+	for k, v := range extra {
+		claims[k] = v
+	}
+	signing := enc(map[string]string{"alg": "RS256", "kid": kid, "typ": "JWT"}) + "." + enc(claims)
 	sum := sha256.Sum256([]byte(signing))
 	sig, err := rsa.SignPKCS1v15(rand.Reader, l.key, crypto.SHA256, sum[:])
 	if err != nil {
@@ -327,14 +344,29 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer serveLog.Close()
-	cmd := exec.Command(o.idlab, "serve", "--data-dir", data, "--https-port", "0",
-		"--fixtures", filepath.Join(dir, "aws.yaml"), "--issuers", filepath.Join(dir, "issuers.yaml"))
-	cmd.Stderr = serveLog
-	idlab, err := start(cmd, func(line string) string {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "url"); ok {
-			return strings.TrimSpace(v)
+	args := []string{"serve", "--data-dir", data, "--https-port", "0",
+		"--fixtures", filepath.Join(dir, "aws.yaml"), "--issuers", filepath.Join(dir, "issuers.yaml")}
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return err
 		}
-		return ""
+		args = append(args, "--pprof-listen", "127.0.0.1:0")
+	}
+	cmd := exec.Command(o.idlab, args...)
+	cmd.Stderr = serveLog
+	var url string
+	idlab, err := start(cmd, func(line string) string {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "url"); ok {
+			url = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(line, "pprof"); ok {
+			pprofURL = strings.TrimSpace(v)
+		}
+		if o.profile != "" && pprofURL == "" {
+			return ""
+		}
+		return url
 	})
 	if err != nil {
 		return err
@@ -359,13 +391,40 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer peer.stop()
-	if err := benchS3(ctx, o, l, hc, stsClient, idlab, peer, filepath.Join(dir, "peer-ca.pem")); err != nil {
+	phc, err := httpClient(filepath.Join(dir, "peer-ca.pem"))
+	if err != nil {
 		return err
 	}
-	if err := benchCurve(ctx, o, l, stsClient, idlab); err != nil {
+	gofakes3 := newS3(phc, peer.url, credentials.NewStaticCredentialsProvider("AKIDPEER", "peer-secret", ""))
+	if _, err := gofakes3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		return fmt.Errorf("gofakes3 CreateBucket: %w", err)
+	}
+	peers := []target{{"gofakes3", gofakes3}}
+	var minio *minioPeer
+	if o.minio != "" {
+		if minio, err = startMinio(ctx, o, dir, l); err != nil {
+			return err
+		}
+		defer minio.stop()
+		fmt.Printf("minio: %s, data dir on disk, HTTPS, OpenID STS; ready (STS answering) %.0f ms after exec; RSS %.1f MiB\n",
+			o.minio, ms(minio.proc.ready), mib(minio.proc.rss()))
+		mc, err := minio.s3Client(ctx)
+		if err != nil {
+			return err
+		}
+		peers = append(peers, target{"minio", mc})
+	}
+	if err := benchS3(ctx, o, l, hc, stsClient, idlab, peers); err != nil {
 		return err
 	}
-	if err := benchSTS(ctx, o, l, stsClient); err != nil {
+	firstRSS, err := benchCurve(ctx, o, l, stsClient, idlab)
+	if err != nil {
+		return err
+	}
+	if err := benchExpiry(ctx, l, stsClient, idlab, data, idle, firstRSS); err != nil {
+		return err
+	}
+	if err := benchSTS(ctx, o, l, stsClient, minio); err != nil {
 		return err
 	}
 	fmt.Printf("\nclient retries (net.ErrClosed on loopback, aws/aws-sdk-go-v2#2737): %d of %d requests sent\n", retried.Load(), sent.Load())
@@ -401,6 +460,42 @@ func retryUntil(ctx context.Context, d time.Duration, f func() error) attempt {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// pprofURL is idlab serve's profile endpoint with -profile.
+var pprofURL string
+
+// profiled runs f while idlab serve's CPU is profiled for d, and writes
+// the profile to dir/name.pprof; without -profile it only runs f.
+func profiled(o options, name string, d time.Duration, f func() error) error {
+	if o.profile == "" || pprofURL == "" {
+		return f()
+	}
+	secs := max(1, int((d+time.Second-1)/time.Second))
+	type result struct {
+		body []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(fmt.Sprintf("%sprofile?seconds=%d", pprofURL, secs))
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("profile: %s: %s", resp.Status, b)
+		}
+		done <- result{b, err}
+	}()
+	ferr := f()
+	r := <-done
+	if r.err != nil {
+		return errors.Join(ferr, r.err)
+	}
+	return errors.Join(ferr, os.WriteFile(filepath.Join(o.profile, name+".pprof"), r.body, 0o644))
 }
 
 // sent counts the HTTP requests the clients sent, retries included;
@@ -497,21 +592,20 @@ func loadN(ctx context.Context, c int, d time.Duration, n int64, op func(ctx con
 	return float64(len(all)) / elapsed.Seconds(), all[len(all)/2], nil
 }
 
-func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient *sts.Client, idlab, peer *proc, peerCA string) error {
+// target is an S3 server under measurement and its client.
+type target struct {
+	name   string
+	client *s3.Client
+}
+
+func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient *sts.Client, idlab *proc, peers []target) error {
 	out, err := assume(ctx, stsClient, l.token)
 	if err != nil {
 		return err
 	}
 	c := out.Credentials
 	ours := newS3(hc, idlab.url, credentials.NewStaticCredentialsProvider(*c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken))
-	phc, err := httpClient(peerCA)
-	if err != nil {
-		return err
-	}
-	theirs := newS3(phc, peer.url, credentials.NewStaticCredentialsProvider("AKIDPEER", "peer-secret", ""))
-	if _, err := theirs.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		return fmt.Errorf("gofakes3 CreateBucket: %w", err)
-	}
+	all := append([]target{{"idlab", ours}}, peers...)
 	data := bytes.Repeat([]byte("idlab-s3-bench.."), 4<<10/16)
 	const keys = 256
 	put := func(cl *s3.Client) func(context.Context, int64) error {
@@ -534,34 +628,66 @@ func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient 
 			return err
 		}
 	}
-	// Both stores hold every key before anything is timed.
-	for _, cl := range []*s3.Client{ours, theirs} {
-		if _, _, err := loadN(ctx, 8, 0, keys, put(cl)); err != nil {
-			return fmt.Errorf("seed objects: %w", err)
+	// Every store holds every key before anything is timed.
+	for _, t := range all {
+		if _, _, err := loadN(ctx, 8, 0, keys, put(t.client)); err != nil {
+			return fmt.Errorf("seed objects on %s: %w", t.name, err)
 		}
 	}
-	fmt.Printf("\nS3 4 KiB objects, aws-sdk-go-v2 keep-alive clients, %d interleaved round(s) of %s each; idlab authenticates (SigV4 + IAM) and writes to disk, gofakes3 does neither:\n", o.rounds, o.duration)
-	fmt.Printf("  %-16s %12s %12s %8s %14s %14s\n", "op", "idlab req/s", "gofakes3", "ratio", "idlab p50", "gofakes3 p50")
+	fmt.Printf("\nS3 4 KiB objects, aws-sdk-go-v2 keep-alive clients, %d interleaved round(s) of %s each (req/s: the mean of the rounds; ratio: the median of the rounds' ratios); idlab authenticates (SigV4 + IAM) and writes to disk; gofakes3 does neither (memory store)", o.rounds, o.duration)
+	if len(peers) > 1 {
+		fmt.Printf("; minio authenticates its STS session and writes to disk")
+	}
+	fmt.Printf(":\n  %-16s %12s", "op", "idlab req/s")
+	for _, p := range peers {
+		fmt.Printf(" %12s %8s", p.name, "ratio")
+	}
+	fmt.Printf(" %10s", "idlab p50")
+	for _, p := range peers {
+		fmt.Printf(" %10s", p.name+" p50")
+	}
+	fmt.Println()
 	for _, op := range []string{"PutObject", "GetObject"} {
 		for _, conc := range []int{1, 16} {
-			var sum [2]float64
-			var p50 [2]time.Duration
+			sum := make([]float64, len(all))
+			p50 := make([]time.Duration, len(all))
+			ratios := make([][]float64, len(peers)) // per round, idlab's rate over each peer's
 			for range o.rounds {
-				for k, cl := range []*s3.Client{ours, theirs} {
-					f := put(cl)
+				round := make([]float64, len(all))
+				for k, t := range all {
+					f := put(t.client)
 					if op == "GetObject" {
-						f = get(cl)
+						f = get(t.client)
 					}
-					rps, med, err := load(ctx, conc, o.duration, f)
+					var rps float64
+					var med time.Duration
+					run := func() (err error) { rps, med, err = load(ctx, conc, o.duration, f); return err }
+					if k == 0 && conc == 16 {
+						err = profiled(o, fmt.Sprintf("idlab-%s-c%d", op, conc), o.duration, run)
+					} else {
+						err = run()
+					}
 					if err != nil {
-						return fmt.Errorf("%s c=%d on %s: %w", op, conc, []string{"idlab", "gofakes3"}[k], err)
+						return fmt.Errorf("%s c=%d on %s: %w", op, conc, t.name, err)
 					}
 					sum[k] += rps
 					p50[k] = med
+					round[k] = rps
+				}
+				for k := range peers {
+					ratios[k] = append(ratios[k], round[0]/round[k+1])
 				}
 			}
-			a, b := sum[0]/float64(o.rounds), sum[1]/float64(o.rounds)
-			fmt.Printf("  %-16s %12.0f %12.0f %7.2fx %11.2f ms %11.2f ms\n", fmt.Sprintf("%s c=%d", op, conc), a, b, a/b, ms(p50[0]), ms(p50[1]))
+			ours := sum[0] / float64(o.rounds)
+			fmt.Printf("  %-16s %12.0f", fmt.Sprintf("%s c=%d", op, conc), ours)
+			for k := range peers {
+				theirs := sum[k+1] / float64(o.rounds)
+				fmt.Printf(" %12.0f %7.2fx", theirs, median(ratios[k]))
+			}
+			for k := range all {
+				fmt.Printf(" %7.2f ms", ms(p50[k]))
+			}
+			fmt.Println()
 		}
 	}
 	return nil
@@ -571,61 +697,145 @@ func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient 
 // measures the rate over the next window of calls, with the RSS after it.
 // RSS growth per session is counted from the second checkpoint on: up to
 // the first ones the decision log (DefaultMax entries) is still filling.
-func benchCurve(ctx context.Context, o options, l *lab, stsClient *sts.Client, idlab *proc) error {
+func benchCurve(ctx context.Context, o options, l *lab, stsClient *sts.Client, idlab *proc) (firstRSS int64, err error) {
 	window := int64(3000)
 	if o.short {
 		window = 2000
 	}
-	fmt.Printf("\nSTS AssumeRoleWithWebIdentity (aws-sdk-go-v2, c=16) after N sessions issued, each row the rate over the next %d calls:\n", window)
-	fmt.Printf("  %-10s %10s %10s %10s %10s\n", "sessions", "req/s", "p50 ms", "RSS MiB", "vs first")
+	const parts = 5
+	fmt.Printf("\nSTS AssumeRoleWithWebIdentity (aws-sdk-go-v2, c=16) after N sessions issued, each row the next %d calls in %d windows, their median rate and p50:\n", window, parts)
+	fmt.Printf("  %-10s %10s %10s %10s %10s %10s\n", "sessions", "req/s", "p50 ms", "RSS MiB", "vs first", "p50 vs")
 	issued := int64(2) // the first call and the S3 setup's
 	var firstRate float64
+	var firstP50 time.Duration
 	var prevRSS, prevN int64
 	op := func(ctx context.Context, _ int64) error { _, err := assume(ctx, stsClient, l.token); return err }
 	for k, n := range o.curve {
 		if pre := int64(n) - issued; pre > 0 {
 			if _, _, err := loadN(ctx, 16, 0, pre, op); err != nil {
-				return err
+				return 0, err
 			}
 			issued += pre
 		}
-		rps, med, err := loadN(ctx, 16, 0, window, op)
+		var rates []float64
+		var p50s []time.Duration
+		err := profiled(o, fmt.Sprintf("idlab-curve-%d", n), time.Second, func() error {
+			for range parts {
+				rps, med, err := loadN(ctx, 16, 0, window/parts, op)
+				if err != nil {
+					return err
+				}
+				rates, p50s = append(rates, rps), append(p50s, med)
+			}
+			return nil
+		})
 		if err != nil {
-			return err
+			return 0, err
 		}
+		rps, med := median(rates), median(p50s)
 		issued += window
 		rss := idlab.rss()
 		if firstRate == 0 {
-			firstRate = rps
+			firstRate, firstP50, firstRSS = rps, med, rss
 		}
 		growth := ""
 		if k >= 2 {
 			growth = fmt.Sprintf("  RSS +%.2f KiB per session since %d", float64(rss-prevRSS)/1024/float64(issued-prevN), prevN)
 		}
-		fmt.Printf("  %-10d %10.0f %10.2f %10.1f %9.2fx%s\n", n, rps, ms(med), mib(rss), rps/firstRate, growth)
+		fmt.Printf("  %-10d %10.0f %10.2f %10.1f %9.2fx %9.2fx%s\n", n, rps, ms(med), mib(rss), rps/firstRate, float64(med)/float64(firstP50), growth)
 		if k >= 1 {
 			prevRSS, prevN = rss, issued
 		}
 	}
+	return firstRSS, nil
+}
+
+// benchExpiry lets every session issued so far expire (the lab clock
+// moved 3 h on through the admin API: past the sessions' hour and the
+// hour IAM keeps expired ones), issues a few more sessions, which purges
+// the expired ones, and reports the RSS as it settles: it comes back down
+// when a session costs nothing once it is gone.
+func benchExpiry(ctx context.Context, l *lab, stsClient *sts.Client, idlab *proc, data string, idle, firstRSS int64) error {
+	secret, err := cloud.ReadAdminSecret(filepath.Join(data, "admin.secret"))
+	if err != nil {
+		return err
+	}
+	admin, base, err := cloud.NewAdminClient("unix:"+filepath.Join(data, "admin.sock"), secret)
+	if err != nil {
+		return err
+	}
+	peak := idlab.rss()
+	resp, err := admin.Post(base+"/_idlab/clock?advance=3h", "", nil)
+	if err != nil {
+		return err
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("advance the lab clock: %s", resp.Status)
+	}
+	op := func(ctx context.Context, _ int64) error { _, err := assume(ctx, stsClient, l.token); return err }
+	if _, _, err := loadN(ctx, 16, 0, 2000, op); err != nil {
+		return err
+	}
+	low := idlab.rss()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		low = min(low, idlab.rss())
+	}
+	fmt.Printf("\nSessions expired (lab clock +3h through the admin API, then 2000 more sessions, which purge the expired ones): RSS %.1f MiB (idle after start %.1f MiB, at the first checkpoint %.1f MiB, before expiry %.1f MiB): %.0f%% of the growth since the first checkpoint given back\n",
+		mib(low), mib(idle), mib(firstRSS), mib(peak), 100*float64(peak-low)/float64(max(1, peak-firstRSS)))
 	return nil
 }
 
-// benchSTS measures AssumeRoleWithWebIdentity at c=1 and c=16.
-func benchSTS(ctx context.Context, o options, l *lab, stsClient *sts.Client) error {
-	op := func(ctx context.Context, _ int64) error { _, err := assume(ctx, stsClient, l.token); return err }
-	fmt.Printf("\nSTS AssumeRoleWithWebIdentity, %d round(s) of %s (no STS peer in this run: a MinIO peer is not wired yet):\n", o.rounds, o.duration)
+// benchSTS measures AssumeRoleWithWebIdentity at c=1 and c=16, and
+// MinIO's in interleaved rounds when it runs.
+func benchSTS(ctx context.Context, o options, l *lab, stsClient *sts.Client, minio *minioPeer) error {
+	type side struct {
+		name   string
+		client *sts.Client
+		token  string
+	}
+	sides := []side{{"idlab", stsClient, l.token}}
+	if minio != nil {
+		sides = append(sides, side{"minio", minio.sts, minio.token})
+		fmt.Printf("\nSTS AssumeRoleWithWebIdentity (RS256 token verified, session issued), %d interleaved round(s) of %s each, idlab vs MinIO:\n", o.rounds, o.duration)
+	} else {
+		fmt.Printf("\nSTS AssumeRoleWithWebIdentity, %d round(s) of %s (make bench-peers adds MinIO):\n", o.rounds, o.duration)
+	}
 	for _, conc := range []int{1, 16} {
-		var sum float64
-		var p50 time.Duration
+		sum := make([]float64, len(sides))
+		p50 := make([]time.Duration, len(sides))
+		var ratios []float64
 		for range o.rounds {
-			rps, med, err := load(ctx, conc, o.duration, op)
-			if err != nil {
-				return err
+			round := make([]float64, len(sides))
+			for k, sd := range sides {
+				op := func(ctx context.Context, _ int64) error { _, err := assume(ctx, sd.client, sd.token); return err }
+				var rps float64
+				var med time.Duration
+				run := func() (err error) { rps, med, err = load(ctx, conc, o.duration, op); return err }
+				var err error
+				if k == 0 {
+					err = profiled(o, fmt.Sprintf("idlab-STS-c%d", conc), o.duration, run)
+				} else {
+					err = run()
+				}
+				if err != nil {
+					return fmt.Errorf("STS c=%d on %s: %w", conc, sd.name, err)
+				}
+				sum[k] += rps
+				p50[k] = med
+				round[k] = rps
 			}
-			sum += rps
-			p50 = med
+			if len(sides) > 1 {
+				ratios = append(ratios, round[0]/round[1])
+			}
 		}
-		fmt.Printf("  c=%-3d idlab %8.0f req/s  p50 %.2f ms\n", conc, sum/float64(o.rounds), ms(p50))
+		ours := sum[0] / float64(o.rounds)
+		fmt.Printf("  c=%-3d idlab %8.0f req/s  p50 %.2f ms", conc, ours, ms(p50[0]))
+		if len(sides) > 1 {
+			theirs := sum[1] / float64(o.rounds)
+			fmt.Printf("   minio %8.0f req/s  p50 %.2f ms   ratio %.2fx (median of rounds)", theirs, ms(p50[1]), median(ratios))
+		}
+		fmt.Println()
 	}
 	return nil
 }
@@ -643,6 +853,13 @@ func fsType(path string) string {
 		}
 	}
 	return typ + " at " + best
+}
+
+// median is the middle of vs (the upper one of an even count).
+func median[T int64 | float64 | time.Duration](vs []T) T {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

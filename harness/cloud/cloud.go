@@ -93,13 +93,8 @@ func New(cfg Config) (*Cloud, error) {
 	}
 	c := &Cloud{cfg: cfg, log: log, CA: ca, Clock: clock.New(nil), handlers: map[Service]http.Handler{}, Decisions: &decisionlog.Log{}}
 	c.router = router{isIssuer: c.isIssuer}
-	for _, s := range services {
-		if err := s.build(c); err != nil {
-			return nil, err
-		}
-		if s.handler != nil {
-			c.handlers[s.name] = s.handler(c)
-		}
+	if err := c.build(); err != nil {
+		return nil, err
 	}
 	ctx := context.Background()
 	for _, s := range services {
@@ -120,6 +115,51 @@ func New(cfg Config) (*Cloud, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// build builds every service in the order of services, the aside ones
+// beside the others (a later build waits for those it needs), then
+// collects their handlers. It returns once no build runs.
+func (c *Cloud) build() error {
+	pending := map[Service]chan error{}
+	wait := func(name Service) error {
+		ch, ok := pending[name]
+		if !ok {
+			return nil
+		}
+		delete(pending, name)
+		return <-ch
+	}
+	var err error
+	for _, s := range services {
+		for _, n := range s.needs {
+			err = errors.Join(err, wait(n))
+		}
+		if err != nil {
+			break
+		}
+		if s.aside {
+			ch := make(chan error, 1)
+			pending[s.name] = ch
+			go func() { ch <- s.build(c) }()
+			continue
+		}
+		if err = s.build(c); err != nil {
+			break
+		}
+	}
+	for name := range pending {
+		err = errors.Join(err, wait(name))
+	}
+	if err != nil {
+		return err
+	}
+	for _, s := range services {
+		if s.handler != nil {
+			c.handlers[s.name] = s.handler(c)
+		}
+	}
+	return nil
 }
 
 // addIssuer hosts one issuer and publishes its keys.

@@ -56,6 +56,10 @@ type ServeConfig struct {
 	// Fsync fsyncs every write under DataDir (Config.Fsync). Defaults to
 	// off.
 	Fsync bool `yaml:"fsync,omitempty" json:"fsync,omitempty"`
+	// PprofListen, a loopback IP:PORT, serves the process's CPU and heap
+	// profiles (GET /debug/pprof/profile?seconds=N, /debug/pprof/heap),
+	// for measuring serve under load. Defaults to off.
+	PprofListen string `yaml:"pprofListen,omitempty" json:"pprofListen,omitempty"`
 }
 
 // DefaultServeConfig is the configuration of `idlab serve` with no file
@@ -90,6 +94,7 @@ func (sc *ServeConfig) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&sc.AdminSecretFile, "admin-secret-file", sc.AdminSecretFile, "file holding the admin API's bearer secret, created 0600 when absent (default DATA-DIR/admin.secret)")
 	fs.BoolVar(&sc.LogDecisions, "log-decisions", sc.LogDecisions, "log one line per allow/deny decision to stderr (the admin API's decision log has them either way)")
 	fs.BoolVar(&sc.Fsync, "fsync", sc.Fsync, "fsync every write under the data dir (sessions, S3 objects, state), for power loss; off, a killed process still loses nothing acknowledged")
+	fs.StringVar(&sc.PprofListen, "pprof-listen", sc.PprofListen, "serve CPU and heap profiles on this loopback IP:PORT (/debug/pprof/profile?seconds=N, /debug/pprof/heap); off unless set")
 	fromFlags := false
 	fs.Func("imds", "a node's EC2 instance metadata on plain HTTP (repeatable): name=N,port=P,bridge-port=B,role=ARN,instance-id=I,region=R,hop-limit=H,http-tokens=required|optional", func(s string) error {
 		ic, err := ParseIMDSFlag(s)

@@ -56,8 +56,15 @@ const (
 type service struct {
 	name Service
 	// build constructs the service into c. Services are built in the
-	// order of services, so one may use those listed before it.
+	// order of services, so one may use those listed before it, except
+	// the aside ones, which it must name in needs.
 	build func(c *Cloud) error
+	// aside lets the build run beside the builds after it: it makes a
+	// signing key on a first start (RSA, a tenth of a second or more of
+	// CPU), and a lab's first answer should not wait for each in turn.
+	aside bool
+	// needs are the aside services the build uses, waited for first.
+	needs []Service
 	// handler is its cloud-plane handler, once built.
 	handler func(c *Cloud) http.Handler
 	// host reports whether a request to host (lower case, no port) is the
@@ -247,7 +254,8 @@ var services = []service{
 		zones: []string{"amazonaws.com"},
 	},
 	{
-		name: ServiceSNS,
+		name:  ServiceSNS,
+		aside: true,
 		build: func(c *Cloud) (err error) {
 			c.SNS, err = awssns.New(awssns.Options{IAM: c.IAM, Now: c.Clock.Now, Logger: c.log.With("emulator", "sns"),
 				DataDir: filepath.Join(c.cfg.DataDir, "sns"), Fsync: c.cfg.Fsync, Region: c.cfg.Region})
@@ -296,6 +304,11 @@ var services = []service{
 		admin:       func(c *Cloud) http.Handler { return c.S3.AdminHandler() },
 		fixtures:    fixturesAWS,
 		load:        func(ctx context.Context, c *Cloud, path string) error { return c.S3.LoadFixtures(ctx, path) },
+		close: func(c *Cloud) {
+			if err := c.S3.Close(); err != nil {
+				c.log.Error("close s3", "err", err)
+			}
+		},
 		endpoints: func(c *Cloud, u string) map[string]string {
 			return map[string]string{"s3": u + " (AWS_ENDPOINT_URL_S3, path-style), or https://s3." + c.cfg.Region + ".amazonaws.com and BUCKET.s3.REGION.amazonaws.com through lab DNS"}
 		},
@@ -326,7 +339,8 @@ var services = []service{
 	{
 		// Google's identity plane: accounts.google.com, IAM Credentials,
 		// STS, tokeninfo, JWKS.
-		name: ServiceGoogleIAM,
+		name:  ServiceGoogleIAM,
+		aside: true,
 		build: func(c *Cloud) (err error) {
 			c.Google, err = gcpiam.New(gcpiam.Options{Now: c.Clock.Now, Logger: c.log.With("emulator", "gcpiam"), Decisions: c.Decisions,
 				DataDir: filepath.Join(c.cfg.DataDir, "gcpiam"), Fsync: c.cfg.Fsync, HTTPClient: c.loopbackClient()})
@@ -343,13 +357,15 @@ var services = []service{
 		load: func(_ context.Context, c *Cloud, path string) error {
 			return wrap("google fixtures", c.Google.LoadFixtures(path))
 		},
+		close: func(c *Cloud) { c.Google.Close() }, // waits for a token journal compaction
 		endpoints: func(*Cloud, string) map[string]string {
 			return map[string]string{"google": "https://accounts.google.com, https://{sts,iamcredentials,oauth2,www}.googleapis.com and https://storage.googleapis.com through lab DNS"}
 		},
 		zones: []string{"googleapis.com", "accounts.google.com"},
 	},
 	{
-		name: ServiceGCS,
+		name:  ServiceGCS,
+		needs: []Service{ServiceGoogleIAM},
 		build: func(c *Cloud) (err error) {
 			c.GCS, err = gcs.New(gcs.Options{IAM: c.Google, Now: c.Clock.Now, Logger: c.log.With("emulator", "gcs"),
 				DataDir: filepath.Join(c.cfg.DataDir, "gcs")})
@@ -363,7 +379,8 @@ var services = []service{
 		zones: []string{"googleapis.com"},
 	},
 	{
-		name: ServiceEntra,
+		name:  ServiceEntra,
+		aside: true,
 		build: func(c *Cloud) (err error) {
 			c.Entra, err = entra.New(entra.Options{Now: c.Clock.Now, Logger: c.log.With("emulator", "entra"), Decisions: c.Decisions,
 				DataDir: filepath.Join(c.cfg.DataDir, "entra"), Fsync: c.cfg.Fsync, HTTPClient: c.loopbackClient()})
@@ -384,7 +401,8 @@ var services = []service{
 		zones: []string{"microsoftonline.com", "login.microsoft.com", "azure.com"},
 	},
 	{
-		name: ServiceAzureBlob,
+		name:  ServiceAzureBlob,
+		needs: []Service{ServiceEntra},
 		build: func(c *Cloud) (err error) {
 			c.Blob, err = azureblob.New(azureblob.Options{Tokens: c.Entra, Now: c.Clock.Now, Logger: c.log.With("emulator", "azureblob"), Decisions: c.Decisions,
 				DataDir: filepath.Join(c.cfg.DataDir, "azureblob"), Fsync: c.cfg.Fsync})

@@ -152,3 +152,18 @@ func TestCloudPlaneNeverServesAdminPaths(t *testing.T) {
 	}
 	require.Positive(t, c.Clock.Offset(), "the admin listener did move it")
 }
+
+// A build that names another in needs names an aside service listed
+// before it: needs exist only to wait for aside builds.
+func TestServiceNeedsAreEarlierAsideServices(t *testing.T) {
+	aside := map[Service]bool{}
+	for _, s := range services {
+		for _, n := range s.needs {
+			require.True(t, aside[n], "%s needs %s, which is not an aside service listed before it", s.name, n)
+		}
+		if s.aside {
+			aside[s.name] = true
+		}
+	}
+	require.NotEmpty(t, aside)
+}

@@ -41,25 +41,25 @@ func TestOpenRemovesLeftTemporaryFiles(t *testing.T) {
 	require.NoError(t, c.S3.PutObject(ctx, "kept-bucket", "kept.txt", []byte("kept bytes"), "text/plain"))
 	require.NoError(t, c.Close(ctx))
 
-	// The S3 object's directory: buckets/<h>/objects/<xx>.
-	var objectDir string
+	// The S3 bucket's directory: buckets/<h>.
+	var bucketDir string
 	require.NoError(t, filepath.WalkDir(filepath.Join(cfg.DataDir, "s3"), func(p string, e fs.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(p, ".data") {
-			objectDir = filepath.Dir(p)
+		if err == nil && e.Name() == "bucket.json" {
+			bucketDir = filepath.Dir(p)
 		}
 		return err
 	}))
-	require.NotEmpty(t, objectDir)
+	require.NotEmpty(t, bucketDir)
 	// Not a temporary file of atomicfile's: it stays.
-	require.NoError(t, os.WriteFile(filepath.Join(objectDir, "notes.tmp-1"), []byte("a user's file"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(bucketDir, "notes.tmp-1"), []byte("a user's file"), 0o600))
 	before := snapshot(t, cfg.DataDir)
 
 	tests := []struct {
 		store, dir, name string
 	}{
 		{"iam", "iam", ".keys.json.tmp-1804289383"},
-		{"s3 object bytes", strings.TrimPrefix(objectDir, cfg.DataDir+"/"), ".0a1b.9f8e7d6c5b4a3921.data.tmp-846930886"},
-		{"s3 bucket", filepath.Dir(filepath.Dir(strings.TrimPrefix(objectDir, cfg.DataDir+"/"))), ".bucket.json.tmp-1681692777"},
+		{"s3 object log compaction", "s3", ".objects-0000000000000001.snap.tmp-846930886"},
+		{"s3 bucket", strings.TrimPrefix(bucketDir, cfg.DataDir+"/"), ".bucket.json.tmp-1681692777"},
 		{"sns", "sns", ".state.json.tmp-1714636915"},
 		{"eks auth", "eksauth", ".state.json.tmp-1957747793"},
 		{"google iam", "gcpiam", ".gcpiam.json.tmp-424238335"},

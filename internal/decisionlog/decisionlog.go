@@ -57,6 +57,10 @@ type Entry struct {
 	// Detail holds what one emulator knows beyond these fields (IAM's
 	// explanation, Entra's tenant, the blob container ...).
 	Detail map[string]string `json:"detail,omitempty"`
+	// DetailFunc, when set, makes Detail the first time the entry is read
+	// (Entries): an emulator whose explanation costs more to render than
+	// its decision did pays for it only when someone reads the log.
+	DetailFunc func() map[string]string `json:"-"`
 }
 
 // Allowed reports whether the decision allowed the request.
@@ -130,7 +134,12 @@ func (l *Log) Entries(f Filter) []Entry {
 	defer l.mu.Unlock()
 	out := []Entry{}
 	for k := range len(l.ring) {
-		if e := l.ring[(l.start+k)%len(l.ring)]; f.Match(e) {
+		i := (l.start + k) % len(l.ring)
+		if e := l.ring[i]; f.Match(e) {
+			if e.DetailFunc != nil {
+				e.Detail, e.DetailFunc = e.DetailFunc(), nil
+				l.ring[i] = e
+			}
 			out = append(out, e)
 		}
 	}

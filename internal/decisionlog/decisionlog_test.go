@@ -265,3 +265,26 @@ func TestFullLogAddsWithoutCopying(t *testing.T) {
 	require.Zero(t, allocs)
 	require.Len(t, l.Entries(Filter{}), DefaultMax)
 }
+
+// DetailFunc runs when the entry is first read, once, and never when
+// nobody reads the log.
+func TestDetailFuncRunsOnRead(t *testing.T) {
+	l := &Log{}
+	calls := 0
+	l.Add(Entry{Cloud: AWS, Effect: Allow, DetailFunc: func() map[string]string {
+		calls++
+		return map[string]string{"explanation": "ALLOWED: because"}
+	}})
+	require.Equal(t, 0, calls, "adding renders nothing")
+	for range 2 {
+		got := l.Entries(Filter{})
+		require.Len(t, got, 1)
+		require.Equal(t, "ALLOWED: because", got[0].Explanation())
+		require.Nil(t, got[0].DetailFunc)
+	}
+	require.Equal(t, 1, calls, "rendered once, then kept")
+	require.Empty(t, l.Entries(Filter{Cloud: Google}))
+	raw, err := json.Marshal(l.Entries(Filter{})[0])
+	require.NoError(t, err)
+	require.Contains(t, string(raw), `"detail":{"explanation":"ALLOWED: because"}`)
+}

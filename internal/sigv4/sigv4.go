@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -95,8 +95,8 @@ func (s *Signature) Scope() string {
 }
 
 var (
-	hexSig   = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	dateOnly = regexp.MustCompile(`^[0-9]{8}$`)
+	hexSig   = charsOf{n: 64, ok: func(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' }}
+	dateOnly = charsOf{n: 8, ok: func(c byte) bool { return '0' <= c && c <= '9' }}
 )
 
 // Present reports whether r carries any SigV4 material.
@@ -280,6 +280,75 @@ type Options struct {
 	// may also be UNSIGNED-PAYLOAD or STREAMING-* (whose chunk signatures the
 	// caller checks while decoding the body).
 	Body []byte
+	// Keys, when set, caches the signing keys derived from secrets.
+	Keys *KeyCache
+}
+
+// KeyCache keeps derived signing keys (the HMAC chain over a secret, a
+// date, a region and a service), which a client signs with all day: a
+// verifier holding one derives each key once rather than for every
+// request. The zero value is ready; it is safe for concurrent use and
+// forgets everything when it holds maxCachedKeys.
+type KeyCache struct {
+	mu sync.Mutex
+	m  map[keyScope][]byte
+}
+
+// keyScope is what a signing key derives from.
+type keyScope struct{ secret, date, region, service string }
+
+// maxCachedKeys bounds a KeyCache: more than a lab's live credentials
+// sign with in a day.
+const maxCachedKeys = 1 << 16
+
+// signingKey is the key for s's scope under secret, from c when it has it.
+func (c *KeyCache) signingKey(secret string, s *Signature) []byte {
+	if c == nil {
+		return deriveKey(secret, s.Date, s.Region, s.Service)
+	}
+	scope := keyScope{secret, s.Date, s.Region, s.Service}
+	c.mu.Lock()
+	k, ok := c.m[scope]
+	c.mu.Unlock()
+	if ok {
+		return k
+	}
+	k = deriveKey(secret, s.Date, s.Region, s.Service)
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedKeys {
+		c.m = map[keyScope][]byte{}
+	}
+	c.m[scope] = k
+	c.mu.Unlock()
+	return k
+}
+
+// deriveKey is SigV4's signing key.
+func deriveKey(secret, date, region, service string) []byte {
+	k := hmacSHA256([]byte("AWS4"+secret), date)
+	k = hmacSHA256(k, region)
+	k = hmacSHA256(k, service)
+	return hmacSHA256(k, "aws4_request")
+}
+
+// charsOf matches strings of n bytes each of which ok accepts, as the
+// regexp ^[...]{n}$ would, without a regexp's cost on every request.
+type charsOf struct {
+	n  int
+	ok func(byte) bool
+}
+
+// MatchString reports whether v is n accepted bytes.
+func (c charsOf) MatchString(v string) bool {
+	if len(v) != c.n {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if !c.ok(v[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // Verify checks s against r with the secret key at time now.
@@ -307,7 +376,7 @@ func Verify(r *http.Request, s *Signature, secret string, now time.Time, opt Opt
 	if err != nil {
 		return err
 	}
-	want := signature(secret, s, creq)
+	want := hex.EncodeToString(hmacSHA256(opt.Keys.signingKey(secret, s), StringToSign(s, creq)))
 	if !hmac.Equal([]byte(want), []byte(s.Signature)) {
 		return fail(CodeSignatureDoesNotMatch, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}
@@ -321,17 +390,32 @@ func StringToSign(s *Signature, canonicalRequest string) string {
 }
 
 func signature(secret string, s *Signature, creq string) string {
-	k := hmacSHA256([]byte("AWS4"+secret), s.Date)
-	k = hmacSHA256(k, s.Region)
-	k = hmacSHA256(k, s.Service)
-	k = hmacSHA256(k, "aws4_request")
-	return hex.EncodeToString(hmacSHA256(k, StringToSign(s, creq)))
+	return hex.EncodeToString(hmacSHA256(deriveKey(secret, s.Date, s.Region, s.Service), StringToSign(s, creq)))
 }
 
 func hmacSHA256(key []byte, data string) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(data))
 	return m.Sum(nil)
+}
+
+// trimmed reports whether v is already what SigV4 makes of a header value
+// (strings.Fields joined by single spaces): ASCII, no leading, trailing or
+// double space, no other white space. Most values are, and skip the
+// rewrite.
+func trimmed(v string) bool {
+	if v == "" || v[0] == ' ' || v[len(v)-1] == ' ' {
+		return v == ""
+	}
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= 0x80, c == '\t', c == '\n', c == '\v', c == '\f', c == '\r':
+			return false
+		case c == ' ' && v[i+1] == ' ':
+			return false
+		}
+	}
+	return true
 }
 
 // CanonicalRequest builds the canonical request for r as the signer saw it.
@@ -360,10 +444,19 @@ func CanonicalRequest(r *http.Request, s *Signature, opt Options) (string, error
 		if len(vals) == 0 {
 			return "", fail(CodeSignatureDoesNotMatch, "The request signature we calculated does not match the signature you provided: signed header %q is missing", h)
 		}
-		for i := range vals {
-			vals[i] = strings.Join(strings.Fields(vals[i]), " ")
+		headers.WriteString(h)
+		headers.WriteByte(':')
+		for i, v := range vals {
+			if i > 0 {
+				headers.WriteByte(',')
+			}
+			if trimmed(v) {
+				headers.WriteString(v)
+			} else {
+				headers.WriteString(strings.Join(strings.Fields(v), " "))
+			}
 		}
-		headers.WriteString(h + ":" + strings.Join(vals, ",") + "\n")
+		headers.WriteByte('\n')
 	}
 	payload := s.PayloadHash
 	switch {

@@ -317,3 +317,80 @@ func TestSkewMessages(t *testing.T) {
 	require.EqualError(t, err, "RequestExpired: Signature not yet current: 20261122T120000Z is still later than 20261122T115500Z (20261122T114000Z + 15 min.)")
 	require.NoError(t, Verify(r, sig, creds.SecretAccessKey, signTime.Add(15*time.Minute), Options{Body: []byte(body)}))
 }
+
+// A KeyCache changes what Verify costs, never what it decides: a key
+// cached for one secret does not verify a request signed with another
+// secret of the same date, region and service, nor one of another scope.
+func TestVerifyWithKeyCache(t *testing.T) {
+	body := "Action=GetCallerIdentity&Version=2011-06-15"
+	var keys KeyCache
+	opt := Options{Body: []byte(body), Keys: &keys}
+	other := creds
+	other.SecretAccessKey = "another-secret-of-forty-characters-000000"
+	otherRegion := func() *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "https://sts.us-west-2.amazonaws.com/", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		require.NoError(t, v4.NewSigner().SignHTTP(context.Background(), creds, r, hashHex([]byte(body)), "sts", "eu-west-1", signTime))
+		return r
+	}
+	tests := []struct {
+		name   string
+		r      func() *http.Request
+		secret string
+		ok     bool
+	}{
+		{"right secret, cold cache", func() *http.Request { return signed(t, body, nil) }, creds.SecretAccessKey, true},
+		{"right secret, warm cache", func() *http.Request { return signed(t, body, nil) }, creds.SecretAccessKey, true},
+		{"same scope, wrong secret", func() *http.Request { return signed(t, body, nil) }, other.SecretAccessKey, false},
+		{"right secret again", func() *http.Request { return signed(t, body, nil) }, creds.SecretAccessKey, true},
+		{"signed for another region than the cached key", otherRegion, creds.SecretAccessKey, true},
+		{"another region, wrong secret", otherRegion, other.SecretAccessKey, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.r()
+			sig, err := Parse(r)
+			require.NoError(t, err)
+			err = Verify(r, sig, tc.secret, signTime, opt)
+			if tc.ok {
+				require.NoError(t, err)
+				return
+			}
+			expectCode(t, err, CodeSignatureDoesNotMatch)
+		})
+	}
+	require.Len(t, keys.m, 4, "one key per secret and scope")
+}
+
+func TestTrimmedMatchesFields(t *testing.T) {
+	for _, v := range []string{"", "a", "a b", "a  b", " a", "a ", "a\tb", "application/x-www-form-urlencoded; charset=utf-8",
+		"ä b", "a\u00a0b", "a\u0085b", "x\ny", "  ", " ", "20261122T120000Z"} {
+		want := strings.Join(strings.Fields(v), " ")
+		if trimmed(v) {
+			require.Equal(t, want, v, "%q is called trimmed", v)
+		}
+	}
+	require.True(t, trimmed("a b"))
+	require.False(t, trimmed("a  b"))
+	require.False(t, trimmed("ä"), "non-ASCII takes the slow path")
+}
+
+func TestCharsOf(t *testing.T) {
+	for _, tc := range []struct {
+		c    charsOf
+		v    string
+		want bool
+	}{
+		{hexSig, strings.Repeat("0a", 32), true},
+		{hexSig, strings.Repeat("0A", 32), false},
+		{hexSig, strings.Repeat("0a", 31), false},
+		{hexSig, strings.Repeat("0a", 32) + "0", false},
+		{hexSig, strings.Repeat("g", 64), false},
+		{dateOnly, "20261122", true},
+		{dateOnly, "2026112", false},
+		{dateOnly, "2026-1122", false},
+		{dateOnly, "2026112x", false},
+	} {
+		require.Equal(t, tc.want, tc.c.MatchString(tc.v), tc.v)
+	}
+}
