@@ -69,6 +69,13 @@ func TestKube2iam(t *testing.T) {
 	lab.Namespace(ctx, t, e.eks, otherNS, "app")
 	e.allow(ctx, t, ns, `["kube2iam-app"]`)
 	e.allow(ctx, t, otherNS, `["kube2iam-other"]`)
+	// kube2iam caches a role's session for --iam-role-session-ttl (15m),
+	// keyed by the role alone, so a run within 15 minutes of the last one
+	// (make e2e-quick then make e2e on a kept lab) would be served the
+	// last run's session and never ask STS. A fresh proxy makes every run
+	// show the node's AssumeRole.
+	e.stopKube2iam(ctx, t)
+	e.startKube2iam(ctx, t)
 
 	t.Run("isolation", func(t *testing.T) { e.isolation(ctx, t) })
 	t.Run("identity-bugs", func(t *testing.T) { e.identityBugs(ctx, t) })
