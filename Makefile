@@ -12,7 +12,7 @@ help: ## list targets
 
 build: ## build bin/idlab and the SDK probe bin/probe (static, for FROM scratch images)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w -X main.revision=$(IDLAB_REV)" -o bin/idlab ./cmd/idlab
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/probe ./scenarios/internal/probe/cmd/probe
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/probe ./scenarios/kit/probe/cmd/probe
 
 image: build ## the emulator image idlab/emulator:latest (testcontainers/idlab/Dockerfile: FROM scratch, bin/idlab); pulls nothing
 	docker build --file testcontainers/idlab/Dockerfile --tag idlab/emulator:latest bin

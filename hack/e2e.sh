@@ -34,7 +34,7 @@ mkdir -p bin "$ARTIFACTS"
 rm -f "$ARTIFACTS"/{e2e.log,e2e.json,junit.xml,matrix.md,matrix.html} # a failure must not quote an earlier run
 rev=$(git describe --always --dirty 2>/dev/null || true) # for idlab version; empty outside a checkout
 CGO_ENABLED=0 $GO build -trimpath -ldflags="-s -w -X main.revision=$rev" -o bin/idlab ./cmd/idlab
-CGO_ENABLED=0 $GO build -trimpath -ldflags="-s -w" -o bin/probe ./scenarios/internal/probe/cmd/probe
+CGO_ENABLED=0 $GO build -trimpath -ldflags="-s -w" -o bin/probe ./scenarios/kit/probe/cmd/probe
 
 say "lab up, scenario suites in parallel, report, lab down (bin/idlab e2e)"
 # idlab e2e exports the lab's logs to $ARTIFACTS/logs on failure, tears the

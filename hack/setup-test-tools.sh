@@ -8,7 +8,7 @@
 #   - awscli      /usr/bin/aws         harness/cloud's awscli tests (make test)
 #   - chromium    /usr/bin/chromium    the conformance page check (make e2e; make test in CI)
 #   - openssl     /usr/bin/openssl     emulators/oidc's key ID check (make test in CI)
-#   - python3     /usr/bin/python3     scenarios/internal/pyprobe's probe.py tests (make test in CI)
+#   - python3     /usr/bin/python3     scenarios/kit/pyprobe's probe.py tests (make test in CI)
 #   - python3-botocore  /usr/lib/python3/dist-packages/botocore/data
 #                 botocore's service models: internal/awserrcodes checks every
 #                 AWS emulator's error codes against them (make test in CI)

@@ -114,7 +114,7 @@ func TestImportDirection(t *testing.T) {
 }
 
 // isScenarioInternal allows scenarios to use their own internal helpers
-// (scenarios/internal/probe) while forbidding the module's internal/.
+// (scenarios/kit/probe) while forbidding the module's internal/.
 func isScenarioInternal(from, dep string) bool {
 	return strings.HasPrefix(from, module+"/scenarios/") && strings.HasPrefix(dep, module+"/scenarios/")
 }
@@ -161,7 +161,7 @@ func TestRulesCatchAViolation(t *testing.T) {
 			p: pkg{ImportPath: module + "/harness", Imports: []string{module + "/components/irsawebhook", module + "/emulators/awsiam"},
 				Deps: []string{module + "/components/irsawebhook", module + "/emulators/awsiam"}}},
 		{name: "scenario imports a component and its own helpers",
-			p: pkg{ImportPath: module + "/scenarios/azure", Imports: []string{module + "/components/azurewebhook", module + "/scenarios/internal/labenv"}}},
+			p: pkg{ImportPath: module + "/scenarios/azure", Imports: []string{module + "/components/azurewebhook", module + "/scenarios/kit/labenv"}}},
 		{name: "testcontainers module links an emulator",
 			p:    pkg{ImportPath: module + "/testcontainers/idlab", Deps: []string{module + "/harness/cloud", module + "/emulators/awssts"}},
 			want: []string{module + "/testcontainers/idlab -> " + module + "/harness/cloud", module + "/testcontainers/idlab -> " + module + "/emulators/awssts"}},

@@ -14,8 +14,8 @@ import (
 
 	"github.com/idlab/idlab/emulators/entra"
 	"github.com/idlab/idlab/scenarios/internal/fixturecheck"
-	"github.com/idlab/idlab/scenarios/internal/labenv"
-	"github.com/idlab/idlab/scenarios/internal/podrun"
+	"github.com/idlab/idlab/scenarios/kit/labenv"
+	"github.com/idlab/idlab/scenarios/kit/podrun"
 )
 
 // TestAzureIdentityBugs reproduces identity bugs from public issues with

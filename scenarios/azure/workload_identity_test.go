@@ -24,8 +24,8 @@ import (
 	"github.com/idlab/idlab/emulators/azureblob"
 	"github.com/idlab/idlab/emulators/entra"
 	"github.com/idlab/idlab/harness"
-	"github.com/idlab/idlab/scenarios/internal/labenv"
-	"github.com/idlab/idlab/scenarios/internal/podrun"
+	"github.com/idlab/idlab/scenarios/kit/labenv"
+	"github.com/idlab/idlab/scenarios/kit/podrun"
 )
 
 // ns, otherNS, tenant, account and the apps are in denials_test.go, shared

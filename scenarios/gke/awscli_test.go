@@ -12,9 +12,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/idlab/idlab/scenarios/internal/labenv"
-	"github.com/idlab/idlab/scenarios/internal/podrun"
-	"github.com/idlab/idlab/scenarios/internal/pyprobe"
+	"github.com/idlab/idlab/scenarios/kit/labenv"
+	"github.com/idlab/idlab/scenarios/kit/podrun"
+	"github.com/idlab/idlab/scenarios/kit/pyprobe"
 )
 
 // appTopic is the topic gke-reader may publish to (fixtures/aws/lab.yaml).

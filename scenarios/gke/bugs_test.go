@@ -11,7 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/idlab/idlab/scenarios/internal/labenv"
+	"github.com/idlab/idlab/scenarios/kit/labenv"
 )
 
 // TestGKEIdentityBugs reproduces identity bugs from public issues with GKE

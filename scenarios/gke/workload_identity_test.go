@@ -18,8 +18,8 @@ import (
 
 	"github.com/idlab/idlab/emulators/gcpiam"
 	"github.com/idlab/idlab/harness"
-	"github.com/idlab/idlab/scenarios/internal/labenv"
-	"github.com/idlab/idlab/scenarios/internal/podrun"
+	"github.com/idlab/idlab/scenarios/kit/labenv"
+	"github.com/idlab/idlab/scenarios/kit/podrun"
 )
 
 // ns, readerA, readerB and gkeReader are in denials_test.go, shared with

@@ -12,8 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/idlab/idlab/scenarios/internal/labenv"
-	"github.com/idlab/idlab/scenarios/internal/podrun"
+	"github.com/idlab/idlab/scenarios/kit/labenv"
+	"github.com/idlab/idlab/scenarios/kit/podrun"
 )
 
 // TestDefaultClusterIssuer: a cluster whose kube-apiserver was left at the

@@ -25,9 +25,9 @@ import (
 	"github.com/idlab/idlab/components/labca"
 	"github.com/idlab/idlab/harness"
 	"github.com/idlab/idlab/harness/kubeclient"
-	"github.com/idlab/idlab/scenarios/internal/labenv"
-	"github.com/idlab/idlab/scenarios/internal/podrun"
-	"github.com/idlab/idlab/scenarios/internal/pyprobe"
+	"github.com/idlab/idlab/scenarios/kit/labenv"
+	"github.com/idlab/idlab/scenarios/kit/podrun"
+	"github.com/idlab/idlab/scenarios/kit/pyprobe"
 )
 
 const stsAction = "sts:AssumeRoleWithWebIdentity"

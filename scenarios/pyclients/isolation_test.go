@@ -18,9 +18,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idlab/idlab/harness"
-	"github.com/idlab/idlab/scenarios/internal/labenv"
-	"github.com/idlab/idlab/scenarios/internal/podrun"
-	"github.com/idlab/idlab/scenarios/internal/pyprobe"
+	"github.com/idlab/idlab/scenarios/kit/labenv"
+	"github.com/idlab/idlab/scenarios/kit/podrun"
+	"github.com/idlab/idlab/scenarios/kit/pyprobe"
 )
 
 const (

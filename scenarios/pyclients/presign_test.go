@@ -10,9 +10,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/idlab/idlab/scenarios/internal/labenv"
-	"github.com/idlab/idlab/scenarios/internal/podrun"
-	"github.com/idlab/idlab/scenarios/internal/pyprobe"
+	"github.com/idlab/idlab/scenarios/kit/labenv"
+	"github.com/idlab/idlab/scenarios/kit/podrun"
+	"github.com/idlab/idlab/scenarios/kit/pyprobe"
 )
 
 // presignRow is one presigned-URL row: how the pod's boto3 client presigns

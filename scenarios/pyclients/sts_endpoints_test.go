@@ -11,9 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/idlab/idlab/scenarios/internal/labenv"
-	"github.com/idlab/idlab/scenarios/internal/podrun"
-	"github.com/idlab/idlab/scenarios/internal/pyprobe"
+	"github.com/idlab/idlab/scenarios/kit/labenv"
+	"github.com/idlab/idlab/scenarios/kit/podrun"
+	"github.com/idlab/idlab/scenarios/kit/pyprobe"
 )
 
 // TestPythonClientsSTSEndpoints: which STS host Debian's Python clients

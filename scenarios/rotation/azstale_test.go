@@ -16,9 +16,9 @@ import (
 	"github.com/idlab/idlab/components/azurewebhook"
 	"github.com/idlab/idlab/emulators/entra"
 	"github.com/idlab/idlab/harness"
-	"github.com/idlab/idlab/scenarios/internal/labenv"
-	"github.com/idlab/idlab/scenarios/internal/podrun"
-	"github.com/idlab/idlab/scenarios/internal/probe"
+	"github.com/idlab/idlab/scenarios/kit/labenv"
+	"github.com/idlab/idlab/scenarios/kit/podrun"
+	"github.com/idlab/idlab/scenarios/kit/probe"
 )
 
 // azStaleSeconds is the lifetime of the stale row's projected token: the

@@ -17,8 +17,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/idlab/idlab/scenarios/internal/labenv"
-	"github.com/idlab/idlab/scenarios/internal/podrun"
+	"github.com/idlab/idlab/scenarios/kit/labenv"
+	"github.com/idlab/idlab/scenarios/kit/podrun"
 )
 
 // deletedPod: a token bound to a pod still buys STS credentials after the

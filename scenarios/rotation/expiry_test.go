@@ -20,7 +20,7 @@ import (
 	authv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/idlab/idlab/scenarios/internal/labenv"
+	"github.com/idlab/idlab/scenarios/kit/labenv"
 )
 
 // sdkWindow is the credentials cache's ExpiryWindow: the SDK treats the

@@ -18,7 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/require"
 
-	"github.com/idlab/idlab/scenarios/internal/labenv"
+	"github.com/idlab/idlab/scenarios/kit/labenv"
 )
 
 // msgNoKey is AWS STS's message when no published key verifies the token.

@@ -75,8 +75,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/idlab/idlab/scenarios/internal/labenv"
-	"github.com/idlab/idlab/scenarios/internal/pyprobe"
+	"github.com/idlab/idlab/scenarios/kit/labenv"
+	"github.com/idlab/idlab/scenarios/kit/pyprobe"
 )
 
 // account, ns, rolePfx, tokenSeconds, sessionSeconds and keyIssuer are in

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idlab/idlab/harness/cloud"
-	"github.com/idlab/idlab/scenarios/internal/probe"
+	"github.com/idlab/idlab/scenarios/kit/probe"
 )
 
 func TestHTTPCall(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/idlab/idlab/harness/trustboundary"
-	"github.com/idlab/idlab/scenarios/internal/probe"
+	"github.com/idlab/idlab/scenarios/kit/probe"
 )
 
 // maxExcerpt bounds the answer's body kept in the result.

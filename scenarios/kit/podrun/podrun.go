@@ -1,7 +1,7 @@
 // Package podrun runs the SDK probe in scenario pods: pod specs as the
 // pod-identity webhooks would mutate them, and a runner that waits for the
 // pod and parses its result. The pods name their image, so the same specs
-// run the Python probe (scenarios/internal/pyprobe) in the pyclient image.
+// run the Python probe (scenarios/kit/pyprobe) in the pyclient image.
 package podrun
 
 import (
@@ -15,7 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/idlab/idlab/harness/kubeclient"
-	"github.com/idlab/idlab/scenarios/internal/probe"
+	"github.com/idlab/idlab/scenarios/kit/probe"
 )
 
 // CAConfigMap holds the lab CA in every scenario namespace.

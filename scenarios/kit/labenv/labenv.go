@@ -20,7 +20,7 @@ import (
 	"github.com/idlab/idlab/harness"
 	"github.com/idlab/idlab/harness/kubeclient"
 	"github.com/idlab/idlab/harness/report"
-	"github.com/idlab/idlab/scenarios/internal/podrun"
+	"github.com/idlab/idlab/scenarios/kit/podrun"
 )
 
 // Lab is the running lab as a scenario sees it.

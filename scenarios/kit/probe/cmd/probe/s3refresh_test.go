@@ -12,7 +12,7 @@ import (
 
 	"github.com/idlab/idlab/emulators/awsiam"
 	"github.com/idlab/idlab/emulators/oidc"
-	"github.com/idlab/idlab/scenarios/internal/probe"
+	"github.com/idlab/idlab/scenarios/kit/probe"
 )
 
 // TestS3Refresh: a client that re-assumes only when the token file's mtime

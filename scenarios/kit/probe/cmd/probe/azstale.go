@@ -18,7 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
-	"github.com/idlab/idlab/scenarios/internal/probe"
+	"github.com/idlab/idlab/scenarios/kit/probe"
 )
 
 // The two clients of az-stale, as its call lines name them (probe.Call.Op).

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/idlab/idlab/scenarios/internal/probe"
+	"github.com/idlab/idlab/scenarios/kit/probe"
 )
 
 // imdsCreds is `probe imds-creds`: sts:GetCallerIdentity with the default

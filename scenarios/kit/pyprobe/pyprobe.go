@@ -38,7 +38,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/idlab/idlab/harness/kubeclient"
-	"github.com/idlab/idlab/scenarios/internal/probe"
+	"github.com/idlab/idlab/scenarios/kit/probe"
 )
 
 // Script is probe.py.

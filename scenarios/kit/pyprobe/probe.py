@@ -3,7 +3,7 @@
 
 It runs in the idlab/pyclient image (harness.PyClientImage: Debian's awscli
 and python3-boto3, nothing else); scenarios mount it from a ConfigMap
-(scenarios/internal/pyprobe). Credentials come from each client's own
+(scenarios/kit/pyprobe). Credentials come from each client's own
 default chain (AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE as the IRSA
 webhook sets them, ...) and TLS trust from AWS_CA_BUNDLE, as for any
 unmodified application: the probe configures nothing itself.

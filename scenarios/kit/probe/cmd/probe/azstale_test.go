@@ -12,7 +12,7 @@ import (
 	"github.com/idlab/idlab/emulators/entra"
 	"github.com/idlab/idlab/emulators/oidc"
 	"github.com/idlab/idlab/harness/cloud"
-	"github.com/idlab/idlab/scenarios/internal/probe"
+	"github.com/idlab/idlab/scenarios/kit/probe"
 )
 
 const (
