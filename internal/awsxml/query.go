@@ -71,11 +71,14 @@ func ReadParams(r *http.Request, maxBody int64) ([]byte, url.Values, error) {
 // protocol does. A body in another Content-Type is an InvalidQueryParameter
 // (400), the common error AWS documents for a request that "does not
 // adhere to AWS standards" of the query protocol; AWS documents no answer
-// specific to the Content-Type.
+// specific to the Content-Type. A query string or form body that does not
+// parse is MalformedQueryString, with the 404 the common errors list gives
+// it ("The query string contains a syntax error. HTTP Status Code: 404",
+// docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html).
 func ParseParams(rawQuery, method, contentType string, body []byte) (url.Values, error) {
 	params, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return url.Values{}, Errorf(400, "MalformedQueryString", "The query string is malformed")
+		return url.Values{}, Errorf(404, "MalformedQueryString", "The query string is malformed")
 	}
 	if method == http.MethodPost && len(body) > 0 {
 		if ct := strings.ToLower(contentType); ct != "" && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
@@ -83,7 +86,7 @@ func ParseParams(rawQuery, method, contentType string, body []byte) (url.Values,
 		}
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
-			return params, Errorf(400, "MalformedQueryString", "The request body is not form-encoded")
+			return params, Errorf(404, "MalformedQueryString", "The request body is not form-encoded")
 		}
 		for k, v := range form {
 			params[k] = append(params[k], v...)
