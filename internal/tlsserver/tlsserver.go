@@ -7,6 +7,7 @@ package tlsserver
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 
@@ -71,11 +72,18 @@ func (s *Server[H]) CACertPEM() []byte { return bytes.Clone(s.ca.PEM) }
 func (s *Server[H]) Client() *http.Client { return s.client }
 
 // Close stops the server, then the handler's background work when it has
-// any (a Close method).
+// any: a Close method, with or without an error (awss3's closes its object
+// log). Like httptest.Server.Close it reports nothing; an error from the
+// handler is logged.
 func (s *Server[H]) Close() {
 	s.client.CloseIdleConnections()
 	s.srv.Close()
-	if c, ok := any(s.h).(interface{ Close() }); ok {
+	switch c := any(s.h).(type) {
+	case interface{ Close() }:
 		c.Close()
+	case interface{ Close() error }:
+		if err := c.Close(); err != nil {
+			slog.Error("tlsserver: closing the handler", "err", err)
+		}
 	}
 }

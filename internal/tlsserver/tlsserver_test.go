@@ -16,6 +16,20 @@ type handler struct{ closed atomic.Bool }
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, r.Host) }
 func (h *handler) Close()                                           { h.closed.Store(true) }
 
+// errHandler's Close returns an error, as awss3.Handler's does.
+type errHandler struct{ closed atomic.Bool }
+
+func (h *errHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {}
+func (h *errHandler) Close() error                                     { h.closed.Store(true); return nil }
+
+func TestCloseClosesAHandlerWhoseCloseReturnsAnError(t *testing.T) {
+	h := &errHandler{}
+	s, err := Start(nil, h)
+	require.NoError(t, err)
+	s.Close()
+	require.True(t, h.closed.Load())
+}
+
 func TestStart(t *testing.T) {
 	ca, err := certs.NewCA("tlsserver test")
 	require.NoError(t, err)
