@@ -11,6 +11,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -123,6 +124,31 @@ var noWire = map[string]string{
 	module + "/emulators/awsiam":  "IAM's data model and policy engine; it serves no IAM API",
 }
 
+var (
+	progOnce sync.Once
+	prog     *awserrcodes.Program
+	progErr  error
+)
+
+// program is every AWS emulator package (services and noWire) loaded
+// once: the services share most of their code, so one load type-checks
+// it once instead of once a service.
+func program(t *testing.T) *awserrcodes.Program {
+	t.Helper()
+	progOnce.Do(func() {
+		var pkgs []string
+		for _, svc := range services {
+			pkgs = append(pkgs, svc.packages...)
+		}
+		for p := range noWire {
+			pkgs = append(pkgs, p)
+		}
+		prog, progErr = awserrcodes.Load(context.Background(), awserrcodes.Config{Dir: "../..", BuildFlags: buildFlags, Packages: pkgs})
+	})
+	require.NoError(t, progErr)
+	return prog
+}
+
 // TestEmulatorCodesAreAWSCodes: every error code an AWS emulator can
 // answer is in botocore's model of the service (Debian's python3-botocore),
 // in a list AWS documents for it, or in the service's allowlist with the
@@ -131,7 +157,7 @@ func TestEmulatorCodesAreAWSCodes(t *testing.T) {
 	dataDir := requireBotocore(t)
 	for _, svc := range services {
 		t.Run(svc.name, func(t *testing.T) {
-			res, err := awserrcodes.Scan(context.Background(), awserrcodes.Config{Dir: "../..", BuildFlags: buildFlags, Packages: svc.packages, Sinks: svc.sinks})
+			res, err := program(t).Scan(awserrcodes.Config{Packages: svc.packages, Sinks: svc.sinks})
 			require.NoError(t, err)
 			require.Empty(t, res.Unresolved, "values reaching %v that the scan cannot follow to a constant", res.Sinks)
 			require.NotEmpty(t, res.Sites, "no codes found in %v: the sinks %v are wrong", svc.packages, res.Sinks)
@@ -184,7 +210,7 @@ func TestEveryAWSEmulatorIsChecked(t *testing.T) {
 		}
 		_, ok := noWire[p]
 		require.True(t, ok, "%s is an AWS emulator in neither services nor noWire", p)
-		res, err := awserrcodes.Scan(context.Background(), awserrcodes.Config{Dir: "../..", BuildFlags: buildFlags, Packages: []string{p}})
+		res, err := program(t).Scan(awserrcodes.Config{Packages: []string{p}})
 		require.NoError(t, err)
 		require.Empty(t, res.Sinks, "%s declares a Code field, so it answers error codes: add it to services", p)
 	}

@@ -9,6 +9,7 @@ import (
 	"go/format"
 	"go/token"
 	"go/types"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -91,6 +92,73 @@ func Scan(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	return scan(pkgs, roots, cfg)
+}
+
+// Program is the packages of one load, type-checked together: several
+// scans of services that share code (internal/awsxml, awsauth, awsiam)
+// share it, so their packages are listed and type-checked once.
+type Program struct {
+	pkgs   map[string]*packages.Package // the module's packages, by import path
+	loaded map[string]bool              // the import paths Load was given
+}
+
+// Load type-checks the packages named by cfg.Packages (import paths) and
+// the packages of their module that they import, for Program.Scan;
+// cfg.Sinks is not used.
+func Load(ctx context.Context, cfg Config) (*Program, error) {
+	if len(cfg.Packages) == 0 {
+		return nil, errors.New("awserrcodes: Config.Packages is empty")
+	}
+	pkgs, roots, err := load(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	prog := &Program{pkgs: map[string]*packages.Package{}, loaded: map[string]bool{}}
+	for _, p := range pkgs {
+		prog.pkgs[p.PkgPath] = p
+	}
+	for _, r := range roots {
+		prog.loaded[r] = true
+	}
+	return prog, nil
+}
+
+// Scan is the package-level Scan of cfg.Packages, import paths that Load
+// was given, on the program's packages: it scans them and the module's
+// packages they import, as Scan would; cfg.Dir and cfg.BuildFlags are not
+// used.
+func (prog *Program) Scan(cfg Config) (*Result, error) {
+	if len(cfg.Packages) == 0 {
+		return nil, errors.New("awserrcodes: Config.Packages is empty")
+	}
+	seen := map[string]bool{}
+	var pkgs []*packages.Package
+	var visit func(path string)
+	visit = func(path string) {
+		p, ok := prog.pkgs[path]
+		if !ok || seen[path] {
+			return
+		}
+		seen[path] = true
+		pkgs = append(pkgs, p)
+		for imp := range p.Imports {
+			visit(imp)
+		}
+	}
+	for _, r := range cfg.Packages {
+		if !prog.loaded[r] {
+			return nil, fmt.Errorf("awserrcodes: %s was not loaded (Load's packages: %v)", r, slices.Sorted(maps.Keys(prog.loaded)))
+		}
+		visit(r)
+	}
+	slices.SortFunc(pkgs, func(a, b *packages.Package) int { return strings.Compare(a.PkgPath, b.PkgPath) })
+	return scan(pkgs, cfg.Packages, cfg)
+}
+
+// scan finds the codes of pkgs, the scanned packages, whose roots are the
+// service's own.
+func scan(pkgs []*packages.Package, roots []string, cfg Config) (*Result, error) {
 	own := map[string]bool{}
 	for _, p := range roots {
 		own[p] = true

@@ -83,3 +83,25 @@ func TestScanRefusesAnUnknownSink(t *testing.T) {
 	_, err = awserrcodes.Scan(context.Background(), awserrcodes.Config{})
 	require.Error(t, err)
 }
+
+// TestProgramScanIsScan: a scan on a shared load finds what a scan of its
+// own finds, for each of two services loaded together, and refuses a
+// package the load was not given.
+func TestProgramScanIsScan(t *testing.T) {
+	invented, fake := module+"/internal/awserrcodes/testdata/invented", module+"/internal/awserrcodes/testdata/fakeemu"
+	prog, err := awserrcodes.Load(context.Background(), awserrcodes.Config{BuildFlags: buildFlags, Packages: []string{invented, fake}})
+	require.NoError(t, err)
+	for _, pkg := range []string{invented, fake} {
+		cfg := awserrcodes.Config{BuildFlags: buildFlags, Packages: []string{pkg}, Sinks: []string{awsxmlCode}}
+		want, err := awserrcodes.Scan(context.Background(), cfg)
+		require.NoError(t, err)
+		got, err := prog.Scan(cfg)
+		require.NoError(t, err)
+		require.Equal(t, want, got, pkg)
+		require.NotEmpty(t, got.Sites, pkg)
+	}
+	_, err = prog.Scan(awserrcodes.Config{Packages: []string{module + "/emulators/awssts"}})
+	require.ErrorContains(t, err, "was not loaded")
+	_, err = awserrcodes.Load(context.Background(), awserrcodes.Config{})
+	require.Error(t, err)
+}
