@@ -105,6 +105,7 @@ func writeFile(t *testing.T, name, content string) string {
 // is refused, simulated, and deleted only once its policies are gone;
 // then what a pod's own role may not do at IAM.
 func TestAWSCLIIAMRoleLifecycle(t *testing.T) {
+	t.Parallel() // each runs awscli some 20-50 times against a cloud of its own
 	c, minter := startCloudWith(t, iamFixture)
 	admin := newAdminCLIEnv(t, c, "111111111111")
 	mint := func(ns, sa string) string {
@@ -219,6 +220,7 @@ func TestAWSCLIIAMRoleLifecycle(t *testing.T) {
 // an OIDC provider edited in place, and a user's static keys used at S3,
 // disabled and deleted.
 func TestAWSCLIIAMPoliciesProvidersAndKeys(t *testing.T) {
+	t.Parallel() // each runs awscli some 20-50 times against a cloud of its own
 	c, _ := startCloudWith(t, iamFixture)
 	admin := newAdminCLIEnv(t, c, "111111111111")
 

@@ -152,6 +152,7 @@ const cliFixture = `accounts:
 // download, and an SNS announcement read back from the subscribed queue;
 // then the denials a second role meets.
 func TestAWSCLI(t *testing.T) {
+	t.Parallel() // each runs awscli some 20-50 times against a cloud of its own
 	c, minter := startCloudWith(t, cliFixture)
 	mint := func(ns, sa string) string {
 		tok, err := minter.MintServiceAccountToken(oidc.TokenRequest{Namespace: ns, ServiceAccount: sa, Audiences: []string{"sts.amazonaws.com"}})
