@@ -89,12 +89,24 @@ func TestAzureWebhookDown(t *testing.T) {
 	pods := aks.CS.CoreV1().Pods(downNS)
 	sub := "system:serviceaccount:" + downNS + ":" + downSA
 	failures := func() (open, closed int) { return webhookFailures(apiServerLog(ctx, t, aks, logStart), failure) }
+	// grown reads the counts again until the one a row expects has grown
+	// past its count before the row (the container runtime writes the
+	// log a moment after kube-apiserver does), for up to 20 s.
+	grown := func(open0, closed0 int, policy admissionregistrationv1.FailurePolicyType) (open, closed int) {
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			open, closed = failures()
+			if (policy == admissionregistrationv1.Ignore && open > open0) || (policy == admissionregistrationv1.Fail && closed > closed0) || time.Now().After(deadline) {
+				return open, closed
+			}
+			time.Sleep(time.Second)
+		}
+	}
 
 	t.Run("webhook-down-failure-policy-fail", func(t *testing.T) {
 		since := lab.LastDecisionID(ctx, t)
 		open0, closed0 := failures()
 		_, err := pods.Create(ctx, downPod("down-fail", lab.ProbeImage, admissionregistrationv1.Fail), metav1.CreateOptions{})
-		open1, closed1 := failures()
+		open1, closed1 := grown(open0, closed0, admissionregistrationv1.Fail)
 		observed, msg := "allow", "the pod was admitted"
 		if err != nil {
 			observed, msg = string(apierrors.ReasonForError(err)), err.Error()
@@ -120,7 +132,7 @@ func TestAzureWebhookDown(t *testing.T) {
 		open0, closed0 := failures()
 		res, err := podrun.Run(ctx, aks.CS, downNS, downPod("down-ignore", lab.ProbeImage, admissionregistrationv1.Ignore))
 		require.NoError(t, err)
-		open1, closed1 := failures()
+		open1, closed1 := grown(open0, closed0, admissionregistrationv1.Ignore)
 		got, err := pods.Get(ctx, "down-ignore", metav1.GetOptions{})
 		require.NoError(t, err)
 		injected := azureInjection(got)
