@@ -88,13 +88,15 @@ func TestAzureWebhookDown(t *testing.T) {
 
 	pods := aks.CS.CoreV1().Pods(downNS)
 	sub := "system:serviceaccount:" + downNS + ":" + downSA
-	failures := func() (open, closed int) { return webhookFailures(apiServerLog(ctx, t, aks, logStart), failure) }
+	failures := func(t *testing.T) (open, closed int) {
+		return webhookFailures(apiServerLog(ctx, t, aks, logStart), failure)
+	}
 	// grown reads the counts again until the one a row expects has grown
 	// past its count before the row (the container runtime writes the
 	// log a moment after kube-apiserver does), for up to 20 s.
-	grown := func(open0, closed0 int, policy admissionregistrationv1.FailurePolicyType) (open, closed int) {
+	grown := func(t *testing.T, open0, closed0 int, policy admissionregistrationv1.FailurePolicyType) (open, closed int) {
 		for deadline := time.Now().Add(20 * time.Second); ; {
-			open, closed = failures()
+			open, closed = failures(t)
 			if (policy == admissionregistrationv1.Ignore && open > open0) || (policy == admissionregistrationv1.Fail && closed > closed0) || time.Now().After(deadline) {
 				return open, closed
 			}
@@ -104,9 +106,9 @@ func TestAzureWebhookDown(t *testing.T) {
 
 	t.Run("webhook-down-failure-policy-fail", func(t *testing.T) {
 		since := lab.LastDecisionID(ctx, t)
-		open0, closed0 := failures()
+		open0, closed0 := failures(t)
 		_, err := pods.Create(ctx, downPod("down-fail", lab.ProbeImage, admissionregistrationv1.Fail), metav1.CreateOptions{})
-		open1, closed1 := grown(open0, closed0, admissionregistrationv1.Fail)
+		open1, closed1 := grown(t, open0, closed0, admissionregistrationv1.Fail)
 		observed, msg := "allow", "the pod was admitted"
 		if err != nil {
 			observed, msg = string(apierrors.ReasonForError(err)), err.Error()
@@ -129,10 +131,10 @@ func TestAzureWebhookDown(t *testing.T) {
 
 	t.Run("webhook-down-failure-policy-ignore", func(t *testing.T) {
 		since := lab.LastDecisionID(ctx, t)
-		open0, closed0 := failures()
+		open0, closed0 := failures(t)
 		res, err := podrun.Run(ctx, aks.CS, downNS, downPod("down-ignore", lab.ProbeImage, admissionregistrationv1.Ignore))
 		require.NoError(t, err)
-		open1, closed1 := grown(open0, closed0, admissionregistrationv1.Ignore)
+		open1, closed1 := grown(t, open0, closed0, admissionregistrationv1.Ignore)
 		got, err := pods.Get(ctx, "down-ignore", metav1.GetOptions{})
 		require.NoError(t, err)
 		injected := azureInjection(got)
@@ -155,12 +157,12 @@ func TestAzureWebhookDown(t *testing.T) {
 	// being down, not for the service account, its credential or the pod.
 	t.Run("webhook-up", func(t *testing.T) {
 		since := lab.LastDecisionID(ctx, t)
-		open0, closed0 := failures()
+		open0, closed0 := failures(t)
 		pod := podrun.WithArgs(podrun.PlainPod("up", downSA, lab.ProbeImage), "az-token", storage)
 		pod.Labels[useLabel] = "true"
 		res, err := podrun.Run(ctx, aks.CS, downNS, pod)
 		require.NoError(t, err)
-		open1, closed1 := failures()
+		open1, closed1 := failures(t)
 		got, err := pods.Get(ctx, "up", metav1.GetOptions{})
 		require.NoError(t, err)
 		tokens := lab.DecisionsBy(ctx, t, since, entra.Service, sub, nil)
