@@ -4,6 +4,7 @@ package kube2iam
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/idlab/idlab/harness"
 	"github.com/idlab/idlab/scenarios/kit/labenv"
@@ -95,18 +97,32 @@ func (e *env) defaultRole(ctx context.Context, t *testing.T) {
 func (e *env) setDefaultRole(ctx context.Context, t *testing.T, role string) {
 	t.Helper()
 	dss := e.eks.CS.AppsV1().DaemonSets(harness.SystemNamespace)
-	d, err := dss.Get(ctx, "kube2iam", metav1.GetOptions{})
+	var args []string
+	changed := false
+	// The DaemonSet controller writes its status meanwhile: read and
+	// write again on a conflict.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d, err := dss.Get(ctx, "kube2iam", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(d.Spec.Template.Spec.Containers, func(c corev1.Container) bool { return c.Name == "kube2iam" })
+		if i < 0 {
+			return errors.New("kube2iam's DaemonSet has no kube2iam container")
+		}
+		c := &d.Spec.Template.Spec.Containers[i]
+		args = withDefaultRole(c.Args, role)
+		if changed = !slices.Equal(args, c.Args); !changed {
+			return nil
+		}
+		c.Args = args
+		_, err = dss.Update(ctx, d, metav1.UpdateOptions{})
+		return err
+	})
 	require.NoError(t, err)
-	i := slices.IndexFunc(d.Spec.Template.Spec.Containers, func(c corev1.Container) bool { return c.Name == "kube2iam" })
-	require.GreaterOrEqual(t, i, 0, "kube2iam's container")
-	c := &d.Spec.Template.Spec.Containers[i]
-	args := withDefaultRole(c.Args, role)
-	if slices.Equal(args, c.Args) {
+	if !changed {
 		return
 	}
-	c.Args = args
-	_, err = dss.Update(ctx, d, metav1.UpdateOptions{})
-	require.NoError(t, err)
 	e.waitKube2iam(ctx, t)
 	// The DaemonSet's status may count a pod of the old template that is
 	// going: wait until the only proxies are ready ones with the new
