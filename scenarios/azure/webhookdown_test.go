@@ -114,7 +114,7 @@ func TestAzureWebhookDown(t *testing.T) {
 		open1, closed1 := grown(t, start, open0, closed0, admissionregistrationv1.Fail)
 		observed, msg := "allow", "the pod was admitted"
 		if err != nil {
-			observed, msg = string(apierrors.ReasonForError(err)), err.Error()
+			observed, msg = labenv.Observed(false, string(apierrors.ReasonForError(err))), err.Error()
 		}
 		labenv.Row(t, labenv.Outcome{Suite: "azure", Scenario: "webhook-down-failure-policy-fail", Mechanism: mech,
 			Expected: string(metav1.StatusReasonInternalError), Observed: observed,
