@@ -76,6 +76,9 @@ func TestKube2iam(t *testing.T) {
 	// (make e2e-quick then make e2e on a kept lab) would be served the
 	// last run's session and never ask STS. A fresh proxy makes every run
 	// show the node's AssumeRole.
+	// A run stopped before the default-role rows put the lab's arguments
+	// back leaves --default-role behind: take it out first.
+	e.setDefaultRole(ctx, t, "")
 	e.stopKube2iam(ctx, t)
 	e.startKube2iam(ctx, t)
 
