@@ -12,7 +12,9 @@
 // not running gets the node's role (jtblin/kube2iam#170), and the IMDSv2
 // hop limit (HttpPutResponseHopLimit=1 starves a pod on the bridge,
 // kubernetes-sigs/aws-load-balancer-controller#3358; not behind kube2iam,
-// whose requests start on the node).
+// whose requests start on the node). Last, kube2iam restarted with
+// --default-role (jtblin/kube2iam#46, defaultrole_test.go): an annotated
+// pod asking at once gets its own role, an unannotated one the default.
 package kube2iam
 
 import (
@@ -74,11 +76,15 @@ func TestKube2iam(t *testing.T) {
 	// (make e2e-quick then make e2e on a kept lab) would be served the
 	// last run's session and never ask STS. A fresh proxy makes every run
 	// show the node's AssumeRole.
+	// A run stopped before the default-role rows put the lab's arguments
+	// back leaves --default-role behind: take it out first.
+	e.setDefaultRole(ctx, t, "")
 	e.stopKube2iam(ctx, t)
 	e.startKube2iam(ctx, t)
 
 	t.Run("isolation", func(t *testing.T) { e.isolation(ctx, t) })
 	t.Run("identity-bugs", func(t *testing.T) { e.identityBugs(ctx, t) })
+	t.Run("default-role", func(t *testing.T) { e.defaultRole(ctx, t) })
 }
 
 // allow sets a namespace's allowed-roles annotation.
@@ -342,6 +348,14 @@ func (e *env) startKube2iam(ctx context.Context, t *testing.T) {
 	d.Spec.Template.Spec.NodeSelector = nil
 	_, err = ds.Update(ctx, d, metav1.UpdateOptions{})
 	require.NoError(t, err)
+	e.waitKube2iam(ctx, t)
+}
+
+// waitKube2iam waits until the DaemonSet's current template runs ready on
+// every node.
+func (e *env) waitKube2iam(ctx context.Context, t *testing.T) {
+	t.Helper()
+	ds := e.eks.CS.AppsV1().DaemonSets(harness.SystemNamespace)
 	require.Eventually(t, func() bool {
 		d, err := ds.Get(ctx, "kube2iam", metav1.GetOptions{})
 		return err == nil && d.Status.ObservedGeneration >= d.Generation && d.Status.DesiredNumberScheduled > 0 &&
