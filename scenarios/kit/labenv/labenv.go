@@ -139,7 +139,9 @@ func (l *Lab) AppNamespace(ctx context.Context, t *testing.T, c *Cluster, ns str
 	nss := c.CS.CoreV1().Namespaces()
 	obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{labca.NamespaceLabel: labca.NamespaceEnabled}}}
 	_, err := kubeclient.Create(ctx,
-		func(ctx context.Context) (*corev1.Namespace, error) { return nss.Create(ctx, obj, metav1.CreateOptions{}) },
+		func(ctx context.Context) (*corev1.Namespace, error) {
+			return nss.Create(ctx, obj, metav1.CreateOptions{})
+		},
 		func(ctx context.Context) (*corev1.Namespace, error) { return nss.Get(ctx, ns, metav1.GetOptions{}) })
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = DeleteNamespace(context.Background(), c.CS, ns) })
