@@ -26,53 +26,52 @@ import (
 // it does not create.
 var ErrUnsupportedKind = errors.New("kind not supported by ApplyManifest")
 
-// Apply creates the objects of manifest (YAML or JSON, documents separated
-// by ---, as kubectl apply -f reads) in namespace ns of c, as a user's
-// kubectl apply would: the Deployment and service account a user brings
-// run as they are. It returns the objects as created.
-func (c *Cluster) Apply(ctx context.Context, t *testing.T, ns string, manifest []byte) []runtime.Object {
+// Apply creates objs in namespace ns of c, as a user's kubectl apply
+// would (ApplyObjects): the Deployment and service account a user brings
+// run as they are. Read them from the user's file with DecodeManifest.
+func (c *Cluster) Apply(ctx context.Context, t *testing.T, ns string, objs ...runtime.Object) {
 	t.Helper()
-	objs, err := ApplyManifest(ctx, c.CS, ns, manifest)
-	require.NoError(t, err)
-	return objs
+	require.NoError(t, ApplyObjects(ctx, c.CS, ns, objs...))
 }
 
-// ApplyManifest creates every object of manifest in namespace ns (an
-// object naming another namespace is an error: a test owns its namespace),
-// in the manifest's order, so a service account comes before the pods that
-// use it. It creates the kinds an application's manifest holds:
-// ServiceAccount, ConfigMap, Secret, Service, Pod, Deployment, StatefulSet,
-// DaemonSet and Job; any other is ErrUnsupportedKind, before anything is
-// created.
+// ApplyManifest creates the objects of manifest (YAML or JSON, documents
+// separated by ---, as kubectl apply -f reads them) in namespace ns:
+// DecodeManifest, then ApplyObjects.
 func ApplyManifest(ctx context.Context, cs kubernetes.Interface, ns string, manifest []byte) ([]runtime.Object, error) {
 	objs, err := DecodeManifest(manifest)
 	if err != nil {
 		return nil, err
 	}
+	return objs, ApplyObjects(ctx, cs, ns, objs...)
+}
+
+// ApplyObjects creates objs in namespace ns (an object naming another
+// namespace is an error: a test owns its namespace), in their order, so a
+// service account comes before the pods that use it. It creates the kinds
+// an application's manifest holds: ServiceAccount, ConfigMap, Secret,
+// Service, Pod, Deployment, StatefulSet, DaemonSet and Job; any other is
+// ErrUnsupportedKind, found before anything is created.
+func ApplyObjects(ctx context.Context, cs kubernetes.Interface, ns string, objs ...runtime.Object) error {
 	creates := make([]func(context.Context) (runtime.Object, error), len(objs))
 	for i, o := range objs {
 		m, err := metaOf(o)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if m.GetNamespace() != "" && m.GetNamespace() != ns {
-			return nil, fmt.Errorf("%s %s names namespace %s, not %s", kindOf(o), m.GetName(), m.GetNamespace(), ns)
+			return fmt.Errorf("%s %s names namespace %s, not %s", kindOf(o), m.GetName(), m.GetNamespace(), ns)
 		}
-		m.SetNamespace(ns)
 		if creates[i], err = creator(cs, ns, o); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	out := make([]runtime.Object, 0, len(objs))
 	for i, create := range creates {
-		got, err := create(ctx)
-		if err != nil {
+		if _, err := create(ctx); err != nil {
 			m, _ := metaOf(objs[i])
-			return out, fmt.Errorf("create %s %s/%s: %w", kindOf(objs[i]), ns, m.GetName(), err)
+			return fmt.Errorf("create %s %s/%s: %w", kindOf(objs[i]), ns, m.GetName(), err)
 		}
-		out = append(out, got)
 	}
-	return out, nil
+	return nil
 }
 
 // DecodeManifest reads the objects of a YAML or JSON manifest into their

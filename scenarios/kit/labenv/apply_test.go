@@ -41,7 +41,7 @@ func TestApplyManifest(t *testing.T) {
 	cs := fake.NewClientset()
 	objs, err := ApplyManifest(t.Context(), cs, "payments", []byte(manifest))
 	require.NoError(t, err)
-	require.Len(t, objs, 2)
+	require.Len(t, objs, 2, "the comment-only document is no object")
 	require.IsType(t, &corev1.ServiceAccount{}, objs[0])
 	sa, err := cs.CoreV1().ServiceAccounts("payments").Get(t.Context(), "my-app", metav1.GetOptions{})
 	require.NoError(t, err)
