@@ -25,7 +25,7 @@ import (
 
 const (
 	suite     = "my-app-bug"
-	mechanism = "IRSA webhook (eks, awscli, role from aws iam get-role)"
+	mechanism = "IRSA webhook (eks, awscli, imported role)"
 	webID     = "sts:AssumeRoleWithWebIdentity"
 )
 
