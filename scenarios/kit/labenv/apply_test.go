@@ -67,3 +67,24 @@ func TestApplyManifest(t *testing.T) {
 		})
 	}
 }
+
+// FuzzDecodeManifest: whatever a user's file holds, decoding returns
+// objects or an error, never a nil object, and the same answer twice.
+func FuzzDecodeManifest(f *testing.F) {
+	f.Add([]byte(manifest))
+	f.Add([]byte("---\n---\n# nothing\n"))
+	f.Add([]byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}`))
+	f.Add([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: b}]}\n---\nkind: ["))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		objs, err := DecodeManifest(raw)
+		again, err2 := DecodeManifest(raw)
+		require.Equal(t, err == nil, err2 == nil)
+		if err != nil {
+			return
+		}
+		require.Len(t, again, len(objs))
+		for _, o := range objs {
+			require.NotNil(t, o)
+		}
+	})
+}
