@@ -265,9 +265,12 @@ type Outcome = report.Row
 // top-level test must share its tier.
 const Slow = report.TierSlow
 
-// Row logs a matrix row for `idlab report`. Call it once the outcome is
-// observed and before asserting on it, so a row that went wrong is in the
-// matrix as "NOT as expected" rather than missing.
+// Row logs a matrix row (a line idlab's report reads from go test -json:
+// `idlab e2e`, or `go test -json -tags e2e ./... | idlab report` in a
+// repository of one's own). Call it once the outcome is observed and before
+// asserting on it, so a row that went wrong is in the matrix as "NOT as
+// expected" rather than missing. The row's ID is Suite/Mechanism/Scenario,
+// slugged; Expected and Observed are "allow" or the exact error code.
 func Row(t *testing.T, o Outcome) {
 	t.Helper()
 	raw, err := json.Marshal(o)
