@@ -92,15 +92,22 @@ func TestMyAppBug(t *testing.T) {
 	t.Run("sub-fixed-same-pod", func(t *testing.T) {
 		pods := eks.CS.CoreV1().Pods(a.namespace)
 		restarts := restartCount(ctx, t, pods, pod, a.container)
+		// Every call so far was refused, so a success later in the log is
+		// one after the fix.
+		log, err := podrun.WaitLog(ctx, eks.CS, a.namespace, pod.Name, a.container, time.Minute, func(string) bool { return true })
+		require.NoError(t, err)
+		before := calls(log)
+		for _, c := range before {
+			require.False(t, c.ok, "a call before the fix got the role: %+v", c)
+		}
 		fixedAt := lab.LastDecisionID(ctx, t)
-		_, err := lab.IAM(ctx, t, role.Account).UpdateAssumeRolePolicy(ctx,
+		_, err = lab.IAM(ctx, t, role.Account).UpdateAssumeRolePolicy(ctx,
 			&iam.UpdateAssumeRolePolicyInput{RoleName: aws.String(role.Name), PolicyDocument: aws.String(readFix(t))})
 		require.NoError(t, err)
-		// The app calls every 5 s; any success is after the fix, as every
-		// call before it was refused (the subtest above).
+		// The app calls every 5 s.
 		log, werr := podrun.WaitLog(ctx, eks.CS, a.namespace, pod.Name, a.container, 2*time.Minute, func(l string) bool {
 			cs := calls(l)
-			return len(cs) > 0 && cs[len(cs)-1].ok
+			return len(cs) > len(before) && cs[len(cs)-1].ok
 		})
 		cs := calls(log)
 		last := call{}
