@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Unit tests: vet (with and without the e2e tag) and go test -race, of the
-# module and of examples/embed (a module of its own that uses idlab as a
-# user's module does). No Docker.
+# module and of examples/embed and examples/my-app-bug (modules of their
+# own that use idlab as a user's module does). No Docker.
 # The tests' summary (hack/testsummary) lists every skipped test loudly;
 # with CI=true a skip is a failure, and every tool a test needs is
 # installed first (hack/setup-test-tools.sh).
@@ -14,7 +14,7 @@ else
   bash hack/setup-test-tools.sh awscli
 fi
 bash hack/vet.sh
-echo "== go test -race ./... and examples/embed"
+echo "== go test -race ./... and examples/embed, examples/my-app-bug"
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 $GO build -o "$bin/testsummary" ./hack/testsummary
@@ -24,5 +24,6 @@ $GO build -o "$bin/testsummary" ./hack/testsummary
   rc=0
   $GO test -race -count=1 -timeout 240s -json ./... || rc=$?
   (cd examples/embed && $GO test -race -count=1 -timeout 120s -json ./...) || rc=$?
+  (cd examples/my-app-bug && $GO test -race -count=1 -timeout 120s -json ./...) || rc=$?
   exit "$rc"
 } | "$bin/testsummary"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # go vet of every package, and again with -tags e2e of the packages that have
-# //go:build e2e files, then of examples/embed (a module of its own, which
-# ./... does not reach). make test and make lint both run it.
+# //go:build e2e files, then of the example modules (examples/embed and
+# examples/my-app-bug: modules of their own, which ./... does not reach;
+# my-app-bug also with -tags e2e). make test and make lint both run it.
 set -o errexit -o nounset -o pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -11,8 +12,11 @@ echo "== go vet ./..."
 $GO vet -race ./...
 # Vet with the e2e tag only the packages that have //go:build e2e files;
 # vetting all of ./... again would re-check every package for nothing.
-mapfile -t e2e_pkgs < <(grep -rl --include='*.go' '^//go:build e2e' . | xargs -n1 dirname | sort -u)
+# Packages of the nested example modules are vetted from their own module.
+mapfile -t e2e_pkgs < <(grep -rl --include='*.go' '^//go:build e2e' . | grep -v '^\./examples/' | xargs -n1 dirname | sort -u)
 echo "== go vet -tags e2e ${e2e_pkgs[*]}"
 $GO vet -race -tags e2e "${e2e_pkgs[@]}"
 echo "== go vet ./... in examples/embed"
 (cd examples/embed && $GO vet -race ./...)
+echo "== go vet ./... in examples/my-app-bug, also with -tags e2e"
+(cd examples/my-app-bug && $GO vet -race ./... && $GO vet -race -tags e2e ./...)

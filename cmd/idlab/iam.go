@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -121,27 +119,11 @@ func runIAMImport(ctx context.Context, env *cliEnv, args []string) error {
 	return iamimport.Apply(ctx, plan, target, env.stdout)
 }
 
-// labTarget is the lab in stateDir: its IAM API as each account's admin,
-// which the lab's admin API gives (making the admin of an account the lab
-// did not know), and that admin API's fixtures for AWS managed policies.
+// labTarget is the lab in stateDir (iamimport.LabTarget).
 func labTarget(ctx context.Context, stateDir string) (iamimport.Target, error) {
 	st, err := harness.Open(stateDir)
 	if err != nil {
 		return iamimport.Target{}, err
 	}
-	hc, err := st.HTTPClient()
-	if err != nil {
-		return iamimport.Target{}, err
-	}
-	clients := iamimport.Clients(ctx, st.EmulatorURL, hc, func(ctx context.Context, account string) (aws.Credentials, error) {
-		var keys struct{ AccessKeyId, SecretAccessKey string }
-		if err := st.Admin(ctx, http.MethodPost, "/_idlab/iam/admins/"+account, nil, &keys); err != nil {
-			return aws.Credentials{}, fmt.Errorf("admin of account %s: %w", account, err)
-		}
-		return aws.Credentials{AccessKeyID: keys.AccessKeyId, SecretAccessKey: keys.SecretAccessKey}, nil
-	})
-	load := func(ctx context.Context, fixture []byte) error {
-		return st.Admin(ctx, http.MethodPost, "/_idlab/iam/fixtures", json.RawMessage(fixture), nil)
-	}
-	return iamimport.Target{Clients: clients, LoadAWSManaged: load}, nil
+	return iamimport.LabTarget(ctx, st)
 }

@@ -20,7 +20,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -33,7 +35,10 @@ type Options struct {
 	Go string
 	// Dir is the module root the patterns are relative to. Defaults to ".".
 	Dir string
-	// Patterns are the package patterns. Defaults to DefaultPatterns.
+	// Patterns are the package patterns. Defaults to DefaultPatterns. A
+	// relative pattern below a go.mod of its own (./examples/my-app-bug/...)
+	// is that module's: it is listed and run from the module's directory,
+	// as a user's module is.
 	Patterns []string
 	// Tags are the build tags. Defaults to "e2e".
 	Tags string
@@ -55,11 +60,12 @@ type Options struct {
 
 // DefaultPatterns are the suites of a full run: the scenarios; the node
 // image's e2e test, which checks the image the lab runs on as kind relies
-// on it (it finds the image `idlab up` built rather than building); and the
+// on it (it finds the image `idlab up` built rather than building); the
 // testcontainers module's, which runs the emulator image in a container of
-// its own beside the lab.
+// its own beside the lab; and examples/my-app-bug, a module of its own
+// that reproduces a user's bug with the public scenario kit.
 func DefaultPatterns() []string {
-	return []string{"./scenarios/...", "./harness/nodeimage", "./testcontainers/..."}
+	return []string{"./scenarios/...", "./harness/nodeimage", "./testcontainers/...", "./examples/my-app-bug/..."}
 }
 
 func (o Options) withDefaults() Options {
@@ -95,18 +101,26 @@ var ErrFailed = errors.New("scenario suites failed")
 // them (the scenario helpers' unit tests) are not suites.
 func List(ctx context.Context, opts Options) ([]string, error) {
 	opts = opts.withDefaults()
-	tagged, err := testFiles(ctx, opts, opts.Tags)
-	if err != nil {
-		return nil, err
-	}
-	plain, err := testFiles(ctx, opts, "")
+	mods, err := modules(opts.Dir, opts.Patterns)
 	if err != nil {
 		return nil, err
 	}
 	var pkgs []string
-	for pkg, files := range tagged {
-		if files != plain[pkg] {
-			pkgs = append(pkgs, pkg)
+	for _, m := range mods {
+		mo := opts
+		mo.Dir, mo.Patterns = filepath.Join(opts.Dir, m.dir), m.patterns
+		tagged, err := testFiles(ctx, mo, opts.Tags)
+		if err != nil {
+			return nil, err
+		}
+		plain, err := testFiles(ctx, mo, "")
+		if err != nil {
+			return nil, err
+		}
+		for pkg, files := range tagged {
+			if files != plain[pkg] {
+				pkgs = append(pkgs, pkg)
+			}
 		}
 	}
 	sort.Strings(pkgs)
@@ -143,6 +157,10 @@ func testFiles(ctx context.Context, opts Options, tags string) (map[string]strin
 // ErrFailed (wrapped, naming the suites) when any go test fails.
 func Run(ctx context.Context, opts Options, pkgs []string, events io.Writer) error {
 	opts = opts.withDefaults()
+	mods, err := modules(opts.Dir, opts.Patterns)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	var (
 		mu      sync.Mutex // guards events, Progress and running
@@ -168,7 +186,7 @@ func Run(ctx context.Context, opts Options, pkgs []string, events io.Writer) err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := runOne(ctx, opts, pkg, emit, say)
+			err := runOne(ctx, opts, moduleDir(opts.Dir, mods, pkg), pkg, emit, say)
 			mu.Lock()
 			delete(running, pkg)
 			if err != nil {
@@ -210,9 +228,9 @@ type event struct {
 	Elapsed float64
 }
 
-// runOne runs one package's go test -json, passing its lines to emit and
-// its suite and top-level test results to say.
-func runOne(ctx context.Context, opts Options, pkg string, emit func([]byte), say func(string, ...any)) error {
+// runOne runs one package's go test -json in dir (its module's), passing
+// its lines to emit and its suite and top-level test results to say.
+func runOne(ctx context.Context, opts Options, dir, pkg string, emit func([]byte), say func(string, ...any)) error {
 	args := []string{"test", "-tags", opts.Tags, "-count=1", "-json", "-timeout", opts.Timeout.String()}
 	if opts.Run != "" {
 		args = append(args, "-run", opts.Run)
@@ -221,7 +239,7 @@ func runOne(ctx context.Context, opts Options, pkg string, emit func([]byte), sa
 		args = append(args, "-skip", skip)
 	}
 	cmd := exec.CommandContext(ctx, opts.Go, append(args, pkg)...)
-	cmd.Dir, cmd.Env = opts.Dir, opts.Env
+	cmd.Dir, cmd.Env = dir, opts.Env
 	// go test writes build failures to stderr; they belong in the stream.
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -288,4 +306,94 @@ func shortNames(pkgs []string) []string {
 
 func elapsed(since time.Time) string {
 	return time.Since(since).Round(time.Second).String()
+}
+
+// module is a Go module the patterns name packages of.
+type module struct {
+	dir      string   // relative to Options.Dir: "." for the main module
+	path     string   // its module path; "" for the main module
+	patterns []string // relative to dir
+}
+
+// modules groups patterns by the module that holds them: a relative
+// pattern (./DIR, ./DIR/...) whose DIR, or a directory between it and
+// root, has a go.mod of its own is that nested module's (the nearest),
+// rewritten relative to it; the go command of the main module does not
+// reach into a nested module. Every other pattern is the main module's.
+func modules(root string, patterns []string) ([]module, error) {
+	var mods []module
+	index := map[string]int{}
+	add := func(dir, pattern string) error {
+		i, ok := index[dir]
+		if !ok {
+			m := module{dir: dir}
+			if dir != "." {
+				path, err := modulePath(filepath.Join(root, dir, "go.mod"))
+				if err != nil {
+					return err
+				}
+				m.path = path
+			}
+			i = len(mods)
+			index[dir] = i
+			mods = append(mods, m)
+		}
+		mods[i].patterns = append(mods[i].patterns, pattern)
+		return nil
+	}
+	for _, p := range patterns {
+		dir, rest := nestedModule(root, p)
+		if err := add(dir, rest); err != nil {
+			return nil, err
+		}
+	}
+	return mods, nil
+}
+
+// nestedModule is the module directory of a pattern and the pattern
+// relative to it: (".", p) unless p is relative and below a go.mod other
+// than root's.
+func nestedModule(root, p string) (dir, pattern string) {
+	rel, ok := strings.CutPrefix(p, "./")
+	if !ok {
+		return ".", p
+	}
+	base, _, _ := strings.Cut(rel, "...")
+	base = filepath.Clean(strings.TrimSuffix(base, "/"))
+	for d := base; d != "." && d != "/" && d != ""; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(root, d, "go.mod")); err == nil {
+			inner := strings.TrimPrefix(strings.TrimPrefix(rel, filepath.ToSlash(d)), "/")
+			if inner == "" {
+				return d, "."
+			}
+			return d, "./" + inner
+		}
+	}
+	return ".", p
+}
+
+// modulePath reads the module path of a go.mod.
+func modulePath(gomod string) (string, error) {
+	raw, err := os.ReadFile(gomod)
+	if err != nil {
+		return "", fmt.Errorf("nested module: %w", err)
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "module" {
+			return strings.Trim(f[1], `"`), nil
+		}
+	}
+	return "", fmt.Errorf("%s names no module", gomod)
+}
+
+// moduleDir is the directory to run package pkg's go test in: its nested
+// module's, or root.
+func moduleDir(root string, mods []module, pkg string) string {
+	best := module{dir: "."}
+	for _, m := range mods {
+		if m.path != "" && (pkg == m.path || strings.HasPrefix(pkg, m.path+"/")) && len(m.path) > len(best.path) {
+			best = m
+		}
+	}
+	return filepath.Join(root, best.dir)
 }

@@ -50,6 +50,19 @@ func TestBad(t *testing.T)  { t.Fatal("denial went away") }
 		"testcontainers/idlab/e_test.go": "//go:build e2e\n\npackage idlab\n\nimport \"testing\"\n\nfunc TestRun(t *testing.T) {}\n",
 		"harness/other/o_test.go":        "//go:build e2e\n\npackage other\n\nimport \"testing\"\n\nfunc TestO(t *testing.T) {}\n",
 		"scenarios/nolib/lib.go":         "package nolib\n",
+		// A user's module of its own (examples/my-app-bug): the main
+		// module's go command does not reach it.
+		"examples/my-app-bug/go.mod":       "module example.com/mine\n\ngo 1.22\n",
+		"examples/my-app-bug/doc.go":       "package mine\n",
+		"examples/my-app-bug/unit_test.go": "package mine\n\nimport \"testing\"\n\nfunc TestFiles(t *testing.T) {}\n",
+		"examples/my-app-bug/e2e_test.go": `//go:build e2e
+
+package mine
+
+import "testing"
+
+func TestMine(t *testing.T) { t.Log("IDLAB-ROW {\"suite\":\"mine\",\"scenario\":\"fixed\",\"expected\":\"allow\",\"observed\":\"allow\"}") }
+`,
 	}
 	for name, text := range files {
 		p := filepath.Join(dir, name)
@@ -71,7 +84,8 @@ func TestListAndRun(t *testing.T) {
 	pkgs, err := List(ctx, opts)
 	require.NoError(t, err)
 	require.Equal(t, []string{"example.com/lab/harness/nodeimage", "example.com/lab/scenarios/bad", "example.com/lab/scenarios/ok",
-		"example.com/lab/testcontainers/idlab"}, pkgs, "the scenarios and the node image's and testcontainers module's e2e tests, nothing else")
+		"example.com/lab/testcontainers/idlab", "example.com/mine"}, pkgs,
+		"the scenarios, the node image's and testcontainers module's e2e tests and the example module's, nothing else")
 
 	var events bytes.Buffer
 	err = Run(ctx, opts, pkgs, &events)
@@ -87,13 +101,16 @@ func TestListAndRun(t *testing.T) {
 	for _, tc := range res.Tests {
 		actions[tc.Name] = tc.Action
 	}
-	require.Equal(t, map[string]string{"TestOK": "pass", "TestLabOKRestsOnTheFixture": "pass", "TestGood": "pass", "TestBad": "fail", "TestEnsure": "pass", "TestRun": "pass"}, actions,
-		"a suite's untagged tests of its tests run beside its e2e tests")
-	require.Len(t, res.Rows, 1)
-	require.True(t, res.Rows[0].AsExpected)
+	require.Equal(t, map[string]string{"TestOK": "pass", "TestLabOKRestsOnTheFixture": "pass", "TestGood": "pass", "TestBad": "fail", "TestEnsure": "pass", "TestRun": "pass",
+		"TestMine": "pass", "TestFiles": "pass"}, actions,
+		"a suite's untagged tests of its tests run beside its e2e tests, in the nested module too")
+	require.Len(t, res.Rows, 2, "the row of the example module's test too")
+	for _, r := range res.Rows {
+		require.True(t, r.AsExpected)
+	}
 
 	p := progress.String()
-	require.Contains(t, p, "running 4 suites in parallel: example.com/lab/harness/nodeimage, bad, ok, example.com/lab/testcontainers/idlab")
+	require.Contains(t, p, "running 5 suites in parallel: example.com/lab/harness/nodeimage, bad, ok, example.com/lab/testcontainers/idlab, example.com/mine")
 	require.Contains(t, p, "bad FAILED TestBad")
 	require.Contains(t, p, "suite ok ok in")
 	require.Contains(t, p, "suite bad FAILED in")
@@ -150,4 +167,39 @@ func TestRunSkip(t *testing.T) {
 		names = append(names, tc.Name)
 	}
 	require.ElementsMatch(t, []string{"TestGood", "TestOK", "TestLabOKRestsOnTheFixture"}, names)
+}
+
+// TestNestedModule: a relative pattern at or below a directory with a
+// go.mod of its own is that module's, relative to it; anything else is
+// the main module's as given.
+func TestNestedModule(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"examples/mine", "examples/mine/inner/deeper", "examples/plain"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o755))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(root, "examples/mine/go.mod"), []byte("// a user's\nmodule \"example.com/mine\"\n"), 0o644))
+	tests := []struct{ pattern, dir, rest string }{
+		{"./examples/mine/...", "examples/mine", "./..."},
+		{"./examples/mine", "examples/mine", "."},
+		{"./examples/mine/inner/deeper", "examples/mine", "./inner/deeper"},
+		{"./examples/plain/...", ".", "./examples/plain/..."},
+		{"./examples/...", ".", "./examples/..."},
+		{"./scenarios/...", ".", "./scenarios/..."},
+		{"github.com/idlab/idlab/scenarios/smoke", ".", "github.com/idlab/idlab/scenarios/smoke"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.pattern, func(t *testing.T) {
+			dir, rest := nestedModule(root, tc.pattern)
+			require.Equal(t, tc.dir, dir)
+			require.Equal(t, tc.rest, rest)
+		})
+	}
+	mods, err := modules(root, []string{"./scenarios/...", "./examples/mine/...", "./harness/nodeimage"})
+	require.NoError(t, err)
+	require.Equal(t, []module{{dir: ".", patterns: []string{"./scenarios/...", "./harness/nodeimage"}},
+		{dir: "examples/mine", path: "example.com/mine", patterns: []string{"./..."}}}, mods)
+	require.Equal(t, filepath.Join(root, "examples/mine"), moduleDir(root, mods, "example.com/mine/inner"))
+	require.Equal(t, filepath.Join(root, "examples/mine"), moduleDir(root, mods, "example.com/mine"))
+	require.Equal(t, root, moduleDir(root, mods, "example.com/minefield"), "a prefix of the path is not the module")
+	require.Equal(t, root, moduleDir(root, mods, "example.com/lab/scenarios/ok"))
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/idlab/idlab/components/irsawebhook"
+	"github.com/idlab/idlab/components/labca"
 	"github.com/idlab/idlab/harness"
 	"github.com/idlab/idlab/harness/kubeclient"
 	"github.com/idlab/idlab/harness/report"
@@ -28,20 +30,46 @@ type Lab struct {
 	*harness.State
 }
 
-// StateDir is where `idlab up` left the lab: IDLAB_STATE_DIR or the
-// repository's .idlab (scenarios run from scenarios/<suite>).
+// StateDir is where `idlab up` left the lab: IDLAB_STATE_DIR when set,
+// else the nearest .idlab holding a lab (lab.json) in the working directory
+// or above it, so a test finds the lab of the checkout or repository it runs
+// in from any package directory; else .idlab, idlab's own default, whose
+// absence Open reports.
 func StateDir() string {
-	if d := os.Getenv("IDLAB_STATE_DIR"); d != "" {
-		return d
+	wd, err := os.Getwd()
+	if err != nil {
+		wd = "."
 	}
-	return "../../.idlab"
+	return findStateDir(wd, os.Getenv)
 }
 
-// Open reads the lab state and checks the probe image is there.
+// DefaultStateDir is the state directory idlab uses when given none.
+const DefaultStateDir = ".idlab"
+
+// findStateDir is StateDir from the directory start.
+func findStateDir(start string, getenv func(string) string) string {
+	if d := getenv("IDLAB_STATE_DIR"); d != "" {
+		return d
+	}
+	for dir := start; ; {
+		cand := filepath.Join(dir, DefaultStateDir)
+		if _, err := os.Stat(filepath.Join(cand, harness.StateFile)); err == nil {
+			return cand
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return DefaultStateDir
+		}
+		dir = parent
+	}
+}
+
+// Open reads the state of the lab in StateDir and checks the probe image
+// is there.
 func Open(t *testing.T) *Lab {
 	t.Helper()
 	st, err := harness.Open(StateDir())
-	require.NoError(t, err, "is the lab up? (make up, or make e2e)")
+	require.NoError(t, err, "is the lab up? (make up, or make e2e; a lab elsewhere: IDLAB_STATE_DIR=DIR/.idlab)")
 	require.NotEmpty(t, st.ProbeImage, "the lab was brought up without the probe image")
 	return &Lab{State: st}
 }
@@ -97,6 +125,26 @@ func (l *Lab) Namespace(ctx context.Context, t *testing.T, c *Cluster, ns string
 			})
 		require.NoError(t, err)
 	}
+}
+
+// AppNamespace makes ns afresh in c for workloads as they are, and deletes
+// it when t ends: it is labelled for the lab CA webhook
+// (idlab.dev/lab-ca=enabled, components/labca), which gives every container
+// the lab CA through the variables SDKs and tools read, so a user's
+// Deployment needs no change to trust the lab. Namespace is for the kit's
+// own pods (podrun), which mount the CA themselves.
+func (l *Lab) AppNamespace(ctx context.Context, t *testing.T, c *Cluster, ns string) {
+	t.Helper()
+	require.NoError(t, DeleteNamespace(ctx, c.CS, ns))
+	nss := c.CS.CoreV1().Namespaces()
+	obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{labca.NamespaceLabel: labca.NamespaceEnabled}}}
+	_, err := kubeclient.Create(ctx,
+		func(ctx context.Context) (*corev1.Namespace, error) {
+			return nss.Create(ctx, obj, metav1.CreateOptions{})
+		},
+		func(ctx context.Context) (*corev1.Namespace, error) { return nss.Get(ctx, ns, metav1.GetOptions{}) })
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = DeleteNamespace(context.Background(), c.CS, ns) })
 }
 
 // LastDecisionID is the newest decision's Seq, so a step reads only the
@@ -217,9 +265,12 @@ type Outcome = report.Row
 // top-level test must share its tier.
 const Slow = report.TierSlow
 
-// Row logs a matrix row for `idlab report`. Call it once the outcome is
-// observed and before asserting on it, so a row that went wrong is in the
-// matrix as "NOT as expected" rather than missing.
+// Row logs a matrix row (a line idlab's report reads from go test -json:
+// `idlab e2e`, or `go test -json -tags e2e ./... | idlab report` in a
+// repository of one's own). Call it once the outcome is observed and before
+// asserting on it, so a row that went wrong is in the matrix as "NOT as
+// expected" rather than missing. The row's ID is Suite/Mechanism/Scenario,
+// slugged; Expected and Observed are "allow" or the exact error code.
 func Row(t *testing.T, o Outcome) {
 	t.Helper()
 	raw, err := json.Marshal(o)

@@ -1,7 +1,9 @@
 // Package podrun runs the SDK probe in scenario pods: pod specs as the
 // pod-identity webhooks would mutate them, and a runner that waits for the
 // pod and parses its result. The pods name their image, so the same specs
-// run the Python probe (scenarios/kit/pyprobe) in the pyclient image.
+// run the Python probe (scenarios/kit/pyprobe) in the pyclient image. For a
+// user's own workload, DeploymentPod finds the pod of their Deployment and
+// WaitLog waits for its log to show the outcome a step waits for.
 package podrun
 
 import (
