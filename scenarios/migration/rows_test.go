@@ -1,0 +1,215 @@
+package migration
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idlab/idlab/scenarios/kit/pyprobe"
+)
+
+// S3's messages for the rows' refusals, as S3 words them:
+//   - a key that does not exist, or that IAM's UpdateAccessKey made
+//     Inactive (S3 tells the two apart to no one): 403 InvalidAccessKeyId
+//     (S3's error code list; users quote it for deleted and deactivated
+//     keys alike, e.g. aws/aws-sdk-java-v2#1477);
+//   - a presigned URL whose session credentials have expired, though
+//     X-Amz-Expires has not: 400 ExpiredToken, as users quote S3's XML
+//     (boto/boto3#2392, aws/aws-sdk-js#1099);
+//   - Signature Version 2 for a bucket created after June 24, 2020: 400
+//     InvalidRequest (emulators/awss3's doc cites AWS).
+const (
+	msgInvalidAccessKeyID = "The AWS Access Key Id you provided does not exist in our records."
+	msgExpiredToken       = "The provided token has expired."
+	msgSigV2              = "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
+)
+
+// The matrix's suite and mechanisms.
+const (
+	suite      = "migration"
+	mechStatic = "static keys (Flask + boto3)"
+	mechIRSA   = "IRSA (Flask + boto3)"
+)
+
+// The principals of the rows' decisions (substrings): the static-key users
+// the suite makes (newStaticUser) and migration-app's sessions.
+const (
+	userPrincipal = ":user" + UserPath + "profile-app-"
+	rolePrincipal = ":assumed-role/migration-app/"
+)
+
+// row is one row of the suite: what the app's user gets from the link (or
+// the outside client from GetObject) and the emulator's decision on it.
+type row struct {
+	name, mechanism string
+	// status is the link's HTTP status (0: the outside client's row).
+	status int
+	// code and message are S3's error; "" reads ObjectText.
+	code, message string
+	// signature is how botocore presigned the link.
+	signature string
+	// action, principal (a substring), effect and reason (a substring)
+	// are the decision's.
+	action, principal, effect, reason string
+}
+
+// The rows, in the migration's order.
+var (
+	rowStatic = row{name: "static-keys", mechanism: mechStatic, status: http.StatusOK, signature: "SigV4",
+		action: "s3:GetObject", principal: userPrincipal, effect: "Allow"}
+	rowLeak = row{name: "leaked-key-outside-cluster", mechanism: mechStatic,
+		action: "s3:GetObject", principal: userPrincipal, effect: "Allow"}
+	rowDeactivated = row{name: "deactivated-key", mechanism: mechStatic, status: http.StatusForbidden,
+		code: "InvalidAccessKeyId", message: msgInvalidAccessKeyID, signature: "SigV4",
+		action: "s3:Authenticate", principal: userPrincipal, effect: "Rejected", reason: "is Inactive (UpdateAccessKey)"}
+	rowIRSA = row{name: "irsa", mechanism: mechIRSA, status: http.StatusOK, signature: "SigV4",
+		action: "s3:GetObject", principal: rolePrincipal, effect: "Allow"}
+	rowDefault = row{name: "default-presign", mechanism: mechIRSA, status: http.StatusBadRequest,
+		code: "InvalidRequest", message: msgSigV2, signature: "SigV2",
+		action: "s3:Authenticate", principal: rolePrincipal, effect: "Rejected", reason: "InvalidRequest: Signature Version 2"}
+	rowExpired = row{name: "irsa-session-expired", mechanism: mechIRSA, status: http.StatusBadRequest,
+		code: "ExpiredToken", message: msgExpiredToken, signature: "SigV4",
+		action: "s3:Authenticate", principal: rolePrincipal, effect: "Rejected", reason: "ExpiredToken: the session's credentials (ASIA"}
+)
+
+// agePath is the admin request that ages migration-app's sessions by 90
+// minutes, and nothing else (the lab clock of one role, awsiam.AgeSessions):
+// a session the app got within the last half hour (an hour long, boto3
+// asks for no duration) has expired, and not for so long (an hour) that
+// the lab has purged it, which would make its key unknown.
+const agePath = "/_idlab/clock?advance=90m&role=" + RoleARN
+
+// expected is the row's Expected column: "allow" or S3's code.
+func (r row) expected() string {
+	if r.code == "" {
+		return "allow"
+	}
+	return r.code
+}
+
+// checkFetch asserts what the app's user got from the link; out is the
+// fetching pod's log, for the message.
+func (r row) checkFetch(t *testing.T, got pyprobe.Fetch, out string) {
+	t.Helper()
+	require.Equal(t, r.signature, got.Signature, "how botocore presigned decides what S3 answers: %s", out)
+	require.Equal(t, r.status, got.Status, "%s: %s (%s)", got.ErrorCode, got.ErrorMessage, out)
+	if r.code == "" {
+		require.True(t, got.OK, "%s: %s", got.ErrorCode, got.ErrorMessage)
+		require.Equal(t, ObjectText, got.Output)
+		return
+	}
+	require.False(t, got.OK, "the link must not work: %s", out)
+	require.Equal(t, r.code, got.ErrorCode, got.ErrorMessage)
+	require.Equal(t, r.message, got.ErrorMessage)
+}
+
+// checkOutside asserts what the outside client got from GetObject.
+func (r row) checkOutside(t *testing.T, body string, err error) {
+	t.Helper()
+	if r.code == "" {
+		require.NoError(t, err)
+		require.Equal(t, ObjectText, body)
+		return
+	}
+	var ae smithy.APIError
+	require.True(t, errors.As(err, &ae), "want S3's error %s, got %v", r.code, err)
+	require.Equal(t, r.code, ae.ErrorCode())
+	require.Equal(t, r.message, ae.ErrorMessage())
+}
+
+// checkDecision asserts the emulator's decision on the row's request;
+// explanation is the decision's Explanation(), for the message.
+func (r row) checkDecision(t *testing.T, effect, principal, reason, explanation string) {
+	t.Helper()
+	require.Equal(t, r.effect, effect, explanation)
+	require.Contains(t, principal, r.principal, explanation)
+	require.Contains(t, reason, r.reason, explanation)
+}
+
+// staticUser is the IAM user whose key the app gets in a Secret, made
+// through the IAM API as the walk-throughs make it: CreateUser,
+// PutUserPolicy (what migration-app may do), CreateAccessKey. Each run
+// makes its own, so runs and suites never share one.
+type staticUser struct {
+	iam       *iam.Client
+	name, arn string
+	key       aws.Credentials
+}
+
+// newStaticUser makes the user and its key; the test's cleanup deletes
+// them.
+func newStaticUser(ctx context.Context, t *testing.T, cl *iam.Client) *staticUser {
+	t.Helper()
+	u := &staticUser{iam: cl, name: "profile-app-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
+	out, err := cl.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(u.name), Path: aws.String(UserPath)})
+	require.NoError(t, err)
+	u.arn = aws.ToString(out.User.Arn)
+	t.Cleanup(func() { u.remove(t) })
+	_, err = cl.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(u.name), PolicyName: aws.String("read-profile-images"),
+		PolicyDocument: aws.String(ReadProfilesPolicy)})
+	require.NoError(t, err)
+	k, err := cl.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(u.name)})
+	require.NoError(t, err)
+	u.key = aws.Credentials{AccessKeyID: aws.ToString(k.AccessKey.AccessKeyId), SecretAccessKey: aws.ToString(k.AccessKey.SecretAccessKey)}
+	return u
+}
+
+// setKey makes the user's key Active or Inactive (UpdateAccessKey).
+func (u *staticUser) setKey(ctx context.Context, t *testing.T, status iamtypes.StatusType) {
+	t.Helper()
+	_, err := u.iam.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(u.name), AccessKeyId: aws.String(u.key.AccessKeyID), Status: status})
+	require.NoError(t, err)
+}
+
+// deleteKey deletes the user's key (DeleteAccessKey).
+func (u *staticUser) deleteKey(ctx context.Context) error {
+	_, err := u.iam.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(u.name), AccessKeyId: aws.String(u.key.AccessKeyID)})
+	return err
+}
+
+// remove deletes the key (unless deleted already), the policy and the
+// user, logging what fails: a leftover user is harmless to other runs.
+func (u *staticUser) remove(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var nse *iamtypes.NoSuchEntityException
+	if err := u.deleteKey(ctx); err != nil && !errors.As(err, &nse) {
+		t.Logf("delete the access key of %s: %v", u.name, err)
+	}
+	if _, err := u.iam.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String(u.name), PolicyName: aws.String("read-profile-images")}); err != nil {
+		t.Logf("delete the policy of %s: %v", u.name, err)
+	}
+	if _, err := u.iam.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String(u.name)}); err != nil {
+		t.Logf("delete user %s: %v", u.name, err)
+	}
+}
+
+// outsideS3 is the leak: the Secret's key used from outside the cluster,
+// with aws-sdk-go-v2 at the lab's URL (path-style) through hc.
+func outsideS3(endpoint string, hc *http.Client, key aws.Credentials) *s3.Client {
+	return s3.New(s3.Options{Region: Region, BaseEndpoint: aws.String(endpoint), UsePathStyle: true, HTTPClient: hc, RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")})
+}
+
+// readProfile gets the profile image with cl.
+func readProfile(ctx context.Context, cl *s3.Client) (string, error) {
+	out, err := cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(Bucket), Key: aws.String(ObjectKey)})
+	if err != nil {
+		return "", err
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	return string(b), err
+}
