@@ -131,9 +131,9 @@ func ageRoleSessions(t *testing.T, c *idlabtest.Cloud) {
 	t.Helper()
 	status, body := c.Admin(http.MethodPost, agePath, "")
 	require.Equal(t, http.StatusOK, status, body)
-	var aged struct{ SessionsAged int }
-	require.NoError(t, json.Unmarshal([]byte(body), &aged))
-	require.Positive(t, aged.SessionsAged, body)
+	var out aged
+	require.NoError(t, json.Unmarshal([]byte(body), &out))
+	require.Positive(t, out.SessionsAged, body)
 }
 
 // debianPython is Debian's python3 with Debian's boto3 and Flask, not

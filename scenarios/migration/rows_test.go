@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"testing"
 	"time"
@@ -89,7 +90,12 @@ var (
 // a session the app got within the last half hour (an hour long, boto3
 // asks for no duration) has expired, and not for so long (an hour) that
 // the lab has purged it, which would make its key unknown.
-const agePath = "/_idlab/clock?advance=90m&role=" + RoleARN
+var agePath = "/_idlab/clock?" + url.Values{"advance": {"90m"}, "role": {RoleARN}}.Encode()
+
+// aged is the clock's answer to agePath.
+type aged struct {
+	SessionsAged int `json:"sessionsAged"`
+}
 
 // expected is the row's Expected column: "allow" or S3's code.
 func (r row) expected() string {
