@@ -53,12 +53,10 @@ const (
 	Region      = "us-west-2"
 	// Port is the app's and its Service's.
 	Port = 8000
-	// UserPath is the IAM path of the users the suite creates for the
-	// static keys.
-	UserPath = "/idlab-migration/"
-	// ReadProfilesPolicy is the static-key user's inline policy: what
-	// the role's is (fixtures/aws/lab.yaml).
-	ReadProfilesPolicy = `{"Version":"2012-10-17","Statement":[{"Sid":"ReadProfileImages","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::` + Bucket + `/profiles/*"}]}`
+	// StaticUser is the IAM user whose access key the app first gets in
+	// a Secret (fixtures/aws/lab.yaml: it may read what RoleARN may).
+	StaticUser    = "migration-static"
+	StaticUserARN = "arn:aws:iam::" + Account + ":user/idlab-migration/" + StaticUser
 )
 
 // ObjectARN is the profile image's ARN, the resource of every decision a

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
@@ -60,16 +61,16 @@ func TestStaticKeysToIRSA(t *testing.T) {
 	hc, err := lab.HTTPClient()
 	require.NoError(t, err)
 
-	// The operator's side: an IAM user, its policy and its key, through
-	// the IAM API as the account's admin.
+	// The operator's side: a new access key of StaticUser, through the
+	// IAM API as the account's admin.
 	var admin struct{ AccessKeyId, SecretAccessKey string }
 	require.NoError(t, lab.Admin(ctx, http.MethodPost, "/_idlab/iam/admins/"+Account, nil, &admin))
-	user := newStaticUser(ctx, t, iamimport.NewClient(lab.EmulatorURL, hc, aws.Credentials{AccessKeyID: admin.AccessKeyId, SecretAccessKey: admin.SecretAccessKey}))
+	key := newStaticKey(ctx, t, iamimport.NewClient(lab.EmulatorURL, hc, aws.Credentials{AccessKeyID: admin.AccessKeyId, SecretAccessKey: admin.SecretAccessKey}))
 	k := kube{c: eks}
 
 	// Before the migration: the key in a Secret, the app reading it.
 	k.create(ctx, t, AppConfigMap())
-	k.create(ctx, t, KeysSecretFor(user.key.AccessKeyID, user.key.SecretAccessKey))
+	k.create(ctx, t, KeysSecretFor(key.key.AccessKeyID, key.key.SecretAccessKey))
 	k.create(ctx, t, Service(app))
 	k.create(ctx, t, Deployment(app, AppOptions{Image: lab.PyClientImage, StaticKeys: true, SigV4: true}))
 	k.rolledOut(ctx, t, app)
@@ -77,10 +78,10 @@ func TestStaticKeysToIRSA(t *testing.T) {
 	f := fetcher{lab: lab, eks: eks}
 	t.Run(rowStatic.name, func(t *testing.T) {
 		f.row(ctx, t, rowStatic, pyprobe.FetchLinkArgs(ProfileURL(app)), "", func(d harness.Decision) {
-			require.Equal(t, user.arn, d.Principal)
+			require.Equal(t, StaticUserARN, d.Principal)
 		})
 	})
-	outside := outsideS3(lab.EmulatorURL, hc, user.key)
+	outside := outsideS3(lab.EmulatorURL, hc, key.key)
 	t.Run(rowLeak.name, func(t *testing.T) {
 		since := lab.LastDecisionID(ctx, t)
 		text, err := readProfile(ctx, outside)
@@ -93,18 +94,18 @@ func TestStaticKeysToIRSA(t *testing.T) {
 			Observed: observedSDK(err), Reason: reason})
 		rowLeak.checkOutside(t, text, err)
 		rowLeak.checkDecision(t, d.Effect, d.Principal, d.Reason, d.Explanation())
-		require.Equal(t, user.arn, d.Principal)
+		require.Equal(t, StaticUserARN, d.Principal)
 	})
 	t.Run(rowDeactivated.name, func(t *testing.T) {
-		user.setKey(ctx, t, iamtypes.StatusTypeInactive)
+		key.set(ctx, t, iamtypes.StatusTypeInactive)
 		f.row(ctx, t, rowDeactivated, pyprobe.FetchLinkArgs(ProfileURL(app)), "", func(d harness.Decision) {
-			require.Equal(t, user.arn, d.Principal)
-			require.Contains(t, d.Reason, user.key.AccessKeyID)
+			require.Equal(t, StaticUserARN, d.Principal)
+			require.Contains(t, d.Reason, key.key.AccessKeyID)
 		})
 		_, err := readProfile(ctx, outside)
 		rowDeactivated.checkOutside(t, "", err)
 	})
-	require.NoError(t, user.deleteKey(ctx), "the leaked key goes")
+	require.NoError(t, key.delete(ctx), "the leaked key goes")
 
 	// The migration: the service account annotated, the Secret gone, the
 	// same code rolled out again.
@@ -270,7 +271,8 @@ func (k kube) update(ctx context.Context, t *testing.T, name string, change func
 }
 
 // rolledOut waits until the Deployment name's current spec runs in one
-// ready pod and no other pod of it is left, and returns that pod.
+// ready pod, no other pod of it is left and its Service sends to that pod
+// alone, and returns the pod.
 func (k kube) rolledOut(ctx context.Context, t *testing.T, name string) corev1.Pod {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
@@ -281,7 +283,8 @@ func (k kube) rolledOut(ctx context.Context, t *testing.T, name string) corev1.P
 		require.NoError(t, err)
 		s := d.Status
 		if s.ObservedGeneration >= d.Generation && s.Replicas == 1 && s.UpdatedReplicas == 1 && s.ReadyReplicas == 1 &&
-			s.AvailableReplicas == 1 && len(pods.Items) == 1 && pods.Items[0].DeletionTimestamp == nil && ready(pods.Items[0]) {
+			s.AvailableReplicas == 1 && len(pods.Items) == 1 && pods.Items[0].DeletionTimestamp == nil && ready(pods.Items[0]) &&
+			k.serves(ctx, t, name, pods.Items[0].Status.PodIP) {
 			return pods.Items[0]
 		}
 		require.True(t, time.Now().Before(deadline), "deployment %s not rolled out: %+v; pods: %s", name, s, describePods(pods.Items))
@@ -291,6 +294,23 @@ func (k kube) rolledOut(ctx context.Context, t *testing.T, name string) corev1.P
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// serves reports whether the Service name's endpoints are exactly ip,
+// ready: where the fetching pods' requests go.
+func (k kube) serves(ctx context.Context, t *testing.T, name, ip string) bool {
+	t.Helper()
+	eps, err := k.c.CS.DiscoveryV1().EndpointSlices(Namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + name})
+	require.NoError(t, err)
+	var ready []string
+	for _, sl := range eps.Items {
+		for _, e := range sl.Endpoints {
+			if e.Conditions.Ready != nil && *e.Conditions.Ready {
+				ready = append(ready, e.Addresses...)
+			}
+		}
+	}
+	return len(ready) == 1 && ready[0] == ip
 }
 
 // rolledOutWithIRSA is rolledOut for a pod the IRSA webhook must have

@@ -27,7 +27,7 @@ import (
 	"github.com/idlab/idlab/scenarios/kit/pyprobe"
 )
 
-// TestRehearsal is the test of the suite's rows (no //go:build e2e: make
+// TestLabMigrationRehearsal is the test of the suite's rows (no //go:build e2e: make
 // test runs it): every row's steps, on the composed cloud with the lab's
 // fixtures instead of the lab, with the same app.py under Debian's python3,
 // boto3 and Flask and the same fetch (probe.py fetch-link) a pod runs. An
@@ -37,7 +37,7 @@ import (
 // deactivated key works again once active, the link that expired worked
 // before its session was aged, the SigV2 link's app works with the SigV4
 // config.
-func TestRehearsal(t *testing.T) {
+func TestLabMigrationRehearsal(t *testing.T) {
 	py := debianPython(t)
 	c := idlabtest.NewCloud(t, idlabtest.CloudOptions{AWSFixtures: fixturecheck.Path(t, "aws/lab.yaml"), Issuers: []string{fixturecheck.Issuer("eks")}})
 	ctx := context.Background()
@@ -48,10 +48,10 @@ func TestRehearsal(t *testing.T) {
 	var admin struct{ AccessKeyId, SecretAccessKey string }
 	require.NoError(t, json.Unmarshal([]byte(body), &admin))
 	iamc := iamimport.NewClient(c.URL(), c.Client(), aws.Credentials{AccessKeyID: admin.AccessKeyId, SecretAccessKey: admin.SecretAccessKey})
-	user := newStaticUser(ctx, t, iamc)
-	outside := outsideS3(c.URL(), c.Client(), user.key)
+	key := newStaticKey(ctx, t, iamc)
+	outside := outsideS3(c.URL(), c.Client(), key.key)
 
-	static := h.startApp(t, []string{"AWS_ACCESS_KEY_ID=" + user.key.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + user.key.SecretAccessKey}, true)
+	static := h.startApp(t, []string{"AWS_ACCESS_KEY_ID=" + key.key.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + key.key.SecretAccessKey}, true)
 	// decided runs step and checks, and returns, the decision the row
 	// reads.
 	decided := func(t *testing.T, r row, step func()) seen {
@@ -73,20 +73,20 @@ func TestRehearsal(t *testing.T) {
 			text, err := readProfile(ctx, outside)
 			rowLeak.checkOutside(t, text, err)
 		})
-		require.Equal(t, user.arn, d.principal)
+		require.Equal(t, StaticUserARN, d.principal)
 	})
 	t.Run(rowDeactivated.name, func(t *testing.T) {
-		user.setKey(ctx, t, iamtypes.StatusTypeInactive)
+		key.set(ctx, t, iamtypes.StatusTypeInactive)
 		d := decided(t, rowDeactivated, func() { h.fetchRow(t, rowDeactivated, pyprobe.FetchLinkArgs(static+"/profile/"+ProfileUser)) })
-		require.Equal(t, user.arn, d.principal)
-		require.Contains(t, d.reason, user.key.AccessKeyID)
+		require.Equal(t, StaticUserARN, d.principal)
+		require.Contains(t, d.reason, key.key.AccessKeyID)
 		_, err := readProfile(ctx, outside)
 		rowDeactivated.checkOutside(t, "", err)
 		// The refusal rests on the key's status: active again, the same
 		// app's link works.
-		user.setKey(ctx, t, iamtypes.StatusTypeActive)
+		key.set(ctx, t, iamtypes.StatusTypeActive)
 		h.fetchRow(t, rowStatic, pyprobe.FetchLinkArgs(static+"/profile/"+ProfileUser))
-		require.NoError(t, user.deleteKey(ctx))
+		require.NoError(t, key.delete(ctx))
 	})
 
 	// The migration: the same app, no keys, the IRSA webhook's environment.

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"testing"
 	"time"
 
@@ -44,10 +43,10 @@ const (
 	mechIRSA   = "IRSA (Flask + boto3)"
 )
 
-// The principals of the rows' decisions (substrings): the static-key users
-// the suite makes (newStaticUser) and migration-app's sessions.
+// The principals of the rows' decisions (substrings): StaticUser and
+// migration-app's sessions.
 const (
-	userPrincipal = ":user" + UserPath + "profile-app-"
+	userPrincipal = StaticUserARN
 	rolePrincipal = ":assumed-role/migration-app/"
 )
 
@@ -144,62 +143,50 @@ func (r row) checkDecision(t *testing.T, effect, principal, reason, explanation 
 	require.Contains(t, reason, r.reason, explanation)
 }
 
-// staticUser is the IAM user whose key the app gets in a Secret, made
-// through the IAM API as the walk-throughs make it: CreateUser,
-// PutUserPolicy (what migration-app may do), CreateAccessKey. Each run
-// makes its own, so runs and suites never share one.
-type staticUser struct {
-	iam       *iam.Client
-	name, arn string
-	key       aws.Credentials
+// staticKey is the access key the app first gets in a Secret: a new key
+// of StaticUser, made through the IAM API as the walk-throughs make it
+// (CreateAccessKey), deleted when the test ends. Keys an earlier run left
+// are deleted first (a user has at most two).
+type staticKey struct {
+	iam *iam.Client
+	key aws.Credentials
 }
 
-// newStaticUser makes the user and its key; the test's cleanup deletes
-// them.
-func newStaticUser(ctx context.Context, t *testing.T, cl *iam.Client) *staticUser {
+// newStaticKey makes the key through cl, the IAM API as the account's
+// admin.
+func newStaticKey(ctx context.Context, t *testing.T, cl *iam.Client) *staticKey {
 	t.Helper()
-	u := &staticUser{iam: cl, name: "profile-app-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
-	out, err := cl.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(u.name), Path: aws.String(UserPath)})
+	old, err := cl.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(StaticUser)})
 	require.NoError(t, err)
-	u.arn = aws.ToString(out.User.Arn)
-	t.Cleanup(func() { u.remove(t) })
-	_, err = cl.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(u.name), PolicyName: aws.String("read-profile-images"),
-		PolicyDocument: aws.String(ReadProfilesPolicy)})
+	for _, k := range old.AccessKeyMetadata {
+		_, err := cl.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(StaticUser), AccessKeyId: k.AccessKeyId})
+		require.NoError(t, err, "an earlier run's key")
+	}
+	out, err := cl.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(StaticUser)})
 	require.NoError(t, err)
-	k, err := cl.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(u.name)})
-	require.NoError(t, err)
-	u.key = aws.Credentials{AccessKeyID: aws.ToString(k.AccessKey.AccessKeyId), SecretAccessKey: aws.ToString(k.AccessKey.SecretAccessKey)}
-	return u
+	k := &staticKey{iam: cl, key: aws.Credentials{AccessKeyID: aws.ToString(out.AccessKey.AccessKeyId), SecretAccessKey: aws.ToString(out.AccessKey.SecretAccessKey)}}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		var nse *iamtypes.NoSuchEntityException
+		if err := k.delete(ctx); err != nil && !errors.As(err, &nse) {
+			t.Logf("delete access key %s of %s: %v", k.key.AccessKeyID, StaticUser, err)
+		}
+	})
+	return k
 }
 
-// setKey makes the user's key Active or Inactive (UpdateAccessKey).
-func (u *staticUser) setKey(ctx context.Context, t *testing.T, status iamtypes.StatusType) {
+// set makes the key Active or Inactive (UpdateAccessKey).
+func (k *staticKey) set(ctx context.Context, t *testing.T, status iamtypes.StatusType) {
 	t.Helper()
-	_, err := u.iam.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(u.name), AccessKeyId: aws.String(u.key.AccessKeyID), Status: status})
+	_, err := k.iam.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(StaticUser), AccessKeyId: aws.String(k.key.AccessKeyID), Status: status})
 	require.NoError(t, err)
 }
 
-// deleteKey deletes the user's key (DeleteAccessKey).
-func (u *staticUser) deleteKey(ctx context.Context) error {
-	_, err := u.iam.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(u.name), AccessKeyId: aws.String(u.key.AccessKeyID)})
+// delete deletes the key (DeleteAccessKey).
+func (k *staticKey) delete(ctx context.Context) error {
+	_, err := k.iam.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(StaticUser), AccessKeyId: aws.String(k.key.AccessKeyID)})
 	return err
-}
-
-// remove deletes the key (unless deleted already), the policy and the
-// user, logging what fails: a leftover user is harmless to other runs.
-func (u *staticUser) remove(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var nse *iamtypes.NoSuchEntityException
-	if err := u.deleteKey(ctx); err != nil && !errors.As(err, &nse) {
-		t.Logf("delete the access key of %s: %v", u.name, err)
-	}
-	if _, err := u.iam.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String(u.name), PolicyName: aws.String("read-profile-images")}); err != nil {
-		t.Logf("delete the policy of %s: %v", u.name, err)
-	}
-	if _, err := u.iam.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String(u.name)}); err != nil {
-		t.Logf("delete user %s: %v", u.name, err)
-	}
 }
 
 // outsideS3 is the leak: the Secret's key used from outside the cluster,
