@@ -21,10 +21,12 @@ import (
 )
 
 // S3's messages for the rows' refusals, as S3 words them:
-//   - a key that does not exist, or that IAM's UpdateAccessKey made
-//     Inactive (S3 tells the two apart to no one): 403 InvalidAccessKeyId
-//     (S3's error code list; users quote it for deleted and deactivated
-//     keys alike, e.g. aws/aws-sdk-java-v2#1477);
+//   - a key S3 does not know: 403 InvalidAccessKeyId, as users quote S3's
+//     XML (versity/versitygw#1498, minio/minio#9973). That S3 answers a
+//     key UpdateAccessKey made Inactive the same way is the emulator's
+//     rule (awsiam.LookupAccessKey) and what error guides say of
+//     deactivated keys; no AWS page or issue found here quotes S3's
+//     answer for an inactive key itself;
 //   - a presigned URL whose session credentials have expired, though
 //     X-Amz-Expires has not: 400 ExpiredToken, as users quote S3's XML
 //     (boto/boto3#2392, aws/aws-sdk-js#1099);
