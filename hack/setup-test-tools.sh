@@ -12,6 +12,9 @@
 #   - python3-botocore  /usr/lib/python3/dist-packages/botocore/data
 #                 botocore's service models: internal/awserrcodes checks every
 #                 AWS emulator's error codes against them (make test in CI)
+#   - python3-boto3, python3-flask  /usr/lib/python3/dist-packages/{boto3,flask}
+#                 scenarios/migration's rehearsal runs its Flask + boto3 app
+#                 with Debian's python3 (make test in CI)
 #   - shellcheck  /usr/bin/shellcheck  make lint (hack/*.sh, .ci/run); lint fails without it
 #
 # A test whose tool is missing skips; make test and idlab e2e list every
@@ -25,7 +28,8 @@ log() { echo "setup-test-tools: $*"; }
 ci=${CI:-false}
 
 declare -A bins=([awscli]=/usr/bin/aws [chromium]=/usr/bin/chromium [openssl]=/usr/bin/openssl [python3]=/usr/bin/python3
-  [python3-botocore]=/usr/lib/python3/dist-packages/botocore/data [shellcheck]=/usr/bin/shellcheck)
+  [python3-botocore]=/usr/lib/python3/dist-packages/botocore/data [python3-boto3]=/usr/lib/python3/dist-packages/boto3
+  [python3-flask]=/usr/lib/python3/dist-packages/flask [shellcheck]=/usr/bin/shellcheck)
 missing=()
 for tool in "${@:-awscli}"; do
   bin=${bins[$tool]:-}

@@ -9,7 +9,7 @@ set -o errexit -o nounset -o pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 if [[ ${CI:-} == true ]]; then
-  bash hack/setup-test-tools.sh awscli chromium openssl python3 python3-botocore
+  bash hack/setup-test-tools.sh awscli chromium openssl python3 python3-botocore python3-boto3 python3-flask
 else
   bash hack/setup-test-tools.sh awscli
 fi

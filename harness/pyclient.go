@@ -9,9 +9,10 @@ import (
 )
 
 // PyClientImage is the image of Debian's own AWS clients for Python:
-// awscli and boto3 from the node image's suite, nothing else. Scenarios run
-// their Python probe (a script they mount) in it, to show what those
-// unmodified clients do with the lab's identities. `idlab up --pyclient`
+// awscli and boto3 from the node image's suite, and Flask for the web app
+// of the static-keys-to-IRSA walk-throughs (scenarios/migration), nothing
+// else. Scenarios run their Python probe or app (scripts they mount) in
+// it, to show what those unmodified clients do with the lab's identities. `idlab up --pyclient`
 // builds it once per machine (a minute or two from a Debian mirror) and
 // loads it into the clusters where AWS identities live.
 func PyClientImage() nodeimage.DebianImage {
@@ -20,11 +21,11 @@ func PyClientImage() nodeimage.DebianImage {
 		// debootstrap does not resolve virtual packages: python3-cryptography
 		// (awscli) depends on python3-cffi-backend-api-*, which
 		// python3-cffi-backend provides, so it is named here.
-		Packages: []string{"awscli", "python3-boto3", "ca-certificates", "python3-cffi-backend"},
+		Packages: []string{"awscli", "python3-boto3", "ca-certificates", "python3-cffi-backend", "python3-flask"},
 		// No pager, no .pyc files written at run time into a read-only
 		// image layer, UTF-8 output.
 		Env:   []string{"AWS_PAGER=", "PYTHONDONTWRITEBYTECODE=1", "LANG=C.UTF-8"},
-		Check: []string{"sh", "-c", `python3 -c "import boto3; print('boto3', boto3.__version__)" && aws --version`},
+		Check: []string{"sh", "-c", `python3 -c "import boto3, flask; print('boto3', boto3.__version__)" && aws --version`},
 	}
 }
 

@@ -57,8 +57,8 @@ func pyClientImageCommand() command {
 		name:    "pyclient-image",
 		summary: "make sure the image of Debian's awscli and boto3 exists (built once from a Debian mirror)",
 		run:     runPyClientImage,
-		about: `Makes sure the image of Debian's awscli and python3-boto3 that the
-Python client rows use exists: a minbase debootstrap of the node image's
+		about: `Makes sure the image of Debian's awscli, python3-boto3 and
+python3-flask that the Python client and migration rows use exists: a minbase debootstrap of the node image's
 Debian suite (needs root; about 3 minutes the first time). Prints the
 image name on stdout. idlab up --pyclient does the same.`,
 		env: []envVar{{"IDLAB_DEBIAN_MIRROR", "the Debian mirror debootstrap uses"}},

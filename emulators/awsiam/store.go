@@ -950,6 +950,20 @@ func (i *IAM) LookupAccessKey(accessKeyID string) (Credentials, Principal, error
 	return c, k.Principal, nil
 }
 
+// InactiveAccessKey returns the user a key UpdateAccessKey made Inactive
+// belongs to; ok is false for an active key and for one the store does not
+// know. LookupAccessKey treats an inactive key as unknown, as AWS answers
+// it; an emulator asks this to say in the decision log why.
+func (i *IAM) InactiveAccessKey(accessKeyID string) (p Principal, ok bool) {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	k, found := i.keys[accessKeyID]
+	if !found || !k.Inactive {
+		return Principal{}, false
+	}
+	return k.Principal, true
+}
+
 // tokenCache remembers the session tokens derived last, so that a session
 // signing request after request derives its token once: direct-mapped,
 // tokenSlots entries, safe for concurrent use.

@@ -99,6 +99,20 @@ func (rc *reqCtx) recordExpired(akid string) {
 		"the session's credentials ("+akid+") expired at "+creds.Expiration.UTC().Format(time.RFC3339), rc.id)
 }
 
+// recordInactive records the refusal of a request signed with a user's
+// key that UpdateAccessKey made Inactive, naming the user: S3 answers it as
+// a key that does not exist (403 InvalidAccessKeyId), so only the decision
+// log tells a deactivated key from a mistyped one. Keys the store does not
+// know are not recorded: anyone can send those.
+func (rc *reqCtx) recordInactive(akid string) {
+	p, ok := rc.h.iam.InactiveAccessKey(akid)
+	if !ok {
+		return
+	}
+	rc.h.iam.RecordRejection(rc.r.Context(), p.ARN, ActionAuthenticate, arn(rc.bucket, rc.key), "InvalidAccessKeyId",
+		"access key "+akid+" of "+p.ARN+" is Inactive (UpdateAccessKey)", rc.id)
+}
+
 func parseHostRegion(host string) string {
 	_, region, _ := parseHost(host)
 	return region
@@ -123,6 +137,7 @@ func (rc *reqCtx) authError(err error) error {
 	presigned := sig != nil && sig.Presigned || rc.r.Header.Get("Authorization") == ""
 	switch e.Kind {
 	case awsauth.UnknownKey:
+		rc.recordInactive(akid)
 		return newError(http.StatusForbidden, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.").
 			with("AWSAccessKeyId", akid)
 	case awsauth.BadToken:

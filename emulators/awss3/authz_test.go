@@ -157,6 +157,33 @@ func TestAuthErrors(t *testing.T) {
 		c := l.client(awsiam.Credentials{AccessKeyID: "AKIAUNKNOWNUNKNOWN00", SecretAccessKey: "x"})
 		require.Equal(t, "InvalidAccessKeyId", apiCode(t, getHello(c)))
 	})
+	t.Run("deactivated user key", func(t *testing.T) {
+		l := newLab(t, "")
+		require.NoError(t, l.iam.AddUser(awsiam.User{Account: acctA, Name: "carol", InlinePolicies: map[string]*awsiam.Policy{
+			"get": awsiam.MustParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket-a/*"}]}`)}}))
+		creds, _, err := l.iam.CreateUserAccessKey(acctA, "carol")
+		require.NoError(t, err)
+		c := l.client(creds)
+		require.NoError(t, getHello(c))
+		require.Empty(t, l.iam.Decisions(awsiam.DecisionFilter{Action: awss3.ActionAuthenticate}), "an active key authenticates")
+		require.NoError(t, l.iam.UpdateAccessKey(acctA, "carol", creds.AccessKeyID, false))
+		require.Equal(t, "InvalidAccessKeyId", apiCode(t, getHello(c)), "S3 answers an inactive key as one that does not exist")
+		// The decision log says what S3's answer does not: the key is
+		// the user's, deactivated.
+		ds := l.iam.Decisions(awsiam.DecisionFilter{Action: awss3.ActionAuthenticate})
+		require.Len(t, ds, 1)
+		require.Equal(t, awsiam.Rejected, ds[0].Effect)
+		require.Equal(t, "arn:aws:iam::"+acctA+":user/carol", ds[0].Principal)
+		require.Equal(t, "arn:aws:s3:::bucket-a/hello.txt", ds[0].Resource)
+		require.Equal(t, "InvalidAccessKeyId: access key "+creds.AccessKeyID+" of arn:aws:iam::"+acctA+":user/carol is Inactive (UpdateAccessKey)", ds[0].Reason)
+		// Active again, it authenticates; deleted, it is unknown and
+		// nothing is recorded.
+		require.NoError(t, l.iam.UpdateAccessKey(acctA, "carol", creds.AccessKeyID, true))
+		require.NoError(t, getHello(c))
+		require.NoError(t, l.iam.DeleteAccessKey(acctA, "carol", creds.AccessKeyID))
+		require.Equal(t, "InvalidAccessKeyId", apiCode(t, getHello(c)))
+		require.Len(t, l.iam.Decisions(awsiam.DecisionFilter{Action: awss3.ActionAuthenticate}), 1)
+	})
 	t.Run("wrong secret", func(t *testing.T) {
 		l := newLab(t, "")
 		creds := l.session(t, roleARN(acctA, "app-a"), time.Hour)

@@ -18,7 +18,9 @@
 // as users have quoted its XML answer (tclahr/uac#354, us-east-2, 2025).
 // The refusal is in IAM's decision log as ActionAuthenticate, as is a
 // request signed with an expired session's credentials (400 ExpiredToken
-// "The provided token has expired."), naming the session.
+// "The provided token has expired."), naming the session, and one signed
+// with a user's key UpdateAccessKey made Inactive (403 InvalidAccessKeyId,
+// S3's answer for a key it does not know), naming the user.
 //
 // Objects live in a Store: in memory, or under Options.DataDir where writes
 // are atomic (temp file, fsync, rename) and survive a restart.

@@ -186,3 +186,83 @@ func TestParseFetch(t *testing.T) {
 	require.ErrorContains(t, err, "probe result")
 	require.Equal(t, []string{"presign-get", "b", "k", "s3v4"}, PresignArgs("b", "k", true))
 }
+
+// TestProbeFetchLink: fetch-link reads the app's page as a browser does
+// (the first <img src>, its &amp; unescaped) and fetches the link;
+// fetch-url fetches a link again. The boto3 on the path fails to import
+// and awscli records its runs: neither mode may use an AWS client.
+func TestProbeFetchLink(t *testing.T) {
+	s3 := fakeS3(t)
+	sigV4 := s3.URL + "/app-a-data/hello.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAFAKE%2F20260101%2Fus-west-2%2Fs3%2Faws4_request&X-Amz-Signature=00"
+	sigV2 := s3.URL + "/app-a-data/hello.txt?AWSAccessKeyId=ASIAFAKE&Signature=c2ln&Expires=1796532187"
+	pages := map[string]string{
+		"/profile/alice": `<html><body><h1>alice</h1><img src="` + strings.ReplaceAll(sigV4, "&", "&amp;") + `" alt="x"><img src="/second"></body></html>`,
+		"/profile/sigv2": `<img alt="v2" src="` + strings.ReplaceAll(sigV2, "&", "&amp;") + `">`,
+		"/profile/none":  `<p>no picture</p>`,
+	}
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		page, ok := pages[r.URL.Path]
+		if !ok {
+			http.Error(w, "boto3 said no", http.StatusInternalServerError)
+			return
+		}
+		_, _ = io.WriteString(w, page)
+	}))
+	t.Cleanup(app.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closed := "http://" + ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	usage := Fetch{Result: probe.Result{ErrorCode: "UsageError", ErrorMessage: "usage: fetch-link PAGE-URL | fetch-url URL"}}
+	tests := []struct {
+		name    string
+		args    []string
+		want    Fetch
+		wantMsg string // part of errorMessage, when it is not S3's
+	}{
+		{name: "link fetched", args: FetchLinkArgs(app.URL + "/profile/alice"),
+			want: Fetch{Result: probe.Result{OK: true, Output: "hello from app-a-data"}, Status: 200, Signature: "SigV4", Host: "127.0.0.1", Page: 200, Link: sigV4}},
+		{name: "with a client named", args: append([]string{"--client", "boto3"}, FetchLinkArgs(app.URL+"/profile/alice")...),
+			want: Fetch{Result: probe.Result{OK: true, Output: "hello from app-a-data"}, Status: 200, Signature: "SigV4", Host: "127.0.0.1", Page: 200, Link: sigV4}},
+		{name: "sigv2 link refused", args: FetchLinkArgs(app.URL + "/profile/sigv2"),
+			want: Fetch{Result: probe.Result{ErrorCode: "InvalidRequest", ErrorMessage: "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."},
+				Status: 400, Signature: "SigV2", Host: "127.0.0.1", Page: 200, Link: sigV2}},
+		{name: "page fails", args: FetchLinkArgs(app.URL + "/profile/bob"),
+			want: Fetch{Result: probe.Result{ErrorCode: "PageHTTP500", ErrorMessage: "boto3 said no\n"}, Page: 500}},
+		{name: "page without a link", args: FetchLinkArgs(app.URL + "/profile/none"),
+			want: Fetch{Result: probe.Result{ErrorCode: "NoLink", ErrorMessage: "no <img src> in the page: '<p>no picture</p>'"}, Page: 200}},
+		{name: "app down", args: FetchLinkArgs(closed + "/profile/alice"),
+			want: Fetch{Result: probe.Result{ErrorCode: "URLError"}}, wantMsg: "Connection refused"},
+		{name: "url again", args: FetchURLArgs(sigV4),
+			want: Fetch{Result: probe.Result{OK: true, Output: "hello from app-a-data"}, Status: 200, Signature: "SigV4", Host: "127.0.0.1"}},
+		{name: "sigv2 url again", args: FetchURLArgs(sigV2),
+			want: Fetch{Result: probe.Result{ErrorCode: "InvalidRequest", ErrorMessage: "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."},
+				Status: 400, Signature: "SigV2", Host: "127.0.0.1"}},
+		{name: "no url", args: []string{"fetch-url"}, want: usage},
+		{name: "two urls", args: []string{"fetch-link", app.URL, app.URL}, want: usage},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t)
+			ca := filepath.Join(f.dir, "ca.pem")
+			require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s3.Certificate().Raw}), 0o644))
+			// A boto3 that cannot be imported comes first on the path.
+			for _, mod := range []string{"boto3", "botocore"} {
+				require.NoError(t, os.MkdirAll(filepath.Join(f.dir, "pylib", mod), 0o755))
+				require.NoError(t, os.WriteFile(filepath.Join(f.dir, "pylib", mod, "__init__.py"), []byte(`raise ImportError("fetch modes use no AWS client")`), 0o644))
+			}
+			f.env = []string{"SSL_CERT_FILE=" + ca, "PYTHONPATH=" + filepath.Join(f.dir, "pylib")}
+			out := f.run(t, "", tc.args...)
+			require.Equal(t, 1, strings.Count(out, "\n"), "one line: %s", out)
+			got, err := ParseFetch(out)
+			require.NoError(t, err)
+			if tc.wantMsg != "" {
+				require.Contains(t, got.ErrorMessage, tc.wantMsg)
+				got.ErrorMessage = ""
+			}
+			require.Equal(t, tc.want, got)
+			require.NoFileExists(t, filepath.Join(f.dir, "argv"), "awscli does not run")
+		})
+	}
+}

@@ -13,6 +13,7 @@ Usage:
     probe.py [--client boto3|awscli] loop --interval SECONDS --duration SECONDS [CALL]
     probe.py [--client boto3|awscli] loop --interval SECONDS --until-renewed N [CALL]
     probe.py --client boto3 presign-get BUCKET KEY [s3v4]   (presign_get, at the end)
+    probe.py [--client ...] fetch-link PAGE-URL | fetch-url URL   (fetch_cmd, at the end)
 
 CALL (default sts):
     sts                 sts:GetCallerIdentity
@@ -380,6 +381,9 @@ def main(argv, emit):
     if is_presign_get(argv):
         presign_get(argv, emit)
         return
+    if fetch_mode(argv):
+        fetch_cmd(argv, emit)
+        return
     try:
         client_name, call, args, loop_opts = parse(argv)
     except ValueError as e:
@@ -470,6 +474,69 @@ def fetch_url(url):
                       errorMessage=message or body[:200].decode("utf-8", "replace"), **seen)
     except Exception as e:  # no connection, TLS ...
         return result(errorCode=type(e).__name__, errorMessage=str(e), **seen)
+
+
+FETCH_LINK, FETCH_URL = "fetch-link", "fetch-url"
+
+
+def fetch_mode(argv):
+    """fetch-link or fetch-url when the call, after an optional --client
+    CLIENT, is one of them; else None."""
+    call = argv[2:3] if argv[:1] == ["--client"] else argv[:1]
+    return call[0] if call and call[0] in (FETCH_LINK, FETCH_URL) else None
+
+
+def fetch_cmd(argv, emit):
+    """fetch-link and fetch-url modes: what a browser gets from a web app's
+    download link. No AWS client is used (--client, if given, is ignored).
+
+    probe.py fetch-link PAGE-URL   GET the app's page, take its first
+        <img src> (HTML-unescaped, as a browser reads it) and fetch that
+        URL as presign-get does; the line adds "page" (the page's HTTP
+        status) and "link" (the URL found). A page that fails: errorCode
+        "PageHTTP<status>" (or the exception's class), "NoLink" for a page
+        without an <img src>.
+    probe.py fetch-url URL         fetch URL as presign-get does: a link
+        handed out earlier, fetched again.
+    """
+    args = argv[2:] if argv[:1] == ["--client"] else argv
+    if len(args) != 2:
+        emit(result(errorCode="UsageError", errorMessage="usage: fetch-link PAGE-URL | fetch-url URL"))
+        return
+    if args[0] == FETCH_URL:
+        emit(fetch_url(args[1]))
+        return
+    emit(fetch_link(args[1]))
+
+
+def fetch_link(page_url):
+    """The fetch-link line for the app's page at page_url."""
+    import html.parser
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    class ImgSrc(html.parser.HTMLParser):
+        src = None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img" and self.src is None:
+                self.src = dict(attrs).get("src")
+
+    try:
+        with urllib.request.urlopen(page_url, context=ssl.create_default_context(), timeout=60) as resp:
+            status, body = resp.status, resp.read(1 << 20).decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return result(page=e.code, errorCode="PageHTTP%d" % e.code, errorMessage=e.read(200).decode("utf-8", "replace"))
+    except Exception as e:  # no connection ...
+        return result(errorCode=type(e).__name__, errorMessage=str(e))
+    parser = ImgSrc()
+    parser.feed(body)
+    if not parser.src:
+        return result(page=status, errorCode="NoLink", errorMessage="no <img src> in the page: %r" % body[:200])
+    res = fetch_url(parser.src)
+    res.update(page=status, link=parser.src)
+    return res
 
 
 if __name__ == "__main__":

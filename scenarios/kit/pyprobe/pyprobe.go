@@ -10,6 +10,7 @@
 //	python3 probe.py [--client ...] loop --interval S --duration S [CALL]
 //	python3 probe.py [--client ...] loop --interval S --until-renewed N [CALL]
 //	python3 probe.py --client boto3 presign-get BUCKET KEY [s3v4]
+//	python3 probe.py [--client ...] fetch-link PAGE-URL | fetch-url URL
 //
 // Loop mode, for token rotation, prints one line per call (Call: the result
 // plus the token file's hash, iat and exp, whether it changed, boto3's
@@ -19,7 +20,11 @@
 //
 // Presign-get mode (PresignArgs) presigns GetObject with a default boto3
 // client, as a web app hands out a download link, and fetches the URL in the
-// same pod; ParseFetch reads its line (Fetch).
+// same pod; ParseFetch reads its line (Fetch). Fetch-link mode
+// (FetchLinkArgs) is the browser of a web app's user: it GETs the app's
+// page and fetches the link in its first <img src>; fetch-url mode
+// (FetchURLArgs) fetches a link handed out earlier again. Neither uses an
+// AWS client.
 package pyprobe
 
 import (
@@ -236,9 +241,22 @@ type Fetch struct {
 	Signature string `json:"signature"`
 	// Host is the URL's host.
 	Host string `json:"host"`
+	// Page is the HTTP status of the app's page and Link the URL found in
+	// it (fetch-link mode only).
+	Page int    `json:"page"`
+	Link string `json:"link"`
 }
 
-// ParseFetch reads presign-get mode's line from the pod's log.
+// FetchLinkArgs are the arguments of fetch-link mode: GET the web app's
+// page at pageURL and fetch the URL of its first <img src>.
+func FetchLinkArgs(pageURL string) []string { return []string{"fetch-link", pageURL} }
+
+// FetchURLArgs are the arguments of fetch-url mode: fetch url, a link
+// fetch-link found earlier (Fetch.Link).
+func FetchURLArgs(url string) []string { return []string{"fetch-url", url} }
+
+// ParseFetch reads the line of presign-get, fetch-link or fetch-url mode
+// from the pod's log.
 func ParseFetch(out string) (Fetch, error) {
 	var f Fetch
 	if err := probe.ParseInto(out, &f); err != nil {
