@@ -39,10 +39,25 @@ func TestS3Refresh(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, os.WriteFile(file, []byte(tok), 0o600))
 			var out syncBuffer
-			var aged atomic.Int64
+			// age moves the client's clock and the role's sessions by the
+			// session's length. The expiry-aware client reads its clock at
+			// the top of each round, before any request: aging there,
+			// inside its clock, leaves no read of the first session in
+			// flight when the emulator expires it.
+			var aged, agedSessions atomic.Int64
+			var ageNext atomic.Bool
+			age := func() {
+				aged.Store(int64(s3RefreshSession + time.Second))
+				agedSessions.Store(int64(lab.IAM.AgeSessions(testRole, s3RefreshSession+time.Second)))
+			}
 			r := &s3Refresh{expiryAware: tc.expiry, window: time.Minute, tokenFile: file, roleARN: testRole,
 				bucket: "probe-data", key: "hello.txt", maxRun: time.Minute, interval: 20 * time.Millisecond, out: &out,
-				now:        func() time.Time { return time.Now().Add(time.Duration(aged.Load())) },
+				now: func() time.Time {
+					if ageNext.CompareAndSwap(true, false) {
+						age()
+					}
+					return time.Now().Add(time.Duration(aged.Load()))
+				},
 				configOpts: []func(*config.LoadOptions) error{config.WithHTTPClient(lab.Client()), config.WithRetryMaxAttempts(1)}}
 			done := make(chan probe.Result, 1)
 			go func() { done <- r.run(context.Background()) }()
@@ -50,9 +65,14 @@ func TestS3Refresh(t *testing.T) {
 				calls, _ := probe.ParseCalls(out.String())
 				return len(calls) >= 3 && calls[len(calls)-1].Op == "GetObject"
 			}, 30*time.Second, 10*time.Millisecond, "reads with the first session: %s", out.String())
-			aged.Store(int64(s3RefreshSession + time.Second))
-			require.Equal(t, 1, lab.IAM.AgeSessions(testRole, s3RefreshSession+time.Second))
+			if tc.expiry {
+				ageNext.Store(true) // at the client's next look at its clock
+			} else {
+				age() // the mtime client never looks at its clock
+			}
 			res := <-done
+			require.False(t, ageNext.Load(), "the sessions were aged")
+			require.EqualValues(t, 1, agedSessions.Load(), "the first session was the role's only one when aged")
 			calls, err := probe.ParseCalls(out.String())
 			require.NoError(t, err)
 			var assumed []probe.Call
