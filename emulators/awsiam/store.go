@@ -1178,9 +1178,12 @@ func (i *IAM) Authorize(ctx context.Context, req Request) Decision {
 		d.Keys = keys
 	}
 	i.record(&d)
-	level := slog.LevelInfo
-	i.log.Log(ctx, level, "iam decision", "decision", string(d.Effect), "principal", d.Principal, "action", d.Action,
-		"resource", d.Resource, "reason", d.Reason, "request_id", d.RequestID)
+	// Checked first: the arguments alone cost allocations on every request
+	// when decisions are not logged (the default).
+	if level := slog.LevelInfo; i.log.Enabled(ctx, level) {
+		i.log.Log(ctx, level, "iam decision", "decision", string(d.Effect), "principal", d.Principal, "action", d.Action,
+			"resource", d.Resource, "reason", d.Reason, "request_id", d.RequestID)
+	}
 	return d
 }
 

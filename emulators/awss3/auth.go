@@ -225,16 +225,26 @@ func (rc *reqCtx) authorize(ctx context.Context, action, resource string, b *Buc
 	return nil
 }
 
+// Condition key values every request shares; IAM copies what it keeps
+// and never modifies them.
+var (
+	condTrue       = []string{"true"}
+	condSigV4      = []string{"AWS4-HMAC-SHA256"}
+	condRESTHeader = []string{"REST-HEADER"}
+	condRESTQuery  = []string{"REST-QUERY-STRING"}
+)
+
 func (rc *reqCtx) allowed(ctx context.Context, action, resource string, b *Bucket, extra map[string][]string) bool {
-	cond := map[string][]string{"aws:SecureTransport": {"true"}}
+	cond := make(map[string][]string, 6+len(extra))
+	cond["aws:SecureTransport"] = condTrue
 	if host, _, err := net.SplitHostPort(rc.r.RemoteAddr); err == nil {
 		cond["aws:SourceIp"] = []string{host}
 	}
 	if rc.auth != nil {
-		cond["s3:signatureversion"] = []string{"AWS4-HMAC-SHA256"}
-		cond["s3:authType"] = []string{"REST-HEADER"}
+		cond["s3:signatureversion"] = condSigV4
+		cond["s3:authType"] = condRESTHeader
 		if rc.auth.Signature.Presigned {
-			cond["s3:authType"] = []string{"REST-QUERY-STRING"}
+			cond["s3:authType"] = condRESTQuery
 		}
 		if ph := rc.auth.Signature.PayloadHash; ph != "" {
 			cond["s3:x-amz-content-sha256"] = []string{ph}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/idlab/idlab/emulators/awsauth"
@@ -288,10 +289,37 @@ func (rc *reqCtx) route() (op, error) {
 // setCommonHeaders adds the headers every S3 response carries.
 func (rc *reqCtx) setCommonHeaders(w http.ResponseWriter) {
 	hd := w.Header()
-	hd.Set("x-amz-request-id", rc.id)
-	hd.Set("x-amz-id-2", rc.id2)
-	hd.Set("Date", rc.now.UTC().Format(http.TimeFormat))
-	hd.Set("Server", "AmazonS3")
+	hd[hdrRequestID] = []string{rc.id}
+	hd[hdrID2] = []string{rc.id2}
+	hd["Date"] = []string{httpDate(rc.now)}
+	hd["Server"] = serverName
+}
+
+// Common response header names, canonical, and the Server value.
+var (
+	hdrRequestID = http.CanonicalHeaderKey("x-amz-request-id")
+	hdrID2       = http.CanonicalHeaderKey("x-amz-id-2")
+	serverName   = []string{"AmazonS3"}
+)
+
+// lastDate caches the HTTP date of the last second answered: formatting
+// it is a measurable part of a small request.
+var lastDate atomic.Pointer[cachedDate]
+
+type cachedDate struct {
+	unix int64
+	s    string
+}
+
+// httpDate is t in http.TimeFormat.
+func httpDate(t time.Time) string {
+	u := t.Unix()
+	if c := lastDate.Load(); c != nil && c.unix == u {
+		return c.s
+	}
+	c := &cachedDate{unix: u, s: t.UTC().Format(http.TimeFormat)}
+	lastDate.Store(c)
+	return c.s
 }
 
 // lookupBucket finds the addressed bucket; NoSuchBucket comes before

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -19,6 +20,22 @@ const maxKeyLength = 1024
 // storedHeaders are the standard headers S3 keeps with an object and
 // returns on GET and HEAD.
 var storedHeaders = []string{"Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires"}
+
+// Response header names and values every object answer has, canonical and
+// shared rather than built for each request (net/http only reads them).
+var (
+	hdrSSE      = http.CanonicalHeaderKey("x-amz-server-side-encryption")
+	sse         = []string{"AES256"}
+	acceptBytes = []string{"bytes"}
+)
+
+// responseOverrides are GetObject's response-* query parameters and the
+// header each sets.
+var responseOverrides = []struct{ param, header string }{
+	{"response-content-type", "Content-Type"}, {"response-content-language", "Content-Language"},
+	{"response-expires", "Expires"}, {"response-cache-control", "Cache-Control"},
+	{"response-content-disposition", "Content-Disposition"}, {"response-content-encoding", "Content-Encoding"},
+}
 
 // quotedMD5 is the ETag of a single-part object.
 func quotedMD5(sum [16]byte) string { return `"` + hex.EncodeToString(sum[:]) + `"` }
@@ -48,9 +65,10 @@ func objectAttrs(r *http.Request) (contentType string, headers, meta map[string]
 		}
 	}
 	meta = map[string]string{}
+	const metaPrefix = "x-amz-meta-"
 	for k, vs := range r.Header {
-		if name, ok := strings.CutPrefix(strings.ToLower(k), "x-amz-meta-"); ok && name != "" {
-			meta[name] = strings.Join(vs, ",")
+		if len(k) > len(metaPrefix) && strings.EqualFold(k[:len(metaPrefix)], metaPrefix) {
+			meta[strings.ToLower(k[len(metaPrefix):])] = strings.Join(vs, ",")
 		}
 	}
 	return contentType, headers, meta
@@ -58,14 +76,28 @@ func objectAttrs(r *http.Request) (contentType string, headers, meta map[string]
 
 // objectContext holds the S3 condition keys of an object write.
 func objectContext(r *http.Request) map[string][]string {
-	extra := map[string][]string{}
-	for _, h := range []string{"x-amz-acl", "x-amz-storage-class", "x-amz-server-side-encryption", "x-amz-metadata-directive", "x-amz-copy-source"} {
-		if v := r.Header.Get(h); v != "" {
-			extra["s3:"+h] = []string{v}
+	var extra map[string][]string
+	for _, h := range objectConditionHeaders {
+		if v := r.Header.Get(h.header); v != "" {
+			if extra == nil {
+				extra = map[string][]string{}
+			}
+			extra[h.key] = []string{v}
 		}
 	}
 	return extra
 }
+
+// objectConditionHeaders are the headers of an object write that are S3
+// condition keys, by their canonical name (read without canonicalizing
+// again on every request) and their condition key.
+var objectConditionHeaders = func() []struct{ header, key string } {
+	var out []struct{ header, key string }
+	for _, h := range []string{"x-amz-acl", "x-amz-storage-class", "x-amz-server-side-encryption", "x-amz-metadata-directive", "x-amz-copy-source"} {
+		out = append(out, struct{ header, key string }{http.CanonicalHeaderKey(h), "s3:" + h})
+	}
+	return out
+}()
 
 func checkKey(key string) error {
 	if len(key) > maxKeyLength {
@@ -96,13 +128,16 @@ func putObject(ctx context.Context, rc *reqCtx, w http.ResponseWriter) error {
 	if err := rc.h.store.PutObject(ctx, b.Name, o, body.data); err != nil {
 		return fmt.Errorf("put object %s/%s: %w", b.Name, rc.key, err)
 	}
-	rc.h.log.Debug("s3 put object", "request_id", rc.id, "bucket", b.Name, "key", rc.key, "size", o.Size, "principal", rc.principal.ARN)
-	w.Header().Set("ETag", o.ETag)
+	if rc.h.log.Enabled(ctx, slog.LevelDebug) {
+		rc.h.log.Debug("s3 put object", "request_id", rc.id, "bucket", b.Name, "key", rc.key, "size", o.Size, "principal", rc.principal.ARN)
+	}
+	hd := w.Header()
+	hd["Etag"] = []string{o.ETag}
 	if o.Checksum != nil {
 		w.Header().Set("x-amz-checksum-"+o.Checksum.Algorithm, o.Checksum.Value)
 		w.Header().Set("x-amz-checksum-type", "FULL_OBJECT")
 	}
-	w.Header().Set("x-amz-server-side-encryption", "AES256")
+	hd[hdrSSE] = sse
 	rc.writeEmpty(w, http.StatusOK)
 	return nil
 }
@@ -164,11 +199,11 @@ func getObject(ctx context.Context, rc *reqCtx, w http.ResponseWriter) error {
 	}
 	hd := w.Header()
 	rc.setCommonHeaders(w)
-	hd.Set("Last-Modified", o.LastModified.UTC().Format(http.TimeFormat))
-	hd.Set("ETag", o.ETag)
-	hd.Set("Accept-Ranges", "bytes")
-	hd.Set("Content-Type", o.ContentType)
-	hd.Set("x-amz-server-side-encryption", "AES256")
+	hd["Last-Modified"] = []string{o.LastModified.UTC().Format(http.TimeFormat)}
+	hd["Etag"] = []string{o.ETag}
+	hd["Accept-Ranges"] = acceptBytes
+	hd["Content-Type"] = []string{o.ContentType}
+	hd[hdrSSE] = sse
 	for k, v := range o.Headers {
 		hd.Set(k, v)
 	}
@@ -182,11 +217,12 @@ func getObject(ctx context.Context, rc *reqCtx, w http.ResponseWriter) error {
 		hd.Set("x-amz-checksum-"+o.Checksum.Algorithm, o.Checksum.Value)
 		hd.Set("x-amz-checksum-type", "FULL_OBJECT")
 	}
-	for q, h := range map[string]string{"response-content-type": "Content-Type", "response-content-language": "Content-Language",
-		"response-expires": "Expires", "response-cache-control": "Cache-Control",
-		"response-content-disposition": "Content-Disposition", "response-content-encoding": "Content-Encoding"} {
-		if v := rc.query.Get(q); v != "" {
-			hd.Set(h, v)
+	for _, o := range responseOverrides {
+		if len(rc.query) == 0 {
+			break
+		}
+		if v := rc.query.Get(o.param); v != "" {
+			hd.Set(o.header, v)
 		}
 	}
 	status := http.StatusOK
@@ -194,7 +230,7 @@ func getObject(ctx context.Context, rc *reqCtx, w http.ResponseWriter) error {
 		status = http.StatusPartialContent
 		hd.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, o.Size))
 	}
-	hd.Set("Content-Length", strconv.FormatInt(end-start+1, 10))
+	hd["Content-Length"] = []string{strconv.FormatInt(end-start+1, 10)}
 	w.WriteHeader(status)
 	if rc.r.Method == http.MethodHead || o.Size == 0 {
 		return nil

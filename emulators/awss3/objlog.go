@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Objects persist in an append-only log, so that a PutObject costs one
@@ -137,7 +138,12 @@ func encodeObjRecord(m recordMeta, data []byte) (head []byte, metaLen int, whole
 	if whole {
 		size += len(data) + 4
 	}
-	buf := make([]byte, headerSize, size)
+	var buf []byte
+	if size <= maxPooledRecord {
+		buf = (*recordBufs.Get().(*[]byte))[:headerSize]
+	} else {
+		buf = make([]byte, headerSize, size)
+	}
 	copy(buf, recordMagic)
 	binary.BigEndian.PutUint32(buf[4:], uint32(len(meta)))
 	binary.BigEndian.PutUint64(buf[8:], uint64(len(data)))
@@ -149,6 +155,22 @@ func encodeObjRecord(m recordMeta, data []byte) (head []byte, metaLen int, whole
 		buf = binary.BigEndian.AppendUint32(buf, crc32.Checksum(data, castagnoli))
 	}
 	return buf, len(meta), whole, nil
+}
+
+// recordBufs hold encoded records of at most maxPooledRecord bytes (a
+// small object's whole record) between encodeObjRecord and the append
+// that writes them, so that a small PutObject allocates no record buffer.
+var recordBufs = sync.Pool{New: func() any { b := make([]byte, 0, maxPooledRecord); return &b }}
+
+const maxPooledRecord = 64 << 10
+
+// releaseRecord gives a record encodeObjRecord returned back once it is
+// written; nothing may use it afterwards.
+func releaseRecord(head []byte) {
+	if cap(head) == maxPooledRecord {
+		head = head[:0]
+		recordBufs.Put(&head)
+	}
 }
 
 // errTornRecord marks a record a killed process left half written.

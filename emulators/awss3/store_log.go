@@ -162,6 +162,7 @@ func (d *diskStore) PutObject(ctx context.Context, bucket string, o Object, data
 	d.lmu.Lock()
 	defer d.lmu.Unlock()
 	loc, err := d.appendLocked(head, metaLen, data, whole)
+	releaseRecord(head)
 	if err != nil {
 		return err
 	}

@@ -31,10 +31,13 @@ func (rc *reqCtx) writeXML(w http.ResponseWriter, status int, v any) error {
 }
 
 // writeEmpty answers with no body.
+// zeroLength is the Content-Length of an empty answer.
+var zeroLength = []string{"0"}
+
 func (rc *reqCtx) writeEmpty(w http.ResponseWriter, status int) {
 	rc.setCommonHeaders(w)
 	if status != http.StatusNoContent && status != http.StatusNotModified {
-		w.Header().Set("Content-Length", "0")
+		w.Header()["Content-Length"] = zeroLength
 	}
 	w.WriteHeader(status)
 }

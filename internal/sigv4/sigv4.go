@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -126,13 +127,13 @@ func ParseAuthorization(auth string) (*Signature, error) {
 	}
 	s := &Signature{}
 	var cred, signed string
-	seen := map[string]bool{}
-	for _, part := range strings.Split(rest, ",") {
+	var seen []string // at most the three known elements: an unknown one fails
+	for part := range strings.SplitSeq(rest, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok || seen[k] {
+		if !ok || slices.Contains(seen, k) {
 			return nil, fail(CodeIncompleteSignature, "Authorization header requires each of 'Credential', 'SignedHeaders', 'Signature' exactly once. Authorization=%s", auth)
 		}
-		seen[k] = true
+		seen = append(seen, k)
 		switch k {
 		case "Credential":
 			cred = v
@@ -372,12 +373,23 @@ func Verify(r *http.Request, s *Signature, secret string, now time.Time, opt Opt
 		return fail(CodeRequestExpired, "Signature not yet current: %s is still later than %s (%s + 15 min.)", s.AmzDate,
 			now.Add(MaxSkew).UTC().Format(TimeFormat), now.UTC().Format(TimeFormat))
 	}
-	creq, err := CanonicalRequest(r, s, opt)
+	bp := canonicalBufs.Get().(*[]byte)
+	creq, err := appendCanonical((*bp)[:0], r, s, opt)
+	sum := sha256.Sum256(creq)
+	if cap(creq) <= maxPooledCanonical {
+		*bp = creq
+		canonicalBufs.Put(bp)
+	}
 	if err != nil {
 		return err
 	}
-	want := hex.EncodeToString(hmacSHA256(opt.Keys.signingKey(secret, s), StringToSign(s, creq)))
-	if !hmac.Equal([]byte(want), []byte(s.Signature)) {
+	var sts [256]byte
+	mac := hmac.New(sha256.New, opt.Keys.signingKey(secret, s))
+	mac.Write(appendStringToSign(sts[:0], s, sum))
+	var got [sha256.Size]byte
+	var want [2 * sha256.Size]byte
+	hex.Encode(want[:], mac.Sum(got[:0]))
+	if !hmac.Equal(want[:], []byte(s.Signature)) {
 		return fail(CodeSignatureDoesNotMatch, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}
 	return nil
@@ -385,9 +397,29 @@ func Verify(r *http.Request, s *Signature, secret string, now time.Time, opt Opt
 
 // StringToSign builds the string that is HMAC-signed.
 func StringToSign(s *Signature, canonicalRequest string) string {
-	sum := sha256.Sum256([]byte(canonicalRequest))
-	return Algorithm + "\n" + s.AmzDate + "\n" + s.Scope() + "\n" + hex.EncodeToString(sum[:])
+	return string(appendStringToSign(nil, s, sha256.Sum256([]byte(canonicalRequest))))
 }
+
+// appendStringToSign appends the string to sign of a canonical request
+// whose SHA-256 is sum.
+func appendStringToSign(dst []byte, s *Signature, sum [sha256.Size]byte) []byte {
+	dst = append(dst, Algorithm+"\n"...)
+	dst = append(dst, s.AmzDate...)
+	dst = append(dst, '\n')
+	dst = append(dst, s.Date...)
+	dst = append(dst, '/')
+	dst = append(dst, s.Region...)
+	dst = append(dst, '/')
+	dst = append(dst, s.Service...)
+	dst = append(dst, "/aws4_request\n"...)
+	return hex.AppendEncode(dst, sum[:])
+}
+
+// canonicalBufs are Verify's canonical-request buffers; one larger than
+// maxPooledCanonical (a request with a huge query) is not kept.
+var canonicalBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+const maxPooledCanonical = 16 << 10
 
 func signature(secret string, s *Signature, creq string) string {
 	return hex.EncodeToString(hmacSHA256(deriveKey(secret, s.Date, s.Region, s.Service), StringToSign(s, creq)))
@@ -420,6 +452,13 @@ func trimmed(v string) bool {
 
 // CanonicalRequest builds the canonical request for r as the signer saw it.
 func CanonicalRequest(r *http.Request, s *Signature, opt Options) (string, error) {
+	b, err := appendCanonical(nil, r, s, opt)
+	return string(b), err
+}
+
+// appendCanonical appends the canonical request to dst: Verify builds it
+// in a reused buffer and hashes it without making a string of it.
+func appendCanonical(dst []byte, r *http.Request, s *Signature, opt Options) ([]byte, error) {
 	path := r.URL.EscapedPath()
 	if r.URL.RawPath == "" && r.URL.Opaque == "" {
 		path = escapePath(r.URL.Path)
@@ -430,34 +469,56 @@ func CanonicalRequest(r *http.Request, s *Signature, opt Options) (string, error
 	if !opt.S3 {
 		path = escapePath(path)
 	}
-	var headers strings.Builder
+	dst = append(dst, r.Method...)
+	dst = append(dst, '\n')
+	dst = append(dst, path...)
+	dst = append(dst, '\n')
+	if q := r.URL.RawQuery; !s.Presigned && plainQueryPair(q) {
+		// One pair that needs no escaping (x-id=GetObject, as the SDKs
+		// add): its canonical form is itself.
+		dst = append(dst, q...)
+		if !strings.Contains(q, "=") {
+			dst = append(dst, '=')
+		}
+	} else {
+		dst = append(dst, canonicalQuery(q, s.Presigned)...)
+	}
+	dst = append(dst, '\n')
 	for _, h := range s.SignedHeaders {
 		var vals []string
 		if h == "host" {
 			vals = []string{r.Host}
 		} else {
-			vals = r.Header.Values(h)
+			vals = headerValues(r.Header, h)
 			if h == "content-length" && len(vals) == 0 && r.ContentLength >= 0 {
 				vals = []string{strconv.FormatInt(r.ContentLength, 10)}
 			}
 		}
 		if len(vals) == 0 {
-			return "", fail(CodeSignatureDoesNotMatch, "The request signature we calculated does not match the signature you provided: signed header %q is missing", h)
+			return dst, fail(CodeSignatureDoesNotMatch, "The request signature we calculated does not match the signature you provided: signed header %q is missing", h)
 		}
-		headers.WriteString(h)
-		headers.WriteByte(':')
+		dst = append(dst, h...)
+		dst = append(dst, ':')
 		for i, v := range vals {
 			if i > 0 {
-				headers.WriteByte(',')
+				dst = append(dst, ',')
 			}
 			if trimmed(v) {
-				headers.WriteString(v)
+				dst = append(dst, v...)
 			} else {
-				headers.WriteString(strings.Join(strings.Fields(v), " "))
+				dst = append(dst, strings.Join(strings.Fields(v), " ")...)
 			}
 		}
-		headers.WriteByte('\n')
+		dst = append(dst, '\n')
 	}
+	dst = append(dst, '\n')
+	for i, h := range s.SignedHeaders {
+		if i > 0 {
+			dst = append(dst, ';')
+		}
+		dst = append(dst, h...)
+	}
+	dst = append(dst, '\n')
 	payload := s.PayloadHash
 	switch {
 	case s.Presigned && payload == "" && opt.S3:
@@ -466,10 +527,33 @@ func CanonicalRequest(r *http.Request, s *Signature, opt Options) (string, error
 		payload = UnsignedPayload
 	case payload == "":
 		sum := sha256.Sum256(opt.Body)
-		payload = hex.EncodeToString(sum[:])
+		return hex.AppendEncode(dst, sum[:]), nil
 	}
-	return r.Method + "\n" + path + "\n" + canonicalQuery(r.URL.RawQuery, s.Presigned) + "\n" +
-		headers.String() + "\n" + strings.Join(s.SignedHeaders, ";") + "\n" + payload, nil
+	return append(dst, payload...), nil
+}
+
+// headerValues is r.Header.Values(h) for a lowercase signed header name,
+// without canonicalizing the name when the canonical form is already
+// known (the headers SDKs sign on every request).
+func headerValues(hd http.Header, h string) []string {
+	if c, ok := canonicalSigned[h]; ok {
+		return hd[c]
+	}
+	return hd.Values(h)
+}
+
+// canonicalSigned are the MIME-canonical names of the headers SDKs sign.
+var canonicalSigned = map[string]string{}
+
+func init() {
+	for _, h := range []string{"content-length", "content-md5", "content-type", "x-amz-content-sha256", "x-amz-date",
+		"x-amz-security-token", "x-amz-decoded-content-length", "x-amz-trailer", "x-amz-sdk-checksum-algorithm",
+		"content-encoding", "amz-sdk-invocation-id", "amz-sdk-request", "x-amz-user-agent", "x-amz-checksum-crc32",
+		"x-amz-checksum-crc32c", "x-amz-checksum-crc64nvme", "x-amz-checksum-sha1", "x-amz-checksum-sha256",
+		"x-amz-acl", "x-amz-copy-source", "x-amz-target", "x-amz-api-version", "range", "accept", "accept-encoding",
+		"user-agent", "date", "expect", "if-match", "if-none-match"} {
+		canonicalSigned[h] = http.CanonicalHeaderKey(h)
+	}
 }
 
 // canonicalQuery sorts and re-encodes the query, dropping X-Amz-Signature
@@ -503,6 +587,26 @@ func canonicalQuery(raw string, presigned bool) string {
 		out[i] = p.k + "=" + p.v
 	}
 	return strings.Join(out, "&")
+}
+
+// plainQueryPair reports whether raw is a single non-empty query pair of
+// unreserved characters around at most one '=', which canonicalQuery
+// would return unchanged (with "=" added when there is none).
+func plainQueryPair(raw string) bool {
+	if raw == "" || raw[0] == '=' {
+		return false
+	}
+	eq := 0
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_', c == '.', c == '~':
+		case c == '=':
+			eq++
+		default:
+			return false
+		}
+	}
+	return eq <= 1
 }
 
 // escapePath URI-encodes a path, leaving '/'.
