@@ -102,7 +102,7 @@
 // DataDir/AdminCredentialsFile, the host's way in to the IAM API.
 //
 // With Options.DataDir keys and sessions persist in an append-only journal
-// compacted in the background (journal.go): a call costs one record
+// compacted in the background (internal/jsonlog, journal.go): a call costs one record
 // however many sessions exist, a killed process loses none it answered,
 // and sessions expired for more than an hour are purged from memory and
 // disk. Close waits for a compaction under way.

@@ -3,17 +3,22 @@ package awsiam
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/idlab/idlab/internal/jsonlog"
 )
 
 // testClock is a settable clock for the journal tests.
@@ -57,12 +62,12 @@ func journalFiles(t *testing.T, dir string) (segs, snaps int) {
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	for _, e := range entries {
-		if _, suffix, ok := parseJournalName(e.Name()); ok {
-			if suffix == snapSuffix {
-				snaps++
-			} else {
-				segs++
-			}
+		switch name := e.Name(); {
+		case !strings.HasPrefix(name, journalPrefix):
+		case strings.HasSuffix(name, jsonlog.SnapSuffix):
+			snaps++
+		case strings.HasSuffix(name, jsonlog.SegmentSuffix):
+			segs++
 		}
 	}
 	return segs, snaps
@@ -83,9 +88,9 @@ func TestJournalRestart(t *testing.T) {
 		{name: "few, closed", live: 10, close: true},
 		{name: "few, abandoned", live: 10},
 		{name: "few, fsync", live: 10, fsync: true},
-		{name: "many, abandoned", live: compactMin + 500},
+		{name: "many, abandoned", live: jsonlog.CompactMin + 500},
 		{name: "expired ones dropped", live: 20, expired: 30, close: true},
-		{name: "expired past a compaction", live: 100, expired: 2*compactMin + 100},
+		{name: "expired past a compaction", live: 100, expired: 2*jsonlog.CompactMin + 100},
 		{name: "nothing issued", close: true},
 	}
 	for _, tc := range tests {
@@ -104,7 +109,7 @@ func TestJournalRestart(t *testing.T) {
 			if tc.close {
 				require.NoError(t, i.Close())
 			} else {
-				i.jr.wg.Wait() // a compaction still writing is a test's race, not a kill's
+				i.jr.Wait() // a compaction still writing is a test's race, not a kill's
 			}
 
 			j, err := New(Options{DataDir: dir, Now: clock.Now})
@@ -134,9 +139,9 @@ func TestJournalCompacts(t *testing.T) {
 	require.NoError(t, err)
 	const rounds = 4
 	for r := range rounds {
-		issueN(t, i, compactMin, time.Minute)
+		issueN(t, i, jsonlog.CompactMin, time.Minute)
 		clock.Advance(time.Minute + expiredKeep) // all of them purgeable
-		i.jr.wg.Wait()
+		i.jr.Wait()
 		_ = r
 	}
 	live := issueN(t, i, 10, time.Hour)
@@ -152,11 +157,11 @@ func TestJournalCompacts(t *testing.T) {
 		require.NoError(t, err)
 		size += fi.Size()
 	}
-	rec, err := encodeRecord(&accessKey{})
+	rec, err := jsonlog.Encode(keyRecord{&accessKey{}})
 	require.NoError(t, err)
-	require.Less(t, size, int64(3*compactMin*(len(rec)+450)), "disk holds about the live keys and one segment, not all %d issued", rounds*compactMin)
+	require.Less(t, size, int64(3*jsonlog.CompactMin*(len(rec)+450)), "disk holds about the live keys and one segment, not all %d issued", rounds*jsonlog.CompactMin)
 	i.mu.RLock()
-	require.Less(t, len(i.keys), compactMin+10, "expired sessions purged from memory")
+	require.Less(t, len(i.keys), jsonlog.CompactMin+10, "expired sessions purged from memory")
 	i.mu.RUnlock()
 
 	j, err := New(Options{DataDir: dir, Now: clock.Now})
@@ -206,7 +211,7 @@ func TestExpiredSessionAnswersForAnHour(t *testing.T) {
 // skipped; anything else that is not a record fails the open, naming the
 // file and line.
 func TestJournalLoadErrors(t *testing.T) {
-	good, err := encodeRecord(&accessKey{Credentials: Credentials{AccessKeyID: "ASIAGOOD", Expiration: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)}})
+	good, err := jsonlog.Encode(keyRecord{&accessKey{Credentials: Credentials{AccessKeyID: "ASIAGOOD", Expiration: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)}}})
 	require.NoError(t, err)
 	tests := []struct {
 		name    string
@@ -218,26 +223,27 @@ func TestJournalLoadErrors(t *testing.T) {
 		{"half a last record", string(good) + string(good[:20]), "", 1},
 		{"empty", "", "", 0},
 		{"garbage line", string(good) + "garbage\n" + string(good), "line 2", 0},
-		{"no key ID", string(good) + "{}\n", "line 2: parse access key record: no access key ID", 0},
+		{"no key ID", string(good) + "{}\n", "line 2: parse record: parse access key record: no access key ID", 0},
 		{"unknown field", `{"credentials":{"accessKeyId":"A"},"bogus":1}` + "\n", "line 1", 0},
 		{"two values", `{"credentials":{"accessKeyId":"A"}} {}` + "\n", "more than one value", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			require.NoError(t, os.WriteFile(filepath.Join(dir, journalName(3, segmentSuffix)), []byte(tc.content), 0o600))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, segment(3)), []byte(tc.content), 0o600))
 			i, err := New(Options{DataDir: dir, Now: newTestClock().Now})
 			if tc.wantErr != "" {
 				require.ErrorContains(t, err, tc.wantErr)
-				require.ErrorContains(t, err, journalName(3, segmentSuffix))
+				require.ErrorContains(t, err, segment(3))
 				return
 			}
 			require.NoError(t, err)
 			defer i.Close()
 			require.Len(t, i.keys, tc.keys)
-			require.Equal(t, int64(4), i.jr.seg, "appends go to a new segment")
 			segs, _ := journalFiles(t, dir)
 			require.Equal(t, 1, segs, "created at the first append only")
+			issueN(t, i, 1, time.Hour)
+			require.FileExists(t, filepath.Join(dir, segment(4)), "appends go to a new segment")
 		})
 	}
 }
@@ -295,7 +301,7 @@ func TestJournalSurvivesKill(t *testing.T) {
 			acked = append(acked, a)
 		}
 	}
-	for len(acked) < 3*compactMin && sc.Scan() {
+	for len(acked) < 3*jsonlog.CompactMin && sc.Scan() {
 		read()
 	}
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
@@ -304,7 +310,7 @@ func TestJournalSurvivesKill(t *testing.T) {
 	}
 	var ee *exec.ExitError
 	require.ErrorAs(t, cmd.Wait(), &ee, "the helper was killed")
-	require.GreaterOrEqual(t, len(acked), 3*compactMin)
+	require.GreaterOrEqual(t, len(acked), 3*jsonlog.CompactMin)
 	_, snaps := journalFiles(t, dir)
 	require.GreaterOrEqual(t, snaps, 1, "the helper compacted before it was killed")
 
@@ -362,6 +368,19 @@ func journalKillVictim(dir string) error {
 	}
 }
 
+// segment is the name of journal segment n.
+func segment(n int64) string {
+	return fmt.Sprintf("%s%016d%s", journalPrefix, n, jsonlog.SegmentSuffix)
+}
+
+// readRecords reads journal lines as the journal does.
+func readRecords(r io.Reader, apply func(*accessKey)) error {
+	return jsonlog.Read(r, func(rec keyRecord) { apply(rec.k) })
+}
+
+// encodeRecord is k as the journal writes it.
+func encodeRecord(k *accessKey) ([]byte, error) { return jsonlog.Encode(keyRecord{k}) }
+
 func FuzzReadRecords(f *testing.F) {
 	good, err := encodeRecord(&accessKey{Credentials: Credentials{AccessKeyID: "ASIAX", SessionToken: "t"}, Principal: Principal{Type: PrincipalAssumedRole, Tags: map[string]string{"a": "b"}}})
 	if err != nil {
@@ -417,7 +436,7 @@ func TestDerivedSessionTokens(t *testing.T) {
 	require.NoError(t, i.Close())
 	legacy, err := encodeRecord(&accessKey{Credentials: Credentials{AccessKeyID: "ASIALEGACY", SessionToken: "IQoJb3JpZ2luX2VjEold", Expiration: clock.Now().Add(time.Hour)}})
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, journalName(99, segmentSuffix)), legacy, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, segment(99)), legacy, 0o600))
 
 	j, err := New(Options{DataDir: dir, Now: clock.Now})
 	require.NoError(t, err)
@@ -448,4 +467,52 @@ func TestDerivedSessionTokens(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(bad, tokenKeyFile), []byte("short"), 0o600))
 	_, err = New(Options{DataDir: bad})
 	require.ErrorContains(t, err, "5 bytes, want 32")
+}
+
+// TestJournalReadsEarlierFiles opens a segment the journal of the version
+// before internal/jsonlog wrote (testdata/journal-v1: a user's two keys,
+// one deleted, and three sessions aged by an hour), and checks that what
+// the journal writes now is what that version wrote, line for line.
+func TestJournalReadsEarlierFiles(t *testing.T) {
+	dir := t.TempDir()
+	const seg = "sessions-0000000000000001.log"
+	raw, err := os.ReadFile(filepath.Join("testdata", "journal-v1", seg))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, seg), raw, 0o600))
+	i, err := New(Options{DataDir: dir, Now: newTestClock().Now})
+	require.NoError(t, err)
+	defer i.Close()
+	start := newTestClock().Now()
+	for _, tc := range []struct {
+		id, secret string
+		expires    time.Time // zero: a user's key
+		gone       bool
+	}{
+		{id: "AKIASAXX6QIWFJWL34UF", secret: "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"},
+		{id: "AKIABPNCGDTI3GP7KZTL", gone: true},
+		{id: "ASIARANIUA3CYZBUP2SX", expires: start.Add(11 * time.Hour)},
+		{id: "ASIA2HRRIUKSCOFFL53Z", expires: start.Add(11 * time.Hour)},
+		{id: "ASIAQT47T574OMHNUYED", expires: start.Add(11 * time.Hour)},
+	} {
+		c, _, err := i.LookupAccessKey(tc.id)
+		if tc.gone {
+			require.ErrorIs(t, err, ErrUnknownAccessKey, tc.id)
+			continue
+		}
+		require.NoError(t, err, tc.id)
+		if tc.secret != "" {
+			require.Equal(t, tc.secret, c.SecretAccessKey)
+		}
+		require.True(t, tc.expires.Equal(c.Expiration), "%s expires %s, want %s", tc.id, c.Expiration, tc.expires)
+	}
+	var lines []string
+	require.NoError(t, readRecords(strings.NewReader(string(raw)), func(k *accessKey) {
+		line, err := encodeRecord(k)
+		require.NoError(t, err)
+		old, err := json.Marshal(k) // the earlier encodeRecord: the accessKey's JSON and a newline
+		require.NoError(t, err)
+		require.Equal(t, string(old)+"\n", string(line))
+		lines = append(lines, string(line))
+	}))
+	require.Equal(t, string(raw), strings.Join(lines, ""), "records written now are the earlier version's bytes")
 }

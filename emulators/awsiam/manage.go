@@ -564,17 +564,12 @@ func (i *IAM) journalKeyChange(rec *accessKey, change func()) error {
 		i.mu.Unlock()
 		return nil
 	}
-	line, err := encodeRecord(rec)
-	if err != nil {
-		return err
-	}
-	j := i.jr
-	j.mu.Lock()
-	defer j.mu.Unlock()
+	i.jmu.Lock()
+	defer i.jmu.Unlock()
 	i.mu.RLock()
 	live := len(i.keys)
 	i.mu.RUnlock()
-	due, err := j.append(line, live)
+	due, err := i.jr.Append(live, keyRecord{rec})
 	if err != nil {
 		return fmt.Errorf("persist access key change: %w", err)
 	}

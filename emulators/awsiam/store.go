@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/idlab/idlab/internal/decisionlog"
+	"github.com/idlab/idlab/internal/jsonlog"
 	"io"
 	"log/slog"
 	"maps"
@@ -181,8 +182,12 @@ type IAM struct {
 	// profile: the first EnsureAdmins named. Guarded by mu.
 	adminDefault string
 
-	// jr persists keys when dataDir is set; its mu is taken before mu.
-	jr *journal
+	// jr persists keys when dataDir is set. jmu orders its appends and
+	// compactions with the changes they record (the journal's order is
+	// the order of changes to keys, and a compaction reads keys with
+	// nothing appended in between); it is taken before mu.
+	jr  *jsonlog.Journal[keyRecord]
+	jmu sync.Mutex
 	// tokenKey derives session tokens (sessionToken); tokens keeps the
 	// last ones derived.
 	tokenKey []byte
@@ -242,7 +247,7 @@ func (i *IAM) Close() error {
 	if i.jr == nil {
 		return nil
 	}
-	return i.jr.close()
+	return i.jr.Close()
 }
 
 // Now is the store's clock.
@@ -744,20 +749,15 @@ func (i *IAM) storeKey(k *accessKey) error {
 		i.mu.Unlock()
 		return nil
 	}
-	rec, err := encodeRecord(k)
-	if err != nil {
-		return err
-	}
-	j := i.jr
-	j.mu.Lock()
-	defer j.mu.Unlock()
+	i.jmu.Lock()
+	defer i.jmu.Unlock()
 	i.mu.Lock()
 	i.keys[k.Credentials.AccessKeyID] = k
 	i.indexKey(k)
 	i.purgeLocked(false)
 	live := len(i.keys)
 	i.mu.Unlock()
-	due, err := j.append(rec, live)
+	due, err := i.jr.Append(live, keyRecord{k})
 	if err != nil {
 		i.mu.Lock()
 		delete(i.keys, k.Credentials.AccessKeyID)
@@ -807,7 +807,7 @@ func (i *IAM) purgeLocked(force bool) {
 	i.sincePurge++
 	i.peakKeys = max(i.peakKeys, len(i.keys))
 	now := i.now()
-	if !force && i.sincePurge < max(compactMin, len(i.keys)) && now.Sub(i.lastPurge) < time.Minute {
+	if !force && i.sincePurge < max(jsonlog.CompactMin, len(i.keys)) && now.Sub(i.lastPurge) < time.Minute {
 		return
 	}
 	i.sincePurge, i.lastPurge = 0, now
@@ -835,7 +835,7 @@ func (i *IAM) purgeLocked(force bool) {
 const bigPurge = 10000
 
 // compactLocked starts a compaction of the journal over the live keys.
-// i.jr.mu must be held.
+// i.jmu must be held.
 func (i *IAM) compactLocked() {
 	now := i.now()
 	i.mu.RLock()
@@ -846,9 +846,7 @@ func (i *IAM) compactLocked() {
 		}
 	}
 	i.mu.RUnlock()
-	if err := i.jr.startCompaction(keys); err != nil {
-		i.log.Error("access key journal: compaction", "err", err)
-	}
+	i.jr.Compact(records(keys))
 }
 
 // openJournal loads the persisted keys and opens the journal; an earlier
@@ -873,13 +871,13 @@ func (i *IAM) openJournal(fsync bool) error {
 	}
 	i.jr = j
 	i.purgeLocked(true)
-	j.mu.Lock()
-	if legacy || j.due(len(i.keys)) {
+	i.jmu.Lock()
+	if legacy || j.Due(len(i.keys)) {
 		i.compactLocked()
 	}
-	j.mu.Unlock()
+	i.jmu.Unlock()
 	if legacy {
-		j.wg.Wait()
+		j.Wait()
 	}
 	return nil
 }
@@ -895,8 +893,8 @@ func (i *IAM) AgeSessions(roleARN string, d time.Duration) int {
 		return 0
 	}
 	if i.jr != nil {
-		i.jr.mu.Lock()
-		defer i.jr.mu.Unlock()
+		i.jmu.Lock()
+		defer i.jmu.Unlock()
 	}
 	// Keys are never changed in place: a compaction may be writing them.
 	var aged []*accessKey
@@ -915,16 +913,7 @@ func (i *IAM) AgeSessions(roleARN string, d time.Duration) int {
 	if i.jr == nil || len(aged) == 0 {
 		return len(aged)
 	}
-	var recs []byte
-	for _, k := range aged {
-		rec, err := encodeRecord(k)
-		if err != nil {
-			i.log.Error("persist aged sessions", "err", err)
-			return len(aged)
-		}
-		recs = append(recs, rec...)
-	}
-	due, err := i.jr.append(recs, live)
+	due, err := i.jr.Append(live, records(aged)...)
 	if err != nil {
 		i.log.Error("persist aged sessions", "err", err)
 	}

@@ -17,8 +17,8 @@
 // as are alive (and at least CompactMin), Due says so and the caller
 // passes the live records to Compact, which rotates to a new segment and
 // writes the snapshot (temporary file + rename) in the background, then
-// deletes the files it replaces. The awsiam session journal works the same
-// way.
+// deletes the files it replaces. awsiam's sessions and access keys and
+// gcpiam's tokens persist in it.
 package jsonlog
 
 import (
@@ -62,6 +62,11 @@ type Options struct {
 	// Logger gets what a background compaction could not do. Defaults to
 	// discarding.
 	Logger *slog.Logger
+	// Replaces names files in Dir that every snapshot replaces besides the
+	// journal's own (an earlier version's state file, which the caller read
+	// before Open and compacts at once): they are deleted with the segments
+	// a snapshot replaces, never before one landed.
+	Replaces []string
 }
 
 // Journal appends records of type T and compacts them. It is safe for
@@ -327,8 +332,8 @@ func (j *Journal[T]) writeSnapshot(upTo int64, live []T) error {
 	return nil
 }
 
-// removeBefore deletes the segments up to snapshot snap and the snapshots
-// before it.
+// removeBefore deletes the segments up to snapshot snap, the snapshots
+// before it and the files Options.Replaces names.
 func (j *Journal[T]) removeBefore(snap int64) {
 	if snap < 0 {
 		return
@@ -340,7 +345,7 @@ func (j *Journal[T]) removeBefore(snap int64) {
 	}
 	for _, e := range entries {
 		n, suffix, ok := j.parseName(e.Name())
-		if ok && (n < snap || n == snap && suffix == SegmentSuffix) {
+		if ok && (n < snap || n == snap && suffix == SegmentSuffix) || slices.Contains(j.opts.Replaces, e.Name()) {
 			if err := os.Remove(filepath.Join(j.opts.Dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				j.opts.Logger.Error("journal: remove compacted file", "file", e.Name(), "err", err)
 			}

@@ -175,3 +175,24 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// TestReplaces: a file Options.Replaces names survives until a snapshot
+// lands, then goes with the segments the snapshot replaces; other files
+// in the directory stay.
+func TestReplaces(t *testing.T) {
+	dir := t.TempDir()
+	old, other := filepath.Join(dir, "state.json"), filepath.Join(dir, "other.json")
+	for _, f := range []string{old, other} {
+		require.NoError(t, os.WriteFile(f, []byte("{}"), 0o600))
+	}
+	j, err := Open(Options{Dir: dir, Prefix: "t-", Replaces: []string{"state.json"}}, func(rec) {})
+	require.NoError(t, err)
+	_, err = j.Append(1, rec{Key: "a", Value: "1"})
+	require.NoError(t, err)
+	require.FileExists(t, old, "no snapshot yet")
+	j.Compact([]rec{{Key: "a", Value: "1"}})
+	j.Wait()
+	require.NoFileExists(t, old)
+	require.FileExists(t, other)
+	require.NoError(t, j.Close())
+}
