@@ -201,6 +201,24 @@ func (p *proc) stop() {
 	}
 }
 
+// cpu is the CPU time the process has used, user and system (Linux).
+func (p *proc) cpu() time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which may hold spaces: state is the
+	// first, utime and stime the 12th and 13th (clock ticks, 100 a second).
+	_, rest, ok := strings.Cut(string(raw), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
 // rss is the process's resident set in bytes (Linux).
 func (p *proc) rss() int64 {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
@@ -399,7 +417,7 @@ func run(ctx context.Context, o options) error {
 	if _, err := gofakes3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		return fmt.Errorf("gofakes3 CreateBucket: %w", err)
 	}
-	peers := []target{{"gofakes3", gofakes3}}
+	peers := []target{{"gofakes3", gofakes3, peer}}
 	var minio *minioPeer
 	if o.minio != "" {
 		if minio, err = startMinio(ctx, o, dir, l); err != nil {
@@ -412,7 +430,7 @@ func run(ctx context.Context, o options) error {
 		if err != nil {
 			return err
 		}
-		peers = append(peers, target{"minio", mc})
+		peers = append(peers, target{"minio", mc, minio.proc})
 	}
 	if err := benchS3(ctx, o, l, hc, stsClient, idlab, peers); err != nil {
 		return err
@@ -421,7 +439,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	if err := benchExpiry(ctx, l, stsClient, idlab, data, idle, firstRSS); err != nil {
+	if err := benchExpiry(ctx, o, l, stsClient, idlab, data, idle, firstRSS); err != nil {
 		return err
 	}
 	if err := benchSTS(ctx, o, l, stsClient, minio); err != nil {
@@ -496,6 +514,27 @@ func profiled(o options, name string, d time.Duration, f func() error) error {
 		return errors.Join(ferr, r.err)
 	}
 	return errors.Join(ferr, os.WriteFile(filepath.Join(o.profile, name+".pprof"), r.body, 0o644))
+}
+
+// saveHeap writes idlab serve's heap profile (after a GC) to the -profile
+// directory as name.pprof; without -profile it does nothing.
+func saveHeap(o options, name string) error {
+	if o.profile == "" || pprofURL == "" {
+		return nil
+	}
+	resp, err := http.Get(pprofURL + "heap?gc=1")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("heap profile: %s: %s", resp.Status, b)
+	}
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(o.profile, name+".pprof"), b, 0o644)
 }
 
 // sent counts the HTTP requests the clients sent, retries included;
@@ -596,6 +635,7 @@ func loadN(ctx context.Context, c int, d time.Duration, n int64, op func(ctx con
 type target struct {
 	name   string
 	client *s3.Client
+	proc   *proc
 }
 
 func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient *sts.Client, idlab *proc, peers []target) error {
@@ -605,7 +645,7 @@ func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient 
 	}
 	c := out.Credentials
 	ours := newS3(hc, idlab.url, credentials.NewStaticCredentialsProvider(*c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken))
-	all := append([]target{{"idlab", ours}}, peers...)
+	all := append([]target{{"idlab", ours, idlab}}, peers...)
 	data := bytes.Repeat([]byte("idlab-s3-bench.."), 4<<10/16)
 	const keys = 256
 	put := func(cl *s3.Client) func(context.Context, int64) error {
@@ -646,11 +686,19 @@ func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient 
 	for _, p := range peers {
 		fmt.Printf(" %10s", p.name+" p50")
 	}
+	// A server's CPU per call is what the machine's load cannot skew as it
+	// skews req/s when the servers, the client and others share the cores.
+	fmt.Printf(" %11s", "idlab CPU")
+	for _, p := range peers {
+		fmt.Printf(" %11s", p.name+" CPU")
+	}
 	fmt.Println()
 	for _, op := range []string{"PutObject", "GetObject"} {
 		for _, conc := range []int{1, 16} {
 			sum := make([]float64, len(all))
 			p50 := make([]time.Duration, len(all))
+			cpu := make([]time.Duration, len(all))
+			calls := make([]float64, len(all))
 			ratios := make([][]float64, len(peers)) // per round, idlab's rate over each peer's
 			for range o.rounds {
 				round := make([]float64, len(all))
@@ -661,6 +709,7 @@ func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient 
 					}
 					var rps float64
 					var med time.Duration
+					cpu0 := t.proc.cpu()
 					run := func() (err error) { rps, med, err = load(ctx, conc, o.duration, f); return err }
 					if k == 0 && conc == 16 {
 						err = profiled(o, fmt.Sprintf("idlab-%s-c%d", op, conc), o.duration, run)
@@ -672,6 +721,8 @@ func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient 
 					}
 					sum[k] += rps
 					p50[k] = med
+					cpu[k] += t.proc.cpu() - cpu0
+					calls[k] += rps * o.duration.Seconds()
 					round[k] = rps
 				}
 				for k := range peers {
@@ -686,6 +737,9 @@ func benchS3(ctx context.Context, o options, l *lab, hc *http.Client, stsClient 
 			}
 			for k := range all {
 				fmt.Printf(" %7.2f ms", ms(p50[k]))
+			}
+			for k := range all {
+				fmt.Printf(" %6.0f µs/op", float64(cpu[k].Microseconds())/calls[k])
 			}
 			fmt.Println()
 		}
@@ -755,7 +809,7 @@ func benchCurve(ctx context.Context, o options, l *lab, stsClient *sts.Client, i
 // hour IAM keeps expired ones), issues a few more sessions, which purges
 // the expired ones, and reports the RSS as it settles: it comes back down
 // when a session costs nothing once it is gone.
-func benchExpiry(ctx context.Context, l *lab, stsClient *sts.Client, idlab *proc, data string, idle, firstRSS int64) error {
+func benchExpiry(ctx context.Context, o options, l *lab, stsClient *sts.Client, idlab *proc, data string, idle, firstRSS int64) error {
 	secret, err := cloud.ReadAdminSecret(filepath.Join(data, "admin.secret"))
 	if err != nil {
 		return err
@@ -780,6 +834,9 @@ func benchExpiry(ctx context.Context, l *lab, stsClient *sts.Client, idlab *proc
 	low := idlab.rss()
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		low = min(low, idlab.rss())
+	}
+	if err := saveHeap(o, "idlab-heap-after-expiry"); err != nil {
+		return err
 	}
 	fmt.Printf("\nSessions expired (lab clock +3h through the admin API, then 2000 more sessions, which purge the expired ones): RSS %.1f MiB (idle after start %.1f MiB, at the first checkpoint %.1f MiB, before expiry %.1f MiB): %.0f%% of the growth since the first checkpoint given back\n",
 		mib(low), mib(idle), mib(firstRSS), mib(peak), 100*float64(peak-low)/float64(max(1, peak-firstRSS)))
