@@ -8,6 +8,7 @@ package podrun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -138,7 +139,11 @@ func wait(ctx context.Context, cs kubernetes.Interface, ns string, pod *corev1.P
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("pod %s/%s still %s after %s: %s", ns, pod.Name, p.Status.Phase, within, describe(p))
+			// A pod that did not finish in time is deleted at once: left to
+			// run, its late calls would land in the next row's decisions.
+			zero := int64(0)
+			derr := pods.Delete(context.WithoutCancel(ctx), pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+			return errors.Join(fmt.Errorf("pod %s/%s still %s after %s (deleted): %s", ns, pod.Name, p.Status.Phase, within, describe(p)), derr)
 		}
 		select {
 		case <-ctx.Done():

@@ -2,9 +2,13 @@ package podrun
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 func TestIRSAPod(t *testing.T) {
@@ -68,4 +72,15 @@ func TestWithEnv(t *testing.T) {
 	require.NotContains(t, envOf(p), "A")
 	require.Equal(t, "3", envOf(p)["B"])
 	require.Equal(t, "/etc/idlab/ca.pem", envOf(p)["AWS_CA_BUNDLE"], "the others stay")
+}
+
+// TestRunDeletesAPodThatDidNotFinish: a pod still pending at the deadline
+// is deleted, so that it cannot act in a later row's window.
+func TestRunDeletesAPodThatDidNotFinish(t *testing.T) {
+	cs := fake.NewClientset() // the fake never runs the pod: it stays Pending
+	_, _, err := RunWithin(t.Context(), cs, "ns", PlainPod("stuck", "app", "probe"), 1500*time.Millisecond)
+	require.ErrorContains(t, err, "pod ns/stuck still")
+	require.ErrorContains(t, err, "(deleted)")
+	_, err = cs.CoreV1().Pods("ns").Get(t.Context(), "stuck", metav1.GetOptions{})
+	require.True(t, apierrors.IsNotFound(err), "the pod must be gone: %v", err)
 }
