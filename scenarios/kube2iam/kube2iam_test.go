@@ -85,6 +85,7 @@ func TestKube2iam(t *testing.T) {
 	t.Run("isolation", func(t *testing.T) { e.isolation(ctx, t) })
 	t.Run("identity-bugs", func(t *testing.T) { e.identityBugs(ctx, t) })
 	t.Run("default-role", func(t *testing.T) { e.defaultRole(ctx, t) })
+	t.Run("external-id-cache", func(t *testing.T) { e.externalIDCache(ctx, t) })
 }
 
 // allow sets a namespace's allowed-roles annotation.
@@ -105,6 +106,16 @@ func (e *env) allow(ctx context.Context, t *testing.T, name, roles string) {
 // probe's result and the pod's IP.
 func (e *env) run(ctx context.Context, t *testing.T, namespace, name, role string) (probe.Result, string) {
 	t.Helper()
+	var annotations map[string]string
+	if role != "" {
+		annotations = map[string]string{roleKey: role}
+	}
+	return e.runAnnotated(ctx, t, namespace, name, annotations)
+}
+
+// runAnnotated is run with the pod's annotations given whole.
+func (e *env) runAnnotated(ctx context.Context, t *testing.T, namespace, name string, annotations map[string]string) (probe.Result, string) {
+	t.Helper()
 	p := podrun.WithArgs(podrun.PlainPod(name, "app", e.lab.ProbeImage), "imds-creds")
 	c := &p.Spec.Containers[0]
 	var envs []corev1.EnvVar
@@ -114,9 +125,7 @@ func (e *env) run(ctx context.Context, t *testing.T, namespace, name, role strin
 		}
 	}
 	c.Env = append(envs, corev1.EnvVar{Name: "AWS_REGION", Value: region})
-	if role != "" {
-		p.Annotations = map[string]string{roleKey: role}
-	}
+	p.Annotations = annotations
 	res, err := podrun.Run(ctx, e.eks.CS, namespace, p)
 	require.NoError(t, err)
 	got, err := e.eks.CS.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
