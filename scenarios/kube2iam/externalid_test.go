@@ -61,9 +61,9 @@ func (e *env) externalIDCache(ctx context.Context, t *testing.T) {
 		if res.OK && res.Arn == first.Arn {
 			observed = "allow: the team-a pod's session"
 		}
-		labenv.Row(t, labenv.Outcome{Suite: suite, Scenario: "pod with another external ID is served the cached session (" + sessionCache + ")",
+		labenv.Row(t, labenv.Outcome{Suite: suite, Scenario: "another external ID is served the cached session",
 			Mechanism: mechanism, Expected: "allow: the team-a pod's session", Observed: observed,
-			Reason: fmt.Sprintf("team-b pod got %s, the team-a pod's session; STS decisions on %s meanwhile: %d", res.Arn, xidRoleName, len(stsDs))})
+			Reason: fmt.Sprintf("team-b pod got %s, the team-a pod's session; STS decisions on %s meanwhile: %d [%s]", res.Arn, xidRoleName, len(stsDs), sessionCache)})
 		require.True(t, res.OK, "%s: %s (%s)", res.ErrorCode, res.ErrorMessage, res.Output)
 		require.Equal(t, first.Arn, res.Arn, "the same session: its name is the hash of the team-a pod's IP")
 		require.NotEmpty(t, ds, "kube2iam must have logged a decision for %s", ip)
@@ -96,8 +96,8 @@ func (e *env) externalIDCache(ctx context.Context, t *testing.T) {
 		if len(stsDs) > 0 {
 			reason += "; STS " + stsDs[len(stsDs)-1].Effect + ": " + stsDs[len(stsDs)-1].Reason
 		}
-		labenv.Row(t, labenv.Outcome{Suite: suite, Scenario: "pod with another external ID on an empty cache is refused (" + sessionCache + ", test of the test)",
-			Mechanism: mechanism, Expected: "500", Observed: observed, Reason: reason})
+		labenv.Row(t, labenv.Outcome{Suite: suite, Scenario: "another external ID on an empty cache is refused (test of the test)",
+			Mechanism: mechanism, Expected: "500", Observed: observed, Reason: reason + " [" + sessionCache + "]"})
 		require.False(t, res.OK, "team-b must not get %s from STS, got %s", xidRoleName, res.Arn)
 		require.Equal(t, "Deny", d.Decision, "kube2iam refused the credentials: %+v", ds)
 		require.Equal(t, 500, d.Status, "%+v", d)
