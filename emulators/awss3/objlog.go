@@ -11,9 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
+
+	"github.com/idlab/idlab/internal/jsonlog"
 )
 
 // Objects persist in an append-only log, so that a PutObject costs one
@@ -39,8 +39,8 @@ import (
 // nothing acknowledged; fsync (Options.Fsync) adds power loss.
 const (
 	objPrefix        = "objects-"
-	objSegmentSuffix = ".log"
-	objSnapSuffix    = ".snap"
+	objSegmentSuffix = jsonlog.SegmentSuffix
+	objSnapSuffix    = jsonlog.SnapSuffix
 	recordMagic      = "S3o1"
 	headerSize       = 20
 	// compactMinBytes is how many dead bytes the log holds before a
@@ -105,20 +105,7 @@ func objLogName(n int64, suffix string) string {
 
 // parseObjLogName returns the number and suffix of a log file name.
 func parseObjLogName(name string) (int64, string, bool) {
-	rest, ok := strings.CutPrefix(name, objPrefix)
-	if !ok {
-		return 0, "", false
-	}
-	for _, suffix := range []string{objSegmentSuffix, objSnapSuffix} {
-		if digits, ok := strings.CutSuffix(rest, suffix); ok && len(digits) == 16 {
-			n, err := strconv.ParseInt(digits, 10, 64)
-			if err != nil || n < 0 {
-				return 0, "", false
-			}
-			return n, suffix, true
-		}
-	}
-	return 0, "", false
+	return jsonlog.ParseFileName(name, objPrefix)
 }
 
 // encodeObjRecord is the record of m with data: whole, in one buffer,

@@ -146,7 +146,14 @@ func (j *Journal[T]) name(n int64, suffix string) string {
 
 // parseName returns the number and suffix of one of the journal's files.
 func (j *Journal[T]) parseName(name string) (int64, string, bool) {
-	rest, ok := strings.CutPrefix(name, j.opts.Prefix)
+	return ParseFileName(name, j.opts.Prefix)
+}
+
+// ParseFileName returns the number and suffix of a file of an append-only
+// log named as this package names them: prefix, 16 decimal digits, then
+// SegmentSuffix or SnapSuffix (awss3's object log names its files so too).
+func ParseFileName(name, prefix string) (int64, string, bool) {
+	rest, ok := strings.CutPrefix(name, prefix)
 	if !ok {
 		return 0, "", false
 	}

@@ -196,3 +196,27 @@ func TestReplaces(t *testing.T) {
 	require.FileExists(t, other)
 	require.NoError(t, j.Close())
 }
+
+// TestParseFileName: a log file's name is the prefix, 16 digits and a
+// segment or snapshot suffix; anything else is not one of its files.
+func TestParseFileName(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		n      int64
+		suffix string
+		ok     bool
+	}{
+		{"tokens-0000000000000007.log", 7, SegmentSuffix, true},
+		{"tokens-0000000000000012.snap", 12, SnapSuffix, true},
+		{"tokens-000000000000007.log", 0, "", false},
+		{"tokens-00000000000000x7.log", 0, "", false},
+		{"tokens-0000000000000007.tmp", 0, "", false},
+		{"other-0000000000000007.log", 0, "", false},
+		{"tokens--000000000000007.log", 0, "", false},
+	} {
+		n, suffix, ok := ParseFileName(tc.name, "tokens-")
+		require.Equal(t, tc.ok, ok, tc.name)
+		require.Equal(t, tc.n, n, tc.name)
+		require.Equal(t, tc.suffix, suffix, tc.name)
+	}
+}
