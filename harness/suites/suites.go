@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -56,7 +57,22 @@ type Options struct {
 	Progress io.Writer
 	// Heartbeat is the interval of "still running" lines. Defaults to 1m.
 	Heartbeat time.Duration
+	// Serial are suites (import paths) that load the whole lab, such as
+	// the identity storm: run beside the others they would slow them into
+	// timeouts and measure their load instead of their own. They run one
+	// at a time, in order, once every other suite has finished except
+	// those in Overlap. Nil: DefaultSerial; empty: none.
+	Serial []string
+	// Overlap are suites a serial one need not wait for: they spend their
+	// minutes waiting on a clock (the kubelet's token rotation) with a
+	// margin that load does not eat. Nil: DefaultOverlap.
+	Overlap []string
 }
+
+// DefaultSerial and DefaultOverlap are the scenario suites that Options'
+// Serial and Overlap name by default.
+func DefaultSerial() []string  { return []string{"github.com/idlab/idlab/scenarios/storm"} }
+func DefaultOverlap() []string { return []string{"github.com/idlab/idlab/scenarios/rotation"} }
 
 // DefaultPatterns are the suites of a full run: the scenarios; the node
 // image's e2e test, which checks the image the lab runs on as kind relies
@@ -89,6 +105,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Heartbeat == 0 {
 		o.Heartbeat = time.Minute
+	}
+	if o.Serial == nil {
+		o.Serial = DefaultSerial()
+	}
+	if o.Overlap == nil {
+		o.Overlap = DefaultOverlap()
 	}
 	return o
 }
@@ -151,22 +173,27 @@ func testFiles(ctx context.Context, opts Options, tags string) (map[string]strin
 	return files, nil
 }
 
-// Run runs every package in its own `go test -json` at once and writes the
-// merged events to events, whole lines at a time. Lines a go command prints
-// that are not JSON (a build failure) are passed on as they are. It returns
-// ErrFailed (wrapped, naming the suites) when any go test fails.
+// Run runs every package in its own `go test -json`, all at once except
+// the serial ones (Options.Serial), which follow one at a time once the
+// others they must not overlap have finished, and writes the merged events
+// to events, whole lines at a time. Lines a go command prints that are not
+// JSON (a build failure) are passed on as they are. It returns ErrFailed
+// (wrapped, naming the suites) when any go test fails.
 func Run(ctx context.Context, opts Options, pkgs []string, events io.Writer) error {
 	opts = opts.withDefaults()
 	mods, err := modules(opts.Dir, opts.Patterns)
 	if err != nil {
 		return err
 	}
+	parallel, serial := split(pkgs, opts.Serial)
 	start := time.Now()
 	var (
 		mu      sync.Mutex // guards events, Progress and running
 		running = map[string]time.Time{}
 		failed  []string
 		wg      sync.WaitGroup
+		// gate opens when the suites a serial one must not overlap are done.
+		gate sync.WaitGroup
 	)
 	emit := func(line []byte) {
 		mu.Lock()
@@ -178,21 +205,51 @@ func Run(ctx context.Context, opts Options, pkgs []string, events io.Writer) err
 		defer mu.Unlock()
 		fmt.Fprintf(opts.Progress, "suites: [%s] "+format+"\n", append([]any{elapsed(start)}, args...)...)
 	}
-	say("running %d suites in parallel: %s", len(pkgs), strings.Join(shortNames(pkgs), ", "))
-	for _, pkg := range pkgs {
+	run := func(pkg string) {
+		mu.Lock()
+		running[pkg] = time.Now()
+		mu.Unlock()
+		err := runOne(ctx, opts, moduleDir(opts.Dir, mods, pkg), pkg, emit, say)
+		mu.Lock()
+		delete(running, pkg)
+		if err != nil {
+			failed = append(failed, short(pkg))
+		}
+		mu.Unlock()
+	}
+	say("running %d suites in parallel: %s", len(parallel), strings.Join(shortNames(parallel), ", "))
+	if len(serial) > 0 {
+		say("then alone, one at a time: %s", strings.Join(shortNames(serial), ", "))
+	}
+	for _, pkg := range parallel {
 		running[pkg] = time.Now() // all in before any goroutine deletes
 	}
-	for _, pkg := range pkgs {
+	for _, pkg := range parallel {
+		wg.Add(1)
+		overlap := slices.Contains(opts.Overlap, pkg)
+		if !overlap {
+			gate.Add(1)
+		}
+		go func() {
+			defer wg.Done()
+			if !overlap {
+				defer gate.Done()
+			}
+			run(pkg)
+		}()
+	}
+	if len(serial) > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := runOne(ctx, opts, moduleDir(opts.Dir, mods, pkg), pkg, emit, say)
-			mu.Lock()
-			delete(running, pkg)
-			if err != nil {
-				failed = append(failed, short(pkg))
+			gate.Wait()
+			for _, pkg := range serial {
+				if ctx.Err() != nil {
+					return
+				}
+				say("serial suite %s starts", short(pkg))
+				run(pkg)
 			}
-			mu.Unlock()
 		}()
 	}
 	done := make(chan struct{})
@@ -218,6 +275,19 @@ func Run(ctx context.Context, opts Options, pkgs []string, events io.Writer) err
 			say("still running: %s", strings.Join(names, ", "))
 		}
 	}
+}
+
+// split parts pkgs into those that run in parallel and the serial ones,
+// each in pkgs' order.
+func split(pkgs, serial []string) (parallel, alone []string) {
+	for _, p := range pkgs {
+		if slices.Contains(serial, p) {
+			alone = append(alone, p)
+		} else {
+			parallel = append(parallel, p)
+		}
+	}
+	return parallel, alone
 }
 
 // event is the part of a test2json event the progress lines need.

@@ -203,3 +203,67 @@ func TestNestedModule(t *testing.T) {
 	require.Equal(t, root, moduleDir(root, mods, "example.com/minefield"), "a prefix of the path is not the module")
 	require.Equal(t, root, moduleDir(root, mods, "example.com/lab/scenarios/ok"))
 }
+
+// TestRunSerial: a serial suite starts only after the parallel suites have
+// ended, except an overlap suite, which is still running when it starts.
+// The suites check the order themselves through files in a shared
+// directory, so nothing depends on timing: "first" leaves a file as it
+// ends; "alone" fails unless that file is there when it runs; "waiter"
+// (the overlap) runs until "alone" has left its own file, and fails when
+// that does not happen within $WAIT.
+func TestRunSerial(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	dir := t.TempDir()
+	marks := t.TempDir()
+	suite := func(name, body string) string {
+		return "//go:build e2e\n\npackage " + name + "\n\nimport (\n\t\"os\"\n\t\"path/filepath\"\n\t\"testing\"\n\t\"time\"\n)\n\nvar _ = time.Second\n\nfunc mark(t *testing.T, name string) {\n\tif err := os.WriteFile(filepath.Join(os.Getenv(\"MARKS\"), name), nil, 0o644); err != nil {\n\t\tt.Fatal(err)\n\t}\n}\n\nfunc seen(name string) bool {\n\t_, err := os.Stat(filepath.Join(os.Getenv(\"MARKS\"), name))\n\treturn err == nil\n}\n\n" + body
+	}
+	files := map[string]string{
+		"go.mod": "module example.com/lab\n\ngo 1.22\n",
+		"scenarios/first/f_test.go": suite("first", "func TestFirst(t *testing.T) { mark(t, \"first-done\") }\n"),
+		"scenarios/alone/a_test.go": suite("alone", "func TestAlone(t *testing.T) {\n\tif !seen(\"first-done\") {\n\t\tt.Fatal(\"started before first ended\")\n\t}\n\tmark(t, \"alone-started\")\n}\n"),
+		"scenarios/waiter/w_test.go": suite("waiter", "func TestWaiter(t *testing.T) {\n\twait, _ := time.ParseDuration(os.Getenv(\"WAIT\"))\n\tfor end := time.Now().Add(wait); !seen(\"alone-started\"); time.Sleep(50 * time.Millisecond) {\n\t\tif time.Now().After(end) {\n\t\t\tt.Fatal(\"the serial suite did not start while this one ran\")\n\t\t}\n\t}\n}\n"),
+	}
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+	}
+	ctx := context.Background()
+	var progress bytes.Buffer
+	env := append(os.Environ(), "GOFLAGS=", "GOTOOLCHAIN=local", "MARKS="+marks)
+	opts := Options{Dir: dir, Patterns: []string{"./scenarios/..."}, Progress: &progress, Env: append(env, "WAIT=1m"),
+		Serial: []string{"example.com/lab/scenarios/alone"}, Overlap: []string{"example.com/lab/scenarios/waiter"}}
+	pkgs, err := List(ctx, opts)
+	require.NoError(t, err)
+	require.Len(t, pkgs, 3)
+	var events bytes.Buffer
+	require.NoError(t, Run(ctx, opts, pkgs, &events), "%s", progress.String())
+	res, err := report.Read(&events, nil)
+	require.NoError(t, err)
+	require.False(t, res.Failed())
+	require.Len(t, res.Tests, 3)
+	p := progress.String()
+	require.Contains(t, p, "running 2 suites in parallel: first, waiter")
+	require.Contains(t, p, "then alone, one at a time: alone")
+	require.Contains(t, p, "serial suite alone starts")
+
+	// Without the overlap, the waiter holds the gate and waits for a
+	// suite that cannot start: it fails, which shows its check can.
+	require.NoError(t, os.Remove(filepath.Join(marks, "alone-started")))
+	require.NoError(t, os.Remove(filepath.Join(marks, "first-done")))
+	opts.Overlap, opts.Env = []string{}, append(env, "WAIT=2s")
+	events.Reset()
+	progress.Reset()
+	err = Run(ctx, opts, pkgs, &events)
+	require.ErrorIs(t, err, ErrFailed)
+	require.Contains(t, err.Error(), "waiter")
+}
+
+func TestSplit(t *testing.T) {
+	parallel, serial := split([]string{"a", "s", "b", "t"}, []string{"t", "s", "x"})
+	require.Equal(t, []string{"a", "b"}, parallel)
+	require.Equal(t, []string{"s", "t"}, serial, "in the order of pkgs")
+}

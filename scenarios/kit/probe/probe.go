@@ -134,3 +134,19 @@ func ParseCalls(out string) ([]Call, error) {
 	}
 	return calls, sc.Err()
 }
+
+// StormResult is the line of `probe storm`: one pod of an identity storm
+// (scenarios/storm) trades its token, reads its own object and tries
+// another pod's, timing each step as the SDK made it.
+type StormResult struct {
+	// Exchange is the credential exchange (the SDK's provider: token file
+	// read, then STS AssumeRoleWithWebIdentity for IRSA).
+	Exchange Result `json:"exchange"`
+	// Own is s3:GetObject of the pod's own object; Other of another pod's.
+	Own   Result `json:"own"`
+	Other Result `json:"other"`
+	// The steps' wall times in milliseconds, as the pod measured them.
+	ExchangeMillis float64 `json:"exchangeMillis"`
+	OwnMillis      float64 `json:"ownMillis"`
+	OtherMillis    float64 `json:"otherMillis"`
+}

@@ -28,6 +28,8 @@
 //	                                          federated token once and for azidentity (azstale.go)
 //	probe az-token SCOPE           an Entra access token with azidentity's WorkloadIdentityCredential
 //	probe az-blob-get ACCOUNT CONTAINER BLOB  Azure Get Blob with that credential
+//	probe storm BUCKET OWNKEY OTHERKEY  credentials from the default chain, then s3:GetObject of OWNKEY and of
+//	                                    OTHERKEY, each step timed (storm.go; scenarios/storm)
 //	probe http METHOD URL [BODY]   one anonymous HTTP request; "STATUS CODE" in output (httpcall.go)
 package main
 
@@ -60,6 +62,12 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "az-stale" {
 		_ = json.NewEncoder(os.Stdout).Encode(runAzStale(os.Args[1:]))
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "storm" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		_ = json.NewEncoder(os.Stdout).Encode(runStorm(ctx, os.Args[1:]))
 		return
 	}
 	if len(os.Args) > 1 && os.Args[1] == "s3-refresh" {

@@ -1,0 +1,201 @@
+package storm
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/idlab/idlab/scenarios/kit/probe"
+)
+
+func TestPercentile(t *testing.T) {
+	hundred := make([]float64, 100)
+	for i := range hundred {
+		hundred[i] = float64(100 - i) // 100 .. 1, unsorted
+	}
+	tests := []struct {
+		name string
+		xs   []float64
+		p    float64
+		want float64
+	}{
+		{"none", nil, 99, 0},
+		{"one", []float64{7}, 99, 7},
+		{"p50 of 1..100", hundred, 50, 50},
+		{"p99 of 1..100", hundred, 99, 99},
+		{"p100 is the max", hundred, 100, 100},
+		{"p99 of 200 is the 198th", append(append([]float64{}, hundred...), hundred...), 99, 99},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { require.Equal(t, tc.want, Percentile(tc.xs, tc.p)) })
+	}
+	require.Equal(t, float64(100), hundred[0], "the input is left as it was")
+}
+
+func TestParseMemUsage(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    uint64
+		wantErr string
+	}{
+		{"849.8MiB / 23.54GiB", 891079884, ""},
+		{"23.57MiB / 23.54GiB", 24714936, ""},
+		{"1.5GiB / 2GiB", 1610612736, ""},
+		{"512KiB / 1GiB", 524288, ""},
+		{"0B / 0B", 0, ""},
+		{"12MB / 1GB", 12000000, ""},
+		{"", 0, "no unit"},
+		{"lots / 1GiB", 0, "no unit"},
+		{"xMiB / 1GiB", 0, "not a size"},
+		{"-5MiB / 1GiB", 0, "not a size"},
+		{"1e300GiB / 1GiB", 0, "not a size"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseMemUsage(tc.in)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestParseStats(t *testing.T) {
+	total, each, err := ParseStats("idlab-emulator\t23.57MiB / 23.54GiB\neks-control-plane\t1GiB / 23.54GiB\n\n")
+	require.NoError(t, err)
+	require.Equal(t, uint64(24714936+1<<30), total)
+	require.Equal(t, map[string]uint64{"idlab-emulator": 24714936, "eks-control-plane": 1 << 30}, each)
+	_, _, err = ParseStats("no tab here 1MiB / 2MiB")
+	require.ErrorContains(t, err, "want NAME<TAB>MEMUSAGE")
+	_, _, err = ParseStats("a\tsome")
+	require.ErrorContains(t, err, "no unit")
+}
+
+func FuzzParseStats(f *testing.F) {
+	f.Add("idlab-emulator\t23.57MiB / 23.54GiB\neks-control-plane\t849.8MiB / 23.54GiB")
+	f.Add("a\t1e308GiB / 1B")
+	f.Add("\t/")
+	f.Fuzz(func(t *testing.T, s string) {
+		total, each, err := ParseStats(s)
+		if err != nil {
+			return
+		}
+		var sum uint64
+		for _, b := range each {
+			sum += b
+		}
+		if len(each) == len(nonEmptyLines(s)) && sum != total {
+			t.Fatalf("total %d, sum of containers %d", total, sum)
+		}
+	})
+}
+
+func nonEmptyLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func TestTrustPolicy(t *testing.T) {
+	var doc struct {
+		Statement []struct {
+			Effect    string
+			Principal struct{ Federated string }
+			Action    string
+			Condition map[string]map[string]string
+		}
+	}
+	raw := TrustPolicy("123456789012", "https://oidc.eks.us-west-2.amazonaws.com/id/ABC", Namespace, 7)
+	require.NoError(t, json.Unmarshal([]byte(raw), &doc))
+	require.Len(t, doc.Statement, 1)
+	s := doc.Statement[0]
+	require.Equal(t, "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/ABC", s.Principal.Federated)
+	require.Equal(t, "sts:AssumeRoleWithWebIdentity", s.Action)
+	require.Equal(t, map[string]string{
+		"oidc.eks.us-west-2.amazonaws.com/id/ABC:sub": "system:serviceaccount:idlab-storm:storm-007",
+		"oidc.eks.us-west-2.amazonaws.com/id/ABC:aud": "sts.amazonaws.com",
+	}, s.Condition["StringEquals"], "the pod's own service account alone: no wildcard")
+	require.JSONEq(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/007/*"}]}`, ReadPolicy("b", 7))
+	require.Equal(t, "000/secret.txt", OtherKey(199, 200), "the last pod tries the first's")
+}
+
+// good is pod i's outcome when every rule held.
+func good(i int) Pod {
+	role := "arn:aws:sts::123456789012" + AssumedRolePart(i) + "botocore"
+	return Pod{Index: i,
+		Result: probe.StormResult{
+			Exchange: probe.Result{OK: true}, ExchangeMillis: float64(10 + i),
+			Own: probe.Result{OK: true, Output: ObjectText(i)}, OwnMillis: 2,
+			Other: probe.Result{ErrorCode: "AccessDenied"}, OtherMillis: 3,
+		},
+		OwnDecision: Decision{Principal: role, Effect: "Allow"}, OtherDecision: Decision{Principal: role, Effect: "ImplicitDeny"}}
+}
+
+func TestTally(t *testing.T) {
+	tests := []struct {
+		name  string
+		edit  func(p *Pod)
+		total int
+		check func(t *testing.T, f Figures)
+	}{
+		{name: "all well", total: 3, check: func(t *testing.T, f Figures) {
+			require.Equal(t, Figures{Pods: 3, OwnRole: 3, OwnRead: 3, Denied: 3, ExchangeP50: 11, ExchangeP99: 12, S3P50: 2, S3P99: 3, Wall: time.Minute}, f)
+		}},
+		{name: "a leak: the other object read", total: 3, edit: func(p *Pod) { p.Result.Other = probe.Result{OK: true, Output: ObjectText(2)} },
+			check: func(t *testing.T, f Figures) {
+				require.Equal(t, 1, f.Leaks)
+				require.Equal(t, 2, f.Denied)
+				require.Contains(t, f.Problems[0], "storm-001: read another pod's object")
+			}},
+		{name: "a leak the emulator allowed though the pod saw an error", total: 3,
+			edit:  func(p *Pod) { p.OtherDecision.Effect = "Allow" },
+			check: func(t *testing.T, f Figures) { require.Equal(t, 1, f.Leaks) }},
+		{name: "a refusal decided for another principal is not counted as the pod's", total: 3,
+			edit: func(p *Pod) { p.OtherDecision.Principal = "arn:aws:sts::123456789012" + AssumedRolePart(2) + "x" },
+			check: func(t *testing.T, f Figures) {
+				require.Equal(t, 0, f.Leaks)
+				require.Equal(t, 2, f.Denied)
+				require.Contains(t, f.Problems[0], "other read: AccessDenied")
+			}},
+		{name: "another role served the own read", total: 3,
+			edit:  func(p *Pod) { p.OwnDecision.Principal = "arn:aws:sts::123456789012" + AssumedRolePart(2) + "x" },
+			check: func(t *testing.T, f Figures) { require.Equal(t, 2, f.OwnRole) }},
+		{name: "a wrong own object", total: 3, edit: func(p *Pod) { p.Result.Own.Output = ObjectText(2) },
+			check: func(t *testing.T, f Figures) { require.Equal(t, 2, f.OwnRead) }},
+		{name: "a failed exchange", total: 3, edit: func(p *Pod) { p.Result.Exchange = probe.Result{ErrorCode: "InvalidIdentityToken"} },
+			check: func(t *testing.T, f Figures) {
+				require.Equal(t, 1, f.FailedExchanges)
+				require.Equal(t, 2, f.OwnRole)
+				require.Equal(t, 2, f.Denied)
+				require.Contains(t, f.Problems[0], "exchange failed: InvalidIdentityToken")
+			}},
+		{name: "a pod that never reported", total: 4,
+			check: func(t *testing.T, f Figures) { require.Equal(t, 1, f.FailedExchanges) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pods := []Pod{good(0), good(1), good(2)}
+			if tc.edit != nil {
+				tc.edit(&pods[1])
+			}
+			tc.check(t, Tally(pods, tc.total, time.Minute))
+		})
+	}
+}
+
+func TestTiming(t *testing.T) {
+	f := Figures{Pods: 200, Wall: 83400 * time.Millisecond, ExchangeP50: 41.2, ExchangeP99: 950.7, S3P50: 3, S3P99: 20.4}
+	require.Equal(t, "200 pods done in 1m23s; exchange p50 41 ms, p99 951 ms; S3 GetObject p50 3 ms, p99 20 ms", f.Timing())
+	require.Equal(t, "3 of 200", Of(3, 200))
+	require.Equal(t, "1024 MiB", MiB(1<<30))
+}
