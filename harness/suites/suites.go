@@ -217,7 +217,9 @@ func Run(ctx context.Context, opts Options, pkgs []string, events io.Writer) err
 		}
 		mu.Unlock()
 	}
-	say("running %d suites in parallel: %s", len(parallel), strings.Join(shortNames(parallel), ", "))
+	if len(parallel) > 0 {
+		say("running %d suites in parallel: %s", len(parallel), strings.Join(shortNames(parallel), ", "))
+	}
 	if len(serial) > 0 {
 		say("then alone, one at a time: %s", strings.Join(shortNames(serial), ", "))
 	}
