@@ -221,9 +221,9 @@ func TestRunSerial(t *testing.T) {
 		return "//go:build e2e\n\npackage " + name + "\n\nimport (\n\t\"os\"\n\t\"path/filepath\"\n\t\"testing\"\n\t\"time\"\n)\n\nvar _ = time.Second\n\nfunc mark(t *testing.T, name string) {\n\tif err := os.WriteFile(filepath.Join(os.Getenv(\"MARKS\"), name), nil, 0o644); err != nil {\n\t\tt.Fatal(err)\n\t}\n}\n\nfunc seen(name string) bool {\n\t_, err := os.Stat(filepath.Join(os.Getenv(\"MARKS\"), name))\n\treturn err == nil\n}\n\n" + body
 	}
 	files := map[string]string{
-		"go.mod": "module example.com/lab\n\ngo 1.22\n",
-		"scenarios/first/f_test.go": suite("first", "func TestFirst(t *testing.T) { mark(t, \"first-done\") }\n"),
-		"scenarios/alone/a_test.go": suite("alone", "func TestAlone(t *testing.T) {\n\tif !seen(\"first-done\") {\n\t\tt.Fatal(\"started before first ended\")\n\t}\n\tmark(t, \"alone-started\")\n}\n"),
+		"go.mod":                     "module example.com/lab\n\ngo 1.22\n",
+		"scenarios/first/f_test.go":  suite("first", "func TestFirst(t *testing.T) { mark(t, \"first-done\") }\n"),
+		"scenarios/alone/a_test.go":  suite("alone", "func TestAlone(t *testing.T) {\n\tif !seen(\"first-done\") {\n\t\tt.Fatal(\"started before first ended\")\n\t}\n\tmark(t, \"alone-started\")\n}\n"),
 		"scenarios/waiter/w_test.go": suite("waiter", "func TestWaiter(t *testing.T) {\n\twait, _ := time.ParseDuration(os.Getenv(\"WAIT\"))\n\tfor end := time.Now().Add(wait); !seen(\"alone-started\"); time.Sleep(50 * time.Millisecond) {\n\t\tif time.Now().After(end) {\n\t\t\tt.Fatal(\"the serial suite did not start while this one ran\")\n\t\t}\n\t}\n}\n"),
 	}
 	for name, text := range files {
