@@ -67,12 +67,20 @@ type Options struct {
 	// minutes waiting on a clock (the kubelet's token rotation) with a
 	// margin that load does not eat. Nil: DefaultOverlap.
 	Overlap []string
+	// Exclusive are serial suites that also wait for the Overlap ones:
+	// they break the lab for a while (a restarted emulator or API
+	// server), which no suite may see. Nil: DefaultExclusive.
+	Exclusive []string
 }
 
 // DefaultSerial and DefaultOverlap are the scenario suites that Options'
-// Serial and Overlap name by default.
-func DefaultSerial() []string  { return []string{"github.com/idlab/idlab/scenarios/storm"} }
-func DefaultOverlap() []string { return []string{"github.com/idlab/idlab/scenarios/rotation"} }
+// Serial and Overlap name by default, in the order serial ones run;
+// DefaultExclusive those of DefaultSerial that wait for every other suite.
+func DefaultSerial() []string {
+	return []string{"github.com/idlab/idlab/scenarios/storm", "github.com/idlab/idlab/scenarios/faults"}
+}
+func DefaultOverlap() []string   { return []string{"github.com/idlab/idlab/scenarios/rotation"} }
+func DefaultExclusive() []string { return []string{"github.com/idlab/idlab/scenarios/faults"} }
 
 // DefaultPatterns are the suites of a full run: the scenarios; the node
 // image's e2e test, which checks the image the lab runs on as kind relies
@@ -111,6 +119,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Overlap == nil {
 		o.Overlap = DefaultOverlap()
+	}
+	if o.Exclusive == nil {
+		o.Exclusive = DefaultExclusive()
 	}
 	return o
 }
@@ -192,8 +203,9 @@ func Run(ctx context.Context, opts Options, pkgs []string, events io.Writer) err
 		running = map[string]time.Time{}
 		failed  []string
 		wg      sync.WaitGroup
-		// gate opens when the suites a serial one must not overlap are done.
-		gate sync.WaitGroup
+		// gate opens when the suites a serial one must not overlap are
+		// done; all once every parallel suite is.
+		gate, all sync.WaitGroup
 	)
 	emit := func(line []byte) {
 		mu.Lock()
@@ -232,8 +244,10 @@ func Run(ctx context.Context, opts Options, pkgs []string, events io.Writer) err
 		if !overlap {
 			gate.Add(1)
 		}
+		all.Add(1)
 		go func() {
 			defer wg.Done()
+			defer all.Done()
 			if !overlap {
 				defer gate.Done()
 			}
@@ -248,6 +262,9 @@ func Run(ctx context.Context, opts Options, pkgs []string, events io.Writer) err
 			for _, pkg := range serial {
 				if ctx.Err() != nil {
 					return
+				}
+				if slices.Contains(opts.Exclusive, pkg) {
+					all.Wait()
 				}
 				say("serial suite %s starts", short(pkg))
 				run(pkg)

@@ -205,12 +205,14 @@ func TestNestedModule(t *testing.T) {
 }
 
 // TestRunSerial: a serial suite starts only after the parallel suites have
-// ended, except an overlap suite, which is still running when it starts.
+// ended, except an overlap suite, which is still running when it starts;
+// an exclusive one waits for the overlap suite too.
 // The suites check the order themselves through files in a shared
 // directory, so nothing depends on timing: "first" leaves a file as it
 // ends; "alone" fails unless that file is there when it runs; "waiter"
 // (the overlap) runs until "alone" has left its own file, and fails when
-// that does not happen within $WAIT.
+// that does not happen within $WAIT, then leaves "waiter-done", which
+// "last" (exclusive) fails without.
 func TestRunSerial(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the go command")
@@ -224,7 +226,8 @@ func TestRunSerial(t *testing.T) {
 		"go.mod":                     "module example.com/lab\n\ngo 1.22\n",
 		"scenarios/first/f_test.go":  suite("first", "func TestFirst(t *testing.T) { mark(t, \"first-done\") }\n"),
 		"scenarios/alone/a_test.go":  suite("alone", "func TestAlone(t *testing.T) {\n\tif !seen(\"first-done\") {\n\t\tt.Fatal(\"started before first ended\")\n\t}\n\tmark(t, \"alone-started\")\n}\n"),
-		"scenarios/waiter/w_test.go": suite("waiter", "func TestWaiter(t *testing.T) {\n\twait, _ := time.ParseDuration(os.Getenv(\"WAIT\"))\n\tfor end := time.Now().Add(wait); !seen(\"alone-started\"); time.Sleep(50 * time.Millisecond) {\n\t\tif time.Now().After(end) {\n\t\t\tt.Fatal(\"the serial suite did not start while this one ran\")\n\t\t}\n\t}\n}\n"),
+		"scenarios/waiter/w_test.go": suite("waiter", "func TestWaiter(t *testing.T) {\n\twait, _ := time.ParseDuration(os.Getenv(\"WAIT\"))\n\tfor end := time.Now().Add(wait); !seen(\"alone-started\"); time.Sleep(50 * time.Millisecond) {\n\t\tif time.Now().After(end) {\n\t\t\tt.Fatal(\"the serial suite did not start while this one ran\")\n\t\t}\n\t}\n\ttime.Sleep(2 * time.Second) // long enough for a serial suite that does not wait to start\n\tmark(t, \"waiter-done\")\n}\n"),
+		"scenarios/last/l_test.go":   suite("last", "func TestLast(t *testing.T) {\n\tif !seen(\"waiter-done\") {\n\t\tt.Fatal(\"an exclusive suite started before the overlap suite ended\")\n\t}\n}\n"),
 	}
 	for name, text := range files {
 		p := filepath.Join(dir, name)
@@ -235,26 +238,29 @@ func TestRunSerial(t *testing.T) {
 	var progress bytes.Buffer
 	env := append(os.Environ(), "GOFLAGS=", "GOTOOLCHAIN=local", "MARKS="+marks)
 	opts := Options{Dir: dir, Patterns: []string{"./scenarios/..."}, Progress: &progress, Env: append(env, "WAIT=1m"),
-		Serial: []string{"example.com/lab/scenarios/alone"}, Overlap: []string{"example.com/lab/scenarios/waiter"}}
+		Serial: []string{"example.com/lab/scenarios/alone", "example.com/lab/scenarios/last"}, Overlap: []string{"example.com/lab/scenarios/waiter"},
+		Exclusive: []string{"example.com/lab/scenarios/last"}}
 	pkgs, err := List(ctx, opts)
 	require.NoError(t, err)
-	require.Len(t, pkgs, 3)
+	require.Len(t, pkgs, 4)
 	var events bytes.Buffer
 	require.NoError(t, Run(ctx, opts, pkgs, &events), "%s", progress.String())
 	res, err := report.Read(&events, nil)
 	require.NoError(t, err)
 	require.False(t, res.Failed())
-	require.Len(t, res.Tests, 3)
+	require.Len(t, res.Tests, 4)
 	p := progress.String()
 	require.Contains(t, p, "running 2 suites in parallel: first, waiter")
-	require.Contains(t, p, "then alone, one at a time: alone")
+	require.Contains(t, p, "then alone, one at a time: alone, last")
 	require.Contains(t, p, "serial suite alone starts")
+	require.Contains(t, p, "serial suite last starts")
 
 	// Without the overlap, the waiter holds the gate and waits for a
 	// suite that cannot start: it fails, which shows its check can.
 	require.NoError(t, os.Remove(filepath.Join(marks, "alone-started")))
 	require.NoError(t, os.Remove(filepath.Join(marks, "first-done")))
-	opts.Overlap, opts.Env = []string{}, append(env, "WAIT=2s")
+	require.NoError(t, os.Remove(filepath.Join(marks, "waiter-done")))
+	opts.Overlap, opts.Exclusive, opts.Env = []string{}, []string{}, append(env, "WAIT=2s")
 	events.Reset()
 	progress.Reset()
 	err = Run(ctx, opts, pkgs, &events)

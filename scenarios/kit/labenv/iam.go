@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/idlab/idlab/harness/iamimport"
@@ -51,4 +53,18 @@ func (l *Lab) IAM(ctx context.Context, t *testing.T, account string) *iam.Client
 	hc, err := l.HTTPClient()
 	require.NoError(t, err)
 	return iamimport.NewClient(l.EmulatorURL, hc, creds)
+}
+
+// S3 is a client (aws-sdk-go-v2) of the lab's S3 as account's lab admin,
+// path-style on the emulator's host listener, which routes by the SigV4
+// credential scope: a test makes buckets and objects with it as a user's
+// script would.
+func (l *Lab) S3(ctx context.Context, t *testing.T, account, region string) *s3.Client {
+	t.Helper()
+	creds, err := iamimport.LabAdmin(ctx, l.State, account)
+	require.NoError(t, err)
+	hc, err := l.HTTPClient()
+	require.NoError(t, err)
+	return s3.New(s3.Options{Region: region, BaseEndpoint: aws.String(l.EmulatorURL), HTTPClient: hc, UsePathStyle: true,
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil })})
 }
