@@ -61,7 +61,8 @@ var errOldRole = errors.New("kube2iam decided for the finished pod at its old IP
 // (the new pod's start): each is about the new pod and names its role,
 // at least one allows it, none refuses it (two active pods of the IP in
 // the cache: "2 pods ... indexed") and none names the finished pod or its
-// role. It returns the last Allow.
+// role. A refusal for no pod at all (notFoundYet) is passed over. It
+// returns the last Allow.
 func checkReuse(ds []decision, since time.Time, newPod, newRole, oldPod, oldRole string) (decision, error) {
 	var allow decision
 	for _, d := range ds {
@@ -70,10 +71,12 @@ func checkReuse(ds []decision, since time.Time, newPod, newRole, oldPod, oldRole
 			continue
 		case d.Pod == oldPod || d.Role == oldRole:
 			return decision{}, fmt.Errorf("%w: %s %s for %s (%s)", errOldRole, d.Decision, d.Role, d.Pod, d.Error)
-		case d.Pod != newPod:
-			return decision{}, fmt.Errorf("kube2iam decided for %q at the IP, neither pod: %+v", d.Pod, d)
+		case notFoundYet(d):
+			continue
 		case d.Decision != "Allow":
-			return decision{}, fmt.Errorf("kube2iam refused the new pod: %d %s (%s)", d.Status, d.Error, d.Reason)
+			return decision{}, fmt.Errorf("kube2iam refused the IP (pod %q): %d %s (%s)", d.Pod, d.Status, d.Error, d.Reason)
+		case d.Pod != newPod:
+			return decision{}, fmt.Errorf("kube2iam allowed %q at the IP, neither pod: %+v", d.Pod, d)
 		case d.Role != newRole:
 			return decision{}, fmt.Errorf("kube2iam allowed the new pod %s, not its role %s", d.Role, newRole)
 		}
@@ -83,6 +86,14 @@ func checkReuse(ds []decision, since time.Time, newPod, newRole, oldPod, oldRole
 		return decision{}, fmt.Errorf("kube2iam logged no Allow for %s since %s (decisions about the IP: %d)", newPod, since.Format(time.RFC3339Nano), len(ds))
 	}
 	return allow, nil
+}
+
+// notFoundYet is kube2iam's refusal of an IP no active pod has, in cache
+// or API server: what a pod asking before the kubelet has reported its IP
+// gets (after kube2iam's lookup backoff). It names no pod, so it is not a
+// decision about the finished one; the SDK asks again.
+func notFoundYet(d decision) bool {
+	return d.Decision == "Deny" && d.Pod == "" && d.Status == 404 && strings.HasPrefix(d.Error, "pod with specificed IP ")
 }
 
 func TestSessionOf(t *testing.T) {
@@ -131,18 +142,22 @@ func TestCheckReuse(t *testing.T) {
 		{name: "the new pod allowed its role", ds: []decision{allowNew}, want: allowNew},
 		{name: "the old pod's decisions before the new pod started do not count",
 			ds: []decision{{Time: at(-3), Decision: "Allow", Pod: oldPod, Role: oldRole}, allowNew}, want: allowNew},
+		{name: "not found before the kubelet reported the IP, then allowed",
+			ds: []decision{{Time: at(1), Decision: "Deny", Status: 404, Error: `pod with specificed IP "10.244.0.7" not found`}, allowNew}, want: allowNew},
+		{name: "only not found", ds: []decision{{Time: at(1), Decision: "Deny", Status: 404, Error: `pod with specificed IP "10.244.0.7" not found`}},
+			wantErr: "kube2iam logged no Allow"},
 		{name: "the finished pod's role served to the new pod (the bug)", ds: []decision{{Time: at(1), Decision: "Allow", Pod: oldPod, Role: oldRole}},
 			wantErr: "Allow " + oldRole + " for " + oldPod, isOld: true},
 		{name: "the finished pod's role under the new pod's name", ds: []decision{allowNew, {Time: at(2), Decision: "Allow", Pod: newPod, Role: oldRole}},
 			wantErr: "finished pod", isOld: true},
 		{name: "both pods indexed: refused", ds: []decision{{Time: at(1), Decision: "Deny", Pod: "", Status: 404, Error: "2 pods ([ipreuse-new-1 ipreuse-old-1]) with the ip 10.244.0.7 indexed"}},
-			wantErr: `kube2iam decided for "" at the IP`},
+			wantErr: `kube2iam refused the IP (pod ""): 404 2 pods ([ipreuse-new-1 ipreuse-old-1]) with the ip 10.244.0.7 indexed`},
 		{name: "the new pod refused", ds: []decision{{Time: at(1), Decision: "Deny", Pod: newPod, Role: newRole, Status: 500, Error: "AccessDenied"}},
-			wantErr: "kube2iam refused the new pod: 500 AccessDenied"},
+			wantErr: `kube2iam refused the IP (pod "idlab-kube2iam/ipreuse-new-1"): 500 AccessDenied`},
 		{name: "another role for the new pod", ds: []decision{{Time: at(1), Decision: "Allow", Pod: newPod, Role: anotherRole}},
 			wantErr: "kube2iam allowed the new pod " + anotherRole},
 		{name: "a third pod at the IP", ds: []decision{allowNew, {Time: at(2), Decision: "Allow", Pod: "x/y", Role: newRole}},
-			wantErr: `kube2iam decided for "x/y"`},
+			wantErr: `kube2iam allowed "x/y" at the IP`},
 		{name: "nothing since the new pod started", ds: []decision{{Time: at(-1), Decision: "Allow", Pod: newPod, Role: newRole}},
 			wantErr: "kube2iam logged no Allow for " + newPod},
 		{name: "no decisions", wantErr: "no Allow"},
