@@ -4,8 +4,9 @@
 // (jtblin/kube2iam#215, uswitch/kiam#499).
 //
 // host-local (containernetworking/plugins plugins/ipam/host-local, read
-// at commit 3d27709f; its allocator and disk store are unchanged since
-// v1.1.1, Debian bookworm's, which the offline node image runs) keeps one
+// at commit 3d27709f; since v1.1.1, Debian bookworm's, which the offline
+// node image runs, its allocator and disk store changed only in
+// refactoring and file modes) keeps one
 // file per reserved address and, per range set N of the network's
 // ipam.ranges, the file last_reserved_ip.N holding the last address it
 // handed out, in DATADIR/NETWORK (ipam.dataDir, default
