@@ -175,20 +175,21 @@ func TestStartStopsWithItsContext(t *testing.T) {
 	require.ErrorIs(t, h.Start(ctx), context.DeadlineExceeded, "caches that cannot list do not sync")
 }
 
-// TestIPReuse is what a pod on a finished pod's IP gets (issue 19 item 15;
-// jtblin/kube2iam#215's thread could not be read here, so this cites what
-// could: PR #95 and #92 on finished pods' IPs, #244 on two pods of one IP
-// in the cache). Upstream at 4c4a2b4 indexes only active pods (pod.go
-// isPodActive: an IP, neither Succeeded nor Failed) and answers from the
-// index alone (k8s/k8s.go PodByIP), as the proxy here does when the cache
-// has the IP. Once the watch has brought the first pod's end, the new pod
-// gets its own role; while both are active in the cache it is refused;
-// but while the cache has not yet heard of either change, the new pod is
-// served the finished pod's role: the window is upstream's, and the proxy
-// keeps it (it asks the API server only when the cache has no pod). Not a
-// matrix row: the lab has no way to give a new pod a finished pod's IP on
-// demand (host-local IPAM hands out the next free address, and other
-// suites create pods in eks at the same time).
+// TestIPReuse is what a pod on a finished pod's IP gets (issue 19 item 15,
+// jtblin/kube2iam#215: pods deleted and recreated quickly got a role their
+// annotation did not name, closed with neither fix nor root cause; PR #95
+// and #92 on finished pods' IPs, #244 on two pods of one IP in the cache).
+// Upstream at 4c4a2b4 indexes only active pods (pod.go isPodActive: an IP,
+// neither Succeeded nor Failed) and answers from the index alone
+// (k8s/k8s.go PodByIP), as the proxy here does when the cache has the IP.
+// Once the watch has brought the first pod's end, the new pod gets its own
+// role; while both are active in the cache it is refused; but while the
+// cache has not yet heard of either change, the new pod is served the
+// finished pod's role: the window is upstream's, and the proxy keeps it
+// (it asks the API server only when the cache has no pod). The first case
+// is also a matrix row (scenarios/kube2iam ipreuse_test.go, the lab
+// steering the node's host-local IPAM to hand out the IP again); the last
+// is not: the lab cannot hold kube2iam's watch back.
 func TestIPReuse(t *testing.T) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "a", Annotations: map[string]string{DefaultNamespaceKey: `["kube2iam-*"]`}}}
 	old := func(ph corev1.PodPhase) *corev1.Pod {

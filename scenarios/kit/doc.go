@@ -12,6 +12,8 @@
 //     finds a Deployment's pod and waits for its log to show an outcome;
 //   - probe is the Go probe (aws-sdk-go-v2, Google and Azure clients) and its
 //     result format; pyprobe runs the Python clients (boto3, awscli).
+//   - hostlocal steers a node's CNI host-local IPAM so the next pod there
+//     gets a chosen address, such as a finished pod's IP.
 //
 // Scenario tests build with the e2e tag and run against the lab of the
 // state directory labenv.StateDir names: IDLAB_STATE_DIR, else the nearest

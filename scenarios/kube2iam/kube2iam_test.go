@@ -14,7 +14,10 @@
 // kubernetes-sigs/aws-load-balancer-controller#3358; not behind kube2iam,
 // whose requests start on the node). Last, kube2iam restarted with
 // --default-role (jtblin/kube2iam#46, defaultrole_test.go): an annotated
-// pod asking at once gets its own role, an unannotated one the default.
+// pod asking at once gets its own role, an unannotated one the default;
+// the session cache keyed by the role alone (externalid_test.go); and a
+// new pod given a finished pod's IP, which gets its own role
+// (jtblin/kube2iam#215, ipreuse_test.go).
 package kube2iam
 
 import (
@@ -86,6 +89,7 @@ func TestKube2iam(t *testing.T) {
 	t.Run("identity-bugs", func(t *testing.T) { e.identityBugs(ctx, t) })
 	t.Run("default-role", func(t *testing.T) { e.defaultRole(ctx, t) })
 	t.Run("external-id-cache", func(t *testing.T) { e.externalIDCache(ctx, t) })
+	t.Run("ip-reuse", func(t *testing.T) { e.ipReuse(ctx, t) })
 }
 
 // allow sets a namespace's allowed-roles annotation.
@@ -116,6 +120,12 @@ func (e *env) run(ctx context.Context, t *testing.T, namespace, name, role strin
 // runAnnotated is run with the pod's annotations given whole.
 func (e *env) runAnnotated(ctx context.Context, t *testing.T, namespace, name string, annotations map[string]string) (probe.Result, string) {
 	t.Helper()
+	return e.runPod(ctx, t, namespace, e.imdsPod(name, annotations))
+}
+
+// imdsPod is the probe pod run starts: it asks the metadata address for
+// credentials, as an application on the node would.
+func (e *env) imdsPod(name string, annotations map[string]string) *corev1.Pod {
 	p := podrun.WithArgs(podrun.PlainPod(name, "app", e.lab.ProbeImage), "imds-creds")
 	c := &p.Spec.Containers[0]
 	var envs []corev1.EnvVar
@@ -126,24 +136,18 @@ func (e *env) runAnnotated(ctx context.Context, t *testing.T, namespace, name st
 	}
 	c.Env = append(envs, corev1.EnvVar{Name: "AWS_REGION", Value: region})
 	p.Annotations = annotations
-	res, err := podrun.Run(ctx, e.eks.CS, namespace, p)
-	require.NoError(t, err)
-	got, err := e.eks.CS.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
-	require.NoError(t, err)
-	return res, got.Status.PodIP
+	return p
 }
 
-// decision is one line of kube2iam's decision log.
-type decision struct {
-	Msg      string `json:"msg"`
-	Decision string `json:"decision"`
-	RemoteIP string `json:"remote_ip"`
-	Path     string `json:"path"`
-	Pod      string `json:"pod"`
-	Role     string `json:"role"`
-	Status   int    `json:"status"`
-	Error    string `json:"error"`
-	Reason   string `json:"reason"`
+// runPod runs p to its end in namespace and returns the probe's result and
+// the pod's IP.
+func (e *env) runPod(ctx context.Context, t *testing.T, namespace string, p *corev1.Pod) (probe.Result, string) {
+	t.Helper()
+	res, err := podrun.Run(ctx, e.eks.CS, namespace, p)
+	require.NoError(t, err)
+	got, err := e.eks.CS.CoreV1().Pods(namespace).Get(ctx, p.Name, metav1.GetOptions{})
+	require.NoError(t, err)
+	return res, got.Status.PodIP
 }
 
 // proxyDecisions are kube2iam's decisions about ip since start, from the
