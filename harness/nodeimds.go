@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/idlab/idlab/harness/cloud"
+	"github.com/idlab/idlab/harness/labfile"
 )
 
 // EC2 instance metadata of the EKS-style clusters' nodes. Each such node is
@@ -41,18 +42,28 @@ const (
 )
 
 // imdsConfigs are the node metadata services the emulator serves, one per
-// cluster with a NodeRoleARN.
+// cluster with a NodeRoleARN (EC2's) and one per aks cluster (Azure's
+// managed-identity endpoint, no identity assigned until AAD Pod
+// Identity's MIC assigns one: Azure VMs always have IMDS).
 func (l *Lab) imdsConfigs() []cloud.IMDSConfig {
 	var out []cloud.IMDSConfig
 	for i, c := range l.cfg.Clusters {
-		if c.NodeRoleARN == "" {
-			continue
-		}
 		port := IMDSBasePort + 2*i
-		out = append(out, cloud.IMDSConfig{Name: c.Name, Port: port, BridgePort: port + 1, RoleARN: c.NodeRoleARN,
-			InstanceID: InstanceID(c.Name), Region: c.Region, HopLimit: NodeHopLimit, RequireV2: NodeRequireV2})
+		switch {
+		case c.NodeRoleARN != "":
+			out = append(out, cloud.IMDSConfig{Name: c.Name, Port: port, BridgePort: port + 1, RoleARN: c.NodeRoleARN,
+				InstanceID: InstanceID(c.Name), Region: c.Region, HopLimit: NodeHopLimit, RequireV2: NodeRequireV2})
+		case c.Flavour == labfile.AKS:
+			out = append(out, cloud.IMDSConfig{Name: c.Name, Cloud: cloud.IMDSCloudAzure, Port: port, BridgePort: port + 1, VM: AzureVM(c.Name)})
+		}
 	}
 	return out
+}
+
+// AzureVM names the aks cluster's node as a scale-set instance, the way
+// AKS names its nodes' VMs.
+func AzureVM(cluster string) string {
+	return "aks-nodepool1-" + strings.ToLower(IssuerID(cluster + "/node"))[:8] + "-vmss_0"
 }
 
 // InstanceID is a stable i-... ID for the cluster's node.
@@ -82,7 +93,7 @@ func (l *Lab) installNodeIMDS(ctx context.Context, c ClusterConfig, emulatorIP s
 	}
 	var errs []error
 	for _, node := range nodes {
-		for _, r := range nodeIMDSRules(emulatorIP, ic.Port, ic.BridgePort) {
+		for _, r := range nodeIMDSRulesFor(ic.Cloud, emulatorIP, ic.Port, ic.BridgePort) {
 			if err := ensureNodeRule(ctx, node, r); err != nil {
 				errs = append(errs, fmt.Errorf("node imds on %s: %w", node, err))
 			}
@@ -91,11 +102,22 @@ func (l *Lab) installNodeIMDS(ctx context.Context, c ClusterConfig, emulatorIP s
 	return errors.Join(errs...)
 }
 
-// nodeIMDSRules are the nat rules (chain first) of a node's instance metadata.
+// nodeIMDSRules are the nat rules (chain first) of a node's EC2 instance
+// metadata.
 func nodeIMDSRules(emulatorIP string, port, bridgePort int) [][]string {
+	return nodeIMDSRulesFor(cloud.IMDSCloudAWS, emulatorIP, port, bridgePort)
+}
+
+// nodeIMDSRulesFor are the nat rules (chain first) of a node's instance
+// metadata of cloud (aws or azure; "" is aws).
+func nodeIMDSRulesFor(cloudName, emulatorIP string, port, bridgePort int) [][]string {
+	name := "EC2"
+	if cloudName == cloud.IMDSCloudAzure {
+		name = "Azure"
+	}
 	rule := func(chain string, p int, what string) []string {
 		return []string{chain, "-d", "169.254.169.254/32", "-p", "tcp", "--dport", "80",
-			"-m", "comment", "--comment", "idlab: EC2 instance metadata (" + what + ")",
+			"-m", "comment", "--comment", "idlab: " + name + " instance metadata (" + what + ")",
 			"-j", "DNAT", "--to-destination", net.JoinHostPort(emulatorIP, strconv.Itoa(p))}
 	}
 	return [][]string{rule("OUTPUT", port, "node"), rule("PREROUTING", bridgePort, "pods behind the bridge")}

@@ -35,15 +35,24 @@ type accessClaims struct {
 	UTI      string           `json:"uti"`
 	Ver      string           `json:"ver"`
 	IDType   string           `json:"idtyp"`
+	// MIRID is the managed identity's resource ID, in its tokens only.
+	MIRID string `json:"xms_mirid,omitempty"`
 }
 
 // mintAccessToken signs an app-only access token for app on res.
 func (h *Handler) mintAccessToken(t *tenant, app App, res resource, roles []string, now time.Time) (string, error) {
+	return h.mint(t, app, res, roles, now, AccessTokenLifetime)
+}
+
+// mint signs an app-only access token valid for lifetime; a managed
+// identity's carries xms_mirid, its resource ID.
+func (h *Handler) mint(t *tenant, app App, res resource, roles []string, now time.Time, lifetime time.Duration) (string, error) {
 	c := accessClaims{
 		Audience: res.aud,
 		IssuedAt: jwt.NewNumericDate(now),
 		NotBefor: jwt.NewNumericDate(now),
-		Expiry:   jwt.NewNumericDate(now.Add(AccessTokenLifetime)),
+		Expiry:   jwt.NewNumericDate(now.Add(lifetime)),
+		MIRID:    app.ResourceID(),
 		AIO:      newOpaque(),
 		IDP:      issuerV1(t.ID),
 		OID:      app.ObjectID(),

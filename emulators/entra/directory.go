@@ -37,6 +37,9 @@ type App struct {
 	// Roles maps a resource (https://storage.azure.com) to the app roles
 	// granted on it, written into the roles claim.
 	Roles map[string][]string `json:"roles,omitempty"`
+	// ManagedIdentity makes the app a user-assigned managed identity; nil
+	// for an app registration.
+	ManagedIdentity *ManagedIdentity `json:"managedIdentity,omitempty"`
 }
 
 // FederatedCredential trusts tokens from Issuer about Subject for one of
@@ -91,6 +94,13 @@ func (a App) normalize() (App, error) {
 		roles[canonicalResource(r)] = slices.Clone(rs)
 	}
 	a.Roles = roles
+	if a.ManagedIdentity != nil {
+		mi := *a.ManagedIdentity
+		if err := mi.normalize(a.ClientID); err != nil {
+			return a, err
+		}
+		a.ManagedIdentity = &mi
+	}
 	return a, nil
 }
 

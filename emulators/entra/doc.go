@@ -63,6 +63,15 @@
 // app roles App.Roles grants on the resource; absent when none), iat, nbf,
 // exp, uti and idp.
 //
+// User-assigned managed identities are apps with App.ManagedIdentity set
+// (fixture key managedIdentities): client ID App.ClientID, principal ID
+// App.PrincipalID (the service principal's object ID), ARM resource ID
+// App.ResourceID (/subscriptions/S/resourcegroups/RG/providers/
+// Microsoft.ManagedIdentity/userAssignedIdentities/NAME). They may hold
+// federated credentials as apps do; IssueManagedIdentityToken mints what the
+// managed identities service gives IMDS (emulators/azureimds): the app's
+// v1/v2 token plus xms_mirid, valid ManagedIdentityLifetime (24 hours).
+//
 // Every token request leaves an entry in the lab's decision log
 // (Options.Decisions; Cloud azure, Action entra:token, read with Decisions
 // or the lab's GET /_idlab/decisions) and

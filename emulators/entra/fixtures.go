@@ -28,6 +28,12 @@ type FixtureError = fixtureyaml.Error
 //	      audiences: [api://AzureADTokenExchange]   # the default
 //	    roles:
 //	      https://storage.azure.com: [Storage.Blob.Read]
+//	  managedIdentities:       # user-assigned managed identities
+//	  - name: pod-reader        # the ARM resource name
+//	    clientId: cccccccc-...
+//	    subscription: SUB       # optional (DefaultSubscription)
+//	    resourceGroup: RG       # optional (DefaultResourceGroup)
+//	    federatedCredentials: [...]   # optional, as for apps
 //	  storageAccounts: [...]   # read by emulators/azureblob
 type fixtureDoc struct {
 	Tenants []tenantFixture `yaml:"tenants"`
@@ -38,6 +44,8 @@ type tenantFixture struct {
 	Name    string       `yaml:"name"`
 	Domains []string     `yaml:"domains"`
 	Apps    []appFixture `yaml:"apps"`
+	// ManagedIdentities are apps with an ARM resource of their own.
+	ManagedIdentities []miFixture `yaml:"managedIdentities"`
 	// StorageAccounts belong to the blob emulator (emulators/azureblob);
 	// accepted so one file describes a tenant.
 	StorageAccounts []yaml.Node `yaml:"storageAccounts"`
@@ -50,6 +58,21 @@ type appFixture struct {
 	FICs     []ficFixture        `yaml:"federatedCredentials"`
 	Roles    map[string][]string `yaml:"roles"`
 	line     int
+}
+
+type miFixture struct {
+	Name          string       `yaml:"name"`
+	ClientID      string       `yaml:"clientId"`
+	Subscription  string       `yaml:"subscription"`
+	ResourceGroup string       `yaml:"resourceGroup"`
+	FICs          []ficFixture `yaml:"federatedCredentials"`
+	line          int
+}
+
+func (m *miFixture) UnmarshalYAML(n *yaml.Node) error {
+	type plain miFixture
+	m.line = n.Line
+	return fixtureyaml.DecodeStrict(n, (*plain)(m))
 }
 
 type ficFixture struct {
@@ -112,9 +135,22 @@ func parseFixtures(name string, raw []byte) ([]Tenant, []App, error) {
 		}
 		seen["t/"+t.ID] = t.line
 		tenants = append(tenants, Tenant{ID: t.ID, DisplayName: t.Name, Domains: t.Domains})
+		type entry struct {
+			app  App
+			fics []ficFixture
+			line int
+		}
+		var entries []entry
 		for _, a := range t.Apps {
-			app := App{Tenant: t.ID, ClientID: a.ClientID, DisplayName: a.Name, Roles: a.Roles}
-			for _, f := range a.FICs {
+			entries = append(entries, entry{App{Tenant: t.ID, ClientID: a.ClientID, DisplayName: a.Name, Roles: a.Roles}, a.FICs, a.line})
+		}
+		for _, m := range t.ManagedIdentities {
+			mi := &ManagedIdentity{Name: m.Name, Subscription: m.Subscription, ResourceGroup: m.ResourceGroup}
+			entries = append(entries, entry{App{Tenant: t.ID, ClientID: m.ClientID, DisplayName: m.Name, ManagedIdentity: mi}, m.FICs, m.line})
+		}
+		for _, e := range entries {
+			app := e.app
+			for _, f := range e.fics {
 				if f.Issuer == "" || f.Subject == "" {
 					return nil, nil, at(f.line, fmt.Errorf("federated credential: %w: issuer and subject are required", ErrInvalid))
 				}
@@ -122,13 +158,13 @@ func parseFixtures(name string, raw []byte) ([]Tenant, []App, error) {
 			}
 			norm, err := app.normalize()
 			if err != nil {
-				return nil, nil, at(a.line, err)
+				return nil, nil, at(e.line, err)
 			}
-			key := "a/" + t.ID + "/" + a.ClientID
+			key := "a/" + t.ID + "/" + app.ClientID
 			if l, dup := seen[key]; dup {
-				return nil, nil, at(a.line, fmt.Errorf("app %q: %w: also defined at line %d", a.ClientID, ErrInvalid, l))
+				return nil, nil, at(e.line, fmt.Errorf("app %q: %w: also defined at line %d", app.ClientID, ErrInvalid, l))
 			}
-			seen[key] = a.line
+			seen[key] = e.line
 			apps = append(apps, norm)
 		}
 	}

@@ -11,16 +11,22 @@ import (
 	"strings"
 
 	"github.com/idlab/idlab/emulators/awsimds"
+	"github.com/idlab/idlab/emulators/azureimds"
 	"github.com/idlab/idlab/internal/httplimit"
 )
 
-// IMDSConfig is the EC2 instance metadata of one lab node (an "instance"),
-// served over plain HTTP as IMDS is. The node's iptables send its own
-// processes' 169.254.169.254:80 traffic to Port, and its containers'
-// traffic (one bridge hop further) to BridgePort, where the hop counts one
-// more: the lab's stand-in for the IP TTL the hop limit is about.
+// IMDSConfig is the instance metadata of one lab node (an EC2 "instance"
+// or an Azure VM), served over plain HTTP as IMDS is. The node's iptables
+// send its own processes' 169.254.169.254:80 traffic to Port, and its
+// containers' traffic (one bridge hop further) to BridgePort, where for
+// EC2 the hop counts one more: the lab's stand-in for the IP TTL the hop
+// limit is about (Azure's IMDS has no hop limit: both ports are alike).
 type IMDSConfig struct {
-	Name       string `yaml:"name" json:"name"` // the node, e.g. the cluster "eks"; names the admin path
+	Name string `yaml:"name" json:"name"` // the node, e.g. the cluster "eks"; names the admin path
+	// Cloud is aws (EC2 metadata, emulators/awsimds; the default) or azure
+	// (the managed-identity token endpoint, emulators/azureimds, with the
+	// identities Entra's fixtures define).
+	Cloud      string `yaml:"cloud,omitempty" json:"cloud,omitempty"`
 	Port       int    `yaml:"port" json:"port"`
 	BridgePort int    `yaml:"bridgePort" json:"bridgePort"`
 	RoleARN    string `yaml:"role,omitempty" json:"role,omitempty"` // the instance profile's role; "" for none
@@ -28,11 +34,20 @@ type IMDSConfig struct {
 	Region     string `yaml:"region,omitempty" json:"region,omitempty"`
 	HopLimit   int    `yaml:"hopLimit,omitempty" json:"hopLimit,omitempty"`   // HttpPutResponseHopLimit
 	RequireV2  bool   `yaml:"requireV2,omitempty" json:"requireV2,omitempty"` // HttpTokens=required
+	// VM names an Azure node's virtual machine (scale-set instance).
+	VM string `yaml:"vm,omitempty" json:"vm,omitempty"`
 }
+
+// IMDS clouds of IMDSConfig.Cloud.
+const (
+	IMDSCloudAWS   = "aws"
+	IMDSCloudAzure = "azure"
+)
 
 // ParseIMDSFlag reads the serve flag's form of an IMDSConfig:
 //
 //	name=eks,port=8081,bridge-port=8082,role=ARN,instance-id=i-...,region=us-west-2,hop-limit=2,http-tokens=required
+//	name=aks,cloud=azure,port=8083,bridge-port=8084,vm=aks-nodepool1-vmss_0
 func ParseIMDSFlag(s string) (IMDSConfig, error) {
 	var c IMDSConfig
 	for _, kv := range strings.Split(s, ",") {
@@ -44,6 +59,13 @@ func ParseIMDSFlag(s string) (IMDSConfig, error) {
 		switch k {
 		case "name":
 			c.Name = v
+		case "cloud":
+			if v != IMDSCloudAWS && v != IMDSCloudAzure {
+				err = errors.New("want aws or azure")
+			}
+			c.Cloud = v
+		case "vm":
+			c.VM = v
 		case "port":
 			c.Port, err = strconv.Atoi(v)
 		case "bridge-port":
@@ -74,6 +96,9 @@ func ParseIMDSFlag(s string) (IMDSConfig, error) {
 	if c.Name == "" || strings.ContainsAny(c.Name, "/?#") {
 		return c, fmt.Errorf("imds %q: name is required and must be a plain word", s)
 	}
+	if c.Cloud == IMDSCloudAzure && (c.RoleARN != "" || c.InstanceID != "" || c.HopLimit != 0 || c.RequireV2) {
+		return c, fmt.Errorf("imds %q: role, instance-id, hop-limit and http-tokens are EC2's; an azure node has none", s)
+	}
 	for _, p := range []int{c.Port, c.BridgePort} {
 		if p < 1 || p > 65535 {
 			return c, fmt.Errorf("imds %q: port and bridge-port must be between 1 and 65535", s)
@@ -84,6 +109,13 @@ func ParseIMDSFlag(s string) (IMDSConfig, error) {
 
 // String is the flag form ParseIMDSFlag reads.
 func (c IMDSConfig) String() string {
+	if c.Cloud == IMDSCloudAzure {
+		s := fmt.Sprintf("name=%s,cloud=azure,port=%d,bridge-port=%d", c.Name, c.Port, c.BridgePort)
+		if c.VM != "" {
+			s += ",vm=" + c.VM
+		}
+		return s
+	}
 	tokens := "optional"
 	if c.RequireV2 {
 		tokens = "required"
@@ -103,7 +135,8 @@ func (c IMDSConfig) String() string {
 // imdsNode is one instance's metadata handler and its two listeners.
 type imdsNode struct {
 	cfg     IMDSConfig
-	handler *awsimds.Handler
+	handler *awsimds.Handler   // EC2's
+	azure   *azureimds.Handler // or Azure's
 	servers []*http.Server
 	urls    []string // http://ADDR of the node port, then the bridge port
 }
@@ -114,6 +147,18 @@ func (c *Cloud) newIMDS() error {
 	for _, ic := range c.cfg.IMDS {
 		if _, dup := c.imds[ic.Name]; dup {
 			return fmt.Errorf("imds %s: declared twice", ic.Name)
+		}
+		if ic.Cloud == IMDSCloudAzure {
+			if c.Entra == nil {
+				return fmt.Errorf("imds %s: an azure node needs the Entra emulator", ic.Name)
+			}
+			h, err := azureimds.New(azureimds.Options{Identities: c.Entra, Now: c.Clock.Now, Logger: c.log.With("emulator", "azureimds", "node", ic.Name),
+				VM: ic.VM, Decisions: c.Decisions})
+			if err != nil {
+				return fmt.Errorf("imds %s: %w", ic.Name, err)
+			}
+			c.imds[ic.Name] = &imdsNode{cfg: ic, azure: h}
+			continue
 		}
 		h, err := awsimds.New(awsimds.Options{IAM: c.IAM, Now: c.Clock.Now, Logger: c.log.With("emulator", "imds", "node", ic.Name),
 			RoleARN: ic.RoleARN, InstanceID: ic.InstanceID, Region: ic.Region, HopLimit: ic.HopLimit, RequireV2: ic.RequireV2})
@@ -133,6 +178,22 @@ func (c *Cloud) IMDS(name string) *awsimds.Handler {
 	return nil
 }
 
+// AzureIMDS returns the named Azure node's metadata handler, or nil.
+func (c *Cloud) AzureIMDS(name string) *azureimds.Handler {
+	if n := c.imds[name]; n != nil {
+		return n.azure
+	}
+	return nil
+}
+
+// listeners are the handlers of the node's port and bridge port.
+func (n *imdsNode) listeners() [2]http.Handler {
+	if n.azure != nil {
+		return [2]http.Handler{n.azure, n.azure}
+	}
+	return [2]http.Handler{n.handler, awsimds.AddHop(n.handler)}
+}
+
 // IMDSURLs are the running instance's node and bridge URLs (port 0 in the
 // config picks free ports), or "" before Start.
 func (c *Cloud) IMDSURLs(name string) (node, bridge string) {
@@ -145,10 +206,11 @@ func (c *Cloud) IMDSURLs(name string) (node, bridge string) {
 // startIMDS listens on each instance's two plain-HTTP ports.
 func (c *Cloud) startIMDS() error {
 	for _, n := range c.imds {
+		hs := n.listeners()
 		for _, lp := range []struct {
 			port int
 			h    http.Handler
-		}{{n.cfg.Port, n.handler}, {n.cfg.BridgePort, awsimds.AddHop(n.handler)}} {
+		}{{n.cfg.Port, hs[0]}, {n.cfg.BridgePort, hs[1]}} {
 			addr := net.JoinHostPort(c.cfg.Listen, strconv.Itoa(lp.port))
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -180,7 +242,9 @@ func (c *Cloud) closeIMDS(ctx context.Context) error {
 
 // IMDSAdminPrefix is where the instances' metadata options are read
 // (GET) and changed (POST ?hop-limit=N&http-tokens=required|optional), as
-// EC2's ModifyInstanceMetadataOptions does on a running instance.
+// EC2's ModifyInstanceMetadataOptions does on a running instance; for an
+// Azure node, where its identity property is read (GET) and patched
+// (PATCH, ARM's body shape; azureimds.Handler.AdminHandler).
 const IMDSAdminPrefix = "/_idlab/imds/"
 
 func (c *Cloud) serveIMDSAdmin(w http.ResponseWriter, r *http.Request) {
@@ -188,6 +252,10 @@ func (c *Cloud) serveIMDSAdmin(w http.ResponseWriter, r *http.Request) {
 	n := c.imds[name]
 	if n == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "NotFound", "message": "no instance metadata for node " + strconv.Quote(name)})
+		return
+	}
+	if n.azure != nil {
+		n.azure.AdminHandler().ServeHTTP(w, r)
 		return
 	}
 	n.handler.AdminHandler().ServeHTTP(w, r)

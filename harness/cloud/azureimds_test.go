@@ -1,0 +1,114 @@
+package cloud
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idlab/idlab/internal/decisionlog"
+)
+
+const aadpodidReader = "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/MC_idlab_aks_westus2/providers/Microsoft.ManagedIdentity/userAssignedIdentities/aadpodid-reader"
+
+// imdsAt sends the SDK's 169.254.169.254 requests to the node's IMDS URL.
+type imdsAt string
+
+func (u imdsAt) Do(req *http.Request) (*http.Response, error) {
+	to, err := url.Parse(string(u))
+	if err != nil {
+		return nil, err
+	}
+	req.URL.Scheme, req.URL.Host = to.Scheme, to.Host
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// TestAzureNodeIMDS: the aks node's IMDS, with the lab's Azure fixture,
+// has no identity until the admin API assigns aadpodid-reader (as MIC
+// would through ARM); then azidentity's ManagedIdentityCredential gets its
+// token on both ports and the real azblob client reads the identity's
+// container through the cloud plane, and nothing else.
+func TestAzureNodeIMDS(t *testing.T) {
+	c, _ := startCloudFor(t, eksIssuer, labFixture(t), func(cfg *Config) {
+		cfg.AzureFixtures = "../../fixtures/azure"
+		cfg.IMDS = []IMDSConfig{{Name: "aks", Cloud: IMDSCloudAzure, VM: "aks-nodepool1_0"}}
+	})
+	node, bridge := c.IMDSURLs("aks")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	status, body := adminDo(t, c, http.MethodGet, "/_idlab/imds/aks", "")
+	require.Equal(t, http.StatusOK, status)
+	require.JSONEq(t, `{"identity":{"type":"None"}}`, body)
+	req, err := http.NewRequest(http.MethodGet, node+"/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://storage.azure.com/", nil)
+	require.NoError(t, err)
+	req.Header.Set("Metadata", "true")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.JSONEq(t, `{"error":"invalid_request","error_description":"Identity not found"}`, string(raw))
+
+	status, body = adminDo(t, c, http.MethodPatch, "/_idlab/imds/aks", `{"identity":{"userAssignedIdentities":{"`+aadpodidReader+`":{}}}}`)
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `"clientId":"1a1a1a1a-1a1a-41a1-81a1-1a1a1a1a1a1a"`)
+
+	for i, u := range []string{node, bridge} {
+		cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
+			// MSAL caches tokens process-wide: a client ID on the second
+			// round makes it ask IMDS again.
+			ID:            []azidentity.ManagedIDKind{nil, azidentity.ClientID("1a1a1a1a-1a1a-41a1-81a1-1a1a1a1a1a1a")}[i],
+			ClientOptions: azcore.ClientOptions{Transport: imdsAt(u), Retry: policy.RetryOptions{MaxRetries: -1}},
+		})
+		require.NoError(t, err)
+		blob, err := azblob.NewClient("https://idlab.blob.core.windows.net/", cred, &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{
+			Transport: c.Client(), Retry: policy.RetryOptions{MaxRetries: -1}}})
+		require.NoError(t, err)
+		dl, err := blob.DownloadStream(ctx, "aadpodid-data", "hello.txt", nil)
+		require.NoError(t, err, u)
+		got, _ := io.ReadAll(dl.Body)
+		dl.Body.Close()
+		require.Equal(t, "hello from aadpodid-data", string(got))
+		_, err = blob.DownloadStream(ctx, "aadpodid-b-data", "secret.txt", nil)
+		require.ErrorContains(t, err, "AuthorizationPermissionMismatch")
+	}
+	imds := c.Decisions.Entries(decisionlog.Filter{Service: "azureimds"})
+	require.Len(t, imds, 3, "the refusal and one token request per port")
+	require.Equal(t, decisionlog.Deny, imds[0].Effect)
+	require.Equal(t, "aks-nodepool1_0", imds[2].Resource)
+	require.Equal(t, aadpodidReader, imds[2].Detail["identity"])
+}
+
+func TestParseAzureIMDSFlag(t *testing.T) {
+	for _, tc := range []struct {
+		flag string
+		want IMDSConfig
+		err  string
+	}{
+		{flag: "name=aks,cloud=azure,port=18104,bridge-port=18105,vm=aks-vm", want: IMDSConfig{Name: "aks", Cloud: IMDSCloudAzure, Port: 18104, BridgePort: 18105, VM: "aks-vm"}},
+		{flag: "name=aks,cloud=gcp,port=1,bridge-port=2", err: "want aws or azure"},
+		{flag: "name=aks,cloud=azure,port=1,bridge-port=2,role=arn:aws:iam::1:role/x", err: "an azure node has none"},
+	} {
+		t.Run(tc.flag, func(t *testing.T) {
+			got, err := ParseIMDSFlag(tc.flag)
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+			again, err := ParseIMDSFlag(got.String())
+			require.NoError(t, err)
+			require.Equal(t, got, again, "String is what ParseIMDSFlag reads")
+		})
+	}
+}
