@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"syscall"
 
 	"cloud.google.com/go/compute/metadata"
 	"cloud.google.com/go/storage"
@@ -37,17 +39,32 @@ func runGoogle(ctx context.Context, args []string) probe.Result {
 		return probe.Result{ErrorCode: "UsageError", ErrorMessage: fmt.Sprintf("unknown call %q", args)}
 	}
 	if err != nil {
-		r := probe.Result{ErrorCode: "ClientError", ErrorMessage: err.Error()}
-		var ge *googleapi.Error
-		var me *metadata.Error
-		switch {
-		case errors.As(err, &ge):
-			r.ErrorCode = fmt.Sprintf("HTTP%d", ge.Code)
-		case errors.As(err, &me):
-			r.ErrorCode = fmt.Sprintf("Metadata%d", me.Code)
-		}
-		return r
+		return googleError(err)
 	}
 	res.OK = true
 	return res
+}
+
+// googleError reports a Google call's failure by its code: HTTP<status>
+// from a Google API, Metadata<status> from the metadata server,
+// NoDefaultCredentials when no source of Application Default Credentials
+// applied (golang.org/x/oauth2/google's and cloud.google.com/go/auth's
+// "could not find default credentials"), ConnectionRefused when a server
+// (the metadata server) refused the connection; anything else is
+// ClientError.
+func googleError(err error) probe.Result {
+	r := probe.Result{ErrorCode: "ClientError", ErrorMessage: err.Error()}
+	var ge *googleapi.Error
+	var me *metadata.Error
+	switch {
+	case errors.As(err, &ge):
+		r.ErrorCode = fmt.Sprintf("HTTP%d", ge.Code)
+	case errors.As(err, &me):
+		r.ErrorCode = fmt.Sprintf("Metadata%d", me.Code)
+	case strings.Contains(err.Error(), "could not find default credentials"):
+		r.ErrorCode = "NoDefaultCredentials"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		r.ErrorCode = "ConnectionRefused"
+	}
+	return r
 }

@@ -1,8 +1,9 @@
 // Command probe runs inside a scenario pod: it builds AWS credentials from
 // the default chain, exactly as an unmodified application would (web
 // identity token file, container credentials, IMDS ...), makes one call and
-// prints one JSON line with the outcome. It always exits 0 so the scenario
-// reads the result from the log.
+// prints one JSON line with the outcome. It exits 0 so the scenario reads
+// the result from the log, but for gcp-adc-retry, which exits 1 when it
+// gives up so that the kubelet starts it again.
 //
 //	probe                          sts:GetCallerIdentity
 //	probe s3-get BUCKET KEY        s3:GetObject, the object's text in output
@@ -11,6 +12,9 @@
 //	probe sns-publish TOPICARN MSG sns:Publish, the MessageId in output
 //	probe gcp-email                the Google service account the metadata server names
 //	probe gcs-get BUCKET OBJECT    Cloud Storage read with Application Default Credentials
+//	probe gcp-adc-retry BUCKET OBJECT [SECONDS]  FindDefaultCredentials, its first token and a Cloud Storage
+//	                                          read; on failure, once more when the metadata server answers (within
+//	                                          SECONDS); exits 1 when the last attempt failed (adcretry.go)
 //	probe imds-creds               GetCallerIdentity; on failure, the metadata endpoint's own answer
 //	probe gcp-to-aws ROLE BUCKET KEY [AUDIENCE]  a Google ID token (audience sts.amazonaws.com) as AWS web identity, then s3:GetObject
 //	probe assume-role ROLE [EXTID [SECONDS]] [-- CALL...]  sts:AssumeRole from the default chain's session, then CALL
@@ -69,6 +73,9 @@ func main() {
 		defer cancel()
 		_ = json.NewEncoder(os.Stdout).Encode(runStorm(ctx, os.Args[1:]))
 		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "gcp-adc-retry" {
+		os.Exit(runADCRetry(os.Args[1:], os.Stdout, terminationLog))
 	}
 	if len(os.Args) > 1 && os.Args[1] == "s3-refresh" {
 		_ = json.NewEncoder(os.Stdout).Encode(runS3Refresh(os.Args[1:]))
