@@ -34,10 +34,12 @@ const notReadyIssue = "googleapis/google-cloud-go#14349"
 // thread holds its description only, labelled "needs more info" and
 // "type: question" and closed, with no maintainer's comment to follow.
 //
-// What the code does (cloud.google.com/go/compute/metadata v0.10.0, the
-// release whose CHANGES.md ends at commit 90413d3; golang.org/x/oauth2
-// v0.37.0, whose google/default.go and google/google.go are those of
-// golang/oauth2 commit 89ff2e1): FindDefaultCredentialsWithParams finds no
+// What the code does, at the versions go.mod pins
+// (cloud.google.com/go/compute/metadata v0.10.0, the release whose
+// CHANGES.md ends at commit 90413d3; golang.org/x/oauth2 v0.37.0, whose
+// google/google.go is that of golang/oauth2 commit 89ff2e1 and whose
+// google/default.go differs from it only in the universe-domain key):
+// google/default.go FindDefaultCredentialsWithParams finds no
 // credentials file and asks metadata.OnGCE(), which runs once per process
 // (sync.Once, metadata.go OnGCEWithContext) and is memoized. Client.OnGCE
 // races a GET of http://169.254.169.254 against a lookup of
@@ -59,8 +61,10 @@ const notReadyIssue = "googleapis/google-cloud-go#14349"
 // 5 s for the DNS answer after a refused dial and says true, so there
 // FindDefaultCredentials succeeds and the first token fails (after the
 // metadata client's five retries, which include ECONNREFUSED on Linux,
-// retry_linux.go); the issue's error means its nodes' DNS did not answer
-// either, which the lab does not reproduce.
+// retry_linux.go). By the code, the issue's error on GKE nodes needs the
+// DNS lookup to fail (or take over 5 s) as well; the thread does not say,
+// and the lab's rows follow what the SDK does on a node without Google's
+// DMI, as the lab's are.
 //
 // The rows, one pod each, all KSAs bound to their GSA (fixtures/gcp):
 //   - mds-late (app-a): the first attempt is NoDefaultCredentials at once,
@@ -326,8 +330,10 @@ func createPod(ctx context.Context, t *testing.T, c *labenv.Cluster, p *corev1.P
 	require.NoError(t, err, "create pod %s", p.Name)
 }
 
-// finish waits up to 5 minutes for pod name to succeed and returns its
-// probe container's runs and the pod.
+// finish waits up to 5 minutes for pod name to end and returns its probe
+// container's runs and the pod, whose status keeps its IP after it ended
+// (the kubelet preserves it for the API server, kubelet.go
+// preserveDataFromBeforeStopping at Kubernetes v1.34.4).
 func finish(ctx context.Context, t *testing.T, c *labenv.Cluster, name string) ([]containerRun, *corev1.Pod) {
 	t.Helper()
 	pods := c.CS.CoreV1().Pods(ns)
