@@ -80,9 +80,11 @@ const notReadyIssue = "googleapis/google-cloud-go#14349"
 //     reads its object, no restart: the test of the test of the down row.
 //
 // Stopping the lab's agent is safe here: no other test of this package
-// runs at the same time (none calls t.Parallel), and no other suite's pods
-// use the gke metadata server (TestGKEMetadataServerUsers checks which
-// suites have pods in gke). The agent is started again by a cleanup that
+// runs at the same time (none calls t.Parallel), no suite running beside
+// this one has pods that use the gke metadata server, and the serial
+// suites (harness/suites) start only once this one has ended
+// (TestGKEMetadataServerUsers checks both). The agent is started again by
+// a cleanup that
 // runs even when a row fails, which waits until it serves; a run
 // interrupted before it leaves the agent stopped, so the test starts it
 // first.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/idlab/idlab/components/gkemetadata"
+	"github.com/idlab/idlab/harness/suites"
 	"github.com/idlab/idlab/scenarios/kit/podrun"
 	"github.com/idlab/idlab/scenarios/kit/probe"
 )
@@ -242,10 +244,10 @@ func TestDescribePod(t *testing.T) {
 	require.Equal(t, "Running, probe waiting: CrashLoopBackOff back-off 10s, 1 restarts, last exit 1", describePod(p))
 }
 
-// gkeUsers are the suites allowed pods in the gke cluster while
-// TestGKEMetadataServerNotReady stops its metadata server: this one, and
-// irsa, whose one gke pod (same-sa-other-cluster) is an IRSA pod
-// (podrun.IRSAPod: web identity from a token file,
+// gkeUsers are the suites allowed to run beside this one with pods in the
+// gke cluster while TestGKEMetadataServerNotReady stops its metadata
+// server: this one, and irsa, whose one gke pod (same-sa-other-cluster)
+// is an IRSA pod (podrun.IRSAPod: web identity from a token file,
 // AWS_EC2_METADATA_DISABLED) that never asks 169.254.169.254.
 var gkeUsers = []string{"scenarios/gke", "scenarios/irsa"}
 
@@ -253,11 +255,19 @@ var gkeUsers = []string{"scenarios/gke", "scenarios/irsa"}
 // suites), so no other suite may run pods that need the gke metadata
 // server while TestGKEMetadataServerNotReady has it stopped. It lists the
 // packages under the suites' roots (harness/suites DefaultPatterns) whose
-// Go files name the gke cluster (lab.Cluster(t, "gke"),
-// Clusters["gke"]) and fails when one is not in gkeUsers: a new one must
-// show that it does not use the metadata server, or the not-ready rows
-// must stop sharing it.
+// Go files name the gke cluster (lab.Cluster(t, "gke"), Clusters["gke"])
+// and fails when one is neither in gkeUsers nor a serial suite (harness/
+// suites DefaultSerial, which starts only once every suite outside
+// DefaultOverlap has ended, this one among them): a new one must show that
+// it does not use the metadata server, or the not-ready rows must stop
+// sharing it.
 func TestGKEMetadataServerUsers(t *testing.T) {
+	const module = "github.com/idlab/idlab/"
+	require.NotContains(t, suites.DefaultOverlap(), module+"scenarios/gke", "serial suites must not overlap this one")
+	allowed := slices.Clone(gkeUsers)
+	for _, p := range suites.DefaultSerial() {
+		allowed = append(allowed, strings.TrimPrefix(p, module))
+	}
 	root := filepath.Join("..", "..")
 	names := regexp.MustCompile(`Cluster\(\s*\w+\s*,\s*"gke"\s*\)|Clusters\["gke"\]`)
 	found := map[string]bool{}
@@ -287,5 +297,5 @@ func TestGKEMetadataServerUsers(t *testing.T) {
 	}
 	sort.Strings(pkgs)
 	require.Contains(t, pkgs, "scenarios/gke", "the scan finds this suite's own use")
-	require.Subset(t, gkeUsers, pkgs, "a suite runs pods in gke: does it use the metadata server TestGKEMetadataServerNotReady stops?")
+	require.Subset(t, allowed, pkgs, "a suite runs pods in gke beside this one: does it use the metadata server TestGKEMetadataServerNotReady stops?")
 }
