@@ -3,6 +3,7 @@
 package gke
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -135,7 +136,12 @@ func TestGKEMetadataServerNotReady(t *testing.T) {
 	upPod := retryPod("mds-up", "app-a", lab.ProbeImage, "team-a-data", "hello.txt", false)
 	createPod(ctx, t, gke, upPod)
 	upRuns, upPodDone := finish(ctx, t, gke, upPod.Name)
+	// mds-up may get the IP mds-late had: only the agent's lines since
+	// are its (the agent's log grows while its pod runs).
 	agentLogUp := a.log(ctx, t)
+	if bytes.HasPrefix(agentLogUp, agentLogLate) {
+		agentLogUp = agentLogUp[len(agentLogLate):]
+	}
 
 	// whileDown are Google's decisions on the rows' KSAs and GSAs while
 	// the agent was stopped: there must be none, nothing reached Google.
