@@ -68,18 +68,19 @@ func runningPod(ctx context.Context, cs kubernetes.Interface, ns, name string) (
 // WaitLog reads the log of container in pod every second until done says
 // it holds what the caller waits for, for up to within, and returns it.
 // A long-running app prints an outcome per call: done looks for the one
-// the step waits for (the first refusal; a success after a fix).
+// the step waits for (the first refusal; a success after a fix). A log
+// the API server cannot give yet (the container is still being created:
+// 400) is read again until within ends.
 func WaitLog(ctx context.Context, cs kubernetes.Interface, ns, pod, container string, within time.Duration, done func(log string) bool) (string, error) {
 	deadline := time.Now().Add(within)
 	for {
 		raw, err := cs.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: container}).DoRaw(ctx)
-		if err != nil {
+		switch {
+		case err != nil && time.Now().After(deadline):
 			return "", fmt.Errorf("logs of %s/%s container %s: %w", ns, pod, container, err)
-		}
-		if done(string(raw)) {
+		case err == nil && done(string(raw)):
 			return string(raw), nil
-		}
-		if time.Now().After(deadline) {
+		case err == nil && time.Now().After(deadline):
 			return string(raw), fmt.Errorf("the log of %s/%s container %s does not show it after %s; it ends:\n%s", ns, pod, container, within, tail(string(raw), 10))
 		}
 		select {
