@@ -93,8 +93,17 @@ func retryPod(name, ksa, image, bucket, object string, metadataHost bool) *corev
 	if metadataHost {
 		podrun.WithEnv(p, "GCE_METADATA_HOST", gkemetadata.MetadataIP)
 	}
+	// Each run appends to a file that outlives the container, so the last
+	// run's termination message holds them all: a finished pod's status
+	// may not keep the earlier run (lastState), as the first lab run saw.
+	p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "runs", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "runs", MountPath: runsDir})
+	podrun.WithEnv(p, probe.RunHistoryEnv, runsDir+"/history")
 	return p
 }
+
+// runsDir is where retryPod's runs keep their history.
+const runsDir = "/var/run/idlab-runs"
 
 // containerRun is one run of the probe container: how it exited and what
 // it wrote to its termination message.
@@ -103,11 +112,12 @@ type containerRun struct {
 	probe.ADCRun
 }
 
-// containerRuns reads the runs of pod p's probe container from its status,
-// oldest first: the run before the last restart (lastState) and the
-// current one, which must have ended. The kubelet keeps the earlier run's
-// termination message in the status when it starts the container again,
-// while its log may be collected.
+// containerRuns reads the runs of pod p's probe container, oldest first,
+// from its last run's termination message, which holds every run (the run
+// history, see retryPod); it must count one run per start. The earlier
+// runs' exit codes are their own word; the last run's is the kubelet's.
+// The earlier run's own lastState is not used: on the lab a finished pod's
+// status had dropped it (restarts 1, lastState empty).
 func containerRuns(p *corev1.Pod) ([]containerRun, error) {
 	for _, s := range p.Status.ContainerStatuses {
 		if s.Name != "probe" {
@@ -116,21 +126,21 @@ func containerRuns(p *corev1.Pod) ([]containerRun, error) {
 		if s.State.Terminated == nil {
 			return nil, fmt.Errorf("pod %s: the probe has not ended (restarts %d)", p.Name, s.RestartCount)
 		}
-		var terms []*corev1.ContainerStateTerminated
-		if s.RestartCount > 0 {
-			if s.LastTerminationState.Terminated == nil {
-				return nil, fmt.Errorf("pod %s: restarted %d times, no earlier run in its status", p.Name, s.RestartCount)
-			}
-			terms = append(terms, s.LastTerminationState.Terminated)
+		cur := s.State.Terminated
+		all, err := probe.ParseADCRuns(cur.Message)
+		if err != nil {
+			return nil, fmt.Errorf("pod %s run exiting %d: %w", p.Name, cur.ExitCode, err)
 		}
-		terms = append(terms, s.State.Terminated)
+		if len(all) != int(s.RestartCount)+1 {
+			return nil, fmt.Errorf("pod %s: restarted %d times, but its last run's message holds %d runs", p.Name, s.RestartCount, len(all))
+		}
 		var runs []containerRun
-		for _, term := range terms {
-			run, err := probe.ParseADCRun(term.Message)
-			if err != nil {
-				return nil, fmt.Errorf("pod %s run exiting %d: %w", p.Name, term.ExitCode, err)
+		for i, r := range all {
+			exit := int32(r.Exit)
+			if i == len(all)-1 {
+				exit = cur.ExitCode // the kubelet's word for the last run
 			}
-			runs = append(runs, containerRun{ExitCode: term.ExitCode, ADCRun: run})
+			runs = append(runs, containerRun{ExitCode: exit, ADCRun: r})
 		}
 		return runs, nil
 	}

@@ -136,7 +136,13 @@ func TestRetryPod(t *testing.T) {
 		if host {
 			require.Equal(t, "169.254.169.254", v)
 		}
-		require.Equal(t, podrun.PlainPod("x", "app-a", "probe:dev").Spec.Volumes, p.Spec.Volumes)
+		plain := podrun.PlainPod("x", "app-a", "probe:dev").Spec.Volumes
+		require.Equal(t, plain, p.Spec.Volumes[:len(plain)])
+		require.Len(t, p.Spec.Volumes, len(plain)+1)
+		runs := p.Spec.Volumes[len(plain)]
+		require.NotNil(t, runs.EmptyDir, "the run history outlives the container")
+		require.Equal(t, runsDir+"/history", env[probe.RunHistoryEnv])
+		require.Contains(t, c.VolumeMounts, corev1.VolumeMount{Name: runs.Name, MountPath: runsDir})
 	}
 }
 
@@ -146,7 +152,11 @@ func TestContainerRuns(t *testing.T) {
 		for i := 0; i < n; i++ {
 			as = append(as, probe.ADCAttempt{Result: probe.Result{OK: code == "", ErrorCode: code}, Stage: "credentials"})
 		}
-		b, err := json.Marshal(probe.ADCRun{Result: as[n-1].Result, Attempts: as})
+		exit := 0
+		if code != "" {
+			exit = 1
+		}
+		b, err := json.Marshal(probe.ADCRun{Result: as[n-1].Result, Attempts: as, Exit: exit})
 		require.NoError(t, err)
 		return string(b)
 	}
@@ -162,18 +172,22 @@ func TestContainerRuns(t *testing.T) {
 		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "sidecar"}, s}
 		return p
 	}
-	failed := &corev1.ContainerStateTerminated{ExitCode: 1, Message: runJSON("NoDefaultCredentials", 2)}
-	worked := &corev1.ContainerStateTerminated{ExitCode: 0, Message: runJSON("", 1)}
+	failedRun, workedRun := runJSON("NoDefaultCredentials", 2), runJSON("", 1)
+	failed := &corev1.ContainerStateTerminated{ExitCode: 1, Message: failedRun}
+	worked := &corev1.ContainerStateTerminated{ExitCode: 0, Message: workedRun}
+	history := &corev1.ContainerStateTerminated{ExitCode: 0, Message: failedRun + "\n" + workedRun + "\n"}
 	tests := []struct {
 		name      string
 		pod       *corev1.Pod
 		wantExits []int32
 		wantErr   string
 	}{
-		{"restarted once", status(1, failed, worked), []int32{1, 0}, ""},
+		{"restarted once: both runs in the last message", status(1, nil, history), []int32{1, 0}, ""},
+		{"restarted once, lastState kept too", status(1, failed, history), []int32{1, 0}, ""},
 		{"first run worked", status(0, nil, worked), []int32{0}, ""},
 		{"still running", status(1, failed, nil), nil, "has not ended (restarts 1)"},
-		{"earlier run lost", status(1, nil, worked), nil, "no earlier run"},
+		{"earlier run missing from the history", status(1, failed, worked), nil, "restarted 1 times, but its last run's message holds 1 runs"},
+		{"a run too many", status(0, nil, history), nil, "restarted 0 times, but its last run's message holds 2 runs"},
 		{"no message", status(0, nil, &corev1.ContainerStateTerminated{ExitCode: 2}), nil, "run exiting 2: probe printed no result"},
 		{"no probe", &corev1.Pod{}, nil, "no probe container status"},
 	}

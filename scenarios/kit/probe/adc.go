@@ -50,6 +50,33 @@ type ADCRun struct {
 	// to answer before it tried again; WaitError says why it gave up.
 	WaitedMillis int64  `json:"waitedMs,omitempty"`
 	WaitError    string `json:"waitError,omitempty"`
+	// Exit is the run's exit code.
+	Exit int `json:"exit"`
+}
+
+// RunHistoryEnv names a file (on an emptyDir, which outlives the
+// container) where each run of gcp-adc-retry appends its line; the
+// termination message then holds every run of the pod, oldest first.
+const RunHistoryEnv = "IDLAB_RUN_HISTORY"
+
+// ParseADCRuns reads every run line of a termination message written with
+// RunHistoryEnv, oldest first.
+func ParseADCRuns(msg string) ([]ADCRun, error) {
+	var runs []ADCRun
+	for _, l := range strings.Split(msg, "\n") {
+		if l = strings.TrimSpace(l); !strings.HasPrefix(l, "{") {
+			continue
+		}
+		r, err := ParseADCRun(l)
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, r)
+	}
+	if len(runs) == 0 {
+		return nil, fmt.Errorf("probe printed no result: %q", msg)
+	}
+	return runs, nil
 }
 
 // ParseADCRun reads an ADCRun from the probe's output or a termination

@@ -69,3 +69,20 @@ func FuzzParseCalls(f *testing.F) {
 	f.Add("call \n{}")
 	f.Fuzz(func(t *testing.T, s string) { _, _ = ParseCalls(s) })
 }
+
+func TestParseADCRuns(t *testing.T) {
+	one := `{"ok":false,"errorCode":"NoDefaultCredentials","attempts":[{"ok":false,"errorCode":"NoDefaultCredentials","ms":3}],"exit":1}`
+	two := `{"ok":true,"attempts":[{"ok":true,"ms":40}],"exit":0}`
+	runs, err := ParseADCRuns(one + "\n" + two + "\n")
+	require.NoError(t, err)
+	require.Len(t, runs, 2)
+	require.Equal(t, 1, runs[0].Exit)
+	require.Equal(t, "NoDefaultCredentials", runs[0].ErrorCode)
+	require.True(t, runs[1].OK)
+	_, err = ParseADCRuns("")
+	require.ErrorContains(t, err, "no result")
+	_, err = ParseADCRuns(one + "\n" + `{"ok":true,"attempts":[]}`)
+	require.ErrorContains(t, err, "no attempt", "every run made an attempt")
+	_, err = ParseADCRuns(`{"ok":`)
+	require.Error(t, err)
+}

@@ -124,17 +124,34 @@ func runADCRetry(args []string, out io.Writer, termPath string) int {
 	default:
 		run.Result = probe.Result{ErrorCode: "UsageError", ErrorMessage: fmt.Sprintf("unknown call %q", args)}
 	}
+	code := 1
+	if run.ErrorCode == "UsageError" || run.OK {
+		code = 0
+	}
+	run.Exit = code
 	b, _ := json.Marshal(run)
 	fmt.Fprintf(out, "%s\n", b)
+	msg := append(b, '\n')
+	if hist := os.Getenv(probe.RunHistoryEnv); hist != "" {
+		// The runs before this one, left by earlier starts of the
+		// container in the pod's emptyDir: the termination message then
+		// holds every run, which the pod's status keeps after it ends
+		// (it may not keep the earlier run's own lastState).
+		prev, err := os.ReadFile(hist)
+		if err != nil && !os.IsNotExist(err) {
+			fmt.Fprintf(os.Stderr, "run history: %v\n", err)
+		}
+		msg = append(prev, msg...)
+		if err := os.WriteFile(hist, msg, 0o644); err != nil {
+			fmt.Fprintf(os.Stderr, "run history: %v\n", err)
+		}
+	}
 	if _, err := os.Stat(termPath); err == nil {
-		if err := os.WriteFile(termPath, b, 0o644); err != nil {
+		if err := os.WriteFile(termPath, msg, 0o644); err != nil {
 			fmt.Fprintf(os.Stderr, "termination message: %v\n", err)
 		}
 	}
-	if run.ErrorCode == "UsageError" || run.OK {
-		return 0
-	}
-	return 1
+	return code
 }
 
 // adcAttempt is one try: ADC, the first token, the read.

@@ -90,8 +90,25 @@ func TestRunADCRetryOutput(t *testing.T) {
 	require.Empty(t, run.Attempts)
 	msg, err := os.ReadFile(term)
 	require.NoError(t, err)
-	require.Equal(t, strings.TrimSpace(out.String()), string(msg))
+	require.Equal(t, out.String(), string(msg))
 	require.Contains(t, string(msg), `"errorCode":"UsageError"`)
+
+	// With a run history, each run appends its line and the termination
+	// message holds them all, oldest first.
+	hist := filepath.Join(t.TempDir(), "history")
+	t.Setenv(probe.RunHistoryEnv, hist)
+	for range 2 {
+		out.Reset()
+		runADCRetry([]string{"gcp-adc-retry", "bucket"}, &out, term)
+	}
+	msg, err = os.ReadFile(term)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(msg)), "\n")
+	require.Len(t, lines, 2, "both runs: %s", msg)
+	require.Equal(t, strings.TrimSpace(out.String()), lines[1], "the last run's line last")
+	saved, err := os.ReadFile(hist)
+	require.NoError(t, err)
+	require.Equal(t, string(msg), string(saved))
 
 	out.Reset()
 	require.Equal(t, 0, runADCRetry([]string{"gcp-adc-retry", "bucket", "object", "soon"}, &out, filepath.Join(t.TempDir(), "absent")))
