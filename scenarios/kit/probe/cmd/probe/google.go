@@ -37,17 +37,24 @@ func runGoogle(ctx context.Context, args []string) probe.Result {
 		return probe.Result{ErrorCode: "UsageError", ErrorMessage: fmt.Sprintf("unknown call %q", args)}
 	}
 	if err != nil {
-		r := probe.Result{ErrorCode: "ClientError", ErrorMessage: err.Error()}
-		var ge *googleapi.Error
-		var me *metadata.Error
-		switch {
-		case errors.As(err, &ge):
-			r.ErrorCode = fmt.Sprintf("HTTP%d", ge.Code)
-		case errors.As(err, &me):
-			r.ErrorCode = fmt.Sprintf("Metadata%d", me.Code)
-		}
-		return r
+		return googleError(err)
 	}
 	res.OK = true
 	return res
+}
+
+// googleError reports a Cloud Storage refusal as HTTP<status> and a
+// metadata server refusal as Metadata<status>, anything else as
+// ClientError.
+func googleError(err error) probe.Result {
+	r := probe.Result{ErrorCode: "ClientError", ErrorMessage: err.Error()}
+	var ge *googleapi.Error
+	var me *metadata.Error
+	switch {
+	case errors.As(err, &ge):
+		r.ErrorCode = fmt.Sprintf("HTTP%d", ge.Code)
+	case errors.As(err, &me):
+		r.ErrorCode = fmt.Sprintf("Metadata%d", me.Code)
+	}
+	return r
 }
