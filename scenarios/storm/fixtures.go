@@ -47,11 +47,12 @@ func q(s string) string { return strconv.Quote(s) }
 // pool and project are fixtures/gcp/lab.yaml's.
 func GoogleFixture() []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, `# The identity storm's Google identities (scenarios/storm, TestIdentityStormGKE):
-# each of its %d pods runs in the gke cluster under the Kubernetes service
-# account %s/storm-NNN, bound through GKE Workload Identity to its own Google
-# service account storm-NNN, the only member that may read its own bucket
-# idlab-storm-NNN. The pool is lab.yaml's.
+	fmt.Fprintf(&b, `# The identity storm's Google identities (scenarios/storm,
+# TestIdentityStormGKE): each of its %d pods runs in the gke cluster under
+# the Kubernetes service account %s/storm-NNN, bound through GKE
+# Workload Identity to its own Google service account storm-NNN, the only
+# member that may read its own bucket idlab-storm-NNN. The pool is
+# lab.yaml's.
 `, GKEPods, Namespace)
 	b.WriteString(generatedBy)
 	fmt.Fprintf(&b, "projects:\n  - id: %s\n    number: %s\n    serviceAccounts:\n", GoogleProject, q(GoogleProjectNumber))
@@ -80,11 +81,12 @@ func GoogleFixture() []byte {
 // container).
 func AzureFixture() []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, `# The identity storm's Azure identities (scenarios/storm, TestIdentityStormAKS):
-# each of its %d pods runs in the aks cluster under the Kubernetes service
-# account %s/storm-NNN, federated through Azure Workload Identity with its own
-# Entra app storm-NNN, the only principal that may read its own container
-# storm-NNN of the storage account %s.
+	fmt.Fprintf(&b, `# The identity storm's Azure identities (scenarios/storm,
+# TestIdentityStormAKS): each of its %d pods runs in the aks cluster under
+# the Kubernetes service account %s/storm-NNN, federated through
+# Azure Workload Identity with its own Entra app storm-NNN, the only
+# principal that may read its own container storm-NNN of the storage
+# account %s.
 `, AKSPods, Namespace, StorageAccount)
 	b.WriteString(generatedBy)
 	fmt.Fprintf(&b, "tenants:\n  - id: %s\n    apps:\n", AzureTenant)

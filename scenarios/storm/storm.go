@@ -208,6 +208,14 @@ func GoogleKey(principal, resource string) string { return principal + " " + res
 // GoogleResource is the resource of a Google decision on bucket.
 func GoogleResource(bucket string) string { return "projects/_/buckets/" + bucket }
 
+// GoogleReads are the decisions on pod i's two reads among byRead (Index
+// of decisions keyed with GoogleKey): its own service account's on its own
+// bucket and on the next pod's.
+func GoogleReads(byRead map[string]Decision, i, pods int) (own, other Decision) {
+	me := "serviceAccount:" + GSAEmail(i)
+	return byRead[GoogleKey(me, GoogleResource(GCSBucket(i)))], byRead[GoogleKey(me, GoogleResource(GCSBucket(Next(i, pods))))]
+}
+
 // Index keeps one decision per key; an Allow outranks any refusal, so a
 // leak is never hidden behind a retry's refusal.
 func Index(seen []Seen) map[string]Decision {

@@ -140,10 +140,7 @@ func TestIdentityStormGKE(t *testing.T) {
 		seen = append(seen, Seen{Key: GoogleKey(d.Principal, d.Resource), Decision: Decision{Principal: d.Principal, Effect: d.Effect}})
 	}
 	byRead := Index(seen)
-	finish(t, c, run, func(i int, _ *probe.StormResult) (Decision, Decision) {
-		me := "serviceAccount:" + GSAEmail(i)
-		return byRead[GoogleKey(me, GoogleResource(GCSBucket(i)))], byRead[GoogleKey(me, GoogleResource(GCSBucket(Next(i, c.Pods))))]
-	})
+	finish(t, c, run, func(i int, _ *probe.StormResult) (Decision, Decision) { return GoogleReads(byRead, i, c.Pods) })
 }
 
 // TestIdentityStormAKS starts 50 pods at once in aks, each labelled for
