@@ -135,14 +135,20 @@ func ParseCalls(out string) ([]Call, error) {
 	return calls, sc.Err()
 }
 
-// StormResult is the line of `probe storm`: one pod of an identity storm
-// (scenarios/storm) trades its token, reads its own object and tries
-// another pod's, timing each step as the SDK made it.
+// StormResult is the line of `probe storm`, `storm-gcs` and `storm-blob`:
+// one pod of an identity storm (scenarios/storm) trades its token, reads
+// its own object and tries another pod's, timing each step as the SDK
+// made it.
 type StormResult struct {
-	// Exchange is the credential exchange (the SDK's provider: token file
-	// read, then STS AssumeRoleWithWebIdentity for IRSA).
+	// Exchange is the credential exchange: the AWS SDK's provider (token
+	// file read, then STS AssumeRoleWithWebIdentity for IRSA), the Google
+	// token source's first Token() (the GKE metadata server's), or
+	// azidentity's GetToken (Entra).
 	Exchange Result `json:"exchange"`
-	// Own is s3:GetObject of the pod's own object; Other of another pod's.
+	// Own is the read of the pod's own object (s3:GetObject, a Cloud
+	// Storage read, Get Blob); Other of another pod's. RequestID names
+	// their decisions for AWS and Azure; Google's storage decisions carry
+	// none.
 	Own   Result `json:"own"`
 	Other Result `json:"other"`
 	// The steps' wall times in milliseconds, as the pod measured them.

@@ -34,6 +34,10 @@
 //	probe az-blob-get ACCOUNT CONTAINER BLOB  Azure Get Blob with that credential
 //	probe storm BUCKET OWNKEY OTHERKEY  credentials from the default chain, then s3:GetObject of OWNKEY and of
 //	                                    OTHERKEY, each step timed (storm.go; scenarios/storm)
+//	probe storm-gcs BUCKET OBJECT OTHERBUCKET OTHEROBJECT  the same with Application Default Credentials'
+//	                                    first token and Cloud Storage reads (stormclouds.go)
+//	probe storm-blob ACCOUNT CONTAINER BLOB OTHERCONTAINER OTHERBLOB  the same with WorkloadIdentityCredential's
+//	                                    GetToken and Get Blob (stormclouds.go)
 //	probe http METHOD URL [BODY]   one anonymous HTTP request; "STATUS CODE" in output (httpcall.go)
 package main
 
@@ -68,11 +72,13 @@ func main() {
 		_ = json.NewEncoder(os.Stdout).Encode(runAzStale(os.Args[1:]))
 		return
 	}
-	if len(os.Args) > 1 && os.Args[1] == "storm" {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		_ = json.NewEncoder(os.Stdout).Encode(runStorm(ctx, os.Args[1:]))
-		return
+	if len(os.Args) > 1 {
+		if f, ok := storms[os.Args[1]]; ok {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			_ = json.NewEncoder(os.Stdout).Encode(f(ctx, os.Args[1:]))
+			return
+		}
 	}
 	if len(os.Args) > 1 && os.Args[1] == "gcp-adc-retry" {
 		os.Exit(runADCRetry(os.Args[1:], os.Stdout, terminationLog))
@@ -85,6 +91,13 @@ func main() {
 	defer cancel()
 	res := run(ctx)
 	_ = json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// storms are the identity storm's modes, by name (scenarios/storm).
+var storms = map[string]func(context.Context, []string) probe.StormResult{
+	"storm":      runStorm,
+	"storm-gcs":  runStormGCS,
+	"storm-blob": runStormBlob,
 }
 
 func run(ctx context.Context) probe.Result {
