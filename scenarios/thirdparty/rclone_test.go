@@ -256,7 +256,10 @@ func containsDecision(ds []harness.Decision, f func(harness.Decision) bool) bool
 // instance metadata service, which Azure Workload Identity does not use
 // and the lab's aks cluster does not run), so it refuses before any
 // request: "no authentication method configured", and Entra never hears
-// of the pod. The same service account's token is good: the az rows log
+// of the pod. Upstream, env_auth came with the azureblob auth rework of
+// v1.61 (rclone/rclone#6132, "merged this work for v1.61"), and workload
+// identity through it only with rclone/rclone#7001 (merged 2023-05-14;
+// its thread: not in v1.62.2), so no rclone of Debian bookworm has it. The same service account's token is good: the az rows log
 // in with it (TestThirdpartyAzCLI), and TestLabThirdpartyAzureDenialsRestOnTheFixture
 // trades it.
 func TestThirdpartyRcloneAzureBlob(t *testing.T) {

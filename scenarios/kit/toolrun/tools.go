@@ -47,7 +47,9 @@ func RcloneGCSEnv(remote string) []corev1.EnvVar {
 // client secret), the storage emulator and IMDS managed identity
 // (use_msi), and nothing that reads AZURE_FEDERATED_TOKEN_FILE
 // (backend/azureblob/azureblob.go NewFs of Debian's 1.60.1: the switch
-// ends in "no authentication method configured").
+// ends in "no authentication method configured"). Upstream added env_auth
+// in v1.61 (rclone/rclone#6132) and workload identity through it later
+// (rclone/rclone#7001).
 func RcloneAzureBlobEnv(remote, account string) []corev1.EnvVar {
 	return rcloneEnv(remote, [][2]string{{"type", "azureblob"}, {"account", account}})
 }
