@@ -1,11 +1,14 @@
 package harness
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/idlab/idlab/harness/labfile"
+	"github.com/idlab/idlab/harness/nodeimage"
 )
 
 func TestToolImagesForCluster(t *testing.T) {
@@ -40,4 +43,48 @@ func TestToolClientImagesAreDistinctDebianImages(t *testing.T) {
 	require.Regexp(t, `^idlab/azclient:[0-9a-f]{12}$`, AzClientImage().Name("bookworm"))
 	require.Contains(t, ToolClientImage().Packages, "rclone")
 	require.Contains(t, AzClientImage().Packages, "azure-cli")
+}
+
+// buildToolImages builds rclone's image always and azure-cli's only when a
+// cluster gets Azure identities, and stops at the first failure.
+func TestBuildToolImages(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		clusters []ClusterConfig
+		toolErr  error
+		want     toolImages
+		built    []string
+		err      string
+	}{
+		{"eks, gke, aks", []ClusterConfig{DefaultCluster(labfile.EKS), DefaultCluster(labfile.GKE), DefaultCluster(labfile.AKS)}, nil,
+			toolImages{Tool: "tool:1", Az: "az:1"}, []string{"tool", "az"}, ""},
+		{"no aks: no azure-cli", []ClusterConfig{DefaultCluster(labfile.EKS)}, nil, toolImages{Tool: "tool:1"}, []string{"tool"}, ""},
+		{"rclone's image fails", []ClusterConfig{DefaultCluster(labfile.AKS)}, errors.New("debootstrap failed"), toolImages{}, []string{"tool"}, "debootstrap failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := New(Config{Clusters: tc.clusters, StateDir: t.TempDir()})
+			require.NoError(t, err)
+			var built []string
+			l.ToolClientImage = func(context.Context) (nodeimage.Result, error) {
+				built = append(built, "tool")
+				if tc.toolErr != nil {
+					return nodeimage.Result{}, tc.toolErr
+				}
+				return nodeimage.Result{Image: "tool:1"}, nil
+			}
+			l.AzClientImage = func(context.Context) (nodeimage.Result, error) {
+				built = append(built, "az")
+				return nodeimage.Result{Image: "az:1"}, nil
+			}
+			var got toolImages
+			err = l.buildToolImages(t.Context(), &got)
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+			} else {
+				require.NoError(t, err)
+			}
+			require.Equal(t, tc.want, got)
+			require.Equal(t, tc.built, built)
+		})
+	}
 }

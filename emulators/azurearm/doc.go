@@ -30,7 +30,8 @@
 // worded as ARM words it in Azure-Samples/active-directory-dotnetcore-daemon-v2#145
 // and JetBrains/azure-tools-for-intellij#16), then api-version (400
 // MissingApiVersionParameter). Errors are {"error": {"code", "message"}}
-// with x-ms-failure-cause: gateway. Paths other than these two get the
+// with x-ms-failure-cause: gateway (ARM's front door answered, as the 401
+// traced in Azure/azure-powershell#12544 shows). Paths other than these two get the
 // lab's own 404, which names what it serves: the lab emulates no more of
 // ARM.
 //

@@ -126,8 +126,8 @@ func TestLabThirdpartyAzureDenialsRestOnTheFixture(t *testing.T) {
 	aks := fixturecheck.Issuer("aks")
 	shipped := fixturecheck.Read(t, "azure/lab.yaml")
 	widened := fixturecheck.Replace(t, shipped,
-		"          - {assignee: "+appRead+", role: Storage Blob Data Reader, container: team-a-data}\n",
-		"          - {assignee: "+appRead+", role: Storage Blob Data Reader}\n          - {assignee: "+appNoRBC+", role: Storage Blob Data Reader, container: team-a-data}\n")
+		"          - {assignee: "+appRead+", container: team-a-data, role: Storage Blob Data Reader}\n",
+		"          - {assignee: "+appRead+", role: Storage Blob Data Reader}\n          - {assignee: "+appNoRBC+", container: team-a-data, role: Storage Blob Data Reader}\n")
 	widened = fixturecheck.Replace(t, widened, "            subject: system:serviceaccount:idlab-thirdparty:az\n",
 		"            subject: system:serviceaccount:idlab-thirdparty:az\n          - {name: az-other, issuer: \""+aks+"\", subject: \"system:serviceaccount:idlab-thirdparty:az-other\"}\n")
 	rows := []struct {
