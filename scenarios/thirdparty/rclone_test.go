@@ -253,8 +253,9 @@ func containsDecision(ds []harness.Decision, f func(harness.Decision) bool) bool
 // pod the Azure Workload Identity webhook mutates, with a Blob Storage
 // remote naming its account only. rclone 1.60's azureblob backend has no
 // mechanism for workload identity (no env_auth; its use_msi asks the
-// instance metadata service, which Azure Workload Identity does not use
-// and the lab's aks cluster does not run), so it refuses before any
+// node's instance metadata service for the VM's managed identity, which
+// the lab's aks cluster serves through emulators/azureimds, a different
+// identity from the pod's federated one), so it refuses before any
 // request: "no authentication method configured", and Entra never hears
 // of the pod. Upstream, env_auth came with the azureblob auth rework of
 // v1.61 (rclone/rclone#6132, "merged this work for v1.61"), and workload
