@@ -39,7 +39,7 @@ lint: ## gofmt, go vet (also with -tags e2e), shellcheck on hack/*.sh and .ci/ru
 	hack/lint.sh
 
 up: build ## bring up the lab clusters and emulators; it stays up until make down
-	bin/idlab up --probe bin/probe --pyclient
+	bin/idlab up --probe bin/probe --pyclient --toolclient
 
 down: build ## tear the lab down
 	bin/idlab down

@@ -13,7 +13,8 @@
 # Docker has it or can pull it (no root needed), else one built offline
 # once (debootstrap and chroot: root, or sudo -E make e2e; cached after);
 # IDLAB_NODE_IMAGE_PULL=0 skips the pull (CI, where no registry is
-# reachable, sets it). The Python client image is built the same way once.
+# reachable, sets it). The Python client image and the third-party client
+# images (rclone, azure-cli) are built the same way once, beside it.
 # The run must match scenarios/manifest.yaml (idlab e2e --manifest); CI=true
 # makes a skipped test a failure.
 set -o errexit -o nounset -o pipefail
@@ -41,7 +42,7 @@ say "lab up, scenario suites in parallel, report, lab down (bin/idlab e2e)"
 # lab down unless IDLAB_KEEP=1, and ends a failed run with the failing tests'
 # output after the matrix, so CI's tail says why.
 rc=0
-bin/idlab e2e --probe bin/probe --pyclient --out "$ARTIFACTS" || rc=$?
+bin/idlab e2e --probe bin/probe --pyclient --toolclient --out "$ARTIFACTS" || rc=$?
 if [[ ! -s $ARTIFACTS/matrix.md ]]; then
   say "no matrix was written (exit $rc)"
   exit $(( rc == 0 ? 1 : rc ))

@@ -65,6 +65,11 @@ type Config struct {
 	// PyClient builds (once per machine) and loads PyClientImage into the
 	// clusters whose pods get AWS identities (IRSA webhook, gtoken).
 	PyClient bool
+	// ToolClient builds (once per machine) and loads the third-party
+	// client images: ToolClientImage (rclone) into every cluster,
+	// AzClientImage (azure-cli) into the clusters whose pods get Azure
+	// identities (Azure Workload Identity webhook).
+	ToolClient bool
 	// CNI is the clusters' pod network (package cni): bridge (the offline
 	// node image's cni0), ptp (a veth per pod, no bridge, as kindnet) or
 	// kindnet (kindest/node only). The pod-identity components follow it

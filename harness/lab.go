@@ -45,6 +45,9 @@ type Lab struct {
 	NodeImage func(ctx context.Context) (nodeimage.Result, error)
 	// PyClientImage overrides EnsurePyClientImage (tests).
 	PyClientImage func(ctx context.Context) (nodeimage.Result, error)
+	// ToolClientImage and AzClientImage override EnsureToolClientImage
+	// and EnsureAzClientImage (tests).
+	ToolClientImage, AzClientImage func(ctx context.Context) (nodeimage.Result, error)
 }
 
 // New validates cfg and returns a Lab.
@@ -78,6 +81,8 @@ func New(cfg Config) (*Lab, error) {
 		return nodeimage.Ensure(ctx, nodeimage.Options{Progress: cfg.Progress, Log: cfg.Log})
 	}
 	l.PyClientImage = func(ctx context.Context) (nodeimage.Result, error) { return EnsurePyClientImage(ctx, cfg) }
+	l.ToolClientImage = func(ctx context.Context) (nodeimage.Result, error) { return EnsureToolClientImage(ctx, cfg) }
+	l.AzClientImage = func(ctx context.Context) (nodeimage.Result, error) { return EnsureAzClientImage(ctx, cfg) }
 	return l, nil
 }
 
@@ -157,6 +162,15 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 	} else {
 		pyDone <- nil
 	}
+	// So do the third-party client images, one after the other (Debian
+	// image builds take one host lock).
+	var tools toolImages
+	toolsDone := make(chan error, 1)
+	if l.cfg.ToolClient {
+		go func() { toolsDone <- l.buildToolImages(ctx, &tools) }()
+	} else {
+		toolsDone <- nil
+	}
 	var node nodeimage.Result
 	if err := l.run("node image", func() error { node, err = l.NodeImage(ctx); return err }); err != nil {
 		return nil, err
@@ -169,6 +183,9 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 	}
 	fmt.Fprintf(l.cfg.Progress, "idlab: pod network %s (pods' traffic enters a node on %s)\n", net, net.PodInterface())
 	if err := l.run("python client image", func() error { return <-pyDone }); err != nil {
+		return nil, err
+	}
+	if err := l.run("third-party client images", func() error { return <-toolsDone }); err != nil {
 		return nil, err
 	}
 	var emuImage, probeImage string
@@ -208,12 +225,12 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 	st = &State{EmulatorURL: "https://127.0.0.1:" + strconv.Itoa(l.cfg.HostPort), EmulatorIP: ip,
 		CAFile:    filepath.Join(l.serveDir(), "serve", certs.CertFile),
 		AdminAddr: "unix:" + filepath.Join(l.serveDir(), adminSocket), AdminSecretFile: l.adminSecretFile(),
-		ProbeImage: probeImage, PyClientImage: py.Image, CNI: string(net), PodInterface: net.PodInterface(), Clusters: map[string]ClusterState{},
+		ProbeImage: probeImage, PyClientImage: py.Image, ToolClientImage: tools.Tool, AzClientImage: tools.Az, CNI: string(net), PodInterface: net.PodInterface(), Clusters: map[string]ClusterState{},
 		LabFile: l.labFileSource()}
 	if err := l.run("emulator ready", func() error { return waitHealthy(ctx, st) }); err != nil {
 		return nil, err
 	}
-	if err := l.run("cluster DNS and images", func() error { return l.wireClusters(ctx, st, ip, probeImage, py.Image) }); err != nil {
+	if err := l.run("cluster DNS and images", func() error { return l.wireClusters(ctx, st, ip, probeImage, py.Image, tools) }); err != nil {
 		return nil, err
 	}
 	if err := l.run("pod identity components", func() error { return l.deployComponents(ctx, ca, emuImage, net) }); err != nil {
@@ -224,6 +241,22 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 	}
 	st.Dir = l.cfg.StateDir
 	return st, nil
+}
+
+// buildToolImages makes the third-party client images into t: rclone's,
+// and azure-cli's when a cluster gets Azure identities.
+func (l *Lab) buildToolImages(ctx context.Context, t *toolImages) error {
+	tool, err := l.ToolClientImage(ctx)
+	if err != nil {
+		return err
+	}
+	t.Tool = tool.Image
+	if !slices.ContainsFunc(l.cfg.Clusters, func(c ClusterConfig) bool { return slices.Contains(c.Components, ComponentAzureWebhook) }) {
+		return nil
+	}
+	az, err := l.AzClientImage(ctx)
+	t.Az = az.Image
+	return err
 }
 
 func (l *Lab) run(name string, f func() error) (err error) {
@@ -607,7 +640,7 @@ func waitHealthy(ctx context.Context, st *State) error {
 
 // wireClusters points each cluster's DNS at the emulator and loads images:
 // the probe everywhere, the Python clients into the clusters whose pods get AWS identities (eks, and gke through gtoken).
-func (l *Lab) wireClusters(ctx context.Context, st *State, ip, probeImage, pyImage string) error {
+func (l *Lab) wireClusters(ctx context.Context, st *State, ip, probeImage, pyImage string, tools toolImages) error {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	errs := make([]error, len(l.cfg.Clusters))
@@ -629,6 +662,7 @@ func (l *Lab) wireClusters(ctx context.Context, st *State, ip, probeImage, pyIma
 			if pyImage != "" && awsCluster(c) {
 				images = append(images, pyImage)
 			}
+			images = append(images, tools.forCluster(c)...)
 			if err == nil && len(images) > 0 {
 				err = l.kind.LoadImages(ctx, c.Name, images...)
 			}

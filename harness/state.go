@@ -46,6 +46,13 @@ type State struct {
 	// (PyClientImage), loaded into the clusters whose pods get AWS identities; empty unless the lab
 	// was brought up with it.
 	PyClientImage string `json:"pyclientImage,omitempty"`
+	// ToolClientImage is the image of Debian's rclone (ToolClientImage),
+	// loaded into every cluster, and AzClientImage that of Debian's
+	// azure-cli (AzClientImage), loaded into the clusters whose pods get
+	// Azure identities; empty unless the lab was brought up with
+	// --toolclient.
+	ToolClientImage string `json:"toolclientImage,omitempty"`
+	AzClientImage   string `json:"azclientImage,omitempty"`
 	// CNI is the clusters' pod network (package cni) and PodInterface the
 	// iptables -i match of pods' host interfaces on it (kube2iam's
 	// --host-interface).

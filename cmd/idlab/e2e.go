@@ -38,10 +38,10 @@ With CI=true a skipped test is a failure.`,
 			{"GO", "the go command that runs the suites (--go)"},
 		}, labEnv...),
 		examples: []example{
-			{"idlab e2e --probe bin/probe --pyclient", "what make e2e runs"},
+			{"idlab e2e --probe bin/probe --pyclient --toolclient", "what make e2e runs"},
 			{"idlab e2e --keep --run 'TestKube2iam' ./scenarios/kube2iam", "one suite, the lab left up to look at"},
 			{"idlab e2e --keep --probe bin/probe --pyclient ./examples/my-app-bug/...", "a module of its own (its go.mod), run from its directory"},
-			{"idlab e2e --tier quick --probe bin/probe --pyclient", "what make e2e-quick runs: every row but the slow ones"},
+			{"idlab e2e --tier quick --probe bin/probe --pyclient --toolclient", "what make e2e-quick runs: every row but the slow ones"},
 			{"idlab e2e --shard 1/2 --out shard1 ...; idlab report merge shard1/e2e.json shard2/e2e.json", "the suites split over two machines, one matrix"},
 		},
 	}

@@ -49,7 +49,7 @@ from the working directory (fixtures/aws, with gcp/, eks/ and azure/
 beside it): give it when running outside a checkout.`,
 		env: labEnv,
 		examples: []example{
-			{"idlab up --probe bin/probe --pyclient", "what make up runs: the lab with the SDK probe and Debian's awscli/boto3 image"},
+			{"idlab up --probe bin/probe --pyclient --toolclient", "what make up runs: the lab with the SDK probe, Debian's awscli/boto3 image and Debian's rclone and azure-cli images"},
 			{"IDLAB_CLUSTERS=eks idlab up", "only the eks cluster"},
 			{"idlab up -f examples/idlab.yaml", "the clusters of a lab file (an EKS cluster with a real account's issuer)"},
 			{"KUBECONFIG=.idlab/kubeconfig-eks.yaml kubectl get pods -A", "use a cluster once it is up"},
@@ -119,6 +119,7 @@ func labFlagSet(name string, env *cliEnv) (*labOptions, error) {
 	fs.StringVar(&cfg.FixturesDir, "fixtures", "fixtures/aws", "IAM fixtures directory")
 	fs.StringVar(&cfg.ProbeBinary, "probe", "", "static SDK probe binary to load into the clusters")
 	fs.BoolVar(&cfg.PyClient, "pyclient", false, "build (once) and load the image of Debian's awscli and boto3 into the clusters whose pods get AWS identities (IRSA, gtoken)")
+	fs.BoolVar(&cfg.ToolClient, "toolclient", false, "build (once) and load the third-party client images: Debian's rclone into every cluster, Debian's azure-cli into the clusters whose pods get Azure identities")
 	fs.Func("cni", "pod network: bridge, ptp or kindnet (IDLAB_CNI; default: kindnet on kindest/node, else bridge)", func(s string) error {
 		n, err := cni.Parse(s)
 		cfg.CNI = n

@@ -128,6 +128,7 @@ func commands() []command {
 		logsCommand(),
 		nodeImageCommand(),
 		pyClientImageCommand(),
+		toolClientImageCommand(),
 		reportCommand(),
 		iamCommand(),
 		e2eCommand(),

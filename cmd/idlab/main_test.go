@@ -73,7 +73,7 @@ func TestCommandHelp(t *testing.T) {
 		cmd  string
 		want []string
 	}{
-		{cmd: "up", want: []string{"usage: idlab up [flags]", "Brings up the lab", "\nflags:\n", "-state-dir", "-kind-config", "\nenvironment:\n", "IDLAB_STATE_DIR", "IDLAB_CLUSTERS", "\nexamples:\n", "idlab up --probe bin/probe --pyclient"}},
+		{cmd: "up", want: []string{"usage: idlab up [flags]", "Brings up the lab", "\nflags:\n", "-state-dir", "-kind-config", "\nenvironment:\n", "IDLAB_STATE_DIR", "IDLAB_CLUSTERS", "\nexamples:\n", "idlab up --probe bin/probe --pyclient --toolclient"}},
 		{cmd: "e2e", want: []string{"usage: idlab e2e [flags] [suite packages]", "-manifest", "-keep", "IDLAB_KEEP", "CI ", "Exit 1 means rows not as expected"}},
 		{cmd: "down", want: []string{"usage: idlab down [flags]", "-state-dir"}},
 		{cmd: "status", want: []string{"usage: idlab status [flags]", "any directory"}},

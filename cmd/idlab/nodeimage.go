@@ -83,3 +83,41 @@ func runPyClientImage(ctx context.Context, env *cliEnv, args []string) error {
 	fmt.Fprintln(env.stdout, res.Image)
 	return nil
 }
+
+func toolClientImageCommand() command {
+	return command{
+		name:    "toolclient-image",
+		summary: "make sure the images of Debian's rclone and azure-cli exist (built once from a Debian mirror)",
+		run:     runToolClientImage,
+		about: `Makes sure the third-party client images the thirdparty rows use
+exist: idlab/toolclient (Debian's rclone, loaded into every cluster) and
+idlab/azclient (Debian's azure-cli, loaded where pods get Azure
+identities), each a minbase debootstrap of the node image's Debian suite
+(needs root the first time; cached by the hash of what goes in). Prints
+the two image names on stdout, one a line. idlab up --toolclient does the
+same.`,
+		env: []envVar{{"IDLAB_DEBIAN_MIRROR", "the Debian mirror debootstrap uses"}},
+	}
+}
+
+// runToolClientImage builds what idlab up --toolclient would, so make
+// e2e can build them while the node image builds.
+func runToolClientImage(ctx context.Context, env *cliEnv, args []string) error {
+	fs := env.flagSet("toolclient-image")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	cfg := harness.Config{Progress: env.stderr, Log: env.log}
+	for _, ensure := range []func(context.Context, harness.Config) (nodeimage.Result, error){harness.EnsureToolClientImage, harness.EnsureAzClientImage} {
+		res, err := ensure(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stderr, "%s ready in %.1fs (built: %t)\n", res.Image, res.Duration.Seconds(), res.Built)
+		fmt.Fprintln(env.stdout, res.Image)
+	}
+	return nil
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -164,6 +165,28 @@ func (h *Handler) RemoveRoleAssignments(accountName, principal string) {
 		}
 		a.assignments = kept
 	}
+}
+
+// SubscriptionsOf returns the subscriptions of tenant's storage accounts
+// in which principalID holds a role assignment, sorted, each once: what
+// Azure Resource Manager lists for the principal (emulators/azurearm).
+func (h *Handler) SubscriptionsOf(tenant, principalID string) []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var out []string
+	for _, a := range h.accounts {
+		if a.Tenant != tenant || slices.Contains(out, a.Subscription) {
+			continue
+		}
+		for _, ra := range a.assignments {
+			if ra.PrincipalID == principalID {
+				out = append(out, a.Subscription)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // ServeHTTP answers the blob REST API: what workloads reach. The admin API

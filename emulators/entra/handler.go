@@ -177,6 +177,20 @@ func (h *Handler) tenantByID(id string) (*tenant, bool) {
 	return t, ok
 }
 
+// Tenant returns the tenant with ID id (exactly), for resource
+// emulators that describe it (Azure Resource Manager's Tenants - List).
+func (h *Handler) Tenant(id string) (Tenant, bool) {
+	t, ok := h.tenantByID(id)
+	if !ok {
+		return Tenant{}, false
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := t.Tenant
+	out.Domains = slices.Clone(out.Domains)
+	return out, true
+}
+
 // app returns an app of a tenant.
 func (h *Handler) app(t *tenant, clientID string) (App, bool) {
 	h.mu.RLock()

@@ -19,6 +19,7 @@ import (
 	"github.com/idlab/idlab/emulators/awss3"
 	"github.com/idlab/idlab/emulators/awssns"
 	"github.com/idlab/idlab/emulators/awssts"
+	"github.com/idlab/idlab/emulators/azurearm"
 	"github.com/idlab/idlab/emulators/azureblob"
 	"github.com/idlab/idlab/emulators/eksauth"
 	"github.com/idlab/idlab/emulators/entra"
@@ -48,6 +49,8 @@ type Cloud struct {
 	GCS    *gcs.Handler
 	Entra  *entra.Handler
 	Blob   *azureblob.Handler
+	// ARM is Azure Resource Manager's tenant-level reads (az login).
+	ARM    *azurearm.Handler
 	router router
 	// handlers are the built services' cloud-plane handlers.
 	handlers map[Service]http.Handler

@@ -15,6 +15,7 @@ import (
 	"github.com/idlab/idlab/emulators/awss3"
 	"github.com/idlab/idlab/emulators/awssns"
 	"github.com/idlab/idlab/emulators/awssts"
+	"github.com/idlab/idlab/emulators/azurearm"
 	"github.com/idlab/idlab/emulators/azureblob"
 	"github.com/idlab/idlab/emulators/eksauth"
 	"github.com/idlab/idlab/emulators/entra"
@@ -43,6 +44,9 @@ const (
 	ServiceEntra Service = "entra"
 	// ServiceAzureBlob is Azure Blob Storage (ACCOUNT.blob.core.windows.net).
 	ServiceAzureBlob Service = "azureblob"
+	// ServiceAzureARM is Azure Resource Manager's tenant-level reads
+	// (management.azure.com: the subscriptions and tenants az login lists).
+	ServiceAzureARM Service = "azurearm"
 	// ServiceEKSAuth is EKS Auth (AssumeRoleForPodIdentity).
 	ServiceEKSAuth Service = "eks-auth"
 	ServiceOIDC    Service = "oidc"
@@ -423,6 +427,24 @@ var services = []service{
 			return map[string]string{"azureblob": "https://ACCOUNT.blob.core.windows.net through lab DNS"}
 		},
 		zones: []string{"blob.core.windows.net"},
+	},
+	{
+		// After the blob service: a principal's subscriptions are those of
+		// the storage accounts it holds a role assignment in.
+		name:  ServiceAzureARM,
+		needs: []Service{ServiceEntra},
+		build: func(c *Cloud) (err error) {
+			c.ARM, err = azurearm.New(azurearm.Options{Directory: c.Entra, Subscriptions: c.Blob, Now: c.Clock.Now,
+				Logger: c.log.With("emulator", "azurearm"), Decisions: c.Decisions})
+			return wrap("azure resource manager", err)
+		},
+		handler: func(c *Cloud) http.Handler { return c.ARM },
+		host:    func(host string) bool { return host == "management.azure.com" },
+		endpoints: func(*Cloud, string) map[string]string {
+			return map[string]string{"azurearm": "https://management.azure.com (GET /subscriptions, /tenants) through lab DNS"}
+		},
+		// azure.com is Entra's already (the AKS issuers); listed for the record.
+		zones: []string{"azure.com"},
 	},
 }
 

@@ -86,6 +86,10 @@ func TestServiceForHost(t *testing.T) {
 		"LOGIN.microsoft.com":                            ServiceEntra,
 		"acct.blob.core.windows.net":                     ServiceAzureBlob,
 		"a.b.blob.core.windows.net":                      ServiceNone,
+		"management.azure.com":                           ServiceAzureARM,
+		"Management.Azure.com":                           ServiceAzureARM,
+		"management.core.windows.net":                    ServiceNone, // a token audience, not ARM's host
+		"westus2.management.azure.com":                   ServiceNone,
 		"example.com":                                    ServiceNone,
 	} {
 		require.Equal(t, want, serviceForHost(host), host)
@@ -105,7 +109,7 @@ func TestServiceForHost(t *testing.T) {
 func TestEndpointsNameEveryService(t *testing.T) {
 	c, _ := startCloud(t)
 	eps := c.Endpoints()
-	require.ElementsMatch(t, []string{"url", "admin", "ca_bundle", "issuer.0", "iam", "sts", "s3", "sns", "eks-auth", "google", "entra", "azureblob"},
+	require.ElementsMatch(t, []string{"url", "admin", "ca_bundle", "issuer.0", "iam", "sts", "s3", "sns", "eks-auth", "google", "entra", "azureblob", "azurearm"},
 		slices.Collect(maps.Keys(eps)))
 	require.Contains(t, eps["sts"], c.URL())
 	require.Contains(t, eps["eks-auth"], "eks-auth.us-east-1.api.aws", "the default region")
@@ -117,6 +121,7 @@ var serviceHosts = map[Service]string{
 	ServiceIAM: "iam.amazonaws.com", ServiceOIDC: "oidc.eks.us-west-2.amazonaws.com", ServiceSTS: "sts.us-west-2.amazonaws.com", ServiceSNS: "sns.us-west-2.amazonaws.com",
 	ServiceS3: "s3.us-west-2.amazonaws.com", ServiceEKSAuth: "eks-auth.us-west-2.api.aws", ServiceGoogleIAM: "accounts.google.com",
 	ServiceGCS: "storage.googleapis.com", ServiceEntra: "login.microsoftonline.com", ServiceAzureBlob: "acct.blob.core.windows.net",
+	ServiceAzureARM: "management.azure.com",
 }
 
 // No registered service answers the admin API on the cloud plane: the

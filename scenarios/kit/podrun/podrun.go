@@ -120,6 +120,20 @@ func RunWithin(ctx context.Context, cs kubernetes.Interface, ns string, pod *cor
 	return res, string(raw), err
 }
 
+// RunLog creates the pod, waits up to within for its "probe" container to
+// finish and returns that container's whole log, unparsed: for pods that
+// run something other than the probe (toolrun's third-party tools).
+func RunLog(ctx context.Context, cs kubernetes.Interface, ns string, pod *corev1.Pod, within time.Duration) (string, error) {
+	if err := wait(ctx, cs, ns, pod, within); err != nil {
+		return "", err
+	}
+	raw, err := cs.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{Container: "probe"}).DoRaw(ctx)
+	if err != nil {
+		return "", fmt.Errorf("logs of %s/%s: %w", ns, pod.Name, err)
+	}
+	return string(raw), nil
+}
+
 // wait creates the pod and waits up to within for its probe to finish.
 func wait(ctx context.Context, cs kubernetes.Interface, ns string, pod *corev1.Pod, within time.Duration) error {
 	pods := cs.CoreV1().Pods(ns)

@@ -84,3 +84,17 @@ func TestRunDeletesAPodThatDidNotFinish(t *testing.T) {
 	_, err = cs.CoreV1().Pods("ns").Get(t.Context(), "stuck", metav1.GetOptions{})
 	require.True(t, apierrors.IsNotFound(err), "the pod must be gone: %v", err)
 }
+
+// TestRunLogReturnsTheProbeContainersLog: once the pod has finished, the
+// probe container's log comes back as it is (the fake's log is its
+// constant text).
+func TestRunLogReturnsTheProbeContainersLog(t *testing.T) {
+	cs := fake.NewClientset()
+	p := PlainPod("done", "app", "tool")
+	p.Status.Phase = corev1.PodSucceeded
+	log, err := RunLog(t.Context(), cs, "ns", p, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, "fake logs", log)
+	_, err = RunLog(t.Context(), fake.NewClientset(), "ns", PlainPod("stuck", "app", "tool"), 1500*time.Millisecond)
+	require.ErrorContains(t, err, "pod ns/stuck still")
+}
