@@ -4,6 +4,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/idlab/idlab/internal/sdkretry"
 )
 
 // SessionName is the role session name AWSConfig's credentials use, so
@@ -17,7 +19,9 @@ const SessionName = "idlab-testcontainers"
 // service's client reaches the emulator by its real host name through
 // Client, so no endpoint needs setting.
 func (c *Container) AWSConfig(roleARN, tokenFile string) aws.Config {
-	cfg := aws.Config{Region: c.region, HTTPClient: c.Client(), RetryMaxAttempts: 1}
+	// One retry of net/http's closed-connection failure on loopback, and
+	// of nothing else (internal/sdkretry): a denial is the call's answer.
+	cfg := aws.Config{Region: c.region, HTTPClient: c.Client(), Retryer: sdkretry.ClosedConn}
 	provider := stscreds.NewWebIdentityRoleProvider(sts.NewFromConfig(cfg), roleARN, stscreds.IdentityTokenFile(tokenFile),
 		func(o *stscreds.WebIdentityRoleOptions) { o.RoleSessionName = SessionName })
 	cfg.Credentials = aws.NewCredentialsCache(provider)

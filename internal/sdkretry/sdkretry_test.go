@@ -1,4 +1,4 @@
-package idlabtest
+package sdkretry
 
 import (
 	"errors"
@@ -10,11 +10,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestClosedConnRetryer: only the transport's closed connection is
+// TestClosedConn: only the transport's closed connection is
 // retried, once; a denial, a server error and other network errors are
 // the call's answer.
-func TestClosedConnRetryer(t *testing.T) {
-	r := closedConnRetryer()
+func TestClosedConn(t *testing.T) {
+	r := ClosedConn()
 	require.Equal(t, 2, r.MaxAttempts())
 	for _, tc := range []struct {
 		name  string
