@@ -73,7 +73,10 @@ func reloaderOn(t *testing.T, file string) (ids *identities, send func(name stri
 	go func() { defer close(done); r.run(ctx, events, nil) }()
 	t.Cleanup(func() { cancel(); <-done })
 	send = func(name string) { events <- fsnotify.Event{Name: name, Op: fsnotify.Write} }
-	barrier = func() { send(filepath.Join(filepath.Dir(file), "unrelated")); send(filepath.Join(filepath.Dir(file), "unrelated")) }
+	barrier = func() {
+		send(filepath.Join(filepath.Dir(file), "unrelated"))
+		send(filepath.Join(filepath.Dir(file), "unrelated"))
+	}
 	return ids, send, barrier, logs
 }
 
