@@ -153,7 +153,9 @@ func FuzzEditIdentities(f *testing.F) {
 		var f webhookIdentities
 		require.NoError(t, json.Unmarshal(out, &f))
 		// JSON carries valid UTF-8 only: other names come back changed.
-		valid := func(id WebhookIdentity) bool { return utf8.ValidString(id.Namespace) && utf8.ValidString(id.ServiceAccount) }
+		valid := func(id WebhookIdentity) bool {
+			return utf8.ValidString(id.Namespace) && utf8.ValidString(id.ServiceAccount)
+		}
 		if valid(rm) {
 			require.NotContains(t, f.Identities, rm)
 		}
