@@ -149,7 +149,7 @@ type AdmissionAndLoad struct {
 	AdmittedAt time.Time
 	Admissions int
 	// LoadedAt is when WebhookPod first logged loading the file.
-	LoadedAt   time.Time
+	LoadedAt time.Time
 	// BeforeLoad: every admission of the pod came before the load in its
 	// webhook pod's log; AfterLoad: every one came after it.
 	BeforeLoad bool
