@@ -82,19 +82,22 @@ const (
 // raceVariants: the ServiceAccount without annotation (#52: no variables)
 // and with a role-arn annotation (#264: the IRSA variables).
 var raceVariants = []struct {
-	name, sa, issue    string
-	race, after        string // the rows' scenarios
-	wantCode           string // the race pod's SDK error code
-	annotated          bool
-	wantRaceAdmission  string // part of the race pod's admission reason
-	wantRaceSDKMessage string // part of the race pod's SDK message
+	// name is the subtest's; pod prefixes the pods' names, short enough
+	// that EKS Auth's session name eks-eks-POD-UUID keeps them whole
+	// (64 characters in all).
+	name, pod, sa, issue string
+	race, after          string // the rows' scenarios
+	wantCode             string // the race pod's SDK error code
+	annotated            bool
+	wantRaceAdmission    string // part of the race pod's admission reason
+	wantRaceSDKMessage   string // part of the race pod's SDK message
 }{
-	{name: "no-annotation", sa: "app", issue: issue52,
+	{name: "no-annotation", pod: "none", sa: "app", issue: issue52,
 		race:              "association race: pod admitted before the webhook loaded its association gets no credentials (" + issue52 + ")",
 		after:             "association race: the same pod after the webhook loaded the association gets its role (" + issue52 + ", test of the test)",
 		wantCode:          "ClientError",
 		wantRaceAdmission: "service account has no pod identity association and no role-arn annotation", wantRaceSDKMessage: "failed to refresh cached credentials"},
-	{name: "irsa-annotation", sa: "app-irsa", issue: issue264, annotated: true,
+	{name: "irsa-annotation", pod: "irsa", sa: "app-irsa", issue: issue264, annotated: true,
 		race:              "association race: pod of an IRSA-annotated SA admitted before the webhook loaded its association gets IRSA variables, STS refuses (" + issue264 + ")",
 		after:             "association race: the same pod after the webhook loaded the association gets container credentials and its role (" + issue264 + ", test of the test)",
 		wantCode:          "AccessDenied",
@@ -124,7 +127,7 @@ func TestEKSPodIdentityAssociationRace(t *testing.T) {
 			// CreatePodIdentityAssociation, then the pod at once.
 			assoc := lab.AddPodIdentityAssociation(ctx, t, eksauth.Association{ClusterName: "eks", Namespace: raceNS, ServiceAccount: v.sa, RoleARN: appRole})
 			associated := time.Now()
-			racePod := podrun.PlainPod(v.name+"-race", v.sa, lab.ProbeImage)
+			racePod := podrun.PlainPod(v.pod+"-race", v.sa, lab.ProbeImage)
 			res, err := podrun.Run(ctx, eks.CS, raceNS, racePod)
 			require.NoError(t, err)
 			raceEnv, raceLabels := containerEnv(ctx, t, eks, raceNS, racePod.Name)
@@ -176,7 +179,7 @@ func TestEKSPodIdentityAssociationRace(t *testing.T) {
 
 			// The test of the test: the same pod spec, now.
 			since = lab.LastDecisionID(ctx, t)
-			afterPod := podrun.PlainPod(v.name+"-after", v.sa, lab.ProbeImage)
+			afterPod := podrun.PlainPod(v.pod+"-after", v.sa, lab.ProbeImage)
 			res, err = podrun.Run(ctx, eks.CS, raceNS, afterPod)
 			require.NoError(t, err)
 			afterEnv, _ := containerEnv(ctx, t, eks, raceNS, afterPod.Name)
