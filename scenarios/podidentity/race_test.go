@@ -28,18 +28,19 @@ import (
 // association and a Job created one after another; the Job's pod has none
 // of the variables, while waiting 5-10 s before the Job works. The
 // reporter blamed the agent's cache; a commenter pointed at the webhook
-// (aws/amazon-eks-pod-identity-webhook#174) and the reporter agreed. The
-// thread is right: the agent never sees such a pod, which has no
-// variables to reach it with; the webhook decides at admission.
+// (aws/amazon-eks-pod-identity-webhook#174), and the reporter's reply
+// begins "Thanks! It seems that" (the stored copy of the thread ends
+// there). The commenter is right: the agent never sees such a pod, which
+// has no variables to reach it with; the webhook decides at admission.
 //
-// aws/amazon-eks-pod-identity-webhook#264 (open, no maintainer answer):
-// an association, a ServiceAccount annotated with an IAM role and a pod
-// created in short succession; the pod has AWS_WEB_IDENTITY_TOKEN_FILE and
-// not AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, and the SDK fails with
-// InvalidIdentityToken "No OpenIDConnect provider found in your account
-// for https://oidc.eks...": the reporter's account has no IAM OIDC provider
-// for the cluster, which Pod Identity does not need. Restarted, the pod
-// gets the container credentials.
+// aws/amazon-eks-pod-identity-webhook#264 (open; the stored copy holds
+// the description only): an association, a ServiceAccount annotated with
+// an IAM role and a pod created in short succession; the pod has
+// AWS_WEB_IDENTITY_TOKEN_FILE and not AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE,
+// and the SDK fails with InvalidIdentityToken "No OpenIDConnect provider
+// found in your account for https://oidc.eks...", so the reporter's
+// account has no IAM OIDC provider for the cluster (Pod Identity needs
+// none). Restarted, the pod gets the container credentials.
 //
 // Upstream's code (aws/amazon-eks-pod-identity-webhook 3bf80a34, the
 // newest commit; pkg/containercredentials and pkg/filesystem unchanged
@@ -52,10 +53,11 @@ import (
 // for the file. A pod is never patched after admission. So the bug is
 // present upstream, and its window is not the webhook's: it is the time
 // EKS takes to write the managed webhook's file after
-// CreatePodIdentityAssociation returns, which AWS does not publish (the
-// threads: 5-10 s). The issue's summary, "created in the same second ...
-// created after the webhook re-reads its config", holds, with the
-// re-read at once upon the file's change and the delay before it EKS's.
+// CreatePodIdentityAssociation returns, which AWS does not publish (#52:
+// 5-10 s). So where idlab's issue 19 says "created in the same second ...
+// created after the webhook re-reads its config", the threads say
+// seconds, and the code says the re-read itself is at once: the delay is
+// EKS's, before the file changes.
 //
 // The lab: the association is created at EKS Auth (the admin API; EKS
 // Auth honours it at once, as EKS's API has it) and the pod at once after
