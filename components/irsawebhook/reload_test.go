@@ -132,8 +132,11 @@ func TestReloadRetriesAFailedLoad(t *testing.T) {
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), `"retry_in":"40ms"`) }, 10*time.Second, 5*time.Millisecond,
 		"retried with no event, 10 ms, 20 ms, 40 ms ...: %s", logs.String())
 
-	// Fixed: the next retry loads it, no event needed.
-	writeFile(t, file, identitiesJSON("b/y"))
+	// Fixed: the next retry loads it, no event needed. Written whole
+	// (rename): a retry that read os.WriteFile's truncated file would load
+	// zero bytes, no identities, and stop retrying, and no event comes
+	// here to load the rest.
+	writeFileWhole(t, file, identitiesJSON("b/y"))
 	require.Eventually(t, func() bool { return ids.has("b", "y") }, 10*time.Second, 5*time.Millisecond)
 
 	// A fresh failure starts the schedule again at 10 ms.
@@ -146,6 +149,13 @@ func TestReloadRetriesAFailedLoad(t *testing.T) {
 	send(file)
 	barrier()
 	require.Equal(t, setOf("c/z"), ids.snapshot(), "an event during the back-off loads at once")
+}
+
+// writeFileWhole replaces path with content in one rename.
+func writeFileWhole(t *testing.T, path, content string) {
+	t.Helper()
+	writeFile(t, path+".tmp", content)
+	require.NoError(t, os.Rename(path+".tmp", path))
 }
 
 // swapConfigMap publishes content as a ConfigMap volume's new version: a
