@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/idlab/idlab/components/eksagent"
 	"github.com/idlab/idlab/components/irsawebhook"
@@ -30,8 +32,8 @@ const ComponentPodIdentity = "eks-pod-identity"
 // serves), mounted into the webhook, as EKS gives its managed webhook a
 // file of the associated service accounts.
 const (
-	podIdentityConfigMap = "eks-pod-identity-webhook-config"
-	podIdentityConfigKey = "config.json"
+	PodIdentityConfigMap = "eks-pod-identity-webhook-config"
+	PodIdentityConfigKey = "config.json"
 	podIdentityConfigDir = "/etc/eks/pod-identity"
 )
 
@@ -63,7 +65,7 @@ func (podIdentity) Deploy(ctx context.Context, d *deployer) error {
 		return err
 	}
 	for _, obj := range []*corev1.ConfigMap{
-		{ObjectMeta: metav1.ObjectMeta{Name: podIdentityConfigMap, Namespace: SystemNamespace}, Data: map[string]string{podIdentityConfigKey: string(cfg)}},
+		{ObjectMeta: metav1.ObjectMeta{Name: PodIdentityConfigMap, Namespace: SystemNamespace}, Data: map[string]string{PodIdentityConfigKey: string(cfg)}},
 		{ObjectMeta: metav1.ObjectMeta{Name: labCAConfigMap, Namespace: SystemNamespace}, Data: map[string]string{eksagent.CAKey: string(ca.PEM)}},
 	} {
 		if err := apply(ctx, cs, obj); err != nil {
@@ -101,23 +103,97 @@ func podIdentityConfig(dir, cluster string) ([]byte, error) {
 	if err := h.LoadFixtures(dir); err != nil {
 		return nil, fmt.Errorf("pod identity associations: %w", err)
 	}
-	type identity struct {
-		Namespace      string `json:"namespace"`
-		ServiceAccount string `json:"serviceAccount"`
-	}
-	ids := []identity{}
+	var ids []WebhookIdentity
 	for _, a := range h.Associations() {
 		if a.ClusterName == cluster {
-			ids = append(ids, identity{Namespace: a.Namespace, ServiceAccount: a.ServiceAccount})
+			ids = append(ids, WebhookIdentity{Namespace: a.Namespace, ServiceAccount: a.ServiceAccount})
 		}
 	}
-	sort.Slice(ids, func(i, j int) bool {
-		if ids[i].Namespace != ids[j].Namespace {
-			return ids[i].Namespace < ids[j].Namespace
+	return encodeIdentities(ids)
+}
+
+// WebhookIdentity is one entry of the pod identity webhook's identities
+// file: a service account with an association.
+type WebhookIdentity struct {
+	Namespace      string `json:"namespace"`
+	ServiceAccount string `json:"serviceAccount"`
+}
+
+// webhookIdentities is the identities file.
+type webhookIdentities struct {
+	Identities []WebhookIdentity `json:"identities"`
+}
+
+// encodeIdentities is the identities file the lab writes: ids sorted by
+// namespace and name, each once, under "identities" (an empty list, not
+// null, when there are none).
+func encodeIdentities(ids []WebhookIdentity) ([]byte, error) {
+	out := make([]WebhookIdentity, 0, len(ids))
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
 		}
-		return ids[i].ServiceAccount < ids[j].ServiceAccount
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Namespace != out[j].Namespace {
+			return out[i].Namespace < out[j].Namespace
+		}
+		return out[i].ServiceAccount < out[j].ServiceAccount
 	})
-	return json.Marshal(map[string]any{"identities": ids})
+	return json.Marshal(webhookIdentities{Identities: out})
+}
+
+// EditIdentities returns the identities file raw with add listed and
+// remove not, in the form the lab writes (encodeIdentities). Empty raw is
+// a file with no identities; raw that is not an identities file is an
+// error.
+func EditIdentities(raw []byte, add, remove []WebhookIdentity) ([]byte, error) {
+	var f webhookIdentities
+	if len(raw) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&f); err != nil {
+			return nil, fmt.Errorf("pod identity webhook identities: %w", err)
+		}
+	}
+	ids := slices.DeleteFunc(append(f.Identities, add...), func(id WebhookIdentity) bool { return slices.Contains(remove, id) })
+	return encodeIdentities(ids)
+}
+
+// UpdatePodIdentityConfig edits the identities file the lab gave the
+// cluster's pod identity webhook (the ConfigMap PodIdentityConfigMap in
+// SystemNamespace) as EditIdentities does, and returns the content written.
+// The webhook sees it once the kubelet has synced the ConfigMap into its
+// volume, which can take the kubelet's sync period (a minute by default) and
+// more: the lab's stand-in for the delay between EKS's
+// CreatePodIdentityAssociation and the managed webhook's file. A
+// concurrent change is retried.
+func UpdatePodIdentityConfig(ctx context.Context, cs kubernetes.Interface, add, remove []WebhookIdentity) ([]byte, error) {
+	cms := cs.CoreV1().ConfigMaps(SystemNamespace)
+	var out []byte
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cm, err := cms.Get(ctx, PodIdentityConfigMap, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		raw, err := EditIdentities([]byte(cm.Data[PodIdentityConfigKey]), add, remove)
+		if err != nil {
+			return err
+		}
+		if cm.Data == nil {
+			cm.Data = map[string]string{}
+		}
+		cm.Data[PodIdentityConfigKey] = string(raw)
+		if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+			return err
+		}
+		out = raw
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update %s/%s: %w", SystemNamespace, PodIdentityConfigMap, err)
+	}
+	return out, nil
 }
 
 // enableContainerCredentials mounts the config into the IRSA webhook's
@@ -131,16 +207,16 @@ func enableContainerCredentials(ctx context.Context, cs kubernetes.Interface) er
 	}
 	spec := &d.Spec.Template.Spec
 	ctr := &spec.Containers[0]
-	arg := "--watch-container-credentials-config=" + podIdentityConfigDir + "/" + podIdentityConfigKey
+	arg := "--watch-container-credentials-config=" + podIdentityConfigDir + "/" + PodIdentityConfigKey
 	if !slices.Contains(ctr.Args, arg) {
 		ctr.Args = append(ctr.Args, arg)
 	}
-	if !slices.ContainsFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == podIdentityConfigMap }) {
-		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: podIdentityConfigMap, VolumeSource: corev1.VolumeSource{
-			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: podIdentityConfigMap}}}})
+	if !slices.ContainsFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == PodIdentityConfigMap }) {
+		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: PodIdentityConfigMap, VolumeSource: corev1.VolumeSource{
+			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: PodIdentityConfigMap}}}})
 	}
-	if !slices.ContainsFunc(ctr.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == podIdentityConfigMap }) {
-		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: podIdentityConfigMap, MountPath: podIdentityConfigDir, ReadOnly: true})
+	if !slices.ContainsFunc(ctr.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == PodIdentityConfigMap }) {
+		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: PodIdentityConfigMap, MountPath: podIdentityConfigDir, ReadOnly: true})
 	}
 	if _, err := deps.Update(ctx, d, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("webhook deployment: %w", err)

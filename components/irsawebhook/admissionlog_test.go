@@ -1,7 +1,12 @@
 package irsawebhook
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -105,6 +110,81 @@ func FuzzParseAdmissionLog(f *testing.F) {
 			require.Equal(t, AdmissionMessage, a.Msg)
 			require.Equal(t, namespace, a.Namespace)
 			require.Equal(t, pod, a.Pod)
+		}
+	})
+}
+
+// TestParseLog reads admissions and loads in the order written, with their
+// times, skipping everything else.
+func TestParseLog(t *testing.T) {
+	log := `{"time":"2026-12-07T02:00:00.5Z","level":"INFO","msg":"loaded container credentials config","file":"/c.json","identities":2,"sha256":"ab"}
+{"time":"2026-12-07T02:00:01Z","level":"INFO","msg":"admission","namespace":"apps","pod":"p","request_id":"u-1","mutated":false,"reason":"why"}
+time=x msg=admission
+{"msg":"loaded container credentials config","identities":"two"}
+{"time":"not a time","msg":"admission","namespace":"apps","pod":"q"}
+{"msg":"reload container credentials config","err":"bad"}
+{"time":"2026-12-07T02:00:02Z","msg":"loaded container credentials config","file":"/c.json","identities":3,"sha256":"cd"}
+{"msg":"admission","namespace":"apps","pod":"p","request_id":"u-2","mutated":true,"reason":"container_credentials"}
+`
+	at := func(s string) time.Time {
+		tm, err := time.Parse(time.RFC3339Nano, s)
+		require.NoError(t, err)
+		return tm
+	}
+	require.Equal(t, []LogLine{
+		{Time: at("2026-12-07T02:00:00.5Z"), Load: &ConfigLoad{File: "/c.json", Identities: 2, SHA256: "ab"}},
+		{Time: at("2026-12-07T02:00:01Z"), Admission: &AdmissionLog{Msg: "admission", Namespace: "apps", Pod: "p", RequestID: "u-1", Reason: "why"}},
+		{Time: at("2026-12-07T02:00:02Z"), Load: &ConfigLoad{File: "/c.json", Identities: 3, SHA256: "cd"}},
+		{Admission: &AdmissionLog{Msg: "admission", Namespace: "apps", Pod: "p", RequestID: "u-2", Mutated: true, Reason: "container_credentials"}},
+	}, ParseLog([]byte(log)))
+	require.Empty(t, ParseLog(nil))
+}
+
+// TestHandlerLogOrdersLoadsAndAdmissions: a Handler's own log, read back,
+// shows a pod admitted before the file listed its service account, the
+// load of the new file with its digest, and the same pod admitted after it.
+func TestHandlerLogOrdersLoadsAndAdmissions(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "config.json")
+	var logs logBuffer
+	h, _ := newTestHandler(t, Options{Logger: newTestLogger(&logs), ContainerCredentials: ContainerCredentialsOptions{ConfigFile: file}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "apps"}})
+	pod := appPod("apps", "app")
+	h.Mutate(t.Context(), podRequest(t, "before", "apps", pod))
+	content := []byte(`{"identities":[{"namespace":"apps","serviceAccount":"app"}]}`)
+	require.NoError(t, os.WriteFile(file, content, 0o600))
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), ConfigDigest(content)) }, 10*time.Second, 5*time.Millisecond)
+	h.Mutate(t.Context(), podRequest(t, "after", "apps", pod))
+
+	var got []string
+	for _, l := range ParseLog([]byte(logs.String())) {
+		switch {
+		case l.Load != nil:
+			got = append(got, fmt.Sprintf("load %d %s", l.Load.Identities, l.Load.SHA256))
+		case l.Admission != nil:
+			got = append(got, fmt.Sprintf("admission %s %v %s", l.Admission.RequestID, l.Admission.Mutated, l.Admission.Reason))
+		}
+		require.False(t, l.Time.IsZero(), "slog stamps every line")
+	}
+	require.Equal(t, []string{
+		"load 0 " + ConfigDigest(nil),
+		"admission before false service account has no pod identity association and no role-arn annotation, or does not exist",
+		"load 1 " + ConfigDigest(content),
+		"admission after true container_credentials",
+	}, got)
+}
+
+// FuzzParseLog: any log is read without panicking; every line returned is
+// exactly one of an admission or a load.
+func FuzzParseLog(f *testing.F) {
+	f.Add([]byte(`{"time":"2026-12-07T02:00:00Z","msg":"loaded container credentials config","identities":1,"sha256":"ab"}` + "\n" +
+		`{"msg":"admission","namespace":"apps","pod":"p","mutated":true}` + "\nnot json\n"))
+	f.Add([]byte(`{"msg":"loaded container credentials config","identities":-1}`))
+	f.Fuzz(func(t *testing.T, log []byte) {
+		for _, l := range ParseLog(log) {
+			require.True(t, (l.Admission == nil) != (l.Load == nil), "%+v", l)
+			if l.Admission != nil {
+				require.Equal(t, AdmissionMessage, l.Admission.Msg)
+			}
 		}
 	})
 }

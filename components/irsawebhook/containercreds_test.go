@@ -77,7 +77,7 @@ func cut(key string) (string, string, bool) {
 func TestContainerCredentialsReload(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.json")
 	require.NoError(t, os.WriteFile(path, []byte(`{"identities":[]}`), 0o600))
-	h, _ := newTestHandler(t, Options{ContainerCredentials: ContainerCredentialsOptions{ConfigFile: path, PollInterval: 20 * time.Millisecond}},
+	h, _ := newTestHandler(t, Options{ContainerCredentials: ContainerCredentialsOptions{ConfigFile: path}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "apps"}})
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "apps"},
 		Spec: corev1.PodSpec{ServiceAccountName: "app", Containers: []corev1.Container{{Name: "c"}}}}

@@ -48,9 +48,15 @@
 //     Options.ContainerCredentials.ConfigFile (upstream's
 //     --watch-container-credentials-config), a JSON file
 //     {"identities":[{"namespace":..,"serviceAccount":..}]} listing the
-//     service accounts that have a pod identity association, re-read as it
-//     changes (zero bytes or no file: none; JSON that does not parse keeps
-//     the last list). Such a pod's containers get
+//     service accounts that have a pod identity association, re-read at
+//     once when its directory reports a change to it, as upstream's
+//     fsnotify watch does, with no poll (zero bytes or no file: none; JSON
+//     that does not parse keeps the last list and is retried on upstream's
+//     10 ms..5 min back-off). Each load logs ConfigLoadMessage with the
+//     content's SHA-256. A pod admitted before the file lists its service
+//     account is not given container credentials, as upstream's is not
+//     (aws/amazon-eks-pod-identity-webhook#264, open; scenarios/podidentity
+//     race_test.go). Such a pod's containers get
 //     AWS_CONTAINER_CREDENTIALS_FULL_URI=http://169.254.170.23/v1/credentials
 //     (the EKS Pod Identity Agent) and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
 //     pointing at a projected token "eks-pod-identity-token" with audience
@@ -97,7 +103,7 @@
 //	| mount-path-taken | none | adds the token mount unless a mount of the same name exists, even when another volume is mounted at the token's path (the API server then rejects the pod) | also leaves the container's mounts alone when something is mounted at the token's path | a pod that is created beats one that is rejected; the lab's rows test credentials, not that failure |
 //	| review-size | none | reads a body of any size | answers a body over 8 MiB (admission.MaxReviewBytes) with 413 | bounded reads of untrusted input; the API server sends at most ~3 MiB |
 //	| response-content-type | none | writes the answer without a Content-Type (Go labels it text/plain) | labels it application/json | what the body is |
-//	| config-reload | none | watches the identities file's directory with fsnotify and retries a failed load with backoff | re-reads the file every ContainerCredentials.PollInterval (5 s) | polling also sees a ConfigMap volume's symlink swap, and needs no fsnotify |
+//	| config-reload | none | watches the file's directory with fsnotify and loads the file at once on an event naming it (pkg/filesystem/file_watcher.go); a failed load is retried after 10 ms, doubling to 5 min; a ConfigMap volume's swap of ..data names no file and is not seen | the same watch and schedule (TestRetryDelayIsUpstreamsRateLimiter), and a reload on the ..data swap too; the first load is done before the Handler serves; each load logs the content's SHA-256 | the lab mounts the file from a ConfigMap (TestConfigMapSwapNamesNoFile); scenarios order pods against the load line |
 //	| deploy-config | none | deploy/mutatingwebhook.yaml: webhook pod-identity-webhook.amazonaws.com, admissionReviewVersions [v1beta1], no reinvocationPolicy or timeout | Config: iam-for-pods.amazonaws.com, [v1], reinvocationPolicy IfNeeded, 10 s, matchPolicy Equivalent | the lab installs the webhook as Config says EKS's managed one is (not verifiable from upstream's source) |
 //	| not-modelled | none | --annotation-prefix, --token-mount-path, metrics, debugging handlers, in-cluster certificate requests | none of these | the lab runs one webhook with EKS's defaults and its own certificates |
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -45,12 +46,14 @@ func New(ctx context.Context, opts Options) (*Handler, error) {
 	}
 	sources := []credentialSource{irsaSource{cache: c, region: opts.Region}}
 	if cc := opts.ContainerCredentials; cc.ConfigFile != "" {
-		ids := &identities{path: cc.ConfigFile, log: opts.Logger}
-		if err := ids.load(); err != nil {
-			// Upstream retries a file it cannot load; so does the watch.
-			opts.Logger.Error("load container credentials config", "file", cc.ConfigFile, "err", err)
+		ids := &identities{path: filepath.Clean(cc.ConfigFile), log: opts.Logger}
+		// The first load happens before the watch returns; one that
+		// fails is retried, as upstream retries it.
+		stopWatch, err := ids.watch(ctx)
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("irsawebhook: %w", err)
 		}
-		stopWatch := ids.watch(ctx, cc.PollInterval)
 		stopCache := stop
 		stop = func() { stopWatch(); stopCache() }
 		// EKS Pod Identity first: an associated service account's IRSA

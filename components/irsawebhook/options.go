@@ -81,9 +81,6 @@ func (o Options) normalize() (Options, error) {
 			*d.v = d.def
 		}
 	}
-	if cc.PollInterval <= 0 {
-		cc.PollInterval = DefaultConfigPollInterval
-	}
 	if cc.Rand == nil {
 		cc.Rand = rand.Int64N
 	}

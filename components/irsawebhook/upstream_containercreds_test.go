@@ -26,7 +26,7 @@ const upstreamIdentities = `{"identities":[{"namespace":"foo","serviceAccount":"
 
 // upstreamContainerCredentials are the options of upstream's config tests.
 var upstreamContainerCredentials = ContainerCredentialsOptions{Audience: "audience", MountPath: "mountPath", VolumeName: "volumeName",
-	TokenPath: "tokenName", FullURI: "fullUri", PollInterval: 10 * time.Millisecond}
+	TokenPath: "tokenName", FullURI: "fullUri"}
 
 // identitiesHandler starts a Handler watching file (which may not exist)
 // and returns its container credentials source.

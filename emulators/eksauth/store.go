@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 
 	"github.com/idlab/idlab/internal/atomicfile"
@@ -151,6 +152,25 @@ func (h *Handler) AddAssociation(a Association) (Association, error) {
 	h.mu.Unlock()
 	h.log.Info("eks-auth pod identity association added", "cluster", a.ClusterName, "namespace", a.Namespace,
 		"service_account", a.ServiceAccount, "role", a.RoleARN, "association", a.ID)
+	return a, h.persist()
+}
+
+// RemoveAssociation deletes the association with id and returns it, as
+// EKS's DeletePodIdentityAssociation does: pods of its service account are
+// refused from then on (ResourceNotFoundException). An unknown id is
+// ErrNotFound.
+func (h *Handler) RemoveAssociation(id string) (Association, error) {
+	h.mu.Lock()
+	i := slices.IndexFunc(h.assocs, func(a Association) bool { return a.ID == id })
+	if i < 0 {
+		h.mu.Unlock()
+		return Association{}, fmt.Errorf("remove pod identity association %q: %w", id, ErrNotFound)
+	}
+	a := h.assocs[i]
+	h.assocs = slices.Delete(h.assocs, i, i+1)
+	h.mu.Unlock()
+	h.log.Info("eks-auth pod identity association removed", "cluster", a.ClusterName, "namespace", a.Namespace,
+		"service_account", a.ServiceAccount, "association", a.ID)
 	return a, h.persist()
 }
 

@@ -331,7 +331,9 @@ var services = []service{
 			region, ok2 := strings.CutPrefix(rest, "eks-auth.")
 			return ok && ok2 && !strings.Contains(region, ".")
 		},
-		fixtures: fixturesEKS,
+		adminPrefix: eksauth.AdminPrefix,
+		admin:       func(c *Cloud) http.Handler { return c.EKS.AdminHandler() },
+		fixtures:    fixturesEKS,
 		load: func(_ context.Context, c *Cloud, path string) error {
 			return wrap("eks auth fixtures", c.EKS.LoadFixtures(path))
 		},

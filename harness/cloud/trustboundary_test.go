@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/idlab/idlab/emulators/eksauth"
 	"github.com/idlab/idlab/harness/trustboundary"
 )
 
@@ -69,7 +71,7 @@ func TestCloudListenerServesNoAdminPath(t *testing.T) {
 		cfg.IMDS = []IMDSConfig{{Name: "eks", RoleARN: "arn:aws:iam::123456789012:role/eks-node"}}
 	})
 	paths := []string{"healthz", "clock", "decisions", "iam/roles", "iam/users", "oidc/issuers", "s3/buckets", "sns/topics",
-		"entra/apps", "azureblob/accounts", "imds/eks"}
+		"entra/apps", "azureblob/accounts", "eks-auth/associations", "imds/eks"}
 	hosts := []string{"127.0.0.1", "localhost", "iam.amazonaws.com", "sts.amazonaws.com", "sts.us-west-2.amazonaws.com", "s3.us-west-2.amazonaws.com",
 		"app-a-data.s3.us-west-2.amazonaws.com", "sns.us-west-2.amazonaws.com", "eks-auth.us-west-2.api.aws",
 		"oidc.eks.us-west-2.amazonaws.com", "accounts.google.com", "sts.googleapis.com", "iamcredentials.googleapis.com",
@@ -82,4 +84,23 @@ func TestCloudListenerServesNoAdminPath(t *testing.T) {
 			require.False(t, got.Status/100 == 2, "GET https://%s%s%s: HTTP %d: %s", host, AdminPrefix, p, got.Status, body)
 		}
 	}
+}
+
+// TestCloudPlaneCannotChangeAssociations: the association admin requests
+// sent to EKS Auth's own host, where a pod reaches it, are EKS Auth's to
+// answer and change nothing; the admin listener makes the same change.
+func TestCloudPlaneCannotChangeAssociations(t *testing.T) {
+	c, _ := startCloud(t)
+	require.NoError(t, c.EKS.AddCluster(eksauth.Cluster{Name: "eks", Account: "123456789012", IssuerURL: testIssuer}))
+	const body = `{"clusterName":"eks","namespace":"team-a","serviceAccount":"app","roleArn":"arn:aws:iam::123456789012:role/app"}`
+	before := c.EKS.Associations()
+	for _, host := range []string{"eks-auth.us-west-2.api.aws", "eks-auth.us-east-1.api.aws"} {
+		rec := httptest.NewRecorder()
+		c.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "https://"+host+eksauth.AdminPrefix+"associations", strings.NewReader(body)))
+		require.False(t, rec.Code/100 == 2, "POST on %s: %d %s", host, rec.Code, rec.Body.String())
+		require.Equal(t, before, c.EKS.Associations(), "POST on %s", host)
+	}
+	status, out := adminDo(t, c, http.MethodPost, eksauth.AdminPrefix+"associations", body)
+	require.Equal(t, http.StatusCreated, status, out)
+	require.Len(t, c.EKS.Associations(), len(before)+1)
 }

@@ -8,7 +8,9 @@
 // association (fixtures/eks). Each row states what the unmodified SDK in
 // the pod gets and, for a refusal, the exact text the SDK reports and the
 // emulator's decision. TestLabPodIdentityDenialsRestOnTheFixture
-// (denials_test.go, run by make test) is the test of its deny rows.
+// (denials_test.go, run by make test) is the test of its deny rows, and
+// TestLabAssociationRaceRestsOnTheFixture (race_fixture_test.go) that of
+// the association race's cloud side (race_test.go).
 package podidentity
 
 import (
