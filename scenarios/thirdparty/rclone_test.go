@@ -121,7 +121,25 @@ func TestThirdpartyRcloneS3(t *testing.T) {
 		code, object          string
 		decisions             []want
 		note                  string
+		// caBundle keeps the lab-CA webhook's AWS_CA_BUNDLE; the other
+		// rows set it empty, which the webhook leaves alone, as rclone's
+		// users unset it (below).
+		caBundle bool
 	}{
+		// With AWS_CA_BUNDLE set, as the lab-CA webhook sets it for every
+		// SDK (or a user for a private CA), rclone 1.60 cannot start: its
+		// S3 backend hands aws-sdk-go v1 its own transport
+		// (*fshttp.Transport) and the SDK loads a CA bundle only into an
+		// *http.Transport (aws/session/session.go loadCustomCABundle,
+		// getHTTPTransport: LoadCustomCABundleError "unable to load custom
+		// CA bundle, HTTPClient's transport unsupported type"). rclone's
+		// forum answer is to unset it and trust the CA another way
+		// (forum.rclone.org/t/mounting-an-amazon-s3-bucket/15106); other
+		// aws-sdk-go v1 apps with their own transport fail alike
+		// (kubernetes-sigs/external-dns#3655). Go reads SSL_CERT_FILE,
+		// which the webhook also sets, so the other rows only unset it.
+		{name: "aws-ca-bundle-set", sa: "rclone", bucket: "app-a-data", key: "hello.txt", code: "LoadCustomCABundleError", caBundle: true,
+			note: "AWS_CA_BUNDLE as the lab-CA webhook sets it: aws-sdk-go v1 loads a CA bundle only into an *http.Transport, rclone's is *fshttp.Transport; no STS call"},
 		{name: "own-object", sa: "rclone", bucket: "app-a-data", key: "hello.txt", object: "hello from app-a-data",
 			decisions: []want{{q: labenv.DecisionQuery{Action: "s3:GetObject", Resource: "arn:aws:s3:::app-a-data/hello.txt", Principal: principal}, effect: "Allow"}}},
 		// rclone asks HEAD first; when that is refused it takes the path
@@ -143,7 +161,11 @@ func TestThirdpartyRcloneS3(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			since := lab.LastDecisionID(ctx, t)
 			start := time.Now()
-			pod, err := toolrun.Pod("rclone-s3-"+tc.name, tc.sa, lab.ToolClientImage, toolrun.RcloneS3Env("s3", eks.Region),
+			env := toolrun.RcloneS3Env("s3", eks.Region)
+			if !tc.caBundle {
+				env = append(env, corev1.EnvVar{Name: "AWS_CA_BUNDLE", Value: ""})
+			}
+			pod, err := toolrun.Pod("rclone-s3-"+tc.name, tc.sa, lab.ToolClientImage, env,
 				toolrun.RcloneCopy("s3", tc.bucket, tc.key), toolrun.CatObject())
 			require.NoError(t, err)
 			o, object := rcloneOutcome(t, runTool(ctx, t, eks, pod))
@@ -176,6 +198,10 @@ func TestThirdpartyRcloneS3(t *testing.T) {
 			require.Equal(t, tc.code == "", o.OK, "%s: %s", o.Code, o.Message)
 			require.Equal(t, tc.code, o.Code, o.Message)
 			require.Equal(t, tc.object, object)
+			if tc.caBundle {
+				sts := lab.DecisionsOf(ctx, t, labenv.DecisionQuery{Since: since, Action: "sts:AssumeRoleWithWebIdentity", Resource: role})
+				require.Empty(t, sts, "rclone failed before any call: STS must not have heard of it")
+			}
 			for i, w := range tc.decisions {
 				if w.q.RequestID == requestID {
 					require.NotEmpty(t, o.RequestID, "rclone printed no request ID: %s", o.Message)
