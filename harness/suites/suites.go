@@ -74,10 +74,12 @@ type Options struct {
 }
 
 // DefaultSerial and DefaultOverlap are the scenario suites that Options'
-// Serial and Overlap name by default, in the order serial ones run;
+// Serial and Overlap name by default, in the order serial ones run
+// (gkenotready stops gke's shared metadata server; the storm loads the
+// lab);
 // DefaultExclusive those of DefaultSerial that wait for every other suite.
 func DefaultSerial() []string {
-	return []string{"github.com/idlab/idlab/scenarios/storm", "github.com/idlab/idlab/scenarios/faults"}
+	return []string{"github.com/idlab/idlab/scenarios/gkenotready", "github.com/idlab/idlab/scenarios/storm", "github.com/idlab/idlab/scenarios/faults"}
 }
 func DefaultOverlap() []string   { return []string{"github.com/idlab/idlab/scenarios/rotation"} }
 func DefaultExclusive() []string { return []string{"github.com/idlab/idlab/scenarios/faults"} }
@@ -296,14 +298,18 @@ func Run(ctx context.Context, opts Options, pkgs []string, events io.Writer) err
 	}
 }
 
-// split parts pkgs into those that run in parallel and the serial ones,
-// each in pkgs' order.
+// split parts pkgs into those that run in parallel, in pkgs' order, and
+// the serial ones, in serial's order (the overlapping ones first, the
+// exclusive ones, which wait for everything, last).
 func split(pkgs, serial []string) (parallel, alone []string) {
 	for _, p := range pkgs {
-		if slices.Contains(serial, p) {
-			alone = append(alone, p)
-		} else {
+		if !slices.Contains(serial, p) {
 			parallel = append(parallel, p)
+		}
+	}
+	for _, p := range serial {
+		if slices.Contains(pkgs, p) {
+			alone = append(alone, p)
 		}
 	}
 	return parallel, alone

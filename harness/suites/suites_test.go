@@ -271,5 +271,5 @@ func TestRunSerial(t *testing.T) {
 func TestSplit(t *testing.T) {
 	parallel, serial := split([]string{"a", "s", "b", "t"}, []string{"t", "s", "x"})
 	require.Equal(t, []string{"a", "b"}, parallel)
-	require.Equal(t, []string{"s", "t"}, serial, "in the order of pkgs")
+	require.Equal(t, []string{"t", "s"}, serial, "in the order of Serial; x is not among the packages")
 }

@@ -1,6 +1,6 @@
 //go:build e2e
 
-package gke
+package gkenotready
 
 import (
 	"bytes"

@@ -1,4 +1,9 @@
-package gke
+// Package gkenotready is the suite of the GKE metadata server not being
+// ready (googleapis/google-cloud-go#14349): it stops the lab's metadata
+// server in gke, which every pod there that needs Google credentials
+// shares, so harness/suites runs it alone (DefaultSerial), after the
+// suites that use gke (gke's own, thirdparty's rclone rows).
+package gkenotready
 
 import (
 	"bufio"
@@ -78,6 +83,16 @@ const (
 
 // storageReadOnly is the scope the probe's gcp-adc-retry asks its token
 // for (cloud.google.com/go/storage ScopeReadOnly).
+// The gke suite's names, which the lab's Google fixture binds
+// (fixtures/gcp/lab.yaml: idlab-gke/app-a to team-a-reader, app-b to
+// team-b-reader).
+const (
+	ns      = "idlab-gke"
+	readerA = "team-a-reader@idlab.iam.gserviceaccount.com"
+	readerB = "team-b-reader@idlab.iam.gserviceaccount.com"
+	gsaAnno = gkemetadata.AnnotationGSA
+)
+
 const storageReadOnly = "https://www.googleapis.com/auth/devstorage.read_only"
 
 // retryPod is the application of the rows: `probe gcp-adc-retry BUCKET

@@ -1,4 +1,4 @@
-package gke
+package gkenotready
 
 import (
 	"bytes"
@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
-	"sort"
 	"strings"
 	"testing"
 
@@ -258,35 +256,23 @@ func TestDescribePod(t *testing.T) {
 	require.Equal(t, "Running, probe waiting: CrashLoopBackOff back-off 10s, 1 restarts, last exit 1", describePod(p))
 }
 
-// gkeUsers are the suites allowed to run beside this one with pods in the
-// gke cluster while TestGKEMetadataServerNotReady stops its metadata
-// server: this one, and irsa, whose one gke pod (same-sa-other-cluster)
-// is an IRSA pod (podrun.IRSAPod: web identity from a token file,
-// AWS_EC2_METADATA_DISABLED) that never asks 169.254.169.254.
-var gkeUsers = []string{"scenarios/gke", "scenarios/irsa"}
-
-// TestGKEMetadataServerUsers: the suites run at the same time (harness/
-// suites), so no other suite may run pods that need the gke metadata
-// server while TestGKEMetadataServerNotReady has it stopped. It lists the
-// packages under the suites' roots (harness/suites DefaultPatterns) whose
-// Go files name the gke cluster (lab.Cluster(t, "gke"), Clusters["gke"])
-// and fails when one is neither in gkeUsers nor a serial suite (harness/
-// suites DefaultSerial, which starts only once every suite outside
-// DefaultOverlap has ended, this one among them): a new one must show that
-// it does not use the metadata server, or the not-ready rows must stop
-// sharing it.
-func TestGKEMetadataServerUsers(t *testing.T) {
+// TestGKEMetadataServerAlone: TestGKEMetadataServerNotReady stops the gke
+// metadata server that every gke pod needing Google credentials shares
+// (the gke suite's, thirdparty's rclone rows), so this suite must run
+// alone: it is one of harness/suites' serial suites, and none of the
+// suites a serial one may overlap (DefaultOverlap) names the gke cluster.
+// In the first full run with thirdparty, this suite ran beside it in the
+// parallel phase and saw thirdparty's Google decisions while the server
+// was down.
+func TestGKEMetadataServerAlone(t *testing.T) {
 	const module = "github.com/idlab/idlab/"
-	require.NotContains(t, suites.DefaultOverlap(), module+"scenarios/gke", "serial suites must not overlap this one")
-	allowed := slices.Clone(gkeUsers)
-	for _, p := range suites.DefaultSerial() {
-		allowed = append(allowed, strings.TrimPrefix(p, module))
-	}
+	require.Contains(t, suites.DefaultSerial(), module+"scenarios/gkenotready", "the not-ready rows stop a shared server: run them alone")
+	require.NotContains(t, suites.DefaultExclusive(), module+"scenarios/gkenotready")
 	root := filepath.Join("..", "..")
-	names := regexp.MustCompile(`Cluster\(\s*\w+\s*,\s*"gke"\s*\)|Clusters\["gke"\]`)
-	found := map[string]bool{}
-	for _, dir := range []string{"scenarios", "examples", "testcontainers", filepath.Join("harness", "nodeimage")} {
-		err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d fs.DirEntry, err error) error {
+	names := regexp.MustCompile(`"gke"`)
+	for _, p := range suites.DefaultOverlap() {
+		dir := filepath.Join(root, filepath.FromSlash(strings.TrimPrefix(p, module)))
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
 				return err
 			}
@@ -294,22 +280,9 @@ func TestGKEMetadataServerUsers(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if names.Match(b) {
-				rel, err := filepath.Rel(root, filepath.Dir(path))
-				if err != nil {
-					return err
-				}
-				found[filepath.ToSlash(rel)] = true
-			}
+			require.False(t, names.Match(b), "%s runs beside the serial suites and names the gke cluster: does it use the metadata server this suite stops?", path)
 			return nil
 		})
 		require.NoError(t, err)
 	}
-	var pkgs []string
-	for p := range found {
-		pkgs = append(pkgs, p)
-	}
-	sort.Strings(pkgs)
-	require.Contains(t, pkgs, "scenarios/gke", "the scan finds this suite's own use")
-	require.Subset(t, allowed, pkgs, "a suite runs pods in gke beside this one: does it use the metadata server TestGKEMetadataServerNotReady stops?")
 }
