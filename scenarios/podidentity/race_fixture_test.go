@@ -2,8 +2,6 @@ package podidentity
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -45,28 +43,6 @@ func raceCloud(t *testing.T, labYAML string) *idlabtest.Cloud {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "podidentity.yaml"), []byte(fixturecheck.Read(t, "aws/podidentity.yaml")+testNode), 0o600))
 	return idlabtest.NewCloud(t, idlabtest.CloudOptions{AWSFixtures: dir, EKSFixtures: fixturecheck.Path(t, "eks"),
 		Issuers: []string{fixturecheck.Issuer("eks")}})
-}
-
-// cloudAdmin is the in-process admin API of c as labenv's AdminFunc.
-func cloudAdmin(c *idlabtest.Cloud) labenv.AdminFunc {
-	return func(_ context.Context, method, path string, body, out any) error {
-		raw := ""
-		if body != nil {
-			b, err := json.Marshal(body)
-			if err != nil {
-				return err
-			}
-			raw = string(b)
-		}
-		status, resp := c.Admin(method, path, raw)
-		if status/100 != 2 {
-			return fmt.Errorf("%s %s: HTTP %d: %s", method, path, status, resp)
-		}
-		if out == nil || resp == "" {
-			return nil
-		}
-		return json.Unmarshal([]byte(resp), out)
-	}
 }
 
 // TestLabAssociationRaceRestsOnTheFixture is the test of the race rows'
@@ -142,7 +118,7 @@ func TestLabAssociationRaceRestsOnTheFixture(t *testing.T) {
 			require.Equal(t, http.StatusNotFound, status, "%s before the association: %s", sa, body)
 			require.Contains(t, body, "(ResourceNotFoundException)")
 
-			admin := cloudAdmin(c)
+			admin := c.AdminJSON
 			a, err := labenv.AddPodIdentityAssociation(context.Background(), admin, eksauth.Association{ClusterName: "eks", Namespace: raceTestNS, ServiceAccount: sa, RoleARN: appRole})
 			require.NoError(t, err)
 			status, body = agentGet(t, agent, tok)

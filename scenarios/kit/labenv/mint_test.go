@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -17,28 +16,6 @@ import (
 )
 
 const defaultIssuer = "https://kubernetes.default.svc.cluster.local"
-
-// cloudAdmin is the in-process cloud's admin API as an AdminFunc.
-func cloudAdmin(c *idlabtest.Cloud) AdminFunc {
-	return func(_ context.Context, method, path string, body, out any) error {
-		raw := ""
-		if body != nil {
-			b, err := json.Marshal(body)
-			if err != nil {
-				return err
-			}
-			raw = string(b)
-		}
-		status, resp := c.Admin(method, path, raw)
-		if status/100 != 2 {
-			return fmt.Errorf("%s %s: HTTP %d: %s", method, path, status, resp)
-		}
-		if out == nil || resp == "" {
-			return nil
-		}
-		return json.Unmarshal([]byte(resp), out)
-	}
-}
 
 // claimsOf reads a JWT's iss, sub and aud without verifying it.
 func claimsOf(t *testing.T, tok string) (c struct {
@@ -82,7 +59,7 @@ func TestMintToken(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := idlabtest.NewCloud(t, idlabtest.CloudOptions{})
-			admin := cloudAdmin(c)
+			admin := c.AdminJSON
 			if tc.setup != nil {
 				tc.setup(t, admin)
 			}
@@ -104,7 +81,7 @@ func TestMintToken(t *testing.T) {
 // TestMintTokenAtTheSameTime: suites minting at once all get tokens.
 func TestMintTokenAtTheSameTime(t *testing.T) {
 	c := idlabtest.NewCloud(t, idlabtest.CloudOptions{})
-	admin := cloudAdmin(c)
+	admin := c.AdminJSON
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {

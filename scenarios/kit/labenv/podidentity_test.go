@@ -24,7 +24,7 @@ import (
 func TestAddPodIdentityAssociation(t *testing.T) {
 	ctx := context.Background()
 	c := idlabtest.NewCloud(t, idlabtest.CloudOptions{EKSFixtures: "../../../fixtures/eks"})
-	admin := cloudAdmin(c)
+	admin := AdminFunc(c.AdminJSON)
 	a := eksauth.Association{ClusterName: "eks", Namespace: "idlab-podid-race-0a1b2c", ServiceAccount: "app", RoleARN: "arn:aws:iam::123456789012:role/podid-app"}
 	added, err := AddPodIdentityAssociation(ctx, admin, a)
 	require.NoError(t, err)
