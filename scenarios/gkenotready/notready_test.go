@@ -173,19 +173,42 @@ func TestGKEMetadataServerNotReady(t *testing.T) {
 	}
 
 	t.Run("identity-bugs", func(t *testing.T) {
+		// compute/metadata's OnGCE races a GET of 169.254.169.254 against
+		// a DNS lookup of metadata.google.internal and, on a machine whose
+		// DMI does not say Google, takes the first answer (metadata.go
+		// testOnGCE, v0.10.0). With the agent stopped the GET is refused
+		// at once and usually wins (false: FindDefaultCredentials finds
+		// nothing); under load CoreDNS's answer can win (true: the metadata
+		// credentials are chosen and the first token is refused). The
+		// first lab runs saw false; a full run saw true. Either way the
+		// pod has no credentials while the server is down; what the same
+		// process does next follows from that memoized answer, and the
+		// rows below hold each path to it.
+		first, err := attemptOf(lateRuns, 0, 0)
+		require.NoError(t, err)
+		won := "the refused GET answered OnGCE first (false)"
+		if first.OnGCE {
+			won = "CoreDNS's answer for metadata.google.internal answered OnGCE first (true)"
+		}
+		const noCreds = "no credentials while the server is down"
 		t.Run("metadata-server-down-at-start", func(t *testing.T) {
-			at, err := attemptOf(lateRuns, 0, 0)
-			require.NoError(t, err)
 			run := lateRuns[0]
-			row(t, "metadata-server-down-at-start", "NoDefaultCredentials", at, fmt.Sprintf(
-				"FindDefaultCredentials with the agent stopped and its DNAT in place: %s; metadata.google.internal. = %v; GET / then: %s; %d Google decisions meanwhile",
-				describe(at), run.MetadataDNS, run.MetadataPing, len(whileDown)))
-			require.False(t, at.OK, "no credentials without the metadata server, got %q", at.Output)
-			require.Equal(t, "NoDefaultCredentials", at.ErrorCode, at.ErrorMessage)
-			require.Equal(t, "credentials", at.Stage)
-			require.Equal(t, probe.NoDefaultCredentials, at.ErrorMessage)
-			require.False(t, at.OnGCE, "the refused dial answered OnGCE before the DNS did")
-			require.Less(t, at.Millis, int64(2000), "at once: before compute/metadata's 2 s dial timeout")
+			observed := labenv.Observed(first.OK, first.ErrorCode)
+			switch {
+			case !first.OnGCE && first.ErrorCode == "NoDefaultCredentials" && first.Stage == "credentials":
+				observed = noCreds
+			case first.OnGCE && first.ErrorCode == "ConnectionRefused" && first.Stage == "token":
+				observed = noCreds
+			}
+			labenv.Row(t, labenv.Outcome{Suite: "gke", Scenario: "metadata-server-down-at-start", Mechanism: "GKE Workload Identity",
+				Expected: noCreds, Observed: observed, Reason: fmt.Sprintf(
+					"FindDefaultCredentials with the agent stopped and its DNAT in place: %s; %s; metadata.google.internal. = %v; GET / then: %s; %d Google decisions meanwhile [%s]",
+					describe(first), won, run.MetadataDNS, run.MetadataPing, len(whileDown), notReadyIssue)})
+			require.Equal(t, noCreds, observed, "%s at %s (onGCE %t): %s", first.ErrorCode, first.Stage, first.OnGCE, first.ErrorMessage)
+			if !first.OnGCE {
+				require.Equal(t, probe.NoDefaultCredentials, first.ErrorMessage)
+				require.Less(t, first.Millis, int64(2000), "at once: before compute/metadata's 2 s dial timeout")
+			}
 			require.Equal(t, []string{gkemetadata.MetadataIP}, run.MetadataDNS, "CoreDNS answers the metadata name")
 			require.True(t, strings.HasSuffix(run.MetadataPing, "dial tcp "+gkemetadata.MetadataIP+":80: connect: connection refused"),
 				"the DNAT sends the address to the stopped agent's port, which refuses: %q", run.MetadataPing)
@@ -196,31 +219,49 @@ func TestGKEMetadataServerNotReady(t *testing.T) {
 			at, err := attemptOf(lateRuns, 0, 1)
 			require.NoError(t, err)
 			run := lateRuns[0]
-			row(t, "metadata-server-back-same-process", "NoDefaultCredentials", at, fmt.Sprintf(
-				"the same process once the agent answered GET / (after %d ms): %s; OnGCE is memoized for the process; it exited %d",
-				run.WaitedMillis, describe(at), run.ExitCode))
-			require.Equal(t, "NoDefaultCredentials", at.ErrorCode, at.ErrorMessage)
-			require.Equal(t, probe.NoDefaultCredentials, at.ErrorMessage)
-			require.False(t, at.OnGCE)
+			// OnGCE is memoized: a process that was told false stays without
+			// credentials, one that was told true gets its token now.
+			want := "NoDefaultCredentials"
+			if first.OnGCE {
+				want = "allow"
+			}
+			row(t, "metadata-server-back-same-process", want, at, fmt.Sprintf(
+				"the same process once the agent answered GET / (after %d ms): %s; OnGCE is memoized for the process and %s; it exited %d",
+				run.WaitedMillis, describe(at), won, run.ExitCode))
+			require.Equal(t, first.OnGCE, at.OnGCE, "memoized")
 			require.Positive(t, run.WaitedMillis, "the retry came after the metadata server answered")
 			require.Empty(t, run.WaitError)
+			if first.OnGCE {
+				require.True(t, at.OK, "%s: %s", at.ErrorCode, at.ErrorMessage)
+				require.Equal(t, int32(0), run.ExitCode)
+				return
+			}
+			require.Equal(t, "NoDefaultCredentials", at.ErrorCode, at.ErrorMessage)
+			require.Equal(t, probe.NoDefaultCredentials, at.ErrorMessage)
 			require.Equal(t, int32(1), run.ExitCode, "the application gave up")
 		})
 
 		t.Run("metadata-server-back-container-restarted", func(t *testing.T) {
-			at, err := attemptOf(lateRuns, 1, 0)
-			require.NoError(t, err)
+			// The pod reads its object in the end: after one container
+			// restart when its first process was told false, in that first
+			// process when it was told true.
+			last := lateRuns[len(lateRuns)-1]
+			at := last.Attempts[len(last.Attempts)-1]
+			wantRestarts := int32(1)
+			if first.OnGCE {
+				wantRestarts = 0
+			}
 			reads := bucketRead(down, afterLate, readerA, "team-a-data")
 			issued := tokensIssued(agentLogLate, latePod.Status.PodIP)
 			row(t, "metadata-server-back-container-restarted", "allow", at, fmt.Sprintf(
-				"the container started again in pod %s (uid %s, %d restart): %s; the agent's log: %d token(s) issued to %v; %s",
-				latePod.Name, latePod.UID, podRestarts(latePod), describe(at), len(issued), issued, lastOf(reads)))
+				"pod %s (uid %s) after %d restart(s), as %s calls for: %s; the agent's log: %d token(s) issued to %v; %s",
+				latePod.Name, latePod.UID, podRestarts(latePod), won, describe(at), len(issued), issued, lastOf(reads)))
 			require.True(t, at.OK, "%s at %s: %s", at.ErrorCode, at.Stage, at.ErrorMessage)
 			require.Equal(t, "hello from team-a-data", at.Output)
 			require.True(t, at.OnGCE)
-			require.Equal(t, int32(1), podRestarts(latePod), "one restart: the same pod")
-			require.Len(t, lateRuns, 2)
-			require.Equal(t, int32(0), lateRuns[1].ExitCode)
+			require.Equal(t, wantRestarts, podRestarts(latePod), "the same pod")
+			require.Len(t, lateRuns, int(wantRestarts)+1)
+			require.Equal(t, int32(0), last.ExitCode)
 			require.Contains(t, issued, "serviceAccount:"+ns+"/app-a", "the agent issued the pod its KSA's token")
 			require.NotEmpty(t, reads, "Google IAM decided on %s reading team-a-data", readerA)
 			require.True(t, reads[len(reads)-1].Allowed(), reads[len(reads)-1].Reason)
