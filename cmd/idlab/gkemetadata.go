@@ -62,7 +62,7 @@ func runGKEMetadataServe(ctx context.Context, env *cliEnv, args []string) error 
 	fs.StringVar(&o.IssuerURL, "issuer-url", "", "the cluster's service-account issuer")
 	fs.StringVar(&o.NodeKSA, "node-ksa", "", "namespace/name of a KSA whose workload identity is the node's (hostNetwork callers)")
 	fs.StringVar(&o.NodeServiceAccount, "node-service-account", "", "the node's Google service account email")
-	fs.DurationVar(&o.PodLookupWait, "pod-lookup-wait", 5*time.Second, "how long a caller's IP may wait for its pod to appear in the API")
+	fs.DurationVar(&o.PodLookupWait, "pod-lookup-wait", podLookupWait, "how long a caller's IP may wait for its pod to appear in the API")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -79,3 +79,10 @@ func runGKEMetadataServe(ctx context.Context, env *cliEnv, args []string) error 
 	env.log.Info("gke metadata server serving", "addr", *addr, "node", o.NodeName)
 	return runServers(ctx, server{srv, srv.ListenAndServe})
 }
+
+// podLookupWait is `gke-metadata serve`'s default --pod-lookup-wait. GKE
+// documents that its metadata server may take a few seconds to serve a
+// new pod; 5 s was too short for the lab's one loaded node: in a full run
+// with 50 pods starting at once (scenarios/storm) one pod's IP reached
+// the API after it, and its token request got the 404.
+const podLookupWait = 15 * time.Second

@@ -78,7 +78,7 @@ type Options struct {
 	// PodLookupWait is how long a request from an IP with no known pod
 	// waits for the pod to show up: a container's first call can beat the
 	// kubelet's status update that publishes its IP. Zero does not wait;
-	// `idlab gke-metadata serve` waits 5s.
+	// `idlab gke-metadata serve` waits 15s.
 	PodLookupWait time.Duration
 	// Logger defaults to discarding.
 	Logger *slog.Logger
