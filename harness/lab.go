@@ -577,13 +577,21 @@ func (l *Lab) startEmulator(ctx context.Context, image string) (string, error) {
 	if err := cloud.WriteServeConfig(filepath.Join(l.serveDir(), serveConfigFile), l.serveConfig()); err != nil {
 		return "", err
 	}
-	running, _ := docker(ctx, nil, "inspect", "--format", "{{.Config.Image}} {{.State.Running}}", EmulatorContainer)
-	if running != image+" true" {
+	serveDir, err := filepath.Abs(l.serveDir())
+	if err != nil {
+		return "", err
+	}
+	have, _ := docker(ctx, nil, "inspect", "--format", emulatorInspectFormat, EmulatorContainer)
+	want := emulatorContainer{Image: image, Running: true, DataDir: serveDir, HostPort: "127.0.0.1:" + strconv.Itoa(l.cfg.HostPort)}
+	if got := parseEmulatorInspect(have); got != want {
+		if have != "" {
+			fmt.Fprintf(l.cfg.Progress, "idlab: replacing container %s (%s), not this lab's (%s)\n", EmulatorContainer, got, want)
+		}
 		_, _ = docker(ctx, nil, "rm", "-f", EmulatorContainer)
 		args := []string{"run", "-d", "--name", EmulatorContainer, "--network", KindNetwork,
 			"--restart", "unless-stopped",
 			"-p", fmt.Sprintf("127.0.0.1:%d:443", l.cfg.HostPort),
-			"-v", l.serveDir() + ":/data",
+			"-v", serveDir + ":/data",
 			image, "serve", "--config", "/data/" + serveConfigFile}
 		if _, err := docker(ctx, nil, args...); err != nil {
 			return "", err
@@ -599,6 +607,38 @@ func (l *Lab) startEmulator(ctx context.Context, image string) (string, error) {
 		return "", fmt.Errorf("emulator IP on network %s: %q: %v", KindNetwork, ip, err)
 	}
 	return ip, nil
+}
+
+// emulatorContainer is what decides whether a running emulator container
+// is this lab's: a container of the same name left by a lab of another
+// state dir (another checkout on the machine, or a lab Docker restarted
+// with --restart unless-stopped) mounts that lab's serve root, so a
+// restart of it would answer on that lab's admin socket, not on ours.
+type emulatorContainer struct {
+	Image    string
+	Running  bool
+	DataDir  string // the host directory mounted at /data
+	HostPort string // HOST-IP:PORT published for 443
+}
+
+func (c emulatorContainer) String() string {
+	return fmt.Sprintf("image %s, running %t, /data from %s, port %s", c.Image, c.Running, c.DataDir, c.HostPort)
+}
+
+// emulatorInspectFormat prints the fields of emulatorContainer, separated by
+// tabs, for parseEmulatorInspect.
+const emulatorInspectFormat = `{{.Config.Image}}	{{.State.Running}}	` +
+	`{{range .Mounts}}{{if eq .Destination "/data"}}{{.Source}}{{end}}{{end}}	` +
+	`{{range (index .HostConfig.PortBindings "443/tcp")}}{{.HostIp}}:{{.HostPort}}{{end}}`
+
+// parseEmulatorInspect reads the output of emulatorInspectFormat; anything
+// else (no such container: empty) is the zero value, which no lab wants.
+func parseEmulatorInspect(out string) emulatorContainer {
+	f := strings.Split(out, "\t")
+	if len(f) != 4 {
+		return emulatorContainer{}
+	}
+	return emulatorContainer{Image: f[0], Running: f[1] == "true", DataDir: f[2], HostPort: f[3]}
 }
 
 // waitHealthy waits for the emulator's admin API to answer its health
