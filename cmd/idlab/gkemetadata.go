@@ -62,7 +62,7 @@ func runGKEMetadataServe(ctx context.Context, env *cliEnv, args []string) error 
 	fs.StringVar(&o.IssuerURL, "issuer-url", "", "the cluster's service-account issuer")
 	fs.StringVar(&o.NodeKSA, "node-ksa", "", "namespace/name of a KSA whose workload identity is the node's (hostNetwork callers)")
 	fs.StringVar(&o.NodeServiceAccount, "node-service-account", "", "the node's Google service account email")
-	fs.DurationVar(&o.PodLookupWait, "pod-lookup-wait", podLookupWait, "how long a caller's IP may wait for its pod to appear in the API")
+	fs.DurationVar(&o.PodLookupWait, "pod-lookup-wait", podLookupWait, "how long a caller's IP may wait for its pod to appear in the API (the server's pod watch)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -73,6 +73,11 @@ func runGKEMetadataServe(ctx context.Context, env *cliEnv, args []string) error 
 	o.Logger = env.log
 	h, err := gkemetadata.New(o)
 	if err != nil {
+		return err
+	}
+	// Listen once the caches hold the node's pods, so a ready server
+	// (its readiness probe) knows them.
+	if err := h.Start(ctx); err != nil {
 		return err
 	}
 	srv := &http.Server{Addr: *addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}

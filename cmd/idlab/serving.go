@@ -47,10 +47,13 @@ func runServers(ctx context.Context, servers ...server) error {
 
 // inClusterClient is the Kubernetes client of a component running in a
 // pod, with its service account's credentials. Its rate limit is raised
-// from client-go's default 5 QPS (burst 10): the GKE metadata server asks
-// the API for the caller's pod and service account on each token request,
-// and 50 pods starting at once (scenarios/storm) queued behind that limit
-// past their clients' 30 s timeout in a lab run.
+// from client-go's default 5 QPS (burst 10): the GKE metadata server
+// then asked the API for the caller's pod and service account on each
+// token request, and 50 pods starting at once (scenarios/storm) queued
+// behind that limit past their clients' 30 s timeout in a lab run. It now
+// reads them from informers but still makes a TokenRequest per new pod;
+// gtoken's webhook reads a KSA per admission, and the other webhooks and
+// kube2iam read the API on their caches' misses.
 func inClusterClient() (*kubernetes.Clientset, error) {
 	rc, err := rest.InClusterConfig()
 	if err != nil {

@@ -16,6 +16,15 @@
 //  1. The caller is the pod whose IP is the connection's source address
 //     (pods with status.podIP == IP and spec.nodeName == this node);
 //     callers from the node's IP or hostNetwork pods are the node.
+//     Pods and KSAs come from informers (Handler.Start: a watch of the
+//     node's pods indexed by IP, and of every KSA), so a known caller
+//     costs the API server nothing. A pod that has ended (Succeeded,
+//     Failed) or is being deleted is never the caller, so a reused IP is
+//     its new pod's; of two live pods with one IP, a Running one, then
+//     the newer. An IP with no pod waits for the watch to bring one (a
+//     first call can beat the kubelet's status update; GKE documents a
+//     few seconds before a new pod is served), up to
+//     Options.PodLookupWait.
 //  2. A token of the pod's KSA is requested from the API server
 //     (TokenRequest, audience PROJECT.svc.id.goog, bound to the pod).
 //  3. It is exchanged at Google STS (POST https://sts.googleapis.com/v1/token,

@@ -17,15 +17,21 @@ import (
 // Handler is one node's GKE metadata server (an http.Handler).
 type Handler struct {
 	opts  Options
+	api   *apiCache // pods and KSAs; Start fills it
 	cache tokenCache
 }
 
-// New checks opts and returns the handler.
+// New checks opts and returns the handler. Its caches of pods and KSAs
+// fill once Start runs; until then token and account requests wait.
 func New(opts Options) (*Handler, error) {
 	if err := opts.normalize(); err != nil {
 		return nil, fmt.Errorf("gkemetadata: %w", err)
 	}
-	return &Handler{opts: opts}, nil
+	api, err := newAPICache(opts.Client, opts.NodeName)
+	if err != nil {
+		return nil, fmt.Errorf("gkemetadata: %w", err)
+	}
+	return &Handler{opts: opts, api: api}, nil
 }
 
 // answer is a 200 body: text (Content-Type application/text, as GKE) or

@@ -5,8 +5,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -14,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -112,6 +115,7 @@ func newLab(t *testing.T, mut func(*Options)) *lab {
 	}
 	l.h, err = New(opts)
 	require.NoError(t, err)
+	startCaches(t, l.h, l.client)
 	l.srv = httptest.NewServer(l.h)
 	t.Cleanup(l.srv.Close)
 	return l
@@ -141,6 +145,31 @@ func (l *lab) tokenReactor(action k8stesting.Action) (bool, runtime.Object, erro
 	out := tr.DeepCopy()
 	out.Status = authenticationv1.TokenRequestStatus{Token: tok, ExpirationTimestamp: metav1.NewTime(l.clk.Now().Add(3600e9))}
 	return true, out, nil
+}
+
+// startCaches runs h's informers until the test ends and returns once
+// they have listed and their watches are open: the fake clientset sends an
+// object created between a list and its watch to no one.
+func startCaches(t *testing.T, h *Handler, client *fake.Clientset) {
+	t.Helper()
+	var mu sync.Mutex
+	watching := map[string]bool{}
+	// The fake holds its lock from this reactor until its tracker has
+	// registered the watch, so a create that follows waits for it.
+	client.PrependWatchReactor("*", func(a k8stesting.Action) (bool, watch.Interface, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		watching[a.GetResource().Resource] = true
+		return false, nil, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	require.NoError(t, h.Start(ctx))
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return watching["pods"] && watching["serviceaccounts"]
+	}, 10*time.Second, time.Millisecond, "the informers' watches")
 }
 
 func ksa(ns, name, gsa string) *corev1.ServiceAccount {

@@ -56,8 +56,8 @@ func ContainerArgs(o ManifestOptions) []string {
 }
 
 // Manifests returns what deploys the metadata server in namespace from
-// image, in apply order: its ServiceAccount, a ClusterRole (pods
-// get/list/watch, serviceaccounts get, serviceaccounts/token create) and
+// image, in apply order: its ServiceAccount, a ClusterRole (pods and
+// serviceaccounts get/list/watch, serviceaccounts/token create) and
 // binding, and a hostNetwork DaemonSet on every node whose privileged init
 // container installs the 169.254.169.254 DNAT on the host.
 func Manifests(image, namespace string, opts ManifestOptions) []runtime.Object {
@@ -72,7 +72,7 @@ func Manifests(image, namespace string, opts ManifestOptions) []runtime.Object {
 		Name: Name, Namespace: namespace, Image: image, CAConfigMap: opts.CAConfigMap,
 		Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}},
-			{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"get"}},
+			{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, Verbs: []string{"create"}},
 		},
 		PriorityClassName: "system-node-critical",

@@ -16,8 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2/google"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/idlab/idlab/internal/jwtverify"
 )
@@ -353,37 +351,40 @@ func (s *safeBuffer) String() string {
 
 // TestPodPublishedLate: a container's first call can come before the
 // kubelet has published the pod's IP; with PodLookupWait the server waits
-// for it, without it the caller is unknown (seen in the lab: every first
-// call of a probe pod failed).
+// for the pod informer to bring it, without it the caller is unknown
+// (seen in the lab: every first call of a probe pod failed). The wait
+// asks the API server nothing: it is woken by the watch.
 func TestPodPublishedLate(t *testing.T) {
 	const ipLate = "10.244.0.50"
 	for _, tc := range []struct {
 		name string
 		wait time.Duration
 		ok   bool
-	}{{"waits for the pod", 3 * time.Second, true}, {"no wait", 0, false}} {
+	}{{"waits for the pod", 10 * time.Second, true}, {"no wait", 0, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLab(t, func(o *Options) { o.PodLookupWait = tc.wait })
-			// The pod is published once the server's first lookup of its IP
-			// has found nothing, however fast or slow this machine is.
-			var once sync.Once
-			l.client.PrependReactor("list", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
-				if strings.Contains(a.(k8stesting.ListAction).GetListRestrictions().Fields.String(), "status.podIP="+ipLate) {
-					once.Do(func() {
-						go func() { // after this list: the fake clientset is locked while its reactors run
-							_, _ = l.client.CoreV1().Pods("team-a").Create(context.Background(), pod("team-a", "late", "app", ipLate, nodeName, false), metav1.CreateOptions{})
-						}()
-					})
-				}
-				return false, nil, nil
-			})
-			resp, body := l.get(t, ipLate, "/computeMetadata/v1/instance/service-accounts/default/email", map[string]string{"Metadata-Flavor": "Google"})
+			before := len(l.client.Actions())
+			if tc.ok {
+				// The pod is published once the request waits for it,
+				// however fast or slow this machine is.
+				go func() {
+					for end := time.Now().Add(tc.wait); l.h.api.waiting(ipLate) == 0 && time.Now().Before(end); {
+						time.Sleep(time.Millisecond)
+					}
+					_, _ = l.client.CoreV1().Pods("team-a").Create(context.Background(), pod("team-a", "late", "app", ipLate, nodeName, false), metav1.CreateOptions{})
+				}()
+			}
+			start := time.Now()
+			resp, body := l.get(t, ipLate, "/computeMetadata/v1/instance/service-accounts/default/email", nil)
+			require.Empty(t, lookups(l.client.Actions()[before:]), "no pod or service account read from the API")
 			if tc.ok {
 				require.Equal(t, http.StatusOK, resp.StatusCode, body)
 				require.Equal(t, reader, body)
+				require.Less(t, time.Since(start), tc.wait/2, "woken by the watch, not by the end of the wait")
 				return
 			}
 			require.Equal(t, http.StatusNotFound, resp.StatusCode, body)
+			require.Equal(t, "Unable to find a pod with IP address "+ipLate+" on node "+nodeName+".\n", body)
 		})
 	}
 }

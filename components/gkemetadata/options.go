@@ -25,8 +25,10 @@ const Port = 988
 
 // Options configure the metadata server of one node.
 type Options struct {
-	// Client reads pods (by IP, on this node) and service accounts and
-	// creates service-account tokens (TokenRequest). Required.
+	// Client lists and watches the pods of this node and every service
+	// account (Handler.Start), reads a service account the watch has not
+	// brought yet, and creates service-account tokens (TokenRequest).
+	// Required.
 	Client kubernetes.Interface
 	// NodeName: only pods scheduled on this node are served. Required.
 	NodeName string
@@ -76,9 +78,9 @@ type Options struct {
 	// Now defaults to time.Now.
 	Now func() time.Time
 	// PodLookupWait is how long a request from an IP with no known pod
-	// waits for the pod to show up: a container's first call can beat the
-	// kubelet's status update that publishes its IP. Zero does not wait;
-	// `idlab gke-metadata serve` waits 15s.
+	// waits for the pod informer to bring one: a container's first call
+	// can beat the kubelet's status update that publishes its IP. Zero
+	// does not wait; `idlab gke-metadata serve` waits 15s.
 	PodLookupWait time.Duration
 	// Logger defaults to discarding.
 	Logger *slog.Logger
