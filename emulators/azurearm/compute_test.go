@@ -152,7 +152,9 @@ func TestScaleSetIdentity(t *testing.T) {
 				require.Equal(t, decisionlog.Allow, entries[0].Effect)
 				return
 			}
-			var e struct{ Error struct{ Code, Message string } }
+			var e struct {
+				Error struct{ Code, Message string }
+			}
 			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &e))
 			require.Equal(t, tc.code, e.Error.Code)
 			if tc.msg != "" {

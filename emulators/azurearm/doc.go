@@ -21,6 +21,7 @@
 //     role assignment is below the subscription (a container) Azure does
 //     not document; listing every subscription the principal holds a role
 //     assignment in is the lab's reading, stated here.
+//
 //   - GET /tenants?api-version=V: the token's tenant, with its display name
 //     and domains (Options.Tenants; the lab's Entra).
 //

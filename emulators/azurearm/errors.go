@@ -52,14 +52,12 @@ func errInvalidToken() *armError {
 const netTime = "1/2/2006 3:04:05 PM"
 
 func errExpired(exp, now time.Time) *armError {
-	return &armError{status: http.StatusUnauthorized, code: CodeExpiredAuthenticationToken, msg:
-		"The access token expiry UTC time '" + exp.UTC().Format(netTime) + "' is earlier than current UTC time '" + now.UTC().Format(netTime) + "'."}
+	return &armError{status: http.StatusUnauthorized, code: CodeExpiredAuthenticationToken, msg: "The access token expiry UTC time '" + exp.UTC().Format(netTime) + "' is earlier than current UTC time '" + now.UTC().Format(netTime) + "'."}
 }
 
 func errAudience(aud string) *armError {
-	return &armError{status: http.StatusUnauthorized, code: CodeInvalidAuthenticationTokenAudience, msg:
-		"The access token has been obtained for wrong audience or resource '" + aud + "'. It should exactly match with one of the allowed audiences '" +
-			strings.Join(Audiences, "','") + "'."}
+	return &armError{status: http.StatusUnauthorized, code: CodeInvalidAuthenticationTokenAudience, msg: "The access token has been obtained for wrong audience or resource '" + aud + "'. It should exactly match with one of the allowed audiences '" +
+		strings.Join(Audiences, "','") + "'."}
 }
 
 func errMissingAPIVersion() *armError {

@@ -60,7 +60,9 @@ func (noSubscriptions) SubscriptionsOf(string, string) []string { return nil }
 // noIdentities finds none.
 type noIdentities struct{}
 
-func (noIdentities) FindManagedIdentity(entra.IdentitySelector) (entra.App, bool) { return entra.App{}, false }
+func (noIdentities) FindManagedIdentity(entra.IdentitySelector) (entra.App, bool) {
+	return entra.App{}, false
+}
 
 func (o Options) normalize() (Options, error) {
 	if o.Directory == nil {
