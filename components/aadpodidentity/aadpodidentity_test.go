@@ -160,3 +160,28 @@ func TestChainRules(t *testing.T) {
 	}, ChainRules("169.254.169.254", "80", "127.0.0.1", "2579"))
 	require.Equal(t, []string{"PREROUTING", "-j", "aad-metadata"}, JumpRule())
 }
+
+func TestChainCommands(t *testing.T) {
+	good := ChainRules("169.254.169.254", "80", "127.0.0.1", "2579")
+	add := [][]string{{"-F", Chain},
+		{"-A", Chain, "-p", "tcp", "!", "-s", "127.0.0.1/32", "-d", "169.254.169.254", "--dport", "80", "-j", "DNAT", "--to-destination", "127.0.0.1:2579"},
+		{"-A", Chain, "-j", "RETURN"}}
+	jump := []string{"-I", "PREROUTING", "1", "-j", Chain}
+	for _, tc := range []struct {
+		name         string
+		listed       []string
+		exists, jump bool
+		want         [][]string
+	}{
+		{name: "fresh node", want: append(append([][]string{{"-N", Chain}}, add...), jump)},
+		{name: "all in place", listed: good, exists: true, jump: true},
+		{name: "chain right, jump gone (kube-proxy restart does not remove it; a node reboot does)", listed: good, exists: true, want: [][]string{jump}},
+		{name: "other target port: rewritten", listed: ChainRules("169.254.169.254", "80", "127.0.0.1", "8080"), exists: true, jump: true, want: add},
+		{name: "a rule missing", listed: good[:2], exists: true, jump: true, want: add},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ChainCommands(tc.listed, tc.exists, tc.jump, "169.254.169.254", "80", "127.0.0.1", "2579")
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
