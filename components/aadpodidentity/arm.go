@@ -72,7 +72,9 @@ func (a ARM) do(ctx context.Context, method, u string, body []byte) ([]byte, err
 	}
 	if resp.StatusCode/100 != 2 {
 		e := &ARMError{Status: resp.StatusCode}
-		var doc struct{ Error struct{ Code, Message string } }
+		var doc struct {
+			Error struct{ Code, Message string }
+		}
 		if json.Unmarshal(raw, &doc) == nil {
 			e.Code, e.Message = doc.Error.Code, doc.Error.Message
 		}

@@ -117,8 +117,10 @@ func (c *fakeMICCluster) LabelledPods(context.Context) ([]corev1.Pod, error) { r
 func (c *fakeMICCluster) ProviderIDs(context.Context) (map[string]string, error) {
 	return map[string]string{"aks-control-plane": "kind://docker/aks/aks-control-plane"}, nil
 }
-func (c *fakeMICCluster) Identities(context.Context) ([]AzureIdentity, error)       { return c.ids, nil }
-func (c *fakeMICCluster) Bindings(context.Context) ([]AzureIdentityBinding, error) { return c.bindings, nil }
+func (c *fakeMICCluster) Identities(context.Context) ([]AzureIdentity, error) { return c.ids, nil }
+func (c *fakeMICCluster) Bindings(context.Context) ([]AzureIdentityBinding, error) {
+	return c.bindings, nil
+}
 func (c *fakeMICCluster) AssignedIdentities(context.Context) ([]AzureAssignedIdentity, error) {
 	var out []AzureAssignedIdentity
 	for _, a := range c.assigned {
