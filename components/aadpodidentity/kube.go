@@ -155,3 +155,16 @@ func (k Kube) ProviderIDs(ctx context.Context) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// Create posts obj (an AzureIdentity, AzureIdentityBinding or
+// AzurePodIdentityException) as resource in namespace.
+func (k Kube) Create(ctx context.Context, namespace, resource string, obj any) error {
+	body, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	if _, err := k.rest().Post().AbsPath(path(namespace, resource, "")).Body(body).SetHeader("Content-Type", "application/json").DoRaw(ctx); err != nil {
+		return fmt.Errorf("create %s in %s: %w", resource, namespace, err)
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"testing"
 	"time"
@@ -179,4 +180,50 @@ func TestMICAssignsThroughARM(t *testing.T) {
 	require.ErrorContains(t, err, "Identity not found", "removed from the scale set, gone from the node")
 	arm2 := c.Decisions.Entries(decisionlog.Filter{Service: "azurearm"})
 	require.NotEmpty(t, arm2)
+}
+
+// nmiCluster is one bound pod at 127.0.0.1 for NMI.
+type nmiCluster struct{ assigned []aadpodidentity.AzureAssignedIdentity }
+
+func (nmiCluster) PodByIP(context.Context, string) (aadpodidentity.PodInfo, error) {
+	return aadpodidentity.PodInfo{Namespace: "idlab-aadpodid", Name: "bound"}, nil
+}
+func (c nmiCluster) AssignedIdentities(context.Context) ([]aadpodidentity.AzureAssignedIdentity, error) {
+	return c.assigned, nil
+}
+func (nmiCluster) Exceptions(context.Context, string) ([]aadpodidentity.AzurePodIdentityException, error) {
+	return nil, nil
+}
+
+// TestNMIServesAzidentity: the unmodified azidentity ManagedIdentityCredential
+// (MSAL's IMDS client) takes NMI's answer, the node IMDS's token re-encoded
+// as upstream's msiResponse, and azblob reads the identity's container.
+func TestNMIServesAzidentity(t *testing.T) {
+	c, _ := startCloudFor(t, eksIssuer, labFixture(t), func(cfg *Config) {
+		cfg.AzureFixtures = "../../fixtures/azure"
+		cfg.IMDS = []IMDSConfig{{Name: "aks", Cloud: IMDSCloudAzure, VM: "aks-nodepool1-x-vmss_0", Identities: []string{kubeletID, aadpodidReader}}}
+	})
+	node, _ := c.IMDSURLs("aks")
+	ref := aadpodidentity.AzureIdentity{Spec: aadpodidentity.AzureIdentitySpec{ClientID: "1a1a1a1a-1a1a-41a1-81a1-1a1a1a1a1a1a", ResourceID: aadpodidReader}}
+	ref.Name, ref.Namespace = "reader", "idlab-aadpodid"
+	a := aadpodidentity.AzureAssignedIdentity{Spec: aadpodidentity.AzureAssignedIdentitySpec{AzureIdentityRef: &ref, Pod: "bound", PodNamespace: "idlab-aadpodid"},
+		Status: aadpodidentity.AzureAssignedIdentityStatus{Status: aadpodidentity.AssignedIDAssigned}}
+	n, err := aadpodidentity.NewNMI(aadpodidentity.NMIOptions{Cluster: nmiCluster{[]aadpodidentity.AzureAssignedIdentity{a}}, Tokens: aadpodidentity.IMDS{BaseURL: node},
+		MetadataHeaderRequired: true, Retry: aadpodidentity.Retry{AttemptsForCreated: 1, AttemptsForAssigned: 1}})
+	require.NoError(t, err)
+	nmi := httptest.NewServer(n)
+	defer nmi.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
+		ClientOptions: azcore.ClientOptions{Transport: imdsAt(nmi.URL), Retry: policy.RetryOptions{MaxRetries: -1}}})
+	require.NoError(t, err)
+	blob, err := azblob.NewClient("https://idlab.blob.core.windows.net/", cred, &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{
+		Transport: c.Client(), Retry: policy.RetryOptions{MaxRetries: -1}}})
+	require.NoError(t, err)
+	dl, err := blob.DownloadStream(ctx, "aadpodid-data", "hello.txt", nil)
+	require.NoError(t, err)
+	got, _ := io.ReadAll(dl.Body)
+	dl.Body.Close()
+	require.Equal(t, "hello from aadpodid-data", string(got), "two identities on the node: NMI asked IMDS for the pod's by client ID")
 }
