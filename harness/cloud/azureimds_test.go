@@ -183,7 +183,9 @@ func TestMICAssignsThroughARM(t *testing.T) {
 }
 
 // nmiCluster is one bound pod at 127.0.0.1 for NMI.
-type nmiCluster struct{ assigned []aadpodidentity.AzureAssignedIdentity }
+type nmiCluster struct {
+	assigned []aadpodidentity.AzureAssignedIdentity
+}
 
 func (nmiCluster) PodByIP(context.Context, string) (aadpodidentity.PodInfo, error) {
 	return aadpodidentity.PodInfo{Namespace: "idlab-aadpodid", Name: "bound"}, nil
