@@ -217,7 +217,10 @@ func TestNMIServesAzidentity(t *testing.T) {
 	defer nmi.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
+	// By resource ID (msi_res_id): MSAL caches tokens process-wide, and
+	// TestAzureNodeIMDS's, of another lab's Entra, are cached under no ID
+	// and under the client ID.
+	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ResourceID(aadpodidReader),
 		ClientOptions: azcore.ClientOptions{Transport: imdsAt(nmi.URL), Retry: policy.RetryOptions{MaxRetries: -1}}})
 	require.NoError(t, err)
 	blob, err := azblob.NewClient("https://idlab.blob.core.windows.net/", cred, &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{
@@ -228,4 +231,7 @@ func TestNMIServesAzidentity(t *testing.T) {
 	got, _ := io.ReadAll(dl.Body)
 	dl.Body.Close()
 	require.Equal(t, "hello from aadpodid-data", string(got), "two identities on the node: NMI asked IMDS for the pod's by client ID")
+	ds := c.Decisions.Entries(decisionlog.Filter{Service: "azureimds"})
+	require.NotEmpty(t, ds)
+	require.Equal(t, "1a1a1a1a-1a1a-41a1-81a1-1a1a1a1a1a1a", ds[len(ds)-1].Detail["clientId"])
 }
