@@ -66,6 +66,7 @@ func TestNMI(t *testing.T) {
 		"10.244.0.12": {Namespace: "other", Name: "copycat", Labels: map[string]string{BindingLabel: "reader"}},
 		"10.244.0.13": {Namespace: "kube-system", Name: "mic-7d9f-x", ReplicaSet: "mic-7d9f"},
 		"10.244.0.14": {Namespace: "idlab-aadpodid", Name: "excepted", Labels: map[string]string{"app": "node-tool"}},
+		"10.244.0.15": {Namespace: "idlab-aadpodid", Name: "mic-7d9f-x", ReplicaSet: "mic-7d9f"},
 	}
 	q := "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fstorage.azure.com%2F"
 	rt := Retry{AttemptsForCreated: 2, AttemptsForAssigned: 1, IntervalSeconds: 1}
@@ -100,6 +101,9 @@ func TestNMI(t *testing.T) {
 		{name: "MIC gets the node's identity", ip: "10.244.0.13", path: q + "&client_id=kubelet", status: 200, asked: []string{"kubelet"}},
 		{name: "MIC asking for one the node lacks", ip: "10.244.0.13", path: q + "&client_id=nope", status: 403, asked: []string{"nope"},
 			body: "failed to get service principal token, error: adal: Refresh request failed. Status Code = '400'. Response body: {\"error\":\"invalid_request\",\"error_description\":\"Identity not found\"}\n"},
+		// A ReplicaSet named mic outside the MIC namespace is no MIC.
+		{name: "mic look-alike in another namespace", ip: "10.244.0.15", path: q + "&client_id=kubelet", status: 404, sleeps: 2,
+			body: "clientID in request: kubelet, getting assigned identities for pod idlab-aadpodid/mic-7d9f-x in CREATED state failed after 2 attempts, retry duration [1]s, error: <nil>. Check MIC pod logs for identity assignment errors\n"},
 		{name: "exception pod", ip: "10.244.0.14", path: q + "&client_id=kubelet", status: 200, asked: []string{"kubelet"}},
 		{name: "invalid token path", ip: "10.244.0.10", path: "/metadata/identity/oauth2x/token", status: 400, body: "Invalid request\n"},
 		{name: "upper-case metadata segment", ip: "10.244.0.10", path: "/METADATA" + strings.TrimPrefix(q, "/metadata"), assigned: []AzureAssignedIdentity{assigned("idlab-aadpodid", "app", reader, AssignedIDAssigned)},
