@@ -2,7 +2,6 @@ package aadpodidentity
 
 import (
 	"encoding/json"
-	"fmt"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -145,12 +144,4 @@ func Manifests(o ManifestOptions) []runtime.Object {
 		Container: corev1.Container{Name: NMIName, Args: NMIArgs(o), Env: []corev1.EnvVar{nodeName},
 			ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(ProbePort)}}}},
 	}.Objects()...)
-}
-
-// ObjectName names an object of Manifests for messages.
-func ObjectName(o runtime.Object) string {
-	if m, ok := o.(metav1.Object); ok {
-		return fmt.Sprintf("%T %s", o, m.GetName())
-	}
-	return fmt.Sprintf("%T", o)
 }

@@ -33,7 +33,7 @@ func TestAADPodIdentity(t *testing.T) {
 	defer cancel()
 	lab := labenv.Open(t)
 	aks := lab.Cluster(t, "aks")
-	lab.Namespace(ctx, t, aks, NS, MigratedSA)
+	lab.Namespace(ctx, t, aks, NS, "app", MigratedSA)
 	lab.Namespace(ctx, t, aks, NSB)
 	kube := aadpodidentity.Kube{CS: aks.CS}
 	for _, o := range []struct {
@@ -51,7 +51,7 @@ func TestAADPodIdentity(t *testing.T) {
 	}
 	retry := harness.AADPodIdentityRetry
 	probePod := func(ns, name, label string, args ...string) *corev1.Pod {
-		p := podrun.WithArgs(podrun.PlainPod(name, "default", lab.ProbeImage), args...)
+		p := podrun.WithArgs(podrun.PlainPod(name, "app", lab.ProbeImage), args...)
 		p.Namespace = ns
 		if label != "" {
 			p.Labels[aadpodidentity.BindingLabel] = label
