@@ -41,6 +41,7 @@ func components() []component {
 		podIdentity{},
 		gkeMetadata{},
 		azureWebhook{},
+		aadPodIdentity{},
 		kube2iamProxy{},
 		gtokenWebhook{},
 		labCA{},

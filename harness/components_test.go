@@ -189,7 +189,7 @@ func TestDefaultComponents(t *testing.T) {
 		{cluster: "eks", want: []string{ComponentIRSAWebhook, ComponentPodIdentity, ComponentKube2iam, ComponentLabCA}},
 		{cluster: "eks-2", want: []string{ComponentIRSAWebhook, ComponentPodIdentity, ComponentKube2iam, ComponentLabCA}},
 		{cluster: "gke", want: []string{ComponentGKEMetadata, ComponentGToken, ComponentLabCA}},
-		{cluster: "aks", want: []string{ComponentAzureWebhook, ComponentLabCA}},
+		{cluster: "aks", want: []string{ComponentAzureWebhook, ComponentAADPodIdentity, ComponentLabCA}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.cluster, func(t *testing.T) {

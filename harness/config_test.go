@@ -37,7 +37,7 @@ func TestConfigFromEnv(t *testing.T) {
 	require.Len(t, c.Clusters, 3)
 	require.Equal(t, "https://container.googleapis.com/v1/projects/idlab/locations/us-central1/clusters/gke", c.Clusters[1].IssuerURL)
 	require.Equal(t, "aks", c.Clusters[2].Name)
-	require.Equal(t, []string{ComponentAzureWebhook, ComponentLabCA}, c.Clusters[2].Components)
+	require.Equal(t, []string{ComponentAzureWebhook, ComponentAADPodIdentity, ComponentLabCA}, c.Clusters[2].Components)
 	env["IDLAB_PORT"] = "nope"
 	_, err = ConfigFromEnv(get)
 	require.ErrorContains(t, err, "IDLAB_PORT")

@@ -54,11 +54,28 @@ func (l *Lab) imdsConfigs() []cloud.IMDSConfig {
 			out = append(out, cloud.IMDSConfig{Name: c.Name, Port: port, BridgePort: port + 1, RoleARN: c.NodeRoleARN,
 				InstanceID: InstanceID(c.Name), Region: c.Region, HopLimit: NodeHopLimit, RequireV2: NodeRequireV2})
 		case c.Flavour == labfile.AKS:
-			out = append(out, cloud.IMDSConfig{Name: c.Name, Cloud: cloud.IMDSCloudAzure, Port: port, BridgePort: port + 1, VM: AzureVM(c.Name)})
+			out = append(out, cloud.IMDSConfig{Name: c.Name, Cloud: cloud.IMDSCloudAzure, Port: port, BridgePort: port + 1, VM: AzureVM(c.Name),
+				ResourceGroup: AKSNodeResourceGroup, Identities: []string{KubeletIdentityID}})
 		}
 	}
 	return out
 }
+
+// The aks clusters' node resource group and kubelet identity
+// (fixtures/azure/lab.yaml): AKS puts the cluster's scale set in a
+// resource group MC_RG_CLUSTER_LOCATION and assigns it the kubelet's
+// user-assigned identity CLUSTER-agentpool, which AAD Pod Identity's MIC
+// uses (useManagedIdentityExtension with its client ID in azure.json) and
+// which holds Virtual Machine Contributor and Managed Identity Operator on
+// the node resource group, as AAD Pod Identity's role-assignment page
+// asks.
+const (
+	AKSNodeResourceGroup = "MC_idlab_aks_westus2"
+	KubeletIdentityName  = "aks-agentpool"
+	KubeletClientID      = "3c3c3c3c-3c3c-43c3-83c3-3c3c3c3c3c3c"
+	KubeletIdentityID    = "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/" + AKSNodeResourceGroup +
+		"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + KubeletIdentityName
+)
 
 // AzureVM names the aks cluster's node as a scale-set instance, the way
 // AKS names its nodes' VMs.

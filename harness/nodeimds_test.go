@@ -19,7 +19,8 @@ func TestNodeIMDSConfigs(t *testing.T) {
 	require.Len(t, got, 2)
 	require.Equal(t, "eks", got[0].Name)
 	require.Equal(t, NodeRole, got[0].RoleARN)
-	require.Equal(t, cloud.IMDSConfig{Name: "aks", Cloud: cloud.IMDSCloudAzure, Port: IMDSBasePort + 4, BridgePort: IMDSBasePort + 5, VM: AzureVM("aks")}, got[1])
+	require.Equal(t, cloud.IMDSConfig{Name: "aks", Cloud: cloud.IMDSCloudAzure, Port: IMDSBasePort + 4, BridgePort: IMDSBasePort + 5, VM: AzureVM("aks"),
+		ResourceGroup: AKSNodeResourceGroup, Identities: []string{KubeletIdentityID}}, got[1], "the kubelet identity is on the node from the start, as AKS assigns it")
 	require.True(t, strings.HasPrefix(AzureVM("aks"), "aks-nodepool1-"))
 	for _, ic := range l.serveConfig().IMDS {
 		again, err := cloud.ParseIMDSFlag(ic.String())

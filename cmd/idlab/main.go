@@ -144,6 +144,7 @@ func commands() []command {
 		eksAgentCommand(),
 		azureWebhookCommand(),
 		kube2iamCommand(),
+		aadPodIdentityCommand(),
 		labCAWebhookCommand(),
 		{name: "gtoken", summary: "write a Google ID token for the pod to a file (what the gtoken webhook injects)", group: inClusterGroup, run: runGTokenWriter},
 	}

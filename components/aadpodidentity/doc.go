@@ -32,7 +32,38 @@
 // Azure/aad-pod-identity#826, a hostNetwork pod's curl answered by IMDS
 // itself, "Identity not found" while nothing was on the node).
 //
-// Not here yet: the controllers that run MIC and NMI in the cluster, the
-// identity assignment through ARM, and their deployment (see the lab
-// lead's report for this branch).
+// Running (idlab aadpodidentity mic|nmi|nmi-iptables; Manifests, CRDs):
+// MIC (MIC.Sync, PlanSync) lists the labelled pods, identities, bindings,
+// assigned identities and nodes, creates the AzureAssignedIdentity
+// (status Created, upstream's finalizer), GETs and PATCHes the node's
+// scale set identity through Resource Manager (ARM, IdentityPatch: upstream's
+// SetUserIdentities) with a token of its azure.json's user-assigned
+// identity from IMDS, which NMI lets MIC's pods reach (isMIC), then sets
+// status Assigned; assigned identities of pods gone are deleted and their
+// identity removed unless another pod on the scale set uses it. NMI
+// (NMI.ServeHTTP) routes as upstream's server.go: the token path
+// (msiHandler: pod by source IP, exceptions and MIC straight to IMDS,
+// else ListStep's retries and ChooseIdentity, the token from IMDS with the
+// identity's client ID re-encoded as msiResponse), the invalid token path
+// (400 "Invalid request"), /host/token, /metadata/instance when blocked
+// (403), everything else proxied to IMDS. Its init container installs the
+// aad-metadata chain (InstallChain, ChainCommands) through the host's /.
+//
+// Simplifications, stated so nobody relies on them: MIC polls every
+// --sync-interval (2 s in the lab) instead of reacting to informer events,
+// runs one replica without leader election, authenticates only as a
+// managed identity (useManagedIdentityExtension; the lab's Entra has no
+// client secrets), handles scale sets only, maps a node whose providerID
+// is not Azure's (kind's) to azure.json's primaryScaleSetName, emits no
+// Kubernetes events and does not retry an update after dropping the
+// identities named in a LinkedAuthorizationFailed; NMI looks pods up
+// through the API server (field selectors on node and IP) instead of an
+// informer, installs its chain once at start (init container) instead of
+// every --ipt-update-interval-sec and does not remove it on exit, has no
+// managed mode, no Retry-After (--set-retry-after-header), no conntrack
+// deletion and no metrics, and answers identities of type 1 and 2
+// (service principals) 403 "unsupported identity type"; the CRDs keep spec
+// and status unpruned instead of upstream's schemas. adal's error text for
+// an IMDS refusal is reproduced as go-autorest v0.9's ("adal: Refresh
+// request failed. Status Code = 'N'. Response body: BODY Endpoint URL").
 package aadpodidentity

@@ -1,8 +1,10 @@
-// Package azurearm emulates the tenant-level reads of Azure Resource
-// Manager (management.azure.com) that `az login` makes after Entra issued
-// its token: Subscriptions - List and Tenants - List, with ARM's bearer
-// token checks and error bodies, so that an unmodified azure-cli in the
-// lab's aks cluster can log in with a federated token.
+// Package azurearm emulates the parts of Azure Resource Manager
+// (management.azure.com) the lab's clients call: the tenant-level reads
+// `az login` makes after Entra issued its token (Subscriptions - List,
+// Tenants - List), and the identity property of a virtual machine scale
+// set, which AAD Pod Identity's MIC reads and patches to assign
+// user-assigned identities to a node; with ARM's bearer token checks, its
+// RBAC and its error bodies.
 //
 // Endpoints (host management.azure.com, or any host for tests):
 //
@@ -19,8 +21,40 @@
 //     role assignment is below the subscription (a container) Azure does
 //     not document; listing every subscription the principal holds a role
 //     assignment in is the lab's reading, stated here.
+//
 //   - GET /tenants?api-version=V: the token's tenant, with its display name
 //     and domains (Options.Tenants; the lab's Entra).
+//
+//   - GET and PATCH /subscriptions/S/resourceGroups/RG/providers/
+//     Microsoft.Compute/virtualMachineScaleSets/NAME?api-version=V: the
+//     scale sets the lab registers (AddScaleSet; one per aks cluster, whose
+//     identities are its node's IMDS's, emulators/azureimds). GET answers
+//     id, name, type, location, identity {type UserAssigned,
+//     userAssignedIdentities {ID: {principalId, clientId}}} and
+//     properties.provisioningState. PATCH reads only the identity property
+//     of the body MIC sends (pkg/cloudprovider/vmss.go UpdateIdentities,
+//     Azure/aad-pod-identity e4e7eab: {"identity":{"type":"UserAssigned",
+//     "userAssignedIdentities":{"ID":{},"OTHER":null}}}; type None removes
+//     all), merges it as ARM does (omitted identities stay) and answers 200
+//     with the scale set. Authorization, in ARM's order: the caller's role
+//     assignments (AssignRole, or the fixture key roleAssignments) must
+//     grant Microsoft.Compute/virtualMachineScaleSets/read or /write at the
+//     scale set, else 403 AuthorizationFailed, before existence is
+//     revealed (404 ResourceNotFound); each identity added needs
+//     Microsoft.ManagedIdentity/userAssignedIdentities/assign/action at the
+//     identity, else 403 LinkedAuthorizationFailed naming them; an identity
+//     that does not exist is the compute provider's 400
+//     FailedIdentityOperation (x-ms-failure-cause service). Roles: Virtual
+//     Machine Contributor, Managed Identity Operator, Contributor and
+//     Reader, with their built-in actions (rbac.go); AAD Pod Identity's
+//     role-assignment page asks for the first two.
+//
+// Deliberate simplifications: scale sets only (no virtualMachines, no
+// instances' own identities: the lab's node is one scale set instance);
+// no system-assigned identity (type SystemAssigned is a 400); a PATCH is
+// applied at once and answered 200 with provisioningState Succeeded, with
+// no Azure-AsyncOperation to poll; no throttling or Retry-After; role
+// assignments have no conditions, deny assignments or notActions.
 //
 // Every request is checked in ARM's order: an Authorization header
 // (missing: 401 AuthenticationFailed), a Bearer token that verifies
@@ -31,12 +65,13 @@
 // and JetBrains/azure-tools-for-intellij#16), then api-version (400
 // MissingApiVersionParameter). Errors are {"error": {"code", "message"}}
 // with x-ms-failure-cause: gateway (ARM's front door answered, as the 401
-// traced in Azure/azure-powershell#12544 shows). Paths other than these two get the
+// traced in Azure/azure-powershell#12544 shows). Other paths get the
 // lab's own 404, which names what it serves: the lab emulates no more of
 // ARM.
 //
-// Every request to these two endpoints leaves an entry in the lab's
-// decision log (Cloud azure, Service azurearm; Action
-// Microsoft.Resources/subscriptions/read or .../tenants/read) and one slog
-// line: decision, principal, action, resource, reason, request_id.
+// Every request to these endpoints leaves an entry in the lab's decision
+// log (Cloud azure, Service azurearm; Action
+// Microsoft.Resources/subscriptions/read, .../tenants/read or the scale
+// set's read or write) and one slog line: decision, principal, action,
+// resource, reason, request_id.
 package azurearm

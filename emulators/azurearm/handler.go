@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -29,6 +30,10 @@ const (
 type Handler struct {
 	opts Options
 	log  *slog.Logger
+	rbac rbac
+
+	mu        sync.RWMutex
+	scaleSets map[string]ScaleSet // by lower-case resource ID
 }
 
 // New returns a handler; Options.Directory is required.
@@ -37,15 +42,17 @@ func New(opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{opts: opts, log: opts.Logger}, nil
+	return &Handler{opts: opts, log: opts.Logger, scaleSets: map[string]ScaleSet{}}, nil
 }
 
-// ServeHTTP answers GET /subscriptions and GET /tenants; any other path
-// gets the lab's 404 naming them.
+// ServeHTTP answers GET /subscriptions and GET /tenants, and GET and
+// PATCH of a registered scale set; any other path gets the lab's 404
+// naming them.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	action := map[string]string{"/subscriptions": ActionListSubscriptions, "/tenants": ActionListTenants}[strings.TrimSuffix(r.URL.Path, "/")]
-	if action == "" || r.Method != http.MethodGet {
-		http.Error(w, "idlab: the lab's Azure Resource Manager serves GET /subscriptions and GET /tenants only, not "+r.Method+" "+r.URL.Path, http.StatusNotFound)
+	ref, isScaleSet := parseScaleSetPath(r.URL.Path)
+	if !(action != "" && r.Method == http.MethodGet || isScaleSet && (r.Method == http.MethodGet || r.Method == http.MethodPatch)) {
+		http.Error(w, "idlab: the lab's Azure Resource Manager serves GET /subscriptions, GET /tenants and GET or PATCH of a virtual machine scale set only, not "+r.Method+" "+r.URL.Path, http.StatusNotFound)
 		return
 	}
 	reqID := uuid.NewString()
@@ -56,12 +63,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-ms-request-id", reqID)
 	w.Header().Set("x-ms-correlation-request-id", corr)
 	d := decision{Entry: decisionlog.Entry{Time: h.opts.Now().UTC(), RequestID: reqID, Action: action, Resource: strings.TrimSuffix(r.URL.Path, "/")}}
+	if isScaleSet {
+		d.Action = ActionScaleSetRead
+		if r.Method == http.MethodPatch {
+			d.Action = ActionScaleSetWrite
+		}
+	}
 	claims, aerr := h.authenticate(r)
 	if claims != nil {
 		d.Principal, d.AppID, d.Tenant, d.Audience = claims.ObjectID, claims.AppID, claims.TenantID, claims.Audience
 	}
 	if aerr == nil && r.URL.Query().Get("api-version") == "" {
 		aerr = errMissingAPIVersion()
+	}
+	if aerr == nil && isScaleSet {
+		aerr = h.serveScaleSet(w, r, ref, claims, &d)
+		if aerr == nil {
+			d.Allowed = true
+			h.record(d)
+			return
+		}
 	}
 	if aerr != nil {
 		d.Code, d.Reason = aerr.code, aerr.msg
@@ -78,6 +99,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	subs := slices.Clone(h.opts.Subscriptions.SubscriptionsOf(claims.TenantID, claims.ObjectID))
+	subs = append(subs, h.rbac.subscriptionsOf(claims.ObjectID)...)
 	slices.Sort(subs)
 	subs = slices.Compact(subs)
 	out := make([]subscriptionJSON, 0, len(subs))

@@ -136,7 +136,7 @@ func TestServeHTTP(t *testing.T) {
 			ds := log.Entries(decisionlog.Filter{})
 			if tc.body == nil {
 				require.Empty(t, ds)
-				require.Contains(t, rec.Body.String(), "idlab: the lab's Azure Resource Manager serves GET /subscriptions and GET /tenants only")
+				require.Contains(t, rec.Body.String(), "idlab: the lab's Azure Resource Manager serves GET /subscriptions, GET /tenants and GET or PATCH of a virtual machine scale set only")
 				return
 			}
 			var got map[string]any

@@ -31,8 +31,11 @@ type Options struct {
 	// which knows no tenant.
 	Directory Directory
 	// Subscriptions lists a principal's subscriptions. Defaults to none
-	// anywhere.
+	// anywhere (beyond those of Resource Manager's own role assignments).
 	Subscriptions Subscriptions
+	// Identities finds the user-assigned managed identities a scale set
+	// update names. Defaults to Directory when it is one, else to none.
+	Identities ManagedIdentities
 	// Now is the clock of decisions and of the expiry message. Defaults to
 	// time.Now.
 	Now func() time.Time
@@ -54,12 +57,26 @@ type noSubscriptions struct{}
 
 func (noSubscriptions) SubscriptionsOf(string, string) []string { return nil }
 
+// noIdentities finds none.
+type noIdentities struct{}
+
+func (noIdentities) FindManagedIdentity(entra.IdentitySelector) (entra.App, bool) {
+	return entra.App{}, false
+}
+
 func (o Options) normalize() (Options, error) {
 	if o.Directory == nil {
 		return o, ErrNoDirectory
 	}
 	if o.Subscriptions == nil {
 		o.Subscriptions = noSubscriptions{}
+	}
+	if o.Identities == nil {
+		if mi, ok := o.Directory.(ManagedIdentities); ok {
+			o.Identities = mi
+		} else {
+			o.Identities = noIdentities{}
+		}
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -42,11 +42,13 @@
 //
 // Deliberate differences from Azure, stated so nobody relies on them:
 //
-//   - Identity assignment is not ARM. Azure assigns a user-assigned identity
-//     to a VM or scale set with a PUT/PATCH of its identity property through
-//     ARM (what AAD Pod Identity's MIC does, pkg/cloudprovider/vmss.go);
-//     here Assign/Unassign, or the control plane's admin API
-//     (AdminHandler), take the same body shape as ARM's identity property:
+//   - Identity assignment is ARM's elsewhere. Azure assigns a user-assigned
+//     identity to a VM or scale set with a PATCH of its identity property
+//     through ARM (what AAD Pod Identity's MIC does, pkg/cloudprovider/
+//     vmss.go); the lab's Resource Manager (emulators/azurearm) serves that
+//     PATCH for the aks node's scale set, with its RBAC, and calls Patch
+//     here. Assign/Unassign and the control plane's admin API
+//     (AdminHandler) take the same body shape as ARM's identity property:
 //     {"identity":{"userAssignedIdentities":{"RESOURCE_ID":{},"OTHER":null}}}
 //     (null removes) and answer the identity property.
 //   - No system-assigned identity: a VM without user-assigned identities

@@ -35,6 +35,7 @@ type FixtureError = fixtureyaml.Error
 //	    resourceGroup: RG       # optional (DefaultResourceGroup)
 //	    federatedCredentials: [...]   # optional, as for apps
 //	  storageAccounts: [...]   # read by emulators/azureblob
+//	  roleAssignments: [...]   # read by emulators/azurearm
 type fixtureDoc struct {
 	Tenants []tenantFixture `yaml:"tenants"`
 }
@@ -49,6 +50,8 @@ type tenantFixture struct {
 	// StorageAccounts belong to the blob emulator (emulators/azureblob);
 	// accepted so one file describes a tenant.
 	StorageAccounts []yaml.Node `yaml:"storageAccounts"`
+	// RoleAssignments belong to Resource Manager (emulators/azurearm).
+	RoleAssignments []yaml.Node `yaml:"roleAssignments"`
 	line            int
 }
 

@@ -11,7 +11,9 @@ import (
 	"strings"
 
 	"github.com/idlab/idlab/emulators/awsimds"
+	"github.com/idlab/idlab/emulators/azurearm"
 	"github.com/idlab/idlab/emulators/azureimds"
+	"github.com/idlab/idlab/emulators/entra"
 	"github.com/idlab/idlab/internal/httplimit"
 )
 
@@ -34,8 +36,16 @@ type IMDSConfig struct {
 	Region     string `yaml:"region,omitempty" json:"region,omitempty"`
 	HopLimit   int    `yaml:"hopLimit,omitempty" json:"hopLimit,omitempty"`   // HttpPutResponseHopLimit
 	RequireV2  bool   `yaml:"requireV2,omitempty" json:"requireV2,omitempty"` // HttpTokens=required
-	// VM names an Azure node's virtual machine (scale-set instance).
+	// VM names an Azure node's virtual machine (scale-set instance
+	// NAME_N of scale set NAME).
 	VM string `yaml:"vm,omitempty" json:"vm,omitempty"`
+	// ResourceGroup is an Azure node's scale set's resource group (AKS's
+	// node resource group MC_...); with it, Resource Manager serves the
+	// scale set (emulators/azurearm), whose identities are the node's.
+	ResourceGroup string `yaml:"resourceGroup,omitempty" json:"resourceGroup,omitempty"`
+	// Identities are the resource IDs of the user-assigned identities an
+	// Azure node has from the start (AKS's kubelet identity).
+	Identities []string `yaml:"identities,omitempty" json:"identities,omitempty"`
 }
 
 // IMDS clouds of IMDSConfig.Cloud.
@@ -47,7 +57,7 @@ const (
 // ParseIMDSFlag reads the serve flag's form of an IMDSConfig:
 //
 //	name=eks,port=8081,bridge-port=8082,role=ARN,instance-id=i-...,region=us-west-2,hop-limit=2,http-tokens=required
-//	name=aks,cloud=azure,port=8083,bridge-port=8084,vm=aks-nodepool1-vmss_0
+//	name=aks,cloud=azure,port=8083,bridge-port=8084,vm=aks-nodepool1-vmss_0,resource-group=MC_rg,identity=ID,identity=ID2
 func ParseIMDSFlag(s string) (IMDSConfig, error) {
 	var c IMDSConfig
 	for _, kv := range strings.Split(s, ",") {
@@ -66,6 +76,10 @@ func ParseIMDSFlag(s string) (IMDSConfig, error) {
 			c.Cloud = v
 		case "vm":
 			c.VM = v
+		case "resource-group":
+			c.ResourceGroup = v
+		case "identity":
+			c.Identities = append(c.Identities, v)
 		case "port":
 			c.Port, err = strconv.Atoi(v)
 		case "bridge-port":
@@ -96,6 +110,9 @@ func ParseIMDSFlag(s string) (IMDSConfig, error) {
 	if c.Name == "" || strings.ContainsAny(c.Name, "/?#") {
 		return c, fmt.Errorf("imds %q: name is required and must be a plain word", s)
 	}
+	if c.Cloud != IMDSCloudAzure && (c.ResourceGroup != "" || len(c.Identities) > 0) {
+		return c, fmt.Errorf("imds %q: resource-group and identity are an azure node's", s)
+	}
 	if c.Cloud == IMDSCloudAzure && (c.RoleARN != "" || c.InstanceID != "" || c.HopLimit != 0 || c.RequireV2) {
 		return c, fmt.Errorf("imds %q: role, instance-id, hop-limit and http-tokens are EC2's; an azure node has none", s)
 	}
@@ -113,6 +130,12 @@ func (c IMDSConfig) String() string {
 		s := fmt.Sprintf("name=%s,cloud=azure,port=%d,bridge-port=%d", c.Name, c.Port, c.BridgePort)
 		if c.VM != "" {
 			s += ",vm=" + c.VM
+		}
+		if c.ResourceGroup != "" {
+			s += ",resource-group=" + c.ResourceGroup
+		}
+		for _, id := range c.Identities {
+			s += ",identity=" + id
 		}
 		return s
 	}
@@ -153,11 +176,17 @@ func (c *Cloud) newIMDS() error {
 				return fmt.Errorf("imds %s: an azure node needs the Entra emulator", ic.Name)
 			}
 			h, err := azureimds.New(azureimds.Options{Identities: c.Entra, Now: c.Clock.Now, Logger: c.log.With("emulator", "azureimds", "node", ic.Name),
-				VM: ic.VM, Decisions: c.Decisions})
+				VM: ic.VM, Decisions: c.Decisions, Assigned: ic.Identities})
 			if err != nil {
 				return fmt.Errorf("imds %s: %w", ic.Name, err)
 			}
 			c.imds[ic.Name] = &imdsNode{cfg: ic, azure: h}
+			if ic.ResourceGroup != "" && c.ARM != nil {
+				if err := c.ARM.AddScaleSet(azurearm.ScaleSet{Subscription: entra.DefaultSubscription, ResourceGroup: ic.ResourceGroup,
+					Name: ScaleSetOf(ic.VM), Location: "westus2", Identity: h}); err != nil {
+					return fmt.Errorf("imds %s: %w", ic.Name, err)
+				}
+			}
 			continue
 		}
 		h, err := awsimds.New(awsimds.Options{IAM: c.IAM, Now: c.Clock.Now, Logger: c.log.With("emulator", "imds", "node", ic.Name),
@@ -168,6 +197,14 @@ func (c *Cloud) newIMDS() error {
 		c.imds[ic.Name] = &imdsNode{cfg: ic, handler: h}
 	}
 	return nil
+}
+
+// ScaleSetOf is the scale set of a scale set instance named NAME_N.
+func ScaleSetOf(vm string) string {
+	if i := strings.LastIndexByte(vm, '_'); i > 0 {
+		return vm[:i]
+	}
+	return vm
 }
 
 // IMDS returns the named instance's metadata handler, or nil.

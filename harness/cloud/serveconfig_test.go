@@ -47,7 +47,7 @@ func TestParseServeConfig(t *testing.T) {
 		{"fsync not a bool", "fsync: sometimes\n", ServeConfig{}, "cannot unmarshal"},
 		{"unknown field", "region: us-west-2\nregoin: x\n", ServeConfig{}, `line 2: unknown field "regoin" (known: dataDir, fixtures, gcpFixtures, eksFixtures, azureFixtures, issuers, listen, httpsPort, region, adminListen, adminSecretFile, imds, logDecisions, fsync, pprofListen)`},
 		{"unknown json field", `{"adminSecret": "x"}`, ServeConfig{}, `line 1: unknown field "adminSecret" (known: dataDir,`},
-		{"unknown imds field", "imds: [{name: eks, port: 1, bridgePort: 2, hops: 1}]\n", ServeConfig{}, `unknown field "hops" (known: name, cloud, port, bridgePort, role, instanceId, region, hopLimit, requireV2, vm)`},
+		{"unknown imds field", "imds: [{name: eks, port: 1, bridgePort: 2, hops: 1}]\n", ServeConfig{}, `unknown field "hops" (known: name, cloud, port, bridgePort, role, instanceId, region, hopLimit, requireV2, vm, resourceGroup, identities)`},
 		{"bad imds", "imds: [{name: eks, port: 0, bridgePort: 2}]\n", ServeConfig{}, "imds[0]: imds \"name=eks,port=0,bridge-port=2,http-tokens=optional\": port and bridge-port must be between 1 and 65535"},
 		{"bad yaml", "region: [\n", ServeConfig{}, "yaml:"},
 		{"wrong type", "httpsPort: many\n", ServeConfig{}, "cannot unmarshal"},

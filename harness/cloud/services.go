@@ -440,10 +440,14 @@ var services = []service{
 				Logger: c.log.With("emulator", "azurearm"), Decisions: c.Decisions})
 			return wrap("azure resource manager", err)
 		},
-		handler: func(c *Cloud) http.Handler { return c.ARM },
-		host:    func(host string) bool { return host == "management.azure.com" },
+		handler:  func(c *Cloud) http.Handler { return c.ARM },
+		host:     func(host string) bool { return host == "management.azure.com" },
+		fixtures: fixturesAzure,
+		load: func(_ context.Context, c *Cloud, path string) error {
+			return wrap("azure resource manager fixtures", c.ARM.LoadFixtures(path))
+		},
 		endpoints: func(*Cloud, string) map[string]string {
-			return map[string]string{"azurearm": "https://management.azure.com (GET /subscriptions, /tenants) through lab DNS"}
+			return map[string]string{"azurearm": "https://management.azure.com (GET /subscriptions, /tenants; the aks nodes' scale sets) through lab DNS"}
 		},
 		// azure.com is Entra's already (the AKS issuers); listed for the record.
 		zones: []string{"azure.com"},

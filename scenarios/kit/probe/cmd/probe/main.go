@@ -32,6 +32,8 @@
 //	                                          federated token once and for azidentity (azstale.go)
 //	probe az-token SCOPE           an Entra access token with azidentity's WorkloadIdentityCredential
 //	probe az-blob-get ACCOUNT CONTAINER BLOB  Azure Get Blob with that credential
+//	probe az-mi-blob-get ACCOUNT CONTAINER BLOB [CLIENT_ID]  Get Blob with ManagedIdentityCredential (IMDS; AAD Pod Identity)
+//	probe imds-token RESOURCE [CLIENT_ID]     one token request to 169.254.169.254, "STATUS [aud= appid= tid=]" in output
 //	probe storm BUCKET OWNKEY OTHERKEY  credentials from the default chain, then s3:GetObject of OWNKEY and of
 //	                                    OTHERKEY, each step timed (storm.go; scenarios/storm)
 //	probe storm-gcs BUCKET OBJECT OTHERBUCKET OTHEROBJECT  the same with Application Default Credentials'
@@ -113,6 +115,12 @@ func run(ctx context.Context) probe.Result {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "http" {
 		return httpCall(ctx, os.Args[2:])
+	}
+	if len(os.Args) > 1 && os.Args[1] == "az-mi-blob-get" {
+		return runAzureMI(ctx, os.Args[1:])
+	}
+	if len(os.Args) > 1 && os.Args[1] == "imds-token" {
+		return imdsToken(ctx, os.Args[2:])
 	}
 	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "az-") {
 		return runAzure(ctx, os.Args[1:])
