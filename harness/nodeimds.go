@@ -30,6 +30,9 @@ import (
 const (
 	// NodeRole is the eks nodes' instance profile role (fixtures/aws/lab.yaml).
 	NodeRole = "arn:aws:iam::" + LabAccount + ":role/eks-node"
+	// NodeRole2 is the default eks cluster's second node's role, a node
+	// group of its own (fixtures/aws/lab.yaml).
+	NodeRole2 = "arn:aws:iam::" + LabAccount + ":role/eks-node-2"
 	// IMDSBasePort is the first emulator port for node metadata; cluster i
 	// of the lab uses IMDSBasePort+2i and +2i+1.
 	IMDSBasePort = 18100
