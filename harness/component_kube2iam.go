@@ -46,6 +46,7 @@ func (kube2iamProxy) Deploy(ctx context.Context, d *deployer) error {
 	for _, obj := range kube2iam.Manifests(d.image, SystemNamespace, opts) {
 		if ds, ok := obj.(*appsv1.DaemonSet); ok {
 			ds.Spec.Template.Annotations = labCAStamp(ca)
+			onEveryNode(ds)
 		}
 		if err := apply(ctx, cs, obj); err != nil {
 			return err
