@@ -741,7 +741,8 @@ func (l *Lab) wireClusters(ctx context.Context, st *State, ip, probeImage, pyIma
 				return
 			}
 			mu.Lock()
-			st.Clusters[c.Name] = ClusterState{Name: c.Name, IssuerURL: c.IssuerURL, Kubeconfig: l.kubeconfigFile(c.Name), Region: c.Region}
+			st.Clusters[c.Name] = ClusterState{Name: c.Name, IssuerURL: c.IssuerURL, Kubeconfig: l.kubeconfigFile(c.Name), Region: c.Region,
+				Nodes: ClusterNodes(c)}
 			mu.Unlock()
 		}()
 	}

@@ -218,3 +218,13 @@ func netipPrefix(t *testing.T, s string) netip.Prefix {
 	require.NoError(t, err)
 	return p
 }
+
+// TestClusterNodes: the state names every node of a cluster as kind names
+// it, and a state written before nodes were recorded reads as one node.
+func TestClusterNodes(t *testing.T) {
+	require.Equal(t, []string{"eks-control-plane", "eks-worker"}, ClusterNodes(DefaultCluster("eks")))
+	require.Equal(t, []string{"aks-control-plane"}, ClusterNodes(DefaultCluster("aks")))
+	require.Equal(t, []string{"a-control-plane", "a-worker", "a-worker2"}, ClusterNodes(ClusterConfig{Name: "a", Nodes: 3}))
+	require.Equal(t, []string{"x-control-plane"}, ClusterState{Name: "x"}.NodeNames())
+	require.Equal(t, []string{"x-control-plane", "x-worker"}, ClusterState{Name: "x", Nodes: []string{"x-control-plane", "x-worker"}}.NodeNames())
+}
