@@ -62,7 +62,7 @@ type env struct {
 }
 
 func TestKube2iam(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	lab := labenv.Open(t)
 	e := &env{lab: lab, eks: lab.Cluster(t, "eks")}
@@ -90,6 +90,7 @@ func TestKube2iam(t *testing.T) {
 	t.Run("default-role", func(t *testing.T) { e.defaultRole(ctx, t) })
 	t.Run("external-id-cache", func(t *testing.T) { e.externalIDCache(ctx, t) })
 	t.Run("ip-reuse", func(t *testing.T) { e.ipReuse(ctx, t) })
+	t.Run("multi-node", func(t *testing.T) { e.multiNode(ctx, t) })
 }
 
 // allow sets a namespace's allowed-roles annotation.
