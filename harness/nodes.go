@@ -311,12 +311,21 @@ func writeIfChanged(path string, data []byte) error {
 // ensureNodeRuleFirst inserts rule (chain first) at the head of its chain
 // in the node's nat table unless it is there.
 func ensureNodeRuleFirst(ctx context.Context, node string, rule []string) error {
-	base := []string{"exec", node, "iptables", "-w", "-t", "nat"}
-	if _, err := docker(ctx, nil, append(append(base, "-C"), rule...)...); err == nil {
+	check, insert := natFirstArgs(node, rule)
+	if _, err := docker(ctx, nil, check...); err == nil {
 		return nil
 	}
-	_, err := docker(ctx, nil, append(append(append(base, "-I", rule[0], "1")), rule[1:]...)...)
+	_, err := docker(ctx, nil, insert...)
 	return err
+}
+
+// natFirstArgs are the docker arguments that check for rule (chain first)
+// in node's nat table and insert it at the head of its chain.
+func natFirstArgs(node string, rule []string) (check, insert []string) {
+	base := []string{"exec", node, "iptables", "-w", "-t", "nat"}
+	check = append(append(slices.Clip(base), "-C"), rule...)
+	insert = append(append(slices.Clip(base), "-I", rule[0], "1"), rule[1:]...)
+	return check, insert
 }
 
 // poll calls f every two seconds until it reports done, ctx ends or

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -227,4 +228,15 @@ func TestClusterNodes(t *testing.T) {
 	require.Equal(t, []string{"a-control-plane", "a-worker", "a-worker2"}, ClusterNodes(ClusterConfig{Name: "a", Nodes: 3}))
 	require.Equal(t, []string{"x-control-plane"}, ClusterState{Name: "x"}.NodeNames())
 	require.Equal(t, []string{"x-control-plane", "x-worker"}, ClusterState{Name: "x", Nodes: []string{"x-control-plane", "x-worker"}}.NodeNames())
+}
+
+// TestNATFirstArgs: the no-masquerade rule goes at the head of
+// POSTROUTING, before the CNI plugins' per-pod masquerade rules, and is
+// checked for first so a second Up adds none.
+func TestNATFirstArgs(t *testing.T) {
+	rule := cni.KeepPodSourceRule(netipPrefix(t, "10.244.0.0/24"), netipPrefix(t, "10.244.1.0/24"))
+	check, insert := natFirstArgs("eks-worker", rule)
+	base := []string{"exec", "eks-worker", "iptables", "-w", "-t", "nat"}
+	require.Equal(t, append(append(slices.Clone(base), "-C"), rule...), check)
+	require.Equal(t, append(append(slices.Clone(base), "-I", "POSTROUTING", "1"), rule[1:]...), insert)
 }

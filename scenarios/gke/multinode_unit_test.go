@@ -44,6 +44,13 @@ not json
 			require.NotEqual(t, "allow", got)
 		})
 	}
+	// A 404 first and a token after (the pod retried and was served): a
+	// leak, whatever the pod's last error says.
+	both := append(mdsLines(log)[:1:1], mdsLine{Msg: "token issued", Decision: "allow", RemoteIP: "172.18.0.2",
+		Principal: "serviceAccount:idlab-multinode/app-b", GSA: readerB})
+	got := mdsCrossNodeObserved(false, "Metadata404", both, "172.18.0.2")
+	require.NotEqual(t, mdsCrossNodeDenied, got)
+	require.Contains(t, got, "issued serviceAccount:idlab-multinode/app-b a token")
 	require.Equal(t, "allow from gke-worker's metadata server", mdsServedBy(true, "", []string{"gke-worker"}))
 	require.Equal(t, "HTTP403 (a token issued on 0 nodes: [])", mdsServedBy(false, "HTTP403", nil))
 }

@@ -213,4 +213,3 @@ func (e *env) assumedBy(ctx context.Context, t *testing.T, since int64, role, in
 	}
 	return ""
 }
-
