@@ -39,6 +39,7 @@ func (gkeMetadata) Deploy(ctx context.Context, d *deployer) error {
 	for _, obj := range gkemetadata.Manifests(d.image, SystemNamespace, opts) {
 		if ds, ok := obj.(*appsv1.DaemonSet); ok {
 			ds.Spec.Template.Annotations = labCAStamp(ca)
+			onEveryNode(ds)
 			// The node's Google identity: the metadata server's own KSA,
 			// bound in fixtures/gcp to GoogleNodeServiceAccount.
 			ctr := &ds.Spec.Template.Spec.Containers[0]

@@ -22,8 +22,9 @@ const ComponentKube2iam = "kube2iam"
 // is commonly deployed: --iptables on the pods' host interfaces of the
 // lab's pod network (cni0 on the bridge, veth+ on ptp and kindnet),
 // --namespace-restrictions, the account's roles as --base-role-arn, no
-// default role. Its node credentials are the node's instance profile
-// (ClusterConfig.NodeRoleARN) from the node's metadata.
+// default role. Its node credentials are its node's instance profile
+// (ClusterConfig.NodeRole of that node) from the node's metadata; it runs
+// on pinned workers too (onEveryNode).
 type kube2iamProxy struct{}
 
 func (kube2iamProxy) Name() string    { return ComponentKube2iam }
@@ -46,6 +47,7 @@ func (kube2iamProxy) Deploy(ctx context.Context, d *deployer) error {
 	for _, obj := range kube2iam.Manifests(d.image, SystemNamespace, opts) {
 		if ds, ok := obj.(*appsv1.DaemonSet); ok {
 			ds.Spec.Template.Annotations = labCAStamp(ca)
+			onEveryNode(ds)
 		}
 		if err := apply(ctx, cs, obj); err != nil {
 			return err

@@ -79,6 +79,7 @@ func (podIdentity) Deploy(ctx context.Context, d *deployer) error {
 	for _, obj := range eksagent.Manifests(d.image, SystemNamespace, opts) {
 		if ds, ok := obj.(*appsv1.DaemonSet); ok {
 			ds.Spec.Template.Annotations = labCAStamp(ca)
+			onEveryNode(ds)
 			ctr := &ds.Spec.Template.Spec.Containers[0]
 			ctr.Args = append(ctr.Args, "--eks-auth-timeout="+eksAuthTimeout.String())
 		}

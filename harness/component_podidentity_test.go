@@ -24,7 +24,7 @@ import (
 func TestPodIdentityConfig(t *testing.T) {
 	raw, err := podIdentityConfig("../fixtures/eks", "eks")
 	require.NoError(t, err)
-	require.JSONEq(t, `{"identities":[{"namespace":"idlab-podid","serviceAccount":"app"},{"namespace":"idlab-podid","serviceAccount":"untrusted"}]}`, string(raw))
+	require.JSONEq(t, `{"identities":[{"namespace":"idlab-multinode","serviceAccount":"agent-app"},{"namespace":"idlab-podid","serviceAccount":"app"},{"namespace":"idlab-podid","serviceAccount":"untrusted"}]}`, string(raw))
 	raw, err = podIdentityConfig("../fixtures/eks", "other")
 	require.NoError(t, err)
 	require.JSONEq(t, `{"identities":[]}`, string(raw))

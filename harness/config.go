@@ -37,6 +37,30 @@ type ClusterConfig struct {
 	// instance profile role: the lab serves their instance metadata at
 	// 169.254.169.254 (see nodeimds.go). Empty: no instance metadata.
 	NodeRoleARN string
+	// NodeRoles, when set, gives node i the instance profile role
+	// NodeRoles[i] instead of NodeRoleARN (nodes of separate node groups);
+	// an empty or missing entry is NodeRoleARN.
+	NodeRoles []string
+	// Nodes is the number of nodes (NodeCount); 0 and 1 are one node.
+	// Node 0 is kind's control plane, the others its workers.
+	Nodes int
+	// PinnedWorkers taints the nodes after the first so that only the
+	// lab's node agents and pods bound to them (spec.nodeName, or a
+	// toleration of PinnedTaintKey) run there: the single-node suites keep
+	// their node while multi-node rows pin pods to a worker.
+	PinnedWorkers bool
+}
+
+// NodeCount is how many nodes the cluster has: Nodes, at least one.
+func (c ClusterConfig) NodeCount() int { return max(c.Nodes, 1) }
+
+// NodeRole is node i's instance profile role: NodeRoles[i] when set,
+// else NodeRoleARN ("" for none).
+func (c ClusterConfig) NodeRole(i int) string {
+	if i >= 0 && i < len(c.NodeRoles) && c.NodeRoles[i] != "" {
+		return c.NodeRoles[i]
+	}
+	return c.NodeRoleARN
 }
 
 // Config configures the lab. Environment (read by ConfigFromEnv):
@@ -121,9 +145,24 @@ const LabRegion = "us-west-2"
 
 // DefaultCluster returns the lab's configuration for a known cluster name:
 // EKS-style issuers for eks*, GKE-style for gke*, Azure-style for aks*.
+// eks and gke clusters get a second, pinned node (DefaultNodes) for the
+// multi-node rows, an eks one with its own role, NodeRole2.
 func DefaultCluster(name string) ClusterConfig {
-	return newCluster(name, clusterKind(name), defaultRegion(clusterKind(name)))
+	c := newCluster(name, clusterKind(name), defaultRegion(clusterKind(name)))
+	switch c.Flavour {
+	case labfile.EKS:
+		c.Nodes, c.PinnedWorkers = DefaultNodes, true
+		c.NodeRoles = []string{c.NodeRoleARN, nodeRole2In(c.Account)}
+	case labfile.GKE:
+		c.Nodes, c.PinnedWorkers = DefaultNodes, true
+	}
+	return c
 }
+
+// DefaultNodes is the nodes of the default lab's eks and gke clusters: the
+// control plane, where every pod runs that asks for no node, and one
+// pinned worker with its own node agents (multi-node rows: scenarios/multinode).
+const DefaultNodes = 2
 
 // defaultRegion is the region of a default cluster of flavour.
 func defaultRegion(flavour string) string {
@@ -171,6 +210,10 @@ func defaultIssuer(c ClusterConfig) string {
 // nodeRoleIn is the eks nodes' instance profile role in account: eks-node,
 // as fixtures/aws/lab.yaml names it in the lab's account.
 func nodeRoleIn(account string) string { return "arn:aws:iam::" + account + ":role/eks-node" }
+
+// nodeRole2In is the default eks cluster's second node's role in account,
+// eks-node-2: a node of another node group (fixtures/aws/lab.yaml).
+func nodeRole2In(account string) string { return "arn:aws:iam::" + account + ":role/eks-node-2" }
 
 // DefaultKindConfig is the kind template the lab reads from the working
 // directory when Config.KindConfig is empty.

@@ -78,8 +78,8 @@ func TestCorefileWithEmulator(t *testing.T) {
 
 // The harness writes what `idlab serve --config` reads: the emulator's
 // container gets the lab's region (not serve's default), the fixture
-// copies, the admin socket and secret under /data, and one IMDS per cluster
-// with a node role.
+// copies, the admin socket and secret under /data, and one IMDS per node
+// of a cluster with a node role.
 func TestServeConfigRoundTripsThroughServesLoader(t *testing.T) {
 	cfg := Config{Clusters: []ClusterConfig{DefaultCluster("eks"), DefaultCluster("gke")}}.withDefaults()
 	l := &Lab{cfg: cfg}
@@ -97,6 +97,8 @@ func TestServeConfigRoundTripsThroughServesLoader(t *testing.T) {
 		AzureFixtures: "/data/fixtures-azure", Issuers: "/data/issuers.yaml", Listen: "0.0.0.0", HTTPSPort: 443, Region: "us-west-2",
 		AdminListen: "unix:/data/admin.sock", AdminSecretFile: "/data/admin.secret", LogDecisions: true,
 		IMDS: []cloud.IMDSConfig{{Name: "eks", Port: IMDSBasePort, BridgePort: IMDSBasePort + 1, RoleARN: NodeRole, InstanceID: InstanceID("eks"),
-			Region: "us-west-2", HopLimit: NodeHopLimit, RequireV2: NodeRequireV2}},
+			Region: "us-west-2", HopLimit: NodeHopLimit, RequireV2: NodeRequireV2},
+			{Name: "eks-worker", Port: IMDSBasePort + 2, BridgePort: IMDSBasePort + 3, RoleARN: NodeRole2, InstanceID: NodeInstanceID("eks", 1),
+				Region: "us-west-2", HopLimit: NodeHopLimit, RequireV2: NodeRequireV2}},
 	}, got)
 }

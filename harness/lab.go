@@ -439,13 +439,19 @@ func (l *Lab) ensureCluster(ctx context.Context, c ClusterConfig, node nodeimage
 			ownKey, err = l.clusterUsesKey(ctx, c.Name)
 		}
 		var nets []cni.Name
+		nodes := 0
 		if err == nil && ownKey {
-			nets, err = l.clusterPodNetworks(ctx, c.Name)
+			nets, nodes, err = l.clusterPodNetworks(ctx, c.Name)
 		}
 		switch {
-		case err == nil && iss == c.IssuerURL && ownKey && slices.Equal(nets, []cni.Name{net}):
+		case err == nil && iss == c.IssuerURL && ownKey && slices.Equal(nets, []cni.Name{net}) && nodes == c.NodeCount():
 			fmt.Fprintf(l.cfg.Progress, "idlab: cluster %s exists and answers; reusing it\n", c.Name)
+			if c.NodeCount() > 1 {
+				return l.wireNodes(ctx, c, net)
+			}
 			return nil
+		case err == nil && iss == c.IssuerURL && ownKey && slices.Equal(nets, []cni.Name{net}):
+			fmt.Fprintf(l.cfg.Progress, "idlab: cluster %s has %d nodes, not %d; recreating it\n", c.Name, nodes, c.NodeCount())
 		case err == nil && iss == c.IssuerURL && ownKey:
 			fmt.Fprintf(l.cfg.Progress, "idlab: cluster %s runs pod network %v, not %s; recreating it\n", c.Name, nets, net)
 		case err == nil && iss == c.IssuerURL:
@@ -460,25 +466,49 @@ func (l *Lab) ensureCluster(ctx context.Context, c ClusterConfig, node nodeimage
 			return err
 		}
 	}
+	if err := emptyDirs(l.nodeCNIDirs(c, net)); err != nil {
+		return fmt.Errorf("cluster %s: %w", c.Name, err)
+	}
+	if err := l.kind.Create(ctx, l.clusterSpec(c, node, net, cniFile)); err != nil {
+		return err
+	}
+	if c.NodeCount() > 1 {
+		return l.wireNodes(ctx, c, net)
+	}
+	return nil
+}
+
+// clusterSpec is what kind makes for c: a one-node cluster as the
+// template says, a multi-node one with its nodes and, on a static pod
+// network, a fresh CNI config dir per node that wireNodes fills (kind's
+// wait for Ready is skipped: no node is Ready before that).
+func (l *Lab) clusterSpec(c ClusterConfig, node nodeimage.Result, net cni.Name, cniFile string) cluster.Spec {
 	dir := l.keyDir(c.Name)
-	return l.kind.Create(ctx, cluster.Spec{
+	spec := cluster.Spec{
 		Name: c.Name, NodeImage: node.Image, IssuerURL: c.IssuerURL, JWKSURL: strings.TrimSuffix(c.IssuerURL, "/") + "/keys",
 		SigningKeyFile: filepath.Join(dir, "sa.key"), PublicKeysFile: filepath.Join(dir, "sa.pub"),
 		DisableDefaultCNI: !net.DefaultCNI(), CNIConfigFile: cniFile, NodeLabels: map[string]string{cni.NodeLabel: string(net)},
-	})
+	}
+	if c.NodeCount() > 1 {
+		spec.Nodes = c.NodeCount()
+		spec.CNIConfigDirs = l.nodeCNIDirs(c, net)
+		spec.NoReadyWait = len(spec.CNIConfigDirs) > 0
+	}
+	return spec
 }
 
 // clusterPodNetworks are the distinct pod networks the cluster's nodes are
-// labelled with (cni.NodeLabel), sorted. A node without the label is
-// bridge's: clusters made before the label existed ran only that.
-func (l *Lab) clusterPodNetworks(ctx context.Context, name string) ([]cni.Name, error) {
+// labelled with (cni.NodeLabel), sorted, and how many nodes it has. A node
+// without the label is bridge's: clusters made before the label existed
+// ran only that.
+func (l *Lab) clusterPodNetworks(ctx context.Context, name string) ([]cni.Name, int, error) {
 	cs, err := l.clientset(ctx, name)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("nodes of %s: %w", name, err)
+		return nil, 0, fmt.Errorf("nodes of %s: %w", name, err)
 	}
 	var nets []cni.Name
 	for _, n := range nodes.Items {
@@ -491,7 +521,7 @@ func (l *Lab) clusterPodNetworks(ctx context.Context, name string) ([]cni.Name, 
 		}
 	}
 	slices.Sort(nets)
-	return nets, nil
+	return nets, len(nodes.Items), nil
 }
 
 // clusterIssuer reads the issuer kube-apiserver puts in its tokens from its
@@ -711,7 +741,8 @@ func (l *Lab) wireClusters(ctx context.Context, st *State, ip, probeImage, pyIma
 				return
 			}
 			mu.Lock()
-			st.Clusters[c.Name] = ClusterState{Name: c.Name, IssuerURL: c.IssuerURL, Kubeconfig: l.kubeconfigFile(c.Name), Region: c.Region}
+			st.Clusters[c.Name] = ClusterState{Name: c.Name, IssuerURL: c.IssuerURL, Kubeconfig: l.kubeconfigFile(c.Name), Region: c.Region,
+				Nodes: ClusterNodes(c)}
 			mu.Unlock()
 		}()
 	}

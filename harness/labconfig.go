@@ -46,7 +46,15 @@ func ClustersFromLabFile(f *labfile.File) ([]ClusterConfig, error) {
 		if c.Flavour == labfile.EKS {
 			c.NodeRoleARN = nodeRoleIn(c.Account)
 			set(&c.NodeRoleARN, lc.NodeRole)
+			if len(lc.NodeRoles) > 0 {
+				c.NodeRoleARN, c.NodeRoles = lc.NodeRoles[0], slices.Clone(lc.NodeRoles)
+			}
 		}
+		// One node is the zero value, as in a hand-made ClusterConfig.
+		if lc.Nodes > 1 {
+			c.Nodes = lc.Nodes
+		}
+		c.PinnedWorkers = lc.PinnedWorkers
 		c.IssuerURL = defaultIssuer(c)
 		set(&c.IssuerURL, lc.Issuer)
 		comps, err := toggleComponents(c.Flavour, lc.Components)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/idlab/idlab/harness/cloud"
+	clusterpkg "github.com/idlab/idlab/harness/cluster"
 	"github.com/idlab/idlab/harness/labfile"
 )
 
@@ -30,6 +31,9 @@ import (
 const (
 	// NodeRole is the eks nodes' instance profile role (fixtures/aws/lab.yaml).
 	NodeRole = "arn:aws:iam::" + LabAccount + ":role/eks-node"
+	// NodeRole2 is the default eks cluster's second node's role, a node
+	// group of its own (fixtures/aws/lab.yaml).
+	NodeRole2 = "arn:aws:iam::" + LabAccount + ":role/eks-node-2"
 	// IMDSBasePort is the first emulator port for node metadata; cluster i
 	// of the lab uses IMDSBasePort+2i and +2i+1.
 	IMDSBasePort = 18100
@@ -42,20 +46,29 @@ const (
 )
 
 // imdsConfigs are the node metadata services the emulator serves, one per
-// cluster with a NodeRoleARN (EC2's) and one per aks cluster (Azure's
-// managed-identity endpoint, no identity assigned until AAD Pod
-// Identity's MIC assigns one: Azure VMs always have IMDS).
+// node of each cluster with a NodeRoleARN (EC2's: each node an instance
+// of its own, with its own ID and its node's role, NodeRole(i)) and of
+// each aks cluster (Azure's managed-identity endpoint, no identity
+// assigned until AAD Pod Identity's MIC assigns one: Azure VMs always
+// have IMDS). Node i of a cluster takes the next pair of ports after the
+// nodes of the clusters before it (a cluster without metadata still
+// takes its pairs), so a one-node cluster i keeps IMDSBasePort+2i when
+// every cluster before it has one node.
 func (l *Lab) imdsConfigs() []cloud.IMDSConfig {
 	var out []cloud.IMDSConfig
-	for i, c := range l.cfg.Clusters {
-		port := IMDSBasePort + 2*i
-		switch {
-		case c.NodeRoleARN != "":
-			out = append(out, cloud.IMDSConfig{Name: c.Name, Port: port, BridgePort: port + 1, RoleARN: c.NodeRoleARN,
-				InstanceID: InstanceID(c.Name), Region: c.Region, HopLimit: NodeHopLimit, RequireV2: NodeRequireV2})
-		case c.Flavour == labfile.AKS:
-			out = append(out, cloud.IMDSConfig{Name: c.Name, Cloud: cloud.IMDSCloudAzure, Port: port, BridgePort: port + 1, VM: AzureVM(c.Name),
-				ResourceGroup: AKSNodeResourceGroup, Identities: []string{KubeletIdentityID}})
+	slot := 0
+	for _, c := range l.cfg.Clusters {
+		for i := range c.NodeCount() {
+			port := IMDSBasePort + 2*slot
+			slot++
+			switch {
+			case c.NodeRole(i) != "":
+				out = append(out, cloud.IMDSConfig{Name: IMDSName(c.Name, i), Port: port, BridgePort: port + 1, RoleARN: c.NodeRole(i),
+					InstanceID: NodeInstanceID(c.Name, i), Region: c.Region, HopLimit: NodeHopLimit, RequireV2: NodeRequireV2})
+			case c.Flavour == labfile.AKS:
+				out = append(out, cloud.IMDSConfig{Name: IMDSName(c.Name, i), Cloud: cloud.IMDSCloudAzure, Port: port, BridgePort: port + 1, VM: NodeVM(c.Name, i),
+					ResourceGroup: AKSNodeResourceGroup, Identities: []string{KubeletIdentityID}})
+			}
 		}
 	}
 	return out
@@ -77,10 +90,25 @@ const (
 		"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + KubeletIdentityName
 )
 
+// IMDSName names node i's metadata service in the emulator (its admin
+// path): the cluster's name for node 0, as a one-node lab always had,
+// and the node's (kind's) name for the others.
+func IMDSName(cluster string, i int) string {
+	if i == 0 {
+		return cluster
+	}
+	return clusterpkg.NodeName(cluster, i)
+}
+
 // AzureVM names the aks cluster's node as a scale-set instance, the way
 // AKS names its nodes' VMs.
 func AzureVM(cluster string) string {
 	return "aks-nodepool1-" + strings.ToLower(IssuerID(cluster + "/node"))[:8] + "-vmss_0"
+}
+
+// NodeVM is node i's VM: instance i of the cluster's scale set.
+func NodeVM(cluster string, i int) string {
+	return strings.TrimSuffix(AzureVM(cluster), "_0") + "_" + strconv.Itoa(i)
 }
 
 // InstanceID is a stable i-... ID for the cluster's node.
@@ -88,28 +116,32 @@ func InstanceID(cluster string) string {
 	return "i-0" + strings.ToLower(IssuerID(cluster + "/node"))[:16]
 }
 
-// installNodeIMDS points the nodes of cluster c at their metadata service
-// on the emulator at emulatorIP (nothing to do without a NodeRoleARN).
+// NodeInstanceID is node i's instance ID: InstanceID(cluster) for node 0
+// (a one-node lab's), and one of its own for each other node, stable per
+// node name.
+func NodeInstanceID(cluster string, i int) string {
+	if i == 0 {
+		return InstanceID(cluster)
+	}
+	return InstanceID(clusterpkg.NodeName(cluster, i))
+}
+
+// installNodeIMDS points each node of cluster c at its own metadata
+// service on the emulator at emulatorIP (nothing to do for a cluster
+// without): node i's container, named as kind names it, gets the DNAT to
+// node i's ports.
 func (l *Lab) installNodeIMDS(ctx context.Context, c ClusterConfig, emulatorIP string) error {
-	var ic *cloud.IMDSConfig
+	byName := map[string]cloud.IMDSConfig{}
 	for _, x := range l.imdsConfigs() {
-		if x.Name == c.Name {
-			ic = &x
-		}
-	}
-	if ic == nil {
-		return nil
-	}
-	out, err := docker(ctx, nil, "ps", "-q", "--filter", "label=io.x-k8s.kind.cluster="+c.Name)
-	if err != nil {
-		return err
-	}
-	nodes := strings.Fields(out)
-	if len(nodes) == 0 {
-		return fmt.Errorf("node imds: no node containers of cluster %s", c.Name)
+		byName[x.Name] = x
 	}
 	var errs []error
-	for _, node := range nodes {
+	for i := range c.NodeCount() {
+		ic, ok := byName[IMDSName(c.Name, i)]
+		if !ok {
+			continue
+		}
+		node := clusterpkg.NodeName(c.Name, i)
 		for _, r := range nodeIMDSRulesFor(ic.Cloud, emulatorIP, ic.Port, ic.BridgePort) {
 			if err := ensureNodeRule(ctx, node, r); err != nil {
 				errs = append(errs, fmt.Errorf("node imds on %s: %w", node, err))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/idlab/idlab/harness/cloud"
+	"github.com/idlab/idlab/harness/cluster"
 	"github.com/idlab/idlab/internal/atomicfile"
 	"github.com/idlab/idlab/internal/decisionlog"
 )
@@ -72,6 +73,27 @@ type ClusterState struct {
 	IssuerURL  string `json:"issuerURL"`
 	Kubeconfig string `json:"kubeconfig"`
 	Region     string `json:"region"`
+	// Nodes are the cluster's nodes (and their containers), as kind names
+	// them: the control plane first, then the workers (ClusterNodes).
+	Nodes []string `json:"nodes,omitempty"`
+}
+
+// NodeNames are the cluster's nodes: Nodes, or, in the state of a lab made
+// before it was written, the one node NAME-control-plane.
+func (c ClusterState) NodeNames() []string {
+	if len(c.Nodes) > 0 {
+		return c.Nodes
+	}
+	return []string{c.Name + "-control-plane"}
+}
+
+// ClusterNodes are the names kind gives c's nodes, in node order.
+func ClusterNodes(c ClusterConfig) []string {
+	var out []string
+	for i := range c.NodeCount() {
+		out = append(out, cluster.NodeName(c.Name, i))
+	}
+	return out
 }
 
 // Open reads the state of the lab in dir.

@@ -97,13 +97,13 @@ func remember(t *testing.T, state, src string) {
 func TestLabFileMistakes(t *testing.T) {
 	t.Setenv("IDLAB_CLUSTERS", "")
 	bad := filepath.Join(t.TempDir(), "idlab.yaml")
-	require.NoError(t, os.WriteFile(bad, []byte("apiVersion: idlab.dev/v1alpha1\nkind: Lab\nclusters:\n  - name: a\n    flavour: eks\n    region: r\n    nodes: 3\n"), 0o644))
+	require.NoError(t, os.WriteFile(bad, []byte("apiVersion: idlab.dev/v1alpha1\nkind: Lab\nclusters:\n  - name: a\n    flavour: eks\n    region: r\n    nodes: 9\n"), 0o644))
 	tests := []struct {
 		args     []string
 		wantCode int
 		want     string
 	}{
-		{[]string{"up", "--state-dir", t.TempDir(), "-f", bad}, 1, "idlab up: " + bad + ":4: cluster \"a\": nodes: 3: multi-node clusters are not supported yet"},
+		{[]string{"up", "--state-dir", t.TempDir(), "-f", bad}, 1, "idlab up: " + bad + ":7: cluster \"a\": nodes: 9: want 1 to 8"},
 		{[]string{"status", "--state-dir", t.TempDir(), "-f", filepath.Join(t.TempDir(), "none.yaml")}, 1, "idlab status: lab file: open"},
 		{[]string{"load", "--state-dir", t.TempDir()}, 2, "idlab load: name at least one image"},
 		{[]string{"load", "--state-dir", t.TempDir(), "--cluster", "nope", "app:1"}, 2, `idlab load: the lab has no cluster "nope" (it has eks, gke, aks)`},

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
@@ -79,9 +80,16 @@ func (k *Kind) Config(spec Spec) *v1alpha4.Cluster {
 		c.Nodes = []v1alpha4.Node{{Role: v1alpha4.ControlPlaneRole}}
 	}
 	c.Networking.DisableDefaultCNI = spec.DisableDefaultCNI
+	if spec.Nodes > 0 {
+		c.Nodes = nodesOf(c.Nodes, spec.Nodes)
+	}
 	for i := range c.Nodes {
 		c.Nodes[i].Image = spec.NodeImage
-		if spec.CNIConfigFile != "" {
+		if len(spec.CNIConfigDirs) > 0 {
+			if i < len(spec.CNIConfigDirs) {
+				c.Nodes[i].ExtraMounts = append(c.Nodes[i].ExtraMounts, v1alpha4.Mount{HostPath: spec.CNIConfigDirs[i], ContainerPath: CNIConfigDir, Readonly: true})
+			}
+		} else if spec.CNIConfigFile != "" {
 			c.Nodes[i].ExtraMounts = append(c.Nodes[i].ExtraMounts, v1alpha4.Mount{HostPath: spec.CNIConfigFile,
 				ContainerPath: path.Join(CNIConfigDir, filepath.Base(spec.CNIConfigFile)), Readonly: true})
 		}
@@ -141,6 +149,45 @@ scheduler:
 	return &c
 }
 
+// nodesOf is n nodes made from the template's: its first control-plane
+// node, then n-1 workers, each a copy of its first worker (or a plain
+// worker when it has none). Mounts and labels are deep-copied, so the
+// nodes share nothing with the template or each other.
+func nodesOf(tmpl []v1alpha4.Node, n int) []v1alpha4.Node {
+	cp := v1alpha4.Node{Role: v1alpha4.ControlPlaneRole}
+	worker := v1alpha4.Node{Role: v1alpha4.WorkerRole}
+	cpFound, workerFound := false, false
+	for _, t := range tmpl {
+		switch {
+		case t.Role == v1alpha4.ControlPlaneRole && !cpFound:
+			cp, cpFound = t, true
+		case t.Role == v1alpha4.WorkerRole && !workerFound:
+			worker, workerFound = t, true
+		}
+	}
+	out := []v1alpha4.Node{*cp.DeepCopy()}
+	for len(out) < n {
+		out = append(out, *worker.DeepCopy())
+	}
+	return out
+}
+
+// NodeName is the name kind gives node i of cluster (0 the control plane,
+// the others workers in order), which is also its container's: kind's
+// docker provider names nodes CLUSTER-ROLE, the second of a role
+// CLUSTER-ROLE2 and so on (sigs.k8s.io/kind v0.33.0
+// pkg/cluster/internal/providers/common/namer.go MakeNodeNamer), and
+// Config makes one control plane followed by the workers.
+func NodeName(cluster string, i int) string {
+	switch {
+	case i <= 0:
+		return cluster + "-control-plane"
+	case i == 1:
+		return cluster + "-worker"
+	}
+	return cluster + "-worker" + strconv.Itoa(i)
+}
+
 // EtcdDataDir is where every lab cluster's etcd keeps its data: on the
 // node's tmpfs (see Config).
 const EtcdDataDir = "/tmp/idlab-etcd"
@@ -150,6 +197,9 @@ func (k *Kind) Create(ctx context.Context, spec Spec) error {
 	wait := k.WaitForReady
 	if wait == 0 {
 		wait = 3 * time.Minute
+	}
+	if spec.NoReadyWait {
+		wait = 0 // kind skips its wait; the caller readies the nodes
 	}
 	errc := make(chan error, 1)
 	go func() {

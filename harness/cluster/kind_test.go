@@ -122,3 +122,81 @@ func TestDefaultTemplateIsTheRepositorys(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, tmpl, DefaultTemplate())
 }
+
+// TestConfigNodes: Spec.Nodes makes one control plane (the template's
+// first, with its mounts and labels) and Nodes-1 workers (copies of the
+// template's first worker, or plain), each with the node image, the
+// signing keys on the control plane only, and, with CNIConfigDirs, its own
+// directory as the CNI config dir (no shared conflist file).
+func TestConfigNodes(t *testing.T) {
+	one, err := LoadTemplate("../../kind-config.yaml")
+	require.NoError(t, err)
+	withWorker := one.DeepCopy()
+	withWorker.Nodes[0].Labels = map[string]string{"cp": "yes"}
+	withWorker.Nodes = append(withWorker.Nodes,
+		v1alpha4.Node{Role: v1alpha4.WorkerRole, Labels: map[string]string{"pool": "a"}},
+		v1alpha4.Node{Role: v1alpha4.WorkerRole, Labels: map[string]string{"pool": "b"}})
+	cp, w := v1alpha4.ControlPlaneRole, v1alpha4.WorkerRole
+	tests := []struct {
+		name       string
+		tmpl       *v1alpha4.Cluster
+		nodes      int
+		dirs       []string
+		wantRoles  []v1alpha4.NodeRole
+		wantLabels []map[string]string
+	}{
+		{name: "zero keeps the template", tmpl: withWorker, wantRoles: []v1alpha4.NodeRole{cp, w, w},
+			wantLabels: []map[string]string{{"cp": "yes"}, {"pool": "a"}, {"pool": "b"}}},
+		{name: "one", tmpl: one, nodes: 1, wantRoles: []v1alpha4.NodeRole{cp}, wantLabels: []map[string]string{nil}},
+		{name: "one from a template with workers", tmpl: withWorker, nodes: 1, wantRoles: []v1alpha4.NodeRole{cp},
+			wantLabels: []map[string]string{{"cp": "yes"}}},
+		{name: "two, plain worker", tmpl: one, nodes: 2, dirs: []string{"/s/cni/eks/0", "/s/cni/eks/1"},
+			wantRoles: []v1alpha4.NodeRole{cp, w}, wantLabels: []map[string]string{nil, nil}},
+		{name: "three, the template's first worker copied", tmpl: withWorker, nodes: 3, dirs: []string{"/d0", "/d1", "/d2"},
+			wantRoles: []v1alpha4.NodeRole{cp, w, w}, wantLabels: []map[string]string{{"cp": "yes"}, {"pool": "a"}, {"pool": "a"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := Spec{Name: "eks", NodeImage: "img", SigningKeyFile: "/s/sa.key", PublicKeysFile: "/s/sa.pub", DisableDefaultCNI: true,
+				Nodes: tc.nodes, CNIConfigDirs: tc.dirs, CNIConfigFile: "/s/cni/05-idlab-ptp.conflist"}
+			c := NewKind(tc.tmpl).Config(spec)
+			var roles []v1alpha4.NodeRole
+			var labels []map[string]string
+			for i, n := range c.Nodes {
+				roles = append(roles, n.Role)
+				labels = append(labels, n.Labels)
+				require.Equal(t, "img", n.Image)
+				var cni, keys []v1alpha4.Mount
+				for _, m := range n.ExtraMounts {
+					switch {
+					case m.ContainerPath == CNIConfigDir || filepath.Dir(m.ContainerPath) == CNIConfigDir:
+						cni = append(cni, m)
+					case filepath.Dir(m.ContainerPath) == "/etc/kubernetes/pki":
+						keys = append(keys, m)
+					}
+				}
+				if tc.dirs != nil {
+					require.Equal(t, []v1alpha4.Mount{{HostPath: tc.dirs[i], ContainerPath: CNIConfigDir, Readonly: true}}, cni, "node %d: its own dir, not the shared file", i)
+				} else {
+					require.Equal(t, []v1alpha4.Mount{{HostPath: "/s/cni/05-idlab-ptp.conflist", ContainerPath: "/etc/cni/net.d/05-idlab-ptp.conflist", Readonly: true}}, cni, "node %d", i)
+				}
+				if n.Role == cp {
+					require.Len(t, keys, 2, "the control plane signs with the lab's key")
+				} else {
+					require.Empty(t, keys, "node %d: a worker has no signing key", i)
+				}
+			}
+			require.Equal(t, tc.wantRoles, roles)
+			require.Equal(t, tc.wantLabels, labels)
+		})
+	}
+	require.Len(t, withWorker.Nodes, 3, "the template is not modified")
+	require.Empty(t, withWorker.Nodes[1].ExtraMounts)
+}
+
+// TestNodeName: kind's names for a cluster's nodes, in Config's order.
+func TestNodeName(t *testing.T) {
+	for i, want := range []string{"eks-control-plane", "eks-worker", "eks-worker2", "eks-worker3"} {
+		require.Equal(t, want, NodeName("eks", i))
+	}
+}

@@ -32,6 +32,19 @@ type Spec struct {
 	CNIConfigFile string
 	// NodeLabels are added to every node's labels.
 	NodeLabels map[string]string
+	// Nodes, when set, is how many nodes the cluster has: one control
+	// plane (the template's first) and Nodes-1 workers (copies of the
+	// template's first worker, or plain ones). 0 keeps the template's.
+	Nodes int
+	// CNIConfigDirs, when set, holds one host directory per node, in node
+	// order, mounted as that node's CNIConfigDir (replacing CNIConfigFile
+	// and the image's own conflists): the lab writes each node's conflist
+	// there once the node has its pod CIDR, as kindnet writes its own.
+	CNIConfigDirs []string
+	// NoReadyWait skips kind's wait for a Ready control plane: with
+	// CNIConfigDirs no node is Ready until the lab writes its conflist,
+	// after Create.
+	NoReadyWait bool
 }
 
 // CNIConfigDir is where a node's containerd reads CNI configurations.

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -39,6 +40,11 @@ var Flavours = []string{EKS, GKE, AKS}
 
 // MaxSize bounds a lab file; a real one is a few kilobytes.
 const MaxSize = 1 << 20
+
+// MaxNodes bounds a cluster's nodes: each is a kind node container of
+// about half a GiB, and the lab's machines have a few cores; past a
+// handful a lab tests nothing more about identity.
+const MaxNodes = 8
 
 // Error is a bad lab file, located at file:line.
 type Error = fixtureyaml.Error
@@ -66,8 +72,18 @@ type Cluster struct {
 	Tenant  string
 	// NodeRole is the eks nodes' instance profile role; empty: the lab's.
 	NodeRole string
-	// Nodes is the number of nodes: 1, the only one supported.
+	// NodeRoles, when given, is each eks node's instance profile role in
+	// node order (one per node, as nodes in separate node groups have
+	// their own roles); it replaces NodeRole.
+	NodeRoles []string
+	// Nodes is the number of nodes, 1 to MaxNodes: the first is kind's
+	// control plane, the others its workers. Defaults to 1.
 	Nodes int
+	// PinnedWorkers keeps the pods that do not ask for them off the nodes
+	// after the first: those carry a NoSchedule taint that only the lab's
+	// node agents tolerate, so a pod runs there when bound to the node
+	// (spec.nodeName) or tolerating the taint. Needs nodes >= 2.
+	PinnedWorkers bool
 	// Components turn the flavour's components on or off, in file order.
 	Components []Toggle
 	// Line is where the cluster starts in the file.
@@ -112,7 +128,9 @@ type cluster struct {
 	Project    string    `yaml:"project"`
 	Tenant     string    `yaml:"tenant"`
 	NodeRole   string    `yaml:"nodeRole"`
-	Nodes      *int      `yaml:"nodes"`
+	NodeRoles  yaml.Node `yaml:"nodeRoles"`
+	Nodes      yaml.Node `yaml:"nodes"`
+	Pinned     yaml.Node `yaml:"pinnedWorkers"`
 	Components yaml.Node `yaml:"components"`
 }
 
@@ -215,11 +233,8 @@ func parseCluster(n *yaml.Node) (Cluster, error) {
 	case !regionRe.MatchString(c.Region):
 		return c, at("cluster %q: region %q: want lower-case letters, digits and '-'", c.Name, c.Region)
 	}
-	if raw.Nodes != nil {
-		c.Nodes = *raw.Nodes
-	}
-	if c.Nodes != 1 {
-		return c, at("cluster %q: nodes: %d: multi-node clusters are not supported yet (the harness makes, wires and checks one node per cluster); use nodes: 1", c.Name, c.Nodes)
+	if err := parseNodes(&c, &raw); err != nil {
+		return c, err
 	}
 	if c.Issuer != "" {
 		if err := CheckIssuer(c.Issuer); err != nil {
@@ -235,6 +250,54 @@ func parseCluster(n *yaml.Node) (Cluster, error) {
 	}
 	c.Components = toggles
 	return c, nil
+}
+
+// parseNodes reads nodes, pinnedWorkers and nodeRoles into c, each
+// refused at its own line with what to write instead.
+func parseNodes(c *Cluster, raw *cluster) error {
+	atNode := func(n *yaml.Node, format string, args ...any) error {
+		return &Error{Line: n.Line, Msg: fmt.Sprintf("cluster %q: ", c.Name) + fmt.Sprintf(format, args...)}
+	}
+	if n := &raw.Nodes; n.Kind != 0 && n.Tag != "!!null" {
+		v, err := strconv.Atoi(n.Value)
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || err != nil {
+			return atNode(n, "nodes: %q: want a whole number of nodes from 1 to %d", n.Value, MaxNodes)
+		}
+		if v < 1 || v > MaxNodes {
+			return atNode(n, "nodes: %d: want 1 to %d (the first node is the control plane, the others workers)", v, MaxNodes)
+		}
+		c.Nodes = v
+	}
+	if n := &raw.Pinned; n.Kind != 0 && n.Tag != "!!null" {
+		if n.Kind != yaml.ScalarNode || n.Decode(&c.PinnedWorkers) != nil {
+			return atNode(n, "pinnedWorkers: want true or false")
+		}
+		if c.PinnedWorkers && c.Nodes < 2 {
+			return atNode(n, "pinnedWorkers: true needs nodes: 2 or more (it keeps ordinary pods off the nodes after the first)")
+		}
+	}
+	n := &raw.NodeRoles
+	if n.Kind == 0 || n.Tag == "!!null" {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return atNode(n, "nodeRoles: want a list of role ARNs, one per node")
+	}
+	switch {
+	case c.Flavour != EKS:
+		return atNode(n, "nodeRoles is for eks clusters (their nodes are EC2 instances)")
+	case c.NodeRole != "":
+		return atNode(n, "nodeRole and nodeRoles: give one (nodeRole for every node, nodeRoles one per node)")
+	case len(n.Content) != c.Nodes:
+		return atNode(n, "nodeRoles: %d roles for %d nodes: want one per node, in node order", len(n.Content), c.Nodes)
+	}
+	for _, r := range n.Content {
+		if r.Kind != yaml.ScalarNode || !roleARNRe.MatchString(r.Value) {
+			return atNode(r, "nodeRoles: %q: want a role ARN, arn:aws:iam::ACCOUNT:role/NAME", r.Value)
+		}
+		c.NodeRoles = append(c.NodeRoles, r.Value)
+	}
+	return nil
 }
 
 func isFlavour(f string) bool {

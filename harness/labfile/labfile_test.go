@@ -43,6 +43,36 @@ func TestParse(t *testing.T) {
 	}}, f)
 }
 
+// TestParseNodes: nodes, pinnedWorkers and nodeRoles as written, and
+// their defaults (one node, not pinned, no per-node roles).
+func TestParseNodes(t *testing.T) {
+	doc := func(body string) string {
+		return head + "clusters:\n  - name: m\n    flavour: eks\n    region: us-west-2\n" + body
+	}
+	tests := []struct {
+		name, body string
+		want       Cluster
+	}{
+		{name: "defaults", want: Cluster{Nodes: 1}},
+		{name: "null nodes", body: "    nodes:\n", want: Cluster{Nodes: 1}},
+		{name: "one", body: "    nodes: 1\n", want: Cluster{Nodes: 1}},
+		{name: "max", body: "    nodes: 8\n", want: Cluster{Nodes: 8}},
+		{name: "two pinned", body: "    nodes: 2\n    pinnedWorkers: true\n", want: Cluster{Nodes: 2, PinnedWorkers: true}},
+		{name: "two not pinned", body: "    nodes: 2\n    pinnedWorkers: false\n", want: Cluster{Nodes: 2}},
+		{name: "pinned false on one node", body: "    pinnedWorkers: false\n", want: Cluster{Nodes: 1}},
+		{name: "node roles", body: "    nodes: 2\n    nodeRoles:\n      - arn:aws:iam::111122223333:role/a\n      - arn:aws:iam::111122223333:role/b\n",
+			want: Cluster{Nodes: 2, NodeRoles: []string{"arn:aws:iam::111122223333:role/a", "arn:aws:iam::111122223333:role/b"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := Parse("idlab.yaml", []byte(doc(tc.body)))
+			require.NoError(t, err)
+			c := f.Clusters[0]
+			require.Equal(t, tc.want, Cluster{Nodes: c.Nodes, PinnedWorkers: c.PinnedWorkers, NodeRoles: c.NodeRoles})
+		})
+	}
+}
+
 // TestParseRefuses names every mistake with its line and what to write
 // instead.
 func TestParseRefuses(t *testing.T) {
@@ -74,9 +104,21 @@ func TestParseRefuses(t *testing.T) {
 		{"no region", cluster("    flavour: eks\n"), `cluster "c1" needs a region`},
 		{"empty region", cluster("    flavour: eks\n    region: \"\"\n"), "needs a region"},
 		{"bad region", cluster("    flavour: eks\n    region: EU Central\n"), `region "EU Central"`},
-		{"two nodes", eks("    nodes: 2\n"), "nodes: 2: multi-node clusters are not supported yet"},
-		{"zero nodes", eks("    nodes: 0\n"), "nodes: 0: multi-node clusters are not supported yet"},
-		{"nodes not a number", eks("    nodes: two\n"), "idlab.yaml:7:"},
+		{"zero nodes", eks("    nodes: 0\n"), `idlab.yaml:7: cluster "c1": nodes: 0: want 1 to 8`},
+		{"negative nodes", eks("    nodes: -1\n"), "nodes: -1: want 1 to 8"},
+		{"too many nodes", eks("    nodes: 9\n"), "nodes: 9: want 1 to 8 (the first node is the control plane"},
+		{"nodes not a number", eks("    nodes: two\n"), `idlab.yaml:7: cluster "c1": nodes: "two": want a whole number of nodes from 1 to 8`},
+		{"nodes a fraction", eks("    nodes: 1.5\n"), `nodes: "1.5": want a whole number`},
+		{"nodes a quoted number", eks("    nodes: \"2\"\n"), `nodes: "2": want a whole number`},
+		{"nodes a list", eks("    nodes: [2]\n"), "want a whole number"},
+		{"pinned on one node", eks("    pinnedWorkers: true\n"), `idlab.yaml:7: cluster "c1": pinnedWorkers: true needs nodes: 2 or more`},
+		{"pinned not a bool", eks("    nodes: 2\n    pinnedWorkers: some\n"), "idlab.yaml:8: cluster \"c1\": pinnedWorkers: want true or false"},
+		{"node roles not a list", eks("    nodes: 2\n    nodeRoles: arn:aws:iam::111122223333:role/n\n"), "idlab.yaml:8: cluster \"c1\": nodeRoles: want a list of role ARNs"},
+		{"node roles too few", eks("    nodes: 2\n    nodeRoles: [arn:aws:iam::111122223333:role/n]\n"), "nodeRoles: 1 roles for 2 nodes: want one per node"},
+		{"node roles too many", eks("    nodeRoles: [arn:aws:iam::111122223333:role/a, arn:aws:iam::111122223333:role/b]\n"), "nodeRoles: 2 roles for 1 nodes"},
+		{"node roles and node role", eks("    nodes: 2\n    nodeRole: arn:aws:iam::111122223333:role/n\n    nodeRoles: [arn:aws:iam::111122223333:role/a, arn:aws:iam::111122223333:role/b]\n"), "nodeRole and nodeRoles: give one"},
+		{"node roles bad ARN", eks("    nodes: 2\n    nodeRoles:\n      - arn:aws:iam::111122223333:role/a\n      - eks-node\n"), `idlab.yaml:10: cluster "c1": nodeRoles: "eks-node": want a role ARN`},
+		{"node roles on gke", cluster("    flavour: gke\n    region: r\n    nodeRoles: [arn:aws:iam::111122223333:role/a]\n"), "nodeRoles is for eks clusters"},
 		{"issuer http", eks("    issuer: http://oidc.example.com/id/A\n"), "want an https URL"},
 		{"issuer no host", eks("    issuer: https:///id/A\n"), "has no host"},
 		{"issuer port", eks("    issuer: https://oidc.example.com:8443/id/A\n"), "no port"},
@@ -142,6 +184,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(head + "clusters:\n  - {name: a, flavour: eks, region: eu-central-1, issuer: \"https://oidc.eks.eu-central-1.amazonaws.com/id/ABC123\", account: \"111122223333\"}\n"))
 	f.Add([]byte(head + "clusters:\n  - name: g\n    flavour: gke\n    region: us-central1\n    components: {gtoken: off}\n"))
 	f.Add([]byte(head + "clusters:\n  - &a {name: a, flavour: eks, region: r}\n  - *a\n"))
+	f.Add([]byte(head + "clusters:\n  - {name: m, flavour: eks, region: r, nodes: 2, pinnedWorkers: true, nodeRoles: [\"arn:aws:iam::111122223333:role/a\", \"arn:aws:iam::111122223333:role/b\"]}\n"))
+	f.Add([]byte(head + "clusters:\n  - {name: m, flavour: gke, region: r, nodes: 0x3}\n"))
 	f.Add([]byte("clusters: [[[]]]"))
 	f.Add([]byte("{"))
 	f.Add([]byte{})
@@ -159,7 +203,17 @@ func FuzzParse(f *testing.F) {
 			names[c.Name] = true
 			require.True(t, isFlavour(c.Flavour), c.Flavour)
 			require.NotEmpty(t, c.Region)
-			require.Equal(t, 1, c.Nodes)
+			require.GreaterOrEqual(t, c.Nodes, 1)
+			require.LessOrEqual(t, c.Nodes, MaxNodes)
+			require.False(t, c.PinnedWorkers && c.Nodes < 2, "pinned workers need a worker")
+			if len(c.NodeRoles) > 0 {
+				require.Len(t, c.NodeRoles, c.Nodes)
+				require.Empty(t, c.NodeRole)
+				require.Equal(t, EKS, c.Flavour)
+				for _, r := range c.NodeRoles {
+					require.Regexp(t, roleARNRe, r)
+				}
+			}
 			if c.Issuer != "" {
 				require.NoError(t, CheckIssuer(c.Issuer))
 			}

@@ -62,7 +62,7 @@ type env struct {
 }
 
 func TestKube2iam(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	lab := labenv.Open(t)
 	e := &env{lab: lab, eks: lab.Cluster(t, "eks")}
@@ -90,6 +90,7 @@ func TestKube2iam(t *testing.T) {
 	t.Run("default-role", func(t *testing.T) { e.defaultRole(ctx, t) })
 	t.Run("external-id-cache", func(t *testing.T) { e.externalIDCache(ctx, t) })
 	t.Run("ip-reuse", func(t *testing.T) { e.ipReuse(ctx, t) })
+	t.Run("multi-node", func(t *testing.T) { e.multiNode(ctx, t) })
 }
 
 // allow sets a namespace's allowed-roles annotation.
@@ -286,7 +287,7 @@ func (e *env) identityBugs(ctx context.Context, t *testing.T) {
 	})
 	dropped, err := harness.DropKube2iamRule(ctx, "eks")
 	require.NoError(t, err)
-	require.Equal(t, 1, dropped, "the proxy's DNAT was there to drop")
+	require.Equal(t, len(e.lab.Clusters["eks"].NodeNames()), dropped, "the proxy's DNAT was there to drop, one on each node")
 
 	t.Run("metadata-proxy-not-ready-at-pod-start", func(t *testing.T) {
 		res, _ := e.run(ctx, t, ns, "race", "kube2iam-app")

@@ -410,12 +410,12 @@ func eachName(ctx context.Context, names []string, fn func(context.Context, stri
 	return each(ctx, len(names), func(ctx context.Context, i int) error { return fn(ctx, names[i]) })
 }
 
-// labContainers are the lab's containers: the emulator and each
-// cluster's node (kind names a one-node cluster's node NAME-control-plane).
+// labContainers are the lab's containers: the emulator and every node of
+// each cluster (kind names each node's container after the node).
 func labContainers(lab *labenv.Lab) []string {
 	out := []string{harness.EmulatorContainer}
-	for name := range lab.Clusters {
-		out = append(out, name+"-control-plane")
+	for _, c := range lab.Clusters {
+		out = append(out, c.NodeNames()...)
 	}
 	return out
 }

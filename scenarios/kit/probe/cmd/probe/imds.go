@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -14,6 +15,16 @@ import (
 
 	"github.com/idlab/idlab/scenarios/kit/probe"
 )
+
+// metadataBase is the endpoint the SDK's IMDS client was pointed at,
+// AWS_EC2_METADATA_SERVICE_ENDPOINT (a multi-node row sends a pod to
+// another node's proxy), else http://169.254.169.254.
+func metadataBase(getenv func(string) string) string {
+	if e := strings.TrimSuffix(getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT"), "/"); e != "" {
+		return e
+	}
+	return "http://169.254.169.254"
+}
 
 // imdsCreds is `probe imds-creds`: sts:GetCallerIdentity with the default
 // chain (which ends at the instance metadata), and, when that fails, what
@@ -33,11 +44,11 @@ func imdsCreds(ctx context.Context) probe.Result {
 	return res
 }
 
-// rawMetadata GETs path from 169.254.169.254 with an IMDSv2 token when one
-// can be had (else without, as the SDK falls back) and returns
-// "STATUS BODY", or "ERROR ..." when nothing answered.
+// rawMetadata GETs path from the metadata endpoint (metadataBase) with an
+// IMDSv2 token when one can be had (else without, as the SDK falls back)
+// and returns "STATUS BODY", or "ERROR ..." when nothing answered.
 func rawMetadata(ctx context.Context, path string) string {
-	const base = "http://169.254.169.254"
+	base := metadataBase(os.Getenv)
 	c := &http.Client{Timeout: 10 * time.Second}
 	token := ""
 	if req, err := http.NewRequestWithContext(ctx, http.MethodPut, base+"/latest/api/token", nil); err == nil {
