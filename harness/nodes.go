@@ -138,6 +138,9 @@ func planNodes(c ClusterConfig, net cni.Name, objs []corev1.Node) ([]nodeSetup, 
 			return nil, err
 		}
 		s.Conflist = conf
+		if net == cni.Bridge {
+			s.Commands = append(s.Commands, bridgeAheadCommand)
+		}
 		routes, err := cni.Routes(n.Name, nodes)
 		if err != nil {
 			return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
@@ -150,6 +153,17 @@ func planNodes(c ClusterConfig, net cni.Name, objs []corev1.Node) ([]nodeSetup, 
 	}
 	return out, nil
 }
+
+// bridgeAheadCommand makes the bridge cni0 on a node before its first
+// pod does. The bridge plugin creates it at a node's first pod, and
+// kube2iam's --host-interface cni0 must exist when kube2iam starts (it
+// checks, as upstream does): on a pinned worker, where only the node
+// agents run until a row binds a pod there, kube2iam would crash-loop.
+// The plugin takes a bridge that already exists (containernetworking/
+// plugins plugins/main/bridge/bridge.go ensureBridge: LinkAdd's EEXIST is
+// ignored and the link is re-read with bridgeByName), so nothing differs
+// once pods come.
+var bridgeAheadCommand = []string{"sh", "-c", "ip link show cni0 >/dev/null 2>&1 || ip link add cni0 type bridge; ip link set cni0 up"}
 
 // internalIP is the node's InternalIP address ("" when it has none).
 func internalIP(n corev1.Node) string {

@@ -108,12 +108,17 @@ func TestPlanNodes(t *testing.T) {
 			require.Equal(t, "eks-control-plane", plan[0].Name)
 			require.Equal(t, 0, plan[0].Index)
 			require.Equal(t, "10.244.0.0/24", subnetOf(t, plan[0].Conflist))
-			require.Equal(t, [][]string{{"ip", "route", "replace", "10.244.1.0/24", "via", "172.18.0.3"}}, plan[0].Commands)
+			// On bridge, cni0 first, so kube2iam (-i cni0) starts on a node no pod ran on yet.
+			var first [][]string
+			if net == cni.Bridge {
+				first = [][]string{bridgeAheadCommand}
+			}
+			require.Equal(t, append(first, []string{"ip", "route", "replace", "10.244.1.0/24", "via", "172.18.0.3"}), plan[0].Commands)
 			require.Equal(t, [][]string{cni.KeepPodSourceRule(netipPrefix(t, "10.244.0.0/24"), netipPrefix(t, "10.244.1.0/24"))}, plan[0].NATRules)
 			require.Equal(t, "eks-worker", plan[1].Name)
 			require.Equal(t, 1, plan[1].Index)
 			require.Equal(t, "10.244.1.0/24", subnetOf(t, plan[1].Conflist))
-			require.Equal(t, [][]string{{"ip", "route", "replace", "10.244.0.0/24", "via", "172.18.0.2"}}, plan[1].Commands)
+			require.Equal(t, append(first, []string{"ip", "route", "replace", "10.244.0.0/24", "via", "172.18.0.2"}), plan[1].Commands)
 		})
 	}
 	plan, err := planNodes(c, cni.Kindnet, []corev1.Node{cp, w})
