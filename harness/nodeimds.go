@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -172,12 +173,96 @@ func nodeIMDSRulesFor(cloudName, emulatorIP string, port, bridgePort int) [][]st
 	return [][]string{rule("OUTPUT", port, "node"), rule("PREROUTING", bridgePort, "pods behind the bridge")}
 }
 
-// ensureNodeRule appends rule to the node's nat table unless it is there.
+// ensureNodeRule appends rule to the node's nat table unless it is there,
+// and first deletes the rules of its chain that carry its comment but
+// differ from it: a reused cluster keeps the rules of an earlier up, and
+// when the emulator's address or the node's metadata ports moved (a lab
+// that grew a node shifts the ports of the clusters after it), the old
+// DNAT, earlier in the chain, would win.
 func ensureNodeRule(ctx context.Context, node string, rule []string) error {
 	base := []string{"exec", node, "iptables", "-w", "-t", "nat"}
+	listed, err := docker(ctx, nil, append(base, "-S", rule[0])...)
+	if err != nil {
+		return err
+	}
+	for _, stale := range staleRules(listed, rule) {
+		if _, err := docker(ctx, nil, append(append(base, "-D"), stale...)...); err != nil {
+			return err
+		}
+	}
 	if _, err := docker(ctx, nil, append(append(base, "-C"), rule...)...); err == nil {
 		return nil
 	}
-	_, err := docker(ctx, nil, append(append(base, "-A"), rule...)...)
+	_, err = docker(ctx, nil, append(append(base, "-A"), rule...)...)
 	return err
+}
+
+// staleRules are the rules of iptables -S output (one chain's) that carry
+// rule's comment (the value after --comment) but are not rule, as the
+// arguments that delete each (chain first).
+func staleRules(listed string, rule []string) [][]string {
+	comment := ""
+	for i := 0; i+1 < len(rule); i++ {
+		if rule[i] == "--comment" {
+			comment = rule[i+1]
+		}
+	}
+	if comment == "" {
+		return nil
+	}
+	var out [][]string
+	for _, line := range strings.Split(listed, "\n") {
+		f := splitIPTablesLine(line)
+		if len(f) < 2 || f[0] != "-A" || f[1] != rule[0] {
+			continue
+		}
+		args := f[1:]
+		if !slices.Contains(args, comment) || slices.Equal(withoutMatch(args, "tcp"), withoutMatch(rule, "tcp")) {
+			continue
+		}
+		out = append(out, args)
+	}
+	return out
+}
+
+// withoutMatch drops "-m NAME" where iptables -S adds it on its own (-p
+// tcp --dport lists as -p tcp -m tcp --dport), so a listed rule compares
+// equal to the rule as the lab writes it.
+func withoutMatch(args []string, name string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		if args[i] == "-m" && i+1 < len(args) && args[i+1] == name {
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
+}
+
+// splitIPTablesLine splits a line of iptables -S output into arguments:
+// words, with double-quoted strings (comments) as one argument.
+func splitIPTablesLine(line string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted, in := false, false
+	for _, r := range strings.TrimSpace(line) {
+		switch {
+		case r == '"':
+			quoted, in = !quoted, true
+		case r == ' ' && !quoted:
+			if in {
+				out = append(out, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+	}
+	if in {
+		out = append(out, cur.String())
+	}
+	return out
 }

@@ -93,3 +93,33 @@ func TestNodeIMDSPerNode(t *testing.T) {
 	require.Equal(t, AzureVM("a"), NodeVM("a", 0))
 	require.True(t, strings.HasSuffix(NodeVM("a", 3), "-vmss_3"))
 }
+
+// TestStaleRules: a reused node keeps the DNATs of an earlier up; those
+// with the lab's comment that point elsewhere are deleted, this rule and
+// other rules are kept (seen: the aks node kept :18104 ahead of :18108
+// after the default lab grew a node, and AAD Pod Identity's NMI got
+// "connection refused").
+func TestStaleRules(t *testing.T) {
+	rule := nodeIMDSRulesFor(cloud.IMDSCloudAzure, "172.18.0.5", 18108, 18109)[0]
+	listed := `-P OUTPUT ACCEPT
+-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A OUTPUT -d 169.254.169.254/32 -p tcp -m tcp --dport 80 -m comment --comment "idlab: Azure instance metadata (node)" -j DNAT --to-destination 172.18.0.5:18104
+-A OUTPUT -d 169.254.169.254/32 -p tcp -m tcp --dport 80 -m comment --comment "idlab: Azure instance metadata (node)" -j DNAT --to-destination 172.18.0.5:18108
+-A OUTPUT -d 169.254.169.254/32 -p tcp -m tcp --dport 80 -m comment --comment "idlab: EC2 instance metadata (node)" -j DNAT --to-destination 172.18.0.5:18100`
+	for _, tc := range []struct {
+		name   string
+		listed string
+		want   [][]string
+	}{
+		{"old port deleted, own and others kept", listed, [][]string{{"OUTPUT", "-d", "169.254.169.254/32", "-p", "tcp", "-m", "tcp", "--dport", "80",
+			"-m", "comment", "--comment", "idlab: Azure instance metadata (node)", "-j", "DNAT", "--to-destination", "172.18.0.5:18104"}}},
+		{"only its own", "-A OUTPUT -d 169.254.169.254/32 -p tcp -m tcp --dport 80 -m comment --comment \"idlab: Azure instance metadata (node)\" -j DNAT --to-destination 172.18.0.5:18108", nil},
+		{"empty chain", "-P OUTPUT ACCEPT", nil},
+		{"another chain's", "-A PREROUTING -d 169.254.169.254/32 -p tcp -m tcp --dport 80 -m comment --comment \"idlab: Azure instance metadata (node)\" -j DNAT --to-destination 172.18.0.9:1", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, staleRules(tc.listed, rule))
+		})
+	}
+	require.Equal(t, []string{"-A", "OUTPUT", "--comment", "a b c", "-j", "X"}, splitIPTablesLine(` -A OUTPUT --comment "a b c" -j X`))
+}
