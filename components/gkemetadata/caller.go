@@ -52,6 +52,12 @@ func (h *Handler) identify(ctx context.Context, ip string) (*caller, *mdError) {
 	if h.opts.NodeIP != "" && ip == h.opts.NodeIP {
 		return &caller{Node: true}, nil
 	}
+	if h.api.outsidePods(ip) {
+		// Another node's address or any other host (a request routed here
+		// from elsewhere): no pod of this node will ever have it, so there
+		// is nothing to wait for.
+		return nil, noPodWithIP(ip, h.opts.NodeName)
+	}
 	pod, mdErr := h.waitPod(ctx, ip)
 	if mdErr != nil {
 		return nil, mdErr
@@ -89,9 +95,7 @@ func (h *Handler) waitPod(ctx context.Context, ip string) (*corev1.Pod, *mdError
 			return nil, internalError(ctx.Err().Error())
 		case <-timeout.C:
 			stop()
-			return nil, &mdError{Status: http.StatusNotFound,
-				Body:   fmt.Sprintf("Unable to find a pod with IP address %s on node %s.\n", ip, h.opts.NodeName),
-				Reason: "no pod with this IP on the node"}
+			return nil, noPodWithIP(ip, h.opts.NodeName)
 		}
 	}
 }
@@ -122,4 +126,11 @@ func (h *Handler) callerOf(ctx context.Context, pod *corev1.Pod) (*caller, *mdEr
 		}
 	}
 	return &caller{Pod: pod, KSA: pod.Namespace + "/" + name, GSA: sa.Annotations[AnnotationGSA]}, nil
+}
+
+// noPodWithIP is the answer to a caller no pod of the node has the address of.
+func noPodWithIP(ip, node string) *mdError {
+	return &mdError{Status: http.StatusNotFound,
+		Body:   fmt.Sprintf("Unable to find a pod with IP address %s on node %s.\n", ip, node),
+		Reason: "no pod with this IP on the node"}
 }

@@ -24,7 +24,10 @@
 //     the newer. An IP with no pod waits for the watch to bring one (a
 //     first call can beat the kubelet's status update; GKE documents a
 //     few seconds before a new pod is served), up to
-//     Options.PodLookupWait.
+//     Options.PodLookupWait; an IP in none of the node's pod ranges
+//     (spec.podCIDRs, read at Start) cannot become one of its pods and
+//     gets the 404 at once (the lab's choice: GKE does not document it,
+//     and its clients give up after 5 s, before the wait would end).
 //  2. A token of the pod's KSA is requested from the API server
 //     (TokenRequest, audience PROJECT.svc.id.goog, bound to the pod).
 //  3. It is exchanged at Google STS (POST https://sts.googleapis.com/v1/token,

@@ -89,6 +89,7 @@ func newLab(t *testing.T, mut func(*Options)) *lab {
 	require.NoError(t, g.AddBinding("projects/idlab/serviceAccounts/"+reader, "roles/iam.workloadIdentityUser", "serviceAccount:"+pool+"[team-a/app]"))
 
 	l.client = fake.NewClientset(
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: nodeName}, Spec: corev1.NodeSpec{PodCIDR: "10.244.0.0/24", PodCIDRs: []string{"10.244.0.0/24"}}},
 		ksa("team-a", "app", reader), ksa("team-a", "plain", ""), ksa("team-b", "app", unbound),
 		pod("team-a", "app", "app", ipApp, nodeName, false),
 		pod("team-a", "plain", "plain", ipPlain, nodeName, false),

@@ -3,6 +3,8 @@ package gkemetadata
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net/netip"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -29,6 +31,10 @@ type apiCache struct {
 
 	mu      sync.Mutex
 	waiters map[string][]chan struct{} // by IP; closed when a pod with that IP is added or updated
+
+	// podCIDRs are the node's pod ranges (spec.podCIDRs), read by Start;
+	// none when the node has none or could not be read.
+	podCIDRs []netip.Prefix
 }
 
 func newAPICache(client kubernetes.Interface, nodeName string) (*apiCache, error) {
@@ -74,6 +80,7 @@ func newAPICache(client kubernetes.Interface, nodeName string) (*apiCache, error
 // before it listens, so a ready server knows the node's pods.
 func (h *Handler) Start(ctx context.Context) error {
 	c := h.api
+	c.podCIDRs = nodePodCIDRs(ctx, h.opts.Client, h.opts.NodeName)
 	go c.pods.RunWithContext(ctx)
 	go c.sas.RunWithContext(ctx)
 	if !cache.WaitForCacheSync(ctx.Done(), c.pods.HasSynced, c.sas.HasSynced) {
@@ -269,4 +276,45 @@ func trimServiceAccount(obj any) (any, error) {
 		out.Annotations = map[string]string{AnnotationGSA: gsa}
 	}
 	return out, nil
+}
+
+// nodePodCIDRs are the pod ranges of node name, or none when it cannot be
+// read: then every unknown caller waits for its pod (waitPod), as before.
+func nodePodCIDRs(ctx context.Context, client kubernetes.Interface, name string) []netip.Prefix {
+	n, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		slog.WarnContext(ctx, "gkemetadata: node pod ranges unknown; callers outside them wait for a pod too", "node", name, "err", err)
+		return nil
+	}
+	cidrs := n.Spec.PodCIDRs
+	if len(cidrs) == 0 && n.Spec.PodCIDR != "" {
+		cidrs = []string{n.Spec.PodCIDR}
+	}
+	var out []netip.Prefix
+	for _, c := range cidrs {
+		if p, err := netip.ParsePrefix(c); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
+}
+
+// outsidePods reports whether ip can be no pod of this node: the node's
+// pod ranges are known and ip is in none of them (hostNetwork pods use the
+// node's address, which identify handles first).
+func (c *apiCache) outsidePods(ip string) bool {
+	if len(c.podCIDRs) == 0 {
+		return false
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return true
+	}
+	a = a.Unmap()
+	for _, p := range c.podCIDRs {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
 }

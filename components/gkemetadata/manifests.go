@@ -74,6 +74,9 @@ func Manifests(image, namespace string, opts ManifestOptions) []runtime.Object {
 			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, Verbs: []string{"create"}},
+			// The node's pod ranges (Handler.Start): a caller outside them is
+			// no pod of this node.
+			{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get"}},
 		},
 		PriorityClassName: "system-node-critical",
 		Init:              corev1.Container{Name: "install-dnat", Args: InstallDNATArgs, Env: env[1:2]}, // NODE_IP

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -416,4 +417,29 @@ func TestNodeIdentityFromKSA(t *testing.T) {
 			require.Equal(t, nodeSA, info.Email)
 		})
 	}
+}
+
+// TestCallerOutsideNodePods: an address in none of the node's pod ranges
+// (another node's pod or the node itself, as a request routed from
+// elsewhere arrives) is no pod of this node: 404 at once, where an
+// unknown address inside them waits for its pod. With a wait of an hour
+// the test only ends if nothing waited.
+func TestCallerOutsideNodePods(t *testing.T) {
+	l := newLab(t, func(o *Options) { o.PodLookupWait = time.Hour })
+	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.244.0.0/24")}, l.h.api.podCIDRs)
+	for _, ip := range []string{ipElsewhere, "172.18.0.9", "192.0.2.1", "::ffff:10.244.1.10"} {
+		t.Run(ip, func(t *testing.T) {
+			resp, body := l.get(t, ip, "/computeMetadata/v1/instance/service-accounts/default/token", nil)
+			require.Equal(t, http.StatusNotFound, resp.StatusCode, body)
+			require.Equal(t, "Unable to find a pod with IP address "+ip+" on node "+nodeName+".\n", body)
+		})
+	}
+	for _, tc := range []struct {
+		ip      string
+		outside bool
+	}{{ipUnknown, false}, {ipApp, false}, {ipElsewhere, true}, {"not-an-ip", true}, {"::ffff:10.244.0.7", false}} {
+		require.Equal(t, tc.outside, l.h.api.outsidePods(tc.ip), tc.ip)
+	}
+	// Unknown ranges (the node could not be read): everyone waits, as before.
+	require.False(t, (&apiCache{}).outsidePods(ipElsewhere))
 }

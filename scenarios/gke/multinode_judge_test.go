@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 )
 
 // mdsLine is one decision line of the GKE metadata server's log
@@ -26,11 +28,39 @@ func mdsLines(raw []byte) []mdsLine {
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
 	for sc.Scan() {
 		var l mdsLine
-		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Decision != "" {
+		if json.Unmarshal(sc.Bytes(), &l) != nil {
+			l = textLine(sc.Text())
+		}
+		if l.Decision != "" {
 			out = append(out, l)
 		}
 	}
 	return out
+}
+
+// textLine reads a line of log/slog's text handler (key=value, values
+// quoted as strconv does when they hold spaces or quotes), as `idlab
+// gke-metadata serve` writes them; an unreadable line has no fields.
+func textLine(line string) mdsLine {
+	f := map[string]string{}
+	for rest := strings.TrimSpace(line); rest != ""; rest = strings.TrimLeft(rest, " ") {
+		k, v, ok := strings.Cut(rest, "=")
+		if !ok || strings.Contains(k, " ") {
+			return mdsLine{}
+		}
+		if strings.HasPrefix(v, `"`) {
+			q, err := strconv.QuotedPrefix(v)
+			if err != nil {
+				return mdsLine{}
+			}
+			f[k], _ = strconv.Unquote(q)
+			rest = v[len(q):]
+			continue
+		}
+		val, after, _ := strings.Cut(v, " ")
+		f[k], rest = val, after
+	}
+	return mdsLine{Msg: f["msg"], Decision: f["decision"], RemoteIP: f["remote_ip"], Principal: f["principal"], GSA: f["gsa"], Reason: f["reason"]}
 }
 
 // The multi-node rows' outcomes.

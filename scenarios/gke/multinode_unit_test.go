@@ -54,3 +54,19 @@ not json
 	require.Equal(t, "allow from gke-worker's metadata server", mdsServedBy(true, "", []string{"gke-worker"}))
 	require.Equal(t, "HTTP403 (a token issued on 0 nodes: [])", mdsServedBy(false, "HTTP403", nil))
 }
+
+// TestMDSTextLines: the metadata server logs with slog's text handler; its
+// lines (taken from a lab run) read as the JSON ones do.
+func TestMDSTextLines(t *testing.T) {
+	log := []byte(`time=2026-12-07T12:26:31.475Z level=INFO msg="token issued" request_id=f6721cacc346fbef path=/computeMetadata/v1/instance/service-accounts/default/token remote_ip=10.244.0.26 decision=allow principal=serviceAccount:idlab-multinode/app-a gsa=team-a-reader@idlab.iam.gserviceaccount.com action=token resource=default reason="pod on this node"
+time=2026-12-07T12:27:17.159Z level=INFO msg="caller not served" request_id=c1468314cdf01904 path=/computeMetadata/v1/instance/service-accounts/default/token remote_ip=172.18.0.7 decision=deny principal=ip:172.18.0.7 action=token reason="no pod with IP \"172.18.0.7\""
+time=2026-12-07T12:27:18.000Z level=INFO msg="gke metadata server serving" addr=:988
+a line that is not slog's
+`)
+	lines := mdsLines(log)
+	require.Equal(t, []mdsLine{
+		{Msg: "token issued", Decision: "allow", RemoteIP: "10.244.0.26", Principal: "serviceAccount:idlab-multinode/app-a", GSA: "team-a-reader@idlab.iam.gserviceaccount.com", Reason: "pod on this node"},
+		{Msg: "caller not served", Decision: "deny", RemoteIP: "172.18.0.7", Principal: "ip:172.18.0.7", Reason: `no pod with IP "172.18.0.7"`},
+	}, lines)
+	require.True(t, issued(lines, "serviceAccount:idlab-multinode/app-a", "team-a-reader@idlab.iam.gserviceaccount.com"))
+}
