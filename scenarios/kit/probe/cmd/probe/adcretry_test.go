@@ -130,6 +130,7 @@ func TestGoogleError(t *testing.T) {
 	}{
 		{&googleapi.Error{Code: 403, Message: "no"}, "HTTP403"},
 		{fmt.Errorf("google id token: %w", &metadata.Error{Code: 404, Message: "not annotated"}), "Metadata404"},
+		{fmt.Errorf("credentials: cannot fetch token: %w", metadata.NotDefinedError("instance/service-accounts/default/token")), "Metadata404"},
 		{errors.New(probe.NoDefaultCredentials), "NoDefaultCredentials"},
 		{errors.New("dialing: credentials: could not find default credentials. See https://cloud.google.com/docs/authentication/external/set-up-adc for more information"), "NoDefaultCredentials"},
 		{dialErr, "ConnectionRefused"},

@@ -46,7 +46,8 @@ func runGoogle(ctx context.Context, args []string) probe.Result {
 }
 
 // googleError reports a Google call's failure by its code: HTTP<status>
-// from a Google API, Metadata<status> from the metadata server,
+// from a Google API, Metadata<status> from the metadata server (its 404
+// arrives as metadata.NotDefinedError),
 // NoDefaultCredentials when no source of Application Default Credentials
 // applied (golang.org/x/oauth2/google's and cloud.google.com/go/auth's
 // "could not find default credentials"), ConnectionRefused when a server
@@ -56,11 +57,16 @@ func googleError(err error) probe.Result {
 	r := probe.Result{ErrorCode: "ClientError", ErrorMessage: err.Error()}
 	var ge *googleapi.Error
 	var me *metadata.Error
+	var nd metadata.NotDefinedError
 	switch {
 	case errors.As(err, &ge):
 		r.ErrorCode = fmt.Sprintf("HTTP%d", ge.Code)
 	case errors.As(err, &me):
 		r.ErrorCode = fmt.Sprintf("Metadata%d", me.Code)
+	case errors.As(err, &nd):
+		// The metadata client's name for a 404 (cloud.google.com/go/compute/metadata
+		// v0.10.0 metadata.go getETagWithSubClient: res.StatusCode == http.StatusNotFound).
+		r.ErrorCode = "Metadata404"
 	case strings.Contains(err.Error(), "could not find default credentials"):
 		r.ErrorCode = "NoDefaultCredentials"
 	case errors.Is(err, syscall.ECONNREFUSED):
