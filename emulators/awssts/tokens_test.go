@@ -256,21 +256,25 @@ func TestExactMessages(t *testing.T) {
 // refuses one minutes past exp; one second before exp it is accepted.
 func TestTokenExpiryHasNoLeeway(t *testing.T) {
 	l := newLab(t)
-	now := l.clock.Now()
+	// Expiries are offsets from the lab clock (real time) read in each
+	// case, so a slow machine does not age the live token: under make
+	// test's load one case took 3.7 s and a token given 2 s had expired.
 	tests := []struct {
 		name string
-		exp  time.Time
+		exp  time.Duration
 		code string
 	}{
-		{"one second left", now.Add(2 * time.Second), ""},
-		{"at exp", now, "ExpiredTokenException"},
-		{"one second past exp", now.Add(-time.Second), "ExpiredTokenException"},
-		{"198 seconds past exp", now.Add(-198 * time.Second), "ExpiredTokenException"},
+		{"seconds left", 10 * time.Second, ""},
+		{"at exp", 0, "ExpiredTokenException"},
+		{"one second past exp", -time.Second, "ExpiredTokenException"},
+		{"198 seconds past exp", -198 * time.Second, "ExpiredTokenException"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			now := l.clock.Now()
+			exp := now.Add(tc.exp)
 			tok, err := l.issuer.Sign(map[string]any{"iss": issuerURL, "sub": "system:serviceaccount:team-a:app-a", "aud": []string{"sts.amazonaws.com"},
-				"exp": tc.exp.Unix(), "iat": now.Add(-10 * time.Minute).Unix(), "nbf": now.Add(-10 * time.Minute).Unix(), "jti": "x"})
+				"exp": exp.Unix(), "iat": now.Add(-10 * time.Minute).Unix(), "nbf": now.Add(-10 * time.Minute).Unix(), "jti": "x"})
 			require.NoError(t, err)
 			status, e, body := postWebIdentity(t, l, webIdentityForm(tok, roleAppA))
 			if tc.code == "" {
@@ -280,7 +284,7 @@ func TestTokenExpiryHasNoLeeway(t *testing.T) {
 			require.Equal(t, http.StatusBadRequest, status, body)
 			require.Equal(t, tc.code, e.Error.Code)
 			require.Regexp(t, `^Token expired: current date/time \d+ must be before the expiration date/time \d+$`, e.Error.Message)
-			require.Contains(t, e.Error.Message, "expiration date/time "+strconv.FormatInt(tc.exp.Unix(), 10))
+			require.Contains(t, e.Error.Message, "expiration date/time "+strconv.FormatInt(exp.Unix(), 10))
 		})
 	}
 }
