@@ -31,6 +31,7 @@ import (
 	"github.com/idlab/idlab/harness/cloud"
 	"github.com/idlab/idlab/harness/cluster"
 	"github.com/idlab/idlab/harness/cni"
+	"github.com/idlab/idlab/harness/fixturetmpl"
 	"github.com/idlab/idlab/harness/kubeclient"
 	"github.com/idlab/idlab/harness/labfile"
 	"github.com/idlab/idlab/harness/nodeimage"
@@ -326,25 +327,37 @@ func (l *Lab) writeKeysAndIssuers() error {
 // FixturesDir (cloud.FixtureDirs: gcp/, eks/, azure/; when present) in
 // /data/fixtures-gcp and so on.
 func (l *Lab) copyFixtures() error {
-	if err := copyYAML(l.cfg.FixturesDir, filepath.Join(l.serveDir(), "fixtures")); err != nil {
+	issuers := map[string]string{}
+	for _, c := range l.cfg.Clusters {
+		issuers[c.Name] = c.IssuerURL
+	}
+	return copyFixtures(l.cfg.FixturesDir, l.serveDir(), issuers)
+}
+
+// copyFixtures copies the fixtures under fixturesDir (and its sibling
+// cloud directories) into serveDir's fixtures*, filling in fixture
+// templates (fixturetmpl) with issuers.
+func copyFixtures(fixturesDir, serveDir string, issuers map[string]string) error {
+	if err := copyYAML(fixturesDir, filepath.Join(serveDir, "fixtures"), issuers); err != nil {
 		return err
 	}
 	for _, oc := range cloud.FixtureDirs() {
-		src := filepath.Join(filepath.Dir(filepath.Clean(l.cfg.FixturesDir)), oc.Dir)
-		dst := filepath.Join(l.serveDir(), "fixtures-"+oc.Dir)
+		src := filepath.Join(filepath.Dir(filepath.Clean(fixturesDir)), oc.Dir)
+		dst := filepath.Join(serveDir, "fixtures-"+oc.Dir)
 		if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
 			src = "" // an empty directory: no fixtures
 		}
-		if err := copyYAML(src, dst); err != nil {
+		if err := copyYAML(src, dst, issuers); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// copyYAML replaces dst with the YAML files under src (flattened); an empty
+// copyYAML replaces dst with the YAML files under src (flattened), fixture
+// templates (NAME.tmpl.yaml) filled in with issuers as NAME.yaml; an empty
 // src leaves dst empty.
-func copyYAML(src, dst string) error {
+func copyYAML(src, dst string, issuers map[string]string) error {
 	if err := os.RemoveAll(dst); err != nil {
 		return err
 	}
@@ -363,6 +376,12 @@ func copyYAML(src, dst string) error {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
+		if out, ok := fixturetmpl.OutputName(rel); ok {
+			if raw, err = fixturetmpl.Render(rel, raw, issuers); err != nil {
+				return err
+			}
+			rel = out
+		}
 		return os.WriteFile(filepath.Join(dst, strings.ReplaceAll(rel, string(filepath.Separator), "_")), raw, 0o644)
 	})
 }
