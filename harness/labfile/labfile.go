@@ -70,6 +70,15 @@ type Cluster struct {
 	Nodes int
 	// Components turn the flavour's components on or off, in file order.
 	Components []Toggle
+	// Kubeconfig, when set, makes the cluster an existing one that idlab
+	// does not create: it is reached with this kubeconfig (relative to the
+	// lab file), its Context (empty: the kubeconfig's current context),
+	// and its own service-account issuer is trusted as a cloud trusts it.
+	// KindCluster names it as kind does when it is a kind cluster, so the
+	// lab's images are loaded with kind instead of pulled.
+	Kubeconfig  string
+	Context     string
+	KindCluster string
 	// Line is where the cluster starts in the file.
 	Line int
 }
@@ -104,16 +113,19 @@ type document struct {
 }
 
 type cluster struct {
-	Name       string    `yaml:"name"`
-	Flavour    string    `yaml:"flavour"`
-	Issuer     string    `yaml:"issuer"`
-	Region     string    `yaml:"region"`
-	Account    string    `yaml:"account"`
-	Project    string    `yaml:"project"`
-	Tenant     string    `yaml:"tenant"`
-	NodeRole   string    `yaml:"nodeRole"`
-	Nodes      *int      `yaml:"nodes"`
-	Components yaml.Node `yaml:"components"`
+	Name        string    `yaml:"name"`
+	Flavour     string    `yaml:"flavour"`
+	Issuer      string    `yaml:"issuer"`
+	Region      string    `yaml:"region"`
+	Account     string    `yaml:"account"`
+	Project     string    `yaml:"project"`
+	Tenant      string    `yaml:"tenant"`
+	NodeRole    string    `yaml:"nodeRole"`
+	Nodes       *int      `yaml:"nodes"`
+	Components  yaml.Node `yaml:"components"`
+	Kubeconfig  string    `yaml:"kubeconfig"`
+	Context     string    `yaml:"context"`
+	KindCluster string    `yaml:"kindCluster"`
 }
 
 // Parse reads a lab file; name labels its errors (name:line: message).
@@ -200,7 +212,8 @@ func parseCluster(n *yaml.Node) (Cluster, error) {
 		return Cluster{}, at("a cluster is a mapping (name, flavour, region ...)")
 	}
 	c := Cluster{Name: raw.Name, Flavour: raw.Flavour, Issuer: raw.Issuer, Region: raw.Region, Account: raw.Account,
-		Project: raw.Project, Tenant: raw.Tenant, NodeRole: raw.NodeRole, Nodes: 1, Line: n.Line}
+		Project: raw.Project, Tenant: raw.Tenant, NodeRole: raw.NodeRole, Nodes: 1, Line: n.Line,
+		Kubeconfig: raw.Kubeconfig, Context: raw.Context, KindCluster: raw.KindCluster}
 	switch {
 	case c.Name == "":
 		return c, at("a cluster needs a name")
@@ -229,12 +242,42 @@ func parseCluster(n *yaml.Node) (Cluster, error) {
 	if err := checkAccount(c); err != nil {
 		return c, at("cluster %q: %v", c.Name, err)
 	}
+	if err := checkExisting(c); err != nil {
+		return c, at("cluster %q: %v", c.Name, err)
+	}
 	toggles, err := parseComponents(&raw.Components)
 	if err != nil {
 		return c, err
 	}
 	c.Components = toggles
 	return c, nil
+}
+
+// checkExisting checks the keys of an existing cluster: context and
+// kindCluster only with kubeconfig; no issuer (the cluster's own is read
+// from its API server) and no nodeRole (the lab serves no instance
+// metadata on nodes it did not make).
+func checkExisting(c Cluster) error {
+	if c.Kubeconfig == "" {
+		switch {
+		case c.Context != "":
+			return errors.New("context is for an existing cluster: give its kubeconfig too")
+		case c.KindCluster != "":
+			return errors.New("kindCluster is for an existing cluster: give its kubeconfig too")
+		}
+		return nil
+	}
+	switch {
+	case c.Issuer != "":
+		return errors.New("issuer: an existing cluster (kubeconfig) keeps its own issuer, which the lab reads from its API server; leave issuer out")
+	case c.NodeRole != "":
+		return errors.New("nodeRole: the lab serves no instance metadata on an existing cluster's nodes; leave nodeRole out")
+	case c.KindCluster != "" && !clusterNameRe.MatchString(c.KindCluster):
+		return fmt.Errorf("kindCluster %q: want a kind cluster name (lower-case letters, digits and '-')", c.KindCluster)
+	case strings.ContainsAny(c.Context, "\n\x00"):
+		return fmt.Errorf("context %q: one line", c.Context)
+	}
+	return nil
 }
 
 func isFlavour(f string) bool {
