@@ -37,6 +37,15 @@ type ClusterConfig struct {
 	// instance profile role: the lab serves their instance metadata at
 	// 169.254.169.254 (see nodeimds.go). Empty: no instance metadata.
 	NodeRoleARN string
+	// Kubeconfig, when set, makes the cluster an existing one (see
+	// existing.go): reached with this kubeconfig file and its Context
+	// (empty: its current one), never created or deleted; its issuer is
+	// its own, read when the lab comes up (IssuerURL is then empty).
+	// KindCluster is its kind name when it is a kind cluster, for
+	// loading images.
+	Kubeconfig  string
+	Context     string
+	KindCluster string
 }
 
 // Config configures the lab. Environment (read by ConfigFromEnv):
@@ -75,8 +84,13 @@ type Config struct {
 	// kindnet (kindest/node only). The pod-identity components follow it
 	// (kube2iam's --host-interface). Defaults to kindnet on a kindest/node
 	// image, else bridge.
-	CNI      cni.Name
-	Progress io.Writer    // one line per step; Defaults to discard.
+	CNI cni.Name
+	// EmulatorImage is the idlab image the emulator and the components
+	// run in an existing cluster: one the user pushed where the cluster
+	// pulls from. Defaults to one built from IdlabBinary and loaded with
+	// kind, for a kind cluster.
+	EmulatorImage string
+	Progress      io.Writer    // one line per step; Defaults to discard.
 	Log      *slog.Logger // Defaults to discard.
 }
 

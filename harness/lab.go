@@ -57,10 +57,13 @@ func New(cfg Config) (*Lab, error) {
 	if len(cfg.Clusters) == 0 {
 		return nil, errors.New("lab: no clusters configured")
 	}
+	if err := cfg.checkExisting(); err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	cfg.Clusters = slices.Clone(cfg.Clusters)
 	for i, c := range cfg.Clusters {
-		if c.Name == "" || c.IssuerURL == "" || seen[c.Name] {
+		if c.Name == "" || (c.IssuerURL == "" && c.Kubeconfig == "") || seen[c.Name] {
 			return nil, fmt.Errorf("lab: cluster %q: needs a unique name and an issuer URL", c.Name)
 		}
 		seen[c.Name] = true
@@ -129,6 +132,9 @@ func (l *Lab) keyDir(name string) string { return filepath.Join(l.serveDir(), "k
 // Up brings the lab up, reusing healthy clusters and images, and writes the
 // state file scenarios open.
 func (l *Lab) Up(ctx context.Context) (st *State, err error) {
+	if l.cfg.existing() {
+		return l.upExisting(ctx)
+	}
 	defer l.step("up")(&err)
 	if err := checkDocker(ctx); err != nil {
 		return nil, err
@@ -226,7 +232,7 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 	st = &State{EmulatorURL: "https://127.0.0.1:" + strconv.Itoa(l.cfg.HostPort), EmulatorIP: ip,
 		CAFile:    filepath.Join(l.serveDir(), "serve", certs.CertFile),
 		AdminAddr: "unix:" + filepath.Join(l.serveDir(), adminSocket), AdminSecretFile: l.adminSecretFile(),
-		ProbeImage: probeImage, PyClientImage: py.Image, ToolClientImage: tools.Tool, AzClientImage: tools.Az, CNI: string(net), PodInterface: net.PodInterface(), Clusters: map[string]ClusterState{},
+		ProbeImage: probeImage, EmulatorImage: emuImage, PyClientImage: py.Image, ToolClientImage: tools.Tool, AzClientImage: tools.Az, CNI: string(net), PodInterface: net.PodInterface(), Clusters: map[string]ClusterState{},
 		LabFile: l.labFileSource()}
 	if err := l.run("emulator ready", func() error { return waitHealthy(ctx, st) }); err != nil {
 		return nil, err
@@ -741,6 +747,9 @@ func (l *Lab) wireClusters(ctx context.Context, st *State, ip, probeImage, pyIma
 // Down deletes the clusters and the emulator container and the state file;
 // cached images stay so the next Up is fast.
 func (l *Lab) Down(ctx context.Context) (err error) {
+	if l.cfg.existing() {
+		return l.downExisting(ctx)
+	}
 	defer l.step("down")(&err)
 	if err := checkDocker(ctx); err != nil {
 		return err
@@ -772,6 +781,9 @@ func (l *Lab) Down(ctx context.Context) (err error) {
 
 // Status reports each cluster and the emulator.
 func (l *Lab) Status(ctx context.Context) ([]string, error) {
+	if l.cfg.existing() {
+		return l.statusExisting(ctx)
+	}
 	if err := checkDocker(ctx); err != nil {
 		return nil, err
 	}
@@ -799,6 +811,9 @@ func (l *Lab) Status(ctx context.Context) ([]string, error) {
 // ExportLogs writes every cluster's node and pod logs and the emulator's log
 // under dir, for a failed run.
 func (l *Lab) ExportLogs(ctx context.Context, dir string) error {
+	if l.cfg.existing() {
+		return l.exportExistingLogs(ctx, dir)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
