@@ -71,6 +71,10 @@ type Config struct {
 	IdlabBinary string
 	// ProbeBinary is the static SDK probe put in the probe image; empty skips it.
 	ProbeBinary string
+	// ProbeImage, for an existing kind cluster, is a probe image Docker
+	// has already (another lab's), loaded instead of one built from
+	// ProbeBinary.
+	ProbeImage string
 	// PyClient builds (once per machine) and loads PyClientImage into the
 	// clusters whose pods get AWS identities (IRSA webhook, gtoken).
 	PyClient bool

@@ -313,7 +313,7 @@ func (l *Lab) existingImages(ctx context.Context, c ClusterConfig) (image, probe
 		if l.cfg.EmulatorImage == "" {
 			return "", "", fmt.Errorf("cluster %s is not a kind cluster (no kindCluster): give --emulator-image, an idlab image pushed where it pulls from", c.Name)
 		}
-		if l.cfg.ProbeBinary != "" {
+		if l.cfg.ProbeBinary != "" || l.cfg.ProbeImage != "" {
 			return "", "", fmt.Errorf("cluster %s is not a kind cluster: the probe image cannot be loaded into it (leave --probe out)", c.Name)
 		}
 		return l.cfg.EmulatorImage, "", nil
@@ -329,7 +329,9 @@ func (l *Lab) existingImages(ctx context.Context, c ClusterConfig) (image, probe
 			}
 		}
 		images := []string{image}
-		if l.cfg.ProbeBinary != "" {
+		if probe = l.cfg.ProbeImage; probe != "" {
+			images = append(images, probe)
+		} else if l.cfg.ProbeBinary != "" {
 			if probe, err = scratchImage(ctx, "idlab/probe", l.cfg.ProbeBinary, "probe"); err != nil {
 				return err
 			}

@@ -872,6 +872,13 @@ func (l *Lab) LoadImages(ctx context.Context, images []string, clusters ...strin
 	if err := checkDocker(ctx); err != nil {
 		return err
 	}
+	if l.cfg.existing() {
+		c := l.existingCluster()
+		if c.KindCluster == "" {
+			return fmt.Errorf("cluster %s is not a kind cluster: push the images where it pulls from", c.Name)
+		}
+		return l.loadImages(ctx, l.kind, images, []string{c.KindCluster})
+	}
 	return l.loadImages(ctx, l.kind, images, targets)
 }
 
