@@ -95,7 +95,7 @@ type Config struct {
 	// kind, for a kind cluster.
 	EmulatorImage string
 	Progress      io.Writer    // one line per step; Defaults to discard.
-	Log      *slog.Logger // Defaults to discard.
+	Log           *slog.Logger // Defaults to discard.
 }
 
 // Names of the lab's Docker objects.

@@ -408,7 +408,9 @@ func (l *Lab) downExisting(ctx context.Context) (err error) {
 // labNamespaces are the namespaces the lab makes in an existing cluster:
 // the emulator's, the components', and the lab CA webhook's readiness
 // check's.
-func labNamespaces() []string { return []string{ExistingNamespace, SystemNamespace, labCACheckNamespace} }
+func labNamespaces() []string {
+	return []string{ExistingNamespace, SystemNamespace, labCACheckNamespace}
+}
 
 // removeFromCluster deletes what idlab put into a cluster it did not
 // make: the CoreDNS block first (so no pod resolves a cloud to a Service

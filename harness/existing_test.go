@@ -57,7 +57,9 @@ func TestRemoveFromCluster(t *testing.T) {
 	corefile, err := corefileWithEmulator(".:53 {\n    forward . /etc/resolv.conf\n}\n", "10.96.0.50", cloud.Zones())
 	require.NoError(t, err)
 	lab := map[string]string{"app.kubernetes.io/managed-by": "idlab"}
-	ns := func(name string) *corev1.Namespace { return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}} }
+	ns := func(name string) *corev1.Namespace {
+		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	}
 	cs := fake.NewClientset(
 		ns(ExistingNamespace), ns(SystemNamespace), ns("default"), ns("payments"),
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "coredns", Namespace: "kube-system"}, Data: map[string]string{"Corefile": corefile}},
