@@ -700,6 +700,10 @@ func waitHealthy(ctx context.Context, st *State) error {
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
+	if f := st.Forward; f != nil {
+		return fmt.Errorf("emulator did not become healthy at %s in its pod (%s, %s): %v; its log: kubectl --kubeconfig %s -n %s logs -l %s",
+			st.AdminAddr, f.Namespace, f.Selector, last, f.Kubeconfig, f.Namespace, f.Selector)
+	}
 	return fmt.Errorf("emulator did not become healthy at %s: %v\nlast lines of its log:\n%s", st.AdminAddr, last, containerLogs(ctx, EmulatorContainer, 15))
 }
 
