@@ -246,7 +246,11 @@ func (l *Lab) existingConfig(c ClusterConfig, trust issuertrust.Trust) (map[stri
 	}
 	dirs := map[string]string{"aws": "fixtures"}
 	for _, fd := range cloud.FixtureDirs() {
-		dirs[fd.Dir] = "fixtures-" + fd.Dir
+		// Only the clouds whose fixtures were copied: serve refuses a
+		// fixtures directory that is not there.
+		if st, err := os.Stat(filepath.Join(dir, "fixtures-"+fd.Dir)); err == nil && st.IsDir() {
+			dirs[fd.Dir] = "fixtures-" + fd.Dir
+		}
 	}
 	if err := cloud.WriteServeConfig(filepath.Join(dir, emulatorpod.ServeConfigFile), emulatorpod.ServeConfig(c.Region, dirs, "issuers.yaml")); err != nil {
 		return nil, err
