@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -86,6 +87,10 @@ type Config struct {
 	IdlabBinary string
 	// ProbeBinary is the static SDK probe put in the probe image; empty skips it.
 	ProbeBinary string
+	// GTokenBinary is the static gtoken token writer (cmd/gtoken) put in
+	// the image the gtoken webhook injects. Defaults to gtoken beside
+	// IdlabBinary (make build writes bin/gtoken beside bin/idlab).
+	GTokenBinary string
 	// PyClient builds (once per machine) and loads PyClientImage into the
 	// clusters whose pods get AWS identities (IRSA webhook, gtoken).
 	PyClient bool
@@ -269,6 +274,9 @@ func (c Config) withDefaults() Config {
 		if exe, err := os.Executable(); err == nil {
 			c.IdlabBinary = exe
 		}
+	}
+	if c.GTokenBinary == "" && c.IdlabBinary != "" {
+		c.GTokenBinary = filepath.Join(filepath.Dir(c.IdlabBinary), "gtoken")
 	}
 	return c
 }

@@ -118,6 +118,7 @@ func labFlagSet(name string, env *cliEnv) (*labOptions, error) {
 	fs.StringVar(&cfg.KindConfig, "kind-config", "", "kind cluster template (default ./kind-config.yaml when there is one, else the built-in one)")
 	fs.StringVar(&cfg.FixturesDir, "fixtures", "fixtures/aws", "IAM fixtures directory")
 	fs.StringVar(&cfg.ProbeBinary, "probe", "", "static SDK probe binary to load into the clusters")
+	fs.StringVar(&cfg.GTokenBinary, "gtoken", "", "static gtoken token writer (cmd/gtoken) the gtoken webhook injects (default: gtoken beside this binary)")
 	fs.BoolVar(&cfg.PyClient, "pyclient", false, "build (once) and load the image of Debian's awscli and boto3 into the clusters whose pods get AWS identities (IRSA, gtoken)")
 	fs.BoolVar(&cfg.ToolClient, "toolclient", false, "build (once) and load the third-party client images: Debian's rclone into every cluster, Debian's azure-cli into the clusters whose pods get Azure identities")
 	fs.Func("cni", "pod network: bridge, ptp or kindnet (IDLAB_CNI; default: kindnet on kindest/node, else bridge)", func(s string) error {
