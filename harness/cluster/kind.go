@@ -8,11 +8,11 @@ import (
 	"maps"
 	"os"
 	"os/exec"
-	"strings"
 	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
