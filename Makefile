@@ -10,9 +10,10 @@ IDLAB_REV := $(shell git describe --always --dirty 2>/dev/null)
 help: ## list targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build bin/idlab and the SDK probe bin/probe (static, for FROM scratch images)
+build: ## build bin/idlab, the SDK probe bin/probe and gtoken's token writer bin/gtoken (static, for FROM scratch images)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w -X main.revision=$(IDLAB_REV)" -o bin/idlab ./cmd/idlab
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/probe ./scenarios/kit/probe/cmd/probe
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/gtoken ./cmd/gtoken
 
 image: build ## the emulator image idlab/emulator:latest (testcontainers/idlab/Dockerfile: FROM scratch, bin/idlab); pulls nothing
 	docker build --file testcontainers/idlab/Dockerfile --tag idlab/emulator:latest bin

@@ -30,12 +30,13 @@ say "host setup"
 bash hack/setup-host.sh
 bash hack/setup-test-tools.sh chromium # the conformance page is checked in a browser (CI=true: must install)
 
-say "build idlab and the probe (static)"
+say "build idlab, the probe and gtoken's token writer (static)"
 mkdir -p bin "$ARTIFACTS"
 rm -f "$ARTIFACTS"/{e2e.log,e2e.json,junit.xml,matrix.md,matrix.html} # a failure must not quote an earlier run
 rev=$(git describe --always --dirty 2>/dev/null || true) # for idlab version; empty outside a checkout
 CGO_ENABLED=0 $GO build -trimpath -ldflags="-s -w -X main.revision=$rev" -o bin/idlab ./cmd/idlab
 CGO_ENABLED=0 $GO build -trimpath -ldflags="-s -w" -o bin/probe ./scenarios/kit/probe/cmd/probe
+CGO_ENABLED=0 $GO build -trimpath -ldflags="-s -w" -o bin/gtoken ./cmd/gtoken # the gtoken image's (beside bin/idlab)
 
 say "lab up, scenario suites in parallel, report, lab down (bin/idlab e2e)"
 # idlab e2e exports the lab's logs to $ARTIFACTS/logs on failure, tears the

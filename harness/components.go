@@ -51,13 +51,14 @@ func components() []component {
 // deployer is what a component's Deploy gets: one cluster's client and
 // configuration, the lab CA and the idlab image the components run.
 type deployer struct {
-	cs          kubernetes.Interface
-	ca          *certs.CA
-	image       string // the idlab image, loaded into the cluster
-	cluster     ClusterConfig
-	images      imageLoader // loads a component's extra images into the cluster
-	idlabBinary string      // Config.IdlabBinary, for images of its own
-	eksFixtures string      // the eks fixtures directory (pod identity associations)
+	cs           kubernetes.Interface
+	ca           *certs.CA
+	image        string // the idlab image, loaded into the cluster
+	cluster      ClusterConfig
+	images       imageLoader // loads a component's extra images into the cluster
+	idlabBinary  string      // Config.IdlabBinary, for images of its own
+	gtokenBinary string      // Config.GTokenBinary, the gtoken image's
+	eksFixtures  string      // the eks fixtures directory (pod identity associations)
 	// podInterface is the iptables -i match of pods' host interfaces on
 	// the cluster's pod network (cni.Name.PodInterface).
 	podInterface string
@@ -135,7 +136,7 @@ func (l *Lab) deployClusterComponents(ctx context.Context, ca *certs.CA, image s
 		return err
 	}
 	d := &deployer{cs: cs, ca: ca, image: image, cluster: c, images: l.kind,
-		idlabBinary: l.cfg.IdlabBinary, eksFixtures: l.eksFixturesDir(), podInterface: net.PodInterface(),
+		idlabBinary: l.cfg.IdlabBinary, gtokenBinary: l.cfg.GTokenBinary, eksFixtures: l.eksFixturesDir(), podInterface: net.PodInterface(),
 		nodeRoots: nodeSystemRoots, progress: l.cfg.Progress}
 	for _, comp := range components() {
 		if !slices.Contains(c.Components, comp.Name()) {

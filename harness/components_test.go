@@ -3,6 +3,8 @@ package harness
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -201,5 +203,31 @@ func TestDefaultComponents(t *testing.T) {
 		require.False(t, seen[c.Name()], "component %s listed twice", c.Name())
 		seen[c.Name()] = true
 		require.Contains(t, []string{"eks", "gke", "aks", ""}, c.Cluster(), c.Name())
+	}
+}
+
+// TestCheckGTokenBinary: the token writer must exist and fit the limits
+// the webhook runs it under; the idlab binary's size is refused.
+func TestCheckGTokenBinary(t *testing.T) {
+	dir := t.TempDir()
+	small, big := filepath.Join(dir, "gtoken"), filepath.Join(dir, "idlab")
+	require.NoError(t, os.WriteFile(small, make([]byte, 6<<20), 0o755))
+	f, err := os.Create(big)
+	require.NoError(t, err)
+	require.NoError(t, f.Truncate(90<<20))
+	require.NoError(t, f.Close())
+	for _, tc := range []struct {
+		path, want string
+	}{
+		{small, ""},
+		{big, "is 90 MiB, over 16 MiB"},
+		{filepath.Join(dir, "missing"), "make build writes bin/gtoken"},
+	} {
+		err := checkGTokenBinary(tc.path)
+		if tc.want == "" {
+			require.NoError(t, err)
+			continue
+		}
+		require.ErrorContains(t, err, tc.want)
 	}
 }

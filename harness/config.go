@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -99,6 +100,10 @@ type Config struct {
 	// has already (another lab's), loaded instead of one built from
 	// ProbeBinary.
 	ProbeImage string
+	// GTokenBinary is the static gtoken token writer (cmd/gtoken) put in
+	// the image the gtoken webhook injects. Defaults to gtoken beside
+	// IdlabBinary (make build writes bin/gtoken beside bin/idlab).
+	GTokenBinary string
 	// PyClient builds (once per machine) and loads PyClientImage into the
 	// clusters whose pods get AWS identities (IRSA webhook, gtoken).
 	PyClient bool
@@ -287,6 +292,9 @@ func (c Config) withDefaults() Config {
 		if exe, err := os.Executable(); err == nil {
 			c.IdlabBinary = exe
 		}
+	}
+	if c.GTokenBinary == "" && c.IdlabBinary != "" {
+		c.GTokenBinary = filepath.Join(filepath.Dir(c.IdlabBinary), "gtoken")
 	}
 	return c
 }

@@ -132,8 +132,13 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 	if rerr != nil {
 		say("control-plane restart counts (before): %v", rerr)
 	}
+	healthBefore, herr := lab.SystemHealth(ctx)
+	if herr != nil {
+		say("system pods (before): %v", herr)
+	}
 	res, runErr := runSuites(ctx, opts, pkgs, *out)
 	restarts := controlPlaneChanges(ctx, lab, before, say)
+	health := systemChanges(ctx, lab, healthBefore, say)
 	if res == nil {
 		return runErr
 	}
@@ -146,9 +151,31 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 		fmt.Fprintf(env.stdout, "e2e: during the suites %s: a failure above may be this, not the scenario\n", line)
 	}
 	if err := errors.Join(runErr, verify(env.stdout, res, man, scope, ciMode())); err != nil {
+		// Last, where CI's tail keeps it: what the lab's own pods did
+		// while the suites ran.
+		for _, line := range health {
+			fmt.Fprintf(env.stdout, "e2e: system pods during the suites: %s\n", line)
+		}
 		return fmt.Errorf("%w: %w", errRows, err)
 	}
 	return nil
+}
+
+// systemChanges says how many things changed among the lab's system pods
+// while the suites ran (SystemHealth.Since) and returns them, for a failed
+// run's tail. Some are the suites' own doing (gkenotready stops the
+// metadata server, faults kills the agent), so a passing run only counts.
+func systemChanges(ctx context.Context, lab *harness.Lab, before harness.SystemHealth, say func(string, ...any)) []string {
+	if before.Pods == nil {
+		return nil
+	}
+	after, err := lab.SystemHealth(ctx)
+	if err != nil {
+		say("system pods (after): %v", err)
+	}
+	lines := after.Since(before)
+	say("system pods: %d changes and Warning events during the suites (listed at the end of a failed run)", len(lines))
+	return lines
 }
 
 // narrow applies --tier and --shard to the suites: the quick tier drops the

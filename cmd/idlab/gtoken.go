@@ -3,15 +3,14 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"net/http"
-	"os"
 	"time"
 
 	"cloud.google.com/go/compute/metadata"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/idlab/idlab/components/gtoken"
+	"github.com/idlab/idlab/components/gtokenwriter"
 )
 
 func gtokenWebhookCommand() command {
@@ -48,40 +47,18 @@ func runGTokenWebhook(ctx context.Context, env *cliEnv, args []string) error {
 	return serveTLS(ctx, env, *addr, cert, h)
 }
 
-// runGTokenWriter is gtoken's token writer, which the webhook injects as
-// /gtoken: a Google ID token for the pod's service account from the
-// metadata server, written atomically to --file, once or (--refresh) again
-// before it expires.
+// runGTokenWriter is gtoken's token writer (components/gtokenwriter) as an
+// idlab command; the lab's gtoken image runs the small cmd/gtoken binary.
 func runGTokenWriter(ctx context.Context, env *cliEnv, args []string) error {
 	fs := env.flagSet("gtoken")
-	file := fs.String("file", gtoken.TokenFile, "where to write the token")
-	refresh := fs.Bool("refresh", false, "keep refreshing the token")
-	audience := fs.String("audience", "sts.amazonaws.com", "audience of the ID token")
+	o := gtokenwriter.Options{Log: env.log}
+	fs.StringVar(&o.File, "file", gtoken.TokenFile, "where to write the token")
+	fs.BoolVar(&o.Refresh, "refresh", false, "keep refreshing the token")
+	fs.StringVar(&o.Audience, "audience", gtokenwriter.DefaultAudience, "audience of the ID token")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	for {
-		tok, err := metadata.GetWithContext(ctx, "instance/service-accounts/default/identity?audience="+*audience+"&format=full")
-		if err != nil {
-			return fmt.Errorf("google id token: %w", err)
-		}
-		tmp := *file + ".tmp"
-		if err := os.WriteFile(tmp, []byte(tok), 0o644); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, *file); err != nil {
-			return err
-		}
-		env.log.Info("google id token written", "file", *file)
-		if !*refresh {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(30 * time.Minute): // ID tokens live an hour
-		}
-	}
+	return gtokenwriter.Run(ctx, metadata.GetWithContext, o)
 }
 
 // serveTLS serves h with cert on addr until ctx ends.

@@ -129,6 +129,7 @@ func labFlagSet(name string, env *cliEnv) (*labOptions, error) {
 	fs.StringVar(&cfg.FixturesDir, "fixtures", "fixtures/aws", "IAM fixtures directory")
 	fs.StringVar(&cfg.ProbeBinary, "probe", "", "static SDK probe binary to load into the clusters")
 	fs.StringVar(&cfg.EmulatorImage, "emulator-image", "", "an existing cluster's emulator and component image (an idlab image you pushed where the cluster pulls from); default: built from this binary and loaded with kind, for a kind cluster")
+	fs.StringVar(&cfg.GTokenBinary, "gtoken", "", "static gtoken token writer (cmd/gtoken) the gtoken webhook injects (default: gtoken beside this binary)")
 	fs.BoolVar(&cfg.PyClient, "pyclient", false, "build (once) and load the image of Debian's awscli and boto3 into the clusters whose pods get AWS identities (IRSA, gtoken)")
 	fs.BoolVar(&cfg.ToolClient, "toolclient", false, "build (once) and load the third-party client images: Debian's rclone into every cluster, Debian's azure-cli into the clusters whose pods get Azure identities")
 	fs.Func("cni", "pod network: bridge, ptp or kindnet (IDLAB_CNI; default: kindnet on kindest/node, else bridge)", func(s string) error {

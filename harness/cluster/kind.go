@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
@@ -272,8 +273,20 @@ func (k *Kind) LoadImages(ctx context.Context, name string, images ...string) er
 	if len(nodes) == 0 {
 		return fmt.Errorf("load images into %q: %w", name, errors.New("cluster has no nodes"))
 	}
+	ids := map[string]string{}
+	for _, img := range images {
+		out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", img).Output()
+		if err != nil {
+			return fmt.Errorf("docker image inspect %s: %w", img, err)
+		}
+		ids[img] = strings.TrimSpace(string(out))
+	}
 	for _, n := range nodes {
-		cmd := exec.CommandContext(ctx, "docker", append([]string{"save"}, images...)...)
+		missing := missingImages(images, ids, func(img string) (string, error) { return nodeutils.ImageID(n, img) })
+		if len(missing) == 0 {
+			continue
+		}
+		cmd := exec.CommandContext(ctx, "docker", append([]string{"save"}, missing...)...)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			return err
@@ -287,13 +300,29 @@ func (k *Kind) LoadImages(ctx context.Context, name string, images ...string) er
 		_, _ = io.Copy(io.Discard, out)
 		waitErr := cmd.Wait()
 		if waitErr != nil {
-			return fmt.Errorf("docker save %v: %w: %s", images, waitErr, stderr.String())
+			return fmt.Errorf("docker save %v: %w: %s", missing, waitErr, stderr.String())
 		}
 		if loadErr != nil {
-			return fmt.Errorf("load %v into node %s: %w", images, n.String(), loadErr)
+			return fmt.Errorf("load %v into node %s: %w", missing, n.String(), loadErr)
 		}
 	}
 	return nil
+}
+
+// missingImages are the images a node lacks: those whose ID there (have:
+// the node's crictl inspecti) is not the one Docker has (want), as kind
+// load docker-image selects its nodes (sigs.k8s.io/kind v0.33.0
+// pkg/cmd/kind/load/docker-image/docker-image.go, with
+// nodeutils.ImageID). A reused cluster then loads nothing it has; the
+// azure-cli image alone is 1.5 GB.
+func missingImages(images []string, want map[string]string, have func(string) (string, error)) []string {
+	var missing []string
+	for _, img := range images {
+		if id, err := have(img); err != nil || id != want[img] || id == "" {
+			missing = append(missing, img)
+		}
+	}
+	return missing
 }
 
 // CollectLogs exports kind's logs for the cluster.

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -199,4 +200,22 @@ func TestNodeName(t *testing.T) {
 	for i, want := range []string{"eks-control-plane", "eks-worker", "eks-worker2", "eks-worker3"} {
 		require.Equal(t, want, NodeName("eks", i))
 	}
+}
+
+// TestMissingImages: a node is sent only the images it lacks or holds
+// under another ID (a rebuilt tag); a failed lookup counts as missing.
+func TestMissingImages(t *testing.T) {
+	want := map[string]string{"idlab/probe:a": "sha256:1", "idlab/azclient:b": "sha256:2", "idlab/pyclient:c": "sha256:3"}
+	node := map[string]string{"idlab/probe:a": "sha256:1", "idlab/azclient:b": "sha256:old"}
+	have := func(img string) (string, error) {
+		if id, ok := node[img]; ok {
+			return id, nil
+		}
+		return "", errors.New("crictl inspecti: no such image")
+	}
+	require.Equal(t, []string{"idlab/azclient:b", "idlab/pyclient:c"},
+		missingImages([]string{"idlab/probe:a", "idlab/azclient:b", "idlab/pyclient:c"}, want, have))
+	require.Empty(t, missingImages([]string{"idlab/probe:a"}, want, have))
+	require.Equal(t, []string{"x"}, missingImages([]string{"x"}, map[string]string{}, func(string) (string, error) { return "", nil }),
+		"an image Docker gave no ID for is loaded")
 }

@@ -67,6 +67,12 @@ func rules() []rule {
 		// and their own helpers, never the module's internal packages;
 		// harness's own dependencies on them do not count.
 		{from: module + "/scenarios/", forbidden: []string{module + "/cmd/", module + "/internal/"}, direct: true},
+		// gtoken's token writer runs under upstream's 50Mi memory limit
+		// (components/gtokenwriter): its binary links the metadata client
+		// and nothing of Kubernetes, AWS or the lab.
+		{from: module + "/cmd/gtoken", forbidden: []string{"k8s.io/", "sigs.k8s.io/", "github.com/aws/", "github.com/Azure/",
+			module + "/harness", module + "/emulators/", module + "/components/gtoken", module + "/internal/"},
+			allow: []string{module + "/components/gtokenwriter"}},
 		// The testcontainers module drives the emulator in its container
 		// over the wire: it links no emulator, harness or Kubernetes code,
 		// so a user's test binary stays small.

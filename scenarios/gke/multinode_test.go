@@ -135,16 +135,5 @@ func TestGKEMultiNode(t *testing.T) {
 // start (a second before: the log's times are whole seconds).
 func mdsLog(ctx context.Context, t *testing.T, c *labenv.Cluster, node string, start time.Time) []mdsLine {
 	t.Helper()
-	pods, err := c.CS.CoreV1().Pods(harness.SystemNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=" + gkemetadata.Name,
-		FieldSelector: "spec.nodeName=" + node})
-	require.NoError(t, err)
-	require.NotEmpty(t, pods.Items, "the metadata server runs on %s", node)
-	since := metav1.NewTime(start.Add(-time.Second))
-	var out []mdsLine
-	for _, p := range pods.Items {
-		raw, err := c.CS.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: "metadata-server", SinceTime: &since}).DoRaw(ctx)
-		require.NoError(t, err)
-		out = append(out, mdsLines(raw)...)
-	}
-	return out
+	return mdsLines(c.NodeAgentLog(ctx, t, gkemetadata.Name, "metadata-server", node, start))
 }

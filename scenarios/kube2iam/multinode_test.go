@@ -182,20 +182,12 @@ func (e *env) decidedOn(ctx context.Context, t *testing.T, ip string, since time
 // start about any of ips.
 func (e *env) decisionsOn(ctx context.Context, t *testing.T, node string, since time.Time, ips ...string) []decision {
 	t.Helper()
-	pods, err := e.eks.CS.CoreV1().Pods(harness.SystemNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=kube2iam",
-		FieldSelector: "spec.nodeName=" + node})
-	require.NoError(t, err)
-	st := metav1.NewTime(since.Add(-time.Second))
 	var out []decision
-	for _, p := range pods.Items {
-		raw, err := e.eks.CS.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: "kube2iam", SinceTime: &st}).DoRaw(ctx)
-		require.NoError(t, err)
-		sc := bufio.NewScanner(bytes.NewReader(raw))
-		for sc.Scan() {
-			var d decision
-			if json.Unmarshal(sc.Bytes(), &d) == nil && d.Msg == "kube2iam decision" && slices.Contains(ips, d.RemoteIP) {
-				out = append(out, d)
-			}
+	sc := bufio.NewScanner(bytes.NewReader(e.eks.NodeAgentLog(ctx, t, "kube2iam", "kube2iam", node, since)))
+	for sc.Scan() {
+		var d decision
+		if json.Unmarshal(sc.Bytes(), &d) == nil && d.Msg == "kube2iam decision" && slices.Contains(ips, d.RemoteIP) {
+			out = append(out, d)
 		}
 	}
 	return out

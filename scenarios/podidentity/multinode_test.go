@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/idlab/idlab/components/eksagent"
@@ -80,18 +79,7 @@ func TestPodIdentityMultiNode(t *testing.T) {
 // before: the log's times are whole seconds).
 func agentLogOn(ctx context.Context, t *testing.T, c *labenv.Cluster, node string, start time.Time) []byte {
 	t.Helper()
-	list, err := c.CS.CoreV1().Pods(harness.SystemNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=" + eksagent.Name,
-		FieldSelector: "spec.nodeName=" + node})
-	require.NoError(t, err)
-	require.NotEmpty(t, list.Items, "the agent runs on %s", node)
-	since := metav1.NewTime(start.Add(-time.Second))
-	var out []byte
-	for _, p := range list.Items {
-		raw, err := c.CS.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: eksagent.Name, SinceTime: &since}).DoRaw(ctx)
-		require.NoError(t, err)
-		out = append(out, raw...)
-	}
-	return out
+	return c.NodeAgentLog(ctx, t, eksagent.Name, eksagent.Name, node, start)
 }
 
 // hostsOf are the addresses of host:port remotes.

@@ -10,13 +10,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 
+	"github.com/idlab/idlab/harness"
 	"github.com/idlab/idlab/harness/kubeclient"
 	"github.com/idlab/idlab/scenarios/kit/probe"
 )
@@ -137,10 +141,7 @@ func RunLog(ctx context.Context, cs kubernetes.Interface, ns string, pod *corev1
 // wait creates the pod and waits up to within for its probe to finish.
 func wait(ctx context.Context, cs kubernetes.Interface, ns string, pod *corev1.Pod, within time.Duration) error {
 	pods := cs.CoreV1().Pods(ns)
-	if _, err := kubeclient.Create(ctx,
-		func(ctx context.Context) (*corev1.Pod, error) { return pods.Create(ctx, pod, metav1.CreateOptions{}) },
-		func(ctx context.Context) (*corev1.Pod, error) { return pods.Get(ctx, pod.Name, metav1.GetOptions{}) },
-	); err != nil {
+	if err := create(ctx, pods, pod, webhookWait); err != nil {
 		return fmt.Errorf("create pod %s/%s: %w", ns, pod.Name, err)
 	}
 	deadline := time.Now().Add(within)
@@ -155,9 +156,12 @@ func wait(ctx context.Context, cs kubernetes.Interface, ns string, pod *corev1.P
 		if time.Now().After(deadline) {
 			// A pod that did not finish in time is deleted at once: left to
 			// run, its late calls would land in the next row's decisions.
+			lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			why := describe(p) + failedInitLogs(lctx, cs, p)
+			lcancel()
 			zero := int64(0)
 			derr := pods.Delete(context.WithoutCancel(ctx), pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
-			return errors.Join(fmt.Errorf("pod %s/%s still %s after %s (deleted): %s", ns, pod.Name, p.Status.Phase, within, describe(p)), derr)
+			return errors.Join(fmt.Errorf("pod %s/%s still %s after %s (deleted): %s", ns, pod.Name, p.Status.Phase, within, why), derr)
 		}
 		select {
 		case <-ctx.Done():
@@ -165,6 +169,50 @@ func wait(ctx context.Context, cs kubernetes.Interface, ns string, pod *corev1.P
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// webhookWait is how long create waits out one of the lab's own webhooks
+// that cannot be called.
+const webhookWait = time.Minute
+
+// Retried receives a line for each create that waited out a lab webhook
+// (os.Stderr by default: the suite's log), so a run shows it.
+var Retried io.Writer = os.Stderr
+
+// create creates pod. When the API server cannot call one of the lab's
+// own webhooks (a Service in harness.SystemNamespace whose pod is
+// restarting or failed its readiness probe: "connection refused", "no
+// endpoints available"), it tries again every 2 s for up to within: the
+// row is about the identity the pod gets, not about the lab's webhook
+// being up at that second. Any other refusal (a scenario's own webhook,
+// a policy) is returned at once.
+func create(ctx context.Context, pods typedcorev1.PodInterface, pod *corev1.Pod, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		_, err := kubeclient.Create(ctx,
+			func(ctx context.Context) (*corev1.Pod, error) { return pods.Create(ctx, pod, metav1.CreateOptions{}) },
+			func(ctx context.Context) (*corev1.Pod, error) { return pods.Get(ctx, pod.Name, metav1.GetOptions{}) },
+		)
+		if err == nil || !labWebhookUnreachable(err) || time.Now().After(deadline) {
+			return err
+		}
+		fmt.Fprintf(Retried, "podrun: %s: pod %s refused because a lab webhook could not be called; trying again: %v\n",
+			time.Now().UTC().Format("15:04:05"), pod.Name, err)
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// labWebhookUnreachable is the API server's refusal of a pod because it
+// could not reach a webhook whose Service is in the lab's system
+// namespace (k8s.io/apiserver ErrCallingWebhook around the dial error).
+func labWebhookUnreachable(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "failed calling webhook") && strings.Contains(s, "."+harness.SystemNamespace+".svc") &&
+		(strings.Contains(s, "connect: connection refused") || strings.Contains(s, "no endpoints available for service"))
 }
 
 // Result parses the probe's output in one container of a pod that ran,
@@ -188,17 +236,82 @@ func probeDone(p *corev1.Pod) bool {
 	return false
 }
 
+// describe is why a pod has not finished, for a timeout's error: its
+// node and IP, its conditions, and each init container's and container's
+// state with restarts and the last termination (an init container that
+// keeps failing holds the pod in PodInitializing, and only its own status
+// says why).
 func describe(p *corev1.Pod) string {
 	var b strings.Builder
+	fmt.Fprintf(&b, "node %s, IP %s; ", orNone(p.Spec.NodeName), orNone(p.Status.PodIP))
 	for _, c := range p.Status.Conditions {
 		fmt.Fprintf(&b, "%s=%s(%s) ", c.Type, c.Status, c.Message)
 	}
+	for _, s := range p.Status.InitContainerStatuses {
+		b.WriteString("init ")
+		describeContainer(&b, s)
+	}
 	for _, s := range p.Status.ContainerStatuses {
-		if s.State.Waiting != nil {
-			fmt.Fprintf(&b, "%s waiting: %s %s ", s.Name, s.State.Waiting.Reason, s.State.Waiting.Message)
+		describeContainer(&b, s)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func describeContainer(b *strings.Builder, s corev1.ContainerStatus) {
+	switch st := s.State; {
+	case st.Waiting != nil:
+		fmt.Fprintf(b, "%s waiting: %s %s", s.Name, st.Waiting.Reason, st.Waiting.Message)
+	case st.Running != nil:
+		fmt.Fprintf(b, "%s running since %s", s.Name, st.Running.StartedAt.UTC().Format("15:04:05"))
+	case st.Terminated != nil:
+		fmt.Fprintf(b, "%s terminated: %s", s.Name, terminated(st.Terminated))
+	default:
+		fmt.Fprintf(b, "%s no state", s.Name)
+	}
+	if s.RestartCount > 0 {
+		fmt.Fprintf(b, ", %d restarts", s.RestartCount)
+		if t := s.LastTerminationState.Terminated; t != nil {
+			fmt.Fprintf(b, ", last %s", terminated(t))
 		}
 	}
+	b.WriteString("; ")
+}
+
+func terminated(t *corev1.ContainerStateTerminated) string {
+	s := fmt.Sprintf("%s exit %d at %s", t.Reason, t.ExitCode, t.FinishedAt.UTC().Format("15:04:05"))
+	if m := strings.TrimSpace(t.Message); m != "" {
+		s += " (" + m + ")"
+	}
+	return s
+}
+
+// failedInitLogs is the log tail of each init container of p that has
+// failed at least once (its previous run's when it runs again), for a
+// timeout's error: a failing init container's reason is only in its log.
+func failedInitLogs(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod) string {
+	var b strings.Builder
+	tail := int64(5)
+	for _, s := range p.Status.InitContainerStatuses {
+		failedNow := s.State.Terminated != nil && s.State.Terminated.ExitCode != 0
+		if s.RestartCount == 0 && !failedNow {
+			continue
+		}
+		opts := &corev1.PodLogOptions{Container: s.Name, TailLines: &tail, Previous: !failedNow}
+		raw, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, opts).DoRaw(ctx)
+		if err != nil {
+			fmt.Fprintf(&b, "; init %s log: %v", s.Name, err)
+			continue
+		}
+		fmt.Fprintf(&b, "; init %s log: %q", s.Name, strings.TrimSpace(string(raw)))
+	}
 	return b.String()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 // WithAudience changes the audience of the pod's projected IRSA token, as a

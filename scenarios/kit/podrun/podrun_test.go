@@ -1,6 +1,9 @@
 package podrun
 
 import (
+	"errors"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -8,7 +11,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func TestIRSAPod(t *testing.T) {
@@ -97,4 +102,108 @@ func TestRunLogReturnsTheProbeContainersLog(t *testing.T) {
 	require.Equal(t, "fake logs", log)
 	_, err = RunLog(t.Context(), fake.NewClientset(), "ns", PlainPod("stuck", "app", "tool"), 1500*time.Millisecond)
 	require.ErrorContains(t, err, "pod ns/stuck still")
+}
+
+// TestDescribe: a timeout names the node and IP, and each init container
+// and container with its state, restarts and last termination, so that an
+// init container failing in a loop (the pod stuck in PodInitializing) is
+// named with its exit.
+func TestDescribe(t *testing.T) {
+	at := metav1.NewTime(time.Date(2026, 12, 7, 13, 5, 9, 0, time.UTC))
+	crash := corev1.ContainerStateTerminated{Reason: "Error", ExitCode: 1, FinishedAt: at, Message: "boom"}
+	for _, tc := range []struct {
+		name string
+		pod  corev1.Pod
+		want []string
+	}{
+		{"unscheduled", corev1.Pod{}, []string{"node none, IP none;"}},
+		{"init crash loop", corev1.Pod{
+			Spec: corev1.PodSpec{NodeName: "gke-control-plane"},
+			Status: corev1.PodStatus{PodIP: "10.244.0.9",
+				Conditions: []corev1.PodCondition{{Type: corev1.PodInitialized, Status: corev1.ConditionFalse, Message: "containers with incomplete status: [gen]"}},
+				InitContainerStatuses: []corev1.ContainerStatus{{Name: "gen", RestartCount: 3,
+					State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 40s"}},
+					LastTerminationState: corev1.ContainerState{Terminated: &crash}}},
+				ContainerStatuses: []corev1.ContainerStatus{{Name: "probe",
+					State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}}},
+			}},
+			[]string{"node gke-control-plane, IP 10.244.0.9;", "Initialized=False(containers with incomplete status: [gen])",
+				"init gen waiting: CrashLoopBackOff back-off 40s, 3 restarts, last Error exit 1 at 13:05:09 (boom);",
+				"probe waiting: PodInitializing"}},
+		{"running and terminated", corev1.Pod{Status: corev1.PodStatus{
+			InitContainerStatuses: []corev1.ContainerStatus{{Name: "gen", State: corev1.ContainerState{Terminated: &crash}}},
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "probe",
+				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: at}}}},
+		}}, []string{"init gen terminated: Error exit 1 at 13:05:09 (boom);", "probe running since 13:05:09;"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := describe(&tc.pod)
+			for _, w := range tc.want {
+				require.Contains(t, got, w)
+			}
+		})
+	}
+}
+
+// TestFailedInitLogs: only init containers that failed have their log
+// read (the fake's log is its constant text); one that succeeded or never
+// ran is not named.
+func TestFailedInitLogs(t *testing.T) {
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns"}, Status: corev1.PodStatus{
+		InitContainerStatuses: []corev1.ContainerStatus{
+			{Name: "ok", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}},
+			{Name: "looping", RestartCount: 2, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}},
+			{Name: "failed", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2}}},
+			{Name: "waiting", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}},
+		}}}
+	got := failedInitLogs(t.Context(), fake.NewClientset(), p)
+	require.Equal(t, `; init looping log: "fake logs"; init failed log: "fake logs"`, got)
+}
+
+// TestCreateWaitsOutALabWebhook: the API server's refusal for a lab
+// webhook it cannot reach is tried again until it passes or the wait
+// ends; a refusal for any other webhook (the webhook-down rows' stand-in
+// in their own namespace) or any other error is returned at once.
+func TestCreateWaitsOutALabWebhook(t *testing.T) {
+	lab := `Internal error occurred: failed calling webhook "mutation.azure-workload-identity.io": failed to call webhook: Post "https://azure-wi-webhook-controller-manager.idlab-system.svc:443/mutate-v1-pod?timeout=10s": dial tcp 10.96.137.176:443: connect: connection refused`
+	noEndpoints := `Internal error occurred: failed calling webhook "pod-identity-webhook.amazonaws.com": failed to call webhook: Post "https://pod-identity-webhook.idlab-system.svc:443/mutate?timeout=10s": no endpoints available for service "pod-identity-webhook"`
+	stand := `Internal error occurred: failed calling webhook "mutation.azure-workload-identity.io": failed to call webhook: Post "https://azure-wi-down.idlab-aks-webhook-down.svc:443/mutate-v1-pod?timeout=10s": dial tcp 10.96.1.2:443: connect: connection refused`
+	timeout := `Internal error occurred: failed calling webhook "mutation.azure-workload-identity.io": failed to call webhook: Post "https://azure-wi-webhook-controller-manager.idlab-system.svc:443/mutate-v1-pod?timeout=10s": context deadline exceeded`
+	for _, tc := range []struct {
+		name     string
+		failures int
+		msg      string
+		within   time.Duration
+		calls    int
+		wantErr  string
+	}{
+		{"lab webhook back", 2, lab, time.Minute, 3, ""},
+		{"no endpoints, back", 1, noEndpoints, time.Minute, 2, ""},
+		{"lab webhook stays down", 100, lab, 3 * time.Second, 3, "connection refused"},
+		{"the stand-in is not waited out", 100, stand, time.Minute, 1, "azure-wi-down"},
+		{"a timeout is not waited out", 100, timeout, time.Minute, 1, "context deadline exceeded"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := fake.NewClientset()
+			calls := 0
+			cs.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+				calls++
+				if calls <= tc.failures {
+					return true, nil, apierrors.NewInternalError(errors.New(strings.TrimPrefix(tc.msg, "Internal error occurred: ")))
+				}
+				return false, nil, nil
+			})
+			var log strings.Builder
+			Retried = &log
+			t.Cleanup(func() { Retried = os.Stderr })
+			err := create(t.Context(), cs.CoreV1().Pods("ns"), PlainPod("p", "app", "probe"), tc.within)
+			require.Equal(t, tc.calls, calls)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.failures, strings.Count(log.String(), "trying again"))
+		})
+	}
 }
