@@ -246,9 +246,10 @@ func (l *Lab) existingConfig(c ClusterConfig, trust issuertrust.Trust) (map[stri
 	}
 	dirs := map[string]string{"aws": "fixtures"}
 	for _, fd := range cloud.FixtureDirs() {
-		// Only the clouds whose fixtures were copied: serve refuses a
-		// fixtures directory that is not there.
-		if st, err := os.Stat(filepath.Join(dir, "fixtures-"+fd.Dir)); err == nil && st.IsDir() {
+		// Only the clouds that have fixtures: serve refuses a fixtures
+		// directory that is not there, and a ConfigMap volume holds
+		// files, so an empty one copyFixtures made is not in the pod.
+		if ents, err := os.ReadDir(filepath.Join(dir, "fixtures-"+fd.Dir)); err == nil && len(ents) > 0 {
 			dirs[fd.Dir] = "fixtures-" + fd.Dir
 		}
 	}

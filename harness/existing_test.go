@@ -214,6 +214,13 @@ func TestExistingConfig(t *testing.T) {
 	require.Equal(t, "/config/fixtures", sc.Fixtures)
 	require.Equal(t, "us-west-2", sc.Region)
 	require.True(t, strings.HasPrefix(sc.AdminListen, "127.0.0.1:"))
+	// No other cloud has fixtures here: their directories are empty, a
+	// ConfigMap volume has no empty directory, and serve refuses one
+	// named that is not there, so none is named.
+	require.Empty(t, sc.EKSFixtures)
+	for p := range files {
+		require.False(t, strings.HasPrefix(p, "fixtures-"), "no other cloud's fixture file: %s", p)
+	}
 	var f cloud.IssuersFile
 	p := filepath.Join(l.configDir(), "issuers.yaml")
 	raw, err := os.ReadFile(p)
