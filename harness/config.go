@@ -50,6 +50,15 @@ type ClusterConfig struct {
 	// toleration of PinnedTaintKey) run there: the single-node suites keep
 	// their node while multi-node rows pin pods to a worker.
 	PinnedWorkers bool
+	// Kubeconfig, when set, makes the cluster an existing one (see
+	// existing.go): reached with this kubeconfig file and its Context
+	// (empty: its current one), never created or deleted; its issuer is
+	// its own, read when the lab comes up (IssuerURL is then empty).
+	// KindCluster is its kind name when it is a kind cluster, for
+	// loading images.
+	Kubeconfig  string
+	Context     string
+	KindCluster string
 }
 
 // NodeCount is how many nodes the cluster has: Nodes, at least one.
@@ -87,6 +96,10 @@ type Config struct {
 	IdlabBinary string
 	// ProbeBinary is the static SDK probe put in the probe image; empty skips it.
 	ProbeBinary string
+	// ProbeImage, for an existing kind cluster, is a probe image Docker
+	// has already (another lab's), loaded instead of one built from
+	// ProbeBinary.
+	ProbeImage string
 	// GTokenBinary is the static gtoken token writer (cmd/gtoken) put in
 	// the image the gtoken webhook injects. Defaults to gtoken beside
 	// IdlabBinary (make build writes bin/gtoken beside bin/idlab).
@@ -104,9 +117,14 @@ type Config struct {
 	// kindnet (kindest/node only). The pod-identity components follow it
 	// (kube2iam's --host-interface). Defaults to kindnet on a kindest/node
 	// image, else bridge.
-	CNI      cni.Name
-	Progress io.Writer    // one line per step; Defaults to discard.
-	Log      *slog.Logger // Defaults to discard.
+	CNI cni.Name
+	// EmulatorImage is the idlab image the emulator and the components
+	// run in an existing cluster: one the user pushed where the cluster
+	// pulls from. Defaults to one built from IdlabBinary and loaded with
+	// kind, for a kind cluster.
+	EmulatorImage string
+	Progress      io.Writer    // one line per step; Defaults to discard.
+	Log           *slog.Logger // Defaults to discard.
 }
 
 // Names of the lab's Docker objects.

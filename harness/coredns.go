@@ -125,3 +125,19 @@ func allReady(pods []corev1.Pod) bool {
 	}
 	return true
 }
+
+// corefileWithoutEmulator is corefile with the lab block taken out, as
+// corefileWithEmulator found it; a Corefile without one is unchanged.
+func corefileWithoutEmulator(corefile string) (string, error) {
+	b := strings.Index(corefile, corednsBegin)
+	if b < 0 {
+		return corefile, nil
+	}
+	e := strings.Index(corefile, corednsEnd)
+	if e < b {
+		return "", fmt.Errorf("Corefile has an unterminated idlab block")
+	}
+	// The block starts on its own line after the anchor's, indented.
+	start := strings.LastIndex(corefile[:b], "\n")
+	return corefile[:start] + corefile[e+len(corednsEnd):], nil
+}

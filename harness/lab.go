@@ -31,6 +31,7 @@ import (
 	"github.com/idlab/idlab/harness/cloud"
 	"github.com/idlab/idlab/harness/cluster"
 	"github.com/idlab/idlab/harness/cni"
+	"github.com/idlab/idlab/harness/fixturetmpl"
 	"github.com/idlab/idlab/harness/kubeclient"
 	"github.com/idlab/idlab/harness/labfile"
 	"github.com/idlab/idlab/harness/nodeimage"
@@ -56,10 +57,13 @@ func New(cfg Config) (*Lab, error) {
 	if len(cfg.Clusters) == 0 {
 		return nil, errors.New("lab: no clusters configured")
 	}
+	if err := cfg.checkExisting(); err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	cfg.Clusters = slices.Clone(cfg.Clusters)
 	for i, c := range cfg.Clusters {
-		if c.Name == "" || c.IssuerURL == "" || seen[c.Name] {
+		if c.Name == "" || (c.IssuerURL == "" && c.Kubeconfig == "") || seen[c.Name] {
 			return nil, fmt.Errorf("lab: cluster %q: needs a unique name and an issuer URL", c.Name)
 		}
 		seen[c.Name] = true
@@ -128,6 +132,9 @@ func (l *Lab) keyDir(name string) string { return filepath.Join(l.serveDir(), "k
 // Up brings the lab up, reusing healthy clusters and images, and writes the
 // state file scenarios open.
 func (l *Lab) Up(ctx context.Context) (st *State, err error) {
+	if l.cfg.existing() {
+		return l.upExisting(ctx)
+	}
 	defer l.step("up")(&err)
 	if err := checkDocker(ctx); err != nil {
 		return nil, err
@@ -225,7 +232,7 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 	st = &State{EmulatorURL: "https://127.0.0.1:" + strconv.Itoa(l.cfg.HostPort), EmulatorIP: ip,
 		CAFile:    filepath.Join(l.serveDir(), "serve", certs.CertFile),
 		AdminAddr: "unix:" + filepath.Join(l.serveDir(), adminSocket), AdminSecretFile: l.adminSecretFile(),
-		ProbeImage: probeImage, PyClientImage: py.Image, ToolClientImage: tools.Tool, AzClientImage: tools.Az, CNI: string(net), PodInterface: net.PodInterface(), Clusters: map[string]ClusterState{},
+		ProbeImage: probeImage, EmulatorImage: emuImage, PyClientImage: py.Image, ToolClientImage: tools.Tool, AzClientImage: tools.Az, CNI: string(net), PodInterface: net.PodInterface(), Clusters: map[string]ClusterState{},
 		LabFile: l.labFileSource()}
 	if err := l.run("emulator ready", func() error { return waitHealthy(ctx, st) }); err != nil {
 		return nil, err
@@ -326,25 +333,37 @@ func (l *Lab) writeKeysAndIssuers() error {
 // FixturesDir (cloud.FixtureDirs: gcp/, eks/, azure/; when present) in
 // /data/fixtures-gcp and so on.
 func (l *Lab) copyFixtures() error {
-	if err := copyYAML(l.cfg.FixturesDir, filepath.Join(l.serveDir(), "fixtures")); err != nil {
+	issuers := map[string]string{}
+	for _, c := range l.cfg.Clusters {
+		issuers[c.Name] = c.IssuerURL
+	}
+	return copyFixtures(l.cfg.FixturesDir, l.serveDir(), issuers)
+}
+
+// copyFixtures copies the fixtures under fixturesDir (and its sibling
+// cloud directories) into serveDir's fixtures*, filling in fixture
+// templates (fixturetmpl) with issuers.
+func copyFixtures(fixturesDir, serveDir string, issuers map[string]string) error {
+	if err := copyYAML(fixturesDir, filepath.Join(serveDir, "fixtures"), issuers); err != nil {
 		return err
 	}
 	for _, oc := range cloud.FixtureDirs() {
-		src := filepath.Join(filepath.Dir(filepath.Clean(l.cfg.FixturesDir)), oc.Dir)
-		dst := filepath.Join(l.serveDir(), "fixtures-"+oc.Dir)
+		src := filepath.Join(filepath.Dir(filepath.Clean(fixturesDir)), oc.Dir)
+		dst := filepath.Join(serveDir, "fixtures-"+oc.Dir)
 		if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
 			src = "" // an empty directory: no fixtures
 		}
-		if err := copyYAML(src, dst); err != nil {
+		if err := copyYAML(src, dst, issuers); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// copyYAML replaces dst with the YAML files under src (flattened); an empty
+// copyYAML replaces dst with the YAML files under src (flattened), fixture
+// templates (NAME.tmpl.yaml) filled in with issuers as NAME.yaml; an empty
 // src leaves dst empty.
-func copyYAML(src, dst string) error {
+func copyYAML(src, dst string, issuers map[string]string) error {
 	if err := os.RemoveAll(dst); err != nil {
 		return err
 	}
@@ -363,6 +382,12 @@ func copyYAML(src, dst string) error {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
+		if out, ok := fixturetmpl.OutputName(rel); ok {
+			if raw, err = fixturetmpl.Render(rel, raw, issuers); err != nil {
+				return err
+			}
+			rel = out
+		}
 		return os.WriteFile(filepath.Join(dst, strings.ReplaceAll(rel, string(filepath.Separator), "_")), raw, 0o644)
 	})
 }
@@ -705,6 +730,10 @@ func waitHealthy(ctx context.Context, st *State) error {
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
+	if f := st.Forward; f != nil {
+		return fmt.Errorf("emulator did not become healthy at %s in its pod (%s, %s): %v; its log: kubectl --kubeconfig %s -n %s logs -l %s",
+			st.AdminAddr, f.Namespace, f.Selector, last, f.Kubeconfig, f.Namespace, f.Selector)
+	}
 	return fmt.Errorf("emulator did not become healthy at %s: %v\nlast lines of its log:\n%s", st.AdminAddr, last, containerLogs(ctx, EmulatorContainer, 15))
 }
 
@@ -753,6 +782,9 @@ func (l *Lab) wireClusters(ctx context.Context, st *State, ip, probeImage, pyIma
 // Down deletes the clusters and the emulator container and the state file;
 // cached images stay so the next Up is fast.
 func (l *Lab) Down(ctx context.Context) (err error) {
+	if l.cfg.existing() {
+		return l.downExisting(ctx)
+	}
 	defer l.step("down")(&err)
 	if err := checkDocker(ctx); err != nil {
 		return err
@@ -784,6 +816,9 @@ func (l *Lab) Down(ctx context.Context) (err error) {
 
 // Status reports each cluster and the emulator.
 func (l *Lab) Status(ctx context.Context) ([]string, error) {
+	if l.cfg.existing() {
+		return l.statusExisting(ctx)
+	}
 	if err := checkDocker(ctx); err != nil {
 		return nil, err
 	}
@@ -811,6 +846,9 @@ func (l *Lab) Status(ctx context.Context) ([]string, error) {
 // ExportLogs writes every cluster's node and pod logs and the emulator's log
 // under dir, for a failed run.
 func (l *Lab) ExportLogs(ctx context.Context, dir string) error {
+	if l.cfg.existing() {
+		return l.exportExistingLogs(ctx, dir)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -868,6 +906,13 @@ func (l *Lab) LoadImages(ctx context.Context, images []string, clusters ...strin
 	}
 	if err := checkDocker(ctx); err != nil {
 		return err
+	}
+	if l.cfg.existing() {
+		c := l.existingCluster()
+		if c.KindCluster == "" {
+			return fmt.Errorf("cluster %s is not a kind cluster: push the images where it pulls from", c.Name)
+		}
+		return l.loadImages(ctx, l.kind, images, []string{c.KindCluster})
 	}
 	return l.loadImages(ctx, l.kind, images, targets)
 }

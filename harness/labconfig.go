@@ -32,6 +32,13 @@ func LoadLabFile(path string) ([]ClusterConfig, error) {
 // cluster leaves out are the lab's, and each component toggle must name a
 // component of the cluster's flavour.
 func ClustersFromLabFile(f *labfile.File) ([]ClusterConfig, error) {
+	return clustersFrom(f, filepath.Dir(f.Name))
+}
+
+// clustersFrom is ClustersFromLabFile with an existing cluster's relative
+// kubeconfig path resolved against dir (the lab file's directory, also
+// for its remembered copy).
+func clustersFrom(f *labfile.File, dir string) ([]ClusterConfig, error) {
 	var out []ClusterConfig
 	for _, lc := range f.Clusters {
 		c := newCluster(lc.Name, lc.Flavour, lc.Region)
@@ -67,9 +74,41 @@ func ClustersFromLabFile(f *labfile.File) ([]ClusterConfig, error) {
 			return nil, err
 		}
 		c.Components = comps
+		if lc.Kubeconfig != "" {
+			if c, err = existingFromLabFile(c, lc, dir); err != nil {
+				var le *labfile.Error
+				if errors.As(err, &le) {
+					le.File = f.Name
+				}
+				return nil, err
+			}
+		}
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// existingFromLabFile makes c an existing cluster: its kubeconfig
+// (absolute, relative paths from dir), context and kind name; no lab
+// issuer or node role; of its components only ExistingComponents, a
+// toggle turning another on being an error at its line.
+func existingFromLabFile(c ClusterConfig, lc labfile.Cluster, dir string) (ClusterConfig, error) {
+	c.Kubeconfig, c.Context, c.KindCluster = lc.Kubeconfig, lc.Context, lc.KindCluster
+	if !filepath.IsAbs(c.Kubeconfig) {
+		c.Kubeconfig = filepath.Join(dir, c.Kubeconfig)
+	}
+	if abs, err := filepath.Abs(c.Kubeconfig); err == nil {
+		c.Kubeconfig = abs
+	}
+	c.IssuerURL, c.NodeRoleARN = "", ""
+	for _, t := range lc.Components {
+		if t.On && !slices.Contains(ExistingComponents(), t.Name) {
+			return c, &labfile.Error{Line: t.Line, Msg: fmt.Sprintf("cluster %q: component %s needs the lab's own nodes; an existing cluster runs %s only",
+				c.Name, t.Name, strings.Join(ExistingComponents(), ", "))}
+		}
+	}
+	c.Components = slices.DeleteFunc(c.Components, func(n string) bool { return !slices.Contains(ExistingComponents(), n) })
+	return c, nil
 }
 
 // toggleComponents applies a cluster's component toggles to its flavour's
@@ -122,11 +161,11 @@ func RememberedLab(stateDir string) (clusters []ClusterConfig, source string, ok
 	if err != nil {
 		return nil, "", false, fmt.Errorf("the lab file remembered in %s: %w", stateDir, err)
 	}
-	clusters, err = ClustersFromLabFile(f)
+	source, _ = rememberedSource(p)
+	clusters, err = clustersFrom(f, filepath.Dir(source))
 	if err != nil {
 		return nil, "", false, err
 	}
-	source, _ = rememberedSource(p)
 	return clusters, source, true, nil
 }
 

@@ -9,13 +9,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
+	"k8s.io/client-go/tools/clientcmd"
+
 	"github.com/idlab/idlab/harness/cloud"
 	"github.com/idlab/idlab/harness/cluster"
+	"github.com/idlab/idlab/harness/podforward"
 	"github.com/idlab/idlab/internal/atomicfile"
 	"github.com/idlab/idlab/internal/decisionlog"
 )
@@ -65,6 +69,26 @@ type State struct {
 	// path); empty for the default lab. Up keeps a copy in the state dir
 	// (RememberedLabFile) that the lab commands read.
 	LabFile string `json:"labFile,omitempty"`
+	// EmulatorImage is the idlab image the emulator and the components
+	// run.
+	EmulatorImage string `json:"emulatorImage,omitempty"`
+	// Forward, set when the emulator runs inside an existing cluster, is
+	// how the host reaches it: HTTPClient and AdminClient dial its pod's
+	// ports through the API server's port-forward, and EmulatorURL and
+	// AdminAddr are then only names for requests (no host port exists).
+	Forward *Forward `json:"forward,omitempty"`
+}
+
+// Forward locates the emulator's pod in an existing cluster.
+type Forward struct {
+	// Kubeconfig reaches the cluster (its context is the current one).
+	Kubeconfig string `json:"kubeconfig"`
+	Namespace  string `json:"namespace"`
+	Selector   string `json:"selector"`
+	// CloudPort is the pod's cloud-plane port (HTTPS); AdminPort the
+	// admin API's, on the pod's loopback.
+	CloudPort int `json:"cloudPort"`
+	AdminPort int `json:"adminPort"`
 }
 
 // ClusterState is one lab cluster.
@@ -134,8 +158,34 @@ func (s *State) CAPEM() ([]byte, error) {
 }
 
 // HTTPClient trusts the lab CA: the host's client of the emulator's cloud
-// APIs at EmulatorURL.
-func (s *State) HTTPClient() (*http.Client, error) { return CAClient(s.CAFile) }
+// APIs at EmulatorURL (through a port-forward when the emulator runs in
+// an existing cluster).
+func (s *State) HTTPClient() (*http.Client, error) {
+	c, err := CAClient(s.CAFile)
+	if err != nil || s.Forward == nil {
+		return c, err
+	}
+	dial, err := s.Forward.dialer(s.Forward.CloudPort)
+	if err != nil {
+		return nil, err
+	}
+	c.Transport.(*http.Transport).DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) }
+	return c, nil
+}
+
+// dialer dials port of the emulator's pod through the API server.
+func (f *Forward) dialer(port int) (func(ctx context.Context) (net.Conn, error), error) {
+	rc, err := clientcmd.BuildConfigFromFlags("", f.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("the emulator's cluster: kubeconfig %s: %w", f.Kubeconfig, err)
+	}
+	d, err := podforward.New(rc)
+	if err != nil {
+		return nil, err
+	}
+	t := podforward.Target{Namespace: f.Namespace, Selector: f.Selector, Port: port}
+	return func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, t) }, nil
+}
 
 // CAClient is an HTTP client trusting the CA bundle in caFile (the lab
 // CA, DATA/ca.pem of an idlab serve).
@@ -182,6 +232,13 @@ func (s *State) AdminClient() (*http.Client, string, error) {
 	secret, err := cloud.ReadAdminSecret(s.AdminSecretFile)
 	if err != nil {
 		return nil, "", err
+	}
+	if s.Forward != nil {
+		dial, err := s.Forward.dialer(s.Forward.AdminPort)
+		if err != nil {
+			return nil, "", err
+		}
+		return cloud.NewAdminClientDial(dial, secret), "http://" + s.AdminAddr, nil
 	}
 	return cloud.NewAdminClient(s.AdminAddr, secret)
 }

@@ -36,6 +36,16 @@ components. Healthy clusters of an earlier up are reused. Prints the
 emulator URL, the CA, the admin API and each cluster's issuer and
 kubeconfig on stdout; progress goes to stderr.
 
+A cluster of the lab file with a kubeconfig (and context) is an existing
+one: idlab does not create it; it trusts the cluster's own
+service-account issuer as a cloud does (its discovery document and keys
+read through the API server, an IAM OIDC provider for an eks cluster),
+runs the emulator inside it as a Deployment (namespace idlab-cloud; the
+admin API reached by port-forward), points its CoreDNS at it and deploys
+the admission webhooks (irsa-webhook, lab-ca). down removes only that.
+A kind cluster (kindCluster) gets the images with kind; another needs
+--emulator-image. See docs/existing-cluster.md.
+
 A lab file declares each cluster's flavour (eks, gke, aks), issuer URL,
 region, account, project or tenant and components; an eks cluster's
 issuer gets an IAM OIDC provider in its account, so a trust policy copied
@@ -118,6 +128,7 @@ func labFlagSet(name string, env *cliEnv) (*labOptions, error) {
 	fs.StringVar(&cfg.KindConfig, "kind-config", "", "kind cluster template (default ./kind-config.yaml when there is one, else the built-in one)")
 	fs.StringVar(&cfg.FixturesDir, "fixtures", "fixtures/aws", "IAM fixtures directory")
 	fs.StringVar(&cfg.ProbeBinary, "probe", "", "static SDK probe binary to load into the clusters")
+	fs.StringVar(&cfg.EmulatorImage, "emulator-image", "", "an existing cluster's emulator and component image (an idlab image you pushed where the cluster pulls from); default: built from this binary and loaded with kind, for a kind cluster")
 	fs.StringVar(&cfg.GTokenBinary, "gtoken", "", "static gtoken token writer (cmd/gtoken) the gtoken webhook injects (default: gtoken beside this binary)")
 	fs.BoolVar(&cfg.PyClient, "pyclient", false, "build (once) and load the image of Debian's awscli and boto3 into the clusters whose pods get AWS identities (IRSA, gtoken)")
 	fs.BoolVar(&cfg.ToolClient, "toolclient", false, "build (once) and load the third-party client images: Debian's rclone into every cluster, Debian's azure-cli into the clusters whose pods get Azure identities")
@@ -235,7 +246,12 @@ func runUp(ctx context.Context, env *cliEnv, args []string) error {
 	} else if st.LabFile != "" {
 		fmt.Fprintf(env.stdout, "  from lab file %s (remembered in %s)\n", st.LabFile, copy)
 	}
-	fmt.Fprintf(env.stdout, "  admin API %s (bearer secret in %s)\n", st.AdminAddr, st.AdminSecretFile)
+	if f := st.Forward; f != nil {
+		fmt.Fprintf(env.stdout, "  emulator inside the cluster (%s, pods %s): cloud plane port %d, admin API 127.0.0.1:%d in the pod, reached by port-forward with %s (bearer secret in %s)\n",
+			f.Namespace, f.Selector, f.CloudPort, f.AdminPort, f.Kubeconfig, st.AdminSecretFile)
+	} else {
+		fmt.Fprintf(env.stdout, "  admin API %s (bearer secret in %s)\n", st.AdminAddr, st.AdminSecretFile)
+	}
 	for _, c := range st.Clusters {
 		fmt.Fprintf(env.stdout, "  cluster %s: issuer %s, kubeconfig %s\n", c.Name, c.IssuerURL, c.Kubeconfig)
 	}

@@ -270,10 +270,15 @@ func NewAdminClient(addr, secret string) (client *http.Client, base string, err 
 		base = "http://" + adminHost
 	}
 	d := &net.Dialer{Timeout: 5 * time.Second}
-	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return d.DialContext(ctx, network, address)
-	}}
-	return &http.Client{Timeout: 15 * time.Second, Transport: bearer{secret: secret, next: tr}}, base, nil
+	return NewAdminClientDial(func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, network, address) }, secret), base, nil
+}
+
+// NewAdminClientDial is NewAdminClient over connections dial opens, such
+// as a port-forward to an emulator inside a cluster: base URLs are then
+// http://ANY-HOST, the connection deciding where requests go.
+func NewAdminClientDial(dial func(ctx context.Context) (net.Conn, error), secret string) *http.Client {
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) }}
+	return &http.Client{Timeout: 15 * time.Second, Transport: bearer{secret: secret, next: tr}}
 }
 
 // bearer adds the admin secret to each request.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -90,7 +91,7 @@ func New(cfg Config) (*Cloud, error) {
 	if !cfg.LogDecisions {
 		log = slog.New(decisionlog.DropDecisions(log.Handler()))
 	}
-	ca, err := certs.LoadOrCreate(cfg.DataDir, "idlab lab CA")
+	ca, err := loadCA(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("lab CA: %w", err)
 	}
@@ -118,6 +119,22 @@ func New(cfg Config) (*Cloud, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// loadCA reads the CA from cfg.CADir, or keeps one in DataDir.
+func loadCA(cfg Config) (*certs.CA, error) {
+	if cfg.CADir == "" {
+		return certs.LoadOrCreate(cfg.DataDir, "idlab lab CA")
+	}
+	certPEM, err := os.ReadFile(filepath.Join(cfg.CADir, certs.CertFile))
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(cfg.CADir, certs.KeyFile))
+	if err != nil {
+		return nil, err
+	}
+	return certs.Parse(certPEM, keyPEM)
 }
 
 // build builds every service in the order of services, the aside ones

@@ -7,11 +7,16 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/idlab/idlab/internal/jwks"
 )
 
 // Config says what the emulator process serves. The zero value plus DataDir
@@ -20,6 +25,10 @@ type Config struct {
 	// DataDir holds the lab CA (ca.pem, ca-key.pem) and state that survives a
 	// restart. Required.
 	DataDir string
+	// CADir, when set, holds the lab CA (ca.pem, ca-key.pem) made
+	// elsewhere, read only: the emulator inside a cluster reads it from a
+	// Secret. Defaults to DataDir, where a CA is created when absent.
+	CADir string
 	// FixturesDir holds AWS fixtures (YAML: IAM, buckets, topics); empty
 	// means none.
 	FixturesDir string
@@ -93,6 +102,14 @@ type IssuerConfig struct {
 	// relative to the issuers file. Several keys are published at once during
 	// signing-key rotation.
 	PublicKeyFiles []string `yaml:"publicKeyFiles"`
+	// JWKSFile is a key set (JWKS, JSON) whose keys are published beside
+	// PublicKeyFiles', relative to the issuers file: the keys of an issuer
+	// the lab trusts but does not sign for, such as an existing cluster's
+	// read from its API server's /openid/v1/jwks. Parsed by jwks.Parse:
+	// public RSA or EC signing keys only.
+	JWKSFile string `yaml:"jwksFile,omitempty"`
+	// JWKS is such a key set inline; at most one of JWKS and JWKSFile.
+	JWKS string `yaml:"jwks,omitempty"`
 	// JWKSPath overrides where the JWKS is served, relative to the issuer.
 	JWKSPath string `yaml:"jwksPath,omitempty"`
 	// AWSAccount registers an IAM OIDC provider for the issuer in this
@@ -116,23 +133,84 @@ func LoadIssuers(path string) ([]LoadedIssuer, error) {
 	}
 	var out []LoadedIssuer
 	for i, ic := range f.Issuers {
-		if ic.URL == "" {
-			return nil, fmt.Errorf("%s: issuers[%d]: url is required", path, i)
+		if err := ic.Validate(); err != nil {
+			return nil, fmt.Errorf("%s: issuers[%d]: %w", path, i, err)
 		}
 		li := LoadedIssuer{IssuerConfig: ic}
-		for _, kf := range ic.PublicKeyFiles {
-			if !filepath.IsAbs(kf) {
-				kf = filepath.Join(filepath.Dir(path), kf)
+		rel := func(p string) string {
+			if filepath.IsAbs(p) {
+				return p
 			}
-			pub, err := readPublicKey(kf)
+			return filepath.Join(filepath.Dir(path), p)
+		}
+		for _, kf := range ic.PublicKeyFiles {
+			pub, err := readPublicKey(rel(kf))
 			if err != nil {
 				return nil, fmt.Errorf("%s: issuer %s: %w", path, ic.URL, err)
 			}
 			li.PublicKeys = append(li.PublicKeys, pub)
 		}
+		set := []byte(ic.JWKS)
+		if ic.JWKSFile != "" {
+			if set, err = readBounded(rel(ic.JWKSFile), jwks.MaxSize); err != nil {
+				return nil, fmt.Errorf("%s: issuer %s: %w", path, ic.URL, err)
+			}
+		}
+		if len(set) > 0 {
+			keys, err := jwks.Parse(set)
+			if err != nil {
+				return nil, fmt.Errorf("%s: issuer %s: %w", path, ic.URL, err)
+			}
+			for _, k := range keys.Keys {
+				li.PublicKeys = append(li.PublicKeys, k.Key)
+			}
+		}
 		out = append(out, li)
 	}
 	return out, nil
+}
+
+// Validate checks what an issuer entry says on its own: an https issuer
+// URL without query, fragment or user info, a JWKS path starting with /,
+// and at most one of jwks and jwksFile. The keys are checked as they are
+// read (LoadIssuers).
+func (ic IssuerConfig) Validate() error {
+	if ic.URL == "" {
+		return errors.New("url is required")
+	}
+	u, err := url.Parse(ic.URL)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("url %q: want https://host[/path] without query, fragment or user info", ic.URL)
+	}
+	if ic.JWKSPath != "" && !strings.HasPrefix(ic.JWKSPath, "/") {
+		return fmt.Errorf("issuer %s: jwksPath %q: want a path starting with /", ic.URL, ic.JWKSPath)
+	}
+	if ic.JWKS != "" && ic.JWKSFile != "" {
+		return fmt.Errorf("issuer %s: jwks and jwksFile both give its key set: give one", ic.URL)
+	}
+	for _, kf := range ic.PublicKeyFiles {
+		if kf == "" {
+			return fmt.Errorf("issuer %s: an empty publicKeyFiles entry", ic.URL)
+		}
+	}
+	return nil
+}
+
+// readBounded reads a file of at most limit bytes.
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key set: %w", err)
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read key set: %w", err)
+	}
+	if int64(len(raw)) > limit {
+		return nil, fmt.Errorf("key set %s is larger than %d bytes", path, limit)
+	}
+	return raw, nil
 }
 
 // LoadedIssuer is an issuer with its keys read.

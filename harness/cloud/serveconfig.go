@@ -26,6 +26,9 @@ const DefaultRegion = "us-east-1"
 type ServeConfig struct {
 	// DataDir holds the lab CA and persisted state. Defaults to .idlab/serve.
 	DataDir string `yaml:"dataDir" json:"dataDir"`
+	// CADir holds a lab CA made elsewhere, read only (Config.CADir).
+	// Empty: DataDir's, created when absent.
+	CADir string `yaml:"caDir,omitempty" json:"caDir,omitempty"`
 	// Fixtures are the AWS fixtures (IAM, buckets, topics), a file or a
 	// directory; GCPFixtures, EKSFixtures and AzureFixtures the other
 	// clouds'. Empty: none.
@@ -71,7 +74,7 @@ func DefaultServeConfig() ServeConfig {
 // Config is the cloud configuration sc describes; the admin secret is read
 // from AdminSecretFile by the caller.
 func (sc ServeConfig) Config() Config {
-	cfg := Config{DataDir: sc.DataDir, Listen: sc.Listen, HTTPSPort: sc.HTTPSPort, Region: sc.Region, IMDS: sc.IMDS, AdminListen: sc.AdminListen,
+	cfg := Config{DataDir: sc.DataDir, CADir: sc.CADir, Listen: sc.Listen, HTTPSPort: sc.HTTPSPort, Region: sc.Region, IMDS: sc.IMDS, AdminListen: sc.AdminListen,
 		LogDecisions: sc.LogDecisions, Fsync: sc.Fsync}
 	for _, fs := range fixtureSets {
 		*fs.cloud(&cfg) = *fs.serve(&sc)
@@ -83,6 +86,7 @@ func (sc ServeConfig) Config() Config {
 // showing sc's value as its default; --imds given at all replaces sc.IMDS.
 func (sc *ServeConfig) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&sc.DataDir, "data-dir", sc.DataDir, "directory for the lab CA and persisted state")
+	fs.StringVar(&sc.CADir, "ca-dir", sc.CADir, "directory holding a lab CA made elsewhere (ca.pem, ca-key.pem), read only (default: the data dir's, created when absent)")
 	for _, set := range fixtureSets {
 		p := set.serve(sc)
 		fs.StringVar(p, set.flag, *p, set.usage)

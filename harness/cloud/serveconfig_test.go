@@ -10,7 +10,7 @@ import (
 )
 
 func TestServeConfigRoundTrips(t *testing.T) {
-	sc := ServeConfig{DataDir: "/data/serve", Fixtures: "/data/fixtures", GCPFixtures: "/data/fixtures-gcp", EKSFixtures: "/data/fixtures-eks",
+	sc := ServeConfig{DataDir: "/data/serve", CADir: "/ca", Fixtures: "/data/fixtures", GCPFixtures: "/data/fixtures-gcp", EKSFixtures: "/data/fixtures-eks",
 		AzureFixtures: "/data/fixtures-azure", Issuers: "/data/issuers.yaml", Listen: "0.0.0.0", HTTPSPort: 443, Region: "us-west-2",
 		AdminListen: "unix:/data/admin.sock", AdminSecretFile: "/data/admin.secret", LogDecisions: true, Fsync: true,
 		IMDS: []IMDSConfig{{Name: "eks", Port: 8081, BridgePort: 8082, RoleARN: "arn:aws:iam::123456789012:role/node", InstanceID: "i-0abc",
@@ -29,7 +29,7 @@ func TestServeConfigRoundTrips(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, sc, got)
 
-	require.Equal(t, Config{DataDir: sc.DataDir, FixturesDir: sc.Fixtures, GCPFixtures: sc.GCPFixtures, EKSFixtures: sc.EKSFixtures,
+	require.Equal(t, Config{DataDir: sc.DataDir, CADir: sc.CADir, FixturesDir: sc.Fixtures, GCPFixtures: sc.GCPFixtures, EKSFixtures: sc.EKSFixtures,
 		AzureFixtures: sc.AzureFixtures, IssuersFile: sc.Issuers, Listen: sc.Listen, HTTPSPort: 443, Region: "us-west-2", IMDS: sc.IMDS,
 		AdminListen: sc.AdminListen, LogDecisions: true, Fsync: true}, sc.Config())
 }
@@ -45,7 +45,7 @@ func TestParseServeConfig(t *testing.T) {
 		{"port 0 picks a free one", `{"httpsPort": 0}`, func() ServeConfig { c := DefaultServeConfig(); c.HTTPSPort = 0; return c }(), ""},
 		{"fsync and decision lines", "fsync: true\nlogDecisions: true\n", func() ServeConfig { c := DefaultServeConfig(); c.Fsync, c.LogDecisions = true, true; return c }(), ""},
 		{"fsync not a bool", "fsync: sometimes\n", ServeConfig{}, "cannot unmarshal"},
-		{"unknown field", "region: us-west-2\nregoin: x\n", ServeConfig{}, `line 2: unknown field "regoin" (known: dataDir, fixtures, gcpFixtures, eksFixtures, azureFixtures, issuers, listen, httpsPort, region, adminListen, adminSecretFile, imds, logDecisions, fsync, pprofListen)`},
+		{"unknown field", "region: us-west-2\nregoin: x\n", ServeConfig{}, `line 2: unknown field "regoin" (known: dataDir, caDir, fixtures, gcpFixtures, eksFixtures, azureFixtures, issuers, listen, httpsPort, region, adminListen, adminSecretFile, imds, logDecisions, fsync, pprofListen)`},
 		{"unknown json field", `{"adminSecret": "x"}`, ServeConfig{}, `line 1: unknown field "adminSecret" (known: dataDir,`},
 		{"unknown imds field", "imds: [{name: eks, port: 1, bridgePort: 2, hops: 1}]\n", ServeConfig{}, `unknown field "hops" (known: name, cloud, port, bridgePort, role, instanceId, region, hopLimit, requireV2, vm, resourceGroup, identities)`},
 		{"bad imds", "imds: [{name: eks, port: 0, bridgePort: 2}]\n", ServeConfig{}, "imds[0]: imds \"name=eks,port=0,bridge-port=2,http-tokens=optional\": port and bridge-port must be between 1 and 65535"},

@@ -86,6 +86,15 @@ type Cluster struct {
 	PinnedWorkers bool
 	// Components turn the flavour's components on or off, in file order.
 	Components []Toggle
+	// Kubeconfig, when set, makes the cluster an existing one that idlab
+	// does not create: it is reached with this kubeconfig (relative to the
+	// lab file), its Context (empty: the kubeconfig's current context),
+	// and its own service-account issuer is trusted as a cloud trusts it.
+	// KindCluster names it as kind does when it is a kind cluster, so the
+	// lab's images are loaded with kind instead of pulled.
+	Kubeconfig  string
+	Context     string
+	KindCluster string
 	// Line is where the cluster starts in the file.
 	Line int
 }
@@ -120,18 +129,21 @@ type document struct {
 }
 
 type cluster struct {
-	Name       string    `yaml:"name"`
-	Flavour    string    `yaml:"flavour"`
-	Issuer     string    `yaml:"issuer"`
-	Region     string    `yaml:"region"`
-	Account    string    `yaml:"account"`
-	Project    string    `yaml:"project"`
-	Tenant     string    `yaml:"tenant"`
-	NodeRole   string    `yaml:"nodeRole"`
-	NodeRoles  yaml.Node `yaml:"nodeRoles"`
-	Nodes      yaml.Node `yaml:"nodes"`
-	Pinned     yaml.Node `yaml:"pinnedWorkers"`
-	Components yaml.Node `yaml:"components"`
+	Name        string    `yaml:"name"`
+	Flavour     string    `yaml:"flavour"`
+	Issuer      string    `yaml:"issuer"`
+	Region      string    `yaml:"region"`
+	Account     string    `yaml:"account"`
+	Project     string    `yaml:"project"`
+	Tenant      string    `yaml:"tenant"`
+	NodeRole    string    `yaml:"nodeRole"`
+	NodeRoles   yaml.Node `yaml:"nodeRoles"`
+	Nodes       yaml.Node `yaml:"nodes"`
+	Pinned      yaml.Node `yaml:"pinnedWorkers"`
+	Components  yaml.Node `yaml:"components"`
+	Kubeconfig  string    `yaml:"kubeconfig"`
+	Context     string    `yaml:"context"`
+	KindCluster string    `yaml:"kindCluster"`
 }
 
 // Parse reads a lab file; name labels its errors (name:line: message).
@@ -218,7 +230,8 @@ func parseCluster(n *yaml.Node) (Cluster, error) {
 		return Cluster{}, at("a cluster is a mapping (name, flavour, region ...)")
 	}
 	c := Cluster{Name: raw.Name, Flavour: raw.Flavour, Issuer: raw.Issuer, Region: raw.Region, Account: raw.Account,
-		Project: raw.Project, Tenant: raw.Tenant, NodeRole: raw.NodeRole, Nodes: 1, Line: n.Line}
+		Project: raw.Project, Tenant: raw.Tenant, NodeRole: raw.NodeRole, Nodes: 1, Line: n.Line,
+		Kubeconfig: raw.Kubeconfig, Context: raw.Context, KindCluster: raw.KindCluster}
 	switch {
 	case c.Name == "":
 		return c, at("a cluster needs a name")
@@ -242,6 +255,9 @@ func parseCluster(n *yaml.Node) (Cluster, error) {
 		}
 	}
 	if err := checkAccount(c); err != nil {
+		return c, at("cluster %q: %v", c.Name, err)
+	}
+	if err := checkExisting(c); err != nil {
 		return c, at("cluster %q: %v", c.Name, err)
 	}
 	toggles, err := parseComponents(&raw.Components)
@@ -296,6 +312,35 @@ func parseNodes(c *Cluster, raw *cluster) error {
 			return atNode(r, "nodeRoles: %q: want a role ARN, arn:aws:iam::ACCOUNT:role/NAME", r.Value)
 		}
 		c.NodeRoles = append(c.NodeRoles, r.Value)
+	}
+	return nil
+}
+
+// checkExisting checks the keys of an existing cluster: context and
+// kindCluster only with kubeconfig; no issuer (the cluster's own is read
+// from its API server) and no nodeRole (the lab serves no instance
+// metadata on nodes it did not make).
+func checkExisting(c Cluster) error {
+	if c.Kubeconfig == "" {
+		switch {
+		case c.Context != "":
+			return errors.New("context is for an existing cluster: give its kubeconfig too")
+		case c.KindCluster != "":
+			return errors.New("kindCluster is for an existing cluster: give its kubeconfig too")
+		}
+		return nil
+	}
+	switch {
+	case c.Issuer != "":
+		return errors.New("issuer: an existing cluster (kubeconfig) keeps its own issuer, which the lab reads from its API server; leave issuer out")
+	case c.NodeRole != "" || len(c.NodeRoles) > 0:
+		return errors.New("nodeRole: the lab serves no instance metadata on an existing cluster's nodes; leave nodeRole out")
+	case c.Nodes > 1 || c.PinnedWorkers:
+		return errors.New("nodes: an existing cluster has the nodes it has; leave nodes and pinnedWorkers out")
+	case c.KindCluster != "" && !clusterNameRe.MatchString(c.KindCluster):
+		return fmt.Errorf("kindCluster %q: want a kind cluster name (lower-case letters, digits and '-')", c.KindCluster)
+	case strings.ContainsAny(c.Context, "\n\x00"):
+		return fmt.Errorf("context %q: one line", c.Context)
 	}
 	return nil
 }

@@ -149,6 +149,12 @@ func TestParseRefuses(t *testing.T) {
 		{"shared issuer", head + "clusters:\n  - {name: a, flavour: eks, region: r, issuer: \"https://i.example.com/x\"}\n  - {name: b, flavour: eks, region: r, issuer: \"https://i.example.com/x/\"}\n",
 			`cluster "b": issuer https://i.example.com/x/ is also cluster "a"'s`},
 		{"too large", head + "# " + strings.Repeat("x", MaxSize), "larger than"},
+		{"context without kubeconfig", eks("    context: kind-x\n"), "context is for an existing cluster"},
+		{"kindCluster without kubeconfig", eks("    kindCluster: x\n"), "kindCluster is for an existing cluster"},
+		{"existing with an issuer", eks("    kubeconfig: k.yaml\n    issuer: https://oidc.example.com/id/A\n"), "keeps its own issuer"},
+		{"existing with a node role", eks("    kubeconfig: k.yaml\n    nodeRole: arn:aws:iam::111122223333:role/n\n"), "no instance metadata on an existing cluster"},
+		{"existing with a bad kind name", eks("    kubeconfig: k.yaml\n    kindCluster: Idlab_X\n"), `kindCluster "Idlab_X"`},
+		{"existing with a two-line context", eks("    kubeconfig: k.yaml\n    context: \"a\\nb\"\n"), "one line"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -235,4 +241,23 @@ func TestCheckIssuerAccepts(t *testing.T) {
 	} {
 		require.NoError(t, CheckIssuer(iss), iss)
 	}
+}
+
+// TestParseExisting: a cluster with a kubeconfig is an existing one, its
+// context and kind name kept as written.
+func TestParseExisting(t *testing.T) {
+	f, err := Parse("idlab.yaml", []byte(head+`clusters:
+  - name: existing
+    flavour: eks
+    region: us-west-2
+    kubeconfig: kubeconfig-existing.yaml
+    context: kind-idlab-existing
+    kindCluster: idlab-existing
+    components:
+      kube2iam: off
+`))
+	require.NoError(t, err)
+	require.Equal(t, []Cluster{{Name: "existing", Flavour: EKS, Region: "us-west-2", Nodes: 1, Line: 4,
+		Kubeconfig: "kubeconfig-existing.yaml", Context: "kind-idlab-existing", KindCluster: "idlab-existing",
+		Components: []Toggle{{Name: "kube2iam", On: false, Line: 11}}}}, f.Clusters)
 }

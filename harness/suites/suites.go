@@ -75,11 +75,12 @@ type Options struct {
 
 // DefaultSerial and DefaultOverlap are the scenario suites that Options'
 // Serial and Overlap name by default, in the order serial ones run
-// (gkenotready stops gke's shared metadata server; the storm loads the
-// lab);
+// (gkenotready stops gke's shared metadata server; existing creates a
+// fourth kind cluster, whose start loads both cores for a minute; the
+// storm loads the lab);
 // DefaultExclusive those of DefaultSerial that wait for every other suite.
 func DefaultSerial() []string {
-	return []string{"github.com/idlab/idlab/scenarios/gkenotready", "github.com/idlab/idlab/scenarios/storm", "github.com/idlab/idlab/scenarios/faults"}
+	return []string{"github.com/idlab/idlab/scenarios/gkenotready", "github.com/idlab/idlab/scenarios/existing", "github.com/idlab/idlab/scenarios/storm", "github.com/idlab/idlab/scenarios/faults"}
 }
 func DefaultOverlap() []string   { return []string{"github.com/idlab/idlab/scenarios/rotation"} }
 func DefaultExclusive() []string { return []string{"github.com/idlab/idlab/scenarios/faults"} }
