@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,14 @@ func run(m *testing.M) (code int, err error) {
 	defer os.RemoveAll(dir)
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 
+	// A kind node beside the lab's own needs inotify instances: at Debian's
+	// 128 this cluster's kube-proxy exited with "too many open files" and
+	// CoreDNS never became ready. hack/setup-host.sh raises the limit.
+	if raw, err := os.ReadFile("/proc/sys/fs/inotify/max_user_instances"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil && n < 512 {
+			say("warning: fs.inotify.max_user_instances is %d; kind asks for 512 (sudo sysctl -w fs.inotify.max_user_instances=512), or this cluster's kube-proxy may fail with too many open files", n)
+		}
+	}
 	say("kind create cluster --name %s --image %s (kind's default config; disableDefaultCNI %t: the node image brings its pod network)", KindName, node.Image, node.DisableDefaultCNI)
 	kind := kindcluster.NewProvider(kindcluster.ProviderWithDocker())
 	_ = kind.Delete(KindName, "") // a cluster a killed run left
