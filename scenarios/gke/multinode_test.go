@@ -48,18 +48,7 @@ func TestGKEMultiNode(t *testing.T) {
 			Annotations: map[string]string{gsaAnno: gsa}}}, metav1.CreateOptions{})
 		require.NoError(t, err)
 	}
-	ipOf := func(node string) string {
-		n, err := gke.CS.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
-		require.NoError(t, err)
-		for _, a := range n.Status.Addresses {
-			if a.Type == corev1.NodeInternalIP {
-				return a.Address
-			}
-		}
-		t.Fatalf("node %s has no InternalIP", node)
-		return ""
-	}
-	node1IP, node2IP := ipOf(nodes[0]), ipOf(nodes[1])
+	node1IP, node2IP := gke.NodeIP(ctx, t, nodes[0]), gke.NodeIP(ctx, t, nodes[1])
 
 	for _, tc := range []struct {
 		name, ksa, gsa, bucket, object, text string

@@ -41,8 +41,8 @@ func (e *env) multiNode(ctx context.Context, t *testing.T) {
 	nodes := e.lab.Clusters["eks"].NodeNames()
 	require.GreaterOrEqual(t, len(nodes), 2, "the default lab's eks cluster has %d nodes (harness.DefaultNodes); these rows need two", harness.DefaultNodes)
 	node1, node2 := nodes[0], nodes[1]
-	node2IP := e.nodeIP(ctx, t, node2)
-	node1IP := e.nodeIP(ctx, t, node1)
+	node2IP := e.eks.NodeIP(ctx, t, node2)
+	node1IP := e.eks.NodeIP(ctx, t, node1)
 	const mnMechanism = mechanism
 
 	// Each node is an EC2 instance of its own: a hostNetwork pod (the
@@ -130,20 +130,6 @@ func (e *env) multiNode(ctx context.Context, t *testing.T) {
 // mnSuite is the matrix suite of the multi-node rows, which live in the
 // suites of their mechanisms (kube2iam, gke, podidentity).
 const mnSuite = "multinode"
-
-// nodeIP is the node's InternalIP, its address on kind's network.
-func (e *env) nodeIP(ctx context.Context, t *testing.T, node string) string {
-	t.Helper()
-	n, err := e.eks.CS.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
-	require.NoError(t, err)
-	for _, a := range n.Status.Addresses {
-		if a.Type == corev1.NodeInternalIP {
-			return a.Address
-		}
-	}
-	t.Fatalf("node %s has no InternalIP", node)
-	return ""
-}
 
 // startHolder creates p in namespace and waits until it runs; it is
 // deleted with the namespace. It returns the pod's IP.

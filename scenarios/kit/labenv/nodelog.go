@@ -31,3 +31,18 @@ func (c *Cluster) NodeAgentLog(ctx context.Context, t *testing.T, app, container
 	}
 	return out
 }
+
+// NodeIP is the node's InternalIP, its address on kind's network: the
+// source address a hostNetwork pod's or a cross-node request arrives from.
+func (c *Cluster) NodeIP(ctx context.Context, t *testing.T, node string) string {
+	t.Helper()
+	n, err := c.CS.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	require.NoError(t, err)
+	for _, a := range n.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			return a.Address
+		}
+	}
+	t.Fatalf("node %s has no InternalIP", node)
+	return ""
+}
