@@ -1,24 +1,20 @@
 package harness
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-
-	"github.com/idlab/idlab/harness/kubeclient"
 )
 
 // Restarts counts container restarts of each cluster's control plane
 // (kube-apiserver, etcd, controller manager, scheduler), keyed
 // "cluster/component", with the last termination of each container that
-// restarted. e2e takes it before and after the suites: a restart during
-// them explains failures no scenario is about.
+// restarted. e2e takes it (SystemHealth.ControlPlane) before and after
+// the suites: a restart during them explains failures no scenario is
+// about.
 type Restarts map[string]ContainerRestarts
 
 // ContainerRestarts is one control-plane container's restart count and
@@ -28,36 +24,17 @@ type ContainerRestarts struct {
 	Last  string
 }
 
-// ControlPlaneRestarts reads the control-plane restart counts of every
-// cluster of the lab.
-func (l *Lab) ControlPlaneRestarts(ctx context.Context) (Restarts, error) {
-	out := Restarts{}
-	var errs []error
-	for _, c := range l.cfg.Clusters {
-		cs, err := kubeclient.ForKubeconfig(l.kubeconfigFile(c.Name))
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := controlPlaneRestarts(ctx, cs, c.Name, out); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", c.Name, err))
-		}
+// addControlPlane counts p's container restarts into out when p is a
+// control-plane static pod (kube-system, tier=control-plane), keyed
+// "cluster/component". SystemHealth reads kube-system once for it and for
+// the system pods.
+func addControlPlane(p corev1.Pod, cluster string, out Restarts) {
+	if p.Namespace != metav1.NamespaceSystem || p.Labels["tier"] != "control-plane" {
+		return
 	}
-	return out, errors.Join(errs...)
-}
-
-func controlPlaneRestarts(ctx context.Context, cs kubernetes.Interface, cluster string, out Restarts) error {
-	pods, err := cs.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "tier=control-plane"})
-	if err != nil {
-		return fmt.Errorf("control-plane pods: %w", err)
+	for _, st := range p.Status.ContainerStatuses {
+		out[cluster+"/"+p.Labels["component"]] = ContainerRestarts{Count: st.RestartCount, Last: lastTermination(st)}
 	}
-	for _, p := range pods.Items {
-		for _, st := range p.Status.ContainerStatuses {
-			r := ContainerRestarts{Count: st.RestartCount, Last: lastTermination(st)}
-			out[cluster+"/"+p.Labels["component"]] = r
-		}
-	}
-	return nil
 }
 
 func lastTermination(st corev1.ContainerStatus) string {

@@ -22,9 +22,10 @@ import (
 // is about (a webhook Service without a ready endpoint refuses every pod
 // that asks for it), and CI's tail must say so.
 type SystemHealth struct {
-	Taken  time.Time
-	Pods   map[string]SystemPod // "cluster/namespace/pod"
-	Events []SystemEvent        // Warning events of those namespaces
+	Taken        time.Time
+	Pods         map[string]SystemPod // "cluster/namespace/pod"
+	Events       []SystemEvent        // Warning events of those namespaces
+	ControlPlane Restarts             // the control-plane pods among them
 }
 
 // SystemPod is one system pod's restarts (all containers, init ones too),
@@ -45,9 +46,10 @@ type SystemEvent struct {
 // systemNamespaces are the namespaces SystemHealth reads.
 var systemNamespaces = []string{SystemNamespace, metav1.NamespaceSystem}
 
-// SystemHealth reads every cluster's system pods and Warning events.
+// SystemHealth reads every cluster's system pods and Warning events, and
+// the control-plane restarts among them.
 func (l *Lab) SystemHealth(ctx context.Context) (SystemHealth, error) {
-	h := SystemHealth{Taken: time.Now(), Pods: map[string]SystemPod{}}
+	h := SystemHealth{Taken: time.Now(), Pods: map[string]SystemPod{}, ControlPlane: Restarts{}}
 	var errs []error
 	for _, c := range l.cfg.Clusters {
 		cs, err := kubeclient.ForKubeconfig(l.kubeconfigFile(c.Name))
@@ -62,6 +64,9 @@ func (l *Lab) SystemHealth(ctx context.Context) (SystemHealth, error) {
 }
 
 func readSystemHealth(ctx context.Context, cs kubernetes.Interface, cluster string, h *SystemHealth) error {
+	if h.ControlPlane == nil {
+		h.ControlPlane = Restarts{}
+	}
 	for _, ns := range systemNamespaces {
 		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -76,6 +81,7 @@ func readSystemHealth(ctx context.Context, cs kubernetes.Interface, cluster stri
 				}
 			}
 			h.Pods[cluster+"/"+ns+"/"+p.Name] = sp
+			addControlPlane(p, cluster, h.ControlPlane)
 		}
 		events, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "type=" + corev1.EventTypeWarning})
 		if err != nil {

@@ -128,17 +128,17 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 	if _, err := lab.Up(ctx); err != nil {
 		return fmt.Errorf("%w: %w", errLab, err)
 	}
-	before, rerr := lab.ControlPlaneRestarts(ctx)
-	if rerr != nil {
-		say("control-plane restart counts (before): %v", rerr)
-	}
-	healthBefore, herr := lab.SystemHealth(ctx)
+	before, herr := lab.SystemHealth(ctx)
 	if herr != nil {
-		say("system pods (before): %v", herr)
+		say("system pods and control-plane restart counts (before): %v", herr)
 	}
 	res, runErr := runSuites(ctx, opts, pkgs, *out)
-	restarts := controlPlaneChanges(ctx, lab, before, say)
-	health := systemChanges(ctx, lab, healthBefore, say)
+	after, herr := lab.SystemHealth(ctx)
+	if herr != nil {
+		say("system pods and control-plane restart counts (after): %v", herr)
+	}
+	restarts := controlPlaneChanges(before.ControlPlane, after.ControlPlane, say)
+	health := systemChanges(before, after, say)
 	if res == nil {
 		return runErr
 	}
@@ -165,14 +165,7 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 // while the suites ran (SystemHealth.Since) and returns them, for a failed
 // run's tail. Some are the suites' own doing (gkenotready stops the
 // metadata server, faults kills the agent), so a passing run only counts.
-func systemChanges(ctx context.Context, lab *harness.Lab, before harness.SystemHealth, say func(string, ...any)) []string {
-	if before.Pods == nil {
-		return nil
-	}
-	after, err := lab.SystemHealth(ctx)
-	if err != nil {
-		say("system pods (after): %v", err)
-	}
+func systemChanges(before, after harness.SystemHealth, say func(string, ...any)) []string {
 	lines := after.Since(before)
 	say("system pods: %d changes and Warning events during the suites (listed at the end of a failed run)", len(lines))
 	return lines
@@ -222,14 +215,7 @@ func narrow(man *report.Manifest, pkgs []string, scope report.Scope, opts suites
 // controlPlaneChanges says which control-plane containers restarted while
 // the suites ran: a kube-apiserver restart under load explains failures
 // that no scenario is about, and CI's tail should say so.
-func controlPlaneChanges(ctx context.Context, lab *harness.Lab, before harness.Restarts, say func(string, ...any)) []string {
-	if before == nil {
-		return nil
-	}
-	after, err := lab.ControlPlaneRestarts(ctx)
-	if err != nil {
-		say("control-plane restart counts (after): %v", err)
-	}
+func controlPlaneChanges(before, after harness.Restarts, say func(string, ...any)) []string {
 	lines := after.Since(before)
 	if len(lines) == 0 {
 		say("control planes: no restarts during the suites")
