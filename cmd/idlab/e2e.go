@@ -102,6 +102,19 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 	if err := preflight(man, scope, *manifestPath, say); err != nil {
 		return err
 	}
+	// The suites' test binaries are compiled before the lab comes up, in
+	// one go command per module, rather than by each suite's go test while
+	// the others' pods run (suites.Build says why).
+	binDir, err := os.MkdirTemp("", "idlab-suites-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(binDir)
+	say("compiling %d suites' test binaries", len(pkgs))
+	if opts.Binaries, err = suites.Build(ctx, opts, pkgs, binDir); err != nil {
+		return err
+	}
+	say("compiled %d of %d suites' test binaries (a suite that does not build runs under go test, which says why)", len(opts.Binaries), len(pkgs))
 
 	lab, err := harness.New(*cfg)
 	if err != nil {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +35,9 @@ import "testing"
 
 func TestOK(t *testing.T) { t.Log("IDLAB-ROW {\"suite\":\"ok\",\"scenario\":\"fine\",\"expected\":\"allow\",\"observed\":\"allow\"}") }
 `,
+		// go test runs a test in its package's directory; so must a
+		// prebuilt binary (suites read their fixtures relative to it).
+		"scenarios/ok/cwd_test.go": "//go:build e2e\n\npackage ok\n\nimport (\n\t\"os\"\n\t\"testing\"\n)\n\nfunc TestCwd(t *testing.T) {\n\tif _, err := os.Stat(\"cwd_test.go\"); err != nil {\n\t\tt.Fatal(err)\n\t}\n}\n",
 		"scenarios/ok/denials_test.go": "package ok\n\nimport \"testing\"\n\nfunc TestLabOKRestsOnTheFixture(t *testing.T) {}\n",
 		"scenarios/bad/bad_test.go": `//go:build e2e
 
@@ -72,10 +77,19 @@ func TestMine(t *testing.T) { t.Log("IDLAB-ROW {\"suite\":\"mine\",\"scenario\":
 	return dir
 }
 
+// TestListAndRun runs the suites under go test and, as idlab e2e does,
+// from binaries Build compiled first: the stream and progress must be the
+// same either way.
 func TestListAndRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the go command")
 	}
+	for _, prebuilt := range []bool{false, true} {
+		t.Run(map[bool]string{false: "go-test", true: "prebuilt"}[prebuilt], func(t *testing.T) { testListAndRun(t, prebuilt) })
+	}
+}
+
+func testListAndRun(t *testing.T, prebuilt bool) {
 	dir := writeModule(t)
 	ctx := context.Background()
 	var progress bytes.Buffer
@@ -86,6 +100,13 @@ func TestListAndRun(t *testing.T) {
 	require.Equal(t, []string{"example.com/lab/harness/nodeimage", "example.com/lab/scenarios/bad", "example.com/lab/scenarios/ok",
 		"example.com/lab/testcontainers/idlab", "example.com/mine"}, pkgs,
 		"the scenarios, the node image's and testcontainers module's e2e tests and the example module's, nothing else")
+	if prebuilt {
+		bins, err := Build(ctx, opts, pkgs, t.TempDir())
+		require.NoError(t, err)
+		require.Len(t, bins, len(pkgs), "every suite, the nested module's too, has a binary: %v", bins)
+		require.Equal(t, filepath.Join(dir, "examples/my-app-bug"), bins["example.com/mine"].Dir, "a binary runs in its package's directory")
+		opts.Binaries = bins
+	}
 
 	var events bytes.Buffer
 	err = Run(ctx, opts, pkgs, &events)
@@ -101,7 +122,7 @@ func TestListAndRun(t *testing.T) {
 	for _, tc := range res.Tests {
 		actions[tc.Name] = tc.Action
 	}
-	require.Equal(t, map[string]string{"TestOK": "pass", "TestLabOKRestsOnTheFixture": "pass", "TestGood": "pass", "TestBad": "fail", "TestEnsure": "pass", "TestRun": "pass",
+	require.Equal(t, map[string]string{"TestOK": "pass", "TestCwd": "pass", "TestLabOKRestsOnTheFixture": "pass", "TestGood": "pass", "TestBad": "fail", "TestEnsure": "pass", "TestRun": "pass",
 		"TestMine": "pass", "TestFiles": "pass"}, actions,
 		"a suite's untagged tests of its tests run beside its e2e tests, in the nested module too")
 	require.Len(t, res.Rows, 2, "the row of the example module's test too")
@@ -128,7 +149,12 @@ func TestRunBuildFailureIsAFailure(t *testing.T) {
 	opts := Options{Dir: dir, Env: append(os.Environ(), "GOFLAGS=", "GOTOOLCHAIN=local"), Heartbeat: 10 * time.Millisecond}
 	var events, progress bytes.Buffer
 	opts.Progress = &progress
-	err := Run(context.Background(), opts, []string{"example.com/lab/scenarios/broken"}, &events)
+	pkgs := []string{"example.com/lab/scenarios/broken", "example.com/lab/scenarios/ok"}
+	bins, err := Build(context.Background(), opts, pkgs, t.TempDir())
+	require.NoError(t, err, "a package that does not compile is not Build's error")
+	require.Equal(t, []string{"example.com/lab/scenarios/ok"}, slices.Collect(maps.Keys(bins)), "only the package that compiles has a binary")
+	opts.Binaries = bins
+	err = Run(context.Background(), opts, pkgs[:1], &events)
 	require.ErrorIs(t, err, ErrFailed)
 	stream := events.String()
 	require.Contains(t, stream, "undefined: testing")
@@ -159,6 +185,11 @@ func TestRunSkip(t *testing.T) {
 		Skip: map[string]string{"example.com/lab/scenarios/bad": "^(TestBad)$"}}
 	var events bytes.Buffer
 	pkgs := []string{"example.com/lab/scenarios/bad", "example.com/lab/scenarios/ok"}
+	// As idlab e2e runs them: prebuilt, so the skip goes to the binary.
+	bins, err := Build(context.Background(), opts, pkgs, t.TempDir())
+	require.NoError(t, err)
+	require.Len(t, bins, 2)
+	opts.Binaries = bins
 	require.NoError(t, Run(context.Background(), opts, pkgs, &events), "TestBad, the only failing test, is skipped")
 	res, err := report.Read(&events, nil)
 	require.NoError(t, err)
@@ -166,7 +197,7 @@ func TestRunSkip(t *testing.T) {
 	for _, tc := range res.Tests {
 		names = append(names, tc.Name)
 	}
-	require.ElementsMatch(t, []string{"TestGood", "TestOK", "TestLabOKRestsOnTheFixture"}, names)
+	require.ElementsMatch(t, []string{"TestGood", "TestOK", "TestCwd", "TestLabOKRestsOnTheFixture"}, names)
 }
 
 // TestNestedModule: a relative pattern at or below a directory with a
@@ -272,4 +303,34 @@ func TestSplit(t *testing.T) {
 	parallel, serial := split([]string{"a", "s", "b", "t"}, []string{"t", "s", "x"})
 	require.Equal(t, []string{"a", "b"}, parallel)
 	require.Equal(t, []string{"t", "s"}, serial, "in the order of Serial; x is not among the packages")
+}
+
+// TestBatches: no two binaries in one go test -c -o DIR/ share a name; the
+// fewest batches, packages in order.
+func TestBatches(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pkgs []string
+		want [][]string
+	}{
+		{"none", nil, nil},
+		{"distinct", []string{"m/a", "m/b"}, [][]string{{"m/a", "m/b"}}},
+		{"same name twice", []string{"m/x/a", "m/y/a", "m/b"}, [][]string{{"m/x/a", "m/b"}, {"m/y/a"}}},
+		{"three of a name", []string{"m/x/a", "m/y/a", "m/z/a"}, [][]string{{"m/x/a"}, {"m/y/a"}, {"m/z/a"}}},
+		{"major version suffix", []string{"example.com/m/a/v2", "example.com/m/b/a"}, [][]string{{"example.com/m/a/v2"}, {"example.com/m/b/a"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { require.Equal(t, tc.want, batches(tc.pkgs)) })
+	}
+}
+
+func TestBinaryName(t *testing.T) {
+	for pkg, want := range map[string]string{
+		"github.com/idlab/idlab/scenarios/irsa": "irsa.test",
+		"example.com/mine":                      "mine.test",
+		"example.com/m/v2":                      "m.test",
+		"example.com/m/v2x":                     "v2x.test",
+		"v2":                                    "v2.test",
+	} {
+		require.Equal(t, want, binaryName(pkg), pkg)
+	}
 }
