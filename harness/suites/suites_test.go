@@ -3,8 +3,8 @@ package suites
 import (
 	"bytes"
 	"context"
-	"os"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -37,7 +37,7 @@ func TestOK(t *testing.T) { t.Log("IDLAB-ROW {\"suite\":\"ok\",\"scenario\":\"fi
 `,
 		// go test runs a test in its package's directory; so must a
 		// prebuilt binary (suites read their fixtures relative to it).
-		"scenarios/ok/cwd_test.go": "//go:build e2e\n\npackage ok\n\nimport (\n\t\"os\"\n\t\"testing\"\n)\n\nfunc TestCwd(t *testing.T) {\n\tif _, err := os.Stat(\"cwd_test.go\"); err != nil {\n\t\tt.Fatal(err)\n\t}\n}\n",
+		"scenarios/ok/cwd_test.go":     "//go:build e2e\n\npackage ok\n\nimport (\n\t\"os\"\n\t\"testing\"\n)\n\nfunc TestCwd(t *testing.T) {\n\tif _, err := os.Stat(\"cwd_test.go\"); err != nil {\n\t\tt.Fatal(err)\n\t}\n}\n",
 		"scenarios/ok/denials_test.go": "package ok\n\nimport \"testing\"\n\nfunc TestLabOKRestsOnTheFixture(t *testing.T) {}\n",
 		"scenarios/bad/bad_test.go": `//go:build e2e
 
