@@ -192,6 +192,15 @@ func TestAADPodIdentity(t *testing.T) {
 		since := lab.LastDecisionID(ctx, t)
 		p := podrun.WithArgs(podrun.PlainPod("migrated", MigratedSA, lab.ProbeImage), "az-blob-get", Account, "aadpodid-data", "hello.txt")
 		p.Labels[azurewebhook.UseLabel] = "true"
+		// The webhook reads the service account from its informer cache,
+		// as upstream's does: wait until it has the annotation just added
+		// (CI once created the pod first and got no AZURE_CLIENT_ID).
+		require.NoError(t, podrun.WaitForMutation(ctx, aks.CS, NS, p, time.Minute, func(got *corev1.Pod) error {
+			if id := podrun.Env(got, azurewebhook.ClientIDEnv); id != ReaderID {
+				return fmt.Errorf("%s=%q", azurewebhook.ClientIDEnv, id)
+			}
+			return nil
+		}))
 		res, err := podrun.Run(ctx, aks.CS, NS, p)
 		require.NoError(t, err)
 		tokens := lab.DecisionsBy(ctx, t, since, entra.Service, "system:serviceaccount:"+NS+":"+MigratedSA, nil)

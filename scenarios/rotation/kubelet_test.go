@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/idlab/idlab/scenarios/kit/labenv"
 	"github.com/idlab/idlab/scenarios/kit/podrun"
@@ -44,14 +43,7 @@ func (e *env) longProbe(ctx context.Context, t *testing.T, name, sa, role string
 // so the real pod is created mutated.
 func (e *env) waitForWebhook(ctx context.Context, t *testing.T, pod *corev1.Pod, role string, seconds int64) {
 	t.Helper()
-	var last string
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
-		got, err := e.eks.CS.CoreV1().Pods(ns).Create(ctx, pod.DeepCopy(), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		require.NoError(t, err)
-		envs := map[string]string{}
-		for _, v := range got.Spec.Containers[0].Env {
-			envs[v.Name] = v.Value
-		}
+	err := podrun.WaitForMutation(ctx, e.eks.CS, ns, pod, time.Minute, func(got *corev1.Pod) error {
 		var exp int64
 		for _, v := range got.Spec.Volumes {
 			if v.Projected == nil {
@@ -63,12 +55,12 @@ func (e *env) waitForWebhook(ctx context.Context, t *testing.T, pod *corev1.Pod,
 				}
 			}
 		}
-		if envs["AWS_ROLE_ARN"] == role && exp == seconds {
-			return
+		if arn := podrun.Env(got, "AWS_ROLE_ARN"); arn != role || exp != seconds {
+			return fmt.Errorf("AWS_ROLE_ARN=%q expirationSeconds=%d, want %s and %d", arn, exp, role, seconds)
 		}
-		last = fmt.Sprintf("AWS_ROLE_ARN=%q expirationSeconds=%d", envs["AWS_ROLE_ARN"], exp)
-	}
-	t.Fatalf("the IRSA webhook did not mutate %s for %s with a %d s token: %s", pod.Name, role, seconds, last)
+		return nil
+	})
+	require.NoError(t, err, "the IRSA webhook did not mutate %s for %s with a %d s token", pod.Name, role, seconds)
 }
 
 // traded groups the probe's successful AssumeRoleWithWebIdentity calls by

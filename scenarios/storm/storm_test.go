@@ -222,7 +222,7 @@ func start(ctx context.Context, t *testing.T, lab *labenv.Lab, cl *labenv.Cluste
 		if err != nil {
 			return fmt.Errorf("create pod %s: %w", p.Name, err)
 		}
-		if name != "" && env(got, name) != want {
+		if name != "" && podrun.Env(got, name) != want {
 			unmutated.Add(1)
 		}
 		return nil
@@ -334,25 +334,13 @@ func deleteRoles(ctx context.Context, t *testing.T, c *iam.Client, pods int) {
 // informer catching up with the service accounts just made.
 func waitForMutation(ctx context.Context, t *testing.T, c *labenv.Cluster, webhook string, p *corev1.Pod, name, want string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		got, err := c.CS.CoreV1().Pods(Namespace).Create(ctx, p.DeepCopy(), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		if err == nil && env(got, name) == want {
-			return
+	err := podrun.WaitForMutation(ctx, c.CS, Namespace, p, time.Minute, func(got *corev1.Pod) error {
+		if v := podrun.Env(got, name); v != want {
+			return fmt.Errorf("%s=%q, want %q", name, v, want)
 		}
-		require.True(t, time.Now().Before(deadline), "the %s webhook did not set %s=%s in a pod of %s within a minute (last error: %v)",
-			webhook, name, want, p.Spec.ServiceAccountName, err)
-		time.Sleep(500 * time.Millisecond)
-	}
-}
-
-func env(p *corev1.Pod, name string) string {
-	for _, e := range p.Spec.Containers[0].Env {
-		if e.Name == name {
-			return e.Value
-		}
-	}
-	return ""
+		return nil
+	})
+	require.NoError(t, err, "the %s webhook did not mutate a pod of %s", webhook, p.Spec.ServiceAccountName)
 }
 
 // collect reads each pod's result once its probe has finished and

@@ -380,3 +380,41 @@ func WithoutEnv(p *corev1.Pod, name string) *corev1.Pod {
 	c.Env = env
 	return p
 }
+
+// Env is the value of the probe container's variable name ("" without it).
+func Env(p *corev1.Pod, name string) string {
+	for _, e := range p.Spec.Containers[0].Env {
+		if e.Name == name {
+			return e.Value
+		}
+	}
+	return ""
+}
+
+// WaitForMutation dry-runs the creation of pod in ns (the API server calls
+// the mutating webhooks and stores nothing) until mutated accepts the
+// result, every 500 ms for up to within. It is for a row whose setup just
+// changed what a webhook reads through an informer cache, such as a
+// service account's annotation: upstream's webhooks read that cache, so a
+// pod created at once may get the old mutation, which is the cache's lag
+// and not the row's subject. mutated returns nil when the pod is as the
+// row needs it, else what it lacks, which the timeout's error quotes.
+func WaitForMutation(ctx context.Context, cs kubernetes.Interface, ns string, pod *corev1.Pod, within time.Duration, mutated func(*corev1.Pod) error) error {
+	deadline := time.Now().Add(within)
+	for {
+		got, err := cs.CoreV1().Pods(ns).Create(ctx, pod.DeepCopy(), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err == nil {
+			if err = mutated(got); err == nil {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pod %s/%s: the webhooks' mutation is not the one wanted after %s: %w", ns, pod.Name, within, err)
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}

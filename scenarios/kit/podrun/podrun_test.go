@@ -2,6 +2,7 @@ package podrun
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -204,6 +205,64 @@ func TestCreateWaitsOutALabWebhook(t *testing.T) {
 			}
 			require.NoError(t, err)
 			require.Equal(t, tc.failures, strings.Count(log.String(), "trying again"))
+		})
+	}
+}
+
+// TestWaitForMutation: it dry-runs until the webhooks' mutation is the one
+// wanted (a lagging cache: the first answers lack it), stores nothing, and
+// gives up after within, quoting what was missing.
+func TestWaitForMutation(t *testing.T) {
+	wantID := func(p *corev1.Pod) error {
+		if got := Env(p, "AZURE_CLIENT_ID"); got != "client-a" {
+			return fmt.Errorf("AZURE_CLIENT_ID=%q", got)
+		}
+		return nil
+	}
+	for _, tc := range []struct {
+		name    string
+		stale   int // dry runs answered without the variable
+		refused int // dry runs refused before those
+		within  time.Duration
+		calls   int
+		wantErr string
+	}{
+		{"mutated at once", 0, 0, time.Minute, 1, ""},
+		{"cache catches up", 3, 0, time.Minute, 4, ""},
+		{"refused, then mutated", 0, 2, time.Minute, 3, ""},
+		{"never mutated", 100, 0, 1200 * time.Millisecond, 3, `AZURE_CLIENT_ID=""`},
+		{"never admitted", 0, 100, 1200 * time.Millisecond, 3, "webhook down"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := fake.NewClientset()
+			calls := 0
+			cs.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+				calls++
+				ca := a.(k8stesting.CreateActionImpl)
+				require.Equal(t, []string{metav1.DryRunAll}, ca.GetCreateOptions().DryRun, "only dry runs")
+				if calls <= tc.refused {
+					return true, nil, apierrors.NewInternalError(errors.New("webhook down"))
+				}
+				p := ca.GetObject().(*corev1.Pod).DeepCopy()
+				if calls > tc.refused+tc.stale {
+					WithEnv(p, "AZURE_CLIENT_ID", "client-a")
+				}
+				return true, p, nil
+			})
+			err := WaitForMutation(t.Context(), cs, "ns", PlainPod("p", "app", "probe"), tc.within, wantID)
+			if tc.wantErr != "" {
+				require.GreaterOrEqual(t, calls, tc.calls-1, "tried again until within ran out (one fewer on a slow machine)")
+			} else {
+				require.Equal(t, tc.calls, calls)
+			}
+			pods, lerr := cs.CoreV1().Pods("ns").List(t.Context(), metav1.ListOptions{})
+			require.NoError(t, lerr)
+			require.Empty(t, pods.Items, "a dry run stores nothing")
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
 		})
 	}
 }
