@@ -15,8 +15,8 @@ import (
 
 // saCache mirrors every ServiceAccount through a list and a watch, the way
 // upstream's controller-runtime cache does. It is a small loop rather than
-// client-go's SharedInformer: k8s.io/client-go/tools/cache needs
-// github.com/pmezard/go-difflib, which this module's go.mod does not have.
+// client-go's SharedInformer (written when go.mod lacked go-difflib, which
+// client-go's tools/cache needs), as irsawebhook's saCache is.
 type saCache struct {
 	client kubernetes.Interface
 	log    *slog.Logger
