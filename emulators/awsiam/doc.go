@@ -106,4 +106,10 @@
 // however many sessions exist, a killed process loses none it answered,
 // and sessions expired for more than an hour are purged from memory and
 // disk. Close waits for a compaction under way.
+//
+// Two lab controls have no counterpart in AWS; they move time for one role
+// so that a suite can see its sessions end while others run on: AgeSessions
+// brings the expiry of the sessions already issued sooner, and
+// SetSessionAge makes the sessions issued later start old, so that they
+// end sooner than STS's 900 s minimum after issue (kept in memory only).
 package awsiam

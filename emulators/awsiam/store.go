@@ -181,6 +181,10 @@ type IAM struct {
 	// adminDefault is the account of the admin credentials' [default]
 	// profile: the first EnsureAdmins named. Guarded by mu.
 	adminDefault string
+	// laterAge is, by role ARN, how old the role's sessions are when
+	// issued (SetSessionAge): a lab control, not persisted. Guarded by
+	// mu.
+	laterAge map[string]time.Duration
 
 	// jr persists keys when dataDir is set. jmu orders its appends and
 	// compactions with the changes they record (the journal's order is
@@ -215,7 +219,7 @@ func New(opts Options) (*IAM, error) {
 	i := &IAM{now: opts.Now, log: opts.Logger, rand: opts.Rand, dataDir: opts.DataDir, decisions: opts.Decisions,
 		accounts: map[string]string{}, roles: map[string]*Role{}, users: map[string]*User{},
 		providers: map[string]*OIDCProvider{}, managed: map[string]*ManagedPolicy{}, keys: map[string]*accessKey{},
-		userKeys: map[string]map[string]bool{}, owned: map[string]bool{}, names: map[string]string{}}
+		userKeys: map[string]map[string]bool{}, owned: map[string]bool{}, names: map[string]string{}, laterAge: map[string]time.Duration{}}
 	if i.now == nil {
 		i.now = time.Now
 	}
@@ -728,6 +732,9 @@ func (i *IAM) IssueSession(spec SessionSpec) (*Session, error) {
 		return nil, err
 	}
 	now := i.now()
+	i.mu.RLock()
+	now = now.Add(-i.laterAge[spec.Principal.RoleARN])
+	i.mu.RUnlock()
 	creds.Expiration = now.Add(spec.Duration).UTC().Truncate(time.Second)
 	// The token is derived, not kept: stored, it was half a session's memory.
 	k := &accessKey{Credentials: creds, Principal: compactPrincipal(spec.Principal), IssuedAt: now, DerivedToken: true}
@@ -921,6 +928,23 @@ func (i *IAM) AgeSessions(roleARN string, d time.Duration) int {
 		i.compactLocked()
 	}
 	return len(aged)
+}
+
+// SetSessionAge makes the sessions issued to roleARN from now on start d
+// old: their issue time and expiry come d sooner than the lab clock and
+// their DurationSeconds say, as AgeSessions does to those already issued.
+// A row can then see a client hold a session past its end in minutes
+// rather than STS's minimum of 15, while nothing else moves. Real STS has
+// no such thing: it is a lab control, kept in memory only (a restart ends
+// it; the sessions issued keep their expiry). d <= 0 ends it.
+func (i *IAM) SetSessionAge(roleARN string, d time.Duration) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if d <= 0 {
+		delete(i.laterAge, roleARN)
+		return
+	}
+	i.laterAge[roleARN] = d
 }
 
 // LookupAccessKey returns the credentials and principal behind an access key

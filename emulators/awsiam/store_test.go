@@ -497,6 +497,61 @@ func TestAgeSessions(t *testing.T) {
 	require.Equal(t, b.Expiration.Add(-time.Minute), c.Expiration)
 }
 
+// TestSetSessionAge: sessions issued to the named role after the call start
+// that old; a later call replaces the age and 0 or less ends it; sessions
+// already issued and other roles' are left alone; the aged expiry is what
+// is stored and survives a restart, while the control itself does not.
+func TestSetSessionAge(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	i, err := New(Options{DataDir: t.TempDir(), Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	const roleA, roleB = "arn:aws:iam::111111111111:role/a", "arn:aws:iam::111111111111:role/b"
+	issue := func(i *IAM, role string) *Session {
+		s, err := i.IssueSession(SessionSpec{Duration: 15 * time.Minute, Principal: Principal{Type: PrincipalAssumedRole, Account: "111111111111", RoleARN: role}})
+		require.NoError(t, err)
+		return s
+	}
+	before := issue(i, roleA)
+	tests := []struct {
+		name     string
+		role     string
+		age      time.Duration
+		issuedTo string
+		lifetime time.Duration // of a session of issuedTo issued then
+	}{
+		{"nothing set", roleA, 0, roleA, 15 * time.Minute},
+		{"role a", roleA, 11 * time.Minute, roleA, 4 * time.Minute},
+		{"other role untouched", roleB, 0, roleB, 15 * time.Minute},
+		{"set again: replaced, not added", roleA, 12 * time.Minute, roleA, 3 * time.Minute},
+		{"past the duration: issued expired", roleA, 17 * time.Minute, roleA, -2 * time.Minute},
+		{"zero ends it", roleA, 0, roleA, 15 * time.Minute},
+		{"negative ends it", roleA, -time.Minute, roleA, 15 * time.Minute},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			i.SetSessionAge(tc.role, tc.age)
+			s := issue(i, tc.issuedTo)
+			require.Equal(t, now.Add(tc.lifetime), s.Credentials.Expiration)
+			require.Equal(t, now.Add(tc.lifetime-15*time.Minute), s.IssuedAt)
+			stored, _, err := i.LookupAccessKey(s.Credentials.AccessKeyID)
+			require.NoError(t, err)
+			require.Equal(t, s.Credentials.Expiration, stored.Expiration)
+		})
+	}
+	c, _, err := i.LookupAccessKey(before.Credentials.AccessKeyID)
+	require.NoError(t, err)
+	require.Equal(t, now.Add(15*time.Minute), c.Expiration, "a session issued before is not aged")
+
+	i.SetSessionAge(roleA, 11*time.Minute)
+	aged := issue(i, roleA)
+	j, err := New(Options{DataDir: i.dataDir, Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	c, _, err = j.LookupAccessKey(aged.Credentials.AccessKeyID)
+	require.NoError(t, err)
+	require.Equal(t, aged.Credentials.Expiration, c.Expiration, "the aged expiry survives a restart")
+	require.Equal(t, now.Add(15*time.Minute), issue(j, roleA).Credentials.Expiration, "the control does not")
+}
+
 // The decision log explains a decision when it is read, in the words
 // Decision.Explain uses.
 func TestRecordedDecisionExplainsOnRead(t *testing.T) {

@@ -77,4 +77,9 @@
 // or the lab's GET /_idlab/decisions) and
 // one slog line: decision, principal, action, resource, reason, request_id.
 // With Options.DataDir the tenant keys and apps survive restarts.
+//
+// A lab control with no counterpart in Entra: SetAssertionClock checks one
+// app's client assertions ahead of the lab clock (kept in memory only), so
+// a suite can see a stale assertion refused minutes sooner while every
+// other client, and the tokens that app gets, keep the lab clock.
 package entra

@@ -29,6 +29,10 @@ type Handler struct {
 	names   map[string]string  // lower-cased ID or domain -> ID
 
 	decisions *decisionlog.Log
+
+	// ahead is, by client ID, how far ahead of the lab clock the app's
+	// client assertions are checked (SetAssertionClock). Guarded by mu.
+	ahead map[string]time.Duration
 }
 
 // tenant is a directory with its signing key and apps.
@@ -49,6 +53,7 @@ func New(opts Options) (*Handler, error) {
 		decisions: opts.Decisions,
 		tenants:   map[string]*tenant{},
 		names:     map[string]string{},
+		ahead:     map[string]time.Duration{},
 	}
 	if h.decisions == nil {
 		h.decisions = &decisionlog.Log{}
@@ -197,6 +202,42 @@ func (h *Handler) app(t *tenant, clientID string) (App, bool) {
 	defer h.mu.RUnlock()
 	a, ok := t.apps[clientID]
 	return a, ok
+}
+
+// SetAssertionClock makes Entra check the client assertions of the app
+// clientID (in any tenant) ahead of the lab clock, and nothing else: the
+// tokens it issues, other apps and the keys' cache keep the lab clock. A
+// row can then see a stale assertion refused (AADSTS700024, past exp + 5
+// minutes) minutes sooner while every other client runs on; the refusal's
+// "Current time" is the app's. Entra has no such thing: it is a lab
+// control, kept in memory only. ahead <= 0 ends it. It reports false, and
+// changes nothing, when no tenant has the app.
+func (h *Handler) SetAssertionClock(clientID string, ahead time.Duration) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	known := false
+	for _, t := range h.tenants {
+		if _, ok := t.apps[clientID]; ok {
+			known = true
+		}
+	}
+	switch {
+	case !known:
+		return false
+	case ahead <= 0:
+		delete(h.ahead, clientID)
+	default:
+		h.ahead[clientID] = ahead
+	}
+	return true
+}
+
+// assertionClock is how far ahead of the lab clock clientID's assertions
+// are checked.
+func (h *Handler) assertionClock(clientID string) time.Duration {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.ahead[clientID]
 }
 
 func (t *tenant) nameLocked() string {

@@ -75,7 +75,7 @@ func (h *Handler) token(ctx context.Context, r *http.Request, tenantName string,
 	if aerr != nil {
 		return nil, aerr
 	}
-	fic, aerr := h.verifyAssertion(ctx, app, req.Assertion, now, d)
+	fic, aerr := h.verifyAssertion(ctx, app, req.Assertion, now.Add(h.assertionClock(app.ClientID)), d)
 	if aerr != nil {
 		return nil, aerr
 	}

@@ -64,20 +64,35 @@ func adminNotFound(w http.ResponseWriter, p string) {
 }
 
 // serveClock: GET reads the lab time; POST ?advance=90s (or seconds=N) moves
-// it for every emulator. POST ?advance=D&role=ARN moves time for that role's
-// STS sessions only (awsiam.AgeSessions): the credentials already issued to
-// it expire D sooner, while tokens, signatures and every other credential
-// keep lab time, so a suite can expire its own sessions while others run.
+// it for every emulator. Three forms move time for one party only, so a
+// suite can expire its own credentials while others run (tokens,
+// signatures and every other credential keep lab time):
+//
+//   - ?advance=D&role=ARN: the credentials already issued to the role's STS
+//     sessions expire D sooner (awsiam.AgeSessions);
+//   - ?sessionAge=D&role=ARN: the sessions issued to the role from then on
+//     start D old (awsiam.SetSessionAge), so a 900 s session ends 900 s - D
+//     after it is issued; 0 ends it;
+//   - ?ahead=D&app=CLIENT_ID: Entra checks that app's client assertions D
+//     ahead of the lab clock (entra.Handler.SetAssertionClock); 0 ends it.
+//
+// The last two set rather than add, so a suite that runs again sets the
+// same thing.
 func (c *Cloud) serveClock(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
 	case http.MethodPost:
-		d, err := parseAdvance(r.URL.Query())
+		q := r.URL.Query()
+		if q.Has("sessionAge") || q.Has("ahead") || q.Get("app") != "" {
+			c.serveOnePartyClock(w, q)
+			return
+		}
+		d, err := parseAdvance(q)
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "InvalidParameter", "message": err.Error()})
 			return
 		}
-		if role := r.URL.Query().Get("role"); role != "" {
+		if role := q.Get("role"); role != "" {
 			if _, err := c.IAM.Role(role); err != nil {
 				writeJSON(w, http.StatusNotFound, map[string]string{"error": "NoSuchEntity", "message": "no role " + role})
 				return
@@ -95,6 +110,48 @@ func (c *Cloud) serveClock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"now": c.Clock.Now().UTC().Format(time.RFC3339), "offsetSeconds": int64(c.Clock.Offset() / time.Second)})
+}
+
+// serveOnePartyClock serves ?sessionAge=D&role=ARN and ?ahead=D&app=ID.
+func (c *Cloud) serveOnePartyClock(w http.ResponseWriter, q url.Values) {
+	bad := func(status int, code, msg string) {
+		writeJSON(w, status, map[string]string{"error": code, "message": msg})
+	}
+	role, app := q.Get("role"), q.Get("app")
+	param := "sessionAge"
+	if app != "" || q.Has("ahead") {
+		param = "ahead"
+	}
+	if q.Has("advance") || q.Has("seconds") || (q.Has("sessionAge") && q.Has("ahead")) || (role != "") == (app != "") ||
+		(param == "sessionAge") != (role != "") || !q.Has(param) {
+		bad(http.StatusBadRequest, "InvalidParameter", "give sessionAge=DURATION with role=ARN, or ahead=DURATION with app=CLIENT_ID, and nothing else")
+		return
+	}
+	d, err := time.ParseDuration(q.Get(param))
+	if err != nil || d < 0 {
+		bad(http.StatusBadRequest, "InvalidParameter", fmt.Sprintf("%s %q: want a Go duration of 0 or more, such as 11m", param, q.Get(param)))
+		return
+	}
+	if role != "" {
+		if _, err := c.IAM.Role(role); err != nil {
+			bad(http.StatusNotFound, "NoSuchEntity", "no role "+role)
+			return
+		}
+		c.IAM.SetSessionAge(role, d)
+		c.log.Info("sessions of one role issued old", "role", role, "age", d)
+		writeJSON(w, http.StatusOK, map[string]any{"role": role, "sessionAgeSeconds": int64(d / time.Second)})
+		return
+	}
+	if c.Entra == nil {
+		bad(http.StatusNotFound, "NotFound", "this lab runs no Entra emulator")
+		return
+	}
+	if !c.Entra.SetAssertionClock(app, d) {
+		bad(http.StatusNotFound, "NotFound", "no Entra app "+app)
+		return
+	}
+	c.log.Info("one app's client assertions checked ahead", "app", app, "ahead", d)
+	writeJSON(w, http.StatusOK, map[string]any{"app": app, "aheadSeconds": int64(d / time.Second)})
 }
 
 func parseAdvance(q url.Values) (time.Duration, error) {

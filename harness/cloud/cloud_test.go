@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/idlab/idlab/emulators/awsiam"
 	"github.com/idlab/idlab/emulators/oidc"
 )
 
@@ -218,4 +219,50 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("accounts:\n  - id: 12\n"), 0o644))
 	_, err = New(Config{DataDir: dir, FixturesDir: filepath.Join(dir, "bad.yaml")})
 	require.ErrorContains(t, err, "bad.yaml:2")
+}
+
+// TestCloudClockForOneParty: the clock's one-party forms answer what they
+// set, refuse bad combinations with 400 and unknown parties with 404, and
+// move only that party: the lab clock stays put, and a role's sessions
+// start old only once sessionAge is set, until it is set to 0.
+func TestCloudClockForOneParty(t *testing.T) {
+	c, _ := startCloudFor(t, testIssuer, testFixture, func(cfg *Config) { cfg.AzureFixtures = "../../fixtures/azure" })
+	const role, app = "arn:aws:iam::111111111111:role/app-a", "09999999-9999-4999-8999-999999999999"
+	const both = "give sessionAge=DURATION with role=ARN, or ahead=DURATION with app=CLIENT_ID, and nothing else"
+	lifetime := func() time.Duration {
+		s, err := c.IAM.IssueSession(awsiam.SessionSpec{Duration: 15 * time.Minute, Principal: awsiam.Principal{Type: awsiam.PrincipalAssumedRole, Account: "111111111111", RoleARN: role}})
+		require.NoError(t, err)
+		return time.Until(s.Credentials.Expiration).Round(time.Minute)
+	}
+	for _, tc := range []struct {
+		name   string
+		query  string
+		status int
+		want   string // in the body
+		life   time.Duration
+	}{
+		{"sessionAge without role", "sessionAge=5m", http.StatusBadRequest, both, 15 * time.Minute},
+		{"sessionAge with app", "sessionAge=5m&app=" + app, http.StatusBadRequest, both, 15 * time.Minute},
+		{"ahead with role", "ahead=5m&role=" + role, http.StatusBadRequest, both, 15 * time.Minute},
+		{"app without ahead", "app=" + app, http.StatusBadRequest, both, 15 * time.Minute},
+		{"both settings", "sessionAge=5m&ahead=5m&role=" + role, http.StatusBadRequest, both, 15 * time.Minute},
+		{"with advance", "sessionAge=5m&advance=5m&role=" + role, http.StatusBadRequest, both, 15 * time.Minute},
+		{"negative", "sessionAge=-5m&role=" + role, http.StatusBadRequest, `sessionAge \"-5m\": want a Go duration of 0 or more`, 15 * time.Minute},
+		{"not a duration", "ahead=soon&app=" + app, http.StatusBadRequest, `ahead \"soon\"`, 15 * time.Minute},
+		{"unknown role", "sessionAge=5m&role=arn:aws:iam::111111111111:role/none", http.StatusNotFound, "NoSuchEntity", 15 * time.Minute},
+		{"unknown app", "ahead=5m&app=00000000-0000-4000-8000-000000000000", http.StatusNotFound, "no Entra app", 15 * time.Minute},
+		{"advance a role: issued sessions only", "advance=5m&role=" + role, http.StatusOK, `"sessionsAged":`, 15 * time.Minute},
+		{"sessionAge", "sessionAge=11m&role=" + role, http.StatusOK, `"sessionAgeSeconds":660`, 4 * time.Minute},
+		{"sessionAge again: set, not added", "sessionAge=11m&role=" + role, http.StatusOK, `"sessionAgeSeconds":660`, 4 * time.Minute},
+		{"app ahead: sessions untouched", "ahead=4m&app=" + app, http.StatusOK, `"aheadSeconds":240`, 4 * time.Minute},
+		{"sessionAge 0 ends it", "sessionAge=0&role=" + role, http.StatusOK, `"sessionAgeSeconds":0`, 15 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := adminDo(t, c, http.MethodPost, "/_idlab/clock?"+tc.query, "")
+			require.Equal(t, tc.status, status, body)
+			require.Contains(t, body, tc.want)
+			require.Zero(t, c.Clock.Offset(), "the lab clock does not move")
+			require.Equal(t, tc.life, lifetime(), "a session issued now lasts")
+		})
+	}
 }

@@ -5,6 +5,8 @@ package rotation
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -38,10 +40,17 @@ const azStaleDir = "/var/run/idlab/az-stale"
 // presents an assertion: one that read AZURE_FEDERATED_TOKEN_FILE once and
 // azidentity's WorkloadIdentityCredential, which re-reads it once its copy
 // is 10 minutes old. The kubelet renews the 600 s token at about 80% of its
-// life; Entra takes an assertion until 5 minutes past its exp, so about 900
-// s after iat the read-once client is refused with AADSTS700024 "Client
-// assertion is not within its valid time range", while azidentity presents
-// the renewed token and is let in. Two rows, one pod, about 16 minutes.
+// life; Entra takes an assertion until 5 minutes past its exp, so the
+// read-once client is refused with AADSTS700024 "Client assertion is not
+// within its valid time range", while azidentity presents the renewed
+// token and is let in. Two rows, one pod.
+//
+// Entra checks this app's assertions azStaleAhead (4 minutes) ahead of the
+// lab clock (the lab's ?ahead=4m&app=ID, entra.Handler.SetAssertionClock),
+// so the refusal comes about 60 s past exp rather than 300 s and the rows
+// take about 12 minutes rather than 16; the refusal's "Current time" is
+// the app's, past exp + 5 minutes. azidentity presents the first token
+// until about 600 s after iat, 60 s inside the leeway by the app's clock.
 //
 // Reproduces Azure/azure-workload-identity#693 (the maintainers: the client
 // "hasn't re-read the file from the filesystem"; the reporter's old
@@ -55,6 +64,7 @@ func (e *env) staleFederatedToken(ctx context.Context, t *testing.T) {
 	_, err := aks.CS.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa,
 		Annotations: map[string]string{azurewebhook.ClientIDAnnotation: azStaleApp}}}, metav1.CreateOptions{})
 	require.NoError(t, err)
+	e.setClock(ctx, t, url.Values{"ahead": {azStaleAhead.String()}, "app": {azStaleApp}}, url.Values{"ahead": {"0s"}, "app": {azStaleApp}})
 	since := e.lab.LastDecisionID(ctx, t)
 	pod := podrun.WithArgs(podrun.PlainPod(sa, sa, e.lab.ProbeImage), "az-stale", "1140", "30")
 	pod.Labels = map[string]string{azurewebhook.UseLabel: "true"}
@@ -106,7 +116,8 @@ func (e *env) staleFederatedToken(ctx context.Context, t *testing.T) {
 	if refused != nil {
 		refusal = decided[refused.RequestID]
 		onceObserved = labenv.Observed(false, refused.ErrorCode)
-		onceReason = fmt.Sprintf("%s: %s; refused %d s after the token's exp", refusal.Code, refusal.Reason, refused.At.Unix()-first.Expiry)
+		onceReason = fmt.Sprintf("%s: %s; refused %d s after the token's exp (Entra's clock for the app %s ahead)", refusal.Code, refusal.Reason,
+			refused.At.Unix()-first.Expiry, azStaleAhead)
 	}
 	elapsed := took(start)
 	labenv.Row(t, labenv.Outcome{Suite: suiteName, Tier: labenv.Slow, Scenario: "federated token read once, presented after expiry (Azure/azure-workload-identity#693)",
@@ -124,9 +135,15 @@ func (e *env) staleFederatedToken(ctx context.Context, t *testing.T) {
 	require.NotNil(t, refused.FileToken, "the token then in the file")
 	require.NotEqual(t, first.ID, refused.FileToken.ID, "the file held the kubelet's new token")
 	require.EqualValues(t, azStaleSeconds, first.Expiry-first.IssuedAt, "the pod's own 600 s token")
-	require.GreaterOrEqual(t, refused.At.Unix(), first.Expiry+int64((5*time.Minute).Seconds())-1, "refused only past exp + Entra's 5 minutes")
+	require.GreaterOrEqual(t, refused.At.Unix(), first.Expiry+int64((5*time.Minute-azStaleAhead).Seconds())-1, "refused only past exp + Entra's 5 minutes, by the app's clock")
 	require.Equal(t, "AADSTS700024", refusal.Code, "Entra's decision on the refused call")
 	require.True(t, strings.HasPrefix(refusal.Reason, "Client assertion is not within its valid time range."), refusal.Reason)
+	m := regexp.MustCompile(`Current time: (\S+?Z),`).FindStringSubmatch(refusal.Reason)
+	require.Len(t, m, 2, refusal.Reason)
+	entraNow, err := time.Parse(time.RFC3339Nano, m[1])
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, entraNow.Unix(), first.Expiry+int64((5*time.Minute).Seconds()), "Entra's time for the app is past exp + 5 minutes")
+	require.InDelta(t, azStaleAhead.Seconds(), entraNow.Sub(refused.At).Seconds(), 5, "and the app's clock is %s ahead", azStaleAhead)
 	require.Zero(t, wiFailed, "azidentity is never refused")
 	require.Positive(t, wiAfter, "azidentity is let in after the read-once client's refusal")
 	require.GreaterOrEqual(t, len(wiTokens), 2, "azidentity presented the renewed token")

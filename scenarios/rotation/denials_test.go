@@ -44,6 +44,19 @@ const (
 	// cluster's idlab-rotation/az-stale.
 	azStaleApp = "09999999-9999-4999-8999-999999999999"
 	azTenant   = "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b" // fixturecheck.AzureTenant
+	// azStaleAhead is how far ahead of the lab clock Entra checks
+	// rotation-stale's assertions in the stale row (?ahead=4m&app=ID,
+	// entra.Handler.SetAssertionClock): the read-once client is refused
+	// about 60 s past its token's exp rather than 300 s, while azidentity,
+	// which presents the first token until about 600 s after iat, stays
+	// 60 s inside Entra's leeway.
+	azStaleAhead = 4 * time.Minute
+	// mtimeSessionAge is how old the mtime rows' sessions start
+	// (?sessionAge=11m&role=ARN, awsiam.SetSessionAge): the 900 s session
+	// the client asks for ends mtimeSession after it is issued, so the
+	// rows see it end in 4 minutes rather than 15.
+	mtimeSessionAge = 11 * time.Minute
+	mtimeSession    = sessionSeconds*time.Second - mtimeSessionAge
 )
 
 // stsCode is the STS error code of an AssumeRoleWithWebIdentity answer for
@@ -199,22 +212,33 @@ func TestLabRotationKeyDenialRestsOnTheJWKS(t *testing.T) {
 
 // TestLabRotationStaleAssertionRestsOnExp is the test of the stale
 // federated token row: Entra refuses idlab-rotation/az-stale's 600 s token
-// with AADSTS700024 once it is more than 5 minutes past its exp, and lets
-// in the same service account's token within that time, so the refusal
-// rests on the token's age alone.
+// with AADSTS700024 once it is more than 5 minutes past its exp by the
+// app's clock, and lets in the same service account's token within that
+// time, so the refusal rests on the token's age alone. With the app's
+// clock azStaleAhead ahead, as the row sets it, the refusal comes 60 s
+// past exp, and the token azidentity still presents 590 s after iat is
+// let in.
 func TestLabRotationStaleAssertionRestsOnExp(t *testing.T) {
 	aks := fixturecheck.Issuer("aks")
-	c := idlabtest.NewCloud(t, idlabtest.CloudOptions{AzureFixtures: fixturecheck.Path(t, "azure/lab.yaml"), Issuers: []string{aks}})
 	require.Equal(t, fixturecheck.AzureTenant, azTenant)
 	for _, tc := range []struct {
 		name   string
 		age    time.Duration // since iat
+		ahead  time.Duration // the app's clock
 		status int
 	}{
-		{"shipped: past exp + 5 min", (tokenSeconds + 300 + 1) * time.Second, http.StatusUnauthorized},
-		{"flipped: within exp + 5 min", (tokenSeconds + 240) * time.Second, http.StatusOK},
+		{"past exp + 5 min", (tokenSeconds + 300 + 1) * time.Second, 0, http.StatusUnauthorized},
+		{"within exp + 5 min", (tokenSeconds + 240) * time.Second, 0, http.StatusOK},
+		{"shipped: the row's clock, 61 s past exp", (tokenSeconds + 61) * time.Second, azStaleAhead, http.StatusUnauthorized},
+		{"flipped: no clock, 61 s past exp", (tokenSeconds + 61) * time.Second, 0, http.StatusOK},
+		{"the row's clock: azidentity's first token 590 s after iat", (tokenSeconds - 10) * time.Second, azStaleAhead, http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			c := idlabtest.NewCloud(t, idlabtest.CloudOptions{AzureFixtures: fixturecheck.Path(t, "azure/lab.yaml"), Issuers: []string{aks}})
+			if tc.ahead > 0 {
+				status, body := c.Admin(http.MethodPost, "/_idlab/clock?"+url.Values{"ahead": {tc.ahead.String()}, "app": {azStaleApp}}.Encode(), "")
+				require.Equal(t, http.StatusOK, status, body)
+			}
 			tok, err := c.Issuer(aks).MintServiceAccountToken(oidc.TokenRequest{Namespace: ns, ServiceAccount: "az-stale",
 				Audiences: []string{"api://AzureADTokenExchange"}, ExpirationSeconds: tokenSeconds, IssuedAt: time.Now().Add(-tc.age)})
 			require.NoError(t, err)
@@ -239,28 +263,34 @@ func TestLabRotationStaleAssertionRestsOnExp(t *testing.T) {
 }
 
 // TestLabRotationMtimeDenialRestsOnTheSession is the test of the mtime
-// rows: a 900 s session of rotation-mtime reads app-a-data/hello.txt; once
-// the session is over (the role clock moved 15 minutes, as the row waits
-// them out) S3 refuses it with ExpiredToken and the decision log names the
-// session, while a session assumed afterwards, as the fixed client does,
-// reads on; with another role's clock moved instead, the first session
-// still reads.
+// rows: with rotation-mtime's sessions issued mtimeSessionAge old, as the
+// rows set it, a 900 s session reads app-a-data/hello.txt and ends
+// mtimeSession after it is issued; past that S3 refuses it with
+// ExpiredToken and the decision log names the session, while a session
+// assumed afterwards, as the fixed client does, reads on. With another
+// role's sessions aged instead, or none, the first session still reads.
 func TestLabRotationMtimeDenialRestsOnTheSession(t *testing.T) {
 	for _, tc := range []struct {
-		name, advancedRole, code string
+		name, agedRole, code string
+		lifetime             time.Duration
 	}{
-		{"shipped: the session is over", rolePfx + "mtime", "ExpiredToken"},
-		{"flipped: another role's clock", rolePfx + "kubelet", ""},
+		{"shipped: the session is over", rolePfx + "mtime", "ExpiredToken", mtimeSession},
+		{"flipped: another role's sessions aged", rolePfx + "kubelet", "", sessionSeconds * time.Second},
+		{"flipped: no session aged", "", "", sessionSeconds * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := fixturecheck.AWSCloud(t, fixturecheck.Read(t, "aws/lab.yaml"))
-			session := func() *s3.Client {
+			if tc.agedRole != "" {
+				status, body := c.Admin(http.MethodPost, "/_idlab/clock?"+url.Values{"sessionAge": {mtimeSessionAge.String()}, "role": {tc.agedRole}}.Encode(), "")
+				require.Equal(t, http.StatusOK, status, body)
+			}
+			session := func() (*s3.Client, time.Time) {
 				form := fixturecheck.WebIdentityForm(rolePfx+"mtime", fixturecheck.Token(t, c, ns, "mtime", "sts.amazonaws.com"))
-				form.Set("DurationSeconds", "900")
+				form.Set("DurationSeconds", strconv.Itoa(sessionSeconds))
 				status, body := fixturecheck.STS(t, c, form)
 				creds := fixturecheck.Credentials(t, status, body)
 				return s3.New(s3.Options{Region: idlabtest.Region, HTTPClient: c.Client(), RetryMaxAttempts: 1,
-					Credentials: credentials.StaticCredentialsProvider{Value: creds}})
+					Credentials: credentials.StaticCredentialsProvider{Value: creds}}), creds.Expires
 			}
 			get := func(s *s3.Client) error {
 				out, err := s.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("app-a-data"), Key: aws.String("hello.txt")})
@@ -269,9 +299,10 @@ func TestLabRotationMtimeDenialRestsOnTheSession(t *testing.T) {
 				}
 				return err
 			}
-			first := session()
+			first, expires := session()
+			require.InDelta(t, tc.lifetime.Seconds(), time.Until(expires).Seconds(), 2, "the session STS answered ends then")
 			require.NoError(t, get(first))
-			status, body := c.Admin(http.MethodPost, "/_idlab/clock?advance=15m&role="+tc.advancedRole, "")
+			status, body := c.Admin(http.MethodPost, "/_idlab/clock?advance="+(mtimeSession+time.Second).String(), "")
 			require.Equal(t, http.StatusOK, status, body)
 			err := get(first)
 			if tc.code == "" {
@@ -286,7 +317,8 @@ func TestLabRotationMtimeDenialRestsOnTheSession(t *testing.T) {
 			require.NotEmpty(t, ds)
 			require.Contains(t, ds[len(ds)-1].Principal, ":assumed-role/rotation-mtime/")
 			require.True(t, strings.HasPrefix(ds[len(ds)-1].Reason, "ExpiredToken: the session's credentials ("), ds[len(ds)-1].Reason)
-			require.NoError(t, get(session()), "a session assumed afterwards reads on")
+			again, _ := session()
+			require.NoError(t, get(again), "a session assumed afterwards reads on")
 		})
 	}
 }

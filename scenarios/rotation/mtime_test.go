@@ -25,13 +25,20 @@ import (
 //     as cubestore's spawn_creds_refresh_loop does (cube-js/cube#11622). The
 //     token is the webhook's default 86400 s one, which the kubelet renews
 //     after about 19 hours, so the file never changes while the first
-//     15-minute session (DurationSeconds 900, the STS minimum, where cube
-//     asks for STS's default hour) expires: S3 refuses it with ExpiredToken
-//     "The provided token has expired.", and the decision log names the
-//     expired session.
+//     session (DurationSeconds 900, the STS minimum, where cube asks for
+//     STS's default hour) expires: S3 refuses it with ExpiredToken "The
+//     provided token has expired.", and the decision log names the expired
+//     session.
 //   - the fixed client also re-assumes once the session has less than a
 //     minute left (the fix proposed in cube-js/cube#11808) and reads on
 //     with its second session.
+//
+// The role's sessions are issued mtimeSessionAge old (the lab's
+// ?sessionAge=11m&role=ARN, awsiam.SetSessionAge), so the 900 s session
+// STS answers ends mtimeSession (240 s) after it is issued, by the
+// Expiration in the answer and at S3 alike: the clients behave as they do
+// with a full session, and each row takes about 4 minutes rather than 15.
+// Nothing else moves: the token, SigV4 and every other role keep lab time.
 //
 // Issue 19's summary says the mtime client misses the kubelet's ..data
 // symlink swap and ends in STS's ExpiredTokenException; the thread says
@@ -39,8 +46,7 @@ import (
 // std::fs::metadata, which follows the symlink, so a rotation does change
 // the mtime it sees (TestS3RefreshMtimeChange in the probe); what it
 // misses is the session's own expiry, long before the token's, and the
-// refusal comes from S3, for the session credentials. Each row takes about
-// 15 minutes.
+// refusal comes from S3, for the session credentials.
 func (e *env) mtimeRefresh(fixed bool) func(context.Context, *testing.T) {
 	return func(ctx context.Context, t *testing.T) {
 		start := time.Now()
@@ -49,9 +55,10 @@ func (e *env) mtimeRefresh(fixed bool) func(context.Context, *testing.T) {
 			sa, mode, scenario, want = "mtime-fixed", "expiry", "STS session re-assumed before it expires (cube-js/cube#11808)", ""
 		}
 		role := rolePfx + sa
-		pod := podrun.WithArgs(podrun.PlainPod(sa+"-refresh", sa, e.lab.ProbeImage), "s3-refresh", mode, "1080", "20", "app-a-data", "hello.txt")
+		e.setSessionAge(ctx, t, role, mtimeSessionAge)
+		pod := podrun.WithArgs(podrun.PlainPod(sa+"-refresh", sa, e.lab.ProbeImage), "s3-refresh", mode, "480", "20", "app-a-data", "hello.txt")
 		e.waitForWebhook(ctx, t, pod, role, irsawebhook.DefaultTokenExpiration)
-		res, out, err := podrun.RunWithin(ctx, e.eks.CS, ns, pod, 19*time.Minute)
+		res, out, err := podrun.RunWithin(ctx, e.eks.CS, ns, pod, 10*time.Minute)
 		require.NoError(t, err)
 		calls, err := probe.ParseCalls(out)
 		require.NoError(t, err)
@@ -70,7 +77,8 @@ func (e *env) mtimeRefresh(fixed bool) func(context.Context, *testing.T) {
 			}
 		}
 		last := calls[len(calls)-1]
-		reason := fmt.Sprintf("%d sessions, %d reads, %d failed", len(sessions), reads, failed)
+		reason := fmt.Sprintf("sessions issued %s old (900 s sessions that end %s after issue); %d sessions, %d reads, %d failed",
+			mtimeSessionAge, mtimeSession, len(sessions), reads, failed)
 		var d labDecision
 		if !last.OK && last.RequestID != "" {
 			ds := e.lab.DecisionsOf(ctx, t, labenv.DecisionQuery{Action: "s3:Authenticate", RequestID: last.RequestID})
@@ -101,7 +109,7 @@ func (e *env) mtimeRefresh(fixed bool) func(context.Context, *testing.T) {
 			require.Len(t, sessions, 2, "re-assumed once, before the first session expired")
 			require.True(t, last.OK)
 			require.Equal(t, sessions[1].AccessKeyID, last.AccessKeyID, "read with the second session")
-			require.Less(t, sessions[1].At.Sub(sessions[0].At), 900*time.Second)
+			require.Less(t, sessions[1].At.Sub(sessions[0].At), mtimeSession, "re-assumed before the first session ended")
 			return
 		}
 		require.False(t, res.OK, "the mtime client must be refused once its session expires (%s)", res.Output)
@@ -109,8 +117,12 @@ func (e *env) mtimeRefresh(fixed bool) func(context.Context, *testing.T) {
 		require.Equal(t, "The provided token has expired.", res.ErrorMessage)
 		require.Len(t, sessions, 1, "never re-assumed: the file did not change")
 		require.Equal(t, sessions[0].AccessKeyID, last.AccessKeyID, "refused with the first session")
-		require.GreaterOrEqual(t, last.At.Sub(sessions[0].At), 890*time.Second, "refused only once the 900 s session was over (the probe notes a call before sending it)")
+		require.GreaterOrEqual(t, last.At.Sub(sessions[0].At), mtimeSession-10*time.Second, "refused only once the session was over (the probe notes a call before sending it)")
 		require.Equal(t, "Rejected", d.Effect, "S3's refusal is in the decision log: %s", reason)
-		require.Regexp(t, regexp.MustCompile(`^ExpiredToken: the session's credentials \(`+last.AccessKeyID+`\) expired at `), d.Reason)
+		m := regexp.MustCompile(`^ExpiredToken: the session's credentials \(` + last.AccessKeyID + `\) expired at (\S+?Z)`).FindStringSubmatch(d.Reason)
+		require.Len(t, m, 2, d.Reason)
+		expired, err := time.Parse(time.RFC3339, m[1])
+		require.NoError(t, err)
+		require.InDelta(t, mtimeSession.Seconds(), expired.Sub(sessions[0].At).Seconds(), 5, "the session ended %s after it was issued", mtimeSession)
 	}
 }

@@ -32,16 +32,17 @@
 //     never asks the cluster whether the pod exists.
 //   - a stale federated token (azstale_test.go), in the aks cluster: a
 //     client that read AZURE_FEDERATED_TOKEN_FILE once is refused by Entra
-//     with AADSTS700024 about 900 s after its 600 s token's iat (Entra takes
-//     an assertion until 5 minutes past exp), while azidentity, which
-//     re-reads the file, is let in with the kubelet's renewed token
+//     with AADSTS700024 once its 600 s token is 5 minutes past exp by
+//     Entra's clock (which runs 4 minutes ahead for this row's app only, so
+//     about 660 s after iat), while azidentity, which re-reads the file, is
+//     let in with the kubelet's renewed token
 //     (Azure/azure-workload-identity#693, risingwavelabs/risingwave#17123).
 //   - credentials refreshed on the token file's mtime (mtime_test.go): a
-//     client that re-assumes only when the file changes keeps its 900 s
-//     session past its end, and S3 refuses it with ExpiredToken; one that
-//     also re-assumes before the session ends reads on
-//     (cube-js/cube#11622, #11808). These three rows wait for expiry in real
-//     time, about 16 minutes each, beside the others.
+//     client that re-assumes only when the file changes keeps its session
+//     past its end, and S3 refuses it with ExpiredToken; one that also
+//     re-assumes before the session ends reads on (cube-js/cube#11622,
+//     #11808). The role's 900 s sessions are issued 11 minutes old, so they
+//     end 240 s after issue.
 //
 // The clock. POST /_idlab/clock?advance=D moves time for every emulator,
 // and this suite runs beside the others in `make e2e`: moving it 15 minutes
@@ -51,7 +52,13 @@
 // (?advance=15m&role=ARN, awsiam.AgeSessions): the STS sessions already
 // issued to rotation-expiry expire 15 minutes sooner, and nothing else moves
 // (TestLabRotationExpiryDenialRestsOnTheRoleClock checks the lab clock
-// stays put). The caching row needs no clock: the emulator's STS
+// stays put). Two more one-party settings shorten the rows that would
+// otherwise wait 15 minutes for an expiry, and set rather than add, so a
+// second run on the same lab sets the same: the mtime rows' roles issue
+// sessions 11 minutes old (?sessionAge=11m&role=ARN, awsiam.SetSessionAge),
+// and Entra checks the stale row's app's assertions 4 minutes ahead
+// (?ahead=4m&app=ID, entra.Handler.SetAssertionClock). Each row ends its
+// setting when it ends. The caching row needs no clock: the emulator's STS
 // allows no leeway past exp (awssts tokenLeeway), so it fails at 600 s.
 //
 // Every row is one matrix row with its real duration in the reason; the deny
@@ -64,6 +71,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -118,9 +126,9 @@ func TestTokenRotation(t *testing.T) {
 
 	// All rows at once, whatever -test.parallel is (it defaults to
 	// GOMAXPROCS, 2 here): the kubelet pod rows take ~10 minutes each, the
-	// stale federated token and mtime rows ~16 (token and session expiry in
-	// real time), and the suite must fit in ~18. t.Run may be called from
-	// several goroutines.
+	// stale federated token row ~12 and the mtime rows ~4, and the suite
+	// bounds make e2e's wall time. t.Run may be called from several
+	// goroutines.
 	rows := []struct {
 		name string
 		run  func(context.Context, *testing.T)
@@ -145,6 +153,29 @@ func TestTokenRotation(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// setSessionAge makes the sessions issued to role start age old
+// (awsiam.SetSessionAge), until the test ends.
+func (e *env) setSessionAge(ctx context.Context, t *testing.T, role string, age time.Duration) {
+	t.Helper()
+	e.setClock(ctx, t, url.Values{"sessionAge": {age.String()}, "role": {role}}, url.Values{"sessionAge": {"0s"}, "role": {role}})
+}
+
+// setClock posts a one-party clock setting to the lab and the one that ends
+// it when the test ends.
+func (e *env) setClock(ctx context.Context, t *testing.T, set, reset url.Values) {
+	t.Helper()
+	var res map[string]any
+	require.NoError(t, e.lab.Admin(ctx, http.MethodPost, "/_idlab/clock?"+set.Encode(), nil, &res))
+	t.Logf("clock: %s: %v", set.Encode(), res)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := e.lab.Admin(ctx, http.MethodPost, "/_idlab/clock?"+reset.Encode(), nil, &res); err != nil {
+			t.Logf("clock: %s: %v", reset.Encode(), err)
+		}
+	})
 }
 
 // stsClient is aws-sdk-go-v2's STS client from the host, at the emulator.

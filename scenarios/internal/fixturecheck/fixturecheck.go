@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/stretchr/testify/require"
@@ -136,14 +137,18 @@ func Code(body string) string {
 }
 
 // Credentials are the credentials of an AssumeRoleWithWebIdentity answer,
-// which must be a success.
+// which must be a success, with their expiry.
 func Credentials(t testing.TB, status int, body string) aws.Credentials {
 	t.Helper()
 	require.Equal(t, http.StatusOK, status, body)
 	var out struct {
-		C struct{ AccessKeyId, SecretAccessKey, SessionToken string } `xml:"AssumeRoleWithWebIdentityResult>Credentials"`
+		C struct {
+			AccessKeyId, SecretAccessKey, SessionToken string
+			Expiration                                 time.Time
+		} `xml:"AssumeRoleWithWebIdentityResult>Credentials"`
 	}
 	require.NoError(t, xml.Unmarshal([]byte(body), &out))
 	require.NotEmpty(t, out.C.AccessKeyId)
-	return aws.Credentials{AccessKeyID: out.C.AccessKeyId, SecretAccessKey: out.C.SecretAccessKey, SessionToken: out.C.SessionToken}
+	return aws.Credentials{AccessKeyID: out.C.AccessKeyId, SecretAccessKey: out.C.SecretAccessKey, SessionToken: out.C.SessionToken,
+		CanExpire: true, Expires: out.C.Expiration}
 }
