@@ -102,20 +102,16 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 	if err := preflight(man, scope, *manifestPath, say); err != nil {
 		return err
 	}
-	// The suites' test binaries are compiled before the lab comes up, in
-	// one go command per module, rather than by each suite's go test while
-	// the others' pods run (suites.Build says why).
+	// The suites' test binaries are compiled while the lab comes up, in one
+	// go command per module, rather than by each suite's go test while the
+	// others' pods run (suites.Build says why). Up's waits have deadlines
+	// of minutes, which a compile beside it does not threaten; the suites
+	// start only once both are done.
 	binDir, err := os.MkdirTemp("", "idlab-suites-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(binDir)
-	say("compiling %d suites' test binaries", len(pkgs))
-	if opts.Binaries, err = suites.Build(ctx, opts, pkgs, binDir); err != nil {
-		return err
-	}
-	say("compiled %d of %d suites' test binaries (a suite that does not build runs under go test, which says why)", len(opts.Binaries), len(pkgs))
-
 	lab, err := harness.New(*cfg)
 	if err != nil {
 		return err
@@ -137,10 +133,33 @@ func runE2E(ctx context.Context, env *cliEnv, args []string) (err error) {
 		}
 	}()
 
+	buildCtx, stopBuild := context.WithCancel(ctx)
+	defer stopBuild()
+	type built struct {
+		bins map[string]suites.Binary
+		err  error
+		took time.Duration
+	}
+	compiled := make(chan built, 1)
+	say("compiling %d suites' test binaries while the lab comes up", len(pkgs))
+	go func() {
+		t0 := time.Now()
+		bins, err := suites.Build(buildCtx, opts, pkgs, binDir)
+		compiled <- built{bins, err, time.Since(t0)}
+	}()
 	say("lab up")
 	if _, err := lab.Up(ctx); err != nil {
+		stopBuild()
+		<-compiled
 		return fmt.Errorf("%w: %w", errLab, err)
 	}
+	b := <-compiled
+	if b.err != nil {
+		return b.err
+	}
+	opts.Binaries = b.bins
+	say("compiled %d of %d suites' test binaries in %s (a suite that does not build runs under go test, which says why)",
+		len(opts.Binaries), len(pkgs), b.took.Round(time.Second))
 	before, herr := lab.SystemHealth(ctx)
 	if herr != nil {
 		say("system pods and control-plane restart counts (before): %v", herr)

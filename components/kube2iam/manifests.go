@@ -82,7 +82,11 @@ func Manifests(image, namespace string, o ManifestOptions) []runtime.Object {
 		Container: corev1.Container{
 			Name: Name, Args: Args(o), Env: env,
 			Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: DefaultAppPort, HostPort: DefaultAppPort, Protocol: corev1.ProtocolTCP}},
-			ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(DefaultAppPort)}}},
+			// Probed every second rather than every 10: a restarted proxy
+			// (the kube2iam suite restarts it for an empty session cache)
+			// is seen ready as soon as it listens.
+			ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(DefaultAppPort)}},
+				PeriodSeconds: 1},
 		},
 	}.Objects()
 }

@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -203,13 +204,7 @@ func (e *env) isolation(ctx context.Context, t *testing.T) {
 	// for the SDK call may end its retries first: each of the three is
 	// the SDK giving up before the refusal, which is what the row shows.
 	timedOut := []string{"no EC2 IMDS role found", sdkTimeout}
-	tests := []struct {
-		name, namespace, role string
-		wantRole              string   // assumed role when allowed
-		status                int      // kube2iam's answer to the role list when refused
-		text                  string   // its text, %s the pod IP
-		sdkErr                []string // in the SDK's error
-	}{
+	tests := []isolationRow{
 		{name: "own-role", namespace: ns, role: "kube2iam-app", wantRole: "kube2iam-app"},
 		{name: "role-outside-allowed-roles", namespace: ns, role: "kube2iam-other", status: 404, text: notValid(otherRole, ns), sdkErr: timedOut},
 		{name: "other-namespaces-role", namespace: otherNS, role: "kube2iam-app", status: 404, text: notValid(appRole, otherNS), sdkErr: timedOut},
@@ -218,7 +213,7 @@ func (e *env) isolation(ctx context.Context, t *testing.T) {
 		// role at once (upstream's e2e TestUnannotatedPodNoCredentials).
 		{name: "unannotated", namespace: ns, status: 200, text: "", sdkErr: []string{"unexpected empty EC2 IMDS role list"}},
 	}
-	for _, tc := range tests {
+	row := func(t *testing.T, tc isolationRow) {
 		t.Run(tc.name, func(t *testing.T) {
 			since, start := e.lab.LastDecisionID(ctx, t), time.Now()
 			res, ip := e.run(ctx, t, tc.namespace, tc.name, tc.role)
@@ -265,6 +260,22 @@ func (e *env) isolation(ctx context.Context, t *testing.T) {
 			require.Empty(t, stsDs, "the node never asked STS for a refused role")
 		})
 	}
+	// The refusals wait out kube2iam's backoff (2 s) and the SDK's
+	// timeouts, so they run side by side; they ask for different roles,
+	// and no other pod asks for either meanwhile, so each row's "never
+	// asked STS" holds for it alone. The allowed row, which makes the node
+	// assume kube2iam-app, comes after them: beside other-namespaces-role
+	// it would break that check.
+	var wg sync.WaitGroup
+	for _, tc := range tests[1:] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			row(t, tc)
+		}()
+	}
+	wg.Wait()
+	row(t, tests[0])
 
 	// The test of the test: the namespace rows are refused because of the
 	// annotation; widen it and the same pod gets the role.
@@ -275,6 +286,15 @@ func (e *env) isolation(ctx context.Context, t *testing.T) {
 		require.True(t, res.OK, "with allowed-roles widened the refused row is allowed: %s %s", res.ErrorMessage, res.Output)
 		require.Contains(t, res.Arn, "assumed-role/kube2iam-other/")
 	})
+}
+
+// isolationRow is a row of isolation.
+type isolationRow struct {
+	name, namespace, role string
+	wantRole              string   // assumed role when allowed
+	status                int      // kube2iam's answer to the role list when refused
+	text                  string   // its text, %s the pod IP
+	sdkErr                []string // in the SDK's error
 }
 
 func roleARN(role string) string {

@@ -79,6 +79,7 @@ func stsCode(t *testing.T, c *idlabtest.Cloud, role, token string) string {
 // is allowed by the same trust policy, so the refusal rests on the expiry
 // alone.
 func TestLabRotationExpiredTokenDenialRestsOnExp(t *testing.T) {
+	t.Parallel() // beside TestTokenRotation's minutes of waiting (rotation_test.go)
 	c := fixturecheck.AWSCloud(t, fixturecheck.Read(t, "aws/lab.yaml"))
 	for _, tc := range []struct {
 		name     string
@@ -103,6 +104,7 @@ func TestLabRotationExpiredTokenDenialRestsOnExp(t *testing.T) {
 // advanced for another role instead, the same session keeps working. The
 // lab clock itself does not move, so other suites' tokens are untouched.
 func TestLabRotationExpiryDenialRestsOnTheRoleClock(t *testing.T) {
+	t.Parallel() // beside TestTokenRotation's minutes of waiting (rotation_test.go)
 	for _, tc := range []struct {
 		name, advancedRole, code string
 	}{
@@ -163,6 +165,7 @@ func TestLabRotationExpiryDenialRestsOnTheRoleClock(t *testing.T) {
 // refused with InvalidIdentityToken once the old key is removed; with the
 // old key kept, it goes on working.
 func TestLabRotationKeyDenialRestsOnTheJWKS(t *testing.T) {
+	t.Parallel() // beside TestTokenRotation's minutes of waiting (rotation_test.go)
 	for _, tc := range []struct {
 		name      string
 		removeOld bool
@@ -219,6 +222,7 @@ func TestLabRotationKeyDenialRestsOnTheJWKS(t *testing.T) {
 // past exp, and the token azidentity still presents 590 s after iat is
 // let in.
 func TestLabRotationStaleAssertionRestsOnExp(t *testing.T) {
+	t.Parallel() // beside TestTokenRotation's minutes of waiting (rotation_test.go)
 	aks := fixturecheck.Issuer("aks")
 	require.Equal(t, fixturecheck.AzureTenant, azTenant)
 	for _, tc := range []struct {
@@ -270,6 +274,7 @@ func TestLabRotationStaleAssertionRestsOnExp(t *testing.T) {
 // assumed afterwards, as the fixed client does, reads on. With another
 // role's sessions aged instead, or none, the first session still reads.
 func TestLabRotationMtimeDenialRestsOnTheSession(t *testing.T) {
+	t.Parallel() // beside TestTokenRotation's minutes of waiting (rotation_test.go)
 	for _, tc := range []struct {
 		name, agedRole, code string
 		lifetime             time.Duration

@@ -103,6 +103,10 @@ type env struct {
 }
 
 func TestTokenRotation(t *testing.T) {
+	// Parallel, as the suite's tests of its tests (denials_test.go) are:
+	// they then run beside this test's minutes of waiting, not the ~30 s
+	// before it, which bounds make e2e's wall time.
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 22*time.Minute)
 	defer cancel()
 	lab := labenv.Open(t)
