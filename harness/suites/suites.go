@@ -69,13 +69,17 @@ type Options struct {
 	// Serial are suites (import paths) that load the whole lab, such as
 	// the identity storm: run beside the others they would slow them into
 	// timeouts and measure their load instead of their own. They run one
-	// at a time, in order, once every other suite has finished except
-	// those in Overlap. Nil: DefaultSerial; empty: none.
+	// at a time, in order, each once every other suite has finished
+	// except those in Overlap and its Beside. Nil: DefaultSerial; empty:
+	// none.
 	Serial []string
 	// Overlap are suites a serial one need not wait for: they spend their
 	// minutes waiting on a clock (the kubelet's token rotation) with a
 	// margin that load does not eat. Nil: DefaultOverlap.
 	Overlap []string
+	// Beside names, for a serial suite, more suites it need not wait for:
+	// ones in other clusters than those it disturbs. Nil: DefaultBeside.
+	Beside map[string][]string
 	// Exclusive are serial suites that also wait for the Overlap ones:
 	// they break the lab for a while (a restarted emulator or API
 	// server), which no suite may see. Nil: DefaultExclusive.
@@ -103,6 +107,13 @@ func DefaultSerial() []string {
 }
 func DefaultOverlap() []string   { return []string{"github.com/idlab/idlab/scenarios/rotation"} }
 func DefaultExclusive() []string { return []string{"github.com/idlab/idlab/scenarios/faults"} }
+
+// DefaultBeside lets gkenotready, which stops the gke cluster's metadata
+// server, run beside kube2iam, whose rows are all in eks and which is the
+// quick tier's last suite to end.
+func DefaultBeside() map[string][]string {
+	return map[string][]string{"github.com/idlab/idlab/scenarios/gkenotready": {"github.com/idlab/idlab/scenarios/kube2iam"}}
+}
 
 // DefaultPatterns are the suites of a full run: the scenarios; the node
 // image's e2e test, which checks the image the lab runs on as kind relies
@@ -138,6 +149,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Serial == nil {
 		o.Serial = DefaultSerial()
+	}
+	if o.Beside == nil {
+		o.Beside = DefaultBeside()
 	}
 	if o.Overlap == nil {
 		o.Overlap = DefaultOverlap()
@@ -225,10 +239,21 @@ func Run(ctx context.Context, opts Options, pkgs []string, events io.Writer) err
 		running = map[string]time.Time{}
 		failed  []string
 		wg      sync.WaitGroup
-		// gate opens when the suites a serial one must not overlap are
-		// done; all once every parallel suite is.
-		gate, all sync.WaitGroup
+		// ended[pkg] is closed when the parallel suite pkg has ended.
+		ended = map[string]chan struct{}{}
 	)
+	// await returns once the parallel suites the serial suite pkg must not
+	// overlap have ended: all of them for an exclusive one, else all but
+	// the Overlap ones and those it may run beside.
+	await := func(pkg string) {
+		exclusive := slices.Contains(opts.Exclusive, pkg)
+		for _, p := range parallel {
+			if !exclusive && (slices.Contains(opts.Overlap, p) || slices.Contains(opts.Beside[pkg], p)) {
+				continue
+			}
+			<-ended[p]
+		}
+	}
 	emit := func(line []byte) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -261,18 +286,13 @@ func Run(ctx context.Context, opts Options, pkgs []string, events io.Writer) err
 		running[pkg] = time.Now() // all in before any goroutine deletes
 	}
 	for _, pkg := range parallel {
+		ended[pkg] = make(chan struct{})
+	}
+	for _, pkg := range parallel {
 		wg.Add(1)
-		overlap := slices.Contains(opts.Overlap, pkg)
-		if !overlap {
-			gate.Add(1)
-		}
-		all.Add(1)
 		go func() {
 			defer wg.Done()
-			defer all.Done()
-			if !overlap {
-				defer gate.Done()
-			}
+			defer close(ended[pkg])
 			run(pkg)
 		}()
 	}
@@ -280,13 +300,10 @@ func Run(ctx context.Context, opts Options, pkgs []string, events io.Writer) err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			gate.Wait()
 			for _, pkg := range serial {
+				await(pkg)
 				if ctx.Err() != nil {
 					return
-				}
-				if slices.Contains(opts.Exclusive, pkg) {
-					all.Wait()
 				}
 				say("serial suite %s starts", short(pkg))
 				run(pkg)

@@ -237,7 +237,8 @@ func TestNestedModule(t *testing.T) {
 
 // TestRunSerial: a serial suite starts only after the parallel suites have
 // ended, except an overlap suite, which is still running when it starts;
-// an exclusive one waits for the overlap suite too.
+// an exclusive one waits for the overlap suite too; a suite in a serial
+// one's Beside is one it need not wait for.
 // The suites check the order themselves through files in a shared
 // directory, so nothing depends on timing: "first" leaves a file as it
 // ends; "alone" fails unless that file is there when it runs; "waiter"
@@ -297,6 +298,20 @@ func TestRunSerial(t *testing.T) {
 	err = Run(ctx, opts, pkgs, &events)
 	require.ErrorIs(t, err, ErrFailed)
 	require.Contains(t, err.Error(), "waiter")
+
+	// The waiter in alone's Beside rather than in Overlap: alone runs
+	// beside it, and the exclusive last still waits for it.
+	for _, m := range []string{"alone-started", "first-done", "waiter-done"} {
+		_ = os.Remove(filepath.Join(marks, m))
+	}
+	opts.Beside = map[string][]string{"example.com/lab/scenarios/alone": {"example.com/lab/scenarios/waiter"}}
+	opts.Exclusive, opts.Env = []string{"example.com/lab/scenarios/last"}, append(env, "WAIT=1m")
+	events.Reset()
+	progress.Reset()
+	require.NoError(t, Run(ctx, opts, pkgs, &events), "%s", progress.String())
+	res, err = report.Read(&events, nil)
+	require.NoError(t, err)
+	require.False(t, res.Failed())
 }
 
 func TestSplit(t *testing.T) {
