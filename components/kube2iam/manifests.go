@@ -81,7 +81,7 @@ func Manifests(image, namespace string, o ManifestOptions) []runtime.Object {
 		Init:  corev1.Container{Name: "iptables", Args: IPTablesArgs(o), Env: env[:1]},
 		Container: corev1.Container{
 			Name: Name, Args: Args(o), Env: env,
-			Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: DefaultAppPort, HostPort: DefaultAppPort, Protocol: corev1.ProtocolTCP}},
+			Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: DefaultAppPort, HostPort: DefaultAppPort, Protocol: corev1.ProtocolTCP}},
 			// Probed every second rather than every 10: a restarted proxy
 			// (the kube2iam suite restarts it for an empty session cache)
 			// is seen ready as soon as it listens.
