@@ -27,6 +27,7 @@ import (
 	"unique"
 
 	"github.com/idlab/idlab/internal/atomicfile"
+	"github.com/idlab/idlab/internal/lazyre"
 )
 
 // Sentinel errors callers branch on.
@@ -270,7 +271,7 @@ func (i *IAM) AddAccount(id, alias string) error {
 	return nil
 }
 
-var roleNameRe = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+var roleNameRe = lazyre.New(`^[\w+=,.@-]{1,64}$`)
 
 // normPath defaults and checks an IAM path (/ or /a/b/).
 func normPath(p string) (string, error) {
@@ -515,7 +516,7 @@ func checkManagedDocument(doc *Policy) error {
 }
 
 // policyNameRe is IAM's rule for policy names (policyNameType).
-var policyNameRe = regexp.MustCompile(`^[\w+=,.@-]{1,128}$`)
+var policyNameRe = lazyre.New(`^[\w+=,.@-]{1,128}$`)
 
 // AddManagedPolicy adds a customer managed policy in account from
 // fixtures. One the IAM API owns is skipped: the API's version is

@@ -2,13 +2,13 @@ package awsiamapi
 
 import (
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/idlab/idlab/emulators/awsiam"
 	"github.com/idlab/idlab/internal/awsxml"
+	"github.com/idlab/idlab/internal/lazyre"
 )
 
 // operations are the actions the API serves.
@@ -351,7 +351,7 @@ func (c *call) listRolePolicies() (any, error) {
 
 // policyARNRe is a managed policy's ARN: a 12-digit account or aws, a
 // path and a name.
-var policyARNRe = regexp.MustCompile(`^arn:aws:iam::([0-9]{12}|aws):policy(/[\x21-\x7e]*)?/[\w+=,.@-]{1,128}$`)
+var policyARNRe = lazyre.New(`^arn:aws:iam::([0-9]{12}|aws):policy(/[\x21-\x7e]*)?/[\w+=,.@-]{1,128}$`)
 
 // policyARN reads a managed policy ARN parameter; one that is no policy
 // ARN is InvalidInput, as IAM answers it.

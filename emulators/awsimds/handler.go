@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/idlab/idlab/emulators/awsiam"
+	"github.com/idlab/idlab/internal/lazyre"
 )
 
 // Header names of the IMDSv2 protocol and of the lab's hop model.
@@ -67,7 +67,7 @@ type Handler struct {
 	issued  time.Time
 }
 
-var roleARNRe = regexp.MustCompile(`^arn:aws:iam::([0-9]{12}):role/(?:[\x21-\x7e]*/)?([\w+=,.@-]{1,64})$`)
+var roleARNRe = lazyre.New(`^arn:aws:iam::([0-9]{12}):role/(?:[\x21-\x7e]*/)?([\w+=,.@-]{1,64})$`)
 
 // New validates opts and returns the handler.
 func New(opts Options) (*Handler, error) {

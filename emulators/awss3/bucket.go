@@ -10,10 +10,11 @@ import (
 	"strings"
 
 	"github.com/idlab/idlab/emulators/awsiam"
+	"github.com/idlab/idlab/internal/lazyre"
 )
 
 var (
-	bucketNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	bucketNameRe = lazyre.New(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	regionRe     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
 )
 

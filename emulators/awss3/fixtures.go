@@ -9,6 +9,7 @@ import (
 
 	"github.com/idlab/idlab/emulators/awsiam"
 	"github.com/idlab/idlab/internal/fixtureyaml"
+	"github.com/idlab/idlab/internal/lazyre"
 )
 
 // BucketFixture is one bucket a fixture declares beside its account's IAM
@@ -37,7 +38,7 @@ type bucketYAML struct {
 }
 
 var (
-	fixtureBucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	fixtureBucketName = lazyre.New(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	regionName        = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
 )
 

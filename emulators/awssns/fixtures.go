@@ -9,6 +9,7 @@ import (
 
 	"github.com/idlab/idlab/emulators/awsiam"
 	"github.com/idlab/idlab/internal/fixtureyaml"
+	"github.com/idlab/idlab/internal/lazyre"
 )
 
 // TopicFixture is one topic a fixture declares beside its account's IAM
@@ -34,7 +35,7 @@ type topicYAML struct {
 }
 
 var (
-	fixtureTopicName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}(\.fifo)?$`)
+	fixtureTopicName = lazyre.New(`^[A-Za-z0-9_-]{1,256}(\.fifo)?$`)
 	regionName       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
 )
 

@@ -4,12 +4,12 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/idlab/idlab/internal/awsxml"
+	"github.com/idlab/idlab/internal/lazyre"
 )
 
 // maxEntries bounds the entry.N / member.N indexes a request may use, so a
@@ -93,7 +93,7 @@ type MessageAttribute struct {
 // attrNameRe is SNS's rule for message attribute names: up to 256
 // characters of letters, digits, _ - . with no leading/trailing or doubled
 // period and no AWS./Amazon. prefix (checked apart).
-var attrNameRe = regexp.MustCompile(`^[A-Za-z0-9_\-.]{1,256}$`)
+var attrNameRe = lazyre.New(`^[A-Za-z0-9_\-.]{1,256}$`)
 
 // maxMessageAttributes is how many attributes one message may carry.
 const maxMessageAttributes = 10
@@ -154,7 +154,7 @@ func attrSize(name string, a MessageAttribute) int {
 }
 
 // topicNameRe is the rule for standard topic names.
-var topicNameRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+var topicNameRe = lazyre.New(`^[A-Za-z0-9_-]{1,256}$`)
 
 // topicARN is a parsed arn:aws:sns:REGION:ACCOUNT:NAME.
 type topicARN struct {
@@ -166,8 +166,8 @@ func (t topicARN) String() string {
 }
 
 var (
-	topicARNRe = regexp.MustCompile(`^arn:aws:sns:([a-z0-9-]+):([0-9]{12}):([A-Za-z0-9_-]{1,256}(?:\.fifo)?)$`)
-	queueARNRe = regexp.MustCompile(`^arn:aws:sqs:([a-z0-9-]+):([0-9]{12}):([A-Za-z0-9_-]{1,80}(?:\.fifo)?)$`)
+	topicARNRe = lazyre.New(`^arn:aws:sns:([a-z0-9-]+):([0-9]{12}):([A-Za-z0-9_-]{1,256}(?:\.fifo)?)$`)
+	queueARNRe = lazyre.New(`^arn:aws:sqs:([a-z0-9-]+):([0-9]{12}):([A-Za-z0-9_-]{1,80}(?:\.fifo)?)$`)
 )
 
 // parseTopicARN checks a TopicArn parameter; param names it in the error.

@@ -20,6 +20,7 @@ import (
 	"github.com/idlab/idlab/internal/awsxml"
 	"github.com/idlab/idlab/internal/certs"
 	"github.com/idlab/idlab/internal/jwtverify"
+	"github.com/idlab/idlab/internal/lazyre"
 	"github.com/idlab/idlab/internal/sigv4"
 )
 
@@ -158,7 +159,7 @@ func (h *Handler) authenticate(r *http.Request, body []byte) (awsiam.Principal, 
 var (
 	sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]*$`)
 	anyARNRe      = regexp.MustCompile(`^arn:[^:]+:[^:]*:[^:]*:[^:]*:.+$`)
-	roleARNRe     = regexp.MustCompile(`^arn:aws:iam::([0-9]{12}):role/(?:[\x21-\x7e]*/)?([\w+=,.@-]{1,64})$`)
+	roleARNRe     = lazyre.New(`^arn:aws:iam::([0-9]{12}):role/(?:[\x21-\x7e]*/)?([\w+=,.@-]{1,64})$`)
 )
 
 func validation(format string, args ...any) error {

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/idlab/idlab/internal/atomicfile"
+	"github.com/idlab/idlab/internal/lazyre"
 )
 
 // Defaults for an Account's ARM location.
@@ -38,8 +38,8 @@ var ErrInvalid = errors.New("invalid")
 
 // Azure's naming rules.
 var (
-	accountNameRE   = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
-	containerNameRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,62}$`)
+	accountNameRE   = lazyre.New(`^[a-z0-9]{3,24}$`)
+	containerNameRE = lazyre.New(`^[a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,62}$`)
 )
 
 // validBlobName: 1..1024 characters, and not only dots or slashes.

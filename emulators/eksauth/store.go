@@ -13,6 +13,7 @@ import (
 	"sort"
 
 	"github.com/idlab/idlab/internal/atomicfile"
+	"github.com/idlab/idlab/internal/lazyre"
 )
 
 // Sentinel errors of AddCluster and AddAssociation.
@@ -57,12 +58,12 @@ type Association struct {
 }
 
 var (
-	clusterNameRe = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$`)
+	clusterNameRe = lazyre.New(`^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$`)
 	accountRe     = regexp.MustCompile(`^[0-9]{12}$`)
 	assocIDRe     = regexp.MustCompile(`^a-[0-9a-z]{17}$`)
-	roleARNRe     = regexp.MustCompile(`^arn:aws:iam::[0-9]{12}:role/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}$`)
+	roleARNRe     = lazyre.New(`^arn:aws:iam::[0-9]{12}:role/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}$`)
 	// k8sNameRe is a DNS-1123 label (namespaces) or subdomain (service accounts).
-	k8sNameRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
+	k8sNameRe = lazyre.New(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
 )
 
 // AddCluster registers a cluster; Region defaults to the handler's.

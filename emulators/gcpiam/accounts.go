@@ -7,6 +7,8 @@ import (
 	"math/big"
 	"regexp"
 	"strings"
+
+	"github.com/idlab/idlab/internal/lazyre"
 )
 
 // Sentinels callers branch on.
@@ -38,8 +40,8 @@ type Project struct {
 // hyphens, starting with a letter; project IDs 6-30 chars likewise (the lab
 // also accepts shorter IDs such as "idlab" for readability).
 var (
-	accountIDRe = regexp.MustCompile(`^[a-z]([-a-z0-9]{4,28}[a-z0-9])$`)
-	projectIDRe = regexp.MustCompile(`^[a-z][-a-z0-9]{1,28}[a-z0-9]$`)
+	accountIDRe = lazyre.New(`^[a-z]([-a-z0-9]{4,28}[a-z0-9])$`)
+	projectIDRe = lazyre.New(`^[a-z][-a-z0-9]{1,28}[a-z0-9]$`)
 	numberRe    = regexp.MustCompile(`^[1-9][0-9]{5,18}$`)
 )
 

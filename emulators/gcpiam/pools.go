@@ -3,9 +3,10 @@ package gcpiam
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/idlab/idlab/internal/lazyre"
 )
 
 // Pool is a workload identity pool provider STS trusts: an OIDC issuer whose
@@ -35,7 +36,7 @@ func (p *Pool) PoolName() string {
 	return "projects/" + p.ProjectNumber + "/locations/global/workloadIdentityPools/" + p.ID
 }
 
-var poolIDRe = regexp.MustCompile(`^[a-z0-9][-a-z0-9.]{2,62}$`)
+var poolIDRe = lazyre.New(`^[a-z0-9][-a-z0-9.]{2,62}$`)
 
 // AddWorkloadIdentityPool registers a pool provider (the project is created
 // when unknown). Adding the same pool ID and issuer again replaces it.

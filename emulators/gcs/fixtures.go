@@ -3,11 +3,11 @@ package gcs
 import (
 	"context"
 	"fmt"
-	"regexp"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/idlab/idlab/internal/fixtureyaml"
+	"github.com/idlab/idlab/internal/lazyre"
 )
 
 // BucketFixture is a bucket a Google fixture declares under its project
@@ -23,7 +23,7 @@ type BucketFixture struct {
 	Objects map[string]string
 }
 
-var fixtureBucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+var fixtureBucketName = lazyre.New(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
 // ParseFixtures reads the buckets of the Google fixture file or directory
 // at path; gcpiam reads the rest of the same files. Errors name file:line;

@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"strings"
+
+	"github.com/idlab/idlab/internal/lazyre"
 )
 
 // Kind is which awscli command printed a file.
@@ -105,8 +106,8 @@ func (p *Provider) ARN() string {
 }
 
 var (
-	roleARNRe   = regexp.MustCompile(`^arn:aws:iam::([0-9]{12}):role(/.*/|/)([\w+=,.@-]{1,64})$`)
-	policyARNRe = regexp.MustCompile(`^arn:aws:iam::([0-9]{12}|aws):policy(/.*/|/)([\w+=,.@-]{1,128})$`)
+	roleARNRe   = lazyre.New(`^arn:aws:iam::([0-9]{12}):role(/.*/|/)([\w+=,.@-]{1,64})$`)
+	policyARNRe = lazyre.New(`^arn:aws:iam::([0-9]{12}|aws):policy(/.*/|/)([\w+=,.@-]{1,128})$`)
 )
 
 // maxFile bounds an input file: an output with the largest documents IAM

@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/idlab/idlab/internal/fixtureyaml"
+	"github.com/idlab/idlab/internal/lazyre"
 )
 
 // The document's apiVersion and kind.
@@ -208,13 +209,13 @@ func Parse(name string, raw []byte) (*File, error) {
 }
 
 var (
-	clusterNameRe = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$`)
-	regionRe      = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)
+	clusterNameRe = lazyre.New(`^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$`)
+	regionRe      = lazyre.New(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)
 	accountRe     = regexp.MustCompile(`^[0-9]{12}$`)
-	projectRe     = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$`)
+	projectRe     = lazyre.New(`^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$`)
 	tenantRe      = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	roleARNRe     = regexp.MustCompile(`^arn:aws:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
-	componentRe   = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+	roleARNRe     = lazyre.New(`^arn:aws:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
+	componentRe   = lazyre.New(`^[a-z][a-z0-9-]{0,62}$`)
 )
 
 // parseCluster decodes and checks one entry of clusters.
