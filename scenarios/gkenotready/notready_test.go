@@ -82,13 +82,12 @@ const notReadyIssue = "googleapis/google-cloud-go#14349"
 //
 // Stopping the lab's agent is safe here: no other test of this package
 // runs at the same time (none calls t.Parallel), no suite running beside
-// this one has pods that use the gke metadata server, and the serial
+// this one (rotation, kube2iam) names the gke cluster, and the serial
 // suites (harness/suites) start only once this one has ended
-// (TestGKEMetadataServerUsers checks both). The agent is started again by
-// a cleanup that
-// runs even when a row fails, which waits until it serves; a run
-// interrupted before it leaves the agent stopped, so the test starts it
-// first.
+// (TestGKEMetadataServerAlone checks both). The agent is started again by
+// a cleanup that runs even when a row fails, which waits until it serves;
+// a run interrupted before it leaves the agent stopped, so the test starts
+// it first.
 func TestGKEMetadataServerNotReady(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()

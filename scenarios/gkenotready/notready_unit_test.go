@@ -260,7 +260,8 @@ func TestDescribePod(t *testing.T) {
 // metadata server that every gke pod needing Google credentials shares
 // (the gke suite's, thirdparty's rclone rows), so this suite must run
 // alone: it is one of harness/suites' serial suites, and none of the
-// suites a serial one may overlap (DefaultOverlap) names the gke cluster.
+// suites a serial one may overlap (DefaultOverlap) or this one may run
+// beside (DefaultBeside) names the gke cluster.
 // In the first full run with thirdparty, this suite ran beside it in the
 // parallel phase and saw thirdparty's Google decisions while the server
 // was down.
@@ -270,7 +271,9 @@ func TestGKEMetadataServerAlone(t *testing.T) {
 	require.NotContains(t, suites.DefaultExclusive(), module+"scenarios/gkenotready")
 	root := filepath.Join("..", "..")
 	names := regexp.MustCompile(`"gke"`)
-	for _, p := range suites.DefaultOverlap() {
+	beside := suites.DefaultBeside()[module+"scenarios/gkenotready"]
+	require.NotEmpty(t, beside, "kube2iam, the quick tier's last suite, runs beside it")
+	for _, p := range append(suites.DefaultOverlap(), beside...) {
 		dir := filepath.Join(root, filepath.FromSlash(strings.TrimPrefix(p, module)))
 		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
