@@ -1,6 +1,9 @@
 package kube2iam
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -174,4 +177,18 @@ func TestCheckReuse(t *testing.T) {
 			require.Equal(t, tc.want, got)
 		})
 	}
+}
+
+// parseDecisions are the decision lines of a kube2iam log.
+func parseDecisions(raw []byte) []decision {
+	var out []decision
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for sc.Scan() {
+		var d decision
+		if json.Unmarshal(sc.Bytes(), &d) == nil && d.Msg == "kube2iam decision" {
+			out = append(out, d)
+		}
+	}
+	return out
 }

@@ -21,10 +21,7 @@
 package kube2iam
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -170,35 +167,18 @@ func (e *env) proxyDecisions(ctx context.Context, t *testing.T, ip string, since
 		if err != nil {
 			continue
 		}
-		sc := bufio.NewScanner(bytes.NewReader(raw))
-		for sc.Scan() {
-			var d decision
-			if json.Unmarshal(sc.Bytes(), &d) == nil && d.Msg == "kube2iam decision" && d.RemoteIP == ip {
-				out = append(out, d)
-			}
-		}
+		out = append(out, slices.DeleteFunc(parseDecisions(raw), func(d decision) bool { return d.RemoteIP != ip })...)
 	}
 	return out
 }
 
-// decisionsLogged counts the decisions the running proxies have logged.
+// decisionsLogged counts the decisions the proxies have logged, on every
+// node, since they started.
 func (e *env) decisionsLogged(ctx context.Context, t *testing.T) int {
 	t.Helper()
-	pods, err := e.eks.CS.CoreV1().Pods(harness.SystemNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=kube2iam"})
-	require.NoError(t, err)
-	require.NotEmpty(t, pods.Items, "kube2iam's pods")
 	n := 0
-	for _, p := range pods.Items {
-		raw, err := e.eks.CS.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: "kube2iam"}).DoRaw(ctx)
-		require.NoError(t, err, "kube2iam's log in %s", p.Name)
-		sc := bufio.NewScanner(bytes.NewReader(raw))
-		sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-		for sc.Scan() {
-			var d decision
-			if json.Unmarshal(sc.Bytes(), &d) == nil && d.Msg == "kube2iam decision" {
-				n++
-			}
-		}
+	for _, node := range e.lab.Clusters["eks"].NodeNames() {
+		n += len(parseDecisions(e.eks.NodeAgentLog(ctx, t, "kube2iam", "kube2iam", node, time.Unix(0, 0))))
 	}
 	return n
 }

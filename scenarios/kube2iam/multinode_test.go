@@ -3,10 +3,7 @@
 package kube2iam
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"slices"
@@ -168,15 +165,8 @@ func (e *env) decidedOn(ctx context.Context, t *testing.T, ip string, since time
 // start about any of ips.
 func (e *env) decisionsOn(ctx context.Context, t *testing.T, node string, since time.Time, ips ...string) []decision {
 	t.Helper()
-	var out []decision
-	sc := bufio.NewScanner(bytes.NewReader(e.eks.NodeAgentLog(ctx, t, "kube2iam", "kube2iam", node, since)))
-	for sc.Scan() {
-		var d decision
-		if json.Unmarshal(sc.Bytes(), &d) == nil && d.Msg == "kube2iam decision" && slices.Contains(ips, d.RemoteIP) {
-			out = append(out, d)
-		}
-	}
-	return out
+	return slices.DeleteFunc(parseDecisions(e.eks.NodeAgentLog(ctx, t, "kube2iam", "kube2iam", node, since)),
+		func(d decision) bool { return !slices.Contains(ips, d.RemoteIP) })
 }
 
 // assumedBy is the node role whose session (named after the instance)

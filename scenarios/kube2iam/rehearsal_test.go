@@ -1,14 +1,13 @@
 package kube2iam
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -48,15 +47,7 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) decisions(ip string) []decision {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []decision
-	sc := bufio.NewScanner(bytes.NewReader(s.b.Bytes()))
-	for sc.Scan() {
-		var d decision
-		if json.Unmarshal(sc.Bytes(), &d) == nil && d.Msg == "kube2iam decision" && d.RemoteIP == ip {
-			out = append(out, d)
-		}
-	}
-	return out
+	return slices.DeleteFunc(parseDecisions(s.b.Bytes()), func(d decision) bool { return d.RemoteIP != ip })
 }
 
 // TestLabIPReuseRehearsal runs the IP-reuse rows (ipreuse_test.go) in
