@@ -5,7 +5,6 @@ package rotation
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -64,7 +63,7 @@ func (e *env) staleFederatedToken(ctx context.Context, t *testing.T) {
 	_, err := aks.CS.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa,
 		Annotations: map[string]string{azurewebhook.ClientIDAnnotation: azStaleApp}}}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	e.setClock(ctx, t, url.Values{"ahead": {azStaleAhead.String()}, "app": {azStaleApp}}, url.Values{"ahead": {"0s"}, "app": {azStaleApp}})
+	e.setClock(ctx, t, "ahead", azStaleAhead, "app", azStaleApp)
 	since := e.lab.LastDecisionID(ctx, t)
 	pod := podrun.WithArgs(podrun.PlainPod(sa, sa, e.lab.ProbeImage), "az-stale", "1140", "30")
 	pod.Labels = map[string]string{azurewebhook.UseLabel: "true"}

@@ -55,7 +55,7 @@ func (e *env) mtimeRefresh(fixed bool) func(context.Context, *testing.T) {
 			sa, mode, scenario, want = "mtime-fixed", "expiry", "STS session re-assumed before it expires (cube-js/cube#11808)", ""
 		}
 		role := rolePfx + sa
-		e.setSessionAge(ctx, t, role, mtimeSessionAge)
+		e.setClock(ctx, t, "sessionAge", mtimeSessionAge, "role", role)
 		pod := podrun.WithArgs(podrun.PlainPod(sa+"-refresh", sa, e.lab.ProbeImage), "s3-refresh", mode, "480", "20", "app-a-data", "hello.txt")
 		e.waitForWebhook(ctx, t, pod, role, irsawebhook.DefaultTokenExpiration)
 		res, out, err := podrun.RunWithin(ctx, e.eks.CS, ns, pod, 10*time.Minute)

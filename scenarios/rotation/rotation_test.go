@@ -159,26 +159,23 @@ func TestTokenRotation(t *testing.T) {
 	wg.Wait()
 }
 
-// setSessionAge makes the sessions issued to role start age old
-// (awsiam.SetSessionAge), until the test ends.
-func (e *env) setSessionAge(ctx context.Context, t *testing.T, role string, age time.Duration) {
+// setClock sets one party's clock on the lab (param sessionAge for
+// party=role, ahead for party=app: the one-party forms of /_idlab/clock) to
+// d, and back to 0 when the test ends.
+func (e *env) setClock(ctx context.Context, t *testing.T, param string, d time.Duration, party, id string) {
 	t.Helper()
-	e.setClock(ctx, t, url.Values{"sessionAge": {age.String()}, "role": {role}}, url.Values{"sessionAge": {"0s"}, "role": {role}})
-}
-
-// setClock posts a one-party clock setting to the lab and the one that ends
-// it when the test ends.
-func (e *env) setClock(ctx context.Context, t *testing.T, set, reset url.Values) {
-	t.Helper()
-	var res map[string]any
-	require.NoError(t, e.lab.Admin(ctx, http.MethodPost, "/_idlab/clock?"+set.Encode(), nil, &res))
-	t.Logf("clock: %s: %v", set.Encode(), res)
+	post := func(ctx context.Context, d time.Duration) error {
+		var res map[string]any
+		q := url.Values{param: {d.String()}, party: {id}}.Encode()
+		err := e.lab.Admin(ctx, http.MethodPost, "/_idlab/clock?"+q, nil, &res)
+		t.Logf("clock: %s: %v %v", q, res, err)
+		return err
+	}
+	require.NoError(t, post(ctx, d))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := e.lab.Admin(ctx, http.MethodPost, "/_idlab/clock?"+reset.Encode(), nil, &res); err != nil {
-			t.Logf("clock: %s: %v", reset.Encode(), err)
-		}
+		_ = post(ctx, 0) // logged
 	})
 }
 
