@@ -72,6 +72,7 @@ func TestSetAssertionClock(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name      string
+		before    time.Duration // clientID's offset set first, if any
 		app       string
 		ahead     time.Duration
 		known     bool
@@ -80,18 +81,18 @@ func TestSetAssertionClock(t *testing.T) {
 		assertion string
 		status    int
 	}{
-		{"nothing set: stale within the leeway", clientID, 0, true, 0, clientID, stale, http.StatusOK},
-		{"unknown app", "00000000-0000-4000-8000-000000000000", time.Hour, false, 0, clientID, stale, http.StatusOK},
-		{"app 2 minutes ahead: stale refused", clientID, 2 * time.Minute, true, 2 * time.Minute, clientID, stale, http.StatusUnauthorized},
-		{"app ahead: fresh still taken", clientID, 2 * time.Minute, true, 2 * time.Minute, clientID, fresh, http.StatusOK},
-		{"other app: stale taken", twinID, 0, true, 2 * time.Minute, twinID, stale, http.StatusOK},
-		{"set again: replaced, fresh refused 16 minutes ahead", clientID, 16 * time.Minute, true, 16 * time.Minute, clientID, fresh, http.StatusUnauthorized},
-		{"negative ends it", clientID, -time.Minute, true, 0, clientID, stale, http.StatusOK},
-		{"set, then zero ends it", clientID, 0, true, 0, clientID, stale, http.StatusOK},
+		{"nothing set: stale within the leeway", 0, clientID, 0, true, 0, clientID, stale, http.StatusOK},
+		{"unknown app", 0, "00000000-0000-4000-8000-000000000000", time.Hour, false, 0, clientID, stale, http.StatusOK},
+		{"app 2 minutes ahead: stale refused", 0, clientID, 2 * time.Minute, true, 2 * time.Minute, clientID, stale, http.StatusUnauthorized},
+		{"app ahead: fresh still taken", 0, clientID, 2 * time.Minute, true, 2 * time.Minute, clientID, fresh, http.StatusOK},
+		{"other app: stale taken", 0, twinID, 0, true, 2 * time.Minute, twinID, stale, http.StatusOK},
+		{"set again: replaced, fresh refused 16 minutes ahead", 0, clientID, 16 * time.Minute, true, 16 * time.Minute, clientID, fresh, http.StatusUnauthorized},
+		{"negative ends it", 0, clientID, -time.Minute, true, 0, clientID, stale, http.StatusOK},
+		{"set, then zero ends it", 3 * time.Minute, clientID, 0, true, 0, clientID, stale, http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.name == "set, then zero ends it" {
-				require.True(t, h.SetAssertionClock(clientID, 3*time.Minute))
+			if tc.before > 0 {
+				require.True(t, h.SetAssertionClock(clientID, tc.before))
 			}
 			require.Equal(t, tc.known, h.SetAssertionClock(tc.app, tc.ahead))
 			status, body := ask(tc.askApp, tc.assertion)

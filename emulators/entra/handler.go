@@ -219,6 +219,7 @@ func (h *Handler) SetAssertionClock(clientID string, ahead time.Duration) bool {
 	for _, t := range h.tenants {
 		if _, ok := t.apps[clientID]; ok {
 			known = true
+			break
 		}
 	}
 	switch {

@@ -118,12 +118,15 @@ func (c *Cloud) serveOnePartyClock(w http.ResponseWriter, q url.Values) {
 		writeJSON(w, status, map[string]string{"error": code, "message": msg})
 	}
 	role, app := q.Get("role"), q.Get("app")
-	param := "sessionAge"
-	if app != "" || q.Has("ahead") {
+	var param string
+	switch {
+	case q.Has("advance") || q.Has("seconds"):
+	case role != "" && app == "" && q.Has("sessionAge") && !q.Has("ahead"):
+		param = "sessionAge"
+	case app != "" && role == "" && q.Has("ahead") && !q.Has("sessionAge"):
 		param = "ahead"
 	}
-	if q.Has("advance") || q.Has("seconds") || (q.Has("sessionAge") && q.Has("ahead")) || (role != "") == (app != "") ||
-		(param == "sessionAge") != (role != "") || !q.Has(param) {
+	if param == "" {
 		bad(http.StatusBadRequest, "InvalidParameter", "give sessionAge=DURATION with role=ARN, or ahead=DURATION with app=CLIENT_ID, and nothing else")
 		return
 	}
