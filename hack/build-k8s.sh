@@ -7,7 +7,8 @@
 #   kubeadm kubectl   from k8s.io/kubernetes        (build/k8s/go.mod)
 #   crictl pause      our CRI client and pause     (build/k8s/cmd)
 #   etcd              from go.etcd.io/etcd/server  (build/etcd/go.mod)
-#   coredns           from github.com/coredns      (build/coredns/go.mod)
+#   coredns           from github.com/coredns      (build/coredns: the plugins a
+#                     lab Corefile uses, see its main.go)
 #
 # A second run with the same inputs returns at once. Versions are the ones
 # pinned in the build/*/go.mod files; bump them with `go get -tool` there.
@@ -95,7 +96,7 @@ step "kubernetes $K8S_VERSION" "$BUILD/k8s" -ldflags "$(k8s_ldflags)" -o "$OUT/"
   $K/kube-apiserver $K/kube-controller-manager $K/kube-scheduler $K/kube-proxy $K/kubelet $K/kubeadm $K/kubectl
 step "crictl, pause" "$BUILD/k8s" -ldflags "-s -w" -o "$OUT/" ./cmd/crictl ./cmd/pause
 step "etcd $ETCD_VERSION" "$BUILD/etcd" -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=idlab" -o "$OUT/etcd" go.etcd.io/etcd/server/v3
-step "coredns $COREDNS_VERSION" "$BUILD/coredns" -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=idlab" -o "$OUT/coredns" github.com/coredns/coredns
+step "coredns $COREDNS_VERSION" "$BUILD/coredns" -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=idlab" -o "$OUT/coredns" .
 
 # Capture first: `kubectl ... | grep -q` under pipefail fails at random when
 # grep exits before kubectl's last line and kubectl dies of SIGPIPE.
