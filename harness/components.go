@@ -2,12 +2,10 @@ package harness
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
-	"sync"
 
 	"k8s.io/client-go/kubernetes"
 
@@ -101,28 +99,6 @@ func defaultComponents(kind string) []string {
 		}
 	}
 	return names
-}
-
-// deployComponents loads the idlab image into every cluster that runs an
-// in-cluster component and deploys those components, waiting until they
-// serve.
-func (l *Lab) deployComponents(ctx context.Context, ca *certs.CA, image string, net cni.Name) error {
-	errs := make([]error, len(l.cfg.Clusters))
-	var wg sync.WaitGroup
-	for i, c := range l.cfg.Clusters {
-		if len(c.Components) == 0 {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := l.deployClusterComponents(ctx, ca, image, c, net); err != nil {
-				errs[i] = fmt.Errorf("cluster %s: %w", c.Name, err)
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // deployClusterComponents loads the image into c and deploys, in order,

@@ -237,10 +237,8 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 	if err := l.run("emulator ready", func() error { return waitHealthy(ctx, st) }); err != nil {
 		return nil, err
 	}
-	if err := l.run("cluster DNS and images", func() error { return l.wireClusters(ctx, st, ip, probeImage, py.Image, tools) }); err != nil {
-		return nil, err
-	}
-	if err := l.run("pod identity components", func() error { return l.deployComponents(ctx, ca, emuImage, net) }); err != nil {
+	w := wiring{emulatorIP: ip, probeImage: probeImage, pyImage: py.Image, tools: tools, ca: ca, emulatorImage: emuImage, net: net}
+	if err := l.run("cluster DNS, images and pod identity components", func() error { return l.wireClusters(ctx, st, w) }); err != nil {
 		return nil, err
 	}
 	if err := st.write(l.cfg.StateDir); err != nil {
@@ -737,9 +735,23 @@ func waitHealthy(ctx context.Context, st *State) error {
 	return fmt.Errorf("emulator did not become healthy at %s: %v\nlast lines of its log:\n%s", st.AdminAddr, last, containerLogs(ctx, EmulatorContainer, 15))
 }
 
-// wireClusters points each cluster's DNS at the emulator and loads images:
-// the probe everywhere, the Python clients into the clusters whose pods get AWS identities (eks, and gke through gtoken).
-func (l *Lab) wireClusters(ctx context.Context, st *State, ip, probeImage, pyImage string, tools toolImages) error {
+// wiring is what wireClusters puts into the clusters.
+type wiring struct {
+	emulatorIP          string
+	probeImage, pyImage string
+	tools               toolImages
+	ca                  *certs.CA
+	emulatorImage       string // the components' image
+	net                 cni.Name
+}
+
+// wireClusters makes every cluster ready for the suites, the clusters side
+// by side: first its DNS and node metadata at the emulator (components and
+// pods reach the clouds through them), then its client images (the probe
+// everywhere, the Python clients where pods get AWS identities, the tool
+// images) beside its pod identity components, since neither needs the
+// other and loading images is the longest part of a fresh up.
+func (l *Lab) wireClusters(ctx context.Context, st *State, w wiring) error {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	errs := make([]error, len(l.cfg.Clusters))
@@ -747,25 +759,7 @@ func (l *Lab) wireClusters(ctx context.Context, st *State, ip, probeImage, pyIma
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cs, err := l.clientset(ctx, c.Name)
-			if err == nil {
-				err = pointDNSAtEmulator(ctx, cs, ip, l.cfg.issuerZones(cloud.Zones()))
-			}
-			if err == nil {
-				err = l.installNodeIMDS(ctx, c, ip)
-			}
-			var images []string
-			if probeImage != "" {
-				images = append(images, probeImage)
-			}
-			if pyImage != "" && awsCluster(c) {
-				images = append(images, pyImage)
-			}
-			images = append(images, tools.forCluster(c)...)
-			if err == nil && len(images) > 0 {
-				err = l.kind.LoadImages(ctx, c.Name, images...)
-			}
-			if err != nil {
+			if err := l.wireCluster(ctx, c, w); err != nil {
 				errs[i] = fmt.Errorf("cluster %s: %w", c.Name, err)
 				return
 			}
@@ -777,6 +771,49 @@ func (l *Lab) wireClusters(ctx context.Context, st *State, ip, probeImage, pyIma
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// wireCluster is wireClusters for one cluster; each part prints its own
+// progress line, so a slow up shows which cluster and part it waits on.
+func (l *Lab) wireCluster(ctx context.Context, c ClusterConfig, w wiring) error {
+	if err := l.run("cluster "+c.Name+": DNS and node metadata to the emulator", func() error {
+		cs, err := l.clientset(ctx, c.Name)
+		if err != nil {
+			return err
+		}
+		if err := pointDNSAtEmulator(ctx, cs, w.emulatorIP, l.cfg.issuerZones(cloud.Zones())); err != nil {
+			return err
+		}
+		return l.installNodeIMDS(ctx, c, w.emulatorIP)
+	}); err != nil {
+		return err
+	}
+	var images []string
+	if w.probeImage != "" {
+		images = append(images, w.probeImage)
+	}
+	if w.pyImage != "" && awsCluster(c) {
+		images = append(images, w.pyImage)
+	}
+	images = append(images, w.tools.forCluster(c)...)
+	var imagesErr, componentsErr error
+	var wg sync.WaitGroup
+	if len(images) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			imagesErr = l.run(fmt.Sprintf("cluster %s: client images (%d)", c.Name, len(images)), func() error {
+				return l.kind.LoadImages(ctx, c.Name, images...)
+			})
+		}()
+	}
+	if len(c.Components) > 0 {
+		componentsErr = l.run("cluster "+c.Name+": pod identity components", func() error {
+			return l.deployClusterComponents(ctx, w.ca, w.emulatorImage, c, w.net)
+		})
+	}
+	wg.Wait()
+	return errors.Join(imagesErr, componentsErr)
 }
 
 // Down deletes the clusters and the emulator container and the state file;
