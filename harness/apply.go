@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 )
 
 // apply creates obj, or replaces it when it exists: the lab owns these
@@ -65,19 +66,23 @@ type client[T object] interface {
 	Get(context.Context, string, metav1.GetOptions) (T, error)
 }
 
-// upsert creates o or updates the existing object over its resource version.
+// upsert creates o or updates the existing object over its resource
+// version, again over a newer one when another writer (a component
+// deploying beside it, a controller) changed it in between.
 func upsert[T object](ctx context.Context, o T, c client[T]) error {
 	_, err := c.Create(ctx, o, metav1.CreateOptions{})
 	if !apierrors.IsAlreadyExists(err) {
 		return err
 	}
-	cur, err := c.Get(ctx, o.GetName(), metav1.GetOptions{})
-	if err != nil {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := c.Get(ctx, o.GetName(), metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		o.SetResourceVersion(cur.GetResourceVersion())
+		_, err = c.Update(ctx, o, metav1.UpdateOptions{})
 		return err
-	}
-	o.SetResourceVersion(cur.GetResourceVersion())
-	_, err = c.Update(ctx, o, metav1.UpdateOptions{})
-	return err
+	})
 }
 
 // waitDeployment waits until the deployment's current generation has all

@@ -55,6 +55,10 @@ type podIdentity struct{}
 func (podIdentity) Name() string    { return ComponentPodIdentity }
 func (podIdentity) Cluster() string { return "eks" }
 
+// after: Deploy turns on the container-credentials mode of the IRSA
+// webhook's Deployment, and waits for that rollout.
+func (podIdentity) after() string { return ComponentIRSAWebhook }
+
 func (podIdentity) Deploy(ctx context.Context, d *deployer) error {
 	cs, ca, c := d.cs, d.ca, d.cluster
 	if !slices.Contains(c.Components, ComponentIRSAWebhook) {

@@ -2,10 +2,12 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"sync"
 
 	"k8s.io/client-go/kubernetes"
 
@@ -31,8 +33,9 @@ type component interface {
 	Deploy(ctx context.Context, d *deployer) error
 }
 
-// components are the in-cluster components, in the order the lab deploys
-// them into one cluster (EKS Pod Identity builds on the IRSA webhook).
+// components are the in-cluster components. The lab deploys a cluster's
+// side by side, save that EKS Pod Identity (a dependent) waits for the
+// IRSA webhook it builds on.
 func components() []component {
 	return []component{
 		irsaWebhook{},
@@ -101,8 +104,11 @@ func defaultComponents(kind string) []string {
 	return names
 }
 
-// deployClusterComponents loads the image into c and deploys, in order,
-// each component c names.
+// deployClusterComponents loads the image into c and deploys the
+// components c names side by side: each Deploy waits until its component
+// serves (a rollout, readiness probes, a webhook's first mutation), and
+// those waits are most of the time. A component that builds on another
+// (dependent) starts once that one serves, and not at all if it failed.
 func (l *Lab) deployClusterComponents(ctx context.Context, ca *certs.CA, image string, c ClusterConfig, net cni.Name) error {
 	if err := l.kind.LoadImages(ctx, c.Name, image); err != nil {
 		return fmt.Errorf("load %s: %w", image, err)
@@ -114,13 +120,54 @@ func (l *Lab) deployClusterComponents(ctx context.Context, ca *certs.CA, image s
 	d := &deployer{cs: cs, ca: ca, image: image, cluster: c, images: l.kind,
 		idlabBinary: l.cfg.IdlabBinary, gtokenBinary: l.cfg.GTokenBinary, eksFixtures: l.eksFixturesDir(), podInterface: net.PodInterface(),
 		nodeRoots: nodeSystemRoots, progress: l.cfg.Progress}
+	var deploy []component
 	for _, comp := range components() {
-		if !slices.Contains(c.Components, comp.Name()) {
-			continue
-		}
-		if err := comp.Deploy(ctx, d); err != nil {
-			return fmt.Errorf("%s: %w", comp.Name(), err)
+		if slices.Contains(c.Components, comp.Name()) {
+			deploy = append(deploy, comp)
 		}
 	}
-	return nil
+	return deployAll(deploy, func(comp component) error {
+		return l.run("cluster "+c.Name+": "+comp.Name(), func() error { return comp.Deploy(ctx, d) })
+	})
+}
+
+// dependent is a component that builds on another in the same cluster.
+type dependent interface {
+	// after names the component that must serve before this one deploys.
+	after() string
+}
+
+// deployAll runs deploy for every component at once, except that a
+// dependent waits for the component it names (when that one is in comps)
+// and is skipped with an error if it failed.
+func deployAll(comps []component, deploy func(component) error) error {
+	errs := make([]error, len(comps))
+	done := make(map[string]chan struct{}, len(comps))
+	index := make(map[string]int, len(comps))
+	for i, comp := range comps {
+		done[comp.Name()] = make(chan struct{})
+		index[comp.Name()] = i
+	}
+	var wg sync.WaitGroup
+	for i, comp := range comps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[comp.Name()])
+			if dep, ok := comp.(dependent); ok {
+				if ch, ok := done[dep.after()]; ok {
+					<-ch
+					if errs[index[dep.after()]] != nil {
+						errs[i] = fmt.Errorf("%s: not deployed: it builds on %s, which failed", comp.Name(), dep.after())
+						return
+					}
+				}
+			}
+			if err := deploy(comp); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", comp.Name(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

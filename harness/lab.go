@@ -80,6 +80,7 @@ func New(cfg Config) (*Lab, error) {
 	}
 	k := cluster.NewKind(tmpl)
 	k.KubeconfigDir = abs
+	k.ArchiveDir = filepath.Join(abs, "image-archives")
 	l := &Lab{cfg: cfg, kind: k}
 	l.NodeImage = func(ctx context.Context) (nodeimage.Result, error) {
 		return nodeimage.Ensure(ctx, nodeimage.Options{Progress: cfg.Progress, Log: cfg.Log})
@@ -746,11 +747,12 @@ type wiring struct {
 }
 
 // wireClusters makes every cluster ready for the suites, the clusters side
-// by side: first its DNS and node metadata at the emulator (components and
-// pods reach the clouds through them), then its client images (the probe
-// everywhere, the Python clients where pods get AWS identities, the tool
-// images) beside its pod identity components, since neither needs the
-// other and loading images is the longest part of a fresh up.
+// by side. In each, its client images (the probe everywhere, the Python
+// clients where pods get AWS identities, the tool images) load while its
+// DNS and node metadata are pointed at the emulator and then its pod
+// identity components deploy: the components need the clouds' names to
+// resolve, the images need neither, and loading them is the longest part
+// of a fresh up.
 func (l *Lab) wireClusters(ctx context.Context, st *State, w wiring) error {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -776,18 +778,6 @@ func (l *Lab) wireClusters(ctx context.Context, st *State, w wiring) error {
 // wireCluster is wireClusters for one cluster; each part prints its own
 // progress line, so a slow up shows which cluster and part it waits on.
 func (l *Lab) wireCluster(ctx context.Context, c ClusterConfig, w wiring) error {
-	if err := l.run("cluster "+c.Name+": DNS and node metadata to the emulator", func() error {
-		cs, err := l.clientset(ctx, c.Name)
-		if err != nil {
-			return err
-		}
-		if err := pointDNSAtEmulator(ctx, cs, w.emulatorIP, l.cfg.issuerZones(cloud.Zones())); err != nil {
-			return err
-		}
-		return l.installNodeIMDS(ctx, c, w.emulatorIP)
-	}); err != nil {
-		return err
-	}
 	var images []string
 	if w.probeImage != "" {
 		images = append(images, w.probeImage)
@@ -796,7 +786,7 @@ func (l *Lab) wireCluster(ctx context.Context, c ClusterConfig, w wiring) error 
 		images = append(images, w.pyImage)
 	}
 	images = append(images, w.tools.forCluster(c)...)
-	var imagesErr, componentsErr error
+	var imagesErr error
 	var wg sync.WaitGroup
 	if len(images) > 0 {
 		wg.Add(1)
@@ -807,13 +797,23 @@ func (l *Lab) wireCluster(ctx context.Context, c ClusterConfig, w wiring) error 
 			})
 		}()
 	}
-	if len(c.Components) > 0 {
-		componentsErr = l.run("cluster "+c.Name+": pod identity components", func() error {
+	err := l.run("cluster "+c.Name+": DNS and node metadata to the emulator", func() error {
+		cs, err := l.clientset(ctx, c.Name)
+		if err != nil {
+			return err
+		}
+		if err := pointDNSAtEmulator(ctx, cs, w.emulatorIP, l.cfg.issuerZones(cloud.Zones())); err != nil {
+			return err
+		}
+		return l.installNodeIMDS(ctx, c, w.emulatorIP)
+	})
+	if err == nil && len(c.Components) > 0 {
+		err = l.run("cluster "+c.Name+": pod identity components", func() error {
 			return l.deployClusterComponents(ctx, w.ca, w.emulatorImage, c, w.net)
 		})
 	}
 	wg.Wait()
-	return errors.Join(imagesErr, componentsErr)
+	return errors.Join(err, imagesErr)
 }
 
 // Down deletes the clusters and the emulator container and the state file;

@@ -1,10 +1,12 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -13,10 +15,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 	kindexec "sigs.k8s.io/kind/pkg/exec"
 	"sigs.k8s.io/yaml"
@@ -32,7 +36,14 @@ type Kind struct {
 	// KubeconfigDir receives kind's kubeconfig-NAME files, keeping the
 	// user's ~/.kube/config untouched. Defaults to the temp dir.
 	KubeconfigDir string
-	p             *kindcluster.Provider
+	// ArchiveDir keeps the `docker save` archives LoadImages loads from,
+	// one per image, reused across clusters and runs. Defaults to
+	// idlab-image-archives in the temp dir.
+	ArchiveDir string
+	p          *kindcluster.Provider
+
+	mu    sync.Mutex             // guards saves
+	saves map[string]*sync.Mutex // one save at a time per archive
 }
 
 // NewKind returns a kind provider with the given template.
@@ -263,8 +274,11 @@ func (k *Kind) Kubeconfig(_ context.Context, name string) ([]byte, error) {
 	return []byte(cfg), nil
 }
 
-// LoadImages streams `docker save` of the images into every node's
-// containerd, as `kind load docker-image` does.
+// LoadImages puts the images into every node's containerd, as `kind load
+// docker-image` does, with two differences for speed: each image is saved
+// once into an archive (archive) that every node and every cluster loading
+// it reads, rather than one `docker save` per node, and the nodes load side
+// by side. A node that already has an image with Docker's ID loads nothing.
 func (k *Kind) LoadImages(ctx context.Context, name string, images ...string) error {
 	nodes, err := k.p.ListInternalNodes(name)
 	if err != nil {
@@ -281,32 +295,105 @@ func (k *Kind) LoadImages(ctx context.Context, name string, images ...string) er
 		}
 		ids[img] = strings.TrimSpace(string(out))
 	}
-	for _, n := range nodes {
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
 		missing := missingImages(images, ids, func(img string) (string, error) { return nodeutils.ImageID(n, img) })
-		if len(missing) == 0 {
-			continue
-		}
-		cmd := exec.CommandContext(ctx, "docker", append([]string{"save"}, missing...)...)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			return err
-		}
-		var stderr limitedBuffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("docker save: %w", err)
-		}
-		loadErr := nodeutils.LoadImageArchive(n, out)
-		_, _ = io.Copy(io.Discard, out)
-		waitErr := cmd.Wait()
-		if waitErr != nil {
-			return fmt.Errorf("docker save %v: %w: %s", missing, waitErr, stderr.String())
-		}
-		if loadErr != nil {
-			return fmt.Errorf("load %v into node %s: %w", missing, n.String(), loadErr)
+		for _, img := range missing {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				archive, err := k.archive(ctx, img, ids[img])
+				if err == nil {
+					err = loadArchive(n, archive)
+				}
+				if err != nil {
+					errs[i] = errors.Join(errs[i], fmt.Errorf("load %s into node %s: %w", img, n.String(), err))
+				}
+			}()
 		}
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// loadArchive streams one archive into a node's containerd.
+func loadArchive(n nodes.Node, archive string) error {
+	f, err := os.Open(archive)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return nodeutils.LoadImageArchive(n, f)
+}
+
+// archive returns a `docker save` archive of img (whose Docker ID is id) in
+// k.ArchiveDir, saving it on first use. The file is named by name and ID,
+// so a retagged or rebuilt image gets a new one; concurrent loads of one
+// image share a single save; and a later run (a warm up) finds it, so it
+// saves nothing. Archives unused for ArchiveTTL are removed on each save.
+func (k *Kind) archive(ctx context.Context, img, id string) (string, error) {
+	dir := k.ArchiveDir
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "idlab-image-archives")
+	}
+	sum := sha256.Sum256([]byte(img + "\x00" + id))
+	path := filepath.Join(dir, hex.EncodeToString(sum[:12])+".tar")
+
+	k.mu.Lock()
+	if k.saves == nil {
+		k.saves = map[string]*sync.Mutex{}
+	}
+	m := k.saves[path]
+	if m == nil {
+		m = &sync.Mutex{}
+		k.saves[path] = m
+	}
+	k.mu.Unlock()
+	m.Lock()
+	defer m.Unlock()
+
+	now := time.Now()
+	if _, err := os.Stat(path); err == nil {
+		_ = os.Chtimes(path, now, now) // in use: not evicted
+		return path, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("image archive dir: %w", err)
+	}
+	removeUnused(dir, now.Add(-ArchiveTTL))
+	tmp, err := os.CreateTemp(dir, ".save-*")
+	if err != nil {
+		return "", fmt.Errorf("image archive: %w", err)
+	}
+	_ = tmp.Close()
+	defer os.Remove(tmp.Name()) // gone after the rename; left by a failure
+	if out, err := exec.CommandContext(ctx, "docker", "save", "-o", tmp.Name(), img).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("docker save %s: %w: %s", img, err, bytes.TrimSpace(out))
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", fmt.Errorf("image archive: %w", err)
+	}
+	return path, nil
+}
+
+// ArchiveTTL is how long an image archive stays unused before a save
+// removes it: long enough for the up, e2e-quick and e2e of one CI run, short
+// enough that a day of rebuilt probe and emulator images does not pile up.
+const ArchiveTTL = time.Hour
+
+// removeUnused removes the files in dir last used before cutoff (archives
+// and the temporary files of saves that were killed).
+func removeUnused(dir string, cutoff time.Time) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.ModTime().Before(cutoff) {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // missingImages are the images a node lacks: those whose ID there (have:
@@ -332,19 +419,6 @@ func (k *Kind) CollectLogs(_ context.Context, name, dir string) error {
 	}
 	return nil
 }
-
-// limitedBuffer keeps the last 4 KiB written, for error messages.
-type limitedBuffer struct{ b []byte }
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	l.b = append(l.b, p...)
-	if len(l.b) > 4096 {
-		l.b = l.b[len(l.b)-4096:]
-	}
-	return len(p), nil
-}
-
-func (l *limitedBuffer) String() string { return string(l.b) }
 
 // commandOutput is the captured output of the command behind a kind error
 // (docker's own message for an exit 125, say), which kind's error text omits.
