@@ -218,7 +218,17 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := l.run(fmt.Sprintf("clusters %s", l.names()), func() error { return l.createClusters(ctx, node, net, cniFile) }); err != nil {
+	// Each cluster's client images load from the moment it exists, beside
+	// the other clusters' creation and all that follows: on a fresh lab
+	// this is the longest part of up (azure-cli's image alone is 1.5 GB).
+	loads := newBackground(ctx)
+	defer loads.stop()
+	w := wiring{probeImage: probeImage, pyImage: py.Image, tools: tools, ca: ca, emulatorImage: emuImage, net: net, loads: loads}
+	if err := l.run(fmt.Sprintf("clusters %s", l.names()), func() error {
+		return l.createClusters(ctx, node, net, cniFile, func(c ClusterConfig) {
+			loads.start(c.Name, func(ctx context.Context) error { return l.loadClientImages(ctx, c, w) })
+		})
+	}); err != nil {
 		return nil, err
 	}
 	// The admin secret exists before the container starts, made by the
@@ -238,7 +248,7 @@ func (l *Lab) Up(ctx context.Context) (st *State, err error) {
 	if err := l.run("emulator ready", func() error { return waitHealthy(ctx, st) }); err != nil {
 		return nil, err
 	}
-	w := wiring{emulatorIP: ip, probeImage: probeImage, pyImage: py.Image, tools: tools, ca: ca, emulatorImage: emuImage, net: net}
+	w.emulatorIP = ip
 	if err := l.run("cluster DNS, images and pod identity components", func() error { return l.wireClusters(ctx, st, w) }); err != nil {
 		return nil, err
 	}
@@ -436,14 +446,18 @@ func (l *Lab) writeCNIConfig(net cni.Name) (string, error) {
 // createClusters creates missing clusters in parallel; a cluster that exists
 // but does not answer, or runs another pod network, is deleted and made
 // again.
-func (l *Lab) createClusters(ctx context.Context, node nodeimage.Result, net cni.Name, cniFile string) error {
+// createClusters makes or reuses every cluster, side by side, and calls
+// ready with each as soon as it is up.
+func (l *Lab) createClusters(ctx context.Context, node nodeimage.Result, net cni.Name, cniFile string, ready func(ClusterConfig)) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(l.cfg.Clusters))
 	for i, c := range l.cfg.Clusters {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = l.ensureCluster(ctx, c, node, net, cniFile)
+			if errs[i] = l.ensureCluster(ctx, c, node, net, cniFile); errs[i] == nil {
+				ready(c)
+			}
 		}()
 	}
 	wg.Wait()
@@ -744,15 +758,14 @@ type wiring struct {
 	ca                  *certs.CA
 	emulatorImage       string // the components' image
 	net                 cni.Name
+	loads               *background // the client image loads, by cluster name
 }
 
 // wireClusters makes every cluster ready for the suites, the clusters side
-// by side. In each, its client images (the probe everywhere, the Python
-// clients where pods get AWS identities, the tool images) load while its
-// DNS and node metadata are pointed at the emulator and then its pod
-// identity components deploy: the components need the clouds' names to
-// resolve, the images need neither, and loading them is the longest part
-// of a fresh up.
+// by side: in each, its DNS and node metadata are pointed at the emulator,
+// then its pod identity components deploy (they need the clouds' names to
+// resolve), and it waits for its client images (w.loads), which began
+// loading when the cluster came up.
 func (l *Lab) wireClusters(ctx context.Context, st *State, w wiring) error {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -778,25 +791,6 @@ func (l *Lab) wireClusters(ctx context.Context, st *State, w wiring) error {
 // wireCluster is wireClusters for one cluster; each part prints its own
 // progress line, so a slow up shows which cluster and part it waits on.
 func (l *Lab) wireCluster(ctx context.Context, c ClusterConfig, w wiring) error {
-	var images []string
-	if w.probeImage != "" {
-		images = append(images, w.probeImage)
-	}
-	if w.pyImage != "" && awsCluster(c) {
-		images = append(images, w.pyImage)
-	}
-	images = append(images, w.tools.forCluster(c)...)
-	var imagesErr error
-	var wg sync.WaitGroup
-	if len(images) > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			imagesErr = l.run(fmt.Sprintf("cluster %s: client images (%d)", c.Name, len(images)), func() error {
-				return l.kind.LoadImages(ctx, c.Name, images...)
-			})
-		}()
-	}
 	err := l.run("cluster "+c.Name+": DNS and node metadata to the emulator", func() error {
 		cs, err := l.clientset(ctx, c.Name)
 		if err != nil {
@@ -812,8 +806,43 @@ func (l *Lab) wireCluster(ctx context.Context, c ClusterConfig, w wiring) error 
 			return l.deployClusterComponents(ctx, w.ca, w.emulatorImage, c, w.net)
 		})
 	}
-	wg.Wait()
-	return errors.Join(err, imagesErr)
+	return errors.Join(err, w.loads.wait(c.Name))
+}
+
+// loadClientImages loads the images the suites' pods run into c: the
+// probe into every node, since multi-node rows bind probe pods to workers;
+// the Python clients where pods get AWS identities, and the tool images,
+// into the first node alone when the workers are pinned (only pods bound
+// to them run there, and none of those runs a client image), else into
+// every node.
+func (l *Lab) loadClientImages(ctx context.Context, c ClusterConfig, w wiring) (err error) {
+	var everywhere, clients []string
+	if w.probeImage != "" {
+		everywhere = append(everywhere, w.probeImage)
+	}
+	if w.pyImage != "" && awsCluster(c) {
+		clients = append(clients, w.pyImage)
+	}
+	clients = append(clients, w.tools.forCluster(c)...)
+	if len(everywhere)+len(clients) == 0 {
+		return nil
+	}
+	defer l.step(fmt.Sprintf("cluster %s: client images (%d)", c.Name, len(everywhere)+len(clients)))(&err)
+	var firstOnly []string
+	if c.PinnedWorkers {
+		firstOnly = []string{cluster.NodeName(c.Name, 0)}
+	} else {
+		everywhere, clients = append(everywhere, clients...), nil
+	}
+	if len(everywhere) > 0 {
+		if err := l.kind.LoadImages(ctx, c.Name, everywhere...); err != nil {
+			return err
+		}
+	}
+	if len(clients) > 0 {
+		return l.kind.LoadImagesInto(ctx, c.Name, firstOnly, clients...)
+	}
+	return nil
 }
 
 // Down deletes the clusters and the emulator container and the state file;

@@ -278,14 +278,30 @@ func (k *Kind) Kubeconfig(_ context.Context, name string) ([]byte, error) {
 // docker-image` does, with two differences for speed: each image is saved
 // once into an archive (archive) that every node and every cluster loading
 // it reads, rather than one `docker save` per node, and the nodes load side
-// by side. A node that already has an image with Docker's ID loads nothing.
+// by side. A node that already has an image with Docker's ID loads it not
+// again.
 func (k *Kind) LoadImages(ctx context.Context, name string, images ...string) error {
-	nodes, err := k.p.ListInternalNodes(name)
+	return k.LoadImagesInto(ctx, name, nil, images...)
+}
+
+// LoadImagesInto is LoadImages into the cluster's nodes named in only,
+// or into all of them when only is empty: a cluster whose workers run only
+// pods bound to them needs the images of the other pods on its first node
+// alone. Each node loads its images one after the other, and the nodes
+// side by side.
+func (k *Kind) LoadImagesInto(ctx context.Context, name string, only []string, images ...string) error {
+	all, err := k.p.ListInternalNodes(name)
 	if err != nil {
 		return fmt.Errorf("nodes of %q: %w", name, err)
 	}
-	if len(nodes) == 0 {
-		return fmt.Errorf("load images into %q: %w", name, errors.New("cluster has no nodes"))
+	var targets []nodes.Node
+	for _, n := range all {
+		if len(only) == 0 || slices.Contains(only, n.String()) {
+			targets = append(targets, n)
+		}
+	}
+	if len(targets) == 0 {
+		return fmt.Errorf("load images into %q: %w", name, fmt.Errorf("cluster has no nodes (of %d listed, wanted %v)", len(all), only))
 	}
 	ids := map[string]string{}
 	for _, img := range images {
@@ -295,23 +311,23 @@ func (k *Kind) LoadImages(ctx context.Context, name string, images ...string) er
 		}
 		ids[img] = strings.TrimSpace(string(out))
 	}
-	errs := make([]error, len(nodes))
+	errs := make([]error, len(targets))
 	var wg sync.WaitGroup
-	for i, n := range nodes {
-		missing := missingImages(images, ids, func(img string) (string, error) { return nodeutils.ImageID(n, img) })
-		for _, img := range missing {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+	for i, n := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, img := range missingImages(images, ids, func(img string) (string, error) { return nodeutils.ImageID(n, img) }) {
 				archive, err := k.archive(ctx, img, ids[img])
 				if err == nil {
 					err = loadArchive(n, archive)
 				}
 				if err != nil {
-					errs[i] = errors.Join(errs[i], fmt.Errorf("load %s into node %s: %w", img, n.String(), err))
+					errs[i] = fmt.Errorf("load %s into node %s: %w", img, n.String(), err)
+					return
 				}
-			}()
-		}
+			}
+		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
