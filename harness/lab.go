@@ -816,33 +816,40 @@ func (l *Lab) wireCluster(ctx context.Context, c ClusterConfig, w wiring) error 
 // to them run there, and none of those runs a client image), else into
 // every node.
 func (l *Lab) loadClientImages(ctx context.Context, c ClusterConfig, w wiring) (err error) {
-	var everywhere, clients []string
-	if w.probeImage != "" {
-		everywhere = append(everywhere, w.probeImage)
-	}
-	if w.pyImage != "" && awsCluster(c) {
-		clients = append(clients, w.pyImage)
-	}
-	clients = append(clients, w.tools.forCluster(c)...)
-	if len(everywhere)+len(clients) == 0 {
+	p := planClientImages(c, w)
+	if len(p.everywhere)+len(p.firstNode) == 0 {
 		return nil
 	}
-	defer l.step(fmt.Sprintf("cluster %s: client images (%d)", c.Name, len(everywhere)+len(clients)))(&err)
-	var firstOnly []string
-	if c.PinnedWorkers {
-		firstOnly = []string{cluster.NodeName(c.Name, 0)}
-	} else {
-		everywhere, clients = append(everywhere, clients...), nil
-	}
-	if len(everywhere) > 0 {
-		if err := l.kind.LoadImages(ctx, c.Name, everywhere...); err != nil {
+	defer l.step(fmt.Sprintf("cluster %s: client images (%d)", c.Name, len(p.everywhere)+len(p.firstNode)))(&err)
+	if len(p.everywhere) > 0 {
+		if err := l.kind.LoadImages(ctx, c.Name, p.everywhere...); err != nil {
 			return err
 		}
 	}
-	if len(clients) > 0 {
-		return l.kind.LoadImagesInto(ctx, c.Name, firstOnly, clients...)
+	if len(p.firstNode) > 0 {
+		return l.kind.LoadImagesInto(ctx, c.Name, []string{cluster.NodeName(c.Name, 0)}, p.firstNode...)
 	}
 	return nil
+}
+
+// clientImagePlan is which client images go to every node of a cluster
+// and which to its first node alone.
+type clientImagePlan struct{ everywhere, firstNode []string }
+
+// planClientImages is loadClientImages' choice for c.
+func planClientImages(c ClusterConfig, w wiring) clientImagePlan {
+	var p clientImagePlan
+	if w.probeImage != "" {
+		p.everywhere = append(p.everywhere, w.probeImage)
+	}
+	if w.pyImage != "" && awsCluster(c) {
+		p.firstNode = append(p.firstNode, w.pyImage)
+	}
+	p.firstNode = append(p.firstNode, w.tools.forCluster(c)...)
+	if !c.PinnedWorkers {
+		p.everywhere, p.firstNode = append(p.everywhere, p.firstNode...), nil
+	}
+	return p
 }
 
 // Down deletes the clusters and the emulator container and the state file;
