@@ -852,8 +852,9 @@ func planClientImages(c ClusterConfig, w wiring) clientImagePlan {
 	return p
 }
 
-// Down deletes the clusters and the emulator container and the state file;
-// cached images stay so the next Up is fast.
+// Down deletes the clusters, the emulator container, the state file and the
+// image archives (gigabytes, made again from Docker in seconds); Docker's
+// images stay so the next Up is fast.
 func (l *Lab) Down(ctx context.Context) (err error) {
 	if l.cfg.existing() {
 		return l.downExisting(ctx)
@@ -884,6 +885,9 @@ func (l *Lab) Down(ctx context.Context) (err error) {
 	_ = os.Remove(filepath.Join(l.cfg.StateDir, StateFile))
 	_ = os.Remove(filepath.Join(l.cfg.StateDir, RememberedLabFile))
 	_ = os.RemoveAll(l.serveDir())
+	if l.kind.ArchiveDir != "" {
+		_ = os.RemoveAll(l.kind.ArchiveDir)
+	}
 	return errors.Join(errs...)
 }
 

@@ -353,8 +353,7 @@ func (k *Kind) archive(ctx context.Context, img, id string) (string, error) {
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "idlab-image-archives")
 	}
-	sum := sha256.Sum256([]byte(img + "\x00" + id))
-	path := filepath.Join(dir, hex.EncodeToString(sum[:12])+".tar")
+	path := archivePath(dir, img, id)
 
 	k.mu.Lock()
 	if k.saves == nil {
@@ -391,6 +390,13 @@ func (k *Kind) archive(ctx context.Context, img, id string) (string, error) {
 		return "", fmt.Errorf("image archive: %w", err)
 	}
 	return path, nil
+}
+
+// archivePath is where the archive of img, whose Docker ID is id, goes in
+// dir: named by both, so a tag that moves to a rebuilt image gets a new file.
+func archivePath(dir, img, id string) string {
+	sum := sha256.Sum256([]byte(img + "\x00" + id))
+	return filepath.Join(dir, hex.EncodeToString(sum[:12])+".tar")
 }
 
 // ArchiveTTL is how long an image archive stays unused before a save

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
@@ -218,4 +219,43 @@ func TestMissingImages(t *testing.T) {
 	require.Empty(t, missingImages([]string{"idlab/probe:a"}, want, have))
 	require.Equal(t, []string{"x"}, missingImages([]string{"x"}, map[string]string{}, func(string) (string, error) { return "", nil }),
 		"an image Docker gave no ID for is loaded")
+}
+
+func TestArchivePath(t *testing.T) {
+	p := archivePath("/a", "idlab/probe:v1", "sha256:1111")
+	require.Equal(t, "/a", filepath.Dir(p))
+	require.Regexp(t, `^[0-9a-f]{24}\.tar$`, filepath.Base(p))
+	require.Equal(t, p, archivePath("/a", "idlab/probe:v1", "sha256:1111"), "a warm up finds the archive it saved before")
+	for name, other := range map[string]string{
+		"the tag moved to a rebuilt image": archivePath("/a", "idlab/probe:v1", "sha256:2222"),
+		"another tag of the same image":    archivePath("/a", "idlab/probe:v2", "sha256:1111"),
+		"name and ID not run together":     archivePath("/a", "idlab/probe:v1sha256:111", "1"),
+	} {
+		require.NotEqual(t, p, other, name)
+	}
+}
+
+func TestRemoveUnused(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	write := func(name string, age time.Duration) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte("x"), 0o644))
+		require.NoError(t, os.Chtimes(p, now.Add(-age), now.Add(-age)))
+		return p
+	}
+	old := write("old.tar", 2*ArchiveTTL)
+	killed := write(".save-123", 2*ArchiveTTL)
+	fresh := write("fresh.tar", ArchiveTTL/2)
+	sub := filepath.Join(dir, "sub")
+	require.NoError(t, os.Mkdir(sub, 0o755))
+	require.NoError(t, os.Chtimes(sub, now.Add(-2*ArchiveTTL), now.Add(-2*ArchiveTTL)))
+
+	removeUnused(dir, now.Add(-ArchiveTTL))
+	require.NoFileExists(t, old)
+	require.NoFileExists(t, killed, "a killed save's temporary file goes too")
+	require.FileExists(t, fresh)
+	require.DirExists(t, sub, "only regular files are removed")
+
+	removeUnused(filepath.Join(dir, "absent"), now) // no dir: nothing to do, no panic
 }
