@@ -1194,7 +1194,7 @@ func (i *IAM) Authorize(ctx context.Context, req Request) Decision {
 	i.record(&d)
 	// Checked first: the arguments alone cost allocations on every request
 	// when decisions are not logged (the default).
-	if level := slog.LevelInfo; i.log.Enabled(ctx, level) {
+	if level := slog.LevelInfo; decisionlog.LogsDecisions(ctx, i.log, level) {
 		i.log.Log(ctx, level, "iam decision", "decision", string(d.Effect), "principal", d.Principal, "action", d.Action,
 			"resource", d.Resource, "reason", d.Reason, "request_id", d.RequestID)
 	}

@@ -1,10 +1,14 @@
 package cloud
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -78,4 +82,48 @@ func TestEveryEmulatorsDecisionsInOneLog(t *testing.T) {
 	status, body := adminDo(t, c, http.MethodGet, "/_idlab/decisions?since=soon", "")
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Contains(t, body, `since \"soon\": want the seq of a decision`)
+}
+
+// TestDecisionLinesOnlyWhenAsked: IAM's decision reaches the logger only
+// with LogDecisions (serve --log-decisions), while the decision log holds it
+// either way; other lines pass both ways.
+func TestDecisionLinesOnlyWhenAsked(t *testing.T) {
+	for _, logDecisions := range []bool{false, true} {
+		t.Run(fmt.Sprintf("LogDecisions=%v", logDecisions), func(t *testing.T) {
+			var out lockedBuffer
+			c, _ := startCloudFor(t, eksIssuer, labFixture(t), func(cfg *Config) {
+				cfg.Logger = slog.New(slog.NewTextHandler(&out, nil))
+				cfg.LogDecisions = logDecisions
+			})
+			c.log.Info("a line that is not a decision")
+			resp, err := c.Client().Get("https://s3.us-east-1.amazonaws.com/app-a-data/hello.txt")
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusForbidden, resp.StatusCode)
+
+			status, body := adminDo(t, c, http.MethodGet, "/_idlab/decisions?since=0&action=s3:GetObject", "")
+			require.Equal(t, http.StatusOK, status, body)
+			require.Contains(t, body, `"action":"s3:GetObject"`, "the decision log holds it either way")
+			require.Contains(t, out.String(), "a line that is not a decision")
+			require.Equal(t, logDecisions, strings.Contains(out.String(), `msg="iam decision" emulator=iam decision=`), out.String())
+		})
+	}
+}
+
+// lockedBuffer is a bytes.Buffer the server's goroutines may write to.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

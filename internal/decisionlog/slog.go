@@ -17,6 +17,17 @@ func DropDecisions(h slog.Handler) slog.Handler { return dropDecisions{h} }
 
 type dropDecisions struct{ slog.Handler }
 
+// LogsDecisions reports whether a decision line logged through log at
+// level would be written: false when log drops decisions (DropDecisions)
+// or the level is off. A hot path checks it before it builds the line's
+// arguments, which cost allocations on every request.
+func LogsDecisions(ctx context.Context, log *slog.Logger, level slog.Level) bool {
+	if _, drops := log.Handler().(dropDecisions); drops {
+		return false
+	}
+	return log.Enabled(ctx, level)
+}
+
 func (d dropDecisions) Handle(ctx context.Context, r slog.Record) error {
 	drop := false
 	r.Attrs(func(a slog.Attr) bool {

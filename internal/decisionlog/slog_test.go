@@ -2,6 +2,7 @@ package decisionlog
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"testing"
 
@@ -27,6 +28,29 @@ func TestDropDecisions(t *testing.T) {
 			var buf bytes.Buffer
 			tc.log(slog.New(DropDecisions(slog.NewTextHandler(&buf, nil))))
 			require.Equal(t, tc.kept, buf.Len() > 0, buf.String())
+		})
+	}
+}
+
+func TestLogsDecisions(t *testing.T) {
+	ctx := context.Background()
+	text := slog.NewTextHandler(&bytes.Buffer{}, &slog.HandlerOptions{Level: slog.LevelInfo})
+	tests := []struct {
+		name  string
+		log   *slog.Logger
+		level slog.Level
+		want  bool
+	}{
+		{"decisions logged", slog.New(text), slog.LevelInfo, true},
+		{"decisions dropped", slog.New(DropDecisions(text)), slog.LevelInfo, false},
+		{"dropped, through With", slog.New(DropDecisions(text)).With("emulator", "iam"), slog.LevelInfo, false},
+		{"dropped, in a group", slog.New(DropDecisions(text)).WithGroup("g"), slog.LevelInfo, false},
+		{"level off", slog.New(text), slog.LevelDebug, false},
+		{"discarded", slog.New(slog.DiscardHandler), slog.LevelInfo, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, LogsDecisions(ctx, tc.log, tc.level))
 		})
 	}
 }
