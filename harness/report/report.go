@@ -168,8 +168,11 @@ func Read(r io.Reader, echo Echo) (*Result, error) {
 			}
 			continue
 		}
-		if ev.Test == "" && ev.Action == "fail" {
-			failedPkgs = append(failedPkgs, ev.Package)
+		if ev.Test == "" && (ev.Action == "pass" || ev.Action == "fail") {
+			if ev.Action == "fail" {
+				failedPkgs = append(failedPkgs, ev.Package)
+			}
+			echo.Done(ev.Package, "", ev.Action)
 			continue
 		}
 		if ev.Test == "" || (ev.Action != "pass" && ev.Action != "fail" && ev.Action != "skip") {

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -198,4 +199,31 @@ func TestBriefEcho(t *testing.T) {
 	_, err := Read(strings.NewReader(in), Brief(&out))
 	require.NoError(t, err)
 	require.Equal(t, "    bad_test.go:2: the reason\n--- FAIL: TestBad (0.00s)\nFAIL\tp\t0.1s\nok  \tq\t0.2s\n# not json\n", out.String())
+}
+
+// TestBriefEchoTimeout: a test binary that times out prints its panic as
+// the output of the test that ran last, which never ends; brief shows it
+// when the package fails, and what a passing package's tests held is
+// dropped. (The events as go 1.25's test2json writes them.)
+func TestBriefEchoTimeout(t *testing.T) {
+	in := stream(t,
+		event{Action: "output", Package: "p", Test: "TestSlowA", Output: "=== CONT  TestSlowA\n"},
+		event{Action: "output", Package: "p", Test: "TestSlowA", Output: "    a_test.go:4: slow a starts\n"},
+		event{Action: "output", Package: "q", Test: "TestQ", Output: "    q_test.go:1: chatter\n"},
+		event{Action: "output", Package: "p", Test: "TestSlowB", Output: "=== CONT  TestSlowB\n"},
+		event{Action: "output", Package: "p", Test: "TestSlowB", Output: "panic: test timed out after 4m0s\n"},
+		event{Action: "output", Package: "p", Test: "TestSlowB", Output: "\trunning tests:\n\t\tTestSlowA (4m0s)\n"},
+		event{Action: "output", Package: "p", Output: "FAIL\tp\t240.5s\n"},
+		event{Action: "fail", Package: "p"},
+		event{Action: "output", Package: "q", Output: "ok  \tq\t0.2s\n"},
+		event{Action: "pass", Package: "q"},
+	)
+	var out bytes.Buffer
+	res, err := Read(strings.NewReader(in), Brief(&out))
+	require.NoError(t, err)
+	require.Equal(t, "FAIL\tp\t240.5s\n"+
+		"--- TestSlowA: still running when p failed:\n    a_test.go:4: slow a starts\n"+
+		"--- TestSlowB: still running when p failed:\npanic: test timed out after 4m0s\n\trunning tests:\n\t\tTestSlowA (4m0s)\n"+
+		"ok  \tq\t0.2s\n", out.String())
+	require.True(t, slices.ContainsFunc(res.Tests, func(t *Test) bool { return t.Package == "p" && t.Action == "fail" }), "the package counts as failed")
 }
