@@ -21,9 +21,9 @@ $GO build -o "$bin/testsummary" ./hack/testsummary
 # Both modules' events go to one summary; a failure of the first does not
 # keep the second from running, and either fails the pipeline.
 # -timeout bounds a hung package, not the run: harness/cloud, the longest
-# (three tests that run awscli ~150 times), took 90-160 s on 2 cores
-# depending on the machine's other load, and 240 s timed out once beside a
-# MinIO build.
+# (three tests that run awscli some 150 times), took 104 s on a quiet
+# 2-core machine, 162 s beside a benchmark, and hit a 240 s timeout beside
+# a MinIO build.
 {
   rc=0
   $GO test -race -count=1 -timeout 360s -json ./... || rc=$?
