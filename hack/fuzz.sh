@@ -7,9 +7,10 @@
 # Each package's fuzz-instrumented test binary is built once (go test -c
 # -fuzz) and run once per target, as go test -fuzz runs it: in the
 # package's directory (its testdata/fuzz corpus) with the same cache of
-# interesting inputs under GOCACHE. go test -fuzz per target would build and
-# link the binary again for every target: 84 targets took 847 s that way,
-# nearly all of it links.
+# interesting inputs under GOCACHE. go test -fuzz per target builds and
+# links the binary again for every target (84 targets took 847 s that way
+# in a fresh-clone run on a 2-core machine; internal/sigv4's 5 targets 32 s
+# against 21 s built once, side by side).
 set -o errexit -o nounset -o pipefail
 cd "$(dirname "$0")/.."
 source hack/lib.sh
