@@ -31,10 +31,11 @@ while read -r pkg target; do
   if [[ $pkg != "$built" ]]; then
     echo "== $pkg: building its fuzz test binary"
     $GO test -c -fuzz . -o "$test" "$pkg"
+    dir=$($GO list -f '{{.Dir}}' "$pkg")
     built=$pkg
   fi
   echo "== $pkg $target ($FUZZTIME)"
-  (cd "$($GO list -f '{{.Dir}}' "$pkg")" &&
+  (cd "$dir" &&
     "$test" -test.run '^$' -test.fuzz "^${target}\$" -test.fuzztime "$FUZZTIME" \
       -test.fuzzcachedir "$cache/$pkg" -test.paniconexit0 -test.timeout 10m </dev/null)
 done <<<"$targets"

@@ -443,11 +443,9 @@ func (l *Lab) writeCNIConfig(net cni.Name) (string, error) {
 	return path, nil
 }
 
-// createClusters creates missing clusters in parallel; a cluster that exists
-// but does not answer, or runs another pod network, is deleted and made
-// again.
-// createClusters makes or reuses every cluster, side by side, and calls
-// ready with each as soon as it is up.
+// createClusters creates missing clusters in parallel, and calls ready with
+// each as soon as it is up; a cluster that exists but does not answer, or
+// runs another pod network, is deleted and made again.
 func (l *Lab) createClusters(ctx context.Context, node nodeimage.Result, net cni.Name, cniFile string, ready func(ClusterConfig)) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(l.cfg.Clusters))

@@ -301,7 +301,7 @@ func (k *Kind) LoadImagesInto(ctx context.Context, name string, only []string, i
 		}
 	}
 	if len(targets) == 0 {
-		return fmt.Errorf("load images into %q: %w", name, fmt.Errorf("cluster has no nodes (of %d listed, wanted %v)", len(all), only))
+		return fmt.Errorf("load images into %q: cluster has no nodes (of %d listed, wanted %v)", name, len(all), only)
 	}
 	ids := map[string]string{}
 	for _, img := range images {
